@@ -1,0 +1,1 @@
+//! Stage `capture`: not built yet.

@@ -1,0 +1,1 @@
+//! Stage `decode`: not built yet.

@@ -1,0 +1,1 @@
+//! Stage `finesse`: not built yet.

@@ -1,0 +1,1 @@
+//! Stage `http`: not built yet.

@@ -1,0 +1,91 @@
+//! Every cap xmppcap puts on memory and work, in one place.
+//!
+//! Takes nothing; gives the numbers each stage checks before it buffers,
+//! allocates or inflates. Hitting a cap is always a finding in the report and
+//! the stage skips or resynchronises; it is never a crash or an abort. The
+//! defaults keep peak memory under about 100 MB on any capture while leaving
+//! real Finesse traffic untouched. README.md lists them.
+
+use std::time::Duration;
+
+/// All caps, grouped by stage. `Limits::default()` is what the CLI uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    // --- capture ---
+    /// Largest pcap record or pcapng block accepted; larger ones are skipped with a finding.
+    pub max_capture_block: usize,
+
+    // --- decode ---
+    /// IPv4 datagrams being reassembled from fragments at once.
+    pub max_fragment_datagrams: usize,
+    /// Bytes held in all incomplete fragmented datagrams together.
+    pub max_fragment_bytes: usize,
+    /// An incomplete fragmented datagram older than this (capture time) is dropped.
+    pub fragment_timeout: Duration,
+
+    // --- tcp ---
+    /// TCP connections tracked at once; the least recently active one is closed to make room.
+    pub max_open_flows: usize,
+    /// Out-of-order bytes buffered per direction before the hole is declared a gap.
+    pub max_ooo_bytes_per_dir: usize,
+    /// Out-of-order segments buffered per direction.
+    pub max_ooo_segments_per_dir: usize,
+    /// A connection with no packet for this long (capture time) is flushed and closed.
+    pub flow_idle_timeout: Duration,
+
+    // --- tls ---
+    /// Largest TLS record body accepted (2^14 + 2048 is the protocol maximum for ciphertext).
+    pub max_tls_record: usize,
+    /// Largest handshake message (certificate chains can be long).
+    pub max_tls_handshake_message: usize,
+    /// Sequence numbers tried per key when decryption starts mid-connection.
+    pub tls_midstream_seq_search: u64,
+
+    // --- http ---
+    /// Bytes of a request or response head (request line plus headers).
+    pub max_http_head: usize,
+    /// Header lines per request or response.
+    pub max_http_headers: usize,
+    /// Body bytes kept per message (BOSH, REST payloads); the rest is counted and skipped.
+    pub max_http_body: usize,
+
+    // --- ws ---
+    /// Bytes of one WebSocket message (all fragments) kept before it is truncated.
+    pub max_ws_message: usize,
+    /// Inflated bytes of one permessage-deflate message.
+    pub max_inflated_message: usize,
+    /// Inflated-to-compressed ratio above which inflation stops (decompression bombs).
+    pub max_inflate_ratio: u64,
+
+    // --- xmpp ---
+    /// Element nesting depth inside one stanza.
+    pub max_xml_depth: usize,
+    /// Bytes of one stanza (or notification payload).
+    pub max_stanza_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_capture_block: 16 << 20,
+            max_fragment_datagrams: 1024,
+            max_fragment_bytes: 8 << 20,
+            fragment_timeout: Duration::from_secs(60),
+            max_open_flows: 65_536,
+            max_ooo_bytes_per_dir: 1 << 20,
+            max_ooo_segments_per_dir: 4096,
+            flow_idle_timeout: Duration::from_secs(3600),
+            max_tls_record: (1 << 14) + 2048,
+            max_tls_handshake_message: 256 << 10,
+            tls_midstream_seq_search: 64,
+            max_http_head: 64 << 10,
+            max_http_headers: 128,
+            max_http_body: 4 << 20,
+            max_ws_message: 8 << 20,
+            max_inflated_message: 8 << 20,
+            max_inflate_ratio: 1000,
+            max_xml_depth: 64,
+            max_stanza_bytes: 4 << 20,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Wires the stages together: the only module that knows every stage.

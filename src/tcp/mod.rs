@@ -1,0 +1,1 @@
+//! Stage `tcp`: not built yet.

@@ -1,0 +1,1 @@
+//! Stage `tls`: not built yet.

@@ -1,0 +1,1 @@
+//! Stage `ws`: not built yet.

@@ -1,0 +1,1 @@
+//! Stage `xmpp`: not built yet.
