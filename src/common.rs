@@ -140,7 +140,10 @@ mod tests {
     fn rfc3339_has_microseconds_and_z() {
         let t = Timestamp::from_secs_nanos(1_700_000_000, 123_456_789);
         assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123456Z");
-        assert_eq!(Timestamp::default().to_rfc3339(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            Timestamp::default().to_rfc3339(),
+            "1970-01-01T00:00:00.000000Z"
+        );
     }
 
     #[test]
@@ -155,6 +158,9 @@ mod tests {
     fn dir_flips_and_names() {
         assert_eq!(Dir::ClientToServer.flip(), Dir::ServerToClient);
         assert_eq!(Dir::ServerToClient.as_str(), "s2c");
-        assert_eq!(serde_json::to_string(&Dir::ClientToServer).unwrap(), "\"c2s\"");
+        assert_eq!(
+            serde_json::to_string(&Dir::ClientToServer).unwrap(),
+            "\"c2s\""
+        );
     }
 }

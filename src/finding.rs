@@ -90,7 +90,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(level: Level, layer: Layer, code: &'static str, message: impl Into<String>) -> Finding {
+    pub fn new(
+        level: Level,
+        layer: Layer,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Finding {
         Finding {
             level,
             layer,
@@ -150,7 +155,10 @@ mod tests {
             .at(FrameRef::new(7, Timestamp::default()))
             .in_stream(3, Some(Dir::ServerToClient))
             .at_offset(100);
-        assert_eq!((f.frame, f.stream, f.dir, f.offset), (Some(7), Some(3), Some(Dir::ServerToClient), Some(100)));
+        assert_eq!(
+            (f.frame, f.stream, f.dir, f.offset),
+            (Some(7), Some(3), Some(Dir::ServerToClient), Some(100))
+        );
         assert_eq!(f.to_string(), "warn tcp.gap: 12 bytes missing (frame 7)");
     }
 }
