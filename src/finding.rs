@@ -140,6 +140,17 @@ impl fmt::Display for Finding {
     }
 }
 
+/// Anything a stage can hand findings to: the pipeline's sink, or a `Vec` in tests.
+pub trait Findings {
+    fn push_finding(&mut self, finding: Finding);
+}
+
+impl Findings for Vec<Finding> {
+    fn push_finding(&mut self, finding: Finding) {
+        self.push(finding);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
