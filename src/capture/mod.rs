@@ -26,6 +26,8 @@ mod source;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
+pub(crate) use corpus_tests::corpus_dir;
+#[cfg(test)]
 pub(crate) mod testutil;
 
 pub use reader::CaptureReader;
