@@ -19,6 +19,8 @@ use serde::Serialize;
 use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;
 
+mod framing;
+pub(crate) mod fuzz;
 mod pcapng;
 mod reader;
 mod source;

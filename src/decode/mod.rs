@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 
 mod decoder;
 mod fragment;
+pub(crate) mod fuzz;
 mod link;
 mod stats;
 

@@ -723,3 +723,22 @@ fn summary_serialises_deterministically() {
         "{json}"
     );
 }
+
+#[test]
+fn gzip_cut_in_its_trailer_is_still_truncated() {
+    let plain = two_record_pcap(false, false);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&plain).unwrap();
+    let gz = enc.finish().unwrap();
+    // The 8-byte trailer (CRC, size) is cut: every packet is there, the file is not whole.
+    let c = collect(&gz[..gz.len() - 3]);
+    assert_eq!(c.packets.len(), 2);
+    assert_eq!(codes(&c), vec!["capture.truncated"]);
+    assert_eq!(c.findings[0].offset, Some(plain.len() as u64));
+    // A corrupt deflate stream mid-file is a read error, after the packets before it.
+    let mut broken = gz.clone();
+    let mid = broken.len() / 2;
+    broken[mid..mid + 8].copy_from_slice(&[0xff; 8]);
+    let c = collect(&broken);
+    assert!(matches!(codes(&c).as_slice(), ["capture.read_error"] | ["capture.truncated"]), "{:?}", c.findings);
+}
