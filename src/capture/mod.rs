@@ -143,6 +143,28 @@ pub struct CaptureSummary {
     pub corrupt: bool,
 }
 
+impl CaptureSummary {
+    /// The summary of a capture nothing has been read from yet.
+    pub(crate) fn new(name: String, format: Format, gzip: bool) -> CaptureSummary {
+        CaptureSummary {
+            name,
+            format,
+            gzip,
+            sections: 0,
+            interfaces: Vec::new(),
+            packets: 0,
+            packets_per_link_type: BTreeMap::new(),
+            first_time: None,
+            last_time: None,
+            bytes: 0,
+            file_bytes: 0,
+            key_logs: 0,
+            truncated: false,
+            corrupt: false,
+        }
+    }
+}
+
 /// Why a capture cannot be read at all. Anything wrong *inside* a recognised
 /// capture is an [`Item::Finding`] instead.
 #[derive(Debug, thiserror::Error)]

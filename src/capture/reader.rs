@@ -20,8 +20,8 @@ use pcap_parser::{LegacyPcapReader, PcapNGReader};
 
 use super::framing::{describe_error, frame_ng_block, frame_pcap_record, Frame, INCOMPLETE};
 use super::pcapng::{read_u32, Interface};
-use super::source::{self, Opened, Progress};
-use super::{CaptureError, CaptureSummary, Format, Item, LinkType, Packet, Precision};
+use super::source::{self, Filling, Opened, Progress};
+use super::{ByteOrder, CaptureError, CaptureSummary, Format, Item, LinkType, Packet, Precision};
 use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
@@ -138,35 +138,7 @@ impl CaptureReader {
         // pcap-parser parses the first section header from its first read; a
         // header larger than the limit stays unread and is reported as corrupt.
         let capacity = capacity.max(first_block_len.unwrap_or(0).min(limits.max_capture_block));
-        let created: Result<Inner, String>;
-        let kind = match format {
-            Format::Pcap {
-                precision,
-                byte_order,
-                modified,
-            } => {
-                created = LegacyPcapReader::new(capacity, source)
-                    .map(|r| Box::new(r) as Inner)
-                    .map_err(|e| describe_error(&e));
-                Kind::Pcap {
-                    big_endian: byte_order == super::ByteOrder::Big,
-                    nanos: precision == Precision::Nanoseconds,
-                    record_header: if modified { 24 } else { 16 },
-                    snaplen: 0,
-                    link_type: LinkType::ETHERNET,
-                    header_done: false,
-                }
-            }
-            Format::Pcapng => {
-                created = PcapNGReader::new(capacity, source)
-                    .map(|r| Box::new(r) as Inner)
-                    .map_err(|e| describe_error(&e));
-                Kind::Ng {
-                    big_endian: false,
-                    interfaces: Vec::new(),
-                }
-            }
-        };
+        let (kind, created) = create_inner(format, source, capacity);
         let mut reader = CaptureReader {
             inner: None,
             kind,
@@ -176,22 +148,7 @@ impl CaptureReader {
             skip: None,
             queued: VecDeque::new(),
             last_ts: Timestamp::default(),
-            summary: CaptureSummary {
-                name,
-                format,
-                gzip,
-                sections: 0,
-                interfaces: Vec::new(),
-                packets: 0,
-                packets_per_link_type: Default::default(),
-                first_time: None,
-                last_time: None,
-                bytes: 0,
-                file_bytes: 0,
-                key_logs: 0,
-                truncated: false,
-                corrupt: false,
-            },
+            summary: CaptureSummary::new(name, format, gzip),
         };
         match created {
             Ok(inner) => reader.inner = Some(inner),
@@ -467,6 +424,40 @@ impl CaptureReader {
         self.summary.corrupt = true;
         let message = format!("read error after byte {offset}: {error}; reading stopped");
         Finding::new(Level::Error, Layer::Capture, "capture.read_error", message).at_offset(offset)
+    }
+}
+
+/// pcap-parser's reader for the format, and the reader state it starts with.
+fn create_inner(format: Format, source: Filling, capacity: usize) -> (Kind, Result<Inner, String>) {
+    match format {
+        Format::Pcap {
+            precision,
+            byte_order,
+            modified,
+        } => {
+            let kind = Kind::Pcap {
+                big_endian: byte_order == ByteOrder::Big,
+                nanos: precision == Precision::Nanoseconds,
+                record_header: if modified { 24 } else { 16 },
+                snaplen: 0,
+                link_type: LinkType::ETHERNET,
+                header_done: false,
+            };
+            let created = LegacyPcapReader::new(capacity, source)
+                .map(|r| Box::new(r) as Inner)
+                .map_err(|e| describe_error(&e));
+            (kind, created)
+        }
+        Format::Pcapng => {
+            let kind = Kind::Ng {
+                big_endian: false,
+                interfaces: Vec::new(),
+            };
+            let created = PcapNGReader::new(capacity, source)
+                .map(|r| Box::new(r) as Inner)
+                .map_err(|e| describe_error(&e));
+            (kind, created)
+        }
     }
 }
 

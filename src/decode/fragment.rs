@@ -119,56 +119,63 @@ impl Reassembler {
             );
         }
         if !self.datagrams.contains_key(&key) && !self.make_room(at, findings) {
-            let what = "max_fragment_datagrams is 0".to_string();
-            return self.refuse(key, at, findings, &what);
+            return self.refuse(key, at, findings, "max_fragment_datagrams is 0");
         }
+        match self.add(fragment, at.ts) {
+            Err(why) => self.refuse(key, at, findings, &why),
+            Ok(false) => {
+                self.stats.held += 1;
+                Outcome::Held
+            }
+            Ok(true) => match self.datagrams.remove(&key) {
+                Some(done) => {
+                    let (data, _) = done.buf.take_bufs();
+                    self.held_bytes = self.held_bytes.saturating_sub(data.len());
+                    self.stats.reassembled += 1;
+                    Outcome::Complete(data)
+                }
+                None => Outcome::Held, // unreachable: `add` just completed it
+            },
+        }
+    }
+
+    /// Adds a fragment to its datagram (created if new); whether the datagram
+    /// is complete, or why the fragment cannot be accepted.
+    fn add(&mut self, fragment: Fragment<'_>, now: Timestamp) -> Result<bool, String> {
+        let key = fragment.key;
         let start = usize::from(fragment.offset.byte_offset());
         let end = start.saturating_add(fragment.payload.len());
         let datagram = self.datagrams.entry(key).or_insert_with(|| {
             let generation = self.next_generation;
             self.next_generation += 1;
-            self.order.push_back((at.ts, key, generation));
+            self.order.push_back((now, key, generation));
             Datagram {
                 buf: IpDefragBuf::new(IpNumber(key.protocol), Vec::new(), Vec::new()),
-                first_seen: at.ts,
+                first_seen: now,
                 generation,
             }
         });
         if let Some(at_byte) = first_disagreement(&datagram.buf, start, fragment.payload) {
-            let what = format!("overlapping fragments disagree at byte {at_byte}");
-            return self.refuse(key, at, findings, &what);
+            return Err(format!("overlapping fragments disagree at byte {at_byte}"));
         }
         let old_len = datagram.buf.data().len();
         let growth = end.saturating_sub(old_len);
         if self.held_bytes.saturating_add(growth) > self.max_bytes {
-            let what = format!(
+            return Err(format!(
                 "holding it would exceed max_fragment_bytes ({})",
                 self.max_bytes
-            );
-            return self.refuse(key, at, findings, &what);
+            ));
         }
-        if let Err(e) = datagram
+        datagram
             .buf
             .add(fragment.offset, fragment.more, fragment.payload)
-        {
-            return self.refuse(key, at, findings, &e.to_string());
-        }
+            .map_err(|e| e.to_string())?;
         let new_len = datagram.buf.data().len();
         self.held_bytes = self
             .held_bytes
             .saturating_sub(old_len)
             .saturating_add(new_len);
-        if !datagram.buf.is_complete() {
-            self.stats.held += 1;
-            return Outcome::Held;
-        }
-        let Some(done) = self.datagrams.remove(&key) else {
-            return Outcome::Held; // unreachable: the datagram was just updated
-        };
-        let (data, _) = done.buf.take_bufs();
-        self.held_bytes = self.held_bytes.saturating_sub(data.len());
-        self.stats.reassembled += 1;
-        Outcome::Complete(data)
+        Ok(datagram.buf.is_complete())
     }
 
     /// Drops datagrams whose first fragment is older than the timeout.

@@ -17,6 +17,16 @@ use crate::capture::{InterfaceSummary, LinkType};
 use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Layer, Level};
 
+/// A pcapng packet record: EPB, SPB (no timestamp) or obsolete PB.
+struct NgRecord {
+    if_id: u32,
+    ts_units: Option<u64>,
+    orig_len: u32,
+    /// Where the packet bytes start in the block, and how many were captured.
+    start: usize,
+    len: usize,
+}
+
 impl CaptureReader {
     /// The pcap file header (already parsed when the reader was created).
     pub(super) fn pcap_header(&mut self) -> Step {
@@ -187,76 +197,34 @@ impl CaptureReader {
                 ts_units,
                 orig_len,
                 len: data_len,
-            } => match self.interface(if_id) {
-                Some(i) => {
-                    let ts = i.resolution.timestamp(ts_units, i.offset_secs);
-                    self.packet(
-                        PacketMeta {
-                            at: FrameRef::new(0, ts),
-                            link_type: i.link_type,
-                            interface: if_id,
-                            orig_len,
-                            start: EPB_DATA_OFFSET,
-                            len: data_len,
-                        },
-                        len,
-                    )
-                }
-                None => self.bad_interface(offset, len, if_id),
-            },
+            } => {
+                let record = NgRecord {
+                    if_id,
+                    ts_units: Some(ts_units),
+                    orig_len,
+                    start: EPB_DATA_OFFSET,
+                    len: data_len,
+                };
+                self.ng_packet(record, offset, len)
+            }
             NgBlock::Simple {
                 orig_len,
                 len: data_len,
-            } => match self.interface(0) {
-                Some(i) => {
-                    let cut = if i.snaplen == 0 {
-                        data_len
-                    } else {
-                        data_len.min(i.snaplen as usize)
-                    };
-                    let ts = self.last_ts;
-                    self.packet(
-                        PacketMeta {
-                            at: FrameRef::new(0, ts),
-                            link_type: i.link_type,
-                            interface: 0,
-                            orig_len,
-                            start: SPB_DATA_OFFSET,
-                            len: cut,
-                        },
-                        len,
-                    )
-                }
-                None => self.bad_interface(offset, len, 0),
-            },
+            } => {
+                let record = NgRecord {
+                    if_id: 0,
+                    ts_units: None,
+                    orig_len,
+                    start: SPB_DATA_OFFSET,
+                    len: data_len,
+                };
+                self.ng_packet(record, offset, len)
+            }
             NgBlock::Secrets {
                 tls,
                 secrets_type,
                 len: secrets_len,
-            } => {
-                if tls {
-                    self.summary.key_logs += 1;
-                    self.pending_consume = len;
-                    return Step::KeyLog {
-                        at_offset: offset,
-                        start: DSB_DATA_OFFSET,
-                        len: secrets_len,
-                    };
-                }
-                self.consume_now(len);
-                let message = format!(
-                    "decryption secrets of type 0x{secrets_type:08x} at byte {offset} ignored (only TLS key logs are used)"
-                );
-                Step::Finding(
-                    Finding::new(
-                        Level::Info,
-                        Layer::Capture,
-                        "capture.secrets_ignored",
-                        message,
-                    )
-                    .at_offset(offset),
-                )
-            }
+            } => self.secrets(tls, secrets_type, offset, secrets_len, len),
             NgBlock::Other => {
                 self.consume_now(len);
                 Step::Continue
@@ -264,29 +232,74 @@ impl CaptureReader {
         }
     }
 
+    /// A packet block of a described interface; an SPB (no timestamp) is cut
+    /// to the snapshot length of interface 0 and keeps the previous packet's time.
+    fn ng_packet(&mut self, record: NgRecord, offset: u64, block_len: usize) -> Step {
+        let Some(i) = self.interface(record.if_id) else {
+            return self.bad_interface(offset, block_len, record.if_id);
+        };
+        let (ts, len) = match record.ts_units {
+            Some(units) => (i.resolution.timestamp(units, i.offset_secs), record.len),
+            None if i.snaplen == 0 => (self.last_ts, record.len),
+            None => (self.last_ts, record.len.min(i.snaplen as usize)),
+        };
+        let meta = PacketMeta {
+            at: FrameRef::new(0, ts),
+            link_type: i.link_type,
+            interface: record.if_id,
+            orig_len: record.orig_len,
+            start: record.start,
+            len,
+        };
+        self.packet(meta, block_len)
+    }
+
+    /// A Decryption Secrets Block: TLS key logs are handed out, others noted.
+    fn secrets(
+        &mut self,
+        tls: bool,
+        secrets_type: u32,
+        offset: u64,
+        secrets_len: usize,
+        len: usize,
+    ) -> Step {
+        if tls {
+            self.summary.key_logs += 1;
+            self.pending_consume = len;
+            return Step::KeyLog {
+                at_offset: offset,
+                start: DSB_DATA_OFFSET,
+                len: secrets_len,
+            };
+        }
+        self.consume_now(len);
+        let message = format!(
+            "decryption secrets of type 0x{secrets_type:08x} at byte {offset} ignored (only TLS key logs are used)"
+        );
+        Step::Finding(
+            Finding::new(
+                Level::Info,
+                Layer::Capture,
+                "capture.secrets_ignored",
+                message,
+            )
+            .at_offset(offset),
+        )
+    }
+
     fn obsolete_packet(&mut self, offset: u64, len: usize, big_endian: bool) -> Step {
         let block = self.inner.as_ref().and_then(|i| i.data().get(..len));
-        match block.and_then(|b| parse_obsolete_packet(b, big_endian)) {
-            Some(pb) => match self.interface(u32::from(pb.interface)) {
-                Some(i) => {
-                    let ts = i.resolution.timestamp(pb.ts_units, i.offset_secs);
-                    let interface = u32::from(pb.interface);
-                    self.packet(
-                        PacketMeta {
-                            at: FrameRef::new(0, ts),
-                            link_type: i.link_type,
-                            interface,
-                            orig_len: pb.orig_len,
-                            start: EPB_DATA_OFFSET,
-                            len: pb.data_len,
-                        },
-                        len,
-                    )
-                }
-                None => self.bad_interface(offset, len, u32::from(pb.interface)),
-            },
-            None => self.bad_block(offset, len, PB_MAGIC, "captured length exceeds the block"),
-        }
+        let Some(pb) = block.and_then(|b| parse_obsolete_packet(b, big_endian)) else {
+            return self.bad_block(offset, len, PB_MAGIC, "captured length exceeds the block");
+        };
+        let record = NgRecord {
+            if_id: u32::from(pb.interface),
+            ts_units: Some(pb.ts_units),
+            orig_len: pb.orig_len,
+            start: EPB_DATA_OFFSET,
+            len: pb.data_len,
+        };
+        self.ng_packet(record, offset, len)
     }
 
     fn interface(&self, index: u32) -> Option<Interface> {

@@ -740,5 +740,12 @@ fn gzip_cut_in_its_trailer_is_still_truncated() {
     let mid = broken.len() / 2;
     broken[mid..mid + 8].copy_from_slice(&[0xff; 8]);
     let c = collect(&broken);
-    assert!(matches!(codes(&c).as_slice(), ["capture.read_error"] | ["capture.truncated"]), "{:?}", c.findings);
+    assert!(
+        matches!(
+            codes(&c).as_slice(),
+            ["capture.read_error"] | ["capture.truncated"]
+        ),
+        "{:?}",
+        c.findings
+    );
 }
