@@ -140,3 +140,61 @@ fn corpus_packet_counts_match_capinfos_and_every_packet_decodes() {
     );
     eprintln!("{} captures read", captures.len());
 }
+
+/// Every `.pcapng` under `dir`, recursively, in sorted order.
+fn pcapng_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "pcapng") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// hadrielk/pcapng-test-generator files (both byte orders, every block type,
+/// several sections and interfaces): the packet count equals capinfos'.
+#[test]
+fn pcapng_conformance_files_count_like_capinfos() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("SKIPPED: no corpus (set XMPPCAP_CORPUS or check out ../shared/corpus)");
+        return;
+    };
+    let files = pcapng_files(&dir.join("pcapng-test-generator"));
+    let mut mismatches = Vec::new();
+    for path in &files {
+        let Ok(relative) = path.strip_prefix(&dir) else {
+            continue;
+        };
+        let relative = relative.to_string_lossy().into_owned();
+        let (expected, _) = tshark_counts(&dir, &relative);
+        let outcome = read_and_decode(path);
+        let codes: Vec<&str> = outcome.findings.iter().map(|f| f.code).collect();
+        eprintln!(
+            "{relative}: packets {} (capinfos {expected}), findings {codes:?}",
+            outcome.packets
+        );
+        if outcome.packets != expected {
+            mismatches.push(format!(
+                "{relative}: {} packets, capinfos says {expected}",
+                outcome.packets
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "conformance mismatches:\n{}",
+        mismatches.join("\n")
+    );
+    eprintln!("{} conformance files read", files.len());
+}
