@@ -749,3 +749,10 @@ fn gzip_cut_in_its_trailer_is_still_truncated() {
         c.findings
     );
 }
+
+#[test]
+fn reader_and_decoder_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<CaptureReader>();
+    assert_send::<crate::decode::Decoder>();
+}
