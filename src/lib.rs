@@ -30,4 +30,20 @@ pub mod xmpp;
 
 /// One entry per parser for fuzzers and fuzz-smoke tests; not a stable API.
 #[doc(hidden)]
-pub mod fuzzing {}
+pub mod fuzzing {
+    /// Reads arbitrary bytes as a capture to the end (tiny buffer, 1 MiB block cap).
+    pub fn capture_bytes(data: &[u8]) {
+        crate::capture::fuzz::read_all(data)
+    }
+
+    /// Decodes arbitrary bytes as one packet of the given LINKTYPE_*.
+    pub fn decode_packet(link_type: u32, data: &[u8]) {
+        crate::decode::fuzz::decode_one(link_type, data)
+    }
+
+    /// Decodes packets (each prefixed by a 2-byte big-endian length) through
+    /// one decoder, so IPv4 fragment state carries over between them.
+    pub fn decode_packets(link_type: u32, data: &[u8]) {
+        crate::decode::fuzz::decode_sequence(link_type, data)
+    }
+}
