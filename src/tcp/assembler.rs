@@ -29,6 +29,10 @@ use super::seq::Seq;
 /// Mismatch findings reported per direction; later ones are only counted.
 const MAX_MISMATCH_FINDINGS: u64 = 8;
 
+/// The largest window TCP can advertise (65535 << 14): sequence numbers
+/// further ahead than this belong to no plausible segment or ACK of this stream.
+const MAX_AHEAD: u64 = 1 << 30;
+
 /// Which stream and direction events are about.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ctx {
@@ -235,7 +239,7 @@ impl Assembler {
             return;
         }
         let rel = ack.diff(self.next_seq);
-        if rel > 0 {
+        if rel > 0 && rel as u64 <= MAX_AHEAD {
             self.acked = self.acked.max(self.next_off + rel as u64);
             self.check_acked(cx, at, sink);
         }
@@ -294,6 +298,10 @@ impl Assembler {
         }
         if span == 1 && start == top && missing == 0 && self.peer_window == Some(0) {
             self.stats.zero_window_probes += 1;
+            return;
+        }
+        if start > (self.next_off + MAX_AHEAD) as i128 {
+            self.note_out_of_window(cx, at, seq, sink);
             return;
         }
         if start > self.next_off as i128 {
@@ -714,6 +722,26 @@ impl Assembler {
         }
     }
 
+    fn note_out_of_window(&mut self, cx: Ctx, at: FrameRef, seq: Seq, sink: &mut impl Sink) {
+        self.stats.out_of_window_segments += 1;
+        if self.stats.out_of_window_segments == 1 {
+            sink.push_finding(
+                Finding::new(
+                    Level::Warn,
+                    Layer::Tcp,
+                    "tcp.out_of_window",
+                    format!(
+                        "segment at sequence number {seq} is more than 2^30 bytes ahead of the next expected byte ({}); ignored",
+                        self.next_seq
+                    ),
+                )
+                .at(at)
+                .in_stream(cx.stream, Some(cx.dir))
+                .at_offset(self.next_off),
+            );
+        }
+    }
+
     fn note_after_fin(
         &mut self,
         cx: Ctx,
@@ -1058,6 +1086,21 @@ mod tests {
         assert_eq!(r.concat(CX.dir), b"abcdefgh");
         a.on_fin(CX, f(4), Seq(5), &mut r);
         assert_eq!(r.events.last(), Some(&Owned::fin(0, CX.dir, 4)));
+    }
+
+    #[test]
+    fn implausibly_far_segments_and_acks_are_ignored() {
+        let mut r = Recorder::default();
+        let mut a = asm(0);
+        data(&mut a, &mut r, 2, 1, b"a");
+        data(&mut a, &mut r, 3, 1 << 31, b"far");
+        a.on_peer_ack(CX, f(4), Seq(3 << 30), &mut r);
+        data(&mut a, &mut r, 5, 2, b"b");
+        a.flush(CX, f(6), GapReason::EndOfCapture, &mut r);
+        assert_eq!(r.concat(CX.dir), b"ab");
+        assert_eq!(r.events.len(), 2);
+        assert_eq!(a.stats.out_of_window_segments, 1);
+        assert_eq!(r.findings[0].code, "tcp.out_of_window");
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub struct DirStats {
     pub conflicting_overlaps: u64,
     /// Segments that arrived ahead of a hole and were buffered.
     pub out_of_order_segments: u64,
+    /// Segments more than 2^30 bytes ahead of the next expected byte, ignored.
+    pub out_of_window_segments: u64,
     /// `Gap` events and the bytes they cover.
     pub gaps: u64,
     pub gap_bytes: u64,

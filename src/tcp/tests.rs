@@ -716,3 +716,65 @@ proptest! {
         prop_assert_eq!(a.concat(C2S), data);
     }
 }
+
+/// Throughput check, run by hand:
+/// `cargo test --release --lib tcp::tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_of_in_order_segments() {
+    use crate::decode::{TcpFlags, TcpSegment};
+    use crate::finding::{Finding, Findings};
+
+    #[derive(Default)]
+    struct Count(u64);
+    impl Findings for Count {
+        fn push_finding(&mut self, _: Finding) {}
+    }
+    impl super::Sink for Count {
+        fn on_tcp(&mut self, e: super::Event<'_>) {
+            if let super::Event::Data { bytes, .. } = e {
+                self.0 += bytes.len() as u64;
+            }
+        }
+    }
+    let flows: Vec<_> = (0..1000u16)
+        .map(|i| {
+            (
+                addr(&format!("10.0.{}.{}:{}", i / 250, i % 250, 40000 + i)),
+                addr(S),
+            )
+        })
+        .collect();
+    let payload = vec![0x42u8; 1400];
+    let n = 4_000_000u64;
+    let mut t = Reassembler::new(&Limits::default());
+    let mut sink = Count::default();
+    let start = std::time::Instant::now();
+    for k in 0..n {
+        let (src, dst) = flows[(k % flows.len() as u64) as usize];
+        let round = (k / flows.len() as u64) as u32;
+        let seg = TcpSegment {
+            src,
+            dst,
+            seq: 1_000u32.wrapping_add(round.wrapping_mul(1400)),
+            ack: 1,
+            flags: TcpFlags {
+                ack: true,
+                ..TcpFlags::default()
+            },
+            window: 1000,
+            payload: &payload,
+            missing: 0,
+        };
+        let at = FrameRef::new(k + 1, Timestamp::from_secs_nanos(1_700_000_000, k * 1000));
+        t.on_segment(at, &seg, &mut sink);
+    }
+    t.finish(&mut sink);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{n} segments in {secs:.3} s: {:.1} M segments/s, {:.2} GB/s of payload",
+        n as f64 / secs / 1e6,
+        sink.0 as f64 / secs / 1e9
+    );
+    assert_eq!(sink.0, n * 1400);
+}
