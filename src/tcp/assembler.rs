@@ -227,6 +227,14 @@ impl Assembler {
         }
     }
 
+    /// A SYN-ACK from the receiver acknowledged `ack`: when this direction's
+    /// own SYN was not seen, its first byte is still known to be `ack`.
+    pub(crate) fn on_peer_syn_ack(&mut self, ack: Seq) {
+        if self.phase == Phase::Idle {
+            self.start(ack);
+        }
+    }
+
     /// The window the receiver of this direction advertised.
     pub(crate) fn on_peer_window(&mut self, window: u16) {
         self.peer_window = Some(window);
@@ -1101,6 +1109,22 @@ mod tests {
         assert_eq!(r.events.len(), 2);
         assert_eq!(a.stats.out_of_window_segments, 1);
         assert_eq!(r.findings[0].code, "tcp.out_of_window");
+    }
+
+    #[test]
+    fn a_peer_syn_ack_fixes_the_origin_of_a_direction_without_syn() {
+        let mut r = Recorder::default();
+        let mut a = Assembler::new(BIG);
+        a.on_peer_syn_ack(Seq(101));
+        data(&mut a, &mut r, 3, 111, b"k");
+        a.flush(CX, f(4), GapReason::EndOfCapture, &mut r);
+        assert_eq!(
+            r.events,
+            vec![
+                Owned::gap(0, CX.dir, 4, 0, 10, GapReason::EndOfCapture),
+                Owned::data(0, CX.dir, 3, 10, b"k"),
+            ]
+        );
     }
 
     #[test]

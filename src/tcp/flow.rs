@@ -206,6 +206,9 @@ impl Flow {
             own.on_fin(cx, at, data_seq + span, sink);
         }
         if flags.ack {
+            if flags.syn {
+                other.on_peer_syn_ack(Seq(seg.ack));
+            }
             other.on_peer_window(seg.window);
             other.on_peer_ack(peer, at, Seq(seg.ack), sink);
         }
