@@ -8,9 +8,8 @@
 //! sequence numbers.
 //!
 //! Offsets are `u64` and measured from the current receive point, so sequence
-//! wraparound is invisible here. The out-of-order buffer is a `BTreeMap` of
-//! non-overlapping chunks keyed by offset: insertion and draining are
-//! O(log n) per chunk touched.
+//! wraparound is invisible here. Segments ahead of a hole wait in a
+//! [`Buffer`] of owned, non-overlapping chunks.
 //!
 //! Overlaps: the first bytes seen for an offset win, whether they were
 //! delivered already or are still buffered. A later copy only counts as
@@ -18,11 +17,10 @@
 //! `tcp.overlap_mismatch` finding naming both frames (bytes already delivered
 //! are not kept, so their retransmissions are counted but not compared).
 
-use std::collections::BTreeMap;
-
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 
+use super::buffer::{Buffer, Overlap, Piece};
 use super::event::{DirStats, Event, GapReason, Sink};
 use super::seq::Seq;
 
@@ -58,77 +56,6 @@ enum Phase {
     Closed,
 }
 
-/// Part of a new segment: captured bytes, or bytes cut by the snapshot length.
-#[derive(Clone, Copy, Debug)]
-enum Piece<'a> {
-    Bytes(&'a [u8]),
-    Missing(u64),
-}
-
-impl<'a> Piece<'a> {
-    fn len(&self) -> u64 {
-        match self {
-            Piece::Bytes(b) => b.len() as u64,
-            Piece::Missing(n) => *n,
-        }
-    }
-
-    /// Bytes that really arrived (what counts as retransmitted when seen again).
-    fn captured(&self) -> u64 {
-        match self {
-            Piece::Bytes(b) => b.len() as u64,
-            Piece::Missing(_) => 0,
-        }
-    }
-
-    /// The sub-piece `[from, to)`, relative to this piece's start.
-    fn sub(&self, from: u64, to: u64) -> Piece<'a> {
-        let to = to.min(self.len());
-        let from = from.min(to);
-        match self {
-            // Both bounds are within the slice after the clamps above.
-            Piece::Bytes(b) => Piece::Bytes(b.get(from as usize..to as usize).unwrap_or(&[])),
-            Piece::Missing(_) => Piece::Missing(to - from),
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Body {
-    Bytes(Box<[u8]>),
-    Missing(u64),
-}
-
-/// A buffered out-of-order piece, owned, with the frame that brought it.
-#[derive(Debug)]
-struct Chunk {
-    at: FrameRef,
-    body: Body,
-}
-
-impl Chunk {
-    fn len(&self) -> u64 {
-        match &self.body {
-            Body::Bytes(b) => b.len() as u64,
-            Body::Missing(n) => *n,
-        }
-    }
-
-    fn heap_bytes(&self) -> usize {
-        match &self.body {
-            Body::Bytes(b) => b.len(),
-            Body::Missing(_) => 0,
-        }
-    }
-
-    fn piece(&self) -> Piece<'_> {
-        match &self.body {
-            Body::Bytes(b) => Piece::Bytes(b),
-            Body::Missing(n) => Piece::Missing(*n),
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 struct PendingFin {
     off: u64,
@@ -143,8 +70,7 @@ pub(crate) struct Assembler {
     next_seq: Seq,
     /// Offset of the next byte to deliver.
     next_off: u64,
-    ooo: BTreeMap<u64, Chunk>,
-    ooo_bytes: usize,
+    ooo: Buffer,
     /// End offset of the highest payload byte seen.
     seen_end: u64,
     /// Offset up to which the peer acknowledged (exclusive).
@@ -168,8 +94,7 @@ impl Assembler {
             phase: Phase::Idle,
             next_seq: Seq(0),
             next_off: 0,
-            ooo: BTreeMap::new(),
-            ooo_bytes: 0,
+            ooo: Buffer::default(),
             seen_end: 0,
             acked: 0,
             fin: None,
@@ -188,7 +113,7 @@ impl Assembler {
         self.phase == Phase::Finished
     }
 
-    /// Offset of the next byte to deliver (for tests and stats).
+    /// Offset of the next byte to deliver.
     #[cfg(test)]
     pub(crate) fn next_offset(&self) -> u64 {
         self.next_off
@@ -197,7 +122,7 @@ impl Assembler {
     /// Bytes currently held out of order.
     #[cfg(test)]
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.ooo_bytes
+        self.ooo.bytes()
     }
 
     fn start(&mut self, seq: Seq) {
@@ -220,7 +145,7 @@ impl Assembler {
             Phase::Idle => self.start(first),
             // A different ISN before anything was delivered or buffered (e.g. a
             // new SYN-ACK answering a retried SYN): move the origin.
-            Phase::Open if self.next_off == 0 && self.ooo.is_empty() && self.fin.is_none() => {
+            Phase::Open if self.next_off == 0 && self.ooo.segments() == 0 && self.fin.is_none() => {
                 self.start(first)
             }
             _ => {}
@@ -255,11 +180,8 @@ impl Assembler {
 
     /// A segment without payload, SYN or FIN: counted when it is a keep-alive.
     pub(crate) fn on_empty(&mut self, seq: Seq) {
-        if self.phase == Phase::Open {
-            let top = self.seen_end.max(self.next_off);
-            if (seq + 1).diff(self.seq_at(top)) == 0 {
-                self.stats.keep_alives += 1;
-            }
+        if self.phase == Phase::Open && (seq + 1).diff(self.seq_at(self.top())) == 0 {
+            self.stats.keep_alives += 1;
         }
     }
 
@@ -275,41 +197,11 @@ impl Assembler {
         sink: &mut impl Sink,
     ) {
         let span = bytes.len() as u64 + u64::from(missing);
-        if span == 0 {
+        if span == 0 || !self.accepts(cx, at, seq, bytes.len() as u64, span, sink) {
             return;
-        }
-        match self.phase {
-            Phase::Idle => {
-                // A 0/1-byte segment the peer already acknowledged is a
-                // keep-alive, not the first byte of the stream.
-                let old = self
-                    .peer_ack
-                    .is_some_and(|ack| (seq + span as u32).diff(ack) <= 0);
-                if span == 1 && old {
-                    self.stats.keep_alives += 1;
-                    return;
-                }
-                self.start(seq);
-            }
-            Phase::Finished | Phase::Closed => {
-                self.on_late_data(cx, at, seq, bytes.len() as u64, span, sink);
-                return;
-            }
-            Phase::Open => {}
         }
         let start = self.next_off as i128 + i128::from(seq.diff(self.next_seq));
-        let end = start + i128::from(span);
-        let top = self.seen_end.max(self.next_off) as i128;
-        if span == 1 && end == top {
-            self.stats.keep_alives += 1;
-            return;
-        }
-        if span == 1 && start == top && missing == 0 && self.peer_window == Some(0) {
-            self.stats.zero_window_probes += 1;
-            return;
-        }
-        if start > (self.next_off + MAX_AHEAD) as i128 {
-            self.note_out_of_window(cx, at, seq, sink);
+        if self.is_not_data(cx, at, seq, start, span, sink) {
             return;
         }
         if start > self.next_off as i128 {
@@ -323,13 +215,8 @@ impl Assembler {
             for (s, piece) in pieces.iter_mut() {
                 let room = (fin.off as i128 - *s).clamp(0, piece.len() as i128) as u64;
                 if room < piece.len() {
-                    self.note_after_fin(
-                        cx,
-                        at,
-                        fin.off,
-                        piece.captured().min(piece.len() - room),
-                        sink,
-                    );
+                    let beyond = piece.captured() - piece.sub(0, room).captured();
+                    self.note_after_fin(cx, at, fin.off, beyond, sink);
                     *piece = piece.sub(0, room);
                 }
             }
@@ -337,10 +224,8 @@ impl Assembler {
         for (s, piece) in pieces {
             self.take(cx, at, s, piece, sink);
         }
-        if end > 0 {
-            let end = end as u64;
-            self.seen_end = self.seen_end.max(self.fin.map_or(end, |f| end.min(f.off)));
-        }
+        let end = (start + i128::from(span)).max(0) as u64;
+        self.seen_end = self.seen_end.max(self.fin.map_or(end, |f| end.min(f.off)));
         self.enforce_caps(cx, at, sink);
         self.check_acked(cx, at, sink);
     }
@@ -359,7 +244,11 @@ impl Assembler {
             return;
         }
         let off = off as u64;
-        self.drop_beyond(cx, at, off, sink);
+        let dropped = self.ooo.truncate(off);
+        if dropped > 0 {
+            self.note_after_fin(cx, at, off, dropped, sink);
+        }
+        self.seen_end = self.seen_end.min(off.max(self.next_off));
         self.fin = Some(PendingFin { off, at });
         self.check_acked(cx, at, sink);
         self.drain(cx, sink);
@@ -368,14 +257,10 @@ impl Assembler {
     /// End of this direction (RST, idle, eviction, end of capture): every hole
     /// before buffered data becomes a gap, then the buffer is delivered.
     pub(crate) fn flush(&mut self, cx: Ctx, at: FrameRef, reason: GapReason, sink: &mut impl Sink) {
-        if self.phase == Phase::Open {
-            while let Some(h) = self.horizon() {
-                self.gap_to(cx, at, h, reason, sink);
-                self.drain(cx, sink);
-                if self.phase != Phase::Open {
-                    break;
-                }
-            }
+        while self.phase == Phase::Open {
+            let Some(h) = self.horizon() else { break };
+            self.gap_to(cx, at, h, reason, sink);
+            self.drain(cx, sink);
         }
         if self.phase == Phase::Open {
             // Acknowledged but never seen. One sequence number is most likely a
@@ -385,8 +270,7 @@ impl Assembler {
                 self.emit_gap(cx, at, unseen, GapReason::Lost, sink);
             }
         }
-        self.ooo = BTreeMap::new();
-        self.ooo_bytes = 0;
+        self.ooo.clear();
         self.fin = None;
         if self.phase != Phase::Finished {
             self.phase = Phase::Closed;
@@ -395,6 +279,66 @@ impl Assembler {
 
     // --- internals ---
 
+    /// Whether payload can be data now; counts it when it comes too late.
+    fn accepts(
+        &mut self,
+        cx: Ctx,
+        at: FrameRef,
+        seq: Seq,
+        captured: u64,
+        span: u64,
+        sink: &mut impl Sink,
+    ) -> bool {
+        match self.phase {
+            Phase::Open => true,
+            Phase::Idle => {
+                // A 1-byte segment the peer already acknowledged is a
+                // keep-alive, not the first byte of the stream.
+                let old = self
+                    .peer_ack
+                    .is_some_and(|ack| (seq + span as u32).diff(ack) <= 0);
+                if span == 1 && old {
+                    self.stats.keep_alives += 1;
+                    return false;
+                }
+                self.start(seq);
+                true
+            }
+            Phase::Finished | Phase::Closed => {
+                self.on_late_data(cx, at, seq, captured, span, sink);
+                false
+            }
+        }
+    }
+
+    /// Keep-alives, zero-window probes and implausible segments: counted, not data.
+    fn is_not_data(
+        &mut self,
+        cx: Ctx,
+        at: FrameRef,
+        seq: Seq,
+        start: i128,
+        span: u64,
+        sink: &mut impl Sink,
+    ) -> bool {
+        let top = self.top() as i128;
+        if span == 1 && start + 1 == top {
+            self.stats.keep_alives += 1;
+        } else if span == 1 && start == top && self.peer_window == Some(0) {
+            self.stats.zero_window_probes += 1;
+        } else if start > (self.next_off + MAX_AHEAD) as i128 {
+            self.note_out_of_window(cx, at, seq, sink);
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// The end of everything seen or delivered.
+    fn top(&self) -> u64 {
+        self.seen_end.max(self.next_off)
+    }
+
     fn seq_at(&self, off: u64) -> Seq {
         // Offsets ahead of next_off are within one window; truncation is the modulo 2^32 we want.
         self.next_seq + (off.wrapping_sub(self.next_off) as u32)
@@ -402,7 +346,7 @@ impl Assembler {
 
     /// Where the next buffered thing (chunk or FIN) starts, if any.
     fn horizon(&self) -> Option<u64> {
-        let chunk = self.ooo.keys().next().copied();
+        let chunk = self.ooo.first_start();
         let fin = self.fin.map(|f| f.off);
         match (chunk, fin) {
             (Some(c), Some(f)) => Some(c.min(f)),
@@ -413,10 +357,10 @@ impl Assembler {
     /// One piece of a new segment starting at `start` (may be before `next_off`).
     fn take(&mut self, cx: Ctx, at: FrameRef, start: i128, piece: Piece<'_>, sink: &mut impl Sink) {
         let len = piece.len() as i128;
+        let next = self.next_off as i128;
         if len == 0 {
             return;
         }
-        let next = self.next_off as i128;
         if start + len <= next {
             self.stats.retransmitted_bytes += piece.captured();
             return;
@@ -431,7 +375,8 @@ impl Assembler {
         if start == self.next_off {
             self.deliver_in_order(cx, at, piece, sink);
         } else {
-            self.insert_ooo(cx, at, start, piece, sink);
+            let overlap = self.ooo.insert(start, at, piece);
+            self.record_overlap(cx, at, overlap, sink);
         }
     }
 
@@ -442,17 +387,11 @@ impl Assembler {
         let end = start + piece.len();
         while self.next_off < end {
             let pos = self.next_off;
-            match self.ooo.first_key_value().map(|(&k, c)| (k, c.len())) {
+            match self.ooo.first() {
                 Some((k, clen)) if k <= pos => {
-                    let overlap_end = (k + clen).min(end);
-                    self.compare(
-                        cx,
-                        at,
-                        k,
-                        pos,
-                        piece.sub(pos - start, overlap_end - start),
-                        sink,
-                    );
+                    let copy = piece.sub(pos - start, (k + clen).min(end) - start);
+                    let overlap = self.ooo.compare(k, pos, copy);
+                    self.record_overlap(cx, at, overlap, sink);
                     self.pop_and_deliver(cx, sink);
                 }
                 next => {
@@ -464,96 +403,28 @@ impl Assembler {
         self.drain(cx, sink);
     }
 
-    /// Buffers the parts of `piece` (at `start > next_off`) that no earlier
-    /// chunk covers; compares the parts that one does.
-    fn insert_ooo(
-        &mut self,
-        cx: Ctx,
-        at: FrameRef,
-        start: u64,
-        piece: Piece<'_>,
-        sink: &mut impl Sink,
-    ) {
-        let end = start + piece.len();
-        let mut pos = start;
-        if let Some((&k, c)) = self.ooo.range(..pos).next_back() {
-            let c_end = k + c.len();
-            if c_end > pos {
-                let o_end = c_end.min(end);
-                self.compare(cx, at, k, pos, piece.sub(pos - start, o_end - start), sink);
-                pos = o_end;
-            }
-        }
-        while pos < end {
-            let next = self.ooo.range(pos..).next().map(|(&k, c)| (k, k + c.len()));
-            match next {
-                Some((k, c_end)) if k < end => {
-                    if k > pos {
-                        self.store(pos, at, piece.sub(pos - start, k - start));
-                    }
-                    let o_end = c_end.min(end);
-                    self.compare(cx, at, k, k, piece.sub(k - start, o_end - start), sink);
-                    pos = o_end;
-                }
-                _ => {
-                    self.store(pos, at, piece.sub(pos - start, end - start));
-                    pos = end;
-                }
-            }
-        }
-    }
-
-    fn store(&mut self, off: u64, at: FrameRef, piece: Piece<'_>) {
-        let body = match piece {
-            Piece::Bytes(b) => Body::Bytes(b.into()),
-            Piece::Missing(n) => Body::Missing(n),
-        };
-        let chunk = Chunk { at, body };
-        self.ooo_bytes += chunk.heap_bytes();
-        self.ooo.insert(off, chunk);
-    }
-
-    /// `new` (a later copy of the offsets from `pos`) against the chunk at `k`.
-    fn compare(
-        &mut self,
-        cx: Ctx,
-        at: FrameRef,
-        k: u64,
-        pos: u64,
-        new: Piece<'_>,
-        sink: &mut impl Sink,
-    ) {
-        self.stats.retransmitted_bytes += new.captured();
-        let Piece::Bytes(new) = new else { return };
-        let Some(chunk) = self.ooo.get(&k) else {
+    fn record_overlap(&mut self, cx: Ctx, at: FrameRef, overlap: Overlap, sink: &mut impl Sink) {
+        self.stats.retransmitted_bytes += overlap.copied;
+        let Some((first, offset)) = overlap.first_conflict else {
             return;
         };
-        let Body::Bytes(old) = &chunk.body else {
-            return;
-        };
-        let from = (pos - k) as usize;
-        let old = old.get(from..from + new.len()).unwrap_or(&[]);
-        if old.len() == new.len() && old != new {
-            let first = chunk.at;
-            self.stats.conflicting_overlaps += 1;
-            if self.stats.conflicting_overlaps <= MAX_MISMATCH_FINDINGS {
-                sink.push_finding(
-                    Finding::new(
-                        Level::Warn,
-                        Layer::Tcp,
-                        "tcp.overlap_mismatch",
-                        format!(
-                            "{} retransmitted bytes of frame {} differ from the first copy in frame {}; the first copy is kept",
-                            new.len(),
-                            at.frame,
-                            first.frame
-                        ),
-                    )
-                    .at(at)
-                    .in_stream(cx.stream, Some(cx.dir))
-                    .at_offset(pos),
-                );
-            }
+        let reported = self.stats.conflicting_overlaps;
+        self.stats.conflicting_overlaps += overlap.conflicts;
+        if reported < MAX_MISMATCH_FINDINGS {
+            sink.push_finding(
+                Finding::new(
+                    Level::Warn,
+                    Layer::Tcp,
+                    "tcp.overlap_mismatch",
+                    format!(
+                        "bytes retransmitted in frame {} differ from the first copy in frame {}; the first copy is kept",
+                        at.frame, first.frame
+                    ),
+                )
+                .at(at)
+                .in_stream(cx.stream, Some(cx.dir))
+                .at_offset(offset),
+            );
         }
     }
 
@@ -634,7 +505,6 @@ impl Assembler {
         let Some((k, chunk)) = self.ooo.pop_first() else {
             return;
         };
-        self.ooo_bytes -= chunk.heap_bytes();
         // Chunks never start before next_off; trimming keeps offsets exact even so.
         let skip = self.next_off.saturating_sub(k);
         let piece = chunk.piece();
@@ -643,22 +513,20 @@ impl Assembler {
 
     /// Delivers buffered chunks that are now in order, then the FIN if reached.
     fn drain(&mut self, cx: Ctx, sink: &mut impl Sink) {
-        while self.ooo.keys().next().is_some_and(|&k| k <= self.next_off) {
+        while self.ooo.first_start().is_some_and(|k| k <= self.next_off) {
             self.pop_and_deliver(cx, sink);
         }
-        if let Some(fin) = self.fin {
-            if fin.off == self.next_off && self.phase == Phase::Open {
-                sink.on_tcp(Event::Fin {
-                    stream: cx.stream,
-                    dir: cx.dir,
-                    at: fin.at,
-                });
-                self.phase = Phase::Finished;
-                self.fin_seq = self.next_seq;
-                self.fin = None;
-                self.ooo = BTreeMap::new();
-                self.ooo_bytes = 0;
-            }
+        let Some(fin) = self.fin else { return };
+        if fin.off == self.next_off && self.phase == Phase::Open {
+            sink.on_tcp(Event::Fin {
+                stream: cx.stream,
+                dir: cx.dir,
+                at: fin.at,
+            });
+            self.phase = Phase::Finished;
+            self.fin_seq = self.next_seq;
+            self.fin = None;
+            self.ooo.clear();
         }
     }
 
@@ -680,8 +548,8 @@ impl Assembler {
     /// Rule (b): over the caps, the first hole is declared lost and the buffer drains.
     fn enforce_caps(&mut self, cx: Ctx, at: FrameRef, sink: &mut impl Sink) {
         let caps = self.caps;
-        while self.ooo_bytes > caps.max_bytes || self.ooo.len() > caps.max_segments {
-            let Some(&k) = self.ooo.keys().next() else {
+        while self.ooo.bytes() > caps.max_bytes || self.ooo.segments() > caps.max_segments {
+            let Some(k) = self.ooo.first_start() else {
                 break;
             };
             if !self.noted_ooo_limit {
@@ -693,8 +561,8 @@ impl Assembler {
                         "tcp.ooo_limit",
                         format!(
                             "out-of-order buffer full ({} bytes in {} segments); the {} missing bytes before it are given up as a gap",
-                            self.ooo_bytes,
-                            self.ooo.len(),
+                            self.ooo.bytes(),
+                            self.ooo.segments(),
                             k - self.next_off
                         ),
                     )
@@ -705,28 +573,6 @@ impl Assembler {
             }
             self.gap_to(cx, at, k, GapReason::BufferLimit, sink);
             self.drain(cx, sink);
-        }
-    }
-
-    /// A FIN at `off`: buffered bytes beyond it are not data.
-    fn drop_beyond(&mut self, cx: Ctx, at: FrameRef, off: u64, sink: &mut impl Sink) {
-        let beyond = self.ooo.split_off(&off);
-        let mut dropped: u64 = beyond.values().map(|c| c.heap_bytes() as u64).sum();
-        if let Some((&k, chunk)) = self.ooo.iter_mut().next_back() {
-            let keep = off.saturating_sub(k);
-            if keep < chunk.len() {
-                if let Body::Bytes(b) = &chunk.body {
-                    dropped += b.len() as u64 - keep;
-                    chunk.body = Body::Bytes(b.get(..keep as usize).unwrap_or(&[]).into());
-                } else {
-                    chunk.body = Body::Missing(keep);
-                }
-            }
-        }
-        self.ooo_bytes = self.ooo.values().map(Chunk::heap_bytes).sum();
-        self.seen_end = self.seen_end.min(off.max(self.next_off));
-        if dropped > 0 || !beyond.is_empty() {
-            self.note_after_fin(cx, at, off, dropped, sink);
         }
     }
 
@@ -766,7 +612,9 @@ impl Assembler {
                     Level::Warn,
                     Layer::Tcp,
                     "tcp.data_after_fin",
-                    format!("{bytes} bytes sent after this direction's FIN at offset {fin_off}; they are not part of the stream"),
+                    format!(
+                        "{bytes} bytes sent after this direction's FIN at offset {fin_off}; they are not part of the stream"
+                    ),
                 )
                 .at(at)
                 .in_stream(cx.stream, Some(cx.dir))

@@ -51,6 +51,7 @@
 //!   [`StreamStats`]) is emitted when it leaves the table.
 
 mod assembler;
+mod buffer;
 mod event;
 mod flow;
 mod seq;
