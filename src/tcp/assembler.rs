@@ -563,7 +563,7 @@ impl Assembler {
                             "out-of-order buffer full ({} bytes in {} segments); the {} missing bytes before it are given up as a gap",
                             self.ooo.bytes(),
                             self.ooo.segments(),
-                            k - self.next_off
+                            k.saturating_sub(self.next_off)
                         ),
                     )
                     .at(at)

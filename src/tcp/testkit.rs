@@ -252,6 +252,8 @@ impl Recorder {
                 }
             }
         }
+        let open: Vec<_> = opened.iter().filter(|(_, open)| **open).collect();
+        assert!(open.is_empty(), "streams never closed: {open:?}");
     }
 }
 

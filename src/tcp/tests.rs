@@ -717,6 +717,56 @@ proptest! {
     }
 }
 
+/// One arbitrary segment: 4-tuple, direction, flags, sequence and ack
+/// offsets (around the wrap), payload length, snaplen cut, window.
+type Soup = (u8, bool, u8, i32, i32, usize, u32, u16);
+
+fn soup_segment(&(tuple, back, flags, seq, ack, len, missing, window): &Soup) -> Seg {
+    let ends = [(C, S), ("10.0.0.3:50001", S), ("[::1]:5", "[::2]:5222")];
+    let (a, b) = ends[usize::from(tuple) % ends.len()];
+    let (src, dst) = if back { (b, a) } else { (a, b) };
+    let base = u32::MAX - 500;
+    let mut s = seg(src, dst)
+        .seq(base.wrapping_add_signed(seq))
+        .window(window)
+        .data(&vec![b'x'; len])
+        .missing(missing);
+    s.flags.syn = flags & 1 != 0;
+    s.flags.fin = flags & 2 != 0;
+    s.flags.rst = flags & 4 != 0 && flags & 8 != 0;
+    if flags & 16 != 0 {
+        s = s.ack(base.wrapping_add_signed(ack));
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_segment_soup_gives_well_formed_events(
+        soup in prop::collection::vec(
+            (0u8..3, any::<bool>(), any::<u8>(), -600i32..3000, -600i32..3000, 0usize..300, 0u32..40, 0u16..3),
+            0..80,
+        ),
+        max_bytes in 0usize..2000,
+        max_segments in 0usize..6,
+        max_flows in 1usize..4,
+    ) {
+        let limits = Limits {
+            max_ooo_bytes_per_dir: max_bytes,
+            max_ooo_segments_per_dir: max_segments,
+            max_open_flows: max_flows,
+            ..Limits::default()
+        };
+        let segs: Vec<Seg> = soup.iter().map(soup_segment).collect();
+        // run_with asserts the stream contract after finish.
+        let r = run_with(&limits, &segs);
+        let closed = r.closed().len();
+        prop_assert_eq!(closed, opened(&r).len());
+    }
+}
+
 /// Throughput check, run by hand:
 /// `cargo test --release --lib tcp::tests::throughput -- --ignored --nocapture`.
 #[test]
