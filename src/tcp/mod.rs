@@ -54,6 +54,8 @@ mod assembler;
 mod buffer;
 mod event;
 mod flow;
+#[doc(hidden)]
+pub mod fuzz;
 mod seq;
 mod table;
 #[cfg(test)]
