@@ -28,27 +28,40 @@
 //!
 //! # Bytes
 //! - Offsets count payload bytes of one direction from 0 (SYN and FIN take no
-//!   offset). With a SYN, offset 0 is ISN + 1; mid-stream, it is the first
-//!   payload byte seen, and acknowledgements of earlier bytes are not gaps
-//!   (we never saw the start).
-//! - Overlap policy: the first bytes seen for an offset win (as Wireshark's
-//!   follow does for retransmissions). Later copies count as retransmitted
-//!   bytes; a copy that differs from a still-buffered first copy is a
-//!   `tcp.overlap_mismatch` finding naming both frames.
+//!   offset). With a SYN (or, failing it, the peer's SYN-ACK, which names the
+//!   ISN), offset 0 is ISN + 1. Mid-stream, offset 0 is the first payload byte
+//!   seen, and acknowledgements of earlier bytes are not gaps (we never saw
+//!   the start); a 1-byte segment the peer had already acknowledged is a
+//!   keep-alive, not that first byte.
+//! - Overlap policy: the first bytes seen for an offset win, delivered or
+//!   still buffered. Later copies count as retransmitted bytes; a copy that
+//!   differs from a still-buffered first copy is a `tcp.overlap_mismatch`
+//!   finding naming both frames (delivered bytes are not kept, so their
+//!   retransmissions are not compared). Wireshark's follow agrees whenever
+//!   copies agree; with conflicting copies it keeps whichever buffered
+//!   fragment starts at the current position.
 //! - Keep-alives (0 or 1 byte ending at the highest byte seen) and zero-window
 //!   probes (1 new byte while the peer advertises window 0) are counted, not
 //!   delivered. SYN and FIN take one sequence number; data on a SYN is data.
+//!   Segments or ACKs more than 2^30 ahead (beyond any TCP window) are ignored
+//!   with a `tcp.out_of_window` finding.
 //! - Gaps: a hole is declared `Lost` when the peer acknowledged past it and
-//!   something later of that direction was seen; `BufferLimit` when the
+//!   something later of that direction was seen (so an ACK captured just
+//!   before the data it covers loses nothing); `BufferLimit` when the
 //!   out-of-order buffer hits its cap (finding `tcp.ooo_limit`); `SnapLen`
 //!   at once for bytes cut by the snapshot length; `Closed`/`EndOfCapture` for
-//!   holes left when the stream ends. At the end, bytes acknowledged but never
-//!   seen are a `Lost` gap too (except a single sequence number: a missed FIN).
+//!   holes left when the stream ends (their acknowledged part is `Lost`). At
+//!   the end, bytes acknowledged but never seen are a `Lost` gap too, except a
+//!   single sequence number (most likely a FIN the capture missed). Where
+//!   tshark's follow skips a hole it writes `[N bytes missing in capture
+//!   file]` and a NUL into the stream instead; we write nothing and emit the gap.
 //! - FIN is delivered in sequence order; bytes after it are a finding
-//!   (`tcp.data_after_fin`). A RST flushes both directions, then `Rst`.
+//!   (`tcp.data_after_fin`). A RST flushes both directions, then `Rst`; its
+//!   payload is not data.
 //! - A stream closed by FINs or RST stays in the table without buffers until
 //!   its idle timeout, so late packets attach to it; `Closed` (with final
-//!   [`StreamStats`]) is emitted when it leaves the table.
+//!   [`StreamStats`]) is emitted when it leaves the table: port reuse, idle
+//!   timeout, eviction, or [`Reassembler::finish`] (in stream index order).
 
 mod assembler;
 mod buffer;
