@@ -46,4 +46,6 @@ pub mod fuzzing {
     pub fn decode_packets(link_type: u32, data: &[u8]) {
         crate::decode::fuzz::decode_sequence(link_type, data)
     }
+
+    pub use crate::tcp::fuzz::reassemble as tcp_reassemble;
 }

@@ -1,0 +1,333 @@
+//! One TCP connection: roles, both directions, handshake and teardown.
+//!
+//! Takes the segments of one 4-tuple (already matched to this stream); gives
+//! the stream's events through the two direction [`Assembler`]s, and its
+//! [`StreamStats`] when it leaves the table. Never decides stream identity on
+//! its own: the table asks [`Flow::starts_new_stream`] (Wireshark's rule)
+//! before handing a segment over.
+
+use std::net::SocketAddr;
+
+use crate::common::{Dir, FrameRef};
+use crate::decode::TcpSegment;
+
+use super::assembler::{Assembler, Caps, Ctx};
+use super::event::{Ending, Event, GapReason, Origin, Sink, StreamStats};
+use super::seq::Seq;
+
+/// Ports that identify the server side when a capture starts mid-connection:
+/// web, XMPP (c2s, direct TLS, s2s, BOSH) and the Finesse/Openfire ports
+/// (7071/7443 BOSH, 8082/8445 desktop and REST, 8080/8443 proxies).
+const SERVICE_PORTS: [u16; 12] = [
+    80, 443, 5222, 5223, 5269, 5280, 7071, 7443, 8080, 8082, 8443, 8445,
+];
+
+/// Client and server of a connection whose handshake the capture missed.
+///
+/// The side on a known service port is the server; failing that, a side on a
+/// well-known port (below 1024) facing one that is not; failing that, the
+/// sender of the first packet seen is the client (as Wireshark's "node 0").
+pub(crate) fn mid_stream_roles(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
+    let known = |a: SocketAddr| SERVICE_PORTS.contains(&a.port());
+    let low = |a: SocketAddr| a.port() < 1024;
+    match (known(src), known(dst)) {
+        (true, false) => (dst, src),
+        (false, true) => (src, dst),
+        _ if low(src) && !low(dst) => (dst, src),
+        _ => (src, dst),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// Both FINs delivered, or a RST: no buffers, late packets only counted.
+    Closed(Ending),
+}
+
+/// One TCP connection (one Wireshark `tcp.stream`).
+#[derive(Debug)]
+pub(crate) struct Flow {
+    stream: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    origin: Origin,
+    first: FrameRef,
+    last: FrameRef,
+    /// Wireshark's `tcpd->fwd/rev->base_seq` per direction (by `Dir::index`).
+    base_seq: [Option<Seq>; 2],
+    asm: [Assembler; 2],
+    syn_seen: bool,
+    syn_ack_seen: bool,
+    fin_seen: [bool; 2],
+    rst_from: Option<Dir>,
+    state: State,
+}
+
+impl Flow {
+    /// A new stream whose first packet is `seg`; roles are decided here, once.
+    pub(crate) fn new(stream: u64, at: FrameRef, seg: &TcpSegment<'_>, caps: Caps) -> Flow {
+        let (client, server, origin) = match (seg.flags.syn, seg.flags.ack) {
+            (true, false) => (seg.src, seg.dst, Origin::Handshake),
+            (true, true) => (seg.dst, seg.src, Origin::SynAck),
+            _ => {
+                let (c, s) = mid_stream_roles(seg.src, seg.dst);
+                (c, s, Origin::MidStream)
+            }
+        };
+        Flow {
+            stream,
+            client,
+            server,
+            origin,
+            first: at,
+            last: at,
+            base_seq: [None, None],
+            asm: [Assembler::new(caps), Assembler::new(caps)],
+            syn_seen: false,
+            syn_ack_seen: false,
+            fin_seen: [false, false],
+            rst_from: None,
+            state: State::Open,
+        }
+    }
+
+    pub(crate) fn stream(&self) -> u64 {
+        self.stream
+    }
+
+    pub(crate) fn last(&self) -> FrameRef {
+        self.last
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    pub(crate) fn endpoints(&self) -> (SocketAddr, SocketAddr) {
+        (self.client, self.server)
+    }
+
+    pub(crate) fn opened(&self) -> Event<'static> {
+        Event::Opened {
+            stream: self.stream,
+            at: self.first,
+            client: self.client,
+            server: self.server,
+            origin: self.origin,
+        }
+    }
+
+    fn dir_of(&self, src: SocketAddr) -> Dir {
+        if src == self.client {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        }
+    }
+
+    /// Wireshark 4.0 `dissect_tcp` (epan/dissectors/packet-tcp.c): a SYN
+    /// without ACK whose sequence number differs from the `base_seq` recorded
+    /// for its direction creates a new conversation (`conversation_new`, flag
+    /// `TCP_A_REUSED_PORTS`). A SYN with the same number is a retransmission;
+    /// a SYN-ACK never creates one (it only replaces `base_seq`).
+    pub(crate) fn starts_new_stream(&self, seg: &TcpSegment<'_>) -> bool {
+        if !seg.flags.syn || seg.flags.ack {
+            return false;
+        }
+        let dir = self.dir_of(seg.src);
+        self.base_seq[dir.index()].is_some_and(|base| base != Seq(seg.seq))
+    }
+
+    /// Wireshark's `base_seq` bookkeeping, in its order: a SYN-ACK with another
+    /// number replaces it; otherwise the first segment of a direction sets it
+    /// (SYN: seq, else seq - 1) and the first ACK sets the other direction's (ack - 1).
+    fn track_base_seq(&mut self, dir: Dir, seg: &TcpSegment<'_>) {
+        let seq = Seq(seg.seq);
+        let fwd = dir.index();
+        let rev = dir.flip().index();
+        if seg.flags.syn && seg.flags.ack && self.base_seq[fwd].is_some() {
+            self.base_seq[fwd] = Some(seq);
+        }
+        if self.base_seq[fwd].is_none() {
+            self.base_seq[fwd] = Some(if seg.flags.syn {
+                seq
+            } else {
+                Seq(seg.seq.wrapping_sub(1))
+            });
+        }
+        if seg.flags.ack && self.base_seq[rev].is_none() {
+            self.base_seq[rev] = Some(Seq(seg.ack.wrapping_sub(1)));
+        }
+    }
+
+    /// One segment of this stream.
+    pub(crate) fn on_segment(&mut self, at: FrameRef, seg: &TcpSegment<'_>, sink: &mut impl Sink) {
+        let dir = self.dir_of(seg.src);
+        let cx = Ctx {
+            stream: self.stream,
+            dir,
+        };
+        let peer = Ctx {
+            stream: self.stream,
+            dir: dir.flip(),
+        };
+        self.last = at;
+        self.track_base_seq(dir, seg);
+        let flags = seg.flags;
+        if flags.syn {
+            if flags.ack {
+                self.syn_ack_seen = true;
+            } else {
+                self.syn_seen = true;
+            }
+        }
+        if flags.fin {
+            self.fin_seen[dir.index()] = true;
+        }
+        let [own, other] = self.pair_mut(dir);
+        own.stats.packets += 1;
+        if flags.rst {
+            // RST payload is not stream data (RFC 9293 §3.5.3).
+            self.on_rst(dir, at, sink);
+            return;
+        }
+        if flags.syn {
+            own.on_syn(Seq(seg.seq));
+        }
+        let data_seq = Seq(seg.seq) + u32::from(flags.syn);
+        let span = (seg.payload.len() as u64 + u64::from(seg.missing)) as u32;
+        if span > 0 {
+            own.on_data(cx, at, data_seq, seg.payload, seg.missing, sink);
+        } else if !flags.syn && !flags.fin {
+            own.on_empty(Seq(seg.seq));
+        }
+        if flags.fin {
+            own.on_fin(cx, at, data_seq + span, sink);
+        }
+        if flags.ack {
+            if flags.syn {
+                other.on_peer_syn_ack(Seq(seg.ack));
+            }
+            other.on_peer_window(seg.window);
+            other.on_peer_ack(peer, at, Seq(seg.ack), sink);
+        }
+        if self.state == State::Open && self.asm.iter().all(Assembler::is_finished) {
+            self.state = State::Closed(Ending::Fin);
+        }
+    }
+
+    fn pair_mut(&mut self, dir: Dir) -> [&mut Assembler; 2] {
+        let [c2s, s2c] = &mut self.asm;
+        match dir {
+            Dir::ClientToServer => [c2s, s2c],
+            Dir::ServerToClient => [s2c, c2s],
+        }
+    }
+
+    fn on_rst(&mut self, dir: Dir, at: FrameRef, sink: &mut impl Sink) {
+        if self.rst_from.is_none() {
+            self.rst_from = Some(dir);
+        }
+        if self.state != State::Open {
+            return;
+        }
+        self.flush(at, GapReason::Closed, sink);
+        sink.on_tcp(Event::Rst {
+            stream: self.stream,
+            dir,
+            at,
+        });
+        self.state = State::Closed(Ending::Rst);
+    }
+
+    fn flush(&mut self, at: FrameRef, reason: GapReason, sink: &mut impl Sink) {
+        for dir in Dir::BOTH {
+            let cx = Ctx {
+                stream: self.stream,
+                dir,
+            };
+            if let Some(asm) = self.asm.get_mut(dir.index()) {
+                asm.flush(cx, at, reason, sink);
+            }
+        }
+    }
+
+    /// The stream leaves the table: flush what is open, emit `Closed`.
+    /// `ending` applies only if the stream was still open.
+    pub(crate) fn release(
+        &mut self,
+        at: FrameRef,
+        ending: Ending,
+        reason: GapReason,
+        sink: &mut impl Sink,
+    ) {
+        if self.state == State::Open {
+            self.flush(at, reason, sink);
+            self.state = State::Closed(ending);
+        }
+        let stats = self.stats();
+        sink.on_tcp(Event::Closed {
+            stream: self.stream,
+            at,
+            stats: &stats,
+        });
+    }
+
+    pub(crate) fn stats(&self) -> StreamStats {
+        let [c2s, s2c] = &self.asm;
+        StreamStats {
+            stream: self.stream,
+            client: self.client,
+            server: self.server,
+            origin: self.origin,
+            first: self.first,
+            last: self.last,
+            client_to_server: c2s.stats,
+            server_to_client: s2c.stats,
+            syn_seen: self.syn_seen,
+            syn_ack_seen: self.syn_ack_seen,
+            fin_from_client: self.fin_seen[0],
+            fin_from_server: self.fin_seen[1],
+            rst_from: self.rst_from,
+            ending: match self.state {
+                State::Closed(e) => e,
+                State::Open => Ending::OpenAtEnd,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn mid_stream_roles_prefer_service_ports_then_low_ports_then_first_sender() {
+        let c = a("10.0.0.1:51000");
+        assert_eq!(
+            mid_stream_roles(a("10.0.0.2:8445"), c),
+            (c, a("10.0.0.2:8445"))
+        );
+        assert_eq!(
+            mid_stream_roles(c, a("10.0.0.2:7443")),
+            (c, a("10.0.0.2:7443"))
+        );
+        assert_eq!(
+            mid_stream_roles(a("10.0.0.2:993"), c),
+            (c, a("10.0.0.2:993"))
+        );
+        let d = a("10.0.0.2:40000");
+        assert_eq!(mid_stream_roles(d, c), (d, c));
+        assert_eq!(mid_stream_roles(c, d), (c, d));
+        // Both on service ports: the well-known one serves.
+        assert_eq!(
+            mid_stream_roles(a("10.0.0.1:8443"), a("10.0.0.2:443")),
+            (a("10.0.0.1:8443"), a("10.0.0.2:443"))
+        );
+    }
+}

@@ -1,0 +1,830 @@
+//! Stream-level tests of the TCP stage: stream indexes, roles, closing,
+//! limits, and property tests of reassembly against a first-seen byte model.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use crate::common::{Dir, FrameRef, Timestamp};
+use crate::limits::Limits;
+
+use super::event::{Ending, GapReason, Origin, StreamStats};
+use super::testkit::{addr, frame, seg, Owned, Recorder, Seg};
+use super::Reassembler;
+
+const C: &str = "10.0.0.1:50000";
+const S: &str = "10.0.0.2:8445";
+const C2S: Dir = Dir::ClientToServer;
+const S2C: Dir = Dir::ServerToClient;
+
+/// Feeds segments as frames 1, 2, 3... (one second apart), then finishes.
+fn run_with(limits: &Limits, segs: &[Seg]) -> Recorder {
+    let mut r = Recorder::default();
+    let mut t = Reassembler::new(limits);
+    for (i, s) in segs.iter().enumerate() {
+        t.on_segment(frame(i as u64 + 1), &s.view(), &mut r);
+    }
+    t.finish(&mut r);
+    r.assert_well_formed();
+    r
+}
+
+fn run(segs: &[Seg]) -> Recorder {
+    run_with(&Limits::default(), segs)
+}
+
+/// SYN, SYN-ACK, ACK with the given ISNs.
+fn handshake(isn_c: u32, isn_s: u32) -> Vec<Seg> {
+    vec![
+        seg(C, S).seq(isn_c).syn(),
+        seg(S, C).seq(isn_s).ack(isn_c + 1).syn(),
+        seg(C, S).seq(isn_c + 1).ack(isn_s + 1),
+    ]
+}
+
+fn opened(r: &Recorder) -> Vec<(u64, String, String, Origin)> {
+    r.events
+        .iter()
+        .filter_map(|e| match e {
+            Owned::Opened {
+                stream,
+                client,
+                server,
+                origin,
+                ..
+            } => Some((*stream, client.to_string(), server.to_string(), *origin)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn stats_of(r: &Recorder, stream: u64) -> StreamStats {
+    r.closed()
+        .into_iter()
+        .find(|s| s.stream == stream)
+        .cloned()
+        .unwrap()
+}
+
+#[test]
+fn full_connection_gives_data_fins_and_final_stats() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(
+        seg(C, S)
+            .seq(1001)
+            .ack(5001)
+            .data(b"GET / HTTP/1.1\r\n\r\n"),
+    );
+    segs.push(
+        seg(S, C)
+            .seq(5001)
+            .ack(1019)
+            .data(b"HTTP/1.1 200 OK\r\n\r\n"),
+    );
+    segs.push(seg(C, S).seq(1019).ack(5020).fin());
+    segs.push(seg(S, C).seq(5020).ack(1020).fin());
+    segs.push(seg(C, S).seq(1020).ack(5021));
+    let r = run(&segs);
+    assert_eq!(opened(&r), vec![(0, C.into(), S.into(), Origin::Handshake)]);
+    assert_eq!(r.concat(C2S), b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(r.concat(S2C), b"HTTP/1.1 200 OK\r\n\r\n");
+    assert!(r.events.contains(&Owned::fin(0, C2S, 6)));
+    assert!(r.events.contains(&Owned::fin(0, S2C, 7)));
+    let st = stats_of(&r, 0);
+    assert_eq!((st.first.frame, st.last.frame), (1, 8));
+    assert_eq!(
+        (st.client_to_server.packets, st.server_to_client.packets),
+        (5, 3)
+    );
+    assert_eq!(
+        (st.client_to_server.bytes, st.server_to_client.bytes),
+        (18, 19)
+    );
+    assert!(st.syn_seen && st.syn_ack_seen && st.fin_from_client && st.fin_from_server);
+    assert_eq!((st.rst_from, st.ending), (None, Ending::Fin));
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+}
+
+#[test]
+fn new_syn_with_another_isn_on_a_closed_tuple_is_a_new_stream() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(C, S).seq(1001).ack(5001).fin());
+    segs.push(seg(S, C).seq(5001).ack(1002).fin());
+    segs.push(seg(C, S).seq(1002).ack(5002));
+    segs.extend(handshake(90_000, 7000));
+    segs.push(seg(C, S).seq(90_001).ack(7001).data(b"again"));
+    let r = run(&segs);
+    let o = opened(&r);
+    assert_eq!(o.len(), 2);
+    assert_eq!(o[1], (1, C.into(), S.into(), Origin::Handshake));
+    // The old stream ends before the new one opens.
+    let closed_at = r
+        .events
+        .iter()
+        .position(|e| matches!(e, Owned::Closed { stream: 0, .. }));
+    let opened_at = r
+        .events
+        .iter()
+        .position(|e| matches!(e, Owned::Opened { stream: 1, .. }));
+    assert!(closed_at < opened_at);
+    assert_eq!(stats_of(&r, 0).ending, Ending::Fin);
+    assert_eq!(r.concat(C2S), b"again");
+}
+
+#[test]
+fn retransmitted_syn_keeps_the_stream() {
+    let segs = vec![
+        seg(C, S).seq(1000).syn(),
+        seg(C, S).seq(1000).syn(),
+        seg(S, C).seq(5000).ack(1001).syn(),
+        seg(S, C).seq(5000).ack(1001).syn(),
+        seg(C, S).seq(1001).ack(5001).data(b"x"),
+    ];
+    let r = run(&segs);
+    assert_eq!(opened(&r).len(), 1);
+    assert_eq!(stats_of(&r, 0).client_to_server.packets, 3);
+}
+
+#[test]
+fn syn_on_an_open_tuple_with_another_isn_closes_it_as_port_reused() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(C, S).seq(1001).ack(5001).data(b"abc"));
+    segs.push(seg(C, S).seq(777).syn());
+    let r = run(&segs);
+    assert_eq!(opened(&r).len(), 2);
+    assert_eq!(stats_of(&r, 0).ending, Ending::PortReused);
+    assert_eq!(stats_of(&r, 1).ending, Ending::OpenAtEnd);
+}
+
+#[test]
+fn syn_after_rst_with_the_same_isn_stays_in_the_stream_as_in_wireshark_4_0() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(S, C).seq(5001).ack(1001).rst());
+    segs.push(seg(C, S).seq(1000).syn());
+    let r = run(&segs);
+    assert_eq!(opened(&r).len(), 1);
+    assert!(r.events.contains(&Owned::Rst {
+        stream: 0,
+        dir: S2C,
+        frame: 4
+    }));
+}
+
+#[test]
+fn syn_after_a_midstream_start_starts_a_new_stream() {
+    // The first packet sets base_seq to seq - 1; a later SYN differs from it.
+    let segs = vec![
+        seg(C, S).seq(1000).ack(1).data(b"old"),
+        seg(C, S).seq(2000).syn(),
+    ];
+    let r = run(&segs);
+    assert_eq!(opened(&r).len(), 2);
+}
+
+#[test]
+fn server_ack_fixes_the_client_base_seq_so_its_syn_with_that_isn_is_the_same_stream() {
+    // SYN-ACK first: the client's base_seq is ack - 1, so its (late) SYN matches.
+    let segs = vec![
+        seg(S, C).seq(5000).ack(1001).syn(),
+        seg(C, S).seq(1000).syn(),
+        seg(C, S).seq(1001).ack(5001).data(b"hi"),
+    ];
+    let r = run(&segs);
+    assert_eq!(opened(&r), vec![(0, C.into(), S.into(), Origin::SynAck)]);
+    assert_eq!(r.concat(C2S), b"hi");
+}
+
+#[test]
+fn syn_ack_only_start_makes_its_sender_the_server() {
+    let segs = vec![
+        seg(S, C).seq(5000).ack(1001).syn(),
+        seg(C, S).seq(1001).ack(5001).data(b"hello"),
+        seg(S, C).seq(5001).ack(1006).data(b"world"),
+    ];
+    let r = run(&segs);
+    assert_eq!(opened(&r), vec![(0, C.into(), S.into(), Origin::SynAck)]);
+    assert_eq!(r.concat(C2S), b"hello");
+    assert_eq!(r.concat(S2C), b"world");
+    let st = stats_of(&r, 0);
+    assert!(!st.syn_seen && st.syn_ack_seen);
+}
+
+#[test]
+fn mid_stream_start_uses_the_service_port_for_roles() {
+    // The server speaks first in the capture; 8445 still makes it the server.
+    let segs = vec![
+        seg(S, C).seq(9000).ack(3000).data(b"push"),
+        seg(C, S).seq(3000).ack(9004).data(b"ack"),
+    ];
+    let r = run(&segs);
+    assert_eq!(opened(&r), vec![(0, C.into(), S.into(), Origin::MidStream)]);
+    assert_eq!(r.concat(S2C), b"push");
+    assert_eq!(r.concat(C2S), b"ack");
+}
+
+#[test]
+fn mid_stream_start_between_high_ports_takes_the_first_sender_as_client() {
+    let a = "10.0.0.5:40001";
+    let b = "10.0.0.6:40002";
+    let segs = vec![seg(b, a).seq(1).data(b"x"), seg(a, b).seq(1).data(b"y")];
+    let r = run(&segs);
+    assert_eq!(opened(&r), vec![(0, b.into(), a.into(), Origin::MidStream)]);
+}
+
+#[test]
+fn both_directions_are_one_stream_and_streams_count_in_first_packet_order() {
+    let c2 = "10.0.0.3:50001";
+    let segs = vec![
+        seg(C, S).seq(1).syn(),
+        seg(c2, S).seq(1).syn(),
+        seg(S, c2).seq(10).ack(2).syn(),
+        seg(S, C).seq(20).ack(2).syn(),
+    ];
+    let r = run(&segs);
+    let o = opened(&r);
+    assert_eq!(o.len(), 2);
+    assert_eq!((o[0].1.as_str(), o[1].1.as_str()), (C, c2));
+    assert_eq!(stats_of(&r, 1).server_to_client.packets, 1);
+}
+
+#[test]
+fn rst_flushes_then_late_packets_stay_in_the_stream() {
+    let mut segs = handshake(0, 0);
+    segs.push(seg(C, S).seq(5).ack(1).data(b"later")); // offset 4: hole before it
+    segs.push(seg(S, C).seq(1).ack(1).rst());
+    segs.push(seg(C, S).seq(1).ack(1).data(b"abcd")); // too late
+    segs.push(seg(S, C).seq(1).ack(1).rst());
+    let r = run(&segs);
+    assert_eq!(opened(&r).len(), 1);
+    let tail: Vec<_> = r.events.iter().skip(1).take(3).cloned().collect();
+    assert_eq!(
+        tail,
+        vec![
+            Owned::gap(0, C2S, 5, 0, 4, GapReason::Closed),
+            Owned::data(0, C2S, 4, 4, b"later"),
+            Owned::Rst {
+                stream: 0,
+                dir: S2C,
+                frame: 5
+            },
+        ]
+    );
+    let st = stats_of(&r, 0);
+    assert_eq!((st.rst_from, st.ending), (Some(S2C), Ending::Rst));
+    assert_eq!(st.client_to_server.bytes_after_close, 0);
+    assert_eq!(st.client_to_server.retransmitted_bytes, 4);
+    assert_eq!(st.server_to_client.packets, 3);
+}
+
+#[test]
+fn keep_alives_and_zero_window_probes_are_not_data() {
+    let mut segs = handshake(0, 0);
+    segs.push(seg(C, S).seq(1).ack(1).data(b"abc"));
+    segs.push(seg(S, C).seq(1).ack(4).window(0));
+    segs.push(seg(C, S).seq(4).ack(1).data(b"d")); // zero-window probe
+    segs.push(seg(S, C).seq(1).ack(4).window(8192));
+    segs.push(seg(C, S).seq(3).ack(1).data(b"\0")); // keep-alive with one byte
+    segs.push(seg(C, S).seq(3).ack(1)); // keep-alive without
+    segs.push(seg(C, S).seq(4).ack(1).data(b"de"));
+    let r = run(&segs);
+    assert_eq!(r.concat(C2S), b"abcde");
+    let st = stats_of(&r, 0).client_to_server;
+    assert_eq!(
+        (
+            st.keep_alives,
+            st.zero_window_probes,
+            st.retransmitted_bytes
+        ),
+        (2, 1, 0)
+    );
+}
+
+#[test]
+fn snaplen_cut_gives_captured_bytes_then_a_snaplen_gap() {
+    let mut segs = handshake(0, 0);
+    segs.push(seg(C, S).seq(1).ack(1).data(b"head").missing(96));
+    segs.push(seg(C, S).seq(101).ack(1).data(b"next"));
+    let r = run(&segs);
+    assert_eq!(
+        r.events[1..4],
+        [
+            Owned::data(0, C2S, 4, 0, b"head"),
+            Owned::gap(0, C2S, 4, 4, 96, GapReason::SnapLen),
+            Owned::data(0, C2S, 5, 100, b"next"),
+        ]
+    );
+}
+
+#[test]
+fn tfo_data_on_the_syn_is_data() {
+    let segs = vec![
+        seg(C, S).seq(100).syn().data(b"early"),
+        seg(S, C).seq(700).ack(106).syn(),
+        seg(C, S).seq(106).ack(701).data(b"!"),
+    ];
+    let r = run(&segs);
+    assert_eq!(r.concat(C2S), b"early!");
+}
+
+#[test]
+fn ooo_cap_gives_a_buffer_limit_gap_and_one_finding() {
+    let limits = Limits {
+        max_ooo_bytes_per_dir: 8,
+        max_ooo_segments_per_dir: 2,
+        ..Limits::default()
+    };
+    let mut segs = handshake(0, 0);
+    for i in 0..5u32 {
+        segs.push(seg(C, S).seq(11 + 4 * i).ack(1).data(b"wxyz"));
+    }
+    let r = run_with(&limits, &segs);
+    assert_eq!(
+        r.events[1],
+        Owned::gap(0, C2S, 6, 0, 10, GapReason::BufferLimit)
+    );
+    assert_eq!(
+        r.findings
+            .iter()
+            .filter(|f| f.code == "tcp.ooo_limit")
+            .count(),
+        1
+    );
+    assert_eq!(r.concat(C2S).len(), 20);
+}
+
+#[test]
+fn data_after_fin_is_a_finding_and_not_delivered() {
+    let mut segs = handshake(0, 0);
+    segs.push(seg(C, S).seq(1).ack(1).data(b"ok").fin());
+    segs.push(seg(C, S).seq(4).ack(1).data(b"bad"));
+    let r = run(&segs);
+    assert_eq!(r.concat(C2S), b"ok");
+    assert_eq!(r.findings[0].code, "tcp.data_after_fin");
+    assert_eq!(stats_of(&r, 0).client_to_server.bytes_after_close, 3);
+}
+
+#[test]
+fn idle_flows_are_closed_in_index_order_and_forgotten() {
+    let limits = Limits {
+        flow_idle_timeout: Duration::from_secs(10),
+        ..Limits::default()
+    };
+    let mut t = Reassembler::new(&limits);
+    let mut r = Recorder::default();
+    let ms =
+        |n: u64, ms: i64| FrameRef::new(n, Timestamp::from_secs_nanos(0, (ms * 1_000_000) as u64));
+    let (c2, x, y) = ("10.0.0.3:50001", "10.0.0.4:50002", "10.0.0.5:50003");
+    t.on_segment(ms(1, 100_000), &seg(c2, S).seq(1).data(b"a").view(), &mut r); // stream 0
+    t.on_segment(ms(2, 101_000), &seg(C, S).seq(1).data(b"b").view(), &mut r); // stream 1
+    t.on_segment(ms(3, 103_000), &seg(x, S).seq(1).data(b"c").view(), &mut r); // stream 2
+    t.on_segment(ms(4, 104_000), &seg(c2, S).seq(2).data(b"d").view(), &mut r); // stream 0 again
+                                                                                // 10.5 s after stream 1's last packet, 8.5 s after stream 2's.
+    t.on_segment(ms(5, 111_500), &seg(y, S).seq(1).data(b"e").view(), &mut r); // stream 3
+    assert_eq!(
+        r.closed().iter().map(|s| s.stream).collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(t.tracked_flows(), 3);
+    // Streams 2, 0 and 3 (in recency order) go idle together: closed by index.
+    t.on_segment(ms(6, 130_000), &seg(C, S).seq(2).data(b"f").view(), &mut r);
+    let closed: Vec<_> = r.closed().iter().map(|s| (s.stream, s.ending)).collect();
+    assert_eq!(
+        closed,
+        vec![
+            (1, Ending::IdleTimeout),
+            (0, Ending::IdleTimeout),
+            (2, Ending::IdleTimeout),
+            (3, Ending::IdleTimeout)
+        ]
+    );
+    // Stream 1's 4-tuple was forgotten: its next packet opens stream 4.
+    assert_eq!(
+        opened(&r).last().map(|o| (o.0, o.1.clone())),
+        Some((4, C.to_string()))
+    );
+    t.finish(&mut r);
+    r.assert_well_formed();
+}
+
+#[test]
+fn idle_check_runs_at_most_once_per_capture_second() {
+    let limits = Limits {
+        flow_idle_timeout: Duration::from_millis(100),
+        ..Limits::default()
+    };
+    let mut t = Reassembler::new(&limits);
+    let mut r = Recorder::default();
+    let ms = |n: u64, ms: u64| FrameRef::new(n, Timestamp::from_secs_nanos(0, ms * 1_000_000));
+    t.on_segment(ms(1, 0), &seg(C, S).seq(1).data(b"a").view(), &mut r);
+    t.on_segment(
+        ms(2, 500),
+        &seg("10.0.0.3:1", S).seq(1).data(b"a").view(),
+        &mut r,
+    );
+    assert_eq!(t.tracked_flows(), 2, "no sweep before a second has passed");
+    t.on_segment(
+        ms(3, 1000),
+        &seg("10.0.0.3:1", S).seq(2).data(b"b").view(),
+        &mut r,
+    );
+    assert_eq!(t.tracked_flows(), 1);
+}
+
+#[test]
+fn eviction_at_max_open_flows_closes_the_least_recently_active() {
+    let limits = Limits {
+        max_open_flows: 2,
+        ..Limits::default()
+    };
+    let segs = vec![
+        seg("10.0.0.1:1", S).seq(1).data(b"a"),
+        seg("10.0.0.1:2", S).seq(1).data(b"b"),
+        seg("10.0.0.1:1", S).seq(2).data(b"c"), // stream 0 is now the most recent
+        seg("10.0.0.1:3", S).seq(1).data(b"d"), // evicts stream 1
+        seg("10.0.0.1:2", S).seq(2).data(b"e"), // a new stream (3), evicting stream 0
+    ];
+    let r = run_with(&limits, &segs);
+    let closed: Vec<_> = r.closed().iter().map(|s| (s.stream, s.ending)).collect();
+    assert_eq!(closed[..2], [(1, Ending::Evicted), (0, Ending::Evicted)]);
+    assert_eq!(opened(&r).len(), 4);
+    let evicted = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "tcp.flow_evicted")
+        .count();
+    assert_eq!(evicted, 2);
+}
+
+#[test]
+fn closed_flows_evicted_give_one_info_finding() {
+    let limits = Limits {
+        max_open_flows: 1,
+        ..Limits::default()
+    };
+    let mut segs = Vec::new();
+    for port in 1..4u16 {
+        let c = format!("10.0.0.1:{port}");
+        segs.push(seg(&c, S).seq(1).ack(1).rst());
+    }
+    let r = run_with(&limits, &segs);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].code, "tcp.closed_flows_forgotten");
+}
+
+#[test]
+fn finish_closes_in_stream_index_order() {
+    let segs = vec![
+        seg("10.0.0.1:1", S).seq(1).data(b"a"),
+        seg("10.0.0.1:2", S).seq(1).data(b"b"),
+        seg("10.0.0.1:1", S).seq(2).data(b"c"),
+    ];
+    let r = run(&segs);
+    let order: Vec<_> = r.closed().iter().map(|s| (s.stream, s.ending)).collect();
+    assert_eq!(order, vec![(0, Ending::OpenAtEnd), (1, Ending::OpenAtEnd)]);
+}
+
+#[test]
+fn data_acknowledged_but_never_captured_is_lost_at_the_end() {
+    let mut segs = handshake(0, 0);
+    segs.push(seg(C, S).seq(1).ack(1).data(b"ab"));
+    segs.push(seg(S, C).seq(1).ack(11));
+    let r = run(&segs);
+    assert!(r
+        .events
+        .contains(&Owned::gap(0, C2S, 5, 2, 8, GapReason::Lost)));
+}
+
+#[test]
+fn ipv6_endpoints_work_the_same() {
+    let a6 = "[2001:db8::1]:50000";
+    let b6 = "[2001:db8::2]:443";
+    let segs = vec![
+        seg(a6, b6).seq(10).syn(),
+        seg(b6, a6).seq(20).ack(11).syn(),
+        seg(a6, b6).seq(11).ack(21).data(b"v6"),
+    ];
+    let r = run(&segs);
+    assert_eq!(opened(&r)[0].1, a6);
+    assert_eq!(r.concat(C2S), b"v6");
+    assert_eq!(addr(b6).port(), 443);
+}
+
+// --- properties ---
+
+/// One data segment of the client-to-server direction: offset and bytes.
+type Piece = (u64, Vec<u8>);
+
+/// Splits `data` at `sizes`, adds extra copies (some corrupted) over random
+/// ranges, and marks which original pieces to drop.
+fn pieces(
+    data: &[u8],
+    sizes: &[usize],
+    extras: &[(usize, usize, bool)],
+    drops: &[bool],
+) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    let mut i = 0usize;
+    while off < data.len() {
+        let len = sizes[i % sizes.len()].min(data.len() - off);
+        if !drops.get(i).copied().unwrap_or(false) {
+            out.push((off as u64, data[off..off + len].to_vec()));
+        }
+        off += len;
+        i += 1;
+    }
+    for &(start, len, corrupt) in extras {
+        let start = start % data.len();
+        let end = (start + len).min(data.len());
+        let mut bytes = data[start..end].to_vec();
+        if corrupt {
+            bytes.iter_mut().for_each(|b| *b ^= 0x5a);
+        }
+        out.push((start as u64, bytes));
+    }
+    out
+}
+
+/// The model: for each offset, the first byte fed for it.
+fn first_seen(feed: &[Piece], len: usize) -> Vec<Option<u8>> {
+    let mut map = vec![None; len];
+    for (off, bytes) in feed {
+        for (i, b) in bytes.iter().enumerate() {
+            let slot = &mut map[*off as usize + i];
+            if slot.is_none() {
+                *slot = Some(*b);
+            }
+        }
+    }
+    map
+}
+
+/// What the events say about the client-to-server direction, offset by offset.
+fn delivered(r: &Recorder) -> (Vec<Option<u8>>, Vec<GapReason>) {
+    let mut out = Vec::new();
+    let mut reasons = Vec::new();
+    for e in &r.events {
+        match e {
+            Owned::Data {
+                dir: C2S, bytes, ..
+            } => out.extend(bytes.iter().map(|b| Some(*b))),
+            Owned::Gap {
+                dir: C2S,
+                len,
+                reason,
+                ..
+            } => {
+                out.extend(std::iter::repeat_n(None, *len as usize));
+                reasons.push(*reason);
+            }
+            _ => {}
+        }
+    }
+    (out, reasons)
+}
+
+fn isn() -> impl Strategy<Value = u32> {
+    prop_oneof![any::<u32>(), (u32::MAX - 3000)..=u32::MAX]
+}
+
+/// Feeds a handshake then `feed` (client data, frames in feed order), then
+/// optionally a FIN (before feed element `pos`, or last) and the server's
+/// ACK of everything, then finishes.
+fn feed_stream(
+    isn: u32,
+    feed: &[Piece],
+    close_at: Option<(usize, u64)>,
+    limits: &Limits,
+) -> Recorder {
+    let first = isn.wrapping_add(1);
+    let mut segs = vec![seg(C, S).seq(isn).syn(), seg(S, C).seq(0).ack(first).syn()];
+    let mut datas: Vec<Seg> = feed
+        .iter()
+        .map(|(off, bytes)| {
+            seg(C, S)
+                .seq(first.wrapping_add(*off as u32))
+                .ack(1)
+                .data(bytes)
+        })
+        .collect();
+    if let Some((pos, len)) = close_at {
+        let fin = seg(C, S).seq(first.wrapping_add(len as u32)).ack(1).fin();
+        datas.insert(pos.min(datas.len()), fin);
+    }
+    segs.extend(datas);
+    if let Some((_, len)) = close_at {
+        segs.push(seg(S, C).seq(1).ack(first.wrapping_add(len as u32 + 1)));
+    }
+    run_with(limits, &segs)
+}
+
+fn scenario() -> impl Strategy<Value = (Vec<u8>, u32, Vec<Piece>)> {
+    (
+        prop::collection::vec(any::<u8>(), 1..1500),
+        isn(),
+        prop::collection::vec(1usize..200, 1..12),
+        prop::collection::vec((any::<usize>(), 1usize..300, any::<bool>()), 0..8),
+        prop::collection::vec(prop::bool::weighted(0.15), 0..40),
+    )
+        .prop_flat_map(|(data, isn, sizes, extras, drops)| {
+            let feed = pieces(&data, &sizes, &extras, &drops);
+            (Just(data), Just(isn), Just(feed).prop_shuffle())
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(192))]
+
+    #[test]
+    fn any_segmentation_order_and_duplication_reassembles_the_first_seen_bytes(
+        (data, isn, feed) in scenario(),
+    ) {
+        let r = feed_stream(isn, &feed, None, &Limits::default());
+        let model = first_seen(&feed, data.len());
+        let seen_end = model.iter().rposition(Option::is_some).map_or(0, |p| p + 1);
+        let (got, reasons) = delivered(&r);
+        prop_assert_eq!(&got, &model[..seen_end].to_vec());
+        prop_assert!(reasons.iter().all(|g| *g == GapReason::EndOfCapture));
+        let mismatches = r.findings.iter().filter(|f| f.code == "tcp.overlap_mismatch").count();
+        prop_assert_eq!(mismatches, r.findings.len());
+    }
+
+    #[test]
+    fn with_everything_acknowledged_every_hole_is_lost_and_the_fin_arrives(
+        (data, isn, feed) in scenario(),
+        fin_pos in any::<prop::sample::Index>(),
+    ) {
+        let pos = fin_pos.index(feed.len() + 1);
+        let r = feed_stream(isn, &feed, Some((pos, data.len() as u64)), &Limits::default());
+        let model = first_seen(&feed, data.len());
+        let (got, reasons) = delivered(&r);
+        prop_assert_eq!(got, model);
+        prop_assert!(reasons.iter().all(|g| *g == GapReason::Lost));
+        let fin = r.events.iter().any(|e| matches!(e, Owned::Fin { dir: C2S, .. }));
+        prop_assert!(fin, "no FIN");
+    }
+
+    #[test]
+    fn under_tiny_caps_every_delivered_byte_is_still_the_first_seen(
+        (data, isn, feed) in scenario(),
+        max_bytes in 0usize..300,
+        max_segments in 0usize..4,
+    ) {
+        let limits = Limits {
+            max_ooo_bytes_per_dir: max_bytes,
+            max_ooo_segments_per_dir: max_segments,
+            ..Limits::default()
+        };
+        let r = feed_stream(isn, &feed, None, &limits);
+        let model = first_seen(&feed, data.len());
+        let (got, _) = delivered(&r);
+        prop_assert!(got.len() <= model.len());
+        for (i, b) in got.iter().enumerate() {
+            if let Some(b) = b {
+                prop_assert_eq!(Some(*b), model[i], "offset {}", i);
+            }
+        }
+    }
+
+    #[test]
+    fn harmless_duplicates_do_not_change_the_events(
+        data in prop::collection::vec(any::<u8>(), 1..800),
+        isn in isn(),
+        sizes in prop::collection::vec(1usize..100, 1..8),
+        dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+    ) {
+        let clean = pieces(&data, &sizes, &[], &[]);
+        let mut noisy = Vec::new();
+        for (i, p) in clean.iter().enumerate() {
+            noisy.push(p.clone());
+            for d in &dups {
+                let j = d.index(clean.len());
+                if j <= i && d.index(7) == 0 {
+                    noisy.push(clean[j].clone());
+                }
+            }
+        }
+        let a = feed_stream(isn, &clean, None, &Limits::default());
+        let b = feed_stream(isn, &noisy, None, &Limits::default());
+        let data_events = |r: &Recorder| -> Vec<(u64, Vec<u8>)> {
+            r.events.iter().filter_map(|e| match e {
+                Owned::Data { offset, bytes, .. } => Some((*offset, bytes.clone())),
+                _ => None,
+            }).collect()
+        };
+        prop_assert_eq!(data_events(&a), data_events(&b));
+        prop_assert_eq!(a.concat(C2S), data);
+    }
+}
+
+/// One arbitrary segment: 4-tuple, direction, flags, sequence and ack
+/// offsets (around the wrap), payload length, snaplen cut, window.
+type Soup = (u8, bool, u8, i32, i32, usize, u32, u16);
+
+fn soup_segment(&(tuple, back, flags, seq, ack, len, missing, window): &Soup) -> Seg {
+    let ends = [(C, S), ("10.0.0.3:50001", S), ("[::1]:5", "[::2]:5222")];
+    let (a, b) = ends[usize::from(tuple) % ends.len()];
+    let (src, dst) = if back { (b, a) } else { (a, b) };
+    let base = u32::MAX - 500;
+    let mut s = seg(src, dst)
+        .seq(base.wrapping_add_signed(seq))
+        .window(window)
+        .data(&vec![b'x'; len])
+        .missing(missing);
+    s.flags.syn = flags & 1 != 0;
+    s.flags.fin = flags & 2 != 0;
+    s.flags.rst = flags & 4 != 0 && flags & 8 != 0;
+    if flags & 16 != 0 {
+        s = s.ack(base.wrapping_add_signed(ack));
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_segment_soup_gives_well_formed_events(
+        soup in prop::collection::vec(
+            (0u8..3, any::<bool>(), any::<u8>(), -600i32..3000, -600i32..3000, 0usize..300, 0u32..40, 0u16..3),
+            0..80,
+        ),
+        max_bytes in 0usize..2000,
+        max_segments in 0usize..6,
+        max_flows in 1usize..4,
+    ) {
+        let limits = Limits {
+            max_ooo_bytes_per_dir: max_bytes,
+            max_ooo_segments_per_dir: max_segments,
+            max_open_flows: max_flows,
+            ..Limits::default()
+        };
+        let segs: Vec<Seg> = soup.iter().map(soup_segment).collect();
+        // run_with asserts the stream contract after finish.
+        let r = run_with(&limits, &segs);
+        let closed = r.closed().len();
+        prop_assert_eq!(closed, opened(&r).len());
+    }
+}
+
+/// Throughput check, run by hand:
+/// `cargo test --release --lib tcp::tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_of_in_order_segments() {
+    use crate::decode::{TcpFlags, TcpSegment};
+    use crate::finding::{Finding, Findings};
+
+    #[derive(Default)]
+    struct Count(u64);
+    impl Findings for Count {
+        fn push_finding(&mut self, _: Finding) {}
+    }
+    impl super::Sink for Count {
+        fn on_tcp(&mut self, e: super::Event<'_>) {
+            if let super::Event::Data { bytes, .. } = e {
+                self.0 += bytes.len() as u64;
+            }
+        }
+    }
+    let flows: Vec<_> = (0..1000u16)
+        .map(|i| {
+            (
+                addr(&format!("10.0.{}.{}:{}", i / 250, i % 250, 40000 + i)),
+                addr(S),
+            )
+        })
+        .collect();
+    let payload = vec![0x42u8; 1400];
+    let n = 4_000_000u64;
+    let mut t = Reassembler::new(&Limits::default());
+    let mut sink = Count::default();
+    let start = std::time::Instant::now();
+    for k in 0..n {
+        let (src, dst) = flows[(k % flows.len() as u64) as usize];
+        let round = (k / flows.len() as u64) as u32;
+        let seg = TcpSegment {
+            src,
+            dst,
+            seq: 1_000u32.wrapping_add(round.wrapping_mul(1400)),
+            ack: 1,
+            flags: TcpFlags {
+                ack: true,
+                ..TcpFlags::default()
+            },
+            window: 1000,
+            payload: &payload,
+            missing: 0,
+        };
+        let at = FrameRef::new(k + 1, Timestamp::from_secs_nanos(1_700_000_000, k * 1000));
+        t.on_segment(at, &seg, &mut sink);
+    }
+    t.finish(&mut sink);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{n} segments in {secs:.3} s: {:.1} M segments/s, {:.2} GB/s of payload",
+        n as f64 / secs / 1e6,
+        sink.0 as f64 / secs / 1e9
+    );
+    assert_eq!(sink.0, n * 1400);
+}
