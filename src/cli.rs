@@ -1,8 +1,289 @@
 //! The command line: argument parsing, command dispatch and exit codes.
+//!
+//! Takes `std::env::args`; gives an exit code: 0 clean, 1 a finding at or
+//! above `--fail-on`, 2 an error (bad command line, unreadable capture or key
+//! file). stdout carries only the requested output; errors and the progress
+//! bar go to stderr. A closed stdout (`| head`) ends the run quietly.
 
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::common::Dir;
+use crate::finding::Level;
+use crate::pipeline::{self, Options};
+use crate::report;
+
+/// Exit code when a finding reaches `--fail-on`.
+const EXIT_FINDINGS: u8 = 1;
+/// Exit code for errors: bad arguments, unreadable input.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xmppcap",
+    version,
+    about = "Turns packet captures of Cisco Finesse desktop traffic into the XMPP conversation, in order, in words.",
+    after_help = "`xmppcap CAPTURE...` is short for `xmppcap report CAPTURE...`.\n\
+                  Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One row per TCP connection: endpoints, frames, bytes, retransmissions, gaps, how it ended.
+    Streams(StreamsArgs),
+    /// The reassembled bytes of one TCP stream, like Wireshark's Follow TCP Stream.
+    Follow(FollowArgs),
+}
+
+/// Options every command that reads captures shares.
+#[derive(Args, Debug, Clone)]
+struct InputArgs {
+    /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads stdin.
+    #[arg(required = true, value_name = "CAPTURE")]
+    captures: Vec<PathBuf>,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit with code 1 when a finding at or above this level is reported.
+    #[arg(long = "fail-on", value_enum, value_name = "LEVEL")]
+    fail_on: Option<FailOn>,
+    /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
+    #[arg(long = "no-progress")]
+    no_progress: bool,
+}
+
+#[derive(Args, Debug)]
+struct StreamsArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    format: TableOrJson,
+}
+
+#[derive(Args, Debug)]
+struct FollowArgs {
+    /// Capture file.
+    #[arg(value_name = "CAPTURE")]
+    capture: PathBuf,
+    /// Wireshark `tcp.stream` index of the connection.
+    #[arg(value_name = "STREAM")]
+    stream: u64,
+    /// Which direction to show.
+    #[arg(long, value_enum, default_value_t = FollowDir::Both)]
+    dir: FollowDir,
+    /// Write exactly the bytes of the chosen direction to stdout (gaps skipped and listed on stderr).
+    #[arg(long)]
+    raw: bool,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Never draw a progress bar.
+    #[arg(long = "no-progress")]
+    no_progress: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum TableOrJson {
+    Table,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FollowDir {
+    Client,
+    Server,
+    Both,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FailOn {
+    Info,
+    Warn,
+    Error,
+}
+
+impl FailOn {
+    fn level(self) -> Level {
+        match self {
+            FailOn::Info => Level::Info,
+            FailOn::Warn => Level::Warn,
+            FailOn::Error => Level::Error,
+        }
+    }
+}
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let args = with_default_command(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xmppcap: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// `xmppcap CAPTURE...` means `xmppcap report CAPTURE...`: insert the command
+/// when the first argument is neither a known command nor an option.
+fn with_default_command(mut args: Vec<OsString>) -> Vec<OsString> {
+    const COMMANDS: &[&str] = &["streams", "follow", "tls", "http", "ws", "report", "help"];
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("-h");
+    let is_command = COMMANDS.contains(&first);
+    let is_option = first.starts_with('-') && first != "-";
+    if !is_command && !is_option && args.len() > 1 {
+        args.insert(1, OsString::from("report"));
+    }
+    args
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Streams(args) => run_streams(args),
+        Command::Follow(args) => run_follow(args),
+    }
+}
+
+fn options(no_progress: bool) -> Options {
+    Options {
+        progress: !no_progress && io::stderr().is_terminal(),
+        ..Options::default()
+    }
+}
+
+/// Opens the output: the file named by `-o`, else a locked, buffered stdout.
+fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => {
+            Box::new(BufWriter::new(File::create(p).with_context(|| {
+                format!("cannot create output file {}", p.display())
+            })?))
+        }
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    })
+}
+
+fn exit_code(worst: Option<Level>, fail_on: Option<FailOn>) -> ExitCode {
+    match (worst, fail_on) {
+        (Some(worst), Some(fail_on)) if worst >= fail_on.level() => ExitCode::from(EXIT_FINDINGS),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
+    let opts = options(args.input.no_progress);
+    let reports = pipeline::run_many(&args.input.captures, |path| pipeline::streams(path, &opts));
+    let mut out = open_output(args.input.output.as_ref())?;
+    match args.format {
+        TableOrJson::Table => report::streams::render_table(&reports, &mut out)?,
+        TableOrJson::Json => report::streams::render_json(&reports, &mut out)?,
+    }
+    out.flush()?;
+    let mut failed = false;
+    for (path, report) in args.input.captures.iter().zip(&reports) {
+        if let Err(e) = report {
+            eprintln!("xmppcap: {}: {e}", path.display());
+            failed = true;
+        }
+    }
+    if failed {
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    let worst = reports
+        .iter()
+        .flatten()
+        .filter_map(|r| r.worst_level())
+        .max();
+    Ok(exit_code(worst, args.input.fail_on))
+}
+
+fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
+    let opts = options(args.no_progress);
+    let dirs: &[Dir] = match args.dir {
+        FollowDir::Client => &[Dir::ClientToServer],
+        FollowDir::Server => &[Dir::ServerToClient],
+        FollowDir::Both => &Dir::BOTH,
+    };
+    let mut out = open_output(args.output.as_ref())?;
+    let followed = pipeline::follow(&args.capture, args.stream, &opts, dirs, &mut out, args.raw)?;
+    out.flush()?;
+    if !followed.found {
+        anyhow::bail!(
+            "{}: no TCP stream {} in this capture ({} streams)",
+            args.capture.display(),
+            args.stream,
+            followed.streams_seen
+        );
+    }
+    if args.raw {
+        for gap in &followed.gaps {
+            eprintln!("gap: {gap}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        with_default_command(v.iter().map(OsString::from).collect())
+            .into_iter()
+            .map(|a| a.into_string().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn bare_capture_means_report() {
+        assert_eq!(
+            args(&["xmppcap", "a.pcap"]),
+            ["xmppcap", "report", "a.pcap"]
+        );
+        assert_eq!(args(&["xmppcap", "-"]), ["xmppcap", "report", "-"]);
+        assert_eq!(
+            args(&["xmppcap", "streams", "a.pcap"]),
+            ["xmppcap", "streams", "a.pcap"]
+        );
+        assert_eq!(args(&["xmppcap", "--help"]), ["xmppcap", "--help"]);
+    }
+
+    #[test]
+    fn fail_on_compares_levels() {
+        assert_eq!(
+            exit_code(Some(Level::Warn), Some(FailOn::Warn)),
+            ExitCode::from(1)
+        );
+        assert_eq!(
+            exit_code(Some(Level::Info), Some(FailOn::Warn)),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(exit_code(Some(Level::Error), None), ExitCode::SUCCESS);
+    }
 }

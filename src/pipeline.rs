@@ -1,1 +1,172 @@
 //! Wires the stages together: the only module that knows every stage.
+//!
+//! Takes capture paths and [`Options`]; drives capture → decode → tcp (and,
+//! as they are wired, the stages above) and hands each command the model it
+//! renders. Never prints: rendering is `report`'s, exit codes are `cli`'s.
+
+use std::path::{Path, PathBuf};
+
+use crate::capture::{CaptureError, CaptureReader, CaptureSummary, Item};
+use crate::decode::{DecodeStats, Decoded, Decoder};
+use crate::finding::{Finding, Findings, Level};
+use crate::limits::Limits;
+use crate::report::findings::FindingLog;
+use crate::report::streams::StreamsReport;
+use crate::tcp::{self, Reassembler};
+
+mod follow;
+mod progress;
+
+pub use follow::{follow, Followed};
+
+/// What the user asked for, independent of the command.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub limits: Limits,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Key log files given with `--keylog`.
+    pub keylogs: Vec<PathBuf>,
+    /// Show credentials, cookies and tokens instead of redacting them.
+    pub show_secrets: bool,
+}
+
+/// Errors that stop the processing of one capture.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// What reading a capture's packets produced, besides the stage events.
+#[derive(Debug)]
+pub struct CaptureRun {
+    pub summary: CaptureSummary,
+    pub decode: DecodeStats,
+}
+
+/// Receives everything the TCP stage and the capture produce.
+pub trait TcpConsumer: tcp::Sink {
+    /// Key log text found in a pcapng Decryption Secrets Block.
+    fn on_key_log(&mut self, _at_offset: u64, _text: &[u8]) {}
+}
+
+/// Reads `path` through decode and TCP reassembly, feeding `consumer`.
+pub fn run_tcp(
+    path: &Path,
+    opts: &Options,
+    consumer: &mut impl TcpConsumer,
+) -> Result<CaptureRun, PipelineError> {
+    let mut reader = CaptureReader::open(path, &opts.limits)?;
+    let progress = progress::Progress::start(path, opts.progress);
+    let mut decoder = Decoder::new(&opts.limits);
+    let mut tcp = Reassembler::new(&opts.limits);
+    let mut decode_findings: Vec<Finding> = Vec::new();
+    let mut packets: u64 = 0;
+    while let Some(item) = reader.next_item() {
+        match item {
+            Item::Packet(packet) => {
+                packets += 1;
+                if let Decoded::Tcp(segment) = decoder.on_packet(&packet, &mut decode_findings) {
+                    tcp.on_segment(packet.at, &segment, consumer);
+                }
+                for finding in decode_findings.drain(..) {
+                    consumer.push_finding(finding);
+                }
+            }
+            Item::KeyLog { at_offset, text } => consumer.on_key_log(at_offset, text),
+            Item::Finding(finding) => consumer.push_finding(finding),
+        }
+        if packets % 4096 == 0 {
+            progress.update(reader.bytes_read());
+        }
+    }
+    tcp.finish(consumer);
+    progress.finish();
+    Ok(CaptureRun {
+        summary: reader.summary().clone(),
+        decode: decoder.stats().clone(),
+    })
+}
+
+/// Runs `job` on every capture, in parallel (one thread per core at most),
+/// returning the results in the order the captures were given.
+pub fn run_many<T: Send>(
+    captures: &[PathBuf],
+    job: impl Fn(&Path) -> Result<T, PipelineError> + Sync,
+) -> Vec<Result<T, PipelineError>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(captures.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<T, PipelineError>>>> = captures
+        .iter()
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(path) = captures.get(i) else { break };
+                let result = job(path);
+                if let Some(slot) = results.get(i) {
+                    // A poisoned lock means another worker panicked; keep this result anyway.
+                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                // Every index below captures.len() was claimed by exactly one worker.
+                .expect("invariant: every capture was processed")
+        })
+        .collect()
+}
+
+/// `xmppcap streams`: the per-connection table of one capture.
+pub fn streams(path: &Path, opts: &Options) -> Result<StreamsReport, PipelineError> {
+    let mut collector = StreamCollector::default();
+    let run = run_tcp(path, opts, &mut collector)?;
+    let mut streams = collector.streams;
+    streams.sort_by_key(|s| s.stream);
+    Ok(StreamsReport {
+        capture: run.summary,
+        decode: run.decode,
+        streams,
+        findings: collector.findings.into_sorted(),
+    })
+}
+
+/// Keeps the final statistics of every stream and the findings.
+#[derive(Default)]
+struct StreamCollector {
+    streams: Vec<tcp::StreamStats>,
+    findings: FindingLog,
+}
+
+impl Findings for StreamCollector {
+    fn push_finding(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+}
+
+impl tcp::Sink for StreamCollector {
+    fn on_tcp(&mut self, event: tcp::Event<'_>) {
+        if let tcp::Event::Closed { stats, .. } = event {
+            self.streams.push(stats.clone());
+        }
+    }
+}
+
+impl TcpConsumer for StreamCollector {}
+
+/// The worst level among findings, for `--fail-on`.
+pub fn worst_level(findings: &[Finding]) -> Option<Level> {
+    findings.iter().map(|f| f.level).max()
+}

@@ -1,0 +1,259 @@
+//! `xmppcap streams`: the model (one row per TCP connection) and its table
+//! and JSON renderers.
+//!
+//! Takes [`StreamsReport`]s built by the pipeline; gives text. Never derives
+//! a fact the model does not hold.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+
+use crate::capture::CaptureSummary;
+use crate::common::Dir;
+use crate::decode::DecodeStats;
+use crate::finding::{Finding, Level};
+use crate::pipeline::PipelineError;
+use crate::report::text;
+use crate::tcp::{DirStats, Ending, Origin, StreamStats};
+
+/// JSON schema identifier of `xmppcap streams --format json`.
+pub const SCHEMA: &str = "xmppcap.streams/1";
+
+/// Everything `xmppcap streams` says about one capture.
+#[derive(Debug, Serialize)]
+pub struct StreamsReport {
+    pub capture: CaptureSummary,
+    pub decode: DecodeStats,
+    /// In `tcp.stream` order.
+    pub streams: Vec<StreamStats>,
+    /// In frame order.
+    pub findings: Vec<Finding>,
+}
+
+impl StreamsReport {
+    pub fn worst_level(&self) -> Option<Level> {
+        self.findings.iter().map(|f| f.level).max()
+    }
+}
+
+/// Table width when stdout is not a terminal: readable at 100 columns.
+const WIDTH: u16 = 100;
+
+/// Renders each capture's table and findings, one after the other.
+pub fn render_table(
+    reports: &[Result<StreamsReport, PipelineError>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    // Failed captures are reported on stderr by the caller.
+    for (i, report) in reports.iter().flatten().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        render_one_table(report, out)?;
+    }
+    Ok(())
+}
+
+fn render_one_table(report: &StreamsReport, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{}", capture_line(&report.capture))?;
+    if report.streams.is_empty() {
+        writeln!(out, "no TCP connections")?;
+        return render_findings(&report.findings, out);
+    }
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(WIDTH)
+        .set_header(vec![
+            "stream",
+            "client → server",
+            "frames, start, length",
+            "c→s",
+            "s→c",
+            "anomalies",
+            "opened, ended",
+        ]);
+    for s in &report.streams {
+        table.add_row(vec![
+            Cell::new(s.stream).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{}\n→ {}", s.client, s.server)),
+            Cell::new(format!(
+                "{}–{}\n{}\n{}",
+                s.first.frame,
+                s.last.frame,
+                text::clock(s.first.ts),
+                text::duration_nanos(s.last.ts.nanos_since(s.first.ts))
+            )),
+            Cell::new(traffic(&s.client_to_server)),
+            Cell::new(traffic(&s.server_to_client)),
+            Cell::new(anomalies(s)),
+            Cell::new(format!("{}\n{}", opened(s), ended(s))),
+        ]);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((1, 1));
+    }
+    writeln!(out, "{table}")?;
+    render_findings(&report.findings, out)
+}
+
+fn traffic(d: &DirStats) -> String {
+    format!("{} pkts\n{}", d.packets, text::bytes(d.bytes))
+}
+
+/// Retransmissions, out-of-order segments and gaps, one line each, only when present.
+fn anomalies(s: &StreamStats) -> String {
+    let pair = |c: u64, v: u64| format!("{c} / {v}");
+    let (c, v) = (&s.client_to_server, &s.server_to_client);
+    let mut lines = Vec::new();
+    if c.retransmitted_bytes + v.retransmitted_bytes > 0 {
+        lines.push(format!(
+            "retrans {} B",
+            pair(c.retransmitted_bytes, v.retransmitted_bytes)
+        ));
+    }
+    if c.out_of_order_segments + v.out_of_order_segments > 0 {
+        lines.push(format!(
+            "out of order {}",
+            pair(c.out_of_order_segments, v.out_of_order_segments)
+        ));
+    }
+    if c.gaps + v.gaps > 0 {
+        lines.push(format!(
+            "gaps {} ({})",
+            c.gaps + v.gaps,
+            text::bytes(c.gap_bytes + v.gap_bytes)
+        ));
+    }
+    if lines.is_empty() {
+        "none".to_owned()
+    } else {
+        lines.join("\n")
+    }
+}
+
+fn capture_line(c: &CaptureSummary) -> String {
+    let span = match (c.first_time, c.last_time) {
+        (Some(first), Some(last)) => format!(
+            ", {} → {} ({})",
+            first,
+            text::clock(last),
+            text::duration_nanos(last.nanos_since(first))
+        ),
+        _ => String::new(),
+    };
+    let format = match c.format {
+        crate::capture::Format::Pcap { .. } => "pcap",
+        crate::capture::Format::Pcapng => "pcapng",
+    };
+    let gzip = if c.gzip { ", gzip" } else { "" };
+    format!(
+        "capture {} ({format}{gzip}): {} packets{span}",
+        c.name, c.packets
+    )
+}
+
+fn opened(s: &StreamStats) -> &'static str {
+    match s.origin {
+        Origin::Handshake if s.syn_ack_seen => "SYN, SYN-ACK",
+        Origin::Handshake => "SYN (no SYN-ACK)",
+        Origin::SynAck => "SYN-ACK only",
+        Origin::MidStream => "mid-stream",
+    }
+}
+
+fn ended(s: &StreamStats) -> String {
+    let side = |d: Dir| {
+        if d == Dir::ClientToServer {
+            "client"
+        } else {
+            "server"
+        }
+    };
+    match s.ending {
+        Ending::Fin => "FIN both".to_owned(),
+        Ending::Rst => format!("RST from {}", s.rst_from.map_or("?", side)),
+        Ending::OpenAtEnd => match (s.fin_from_client, s.fin_from_server) {
+            (true, false) => "FIN client, open at end".to_owned(),
+            (false, true) => "FIN server, open at end".to_owned(),
+            _ => "open at end".to_owned(),
+        },
+        Ending::IdleTimeout => "idle timeout".to_owned(),
+        Ending::Evicted => "evicted (flow limit)".to_owned(),
+        Ending::PortReused => "port reused".to_owned(),
+    }
+}
+
+/// Lists findings under a table, one per line, in frame order.
+pub(crate) fn render_findings(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "findings:")?;
+    for f in findings {
+        let mut place = String::new();
+        if let Some(frame) = f.frame {
+            place.push_str(&format!("frame {frame}"));
+        }
+        if let Some(stream) = f.stream {
+            place.push_str(&format!(
+                "{}stream {stream}",
+                if place.is_empty() { "" } else { ", " }
+            ));
+        }
+        if let Some(dir) = f.dir {
+            place.push_str(&format!(" {dir}"));
+        }
+        let place = if place.is_empty() {
+            String::new()
+        } else {
+            format!(" [{place}]")
+        };
+        writeln!(
+            out,
+            "  {:<5} {}{}: {}",
+            f.level,
+            f.code,
+            place,
+            text::printable(f.message.as_bytes())
+        )?;
+    }
+    Ok(())
+}
+
+/// One JSON document for all captures: `{"schema": ..., "captures": [...]}`.
+pub fn render_json(
+    reports: &[Result<StreamsReport, PipelineError>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Entry<'a> {
+        Ok(&'a StreamsReport),
+        Err { error: String },
+    }
+    #[derive(Serialize)]
+    struct Document<'a> {
+        schema: &'static str,
+        captures: Vec<Entry<'a>>,
+    }
+    let captures = reports
+        .iter()
+        .map(|r| match r {
+            Ok(report) => Entry::Ok(report),
+            Err(e) => Entry::Err {
+                error: e.to_string(),
+            },
+        })
+        .collect();
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &Document {
+            schema: SCHEMA,
+            captures,
+        },
+    )?;
+    writeln!(out)
+}

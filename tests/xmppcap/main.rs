@@ -1,0 +1,6 @@
+//! xmppcap's one integration test binary: the command line, golden reports
+//! of the shipped fixtures, and conformance against the public corpus.
+
+mod cli;
+mod corpus;
+mod corpus_tcp;
