@@ -115,8 +115,9 @@ impl tcp::Sink for Follower<'_> {
                         self.write(|o| {
                             writeln!(
                                 o,
-                                "stream {stream}: {client} → {server} (first frame {}, {origin:?})",
-                                at.frame
+                                "stream {stream}: {client} → {server}, first frame {}, {}",
+                                at.frame,
+                                origin.describe()
                             )
                         });
                     }

@@ -30,6 +30,17 @@ pub enum Origin {
     MidStream,
 }
 
+impl Origin {
+    /// How the stream opened, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Origin::Handshake => "opened with SYN",
+            Origin::SynAck => "opened with SYN-ACK (SYN not captured)",
+            Origin::MidStream => "capture started mid-connection",
+        }
+    }
+}
+
 /// Why a range of a direction's bytes is missing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
