@@ -30,4 +30,8 @@ pub mod xmpp;
 
 /// One entry per parser for fuzzers and fuzz-smoke tests; not a stable API.
 #[doc(hidden)]
-pub mod fuzzing {}
+pub mod fuzzing {
+    pub use crate::http::fuzz::{
+        bosh_body as http_bosh_body, connection as http_connection, heads as http_heads,
+    };
+}
