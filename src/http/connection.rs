@@ -19,7 +19,7 @@ use super::body::{Reader, Step};
 use super::exchange::{new_request, new_response, Exchange, Held, Request, Response, Upgrade};
 use super::parser::{
     detect, detect_response, find_head_end, parse_request, parse_response, request_framing,
-    response_framing, Framing, HeadError, HeaderSlots, Probe, RequestHead, ResponseHead,
+    response_framing, Fields, Framing, HeadError, HeaderSlots, Probe, RequestHead, ResponseHead,
     MAX_PROBE_TARGET,
 };
 use super::upgrade::{asks_to_switch, check_websocket_request, is_websocket_request, judge};
@@ -63,6 +63,7 @@ struct Holding {
 struct Resync {
     line: Vec<u8>,
     line_at: FrameRef,
+    line_offset: u64,
     rejecting: bool,
     skipped: u64,
 }
@@ -72,6 +73,7 @@ struct Side {
     phase: Phase,
     buf: Vec<u8>,
     head_at: FrameRef,
+    head_offset: u64,
     start_ok: bool,
     offset: u64,
     unparsed: u64,
@@ -85,6 +87,7 @@ impl Side {
             phase: Phase::Head,
             buf: Vec::new(),
             head_at: FrameRef::default(),
+            head_offset: 0,
             start_ok: false,
             offset: 0,
             unparsed: 0,
@@ -96,6 +99,7 @@ impl Side {
 
 #[derive(Debug)]
 struct Req {
+    offset: u64,
     head: RequestHead,
     report: Request,
     done: bool,
@@ -104,6 +108,7 @@ struct Req {
 
 #[derive(Debug)]
 struct Resp {
+    offset: u64,
     head: ResponseHead,
     report: Response,
     done: bool,
@@ -164,6 +169,7 @@ impl Connection {
         &mut self.sides[dir.index()]
     }
 
+    #[allow(clippy::too_many_arguments)] // one finding: what, where (dir, frame, offset)
     fn note(
         &self,
         sink: &mut impl Sink,
@@ -171,9 +177,9 @@ impl Connection {
         code: &'static str,
         dir: Dir,
         at: FrameRef,
+        offset: u64,
         msg: String,
     ) {
-        let offset = self.side(dir).offset;
         sink.push_finding(
             Finding::new(level, Layer::Http, code, msg)
                 .in_stream(self.stream, Some(dir))
@@ -223,6 +229,7 @@ impl Connection {
                 return blank;
             }
             side.head_at = at;
+            side.head_offset = side.offset;
             side.start_ok = false;
         }
         let start_len = side.buf.len();
@@ -238,12 +245,19 @@ impl Connection {
                 Probe::Http => side.start_ok = true,
                 Probe::NeedMore => {}
                 Probe::NotHttp => {
+                    // Drop the bad line only: the next line may start a message.
+                    let cut = side
+                        .buf
+                        .iter()
+                        .position(|b| *b == b'\n')
+                        .map_or(side.buf.len(), |i| i + 1);
+                    side.buf.truncate(cut);
                     let what = if dir == C2S { "request" } else { "status" };
                     let msg = format!(
                         "bytes that are not an HTTP {what} line where a message should start"
                     );
                     self.lose_head(dir, at, "http.bad_start_line", msg, sink);
-                    return take;
+                    return cut.saturating_sub(start_len);
                 }
             }
         }
@@ -282,6 +296,7 @@ impl Connection {
             code,
             dir,
             head_at,
+            self.side(dir).head_offset,
             format!("{msg}; skipping to the next message"),
         );
         let side = self.side_mut(dir);
@@ -296,6 +311,7 @@ impl Connection {
         side.phase = Phase::Lost(Box::new(Resync {
             line: Vec::new(),
             line_at: at,
+            line_offset: 0,
             rejecting: mid_line,
             skipped,
         }));
@@ -316,7 +332,8 @@ impl Connection {
                     "{e} in a {}-byte head; skipping to the next message",
                     head.len()
                 );
-                self.note(sink, Level::Warn, e.code(), dir, head_at, msg);
+                let off = self.side(dir).head_offset;
+                self.note(sink, Level::Warn, e.code(), dir, head_at, off, msg);
                 self.lose(dir, at, head.len() as u64, false);
             }
         }
@@ -329,7 +346,15 @@ impl Connection {
                     "more than {} requests waiting for answers; the oldest is reported unanswered",
                     self.limits.max_http_pending
                 );
-                self.note(sink, Level::Warn, "http.pending_limit", C2S, at, msg);
+                self.note(
+                    sink,
+                    Level::Warn,
+                    "http.pending_limit",
+                    C2S,
+                    at,
+                    self.side(C2S).head_offset,
+                    msg,
+                );
                 self.emit(old, true, sink);
             }
         }
@@ -350,14 +375,16 @@ impl Connection {
 
     fn on_request(&mut self, at: FrameRef, head: RequestHead, end: u64, sink: &mut impl Sink) {
         let first = self.side(C2S).head_at;
+        let off = self.side(C2S).head_offset;
         let framing = request_framing(&head);
         if is_websocket_request(&head) {
             for p in check_websocket_request(&head) {
-                self.note(sink, p.level, p.code, C2S, first, p.message);
+                self.note(sink, p.level, p.code, C2S, first, off, p.message);
             }
         }
         let report = new_request(&head, first, at, self.show_secrets);
         let req = Req {
+            offset: off,
             head,
             report,
             done: false,
@@ -368,7 +395,7 @@ impl Connection {
         match framing {
             Err(e) => {
                 let msg = format!("{e}; the request body cannot be delimited");
-                self.note(sink, Level::Warn, e.code(), C2S, first, msg);
+                self.note(sink, Level::Warn, e.code(), C2S, first, off, msg);
                 self.complete(
                     C2S,
                     index,
@@ -382,7 +409,7 @@ impl Connection {
             }
             Ok(d) => {
                 if d.length_overridden {
-                    self.note(sink, Level::Warn, "http.length_conflict", C2S, first, "request has both Transfer-Encoding and Content-Length (Transfer-Encoding wins; a request-smuggling sign)".into());
+                    self.note(sink, Level::Warn, "http.length_conflict", C2S, first, off, "request has both Transfer-Encoding and Content-Length (Transfer-Encoding wins; a request-smuggling sign)".into());
                 }
                 let reader = Reader::new(d.framing, caps.0, caps.1);
                 if reader.is_done_at_start() {
@@ -396,6 +423,7 @@ impl Connection {
 
     fn on_response(&mut self, at: FrameRef, head: ResponseHead, end: u64, sink: &mut impl Sink) {
         let first = self.side(S2C).head_at;
+        let off = self.side(S2C).head_offset;
         self.side_mut(S2C).phase = Phase::Head;
         if (100..200).contains(&head.status) && head.status != 101 {
             if let Some(e) = self
@@ -417,6 +445,7 @@ impl Connection {
                     "http.response_without_request",
                     S2C,
                     first,
+                    off,
                     msg,
                 );
                 self.push_entry(None, first, sink)
@@ -431,19 +460,21 @@ impl Connection {
         let outcome = judge(req_head.as_ref(), &head);
         let report = new_response(&head, first, at, show);
         let status = head.status;
+        let switch_fields = outcome.switched.as_ref().map(|_| head.fields.clone());
         entry.resp = Some(Resp {
+            offset: off,
             head,
             report,
             done: false,
         });
         for p in &outcome.problems {
-            self.note(sink, p.level, p.code, S2C, first, p.message.clone());
+            self.note(sink, p.level, p.code, S2C, first, off, p.message.clone());
         }
         let caps = (self.limits.max_http_body, self.limits.max_http_head);
         match framing {
             Err(e) => {
                 let msg = format!("{e}; the response body cannot be delimited");
-                self.note(sink, Level::Warn, e.code(), S2C, first, msg);
+                self.note(sink, Level::Warn, e.code(), S2C, first, off, msg);
                 self.complete(
                     S2C,
                     index,
@@ -457,14 +488,14 @@ impl Connection {
             }
             Ok(d) => {
                 if d.length_overridden {
-                    self.note(sink, Level::Warn, "http.length_conflict", S2C, first, "response has both Transfer-Encoding and Content-Length (Transfer-Encoding wins)".into());
+                    self.note(sink, Level::Warn, "http.length_conflict", S2C, first, off, "response has both Transfer-Encoding and Content-Length (Transfer-Encoding wins)".into());
                 }
                 let reader = Reader::new(d.framing, caps.0, caps.1);
                 if let Some(protocol) = outcome.switched {
                     self.complete(S2C, index, at, reader, true, end, sink);
                     let up = self.switch(
                         protocol,
-                        req_head.as_ref(),
+                        (req_head.as_ref(), &switch_fields.unwrap_or_default()),
                         index,
                         at,
                         end,
@@ -507,7 +538,7 @@ impl Connection {
     fn switch(
         &mut self,
         protocol: super::Protocol,
-        req: Option<&RequestHead>,
+        (req, resp): (Option<&RequestHead>, &Fields),
         index: u64,
         at: FrameRef,
         end: u64,
@@ -535,10 +566,7 @@ impl Connection {
                 _ => (c.last_at.unwrap_or(at), c.offset, Vec::new(), 0),
             };
         self.side_mut(S2C).phase = Phase::Switched;
-        let resp = self
-            .entry_mut(index)
-            .and_then(|e| e.resp.as_ref().map(|r| r.head.fields.clone()));
-        let resp_get = |name: &str| resp.as_ref().and_then(|f| f.get(name));
+        let resp_get = |name: &str| resp.get(name);
         Upgrade {
             stream: self.stream,
             protocol,
@@ -574,9 +602,11 @@ impl Connection {
                 let end = side.offset + n as u64;
                 let msg =
                     format!("{e}; the body is cut here and parsing resumes at the next message");
-                self.note(sink, Level::Warn, e.code(), dir, at, msg);
+                self.note(sink, Level::Warn, e.code(), dir, at, end, msg);
                 self.complete(dir, b.index, at, b.reader, false, end, sink);
-                self.lose(dir, at, 0, true);
+                // A bad size line was read whole; other breaks leave us mid-line.
+                let mid_line = !matches!(e, super::ChunkError::BadChunkSize);
+                self.lose(dir, at, 0, mid_line);
                 n
             }
         }
@@ -586,7 +616,13 @@ impl Connection {
         let cap = self.limits.max_http_body;
         if let Phase::Held(h) = &mut self.side_mut(C2S).phase {
             let room = cap.saturating_sub(h.bytes).min(rest.len());
-            if room > 0 {
+            let same_frame = h.chunks.last_mut().filter(|c| c.at == at);
+            if let (true, Some(last)) = (room > 0, same_frame) {
+                // One held chunk per frame, however the frame's bytes were cut.
+                last.bytes
+                    .extend_from_slice(rest.get(..room).unwrap_or_default());
+                h.bytes += room;
+            } else if room > 0 {
                 h.chunks.push(Held {
                     at,
                     bytes: rest.get(..room).unwrap_or_default().to_vec(),
@@ -612,6 +648,7 @@ impl Connection {
         }
         if r.line.is_empty() {
             r.line_at = at;
+            r.line_offset = side.offset;
         }
         if r.line.len() + n > MAX_PROBE_TARGET + 64 {
             r.skipped += (r.line.len() + n) as u64;
@@ -628,6 +665,8 @@ impl Connection {
         match (probe, eol) {
             (Probe::Http, _) => {
                 let (line, line_at, skipped) = (std::mem::take(&mut r.line), r.line_at, r.skipped);
+                let line_offset = r.line_offset;
+                side.head_offset = line_offset;
                 side.unparsed += skipped;
                 side.phase = Phase::Head;
                 side.buf = line;
@@ -635,7 +674,15 @@ impl Connection {
                 side.start_ok = true;
                 let msg =
                     format!("parsing resumed at a message start after skipping {skipped} bytes");
-                self.note(sink, Level::Info, "http.resync", dir, line_at, msg);
+                self.note(
+                    sink,
+                    Level::Info,
+                    "http.resync",
+                    dir,
+                    line_at,
+                    line_offset,
+                    msg,
+                );
             }
             (_, Some(_)) | (Probe::NotHttp, None) => {
                 r.skipped += r.line.len() as u64;
@@ -670,7 +717,7 @@ impl Connection {
             max_depth: limits.max_xml_depth,
             max_stanza: limits.max_stanza_bytes,
         };
-        let first;
+        let (first, offset);
         match dir {
             C2S => {
                 let Some(req) = entry.req.as_mut() else {
@@ -682,6 +729,7 @@ impl Connection {
                 req.report.last = at;
                 req.done = true;
                 first = req.report.first;
+                offset = req.offset;
                 if let Some(p) = bosh::looks_like(&fin.decoded)
                     .then(|| bosh::parse(&fin.decoded, caps))
                     .flatten()
@@ -722,6 +770,7 @@ impl Connection {
                 resp.report.last = at;
                 resp.done = true;
                 first = resp.report.first;
+                offset = resp.offset;
                 let req = entry.req.as_ref();
                 let bosh_req = req.and_then(|r| r.bosh.clone());
                 let parsed = bosh::looks_like(&fin.decoded)
@@ -757,7 +806,7 @@ impl Connection {
             }
         }
         for (level, code, msg) in notes {
-            self.note(sink, level, code, dir, first, msg);
+            self.note(sink, level, code, dir, first, offset, msg);
         }
         if let Some(body) = event {
             sink.on_bosh(&bosh::Event::Body(Box::new(body)));
@@ -814,13 +863,29 @@ impl Connection {
             Phase::Body(mut b) => {
                 if b.reader.on_gap(len) {
                     let msg = format!("{len} body bytes lost in the capture; the message goes on");
-                    self.note(sink, Level::Warn, "http.gap", dir, at, msg);
+                    self.note(
+                        sink,
+                        Level::Warn,
+                        "http.gap",
+                        dir,
+                        at,
+                        self.side(dir).offset,
+                        msg,
+                    );
                     self.side_mut(dir).phase = Phase::Body(b);
                     self.side_mut(dir).offset += len;
                     return;
                 }
                 let msg = format!("{len} bytes lost in the capture inside a body; the message is cut and parsing resynchronises");
-                self.note(sink, Level::Warn, "http.gap", dir, at, msg);
+                self.note(
+                    sink,
+                    Level::Warn,
+                    "http.gap",
+                    dir,
+                    at,
+                    self.side(dir).offset,
+                    msg,
+                );
                 let end = self.side(dir).offset;
                 self.complete(dir, b.index, at, b.reader, false, end, sink);
                 self.lose(dir, at, 0, false);
@@ -832,7 +897,15 @@ impl Connection {
                     _ => partial,
                 };
                 let msg = format!("{len} bytes lost in the capture; parsing resynchronises at the next message start");
-                self.note(sink, Level::Warn, "http.gap", dir, at, msg);
+                self.note(
+                    sink,
+                    Level::Warn,
+                    "http.gap",
+                    dir,
+                    at,
+                    self.side(dir).offset,
+                    msg,
+                );
                 self.lose(dir, at, skipped, false);
             }
         }
@@ -859,7 +932,7 @@ impl Connection {
                         "connection closed after {} of the body's bytes: the message is cut",
                         b.reader.len
                     );
-                    self.note(sink, Level::Warn, "http.body_cut", dir, at, msg);
+                    self.note(sink, Level::Warn, "http.body_cut", dir, at, end, msg);
                 }
                 self.complete(dir, b.index, last, b.reader, whole, end, sink);
             }
@@ -867,7 +940,7 @@ impl Connection {
                 let cut = std::mem::take(&mut side.buf).len();
                 side.unparsed += cut as u64;
                 let msg = format!("connection closed inside a message head ({cut} bytes)");
-                self.note(sink, Level::Warn, "http.head_cut", dir, at, msg);
+                self.note(sink, Level::Warn, "http.head_cut", dir, at, end, msg);
             }
             Phase::Lost(r) => side.unparsed += r.skipped + r.line.len() as u64,
             other => side.phase = other,
@@ -904,6 +977,7 @@ impl Connection {
                         "http.unanswered",
                         C2S,
                         req.report.first,
+                        req.offset,
                         msg,
                     );
                     if let Some(attrs) = &req.bosh {
