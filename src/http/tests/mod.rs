@@ -188,13 +188,23 @@ pub(super) fn run_with(
 /// Runs `script` whole, byte by byte and split at every offset of every
 /// step; asserts all runs agree and returns the whole run.
 pub(super) fn run_all_ways(script: &[Step], limits: &Limits, show: bool) -> Run {
-    let whole = run_with(script, Cut::Whole, limits, show, None);
-    let bytes = run_with(script, Cut::Bytes, limits, show, None);
+    run_all_ways_at(script, limits, show, None)
+}
+
+/// [`run_all_ways`] with frame times given in seconds.
+pub(super) fn run_all_ways_at(
+    script: &[Step],
+    limits: &Limits,
+    show: bool,
+    times: Option<&[f64]>,
+) -> Run {
+    let whole = run_with(script, Cut::Whole, limits, show, times);
+    let bytes = run_with(script, Cut::Bytes, limits, show, times);
     assert_eq!(whole, bytes, "byte-by-byte run differs");
     for (i, step) in script.iter().enumerate() {
         if let Step::Data(_, b) = step {
             for k in 1..b.len() {
-                let split = run_with(script, Cut::At(i, k), limits, show, None);
+                let split = run_with(script, Cut::At(i, k), limits, show, times);
                 assert_eq!(whole, split, "split of step {i} at {k} differs");
             }
         }
