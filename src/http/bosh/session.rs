@@ -217,51 +217,14 @@ impl Sessions {
             s.empty_responses += 1;
         }
         let rid = req.and_then(|r| r.attrs.rid);
-        let rid_txt = rid.map_or_else(|| "?".to_string(), |r| r.to_string());
-        let held_txt = b
-            .held_ms
-            .map_or_else(String::new, |h| format!(" after {:.1} s", h / 1000.0));
         let wait = s.wait;
         if b.attrs.is_terminate() {
             let cond = b.attrs.condition.clone().unwrap_or_default();
             s.terminated = Some(cond.clone());
-            let (level, why) = match cond.as_str() {
-                "" => (Level::Info, "normal end".to_string()),
-                "item-not-found" => (Level::Error, "item-not-found: the server did not know the session or the rid was out of its window (a repeated or skipped request)".to_string()),
-                "policy-violation" => (Level::Error, "policy-violation: the client broke a session rule (too many requests, polling too fast)".to_string()),
-                "host-gone" | "system-shutdown" | "remote-connection-failed" => (Level::Error, format!("{cond}: the server side went away")),
-                other => (Level::Error, other.to_string()),
-            };
-            let m = format!(
-                "session {sid} terminated by the server (answer to rid {rid_txt}{held_txt}): {why}"
-            );
-            findings.push_finding(finding(
-                level,
-                "bosh.terminate",
-                b.stream,
-                b.dir,
-                b.first,
-                m,
-            ));
+            findings.push_finding(terminated(b, &sid, rid, &cond));
         }
         if let Some(status) = b.status.filter(|s| *s != 200) {
-            let cut = matches!((b.held_ms, wait), (Some(h), Some(w)) if h + WAIT_SLACK_MS < f64::from(w) * 1000.0);
-            let proxy = if cut && matches!(status, 502..=504) {
-                ", before wait elapsed: a proxy or load balancer between client and server likely answered"
-            } else {
-                ""
-            };
-            let m = format!(
-                "session {sid}: rid {rid_txt} answered with HTTP {status}{held_txt}{proxy}"
-            );
-            findings.push_finding(finding(
-                Level::Error,
-                "bosh.http_error",
-                b.stream,
-                b.dir,
-                b.first,
-                m,
-            ));
+            findings.push_finding(http_error(b, &sid, rid, status, wait));
         }
     }
 
@@ -306,4 +269,48 @@ impl Sessions {
             m,
         ));
     }
+}
+
+fn rid_text(rid: Option<u64>) -> String {
+    rid.map_or_else(|| "?".to_string(), |r| r.to_string())
+}
+
+fn held_text(b: &Body) -> String {
+    b.held_ms
+        .map_or_else(String::new, |h| format!(" after {:.1} s", h / 1000.0))
+}
+
+/// The server ended the session with `type="terminate"`.
+fn terminated(b: &Body, sid: &str, rid: Option<u64>, cond: &str) -> Finding {
+    let (level, why) = match cond {
+        "" => (Level::Info, "normal end".to_string()),
+        "item-not-found" => (Level::Error, "item-not-found: the server did not know the session or the rid was out of its window (a repeated or skipped request)".to_string()),
+        "policy-violation" => (Level::Error, "policy-violation: the client broke a session rule (too many requests, polling too fast)".to_string()),
+        "host-gone" | "system-shutdown" | "remote-connection-failed" => {
+            (Level::Error, format!("{cond}: the server side went away"))
+        }
+        other => (Level::Error, other.to_string()),
+    };
+    let m = format!(
+        "session {sid} terminated by the server (answer to rid {}{}): {why}",
+        rid_text(rid),
+        held_text(b)
+    );
+    finding(level, "bosh.terminate", b.stream, b.dir, b.first, m)
+}
+
+/// A BOSH request answered with an HTTP error status.
+fn http_error(b: &Body, sid: &str, rid: Option<u64>, status: u16, wait: Option<u32>) -> Finding {
+    let cut = matches!((b.held_ms, wait), (Some(h), Some(w)) if h + WAIT_SLACK_MS < f64::from(w) * 1000.0);
+    let proxy = if cut && matches!(status, 502..=504) {
+        ", before wait elapsed: a proxy or load balancer between client and server likely answered"
+    } else {
+        ""
+    };
+    let m = format!(
+        "session {sid}: rid {} answered with HTTP {status}{}{proxy}",
+        rid_text(rid),
+        held_text(b)
+    );
+    finding(Level::Error, "bosh.http_error", b.stream, b.dir, b.first, m)
 }

@@ -240,6 +240,29 @@ impl Connection {
         }
     }
 
+    /// The entry a final response answers (first-in first-out), or a new
+    /// entry without a request; None for an interim 1xx (recorded on its entry).
+    fn pair_response(&mut self, head: &ResponseHead, sink: &mut impl Sink) -> Option<u64> {
+        let (first, off) = (self.side(S2C).head_at, self.side(S2C).head_offset);
+        if (100..200).contains(&head.status) && head.status != 101 {
+            let mut waiting = self.pending.iter_mut();
+            if let Some(e) = waiting.find(|e| e.resp.is_none() && e.req.is_some()) {
+                e.informational.push(head.status);
+            }
+            return None;
+        }
+        if let Some(e) = self.pending.iter().find(|e| e.resp.is_none()) {
+            return Some(e.index);
+        }
+        let msg = format!(
+            "response {} {} without a request in the capture (capture started mid-connection, or requests were lost)",
+            head.status, head.reason
+        );
+        let code = "http.response_without_request";
+        self.note(sink, Level::Info, code, S2C, first, off, msg);
+        Some(self.push_entry(None, first, sink))
+    }
+
     pub(super) fn on_response(
         &mut self,
         at: FrameRef,
@@ -250,31 +273,8 @@ impl Connection {
         let first = self.side(S2C).head_at;
         let off = self.side(S2C).head_offset;
         self.side_mut(S2C).phase = Phase::Head;
-        if (100..200).contains(&head.status) && head.status != 101 {
-            if let Some(e) = self
-                .pending
-                .iter_mut()
-                .find(|e| e.resp.is_none() && e.req.is_some())
-            {
-                e.informational.push(head.status);
-            }
+        let Some(index) = self.pair_response(&head, sink) else {
             return;
-        }
-        let index = match self.pending.iter().find(|e| e.resp.is_none()) {
-            Some(e) => e.index,
-            None => {
-                let msg = format!("response {} {} without a request in the capture (capture started mid-connection, or requests were lost)", head.status, head.reason);
-                self.note(
-                    sink,
-                    Level::Info,
-                    "http.response_without_request",
-                    S2C,
-                    first,
-                    off,
-                    msg,
-                );
-                self.push_entry(None, first, sink)
-            }
         };
         let show = self.show_secrets;
         let Some(entry) = self.entry_mut(index) else {
@@ -296,7 +296,7 @@ impl Connection {
             self.note(sink, p.level, p.code, S2C, first, off, p.message.clone());
         }
         let caps = (self.limits.max_http_body, self.limits.max_http_head);
-        match framing {
+        let framing = match framing {
             Err(e) => {
                 let msg = format!("{e}; the response body cannot be delimited");
                 self.note(sink, Level::Warn, e.code(), S2C, first, off, msg);
@@ -310,31 +310,35 @@ impl Connection {
                     sink,
                 );
                 self.lose(S2C, at, 0, false);
+                return self.release_held(index, status, sink);
             }
-            Ok(d) => {
-                if d.length_overridden {
-                    self.note(sink, Level::Warn, "http.length_conflict", S2C, first, off, "response has both Transfer-Encoding and Content-Length (Transfer-Encoding wins)".into());
-                }
-                let reader = Reader::new(d.framing, caps.0, caps.1);
-                if let Some(protocol) = outcome.switched {
-                    self.complete(S2C, index, at, reader, true, end, sink);
-                    let up = self.switch(
-                        protocol,
-                        (req_head.as_ref(), &switch_fields.unwrap_or_default()),
-                        index,
-                        at,
-                        end,
-                        outcome.accept_valid,
-                    );
-                    sink.on_upgrade(&up);
-                    return;
-                }
-                if reader.is_done_at_start() {
-                    self.complete(S2C, index, at, reader, true, end, sink);
-                } else {
-                    self.side_mut(S2C).phase = Phase::Body(Box::new(InBody { reader, index }));
-                }
-            }
+            Ok(d) => d,
+        };
+        if framing.length_overridden {
+            let msg =
+                "response has both Transfer-Encoding and Content-Length (Transfer-Encoding wins)";
+            self.note(
+                sink,
+                Level::Warn,
+                "http.length_conflict",
+                S2C,
+                first,
+                off,
+                msg.into(),
+            );
+        }
+        let reader = Reader::new(framing.framing, caps.0, caps.1);
+        if let Some(protocol) = outcome.switched {
+            self.complete(S2C, index, at, reader, true, end, sink);
+            let heads = (req_head.as_ref(), &switch_fields.unwrap_or_default());
+            let up = self.switch(protocol, heads, index, at, end, outcome.accept_valid);
+            sink.on_upgrade(&up);
+            return;
+        }
+        if reader.is_done_at_start() {
+            self.complete(S2C, index, at, reader, true, end, sink);
+        } else {
+            self.side_mut(S2C).phase = Phase::Body(Box::new(InBody { reader, index }));
         }
         self.release_held(index, status, sink);
     }
