@@ -140,6 +140,8 @@ pub enum Protocol {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Held {
     pub at: FrameRef,
+    /// Bytes lost in the capture just before these (feed them as a gap first).
+    pub gap_before: u64,
     #[serde(skip)]
     pub bytes: Vec<u8>,
 }
@@ -162,8 +164,9 @@ pub struct Upgrade {
     /// the new protocol before anything else. `Connection::on_data` takes no
     /// more client bytes after this event.
     pub client_held: Vec<Held>,
-    /// Client bytes dropped from `client_held` (over `limits.max_http_body`) or
-    /// lost in a gap before the answer: the new protocol's stage should see a gap.
+    /// Client bytes after the last held chunk that were dropped (over
+    /// `limits.max_http_body`) or lost in a gap: the new protocol's stage should
+    /// see them as a gap after `client_held`.
     pub client_dropped: u64,
     /// `Sec-WebSocket-Protocol` chosen by the server (`xmpp`).
     pub subprotocol: Option<String>,

@@ -74,6 +74,7 @@ fn finish_request(req: &mut Req, answered: bool, reader: Reader, ctx: &Ctx<'_>) 
             switch_offset: ctx.end,
             chunks: Vec::new(),
             bytes: 0,
+            pending_gap: 0,
             dropped: 0,
         }))
     } else {
@@ -355,11 +356,15 @@ impl Connection {
         };
         c.offset = h.switch_offset;
         for chunk in h.chunks {
+            if chunk.gap_before > 0 {
+                self.on_gap(C2S, chunk.at, chunk.gap_before, sink);
+            }
             self.on_data(C2S, chunk.at, &chunk.bytes, sink);
         }
-        if h.dropped > 0 {
+        let lost = h.dropped + h.pending_gap;
+        if lost > 0 {
             let at = self.side(C2S).last_at.unwrap_or(h.switch_at);
-            self.on_gap(C2S, at, h.dropped, sink);
+            self.on_gap(C2S, at, lost, sink);
         }
     }
 
@@ -377,7 +382,8 @@ impl Connection {
         let (client_at, client_offset, client_held, client_dropped) =
             match std::mem::replace(&mut c.phase, Phase::Switched) {
                 Phase::Held(h) if h.index == index => {
-                    (h.switch_at, h.switch_offset, h.chunks, h.dropped)
+                    let lost = h.dropped + h.pending_gap;
+                    (h.switch_at, h.switch_offset, h.chunks, lost)
                 }
                 Phase::Head if !c.buf.is_empty() => {
                     let bytes = std::mem::take(&mut c.buf);
@@ -387,6 +393,7 @@ impl Connection {
                         offset,
                         vec![Held {
                             at: c.head_at,
+                            gap_before: 0,
                             bytes,
                         }],
                         0,

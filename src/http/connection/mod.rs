@@ -56,6 +56,9 @@ struct Holding {
     switch_offset: u64,
     chunks: Vec<Held>,
     bytes: usize,
+    /// Bytes lost in a gap since the last held chunk.
+    pending_gap: u64,
+    /// Bytes over the cap (all after the held chunks).
     dropped: u64,
 }
 
@@ -372,15 +375,25 @@ impl Connection {
         let cap = self.limits.max_http_body;
         if let Phase::Held(h) = &mut self.side_mut(C2S).phase {
             let room = cap.saturating_sub(h.bytes).min(rest.len());
-            let same_frame = h.chunks.last_mut().filter(|c| c.at == at);
+            if room == 0 {
+                h.dropped += h.pending_gap + rest.len() as u64;
+                h.pending_gap = 0;
+                return rest.len();
+            }
+            let gap_before = std::mem::take(&mut h.pending_gap);
+            let same_frame = h
+                .chunks
+                .last_mut()
+                .filter(|c| c.at == at && gap_before == 0);
             if let (true, Some(last)) = (room > 0, same_frame) {
                 // One held chunk per frame, however the frame's bytes were cut.
                 last.bytes
                     .extend_from_slice(rest.get(..room).unwrap_or_default());
                 h.bytes += room;
-            } else if room > 0 {
+            } else {
                 h.chunks.push(Held {
                     at,
+                    gap_before,
                     bytes: rest.get(..room).unwrap_or_default().to_vec(),
                 });
                 h.bytes += room;
@@ -457,7 +470,11 @@ impl Connection {
         match phase {
             Phase::Switched => self.side_mut(dir).phase = Phase::Switched,
             Phase::Held(mut h) => {
-                h.dropped += len;
+                if h.dropped > 0 {
+                    h.dropped += len;
+                } else {
+                    h.pending_gap += len;
+                }
                 self.side_mut(dir).phase = Phase::Held(h);
             }
             Phase::Body(mut b) => {
@@ -560,6 +577,11 @@ impl Connection {
             let was_closed = self.side(dir).closed;
             self.on_close(dir, end, sink);
             self.side_mut(dir).closed = was_closed;
+        }
+        // Client bytes held for an upgrade that was never answered: nobody parsed them.
+        if let Phase::Held(h) = &self.side(C2S).phase {
+            let held = h.bytes as u64;
+            self.side_mut(C2S).unparsed += held;
         }
         while let Some(entry) = self.pending.pop_front() {
             let answered = entry.resp.is_some();

@@ -245,6 +245,39 @@ fn client_bytes_before_the_101_are_handed_over_in_order() {
 }
 
 #[test]
+fn gaps_while_holding_client_bytes_are_kept_in_place() {
+    let script = [
+        data(C, WS_REQ),
+        Step::Gap(C, 3),
+        data(C, b"xyz"),
+        Step::Gap(C, 2),
+        data(S, WS_101),
+    ];
+    let rec = run_all_ways(&script, &limits(), false).rec();
+    let up = rec.upgrades()[0].clone();
+    let held: Vec<_> = up
+        .client_held
+        .iter()
+        .map(|h| (h.at.frame, h.gap_before, h.bytes.clone()))
+        .collect();
+    assert_eq!(held, [(3, 3, b"xyz".to_vec())]);
+    assert_eq!(up.client_dropped, 2);
+}
+
+#[test]
+fn unanswered_upgrade_leaves_held_bytes_unparsed() {
+    let mut conn = Connection::new(1, &limits(), false);
+    let mut rec = Rec::default();
+    assert_eq!(
+        conn.on_data(C, frame(1, None), &[WS_REQ, b"abc"].concat(), &mut rec),
+        WS_REQ.len() + 3
+    );
+    conn.finish(&mut rec);
+    assert_eq!(conn.unparsed(C), 3);
+    assert_eq!(rec.codes(), ["http.unanswered"]);
+}
+
+#[test]
 fn refused_upgrades_are_findings_and_http_goes_on() {
     for (status, words) in [
         ("503 Service Unavailable", "Openfire"),
