@@ -9,7 +9,7 @@
 //! Set-Cookie, password-like parameters, SASL payloads in body text) are
 //! redacted in the values themselves unless the user asked to see them.
 //!
-//! Parsing is pure ([`parser`], `httparse` underneath); [`Connection`] is the
+//! Parsing is pure (module `parser`, `httparse` underneath); [`Connection`] is the
 //! fed, stateful part. Never panics on input, never buffers past the caps in
 //! [`crate::limits::Limits`]: hitting one is a finding and parsing goes on.
 

@@ -211,3 +211,54 @@ fn capture_end_is_not_a_cut_poll() {
     }
     assert!(!findings.iter().any(|f| f.code == "bosh.poll_cut"));
 }
+
+#[test]
+fn rids_are_followed_across_connections() {
+    // requests="2": the long poll waits on one connection while the next request goes on another.
+    let mut a = Connection::new(1, &Limits::default(), false);
+    let mut b = Connection::new(2, &Limits::default(), false);
+    let mut rec = Rec::default();
+    let create = post(&format!(
+        r#"<body rid="10" wait="30" hold="1" to="f" {NS}/>"#
+    ));
+    let created = ok(&format!(
+        r#"<body sid="s2" wait="30" hold="1" requests="2" {NS}/>"#
+    ));
+    a.on_data(C, frame(1, None), &create, &mut rec);
+    a.on_data(S, frame(2, None), &created, &mut rec);
+    a.on_data(
+        C,
+        frame(3, None),
+        &post(&format!(r#"<body rid="11" sid="s2" {NS}/>"#)),
+        &mut rec,
+    );
+    b.on_data(
+        C,
+        frame(4, None),
+        &post(&format!(
+            r#"<body rid="12" sid="s2" {NS}><presence/></body>"#
+        )),
+        &mut rec,
+    );
+    a.on_data(S, frame(5, None), &ok(&format!("<body {NS}/>")), &mut rec);
+    b.on_data(S, frame(6, None), &ok(&format!("<body {NS}/>")), &mut rec);
+    a.on_data(
+        C,
+        frame(7, None),
+        &post(&format!(r#"<body rid="13" sid="s2" {NS}/>"#)),
+        &mut rec,
+    );
+    a.finish(&mut rec);
+    b.finish(&mut rec);
+    let mut sessions = Sessions::new(&Limits::default());
+    let mut findings: Vec<Finding> = Vec::new();
+    for e in rec.bosh() {
+        sessions.on_event(e, &mut findings);
+    }
+    assert!(findings.is_empty(), "{findings:#?}");
+    let s = sessions.sessions().next().unwrap();
+    assert_eq!(
+        (s.last_rid, s.streams.clone(), s.request_count),
+        (Some(13), vec![1, 2], 3)
+    );
+}
