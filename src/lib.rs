@@ -48,4 +48,8 @@ pub mod fuzzing {
     }
 
     pub use crate::tcp::fuzz::reassemble as tcp_reassemble;
+
+    pub use crate::http::fuzz::{
+        bosh_body as http_bosh_body, connection as http_connection, heads as http_heads,
+    };
 }

@@ -48,6 +48,13 @@ pub struct Limits {
     pub max_http_headers: usize,
     /// Body bytes kept per message (BOSH, REST payloads); the rest is counted and skipped.
     pub max_http_body: usize,
+    /// Bytes of a body copied as text into an exchange (XML, JSON, text bodies).
+    pub max_http_body_text: usize,
+    /// Requests waiting for their response on one connection (pipelining); older ones are
+    /// reported unanswered to make room.
+    pub max_http_pending: usize,
+    /// BOSH sessions (sid) tracked at once; the least recently active one is forgotten.
+    pub max_bosh_sessions: usize,
 
     // --- ws ---
     /// Bytes of one WebSocket message (all fragments) kept before it is truncated.
@@ -81,6 +88,9 @@ impl Default for Limits {
             max_http_head: 64 << 10,
             max_http_headers: 128,
             max_http_body: 4 << 20,
+            max_http_body_text: 64 << 10,
+            max_http_pending: 256,
+            max_bosh_sessions: 1024,
             max_ws_message: 8 << 20,
             max_inflated_message: 8 << 20,
             max_inflate_ratio: 1000,

@@ -1,0 +1,725 @@
+//! Pure HTTP/1.1 parsing: content detection, request and response heads,
+//! message framing and chunk-size lines.
+//!
+//! Takes byte slices; gives owned heads, framing decisions and typed errors,
+//! or `Partial` when more bytes are needed. Parsing is done by `httparse`;
+//! this module only decides what the parsed fields mean. It never buffers,
+//! never allocates more than the head it is given, and never panics on input.
+
+use thiserror::Error;
+
+/// What the first client bytes of a stream look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// A request line: method token, space, target, space, `HTTP/1.`.
+    Http,
+    /// Not an HTTP/1.x request.
+    NotHttp,
+    /// Too few bytes to tell.
+    NeedMore,
+}
+
+/// Longest method token a probe accepts (`PROPPATCH`, `MKCALENDAR`... are far shorter).
+const MAX_METHOD: usize = 24;
+/// Longest request target a probe waits for before calling the stream not HTTP.
+pub(crate) const MAX_PROBE_TARGET: usize = 16 << 10;
+
+/// Does `bytes` (the first client bytes of a stream, or bytes after a gap)
+/// start with an HTTP/1.x request line? Leading empty lines are allowed.
+pub fn detect(bytes: &[u8]) -> Probe {
+    let start = bytes
+        .iter()
+        .position(|b| *b != b'\r' && *b != b'\n')
+        .unwrap_or(bytes.len());
+    probe_request_line(bytes.get(start..).unwrap_or_default())
+}
+
+fn probe_request_line(bytes: &[u8]) -> Probe {
+    let mut i = 0;
+    // Method: an upper-case token.
+    loop {
+        match bytes.get(i) {
+            None => return Probe::NeedMore,
+            Some(b' ') if i > 0 => break,
+            Some(b) if b.is_ascii_uppercase() || (i > 0 && (*b == b'-' || *b == b'_')) => {}
+            Some(_) => return Probe::NotHttp,
+        }
+        i += 1;
+        if i > MAX_METHOD {
+            return Probe::NotHttp;
+        }
+    }
+    i += 1;
+    let target_start = i;
+    loop {
+        match bytes.get(i) {
+            None => return Probe::NeedMore,
+            Some(b' ') if i > target_start => break,
+            Some(b) if b.is_ascii_graphic() || *b >= 0x80 => {}
+            Some(_) => return Probe::NotHttp,
+        }
+        i += 1;
+        if i - target_start > MAX_PROBE_TARGET {
+            return Probe::NotHttp;
+        }
+    }
+    probe_literal(bytes.get(i + 1..).unwrap_or_default(), b"HTTP/1.", true)
+}
+
+/// Does `bytes` start with an HTTP/1.x status line (`HTTP/1.1 200`)?
+pub(crate) fn detect_response(bytes: &[u8]) -> Probe {
+    match probe_literal(bytes, b"HTTP/1.", true) {
+        Probe::Http => {}
+        other => return other,
+    }
+    // "HTTP/1.x" is 8 bytes; then a space and three digits.
+    let rest = bytes.get(8..).unwrap_or_default();
+    for (i, want_digit) in [false, true, true, true].into_iter().enumerate() {
+        match rest.get(i) {
+            None => return Probe::NeedMore,
+            Some(b) if want_digit && b.is_ascii_digit() => {}
+            Some(b' ') if !want_digit => {}
+            Some(_) => return Probe::NotHttp,
+        }
+    }
+    Probe::Http
+}
+
+/// `bytes` starts with `literal` (then, if `digit`, one ASCII digit)?
+fn probe_literal(bytes: &[u8], literal: &[u8], digit: bool) -> Probe {
+    for (i, want) in literal.iter().enumerate() {
+        match bytes.get(i) {
+            None => return Probe::NeedMore,
+            Some(b) if b == want => {}
+            Some(_) => return Probe::NotHttp,
+        }
+    }
+    if !digit {
+        return Probe::Http;
+    }
+    match bytes.get(literal.len()) {
+        None => Probe::NeedMore,
+        Some(b) if b.is_ascii_digit() => Probe::Http,
+        Some(_) => Probe::NotHttp,
+    }
+}
+
+/// Why a head could not be parsed. Each names the field that was wrong.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum HeadError {
+    #[error("invalid method or request-target token")]
+    Token,
+    #[error("invalid HTTP version")]
+    Version,
+    #[error("invalid status code")]
+    Status,
+    #[error("invalid byte in a header name")]
+    HeaderName,
+    #[error("invalid byte in a header value")]
+    HeaderValue,
+    #[error("invalid line ending")]
+    NewLine,
+    #[error("more than {limit} header lines")]
+    TooManyHeaders { limit: usize },
+    #[error("head longer than {limit} bytes without an empty line")]
+    TooLarge { limit: usize },
+    #[error("head ended before the start line was complete")]
+    Truncated,
+}
+
+impl HeadError {
+    /// The stable finding code for this error.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            HeadError::TooManyHeaders { .. } => "http.too_many_headers",
+            HeadError::TooLarge { .. } => "http.head_too_large",
+            HeadError::Token | HeadError::Version | HeadError::Status | HeadError::Truncated => {
+                "http.bad_start_line"
+            }
+            HeadError::HeaderName | HeadError::HeaderValue | HeadError::NewLine => {
+                "http.bad_header"
+            }
+        }
+    }
+
+    fn from_httparse(e: httparse::Error, limit: usize) -> HeadError {
+        match e {
+            httparse::Error::Token => HeadError::Token,
+            httparse::Error::Version => HeadError::Version,
+            httparse::Error::Status => HeadError::Status,
+            httparse::Error::HeaderName => HeadError::HeaderName,
+            httparse::Error::HeaderValue => HeadError::HeaderValue,
+            httparse::Error::NewLine => HeadError::NewLine,
+            httparse::Error::TooManyHeaders => HeadError::TooManyHeaders { limit },
+        }
+    }
+}
+
+/// One header line, owned; the name keeps its case, the value its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub name: String,
+    pub value: Vec<u8>,
+}
+
+/// The header lines of one head, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Fields(pub Vec<Field>);
+
+impl Fields {
+    /// All values of `name` (case-insensitive), joined by `sep` as RFC 9110 allows.
+    pub fn get_joined(&self, name: &str, sep: &str) -> Option<String> {
+        let mut out: Option<String> = None;
+        for f in self.0.iter().filter(|f| f.name.eq_ignore_ascii_case(name)) {
+            let v = String::from_utf8_lossy(&f.value);
+            match out.as_mut() {
+                None => out = Some(v.trim().to_string()),
+                Some(o) => {
+                    o.push_str(sep);
+                    o.push_str(v.trim());
+                }
+            }
+        }
+        out
+    }
+
+    /// All values of `name`, joined by ", ".
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.get_joined(name, ", ")
+    }
+
+    /// Each value of `name` separately (Set-Cookie, Content-Length duplicates).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| String::from_utf8_lossy(&f.value).trim().to_string())
+            .collect()
+    }
+
+    /// Does the comma-separated list header `name` contain `token` (case-insensitive)?
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.all(name)
+            .iter()
+            .flat_map(|v| v.split(',').map(str::trim).collect::<Vec<_>>())
+            .any(|t| t.eq_ignore_ascii_case(token))
+    }
+}
+
+/// A parsed request line and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RequestHead {
+    pub method: String,
+    pub target: String,
+    /// Minor version: 0 or 1.
+    pub minor: u8,
+    pub fields: Fields,
+}
+
+/// A parsed status line and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ResponseHead {
+    pub status: u16,
+    pub reason: String,
+    pub minor: u8,
+    pub fields: Fields,
+}
+
+/// A reusable header array for httparse, sized once from `limits.max_http_headers`.
+///
+/// httparse borrows its header slots for the lifetime of the buffer it
+/// parses; the slots are recycled between parses by collecting back into the
+/// same allocation (an in-place `Vec` collect) so no head allocates them anew.
+pub(crate) struct HeaderSlots(Vec<httparse::Header<'static>>);
+
+impl HeaderSlots {
+    pub fn new(limit: usize) -> HeaderSlots {
+        HeaderSlots(vec![httparse::EMPTY_HEADER; limit])
+    }
+
+    fn limit(&self) -> usize {
+        self.0.len()
+    }
+
+    fn with<'b, T>(&mut self, f: impl FnOnce(&mut [httparse::Header<'b>]) -> T) -> T {
+        let limit = self.0.len();
+        let mut slots: Vec<httparse::Header<'b>> = std::mem::take(&mut self.0)
+            .into_iter()
+            .map(|_| httparse::EMPTY_HEADER)
+            .collect();
+        slots.resize(limit, httparse::EMPTY_HEADER);
+        let out = f(&mut slots);
+        self.0 = slots.into_iter().map(|_| httparse::EMPTY_HEADER).collect();
+        out
+    }
+}
+
+/// Result of parsing a head: complete (with its length in bytes), or needs more bytes.
+pub(crate) type HeadStatus<T> = Result<httparse::Status<(T, usize)>, HeadError>;
+
+fn own_fields(headers: &[httparse::Header<'_>]) -> Fields {
+    Fields(
+        headers
+            .iter()
+            .take_while(|h| !h.name.is_empty())
+            .map(|h| Field {
+                name: h.name.to_string(),
+                value: h.value.to_vec(),
+            })
+            .collect(),
+    )
+}
+
+/// Parses a request head at the start of `buf`.
+pub(crate) fn parse_request(buf: &[u8], slots: &mut HeaderSlots) -> HeadStatus<RequestHead> {
+    let limit = slots.limit();
+    slots.with(|headers| {
+        let mut req = httparse::Request::new(headers);
+        match req.parse(buf) {
+            Ok(httparse::Status::Partial) => Ok(httparse::Status::Partial),
+            Ok(httparse::Status::Complete(len)) => {
+                let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version)
+                else {
+                    return Err(HeadError::Truncated);
+                };
+                let head = RequestHead {
+                    method: method.to_string(),
+                    target: target.to_string(),
+                    minor,
+                    fields: own_fields(req.headers),
+                };
+                Ok(httparse::Status::Complete((head, len)))
+            }
+            Err(e) => Err(HeadError::from_httparse(e, limit)),
+        }
+    })
+}
+
+/// Parses a response head at the start of `buf`.
+pub(crate) fn parse_response(buf: &[u8], slots: &mut HeaderSlots) -> HeadStatus<ResponseHead> {
+    let limit = slots.limit();
+    slots.with(|headers| {
+        let mut resp = httparse::Response::new(headers);
+        match resp.parse(buf) {
+            Ok(httparse::Status::Partial) => Ok(httparse::Status::Partial),
+            Ok(httparse::Status::Complete(len)) => {
+                let (Some(status), Some(minor)) = (resp.code, resp.version) else {
+                    return Err(HeadError::Truncated);
+                };
+                let head = ResponseHead {
+                    status,
+                    reason: resp.reason.unwrap_or_default().to_string(),
+                    minor,
+                    fields: own_fields(resp.headers),
+                };
+                Ok(httparse::Status::Complete((head, len)))
+            }
+            Err(e) => Err(HeadError::from_httparse(e, limit)),
+        }
+    })
+}
+
+/// Index just past the empty line ending a head in `buf`, searching from
+/// `from` (a position already known to be before the end). Accepts bare LF
+/// line endings, as httparse does.
+pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(rel) = buf.get(i..)?.iter().position(|b| *b == b'\n') {
+        let nl = i + rel;
+        match (buf.get(nl + 1), buf.get(nl + 2)) {
+            (Some(b'\n'), _) => return Some(nl + 2),
+            (Some(b'\r'), Some(b'\n')) => return Some(nl + 3),
+            _ => i = nl + 1,
+        }
+    }
+    None
+}
+
+/// How the body of a message is delimited (RFC 9112 section 6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body at all.
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked transfer coding, with optional trailers.
+    Chunked,
+    /// Everything until the server closes the connection.
+    UntilClose,
+}
+
+/// Why the length of a body cannot be known.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum FramingError {
+    #[error("Content-Length {value:?} is not a number")]
+    BadContentLength { value: String },
+    #[error("Content-Length given twice with different values ({first} and {second})")]
+    ConflictingContentLength { first: u64, second: u64 },
+    #[error("request Transfer-Encoding {value:?} does not end in chunked")]
+    RequestNotChunked { value: String },
+}
+
+impl FramingError {
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            FramingError::BadContentLength { .. } => "http.bad_content_length",
+            FramingError::ConflictingContentLength { .. } => "http.conflicting_lengths",
+            FramingError::RequestNotChunked { .. } => "http.bad_transfer_encoding",
+        }
+    }
+}
+
+/// A framing decision, plus whether Transfer-Encoding overrode a Content-Length
+/// (allowed, but a smuggling sign worth a finding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FramingDecision {
+    pub framing: Framing,
+    pub length_overridden: bool,
+}
+
+fn content_length(fields: &Fields) -> Result<Option<u64>, FramingError> {
+    let mut found: Option<u64> = None;
+    for raw in fields.all("content-length") {
+        for part in raw.split(',').map(str::trim) {
+            let n = parse_decimal(part)
+                .ok_or_else(|| FramingError::BadContentLength { value: raw.clone() })?;
+            match found {
+                Some(first) if first != n => {
+                    return Err(FramingError::ConflictingContentLength { first, second: n })
+                }
+                _ => found = Some(n),
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// The framing of `fields` for either kind of message; `no_body` forces Empty.
+fn framing_of(
+    fields: &Fields,
+    no_body: bool,
+    is_request: bool,
+) -> Result<FramingDecision, FramingError> {
+    let te = fields.get("transfer-encoding");
+    let cl = content_length(fields);
+    if no_body {
+        return Ok(FramingDecision {
+            framing: Framing::Empty,
+            length_overridden: false,
+        });
+    }
+    if let Some(te) = te {
+        let overridden = fields.get("content-length").is_some();
+        let last = te.rsplit(',').next().unwrap_or_default().trim();
+        let framing = if last.eq_ignore_ascii_case("chunked") {
+            Framing::Chunked
+        } else if is_request {
+            return Err(FramingError::RequestNotChunked { value: te });
+        } else {
+            Framing::UntilClose
+        };
+        return Ok(FramingDecision {
+            framing,
+            length_overridden: overridden,
+        });
+    }
+    let framing = match cl? {
+        Some(0) => Framing::Empty,
+        Some(n) => Framing::Length(n),
+        None if is_request => Framing::Empty,
+        None => Framing::UntilClose,
+    };
+    Ok(FramingDecision {
+        framing,
+        length_overridden: false,
+    })
+}
+
+/// The body framing of a request.
+pub(crate) fn request_framing(head: &RequestHead) -> Result<FramingDecision, FramingError> {
+    framing_of(&head.fields, false, true)
+}
+
+/// The body framing of a response to a request with `method` (None when the
+/// request was not seen).
+pub(crate) fn response_framing(
+    head: &ResponseHead,
+    method: Option<&str>,
+) -> Result<FramingDecision, FramingError> {
+    let no_body = matches!(head.status, 100..=199 | 204 | 304)
+        || method == Some("HEAD")
+        || (method == Some("CONNECT") && (200..300).contains(&head.status));
+    framing_of(&head.fields, no_body, false)
+}
+
+/// A chunk-size line could not be read.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("invalid chunk-size line")]
+pub struct ChunkSizeError;
+
+/// Parses a chunk-size line (`1a;ext=1\r\n`): bytes of the line and the size.
+pub(crate) fn parse_chunk_size(
+    buf: &[u8],
+) -> Result<httparse::Status<(usize, u64)>, ChunkSizeError> {
+    httparse::parse_chunk_size(buf).map_err(|_| ChunkSizeError)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use httparse::Status;
+
+    const GET: &[u8] =
+        b"GET /finesse/api/User/1001 HTTP/1.1\r\nHost: finesse1\r\nrequestId: 42\r\n\r\n";
+    const OK: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+
+    fn slots() -> HeaderSlots {
+        HeaderSlots::new(8)
+    }
+
+    #[test]
+    fn detect_request_lines() {
+        assert_eq!(detect(GET), Probe::Http);
+        assert_eq!(detect(b"\r\nOPTIONS * HTTP/1.0\r\n"), Probe::Http);
+        assert_eq!(detect(b"CONNECT f:8445 HTTP/1.1"), Probe::Http);
+        assert_eq!(detect(b"PRI * HTTP/2.0\r\n"), Probe::NotHttp);
+        assert_eq!(detect(b"\x16\x03\x01\x02\x00"), Probe::NotHttp);
+        assert_eq!(detect(b"<stream:stream"), Probe::NotHttp);
+        assert_eq!(detect(b"get / HTTP/1.1"), Probe::NotHttp);
+        assert_eq!(detect(b"GET  / HTTP/1.1"), Probe::NotHttp);
+        assert_eq!(detect(b"GET / HTTP/1.x"), Probe::NotHttp);
+        assert_eq!(detect(b"GET /\r\n"), Probe::NotHttp);
+    }
+
+    #[test]
+    fn detect_every_prefix_needs_more() {
+        let line = b"GET /ws/ HTTP/1.1";
+        for n in 0..line.len() {
+            assert_eq!(detect(&line[..n]), Probe::NeedMore, "prefix {n}");
+        }
+        assert_eq!(detect(line), Probe::Http);
+        let status = b"HTTP/1.1 101";
+        for n in 0..status.len() {
+            assert_eq!(detect_response(&status[..n]), Probe::NeedMore, "prefix {n}");
+        }
+        assert_eq!(detect_response(status), Probe::Http);
+        assert_eq!(detect_response(b"HTTP/1.1 1x1"), Probe::NotHttp);
+    }
+
+    #[test]
+    fn detect_gives_up_on_endless_target() {
+        let mut long = b"GET /".to_vec();
+        long.resize(MAX_PROBE_TARGET + 10, b'a');
+        assert_eq!(detect(&long), Probe::NotHttp);
+    }
+
+    #[test]
+    fn request_head_parses_and_every_prefix_is_partial() {
+        let mut s = slots();
+        for n in 0..GET.len() {
+            assert_eq!(
+                parse_request(&GET[..n], &mut s),
+                Ok(Status::Partial),
+                "prefix {n}"
+            );
+        }
+        let Ok(Status::Complete((head, len))) = parse_request(GET, &mut s) else {
+            panic!("complete request expected")
+        };
+        assert_eq!(len, GET.len());
+        assert_eq!(head.method, "GET");
+        assert_eq!(head.target, "/finesse/api/User/1001");
+        assert_eq!(head.minor, 1);
+        assert_eq!(head.fields.get("REQUESTID").as_deref(), Some("42"));
+        assert_eq!(find_head_end(GET, 0), Some(GET.len()));
+    }
+
+    #[test]
+    fn response_head_parses_and_every_prefix_is_partial() {
+        let mut s = slots();
+        for n in 0..OK.len() {
+            assert_eq!(
+                parse_response(&OK[..n], &mut s),
+                Ok(Status::Partial),
+                "prefix {n}"
+            );
+        }
+        let Ok(Status::Complete((head, len))) = parse_response(OK, &mut s) else {
+            panic!("complete response expected")
+        };
+        assert_eq!(
+            (head.status, head.reason.as_str(), len),
+            (202, "Accepted", OK.len())
+        );
+    }
+
+    fn req_err(bytes: &[u8]) -> HeadError {
+        match parse_request(bytes, &mut slots()) {
+            Err(e) => e,
+            other => panic!("error expected, got {other:?}"),
+        }
+    }
+
+    fn resp_err(bytes: &[u8]) -> HeadError {
+        match parse_response(bytes, &mut slots()) {
+            Err(e) => e,
+            other => panic!("error expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_fields_name_their_error() {
+        assert_eq!(req_err(b"G(T / HTTP/1.1\r\n\r\n"), HeadError::Token);
+        assert_eq!(req_err(b"GET / HTTQ/1.1\r\n\r\n"), HeadError::Version);
+        assert_eq!(
+            req_err(b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n"),
+            HeadError::HeaderName
+        );
+        assert_eq!(
+            req_err(b"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n"),
+            HeadError::HeaderValue
+        );
+        assert_eq!(req_err(b"GET / HTTP/1.1\rX\r\n\r\n"), HeadError::NewLine);
+        assert_eq!(resp_err(b"HTTP/1.1 2x0 OK\r\n\r\n"), HeadError::Status);
+        let many: Vec<u8> = [
+            b"GET / HTTP/1.1\r\n".to_vec(),
+            b"A: 1\r\n".repeat(9),
+            b"\r\n".to_vec(),
+        ]
+        .concat();
+        assert_eq!(req_err(&many), HeadError::TooManyHeaders { limit: 8 });
+        assert_eq!(
+            HeadError::TooManyHeaders { limit: 8 }.code(),
+            "http.too_many_headers"
+        );
+    }
+
+    #[test]
+    fn header_slots_are_reused_across_parses() {
+        let mut s = slots();
+        let cap = s.0.capacity();
+        for _ in 0..3 {
+            let _ = parse_request(GET, &mut s);
+            let _ = parse_response(OK, &mut s);
+        }
+        assert_eq!((s.0.len(), s.0.capacity()), (8, cap));
+    }
+
+    fn head(fields: &[(&str, &str)]) -> ResponseHead {
+        ResponseHead {
+            status: 200,
+            reason: "OK".into(),
+            minor: 1,
+            fields: Fields(
+                fields
+                    .iter()
+                    .map(|(n, v)| Field {
+                        name: n.to_string(),
+                        value: v.as_bytes().to_vec(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn response_framing_rules() {
+        let f = |h: &ResponseHead, m| response_framing(h, m).map(|d| d.framing);
+        assert_eq!(
+            f(&head(&[("Content-Length", "5")]), Some("GET")),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            f(&head(&[("Content-Length", "5")]), Some("HEAD")),
+            Ok(Framing::Empty)
+        );
+        assert_eq!(f(&head(&[]), Some("GET")), Ok(Framing::UntilClose));
+        assert_eq!(
+            f(&head(&[("Transfer-Encoding", "gzip, chunked")]), None),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            f(&head(&[("Transfer-Encoding", "gzip")]), None),
+            Ok(Framing::UntilClose)
+        );
+        let mut h = head(&[("Content-Length", "5")]);
+        for status in [100, 101, 204, 304] {
+            h.status = status;
+            assert_eq!(f(&h, Some("GET")), Ok(Framing::Empty), "{status}");
+        }
+        let both = head(&[("Content-Length", "5"), ("Transfer-Encoding", "chunked")]);
+        assert_eq!(
+            response_framing(&both, None),
+            Ok(FramingDecision {
+                framing: Framing::Chunked,
+                length_overridden: true
+            })
+        );
+    }
+
+    #[test]
+    fn bad_lengths_name_their_error() {
+        let bad = head(&[("Content-Length", "5x")]);
+        assert_eq!(
+            response_framing(&bad, None),
+            Err(FramingError::BadContentLength { value: "5x".into() })
+        );
+        let two = head(&[("Content-Length", "5"), ("Content-Length", "6")]);
+        assert_eq!(
+            response_framing(&two, None),
+            Err(FramingError::ConflictingContentLength {
+                first: 5,
+                second: 6
+            })
+        );
+        let same = head(&[("Content-Length", "5, 5")]);
+        assert_eq!(
+            response_framing(&same, None).map(|d| d.framing),
+            Ok(Framing::Length(5))
+        );
+        let huge = head(&[("Content-Length", "99999999999999999999")]);
+        assert!(matches!(
+            response_framing(&huge, None),
+            Err(FramingError::BadContentLength { .. })
+        ));
+        let req = RequestHead {
+            method: "POST".into(),
+            target: "/".into(),
+            minor: 1,
+            fields: head(&[("Transfer-Encoding", "gzip")]).fields,
+        };
+        assert_eq!(
+            request_framing(&req),
+            Err(FramingError::RequestNotChunked {
+                value: "gzip".into()
+            })
+        );
+    }
+
+    #[test]
+    fn chunk_size_lines() {
+        assert_eq!(
+            parse_chunk_size(b"1a;x=y\r\n"),
+            Ok(Status::Complete((8, 26)))
+        );
+        assert_eq!(parse_chunk_size(b"1a"), Ok(Status::Partial));
+        assert_eq!(parse_chunk_size(b"zz\r\n"), Err(ChunkSizeError));
+        assert_eq!(
+            parse_chunk_size(b"fffffffffffffffff\r\n"),
+            Err(ChunkSizeError)
+        );
+    }
+
+    #[test]
+    fn head_end_with_bare_newlines() {
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nxyz", 0), Some(16));
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\r\nA: b\r\n", 0), None);
+    }
+}
