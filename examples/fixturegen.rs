@@ -53,6 +53,8 @@ enum Cmd {
     },
     /// Many concurrent plain TCP connections.
     BenchTcp(BenchArgs),
+    /// Many concurrent TLS 1.3 connections (key log written to OUT.keys).
+    BenchTls(BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -69,6 +71,26 @@ struct BenchArgs {
     /// RNG seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+impl BenchArgs {
+    fn config(&self) -> Result<BenchConfig> {
+        Ok(BenchConfig {
+            size: parse_size(&self.size)?,
+            conns: self.conns,
+            seed: self.seed,
+        })
+    }
+}
+
+/// `x.pcapng.gz` → `x.keys`.
+fn keys_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or("bench");
+    out.with_file_name(format!("{stem}.keys"))
 }
 
 fn parse_size(s: &str) -> Result<u64> {
@@ -189,16 +211,23 @@ fn run() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&truth_json(&fixture))?);
         }
         Cmd::BenchTcp(args) => {
-            let cfg = BenchConfig {
-                size: parse_size(&args.size)?,
-                conns: args.conns,
-                seed: args.seed,
-            };
+            let cfg = args.config()?;
             let mut sink = Sink::create(&args.out)?;
             let started = Instant::now();
             let stats = bench::bench_tcp(&mut sink, &cfg)?;
             sink.finish()?;
             report("bench-tcp", stats, started);
+        }
+        Cmd::BenchTls(args) => {
+            let cfg = args.config()?;
+            let mut sink = Sink::create(&args.out)?;
+            let started = Instant::now();
+            let (stats, keylog) = bench::bench_tls(&mut sink, &cfg)?;
+            sink.finish()?;
+            let keys = keys_path(&args.out);
+            std::fs::write(&keys, keylog).with_context(|| format!("writing {}", keys.display()))?;
+            report("bench-tls", stats, started);
+            eprintln!("key log: {}", keys.display());
         }
     }
     Ok(())

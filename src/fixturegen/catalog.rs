@@ -11,10 +11,11 @@ use std::path::Path;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use super::frame::{Frame, FrameSink};
+use super::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
 use super::pcap::{PcapFormat, PcapWriter};
+use super::pcapng::{Interface, PcapNgWriter};
 use super::truth::StreamTruth;
-use super::{fixtures_tcp, Error};
+use super::{fixtures_tcp, fixtures_tls, Error};
 
 /// One committed fixture.
 #[derive(Clone, Copy)]
@@ -61,6 +62,7 @@ pub struct Fixture {
 pub fn catalog() -> Vec<FixtureSpec> {
     let mut all = Vec::new();
     all.extend_from_slice(fixtures_tcp::SPECS);
+    all.extend_from_slice(fixtures_tls::SPECS);
     all
 }
 
@@ -95,6 +97,20 @@ pub fn write_all(
 /// A little-endian microsecond pcap of `frames` on one link type.
 pub(crate) fn pcap_bytes(frames: &[Frame], format: PcapFormat) -> Result<Vec<u8>, Error> {
     let mut w = PcapWriter::new(Vec::new(), format)?;
+    for f in frames {
+        w.write_frame(f)?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// A single-section little-endian pcapng with one Ethernet interface,
+/// and a Decryption Secrets Block first when `secrets` is given.
+pub(crate) fn pcapng_bytes(frames: &[Frame], secrets: Option<&str>) -> Result<Vec<u8>, Error> {
+    let mut w = PcapNgWriter::new(Vec::new(), Endian::Little)?;
+    w.interface(Interface::new(LINKTYPE_ETHERNET))?;
+    if let Some(keylog) = secrets {
+        w.tls_secrets(keylog.as_bytes())?;
+    }
     for f in frames {
         w.write_frame(f)?;
     }

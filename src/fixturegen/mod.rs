@@ -14,7 +14,10 @@ use std::net::SocketAddr;
 pub mod bench;
 pub mod capture;
 pub mod catalog;
+pub mod content;
+pub mod det;
 mod fixtures_tcp;
+mod fixtures_tls;
 pub mod frame;
 pub mod impair;
 pub mod pcap;
@@ -22,6 +25,7 @@ pub mod pcapng;
 #[cfg(test)]
 mod readback;
 pub mod tcp;
+pub mod tls;
 pub mod truth;
 pub mod wire;
 
@@ -40,6 +44,9 @@ pub enum Error {
     /// A segment had an IPv4 and an IPv6 endpoint.
     #[error("segment {0} -> {1} mixes address families")]
     MixedFamilies(SocketAddr, SocketAddr),
+    /// A rustls session failed (config, handshake or record layer).
+    #[error("TLS session failed: {0}")]
+    Tls(#[from] rustls::Error),
     /// No fixture of that name in the catalog.
     #[error("no fixture named {0:?}")]
     UnknownFixture(String),
