@@ -134,7 +134,6 @@ impl Connection {
     ) -> usize {
         let (side, mut cx) = self.parts(dir, sink);
         side.on_data(at, bytes, &mut cx);
-        self.learn_roles(dir, sink);
         bytes.len()
     }
 
@@ -148,7 +147,6 @@ impl Connection {
     pub fn on_tcp_end<S: Sink>(&mut self, dir: Dir, at: FrameRef, rst: bool, sink: &mut S) {
         let (side, mut cx) = self.parts(dir, sink);
         side.on_end(at, false, &mut cx);
-        self.learn_roles(dir, sink);
         if self.shared.tcp_end.is_none() {
             self.shared.tcp_end = Some(TcpEnd {
                 dir,
@@ -171,7 +169,6 @@ impl Connection {
             let at = self.side_mut(dir).last_at;
             let (side, mut cx) = self.parts(dir, sink);
             side.on_end(at, true, &mut cx);
-            self.learn_roles(dir, sink);
         }
         self.shared.report_unanswered_pings(sink);
         self.shared.report_tallies(sink);
@@ -210,30 +207,6 @@ impl Connection {
             sink,
         };
         (side, cx)
-    }
-
-    /// Mid-stream: the first side whose frames were found tells, by its mask
-    /// bit, which side is the WebSocket client.
-    fn learn_roles<S: Sink>(&mut self, dir: Dir, sink: &mut S) {
-        if self.shared.client_dir.is_some() {
-            return;
-        }
-        let Some(masked) = self.side_mut(dir).locked_mask else {
-            return;
-        };
-        let client = if masked { dir } else { dir.flip() };
-        self.shared.client_dir = Some(client);
-        let other = self.side_mut(dir.flip());
-        other.rules.masked.get_or_insert(!masked);
-        let at = self.side_mut(dir).last_at;
-        let msg = format!(
-            "no WebSocket handshake seen: frames found by heuristic; the masking side \
-             (the WebSocket client) sends {client}"
-        );
-        let f = Finding::new(Level::Info, Layer::Ws, "ws.midstream", msg)
-            .at(at)
-            .in_stream(self.shared.stream, Some(dir));
-        sink.push_finding(f);
     }
 }
 
@@ -338,6 +311,29 @@ impl Shared {
 }
 
 impl<S: Sink> Cx<'_, S> {
+    /// The direction the WebSocket client sends in, once known.
+    pub(crate) fn client_dir(&self) -> Option<Dir> {
+        self.shared.client_dir
+    }
+
+    /// Mid-stream: the first side whose frames were found tells, by its mask
+    /// bit, which side is the WebSocket client.
+    pub(crate) fn learn_roles(&mut self, dir: Dir, masked: bool, at: FrameRef) {
+        if self.shared.client_dir.is_some() {
+            return;
+        }
+        let client = if masked { dir } else { dir.flip() };
+        self.shared.client_dir = Some(client);
+        let msg = format!(
+            "no WebSocket handshake seen: frames found by heuristic; the masking side \
+             (the WebSocket client) sends {client}"
+        );
+        let f = Finding::new(Level::Info, Layer::Ws, "ws.midstream", msg)
+            .at(at)
+            .in_stream(self.stream, Some(dir));
+        self.sink.push_finding(f);
+    }
+
     /// Reports a finding, unless this code was already shown enough in `dir`.
     pub(crate) fn report(
         &mut self,

@@ -65,7 +65,8 @@ enum HeaderStep {
 
 pub(crate) struct Side {
     dir: Dir,
-    pub(crate) rules: Rules,
+    /// `masked: None` until the roles are known (mid-stream).
+    rules: Rules,
     max_hunt_frame: u64,
     max_control: usize,
     /// Stream offset of the next byte the frame machine takes.
@@ -88,8 +89,6 @@ pub(crate) struct Side {
     /// This side sent a Close frame.
     pub(crate) close_sent: bool,
     said_after_close: bool,
-    /// The mask bit learnt from hunting, once locked.
-    pub(crate) locked_mask: Option<bool>,
     pub(crate) last_at: FrameRef,
 }
 
@@ -123,7 +122,6 @@ impl Side {
             replay: None,
             close_sent: false,
             said_after_close: false,
-            locked_mask: None,
             last_at: FrameRef::default(),
         }
     }
@@ -327,6 +325,13 @@ impl Side {
         rest
     }
 
+    /// Whether this side must mask: from the handshake, or learnt mid-stream.
+    fn masked<S: Sink>(&self, cx: &Cx<'_, S>) -> Option<bool> {
+        self.rules
+            .masked
+            .or_else(|| cx.client_dir().map(|c| c == self.dir))
+    }
+
     fn report_violations<S: Sink>(
         &mut self,
         h: &Header,
@@ -336,7 +341,11 @@ impl Side {
     ) {
         let mut found: [Option<Violation>; 9] = [None; 9];
         let mut n = 0;
-        check_header(h, &self.rules, |v| {
+        let rules = Rules {
+            masked: self.masked(cx),
+            ..self.rules
+        };
+        check_header(h, &rules, |v| {
             if let Some(slot) = found.get_mut(n) {
                 *slot = Some(v);
                 n += 1;
@@ -458,7 +467,7 @@ impl Side {
 
     fn hunt_scan<S: Sink>(&mut self, at_end: bool, cx: &mut Cx<'_, S>) {
         let expect = Expect {
-            masked: self.rules.masked,
+            masked: self.masked(cx),
             rsv1: self.rules.rsv_allowed & RSV1 != 0,
             max_len: self.max_hunt_frame,
         };
@@ -466,10 +475,9 @@ impl Side {
             Scan::Found { at, masked } => {
                 self.skip(at);
                 self.report_skipped(true, cx);
-                self.locked_mask = Some(masked);
-                if self.rules.masked.is_none() {
-                    self.rules.masked = Some(masked);
-                }
+                let first = self.hunt.frame_at(0).unwrap_or(self.last_at);
+                cx.learn_roles(self.dir, masked, first);
+                self.rules.masked = self.masked(cx);
                 self.mode = Mode::Frames;
                 self.offset = self.hunt_offset;
                 self.replay = Some(std::mem::take(&mut self.hunt));
