@@ -118,8 +118,9 @@ impl Connection {
         }
     }
 
-    /// Where WebSocket bytes start in each direction's TCP stream, so that
-    /// finding offsets are TCP stream offsets (default 0).
+    /// Where WebSocket bytes start in `dir`'s TCP stream, so that finding
+    /// offsets are TCP stream offsets (default 0). Call before the first
+    /// `on_data` of that direction.
     pub fn set_stream_offset(&mut self, dir: Dir, offset: u64) {
         self.side_mut(dir).set_offset(offset);
     }

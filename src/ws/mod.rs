@@ -29,6 +29,8 @@ mod side;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_corpus;
 
 pub use connection::Connection;
 pub use frame::Opcode;
