@@ -274,63 +274,42 @@ impl Assembler {
             return;
         };
         open.inflating = false;
+        open.len_known = false;
         let trusted = self.inflater.as_ref().is_some_and(Inflater::trusted);
-        match stop {
+        let (level, code, place, msg) = match stop {
             Stop::Limit => {
                 open.truncated = true;
-                open.len_known = false;
                 let msg = format!(
                     "decompression limit at frame {}: stopped after {cap} inflated bytes \
                      (caps: {} bytes, {}x the compressed size)",
                     at.frame, self.caps.inflated, self.caps.ratio
                 );
-                cx.report(
-                    Level::Warn,
-                    "ws.inflate_limit",
-                    self.dir,
-                    at,
-                    open.offset,
-                    msg,
-                );
+                (Level::Warn, "ws.inflate_limit", at, msg)
             }
             Stop::Invalid(why) if trusted && !open.trial => {
                 open.not_inflated = Some(NotInflated::InvalidDeflate);
-                open.len_known = false;
-                self.buf.clear();
                 let msg = format!(
                     "invalid deflate data in the message starting at frame {} ({why}); \
                      later compressed messages in this direction decode only when they \
                      need no earlier context",
                     open.first.frame
                 );
-                cx.report(
-                    Level::Error,
-                    "ws.invalid_deflate",
-                    self.dir,
-                    at,
-                    open.offset,
-                    msg,
-                );
+                (Level::Error, "ws.invalid_deflate", at, msg)
             }
             Stop::Invalid(_) => {
                 open.not_inflated = Some(NotInflated::NoContext);
-                open.len_known = false;
-                self.buf.clear();
                 let msg = format!(
                     "compressed message at frame {} cannot be inflated without the earlier \
                      compression context (capture started late, or data was lost)",
                     open.first.frame
                 );
-                cx.report(
-                    Level::Info,
-                    "ws.no_deflate_context",
-                    self.dir,
-                    open.first,
-                    open.offset,
-                    msg,
-                );
+                (Level::Info, "ws.no_deflate_context", open.first, msg)
             }
+        };
+        if open.not_inflated.is_some() {
+            self.buf.clear();
         }
+        cx.report(level, code, self.dir, place, open.offset, msg);
         let offset = open.offset;
         self.lose_context(at, offset, cx);
     }

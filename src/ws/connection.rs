@@ -148,15 +148,12 @@ impl Connection {
     pub fn on_tcp_end<S: Sink>(&mut self, dir: Dir, at: FrameRef, rst: bool, sink: &mut S) {
         let (side, mut cx) = self.parts(dir, sink);
         side.on_end(at, false, &mut cx);
-        if self.shared.tcp_end.is_none() {
-            self.shared.tcp_end = Some(TcpEnd {
-                dir,
-                frame: at,
-                time: at.ts,
-                rst,
-            });
-            self.shared.check_abnormal_end(sink);
-        }
+        self.shared.tcp_end.get_or_insert(TcpEnd {
+            dir,
+            frame: at,
+            time: at.ts,
+            rst,
+        });
     }
 
     /// The capture ended (or the pipeline dropped the connection): flushes
@@ -172,6 +169,7 @@ impl Connection {
             side.on_end(at, true, &mut cx);
         }
         self.shared.report_unanswered_pings(sink);
+        self.shared.report_abnormal_end(sink);
         self.shared.report_tallies(sink);
         sink.on_closed(&self.shared.closed());
     }
@@ -250,7 +248,8 @@ impl Shared {
         }
     }
 
-    fn check_abnormal_end<S: Sink>(&mut self, sink: &mut S) {
+    /// The 1006 a browser would report, as a finding at the TCP end.
+    fn report_abnormal_end<S: Sink>(&mut self, sink: &mut S) {
         let (Some(end), None) = (self.tcp_end, &self.closes[self.server_dir().index()]) else {
             return;
         };
@@ -276,6 +275,25 @@ impl Shared {
             .at(end.frame)
             .in_stream(self.stream, Some(end.dir));
         sink.push_finding(f);
+    }
+
+    /// A pong from `dir`: the latest earlier ping from the other side with
+    /// the same payload (RFC 6455 §5.5.3: a pong may answer only the latest
+    /// ping). Returns its frame and the latency; drops it and the pings it
+    /// superseded.
+    fn answer_ping(&mut self, dir: Dir, at: FrameRef, payload: &[u8]) -> Option<(u64, f64)> {
+        let i = self
+            .pings
+            .iter()
+            .rposition(|p| p.dir != dir && p.payload == payload)?;
+        let ping = self.pings.get(i)?;
+        let answer = (ping.at.frame, at.ts.nanos_since(ping.at.ts) as f64 / 1e6);
+        let mut index = 0;
+        self.pings.retain(|p| {
+            index += 1;
+            p.dir == dir || index > i + 1
+        });
+        Some(answer)
     }
 
     fn report_unanswered_pings<S: Sink>(&mut self, sink: &mut S) {
@@ -419,21 +437,9 @@ impl<S: Sink> Cx<'_, S> {
                 });
             }
             ControlOpcode::Pong => {
-                let pings = &mut self.shared.pings;
-                // RFC 6455 §5.5.3: a pong may answer only the latest ping.
-                if let Some(i) = pings
-                    .iter()
-                    .rposition(|p| p.dir != dir && p.payload == payload)
-                {
-                    if let Some(ping) = pings.get(i) {
-                        control.answers_frame = Some(ping.at.frame);
-                        control.latency_ms = Some(at.ts.nanos_since(ping.at.ts) as f64 / 1e6);
-                    }
-                    let mut index = 0;
-                    pings.retain(|p| {
-                        index += 1;
-                        p.dir == dir || index > i + 1
-                    });
+                if let Some((ping, latency_ms)) = self.shared.answer_ping(dir, at, payload) {
+                    control.answers_frame = Some(ping);
+                    control.latency_ms = Some(latency_ms);
                 }
             }
         }

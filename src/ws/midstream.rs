@@ -143,12 +143,18 @@ fn payload_plausible(h: &Header, payload: &[u8]) -> bool {
     if !check_text && h.opcode != Opcode::Close {
         return true;
     }
-    let mut plain = payload.to_vec();
-    if let Some(key) = h.mask {
-        unmask(&mut plain, key, 0);
-    }
+    let unmasked;
+    let plain = match h.mask {
+        None => payload,
+        Some(key) => {
+            let mut copy = payload.to_vec();
+            unmask(&mut copy, key, 0);
+            unmasked = copy;
+            &unmasked
+        }
+    };
     if h.opcode == Opcode::Close {
-        return match plain.as_slice() {
+        return match plain {
             [] => true,
             [hi, lo, reason @ ..] => {
                 close_code_problem(u16::from_be_bytes([*hi, *lo])).is_none()
@@ -157,7 +163,7 @@ fn payload_plausible(h: &Header, payload: &[u8]) -> bool {
             [_] => false,
         };
     }
-    std::str::from_utf8(&plain).is_ok()
+    std::str::from_utf8(plain).is_ok()
 }
 
 /// Bytes of one direction with the capture frame each run of them came from.

@@ -33,7 +33,6 @@ mod tests;
 mod tests_corpus;
 
 pub use connection::Connection;
-pub use frame::Opcode;
 pub use message::{
     CloseSent, Closed, Control, ControlOpcode, DirSummary, Message, MessageOpcode, NotInflated,
     Summary, TcpEnd,

@@ -110,13 +110,7 @@ impl Negotiated {
                 .map(str::to_owned),
             ..Negotiated::default()
         };
-        let offers: Vec<Offer> = offered
-            .map(|h| parse_list(h, &mut problems))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| e.name.eq_ignore_ascii_case(DEFLATE_NAME))
-            .map(|e| read_deflate(&e, Side::Offer, &mut problems).1)
-            .collect();
+        let offers = offered.map(|h| read_offers(h, &mut problems));
         for ext in accepted
             .map(|h| parse_list(h, &mut problems))
             .unwrap_or_default()
@@ -130,14 +124,15 @@ impl Negotiated {
                 continue;
             }
             let (params, _) = read_deflate(&ext, Side::Answer, &mut problems);
-            if offered.is_some() {
-                if offers.is_empty() {
-                    problems.push(NegotiationProblem::NotOffered);
-                } else if params.client_max_window_bits.is_some()
-                    && !offers.iter().any(|o| o.client_max_window_bits)
+            match offers.as_deref() {
+                Some([]) => problems.push(NegotiationProblem::NotOffered),
+                Some(offers)
+                    if params.client_max_window_bits.is_some()
+                        && !offers.iter().any(|o| o.client_max_window_bits) =>
                 {
-                    problems.push(NegotiationProblem::ClientWindowNotOffered);
+                    problems.push(NegotiationProblem::ClientWindowNotOffered)
                 }
+                _ => {}
             }
             negotiated.deflate = Some(params);
         }
@@ -163,6 +158,15 @@ struct Offer {
 enum Side {
     Offer,
     Answer,
+}
+
+/// The permessage-deflate offers of a request header, validated.
+fn read_offers(header: &str, problems: &mut Vec<NegotiationProblem>) -> Vec<Offer> {
+    parse_list(header, problems)
+        .into_iter()
+        .filter(|e| e.name.eq_ignore_ascii_case(DEFLATE_NAME))
+        .map(|e| read_deflate(&e, Side::Offer, problems).1)
+        .collect()
 }
 
 /// Splits `a; p=1, b` into extensions, honouring quoted strings (RFC 6455 §9.1).

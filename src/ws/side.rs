@@ -254,14 +254,7 @@ impl Side {
         if self.close_sent && !self.said_after_close {
             self.said_after_close = true;
             let msg = format!("{:?} frame after this side's Close frame", h.opcode);
-            cx.report(
-                Level::Warn,
-                "ws.data_after_close",
-                self.dir,
-                start,
-                offset,
-                msg,
-            );
+            self.warn(cx, "ws.data_after_close", start, offset, msg);
         }
         let kind = match h.opcode {
             Opcode::Close | Opcode::Ping | Opcode::Pong => {
@@ -271,28 +264,9 @@ impl Side {
             }
             Opcode::Reserved(_) => Kind::Skip,
             Opcode::Text | Opcode::Binary => {
-                if self.asm.is_open() {
-                    let msg = "a new message started before the fragmented one before it ended";
-                    cx.report(
-                        Level::Warn,
-                        "ws.unfinished_message",
-                        self.dir,
-                        start,
-                        offset,
-                        msg.into(),
-                    );
-                    self.asm.abort(start, cx);
+                if let Some(used) = self.begin_message(&h, at, rest, cx) {
+                    return rest.get(used..).unwrap_or_default();
                 }
-                let len = usize::try_from(h.payload_len).unwrap_or(usize::MAX);
-                if let Some(payload) = rest.get(..len) {
-                    if self.asm.whole(&h, start, at, offset, payload, cx) {
-                        self.offset += h.payload_len;
-                        let stats = &mut self.asm.stats;
-                        stats.frame_bytes = stats.frame_bytes.saturating_add(h.payload_len);
-                        return rest.get(len..).unwrap_or_default();
-                    }
-                }
-                self.asm.begin(&h, start, offset);
                 Kind::Data
             }
             Opcode::Continuation if self.asm.is_open() => {
@@ -301,14 +275,7 @@ impl Side {
             }
             Opcode::Continuation => {
                 let msg = "continuation frame without a message to continue";
-                cx.report(
-                    Level::Warn,
-                    "ws.orphan_continuation",
-                    self.dir,
-                    start,
-                    offset,
-                    msg.into(),
-                );
+                self.warn(cx, "ws.orphan_continuation", start, offset, msg);
                 Kind::Skip
             }
         };
@@ -323,6 +290,45 @@ impl Side {
             self.end_frame(at, cx);
         }
         rest
+    }
+
+    /// A text or binary frame begins a message. Returns the bytes taken when
+    /// the whole message was emitted straight from `rest`.
+    fn begin_message<S: Sink>(
+        &mut self,
+        h: &Header,
+        at: FrameRef,
+        rest: &[u8],
+        cx: &mut Cx<'_, S>,
+    ) -> Option<usize> {
+        let (start, offset) = (self.head_at, self.head_offset);
+        if self.asm.is_open() {
+            let msg = "a new message started before the fragmented one before it ended";
+            self.warn(cx, "ws.unfinished_message", start, offset, msg);
+            self.asm.abort(start, cx);
+        }
+        let len = usize::try_from(h.payload_len).unwrap_or(usize::MAX);
+        if let Some(payload) = rest.get(..len) {
+            if self.asm.whole(h, start, at, offset, payload, cx) {
+                self.offset += h.payload_len;
+                let stats = &mut self.asm.stats;
+                stats.frame_bytes = stats.frame_bytes.saturating_add(h.payload_len);
+                return Some(len);
+            }
+        }
+        self.asm.begin(h, start, offset);
+        None
+    }
+
+    fn warn<S: Sink>(
+        &self,
+        cx: &mut Cx<'_, S>,
+        code: &'static str,
+        at: FrameRef,
+        offset: u64,
+        msg: impl Into<String>,
+    ) {
+        cx.report(Level::Warn, code, self.dir, at, offset, msg.into());
     }
 
     /// Whether this side must mask: from the handshake, or learnt mid-stream.
@@ -524,12 +530,11 @@ impl Side {
         let stats = &mut self.asm.stats;
         stats.gap_bytes = stats.gap_bytes.saturating_add(len);
         let gap_end = self.stream_end().saturating_add(len);
+        // Nothing can follow the bytes before the gap: hunt in them as at an end.
+        self.flush_hunt(cx);
         match self.mode {
             Mode::Ended => return,
             Mode::Hunting => {
-                // Bytes before the gap can no longer be followed by what they need.
-                let pending = self.hunt.len();
-                self.skip(pending);
                 self.report_skipped(false, cx);
                 self.hunt_offset = gap_end;
                 self.offset = gap_end;
@@ -564,6 +569,14 @@ impl Side {
         self.start_hunting(at, gap_end, cx);
     }
 
+    /// No more bytes will follow the hunting buffer: decide on what is there.
+    fn flush_hunt<S: Sink>(&mut self, cx: &mut Cx<'_, S>) {
+        while self.mode == Mode::Hunting && !self.hunt.is_empty() {
+            self.hunt_scan(true, cx);
+            self.drain_replay(cx);
+        }
+    }
+
     /// Stream offset just after the last byte handed to this side.
     fn stream_end(&self) -> u64 {
         let pending = self.replay.as_ref().map_or(0, |r| r.len() as u64);
@@ -575,10 +588,10 @@ impl Side {
 
     /// No more bytes will come in this direction.
     pub(crate) fn on_end<S: Sink>(&mut self, at: FrameRef, capture_end: bool, cx: &mut Cx<'_, S>) {
-        while self.mode == Mode::Hunting && !self.hunt.is_empty() {
-            self.hunt_scan(true, cx);
-            self.drain_replay(cx);
+        if self.mode == Mode::Ended {
+            return;
         }
+        self.flush_hunt(cx);
         if self.mode == Mode::Hunting {
             self.report_skipped(false, cx);
         }

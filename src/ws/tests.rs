@@ -321,6 +321,10 @@ fn finesse_session() -> (Vec<Segment>, Vec<String>, Vec<String>) {
     (segs, c_texts, s_texts)
 }
 
+/// Where tshark 4.0 fails: it shows the fragments of a compressed message as
+/// raw deflate bytes and then fails on every later message of that
+/// direction. Here the reassembled messages and all those after them decode
+/// to exactly what was compressed.
 #[test]
 fn fragmented_compressed_messages_with_pings_between_fragments() {
     let (segments, c_texts, s_texts) = finesse_session();
@@ -728,6 +732,41 @@ fn inferred_1006_on_fin_and_on_rst() {
 }
 
 #[test]
+fn tcp_end_inside_a_frame_and_inside_a_message() {
+    let mut conn = Connection::new(1, Negotiated::default(), &Limits::default());
+    let mut r = Recorder::default();
+    conn.on_data(
+        S2C,
+        at(1),
+        &frame(false, 0, 1, None, b"first part "),
+        &mut r,
+    );
+    conn.on_data(
+        S2C,
+        at(2),
+        &frame(true, 0, 0, None, b"second part")[..5],
+        &mut r,
+    );
+    conn.on_data(C2S, at(3), &text(C2S, "half")[..4], &mut r);
+    conn.on_tcp_end(S2C, at(4), true, &mut r);
+    conn.on_tcp_end(C2S, at(5), false, &mut r);
+    conn.finish(&mut r);
+    assert_eq!(
+        r.codes(),
+        vec![
+            "ws.truncated_frame",
+            "ws.unfinished_message",
+            "ws.truncated_frame",
+            "ws.abnormal_closure"
+        ]
+    );
+    assert_eq!(r.texts_of(S2C), vec!["first part sec"]);
+    assert_eq!(r.message_json(0)["truncated"], true);
+    let f = &r.findings[3];
+    assert_eq!((f.frame, f.dir), (Some(4), Some(S2C)));
+}
+
+#[test]
 fn clean_close_and_open_at_capture_end() {
     let r = end_with(Some((S2C, false)), &[S2C, C2S]);
     let c = r.closed.as_ref().unwrap();
@@ -819,6 +858,32 @@ fn midstream_finds_frames_and_roles() {
     assert_eq!(r.texts_of(S2C), vec!["server 0", "server 1", "server 2"]);
     assert!(r.has("ws.midstream") && r.has("ws.unparsed"));
     assert!(r.events.iter().any(|e| e.contains("\"answers_frame\":1")));
+}
+
+#[test]
+fn gap_while_hunting_decides_on_the_bytes_before_it() {
+    let mut conn = Connection::new_midstream(1, &Limits::default());
+    let mut r = Recorder::default();
+    let before = [b"xx".to_vec(), text(S2C, "one"), text(S2C, "two")].concat();
+    conn.on_data(S2C, at(1), &before, &mut r);
+    assert!(
+        r.texts.is_empty(),
+        "two frames alone do not lock while more may come"
+    );
+    conn.on_gap(S2C, at(2), 10, &mut r);
+    assert_eq!(r.texts_of(S2C), vec!["one", "two"]);
+    let after = [
+        vec![0xff, 0x00],
+        text(S2C, "three"),
+        text(S2C, "four"),
+        text(S2C, "five"),
+    ]
+    .concat();
+    conn.on_data(S2C, at(3), &after, &mut r);
+    conn.finish(&mut r);
+    assert_eq!(r.texts_of(S2C), vec!["one", "two", "three", "four", "five"]);
+    let s = conn.summary();
+    assert_eq!((s.s2c.unparsed_bytes, s.s2c.gap_bytes), (4, 10));
 }
 
 #[test]
@@ -946,5 +1011,79 @@ fn fuzz_smoke() {
         crate::fuzzing::ws::connection(&mutated);
         data.insert(0, 2);
         crate::fuzzing::ws::connection(&data);
+    }
+}
+
+/// Throughput on typical traffic; run with
+/// `cargo test --release --lib ws::tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    struct Count(u64);
+    impl Findings for Count {
+        fn push_finding(&mut self, _f: Finding) {
+            self.0 += 1;
+        }
+    }
+    impl Sink for Count {
+        fn on_message(&mut self, m: &Message<'_>) {
+            self.0 += m.payload.len() as u64;
+        }
+        fn on_control(&mut self, _c: &Control<'_>) {}
+    }
+    let xml = |i: usize| {
+        format!(
+            "<message to='agent{i}@finesse/desktop'><event xmlns='http://jabber.org/protocol/pubsub#event'>\
+             <items node='/finesse/api/User/{i}'><item><notification><Update><data><user><state>READY</state>\
+             <stateChangeTime>2026-11-25T12:52:{:02}.123Z</stateChangeTime></user></data></Update>\
+             </notification></item></items></event></message>",
+            i % 60
+        )
+    };
+    let mut z = Compress::new(Compression::default(), false);
+    let mut workloads: Vec<(&str, Dir, Vec<u8>)> = Vec::new();
+    let plain_s2c: Vec<u8> = (0..20_000)
+        .flat_map(|i| frame(true, 0, 1, None, xml(i).as_bytes()))
+        .collect();
+    let plain_c2s: Vec<u8> = (0..20_000)
+        .flat_map(|i| frame(true, 0, 1, Some(KEY), xml(i).as_bytes()))
+        .collect();
+    let deflated: Vec<u8> = (0..20_000)
+        .flat_map(|i| {
+            frame(
+                true,
+                4,
+                1,
+                None,
+                &compress_message(&mut z, xml(i).as_bytes()),
+            )
+        })
+        .collect();
+    let big: Vec<u8> = (0..200)
+        .flat_map(|i| frame(true, 0, 2, Some(KEY), &vec![i as u8; 64 << 10]))
+        .collect();
+    workloads.push(("s2c text, unmasked", S2C, plain_s2c));
+    workloads.push(("c2s text, masked", C2S, plain_c2s));
+    workloads.push(("s2c text, deflate with context takeover", S2C, deflated));
+    workloads.push(("c2s binary 64 KiB, masked", C2S, big));
+    for (name, dir, wire) in workloads {
+        let mut sink = Count(0);
+        let start = std::time::Instant::now();
+        let rounds = 5;
+        for _ in 0..rounds {
+            let mut conn = Connection::new(0, deflate_both(), &Limits::default());
+            for (i, seg) in wire.chunks(1460).enumerate() {
+                conn.on_data(dir, at(i as u64), seg, &mut sink);
+            }
+            conn.finish(&mut sink);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let mb = (wire.len() * rounds) as f64 / 1e6;
+        let plain = sink.0 as f64 / 1e6;
+        eprintln!(
+            "{name}: {:.0} MB/s of wire bytes, {:.0} MB/s of payload ({mb:.0} MB in {secs:.2} s)",
+            mb / secs,
+            plain / secs
+        );
     }
 }
