@@ -422,6 +422,10 @@ impl Side {
                     &self.control,
                     self.control_truncated,
                 );
+                // An oversized control frame must not pin its buffer.
+                if self.control.capacity() > 4096 {
+                    self.control = Vec::new();
+                }
                 self.close_sent |= f.h.opcode == Opcode::Close;
             }
         }

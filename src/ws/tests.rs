@@ -991,9 +991,25 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 
 #[test]
 fn fuzz_smoke() {
+    fuzz_rounds(300);
+}
+
+/// Longer run: `XMPPCAP_FUZZ_ROUNDS=100000 cargo test --release --lib
+/// ws::tests::fuzz_long -- --ignored`.
+#[test]
+#[ignore]
+fn fuzz_long() {
+    let rounds = std::env::var("XMPPCAP_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    fuzz_rounds(rounds);
+}
+
+fn fuzz_rounds(rounds: u64) {
     let (session, _, _) = finesse_session();
     let valid: Vec<u8> = session.iter().flat_map(|s| s.2.clone()).collect();
-    for seed in 0..300u64 {
+    for seed in 0..rounds {
         let mut data = noise(seed, 64 + (seed as usize % 700));
         crate::fuzzing::ws::parse_frame_header(&data);
         crate::fuzzing::ws::negotiate(&data);
@@ -1085,5 +1101,161 @@ fn throughput() {
             mb / secs,
             plain / secs
         );
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One frame of a generated stream: (fin, rsv1, opcode, masked, payload).
+    fn frame_strategy() -> impl Strategy<Value = (bool, bool, u8, bool, Vec<u8>)> {
+        let opcode = prop_oneof![
+            6 => Just(1u8),
+            2 => Just(2u8),
+            3 => Just(0u8),
+            1 => Just(8u8),
+            2 => Just(9u8),
+            1 => Just(10u8),
+            1 => Just(3u8),
+        ];
+        let payload = prop_oneof![
+            3 => "[a-z<>/ =']{0,40}".prop_map(String::into_bytes),
+            1 => proptest::collection::vec(any::<u8>(), 0..300),
+        ];
+        (any::<bool>(), any::<bool>(), opcode, any::<bool>(), payload)
+    }
+
+    /// Wire bytes for generated frames; RSV1 text frames carry real deflate
+    /// data from one compressor (context takeover).
+    fn wire(frames: &[(bool, bool, u8, bool, Vec<u8>)]) -> Vec<u8> {
+        let mut z = Compress::new(Compression::fast(), false);
+        let mut out = Vec::new();
+        for (fin, rsv1, opcode, masked, payload) in frames {
+            let compressed = *rsv1 && *opcode == 1;
+            let body = if compressed {
+                compress_message(&mut z, payload)
+            } else {
+                payload.clone()
+            };
+            let key = masked.then_some(KEY);
+            out.extend(frame(
+                *fin,
+                if compressed { 4 } else { 0 },
+                *opcode,
+                key,
+                &body,
+            ));
+        }
+        out
+    }
+
+    fn feed(mode: u8, bytes: &[u8], cuts: &[usize], gap_at: Option<usize>) -> Vec<String> {
+        let limits = Limits {
+            max_ws_message: 200,
+            max_ws_resync_frame: 512,
+            ..Limits::default()
+        };
+        let mut conn = match mode {
+            0 => Connection::new_midstream(0, &limits),
+            1 => Connection::new(0, Negotiated::default(), &limits),
+            _ => Connection::new(0, deflate_both(), &limits),
+        };
+        let mut r = Recorder::default();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        points.extend(gap_at.map(|g| g % (bytes.len() + 1)));
+        points.push(0);
+        points.push(bytes.len());
+        points.sort_unstable();
+        points.dedup();
+        for pair in points.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            // Frame numbers follow the gap and data positions, not the cuts.
+            let n = if gap_at.is_some_and(|g| a >= g % (bytes.len() + 1)) {
+                2
+            } else {
+                1
+            };
+            conn.on_data(S2C, at(n), &bytes[a..b], &mut r);
+            if gap_at.is_some_and(|g| b == g % (bytes.len() + 1)) {
+                conn.on_gap(S2C, at(2), 7, &mut r);
+            }
+        }
+        conn.finish(&mut r);
+        r.events
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn same_events_whatever_the_chunking(
+            frames in proptest::collection::vec(frame_strategy(), 0..12),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+            mode in 0u8..3,
+            gap in proptest::option::of(any::<usize>()),
+        ) {
+            let bytes = wire(&frames);
+            let whole = feed(mode, &bytes, &[], gap);
+            prop_assert_eq!(&whole, &feed(mode, &bytes, &cuts, gap));
+            let every: Vec<usize> = (0..bytes.len()).collect();
+            prop_assert_eq!(&whole, &feed(mode, &bytes, &every, gap));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever is lost (a late start, a gap), a compressed message is
+        /// either inflated to exactly what was sent or reported as not inflated.
+        #[test]
+        fn never_garbage_from_a_missing_window(
+            words in proptest::collection::vec("(agent|READY|NOT_READY|<presence/>|team) {1,3}", 1..20),
+            start in any::<usize>(),
+            gap in proptest::option::of((any::<usize>(), 1u64..40)),
+            fragment in any::<bool>(),
+        ) {
+            let mut z = Compress::new(Compression::default(), false);
+            let mut bytes = Vec::new();
+            for w in &words {
+                let c = compress_message(&mut z, w.as_bytes());
+                if fragment && c.len() > 2 {
+                    let (a, b) = c.split_at(c.len() / 2);
+                    bytes.extend(frame(false, 4, 1, None, a));
+                    bytes.extend(frame(true, 0, 9, None, b"p"));
+                    bytes.extend(frame(true, 0, 0, None, b));
+                } else {
+                    bytes.extend(frame(true, 4, 1, None, &c));
+                }
+            }
+            let start = start % bytes.len();
+            let mut conn = if start == 0 {
+                Connection::new(0, deflate_both(), &Limits::default())
+            } else {
+                Connection::new_midstream(0, &Limits::default())
+            };
+            let mut r = Recorder::default();
+            let rest = &bytes[start..];
+            match gap {
+                Some((at_byte, len)) => {
+                    let cut = at_byte % (rest.len() + 1);
+                    let skip = (cut + len as usize).min(rest.len());
+                    conn.on_data(S2C, at(1), &rest[..cut], &mut r);
+                    conn.on_gap(S2C, at(2), (skip - cut) as u64, &mut r);
+                    conn.on_data(S2C, at(3), &rest[skip..], &mut r);
+                }
+                None => {
+                    conn.on_data(S2C, at(1), rest, &mut r);
+                }
+            }
+            conn.finish(&mut r);
+            for (_, text) in &r.texts {
+                prop_assert!(words.iter().any(|w| w.starts_with(text.as_str())), "garbage {:?}", text);
+            }
+            if start == 0 && gap.is_none() {
+                prop_assert_eq!(r.texts.len(), words.len());
+            }
+        }
     }
 }
