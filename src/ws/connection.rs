@@ -168,7 +168,8 @@ impl Connection {
             let (side, mut cx) = self.parts(dir, sink);
             side.on_end(at, true, &mut cx);
         }
-        self.shared.report_unanswered_pings(sink);
+        let last = [self.sides[0].last_at, self.sides[1].last_at];
+        self.shared.report_unanswered_pings(last, sink);
         self.shared.report_abnormal_end(sink);
         self.shared.report_tallies(sink);
         sink.on_closed(&self.shared.closed());
@@ -253,7 +254,7 @@ impl Shared {
         let (Some(end), None) = (self.tcp_end, &self.closes[self.server_dir().index()]) else {
             return;
         };
-        let who = if Some(end.dir) == self.client_dir {
+        let who = if end.dir == self.server_dir().flip() {
             "client"
         } else {
             "server"
@@ -296,18 +297,26 @@ impl Shared {
         Some(answer)
     }
 
-    fn report_unanswered_pings<S: Sink>(&mut self, sink: &mut S) {
+    /// Pings without a pong: a warning when the other side kept sending
+    /// after them, information when the capture simply ended first.
+    fn report_unanswered_pings<S: Sink>(&mut self, last: [FrameRef; 2], sink: &mut S) {
         for dir in Dir::BOTH {
             let mut pending = self.pings.iter().filter(|p| p.dir == dir);
             let Some(first) = pending.next() else {
                 continue;
             };
             let n = 1 + pending.count();
+            let peer_went_on = last[dir.flip().index()].frame > first.at.frame;
+            let (level, tail) = if peer_went_on {
+                (Level::Warn, "although the other side kept sending")
+            } else {
+                (Level::Info, "before the capture ended")
+            };
             let msg = format!(
-                "{n} ping(s) never answered by a pong (first at frame {})",
+                "{n} ping(s) not answered by a pong {tail} (first at frame {})",
                 first.at.frame
             );
-            let f = Finding::new(Level::Warn, Layer::Ws, "ws.ping_unanswered", msg)
+            let f = Finding::new(level, Layer::Ws, "ws.ping_unanswered", msg)
                 .at(first.at)
                 .in_stream(self.stream, Some(dir));
             sink.push_finding(f);

@@ -657,6 +657,29 @@ fn every_violation_has_its_finding() {
 }
 
 #[test]
+fn rsv1_under_another_extension_or_none() {
+    let hello = frame(
+        true,
+        4,
+        1,
+        None,
+        &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+    );
+    let (other, _) = Negotiated::from_headers(None, Some("x-webkit-deflate-frame"), None);
+    let r = run(Some(other), &Limits::default(), &[(S2C, 1, hello.clone())]);
+    assert!(r.findings.is_empty(), "{:?}", r.codes());
+    assert_eq!(r.message_json(0)["not_inflated"], "other_extension");
+    // Nothing negotiated: a violation, but the message is still tried, cleanly.
+    let r = run(
+        Some(Negotiated::default()),
+        &Limits::default(),
+        &[(S2C, 1, hello)],
+    );
+    assert_eq!(r.codes(), vec!["ws.rsv_without_extension"]);
+    assert_eq!(r.texts_of(S2C), vec!["Hello"]);
+}
+
+#[test]
 fn repeated_findings_are_counted_not_flooded() {
     let segs: Vec<Segment> = (0..10)
         .map(|i| (C2S, i + 1, frame(true, 0, 1, None, b"x")))
