@@ -454,7 +454,7 @@ fn conform(corpus: &Path, name: &str) -> String {
         if masked_ok {
             ""
         } else {
-            " (tshark: some frames masked the wrong way)"
+            " (a peer masks the wrong way; tshark agrees)"
         }
     )
 }
