@@ -54,4 +54,5 @@ pub mod fuzzing {
     pub use crate::http::fuzz::{
         bosh_body as http_bosh_body, connection as http_connection, heads as http_heads,
     };
+    pub use crate::ws::fuzzing as ws;
 }

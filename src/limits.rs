@@ -63,6 +63,10 @@ pub struct Limits {
     pub max_inflated_message: usize,
     /// Inflated-to-compressed ratio above which inflation stops (decompression bombs).
     pub max_inflate_ratio: u64,
+    /// Longest frame payload accepted while hunting for a frame boundary (capture
+    /// started mid-connection, or after a gap); bytes buffered while hunting stay
+    /// under about twice this.
+    pub max_ws_resync_frame: usize,
 
     // --- xmpp ---
     /// Element nesting depth inside one stanza.
@@ -94,6 +98,7 @@ impl Default for Limits {
             max_ws_message: 8 << 20,
             max_inflated_message: 8 << 20,
             max_inflate_ratio: 1000,
+            max_ws_resync_frame: 256 << 10,
             max_xml_depth: 64,
             max_stanza_bytes: 4 << 20,
         }

@@ -1,0 +1,508 @@
+//! Data frames to messages, for one direction: reassembly of fragments,
+//! permessage-deflate, the message and inflation caps, UTF-8 checks.
+//!
+//! Takes the headers and (unmasked or masked) payload pieces of data frames
+//! in order; gives one [`Message`] per message into the sink, plus findings.
+//! Memory is one reused payload buffer per direction, never above the caps;
+//! compressed bytes are inflated as they arrive and never buffered. It never
+//! shows bytes that came out of a window it does not have.
+
+use crate::common::{Dir, FrameRef};
+use crate::finding::Level;
+use crate::limits::Limits;
+use crate::ws::connection::Cx;
+use crate::ws::deflate::{Inflater, Stop};
+use crate::ws::frame::{unmask, Header, Opcode, RSV1};
+use crate::ws::message::{DirSummary, Message, MessageOpcode, NotInflated};
+use crate::ws::Sink;
+
+/// Inflated output always allowed whatever the ratio (small messages that
+/// refer to a long shared window legitimately inflate many times over).
+const RATIO_GRACE: usize = 64 << 10;
+/// Masked compressed bytes are unmasked this many at a time.
+const UNMASK_STEP: usize = 16 << 10;
+/// The payload buffer is shrunk back to this after a larger message.
+const KEEP_CAPACITY: usize = 64 << 10;
+
+/// How RSV1 on a data frame is to be read in this direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeflateUse {
+    /// permessage-deflate was negotiated; `takeover`: the window persists.
+    Negotiated { takeover: bool },
+    /// Nothing negotiated that uses RSV1 (or no handshake seen): inflate from
+    /// a fresh window and accept only clean results.
+    Guess,
+    /// Another extension owns RSV1: compressed payloads are not decoded.
+    Other,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Caps {
+    message: usize,
+    inflated: usize,
+    ratio: u64,
+}
+
+/// The message being assembled.
+#[derive(Clone, Debug)]
+struct Open {
+    opcode: MessageOpcode,
+    first: FrameRef,
+    last: FrameRef,
+    offset: u64,
+    frames: u32,
+    /// Payload bytes of all frames so far (including bytes lost in gaps).
+    wire_len: u64,
+    /// `wire_len` before the current frame.
+    frame_base: u64,
+    compressed: bool,
+    /// Compressed and still being inflated.
+    inflating: bool,
+    /// Inflated from a window that might be incomplete: accept only clean text.
+    trial: bool,
+    truncated: bool,
+    not_inflated: Option<NotInflated>,
+    /// The full plain length is known (false once inflation stopped early).
+    len_known: bool,
+}
+
+pub(crate) struct Assembler {
+    dir: Dir,
+    deflate: DeflateUse,
+    caps: Caps,
+    open: Option<Open>,
+    buf: Vec<u8>,
+    scratch: Vec<u8>,
+    inflater: Option<Inflater>,
+    said_context_lost: bool,
+    pub(crate) stats: DirSummary,
+}
+
+impl Assembler {
+    pub(crate) fn new(dir: Dir, deflate: DeflateUse, limits: &Limits) -> Assembler {
+        Assembler {
+            dir,
+            deflate,
+            caps: Caps {
+                message: limits.max_ws_message,
+                inflated: limits.max_inflated_message,
+                ratio: limits.max_inflate_ratio,
+            },
+            open: None,
+            buf: Vec::new(),
+            scratch: Vec::new(),
+            inflater: None,
+            said_context_lost: false,
+            stats: DirSummary::default(),
+        }
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Emits an unfragmented, uncompressed, unmasked message straight from
+    /// the input when the whole payload is at hand. Returns false (doing
+    /// nothing) when the general path is needed.
+    pub(crate) fn whole<S: Sink>(
+        &mut self,
+        h: &Header,
+        first: FrameRef,
+        last: FrameRef,
+        offset: u64,
+        payload: &[u8],
+        cx: &mut Cx<'_, S>,
+    ) -> bool {
+        let Some(opcode) = data_opcode(h.opcode) else {
+            return false;
+        };
+        let simple = h.fin && h.rsv & RSV1 == 0 && h.mask.is_none() && self.open.is_none();
+        if !simple || payload.len() > self.caps.message || payload.len() as u64 != h.payload_len {
+            return false;
+        }
+        let open = Open {
+            opcode,
+            first,
+            last,
+            offset,
+            frames: 1,
+            wire_len: h.payload_len,
+            frame_base: 0,
+            compressed: false,
+            inflating: false,
+            trial: false,
+            truncated: false,
+            not_inflated: None,
+            len_known: true,
+        };
+        emit(self.dir, &open, payload, &mut self.stats, cx);
+        true
+    }
+
+    /// Starts a message with its first frame (text or binary).
+    pub(crate) fn begin(&mut self, h: &Header, at: FrameRef, offset: u64) {
+        let opcode = data_opcode(h.opcode).unwrap_or(MessageOpcode::Binary);
+        let compressed = h.rsv & RSV1 != 0;
+        let mut open = Open {
+            opcode,
+            first: at,
+            last: at,
+            offset,
+            frames: 1,
+            wire_len: 0,
+            frame_base: 0,
+            compressed,
+            inflating: false,
+            trial: false,
+            truncated: false,
+            not_inflated: None,
+            len_known: true,
+        };
+        if compressed {
+            match self.deflate {
+                DeflateUse::Other => {
+                    open.not_inflated = Some(NotInflated::OtherExtension);
+                    open.len_known = false;
+                }
+                DeflateUse::Negotiated { takeover } => {
+                    let inf = self
+                        .inflater
+                        .get_or_insert_with(|| Inflater::new(takeover, true));
+                    open.inflating = true;
+                    open.trial = !inf.trusted();
+                }
+                DeflateUse::Guess => {
+                    self.inflater
+                        .get_or_insert_with(|| Inflater::new(true, false));
+                    open.inflating = true;
+                    open.trial = true;
+                }
+            }
+        }
+        self.buf.clear();
+        self.open = Some(open);
+    }
+
+    /// A continuation frame of the open message begins.
+    pub(crate) fn next_frame(&mut self, at: FrameRef) {
+        if let Some(open) = &mut self.open {
+            open.frames = open.frames.saturating_add(1);
+            open.frame_base = open.wire_len;
+            open.last = at;
+        }
+    }
+
+    /// Payload bytes of the current frame; `done` bytes of it came before.
+    pub(crate) fn payload<S: Sink>(
+        &mut self,
+        h: &Header,
+        done: u64,
+        chunk: &[u8],
+        at: FrameRef,
+        cx: &mut Cx<'_, S>,
+    ) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        open.wire_len = open.wire_len.saturating_add(chunk.len() as u64);
+        open.last = at;
+        if open.inflating {
+            let cap = inflate_cap(&self.caps, open.frame_base.saturating_add(h.payload_len));
+            let result = self.inflate(chunk, h.mask, done, cap);
+            self.after_inflate(result, cap, at, cx);
+        } else if !open.compressed && !open.truncated {
+            let room = self.caps.message.saturating_sub(self.buf.len());
+            let keep = chunk.get(..room).unwrap_or(chunk);
+            let start = self.buf.len();
+            self.buf.extend_from_slice(keep);
+            if let Some(key) = h.mask {
+                unmask(self.buf.get_mut(start..).unwrap_or_default(), key, done);
+            }
+            if keep.len() < chunk.len() {
+                open.truncated = true;
+                let msg = format!(
+                    "message longer than {} bytes: the rest is counted, not kept",
+                    self.caps.message
+                );
+                cx.report(
+                    Level::Warn,
+                    "ws.message_too_large",
+                    self.dir,
+                    at,
+                    open.offset,
+                    msg,
+                );
+            }
+        }
+    }
+
+    fn inflate(
+        &mut self,
+        chunk: &[u8],
+        mask: Option<[u8; 4]>,
+        done: u64,
+        cap: usize,
+    ) -> Result<(), Stop> {
+        let Some(inf) = &mut self.inflater else {
+            return Ok(());
+        };
+        let Some(key) = mask else {
+            return inf.feed(chunk, &mut self.buf, cap);
+        };
+        let mut done = done;
+        for piece in chunk.chunks(UNMASK_STEP) {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(piece);
+            unmask(&mut self.scratch, key, done);
+            done = done.wrapping_add(piece.len() as u64);
+            inf.feed(&self.scratch, &mut self.buf, cap)?;
+        }
+        Ok(())
+    }
+
+    fn after_inflate<S: Sink>(
+        &mut self,
+        result: Result<(), Stop>,
+        cap: usize,
+        at: FrameRef,
+        cx: &mut Cx<'_, S>,
+    ) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        let Err(stop) = result else {
+            return;
+        };
+        open.inflating = false;
+        open.len_known = false;
+        let trusted = self.inflater.as_ref().is_some_and(Inflater::trusted);
+        let (level, code, place, msg) = match stop {
+            Stop::Limit => {
+                open.truncated = true;
+                let msg = format!(
+                    "decompression limit at frame {}: stopped after {cap} inflated bytes \
+                     (caps: {} bytes, {}x the compressed size)",
+                    at.frame, self.caps.inflated, self.caps.ratio
+                );
+                (Level::Warn, "ws.inflate_limit", at, msg)
+            }
+            Stop::Invalid(why) if trusted && !open.trial => {
+                open.not_inflated = Some(NotInflated::InvalidDeflate);
+                let msg = format!(
+                    "invalid deflate data in the message starting at frame {} ({why}); \
+                     later compressed messages in this direction decode only when they \
+                     need no earlier context",
+                    open.first.frame
+                );
+                (Level::Error, "ws.invalid_deflate", at, msg)
+            }
+            Stop::Invalid(_) => {
+                open.not_inflated = Some(NotInflated::NoContext);
+                let msg = format!(
+                    "compressed message at frame {} cannot be inflated without the earlier \
+                     compression context (capture started late, or data was lost)",
+                    open.first.frame
+                );
+                (Level::Info, "ws.no_deflate_context", open.first, msg)
+            }
+        };
+        if open.not_inflated.is_some() {
+            self.buf.clear();
+        }
+        cx.report(level, code, self.dir, place, open.offset, msg);
+        let offset = open.offset;
+        self.lose_context(at, offset, cx);
+    }
+
+    /// The window of this direction is gone (gap, resync, error, limit).
+    pub(crate) fn lose_context<S: Sink>(&mut self, at: FrameRef, offset: u64, cx: &mut Cx<'_, S>) {
+        let Some(inf) = &mut self.inflater else {
+            return;
+        };
+        let was_trusted = inf.trusted();
+        inf.lose_context();
+        let takeover = matches!(self.deflate, DeflateUse::Negotiated { takeover: true });
+        if takeover && was_trusted && !self.said_context_lost {
+            self.said_context_lost = true;
+            let msg = "the permessage-deflate context of this direction is lost: later compressed \
+                       messages decode only when they need no earlier context";
+            cx.report(
+                Level::Warn,
+                "ws.deflate_context_lost",
+                self.dir,
+                at,
+                offset,
+                msg.to_owned(),
+            );
+        }
+    }
+
+    /// `len` payload bytes of the current frame are missing from the capture.
+    pub(crate) fn gap<S: Sink>(&mut self, len: u64, at: FrameRef, cx: &mut Cx<'_, S>) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        open.wire_len = open.wire_len.saturating_add(len);
+        open.truncated = true;
+        if open.inflating {
+            open.inflating = false;
+            open.len_known = false;
+            if self.buf.is_empty() {
+                open.not_inflated = Some(NotInflated::Gap);
+            }
+            let offset = open.offset;
+            self.lose_context(at, offset, cx);
+        }
+    }
+
+    /// The last frame of the message ended: emits it.
+    pub(crate) fn finish<S: Sink>(&mut self, at: FrameRef, cx: &mut Cx<'_, S>) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        open.last = at;
+        if open.inflating {
+            let cap = inflate_cap(&self.caps, open.wire_len);
+            let result = match &mut self.inflater {
+                Some(inf) => inf.end_message(&mut self.buf, cap),
+                None => Ok(()),
+            };
+            self.after_inflate(result, cap, at, cx);
+        }
+        self.emit_open(cx);
+    }
+
+    /// The message cannot be completed (a new message started, sync or the
+    /// connection was lost): emits what there is, marked truncated.
+    pub(crate) fn abort<S: Sink>(&mut self, at: FrameRef, cx: &mut Cx<'_, S>) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        open.truncated = true;
+        if open.inflating {
+            open.inflating = false;
+            open.len_known = false;
+            let offset = open.offset;
+            self.lose_context(at, offset, cx);
+        }
+        self.emit_open(cx);
+    }
+
+    fn emit_open<S: Sink>(&mut self, cx: &mut Cx<'_, S>) {
+        let Some(mut open) = self.open.take() else {
+            return;
+        };
+        if open.compressed && open.trial && open.not_inflated.is_none() && !open.truncated {
+            let clean_text =
+                open.opcode == MessageOpcode::Binary || std::str::from_utf8(&self.buf).is_ok();
+            if !clean_text {
+                open.not_inflated = Some(NotInflated::NoContext);
+                open.len_known = false;
+                self.buf.clear();
+                if let Some(inf) = &mut self.inflater {
+                    inf.lose_context();
+                }
+            }
+        }
+        emit(self.dir, &open, &self.buf, &mut self.stats, cx);
+        self.buf.clear();
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf.shrink_to(KEEP_CAPACITY);
+        }
+    }
+}
+
+fn data_opcode(op: Opcode) -> Option<MessageOpcode> {
+    match op {
+        Opcode::Text => Some(MessageOpcode::Text),
+        Opcode::Binary => Some(MessageOpcode::Binary),
+        _ => None,
+    }
+}
+
+/// Inflated bytes allowed for a message whose compressed payload is `compressed` long.
+fn inflate_cap(caps: &Caps, compressed: u64) -> usize {
+    let by_ratio = caps.ratio.saturating_mul(compressed.saturating_add(4));
+    let by_ratio = usize::try_from(by_ratio)
+        .unwrap_or(usize::MAX)
+        .max(RATIO_GRACE);
+    caps.message.min(caps.inflated).min(by_ratio)
+}
+
+fn emit<S: Sink>(
+    dir: Dir,
+    open: &Open,
+    payload: &[u8],
+    stats: &mut DirSummary,
+    cx: &mut Cx<'_, S>,
+) {
+    let text = match open.opcode {
+        MessageOpcode::Text if open.not_inflated.is_none() => text_of(open, payload, dir, cx),
+        _ => None,
+    };
+    let len = if !open.len_known {
+        None
+    } else if open.compressed {
+        Some(payload.len() as u64)
+    } else {
+        Some(open.wire_len)
+    };
+    let message = Message {
+        stream: cx.stream,
+        dir,
+        frame: open.first,
+        last_frame: open.last,
+        time: open.first.ts,
+        opcode: open.opcode,
+        compressed: open.compressed,
+        frames: open.frames,
+        wire_len: open.wire_len,
+        len,
+        truncated: open.truncated,
+        not_inflated: open.not_inflated,
+        text,
+        payload,
+    };
+    stats.messages += 1;
+    match open.opcode {
+        MessageOpcode::Text => stats.text += 1,
+        MessageOpcode::Binary => stats.binary += 1,
+    }
+    stats.compressed += u64::from(open.compressed);
+    stats.not_inflated += u64::from(open.not_inflated.is_some());
+    stats.truncated += u64::from(open.truncated);
+    stats.inflated_bytes = stats.inflated_bytes.saturating_add(payload.len() as u64);
+    cx.sink.on_message(&message);
+}
+
+/// The text of a text message; invalid UTF-8 is a finding, except for an
+/// incomplete last character of a cut message.
+fn text_of<'p, S: Sink>(
+    open: &Open,
+    payload: &'p [u8],
+    dir: Dir,
+    cx: &mut Cx<'_, S>,
+) -> Option<&'p str> {
+    match std::str::from_utf8(payload) {
+        Ok(text) => Some(text),
+        Err(e) if open.truncated && e.error_len().is_none() => {
+            std::str::from_utf8(payload.get(..e.valid_up_to()).unwrap_or_default()).ok()
+        }
+        Err(e) => {
+            let msg = format!(
+                "text message at frame {} is not valid UTF-8 (at byte {})",
+                open.first.frame,
+                e.valid_up_to()
+            );
+            cx.report(
+                Level::Warn,
+                "ws.invalid_utf8",
+                dir,
+                open.first,
+                open.offset,
+                msg,
+            );
+            None
+        }
+    }
+}
