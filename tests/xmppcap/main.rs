@@ -4,3 +4,4 @@
 mod cli;
 mod corpus;
 mod corpus_tcp;
+mod fixtures_tcp;
