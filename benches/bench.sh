@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Throughput and peak memory of xmppcap's commands on large generated captures.
+#
+#   benches/bench.sh [streams|tls|report|all] [SIZE]     (default: all 500M)
+#
+# Generates the captures with the fixture generator into bench-data/ (once),
+# builds the release binary, runs each command 3 times with GNU time and
+# prints MB/s (capture bytes per wall-clock second, one core: the pipeline is
+# single-threaded per capture) and peak RSS. Record results in BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+size=${2:-500M}
+data=bench-data
+mkdir -p "$data"
+cargo build --release --quiet --bin xmppcap --example fixturegen
+gen=target/release/examples/fixturegen
+bin=target/release/xmppcap
+
+measure() { # label file args...
+    local label=$1 file=$2; shift 2
+    local bytes; bytes=$(stat -c %s "$file")
+    for run in 1 2 3; do
+        /usr/bin/time -f '%e %M' -o "$data/time.txt" "$bin" "$@" "$file" > /dev/null
+        read -r secs rss_kb < "$data/time.txt"
+        awk -v l="$label" -v r="$run" -v b="$bytes" -v s="$secs" -v k="$rss_kb" 'BEGIN {
+            mbs = (s > 0) ? b / 1e6 / s : 0;
+            printf "%-28s run %d: %8.1f MB in %6.2f s = %7.1f MB/s, peak RSS %6.1f MB\n", l, r, b / 1e6, s, mbs, k / 1024 }'
+    done
+}
+
+if [[ $what == streams || $what == all ]]; then
+    f=$data/tcp-$size.pcap
+    [[ -f $f ]] || "$gen" bench-tcp --size "$size" --out "$f"
+    measure "streams (plain TCP)" "$f" streams --no-progress --format json
+fi
+if [[ $what == tls || $what == all ]]; then
+    f=$data/tls-$size.pcapng
+    [[ -f $f ]] || "$gen" bench-tls --size "$size" --out "$f"
+    measure "tls (TLS 1.3 decrypt)" "$f" tls --no-progress --format json --keylog "$f.keys"
+fi
+if [[ $what == report || $what == all ]]; then
+    f=$data/wss-$size.pcapng
+    if [[ -f $f ]] || "$gen" bench-wss --size "$size" --out "$f" 2>/dev/null; then
+        measure "report ndjson (wss)" "$f" report --no-progress --format ndjson --keylog "$f.keys"
+    else
+        echo "report: the generator has no bench-wss yet"
+    fi
+fi
