@@ -1,1 +1,5 @@
-//! Stage `xmpp`: not built yet.
+//! Stage `xmpp`: stanzas and sessions (under construction).
+
+mod element;
+mod ns;
+mod scan;
