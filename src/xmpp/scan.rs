@@ -176,11 +176,6 @@ impl Scanner {
         self.in_item
     }
 
-    /// Whether the scanner is still looking for a plausible item.
-    pub(crate) fn is_hunting(&self) -> bool {
-        self.hunting
-    }
-
     /// The name of the last top-level tag seen (for messages about partial items).
     pub(crate) fn name(&self) -> &[u8] {
         self.name.get(..self.name_len).unwrap_or_default()
