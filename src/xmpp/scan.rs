@@ -220,7 +220,9 @@ impl Scanner {
                     None => break,
                 },
                 Lex::Lt => {
-                    self.name_len = 0;
+                    if at_top {
+                        self.name_len = 0;
+                    }
                     self.lex = match b {
                         b'/' => Lex::EndName,
                         b'?' => Lex::Pi(false),
