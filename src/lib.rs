@@ -30,4 +30,19 @@ pub mod xmpp;
 
 /// One entry per parser for fuzzers and fuzz-smoke tests; not a stable API.
 #[doc(hidden)]
-pub mod fuzzing {}
+pub mod fuzzing {
+    /// The XMPP TCP framer (segments, directions and gaps seeded by the first byte).
+    pub fn xmpp_framer(data: &[u8]) {
+        crate::xmpp::fuzz::framer(data)
+    }
+
+    /// An XMPP session fed WebSocket messages (split at NUL bytes).
+    pub fn xmpp_element(data: &[u8]) {
+        crate::xmpp::fuzz::element(data)
+    }
+
+    /// The Finesse notification parser.
+    pub fn finesse_notification(data: &[u8]) {
+        crate::xmpp::fuzz::notification(data)
+    }
+}

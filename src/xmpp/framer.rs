@@ -439,6 +439,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn same_stanzas_for_any_segmentation(cuts in proptest::collection::vec(0usize..C2S.len(), 0..12)) {
+            let bytes = C2S.as_bytes();
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut prev = 0;
+            for c in cuts.into_iter().chain([bytes.len()]) {
+                chunks.push((C, &bytes[prev..c.max(prev)]));
+                prev = c.max(prev);
+            }
+            proptest::prop_assert_eq!(feed_chunks(&chunks).1.log, expected_log());
+        }
+    }
+
     #[test]
     fn every_prefix_emits_only_complete_elements() {
         let bytes = C2S.as_bytes();

@@ -17,6 +17,7 @@
 
 mod element;
 mod framer;
+pub(crate) mod fuzz;
 mod iq;
 mod ns;
 mod sasl;
