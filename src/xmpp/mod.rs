@@ -24,6 +24,7 @@ mod sasl;
 mod scan;
 mod session;
 mod stanzas;
+mod stream;
 mod summary;
 
 use std::borrow::Cow;
