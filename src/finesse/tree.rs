@@ -46,13 +46,16 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(limits: &Limits) -> Builder<'a> {
+    fn new(limits: &Limits, size_hint: usize) -> Builder<'a> {
+        // About one element per 24 bytes of a Finesse payload.
+        let mut nodes = Vec::with_capacity((size_hint / 24).clamp(8, 1024));
+        nodes.push(Node {
+            name: Cow::Borrowed(""),
+            text: Cow::Borrowed(""),
+            end: 1,
+        });
         Builder {
-            nodes: vec![Node {
-                name: Cow::Borrowed(""),
-                text: Cow::Borrowed(""),
-                end: 1,
-            }],
+            nodes,
             stack: vec![0],
             max_nodes: limits.max_xml_nodes,
             max_depth: limits.max_xml_depth,
@@ -118,7 +121,7 @@ impl<'a> Builder<'a> {
 pub(crate) fn parse_xml<'a>(text: &'a str, limits: &Limits) -> Result<Tree<'a>, Error> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().allow_dangling_amp = true;
-    let mut b = Builder::new(limits);
+    let mut b = Builder::new(limits, text.len());
     let mut before = 0;
     loop {
         let event = reader.read_event().map_err(|source| Error::Xml {
@@ -132,7 +135,11 @@ pub(crate) fn parse_xml<'a>(text: &'a str, limits: &Limits) -> Result<Tree<'a>, 
                 .get(before + 1..)
                 .and_then(|t| t.get(..qname_len))
                 .unwrap_or_default();
-            Cow::Borrowed(name.rsplit_once(':').map_or(name, |(_, l)| l))
+            let local = match memchr::memrchr(b':', name.as_bytes()) {
+                Some(i) => name.get(i + 1..).unwrap_or(name),
+                None => name,
+            };
+            Cow::Borrowed(local)
         };
         match event {
             Event::Start(e) => b.open(tag_name(e.name().as_ref().len()))?,
@@ -171,7 +178,7 @@ pub(crate) fn parse_xml<'a>(text: &'a str, limits: &Limits) -> Result<Tree<'a>, 
 /// Parses the JSON form.
 pub(crate) fn parse_json<'a>(text: &str, limits: &Limits) -> Result<Tree<'a>, Error> {
     let value: Value = serde_json::from_str(text).map_err(|source| Error::Json { source })?;
-    let mut b = Builder::new(limits);
+    let mut b = Builder::new(limits, text.len());
     match value {
         Value::Object(map) => {
             for (key, v) in map {
@@ -277,7 +284,12 @@ impl<'t, 'a> El<'t, 'a> {
 
     /// The trimmed text of the child at `path`, `None` when absent or empty.
     pub(crate) fn get(&self, path: &str) -> Option<String> {
-        self.path(path)
+        let found = if path.contains('/') {
+            self.path(path)
+        } else {
+            self.child(path)
+        };
+        found
             .map(|c| c.text())
             .filter(|t| !t.is_empty())
             .map(str::to_owned)

@@ -134,15 +134,23 @@ fn parse<'a>(
             limit: limits.max_stanza_bytes,
         });
     }
-    let mut reader = NsReader::from_str(src);
+    // Long escaped texts (a Finesse notification is hundreds of `&lt;`) cost
+    // quick-xml one event per reference: parse a copy where they are blanked
+    // out, and unescape each of them in one go from the source instead.
+    let masked = mask_escaped_text(src);
+    let (input, runs) = match &masked {
+        Some((copy, runs)) => (copy.as_str(), runs.as_slice()),
+        None => (src, &[][..]),
+    };
+    let mut reader = NsReader::from_str(input);
     bind_context(&mut reader, ctx);
     let mut builder = Builder {
         el: Element {
             src,
-            nodes: Vec::new(),
+            nodes: Vec::with_capacity(8),
             dropped: 0,
         },
-        stack: Vec::new(),
+        stack: Vec::with_capacity(8),
         done: false,
         max_nodes: limits.max_xml_nodes,
         max_depth: limits.max_xml_depth,
@@ -164,8 +172,13 @@ fn parse<'a>(
             Event::Start(e) => builder.open(&e, resolved, span, false)?,
             Event::Empty(e) => builder.open(&e, resolved, span, true)?,
             Event::End(_) => builder.close(),
-            Event::Text(t) => builder.text(t.into_inner(), span, before)?,
-            Event::CData(t) => builder.text(t.into_inner(), span, before)?,
+            Event::Text(_) => builder.text(source_text(src, span, runs)?, span, before)?,
+            Event::CData(_) => {
+                let inner = src
+                    .get(span.0 + 9..span.1.saturating_sub(3))
+                    .unwrap_or_default();
+                builder.text(Cow::Borrowed(inner), span, before)?
+            }
             Event::GeneralRef(r) => builder.text(resolve_ref(&r)?, span, before)?,
             Event::DocType(_) => return Err(XmlError::Doctype),
             Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
@@ -189,6 +202,66 @@ fn parse<'a>(
     Ok(builder.el)
 }
 
+/// Text runs worth blanking out: at least this many references in the element...
+const MASK_MIN_REFS: usize = 16;
+/// ...and runs of at least this many bytes.
+const MASK_MIN_RUN: usize = 64;
+
+/// A copy of `src` with long escaped character-data runs replaced by spaces
+/// (same length, so every offset stays valid), and those runs.
+///
+/// A run is the text between the last `>` before an `&` and the next `<`;
+/// it is character data only if it holds no `>` (otherwise the `&` is in an
+/// attribute value, a comment, CDATA or a PI, whose ends hold a `>`).
+fn mask_escaped_text(src: &str) -> Option<(String, Vec<(usize, usize)>)> {
+    let bytes = src.as_bytes();
+    memchr::memchr_iter(b'&', bytes).nth(MASK_MIN_REFS)?;
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'&', bytes.get(i..)?) {
+        let amp = i + off;
+        let start = memchr::memrchr(b'>', bytes.get(..amp)?).map_or(0, |p| p + 1);
+        let end = memchr::memchr(b'<', bytes.get(amp..)?).map_or(bytes.len(), |p| amp + p);
+        let run = bytes.get(start..end)?;
+        if start > 0 && end < bytes.len() && run.len() >= MASK_MIN_RUN && !run.contains(&b'>') {
+            runs.push((start, end));
+        }
+        i = end.max(amp + 1);
+    }
+    if runs.is_empty() {
+        return None;
+    }
+    let mut copy = bytes.to_vec();
+    for &(start, end) in &runs {
+        copy.get_mut(start..end)?.fill(b' ');
+    }
+    // Runs start after `>` and end at `<`: whole characters were blanked.
+    let copy = String::from_utf8(copy).ok()?;
+    Some((copy, runs))
+}
+
+/// The text of a Text event, from the source: unescaped if it is a blanked run.
+fn source_text<'a>(
+    src: &'a str,
+    span: (usize, usize),
+    runs: &[(usize, usize)],
+) -> Result<Cow<'a, str>, XmlError> {
+    let raw = src.get(span.0..span.1).unwrap_or_default();
+    if runs.binary_search(&span).is_err() {
+        // quick-xml splits text at every `&`: outside runs a Text event is verbatim.
+        return Ok(Cow::Borrowed(raw));
+    }
+    quick_xml::escape::unescape(raw).map_err(|e| match e {
+        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name) => {
+            XmlError::UnknownEntity { name }
+        }
+        other => XmlError::Syntax {
+            position: span.0 as u64,
+            source: other.into(),
+        },
+    })
+}
+
 fn bind_context(reader: &mut NsReader<&[u8]>, ctx: &Context) {
     let resolver = reader.resolver_mut();
     // A binding quick-xml refuses (e.g. a header rebinding `xml:`) is just
@@ -207,7 +280,7 @@ fn resolve(r: &ResolveResult<'_>) -> Ns {
     }
 }
 
-fn resolve_ref<'a>(r: &BytesRef<'a>) -> Result<Cow<'a, str>, XmlError> {
+fn resolve_ref(r: &BytesRef<'_>) -> Result<Cow<'static, str>, XmlError> {
     if let Ok(Some(c)) = r.resolve_char_ref() {
         return Ok(Cow::Owned(c.to_string()));
     }

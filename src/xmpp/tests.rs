@@ -529,3 +529,155 @@ fn pending_iqs_are_capped() {
     );
     assert_eq!(sink.codes(), ["xmpp.pending_iq_limit"]);
 }
+
+/// Throughput of the session on a WebSocket session full of pubsub events
+/// (run with `cargo test --release -- --ignored --nocapture xmpp::tests::throughput`).
+#[test]
+#[ignore]
+fn throughput_pubsub_events() {
+    struct Count(usize, usize);
+    impl crate::finding::Findings for Count {
+        fn push_finding(&mut self, _: crate::finding::Finding) {}
+    }
+    impl Sink for Count {
+        fn on_stanza(&mut self, s: &Stanza<'_>) {
+            self.0 += s.summary.len();
+        }
+        fn on_finesse(&mut self, _: &Stanza<'_>, u: &crate::finesse::Update) {
+            self.1 += u.summary().len();
+        }
+        fn on_tls_handover(&mut self, _: &TlsHandover) {}
+    }
+    let messages: Vec<String> = (0..1000)
+        .map(|i| {
+            if i % 2 == 0 {
+                notification_message("/finesse/api/User/1001", USER_READY)
+            } else {
+                notification_message("/finesse/api/User/1001/Dialogs", DIALOG)
+            }
+        })
+        .collect();
+    let bytes: usize = messages.iter().map(String::len).sum();
+    let mut session = Session::new(1, Transport::WebSocket, &Limits::default(), false);
+    let mut sink = Count(0, 0);
+    let rounds = 200;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        for m in &messages {
+            session.on_element(S, frame(1, 0), m.as_bytes(), &mut sink);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let mb = (bytes * rounds) as f64 / 1e6;
+    eprintln!(
+        "{mb:.0} MB of pubsub events ({} B each) in {secs:.2} s: {:.0} MB/s, {:.0} k stanzas/s",
+        bytes / messages.len(),
+        mb / secs,
+        (messages.len() * rounds) as f64 / secs / 1e3
+    );
+    assert!(sink.1 > 0);
+}
+
+#[test]
+#[ignore]
+fn throughput_parts() {
+    let limits = Limits::default();
+    let user = notification_message("/finesse/api/User/1001", USER_READY);
+    let t = std::time::Instant::now();
+    let n = 200_000;
+    for _ in 0..n {
+        std::hint::black_box(crate::finesse::parse_notification(USER_READY, &limits).unwrap());
+    }
+    eprintln!(
+        "notification parse: {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            element::parse_element(&user, &element::Context::default(), &limits).unwrap(),
+        );
+    }
+    eprintln!(
+        "stanza parse: {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let mut s = scan::Scanner::default();
+        std::hint::black_box(s.scan(user.as_bytes()));
+    }
+    eprintln!("scan: {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    let u = crate::finesse::parse_notification(USER_READY, &limits).unwrap();
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(u.summary());
+        std::hint::black_box(u.findings());
+    }
+    eprintln!(
+        "summary+findings: {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+#[test]
+#[ignore]
+fn throughput_parts2() {
+    let user = notification_message("/finesse/api/User/1001", USER_READY);
+    let esc = quick_xml::escape::escape(USER_READY).into_owned();
+    let n = 200_000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(quick_xml::escape::unescape(&esc).unwrap());
+    }
+    eprintln!(
+        "unescape {} B: {:.2} µs",
+        esc.len(),
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(std::str::from_utf8(user.as_bytes()).unwrap());
+        std::hint::black_box(user.as_bytes().to_vec());
+    }
+    eprintln!(
+        "utf8+copy {} B: {:.2} µs",
+        user.len(),
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let plain = user.replace(&esc, "x");
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            element::parse_element(&plain, &element::Context::default(), &Limits::default())
+                .unwrap(),
+        );
+    }
+    eprintln!(
+        "stanza without payload {} B: {:.2} µs",
+        plain.len(),
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+#[test]
+#[ignore]
+fn loop_notification() {
+    let limits = Limits::default();
+    for _ in 0..1_000_000 {
+        std::hint::black_box(crate::finesse::parse_notification(USER_READY, &limits).unwrap());
+    }
+}
+
+#[test]
+#[ignore]
+fn loop_stanza() {
+    let user = notification_message("/finesse/api/User/1001", USER_READY);
+    let plain = user.replace(&*quick_xml::escape::escape(USER_READY), "x");
+    for _ in 0..1_000_000 {
+        std::hint::black_box(
+            element::parse_element(&plain, &element::Context::default(), &Limits::default())
+                .unwrap(),
+        );
+    }
+}
