@@ -621,6 +621,32 @@ mod tests {
     }
 
     #[test]
+    fn long_escaped_texts_read_in_one_piece_match_the_event_path() {
+        let inner =
+            "<Update><data><user><state>READY</state><v>AT&amp;T</v></user></data></Update>";
+        let escaped = quick_xml::escape::escape(inner);
+        let amps = "&amp;".repeat(20);
+        let src = format!(
+            "<message a='x&gt;{amps}' b=\"&lt;&gt;\"><n>{escaped}</n><raw>1 &gt; 0 &amp; 2 > 1 {amps}</raw><c><![CDATA[&lt;]]></c></message>"
+        );
+        assert!(mask_escaped_text(&src).is_some());
+        let el = parse_ok(&src);
+        let root = el.root();
+        assert_eq!(root.attr("a").unwrap(), format!("x>{}", "&".repeat(20)));
+        assert_eq!(root.attr("b").as_deref(), Some("<>"));
+        assert_eq!(root.child_text("n"), Some(inner));
+        assert_eq!(
+            root.child_text("raw").unwrap(),
+            format!("1 > 0 & 2 > 1 {}", "&".repeat(20))
+        );
+        assert_eq!(root.child_text("c"), Some("&lt;"));
+        let (s, e) = root.child_named("n").unwrap().text_span().unwrap();
+        assert_eq!(&src[s..e], &*escaped);
+        let bad = format!("<m><n>{escaped}&bogus;</n></m>");
+        assert!(matches!(parse_err(&bad), XmlError::UnknownEntity { name } if name == "bogus"));
+    }
+
+    #[test]
     fn node_cap_keeps_parsing_but_drops_elements() {
         let limits = Limits {
             max_xml_nodes: 2,

@@ -113,6 +113,9 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let span = Span { dir, first, last };
+        if self.single_element(span, xml, sink) {
+            return;
+        }
         let mut scanner = Scanner::default();
         let mut pos = 0;
         while let Some(rest) = xml.get(pos..).filter(|r| !r.is_empty()) {
@@ -132,6 +135,30 @@ impl Session {
                     break;
                 }
                 Step::More(_) => break,
+            }
+        }
+    }
+
+    /// The usual case, one plain element per message, without the splitter:
+    /// false when the message needs it (headers, several elements, not XML).
+    fn single_element(&mut self, span: Span, xml: &[u8], sink: &mut impl Sink) -> bool {
+        let trimmed = xml.trim_ascii();
+        let plain = match trimmed {
+            [b'<', c, ..] => c.is_ascii_alphabetic() && !trimmed.starts_with(b"<stream:stream"),
+            _ => false,
+        };
+        let Some(text) = plain.then(|| std::str::from_utf8(trimmed).ok()).flatten() else {
+            return false;
+        };
+        match element::parse_element(text, &self.ctx[span.dir.index()], &self.limits) {
+            Ok(el) if el.root().local() != "stream" => {
+                self.dispatch(span, &el, sink);
+                true
+            }
+            Ok(_) | Err(XmlError::Trailing { .. }) => false,
+            Err(err) => {
+                self.malformed(span, trimmed, &err, sink);
+                true
             }
         }
     }
