@@ -14,6 +14,20 @@
 //! unless `show_secrets`. Never panics on input; every buffer is capped by
 //! [`Limits`](crate::limits::Limits); malformed XML is a finding and the
 //! session goes on.
+//!
+//! Finding codes (layer `xmpp` unless noted): `xmpp.malformed_xml`,
+//! `xmpp.stanza_too_large`, `xmpp.junk`, `xmpp.gap`, `xmpp.truncated`,
+//! `xmpp.sasl_failure`, `xmpp.starttls_failure`, `xmpp.bind_failed`,
+//! `xmpp.session_failed`, `xmpp.no_presence`, `xmpp.negative_priority`,
+//! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid`,
+//! `xmpp.subscription_unanswered`, `xmpp.unanswered_ping`,
+//! `xmpp.slow_ping_reply`, `xmpp.unanswered_iq`, `xmpp.iq_error` (info),
+//! `xmpp.pending_iq_limit`, `xmpp.conflict`, `xmpp.system_shutdown`,
+//! `xmpp.connection_timeout`, `xmpp.stream_error`, `xmpp.redirect`,
+//! `xmpp.finesse_unavailable`, `xmpp.ended_without_close`; layer `finesse`:
+//! `finesse.malformed_notification`, `finesse.out_of_service`,
+//! `finesse.forced_logout`, `finesse.forced_not_ready`, `finesse.api_error`,
+//! `finesse.dialog_failed`.
 
 mod element;
 mod framer;

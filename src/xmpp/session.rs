@@ -155,7 +155,7 @@ impl Session {
                 self.dispatch(span, &el, sink);
                 true
             }
-            Ok(_) | Err(XmlError::Trailing { .. }) => false,
+            Ok(_) | Err(XmlError::Trailing { .. } | XmlError::Unclosed { .. }) => false,
             Err(err) => {
                 self.malformed(span, trimmed, &err, sink);
                 true

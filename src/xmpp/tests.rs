@@ -681,3 +681,28 @@ fn loop_stanza() {
         );
     }
 }
+
+#[test]
+fn unclosed_header_with_another_prefix_is_still_a_header() {
+    let msgs = vec![(
+        C,
+        1,
+        0,
+        "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client' to='f'>"
+            .to_owned(),
+    )];
+    let (_, sink) = run(&msgs, false);
+    assert_eq!(sink.stanzas[0].name, "s:stream");
+    assert_eq!(
+        sink.stanzas[0].summary,
+        "stream open to f (no version: pre-RFC 3920 stream)"
+    );
+    assert!(sink.findings.is_empty());
+    let (_, sink) = run(&[(C, 1, 0, "<iq type='get'>".to_owned())], false);
+    assert_eq!(sink.codes(), ["xmpp.malformed_xml"]);
+    assert!(
+        sink.findings[0].message.contains("not closed"),
+        "{}",
+        sink.findings[0].message
+    );
+}
