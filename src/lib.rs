@@ -55,4 +55,18 @@ pub mod fuzzing {
         bosh_body as http_bosh_body, connection as http_connection, heads as http_heads,
     };
     pub use crate::ws::fuzzing as ws;
+    /// The XMPP TCP framer (segments, directions and gaps seeded by the first byte).
+    pub fn xmpp_framer(data: &[u8]) {
+        crate::xmpp::fuzz::framer(data)
+    }
+
+    /// An XMPP session fed WebSocket messages (split at NUL bytes).
+    pub fn xmpp_element(data: &[u8]) {
+        crate::xmpp::fuzz::element(data)
+    }
+
+    /// The Finesse notification parser.
+    pub fn finesse_notification(data: &[u8]) {
+        crate::xmpp::fuzz::notification(data)
+    }
 }

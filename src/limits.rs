@@ -73,6 +73,10 @@ pub struct Limits {
     pub max_xml_depth: usize,
     /// Bytes of one stanza (or notification payload).
     pub max_stanza_bytes: usize,
+    /// Elements of one stanza kept for analysis; the rest are still checked, then dropped.
+    pub max_xml_nodes: usize,
+    /// iq requests awaiting their reply per XMPP session; the oldest is dropped to make room.
+    pub max_pending_iqs: usize,
 }
 
 impl Default for Limits {
@@ -101,6 +105,8 @@ impl Default for Limits {
             max_ws_resync_frame: 256 << 10,
             max_xml_depth: 64,
             max_stanza_bytes: 4 << 20,
+            max_xml_nodes: 4096,
+            max_pending_iqs: 4096,
         }
     }
 }

@@ -1,1 +1,160 @@
-//! Stage `finesse`: not built yet.
+//! Stage `finesse`: Cisco Finesse notification payloads.
+//!
+//! Takes the text of one pubsub `<notification>` (already unescaped once by
+//! the stanza parser); parses it as its own document, XML or, when it starts
+//! with `{`, JSON; gives a typed [`Update`] (node, event, requestId, source,
+//! and a User, Dialog(s), Team, Queue(s), SystemInfo, Media or apiErrors
+//! payload) with a one-line summary, plus the findings that matter to a
+//! support engineer (failover, forced logout, API errors). Element names and
+//! `event` values are compared ignoring case; doubly escaped text (`AT&amp;T`
+//! inside the notification) comes out once unescaped (`AT&T`). Never panics
+//! and never keeps more than the XML caps of [`Limits`].
+
+mod tree;
+mod update;
+
+pub use update::{
+    ApiError, CallVariable, Dialog, Media, MediaProperties, Participant, Payload, Queue,
+    ReasonCode, SystemInfo, Team, TeamUser, Update, User,
+};
+
+use crate::finding::{Finding, Layer, Level};
+use crate::limits::Limits;
+
+/// Why a notification could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("notification of {len} bytes is over the cap of {limit}")]
+    TooLarge { len: usize, limit: usize },
+    #[error("empty notification")]
+    Empty,
+    #[error("notification XML error at offset {position}: {source}")]
+    Xml {
+        position: u64,
+        source: quick_xml::Error,
+    },
+    #[error("notification JSON error: {source}")]
+    Json { source: serde_json::Error },
+    #[error("notification element <{name}> is not closed")]
+    Unclosed { name: String },
+    #[error("notification nests deeper than {limit} elements")]
+    TooDeep { limit: usize },
+    #[error("notification has more than {limit} elements")]
+    TooManyElements { limit: usize },
+    #[error("no <Update> in the notification (found <{found}>)")]
+    NotAnUpdate { found: String },
+}
+
+/// Parses one notification text into an [`Update`] (`node` and `item_id` unset).
+pub fn parse_notification(text: &str, limits: &Limits) -> Result<Update, Error> {
+    if text.len() > limits.max_stanza_bytes {
+        return Err(Error::TooLarge {
+            len: text.len(),
+            limit: limits.max_stanza_bytes,
+        });
+    }
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(Error::Empty);
+    }
+    if trimmed.starts_with('{') {
+        let tree = tree::parse_json(trimmed, limits)?;
+        return from_doc(tree.doc());
+    }
+    if trimmed.starts_with("&lt;") {
+        // Escaped once more than usual (a hand-made publisher): undo that first.
+        let once = quick_xml::escape::unescape(trimmed).map_err(|e| Error::Xml {
+            position: 0,
+            source: e.into(),
+        })?;
+        let tree = tree::parse_xml(&once, limits)?;
+        return from_doc(tree.doc());
+    }
+    let tree = tree::parse_xml(trimmed, limits)?;
+    from_doc(tree.doc())
+}
+
+fn from_doc(doc: tree::El<'_, '_>) -> Result<Update, Error> {
+    if let Some(u) = doc.child("Update") {
+        return Ok(update::map_update(u));
+    }
+    // A JSON body without the `Update` wrapper carries the same keys at top level.
+    if doc.child("data").is_some() || doc.child("event").is_some() {
+        return Ok(update::map_update(doc));
+    }
+    Err(Error::NotAnUpdate {
+        found: doc
+            .children()
+            .next()
+            .map(|c| c.name().to_owned())
+            .unwrap_or_default(),
+    })
+}
+
+fn is_forced(reason: &Option<ReasonCode>, id: &Option<String>) -> bool {
+    let code = reason.as_ref().and_then(|r| r.code.as_deref());
+    code == Some("255") || id.as_deref() == Some("255")
+}
+
+impl Update {
+    /// Findings this update carries, not yet located (the caller adds stream and frame).
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut push = |level, code, message: String| {
+            out.push(Finding::new(level, Layer::Finesse, code, message));
+        };
+        match &self.payload {
+            Payload::SystemInfo(info) if info.status.as_deref() == Some("OUT_OF_SERVICE") => push(
+                Level::Error,
+                "finesse.out_of_service",
+                "Finesse reports OUT_OF_SERVICE: desktops fail over to the other node".to_owned(),
+            ),
+            Payload::User(u) if is_forced(&u.reason_code, &u.reason_code_id) => {
+                let who = u.login_id.as_deref().unwrap_or("?");
+                match u.state.as_deref() {
+                    Some("LOGOUT") => push(
+                        Level::Error,
+                        "finesse.forced_logout",
+                        format!("agent {who} logged out by the server with reason 255: its desktop session vanished"),
+                    ),
+                    Some("NOT_READY") => push(
+                        Level::Warn,
+                        "finesse.forced_not_ready",
+                        format!("agent {who} made NOT_READY by the server with reason 255: its desktop session vanished"),
+                    ),
+                    _ => {}
+                }
+            }
+            Payload::ApiErrors { errors } => {
+                for e in errors {
+                    let mut msg = format!("Finesse API error: {}", e.summary_line());
+                    if let Some(data) = &e.error_data {
+                        msg.push_str(&format!(", data {data}"));
+                    }
+                    push(Level::Error, "finesse.api_error", msg);
+                }
+            }
+            Payload::Dialog(d) if d.state.as_deref() == Some("FAILED") => push(
+                Level::Warn,
+                "finesse.dialog_failed",
+                format!("dialog {} FAILED", d.id.as_deref().unwrap_or("?")),
+            ),
+            _ => {}
+        }
+        out
+    }
+}
+
+impl ApiError {
+    fn summary_line(&self) -> String {
+        match (&self.error_message, &self.error_type) {
+            (Some(m), Some(t)) => format!("{m} ({t})"),
+            (Some(m), None) => m.clone(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "unspecified".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

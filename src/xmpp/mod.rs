@@ -1,1 +1,152 @@
-//! Stage `xmpp`: not built yet.
+//! Stage `xmpp`: XMPP stanzas and the conversation of each session.
+//!
+//! Takes XMPP in any of its three framings: one complete element per
+//! WebSocket message (RFC 7395, legacy `<stream:stream>` tolerated), the
+//! children of BOSH `<body>`s (both through [`Session::on_element`]), or the
+//! raw bytes of a TCP connection on 5222/5269 ([`StreamFramer`], which splits
+//! the stream across any segmentation and hands STARTTLS over to TLS at the
+//! exact byte). Gives, into a [`Sink`], one [`Stanza`] per top-level element
+//! (name as written on the wire, type, id, addresses, a one-line summary in
+//! words and the redacted XML), the Finesse [`crate::finesse::Update`]s each
+//! pubsub event carried (right after its stanza), findings, and a
+//! per-session [`Summary`]. Secrets (SASL PLAIN passwords and blobs, SCRAM and
+//! DIGEST-MD5 responses, `<password>`) never reach a summary or the raw XML
+//! unless `show_secrets`. Never panics on input; every buffer is capped by
+//! [`Limits`](crate::limits::Limits); malformed XML is a finding and the
+//! session goes on.
+//!
+//! Finding codes (layer `xmpp` unless noted): `xmpp.malformed_xml`,
+//! `xmpp.stanza_too_large`, `xmpp.junk`, `xmpp.gap`, `xmpp.truncated`,
+//! `xmpp.sasl_failure`, `xmpp.starttls_failure`, `xmpp.bind_failed`,
+//! `xmpp.session_failed`, `xmpp.no_presence`, `xmpp.negative_priority`,
+//! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid`,
+//! `xmpp.subscription_unanswered`, `xmpp.unanswered_ping`,
+//! `xmpp.slow_ping_reply`, `xmpp.unanswered_iq`, `xmpp.iq_error` (info),
+//! `xmpp.pending_iq_limit`, `xmpp.conflict`, `xmpp.system_shutdown`,
+//! `xmpp.connection_timeout`, `xmpp.stream_error`, `xmpp.redirect`,
+//! `xmpp.finesse_unavailable`, `xmpp.ended_without_close`; layer `finesse`:
+//! `finesse.malformed_notification`, `finesse.out_of_service`,
+//! `finesse.forced_logout`, `finesse.forced_not_ready`, `finesse.api_error`,
+//! `finesse.dialog_failed`.
+
+mod element;
+mod framer;
+pub(crate) mod fuzz;
+mod iq;
+mod ns;
+mod sasl;
+mod scan;
+mod session;
+mod stanzas;
+mod stream;
+mod summary;
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::common::{Dir, FrameRef};
+use crate::finding::Findings;
+use crate::finesse::Update;
+
+pub use element::XmlError;
+pub use framer::StreamFramer;
+pub use session::Session;
+pub use summary::{
+    Bind, Close, End, Features, Pings, Presence, Sasl, StartTls, StreamError, Subscription, Summary,
+};
+
+/// The framing an XMPP session travels in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// RFC 7395: one element per WebSocket text message.
+    WebSocket,
+    /// XEP-0124/0206: stanzas inside HTTP `<body>` elements.
+    Bosh,
+    /// RFC 6120 on a TCP connection (5222, 5269), possibly after STARTTLS.
+    Tcp,
+}
+
+/// One top-level element, as seen on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Stanza<'a> {
+    pub dir: Dir,
+    /// The frame holding the element's first byte.
+    pub first: FrameRef,
+    /// The frame holding its last byte.
+    pub last: FrameRef,
+    /// The element name exactly as written (`open`, `stream:features`, `iq`;
+    /// `/stream:stream` for the stream's end tag).
+    pub name: &'a str,
+    #[serde(rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    pub id: Option<Cow<'a, str>>,
+    pub from: Option<Cow<'a, str>>,
+    pub to: Option<Cow<'a, str>>,
+    /// One line in words, e.g. `bind result 1001@finesse1.example.com/desktop (12 ms)`.
+    pub summary: String,
+    /// The element's XML with secrets replaced by `[redacted]` (unless `show_secrets`).
+    pub raw: Cow<'a, str>,
+}
+
+/// The moment one direction of a TCP connection switches to TLS (STARTTLS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsHandover {
+    pub dir: Dir,
+    /// The frame whose processing decided the switch (the server's
+    /// `<proceed/>`, or the client's first TLS byte).
+    pub at: FrameRef,
+    /// Byte offset in this direction's TCP payload where TLS begins.
+    pub offset: u64,
+}
+
+/// How the transport under a session ended, as the lower stages saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum Ending {
+    /// A WebSocket Close frame, the first one sent.
+    WebSocketClose {
+        code: Option<u16>,
+        reason: Option<String>,
+        by: Dir,
+    },
+    /// TCP closed without any WebSocket Close: what a browser reports as 1006.
+    WebSocketAbnormal { dropped_by: Option<Dir> },
+    /// A BOSH `type='terminate'` body.
+    BoshTerminate { condition: Option<String>, by: Dir },
+    /// The TCP connection closed (FIN, or RST when `reset`), first by `by`.
+    TcpClosed { by: Option<Dir>, reset: bool },
+    /// The capture ended with the session still open.
+    CaptureEnded,
+}
+
+impl Ending {
+    /// Whether this ending is a failure rather than an orderly close.
+    pub fn is_abnormal(&self) -> bool {
+        match self {
+            Ending::WebSocketClose { code, .. } => !matches!(code, Some(1000 | 1001) | None),
+            Ending::WebSocketAbnormal { .. } => true,
+            Ending::BoshTerminate { condition, .. } => condition.is_some(),
+            Ending::TcpClosed { reset, .. } => *reset,
+            Ending::CaptureEnded => false,
+        }
+    }
+}
+
+/// Where a session's events go. `Findings` receives the findings.
+pub trait Sink: Findings {
+    /// One top-level element, in wire order per direction.
+    fn on_stanza(&mut self, stanza: &Stanza<'_>);
+    /// A Finesse update carried by `stanza` (reported just before).
+    fn on_finesse(&mut self, stanza: &Stanza<'_>, update: &Update);
+    /// A TCP direction switches to TLS (only from [`StreamFramer`]).
+    fn on_tls_handover(&mut self, handover: &TlsHandover);
+}
+
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_corpus;

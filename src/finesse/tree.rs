@@ -1,0 +1,355 @@
+//! A notification payload as a plain tree of named elements with text.
+//!
+//! Takes the notification text, XML (with quick-xml, namespaces ignored,
+//! attributes ignored, a lone `&` tolerated) or JSON (serde_json: object keys
+//! become child elements, arrays repeat their key, scalars become text); gives
+//! one tree whose names are compared ignoring ASCII case, so `dialogs/Dialog`,
+//! `Queue` and `apiErrors`/`ApiErrors` all look alike. Never keeps more than
+//! `max_xml_nodes` elements or nests deeper than `max_xml_depth`.
+
+use std::borrow::Cow;
+
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use serde_json::Value;
+
+use super::Error;
+use crate::limits::Limits;
+
+#[derive(Debug)]
+struct Node<'a> {
+    name: Cow<'a, str>,
+    text: Cow<'a, str>,
+    /// Index one past the last descendant (pre-order).
+    end: usize,
+}
+
+/// The parsed payload. Node 0 is the document: its children are the top-level elements.
+#[derive(Debug)]
+pub(crate) struct Tree<'a> {
+    nodes: Vec<Node<'a>>,
+}
+
+/// A handle on one element.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct El<'t, 'a> {
+    tree: &'t Tree<'a>,
+    idx: usize,
+}
+
+struct Builder<'a> {
+    nodes: Vec<Node<'a>>,
+    stack: Vec<usize>,
+    max_nodes: usize,
+    max_depth: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn new(limits: &Limits, size_hint: usize) -> Builder<'a> {
+        // About one element per 24 bytes of a Finesse payload.
+        let mut nodes = Vec::with_capacity((size_hint / 24).clamp(8, 1024));
+        nodes.push(Node {
+            name: Cow::Borrowed(""),
+            text: Cow::Borrowed(""),
+            end: 1,
+        });
+        Builder {
+            nodes,
+            stack: vec![0],
+            max_nodes: limits.max_xml_nodes,
+            max_depth: limits.max_xml_depth,
+        }
+    }
+
+    fn open(&mut self, name: Cow<'a, str>) -> Result<(), Error> {
+        if self.stack.len() > self.max_depth {
+            return Err(Error::TooDeep {
+                limit: self.max_depth,
+            });
+        }
+        if self.nodes.len() >= self.max_nodes {
+            return Err(Error::TooManyElements {
+                limit: self.max_nodes,
+            });
+        }
+        self.nodes.push(Node {
+            name,
+            text: Cow::Borrowed(""),
+            end: self.nodes.len() + 1,
+        });
+        self.stack.push(self.nodes.len() - 1);
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        // The document (index 0) is never popped.
+        if self.stack.len() > 1 {
+            if let Some(idx) = self.stack.pop() {
+                let end = self.nodes.len();
+                if let Some(n) = self.nodes.get_mut(idx) {
+                    n.end = end;
+                }
+            }
+        }
+    }
+
+    fn text(&mut self, piece: Cow<'a, str>) {
+        let Some(node) = self.stack.last().and_then(|&i| self.nodes.get_mut(i)) else {
+            return;
+        };
+        if node.text.is_empty() {
+            node.text = piece;
+        } else {
+            node.text.to_mut().push_str(&piece);
+        }
+    }
+
+    fn finish(mut self) -> Tree<'a> {
+        while self.stack.len() > 1 {
+            self.close();
+        }
+        let end = self.nodes.len();
+        if let Some(doc) = self.nodes.first_mut() {
+            doc.end = end;
+        }
+        Tree { nodes: self.nodes }
+    }
+}
+
+/// Parses the XML form.
+pub(crate) fn parse_xml<'a>(text: &'a str, limits: &Limits) -> Result<Tree<'a>, Error> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().allow_dangling_amp = true;
+    let mut b = Builder::new(limits, text.len());
+    let mut before = 0;
+    loop {
+        let event = reader.read_event().map_err(|source| Error::Xml {
+            position: reader.error_position(),
+            source,
+        })?;
+        let after = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        let tag_name = |qname_len: usize| -> Cow<'a, str> {
+            // Borrow the name from the text (the event's own copy would not live long enough).
+            let name = text
+                .get(before + 1..)
+                .and_then(|t| t.get(..qname_len))
+                .unwrap_or_default();
+            let local = match memchr::memrchr(b':', name.as_bytes()) {
+                Some(i) => name.get(i + 1..).unwrap_or(name),
+                None => name,
+            };
+            Cow::Borrowed(local)
+        };
+        match event {
+            Event::Start(e) => b.open(tag_name(e.name().as_ref().len()))?,
+            Event::Empty(e) => {
+                b.open(tag_name(e.name().as_ref().len()))?;
+                b.close();
+            }
+            Event::End(_) => b.close(),
+            Event::Text(t) => b.text(t.into_inner()),
+            Event::CData(t) => b.text(t.into_inner()),
+            Event::GeneralRef(r) => {
+                let piece = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Cow::Owned(c.to_string()),
+                    _ => match resolve_predefined_entity(&r) {
+                        Some(s) => Cow::Borrowed(s),
+                        // Unknown entities are kept as written rather than failing the update.
+                        None => Cow::Owned(format!("&{};", &*r)),
+                    },
+                };
+                b.text(piece);
+            }
+            Event::Eof => break,
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
+        before = after;
+    }
+    if let Some(open) = b.stack.last().filter(|_| b.stack.len() > 1) {
+        let name = b.nodes.get(*open).map_or("", |n| &n.name);
+        return Err(Error::Unclosed {
+            name: name.to_owned(),
+        });
+    }
+    Ok(b.finish())
+}
+
+/// Parses the JSON form.
+pub(crate) fn parse_json<'a>(text: &str, limits: &Limits) -> Result<Tree<'a>, Error> {
+    let value: Value = serde_json::from_str(text).map_err(|source| Error::Json { source })?;
+    let mut b = Builder::new(limits, text.len());
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                add_json(&mut b, key, v)?;
+            }
+        }
+        other => add_json(&mut b, String::new(), other)?,
+    }
+    Ok(b.finish())
+}
+
+fn add_json(b: &mut Builder<'_>, key: String, value: Value) -> Result<(), Error> {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                add_json(b, key.clone(), item)?;
+            }
+        }
+        Value::Object(map) => {
+            b.open(Cow::Owned(key))?;
+            for (k, v) in map {
+                // `@attr` keys of XML-to-JSON converters are not Finesse fields.
+                if !k.starts_with('@') {
+                    add_json(b, k, v)?;
+                }
+            }
+            b.close();
+        }
+        scalar => {
+            b.open(Cow::Owned(key))?;
+            let text = match scalar {
+                Value::String(s) => s,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            b.text(Cow::Owned(text));
+            b.close();
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Tree<'a> {
+    /// The document: its children are the top-level elements.
+    pub(crate) fn doc(&self) -> El<'_, 'a> {
+        El { tree: self, idx: 0 }
+    }
+}
+
+impl<'t, 'a> El<'t, 'a> {
+    fn node(&self) -> Option<&'t Node<'a>> {
+        self.tree.nodes.get(self.idx)
+    }
+
+    /// The element name as written (local part for XML).
+    pub(crate) fn name(&self) -> &'t str {
+        self.node().map_or("", |n| &n.name)
+    }
+
+    pub(crate) fn is(&self, name: &str) -> bool {
+        self.name().eq_ignore_ascii_case(name)
+    }
+
+    /// Direct children in order.
+    pub(crate) fn children(&self) -> impl Iterator<Item = El<'t, 'a>> + 't {
+        let tree = self.tree;
+        let end = self.node().map_or(0, |n| n.end);
+        let mut next = self.idx + 1;
+        std::iter::from_fn(move || {
+            if next >= end {
+                return None;
+            }
+            let child = El { tree, idx: next };
+            next = child.node()?.end.max(next + 1);
+            Some(child)
+        })
+    }
+
+    /// The first child with this name (ASCII case ignored).
+    pub(crate) fn child(&self, name: &str) -> Option<El<'t, 'a>> {
+        self.children().find(|c| c.is(name))
+    }
+
+    /// All children with this name.
+    pub(crate) fn all(&self, name: &'t str) -> impl Iterator<Item = El<'t, 'a>> + 't {
+        self.children().filter(move |c| c.is(name))
+    }
+
+    /// Follows a `/`-separated path of child names.
+    pub(crate) fn path(&self, path: &str) -> Option<El<'t, 'a>> {
+        path.split('/').try_fold(*self, |el, name| el.child(name))
+    }
+
+    /// Whether the element has child elements.
+    pub(crate) fn has_children(&self) -> bool {
+        self.children().next().is_some()
+    }
+
+    /// The trimmed text of this element.
+    pub(crate) fn text(&self) -> &'t str {
+        self.node().map_or("", |n| n.text.trim())
+    }
+
+    /// The trimmed text of the child at `path`, `None` when absent or empty.
+    pub(crate) fn get(&self, path: &str) -> Option<String> {
+        let found = if path.contains('/') {
+            self.path(path)
+        } else {
+            self.child(path)
+        };
+        found
+            .map(|c| c.text())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_names_ignore_case_and_text_unescapes() {
+        let limits = Limits::default();
+        let t = parse_xml(
+            "<Update><data><Dialogs><dialog><v>AT&amp;T</v></dialog></Dialogs></data></Update>",
+            &limits,
+        )
+        .unwrap();
+        let u = t.doc().child("update").unwrap();
+        assert_eq!(u.path("DATA/dialogs/Dialog/V").unwrap().text(), "AT&T");
+        assert_eq!(u.get("data/dialogs/dialog/v").as_deref(), Some("AT&T"));
+    }
+
+    #[test]
+    fn json_arrays_repeat_their_key() {
+        let limits = Limits::default();
+        let t = parse_json(r#"{"Update":{"data":{"dialogs":{"Dialog":[{"id":"1"},{"id":2}]}},"event":"put","requestId":null}}"#, &limits).unwrap();
+        let u = t.doc().child("Update").unwrap();
+        let ids: Vec<_> = u
+            .path("data/dialogs")
+            .unwrap()
+            .all("dialog")
+            .map(|d| d.get("id"))
+            .collect();
+        assert_eq!(ids, [Some("1".to_owned()), Some("2".to_owned())]);
+        assert_eq!(u.get("event").as_deref(), Some("put"));
+        assert_eq!(u.get("requestId"), None);
+    }
+
+    #[test]
+    fn caps_are_errors() {
+        let limits = Limits {
+            max_xml_depth: 2,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            parse_xml("<a><b><c/></b></a>", &limits),
+            Err(Error::TooDeep { limit: 2 })
+        ));
+        let limits = Limits {
+            max_xml_nodes: 3,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            parse_xml("<a><b/><c/></a>", &limits),
+            Err(Error::TooManyElements { limit: 3 })
+        ));
+        assert!(matches!(
+            parse_json("[[[", &limits),
+            Err(Error::Json { .. })
+        ));
+    }
+}

@@ -1,0 +1,508 @@
+//! The typed Finesse `Update` and how a payload tree maps onto it.
+//!
+//! Takes the tree of one notification; gives the fields support engineers
+//! read (agent state and reason, dialogs and call variables, team members,
+//! queue statistics, system status, asynchronous API errors) and a one-line
+//! summary. Never fails: a field that is absent is `None`, an unknown payload
+//! keeps its element name.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::tree::El;
+
+/// One Finesse notification (`<Update>`), as carried by a pubsub item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Update {
+    /// The pubsub node it was published on (`/finesse/api/User/1001`), set by the XMPP stage.
+    pub node: Option<String>,
+    /// The pubsub item id, set by the XMPP stage.
+    pub item_id: Option<String>,
+    /// `POST` (added), `PUT` (changed) or `DELETE` (removed), upper-cased as received.
+    pub event: Option<String>,
+    /// Echo of the REST request's `requestId` header; `None` for unsolicited updates.
+    pub request_id: Option<String>,
+    /// URI of the changed object (may differ from the node).
+    pub source: Option<String>,
+    /// What changed.
+    #[serde(flatten)]
+    pub payload: Payload,
+}
+
+/// The `<data>` of an update, by kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Payload {
+    User(User),
+    Dialog(Dialog),
+    Dialogs {
+        dialogs: Vec<Dialog>,
+    },
+    Team(Team),
+    Queue(Queue),
+    Queues {
+        queues: Vec<Queue>,
+    },
+    SystemInfo(SystemInfo),
+    Media(Media),
+    ApiErrors {
+        errors: Vec<ApiError>,
+    },
+    /// A payload element xmppcap does not know, by name.
+    Unknown {
+        element: String,
+    },
+    /// `<data/>` with nothing inside.
+    Empty,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReasonCode {
+    pub id: Option<String>,
+    pub category: Option<String>,
+    pub code: Option<String>,
+    pub label: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub login_id: Option<String>,
+    pub login_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub extension: Option<String>,
+    pub state: Option<String>,
+    pub pending_state: Option<String>,
+    pub reason_code_id: Option<String>,
+    pub reason_code: Option<ReasonCode>,
+    pub state_change_time: Option<String>,
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    pub media_address: Option<String>,
+    pub state: Option<String>,
+    pub state_cause: Option<String>,
+    pub actions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CallVariable {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MediaProperties {
+    pub dnis: Option<String>,
+    pub call_type: Option<String>,
+    pub dialed_number: Option<String>,
+    pub queue_number: Option<String>,
+    pub queue_name: Option<String>,
+    pub wrap_up_reason: Option<String>,
+    pub call_variables: Vec<CallVariable>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Dialog {
+    pub id: Option<String>,
+    pub state: Option<String>,
+    pub from_address: Option<String>,
+    pub to_address: Option<String>,
+    pub media_type: Option<String>,
+    pub participants: Vec<Participant>,
+    pub media_properties: Option<MediaProperties>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TeamUser {
+    pub login_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub extension: Option<String>,
+    pub state: Option<String>,
+    pub pending_state: Option<String>,
+    pub reason_code: Option<ReasonCode>,
+    pub state_change_time: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Team {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub users: Vec<TeamUser>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Queue {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// Statistic name → value as sent (`-1` means not assigned).
+    pub statistics: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SystemInfo {
+    pub status: Option<String>,
+    pub deployment_type: Option<String>,
+    pub current_timestamp: Option<String>,
+    pub primary_node: Option<String>,
+    pub secondary_node: Option<String>,
+    pub xmpp_domain: Option<String>,
+    pub xmpp_pubsub_domain: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Media {
+    pub media_id: Option<String>,
+    pub state: Option<String>,
+    pub pending_state: Option<String>,
+    pub reason_code: Option<ReasonCode>,
+    pub state_change_time: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub error_data: Option<String>,
+    pub error_media: Option<String>,
+    pub peripheral_error_code: Option<String>,
+    pub peripheral_error_msg: Option<String>,
+}
+
+/// Maps an `<Update>` element (or a bare JSON object with the same keys).
+pub(crate) fn map_update(u: El<'_, '_>) -> Update {
+    Update {
+        node: None,
+        item_id: None,
+        event: u.get("event").map(|e| e.to_ascii_uppercase()),
+        request_id: u.get("requestId"),
+        source: u.get("source"),
+        payload: match u.child("data") {
+            Some(data) => map_data(data),
+            None => Payload::Empty,
+        },
+    }
+}
+
+fn map_data(data: El<'_, '_>) -> Payload {
+    let Some(el) = data.children().next() else {
+        return Payload::Empty;
+    };
+    match el.name().to_ascii_lowercase().as_str() {
+        "user" => Payload::User(user(el)),
+        "dialog" => Payload::Dialog(dialog(el)),
+        "dialogs" => Payload::Dialogs {
+            dialogs: el.all("Dialog").map(dialog).collect(),
+        },
+        "team" => Payload::Team(team(el)),
+        "queue" => Payload::Queue(queue(el)),
+        "queues" => Payload::Queues {
+            queues: el.all("Queue").map(queue).collect(),
+        },
+        "systeminfo" => Payload::SystemInfo(system_info(el)),
+        "media" => Payload::Media(media(el)),
+        "apierrors" => Payload::ApiErrors {
+            errors: el.all("apiError").map(api_error).collect(),
+        },
+        "apierror" => Payload::ApiErrors {
+            errors: vec![api_error(el)],
+        },
+        other => Payload::Unknown {
+            element: other.to_owned(),
+        },
+    }
+}
+
+fn reason_code(el: El<'_, '_>) -> Option<ReasonCode> {
+    let rc = el.child("ReasonCode")?;
+    if !rc.has_children() {
+        return None;
+    }
+    Some(ReasonCode {
+        id: rc.get("id"),
+        category: rc.get("category"),
+        code: rc.get("code"),
+        label: rc.get("label"),
+    })
+}
+
+fn user(el: El<'_, '_>) -> User {
+    User {
+        login_id: el.get("loginId"),
+        login_name: el.get("loginName"),
+        first_name: el.get("firstName"),
+        last_name: el.get("lastName"),
+        extension: el.get("extension"),
+        state: el.get("state"),
+        pending_state: el.get("pendingState"),
+        reason_code_id: el.get("reasonCodeId"),
+        reason_code: reason_code(el),
+        state_change_time: el.get("stateChangeTime"),
+        team_id: el.get("teamId"),
+        team_name: el.get("teamName"),
+    }
+}
+
+fn dialog(el: El<'_, '_>) -> Dialog {
+    Dialog {
+        id: el.get("id"),
+        state: el.get("state"),
+        from_address: el.get("fromAddress"),
+        to_address: el.get("toAddress"),
+        media_type: el.get("mediaType"),
+        participants: el
+            .child("participants")
+            .map(|p| p.all("Participant").map(participant).collect())
+            .unwrap_or_default(),
+        media_properties: el.child("mediaProperties").map(media_properties),
+    }
+}
+
+fn participant(el: El<'_, '_>) -> Participant {
+    Participant {
+        media_address: el.get("mediaAddress"),
+        state: el.get("state"),
+        state_cause: el.get("stateCause"),
+        actions: el
+            .child("actions")
+            .map(|a| a.all("action").map(|x| x.text().to_owned()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn media_properties(el: El<'_, '_>) -> MediaProperties {
+    MediaProperties {
+        dnis: el.get("DNIS"),
+        call_type: el.get("callType"),
+        dialed_number: el.get("dialedNumber"),
+        queue_number: el.get("queueNumber"),
+        queue_name: el.get("queueName"),
+        wrap_up_reason: el.get("wrapUpReason"),
+        call_variables: el
+            .child("callvariables")
+            .map(|vars| {
+                vars.all("CallVariable")
+                    .map(|v| CallVariable {
+                        name: v.get("name").unwrap_or_default(),
+                        value: v
+                            .path("value")
+                            .map(|x| x.text().to_owned())
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn team(el: El<'_, '_>) -> Team {
+    Team {
+        id: el.get("id").or_else(|| last_segment(el.get("uri"))),
+        name: el.get("name"),
+        users: el
+            .child("users")
+            .map(|u| {
+                u.all("User")
+                    .map(|u| TeamUser {
+                        login_id: u.get("loginId"),
+                        first_name: u.get("firstName"),
+                        last_name: u.get("lastName"),
+                        extension: u.get("extension"),
+                        state: u.get("state"),
+                        pending_state: u.get("pendingState"),
+                        reason_code: reason_code(u),
+                        state_change_time: u.get("stateChangeTime"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn queue(el: El<'_, '_>) -> Queue {
+    Queue {
+        id: el.get("id").or_else(|| last_segment(el.get("uri"))),
+        name: el.get("name"),
+        statistics: el
+            .child("statistics")
+            .map(|s| {
+                s.children()
+                    .map(|c| (c.name().to_owned(), c.text().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn system_info(el: El<'_, '_>) -> SystemInfo {
+    SystemInfo {
+        status: el.get("status"),
+        deployment_type: el.get("deploymentType"),
+        current_timestamp: el.get("currentTimestamp"),
+        primary_node: el.get("primaryNode/host"),
+        secondary_node: el.get("secondaryNode/host"),
+        xmpp_domain: el.get("xmppDomain"),
+        xmpp_pubsub_domain: el.get("xmppPubSubDomain"),
+    }
+}
+
+fn media(el: El<'_, '_>) -> Media {
+    Media {
+        media_id: el.get("mediaId"),
+        state: el.get("state"),
+        pending_state: el.get("pendingState"),
+        reason_code: reason_code(el),
+        state_change_time: el.get("stateChangeTime"),
+    }
+}
+
+fn api_error(el: El<'_, '_>) -> ApiError {
+    ApiError {
+        error_type: el.get("errorType"),
+        error_message: el.get("errorMessage"),
+        error_data: el.get("errorData"),
+        error_media: el.get("errorMedia"),
+        peripheral_error_code: el.get("peripheralErrorCode"),
+        peripheral_error_msg: el.get("peripheralErrorMsg"),
+    }
+}
+
+fn last_segment(uri: Option<String>) -> Option<String> {
+    let uri = uri?;
+    let seg = uri.trim_end_matches('/').rsplit('/').next()?;
+    (!seg.is_empty()).then(|| seg.to_owned())
+}
+
+fn or_q(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("?")
+}
+
+impl ReasonCode {
+    /// `12 "Lunch"`.
+    fn describe(&self, id: &Option<String>) -> Option<String> {
+        let code = self.code.as_ref().or(self.id.as_ref()).or(id.as_ref())?;
+        Some(match &self.label {
+            Some(label) => format!("reason {code} \"{label}\""),
+            None => format!("reason {code}"),
+        })
+    }
+}
+
+fn reason(rc: &Option<ReasonCode>, id: &Option<String>) -> Option<String> {
+    match rc {
+        Some(rc) => rc.describe(id),
+        None => id.as_ref().map(|id| format!("reason {id}")),
+    }
+}
+
+fn with_notes(mut line: String, notes: &[Option<String>]) -> String {
+    let notes: Vec<&str> = notes.iter().flatten().map(String::as_str).collect();
+    if !notes.is_empty() {
+        let _ = write!(line, " ({})", notes.join(", "));
+    }
+    line
+}
+
+impl Dialog {
+    fn summary(&self) -> String {
+        let mut s = format!("Dialog {} {}", or_q(&self.id), or_q(&self.state));
+        if let Some(from) = &self.from_address {
+            let _ = write!(s, " from {from}");
+        }
+        if let Some(to) = &self.to_address {
+            let _ = write!(s, " to {to}");
+        }
+        s
+    }
+}
+
+impl Queue {
+    fn summary(&self) -> String {
+        let mut s = format!("Queue {}", or_q(&self.id));
+        if let Some(name) = &self.name {
+            let _ = write!(s, " \"{name}\"");
+        }
+        let stat = |k: &str| self.statistics.get(k).map(String::as_str);
+        let parts: Vec<String> = [("callsInQueue", "in queue"), ("agentsReady", "ready")]
+            .iter()
+            .filter_map(|(k, what)| stat(k).map(|v| format!("{v} {what}")))
+            .collect();
+        if !parts.is_empty() {
+            let _ = write!(s, ": {}", parts.join(", "));
+        }
+        s
+    }
+}
+
+impl ApiError {
+    fn summary(&self) -> String {
+        let mut s = format!("apiError {}", or_q(&self.error_message));
+        if let Some(t) = &self.error_type {
+            let _ = write!(s, " ({t})");
+        }
+        s
+    }
+}
+
+impl Update {
+    /// One line in words, e.g. `User 1001 NOT_READY (reason 12 "Lunch")`.
+    pub fn summary(&self) -> String {
+        let removed = self.event.as_deref() == Some("DELETE");
+        let line = match &self.payload {
+            Payload::User(u) => with_notes(
+                format!("User {} {}", or_q(&u.login_id), or_q(&u.state)),
+                &[
+                    u.pending_state.as_ref().map(|p| format!("pending {p}")),
+                    reason(&u.reason_code, &u.reason_code_id),
+                ],
+            ),
+            Payload::Dialog(d) => d.summary(),
+            Payload::Dialogs { dialogs } => match dialogs.as_slice() {
+                [one] => one.summary(),
+                many => {
+                    let all: Vec<String> = many.iter().map(Dialog::summary).collect();
+                    format!("{} dialogs: {}", many.len(), all.join("; "))
+                }
+            },
+            Payload::Team(t) => {
+                let mut s = format!("Team {}", or_q(&t.id));
+                if let Some(name) = &t.name {
+                    let _ = write!(s, " \"{name}\"");
+                }
+                let _ = write!(s, ": {} users", t.users.len());
+                s
+            }
+            Payload::Queue(q) => q.summary(),
+            Payload::Queues { queues } => {
+                let all: Vec<String> = queues.iter().map(Queue::summary).collect();
+                format!("{} queues: {}", queues.len(), all.join("; "))
+            }
+            Payload::SystemInfo(i) => format!("SystemInfo {}", or_q(&i.status)),
+            Payload::Media(m) => with_notes(
+                format!("Media {} {}", or_q(&m.media_id), or_q(&m.state)),
+                &[reason(&m.reason_code, &None)],
+            ),
+            Payload::ApiErrors { errors } => {
+                let all: Vec<String> = errors.iter().map(ApiError::summary).collect();
+                if all.is_empty() {
+                    "apiErrors (empty)".to_owned()
+                } else {
+                    all.join("; ")
+                }
+            }
+            Payload::Unknown { element } => format!("{element} update"),
+            Payload::Empty => "empty update".to_owned(),
+        };
+        if removed {
+            format!("{line} (removed)")
+        } else {
+            line
+        }
+    }
+}

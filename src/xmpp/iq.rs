@@ -1,0 +1,470 @@
+//! iq request/response pairs: bind, session, XEP-0199 pings, XEP-0060
+//! subscriptions and everything else, matched by id per direction.
+//!
+//! Takes `<iq>` elements of a session; gives summaries in words with the
+//! round-trip latency on each reply, fills the session summary (JID,
+//! subscriptions, ping statistics) and, at the end, findings for requests
+//! that never got an answer. Holds at most `max_pending_iqs` open requests
+//! per direction: the oldest is dropped (with a finding) to make room.
+
+use std::collections::BTreeMap;
+
+use super::element::NodeRef;
+use super::ns::Ns;
+use super::session::{side, Out, Session, Span};
+use super::summary::{Bind, Subscription, Summary};
+use crate::common::{Dir, FrameRef};
+use crate::finding::{Finding, Layer, Level};
+
+/// A Finesse desktop pings about every 10 s with a 10 s timeout.
+const PING_TIMEOUT_MS: f64 = 10_000.0;
+/// Subscriptions kept in the summary (a session normally has a handful).
+const MAX_SUBSCRIPTIONS: usize = 256;
+/// Unanswered-request findings reported one by one before being counted.
+const MAX_UNANSWERED_FINDINGS: usize = 10;
+
+#[derive(Debug)]
+enum Kind {
+    Bind { resource: Option<String> },
+    Session,
+    Ping,
+    Subscribe { index: Option<usize>, node: String },
+    Unsubscribe { index: Option<usize>, node: String },
+    Other { what: String },
+}
+
+#[derive(Debug)]
+struct Pending {
+    kind: Kind,
+    at: FrameRef,
+    seq: u64,
+}
+
+/// Open requests, per requesting direction, by id.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    pending: [BTreeMap<String, Pending>; 2],
+    seq: u64,
+    evicted: bool,
+}
+
+/// Milliseconds from `from` to `to`, to 0.1 ms.
+fn latency_ms(from: FrameRef, to: FrameRef) -> f64 {
+    (to.ts.nanos_since(from.ts) as f64 / 100_000.0).round() / 10.0
+}
+
+pub(crate) fn fmt_ms(ms: f64) -> String {
+    if ms.abs() < 1.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+/// `cancel/item-not-found` from a stanza's `<error>`.
+fn stanza_error(root: NodeRef<'_, '_>) -> String {
+    let Some(err) = root.child_named("error") else {
+        return "unspecified".to_owned();
+    };
+    let ty = err.attr("type").unwrap_or_default();
+    let cond = err
+        .children()
+        .find(|c| c.ns() == Ns::Stanzas && c.local() != "text")
+        .or_else(|| err.children().find(|c| c.local() != "text"))
+        .map_or("undefined-condition", |c| c.local());
+    if ty.is_empty() {
+        cond.to_owned()
+    } else {
+        format!("{ty}/{cond}")
+    }
+}
+
+fn nonempty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn client_from_id(id: &str) -> Option<&'static str> {
+    if id.starts_with("_bind_auth") {
+        Some("Strophe.js")
+    } else if id.starts_with("_xmpp_bind") {
+        Some("libstrophe")
+    } else if id.starts_with("purple") {
+        Some("Pidgin (libpurple)")
+    } else {
+        None
+    }
+}
+
+impl Session {
+    pub(crate) fn iq(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
+        let ty = root.attr("type");
+        match ty.as_deref() {
+            Some(t @ ("get" | "set")) => self.iq_request(span, root, t, out),
+            Some(t @ ("result" | "error")) => self.iq_reply(span, root, t == "error", out),
+            Some(t) => out.summary = format!("iq with invalid type {t}"),
+            None => out.summary = "iq without type".to_owned(),
+        }
+    }
+
+    fn iq_request(&mut self, span: Span, root: NodeRef<'_, '_>, ty: &str, out: &mut Out) {
+        let payload = root.children().next();
+        let kind = match payload {
+            Some(p) if p.is(Ns::Bind, "bind") => Kind::Bind {
+                resource: nonempty(p.child_text("resource")),
+            },
+            Some(p) if p.is(Ns::Session, "session") => Kind::Session,
+            Some(p) if p.is(Ns::Ping, "ping") => Kind::Ping,
+            Some(p) if p.is(Ns::Pubsub, "pubsub") => self.pubsub_request(span, p, out),
+            Some(p) if p.is(Ns::IqAuth, "query") => Kind::Other {
+                what: match nonempty(p.child_text("username")) {
+                    Some(u) => format!("{ty} jabber:iq:auth as {u}"),
+                    None => format!("{ty} jabber:iq:auth"),
+                },
+            },
+            Some(p) => Kind::Other {
+                what: match p.attr("xmlns") {
+                    Some(ns) => format!("{ty} {} ({ns})", p.name()),
+                    None => format!("{ty} {}", p.name()),
+                },
+            },
+            None => Kind::Other {
+                what: format!("{ty} (empty)"),
+            },
+        };
+        out.summary = match &kind {
+            Kind::Bind { resource: Some(r) } => format!("bind {r}"),
+            Kind::Bind { resource: None } => "bind (server-assigned resource)".to_owned(),
+            Kind::Session => "session".to_owned(),
+            Kind::Ping => "ping".to_owned(),
+            Kind::Subscribe { .. } | Kind::Unsubscribe { .. } => std::mem::take(&mut out.summary),
+            Kind::Other { what } => format!("iq {what}"),
+        };
+        if let Kind::Bind { resource } = &kind {
+            self.summary.bind = Some(Bind {
+                requested_resource: resource.clone(),
+                ..Bind::default()
+            });
+        }
+        if matches!(kind, Kind::Ping) {
+            self.summary.pings.sent[span.dir.index()] += 1;
+        }
+        let Some(id) = root.attr("id") else {
+            out.summary.push_str(" (no id: no reply can match)");
+            return;
+        };
+        if matches!(kind, Kind::Bind { .. }) {
+            self.summary.client = self.summary.client.or(client_from_id(&id));
+        }
+        let seq = self.iqs.seq;
+        self.iqs.seq += 1;
+        let cap = self.limits.max_pending_iqs;
+        let map = &mut self.iqs.pending[span.dir.index()];
+        if map.len() >= cap.max(1) {
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, p)| p.seq)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                map.remove(&k);
+            }
+            if !self.iqs.evicted {
+                self.iqs.evicted = true;
+                out.find(
+                    Level::Warn,
+                    "xmpp.pending_iq_limit",
+                    format!("more than {cap} iq requests awaiting replies: the oldest are no longer matched"),
+                );
+            }
+        }
+        let pending = Pending {
+            kind,
+            at: span.first,
+            seq,
+        };
+        map.insert(id.into_owned(), pending);
+    }
+
+    fn pubsub_request(&mut self, span: Span, pubsub: NodeRef<'_, '_>, out: &mut Out) -> Kind {
+        let Some(op) = pubsub.children().next() else {
+            return Kind::Other {
+                what: "pubsub (empty)".to_owned(),
+            };
+        };
+        let node = op.attr("node").map(|n| n.into_owned()).unwrap_or_default();
+        let jid = op.attr("jid").map(|j| j.into_owned());
+        let action = match op.local() {
+            "subscribe" => "subscribe",
+            "unsubscribe" => "unsubscribe",
+            other => {
+                return Kind::Other {
+                    what: format!("pubsub {other} {node}").trim_end().to_owned(),
+                }
+            }
+        };
+        let subid = op.attr("subid").map(|s| s.into_owned());
+        let mut s = format!("{action} {node}");
+        if let Some(j) = &jid {
+            s.push_str(&format!(" for {j}"));
+            if action == "subscribe" && !j.contains('/') {
+                out.find(
+                    Level::Warn,
+                    "xmpp.subscription_bare_jid",
+                    format!("subscription to {node} uses the bare JID {j}: notifications are not routed to this desktop's resource"),
+                );
+            }
+        }
+        if let Some(id) = &subid {
+            s.push_str(&format!(" (subid {id})"));
+        }
+        out.summary = s;
+        let subs = &mut self.summary.subscriptions;
+        let index = (subs.len() < MAX_SUBSCRIPTIONS).then(|| {
+            subs.push(Subscription {
+                node: Some(node.clone()).filter(|n| !n.is_empty()),
+                jid,
+                subid,
+                action,
+                outcome: None,
+                at: span.first,
+                latency_ms: None,
+            });
+            subs.len() - 1
+        });
+        if action == "subscribe" {
+            Kind::Subscribe { index, node }
+        } else {
+            Kind::Unsubscribe { index, node }
+        }
+    }
+
+    fn iq_reply(&mut self, span: Span, root: NodeRef<'_, '_>, error: bool, out: &mut Out) {
+        let err = error.then(|| stanza_error(root));
+        let pending = root
+            .attr("id")
+            .and_then(|id| self.iqs.pending[span.dir.flip().index()].remove(id.as_ref()));
+        let Some(p) = pending else {
+            out.summary = match &err {
+                Some(e) => format!("iq error {e} (no matching request)"),
+                None => "iq result (no matching request)".to_owned(),
+            };
+            return;
+        };
+        let ms = latency_ms(p.at, span.first);
+        let lat = fmt_ms(ms);
+        match p.kind {
+            Kind::Bind { .. } => self.bind_reply(root, err, ms, out),
+            Kind::Session => {
+                if let Some(e) = &err {
+                    out.summary = format!("session → error {e} ({lat})");
+                    out.find(
+                        Level::Error,
+                        "xmpp.session_failed",
+                        format!("session establishment failed: {e}"),
+                    );
+                } else {
+                    self.summary.session_established = true;
+                    out.summary = format!("session result ({lat})");
+                }
+            }
+            Kind::Ping => self.ping_reply(span, err, ms, out),
+            Kind::Subscribe { index, node } | Kind::Unsubscribe { index, node } => {
+                self.subscription_reply(root, index, &node, err, ms, out)
+            }
+            Kind::Other { what } => match err {
+                Some(e) => {
+                    out.summary = format!("iq {what} → error {e} ({lat})");
+                    out.find(
+                        Level::Info,
+                        "xmpp.iq_error",
+                        format!("iq {what} answered with error {e}"),
+                    );
+                }
+                None => out.summary = format!("iq {what} → result ({lat})"),
+            },
+        }
+    }
+
+    fn bind_reply(&mut self, root: NodeRef<'_, '_>, err: Option<String>, ms: f64, out: &mut Out) {
+        let lat = fmt_ms(ms);
+        let bind = self.summary.bind.get_or_insert_with(Bind::default);
+        bind.latency_ms = Some(ms);
+        if let Some(e) = err {
+            out.summary = format!("bind → error {e} ({lat})");
+            out.find(
+                Level::Error,
+                "xmpp.bind_failed",
+                format!(
+                    "binding resource {} failed: {e}",
+                    bind.requested_resource
+                        .as_deref()
+                        .unwrap_or("(server-assigned)")
+                ),
+            );
+            bind.error = Some(e);
+            return;
+        }
+        let jid = root
+            .child(Ns::Bind, "bind")
+            .and_then(|b| nonempty(b.child_text("jid")));
+        bind.jid = jid.clone();
+        out.summary = match &jid {
+            Some(j) => format!("bind result {j} ({lat})"),
+            None => format!("bind result ({lat})"),
+        };
+        if jid.is_some() {
+            self.summary.jid = jid;
+        }
+    }
+
+    fn ping_reply(&mut self, span: Span, err: Option<String>, ms: f64, out: &mut Out) {
+        let lat = fmt_ms(ms);
+        let pings = &mut self.summary.pings;
+        pings.answered += 1;
+        pings.max_latency_ms = Some(pings.max_latency_ms.map_or(ms, |m| m.max(ms)));
+        out.summary = match err {
+            // Any reply proves the peer is alive, even `service-unavailable`.
+            Some(e) => format!("ping → error {e} {lat} (peer alive)"),
+            None => format!("ping → pong {lat}"),
+        };
+        if ms > PING_TIMEOUT_MS {
+            out.find(
+                Level::Warn,
+                "xmpp.slow_ping_reply",
+                format!(
+                    "the {} answered a ping after {lat}, beyond the 10 s a Finesse desktop waits",
+                    side(span.dir)
+                ),
+            );
+        }
+    }
+
+    fn subscription_reply(
+        &mut self,
+        root: NodeRef<'_, '_>,
+        index: Option<usize>,
+        node: &str,
+        err: Option<String>,
+        ms: f64,
+        out: &mut Out,
+    ) {
+        let lat = fmt_ms(ms);
+        let sub = index.and_then(|i| self.summary.subscriptions.get_mut(i));
+        let action = sub.as_ref().map_or("subscribe", |s| s.action);
+        let granted = root
+            .child(Ns::Pubsub, "pubsub")
+            .and_then(|p| p.child_named("subscription"));
+        let outcome = match (&err, granted) {
+            (Some(e), _) => format!("error {e}"),
+            (None, Some(g)) => g
+                .attr("subscription")
+                .map_or("subscribed".to_owned(), |s| s.into_owned()),
+            (None, None) if action == "subscribe" => "subscribed".to_owned(),
+            (None, None) => "unsubscribed".to_owned(),
+        };
+        out.summary = format!("{action} {node} → {outcome} ({lat})");
+        if action == "subscribe" && outcome != "subscribed" {
+            let level = if err.is_some() {
+                Level::Error
+            } else {
+                Level::Warn
+            };
+            out.find(
+                level,
+                "xmpp.subscription_failed",
+                format!("subscription to {node} is not active: {outcome}"),
+            );
+        }
+        if let Some(sub) = sub {
+            sub.outcome = Some(outcome);
+            sub.latency_ms = Some(ms);
+            if let Some(id) = granted.and_then(|g| g.attr("subid")) {
+                sub.subid = Some(id.into_owned());
+            }
+        }
+    }
+}
+
+impl Tracker {
+    /// Findings for every request still waiting, oldest first.
+    pub(crate) fn finish(
+        &mut self,
+        summary: &mut Summary,
+        last: Option<FrameRef>,
+        gaps: u32,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut all: Vec<(Dir, String, Pending)> = Vec::new();
+        for dir in Dir::BOTH {
+            let map = std::mem::take(&mut self.pending[dir.index()]);
+            all.extend(map.into_iter().map(|(id, p)| (dir, id, p)));
+        }
+        all.sort_by_key(|(_, _, p)| p.seq);
+        let end = last.unwrap_or_default();
+        let mut counted: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for (dir, id, p) in all {
+            let (code, what) = match &p.kind {
+                Kind::Ping => {
+                    summary.pings.unanswered += 1;
+                    ("xmpp.unanswered_ping", "ping".to_owned())
+                }
+                Kind::Subscribe { node, .. } => {
+                    ("xmpp.subscription_unanswered", format!("subscribe {node}"))
+                }
+                Kind::Unsubscribe { node, .. } => {
+                    ("xmpp.unanswered_iq", format!("unsubscribe {node}"))
+                }
+                Kind::Bind { .. } => ("xmpp.unanswered_iq", "bind".to_owned()),
+                Kind::Session => ("xmpp.unanswered_iq", "session".to_owned()),
+                Kind::Other { what } => ("xmpp.unanswered_iq", format!("iq {what}")),
+            };
+            let n = counted.entry(code).or_default();
+            *n += 1;
+            if *n > MAX_UNANSWERED_FINDINGS {
+                continue;
+            }
+            let waited = latency_ms(p.at, end);
+            let level = if waited >= PING_TIMEOUT_MS {
+                Level::Warn
+            } else {
+                Level::Info
+            };
+            let mut msg = format!(
+                "the {}'s {what} (id {id}) got no reply in the {} that followed",
+                side(dir),
+                fmt_secs(waited)
+            );
+            if waited < PING_TIMEOUT_MS {
+                msg.push_str(": the session or capture may have ended first");
+            } else if gaps > 0 {
+                msg.push_str(" (a capture gap may have hidden it)");
+            }
+            out.push(
+                Finding::new(level, Layer::Xmpp, code, msg)
+                    .at(p.at)
+                    .in_stream(summary.stream, Some(dir)),
+            );
+        }
+        for (code, n) in counted {
+            if n > MAX_UNANSWERED_FINDINGS {
+                let msg = format!(
+                    "{} more unanswered requests like the above",
+                    n - MAX_UNANSWERED_FINDINGS
+                );
+                out.push(
+                    Finding::new(Level::Warn, Layer::Xmpp, code, msg)
+                        .in_stream(summary.stream, None),
+                );
+            }
+        }
+    }
+}
+
+fn fmt_secs(ms: f64) -> String {
+    if ms < 1000.0 {
+        fmt_ms(ms)
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}

@@ -1,0 +1,183 @@
+//! `<presence>` and `<message>`, including pubsub event notifications.
+//!
+//! Takes presence and message stanzas of a session; gives summaries in words
+//! (type, addresses, priority, show, status; message type and capped body),
+//! the client's initial presence for the session summary, and for each
+//! pubsub `<item>` carrying a `<notification>` the parsed Finesse update.
+//! Never keeps message bodies beyond the summary's cap.
+
+use std::borrow::Cow;
+
+use super::element::NodeRef;
+use super::ns::Ns;
+use super::session::{Out, Session, Span};
+use super::summary::Presence;
+use crate::common::Dir;
+use crate::finding::{Finding, Layer, Level};
+use crate::finesse::{self, Payload};
+
+/// Characters of a message body shown in its summary.
+const BODY_CAP: usize = 120;
+
+fn cap(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => Cow::Owned(format!("{}…", text.get(..i).unwrap_or_default())),
+        None => Cow::Borrowed(text),
+    }
+}
+
+impl Session {
+    pub(crate) fn presence(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
+        let ty = root.attr("type");
+        let to = root.attr("to");
+        let from = root.attr("from");
+        let show = root.child_text("show").filter(|s| !s.is_empty());
+        let status = root.child_text("status").filter(|s| !s.is_empty());
+        let priority_text = root.child_text("priority");
+        let priority = priority_text.and_then(|p| p.parse::<i32>().ok());
+        let mut s = format!("presence {}", ty.as_deref().unwrap_or("available"));
+        if let Some(to) = &to {
+            s.push_str(&format!(" to {to}"));
+        }
+        if let Some(from) = &from {
+            s.push_str(&format!(" from {from}"));
+        }
+        if let Some(show) = show {
+            s.push_str(&format!(" show {show}"));
+        }
+        if let Some(p) = priority_text {
+            s.push_str(&format!(" priority {p}"));
+        }
+        if let Some(status) = status {
+            s.push_str(&format!(" \"{}\"", cap(status, BODY_CAP)));
+        }
+        out.summary = s;
+        let initial = span.dir == Dir::ClientToServer && to.is_none() && ty.is_none();
+        if initial {
+            if let Some(p) = priority.filter(|p| *p < 0) {
+                out.find(
+                    Level::Warn,
+                    "xmpp.negative_priority",
+                    format!("the client announced presence priority {p}: a negative priority gets no events delivered"),
+                );
+            }
+            if self.summary.presence.is_none() {
+                self.summary.presence = Some(Presence {
+                    kind: None,
+                    priority,
+                    show: show.map(str::to_owned),
+                    status: status.map(|s| cap(s, BODY_CAP).into_owned()),
+                    at: span.first,
+                });
+            }
+        }
+        let finesse_gone = span.dir == Dir::ServerToClient
+            && ty.as_deref() == Some("unavailable")
+            && from.as_deref().is_some_and(|f| f.starts_with("finesse@"));
+        if finesse_gone {
+            out.find(
+                Level::Warn,
+                "xmpp.finesse_unavailable",
+                format!(
+                    "{} went unavailable: the Finesse service on this node is down (failover signal)",
+                    from.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+    }
+
+    pub(crate) fn message(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
+        if let Some(event) = root.child(Ns::PubsubEvent, "event") {
+            self.pubsub_event(event, out);
+            return;
+        }
+        let ty = root.attr("type");
+        let mut s = format!("message {}", ty.as_deref().unwrap_or("normal"));
+        match span.dir {
+            Dir::ClientToServer => {
+                if let Some(to) = root.attr("to") {
+                    s.push_str(&format!(" to {to}"));
+                }
+            }
+            Dir::ServerToClient => {
+                if let Some(from) = root.attr("from") {
+                    s.push_str(&format!(" from {from}"));
+                }
+            }
+        }
+        if ty.as_deref() == Some("error") {
+            let cond = root
+                .child_named("error")
+                .and_then(|e| e.children().find(|c| c.local() != "text"))
+                .map_or("undefined-condition", |c| c.local());
+            s.push_str(&format!(": {cond}"));
+        } else if let Some(body) = root.child_named("body") {
+            s.push_str(&format!(": \"{}\"", cap(body.text().trim(), BODY_CAP)));
+        } else if let Some(first) = root.children().next() {
+            s.push_str(&format!(" ({})", first.name()));
+        }
+        out.summary = s;
+    }
+
+    fn pubsub_event(&mut self, event: NodeRef<'_, '_>, out: &mut Out) {
+        self.summary.pubsub_events += 1;
+        let Some(op) = event.children().next() else {
+            out.summary = "event (empty)".to_owned();
+            return;
+        };
+        let node = op.attr("node").map(Cow::into_owned).unwrap_or_default();
+        if op.local() != "items" {
+            out.summary = format!("event {} {node}", op.local());
+            return;
+        }
+        let mut ids = Vec::new();
+        let mut retracted = 0;
+        for item in op.children() {
+            if item.local() == "retract" {
+                retracted += 1;
+                continue;
+            }
+            let id = item.attr("id").map(Cow::into_owned);
+            if let Some(n) = item
+                .child(Ns::Pubsub, "notification")
+                .or_else(|| item.child_named("notification"))
+            {
+                self.notification(&node, id.clone(), n.text(), out);
+            }
+            ids.push(id.unwrap_or_else(|| "(no id)".to_owned()));
+        }
+        let mut s = format!("event {node}");
+        match ids.as_slice() {
+            [] => {}
+            [one] => s.push_str(&format!(" item {one}")),
+            many => s.push_str(&format!(": {} items", many.len())),
+        }
+        if retracted > 0 {
+            s.push_str(&format!(", {retracted} retracted"));
+        }
+        out.summary = s;
+    }
+
+    fn notification(&mut self, node: &str, item_id: Option<String>, text: &str, out: &mut Out) {
+        match finesse::parse_notification(text, &self.limits) {
+            Ok(mut update) => {
+                update.node = Some(node.to_owned()).filter(|n| !n.is_empty());
+                update.item_id = item_id;
+                if let Payload::User(u) = &update.payload {
+                    if let (Some(id), Some(state)) = (&u.login_id, &u.state) {
+                        self.summary.last_agent_state = Some(format!("{id} {state}"));
+                    }
+                }
+                out.findings.extend(update.findings());
+                self.summary.finesse_updates += 1;
+                out.updates.push(update);
+            }
+            Err(e) => out.findings.push(Finding::new(
+                Level::Warn,
+                Layer::Finesse,
+                "finesse.malformed_notification",
+                format!("notification on {node} could not be read: {e}"),
+            )),
+        }
+    }
+}

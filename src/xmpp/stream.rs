@@ -1,0 +1,283 @@
+//! Stream-level elements: open and restart, features, STARTTLS, close,
+//! `</stream:stream>` and stream errors.
+//!
+//! Takes those elements of a session; gives their summaries in words, fills
+//! the session summary (domains, stream id, offered features, how the stream
+//! closed) and the findings support engineers look for (`conflict`,
+//! `system-shutdown`, `connection-timeout`, redirects, STARTTLS refused).
+
+use std::borrow::Cow;
+
+use super::element::NodeRef;
+use super::ns::Ns;
+use super::session::{Out, Session, Signal, Span};
+use super::summary::{Close, StreamError};
+use super::{Sink, Stanza};
+use crate::common::Dir;
+use crate::finding::Level;
+
+impl Session {
+    pub(crate) fn open(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
+        let restart = self.opened[span.dir.index()];
+        self.opened[span.dir.index()] = true;
+        let attr = |n: &str| root.attr(n).map(Cow::into_owned);
+        let mut s = String::from("stream open");
+        match span.dir {
+            Dir::ClientToServer => {
+                if restart {
+                    self.summary.restarts += 1;
+                }
+                self.summary.to = attr("to").or(self.summary.to.take());
+                self.summary.lang = attr("xml:lang").or(self.summary.lang.take());
+                if let Some(to) = &self.summary.to {
+                    s.push_str(&format!(" to {to}"));
+                }
+            }
+            Dir::ServerToClient => {
+                self.summary.from = attr("from").or(self.summary.from.take());
+                self.summary.stream_id = attr("id");
+                self.summary.version = attr("version").or(self.summary.version.take());
+                if let Some(from) = &self.summary.from {
+                    s.push_str(&format!(" from {from}"));
+                }
+                if let Some(id) = &self.summary.stream_id {
+                    s.push_str(&format!(", id {id}"));
+                }
+            }
+        }
+        if root.attr("version").is_none() {
+            s.push_str(" (no version: pre-RFC 3920 stream)");
+        }
+        if restart {
+            s.push_str(" (restart)");
+        }
+        out.summary = s;
+    }
+
+    pub(crate) fn close(&mut self, span: Span, see_other: Option<Cow<'_, str>>, out: &mut Out) {
+        out.summary = "close".to_owned();
+        if let Some(uri) = &see_other {
+            out.summary = format!("close, see-other-uri {uri}");
+            out.find(
+                Level::Warn,
+                "xmpp.redirect",
+                format!("the server redirects the client to {uri} (see-other-uri)"),
+            );
+        }
+        match &mut self.summary.close {
+            Some(c) if c.by != span.dir => c.answered = true,
+            Some(_) => {}
+            None => {
+                self.summary.close = Some(Close {
+                    by: span.dir,
+                    at: span.first,
+                    see_other_uri: see_other.map(Cow::into_owned),
+                    answered: false,
+                })
+            }
+        }
+    }
+
+    pub(crate) fn stream_end(&mut self, span: Span, bytes: &[u8], sink: &mut impl Sink) {
+        let text = std::str::from_utf8(bytes).unwrap_or("</stream:stream>");
+        let name = text
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim();
+        let mut out = Out::default();
+        self.close(span, None, &mut out);
+        out.summary = "stream end".to_owned();
+        self.touch(span);
+        self.summary.stanzas[span.dir.index()] += 1;
+        let stanza = Stanza {
+            dir: span.dir,
+            first: span.first,
+            last: span.last,
+            name,
+            kind: None,
+            id: None,
+            from: None,
+            to: None,
+            summary: out.summary,
+            raw: Cow::Borrowed(text),
+        };
+        sink.on_stanza(&stanza);
+    }
+
+    pub(crate) fn features(&mut self, root: NodeRef<'_, '_>, out: &mut Out) {
+        let f = &mut self.summary.features;
+        let mut parts = Vec::new();
+        for child in root.children() {
+            match (child.ns(), child.local()) {
+                (Ns::Sasl, "mechanisms") => {
+                    f.mechanisms = child
+                        .children()
+                        .map(|m| m.text().trim().to_owned())
+                        .collect();
+                    parts.push(format!("SASL {}", f.mechanisms.join(" ")));
+                }
+                (Ns::Tls, "starttls") => {
+                    let required = child.child_named("required").is_some();
+                    f.starttls = Some(required);
+                    parts.push(
+                        if required {
+                            "STARTTLS required"
+                        } else {
+                            "STARTTLS"
+                        }
+                        .to_owned(),
+                    );
+                }
+                (Ns::Bind, "bind") => {
+                    f.bind = true;
+                    parts.push("bind".to_owned());
+                }
+                (Ns::Session, "session") => {
+                    f.session = true;
+                    let optional = child.child_named("optional").is_some();
+                    parts.push(
+                        if optional {
+                            "session (optional)"
+                        } else {
+                            "session"
+                        }
+                        .to_owned(),
+                    );
+                }
+                (Ns::Compress, "compression") => {
+                    f.compression = child
+                        .children()
+                        .map(|m| m.text().trim().to_owned())
+                        .collect();
+                    parts.push(format!("compression {}", f.compression.join(" ")));
+                }
+                (_, name) => {
+                    if !f.other.iter().any(|o| o == name) && f.other.len() < 32 {
+                        f.other.push(name.to_owned());
+                    }
+                    parts.push(name.to_owned());
+                }
+            }
+        }
+        out.summary = if parts.is_empty() {
+            "features: none".to_owned()
+        } else {
+            format!("features: {}", parts.join(", "))
+        };
+    }
+
+    pub(crate) fn stream_error(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
+        let condition = root
+            .children()
+            .find(|c| c.local() != "text")
+            .map(|c| c.local().to_owned());
+        let text = root
+            .child_text("text")
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        let cond = condition.as_deref().unwrap_or("undefined");
+        out.summary = match &text {
+            Some(t) => format!("stream error {cond}: {t}"),
+            None => format!("stream error {cond}"),
+        };
+        let resource = self.bound_resource();
+        let (level, code, message) = match cond {
+            "conflict" => (
+                Level::Error,
+                "xmpp.conflict",
+                format!(
+                    "stream error conflict: another client bound the same resource{}; this session was replaced",
+                    resource.map(|r| format!(" ({r})")).unwrap_or_default()
+                ),
+            ),
+            "system-shutdown" => (
+                Level::Error,
+                "xmpp.system_shutdown",
+                "stream error system-shutdown: the server is going down".to_owned(),
+            ),
+            "connection-timeout" => (
+                Level::Warn,
+                "xmpp.connection_timeout",
+                "stream error connection-timeout: the server closed the idle session".to_owned(),
+            ),
+            "see-other-host" => (
+                Level::Warn,
+                "xmpp.redirect",
+                format!("stream error see-other-host: the server redirects the client to {}", text.as_deref().unwrap_or("another host")),
+            ),
+            _ => (Level::Error, "xmpp.stream_error", format!("stream error {cond}")),
+        };
+        out.find(level, code, message);
+        if self.summary.stream_error.is_none() {
+            self.summary.stream_error = Some(StreamError {
+                condition,
+                text,
+                by: span.dir,
+                at: span.first,
+            });
+        }
+    }
+
+    /// The resource this session bound (or asked for).
+    pub(crate) fn bound_resource(&self) -> Option<String> {
+        let from_jid = self
+            .summary
+            .jid
+            .as_deref()
+            .and_then(|j| j.split_once('/'))
+            .map(|(_, r)| r.to_owned());
+        from_jid.or_else(|| self.summary.bind.as_ref()?.requested_resource.clone())
+    }
+
+    pub(crate) fn tls(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
+        match root.local() {
+            "starttls" => {
+                out.summary = "starttls".to_owned();
+                out.signal = Some(Signal::StartTls);
+                self.summary.starttls = Some(super::StartTls {
+                    at: span.first,
+                    outcome: None,
+                });
+            }
+            "proceed" => {
+                out.summary = "proceed: TLS starts".to_owned();
+                out.signal = Some(Signal::Proceed);
+                self.set_tls_outcome(span, "proceed");
+            }
+            "failure" => {
+                out.summary = "starttls failure".to_owned();
+                out.find(
+                    Level::Error,
+                    "xmpp.starttls_failure",
+                    "the server refused STARTTLS",
+                );
+                self.set_tls_outcome(span, "failure");
+            }
+            other => out.summary = other.to_owned(),
+        }
+    }
+
+    fn set_tls_outcome(&mut self, span: Span, outcome: &str) {
+        let tls = self.summary.starttls.get_or_insert(super::StartTls {
+            at: span.first,
+            outcome: None,
+        });
+        tls.outcome = Some(outcome.to_owned());
+    }
+}
+
+/// Any element xmppcap does not follow: its name and namespace.
+pub(crate) fn other(root: NodeRef<'_, '_>, out: &mut Out) {
+    out.summary = match root.attr("xmlns") {
+        Some(ns) => format!("{} ({ns})", root.name()),
+        None => root.name().to_owned(),
+    };
+    if root.ns() == Ns::StreamManagement {
+        if let Some(h) = root.attr("h") {
+            out.summary = format!("sm {} h={h}", root.local());
+        } else {
+            out.summary = format!("sm {}", root.local());
+        }
+    }
+}

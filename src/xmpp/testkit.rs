@@ -1,0 +1,101 @@
+//! A sink that keeps everything, for tests.
+
+use super::{Sink, Stanza, TlsHandover};
+use crate::common::{Dir, FrameRef, Timestamp};
+use crate::finding::{Finding, Findings};
+use crate::finesse::Update;
+
+/// One stanza, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Rec {
+    pub dir: Dir,
+    pub first: u64,
+    pub last: u64,
+    pub name: String,
+    pub kind: Option<String>,
+    pub id: Option<String>,
+    pub summary: String,
+    pub raw: String,
+}
+
+/// Everything a session emitted, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Collect {
+    pub stanzas: Vec<Rec>,
+    pub updates: Vec<Update>,
+    pub findings: Vec<Finding>,
+    pub handovers: Vec<TlsHandover>,
+    /// One line per event, in emission order.
+    pub log: Vec<String>,
+    /// Every event serialised as JSON, one per line (to look for secrets).
+    pub json: String,
+}
+
+impl Findings for Collect {
+    fn push_finding(&mut self, finding: Finding) {
+        self.log
+            .push(format!("finding {} {}", finding.code, finding.message));
+        self.json
+            .push_str(&serde_json::to_string(&finding).unwrap());
+        self.json.push('\n');
+        self.findings.push(finding);
+    }
+}
+
+impl Sink for Collect {
+    fn on_stanza(&mut self, s: &Stanza<'_>) {
+        self.log.push(format!(
+            "{} {} {}: {}",
+            s.dir, s.first.frame, s.name, s.summary
+        ));
+        self.json.push_str(&serde_json::to_string(s).unwrap());
+        self.json.push('\n');
+        self.stanzas.push(Rec {
+            dir: s.dir,
+            first: s.first.frame,
+            last: s.last.frame,
+            name: s.name.to_owned(),
+            kind: s.kind.as_deref().map(str::to_owned),
+            id: s.id.as_deref().map(str::to_owned),
+            summary: s.summary.clone(),
+            raw: s.raw.clone().into_owned(),
+        });
+    }
+
+    fn on_finesse(&mut self, stanza: &Stanza<'_>, update: &Update) {
+        self.log.push(format!(
+            "update after {}: {}",
+            stanza.name,
+            update.summary()
+        ));
+        self.json.push_str(&serde_json::to_string(update).unwrap());
+        self.json.push('\n');
+        self.updates.push(update.clone());
+    }
+
+    fn on_tls_handover(&mut self, h: &TlsHandover) {
+        self.log.push(format!("tls {} at byte {}", h.dir, h.offset));
+        self.handovers.push(*h);
+    }
+}
+
+impl Collect {
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.findings.iter().map(|f| f.code).collect()
+    }
+
+    pub fn summaries(&self) -> Vec<(String, String)> {
+        self.stanzas
+            .iter()
+            .map(|s| (s.name.clone(), s.summary.clone()))
+            .collect()
+    }
+}
+
+/// Frame `n`, `ms` milliseconds after a fixed start.
+pub(crate) fn frame(n: u64, ms: i64) -> FrameRef {
+    FrameRef::new(
+        n,
+        Timestamp::from_secs_nanos(1_772_446_500, (ms * 1_000_000) as u64),
+    )
+}

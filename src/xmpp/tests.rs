@@ -1,0 +1,708 @@
+//! Session tests: whole conversations as a Finesse desktop has them over
+//! WebSocket (DOMAIN.md §2), and the failures support engineers look for.
+
+use super::testkit::{frame, Collect};
+use super::*;
+use crate::common::Dir::{ClientToServer as C, ServerToClient as S};
+use crate::finding::Level;
+use crate::limits::Limits;
+
+const PLAIN_B64: &str = "ADEwMDEAczNjcmV0IVB3"; // "\0" "1001" "\0" "s3cret!Pw"
+const PASSWORD: &str = "s3cret!Pw";
+
+fn notification_message(node: &str, inner: &str) -> String {
+    let escaped = quick_xml::escape::escape(inner);
+    format!(
+        "<message xmlns='jabber:client' from='pubsub.finesse1.example.com' to='1001@finesse1.example.com/desktop' id='Xy12abCd'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='{node}'><item id='3f6c1a'><notification xmlns='http://jabber.org/protocol/pubsub'>{escaped}</notification></item></items></event></message>"
+    )
+}
+
+const USER_READY: &str = "<Update><data><user><loginId>1001</loginId><extension>1001001</extension><state>NOT_READY</state><pendingState></pendingState><reasonCodeId>3</reasonCodeId><ReasonCode><code>12</code><label>Lunch</label></ReasonCode><stateChangeTime>2026-03-02T10:15:01.123Z</stateChangeTime></user></data><event>PUT</event><requestId>r-1</requestId><source>/finesse/api/User/1001</source></Update>";
+
+const DIALOG: &str = "<Update><data><dialogs><Dialog><fromAddress>3001</fromAddress><id>16777217</id><mediaProperties><callvariables><CallVariable><name>callVariable1</name><value>AT&amp;T</value></CallVariable></callvariables></mediaProperties><state>ALERTING</state><toAddress>1001</toAddress></Dialog></dialogs></data><event>POST</event><requestId></requestId><source>/finesse/api/Dialog/16777217</source></Update>";
+
+/// The desktop's side and the server's, in wire order: (dir, frame, ms, xml).
+fn finesse_conversation() -> Vec<(Dir, u64, i64, String)> {
+    let open_c = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='finesse1.example.com' version='1.0'/>";
+    let open_s = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' from='finesse1.example.com' id='a1b2c3' xml:lang='en' version='1.0'/>";
+    let v = vec![
+        (C, 10, 0, open_c.to_owned()),
+        (S, 11, 3, open_s.to_owned()),
+        (S, 11, 3, "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>".to_owned()),
+        (C, 12, 5, format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{PLAIN_B64}</auth>")),
+        (S, 13, 40, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>".to_owned()),
+        (C, 14, 41, open_c.to_owned()),
+        (S, 15, 43, open_s.replace("a1b2c3", "d4e5f6")),
+        (S, 15, 43, "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session></stream:features>".to_owned()),
+        (C, 16, 50, "<iq type='set' id='_bind_auth_2' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>desktop</resource></bind></iq>".to_owned()),
+        (S, 17, 62, "<iq type='result' id='_bind_auth_2' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>1001@finesse1.example.com/desktop</jid></bind></iq>".to_owned()),
+        (C, 18, 63, "<iq type='set' id='_session_auth_2' xmlns='jabber:client'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>".to_owned()),
+        (S, 19, 68, "<iq type='result' id='_session_auth_2' xmlns='jabber:client'/>".to_owned()),
+        (C, 20, 70, "<presence xmlns='jabber:client'/>".to_owned()),
+        (C, 21, 80, "<iq type='set' to='pubsub.finesse1.example.com' id='sub1' xmlns='jabber:client'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='/finesse/api/Team/3/Users' jid='1001@finesse1.example.com/desktop'/></pubsub></iq>".to_owned()),
+        (S, 22, 95, "<iq type='result' from='pubsub.finesse1.example.com' id='sub1' xmlns='jabber:client'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscription node='/finesse/api/Team/3/Users' jid='1001@finesse1.example.com/desktop' subid='Xk2f' subscription='subscribed'/></pubsub></iq>".to_owned()),
+        (S, 23, 1000, notification_message("/finesse/api/User/1001", USER_READY)),
+        (S, 24, 2000, notification_message("/finesse/api/User/1001/Dialogs", DIALOG)),
+        (C, 25, 10_000, "<iq type='get' id='ping1' to='finesse1.example.com' xmlns='jabber:client'><ping xmlns='urn:xmpp:ping'/></iq>".to_owned()),
+        (S, 26, 10_008, "<iq type='result' id='ping1' from='finesse1.example.com' xmlns='jabber:client'/>".to_owned()),
+        (C, 27, 12_000, "<presence type='unavailable' xmlns='jabber:client'/>".to_owned()),
+        (C, 28, 12_001, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
+        (S, 29, 12_003, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
+    ];
+    v
+}
+
+fn run(messages: &[(Dir, u64, i64, String)], show_secrets: bool) -> (Session, Collect) {
+    let mut session = Session::new(7, Transport::WebSocket, &Limits::default(), show_secrets);
+    let mut sink = Collect::default();
+    for (dir, n, ms, xml) in messages {
+        session.on_element(*dir, frame(*n, *ms), xml.as_bytes(), &mut sink);
+    }
+    (session, sink)
+}
+
+fn end(session: &mut Session, sink: &mut Collect, how: Ending) {
+    session.on_transport_end(Some(frame(99, 20_000)), how, sink);
+    session.finish(sink);
+}
+
+#[test]
+fn full_finesse_websocket_conversation() {
+    let (mut session, mut sink) = run(&finesse_conversation(), false);
+    end(
+        &mut session,
+        &mut sink,
+        Ending::WebSocketClose {
+            code: Some(1000),
+            reason: None,
+            by: C,
+        },
+    );
+    let got = sink.summaries();
+    let want = [
+        ("open", "stream open to finesse1.example.com"),
+        ("open", "stream open from finesse1.example.com, id a1b2c3"),
+        ("stream:features", "features: SASL PLAIN"),
+        ("auth", "auth PLAIN as 1001 (password redacted)"),
+        ("success", "success: authenticated as 1001"),
+        ("open", "stream open to finesse1.example.com (restart)"),
+        (
+            "open",
+            "stream open from finesse1.example.com, id d4e5f6 (restart)",
+        ),
+        ("stream:features", "features: bind, session (optional)"),
+        ("iq", "bind desktop"),
+        (
+            "iq",
+            "bind result 1001@finesse1.example.com/desktop (12 ms)",
+        ),
+        ("iq", "session"),
+        ("iq", "session result (5 ms)"),
+        ("presence", "presence available"),
+        (
+            "iq",
+            "subscribe /finesse/api/Team/3/Users for 1001@finesse1.example.com/desktop",
+        ),
+        (
+            "iq",
+            "subscribe /finesse/api/Team/3/Users → subscribed (15 ms)",
+        ),
+        ("message", "event /finesse/api/User/1001 item 3f6c1a"),
+        (
+            "message",
+            "event /finesse/api/User/1001/Dialogs item 3f6c1a",
+        ),
+        ("iq", "ping"),
+        ("iq", "ping → pong 8 ms"),
+        ("presence", "presence unavailable"),
+        ("close", "close"),
+        ("close", "close"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(sink.findings.is_empty(), "{:?}", sink.findings);
+    // Updates follow the stanza that carried them.
+    let i = sink
+        .log
+        .iter()
+        .position(|l| l.contains("event /finesse/api/User/1001 item"))
+        .unwrap();
+    assert_eq!(
+        sink.log[i + 1],
+        "update after message: User 1001 NOT_READY (reason 12 \"Lunch\")"
+    );
+    assert_eq!(
+        sink.updates[0].node.as_deref(),
+        Some("/finesse/api/User/1001")
+    );
+    assert_eq!(sink.updates[0].item_id.as_deref(), Some("3f6c1a"));
+    let crate::finesse::Payload::Dialogs { dialogs } = &sink.updates[1].payload else {
+        panic!()
+    };
+    let vars = &dialogs[0].media_properties.as_ref().unwrap().call_variables;
+    assert_eq!(vars[0].value, "AT&T");
+    let s = session.summary();
+    assert_eq!(s.jid.as_deref(), Some("1001@finesse1.example.com/desktop"));
+    assert_eq!(s.client, Some("Strophe.js"));
+    assert_eq!(s.restarts, 1);
+    assert!(s.session_established);
+    assert_eq!(s.sasl.as_ref().unwrap().user.as_deref(), Some("1001"));
+    assert_eq!(s.subscriptions[0].subid.as_deref(), Some("Xk2f"));
+    assert_eq!(s.subscriptions[0].outcome.as_deref(), Some("subscribed"));
+    assert_eq!(s.pings.answered, 1);
+    assert_eq!(s.stanzas, [10, 12]);
+    assert_eq!(s.finesse_updates, 2);
+    assert_eq!(s.last_agent_state.as_deref(), Some("1001 NOT_READY"));
+    assert!(s.close.as_ref().unwrap().answered);
+    assert!(!sink.json.contains(PASSWORD) && !sink.json.contains(PLAIN_B64));
+    assert!(sink.stanzas[3].raw.contains("[redacted]"));
+}
+
+#[test]
+fn show_secrets_reveals_the_password() {
+    let (_, sink) = run(&finesse_conversation(), true);
+    assert_eq!(
+        sink.stanzas[3].summary,
+        "auth PLAIN as 1001, password \"s3cret!Pw\""
+    );
+    assert!(sink.stanzas[3].raw.contains(PLAIN_B64));
+}
+
+#[test]
+fn every_secret_is_redacted_everywhere() {
+    let scram_final = "Yz1iaXdzLHI9YWJjLHA9YzJWamNtVjBVSEp2YjJZPQ==";
+    let digest = "dXNlcm5hbWU9InRvbSIscmVhbG09ImNzLXhtcHAubGFuIixub25jZT0iMTUzMDc1MTg4ODE1MjAyNTYzNDEiLGNub25jZT0iZWVlMTkwZmUxNTAyMzc5NzIzNzViNGFhM2MiLG5jPTAwMDAwMDAxLHFvcD1hdXRoLGRpZ2VzdC11cmk9InhtcHAvY3MteG1wcC5sYW4iLHJlc3BvbnNlPThlMWEzODE2OTk2ZmZlM2Q4N2EzNDY4YzMyZGE4ZDk1LGNoYXJzZXQ9dXRmLTg=";
+    let msgs = vec![
+        (C, 1, 0, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>YWRtaW5AeAAxMDAxAHMzY3JldCFQdw==</auth>".to_owned()),
+        (C, 2, 1, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>biwsbj1zZXJnaW8scj0yOElFQUFBQUFBQWJsU1ZhQUFBQUFBPT0=</auth>".to_owned()),
+        (C, 3, 2, format!("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{scram_final}</response>")),
+        (C, 4, 3, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='DIGEST-MD5'/>".to_owned()),
+        (C, 5, 4, format!("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{digest}</response>")),
+        (C, 6, 5, "<iq type='set' id='a1'><query xmlns='jabber:iq:auth'><username>bob</username><password>s3cret!Pw</password><resource>r</resource></query></iq>".to_owned()),
+        (C, 7, 6, "<presence to='room@muc/x'><x xmlns='http://jabber.org/protocol/muc'><password>s3cret!Pw</password></x></presence>".to_owned()),
+        (C, 8, 7, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-OAUTH2'>ADEwMDEAczNjcmV0IVB3</auth>".to_owned()),
+    ];
+    let (session, sink) = run(&msgs, false);
+    for secret in [
+        PASSWORD,
+        "YWRtaW5AeAAxMDAxAHMzY3JldCFQdw==",
+        scram_final,
+        digest,
+        PLAIN_B64,
+    ] {
+        assert!(
+            !sink.json.contains(secret),
+            "{secret} leaked:\n{}",
+            sink.json
+        );
+    }
+    let got: Vec<&str> = sink.stanzas.iter().map(|s| s.summary.as_str()).collect();
+    assert_eq!(
+        got,
+        [
+            "auth PLAIN as 1001 for admin@x (password redacted)",
+            "auth SCRAM-SHA-1 as sergio",
+            "response SCRAM-SHA-1 (proof redacted)",
+            "auth DIGEST-MD5",
+            "response DIGEST-MD5 as tom (redacted)",
+            "iq set jabber:iq:auth as bob",
+            "presence available to room@muc/x",
+            "auth X-OAUTH2 as 1001 (token redacted)",
+        ]
+    );
+    assert_eq!(
+        session.summary().sasl.as_ref().unwrap().user.as_deref(),
+        Some("1001")
+    );
+    // With show_secrets, the raw XML is untouched.
+    let (_, shown) = run(&msgs, true);
+    assert!(shown.json.contains(digest) && shown.json.contains(PASSWORD));
+}
+
+#[test]
+fn digest_md5_user_and_failure() {
+    // ndpi/jabber.pcap, stream 4: DIGEST-MD5 answered by <failure>.
+    let msgs = vec![
+        (C, 230, 0, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='DIGEST-MD5'/>".to_owned()),
+        (S, 231, 1, "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>bm9uY2U9IjE1MzA3NTE4ODgxNTIwMjU2MzQxIixxb3A9ImF1dGgiLGNoYXJzZXQ9dXRmLTgsYWxnb3JpdGhtPW1kNS1zZXNz</challenge>".to_owned()),
+        (C, 233, 2, "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>dXNlcm5hbWU9InRvbSIscmVhbG09ImNzLXhtcHAubGFuIixub25jZT0iMTUzMDc1MTg4ODE1MjAyNTYzNDEiLGNub25jZT0iZWVlMTkwZmUxNTAyMzc5NzIzNzViNGFhM2MiLG5jPTAwMDAwMDAxLHFvcD1hdXRoLGRpZ2VzdC11cmk9InhtcHAvY3MteG1wcC5sYW4iLHJlc3BvbnNlPThlMWEzODE2OTk2ZmZlM2Q4N2EzNDY4YzMyZGE4ZDk1LGNoYXJzZXQ9dXRmLTg=</response>".to_owned()),
+        (S, 235, 3, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/><text xml:lang='en'>Invalid username or password</text></failure>".to_owned()),
+    ];
+    let (session, sink) = run(&msgs, false);
+    assert_eq!(
+        sink.stanzas[3].summary,
+        "failure not-authorized: Invalid username or password"
+    );
+    assert_eq!(sink.codes(), ["xmpp.sasl_failure"]);
+    assert_eq!(sink.findings[0].level, Level::Error);
+    assert_eq!(sink.findings[0].frame, Some(235));
+    assert_eq!(
+        sink.findings[0].message,
+        "SASL DIGEST-MD5 authentication failed for tom: not-authorized (Invalid username or password)"
+    );
+    let sasl = session.summary().sasl.clone().unwrap();
+    assert_eq!(
+        (sasl.user.as_deref(), sasl.outcome.as_deref()),
+        (Some("tom"), Some("failure"))
+    );
+}
+
+#[test]
+fn conflict_stream_error_names_the_resource() {
+    let mut msgs = finesse_conversation();
+    msgs.truncate(13);
+    msgs.push((S, 40, 30_000, "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Replaced by new connection</text></stream:error>".to_owned()));
+    let (mut session, mut sink) = run(&msgs, false);
+    end(
+        &mut session,
+        &mut sink,
+        Ending::WebSocketClose {
+            code: Some(1000),
+            reason: None,
+            by: S,
+        },
+    );
+    assert_eq!(sink.stanzas.last().unwrap().name, "stream:error");
+    assert_eq!(
+        sink.stanzas.last().unwrap().summary,
+        "stream error conflict: Replaced by new connection"
+    );
+    assert_eq!(sink.codes(), ["xmpp.conflict"]);
+    assert!(
+        sink.findings[0].message.contains("(desktop)"),
+        "{}",
+        sink.findings[0].message
+    );
+    let err = session.summary().stream_error.clone().unwrap();
+    assert_eq!(err.condition.as_deref(), Some("conflict"));
+}
+
+#[test]
+fn other_stream_errors_and_redirects() {
+    let cases = [
+        ("<stream:error xmlns:stream='http://etherx.jabber.org/streams'><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", "xmpp.system_shutdown"),
+        ("<stream:error><connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", "xmpp.connection_timeout"),
+        ("<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", "xmpp.stream_error"),
+        ("<close xmlns='urn:ietf:params:xml:ns:xmpp-framing' see-other-uri='wss://finesse2.example.com:8445/ws/'/>", "xmpp.redirect"),
+    ];
+    for (xml, code) in cases {
+        let (_, sink) = run(&[(S, 1, 0, xml.to_owned())], false);
+        assert_eq!(sink.codes(), [code], "{xml}");
+    }
+    let (s, sink) = run(&[(S, 1, 0, cases[3].0.to_owned())], false);
+    assert_eq!(
+        sink.stanzas[0].summary,
+        "close, see-other-uri wss://finesse2.example.com:8445/ws/"
+    );
+    assert_eq!(
+        s.summary().close.as_ref().unwrap().see_other_uri.as_deref(),
+        Some("wss://finesse2.example.com:8445/ws/")
+    );
+}
+
+#[test]
+fn unanswered_ping_and_late_traffic() {
+    let msgs = vec![
+        (
+            C,
+            1,
+            0,
+            "<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>".to_owned(),
+        ),
+        (
+            S,
+            2,
+            1_000,
+            "<iq type='get' id='s1' from='finesse1.example.com'><ping xmlns='urn:xmpp:ping'/></iq>"
+                .to_owned(),
+        ),
+        (
+            C,
+            3,
+            1_002,
+            "<iq type='result' id='s1' to='finesse1.example.com'/>".to_owned(),
+        ),
+        (
+            C,
+            4,
+            30_000,
+            "<iq type='get' id='p2'><ping xmlns='urn:xmpp:ping'/></iq>".to_owned(),
+        ),
+        (S, 5, 45_000, "<iq type='result' id='p2'/>".to_owned()),
+        (
+            C,
+            6,
+            60_000,
+            "<iq type='get' id='p3'><ping xmlns='urn:xmpp:ping'/></iq>".to_owned(),
+        ),
+    ];
+    let (mut session, mut sink) = run(&msgs, false);
+    end(
+        &mut session,
+        &mut sink,
+        Ending::WebSocketAbnormal {
+            dropped_by: Some(S),
+        },
+    );
+    assert_eq!(sink.stanzas[2].summary, "ping → pong 2 ms");
+    assert_eq!(sink.stanzas[4].summary, "ping → pong 15000 ms");
+    assert_eq!(
+        sink.codes(),
+        [
+            "xmpp.slow_ping_reply",
+            "xmpp.ended_without_close",
+            "xmpp.unanswered_ping",
+            "xmpp.unanswered_ping"
+        ]
+    );
+    let p1 = &sink.findings[2];
+    assert_eq!((p1.frame, p1.level), (Some(1), Level::Warn));
+    assert_eq!(
+        p1.message,
+        "the client's ping (id p1) got no reply in the 60.0 s that followed"
+    );
+    // p3 was sent as the session ended: maybe not a fault.
+    assert_eq!(sink.findings[3].level, Level::Info);
+    let pings = &session.summary().pings;
+    assert_eq!(
+        (pings.sent, pings.answered, pings.unanswered),
+        ([3, 1], 2, 2)
+    );
+}
+
+#[test]
+fn notification_delivery_problems() {
+    let msgs = vec![
+        (S, 1, 0, "<iq type='result' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>1001@f/desktop</jid></bind></iq>".to_owned()),
+        (C, 2, 1, "<presence><priority>-1</priority></presence>".to_owned()),
+        (C, 3, 2, "<iq type='set' id='s1' to='pubsub.f'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='/finesse/api/Queue/5' jid='1001@f'/></pubsub></iq>".to_owned()),
+        (S, 4, 3, "<iq type='error' id='s1' from='pubsub.f'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>".to_owned()),
+        (C, 5, 4, "<iq type='set' id='s2' to='pubsub.f'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='/finesse/api/Team/3/Users' jid='1001@f/desktop'/></pubsub></iq>".to_owned()),
+        (S, 6, 5, "<iq type='result' id='s2'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscription node='/finesse/api/Team/3/Users' subscription='pending'/></pubsub></iq>".to_owned()),
+        (S, 7, 6, notification_message("/finesse/api/User/1001", "<Update><data><user><loginId>1001</loginId><state>LOGOUT</state><reasonCodeId>255</reasonCodeId></user></data><event>PUT</event></Update>")),
+        (S, 8, 7, notification_message("/finesse/api/SystemInfo", "<Update><data><user>")),
+        (S, 9, 8, "<presence from='finesse@finesse1.example.com/finesse' type='unavailable'/>".to_owned()),
+    ];
+    let (_, sink) = run(&msgs, false);
+    assert_eq!(
+        sink.codes(),
+        [
+            "xmpp.negative_priority",
+            "xmpp.subscription_bare_jid",
+            "xmpp.subscription_failed",
+            "xmpp.subscription_failed",
+            "finesse.forced_logout",
+            "finesse.malformed_notification",
+            "xmpp.finesse_unavailable",
+        ]
+    );
+    assert_eq!(
+        sink.stanzas[3].summary,
+        "subscribe /finesse/api/Queue/5 → error cancel/item-not-found (1 ms)"
+    );
+    assert_eq!(
+        sink.stanzas[5].summary,
+        "subscribe /finesse/api/Team/3/Users → pending (1 ms)"
+    );
+    assert_eq!(sink.findings[4].layer, crate::finding::Layer::Finesse);
+    assert_eq!(sink.findings[4].frame, Some(7));
+}
+
+#[test]
+fn no_presence_after_authentication_is_a_finding() {
+    let mut msgs = finesse_conversation();
+    msgs.truncate(12);
+    let (mut session, mut sink) = run(&msgs, false);
+    session.finish(&mut sink);
+    assert_eq!(sink.codes(), ["xmpp.no_presence"]);
+}
+
+#[test]
+fn malformed_xml_is_a_finding_and_the_session_goes_on() {
+    let msgs = vec![
+        (C, 1, 0, "<iq type='get' id='x'><query></iq>".to_owned()),
+        (C, 2, 1, "\u{feff}garbage".to_owned()),
+        (
+            C,
+            3,
+            2,
+            "<iq type='get' id='y'><ping xmlns='urn:xmpp:ping'/></iq>".to_owned(),
+        ),
+        (S, 4, 3, "<iq type='result' id='y'/>".to_owned()),
+        (
+            S,
+            5,
+            4,
+            "<message><body>a &unknown; b</body></message>".to_owned(),
+        ),
+    ];
+    let (session, sink) = run(&msgs, false);
+    assert_eq!(
+        sink.codes(),
+        [
+            "xmpp.malformed_xml",
+            "xmpp.malformed_xml",
+            "xmpp.malformed_xml"
+        ]
+    );
+    assert_eq!(sink.findings[0].frame, Some(1));
+    assert_eq!(sink.stanzas[0].name, "iq");
+    assert!(sink.stanzas[0].summary.starts_with("malformed XML"));
+    assert_eq!(sink.stanzas[3].summary, "ping → pong 1 ms");
+    assert_eq!(session.summary().malformed, 3);
+    // Unparsed iqs may hold secrets: not shown.
+    assert!(sink.stanzas[0].raw.contains("not shown"));
+}
+
+#[test]
+fn legacy_stream_header_over_websocket_and_whitespace() {
+    let msgs = vec![
+        (C, 1, 0, "<?xml version='1.0'?><stream:stream to='f' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>".to_owned()),
+        (S, 2, 1, " <stream:stream from='f' id='z' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>".to_owned()),
+        (C, 3, 2, "  \n".to_owned()),
+        (C, 4, 3, "</stream:stream>".to_owned()),
+    ];
+    let (session, sink) = run(&msgs, false);
+    let got: Vec<(&str, &str)> = sink
+        .stanzas
+        .iter()
+        .map(|s| (s.name.as_str(), s.summary.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("stream:stream", "stream open to f"),
+            ("stream:stream", "stream open from f, id z"),
+            ("stream:features", "features: bind"),
+            ("/stream:stream", "stream end"),
+        ]
+    );
+    assert!(sink.findings.is_empty());
+    assert_eq!(session.summary().close.as_ref().unwrap().by, C);
+}
+
+#[test]
+fn messages_show_type_address_and_capped_body() {
+    let long = "x".repeat(300);
+    let msgs = vec![
+        (C, 1, 0, "<message id='m' to='lucas@example.com' type='chat'><body>hola que tal estas</body></message>".to_owned()),
+        (S, 2, 1, "<message type='error' from='lucas@example.com'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>".to_owned()),
+        (S, 3, 2, format!("<message from='a@b'><body>{long}</body></message>")),
+    ];
+    let (_, sink) = run(&msgs, false);
+    assert_eq!(
+        sink.stanzas[0].summary,
+        "message chat to lucas@example.com: \"hola que tal estas\""
+    );
+    assert_eq!(sink.stanzas[0].kind.as_deref(), Some("chat"));
+    assert_eq!(
+        sink.stanzas[1].summary,
+        "message error from lucas@example.com: service-unavailable"
+    );
+    assert_eq!(
+        sink.stanzas[2].summary.chars().count(),
+        "message normal from a@b: \"\"".chars().count() + 121
+    );
+}
+
+#[test]
+fn pending_iqs_are_capped() {
+    let limits = Limits {
+        max_pending_iqs: 2,
+        ..Limits::default()
+    };
+    let mut session = Session::new(1, Transport::Bosh, &limits, false);
+    let mut sink = Collect::default();
+    for i in 0..4 {
+        let xml = format!("<iq type='get' id='q{i}'><query xmlns='jabber:iq:roster'/></iq>");
+        session.on_element(C, frame(i, i as i64), xml.as_bytes(), &mut sink);
+    }
+    session.on_element(S, frame(9, 9), b"<iq type='result' id='q0'/>", &mut sink);
+    assert_eq!(sink.stanzas[4].summary, "iq result (no matching request)");
+    session.on_element(S, frame(10, 10), b"<iq type='result' id='q3'/>", &mut sink);
+    assert_eq!(
+        sink.stanzas[5].summary,
+        "iq get query (jabber:iq:roster) → result (7 ms)"
+    );
+    assert_eq!(sink.codes(), ["xmpp.pending_iq_limit"]);
+}
+
+/// Throughput of the session on a WebSocket session full of pubsub events
+/// (run with `cargo test --release -- --ignored --nocapture xmpp::tests::throughput`).
+#[test]
+#[ignore]
+fn throughput_pubsub_events() {
+    struct Count(usize, usize);
+    impl crate::finding::Findings for Count {
+        fn push_finding(&mut self, _: crate::finding::Finding) {}
+    }
+    impl Sink for Count {
+        fn on_stanza(&mut self, s: &Stanza<'_>) {
+            self.0 += s.summary.len();
+        }
+        fn on_finesse(&mut self, _: &Stanza<'_>, u: &crate::finesse::Update) {
+            self.1 += u.summary().len();
+        }
+        fn on_tls_handover(&mut self, _: &TlsHandover) {}
+    }
+    let messages: Vec<String> = (0..1000)
+        .map(|i| {
+            if i % 2 == 0 {
+                notification_message("/finesse/api/User/1001", USER_READY)
+            } else {
+                notification_message("/finesse/api/User/1001/Dialogs", DIALOG)
+            }
+        })
+        .collect();
+    let bytes: usize = messages.iter().map(String::len).sum();
+    let mut session = Session::new(1, Transport::WebSocket, &Limits::default(), false);
+    let mut sink = Count(0, 0);
+    let rounds = 200;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        for m in &messages {
+            session.on_element(S, frame(1, 0), m.as_bytes(), &mut sink);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let mb = (bytes * rounds) as f64 / 1e6;
+    eprintln!(
+        "{mb:.0} MB of pubsub events ({} B each) in {secs:.2} s: {:.0} MB/s, {:.0} k stanzas/s",
+        bytes / messages.len(),
+        mb / secs,
+        (messages.len() * rounds) as f64 / secs / 1e3
+    );
+    assert!(sink.1 > 0);
+}
+
+#[test]
+#[ignore]
+fn throughput_parts() {
+    let limits = Limits::default();
+    let user = notification_message("/finesse/api/User/1001", USER_READY);
+    let t = std::time::Instant::now();
+    let n = 200_000;
+    for _ in 0..n {
+        std::hint::black_box(crate::finesse::parse_notification(USER_READY, &limits).unwrap());
+    }
+    eprintln!(
+        "notification parse: {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            element::parse_element(&user, &element::Context::default(), &limits).unwrap(),
+        );
+    }
+    eprintln!(
+        "stanza parse: {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let mut s = scan::Scanner::default();
+        std::hint::black_box(s.scan(user.as_bytes()));
+    }
+    eprintln!("scan: {:.2} µs", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    let u = crate::finesse::parse_notification(USER_READY, &limits).unwrap();
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(u.summary());
+        std::hint::black_box(u.findings());
+    }
+    eprintln!(
+        "summary+findings: {:.2} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+#[test]
+#[ignore]
+fn throughput_parts2() {
+    let user = notification_message("/finesse/api/User/1001", USER_READY);
+    let esc = quick_xml::escape::escape(USER_READY).into_owned();
+    let n = 200_000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(quick_xml::escape::unescape(&esc).unwrap());
+    }
+    eprintln!(
+        "unescape {} B: {:.2} µs",
+        esc.len(),
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(std::str::from_utf8(user.as_bytes()).unwrap());
+        std::hint::black_box(user.as_bytes().to_vec());
+    }
+    eprintln!(
+        "utf8+copy {} B: {:.2} µs",
+        user.len(),
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    let plain = user.replace(&esc, "x");
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            element::parse_element(&plain, &element::Context::default(), &Limits::default())
+                .unwrap(),
+        );
+    }
+    eprintln!(
+        "stanza without payload {} B: {:.2} µs",
+        plain.len(),
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+#[test]
+#[ignore]
+fn loop_notification() {
+    let limits = Limits::default();
+    for _ in 0..1_000_000 {
+        std::hint::black_box(crate::finesse::parse_notification(USER_READY, &limits).unwrap());
+    }
+}
+
+#[test]
+#[ignore]
+fn loop_stanza() {
+    let user = notification_message("/finesse/api/User/1001", USER_READY);
+    let plain = user.replace(&*quick_xml::escape::escape(USER_READY), "x");
+    for _ in 0..1_000_000 {
+        std::hint::black_box(
+            element::parse_element(&plain, &element::Context::default(), &Limits::default())
+                .unwrap(),
+        );
+    }
+}
+
+#[test]
+fn unclosed_header_with_another_prefix_is_still_a_header() {
+    let msgs = vec![(
+        C,
+        1,
+        0,
+        "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client' to='f'>"
+            .to_owned(),
+    )];
+    let (_, sink) = run(&msgs, false);
+    assert_eq!(sink.stanzas[0].name, "s:stream");
+    assert_eq!(
+        sink.stanzas[0].summary,
+        "stream open to f (no version: pre-RFC 3920 stream)"
+    );
+    assert!(sink.findings.is_empty());
+    let (_, sink) = run(&[(C, 1, 0, "<iq type='get'>".to_owned())], false);
+    assert_eq!(sink.codes(), ["xmpp.malformed_xml"]);
+    assert!(
+        sink.findings[0].message.contains("not closed"),
+        "{}",
+        sink.findings[0].message
+    );
+}
