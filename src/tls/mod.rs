@@ -1,1 +1,22 @@
-//! Stage `tls`: not built yet.
+//! Stage `tls`: finds TLS in a TCP stream, follows its handshake and, with
+//! keys from a key log, decrypts it.
+//!
+//! Takes the bytes of each direction of one TCP connection (from any offset:
+//! the first byte may be a ClientHello after STARTTLS, or the middle of a
+//! record when the capture started late) and a [`KeyLog`]; gives the decrypted
+//! application data in order per direction, plaintext gaps for what cannot be
+//! decrypted, handshake [`Event`]s, findings, and a per-connection
+//! [`Summary`] saying what was decrypted or exactly why not. Never panics on
+//! input, never holds more than one record (plus one handshake message) per
+//! direction, and never prints key material.
+
+mod cbc;
+mod crypto;
+//mod handshake;
+mod keylog;
+mod record;
+//mod session;
+mod suites;
+
+pub use keylog::{KeyLog, KeyLogError, KeySource, Label, Secret};
+pub use record::{detect, Probe};
