@@ -12,7 +12,7 @@
 
 mod cbc;
 mod crypto;
-//mod handshake;
+mod handshake;
 mod keylog;
 mod record;
 //mod session;
