@@ -30,4 +30,6 @@ pub mod xmpp;
 
 /// One entry per parser for fuzzers and fuzz-smoke tests; not a stable API.
 #[doc(hidden)]
-pub mod fuzzing {}
+pub mod fuzzing {
+    pub use crate::tls::fuzz::{tls_handshake, tls_keylog, tls_record, tls_session};
+}

@@ -102,6 +102,8 @@ fn aead_key(aead: Aead, key: &[u8]) -> Option<LessSafeKey> {
 pub(crate) struct Tls13Decrypter {
     key: LessSafeKey,
     iv: [u8; NONCE_LEN],
+    /// Drafts before 25 authenticated no additional data (draft-ietf-tls-tls13-25 §5.2).
+    empty_aad: bool,
 }
 
 impl RecordDecrypter for Tls13Decrypter {
@@ -118,6 +120,7 @@ impl RecordDecrypter for Tls13Decrypter {
         let mut aad = [typ, 0, 0, 0, 0];
         aad[1..3].copy_from_slice(&version.to_be_bytes());
         aad[3..].copy_from_slice(&u16::try_from(body.len()).unwrap_or(u16::MAX).to_be_bytes());
+        let aad = if self.empty_aad { &aad[..0] } else { &aad[..] };
         let plain = self
             .key
             .open_in_place(xor_nonce(&self.iv, seq), Aad::from(aad), body)
@@ -218,7 +221,12 @@ pub(crate) fn hash_for_secret(secret: &[u8]) -> Option<Hash> {
 }
 
 /// TLS 1.3 traffic key and IV from a traffic secret (RFC 8446 §7.3).
-pub(crate) fn tls13_decrypter(aead: Aead, secret: &[u8]) -> Option<Tls13Decrypter> {
+/// `empty_aad` for drafts 20–24 (same key schedule labels, no record header in the AAD).
+pub(crate) fn tls13_decrypter(
+    aead: Aead,
+    secret: &[u8],
+    empty_aad: bool,
+) -> Option<Tls13Decrypter> {
     let hash = hash_for_secret(secret)?;
     let mut key = [0u8; 32];
     let key = key.get_mut(..aead.key_len())?;
@@ -228,6 +236,7 @@ pub(crate) fn tls13_decrypter(aead: Aead, secret: &[u8]) -> Option<Tls13Decrypte
     Some(Tls13Decrypter {
         key: aead_key(aead, key)?,
         iv,
+        empty_aad,
     })
 }
 
@@ -503,7 +512,7 @@ mod tests {
     fn rfc8448_server_handshake_record_decrypts() {
         let record = unhex(SERVER_HS_RECORD);
         let mut body = record[5..].to_vec();
-        let mut d = tls13_decrypter(Aead::Aes128Gcm, &unhex(SERVER_HS_SECRET)).unwrap();
+        let mut d = tls13_decrypter(Aead::Aes128Gcm, &unhex(SERVER_HS_SECRET), false).unwrap();
         let plain = d.decrypt(23, 0x0303, &mut body, 0).unwrap();
         assert_eq!(plain.typ, 22, "inner type: handshake");
         let text = &body[plain.range.clone()];
@@ -556,6 +565,7 @@ mod tests {
         let mut ours = Tls13Decrypter {
             key: aead_key(Aead::ChaCha20Poly1305, &key).unwrap(),
             iv,
+            empty_aad: false,
         };
         let p = ours.decrypt(23, 0x0303, &mut rec, 5).unwrap();
         assert_eq!((p.typ, &rec[p.range]), (23, &b"hello"[..]));

@@ -32,6 +32,11 @@ impl Params {
     pub(crate) fn tls13(&self) -> bool {
         self.version.is_some_and(|v| v == 0x0304 || v >> 8 == 0x7f)
     }
+
+    /// TLS 1.3 drafts 20–24 left the record header out of the AEAD's additional data.
+    pub(crate) fn empty_aad(&self) -> bool {
+        self.version.is_some_and(|v| (0x7f14..0x7f19).contains(&v))
+    }
 }
 
 /// A ready decrypter and what it is.
@@ -40,6 +45,8 @@ pub(crate) struct Key {
     pub(crate) phase: KeyPhase,
     /// TLS 1.3: the traffic secret and AEAD, to follow KeyUpdates.
     pub(crate) secret: Option<(Secret, Aead)>,
+    /// TLS 1.3 draft 20–24 record protection.
+    pub(crate) empty_aad: bool,
     pub(crate) source: KeySource,
     /// KeyUpdates applied to the application secret.
     pub(crate) generation: u32,
@@ -47,7 +54,11 @@ pub(crate) struct Key {
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Key({:?}, generation {}, from {})", self.phase, self.generation, self.source)
+        write!(
+            f,
+            "Key({:?}, generation {}, from {})",
+            self.phase, self.generation, self.source
+        )
     }
 }
 
@@ -55,11 +66,16 @@ impl std::fmt::Debug for Key {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum KeyError {
     NoClientRandom,
-    NoKey { label: Label, random: [u8; 32] },
+    NoKey {
+        label: Label,
+        random: [u8; 32],
+    },
     UnsupportedSuite(u16),
     UnsupportedVersion(u16),
     /// The ServerHello (version, suite, server random) was not captured.
     NoServerHello,
+    /// The key log has secrets for this phase, but none opens the records.
+    WrongKey(KeyPhase),
 }
 
 impl KeyError {
@@ -86,6 +102,9 @@ impl KeyError {
                 format!("version not supported: {}", suites::version_name(*v))
             }
             KeyError::NoServerHello => "ServerHello not captured".into(),
+            KeyError::WrongKey(phase) => {
+                format!("the key log's {phase:?} secret does not open the records")
+            }
         }
     }
 
@@ -97,7 +116,10 @@ impl KeyError {
                 ..
             } => GapReason::NoEarlyKey,
             KeyError::NoKey { .. } => GapReason::NoKey,
-            KeyError::UnsupportedSuite(_) | KeyError::UnsupportedVersion(_) => GapReason::UnsupportedSuite,
+            KeyError::UnsupportedSuite(_) | KeyError::UnsupportedVersion(_) => {
+                GapReason::UnsupportedSuite
+            }
+            KeyError::WrongKey(_) => GapReason::AuthenticationFailed,
         }
     }
 }
@@ -112,7 +134,11 @@ fn tls13_label(dir: Dir, phase: KeyPhase) -> Label {
     }
 }
 
-fn lookup<'k>(keys: &'k KeyLog, random: &[u8; 32], label: Label) -> Result<(&'k Secret, &'k KeySource), KeyError> {
+fn lookup<'k>(
+    keys: &'k KeyLog,
+    random: &[u8; 32],
+    label: Label,
+) -> Result<(&'k Secret, &'k KeySource), KeyError> {
     keys.get(random, label).ok_or(KeyError::NoKey {
         label,
         random: *random,
@@ -126,15 +152,17 @@ pub(crate) fn tls13_key(
     phase: KeyPhase,
     source: KeySource,
     generation: u32,
+    empty_aad: bool,
 ) -> Option<Key> {
     if crypto::hash_for_secret(secret.bytes()) != Some(aead.tls13_suite().hash) {
         return None;
     }
-    let dec = crypto::tls13_decrypter(aead, secret.bytes())?;
+    let dec = crypto::tls13_decrypter(aead, secret.bytes(), empty_aad)?;
     Some(Key {
         dec: Box::new(dec),
         phase,
         secret: Some((secret, aead)),
+        empty_aad,
         source,
         generation,
     })
@@ -149,6 +177,7 @@ pub(crate) fn next_generation(key: &Key) -> Option<Key> {
         KeyPhase::Application,
         key.source.clone(),
         key.generation + 1,
+        key.empty_aad,
     )
 }
 
@@ -159,7 +188,12 @@ fn negotiated_suite(params: &Params) -> Result<&'static Suite, KeyError> {
 
 /// Candidate decrypters for one direction and phase: one, except for 0-RTT
 /// before the ServerHello, where each offered TLS 1.3 AEAD of the secret's hash is a candidate.
-pub(crate) fn build(params: &Params, keys: &KeyLog, dir: Dir, phase: KeyPhase) -> Result<Vec<Key>, KeyError> {
+pub(crate) fn build(
+    params: &Params,
+    keys: &KeyLog,
+    dir: Dir,
+    phase: KeyPhase,
+) -> Result<Vec<Key>, KeyError> {
     let random = params.client_random.ok_or(KeyError::NoClientRandom)?;
     if phase == KeyPhase::Tls12 {
         return build_tls12(params, keys, &random, dir).map(|k| vec![k]);
@@ -175,7 +209,16 @@ pub(crate) fn build(params: &Params, keys: &KeyLog, dir: Dir, phase: KeyPhase) -
     };
     let out: Vec<Key> = aeads
         .into_iter()
-        .filter_map(|a| tls13_key(a, secret.clone(), phase, source.clone(), 0))
+        .filter_map(|a| {
+            tls13_key(
+                a,
+                secret.clone(),
+                phase,
+                source.clone(),
+                0,
+                params.empty_aad(),
+            )
+        })
         .collect();
     if out.is_empty() {
         // A secret whose length does not match the suite's hash: a broken key log line.
@@ -187,8 +230,16 @@ pub(crate) fn build(params: &Params, keys: &KeyLog, dir: Dir, phase: KeyPhase) -
     Ok(out)
 }
 
-fn build_tls12(params: &Params, keys: &KeyLog, random: &[u8; 32], dir: Dir) -> Result<Key, KeyError> {
+fn build_tls12(
+    params: &Params,
+    keys: &KeyLog,
+    random: &[u8; 32],
+    dir: Dir,
+) -> Result<Key, KeyError> {
     let suite = negotiated_suite(params)?;
+    if suite.protection == Protection::Unsupported {
+        return Err(KeyError::UnsupportedSuite(suite.id));
+    }
     let version = params.version.ok_or(KeyError::NoServerHello)?;
     let server_random = params.server_random.ok_or(KeyError::NoServerHello)?;
     let prf = match version {
@@ -202,11 +253,24 @@ fn build_tls12(params: &Params, keys: &KeyLog, random: &[u8; 32], dir: Dir) -> R
         Protection::Aead(aead) if version == 0x0303 => {
             let shape = (0, aead.key_len(), crypto::tls12_aead_iv_len(aead));
             let kb = crypto::key_block(prf, master.bytes(), random, &server_random, shape);
-            let (key, iv) = if client { (&kb.client_key, &kb.client_iv) } else { (&kb.server_key, &kb.server_iv) };
-            Box::new(crypto::tls12_aead_decrypter(aead, key, iv).ok_or(KeyError::UnsupportedSuite(suite.id))?)
+            let (key, iv) = if client {
+                (&kb.client_key, &kb.client_iv)
+            } else {
+                (&kb.server_key, &kb.server_iv)
+            };
+            Box::new(
+                crypto::tls12_aead_decrypter(aead, key, iv)
+                    .ok_or(KeyError::UnsupportedSuite(suite.id))?,
+            )
         }
         Protection::Cbc { key_len, mac } => {
-            let kb = crypto::key_block(prf, master.bytes(), random, &server_random, (mac.len(), key_len, 16));
+            let kb = crypto::key_block(
+                prf,
+                master.bytes(),
+                random,
+                &server_random,
+                (mac.len(), key_len, 16),
+            );
             let (mac_key, key, iv) = if client {
                 (&kb.client_mac, &kb.client_key, &kb.client_iv)
             } else {
@@ -218,12 +282,15 @@ fn build_tls12(params: &Params, keys: &KeyLog, random: &[u8; 32], dir: Dir) -> R
                     .ok_or(KeyError::UnsupportedSuite(suite.id))?,
             )
         }
-        Protection::Aead(_) | Protection::Unsupported => return Err(KeyError::UnsupportedSuite(suite.id)),
+        Protection::Aead(_) | Protection::Unsupported => {
+            return Err(KeyError::UnsupportedSuite(suite.id))
+        }
     };
     Ok(Key {
         dec,
         phase: KeyPhase::Tls12,
         secret: None,
+        empty_aad: false,
         source: source.clone(),
         generation: 0,
     })
@@ -241,7 +308,10 @@ pub(crate) fn try_seqs(
     for seq in seqs {
         scratch.clear();
         scratch.extend_from_slice(body);
-        match key.dec.decrypt(header.typ.to_u8(), header.version, scratch, seq) {
+        match key
+            .dec
+            .decrypt(header.typ.to_u8(), header.version, scratch, seq)
+        {
             Ok(_) => return Some(seq),
             Err(DecryptError::Auth) => continue,
             // Length or padding faults do not depend on the sequence number (CBC aside, which is never searched).
@@ -272,7 +342,14 @@ pub(crate) fn midstream_search(
     for (random, secret) in candidates {
         let source = keys.get(&random, label).map(|(_, s)| s.clone())?;
         for aead in Aead::TLS13 {
-            let Some(mut key) = tls13_key(aead, secret.clone(), KeyPhase::Application, source.clone(), 0) else {
+            let Some(mut key) = tls13_key(
+                aead,
+                secret.clone(),
+                KeyPhase::Application,
+                source.clone(),
+                0,
+                false,
+            ) else {
                 continue;
             };
             if let Some(seq) = try_seqs(&mut key, header, body, 0..max_seq, scratch) {
@@ -290,7 +367,11 @@ mod tests {
 
     fn log(lines: &str) -> KeyLog {
         let mut k = KeyLog::new();
-        k.add_text(lines.as_bytes(), KeySource::Named("t.keys".into()), &mut Vec::new());
+        k.add_text(
+            lines.as_bytes(),
+            KeySource::Named("t.keys".into()),
+            &mut Vec::new(),
+        );
         k
     }
 
@@ -306,7 +387,10 @@ mod tests {
             KeyError::UnsupportedSuite(0x1304).reason(),
             "suite not supported: 0x1304 (TLS_AES_128_CCM_SHA256)"
         );
-        assert_eq!(KeyError::NoClientRandom.reason(), "ClientHello not captured");
+        assert_eq!(
+            KeyError::NoClientRandom.reason(),
+            "ClientHello not captured"
+        );
     }
 
     #[test]
@@ -337,8 +421,17 @@ mod tests {
                 random: [1; 32]
             }
         );
-        let keys = log(&format!("CLIENT_RANDOM {} {}\n", "01".repeat(32), "aa".repeat(48)));
-        assert_eq!(build(&p, &keys, Dir::ServerToClient, KeyPhase::Tls12).unwrap().len(), 1);
+        let keys = log(&format!(
+            "CLIENT_RANDOM {} {}\n",
+            "01".repeat(32),
+            "aa".repeat(48)
+        ));
+        assert_eq!(
+            build(&p, &keys, Dir::ServerToClient, KeyPhase::Tls12)
+                .unwrap()
+                .len(),
+            1
+        );
         p.version = Some(0x0300);
         assert_eq!(
             build(&p, &keys, Dir::ServerToClient, KeyPhase::Tls12).unwrap_err(),
@@ -359,7 +452,12 @@ mod tests {
             ..Params::default()
         };
         // A 32-byte secret fits the SHA-256 suites only.
-        assert_eq!(build(&p, &keys, Dir::ClientToServer, KeyPhase::Early).unwrap().len(), 2);
+        assert_eq!(
+            build(&p, &keys, Dir::ClientToServer, KeyPhase::Early)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -383,7 +481,11 @@ mod tests {
         let mut body = b"hi\x17".to_vec();
         let sealing = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &key).unwrap());
         sealing
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from([23, 3, 3, 0, 19]), &mut body)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from([23, 3, 3, 0, 19]),
+                &mut body,
+            )
             .unwrap();
         let header = Header {
             typ: ContentType::ApplicationData,
@@ -392,11 +494,37 @@ mod tests {
             header_len: 5,
         };
         let mut scratch = Vec::new();
-        let (k, seq, random) =
-            midstream_search(&keys, Dir::ServerToClient, &header, &body, 8, None, &mut scratch).unwrap();
+        let (k, seq, random) = midstream_search(
+            &keys,
+            Dir::ServerToClient,
+            &header,
+            &body,
+            8,
+            None,
+            &mut scratch,
+        )
+        .unwrap();
         assert_eq!((seq, random), (5, [1; 32]));
         assert_eq!(k.phase, KeyPhase::Application);
-        assert!(midstream_search(&keys, Dir::ServerToClient, &header, &body, 5, None, &mut scratch).is_none());
-        assert!(midstream_search(&keys, Dir::ClientToServer, &header, &body, 8, None, &mut scratch).is_none());
+        assert!(midstream_search(
+            &keys,
+            Dir::ServerToClient,
+            &header,
+            &body,
+            5,
+            None,
+            &mut scratch
+        )
+        .is_none());
+        assert!(midstream_search(
+            &keys,
+            Dir::ClientToServer,
+            &header,
+            &body,
+            8,
+            None,
+            &mut scratch
+        )
+        .is_none());
     }
 }

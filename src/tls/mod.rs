@@ -12,11 +12,26 @@
 
 mod cbc;
 mod crypto;
+mod flow;
+#[doc(hidden)]
+pub mod fuzz;
 mod handshake;
 mod keylog;
+mod keys;
 mod record;
-//mod session;
+mod session;
 mod suites;
+mod summary;
 
+pub use handshake::CertSummary;
 pub use keylog::{KeyLog, KeyLogError, KeySource, Label, Secret};
 pub use record::{detect, Probe};
+pub use session::Session;
+pub use summary::{
+    AlertSeen, Decrypted, DirStats, EarlyData, Event, EventKind, GapReason, KeyPhase, Sink, Summary,
+};
+
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod testutil;

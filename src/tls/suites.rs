@@ -41,15 +41,6 @@ pub(crate) enum Hash {
     Sha384,
 }
 
-impl Hash {
-    pub(crate) fn len(self) -> usize {
-        match self {
-            Hash::Sha256 => 32,
-            Hash::Sha384 => 48,
-        }
-    }
-}
-
 /// HMAC used by CBC suites.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum MacAlg {
@@ -90,13 +81,6 @@ pub(crate) struct Suite {
     pub(crate) protection: Protection,
     /// PRF hash for TLS 1.2, HKDF hash for TLS 1.3 (TLS 1.0/1.1 always use MD5+SHA-1).
     pub(crate) hash: Hash,
-}
-
-impl Suite {
-    /// `TLS_RSA_WITH_*`: the pre-master secret travels encrypted with the server's RSA key.
-    pub(crate) fn rsa_key_exchange(&self) -> bool {
-        self.name.starts_with("TLS_RSA_WITH_")
-    }
 }
 
 use Aead::*;
@@ -474,8 +458,6 @@ mod tests {
     fn names_and_unknowns() {
         assert_eq!(name(0xc030), "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
         assert_eq!(name(0x0a0a), "0x0a0a");
-        assert!(lookup(0x009c).unwrap().rsa_key_exchange());
-        assert!(!lookup(0xc02f).unwrap().rsa_key_exchange());
         assert_eq!(Aead::Aes256Gcm.tls13_suite().id, 0x1302);
         assert_eq!(version_name(0x7f1c), "TLS 1.3 (draft 28)");
     }

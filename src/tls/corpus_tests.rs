@@ -1,0 +1,259 @@
+//! Decryption of real captures from the shared corpus, compared byte for byte
+//! (length and SHA-256) with tshark's `tls` rows. Skipped loudly when the
+//! corpus is absent.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::keylog::{KeyLog, KeySource};
+use super::session::Session;
+use super::summary::{Decrypted, EventKind, GapReason, Summary};
+use super::testutil::{corpus, expected_tls, read_capture, sha256_hex, Collect, Item};
+use crate::common::Dir;
+use crate::limits::Limits;
+
+pub(crate) struct Run {
+    pub(crate) sinks: BTreeMap<u64, Collect>,
+    pub(crate) summaries: BTreeMap<u64, Summary>,
+}
+
+pub(crate) fn run(capture: &Path, keylogs: &[&Path]) -> Run {
+    let mut keys = KeyLog::new();
+    let mut findings = Vec::new();
+    for k in keylogs {
+        keys.load_file(k, &mut findings).unwrap();
+    }
+    assert!(findings.is_empty(), "{findings:?}");
+    let limits = Limits::default();
+    let mut sessions: BTreeMap<u64, Session> = BTreeMap::new();
+    let mut sinks: BTreeMap<u64, Collect> = BTreeMap::new();
+    for item in read_capture(capture) {
+        match item {
+            Item::Data {
+                stream,
+                dir,
+                at,
+                bytes,
+            } => {
+                let s = sessions
+                    .entry(stream)
+                    .or_insert_with(|| Session::new(stream, &limits));
+                let sink = sinks.entry(stream).or_default();
+                assert_eq!(s.on_data(&keys, dir, at, &bytes, sink), bytes.len());
+            }
+            Item::Gap {
+                stream,
+                dir,
+                at,
+                len,
+            } => {
+                let s = sessions
+                    .entry(stream)
+                    .or_insert_with(|| Session::new(stream, &limits));
+                s.on_gap(dir, at, len, sinks.entry(stream).or_default());
+            }
+            Item::Secrets { offset, text } => {
+                keys.add_text(&text, KeySource::Dsb { offset }, &mut findings);
+            }
+        }
+    }
+    let mut summaries = BTreeMap::new();
+    for (stream, mut s) in sessions {
+        s.finish(sinks.entry(stream).or_default());
+        summaries.insert(stream, s.summary().clone());
+    }
+    Run { sinks, summaries }
+}
+
+/// Compares every `tls` row; returns the mismatches, each with its reason.
+fn conformance(rel: &str, keylogs: &[&str]) -> Option<Vec<String>> {
+    let dir = corpus()?;
+    let capture = dir.join(rel);
+    let keys: Vec<_> = keylogs.iter().map(|k| dir.join(k)).collect();
+    let keys: Vec<&Path> = keys.iter().map(|k| k.as_path()).collect();
+    let run = run(&capture, &keys);
+    let mut bad = Vec::new();
+    for (stream, d, len, sha) in expected_tls(&capture) {
+        let got = run
+            .sinks
+            .get(&stream)
+            .map(|c| c.plain[d.index()].clone())
+            .unwrap_or_default();
+        if got.len() as u64 != len || sha256_hex(&got) != sha {
+            let why = run.summaries.get(&stream).and_then(|s| s.reason.clone());
+            bad.push(format!(
+                "{rel} stream {stream} {d}: {} bytes, tshark {len} ({why:?})",
+                got.len()
+            ));
+        }
+    }
+    Some(bad)
+}
+
+fn assert_conforms(rel: &str, keylogs: &[&str]) {
+    if let Some(bad) = conformance(rel, keylogs) {
+        assert!(bad.is_empty(), "{bad:#?}");
+    }
+}
+
+#[test]
+fn tls12_chacha20poly1305() {
+    assert_conforms(
+        "wireshark-4.0.17/captures/tls12-chacha20poly1305.pcap",
+        &["wireshark-4.0.17/keys/tls12-chacha20poly1305.keys"],
+    );
+}
+
+#[test]
+fn tls13_rfc8446_with_early_data() {
+    assert_conforms(
+        "wireshark-4.0.17/captures/tls13-rfc8446.pcap",
+        &["wireshark-4.0.17/keys/tls13-rfc8446.keys"],
+    );
+}
+
+#[test]
+fn tls13_rfc8446_without_the_early_secret_says_why() {
+    let Some(dir) = corpus() else { return };
+    let run = run(
+        &dir.join("wireshark-4.0.17/captures/tls13-rfc8446.pcap"),
+        &[&dir.join("wireshark-4.0.17/keys/tls13-rfc8446-noearly.keys")],
+    );
+    let c = &run.sinks[&1];
+    // Frame 8 (0-RTT "GET /early") stays encrypted and is reported as a gap.
+    assert!(
+        c.gaps
+            .iter()
+            .any(|g| g.0 == Dir::ClientToServer && g.1 == 8 && g.3 == GapReason::NoEarlyKey),
+        "{:?}",
+        c.gaps
+    );
+    assert_eq!(
+        c.plain[0],
+        b"GET /second HTTP/1.1\r\n\r\n".to_vec(),
+        "later client data still decrypts"
+    );
+    let s = &run.summaries[&1];
+    assert_eq!(s.decrypted, Decrypted::Partly);
+    assert!(
+        s.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("no CLIENT_EARLY_TRAFFIC_SECRET for client random"),
+        "{s:?}"
+    );
+    // The server's handshake (a resumption: no certificate) and data are still decrypted.
+    assert_eq!(c.plain[1].len(), 237);
+    assert!(c.events.iter().any(|e| e.dir == Dir::ServerToClient
+        && matches!(
+            e.kind,
+            EventKind::EncryptedExtensions {
+                early_data_accepted: true,
+                ..
+            }
+        )));
+    assert!(s.resumption && s.early_data.offered && s.early_data.accepted);
+    // Stream 0 (no 0-RTT) is untouched.
+    assert_eq!(run.summaries[&0].decrypted, Decrypted::Yes);
+}
+
+#[test]
+fn tls13_chacha20poly1305() {
+    assert_conforms(
+        "wireshark-4.0.17/captures/tls13-20-chacha20poly1305.pcap",
+        &["wireshark-4.0.17/keys/tls13-20-chacha20poly1305.keys"],
+    );
+}
+
+#[test]
+fn illustrated_tls12_cbc_sha() {
+    assert_conforms(
+        "illustrated-tls/tls12/capture.pcap",
+        &["illustrated-tls/tls12/keylog.txt"],
+    );
+}
+
+#[test]
+fn illustrated_tls13() {
+    assert_conforms(
+        "illustrated-tls/tls13/capture.pcap",
+        &["illustrated-tls/tls13/keylog.txt"],
+    );
+}
+
+#[test]
+fn illustrated_tls13_archive() {
+    assert_conforms(
+        "illustrated-tls/tls13-archive/capture.pcap",
+        &["illustrated-tls/tls13-archive/keylog.txt"],
+    );
+}
+
+#[test]
+fn zeek_tls12_decryption() {
+    assert_conforms(
+        "zeek/tls_tls12-decryption.pcap",
+        &["zeek/keys/tls12-decryption.nss.keys"],
+    );
+}
+
+#[test]
+fn zeek_tls12_stream_keylog() {
+    assert_conforms(
+        "zeek/tls_tls-1.2-stream-keylog.pcap",
+        &["zeek/keys/tls-1.2-stream-keylog.nss.keys"],
+    );
+}
+
+#[test]
+fn tls10_dhe_cbc() {
+    assert_conforms(
+        "wireshark-4.0.17/captures/dhe1.pcapng.gz",
+        &["wireshark-4.0.17/keys/dhe1_keylog.dat"],
+    );
+}
+
+#[test]
+fn http2_data_reassembly_gcm() {
+    assert_conforms(
+        "wireshark-4.0.17/captures/http2-data-reassembly.pcap",
+        &["wireshark-4.0.17/keys/http2-data-reassembly.keys"],
+    );
+}
+
+#[test]
+fn dsb_capture_matches_its_exported_twin() {
+    let Some(dir) = corpus() else { return };
+    let with_dsb = run(&dir.join("wireshark-4.0.17/captures/tls12-dsb.pcapng"), &[]);
+    let twin = run(
+        &dir.join("wireshark-4.0.17/derived/tls12-dsb.nodsb.pcapng"),
+        &[&dir.join("wireshark-4.0.17/derived/tls12-dsb.dsb-export.keys")],
+    );
+    assert!(!with_dsb.sinks.is_empty());
+    for (stream, c) in &with_dsb.sinks {
+        assert_eq!(c.plain, twin.sinks[stream].plain, "stream {stream}");
+    }
+    assert_conforms("wireshark-4.0.17/captures/tls12-dsb.pcapng", &[]);
+}
+
+#[test]
+fn certificates_in_clear_are_summarised() {
+    let Some(dir) = corpus() else { return };
+    let run = run(
+        &dir.join("illustrated-tls/tls12/capture.pcap"),
+        &[&dir.join("illustrated-tls/tls12/keylog.txt")],
+    );
+    let s = &run.summaries[&0];
+    assert_eq!(s.version.as_deref(), Some("TLS 1.2"));
+    assert_eq!(
+        s.suite.as_deref(),
+        Some("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
+    );
+    let cert = &s.certificates[0];
+    assert_eq!(
+        cert.subject_cn.as_deref(),
+        Some("example.ulfheim.net"),
+        "{cert:?}"
+    );
+    assert!(cert.not_after.is_some() && cert.error.is_none());
+}

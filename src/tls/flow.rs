@@ -1,0 +1,722 @@
+//! What a [`Session`] does with each whole record: decrypt it (choosing and
+//! switching keys as the handshake goes), then route its plaintext to the
+//! handshake parser, the alert log or the application-data sink.
+//!
+//! Takes one record body (mutable: decryption is in place) with its header
+//! and first frame; gives plaintext, gaps, events, findings and summary
+//! updates. Key changes follow RFC 8446 (early → handshake → application,
+//! KeyUpdate) and RFC 5246 (ChangeCipherSpec); sequence numbers restart at
+//! every key change. Never copies application data except for a trial
+//! decryption when more than one key could apply.
+
+use super::handshake::{self as hs, msg};
+use super::keylog::KeyLog;
+use super::keys::{self, Key, KeyError};
+use super::record::{ContentType, Header};
+use super::session::{Protect, Session};
+use super::suites::{self, Protection};
+use super::summary::{AlertSeen, EventKind, GapReason, KeyPhase, Sink};
+use crate::common::{Dir, FrameRef};
+use crate::finding::Level;
+
+const CONTENT_CCS: u8 = 20;
+const CONTENT_ALERT: u8 = 21;
+const CONTENT_HANDSHAKE: u8 = 22;
+const CONTENT_APPLICATION: u8 = 23;
+
+impl Session {
+    /// Whether this record is protected: everything after ChangeCipherSpec in
+    /// TLS ≤ 1.2, application_data records in TLS 1.3 (and before the version is known).
+    pub(super) fn record_is_encrypted(&self, dir: Dir, h: &Header) -> bool {
+        let clear = matches!(self.halves[dir.index()].protect, Protect::Clear);
+        match h.typ {
+            ContentType::ApplicationData => true,
+            ContentType::Sslv2ClientHello => false,
+            _ => !clear && self.server_hello_seen && !self.params.tls13(),
+        }
+    }
+
+    pub(super) fn on_record(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        h: &Header,
+        body: &mut [u8],
+        sink: &mut impl Sink,
+    ) {
+        if self.record_is_encrypted(dir, h) {
+            self.on_encrypted(keys, dir, at, h, body, sink);
+            return;
+        }
+        match h.typ {
+            ContentType::Sslv2ClientHello => match hs::parse_sslv2_client_hello(body) {
+                Ok(ch) => self.on_client_hello(dir, at, ch, sink),
+                Err(e) => self.bad_message(dir, at, "SSLv2 ClientHello", &e.to_string(), sink),
+            },
+            ContentType::Handshake => self.feed_handshake(keys, dir, at, body, false, sink),
+            ContentType::ChangeCipherSpec => self.on_ccs(keys, dir, at, sink),
+            ContentType::Alert => self.on_alert(dir, at, body, false, sink),
+            ContentType::ApplicationData | ContentType::Heartbeat => {}
+        }
+    }
+
+    /// First encrypted record of a direction: which key should open it.
+    fn start_protect(&mut self, keys: &KeyLog, dir: Dir, at: FrameRef, sink: &mut impl Sink) {
+        let client = dir == Dir::ClientToServer;
+        let phase = if client && self.early_pending {
+            KeyPhase::Early
+        } else if self.params.tls13() {
+            KeyPhase::Handshake
+        } else if !self.client_hello_seen {
+            self.summary.midstream = true;
+            self.halves[dir.index()].protect = Protect::Midstream { tried: None };
+            return;
+        } else {
+            KeyPhase::Tls12
+        };
+        self.switch_phase(keys, dir, at, phase, sink);
+    }
+
+    /// Installs the key for `phase` (sequence 0), or a waiting state saying why there is none.
+    pub(super) fn switch_phase(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        phase: KeyPhase,
+        sink: &mut impl Sink,
+    ) {
+        self.halves[dir.index()].protect = match keys::build(&self.params, keys, dir, phase) {
+            Ok(mut candidates) if candidates.len() == 1 => {
+                let key = candidates.remove(0);
+                self.started(dir, at, &key, 0, sink);
+                Protect::Active { key, seq: 0 }
+            }
+            // Several 0-RTT candidates: the first record picks one.
+            Ok(_) => Protect::Waiting {
+                phase,
+                seq: 0,
+                tried: u64::MAX,
+                error: KeyError::NoServerHello,
+            },
+            Err(error) => Protect::Waiting {
+                phase,
+                seq: 0,
+                tried: keys.generation(),
+                error,
+            },
+        };
+    }
+
+    fn started(&mut self, dir: Dir, at: FrameRef, key: &Key, seq: u64, sink: &mut impl Sink) {
+        self.summary
+            .key_source
+            .get_or_insert_with(|| key.source.to_string());
+        let kind = EventKind::DecryptionStarted {
+            phase: key.phase,
+            key_source: key.source.to_string(),
+            seq,
+        };
+        self.emit(sink, dir, at, kind);
+    }
+
+    /// Later TLS 1.3 phases a failing record may belong to (a missed Finished
+    /// or EndOfEarlyData, or 0-RTT that was never decryptable).
+    fn later_phases(&self, phase: KeyPhase) -> &'static [KeyPhase] {
+        match phase {
+            KeyPhase::Early => &[KeyPhase::Handshake, KeyPhase::Application],
+            KeyPhase::Handshake => &[KeyPhase::Application],
+            KeyPhase::Application | KeyPhase::Tls12 => &[],
+        }
+    }
+
+    fn on_encrypted(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        h: &Header,
+        body: &mut [u8],
+        sink: &mut impl Sink,
+    ) {
+        if matches!(self.halves[dir.index()].protect, Protect::Clear) {
+            self.start_protect(keys, dir, at, sink);
+        }
+        self.retry_waiting(keys, dir, at, h, body, sink);
+        let protect = std::mem::replace(&mut self.halves[dir.index()].protect, Protect::Clear);
+        match protect {
+            Protect::Active { mut key, seq } => {
+                let later = self.later_phases(key.phase);
+                if !later.is_empty() {
+                    self.scratch.clear();
+                    self.scratch.extend_from_slice(body);
+                }
+                match key.dec.decrypt(h.typ.to_u8(), h.version, body, seq) {
+                    Ok(plain) => {
+                        let phase = key.phase;
+                        self.halves[dir.index()].protect = Protect::Active { key, seq: seq + 1 };
+                        let data = body.get(plain.range).unwrap_or_default();
+                        self.on_plain(keys, dir, at, plain.typ, data, phase, sink);
+                    }
+                    Err(e) => {
+                        self.halves[dir.index()].protect = Protect::Active { key, seq: seq + 1 };
+                        if !later.is_empty() {
+                            body.copy_from_slice(&self.scratch);
+                            if self.try_later(keys, dir, at, h, body, later, sink) {
+                                return;
+                            }
+                        }
+                        let why =
+                            format!("record authentication failed at frame {} ({e})", at.frame);
+                        self.undecryptable(
+                            dir,
+                            at,
+                            h.len,
+                            GapReason::AuthenticationFailed,
+                            why,
+                            sink,
+                        );
+                    }
+                }
+            }
+            Protect::Waiting {
+                phase,
+                seq,
+                tried,
+                error,
+            } => {
+                self.halves[dir.index()].protect = Protect::Waiting {
+                    phase,
+                    seq: seq + 1,
+                    tried,
+                    error: error.clone(),
+                };
+                if self.try_later(keys, dir, at, h, body, self.later_phases(phase), sink) {
+                    return;
+                }
+                self.undecryptable(dir, at, h.len, error.gap_reason(), error.reason(), sink);
+            }
+            Protect::Midstream { tried } => self.on_midstream(keys, dir, at, h, body, tried, sink),
+            Protect::Clear => {}
+        }
+    }
+
+    /// A waiting direction whose key may have arrived since (a DSB later in the
+    /// capture), or 0-RTT with several candidate AEADs: tries again.
+    fn retry_waiting(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        h: &Header,
+        body: &[u8],
+        sink: &mut impl Sink,
+    ) {
+        let Protect::Waiting {
+            phase, seq, tried, ..
+        } = &self.halves[dir.index()].protect
+        else {
+            return;
+        };
+        let (phase, seq) = (*phase, *seq);
+        if *tried == keys.generation() {
+            return;
+        }
+        match keys::build(&self.params, keys, dir, phase) {
+            Ok(candidates) => {
+                let single = candidates.len() == 1;
+                for mut key in candidates {
+                    if single
+                        || keys::try_seqs(&mut key, h, body, seq..seq + 1, &mut self.scratch)
+                            .is_some()
+                    {
+                        self.started(dir, at, &key, seq, sink);
+                        self.halves[dir.index()].protect = Protect::Active { key, seq };
+                        return;
+                    }
+                }
+                self.halves[dir.index()].protect = Protect::Waiting {
+                    phase,
+                    seq,
+                    tried: keys.generation(),
+                    error: KeyError::WrongKey(phase),
+                };
+            }
+            Err(error) => {
+                self.halves[dir.index()].protect = Protect::Waiting {
+                    phase,
+                    seq,
+                    tried: keys.generation(),
+                    error,
+                };
+            }
+        }
+    }
+
+    /// Tries each later phase's key at sequence 0; on success switches to it and handles the record.
+    #[allow(clippy::too_many_arguments)]
+    fn try_later(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        h: &Header,
+        body: &mut [u8],
+        phases: &[KeyPhase],
+        sink: &mut impl Sink,
+    ) -> bool {
+        for &phase in phases {
+            let Ok(candidates) = keys::build(&self.params, keys, dir, phase) else {
+                continue;
+            };
+            for mut key in candidates {
+                if keys::try_seqs(&mut key, h, body, 0..1, &mut self.scratch).is_none() {
+                    continue;
+                }
+                if phase != KeyPhase::Early {
+                    self.early_pending &= dir != Dir::ClientToServer;
+                }
+                self.started(dir, at, &key, 0, sink);
+                let Ok(plain) = key.dec.decrypt(h.typ.to_u8(), h.version, body, 0) else {
+                    continue;
+                };
+                self.halves[dir.index()].protect = Protect::Active { key, seq: 1 };
+                let data = body.get(plain.range).unwrap_or_default();
+                self.on_plain(keys, dir, at, plain.typ, data, phase, sink);
+                return true;
+            }
+        }
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_midstream(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        h: &Header,
+        body: &mut [u8],
+        tried: Option<u64>,
+        sink: &mut impl Sink,
+    ) {
+        if tried != Some(keys.generation()) {
+            let prefer = self.params.client_random;
+            if let Some((key, seq, random)) = keys::midstream_search(
+                keys,
+                dir,
+                h,
+                body,
+                self.seq_search,
+                prefer,
+                &mut self.scratch,
+            ) {
+                self.midstream_found(dir, at, &key, seq, random, sink);
+                let mut key = key;
+                if let Ok(plain) = key.dec.decrypt(h.typ.to_u8(), h.version, body, seq) {
+                    self.halves[dir.index()].protect = Protect::Active { key, seq: seq + 1 };
+                    let data = body.get(plain.range).unwrap_or_default();
+                    self.on_plain(keys, dir, at, plain.typ, data, KeyPhase::Application, sink);
+                    return;
+                }
+            }
+        }
+        self.halves[dir.index()].protect = Protect::Midstream {
+            tried: Some(keys.generation()),
+        };
+        let only_tls12 = keys
+            .all(super::keylog::Label::MasterSecret)
+            .next()
+            .is_some()
+            && keys
+                .all(super::keylog::Label::ClientTraffic0)
+                .next()
+                .is_none();
+        let why = if only_tls12 {
+            "ClientHello not captured (TLS 1.2 master secrets cannot be used without the handshake randoms)"
+        } else {
+            "ClientHello not captured"
+        };
+        self.undecryptable(
+            dir,
+            at,
+            h.len,
+            GapReason::ClientHelloNotCaptured,
+            why.to_string(),
+            sink,
+        );
+    }
+
+    fn midstream_found(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        key: &Key,
+        seq: u64,
+        random: [u8; 32],
+        sink: &mut impl Sink,
+    ) {
+        self.params.client_random = Some(random);
+        self.params.version = Some(0x0304);
+        if let Some((_, aead)) = &key.secret {
+            let suite = aead.tls13_suite();
+            self.params.suite = Some(suite.id);
+            self.summary.suite = Some(suite.name.to_string());
+        }
+        self.summary.version = Some("TLS 1.3".into());
+        self.summary.client_random = Some(random.iter().map(|b| format!("{b:02x}")).collect());
+        let f = self.finding(
+            Level::Info,
+            "tls.midstream",
+            format!("joined mid-connection: a key log secret opens this direction at sequence number {seq}"),
+            dir,
+            at,
+        );
+        sink.push_finding(f);
+        self.started(dir, at, key, seq, sink);
+    }
+
+    /// Counts a record that stays encrypted and tells the next stage bytes are missing.
+    pub(super) fn undecryptable(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        len: usize,
+        reason: GapReason,
+        why: String,
+        sink: &mut impl Sink,
+    ) {
+        let stats = self.summary.stats_mut(dir);
+        stats.records_undecryptable += 1;
+        stats.bytes_undecryptable += len as u64;
+        sink.on_plaintext_gap(dir, at, len as u64, reason);
+        if self.summary.fail(why.clone()) {
+            let level = if reason == GapReason::NoEarlyKey {
+                Level::Warn
+            } else {
+                Level::Error
+            };
+            let f = self.finding(level, "tls.undecryptable", why.clone(), dir, at);
+            sink.push_finding(f);
+            self.emit(sink, dir, at, EventKind::DecryptionFailed { reason: why });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_plain(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        typ: u8,
+        data: &[u8],
+        phase: KeyPhase,
+        sink: &mut impl Sink,
+    ) {
+        self.summary.stats_mut(dir).records_decrypted += 1;
+        match typ {
+            CONTENT_APPLICATION => {
+                self.summary.stats_mut(dir).bytes_decrypted += data.len() as u64;
+                if phase == KeyPhase::Early {
+                    self.summary.early_data.bytes_decrypted += data.len() as u64;
+                }
+                sink.on_plaintext(dir, at, data);
+            }
+            CONTENT_HANDSHAKE => self.feed_handshake(keys, dir, at, data, true, sink),
+            CONTENT_ALERT => self.on_alert(dir, at, data, true, sink),
+            CONTENT_CCS => self.on_ccs(keys, dir, at, sink),
+            _ => {}
+        }
+    }
+
+    fn on_ccs(&mut self, keys: &KeyLog, dir: Dir, at: FrameRef, sink: &mut impl Sink) {
+        self.emit(sink, dir, at, EventKind::ChangeCipherSpec);
+        // TLS 1.3 middlebox-compatibility CCS changes nothing (RFC 8446 §D.4).
+        if !self.params.tls13() && self.server_hello_seen {
+            self.switch_phase(keys, dir, at, KeyPhase::Tls12, sink);
+        }
+    }
+
+    fn on_alert(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        body: &[u8],
+        encrypted: bool,
+        sink: &mut impl Sink,
+    ) {
+        let (level, description) = match hs::parse_alert(body) {
+            Ok(a) => a,
+            Err(e) => return self.bad_message(dir, at, "alert", &e.to_string(), sink),
+        };
+        let (level_name, name) = (hs::alert_level_name(level), hs::alert_name(description));
+        if level == 2 {
+            let f = self.finding(
+                Level::Warn,
+                "tls.fatal_alert",
+                format!(
+                    "fatal alert {name} from the {}",
+                    if dir == Dir::ClientToServer {
+                        "client"
+                    } else {
+                        "server"
+                    }
+                ),
+                dir,
+                at,
+            );
+            sink.push_finding(f);
+        }
+        self.summary.alerts.push(AlertSeen {
+            level: level_name.clone(),
+            description: name.clone(),
+            dir,
+            frame: at.frame,
+            encrypted,
+        });
+        let kind = EventKind::Alert {
+            level: level_name,
+            description: name,
+            encrypted,
+        };
+        self.emit(sink, dir, at, kind);
+    }
+
+    pub(super) fn bad_message(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        what: &str,
+        error: &str,
+        sink: &mut impl Sink,
+    ) {
+        let f = self.finding(
+            Level::Warn,
+            "tls.bad_handshake",
+            format!("malformed {what}: {error}"),
+            dir,
+            at,
+        );
+        sink.push_finding(f);
+    }
+
+    fn feed_handshake(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        data: &[u8],
+        encrypted: bool,
+        sink: &mut impl Sink,
+    ) {
+        let mut messages = Vec::new();
+        let mut errors = Vec::new();
+        self.halves[dir.index()].hs.feed(
+            at,
+            data,
+            &mut |at, typ, body| messages.push((at, typ, body.to_vec())),
+            &mut |at, e| errors.push((at, e)),
+        );
+        for (at, e) in errors {
+            self.bad_message(dir, at, "handshake message", &e.to_string(), sink);
+        }
+        for (at, typ, body) in messages {
+            self.on_message(keys, dir, at, typ, &body, encrypted, sink);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_message(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        typ: u8,
+        body: &[u8],
+        encrypted: bool,
+        sink: &mut impl Sink,
+    ) {
+        let tls13 = self.params.tls13();
+        let result = match typ {
+            msg::CLIENT_HELLO => {
+                hs::parse_client_hello(body).map(|ch| self.on_client_hello(dir, at, ch, sink))
+            }
+            msg::SERVER_HELLO => {
+                hs::parse_server_hello(body).map(|sh| self.on_server_hello(dir, at, sh, sink))
+            }
+            msg::ENCRYPTED_EXTENSIONS => hs::parse_encrypted_extensions(body).map(|ee| {
+                self.summary.alpn = ee.alpn.clone().or(self.summary.alpn.take());
+                self.summary.early_data.accepted = ee.early_data;
+                let kind = EventKind::EncryptedExtensions {
+                    alpn: ee.alpn,
+                    early_data_accepted: ee.early_data,
+                };
+                self.emit(sink, dir, at, kind);
+            }),
+            msg::CERTIFICATE => hs::parse_certificate(body, tls13).map(|certs| {
+                if dir == Dir::ServerToClient && self.summary.certificates.is_empty() {
+                    self.summary.certificates = certs.clone();
+                }
+                self.emit(
+                    sink,
+                    dir,
+                    at,
+                    EventKind::Certificate {
+                        certificates: certs,
+                    },
+                );
+            }),
+            msg::NEW_SESSION_TICKET => {
+                hs::parse_new_session_ticket(body, self.params.version.unwrap_or(0x0303)).map(|t| {
+                    let kind = EventKind::NewSessionTicket {
+                        lifetime: t.lifetime,
+                        max_early_data: t.max_early_data,
+                    };
+                    self.emit(sink, dir, at, kind);
+                })
+            }
+            msg::KEY_UPDATE => hs::parse_key_update(body)
+                .map(|requested| self.on_key_update(dir, at, requested, sink)),
+            msg::END_OF_EARLY_DATA => {
+                self.emit(sink, dir, at, EventKind::EndOfEarlyData);
+                self.early_pending = false;
+                self.switch_phase(keys, dir, at, KeyPhase::Handshake, sink);
+                Ok(())
+            }
+            msg::FINISHED => {
+                self.emit(sink, dir, at, EventKind::Finished);
+                if tls13 && encrypted {
+                    if dir == Dir::ClientToServer {
+                        self.early_pending = false;
+                    }
+                    self.switch_phase(keys, dir, at, KeyPhase::Application, sink);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            self.bad_message(
+                dir,
+                at,
+                &format!("handshake message type {typ}"),
+                &e.to_string(),
+                sink,
+            );
+        }
+    }
+
+    fn on_client_hello(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        ch: hs::ClientHello,
+        sink: &mut impl Sink,
+    ) {
+        let retry = self.summary.hello_retry_request;
+        self.client_hello_seen = true;
+        self.params.client_random = Some(ch.random);
+        self.params.offered_tls13 = ch
+            .suites
+            .iter()
+            .filter_map(|&id| match suites::lookup(id)?.protection {
+                Protection::Aead(a) if id >> 8 == 0x13 => Some(a),
+                _ => None,
+            })
+            .collect();
+        // 0-RTT is abandoned after a HelloRetryRequest (RFC 8446 §4.2.10).
+        self.early_pending = ch.early_data && !retry;
+        self.summary.early_data.offered |= ch.early_data;
+        self.client_session_id = ch.session_id.clone();
+        self.summary.sni = ch.sni.clone();
+        self.summary.alpn_offered = ch.alpn.clone();
+        self.summary.client_random = Some(ch.random.iter().map(|b| format!("{b:02x}")).collect());
+        let versions = if ch.supported_versions.is_empty() {
+            vec![ch.legacy_version]
+        } else {
+            ch.supported_versions.clone()
+        };
+        let kind = EventKind::ClientHello {
+            sni: ch.sni,
+            alpn: ch.alpn,
+            versions: versions.into_iter().map(suites::version_name).collect(),
+            suites: ch.suites.into_iter().map(suites::name).collect(),
+            psk: ch.psk,
+            early_data: ch.early_data,
+            sslv2: ch.sslv2,
+        };
+        self.client_ems = ch.extended_master_secret;
+        self.client_etm = ch.encrypt_then_mac;
+        self.emit(sink, dir, at, kind);
+    }
+
+    fn on_server_hello(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        sh: hs::ServerHello,
+        sink: &mut impl Sink,
+    ) {
+        let kind = EventKind::ServerHello {
+            version: suites::version_name(sh.version()),
+            suite: suites::name(sh.suite),
+            hello_retry_request: sh.hello_retry_request,
+            psk: sh.psk,
+            alpn: sh.alpn.clone(),
+        };
+        self.emit(sink, dir, at, kind);
+        if sh.hello_retry_request {
+            self.summary.hello_retry_request = true;
+            self.early_pending = false;
+            return;
+        }
+        self.server_hello_seen = true;
+        self.params.server_random = Some(sh.random);
+        self.params.version = Some(sh.version());
+        self.params.suite = Some(sh.suite);
+        self.params.encrypt_then_mac = self.client_etm && sh.encrypt_then_mac;
+        self.summary.version = Some(suites::version_name(sh.version()));
+        self.summary.suite = Some(suites::name(sh.suite));
+        self.summary.alpn = sh.alpn.clone();
+        let tls13 = self.params.tls13();
+        self.summary.resumption = if tls13 {
+            sh.psk
+        } else {
+            !sh.session_id.is_empty() && sh.session_id == self.client_session_id
+        };
+        if tls13 && !sh.psk {
+            // Without a PSK there is no 0-RTT to wait for.
+            self.early_pending = false;
+        }
+        let supported =
+            suites::lookup(sh.suite).is_some_and(|s| s.protection != Protection::Unsupported);
+        if !supported {
+            let why = KeyError::UnsupportedSuite(sh.suite).reason();
+            if self.summary.fail(why.clone()) {
+                let f = self.finding(Level::Error, "tls.unsupported_suite", why, dir, at);
+                sink.push_finding(f);
+            }
+        }
+    }
+
+    fn on_key_update(&mut self, dir: Dir, at: FrameRef, requested: bool, sink: &mut impl Sink) {
+        let generation = match &mut self.halves[dir.index()].protect {
+            Protect::Active { key, seq } => match keys::next_generation(key) {
+                Some(next) => {
+                    *key = next;
+                    *seq = 0;
+                    key.generation
+                }
+                None => 0,
+            },
+            _ => 0,
+        };
+        self.summary.key_updates += 1;
+        let kind = EventKind::KeyUpdate {
+            update_requested: requested,
+            generation,
+        };
+        self.emit(sink, dir, at, kind);
+    }
+}
