@@ -28,11 +28,17 @@ impl Session {
     /// Whether this record is protected: everything after ChangeCipherSpec in
     /// TLS ≤ 1.2, application_data records in TLS 1.3 (and before the version is known).
     pub(super) fn record_is_encrypted(&self, dir: Dir, h: &Header) -> bool {
-        let clear = matches!(self.halves[dir.index()].protect, Protect::Clear);
+        let tls12 = match &self.halves[dir.index()].protect {
+            Protect::Clear => false,
+            Protect::Active { key, .. } => key.phase == KeyPhase::Tls12,
+            Protect::Waiting { phase, .. } => *phase == KeyPhase::Tls12,
+            // Unknown version: a 2-byte alert is in clear, anything else is not.
+            Protect::Midstream { .. } => !(h.typ == ContentType::Alert && h.len == 2),
+        };
         match h.typ {
             ContentType::ApplicationData => true,
             ContentType::Sslv2ClientHello => false,
-            _ => !clear && self.server_hello_seen && !self.params.tls13(),
+            _ => tls12,
         }
     }
 
@@ -64,14 +70,14 @@ impl Session {
     /// First encrypted record of a direction: which key should open it.
     fn start_protect(&mut self, keys: &KeyLog, dir: Dir, at: FrameRef, sink: &mut impl Sink) {
         let client = dir == Dir::ClientToServer;
-        let phase = if client && self.early_pending {
-            KeyPhase::Early
-        } else if self.params.tls13() {
-            KeyPhase::Handshake
-        } else if !self.client_hello_seen {
+        let phase = if !self.client_hello_seen {
             self.summary.midstream = true;
             self.halves[dir.index()].protect = Protect::Midstream { tried: None };
             return;
+        } else if client && self.early_pending {
+            KeyPhase::Early
+        } else if self.params.tls13() {
+            KeyPhase::Handshake
         } else {
             KeyPhase::Tls12
         };
