@@ -87,3 +87,61 @@ pub fn tls_session(data: &[u8]) {
     s.finish(&mut sink);
     let _ = s.summary();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::rustls_tests::{converse, keys_of, Setup, Step};
+
+    /// xorshift64*: deterministic bytes without a dependency.
+    fn noise(seed: &mut u64, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fuzz_smoke_random_and_mutated_input() {
+        let t = converse(
+            &Setup {
+                suites: vec![rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256],
+                tls12: false,
+                hello_retry: false,
+            },
+            &[Step::Send(Dir::ClientToServer, b"hello"), Step::KeyUpdate(Dir::ServerToClient)],
+        );
+        let keys = keys_of(&t);
+        let wire: Vec<u8> = t.chunks.iter().flat_map(|c| c.1.clone()).collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..2000 {
+            let random = noise(&mut seed, (round * 7) % 600);
+            tls_record(&random);
+            tls_handshake(&random);
+            tls_keylog(&random);
+            tls_session(&random);
+            // Real records with a few bytes flipped, fed to a session that has the keys.
+            let mut m = wire.clone();
+            for _ in 0..1 + round % 4 {
+                let pos = noise(&mut seed, 2);
+                let i = (usize::from(pos[0]) << 8 | usize::from(pos[1])) % m.len();
+                m[i] ^= 1 << (round % 8);
+            }
+            tls_record(&m);
+            tls_handshake(m.get(5..).unwrap_or_default());
+            let mut s = Session::new(0, &Limits::default());
+            let mut sink = Discard;
+            let mut off = 0;
+            for (i, (dir, chunk)) in t.chunks.iter().enumerate() {
+                let piece = &m[off..off + chunk.len()];
+                off += chunk.len();
+                s.on_data(&keys, *dir, FrameRef::new(i as u64 + 1, Default::default()), piece, &mut sink);
+            }
+            s.finish(&mut sink);
+        }
+    }
+}

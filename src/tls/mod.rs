@@ -34,6 +34,6 @@ pub use summary::{
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
-mod rustls_tests;
+pub(crate) mod rustls_tests;
 #[cfg(test)]
 mod testutil;
