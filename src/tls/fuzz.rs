@@ -113,7 +113,10 @@ mod tests {
                 tls12: false,
                 hello_retry: false,
             },
-            &[Step::Send(Dir::ClientToServer, b"hello"), Step::KeyUpdate(Dir::ServerToClient)],
+            &[
+                Step::Send(Dir::ClientToServer, b"hello"),
+                Step::KeyUpdate(Dir::ServerToClient),
+            ],
         );
         let keys = keys_of(&t);
         let wire: Vec<u8> = t.chunks.iter().flat_map(|c| c.1.clone()).collect();
@@ -139,7 +142,13 @@ mod tests {
             for (i, (dir, chunk)) in t.chunks.iter().enumerate() {
                 let piece = &m[off..off + chunk.len()];
                 off += chunk.len();
-                s.on_data(&keys, *dir, FrameRef::new(i as u64 + 1, Default::default()), piece, &mut sink);
+                s.on_data(
+                    &keys,
+                    *dir,
+                    FrameRef::new(i as u64 + 1, Default::default()),
+                    piece,
+                    &mut sink,
+                );
             }
             s.finish(&mut sink);
         }

@@ -18,6 +18,7 @@ pub mod fuzz;
 mod handshake;
 mod keylog;
 mod keys;
+mod messages;
 mod record;
 mod session;
 mod suites;

@@ -554,7 +554,10 @@ fn throughput() {
     for _ in 0..64 {
         steps.push(Step::Send(Dir::ServerToClient, &BLOCK[..]));
     }
-    let t = converse(&suite_setup(provider::cipher_suite::TLS13_AES_128_GCM_SHA256, false), &steps);
+    let t = converse(
+        &suite_setup(provider::cipher_suite::TLS13_AES_128_GCM_SHA256, false),
+        &steps,
+    );
     let keys = keys_of(&t);
     // Feed in 1448-byte pieces, as TCP segments would arrive.
     struct Count(u64);
@@ -579,5 +582,9 @@ fn throughput() {
     }
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(sink.0, 64 << 20);
-    eprintln!("{} MB in {secs:.3}s: {:.2} GB/s", total >> 20, total as f64 / secs / 1e9);
+    eprintln!(
+        "{} MB in {secs:.3}s: {:.2} GB/s",
+        total >> 20,
+        total as f64 / secs / 1e9
+    );
 }
