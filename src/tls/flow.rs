@@ -437,8 +437,14 @@ impl Session {
 
     fn on_ccs(&mut self, keys: &KeyLog, dir: Dir, at: FrameRef, sink: &mut impl Sink) {
         self.emit(sink, dir, at, EventKind::ChangeCipherSpec);
-        // TLS 1.3 middlebox-compatibility CCS changes nothing (RFC 8446 §D.4).
-        if !self.params.tls13() && self.server_hello_seen {
+        // TLS 1.3 middlebox-compatibility CCS changes nothing (RFC 8446 §D.4);
+        // before the ServerHello only a client that cannot speak 1.3 means it.
+        let tls12 = if self.server_hello_seen {
+            !self.params.tls13()
+        } else {
+            !self.client_offers_tls13
+        };
+        if tls12 {
             self.switch_phase(keys, dir, at, KeyPhase::Tls12, sink);
         }
     }

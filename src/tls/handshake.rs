@@ -877,4 +877,33 @@ mod tests {
         assert_eq!(errors, [HandshakeError::TooLong { len: 100, max: 64 }]);
         assert_eq!(seen, [(3, 20, 12)]);
     }
+
+    proptest::proptest! {
+        /// Messages come out whole and in order however the records split them.
+        #[test]
+        fn reassembly_ignores_record_boundaries(
+            sizes in proptest::collection::vec(0usize..300, 1..6),
+            cuts in proptest::collection::vec(1usize..200, 1..20),
+        ) {
+            let mut stream = Vec::new();
+            let mut expect = Vec::new();
+            for (i, n) in sizes.iter().enumerate() {
+                stream.extend(message(i as u8, &vec![i as u8; *n]));
+                expect.push((i as u8, *n));
+            }
+            let mut r = Reassembler::new(1 << 16);
+            let mut seen = Vec::new();
+            let mut rest = &stream[..];
+            for &c in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (a, z) = rest.split_at(c.min(rest.len()));
+                r.feed(0u32, a, &mut |_, typ, body| seen.push((typ, body.len())), &mut |_, e| panic!("{e}"));
+                rest = z;
+            }
+            proptest::prop_assert_eq!(seen, expect);
+            proptest::prop_assert!(!r.is_partial());
+        }
+    }
 }

@@ -209,6 +209,10 @@ impl Session {
         self.summary.sni = ch.sni.clone();
         self.summary.alpn_offered = ch.alpn.clone();
         self.summary.client_random = Some(ch.random.iter().map(|b| format!("{b:02x}")).collect());
+        self.client_offers_tls13 = ch
+            .supported_versions
+            .iter()
+            .any(|&v| v == 0x0304 || v >> 8 == 0x7f);
         let versions = if ch.supported_versions.is_empty() {
             vec![ch.legacy_version]
         } else {

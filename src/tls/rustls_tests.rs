@@ -524,7 +524,7 @@ fn garbage_after_a_gap_stops_the_direction_naming_the_frame() {
         junk.extend_from_slice(&[0u8; 20]);
     }
     s.on_data(&keys, Dir::ClientToServer, at(101), &junk, &mut sink);
-    let sum = s.summary();
+    let sum = s.summary().clone();
     assert_eq!(sum.reason.as_deref(), Some("gap at frame 101"));
     assert!(sink
         .findings
@@ -587,4 +587,39 @@ fn throughput() {
         total >> 20,
         total as f64 / secs / 1e9
     );
+}
+
+fn shared_transcript() -> &'static (Transcript, KeyLog) {
+    static T: std::sync::OnceLock<(Transcript, KeyLog)> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let t = key_update_transcript();
+        let k = keys_of(&t);
+        (t, k)
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Any chunking of each frame's bytes gives the same plaintext, events, findings and summary.
+    #[test]
+    fn random_chunking_is_invisible(cuts in proptest::collection::vec(1usize..700, 1..12)) {
+        let (t, keys) = shared_transcript();
+        let reference = replay(t, keys, whole);
+        let pieces = replay(t, keys, |b| {
+            let mut out = Vec::new();
+            let mut rest = b;
+            for &c in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (a, z) = rest.split_at(c.min(rest.len()));
+                out.push(a);
+                rest = z;
+            }
+            out
+        });
+        proptest::prop_assert_eq!(format!("{:?}", pieces.0), format!("{:?}", reference.0));
+        proptest::prop_assert_eq!(pieces.1, reference.1);
+    }
 }

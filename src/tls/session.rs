@@ -105,6 +105,8 @@ pub struct Session {
     /// The ClientHello offered encrypt_then_mac / extended_master_secret.
     pub(super) client_etm: bool,
     pub(super) client_ems: bool,
+    /// The ClientHello listed TLS 1.3 (or a draft) in supported_versions.
+    pub(super) client_offers_tls13: bool,
     /// The client offered 0-RTT and has not finished sending it.
     pub(super) early_pending: bool,
     pub(super) halves: [Half; 2],
@@ -125,6 +127,7 @@ impl Session {
             client_session_id: Vec::new(),
             client_etm: false,
             client_ems: false,
+            client_offers_tls13: false,
             early_pending: false,
             halves: [
                 Half::new(limits.max_tls_handshake_message),
@@ -166,7 +169,11 @@ impl Session {
         loop {
             self.process_buffered(keys, dir, sink);
             let half = &mut self.halves[dir.index()];
-            if input.is_empty() || half.mode == Mode::Stopped {
+            if half.mode == Mode::Stopped {
+                self.summary.stats_mut(dir).bytes_unparsed += input.len() as u64;
+                break;
+            }
+            if input.is_empty() {
                 break;
             }
             let take = match half.mode {
@@ -194,7 +201,9 @@ impl Session {
             let half = &mut self.halves[dir.index()];
             match half.mode {
                 Mode::Stopped => {
+                    let n = half.buf.len() as u64;
                     half.buf.clear();
+                    self.summary.stats_mut(dir).bytes_unparsed += n;
                     return;
                 }
                 Mode::Resync { since, budget } => {
@@ -283,8 +292,14 @@ impl Session {
             }
         };
         let half = &mut self.halves[dir.index()];
+        let skipped_at = half.frame_at(half.buf_offset);
         half.buf.drain(..i.min(half.buf.len()));
         half.buf_offset += i as u64;
+        if i > 0 {
+            self.summary.stats_mut(dir).bytes_unparsed += i as u64;
+            sink.on_plaintext_gap(dir, skipped_at, i as u64, GapReason::Unparsed);
+        }
+        let half = &mut self.halves[dir.index()];
         if found {
             half.mode = Mode::Records;
             let at = half.frame_at(half.buf_offset);
@@ -301,7 +316,10 @@ impl Session {
         let left = budget.saturating_sub(i);
         if left == 0 {
             half.mode = Mode::Stopped;
+            let dropped = half.buf.len() as u64;
             half.buf.clear();
+            self.summary.stats_mut(dir).bytes_unparsed += dropped;
+            let half = &mut self.halves[dir.index()];
             let at = half.frame_at(half.buf_offset);
             let reason = format!("gap at frame {since}");
             self.summary.fail(reason.clone());
@@ -438,6 +456,7 @@ impl Session {
             let in_records = half.mode == Mode::Records;
             let at = half.frame_at(half.buf_offset);
             half.buf.clear();
+            self.summary.stats_mut(dir).bytes_unparsed += pending as u64;
             if pending > 0 && in_records {
                 let f = self.finding(
                     Level::Info,

@@ -136,6 +136,9 @@ pub struct DirStats {
     pub records_undecryptable: u64,
     /// Bytes of those records.
     pub bytes_undecryptable: u64,
+    /// Bytes that were not TLS records: skipped while looking for a record
+    /// boundary, after the direction stopped, or cut off at the end.
+    pub bytes_unparsed: u64,
 }
 
 /// Whether a connection was decrypted.
