@@ -21,6 +21,11 @@ pub(crate) fn run(capture: &Path, keylogs: &[&Path]) -> Run {
     let mut keys = KeyLog::new();
     let mut findings = Vec::new();
     for k in keylogs {
+        if k.extension().is_some_and(|e| e == "key") {
+            #[cfg(feature = "rsa-keys")]
+            keys.load_rsa_key(k).unwrap();
+            continue;
+        }
         keys.load_file(k, &mut findings).unwrap();
     }
     assert!(findings.is_empty(), "{findings:?}");
@@ -256,4 +261,22 @@ fn certificates_in_clear_are_summarised() {
         "{cert:?}"
     );
     assert!(cert.not_after.is_some() && cert.error.is_none());
+}
+
+#[cfg(feature = "rsa-keys")]
+#[test]
+fn rsa_key_exchange_with_the_server_key() {
+    assert_conforms(
+        "wireshark-4.0.17/captures/rsa-p-lt-q.pcap",
+        &["wireshark-4.0.17/keys/rsa-p-lt-q.key"],
+    );
+}
+
+#[cfg(feature = "rsa-keys")]
+#[test]
+fn rsa_key_exchange_across_renegotiation() {
+    assert_conforms(
+        "wireshark-4.0.17/captures/tls-renegotiation.pcap",
+        &["wireshark-4.0.17/keys/rsasnakeoil2.key"],
+    );
 }

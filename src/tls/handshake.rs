@@ -171,6 +171,8 @@ pub(crate) struct ClientHello {
     pub(crate) early_data: bool,
     pub(crate) extended_master_secret: bool,
     pub(crate) encrypt_then_mac: bool,
+    /// SessionTicket extension contents (RFC 5077), empty when absent.
+    pub(crate) session_ticket: Vec<u8>,
     /// Sent in the SSLv2-compatible format.
     pub(crate) sslv2: bool,
 }
@@ -178,6 +180,7 @@ pub(crate) struct ClientHello {
 /// Extension numbers (IANA TLS ExtensionType registry).
 mod ext {
     pub(crate) const SERVER_NAME: u16 = 0;
+    pub(crate) const SESSION_TICKET: u16 = 35;
     pub(crate) const ALPN: u16 = 16;
     pub(crate) const ENCRYPT_THEN_MAC: u16 = 22;
     pub(crate) const EXTENDED_MASTER_SECRET: u16 = 23;
@@ -263,6 +266,7 @@ pub(crate) fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HandshakeEr
             ext::EARLY_DATA => ch.early_data = true,
             ext::EXTENDED_MASTER_SECRET => ch.extended_master_secret = true,
             ext::ENCRYPT_THEN_MAC => ch.encrypt_then_mac = true,
+            ext::SESSION_TICKET => ch.session_ticket = data.rest().to_vec(),
             _ => {}
         }
         Ok(())

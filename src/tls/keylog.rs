@@ -127,6 +127,9 @@ pub enum KeyLogError {
         #[source]
         source: std::io::Error,
     },
+    /// `--rsa-key`: the file is not a PEM RSA private key.
+    #[error("cannot use RSA key file {path}: {reason}")]
+    RsaKey { path: PathBuf, reason: String },
 }
 
 type SourceId = usize;
@@ -142,6 +145,8 @@ pub struct KeyLog {
     entries: BTreeMap<[u8; 32], Entry>,
     sources: Vec<KeySource>,
     generation: u64,
+    #[cfg(feature = "rsa-keys")]
+    rsa: Vec<super::rsa::RsaKey>,
 }
 
 /// Why a key log line was rejected (never containing the line itself).
@@ -256,6 +261,17 @@ impl KeyLog {
     ) -> Option<(&Secret, &KeySource)> {
         let (secret, id) = self.entries.get(client_random)?.secrets[label.index()].as_ref()?;
         Some((secret, self.sources.get(*id)?))
+    }
+
+    #[cfg(feature = "rsa-keys")]
+    pub(crate) fn add_rsa_key(&mut self, key: super::rsa::RsaKey) {
+        self.rsa.push(key);
+        self.generation += 1;
+    }
+
+    #[cfg(feature = "rsa-keys")]
+    pub(crate) fn rsa_keys(&self) -> impl Iterator<Item = &super::rsa::RsaKey> {
+        self.rsa.iter()
     }
 
     /// Every secret with a label, in client-random order (for mid-stream trials).

@@ -26,6 +26,11 @@ pub(crate) struct Params {
     pub(crate) encrypt_then_mac: bool,
     /// TLS 1.3 suites the client offered (for 0-RTT before the ServerHello).
     pub(crate) offered_tls13: Vec<Aead>,
+    /// Both hellos carried extended_master_secret (RFC 7627).
+    pub(crate) extended_master_secret: bool,
+    /// A master secret the session derived itself (RSA key exchange), used
+    /// when the key log has none for this client random.
+    pub(crate) master: Option<(Secret, KeySource)>,
 }
 
 impl Params {
@@ -230,6 +235,15 @@ pub(crate) fn build(
     Ok(out)
 }
 
+/// The PRF a TLS ≤ 1.2 version and suite use.
+pub(crate) fn prf_kind(version: u16, suite: &Suite) -> Result<PrfKind, KeyError> {
+    match version {
+        0x0301 | 0x0302 => Ok(PrfKind::Md5Sha1),
+        0x0303 => Ok(PrfKind::Tls12(suite.hash)),
+        other => Err(KeyError::UnsupportedVersion(other)),
+    }
+}
+
 fn build_tls12(
     params: &Params,
     keys: &KeyLog,
@@ -242,12 +256,12 @@ fn build_tls12(
     }
     let version = params.version.ok_or(KeyError::NoServerHello)?;
     let server_random = params.server_random.ok_or(KeyError::NoServerHello)?;
-    let prf = match version {
-        0x0301 | 0x0302 => PrfKind::Md5Sha1,
-        0x0303 => PrfKind::Tls12(suite.hash),
-        other => return Err(KeyError::UnsupportedVersion(other)),
+    let prf = prf_kind(version, suite)?;
+    let (master, source) = match (lookup(keys, random, Label::MasterSecret), &params.master) {
+        (Ok(found), _) => found,
+        (Err(_), Some((secret, source))) => (secret, source),
+        (Err(e), None) => return Err(e),
     };
-    let (master, source) = lookup(keys, random, Label::MasterSecret)?;
     let client = dir == Dir::ClientToServer;
     let dec: Box<dyn RecordDecrypter> = match suite.protection {
         Protection::Aead(aead) if version == 0x0303 => {

@@ -115,6 +115,8 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let tls13 = self.params.tls13();
+        #[cfg(feature = "rsa-keys")]
+        self.rsa_observe(keys, typ, body);
         let result = match typ {
             msg::CLIENT_HELLO => {
                 hs::parse_client_hello(body).map(|ch| self.on_client_hello(dir, at, ch, sink))
@@ -257,6 +259,7 @@ impl Session {
         self.params.version = Some(sh.version());
         self.params.suite = Some(sh.suite);
         self.params.encrypt_then_mac = self.client_etm && sh.encrypt_then_mac;
+        self.params.extended_master_secret = self.client_ems && sh.extended_master_secret;
         self.summary.version = Some(suites::version_name(sh.version()));
         self.summary.suite = Some(suites::name(sh.suite));
         self.summary.alpn = sh.alpn.clone();
@@ -299,5 +302,69 @@ impl Session {
             generation,
         };
         self.emit(sink, dir, at, kind);
+    }
+
+    /// RSA key exchange: hashes the handshake, derives the master secret with
+    /// the server's private key at the ClientKeyExchange, and reuses it when a
+    /// later handshake on this connection resumes the session.
+    #[cfg(feature = "rsa-keys")]
+    fn rsa_observe(&mut self, keys: &KeyLog, typ: u8, body: &[u8]) {
+        const CLIENT_KEY_EXCHANGE: u8 = 16;
+        match typ {
+            msg::CLIENT_HELLO => {
+                self.params.master = None;
+                if let Ok(ch) = hs::parse_client_hello(body) {
+                    self.rsa.client_hello(&ch.session_id, &ch.session_ticket);
+                }
+            }
+            msg::SERVER_HELLO => {
+                if let Ok(sh) = hs::parse_server_hello(body) {
+                    if let Some(cached) = self.rsa.server_hello(&sh.session_id) {
+                        self.params.master = Some(cached);
+                    }
+                }
+            }
+            msg::NEW_SESSION_TICKET => {
+                let mut r = super::record::Reader::new(body);
+                let ticket = r.u32("ticket_lifetime").and_then(|_| r.vec_u16("ticket"));
+                if let (Ok(mut t), Some(master)) = (ticket, &self.params.master) {
+                    self.rsa.remember(t.rest().to_vec(), master);
+                }
+            }
+            _ => {}
+        }
+        if typ != 0 {
+            self.rsa.transcript.add(typ, body);
+        }
+        if typ != CLIENT_KEY_EXCHANGE {
+            return;
+        }
+        let (Some(client), Some(server), Some(version)) = (
+            self.params.client_random,
+            self.params.server_random,
+            self.params.version,
+        ) else {
+            return;
+        };
+        let Some(suite) = self
+            .params
+            .suite
+            .and_then(suites::lookup)
+            .filter(|s| s.rsa_key_exchange())
+        else {
+            return;
+        };
+        let Ok(prf) = keys::prf_kind(version, suite) else {
+            return;
+        };
+        let extended = self
+            .params
+            .extended_master_secret
+            .then_some(&self.rsa.transcript);
+        self.params.master =
+            super::rsa::master_secret(keys, body, prf, (&client, &server), extended);
+        if let Some(master) = &self.params.master {
+            self.rsa.remember(self.rsa.server_session_id(), master);
+        }
     }
 }

@@ -20,6 +20,8 @@ mod keylog;
 mod keys;
 mod messages;
 mod record;
+#[cfg(feature = "rsa-keys")]
+mod rsa;
 mod session;
 mod suites;
 mod summary;

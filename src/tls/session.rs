@@ -113,6 +113,9 @@ pub struct Session {
     /// Copy of a record kept for trial decryption.
     pub(super) scratch: Vec<u8>,
     pub(super) summary: Summary,
+    /// Handshake hash and resumable master secrets for RSA key exchange.
+    #[cfg(feature = "rsa-keys")]
+    pub(super) rsa: super::rsa::RsaState,
 }
 
 impl Session {
@@ -138,6 +141,8 @@ impl Session {
                 stream,
                 ..Summary::default()
             },
+            #[cfg(feature = "rsa-keys")]
+            rsa: Default::default(),
         }
     }
 

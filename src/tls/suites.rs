@@ -83,6 +83,14 @@ pub(crate) struct Suite {
     pub(crate) hash: Hash,
 }
 
+impl Suite {
+    /// `TLS_RSA_WITH_*`: the pre-master secret travels encrypted with the server's RSA key.
+    #[cfg(feature = "rsa-keys")]
+    pub(crate) fn rsa_key_exchange(&self) -> bool {
+        self.name.starts_with("TLS_RSA_WITH_")
+    }
+}
+
 use Aead::*;
 use Hash::*;
 use MacAlg as M;
