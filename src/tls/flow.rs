@@ -172,8 +172,12 @@ impl Session {
                                 return;
                             }
                         }
-                        let why =
-                            format!("record authentication failed at frame {} ({e})", at.frame);
+                        let why = match e {
+                            super::crypto::DecryptError::Auth => {
+                                format!("record authentication failed at frame {}", at.frame)
+                            }
+                            other => format!("record at frame {} not decrypted: {other}", at.frame),
+                        };
                         self.undecryptable(
                             dir,
                             at,
