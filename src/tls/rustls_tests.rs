@@ -623,3 +623,34 @@ proptest::proptest! {
         proptest::prop_assert_eq!(pieces.1, reference.1);
     }
 }
+
+#[test]
+fn damaged_record_fails_authentication_and_the_next_one_still_decrypts() {
+    let steps = [
+        Step::Send(Dir::ServerToClient, b"one"),
+        Step::Send(Dir::ServerToClient, b"two-two"),
+        Step::Send(Dir::ServerToClient, b"three"),
+    ];
+    let mut t = converse(
+        &suite_setup(provider::cipher_suite::TLS13_AES_128_GCM_SHA256, false),
+        &steps,
+    );
+    let hit = chunk_with(&t, Dir::ServerToClient, 7);
+    t.chunks[hit].1[8] ^= 0x40;
+    let (sink, s) = replay(&t, &keys_of(&t), whole);
+    assert_eq!(sink.plain[1], b"onethree");
+    assert_eq!(
+        s.reason,
+        Some(format!("record authentication failed at frame {}", hit + 1))
+    );
+    assert_eq!(s.decrypted, Decrypted::Partly);
+    assert_eq!(
+        sink.gaps,
+        [(
+            Dir::ServerToClient,
+            hit as u64 + 1,
+            7 + 17,
+            GapReason::AuthenticationFailed
+        )]
+    );
+}
