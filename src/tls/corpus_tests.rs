@@ -242,6 +242,18 @@ fn dsb_capture_matches_its_exported_twin() {
 }
 
 #[test]
+fn out_of_order_capture_with_embedded_secrets_and_its_twin() {
+    assert_conforms(
+        "wireshark-4.0.17/captures/challenge01_ooo_stream.pcapng.gz",
+        &[],
+    );
+    assert_conforms(
+        "wireshark-4.0.17/derived/challenge01_ooo_stream.nodsb.pcapng.gz",
+        &["wireshark-4.0.17/derived/challenge01_ooo_stream.dsb-export.keys"],
+    );
+}
+
+#[test]
 fn certificates_in_clear_are_summarised() {
     let Some(dir) = corpus() else { return };
     let run = run(

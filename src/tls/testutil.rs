@@ -57,6 +57,8 @@ struct Flow {
     /// (address, port) of the client.
     client: (Vec<u8>, u16),
     next: [Option<u32>; 2],
+    /// Segments that arrived ahead of a hole, by sequence number.
+    ahead: [BTreeMap<u32, (FrameRef, Vec<u8>)>; 2],
 }
 
 /// Reads a pcap/pcapng (optionally gzipped) and gives TCP payloads per
@@ -130,7 +132,10 @@ pub(crate) fn read_capture(path: &Path) -> Vec<Item> {
                 consumed += n as u64;
                 reader.consume(n);
             }
-            Err(PcapError::Eof) => break,
+            Err(PcapError::Eof) => {
+                flush(&mut flows, &mut items);
+                break;
+            }
             Err(PcapError::Incomplete(_)) => reader.refill().unwrap(),
             Err(e) => panic!("{}: {e:?}", path.display()),
         }
@@ -180,6 +185,7 @@ fn tcp_item(
         // The first packet seen comes from the client (true for these captures).
         client: a.clone(),
         next: [None, None],
+        ahead: [BTreeMap::new(), BTreeMap::new()],
     });
     let dir = if a == flow.client {
         Dir::ClientToServer
@@ -196,6 +202,34 @@ fn tcp_item(
     if payload.is_empty() {
         return;
     }
+    let expected = next.unwrap_or(seq);
+    if (seq.wrapping_sub(expected) as i32) > 0 {
+        // Out of order: wait for the hole to fill (flushed as a gap at the end).
+        flow.ahead[dir.index()].insert(seq, (at, payload.to_vec()));
+        return;
+    }
+    deliver(flow, items, dir, seq, at, payload);
+    while let Some(expected) = flow.next[dir.index()] {
+        let Some((&s, _)) = flow.ahead[dir.index()]
+            .iter()
+            .find(|(&s, _)| (s.wrapping_sub(expected) as i32) <= 0)
+        else {
+            break;
+        };
+        let (at, bytes) = flow.ahead[dir.index()].remove(&s).unwrap_or_default();
+        deliver(flow, items, dir, s, at, &bytes);
+    }
+}
+
+fn deliver(
+    flow: &mut Flow,
+    items: &mut Vec<Item>,
+    dir: Dir,
+    seq: u32,
+    at: FrameRef,
+    payload: &[u8],
+) {
+    let next = &mut flow.next[dir.index()];
     let expected = next.unwrap_or(seq);
     let ahead = seq.wrapping_sub(expected) as i32;
     let bytes = if ahead < 0 {
@@ -223,6 +257,18 @@ fn tcp_item(
         at,
         bytes: bytes.to_vec(),
     });
+}
+
+/// Delivers what is still waiting behind holes, with gaps.
+fn flush(flows: &mut BTreeMap<FlowKey, Flow>, items: &mut Vec<Item>) {
+    for flow in flows.values_mut() {
+        for dir in Dir::BOTH {
+            let waiting = std::mem::take(&mut flow.ahead[dir.index()]);
+            for (seq, (at, bytes)) in waiting {
+                deliver(flow, items, dir, seq, at, &bytes);
+            }
+        }
+    }
 }
 
 /// `tls` rows of `<capture>.streams.tsv`: (stream, dir, bytes, sha256).
