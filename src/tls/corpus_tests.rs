@@ -292,3 +292,78 @@ fn rsa_key_exchange_across_renegotiation() {
         &["wireshark-4.0.17/keys/rsasnakeoil2.key"],
     );
 }
+
+/// Every capture of the manifest, TLS detected by content on any port, with
+/// its key material when it has some: never a panic, every TLS connection
+/// summarised. Prints one line per connection (visible with --nocapture).
+#[test]
+fn every_manifest_capture_runs() {
+    let Some(dir) = corpus() else { return };
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    for line in manifest.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let capture = dir.join(f[0]);
+        let Ok(items) = std::panic::catch_unwind(|| read_capture(&capture)) else {
+            eprintln!("{}: the test extractor cannot read it", f[0]);
+            continue;
+        };
+        drop(items);
+        let keys: Vec<_> = f[1..3].iter().filter(|k| **k != "-").map(|k| dir.join(k)).collect();
+        let keys: Vec<&Path> = keys.iter().map(|k| k.as_path()).collect();
+        let run = run_detected(&capture, &keys);
+        if run.len() > 5 {
+            eprintln!("{}: {} TLS connections", f[0], run.len());
+        }
+        for s in run.values().take(5) {
+            eprintln!(
+                "{} stream {}: {:?} {:?} {:?} {:?}",
+                f[0], s.stream, s.version, s.suite, s.decrypted, s.reason
+            );
+        }
+    }
+}
+
+/// Like [`run`], but only for streams whose first bytes look like TLS.
+fn run_detected(capture: &Path, keylogs: &[&Path]) -> BTreeMap<u64, Summary> {
+    use super::record::{detect, Probe};
+    let mut keys = KeyLog::new();
+    for k in keylogs {
+        if k.extension().is_some_and(|e| e == "key") {
+            #[cfg(feature = "rsa-keys")]
+            keys.load_rsa_key(k).unwrap();
+            continue;
+        }
+        keys.load_file(k, &mut Vec::new()).unwrap();
+    }
+    let limits = Limits::default();
+    let mut sessions: BTreeMap<u64, Option<Session>> = BTreeMap::new();
+    let mut sink = Collect::default();
+    for item in read_capture(capture) {
+        match item {
+            Item::Data { stream, dir, at, bytes } => {
+                let slot = sessions.entry(stream).or_insert_with(|| {
+                    (detect(&bytes) != Probe::NotTls).then(|| Session::new(stream, &limits))
+                });
+                if let Some(s) = slot {
+                    s.on_data(&keys, dir, at, &bytes, &mut sink);
+                }
+            }
+            Item::Gap { stream, dir, at, len } => {
+                if let Some(Some(s)) = sessions.get_mut(&stream) {
+                    s.on_gap(dir, at, len, &mut sink);
+                }
+            }
+            Item::Secrets { offset, text } => {
+                keys.add_text(&text, KeySource::Dsb { offset }, &mut Vec::new());
+            }
+        }
+    }
+    sessions
+        .into_iter()
+        .filter_map(|(i, s)| {
+            let mut s = s?;
+            s.finish(&mut sink);
+            Some((i, s.summary().clone()))
+        })
+        .collect()
+}

@@ -349,6 +349,7 @@ static SUITES: &[Suite] = &[
         Sha384,
     ),
     s(0xc09c, "TLS_RSA_WITH_AES_128_CCM", X, Sha256),
+    s(0xc0a4, "TLS_PSK_WITH_AES_128_CCM", X, Sha256),
     s(0xc0ac, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", X, Sha256),
     s(0xc0ae, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", X, Sha256),
     s(

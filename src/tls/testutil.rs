@@ -108,7 +108,7 @@ pub(crate) fn read_capture(path: &Path) -> Vec<Item> {
                         Some((
                             linktypes.get(epb.if_id as usize).copied().unwrap_or(1),
                             epb.data,
-                            Timestamp::from_secs_nanos(0, ts * 1000),
+                            Timestamp::from_secs_nanos(0, ts.saturating_mul(1000)),
                         ))
                     }
                     PcapBlockOwned::NG(pcap_parser::Block::SimplePacket(spb)) => Some((
