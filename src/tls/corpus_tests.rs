@@ -308,7 +308,11 @@ fn every_manifest_capture_runs() {
             continue;
         };
         drop(items);
-        let keys: Vec<_> = f[1..3].iter().filter(|k| **k != "-").map(|k| dir.join(k)).collect();
+        let keys: Vec<_> = f[1..3]
+            .iter()
+            .filter(|k| **k != "-")
+            .map(|k| dir.join(k))
+            .collect();
         let keys: Vec<&Path> = keys.iter().map(|k| k.as_path()).collect();
         let run = run_detected(&capture, &keys);
         if run.len() > 5 {
@@ -340,7 +344,12 @@ fn run_detected(capture: &Path, keylogs: &[&Path]) -> BTreeMap<u64, Summary> {
     let mut sink = Collect::default();
     for item in read_capture(capture) {
         match item {
-            Item::Data { stream, dir, at, bytes } => {
+            Item::Data {
+                stream,
+                dir,
+                at,
+                bytes,
+            } => {
                 let slot = sessions.entry(stream).or_insert_with(|| {
                     (detect(&bytes) != Probe::NotTls).then(|| Session::new(stream, &limits))
                 });
@@ -348,7 +357,12 @@ fn run_detected(capture: &Path, keylogs: &[&Path]) -> BTreeMap<u64, Summary> {
                     s.on_data(&keys, dir, at, &bytes, &mut sink);
                 }
             }
-            Item::Gap { stream, dir, at, len } => {
+            Item::Gap {
+                stream,
+                dir,
+                at,
+                len,
+            } => {
                 if let Some(Some(s)) = sessions.get_mut(&stream) {
                     s.on_gap(dir, at, len, &mut sink);
                 }

@@ -9,6 +9,7 @@
 //! every key change. Never copies application data except for a trial
 //! decryption when more than one key could apply.
 
+use super::crypto::DecryptError;
 use super::handshake as hs;
 use super::keylog::KeyLog;
 use super::keys::{self, Key, KeyError};
@@ -151,43 +152,8 @@ impl Session {
         self.retry_waiting(keys, dir, at, h, body, sink);
         let protect = std::mem::replace(&mut self.halves[dir.index()].protect, Protect::Clear);
         match protect {
-            Protect::Active { mut key, seq } => {
-                let later = self.later_phases(key.phase);
-                if !later.is_empty() {
-                    self.scratch.clear();
-                    self.scratch.extend_from_slice(body);
-                }
-                match key.dec.decrypt(h.typ.to_u8(), h.version, body, seq) {
-                    Ok(plain) => {
-                        let phase = key.phase;
-                        self.halves[dir.index()].protect = Protect::Active { key, seq: seq + 1 };
-                        let data = body.get(plain.range).unwrap_or_default();
-                        self.on_plain(keys, dir, at, plain.typ, data, phase, sink);
-                    }
-                    Err(e) => {
-                        self.halves[dir.index()].protect = Protect::Active { key, seq: seq + 1 };
-                        if !later.is_empty() {
-                            body.copy_from_slice(&self.scratch);
-                            if self.try_later(keys, dir, at, h, body, later, sink) {
-                                return;
-                            }
-                        }
-                        let why = match e {
-                            super::crypto::DecryptError::Auth => {
-                                format!("record authentication failed at frame {}", at.frame)
-                            }
-                            other => format!("record at frame {} not decrypted: {other}", at.frame),
-                        };
-                        self.undecryptable(
-                            dir,
-                            at,
-                            h.len,
-                            GapReason::AuthenticationFailed,
-                            why,
-                            sink,
-                        );
-                    }
-                }
+            Protect::Active { key, seq } => {
+                self.decrypt_active(keys, dir, at, h, body, key, seq, sink)
             }
             Protect::Waiting {
                 phase,
@@ -209,6 +175,48 @@ impl Session {
             Protect::Midstream { tried } => self.on_midstream(keys, dir, at, h, body, tried, sink),
             Protect::Clear => {}
         }
+    }
+
+    /// Opens a record with the direction's key; on failure tries the later
+    /// TLS 1.3 phases before counting the record as undecryptable.
+    #[allow(clippy::too_many_arguments)]
+    fn decrypt_active(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        h: &Header,
+        body: &mut [u8],
+        mut key: Key,
+        seq: u64,
+        sink: &mut impl Sink,
+    ) {
+        let later = self.later_phases(key.phase);
+        if !later.is_empty() {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(body);
+        }
+        let phase = key.phase;
+        let result = key.dec.decrypt(h.typ.to_u8(), h.version, body, seq);
+        self.halves[dir.index()].protect = Protect::Active { key, seq: seq + 1 };
+        let e = match result {
+            Ok(plain) => {
+                let data = body.get(plain.range).unwrap_or_default();
+                return self.on_plain(keys, dir, at, plain.typ, data, phase, sink);
+            }
+            Err(e) => e,
+        };
+        if !later.is_empty() {
+            body.copy_from_slice(&self.scratch);
+            if self.try_later(keys, dir, at, h, body, later, sink) {
+                return;
+            }
+        }
+        let why = match e {
+            DecryptError::Auth => format!("record authentication failed at frame {}", at.frame),
+            other => format!("record at frame {} not decrypted: {other}", at.frame),
+        };
+        self.undecryptable(dir, at, h.len, GapReason::AuthenticationFailed, why, sink);
     }
 
     /// A waiting direction whose key may have arrived since (a DSB later in the

@@ -124,28 +124,11 @@ impl Session {
             msg::SERVER_HELLO => {
                 hs::parse_server_hello(body).map(|sh| self.on_server_hello(dir, at, sh, sink))
             }
-            msg::ENCRYPTED_EXTENSIONS => hs::parse_encrypted_extensions(body).map(|ee| {
-                self.summary.alpn = ee.alpn.clone().or(self.summary.alpn.take());
-                self.summary.early_data.accepted = ee.early_data;
-                let kind = EventKind::EncryptedExtensions {
-                    alpn: ee.alpn,
-                    early_data_accepted: ee.early_data,
-                };
-                self.emit(sink, dir, at, kind);
-            }),
-            msg::CERTIFICATE => hs::parse_certificate(body, tls13).map(|certs| {
-                if dir == Dir::ServerToClient && self.summary.certificates.is_empty() {
-                    self.summary.certificates = certs.clone();
-                }
-                self.emit(
-                    sink,
-                    dir,
-                    at,
-                    EventKind::Certificate {
-                        certificates: certs,
-                    },
-                );
-            }),
+            msg::ENCRYPTED_EXTENSIONS => hs::parse_encrypted_extensions(body)
+                .map(|ee| self.on_encrypted_extensions(dir, at, ee, sink)),
+            msg::CERTIFICATE => {
+                hs::parse_certificate(body, tls13).map(|c| self.on_certificate(dir, at, c, sink))
+            }
             msg::NEW_SESSION_TICKET => {
                 hs::parse_new_session_ticket(body, self.params.version.unwrap_or(0x0303)).map(|t| {
                     let kind = EventKind::NewSessionTicket {
@@ -184,6 +167,38 @@ impl Session {
                 sink,
             );
         }
+    }
+
+    fn on_encrypted_extensions(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        ee: hs::EncryptedExtensions,
+        sink: &mut impl Sink,
+    ) {
+        self.summary.alpn = ee.alpn.clone().or(self.summary.alpn.take());
+        self.summary.early_data.accepted = ee.early_data;
+        let kind = EventKind::EncryptedExtensions {
+            alpn: ee.alpn,
+            early_data_accepted: ee.early_data,
+        };
+        self.emit(sink, dir, at, kind);
+    }
+
+    fn on_certificate(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        certs: Vec<hs::CertSummary>,
+        sink: &mut impl Sink,
+    ) {
+        if dir == Dir::ServerToClient && self.summary.certificates.is_empty() {
+            self.summary.certificates = certs.clone();
+        }
+        let kind = EventKind::Certificate {
+            certificates: certs,
+        };
+        self.emit(sink, dir, at, kind);
     }
 
     pub(super) fn on_client_hello(

@@ -320,30 +320,37 @@ impl Session {
         }
         let left = budget.saturating_sub(i);
         if left == 0 {
-            half.mode = Mode::Stopped;
-            let dropped = half.buf.len() as u64;
-            half.buf.clear();
-            self.summary.stats_mut(dir).bytes_unparsed += dropped;
-            let half = &mut self.halves[dir.index()];
-            let at = half.frame_at(half.buf_offset);
-            let reason = format!("gap at frame {since}");
-            self.summary.fail(reason.clone());
-            let f = self.finding(
-                Level::Error,
-                "tls.gap",
-                format!("{reason}: no record boundary found again; rest of this direction not decrypted"),
-                dir,
-                at,
-            );
-            sink.push_finding(f);
-            self.emit(sink, dir, at, EventKind::DecryptionFailed { reason });
+            self.stop(dir, since, sink);
         } else {
-            self.halves[dir.index()].mode = Mode::Resync {
+            half.mode = Mode::Resync {
                 since,
                 budget: left,
             };
         }
         false
+    }
+
+    /// Gives up on a direction whose framing was lost at frame `since`.
+    fn stop(&mut self, dir: Dir, since: u64, sink: &mut impl Sink) {
+        let half = &mut self.halves[dir.index()];
+        half.mode = Mode::Stopped;
+        let dropped = half.buf.len() as u64;
+        half.buf.clear();
+        let at = half.frame_at(half.buf_offset);
+        self.summary.stats_mut(dir).bytes_unparsed += dropped;
+        let reason = format!("gap at frame {since}");
+        self.summary.fail(reason.clone());
+        let f = self.finding(
+            Level::Error,
+            "tls.gap",
+            format!(
+                "{reason}: no record boundary found again; rest of this direction not decrypted"
+            ),
+            dir,
+            at,
+        );
+        sink.push_finding(f);
+        self.emit(sink, dir, at, EventKind::DecryptionFailed { reason });
     }
 
     /// Whether a candidate header after a gap can only be trusted once its record authenticates.
