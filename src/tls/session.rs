@@ -503,9 +503,12 @@ impl Session {
         dir: Dir,
         at: FrameRef,
     ) -> Finding {
+        // The offset of the record (or resynchronisation point) being handled.
+        let offset = self.halves[dir.index()].buf_offset;
         Finding::new(level, Layer::Tls, code, message)
             .in_stream(self.stream, Some(dir))
             .at(at)
+            .at_offset(offset)
     }
 
     pub(super) fn emit(&self, sink: &mut impl Sink, dir: Dir, at: FrameRef, kind: EventKind) {
