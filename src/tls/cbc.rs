@@ -104,6 +104,7 @@ fn unpad(plain: &[u8]) -> Result<usize, DecryptError> {
         .len()
         .checked_sub(pad_total)
         .ok_or(DecryptError::Padding)?;
+    // start = len - pad_total was checked not to underflow.
     if plain[start..].iter().all(|&b| b == pad) {
         Ok(start)
     } else {
@@ -151,6 +152,7 @@ impl RecordDecrypter for CbcDecrypter {
                 .try_into()
                 .map_err(|_| DecryptError::TooShort { len: body.len() })?,
         };
+        // iv_len <= enc_end <= body.len() was checked above.
         let data = &mut body[iv_len..enc_end];
         self.decrypt_blocks(&iv, data);
         let unpadded = unpad(data)?;

@@ -166,6 +166,7 @@ impl RecordDecrypter for Tls12AeadDecrypter {
             xor_nonce(&self.iv, seq)
         } else {
             let mut n = self.iv;
+            // body.len() >= 8 + 16: checked by the plain_len subtraction above.
             n[4..].copy_from_slice(&body[..8]);
             Nonce::assume_unique_for_key(n)
         };

@@ -144,6 +144,7 @@ impl<T: Copy> Reassembler<T> {
             if len > self.max {
                 on_error(here, HandshakeError::TooLong { len, max: self.max });
                 let have = r.remaining().min(len);
+                // have = min(remaining, len), so this cannot underflow.
                 self.skip = len - have;
                 return used + 4 + have;
             }
@@ -297,6 +298,7 @@ pub(crate) fn parse_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, Hands
     // The challenge is right-aligned in the 32-byte random (E.2).
     let mut random = [0u8; 32];
     let n = challenge.len().min(32);
+    // n <= 32 and n <= challenge.len(): both ranges are in bounds.
     random[32 - n..].copy_from_slice(&challenge[challenge.len() - n..]);
     Ok(ClientHello {
         legacy_version,

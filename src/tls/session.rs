@@ -408,6 +408,7 @@ impl Session {
             // The gap ends inside the current record: its end, and so the next
             // record's start, is known exactly.
             Some(h) if have + len <= h.total_len() as u64 => {
+                // No underflow: the match guard checked have + len <= total.
                 half.skip = h.total_len() as u64 - have - len;
                 half.buf.clear();
                 half.buf_offset = half.next_offset + half.skip;
