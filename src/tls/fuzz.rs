@@ -121,7 +121,12 @@ mod tests {
         let keys = keys_of(&t);
         let wire: Vec<u8> = t.chunks.iter().flat_map(|c| c.1.clone()).collect();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for round in 0..2000 {
+        // XMPPCAP_FUZZ_ROUNDS runs a longer smoke (e.g. 200000 in release).
+        let rounds = std::env::var("XMPPCAP_FUZZ_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(2000);
+        for round in 0..rounds {
             let random = noise(&mut seed, (round * 7) % 600);
             tls_record(&random);
             tls_handshake(&random);

@@ -105,7 +105,13 @@ pub(crate) fn parse_header(
         return Parse::NeedMore(HEADER_LEN);
     };
     if allow_sslv2 && first & 0x80 != 0 {
-        return parse_sslv2_header(bytes);
+        return match parse_sslv2_header(bytes) {
+            Parse::Complete(h) if h.len > max_len => Parse::Invalid(RecordError::TooLong {
+                len: h.len,
+                max: max_len,
+            }),
+            other => other,
+        };
     }
     let Some(typ) = ContentType::from_u8(first) else {
         return Parse::Invalid(RecordError::ContentType(first));
