@@ -69,4 +69,5 @@ pub mod fuzzing {
     pub fn finesse_notification(data: &[u8]) {
         crate::xmpp::fuzz::notification(data)
     }
+    pub use crate::tls::fuzz::{tls_handshake, tls_keylog, tls_record, tls_session};
 }

@@ -1,0 +1,544 @@
+//! From handshake facts and the key log to record decrypters.
+//!
+//! Takes what the session learned from the hellos (randoms, version, suite,
+//! encrypt-then-MAC) and a [`KeyLog`]; gives a decrypter for one direction
+//! and key phase, or the exact reason there is none ("no key for client
+//! random 1a2b…", "suite not supported: 0x…"). Also searches the key log
+//! for a connection joined mid-stream. Never logs key material.
+
+use super::cbc::CbcDecrypter;
+use super::crypto::{self, DecryptError, PrfKind, RecordDecrypter};
+use super::keylog::{short_hex, KeyLog, KeySource, Label, Secret};
+use super::record::Header;
+use super::suites::{self, Aead, Protection, Suite};
+use super::summary::{GapReason, KeyPhase};
+use crate::common::Dir;
+
+/// Handshake facts needed to derive keys.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Params {
+    pub(crate) client_random: Option<[u8; 32]>,
+    pub(crate) server_random: Option<[u8; 32]>,
+    /// Negotiated version (from `supported_versions` when present).
+    pub(crate) version: Option<u16>,
+    pub(crate) suite: Option<u16>,
+    /// Both hellos carried encrypt_then_mac (RFC 7366).
+    pub(crate) encrypt_then_mac: bool,
+    /// TLS 1.3 suites the client offered (for 0-RTT before the ServerHello).
+    pub(crate) offered_tls13: Vec<Aead>,
+    /// Both hellos carried extended_master_secret (RFC 7627).
+    pub(crate) extended_master_secret: bool,
+    /// A master secret the session derived itself (RSA key exchange), used
+    /// when the key log has none for this client random.
+    pub(crate) master: Option<(Secret, KeySource)>,
+}
+
+impl Params {
+    pub(crate) fn tls13(&self) -> bool {
+        self.version.is_some_and(|v| v == 0x0304 || v >> 8 == 0x7f)
+    }
+
+    /// TLS 1.3 drafts 20–24 left the record header out of the AEAD's additional data.
+    pub(crate) fn empty_aad(&self) -> bool {
+        self.version.is_some_and(|v| (0x7f14..0x7f19).contains(&v))
+    }
+}
+
+/// A ready decrypter and what it is.
+pub(crate) struct Key {
+    pub(crate) dec: Box<dyn RecordDecrypter>,
+    pub(crate) phase: KeyPhase,
+    /// TLS 1.3: the traffic secret and AEAD, to follow KeyUpdates.
+    pub(crate) secret: Option<(Secret, Aead)>,
+    /// TLS 1.3 draft 20–24 record protection.
+    pub(crate) empty_aad: bool,
+    pub(crate) source: KeySource,
+    /// KeyUpdates applied to the application secret.
+    pub(crate) generation: u32,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Key({:?}, generation {}, from {})",
+            self.phase, self.generation, self.source
+        )
+    }
+}
+
+/// Why there is no decrypter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum KeyError {
+    NoClientRandom,
+    NoKey {
+        label: Label,
+        random: [u8; 32],
+    },
+    UnsupportedSuite(u16),
+    UnsupportedVersion(u16),
+    /// The ServerHello (version, suite, server random) was not captured.
+    NoServerHello,
+    /// The key log has secrets for this phase, but none opens the records.
+    WrongKey(KeyPhase),
+}
+
+impl KeyError {
+    /// The sentence the summary shows.
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            KeyError::NoClientRandom => "ClientHello not captured".into(),
+            KeyError::NoKey { label, random } => match label {
+                Label::MasterSecret => format!("no key for client random {}", short_hex(random)),
+                Label::ClientEarlyTraffic => format!(
+                    "no CLIENT_EARLY_TRAFFIC_SECRET for client random {}: early data not decrypted",
+                    short_hex(random)
+                ),
+                other => format!(
+                    "no key for client random {} ({})",
+                    short_hex(random),
+                    other.as_str()
+                ),
+            },
+            KeyError::UnsupportedSuite(id) => {
+                format!("suite not supported: 0x{id:04x} ({})", suites::name(*id))
+            }
+            KeyError::UnsupportedVersion(v) => {
+                format!("version not supported: {}", suites::version_name(*v))
+            }
+            KeyError::NoServerHello => "ServerHello not captured".into(),
+            KeyError::WrongKey(phase) => {
+                format!("the key log's {phase:?} secret does not open the records")
+            }
+        }
+    }
+
+    pub(crate) fn gap_reason(&self) -> GapReason {
+        match self {
+            KeyError::NoClientRandom | KeyError::NoServerHello => GapReason::ClientHelloNotCaptured,
+            KeyError::NoKey {
+                label: Label::ClientEarlyTraffic,
+                ..
+            } => GapReason::NoEarlyKey,
+            KeyError::NoKey { .. } => GapReason::NoKey,
+            KeyError::UnsupportedSuite(_) | KeyError::UnsupportedVersion(_) => {
+                GapReason::UnsupportedSuite
+            }
+            KeyError::WrongKey(_) => GapReason::AuthenticationFailed,
+        }
+    }
+}
+
+fn tls13_label(dir: Dir, phase: KeyPhase) -> Label {
+    match (dir, phase) {
+        (Dir::ClientToServer, KeyPhase::Early) => Label::ClientEarlyTraffic,
+        (Dir::ClientToServer, KeyPhase::Handshake) => Label::ClientHandshakeTraffic,
+        (Dir::ServerToClient, KeyPhase::Handshake) => Label::ServerHandshakeTraffic,
+        (Dir::ClientToServer, _) => Label::ClientTraffic0,
+        (Dir::ServerToClient, _) => Label::ServerTraffic0,
+    }
+}
+
+fn lookup<'k>(
+    keys: &'k KeyLog,
+    random: &[u8; 32],
+    label: Label,
+) -> Result<(&'k Secret, &'k KeySource), KeyError> {
+    keys.get(random, label).ok_or(KeyError::NoKey {
+        label,
+        random: *random,
+    })
+}
+
+/// TLS 1.3 decrypter from a traffic secret; `None` if the secret length does not fit the AEAD's hash.
+pub(crate) fn tls13_key(
+    aead: Aead,
+    secret: Secret,
+    phase: KeyPhase,
+    source: KeySource,
+    generation: u32,
+    empty_aad: bool,
+) -> Option<Key> {
+    if crypto::hash_for_secret(secret.bytes()) != Some(aead.tls13_suite().hash) {
+        return None;
+    }
+    let dec = crypto::tls13_decrypter(aead, secret.bytes(), empty_aad)?;
+    Some(Key {
+        dec: Box::new(dec),
+        phase,
+        secret: Some((secret, aead)),
+        empty_aad,
+        source,
+        generation,
+    })
+}
+
+/// The key after a KeyUpdate of this direction (RFC 8446 §7.2).
+pub(crate) fn next_generation(key: &Key) -> Option<Key> {
+    let (secret, aead) = key.secret.as_ref()?;
+    tls13_key(
+        *aead,
+        crypto::tls13_next_secret(secret),
+        KeyPhase::Application,
+        key.source.clone(),
+        key.generation + 1,
+        key.empty_aad,
+    )
+}
+
+fn negotiated_suite(params: &Params) -> Result<&'static Suite, KeyError> {
+    let id = params.suite.ok_or(KeyError::NoServerHello)?;
+    suites::lookup(id).ok_or(KeyError::UnsupportedSuite(id))
+}
+
+/// Candidate decrypters for one direction and phase: one, except for 0-RTT
+/// before the ServerHello, where each offered TLS 1.3 AEAD of the secret's hash is a candidate.
+pub(crate) fn build(
+    params: &Params,
+    keys: &KeyLog,
+    dir: Dir,
+    phase: KeyPhase,
+) -> Result<Vec<Key>, KeyError> {
+    let random = params.client_random.ok_or(KeyError::NoClientRandom)?;
+    if phase == KeyPhase::Tls12 {
+        return build_tls12(params, keys, &random, dir).map(|k| vec![k]);
+    }
+    let (secret, source) = lookup(keys, &random, tls13_label(dir, phase))?;
+    let aeads: Vec<Aead> = match params.suite {
+        Some(_) => match negotiated_suite(params)?.protection {
+            Protection::Aead(a) => vec![a],
+            _ => return Err(KeyError::UnsupportedSuite(params.suite.unwrap_or_default())),
+        },
+        None if phase == KeyPhase::Early => params.offered_tls13.clone(),
+        None => return Err(KeyError::NoServerHello),
+    };
+    let out: Vec<Key> = aeads
+        .into_iter()
+        .filter_map(|a| {
+            tls13_key(
+                a,
+                secret.clone(),
+                phase,
+                source.clone(),
+                0,
+                params.empty_aad(),
+            )
+        })
+        .collect();
+    if out.is_empty() {
+        // A secret whose length does not match the suite's hash: a broken key log line.
+        return Err(KeyError::NoKey {
+            label: tls13_label(dir, phase),
+            random,
+        });
+    }
+    Ok(out)
+}
+
+/// The PRF a TLS ≤ 1.2 version and suite use.
+pub(crate) fn prf_kind(version: u16, suite: &Suite) -> Result<PrfKind, KeyError> {
+    match version {
+        0x0301 | 0x0302 => Ok(PrfKind::Md5Sha1),
+        0x0303 => Ok(PrfKind::Tls12(suite.hash)),
+        other => Err(KeyError::UnsupportedVersion(other)),
+    }
+}
+
+fn build_tls12(
+    params: &Params,
+    keys: &KeyLog,
+    random: &[u8; 32],
+    dir: Dir,
+) -> Result<Key, KeyError> {
+    let suite = negotiated_suite(params)?;
+    if suite.protection == Protection::Unsupported {
+        return Err(KeyError::UnsupportedSuite(suite.id));
+    }
+    let version = params.version.ok_or(KeyError::NoServerHello)?;
+    let server_random = params.server_random.ok_or(KeyError::NoServerHello)?;
+    let prf = prf_kind(version, suite)?;
+    let (master, source) = match (lookup(keys, random, Label::MasterSecret), &params.master) {
+        (Ok(found), _) => found,
+        (Err(_), Some((secret, source))) => (secret, source),
+        (Err(e), None) => return Err(e),
+    };
+    let client = dir == Dir::ClientToServer;
+    let dec: Box<dyn RecordDecrypter> = match suite.protection {
+        Protection::Aead(aead) if version == 0x0303 => {
+            let shape = (0, aead.key_len(), crypto::tls12_aead_iv_len(aead));
+            let kb = crypto::key_block(prf, master.bytes(), random, &server_random, shape);
+            let (key, iv) = if client {
+                (&kb.client_key, &kb.client_iv)
+            } else {
+                (&kb.server_key, &kb.server_iv)
+            };
+            Box::new(
+                crypto::tls12_aead_decrypter(aead, key, iv)
+                    .ok_or(KeyError::UnsupportedSuite(suite.id))?,
+            )
+        }
+        Protection::Cbc { key_len, mac } => {
+            let kb = crypto::key_block(
+                prf,
+                master.bytes(),
+                random,
+                &server_random,
+                (mac.len(), key_len, 16),
+            );
+            let (mac_key, key, iv) = if client {
+                (&kb.client_mac, &kb.client_key, &kb.client_iv)
+            } else {
+                (&kb.server_mac, &kb.server_key, &kb.server_iv)
+            };
+            let explicit_iv = version >= 0x0302;
+            Box::new(
+                CbcDecrypter::new(key, mac, mac_key, params.encrypt_then_mac, explicit_iv, iv)
+                    .ok_or(KeyError::UnsupportedSuite(suite.id))?,
+            )
+        }
+        Protection::Aead(_) | Protection::Unsupported => {
+            return Err(KeyError::UnsupportedSuite(suite.id))
+        }
+    };
+    Ok(Key {
+        dec,
+        phase: KeyPhase::Tls12,
+        secret: None,
+        empty_aad: false,
+        source: source.clone(),
+        generation: 0,
+    })
+}
+
+/// Tries `key` on a copy of `body` at each sequence number in `seqs`;
+/// returns the first that authenticates. `scratch` is reused between calls.
+pub(crate) fn try_seqs(
+    key: &mut Key,
+    header: &Header,
+    body: &[u8],
+    seqs: std::ops::Range<u64>,
+    scratch: &mut Vec<u8>,
+) -> Option<u64> {
+    for seq in seqs {
+        scratch.clear();
+        scratch.extend_from_slice(body);
+        match key
+            .dec
+            .decrypt(header.typ.to_u8(), header.version, scratch, seq)
+        {
+            Ok(_) => return Some(seq),
+            Err(DecryptError::Auth) => continue,
+            // Length or padding faults do not depend on the sequence number (CBC aside, which is never searched).
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// A connection joined mid-stream: every TLS 1.3 application secret of this
+/// direction in the key log, with each AEAD of its hash, at sequence numbers
+/// 0..`max_seq`. `prefer` is a client random already matched by the other direction.
+pub(crate) fn midstream_search(
+    keys: &KeyLog,
+    dir: Dir,
+    header: &Header,
+    body: &[u8],
+    max_seq: u64,
+    prefer: Option<[u8; 32]>,
+    scratch: &mut Vec<u8>,
+) -> Option<(Key, u64, [u8; 32])> {
+    let label = tls13_label(dir, KeyPhase::Application);
+    let mut candidates: Vec<([u8; 32], &Secret)> = keys.all(label).map(|(r, s)| (*r, s)).collect();
+    if let Some(p) = prefer {
+        // The matched connection first; the rest are still tried (a bad guess costs only time).
+        candidates.sort_by_key(|(r, _)| *r != p);
+    }
+    for (random, secret) in candidates {
+        let source = keys.get(&random, label).map(|(_, s)| s.clone())?;
+        for aead in Aead::TLS13 {
+            let Some(mut key) = tls13_key(
+                aead,
+                secret.clone(),
+                KeyPhase::Application,
+                source.clone(),
+                0,
+                false,
+            ) else {
+                continue;
+            };
+            if let Some(seq) = try_seqs(&mut key, header, body, 0..max_seq, scratch) {
+                return Some((key, seq, random));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::record::ContentType;
+
+    fn log(lines: &str) -> KeyLog {
+        let mut k = KeyLog::new();
+        k.add_text(
+            lines.as_bytes(),
+            KeySource::Named("t.keys".into()),
+            &mut Vec::new(),
+        );
+        k
+    }
+
+    #[test]
+    fn reasons_read_like_the_report() {
+        let e = KeyError::NoKey {
+            label: Label::MasterSecret,
+            random: [0x1a; 32],
+        };
+        assert_eq!(e.reason(), "no key for client random 1a1a1a1a1a1a1a1a…");
+        assert_eq!(e.gap_reason(), GapReason::NoKey);
+        assert_eq!(
+            KeyError::UnsupportedSuite(0x1304).reason(),
+            "suite not supported: 0x1304 (TLS_AES_128_CCM_SHA256)"
+        );
+        assert_eq!(
+            KeyError::NoClientRandom.reason(),
+            "ClientHello not captured"
+        );
+    }
+
+    #[test]
+    fn missing_pieces_are_named() {
+        let keys = log("");
+        let mut p = Params::default();
+        assert_eq!(
+            build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
+            KeyError::NoClientRandom
+        );
+        p.client_random = Some([1; 32]);
+        assert_eq!(
+            build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
+            KeyError::NoServerHello
+        );
+        p.suite = Some(0x000a);
+        p.version = Some(0x0303);
+        p.server_random = Some([2; 32]);
+        assert_eq!(
+            build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
+            KeyError::UnsupportedSuite(0x000a)
+        );
+        p.suite = Some(0xc02f);
+        assert_eq!(
+            build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
+            KeyError::NoKey {
+                label: Label::MasterSecret,
+                random: [1; 32]
+            }
+        );
+        let keys = log(&format!(
+            "CLIENT_RANDOM {} {}\n",
+            "01".repeat(32),
+            "aa".repeat(48)
+        ));
+        assert_eq!(
+            build(&p, &keys, Dir::ServerToClient, KeyPhase::Tls12)
+                .unwrap()
+                .len(),
+            1
+        );
+        p.version = Some(0x0300);
+        assert_eq!(
+            build(&p, &keys, Dir::ServerToClient, KeyPhase::Tls12).unwrap_err(),
+            KeyError::UnsupportedVersion(0x0300)
+        );
+    }
+
+    #[test]
+    fn early_keys_before_the_server_hello_are_candidates_per_offered_aead() {
+        let keys = log(&format!(
+            "CLIENT_EARLY_TRAFFIC_SECRET {} {}\n",
+            "01".repeat(32),
+            "aa".repeat(32)
+        ));
+        let p = Params {
+            client_random: Some([1; 32]),
+            offered_tls13: vec![Aead::Aes128Gcm, Aead::Aes256Gcm, Aead::ChaCha20Poly1305],
+            ..Params::default()
+        };
+        // A 32-byte secret fits the SHA-256 suites only.
+        assert_eq!(
+            build(&p, &keys, Dir::ClientToServer, KeyPhase::Early)
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn midstream_search_finds_secret_and_sequence() {
+        use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
+        let secret = [0x5au8; 32];
+        let keys = log(&format!(
+            "SERVER_TRAFFIC_SECRET_0 {} {}\nSERVER_TRAFFIC_SECRET_0 {} {}\n",
+            "02".repeat(32),
+            "77".repeat(32),
+            "01".repeat(32),
+            "5a".repeat(32)
+        ));
+        // Seal one record at sequence 5 with ChaCha20-Poly1305 under the second secret.
+        let mut key = [0u8; 32];
+        let mut iv = [0u8; 12];
+        crypto::hkdf_expand_label(suites::Hash::Sha256, &secret, b"key", &[], &mut key);
+        crypto::hkdf_expand_label(suites::Hash::Sha256, &secret, b"iv", &[], &mut iv);
+        let mut nonce = iv;
+        nonce[11] ^= 5;
+        let mut body = b"hi\x17".to_vec();
+        let sealing = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &key).unwrap());
+        sealing
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from([23, 3, 3, 0, 19]),
+                &mut body,
+            )
+            .unwrap();
+        let header = Header {
+            typ: ContentType::ApplicationData,
+            version: 0x0303,
+            len: body.len(),
+            header_len: 5,
+        };
+        let mut scratch = Vec::new();
+        let (k, seq, random) = midstream_search(
+            &keys,
+            Dir::ServerToClient,
+            &header,
+            &body,
+            8,
+            None,
+            &mut scratch,
+        )
+        .unwrap();
+        assert_eq!((seq, random), (5, [1; 32]));
+        assert_eq!(k.phase, KeyPhase::Application);
+        assert!(midstream_search(
+            &keys,
+            Dir::ServerToClient,
+            &header,
+            &body,
+            5,
+            None,
+            &mut scratch
+        )
+        .is_none());
+        assert!(midstream_search(
+            &keys,
+            Dir::ClientToServer,
+            &header,
+            &body,
+            8,
+            None,
+            &mut scratch
+        )
+        .is_none());
+    }
+}

@@ -1,0 +1,385 @@
+//! Handshake messages and alerts of a [`Session`], in clear or decrypted:
+//! they fill the summary, emit timeline events and move the key schedule on
+//! (Finished, EndOfEarlyData, KeyUpdate).
+//!
+//! Takes whole handshake messages and alert bodies; gives events, findings
+//! and summary fields. Never decrypts anything itself.
+
+use super::handshake::{self as hs, msg};
+use super::keylog::KeyLog;
+use super::keys::{self, KeyError};
+use super::session::{Protect, Session};
+use super::suites::{self, Protection};
+use super::summary::{AlertSeen, EventKind, KeyPhase, Sink};
+use crate::common::{Dir, FrameRef};
+use crate::finding::Level;
+
+impl Session {
+    pub(super) fn on_alert(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        body: &[u8],
+        encrypted: bool,
+        sink: &mut impl Sink,
+    ) {
+        let (level, description) = match hs::parse_alert(body) {
+            Ok(a) => a,
+            Err(e) => return self.bad_message(dir, at, "alert", &e.to_string(), sink),
+        };
+        let (level_name, name) = (hs::alert_level_name(level), hs::alert_name(description));
+        if level == 2 {
+            let f = self.finding(
+                Level::Warn,
+                "tls.fatal_alert",
+                format!(
+                    "fatal alert {name} from the {}",
+                    if dir == Dir::ClientToServer {
+                        "client"
+                    } else {
+                        "server"
+                    }
+                ),
+                dir,
+                at,
+            );
+            sink.push_finding(f);
+        }
+        self.summary.alerts.push(AlertSeen {
+            level: level_name.clone(),
+            description: name.clone(),
+            dir,
+            frame: at.frame,
+            encrypted,
+        });
+        let kind = EventKind::Alert {
+            level: level_name,
+            description: name,
+            encrypted,
+        };
+        self.emit(sink, dir, at, kind);
+    }
+
+    pub(super) fn bad_message(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        what: &str,
+        error: &str,
+        sink: &mut impl Sink,
+    ) {
+        let f = self.finding(
+            Level::Warn,
+            "tls.bad_handshake",
+            format!("malformed {what}: {error}"),
+            dir,
+            at,
+        );
+        sink.push_finding(f);
+    }
+
+    pub(super) fn feed_handshake(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        data: &[u8],
+        encrypted: bool,
+        sink: &mut impl Sink,
+    ) {
+        let mut messages = Vec::new();
+        let mut errors = Vec::new();
+        self.halves[dir.index()].hs.feed(
+            at,
+            data,
+            &mut |at, typ, body| messages.push((at, typ, body.to_vec())),
+            &mut |at, e| errors.push((at, e)),
+        );
+        for (at, e) in errors {
+            self.bad_message(dir, at, "handshake message", &e.to_string(), sink);
+        }
+        for (at, typ, body) in messages {
+            self.on_message(keys, dir, at, typ, &body, encrypted, sink);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_message(
+        &mut self,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        typ: u8,
+        body: &[u8],
+        encrypted: bool,
+        sink: &mut impl Sink,
+    ) {
+        let tls13 = self.params.tls13();
+        #[cfg(feature = "rsa-keys")]
+        self.rsa_observe(keys, typ, body);
+        let result = match typ {
+            msg::CLIENT_HELLO => {
+                hs::parse_client_hello(body).map(|ch| self.on_client_hello(dir, at, ch, sink))
+            }
+            msg::SERVER_HELLO => {
+                hs::parse_server_hello(body).map(|sh| self.on_server_hello(dir, at, sh, sink))
+            }
+            msg::ENCRYPTED_EXTENSIONS => hs::parse_encrypted_extensions(body)
+                .map(|ee| self.on_encrypted_extensions(dir, at, ee, sink)),
+            msg::CERTIFICATE => {
+                hs::parse_certificate(body, tls13).map(|c| self.on_certificate(dir, at, c, sink))
+            }
+            msg::NEW_SESSION_TICKET => {
+                hs::parse_new_session_ticket(body, self.params.version.unwrap_or(0x0303)).map(|t| {
+                    let kind = EventKind::NewSessionTicket {
+                        lifetime: t.lifetime,
+                        max_early_data: t.max_early_data,
+                    };
+                    self.emit(sink, dir, at, kind);
+                })
+            }
+            msg::KEY_UPDATE => hs::parse_key_update(body)
+                .map(|requested| self.on_key_update(dir, at, requested, sink)),
+            msg::END_OF_EARLY_DATA => {
+                self.emit(sink, dir, at, EventKind::EndOfEarlyData);
+                self.early_pending = false;
+                self.switch_phase(keys, dir, at, KeyPhase::Handshake, sink);
+                Ok(())
+            }
+            msg::FINISHED => {
+                self.emit(sink, dir, at, EventKind::Finished);
+                if tls13 && encrypted {
+                    if dir == Dir::ClientToServer {
+                        self.early_pending = false;
+                    }
+                    self.switch_phase(keys, dir, at, KeyPhase::Application, sink);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            self.bad_message(
+                dir,
+                at,
+                &format!("handshake message type {typ}"),
+                &e.to_string(),
+                sink,
+            );
+        }
+    }
+
+    fn on_encrypted_extensions(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        ee: hs::EncryptedExtensions,
+        sink: &mut impl Sink,
+    ) {
+        self.summary.alpn = ee.alpn.clone().or(self.summary.alpn.take());
+        self.summary.early_data.accepted = ee.early_data;
+        let kind = EventKind::EncryptedExtensions {
+            alpn: ee.alpn,
+            early_data_accepted: ee.early_data,
+        };
+        self.emit(sink, dir, at, kind);
+    }
+
+    fn on_certificate(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        certs: Vec<hs::CertSummary>,
+        sink: &mut impl Sink,
+    ) {
+        if dir == Dir::ServerToClient && self.summary.certificates.is_empty() {
+            self.summary.certificates = certs.clone();
+        }
+        let kind = EventKind::Certificate {
+            certificates: certs,
+        };
+        self.emit(sink, dir, at, kind);
+    }
+
+    pub(super) fn on_client_hello(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        ch: hs::ClientHello,
+        sink: &mut impl Sink,
+    ) {
+        let retry = self.summary.hello_retry_request;
+        self.client_hello_seen = true;
+        self.params.client_random = Some(ch.random);
+        self.params.offered_tls13 = ch
+            .suites
+            .iter()
+            .filter_map(|&id| match suites::lookup(id)?.protection {
+                Protection::Aead(a) if id >> 8 == 0x13 => Some(a),
+                _ => None,
+            })
+            .collect();
+        // 0-RTT is abandoned after a HelloRetryRequest (RFC 8446 §4.2.10).
+        self.early_pending = ch.early_data && !retry;
+        self.summary.early_data.offered |= ch.early_data;
+        self.client_session_id = ch.session_id.clone();
+        self.summary.sni = ch.sni.clone();
+        self.summary.alpn_offered = ch.alpn.clone();
+        self.summary.client_random = Some(ch.random.iter().map(|b| format!("{b:02x}")).collect());
+        self.client_offers_tls13 = ch
+            .supported_versions
+            .iter()
+            .any(|&v| v == 0x0304 || v >> 8 == 0x7f);
+        let versions = if ch.supported_versions.is_empty() {
+            vec![ch.legacy_version]
+        } else {
+            ch.supported_versions.clone()
+        };
+        let kind = EventKind::ClientHello {
+            sni: ch.sni,
+            alpn: ch.alpn,
+            versions: versions.into_iter().map(suites::version_name).collect(),
+            suites: ch.suites.into_iter().map(suites::name).collect(),
+            psk: ch.psk,
+            early_data: ch.early_data,
+            sslv2: ch.sslv2,
+        };
+        self.client_ems = ch.extended_master_secret;
+        self.client_etm = ch.encrypt_then_mac;
+        self.emit(sink, dir, at, kind);
+    }
+
+    fn on_server_hello(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        sh: hs::ServerHello,
+        sink: &mut impl Sink,
+    ) {
+        let kind = EventKind::ServerHello {
+            version: suites::version_name(sh.version()),
+            suite: suites::name(sh.suite),
+            hello_retry_request: sh.hello_retry_request,
+            psk: sh.psk,
+            alpn: sh.alpn.clone(),
+        };
+        self.emit(sink, dir, at, kind);
+        if sh.hello_retry_request {
+            self.summary.hello_retry_request = true;
+            self.early_pending = false;
+            return;
+        }
+        self.server_hello_seen = true;
+        self.params.server_random = Some(sh.random);
+        self.params.version = Some(sh.version());
+        self.params.suite = Some(sh.suite);
+        self.params.encrypt_then_mac = self.client_etm && sh.encrypt_then_mac;
+        self.params.extended_master_secret = self.client_ems && sh.extended_master_secret;
+        self.summary.version = Some(suites::version_name(sh.version()));
+        self.summary.suite = Some(suites::name(sh.suite));
+        self.summary.alpn = sh.alpn.clone();
+        let tls13 = self.params.tls13();
+        self.summary.resumption = if tls13 {
+            sh.psk
+        } else {
+            !sh.session_id.is_empty() && sh.session_id == self.client_session_id
+        };
+        if tls13 && !sh.psk {
+            // Without a PSK there is no 0-RTT to wait for.
+            self.early_pending = false;
+        }
+        let supported =
+            suites::lookup(sh.suite).is_some_and(|s| s.protection != Protection::Unsupported);
+        if !supported {
+            let why = KeyError::UnsupportedSuite(sh.suite).reason();
+            if self.summary.fail(why.clone()) {
+                let f = self.finding(Level::Error, "tls.unsupported_suite", why, dir, at);
+                sink.push_finding(f);
+            }
+        }
+    }
+
+    fn on_key_update(&mut self, dir: Dir, at: FrameRef, requested: bool, sink: &mut impl Sink) {
+        let generation = match &mut self.halves[dir.index()].protect {
+            Protect::Active { key, seq } => match keys::next_generation(key) {
+                Some(next) => {
+                    *key = next;
+                    *seq = 0;
+                    key.generation
+                }
+                None => 0,
+            },
+            _ => 0,
+        };
+        self.summary.key_updates += 1;
+        let kind = EventKind::KeyUpdate {
+            update_requested: requested,
+            generation,
+        };
+        self.emit(sink, dir, at, kind);
+    }
+
+    /// RSA key exchange: hashes the handshake, derives the master secret with
+    /// the server's private key at the ClientKeyExchange, and reuses it when a
+    /// later handshake on this connection resumes the session.
+    #[cfg(feature = "rsa-keys")]
+    fn rsa_observe(&mut self, keys: &KeyLog, typ: u8, body: &[u8]) {
+        const CLIENT_KEY_EXCHANGE: u8 = 16;
+        match typ {
+            msg::CLIENT_HELLO => {
+                self.params.master = None;
+                if let Ok(ch) = hs::parse_client_hello(body) {
+                    self.rsa.client_hello(&ch.session_id, &ch.session_ticket);
+                }
+            }
+            msg::SERVER_HELLO => {
+                if let Ok(sh) = hs::parse_server_hello(body) {
+                    if let Some(cached) = self.rsa.server_hello(&sh.session_id) {
+                        self.params.master = Some(cached);
+                    }
+                }
+            }
+            msg::NEW_SESSION_TICKET => {
+                let mut r = super::record::Reader::new(body);
+                let ticket = r.u32("ticket_lifetime").and_then(|_| r.vec_u16("ticket"));
+                if let (Ok(mut t), Some(master)) = (ticket, &self.params.master) {
+                    self.rsa.remember(t.rest().to_vec(), master);
+                }
+            }
+            _ => {}
+        }
+        if typ != 0 {
+            self.rsa.transcript.add(typ, body);
+        }
+        if typ != CLIENT_KEY_EXCHANGE {
+            return;
+        }
+        let (Some(client), Some(server), Some(version)) = (
+            self.params.client_random,
+            self.params.server_random,
+            self.params.version,
+        ) else {
+            return;
+        };
+        let Some(suite) = self
+            .params
+            .suite
+            .and_then(suites::lookup)
+            .filter(|s| s.rsa_key_exchange())
+        else {
+            return;
+        };
+        let Ok(prf) = keys::prf_kind(version, suite) else {
+            return;
+        };
+        let extended = self
+            .params
+            .extended_master_secret
+            .then_some(&self.rsa.transcript);
+        self.params.master =
+            super::rsa::master_secret(keys, body, prf, (&client, &server), extended);
+        if let Some(master) = &self.params.master {
+            self.rsa.remember(self.rsa.server_session_id(), master);
+        }
+    }
+}
