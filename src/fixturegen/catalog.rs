@@ -15,7 +15,7 @@ use super::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
 use super::pcap::{PcapFormat, PcapWriter};
 use super::pcapng::{Interface, PcapNgWriter};
 use super::truth::StreamTruth;
-use super::{fixtures_tcp, fixtures_tls, Error};
+use super::{fixtures_finesse, fixtures_tcp, fixtures_tls, fixtures_ws, Error};
 
 /// One committed fixture.
 #[derive(Clone, Copy)]
@@ -63,6 +63,8 @@ pub fn catalog() -> Vec<FixtureSpec> {
     let mut all = Vec::new();
     all.extend_from_slice(fixtures_tcp::SPECS);
     all.extend_from_slice(fixtures_tls::SPECS);
+    all.extend_from_slice(fixtures_ws::SPECS);
+    all.extend_from_slice(fixtures_finesse::SPECS);
     all
 }
 
