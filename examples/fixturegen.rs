@@ -55,6 +55,8 @@ enum Cmd {
     BenchTcp(BenchArgs),
     /// Many concurrent TLS 1.3 connections (key log written to OUT.keys).
     BenchTls(BenchArgs),
+    /// Many concurrent Finesse desktops over wss (key log written to OUT.keys).
+    BenchWss(BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -182,11 +184,37 @@ fn truth_json(f: &Fixture) -> serde_json::Value {
                 "c2s": dir_json(&s.tcp[0]),
                 "s2c": dir_json(&s.tcp[1]),
                 "tls": s.tls.as_ref().map(|t| [dir_json(&t[0]), dir_json(&t[1])]),
-                "ws_messages": s.ws.len(),
+                "ws": s.ws.iter().map(|m| serde_json::json!({
+                    "dir": m.dir,
+                    "opcode": m.opcode,
+                    "compressed": m.compressed,
+                    "len": m.payload.len(),
+                    "sha256": xmppcap::fixturegen::truth::sha256_hex(&m.payload),
+                    "close_code": m.close_code,
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
     serde_json::json!({"frames": f.frames, "streams": streams})
+}
+
+type KeyedBench = fn(
+    &mut dyn FrameSink,
+    &BenchConfig,
+) -> Result<(BenchStats, String), xmppcap::fixturegen::Error>;
+
+/// Runs a benchmark generator that also produces a key log (OUT.keys).
+fn keyed_bench(what: &str, args: &BenchArgs, gen: KeyedBench) -> Result<()> {
+    let cfg = args.config()?;
+    let mut sink = Sink::create(&args.out)?;
+    let started = Instant::now();
+    let (stats, keylog) = gen(&mut sink, &cfg)?;
+    sink.finish()?;
+    let keys = keys_path(&args.out);
+    std::fs::write(&keys, keylog).with_context(|| format!("writing {}", keys.display()))?;
+    report(what, stats, started);
+    eprintln!("key log: {}", keys.display());
+    Ok(())
 }
 
 fn run() -> Result<()> {
@@ -218,17 +246,8 @@ fn run() -> Result<()> {
             sink.finish()?;
             report("bench-tcp", stats, started);
         }
-        Cmd::BenchTls(args) => {
-            let cfg = args.config()?;
-            let mut sink = Sink::create(&args.out)?;
-            let started = Instant::now();
-            let (stats, keylog) = bench::bench_tls(&mut sink, &cfg)?;
-            sink.finish()?;
-            let keys = keys_path(&args.out);
-            std::fs::write(&keys, keylog).with_context(|| format!("writing {}", keys.display()))?;
-            report("bench-tls", stats, started);
-            eprintln!("key log: {}", keys.display());
-        }
+        Cmd::BenchTls(args) => keyed_bench("bench-tls", &args, bench::bench_tls)?,
+        Cmd::BenchWss(args) => keyed_bench("bench-wss", &args, bench::bench_wss)?,
     }
     Ok(())
 }

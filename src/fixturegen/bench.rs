@@ -9,13 +9,15 @@ use std::io::{self, Write};
 
 use fastrand::Rng;
 
-use super::content::DOMAIN;
+use super::channel::{Channel, DeflateParams, Transport, WsTransport};
+use super::content::{DOMAIN, PASSWORD};
 use super::frame::{Frame, FrameSink, START_NS};
 use super::impair;
 use super::tcp::{ConvConfig, Conversation, Segment};
 use super::tls::{TlsEnv, TlsOptions};
 use super::wire::{render, Wire};
 use super::Error;
+use super::{finesse, xmpp};
 use crate::common::Dir;
 
 /// What to generate.
@@ -218,6 +220,96 @@ pub fn bench_tls(
     Ok((em.stats, env.keylog.text()))
 }
 
+/// Many concurrent Finesse desktops over wss (TLS 1.3 AES-128-GCM,
+/// permessage-deflate with context takeover): each logs in, then every
+/// round gets User, Dialog and Queue notifications, an XEP-0199 ping and
+/// now and then a WebSocket ping. Returns the key log too.
+pub fn bench_wss(
+    sink: &mut dyn FrameSink,
+    cfg: &BenchConfig,
+) -> Result<(BenchStats, String), Error> {
+    let env = TlsEnv::new(&TlsOptions::tls13(), cfg.seed)?;
+    let mut em = Emitter {
+        sink,
+        stats: BenchStats::default(),
+        wire: Wire::ethernet(),
+    };
+    let mut now = START_NS;
+    let mut desks = Vec::with_capacity(cfg.conns.max(1));
+    for i in 0..cfg.conns.max(1) {
+        let ch = Channel::open(bench_conv(i, now), Some((&env, DOMAIN)))?;
+        let mut t = WsTransport::upgrade(ch, Some(DeflateParams::browser()), cfg.seed + i as u64)?;
+        t.forget_truth();
+        finesse::login(&mut t, DOMAIN, PASSWORD)?;
+        now = t.now();
+        em.emit(&t.ch.conv.drain())?;
+        desks.push(t);
+    }
+    em.stats.conns = desks.len() as u64;
+    let mut round = 0u64;
+    while em.stats.frame_bytes < cfg.size {
+        for (i, t) in desks.iter_mut().enumerate() {
+            t.ch.conv.set_now(now);
+            wss_round(t, round, i)?;
+            now = t.now();
+            em.emit(&t.ch.conv.drain())?;
+        }
+        round += 1;
+    }
+    for t in &mut desks {
+        t.ch.conv.set_now(now);
+        finesse::ws_logout(t)?;
+        t.close()?;
+        now = t.now();
+        em.emit(&t.ch.conv.drain())?;
+    }
+    Ok((em.stats, env.keylog.text()))
+}
+
+fn wss_round(t: &mut WsTransport, round: u64, i: usize) -> Result<(), Error> {
+    let mut n = finesse::Notifier::new(DOMAIN);
+    let node = "/finesse/api/User/1001";
+    let states = ["READY", "NOT_READY", "TALKING", "WORK_READY"];
+    let state = states[(round as usize + i) % states.len()];
+    let stamp = format!(
+        "2026-03-02T09:{:02}:{:02}.000Z",
+        (round / 60) % 60,
+        round % 60
+    );
+    n.send(
+        t,
+        node,
+        "PUT",
+        "",
+        node,
+        &xmpp::user(state, Some((12, "Lunch")), &stamp),
+    )?;
+    let dialogs = "/finesse/api/User/1001/Dialogs";
+    let dialog = xmpp::dialog("dialog", "16777301", "ACTIVE", "ACTIVE");
+    n.send(
+        t,
+        dialogs,
+        "PUT",
+        "",
+        "/finesse/api/Dialog/16777301",
+        &dialog,
+    )?;
+    let queue = "/finesse/api/Queue/3";
+    n.send(
+        t,
+        queue,
+        "PUT",
+        "",
+        queue,
+        &xmpp::queue(round as u32 % 5, 2),
+    )?;
+    finesse::ping(t, DOMAIN, &format!("ping_{round}"))?;
+    if round % 6 == 5 {
+        t.keepalive()?;
+    }
+    t.wait(1_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +342,19 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("CLIENT_TRAFFIC_SECRET_0"));
         assert_eq!(clients.count(), 3);
+    }
+
+    #[test]
+    fn bench_wss_streams_sessions() {
+        let mut frames: Vec<Frame> = Vec::new();
+        let cfg = BenchConfig {
+            size: 300_000,
+            conns: 2,
+            seed: 1,
+        };
+        let (stats, keylog) = bench_wss(&mut frames, &cfg).unwrap();
+        assert!(stats.frame_bytes >= 300_000);
+        assert_eq!(keylog.lines().count(), 2 * 5);
+        assert!(frames.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
     }
 }

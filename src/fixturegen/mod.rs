@@ -12,12 +12,17 @@
 use std::net::SocketAddr;
 
 pub mod bench;
+pub mod bosh;
 pub mod capture;
 pub mod catalog;
+pub mod channel;
 pub mod content;
 pub mod det;
+pub mod finesse;
+mod fixtures_finesse;
 mod fixtures_tcp;
 mod fixtures_tls;
+mod fixtures_ws;
 pub mod frame;
 pub mod impair;
 pub mod pcap;
@@ -28,6 +33,8 @@ pub mod tcp;
 pub mod tls;
 pub mod truth;
 pub mod wire;
+pub mod ws;
+pub mod xmpp;
 
 pub use catalog::{catalog, find, Fixture, FixtureSpec};
 pub use truth::{DirTruth, Gap, StreamTruth, WsTruth};
