@@ -25,15 +25,20 @@ const SERVICE_PORTS: [u16; 12] = [
 /// Client and server of a connection whose handshake the capture missed.
 ///
 /// The side on a known service port is the server; failing that, a side on a
-/// well-known port (below 1024) facing one that is not; failing that, the
-/// sender of the first packet seen is the client (as Wireshark's "node 0").
+/// well-known port (below 1024) facing one that is not; failing that, a side
+/// below the ephemeral range (32768 and up, where Linux, BSD and Windows
+/// pick client ports) facing one inside it; failing that, the sender of the
+/// first packet seen is the client (as Wireshark's "node 0").
 pub(crate) fn mid_stream_roles(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
     let known = |a: SocketAddr| SERVICE_PORTS.contains(&a.port());
     let low = |a: SocketAddr| a.port() < 1024;
+    let ephemeral = |a: SocketAddr| a.port() >= 32768;
     match (known(src), known(dst)) {
         (true, false) => (dst, src),
         (false, true) => (src, dst),
         _ if low(src) && !low(dst) => (dst, src),
+        _ if low(dst) && !low(src) => (src, dst),
+        _ if !ephemeral(src) && ephemeral(dst) => (dst, src),
         _ => (src, dst),
     }
 }
@@ -307,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn mid_stream_roles_prefer_service_ports_then_low_ports_then_first_sender() {
+    fn mid_stream_roles_prefer_service_ports_then_low_ports_then_non_ephemeral_then_first_sender() {
         let c = a("10.0.0.1:51000");
         assert_eq!(
             mid_stream_roles(a("10.0.0.2:8445"), c),
@@ -324,6 +329,10 @@ mod tests {
         let d = a("10.0.0.2:40000");
         assert_eq!(mid_stream_roles(d, c), (d, c));
         assert_eq!(mid_stream_roles(c, d), (c, d));
+        // A port below the ephemeral range facing one in it serves, whoever spoke first.
+        let e = a("10.0.0.3:7070");
+        assert_eq!(mid_stream_roles(e, c), (c, e));
+        assert_eq!(mid_stream_roles(c, e), (c, e));
         // Both on service ports: the well-known one serves.
         assert_eq!(
             mid_stream_roles(a("10.0.0.1:8443"), a("10.0.0.2:443")),

@@ -24,7 +24,8 @@
 //! server; failing both (capture started mid-connection), the side on a known
 //! service port (80, 443, 5222, 5223, 5269, 5280, 7071, 7443, 8080, 8082,
 //! 8443, 8445) is the server, else a side on a port below 1024 facing a higher
-//! one, else the sender of the first packet seen is the client.
+//! one, else a side below the ephemeral range (32768 and up) facing one in it,
+//! else the sender of the first packet seen is the client.
 //!
 //! # Bytes
 //! - Offsets count payload bytes of one direction from 0 (SYN and FIN take no
