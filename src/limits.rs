@@ -71,12 +71,16 @@ pub struct Limits {
     // --- xmpp ---
     /// Element nesting depth inside one stanza.
     pub max_xml_depth: usize,
+
     /// Bytes of one stanza (or notification payload).
     pub max_stanza_bytes: usize,
     /// Elements of one stanza kept for analysis; the rest are still checked, then dropped.
     pub max_xml_nodes: usize,
     /// iq requests awaiting their reply per XMPP session; the oldest is dropped to make room.
     pub max_pending_iqs: usize,
+    // --- report ---
+    /// Events kept for a table, JSON or HTML timeline (NDJSON streams them all).
+    pub max_timeline_events: usize,
 }
 
 impl Default for Limits {
@@ -104,6 +108,7 @@ impl Default for Limits {
             max_inflate_ratio: 1000,
             max_ws_resync_frame: 256 << 10,
             max_xml_depth: 64,
+            max_timeline_events: 200_000,
             max_stanza_bytes: 4 << 20,
             max_xml_nodes: 4096,
             max_pending_iqs: 4096,

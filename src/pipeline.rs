@@ -14,9 +14,20 @@ use crate::report::findings::FindingLog;
 use crate::report::streams::StreamsReport;
 use crate::tcp::{self, Reassembler};
 
+mod adapters;
+mod analysis;
+mod bosh;
+mod conn;
+mod context;
+mod convert;
 mod follow;
 mod progress;
+mod upper;
 
+pub(crate) use analysis::describe_ending;
+pub use analysis::{analyze, Analyzed};
+pub(crate) use conn::describe_tls;
+pub use context::EventSink;
 pub use follow::{follow, Followed};
 
 /// What the user asked for, independent of the command.
@@ -29,6 +40,10 @@ pub struct Options {
     pub keylogs: Vec<PathBuf>,
     /// Show credentials, cookies and tokens instead of redacting them.
     pub show_secrets: bool,
+    /// Keep each stanza's (redacted) XML in the report.
+    pub raw: bool,
+    /// Also read the key log named by the `SSLKEYLOGFILE` environment variable.
+    pub use_env_keylog: bool,
 }
 
 /// Errors that stop the processing of one capture.
@@ -38,6 +53,8 @@ pub enum PipelineError {
     Capture(#[from] CaptureError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] crate::tls::KeyLogError),
 }
 
 /// What reading a capture's packets produced, besides the stage events.
@@ -169,4 +186,27 @@ impl TcpConsumer for StreamCollector {}
 /// The worst level among findings, for `--fail-on`.
 pub fn worst_level(findings: &[Finding]) -> Option<Level> {
     findings.iter().map(|f| f.level).max()
+}
+
+/// `xmppcap report` (and `ws`, `http`, `tls`): the whole analysis of one
+/// capture, with the events `selection` keeps as its timeline.
+pub fn report(
+    path: &Path,
+    opts: &Options,
+    selection: crate::report::ndjson::Selection,
+) -> Result<crate::report::model::Report, PipelineError> {
+    let mut collector =
+        crate::report::ndjson::Collector::new(selection, opts.limits.max_timeline_events);
+    let analyzed = analyze(path, opts, &mut collector)?;
+    let (timeline, timeline_dropped) = collector.into_timeline();
+    Ok(crate::report::model::Report {
+        capture: analyzed.run.summary,
+        decode: analyzed.run.decode,
+        keys: analyzed.keys,
+        connections: analyzed.connections,
+        sessions: analyzed.sessions,
+        timeline,
+        timeline_dropped,
+        findings: analyzed.findings,
+    })
 }

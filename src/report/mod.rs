@@ -4,6 +4,13 @@
 //! Takes finished models from `pipeline`; gives text on a writer. Renderers
 //! never derive facts of their own: every number they print is in the model.
 
+pub mod event;
 pub mod findings;
+pub mod html;
+pub mod json;
+pub mod listing;
+pub mod model;
+pub mod ndjson;
 pub mod streams;
+pub mod table;
 pub(crate) mod text;

@@ -10,12 +10,11 @@ use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 
 use crate::capture::CaptureSummary;
-use crate::common::Dir;
 use crate::decode::DecodeStats;
 use crate::finding::{Finding, Level};
 use crate::pipeline::PipelineError;
 use crate::report::text;
-use crate::tcp::{DirStats, Ending, Origin, StreamStats};
+use crate::tcp::{DirStats, Origin, StreamStats};
 
 /// JSON schema identifier of `xmppcap streams --format json`.
 pub const SCHEMA: &str = "xmppcap.streams/1";
@@ -89,7 +88,7 @@ fn render_one_table(report: &StreamsReport, out: &mut dyn Write) -> io::Result<(
             Cell::new(traffic(&s.client_to_server)),
             Cell::new(traffic(&s.server_to_client)),
             Cell::new(anomalies(s)),
-            Cell::new(format!("{}\n{}", opened(s), ended(s))),
+            Cell::new(format!("{}\n{}", opened(s), s.ending_words())),
         ]);
     }
     for column in table.column_iter_mut() {
@@ -161,28 +160,6 @@ fn opened(s: &StreamStats) -> &'static str {
         Origin::Handshake => "SYN (no SYN-ACK)",
         Origin::SynAck => "SYN-ACK only",
         Origin::MidStream => "mid-stream",
-    }
-}
-
-fn ended(s: &StreamStats) -> String {
-    let side = |d: Dir| {
-        if d == Dir::ClientToServer {
-            "client"
-        } else {
-            "server"
-        }
-    };
-    match s.ending {
-        Ending::Fin => "FIN both".to_owned(),
-        Ending::Rst => format!("RST from {}", s.rst_from.map_or("?", side)),
-        Ending::OpenAtEnd => match (s.fin_from_client, s.fin_from_server) {
-            (true, false) => "FIN client, open at end".to_owned(),
-            (false, true) => "FIN server, open at end".to_owned(),
-            _ => "open at end".to_owned(),
-        },
-        Ending::IdleTimeout => "idle timeout".to_owned(),
-        Ending::Evicted => "evicted (flow limit)".to_owned(),
-        Ending::PortReused => "port reused".to_owned(),
     }
 }
 

@@ -179,6 +179,29 @@ pub struct StreamStats {
 }
 
 impl StreamStats {
+    /// How the stream ended, in words: `FIN both`, `RST from server`, `open at end`...
+    pub fn ending_words(&self) -> String {
+        let side = |d: Dir| {
+            if d == Dir::ClientToServer {
+                "client"
+            } else {
+                "server"
+            }
+        };
+        match self.ending {
+            Ending::Fin => "FIN both".to_owned(),
+            Ending::Rst => format!("RST from {}", self.rst_from.map_or("?", side)),
+            Ending::OpenAtEnd => match (self.fin_from_client, self.fin_from_server) {
+                (true, false) => "FIN client, open at end".to_owned(),
+                (false, true) => "FIN server, open at end".to_owned(),
+                _ => "open at end".to_owned(),
+            },
+            Ending::IdleTimeout => "idle timeout".to_owned(),
+            Ending::Evicted => "evicted (flow limit)".to_owned(),
+            Ending::PortReused => "port reused".to_owned(),
+        }
+    }
+
     /// The counters of one direction.
     pub fn dir(&self, dir: Dir) -> &DirStats {
         match dir {

@@ -58,6 +58,30 @@ pub(crate) fn scan(buf: &[u8], expect: &Expect, at_end: bool) -> Scan {
     }
 }
 
+/// Whether a connection whose handshake was not captured carries WebSocket
+/// frames right from `bytes` (the first bytes seen in one direction): three
+/// plausible frames in a row (or two ending exactly at `at_end`).
+pub fn probe(bytes: &[u8], max_len: u64, at_end: bool) -> Probe {
+    let expect = Expect {
+        masked: None,
+        rsv1: true,
+        max_len,
+    };
+    match chain(bytes, &expect, at_end) {
+        Verdict::Accept(_) => Probe::WebSocket,
+        Verdict::Wait => Probe::NeedMore,
+        Verdict::Reject => Probe::NotWebSocket,
+    }
+}
+
+/// The answer of [`probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    WebSocket,
+    NotWebSocket,
+    NeedMore,
+}
+
 enum Verdict {
     Accept(bool),
     Wait,
@@ -267,6 +291,40 @@ mod tests {
             f.extend_from_slice(payload);
         }
         f
+    }
+
+    #[test]
+    fn probe_accepts_frames_from_the_first_byte_only() {
+        let mut three = Vec::new();
+        for word in ["one", "two", "three"] {
+            three.extend(text(true, word.as_bytes()));
+        }
+        assert_eq!(probe(&three, 1 << 16, false), Probe::WebSocket);
+        // Two whole frames and the third's header are needed: shorter prefixes never accept.
+        let two_and_header = 2 * (2 + 4 + 3) + 2 + 4;
+        assert_eq!(
+            probe(
+                three.get(..two_and_header).unwrap_or_default(),
+                1 << 16,
+                false
+            ),
+            Probe::WebSocket
+        );
+        for cut in 1..two_and_header {
+            assert_ne!(
+                probe(three.get(..cut).unwrap_or_default(), 1 << 16, false),
+                Probe::WebSocket,
+                "cut {cut}"
+            );
+        }
+        // Two frames ending exactly at the end of the data count when no more will come.
+        let two = [text(false, b"a"), text(false, b"b")].concat();
+        assert_eq!(probe(&two, 1 << 16, true), Probe::WebSocket);
+        assert_eq!(
+            probe(b"SSH-2.0-OpenSSH_9.6\r\n", 1 << 16, false),
+            Probe::NotWebSocket
+        );
+        assert_eq!(probe(b"", 1 << 16, false), Probe::NeedMore);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub use message::{
     CloseSent, Closed, Control, ControlOpcode, DirSummary, Message, MessageOpcode, NotInflated,
     Summary, TcpEnd,
 };
+pub use midstream::{probe, Probe};
 pub use negotiate::{accept_key, Negotiated, NegotiationProblem, PermessageDeflate};
 
 use crate::finding::Findings;

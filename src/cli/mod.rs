@@ -18,6 +18,9 @@ use crate::common::Dir;
 use crate::finding::Level;
 use crate::pipeline::{self, Options};
 use crate::report;
+use crate::report::ndjson::Selection;
+
+mod commands;
 
 /// Exit code when a finding reaches `--fail-on`.
 const EXIT_FINDINGS: u8 = 1;
@@ -39,6 +42,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The XMPP conversations of each capture as a timeline with findings (the default command).
+    Report(ReportArgs),
+    /// Every TLS connection: version, suite, SNI, certificates, key source, decrypted or why not.
+    Tls(TlsArgs),
+    /// The WebSocket messages and control frames of every connection, decompressed and reassembled.
+    Ws(ListArgs),
+    /// The HTTP exchanges (REST calls, WebSocket upgrades) and BOSH bodies.
+    Http(ListArgs),
     /// One row per TCP connection: endpoints, frames, bytes, retransmissions, gaps, how it ended.
     Streams(StreamsArgs),
     /// The reassembled bytes of one TCP stream, like Wireshark's Follow TCP Stream.
@@ -60,6 +71,50 @@ struct InputArgs {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long = "no-progress")]
     no_progress: bool,
+}
+
+/// Options of the commands that decode above TCP.
+#[derive(Args, Debug, Clone)]
+struct AnalysisArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// TLS key log file (NSS SSLKEYLOGFILE format); repeatable. The file named by
+    /// the SSLKEYLOGFILE environment variable and secrets embedded in pcapng are used too.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<PathBuf>,
+    /// Show SASL credentials, Authorization headers, cookies and tokens instead of redacting them.
+    #[arg(long = "show-secrets")]
+    show_secrets: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Add each stanza's XML (redacted unless --show-secrets).
+    #[arg(long)]
+    raw: bool,
+}
+
+#[derive(Args, Debug)]
+struct TlsArgs {
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    format: TableOrJson,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +152,21 @@ struct FollowArgs {
 enum TableOrJson {
     Table,
     Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    Table,
+    Json,
+    Ndjson,
+    Html,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFormat {
+    Table,
+    Json,
+    Ndjson,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,8 +235,57 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Report(args) => {
+            let format = match args.format {
+                ReportFormat::Table => commands::Format::Table,
+                ReportFormat::Json => commands::Format::Json,
+                ReportFormat::Ndjson => commands::Format::Ndjson,
+                ReportFormat::Html => commands::Format::Html,
+            };
+            commands::run_analysis(&args.analysis.setup(args.raw), Selection::All, format)
+        }
+        Command::Tls(args) => commands::run_tls(
+            &args.analysis.setup(false),
+            args.format == TableOrJson::Json,
+        ),
+        Command::Ws(args) => commands::run_analysis(
+            &args.analysis.setup(false),
+            Selection::WebSocket,
+            args.format.into(),
+        ),
+        Command::Http(args) => commands::run_analysis(
+            &args.analysis.setup(false),
+            Selection::Http,
+            args.format.into(),
+        ),
         Command::Streams(args) => run_streams(args),
         Command::Follow(args) => run_follow(args),
+    }
+}
+
+impl From<ListFormat> for commands::Format {
+    fn from(f: ListFormat) -> commands::Format {
+        match f {
+            ListFormat::Table => commands::Format::Table,
+            ListFormat::Json => commands::Format::Json,
+            ListFormat::Ndjson => commands::Format::Ndjson,
+        }
+    }
+}
+
+impl AnalysisArgs {
+    fn setup(&self, raw: bool) -> commands::Setup {
+        let mut opts = options(self.input.no_progress);
+        opts.keylogs = self.keylogs.clone();
+        opts.show_secrets = self.show_secrets;
+        opts.raw = raw;
+        opts.use_env_keylog = true;
+        commands::Setup {
+            captures: self.input.captures.clone(),
+            output: self.input.output.clone(),
+            fail_on: self.input.fail_on.map(FailOn::level),
+            opts,
+        }
     }
 }
 
@@ -178,7 +297,7 @@ fn options(no_progress: bool) -> Options {
 }
 
 /// Opens the output: the file named by `-o`, else a locked, buffered stdout.
-fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
+pub(crate) fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
     Ok(match path {
         Some(p) => {
             Box::new(BufWriter::new(File::create(p).with_context(|| {
@@ -190,10 +309,7 @@ fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
 }
 
 fn exit_code(worst: Option<Level>, fail_on: Option<FailOn>) -> ExitCode {
-    match (worst, fail_on) {
-        (Some(worst), Some(fail_on)) if worst >= fail_on.level() => ExitCode::from(EXIT_FINDINGS),
-        _ => ExitCode::SUCCESS,
-    }
+    commands::exit_code(worst, fail_on.map(FailOn::level))
 }
 
 fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {

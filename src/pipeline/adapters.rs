@@ -1,0 +1,304 @@
+//! The sinks between stages: each adapter receives one stage's events,
+//! turns them into report events (located in the connection and XMPP
+//! session) and feeds the stage above where there is one.
+//!
+//! Takes stage events; gives report events to the [`Context`]. Never decides
+//! protocols (that is `upper`'s) and never keeps payload beyond one call.
+
+use crate::common::{Dir, FrameRef};
+use crate::finding::{Finding, Findings};
+use crate::http;
+use crate::pipeline::context::Context;
+use crate::pipeline::convert;
+use crate::report::event::Event;
+use crate::xmpp;
+
+/// Receives the XMPP stage's stanzas, Finesse updates and STARTTLS switches.
+/// Events are buffered so a caller can put them after the message that
+/// carried them; `flush` emits them.
+pub(crate) struct XmppOut<'c, 's> {
+    pub ctx: &'c mut Context<'s>,
+    pub stream: u64,
+    pub session: Option<u32>,
+    pub events: Vec<Event>,
+    /// Directions the XMPP stage handed to TLS (STARTTLS) during this call.
+    pub handovers: Vec<xmpp::TlsHandover>,
+}
+
+impl<'c, 's> XmppOut<'c, 's> {
+    pub fn new(ctx: &'c mut Context<'s>, stream: u64, session: Option<u32>) -> Self {
+        XmppOut {
+            ctx,
+            stream,
+            session,
+            events: Vec::new(),
+            handovers: Vec::new(),
+        }
+    }
+
+    /// The redacted XML of the stanzas gathered so far (what a WebSocket
+    /// message carrying them may show).
+    pub fn stanza_texts(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.detail {
+                crate::report::event::Detail::Stanza(s) => s.raw.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn flush(&mut self) {
+        for mut event in self.events.drain(..) {
+            if event.kind != "xmpp.stanza" || !self.ctx.raw {
+                // The raw XML was kept for `stanza_texts`; it is shown only with --raw.
+                if let crate::report::event::Detail::Stanza(s) = &mut event.detail {
+                    s.raw = None;
+                }
+            }
+            self.ctx.emit(event);
+        }
+    }
+}
+
+impl Findings for XmppOut<'_, '_> {
+    fn push_finding(&mut self, finding: Finding) {
+        let event = self
+            .ctx
+            .log_finding(finding, Some(self.stream), self.session);
+        self.events.push(event);
+    }
+}
+
+impl xmpp::Sink for XmppOut<'_, '_> {
+    fn on_stanza(&mut self, stanza: &xmpp::Stanza<'_>) {
+        let mut event = convert::stanza(self.stream, stanza, true);
+        event.session = self.session;
+        self.events.push(event);
+    }
+
+    fn on_finesse(&mut self, stanza: &xmpp::Stanza<'_>, update: &crate::finesse::Update) {
+        let rest = self
+            .ctx
+            .match_rest(update.request_id.as_deref(), stanza.first);
+        let mut event = convert::finesse(self.stream, stanza, update, rest);
+        event.session = self.session;
+        self.events.push(event);
+    }
+
+    fn on_tls_handover(&mut self, handover: &xmpp::TlsHandover) {
+        let mut event = convert::tls_handover(self.stream, handover);
+        event.session = self.session;
+        self.events.push(event);
+        self.handovers.push(*handover);
+    }
+}
+
+/// Receives the HTTP stage's exchanges, upgrades and BOSH bodies.
+pub(crate) struct HttpOut<'c, 's> {
+    pub ctx: &'c mut Context<'s>,
+    pub stream: u64,
+    pub upgrade: Option<http::Upgrade>,
+    pub exchanges: u64,
+    pub bosh: Vec<http::bosh::Event>,
+}
+
+impl<'c, 's> HttpOut<'c, 's> {
+    pub fn new(ctx: &'c mut Context<'s>, stream: u64) -> Self {
+        HttpOut {
+            ctx,
+            stream,
+            upgrade: None,
+            exchanges: 0,
+            bosh: Vec::new(),
+        }
+    }
+}
+
+impl Findings for HttpOut<'_, '_> {
+    fn push_finding(&mut self, finding: Finding) {
+        self.ctx.finding(finding, Some(self.stream), None);
+    }
+}
+
+impl http::Sink for HttpOut<'_, '_> {
+    fn on_exchange(&mut self, exchange: &http::Exchange) {
+        self.exchanges += 1;
+        if let Some(r) = &exchange.request {
+            if let Some(id) = r.headers.request_id.as_deref() {
+                self.ctx
+                    .remember_rest(id, r.first, self.stream, &r.method, &r.path);
+            }
+        }
+        self.ctx.emit(convert::exchange(exchange));
+    }
+
+    fn on_upgrade(&mut self, upgrade: &http::Upgrade) {
+        self.ctx.emit(convert::upgrade(upgrade));
+        self.upgrade = Some(upgrade.clone());
+    }
+
+    fn on_bosh(&mut self, event: &http::bosh::Event) {
+        if let http::bosh::Event::Body(body) = event {
+            self.ctx.emit(convert::bosh_body(body));
+        }
+        // The XMPP side of BOSH is capture-wide (one session spans connections):
+        // the analysis feeds it after this call.
+        self.bosh.push(event.clone());
+    }
+}
+
+/// Locates findings in one connection before handing them to the context.
+pub(crate) struct StreamFindings<'c, 's> {
+    pub ctx: &'c mut Context<'s>,
+    pub stream: u64,
+    pub session: Option<u32>,
+}
+
+impl Findings for StreamFindings<'_, '_> {
+    fn push_finding(&mut self, finding: Finding) {
+        self.ctx.finding(finding, Some(self.stream), self.session);
+    }
+}
+
+/// An XMPP session carried over WebSocket, with its report number.
+pub(crate) struct XmppOverWs {
+    pub session: xmpp::Session,
+    pub id: u32,
+}
+
+/// Receives the WebSocket stage's messages and control frames; text
+/// messages of an XMPP connection go on to the XMPP stage.
+pub(crate) struct WsOut<'a, 'c, 's> {
+    pub ctx: &'c mut Context<'s>,
+    pub stream: u64,
+    pub xmpp: &'a mut Option<Box<XmppOverWs>>,
+    /// The handshake negotiated the `xmpp` subprotocol.
+    pub wants_xmpp: bool,
+}
+
+impl WsOut<'_, '_, '_> {
+    fn session_id(&self) -> Option<u32> {
+        self.xmpp.as_ref().map(|x| x.id)
+    }
+
+    /// Starts the XMPP session at the first message that needs it.
+    fn start_xmpp_if_needed(&mut self, text: &str) {
+        if self.xmpp.is_none() && (self.wants_xmpp || looks_like_xmpp(text)) {
+            let session = xmpp::Session::new(
+                self.stream,
+                xmpp::Transport::WebSocket,
+                &self.ctx.limits,
+                self.ctx.show_secrets,
+            );
+            let id = self.ctx.new_session();
+            *self.xmpp = Some(Box::new(XmppOverWs { session, id }));
+        }
+    }
+}
+
+/// Text that starts like an RFC 7395 (or legacy) XMPP element.
+fn looks_like_xmpp(text: &str) -> bool {
+    const STARTS: [&str; 9] = [
+        "<open",
+        "<close",
+        "<stream:",
+        "<?xml",
+        "<iq",
+        "<presence",
+        "<message",
+        "<auth",
+        "<success",
+    ];
+    let t = text.trim_start();
+    STARTS.iter().any(|s| t.starts_with(s))
+        || (t.starts_with('<') && t.contains("urn:ietf:params:xml:ns:xmpp"))
+}
+
+impl Findings for WsOut<'_, '_, '_> {
+    fn push_finding(&mut self, finding: Finding) {
+        let session = self.session_id();
+        self.ctx.finding(finding, Some(self.stream), session);
+    }
+}
+
+impl crate::ws::Sink for WsOut<'_, '_, '_> {
+    fn on_message(&mut self, m: &crate::ws::Message<'_>) {
+        let (stream, show_secrets) = (self.stream, self.ctx.show_secrets);
+        let text = m
+            .text
+            .filter(|_| m.opcode == crate::ws::MessageOpcode::Text);
+        let Some(text) = text else {
+            let mut event = convert::ws_message(m, None);
+            event.session = self.session_id();
+            self.ctx.emit(event);
+            return;
+        };
+        self.start_xmpp_if_needed(text);
+        let Some(over) = self.xmpp.as_deref_mut() else {
+            self.ctx.emit(convert::ws_message(m, Some(text.to_owned())));
+            return;
+        };
+        let mut out = XmppOut::new(self.ctx, stream, Some(over.id));
+        over.session
+            .on_element_spanning(m.dir, m.frame, m.last_frame, text.as_bytes(), &mut out);
+        let stanzas = out.stanza_texts();
+        let shown = if show_secrets {
+            Some(text.to_owned())
+        } else if stanzas.is_empty() {
+            // Nothing parsed: show only harmless whitespace, never unparsed XML that may hold credentials.
+            text.trim().is_empty().then(|| text.to_owned())
+        } else {
+            Some(stanzas.concat())
+        };
+        let mut event = convert::ws_message(m, shown);
+        event.session = Some(over.id);
+        out.ctx.emit(event);
+        out.flush();
+    }
+
+    fn on_control(&mut self, c: &crate::ws::Control<'_>) {
+        let mut event = convert::ws_control(c);
+        event.session = self.session_id();
+        self.ctx.emit(event);
+    }
+
+    fn on_closed(&mut self, closed: &crate::ws::Closed) {
+        let session = self.session_id();
+        if let Some(mut event) = convert::ws_closed(closed) {
+            event.session = session;
+            self.ctx.emit(event);
+        }
+        let stream = self.stream;
+        if let Some(over) = self.xmpp.as_deref_mut() {
+            let (at, how) = ws_ending(closed);
+            let mut out = XmppOut::new(self.ctx, stream, Some(over.id));
+            over.session.on_transport_end(at, how, &mut out);
+            out.flush();
+        }
+    }
+}
+
+/// How the XMPP session over a WebSocket ended, from the WebSocket's close.
+fn ws_ending(closed: &crate::ws::Closed) -> (Option<FrameRef>, xmpp::Ending) {
+    match (closed.first, &closed.tcp_end) {
+        (Some(by), _) => {
+            let sent = if by == Dir::ClientToServer {
+                &closed.c2s
+            } else {
+                &closed.s2c
+            };
+            let at = sent.as_ref().map(|s| s.frame);
+            let code = sent.as_ref().and_then(|s| s.code);
+            let reason = sent.as_ref().and_then(|s| s.reason.clone());
+            (at, xmpp::Ending::WebSocketClose { code, reason, by })
+        }
+        (None, Some(end)) => (
+            Some(end.frame),
+            xmpp::Ending::WebSocketAbnormal {
+                dropped_by: Some(end.dir),
+            },
+        ),
+        (None, None) => (None, xmpp::Ending::CaptureEnded),
+    }
+}

@@ -1,0 +1,293 @@
+//! The whole analysis of one capture: TCP events in, every stage above fed
+//! per connection, report events out as they happen, and the report model
+//! at the end.
+//!
+//! Takes a capture path and options; gives events to an [`EventSink`] (the
+//! NDJSON writer streams them) and an [`Analyzed`] with connections, XMPP
+//! sessions and findings. Memory grows with the connections open at once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::common::{Dir, FrameRef};
+use crate::finding::{Finding, Findings, Layer, Level};
+use crate::pipeline::conn::Conn;
+use crate::pipeline::context::{Context, EventSink};
+use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
+use crate::tcp;
+use crate::tls::{KeyLog, KeySource};
+use crate::xmpp;
+
+/// What an analysis found besides the events it emitted.
+pub struct Analyzed {
+    pub run: CaptureRun,
+    pub keys: Vec<KeySourceReport>,
+    pub connections: Vec<ConnectionReport>,
+    pub sessions: Vec<SessionReport>,
+    /// In frame order, bounded per code.
+    pub findings: Vec<Finding>,
+}
+
+/// Reads `path` through every stage, emitting events into `sink` as they happen.
+pub fn analyze(
+    path: &Path,
+    opts: &Options,
+    sink: &mut dyn EventSink,
+) -> Result<Analyzed, PipelineError> {
+    let mut ctx = Context::new(opts.limits.clone(), opts.show_secrets, opts.raw, sink);
+    let (keys, key_sources) = load_keys(opts, &mut ctx)?;
+    let mut analysis = Analysis {
+        ctx,
+        keys,
+        key_sources,
+        conns: BTreeMap::new(),
+    };
+    let run = run_tcp(path, opts, &mut analysis)?;
+    let Analysis {
+        mut ctx,
+        key_sources,
+        ..
+    } = analysis;
+    for x in crate::pipeline::bosh::finish(&mut ctx) {
+        let detail = format!("BOSH sid {}", x.sid);
+        let summary = x.session.summary().clone();
+        ctx.sessions.push(SessionReport {
+            id: x.id,
+            streams: x.streams.iter().copied().collect(),
+            client: None,
+            server: None,
+            tls: None,
+            transport_detail: Some(detail),
+            start: summary.first.map(|a| a.ts),
+            end: summary.last.map(|a| a.ts),
+            ended: describe_ending(&summary),
+            xmpp: summary,
+        });
+    }
+    let mut sessions = std::mem::take(&mut ctx.sessions);
+    sessions.sort_by_key(|s| s.id);
+    let mut connections = std::mem::take(&mut ctx.connections);
+    connections.sort_by_key(|c| c.stream);
+    fill_bosh_endpoints(&mut sessions, &connections);
+    let findings = std::mem::take(&mut ctx.findings).into_sorted();
+    Ok(Analyzed {
+        run,
+        keys: key_sources,
+        connections,
+        sessions,
+        findings,
+    })
+}
+
+/// `--keylog` files (an unreadable one is fatal) and `SSLKEYLOGFILE`.
+fn load_keys(
+    opts: &Options,
+    ctx: &mut Context,
+) -> Result<(KeyLog, Vec<KeySourceReport>), PipelineError> {
+    let mut keys = KeyLog::new();
+    let mut sources = Vec::new();
+    let mut findings = Vec::new();
+    for path in &opts.keylogs {
+        let secrets = keys.load_file(path, &mut findings)?;
+        sources.push(KeySourceReport {
+            source: path.display().to_string(),
+            secrets,
+        });
+    }
+    if opts.use_env_keylog {
+        let secrets = keys.load_env(&mut findings)?;
+        if let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
+            sources.push(KeySourceReport {
+                source: format!("SSLKEYLOGFILE={}", path.to_string_lossy()),
+                secrets,
+            });
+        }
+    }
+    for f in findings {
+        ctx.finding(f, None, None);
+    }
+    Ok((keys, sources))
+}
+
+/// BOSH sessions span connections: take client and server from the first one.
+fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[ConnectionReport]) {
+    for s in sessions.iter_mut().filter(|s| s.client.is_none()) {
+        if let Some(c) = s
+            .streams
+            .first()
+            .and_then(|first| connections.iter().find(|c| c.stream == *first))
+        {
+            s.client = Some(c.client);
+            s.server = Some(c.server);
+            s.tls = c.tls.as_ref().map(crate::pipeline::conn::describe_tls);
+        }
+    }
+}
+
+struct Analysis<'s> {
+    ctx: Context<'s>,
+    keys: KeyLog,
+    key_sources: Vec<KeySourceReport>,
+    conns: BTreeMap<u64, Conn>,
+}
+
+impl Findings for Analysis<'_> {
+    fn push_finding(&mut self, finding: Finding) {
+        self.ctx.finding(finding, None, None);
+    }
+}
+
+impl TcpConsumer for Analysis<'_> {
+    fn on_key_log(&mut self, at_offset: u64, text: &[u8]) {
+        let mut findings = Vec::new();
+        let secrets = self
+            .keys
+            .add_text(text, KeySource::Dsb { offset: at_offset }, &mut findings);
+        self.key_sources.push(KeySourceReport {
+            source: format!("pcapng DSB at byte {at_offset}"),
+            secrets,
+        });
+        for f in findings {
+            self.ctx.finding(f, None, None);
+        }
+    }
+}
+
+impl tcp::Sink for Analysis<'_> {
+    fn on_tcp(&mut self, event: tcp::Event<'_>) {
+        use tcp::Event as E;
+        let (ctx, keys) = (&mut self.ctx, &self.keys);
+        match event {
+            E::Opened {
+                stream,
+                at,
+                client,
+                server,
+                origin,
+            } => {
+                self.conns.insert(stream, Conn::new(stream, client, server));
+                ctx.emit(convert::tcp_open(stream, at, client, server, origin));
+            }
+            E::Data {
+                stream,
+                dir,
+                at,
+                bytes,
+                ..
+            } => {
+                if let Some(conn) = self.conns.get_mut(&stream) {
+                    conn.on_data(ctx, keys, dir, at, bytes);
+                }
+            }
+            E::Gap {
+                stream,
+                dir,
+                at,
+                offset,
+                len,
+                reason,
+            } => {
+                ctx.emit(convert::tcp_gap(stream, dir, at, offset, len, reason));
+                ctx.finding(
+                    gap_finding(stream, dir, at, offset, len, reason),
+                    Some(stream),
+                    None,
+                );
+                if let Some(conn) = self.conns.get_mut(&stream) {
+                    conn.on_gap(ctx, keys, dir, at, len);
+                }
+            }
+            E::Fin { stream, dir, at } | E::Rst { stream, dir, at } => {
+                let rst = matches!(event, E::Rst { .. });
+                ctx.emit(convert::tcp_end(stream, dir, at, rst));
+                if let Some(conn) = self.conns.get_mut(&stream) {
+                    conn.on_tcp_end(ctx, dir, at, rst);
+                }
+            }
+            E::Closed { stream, at, stats } => {
+                if let Some(conn) = self.conns.remove(&stream) {
+                    conn.finish(ctx, keys, Some(stats));
+                }
+                ctx.emit(convert::tcp_close(stream, at, stats));
+            }
+        }
+    }
+}
+
+fn gap_finding(
+    stream: u64,
+    dir: Dir,
+    at: FrameRef,
+    offset: u64,
+    len: u64,
+    reason: tcp::GapReason,
+) -> Finding {
+    Finding::new(
+        Level::Warn,
+        Layer::Tcp,
+        "tcp.gap",
+        format!(
+            "{len} bytes from the {} missing in the capture at stream offset {offset} ({})",
+            convert::side(dir),
+            reason.as_str()
+        ),
+    )
+    .at(at)
+    .in_stream(stream, Some(dir))
+    .at_offset(offset)
+}
+
+/// How an XMPP session ended, in words.
+pub(crate) fn describe_ending(s: &xmpp::Summary) -> String {
+    let mut parts = Vec::new();
+    if let Some(e) = &s.stream_error {
+        parts.push(format!(
+            "stream error {} from the {}",
+            e.condition.as_deref().unwrap_or("(no condition)"),
+            convert::side(e.by)
+        ));
+    }
+    if let Some(c) = &s.close {
+        let what = if s.transport == xmpp::Transport::WebSocket {
+            "<close/>"
+        } else {
+            "</stream:stream>"
+        };
+        parts.push(format!("{what} from the {}", convert::side(c.by)));
+        if let Some(uri) = &c.see_other_uri {
+            parts.push(format!("redirected to {uri}"));
+        }
+    }
+    match s.end.as_ref().map(|e| &e.how) {
+        Some(xmpp::Ending::WebSocketClose { code, by, .. }) => parts.push(format!(
+            "WebSocket Close {} from the {}",
+            code.map_or("(no code)".to_owned(), |c| c.to_string()),
+            convert::side(*by)
+        )),
+        Some(xmpp::Ending::WebSocketAbnormal { dropped_by }) => parts.push(format!(
+            "WebSocket 1006: TCP dropped{} without a Close frame",
+            dropped_by
+                .map(|d| format!(" by the {}", convert::side(d)))
+                .unwrap_or_default()
+        )),
+        Some(xmpp::Ending::BoshTerminate { condition, by }) => parts.push(format!(
+            "BOSH terminate{} from the {}",
+            condition
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+            convert::side(*by)
+        )),
+        Some(xmpp::Ending::TcpClosed { by, reset }) => parts.push(format!(
+            "TCP {}{}",
+            if *reset { "reset" } else { "closed" },
+            by.map(|d| format!(" by the {}", convert::side(d)))
+                .unwrap_or_default()
+        )),
+        Some(xmpp::Ending::CaptureEnded) | None => {
+            parts.push("still open at the end of the capture".to_owned())
+        }
+    }
+    parts.join(", ")
+}

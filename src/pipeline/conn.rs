@@ -1,0 +1,331 @@
+//! One TCP connection through every stage above TCP: TLS when the bytes are
+//! TLS (from the first byte, or from a STARTTLS switch), then the
+//! application side ([`Upper`]).
+//!
+//! Takes the TCP stage's data, gaps and ends for one stream; gives report
+//! events and, when the connection is done, its [`ConnectionReport`] (and
+//! the XMPP session it carried). Every byte is accounted for: decoded, lost
+//! in the capture, undecryptable, or unparsed.
+
+use std::net::SocketAddr;
+
+use crate::common::{Dir, FrameRef};
+use crate::finding::{Finding, Findings};
+use crate::pipeline::context::Context;
+use crate::pipeline::upper::{FinishedSession, Pending, Upper};
+use crate::report::event::{Detail, Event};
+use crate::report::model::{ByteAccounts, ConnectionReport, SessionReport};
+use crate::tcp::StreamStats;
+use crate::tls::{self, KeyLog};
+
+pub(crate) struct Conn {
+    pub stream: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    tls: Option<Box<tls::Session>>,
+    /// Directions whose TCP bytes go through TLS.
+    tls_dirs: [bool; 2],
+    upper: Upper,
+    bytes: ByteAccounts,
+}
+
+impl Conn {
+    pub fn new(stream: u64, client: SocketAddr, server: SocketAddr) -> Conn {
+        Conn {
+            stream,
+            client,
+            server,
+            tls: None,
+            tls_dirs: [false; 2],
+            upper: Upper::new(stream),
+            bytes: ByteAccounts::default(),
+        }
+    }
+
+    pub fn on_data(
+        &mut self,
+        ctx: &mut Context,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        bytes: &[u8],
+    ) {
+        self.bytes.dir_mut(dir).tcp += bytes.len() as u64;
+        if self.tls_dirs[dir.index()] {
+            self.feed_tls(ctx, keys, Pending::Data(dir, at, Vec::new()), bytes);
+        } else {
+            self.upper.on_data(ctx, dir, at, bytes, false);
+            self.drain_handover(ctx, keys);
+        }
+    }
+
+    pub fn on_gap(&mut self, ctx: &mut Context, keys: &KeyLog, dir: Dir, at: FrameRef, len: u64) {
+        self.bytes.dir_mut(dir).gaps += len;
+        if self.tls_dirs[dir.index()] {
+            self.feed_tls(ctx, keys, Pending::Gap(dir, at, len), &[]);
+        } else {
+            self.upper.on_gap(ctx, dir, at, len, false);
+            self.drain_handover(ctx, keys);
+        }
+    }
+
+    pub fn on_tcp_end(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, rst: bool) {
+        self.upper.on_tcp_end(ctx, dir, at, rst);
+    }
+
+    /// The stream left the TCP table: flush every stage and file the reports.
+    pub fn finish(mut self, ctx: &mut Context, keys: &KeyLog, stats: Option<&StreamStats>) {
+        self.drain_handover(ctx, keys);
+        let stream = self.stream;
+        let session_hint = self.upper.session();
+        if let Some(tls) = self.tls.as_mut() {
+            let mut out = TlsOut {
+                ctx,
+                upper: &mut self.upper,
+                bytes: &mut self.bytes,
+                stream,
+                session: session_hint,
+            };
+            tls.finish(&mut out);
+        }
+        let via_tls = self.tls.is_some();
+        let finished = self.upper.finish(ctx, via_tls);
+        for dir in Dir::BOTH {
+            self.bytes.dir_mut(dir).unparsed += self.upper.unparsed[dir.index()];
+        }
+        let tls_summary = self.tls.as_ref().map(|t| t.summary().clone());
+        let mut layers = Vec::new();
+        if tls_summary.is_some() {
+            layers.push("tls");
+        }
+        layers.extend(self.upper.layers.iter().copied());
+        if let Some(f) = &finished {
+            if !layers.contains(&"xmpp") {
+                layers.push("xmpp");
+            }
+            let mut report = session_report(f, &self, tls_summary.as_ref());
+            // The session starts with its connection, not its first stanza.
+            report.start = stats
+                .map(|s| s.first.ts)
+                .into_iter()
+                .chain(report.start)
+                .min();
+            ctx.sessions.push(report);
+        }
+        ctx.connections.push(ConnectionReport {
+            stream,
+            client: self.client,
+            server: self.server,
+            layers,
+            tcp: stats.cloned(),
+            tls: tls_summary,
+            websocket: self.upper.ws_summary.take(),
+            http_exchanges: self.upper.http_exchanges,
+            session: finished.as_ref().map(|f| f.id),
+            bytes: self.bytes,
+        });
+    }
+
+    /// Bytes the application side found to be TLS go to the TLS stage.
+    fn drain_handover(&mut self, ctx: &mut Context, keys: &KeyLog) {
+        while !self.upper.handover.is_empty() {
+            for item in std::mem::take(&mut self.upper.handover) {
+                let dir = match &item {
+                    Pending::Data(dir, ..) | Pending::Gap(dir, ..) => *dir,
+                };
+                self.tls_dirs[dir.index()] = true;
+                match item {
+                    Pending::Data(dir, at, bytes) => {
+                        self.feed_tls(ctx, keys, Pending::Data(dir, at, Vec::new()), &bytes)
+                    }
+                    gap => self.feed_tls(ctx, keys, gap, &[]),
+                }
+            }
+        }
+    }
+
+    /// Feeds one item to TLS (creating the session at its first byte); `bytes`
+    /// holds the data of a `Pending::Data` item.
+    fn feed_tls(&mut self, ctx: &mut Context, keys: &KeyLog, item: Pending, bytes: &[u8]) {
+        let stream = self.stream;
+        let session = self.upper.session();
+        let tls = self
+            .tls
+            .get_or_insert_with(|| Box::new(tls::Session::new(stream, &ctx.limits)));
+        let mut out = TlsOut {
+            ctx,
+            upper: &mut self.upper,
+            bytes: &mut self.bytes,
+            stream,
+            session,
+        };
+        match item {
+            Pending::Data(dir, at, _) => {
+                out.bytes.dir_mut(dir).tls += bytes.len() as u64;
+                tls.on_data(keys, dir, at, bytes, &mut out);
+            }
+            Pending::Gap(dir, at, len) => tls.on_gap(dir, at, len, &mut out),
+        }
+    }
+}
+
+/// Receives the TLS stage's plaintext (for the application side), its
+/// undecryptable stretches and its handshake events.
+struct TlsOut<'a, 'c, 's> {
+    ctx: &'c mut Context<'s>,
+    upper: &'a mut Upper,
+    bytes: &'a mut ByteAccounts,
+    stream: u64,
+    session: Option<u32>,
+}
+
+impl Findings for TlsOut<'_, '_, '_> {
+    fn push_finding(&mut self, finding: Finding) {
+        self.ctx.finding(finding, Some(self.stream), self.session);
+    }
+}
+
+impl tls::Sink for TlsOut<'_, '_, '_> {
+    fn on_plaintext(&mut self, dir: Dir, at: FrameRef, bytes: &[u8]) {
+        self.bytes.dir_mut(dir).decrypted += bytes.len() as u64;
+        self.upper.on_data(self.ctx, dir, at, bytes, true);
+    }
+
+    fn on_plaintext_gap(&mut self, dir: Dir, at: FrameRef, len: u64, reason: tls::GapReason) {
+        match reason {
+            tls::GapReason::CaptureGap => {}
+            tls::GapReason::Unparsed => self.bytes.dir_mut(dir).unparsed += len,
+            _ => self.bytes.dir_mut(dir).undecryptable += len,
+        }
+        self.upper.on_gap(self.ctx, dir, at, len, true);
+    }
+
+    fn on_tls_event(&mut self, event: &tls::Event) {
+        let mut e = tls_event(event);
+        e.session = self.session;
+        self.ctx.emit(e);
+    }
+}
+
+/// A TLS handshake milestone as a report event.
+fn tls_event(event: &tls::Event) -> Event {
+    use tls::EventKind as K;
+    let (name, summary) = match &event.kind {
+        K::ClientHello {
+            sni,
+            alpn,
+            versions,
+            ..
+        } => (
+            "client_hello",
+            format!(
+                "ClientHello{}{}, offers {}",
+                sni.as_deref()
+                    .map(|s| format!(" SNI {s}"))
+                    .unwrap_or_default(),
+                if alpn.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ALPN {}", alpn.join(","))
+                },
+                versions.join(", ")
+            ),
+        ),
+        K::ServerHello {
+            version,
+            suite,
+            hello_retry_request,
+            ..
+        } => (
+            "server_hello",
+            if *hello_retry_request {
+                format!("HelloRetryRequest ({suite})")
+            } else {
+                format!("ServerHello {version} {suite}")
+            },
+        ),
+        K::EncryptedExtensions { alpn, .. } => (
+            "encrypted_extensions",
+            format!(
+                "EncryptedExtensions{}",
+                alpn.as_deref()
+                    .map(|a| format!(" ALPN {a}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        K::Certificate { certificates } => (
+            "certificate",
+            format!(
+                "Certificate {}",
+                certificates
+                    .first()
+                    .and_then(|c| c.subject_cn.clone())
+                    .unwrap_or_else(|| format!("({} certificates)", certificates.len()))
+            ),
+        ),
+        K::ChangeCipherSpec => ("change_cipher_spec", "ChangeCipherSpec".to_owned()),
+        K::Finished => ("finished", "Finished".to_owned()),
+        K::EndOfEarlyData => ("end_of_early_data", "EndOfEarlyData".to_owned()),
+        K::Alert {
+            level, description, ..
+        } => ("alert", format!("Alert {level} {description}")),
+        K::NewSessionTicket { lifetime, .. } => (
+            "new_session_ticket",
+            format!("NewSessionTicket (lifetime {lifetime} s)"),
+        ),
+        K::KeyUpdate { generation, .. } => (
+            "key_update",
+            format!("KeyUpdate (traffic secret {generation})"),
+        ),
+        K::DecryptionStarted { key_source, .. } => (
+            "decryption_started",
+            format!("decrypting with keys from {key_source}"),
+        ),
+        K::DecryptionFailed { reason } => {
+            ("decryption_failed", format!("cannot decrypt: {reason}"))
+        }
+    };
+    Event::new(
+        format!("tls.{name}"),
+        Some(event.at),
+        summary,
+        Detail::Tls {
+            event: Box::new(event.kind.clone()),
+        },
+    )
+    .in_stream(event.stream, Some(event.dir))
+}
+
+fn session_report(f: &FinishedSession, conn: &Conn, tls: Option<&tls::Summary>) -> SessionReport {
+    SessionReport {
+        id: f.id,
+        streams: vec![conn.stream],
+        client: Some(conn.client),
+        server: Some(conn.server),
+        tls: tls.map(describe_tls),
+        transport_detail: f.websocket.clone(),
+        start: f.summary.first.map(|a| a.ts),
+        end: f.summary.last.map(|a| a.ts),
+        ended: crate::pipeline::describe_ending(&f.summary),
+        xmpp: f.summary.clone(),
+    }
+}
+
+/// A TLS connection in a few words: version, suite, SNI, and whether it was decrypted.
+pub(crate) fn describe_tls(s: &tls::Summary) -> String {
+    let mut parts = vec![s.version.clone().unwrap_or_else(|| "TLS".to_owned())];
+    parts.extend(s.suite.clone());
+    if let Some(sni) = &s.sni {
+        parts.push(format!("SNI {sni}"));
+    }
+    parts.push(match s.decrypted {
+        tls::Decrypted::Yes => "decrypted".to_owned(),
+        tls::Decrypted::Partly => format!(
+            "partly decrypted ({})",
+            s.reason.as_deref().unwrap_or("see findings")
+        ),
+        tls::Decrypted::No => format!("not decrypted: {}", s.reason.as_deref().unwrap_or("no key")),
+        tls::Decrypted::NothingEncrypted => "nothing encrypted".to_owned(),
+    });
+    parts.join(", ")
+}

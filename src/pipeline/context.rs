@@ -1,0 +1,141 @@
+//! State shared by every connection of one capture: the key log, where
+//! events go, XMPP session numbering, BOSH sessions and the REST requests
+//! waiting for the Finesse update that echoes their `requestId`.
+//!
+//! Takes events and findings from the connection adapters; gives them to the
+//! [`EventSink`] in the order they happen, and keeps what the report needs
+//! at the end (session and connection summaries, a bounded finding log).
+//! Never holds payload bytes.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::common::FrameRef;
+use crate::finding::Finding;
+use crate::limits::Limits;
+use crate::report::event::{Event, RestRequest};
+use crate::report::findings::FindingLog;
+use crate::report::model::{ConnectionReport, SessionReport};
+
+/// Where events go as they happen: an NDJSON writer, or a collector for the
+/// table/JSON/HTML timeline.
+pub trait EventSink {
+    fn emit(&mut self, event: Event);
+}
+
+/// REST requests remembered for `requestId` matching.
+const MAX_PENDING_REST: usize = 4096;
+
+/// Per-capture shared state.
+pub(crate) struct Context<'s> {
+    pub limits: Limits,
+    pub show_secrets: bool,
+    /// Keep each stanza's redacted XML in its event (`--raw`).
+    pub raw: bool,
+    pub sink: &'s mut dyn EventSink,
+    pub findings: FindingLog,
+    next_session: u32,
+    pub sessions: Vec<SessionReport>,
+    pub connections: Vec<ConnectionReport>,
+    rest: BTreeMap<String, RestPending>,
+    rest_order: VecDeque<String>,
+    pub bosh: crate::pipeline::bosh::BoshState,
+}
+
+#[derive(Clone, Debug)]
+struct RestPending {
+    at: FrameRef,
+    stream: u64,
+    method: String,
+    path: String,
+}
+
+impl<'s> Context<'s> {
+    pub fn new(limits: Limits, show_secrets: bool, raw: bool, sink: &'s mut dyn EventSink) -> Self {
+        Context {
+            limits,
+            show_secrets,
+            raw,
+            sink,
+            findings: FindingLog::default(),
+            next_session: 0,
+            sessions: Vec::new(),
+            connections: Vec::new(),
+            rest: BTreeMap::new(),
+            rest_order: VecDeque::new(),
+            bosh: Default::default(),
+        }
+    }
+
+    /// A new XMPP session number (1-based).
+    pub fn new_session(&mut self) -> u32 {
+        self.next_session += 1;
+        self.next_session
+    }
+
+    pub fn emit(&mut self, event: Event) {
+        self.sink.emit(event);
+    }
+
+    /// Records a finding located in `stream` (when the stage did not say)
+    /// and emits it as an event.
+    pub fn finding(&mut self, finding: Finding, stream: Option<u64>, session: Option<u32>) {
+        let event = self.log_finding(finding, stream, session);
+        self.sink.emit(event);
+    }
+
+    /// Records a finding and gives its event, for the caller to emit in order.
+    pub fn log_finding(
+        &mut self,
+        mut finding: Finding,
+        stream: Option<u64>,
+        session: Option<u32>,
+    ) -> Event {
+        if finding.stream.is_none() {
+            finding.stream = stream;
+        }
+        let mut event = Event::finding(&finding);
+        event.session = session;
+        self.findings.push(finding);
+        event
+    }
+
+    /// Remembers a REST request carrying a `requestId` header.
+    pub fn remember_rest(
+        &mut self,
+        request_id: &str,
+        at: FrameRef,
+        stream: u64,
+        method: &str,
+        path: &str,
+    ) {
+        if request_id.is_empty() {
+            return;
+        }
+        if self.rest.len() >= MAX_PENDING_REST {
+            if let Some(oldest) = self.rest_order.pop_front() {
+                self.rest.remove(&oldest);
+            }
+        }
+        let pending = RestPending {
+            at,
+            stream,
+            method: method.to_owned(),
+            path: path.to_owned(),
+        };
+        if self.rest.insert(request_id.to_owned(), pending).is_none() {
+            self.rest_order.push_back(request_id.to_owned());
+        }
+    }
+
+    /// The REST request an update echoes, with the time between them.
+    pub fn match_rest(&self, request_id: Option<&str>, update_at: FrameRef) -> Option<RestRequest> {
+        let pending = self.rest.get(request_id.filter(|r| !r.is_empty())?)?;
+        Some(RestRequest {
+            frame: pending.at.frame,
+            stream: pending.stream,
+            method: pending.method.clone(),
+            path: pending.path.clone(),
+            ms_before_update: update_at.ts.nanos_since(pending.at.ts) as f64 / 1e6,
+        })
+    }
+}

@@ -1,0 +1,423 @@
+//! Turns each stage's events into report [`Event`]s with a one-line summary
+//! in words. Pure functions; never reads payload beyond what a stage already
+//! redacted.
+
+use crate::common::{Dir, FrameRef};
+use crate::http::{self, bosh};
+use crate::report::event::{
+    BoshBody, Detail, Event, FinesseUpdate, RestRequest, Stanza, WsControl, WsMessage,
+};
+use crate::report::text;
+use crate::{finesse, tcp, ws, xmpp};
+
+pub(crate) fn side(dir: Dir) -> &'static str {
+    match dir {
+        Dir::ClientToServer => "client",
+        Dir::ServerToClient => "server",
+    }
+}
+
+pub(crate) fn tcp_open(
+    stream: u64,
+    at: FrameRef,
+    client: std::net::SocketAddr,
+    server: std::net::SocketAddr,
+    origin: tcp::Origin,
+) -> Event {
+    let summary = format!("TCP {client} → {server}, {}", origin.describe());
+    Event::new(
+        "tcp.open",
+        Some(at),
+        summary,
+        Detail::TcpOpen {
+            client,
+            server,
+            origin,
+        },
+    )
+    .in_stream(stream, None)
+}
+
+pub(crate) fn tcp_gap(
+    stream: u64,
+    dir: Dir,
+    at: FrameRef,
+    offset: u64,
+    len: u64,
+    reason: tcp::GapReason,
+) -> Event {
+    let summary = format!(
+        "{len} bytes from the {} missing in the capture ({})",
+        side(dir),
+        reason.as_str()
+    );
+    Event::new(
+        "tcp.gap",
+        Some(at),
+        summary,
+        Detail::TcpGap {
+            offset,
+            len,
+            reason,
+        },
+    )
+    .in_stream(stream, Some(dir))
+}
+
+pub(crate) fn tcp_end(stream: u64, dir: Dir, at: FrameRef, rst: bool) -> Event {
+    let (kind, what) = if rst {
+        ("tcp.rst", "reset the connection (RST)")
+    } else {
+        ("tcp.fin", "closed its side (FIN)")
+    };
+    Event::new(
+        kind,
+        Some(at),
+        format!("{} {what}", side(dir)),
+        Detail::Empty {},
+    )
+    .in_stream(stream, Some(dir))
+}
+
+pub(crate) fn tcp_close(stream: u64, at: FrameRef, stats: &tcp::StreamStats) -> Event {
+    let summary = format!(
+        "connection done ({}): {} bytes from the client, {} from the server, {} gaps",
+        stats.ending_words(),
+        stats.client_to_server.bytes,
+        stats.server_to_client.bytes,
+        stats.client_to_server.gaps + stats.server_to_client.gaps,
+    );
+    Event::new(
+        "tcp.close",
+        Some(at),
+        summary,
+        Detail::TcpClose {
+            stats: Box::new(stats.clone()),
+        },
+    )
+    .in_stream(stream, None)
+}
+
+pub(crate) fn exchange(ex: &http::Exchange) -> Event {
+    let at = ex
+        .request
+        .as_ref()
+        .map(|r| r.first)
+        .or(ex.response.as_ref().map(|r| r.first));
+    let request = ex.request.as_ref().map_or_else(
+        || "(request not captured)".to_owned(),
+        |r| {
+            let id = r
+                .headers
+                .request_id
+                .as_deref()
+                .map(|id| format!(" (requestId {id})"))
+                .unwrap_or_default();
+            format!("{} {}{id}", r.method, r.path)
+        },
+    );
+    let response = match (&ex.response, ex.latency_ms) {
+        (Some(r), Some(ms)) => format!(
+            "{} {} ({})",
+            r.status,
+            r.reason,
+            text::duration_nanos((ms * 1e6) as i64)
+        ),
+        (Some(r), None) => format!("{} {}", r.status, r.reason),
+        (None, _) => "no response".to_owned(),
+    };
+    let mut event = Event::new(
+        "http.exchange",
+        at,
+        format!("{request} → {response}"),
+        Detail::Http {
+            exchange: Box::new(ex.clone()),
+        },
+    )
+    .in_stream(ex.stream, Some(Dir::ClientToServer));
+    if let Some(r) = &ex.response {
+        event = event.until(r.last);
+    }
+    event
+}
+
+pub(crate) fn upgrade(up: &http::Upgrade) -> Event {
+    let protocol = match &up.protocol {
+        http::Protocol::Websocket => "websocket".to_owned(),
+        http::Protocol::Other(p) => p.clone(),
+        http::Protocol::Tunnel => "tunnel".to_owned(),
+    };
+    let mut summary = format!("switched to {protocol}");
+    if let Some(sub) = &up.subprotocol {
+        summary.push_str(&format!(", subprotocol {sub}"));
+    }
+    if let Some(ext) = &up.extensions_accepted {
+        summary.push_str(&format!(", extensions: {ext}"));
+    }
+    if up.accept_valid == Some(false) {
+        summary.push_str(", Sec-WebSocket-Accept WRONG");
+    }
+    let detail = Detail::HttpUpgrade {
+        protocol,
+        subprotocol: up.subprotocol.clone(),
+        extensions_offered: up.extensions_offered.clone(),
+        extensions_accepted: up.extensions_accepted.clone(),
+        accept_valid: up.accept_valid,
+    };
+    Event::new("http.upgrade", Some(up.server_at), summary, detail)
+        .in_stream(up.stream, Some(Dir::ServerToClient))
+}
+
+pub(crate) fn bosh_body(body: &bosh::Body) -> Event {
+    let role = match body.role {
+        bosh::Role::Request => "request",
+        bosh::Role::Response => "response",
+    };
+    let a = &body.attrs;
+    let mut summary = format!("BOSH {role}");
+    if let Some(rid) = a.rid {
+        summary.push_str(&format!(" rid {rid}"));
+    }
+    if let Some(status) = body.status.filter(|s| *s != 200) {
+        summary.push_str(&format!(" HTTP {status}"));
+    }
+    if a.restart {
+        summary.push_str(" restart");
+    }
+    if a.is_terminate() {
+        summary.push_str(&format!(
+            " terminate{}",
+            a.condition
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ));
+    }
+    let names: Vec<String> = body.stanzas.iter().map(|s| s.name.clone()).collect();
+    if names.is_empty() {
+        summary.push_str(if body.is_empty_poll() {
+            ": empty (long poll ended)"
+        } else {
+            ": empty"
+        });
+    } else {
+        summary.push_str(&format!(": {}", names.join(", ")));
+    }
+    if let Some(ms) = body.held_ms {
+        summary.push_str(&format!(
+            ", held {}",
+            text::duration_nanos((ms * 1e6) as i64)
+        ));
+    }
+    let detail = Detail::Bosh(Box::new(BoshBody {
+        role,
+        status: body.status,
+        attrs: body.attrs.clone(),
+        stanzas: names,
+        held_ms: body.held_ms,
+        error: body.error.clone(),
+    }));
+    Event::new("bosh.body", Some(body.first), summary, detail)
+        .in_stream(body.stream, Some(body.dir))
+        .until(body.last)
+}
+
+/// `text` is what the report may show of a text message (XMPP redacted by the caller).
+pub(crate) fn ws_message(m: &ws::Message<'_>, text: Option<String>) -> Event {
+    let opcode = match m.opcode {
+        ws::MessageOpcode::Text => "text",
+        ws::MessageOpcode::Binary => "binary",
+    };
+    let mut summary = format!("{opcode} message");
+    match m.len {
+        Some(len) if m.compressed => {
+            summary.push_str(&format!(", {len} bytes ({} compressed)", m.wire_len))
+        }
+        Some(len) => summary.push_str(&format!(", {len} bytes")),
+        None => summary.push_str(&format!(", {} compressed bytes not inflated", m.wire_len)),
+    }
+    if m.frames > 1 {
+        summary.push_str(&format!(" in {} frames", m.frames));
+    }
+    if let Some(t) = &text {
+        summary.push_str(&format!(": {}", one_line(t, 80)));
+    }
+    let detail = Detail::WsMessage(WsMessage {
+        opcode,
+        compressed: m.compressed,
+        frames: m.frames,
+        wire_len: m.wire_len,
+        len: m.len,
+        truncated: m.truncated,
+        not_inflated: m.not_inflated.map(|n| format!("{n:?}").to_lowercase()),
+        text,
+    });
+    Event::new("ws.message", Some(m.frame), summary, detail)
+        .in_stream(m.stream, Some(m.dir))
+        .until(m.last_frame)
+}
+
+pub(crate) fn ws_control(c: &ws::Control<'_>) -> Event {
+    let opcode = match c.opcode {
+        ws::ControlOpcode::Close => "close",
+        ws::ControlOpcode::Ping => "ping",
+        ws::ControlOpcode::Pong => "pong",
+    };
+    let summary = match (c.opcode, c.close_code, c.latency_ms) {
+        (ws::ControlOpcode::Close, Some(code), _) => {
+            format!(
+                "Close {code}{}",
+                c.close_reason
+                    .map(|r| format!(" \"{}\"", one_line(r, 60)))
+                    .unwrap_or_default()
+            )
+        }
+        (ws::ControlOpcode::Close, None, _) => "Close (no code)".to_owned(),
+        (ws::ControlOpcode::Pong, _, Some(ms)) => {
+            format!("Pong ({})", text::duration_nanos((ms * 1e6) as i64))
+        }
+        (ws::ControlOpcode::Ping, ..) => format!("Ping ({} bytes)", c.len),
+        (ws::ControlOpcode::Pong, ..) => format!("Pong ({} bytes, unsolicited)", c.len),
+    };
+    let detail = Detail::WsControl(WsControl {
+        opcode,
+        len: c.len,
+        close_code: c.close_code,
+        close_reason: c.close_reason.map(str::to_owned),
+        answers_frame: c.answers_frame,
+        latency_ms: c.latency_ms,
+    });
+    Event::new("ws.control", Some(c.frame), summary, detail).in_stream(c.stream, Some(c.dir))
+}
+
+/// How a WebSocket ended, in words (also used in session summaries).
+pub(crate) fn describe_ws_closed(closed: &ws::Closed) -> String {
+    match (closed.first, &closed.tcp_end) {
+        (Some(first), _) => {
+            let sent = if first == Dir::ClientToServer {
+                &closed.c2s
+            } else {
+                &closed.s2c
+            };
+            let code = sent
+                .as_ref()
+                .and_then(|s| s.code)
+                .map_or("no code".to_owned(), |c| c.to_string());
+            let answered = if first == Dir::ClientToServer {
+                closed.s2c.is_some()
+            } else {
+                closed.c2s.is_some()
+            };
+            format!(
+                "Close {code} from the {}{}",
+                side(first),
+                if answered {
+                    ", answered"
+                } else {
+                    ", not answered"
+                }
+            )
+        }
+        (None, Some(end)) => format!(
+            "1006: TCP {} by the {} without a Close frame",
+            if end.rst { "reset" } else { "closed" },
+            side(end.dir)
+        ),
+        (None, None) => "still open at the end of the capture".to_owned(),
+    }
+}
+
+pub(crate) fn ws_closed(closed: &ws::Closed) -> Option<Event> {
+    let (at, dir) = match (closed.first, &closed.tcp_end) {
+        (Some(first), _) => {
+            let sent = if first == Dir::ClientToServer {
+                &closed.c2s
+            } else {
+                &closed.s2c
+            };
+            (sent.as_ref().map(|s| s.frame)?, first)
+        }
+        (None, Some(end)) => (end.frame, end.dir),
+        (None, None) => return None,
+    };
+    let detail = Detail::WsClosed {
+        closed: Box::new(closed.clone()),
+    };
+    Some(
+        Event::new(
+            "ws.close",
+            Some(at),
+            format!("WebSocket ended: {}", describe_ws_closed(closed)),
+            detail,
+        )
+        .in_stream(closed.stream, Some(dir)),
+    )
+}
+
+pub(crate) fn stanza(stream: u64, s: &xmpp::Stanza<'_>, raw: bool) -> Event {
+    let detail = Detail::Stanza(Stanza {
+        name: s.name.to_owned(),
+        kind: s.kind.as_deref().map(str::to_owned),
+        id: s.id.as_deref().map(str::to_owned),
+        from: s.from.as_deref().map(str::to_owned),
+        to: s.to.as_deref().map(str::to_owned),
+        raw: raw.then(|| s.raw.to_string()),
+    });
+    Event::new("xmpp.stanza", Some(s.first), s.summary.clone(), detail)
+        .in_stream(stream, Some(s.dir))
+        .until(s.last)
+}
+
+pub(crate) fn finesse(
+    stream: u64,
+    s: &xmpp::Stanza<'_>,
+    u: &finesse::Update,
+    rest: Option<RestRequest>,
+) -> Event {
+    let mut summary = u.summary();
+    if let Some(r) = &rest {
+        summary.push_str(&format!(
+            " (answers {} {} of frame {}, {} earlier)",
+            r.method,
+            r.path,
+            r.frame,
+            text::duration_nanos((r.ms_before_update * 1e6) as i64)
+        ));
+    }
+    let detail = Detail::Finesse(Box::new(FinesseUpdate {
+        node: u.node.clone(),
+        item_id: u.item_id.clone(),
+        event: u.event.clone(),
+        request_id: u.request_id.clone(),
+        source: u.source.clone(),
+        data: u.payload.clone(),
+        rest_request: rest,
+    }));
+    Event::new("finesse.update", Some(s.first), summary, detail)
+        .in_stream(stream, Some(s.dir))
+        .until(s.last)
+}
+
+pub(crate) fn tls_handover(stream: u64, h: &xmpp::TlsHandover) -> Event {
+    let summary = format!("STARTTLS: the {}'s bytes are TLS from here", side(h.dir));
+    Event::new(
+        "xmpp.starttls",
+        Some(h.at),
+        summary,
+        Detail::TlsHandover { offset: h.offset },
+    )
+    .in_stream(stream, Some(h.dir))
+}
+
+/// The first `max` characters of `s` on one line.
+pub(crate) fn one_line(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}

@@ -1,0 +1,520 @@
+//! The application side of one TCP connection: decides by content what the
+//! (decrypted) bytes are — HTTP, WebSocket, XMPP, TLS to be handed down, or
+//! something xmppcap does not decode — and feeds the matching stages,
+//! switching at the exact byte where the protocol changes (HTTP 101 to
+//! WebSocket, XMPP STARTTLS to TLS, a CONNECT tunnel).
+//!
+//! Takes in-order bytes and gaps per direction, marked as coming through TLS
+//! or not; gives events to the context and, for bytes that turn out to be
+//! TLS, hands them back to the connection (`handover`). Never buffers more
+//! than [`PROBE_LIMIT`] bytes per direction while undecided.
+
+use std::mem;
+
+use crate::common::{Dir, FrameRef};
+use crate::finding::{Finding, Layer, Level};
+use crate::pipeline::adapters::{HttpOut, WsOut, XmppOut, XmppOverWs};
+use crate::pipeline::context::Context;
+use crate::{http, tls, ws, xmpp};
+
+/// Bytes buffered per direction before an undecided protocol is called unknown.
+pub(crate) const PROBE_LIMIT: usize = 16 << 10;
+
+/// Bytes or a gap, waiting for a decision (or for the TLS stage).
+pub(crate) enum Pending {
+    Data(Dir, FrameRef, Vec<u8>),
+    Gap(Dir, FrameRef, u64),
+}
+
+enum App {
+    Undecided,
+    Http(Box<http::Connection>),
+    WebSocket(Box<WsApp>),
+    Xmpp(Box<XmppTcp>),
+    /// Not a protocol xmppcap decodes; bytes are counted as unparsed.
+    Opaque,
+}
+
+struct WsApp {
+    ws: ws::Connection,
+    xmpp: Option<Box<XmppOverWs>>,
+    wants_xmpp: bool,
+}
+
+struct XmppTcp {
+    framer: xmpp::StreamFramer,
+    id: u32,
+}
+
+/// What the first bytes of a direction look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Guess {
+    Tls,
+    Http,
+    Xmpp,
+    WebSocket,
+    Unknown,
+    NeedMore,
+}
+
+pub(crate) struct Upper {
+    stream: u64,
+    app: App,
+    pending: Vec<Pending>,
+    pending_bytes: [usize; 2],
+    /// Items for the TLS stage: bytes found to be TLS, or after STARTTLS.
+    pub handover: Vec<Pending>,
+    handover_dirs: [bool; 2],
+    /// Directions the XMPP framer switched to TLS (STARTTLS).
+    framer_tls: [bool; 2],
+    tcp_ended: bool,
+    /// Protocol layers found, outermost first (TLS is added by the connection).
+    pub layers: Vec<&'static str>,
+    pub unparsed: [u64; 2],
+    pub http_exchanges: u64,
+    pub ws_summary: Option<ws::Summary>,
+}
+
+/// The XMPP session a connection carried, when it finished.
+pub(crate) struct FinishedSession {
+    pub id: u32,
+    pub summary: xmpp::Summary,
+    pub websocket: Option<String>,
+}
+
+impl Upper {
+    pub fn new(stream: u64) -> Upper {
+        Upper {
+            stream,
+            app: App::Undecided,
+            pending: Vec::new(),
+            pending_bytes: [0; 2],
+            handover: Vec::new(),
+            handover_dirs: [false; 2],
+            framer_tls: [false; 2],
+            tcp_ended: false,
+            layers: Vec::new(),
+            unparsed: [0; 2],
+            http_exchanges: 0,
+            ws_summary: None,
+        }
+    }
+
+    /// The XMPP session number of this connection, once known.
+    pub fn session(&self) -> Option<u32> {
+        match &self.app {
+            App::Xmpp(x) => Some(x.id),
+            App::WebSocket(w) => w.xmpp.as_ref().map(|x| x.id),
+            _ => None,
+        }
+    }
+
+    /// In-order bytes of one direction; `via_tls`: they were decrypted.
+    pub fn on_data(
+        &mut self,
+        ctx: &mut Context,
+        dir: Dir,
+        at: FrameRef,
+        bytes: &[u8],
+        via_tls: bool,
+    ) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.handover_dirs[dir.index()] && !via_tls {
+            self.handover.push(Pending::Data(dir, at, bytes.to_vec()));
+            return;
+        }
+        match &mut self.app {
+            App::Undecided => {
+                self.pending.push(Pending::Data(dir, at, bytes.to_vec()));
+                self.pending_bytes[dir.index()] += bytes.len();
+                self.decide(ctx, via_tls, false);
+            }
+            App::Http(h) => {
+                let mut out = HttpOut::new(ctx, self.stream);
+                let taken = h.on_data(dir, at, bytes, &mut out);
+                self.http_exchanges += out.exchanges;
+                let (upgrade, bosh) = (out.upgrade.take(), mem::take(&mut out.bosh));
+                crate::pipeline::bosh::feed(ctx, self.stream, &bosh);
+                if !bosh.is_empty() && !self.layers.contains(&"bosh") {
+                    self.layers.push("bosh");
+                }
+                if let Some(up) = upgrade {
+                    let rest = bytes.get(taken..).unwrap_or_default();
+                    self.switch_after_upgrade(ctx, up, dir, at, rest, via_tls);
+                }
+            }
+            App::WebSocket(w) => {
+                let mut out = WsOut {
+                    ctx,
+                    stream: self.stream,
+                    xmpp: &mut w.xmpp,
+                    wants_xmpp: w.wants_xmpp,
+                };
+                w.ws.on_data(dir, at, bytes, &mut out);
+            }
+            App::Xmpp(x) => {
+                let mut out = XmppOut::new(ctx, self.stream, Some(x.id));
+                if via_tls && self.framer_tls[dir.index()] {
+                    x.framer.on_tls_data(dir, at, bytes, &mut out);
+                } else {
+                    let taken = x.framer.on_data(dir, at, bytes, &mut out);
+                    for h in mem::take(&mut out.handovers) {
+                        self.framer_tls[h.dir.index()] = true;
+                        self.handover_dirs[h.dir.index()] = true;
+                    }
+                    if taken < bytes.len() {
+                        self.handover.push(Pending::Data(
+                            dir,
+                            at,
+                            bytes.get(taken..).unwrap_or_default().to_vec(),
+                        ));
+                    }
+                }
+                out.flush();
+            }
+            App::Opaque => self.unparsed[dir.index()] += bytes.len() as u64,
+        }
+    }
+
+    /// `len` bytes of one direction are missing (capture loss, or TLS records
+    /// that could not be decrypted).
+    pub fn on_gap(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, len: u64, via_tls: bool) {
+        if self.handover_dirs[dir.index()] && !via_tls {
+            self.handover.push(Pending::Gap(dir, at, len));
+            return;
+        }
+        let stream = self.stream;
+        match &mut self.app {
+            App::Undecided => self.pending.push(Pending::Gap(dir, at, len)),
+            App::Http(h) => h.on_gap(dir, at, len, &mut HttpOut::new(ctx, stream)),
+            App::WebSocket(w) => {
+                let mut out = WsOut {
+                    ctx,
+                    stream,
+                    xmpp: &mut w.xmpp,
+                    wants_xmpp: w.wants_xmpp,
+                };
+                w.ws.on_gap(dir, at, len, &mut out);
+            }
+            App::Xmpp(x) => {
+                let mut out = XmppOut::new(ctx, stream, Some(x.id));
+                x.framer.on_gap(dir, at, len, &mut out);
+                out.flush();
+            }
+            App::Opaque => {}
+        }
+    }
+
+    /// A FIN or RST from the side sending `dir`.
+    pub fn on_tcp_end(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, rst: bool) {
+        let stream = self.stream;
+        let first_end = !mem::replace(&mut self.tcp_ended, true);
+        match &mut self.app {
+            App::Http(h) => h.on_close(dir, at, &mut HttpOut::new(ctx, stream)),
+            App::WebSocket(w) => {
+                let mut out = WsOut {
+                    ctx,
+                    stream,
+                    xmpp: &mut w.xmpp,
+                    wants_xmpp: w.wants_xmpp,
+                };
+                w.ws.on_tcp_end(dir, at, rst, &mut out);
+            }
+            App::Xmpp(x) if first_end => {
+                let mut out = XmppOut::new(ctx, stream, Some(x.id));
+                let how = xmpp::Ending::TcpClosed {
+                    by: Some(dir),
+                    reset: rst,
+                };
+                x.framer.on_transport_end(Some(at), how, &mut out);
+                out.flush();
+            }
+            _ => {}
+        }
+    }
+
+    /// The connection is over: flush every stage. Gives the XMPP session it carried.
+    pub fn finish(&mut self, ctx: &mut Context, via_tls: bool) -> Option<FinishedSession> {
+        if matches!(self.app, App::Undecided) && !self.pending.is_empty() {
+            self.decide(ctx, via_tls, true);
+        }
+        let stream = self.stream;
+        match mem::replace(&mut self.app, App::Opaque) {
+            App::Undecided | App::Opaque => None,
+            App::Http(mut h) => {
+                let mut out = HttpOut::new(ctx, stream);
+                h.finish(&mut out);
+                let bosh = mem::take(&mut out.bosh);
+                crate::pipeline::bosh::feed(ctx, stream, &bosh);
+                for dir in Dir::BOTH {
+                    self.unparsed[dir.index()] += h.unparsed(dir);
+                }
+                None
+            }
+            App::WebSocket(mut w) => {
+                let mut out = WsOut {
+                    ctx,
+                    stream,
+                    xmpp: &mut w.xmpp,
+                    wants_xmpp: w.wants_xmpp,
+                };
+                w.ws.finish(&mut out);
+                let summary = w.ws.summary();
+                let websocket = websocket_detail(&summary);
+                self.ws_summary = Some(summary);
+                let mut over = w.xmpp.take()?;
+                let mut out = XmppOut::new(ctx, stream, Some(over.id));
+                over.session.finish(&mut out);
+                out.flush();
+                Some(FinishedSession {
+                    id: over.id,
+                    summary: over.session.summary().clone(),
+                    websocket: Some(websocket),
+                })
+            }
+            App::Xmpp(mut x) => {
+                let mut out = XmppOut::new(ctx, stream, Some(x.id));
+                x.framer.finish(&mut out);
+                out.flush();
+                Some(FinishedSession {
+                    id: x.id,
+                    summary: x.framer.summary().clone(),
+                    websocket: None,
+                })
+            }
+        }
+    }
+
+    /// Chooses the protocol from the pending bytes, then replays them.
+    fn decide(&mut self, ctx: &mut Context, via_tls: bool, at_end: bool) {
+        let guess = self.guess(ctx, via_tls, at_end);
+        let app = match guess {
+            Guess::NeedMore => return,
+            Guess::Tls => {
+                // Everything so far, and everything after, belongs to TLS.
+                self.handover_dirs = [true, true];
+                self.handover.append(&mut self.pending);
+                self.pending_bytes = [0; 2];
+                return;
+            }
+            Guess::Http => App::Http(Box::new(http::Connection::new(
+                self.stream,
+                &ctx.limits,
+                ctx.show_secrets,
+            ))),
+            Guess::Xmpp => {
+                let framer = xmpp::StreamFramer::new(self.stream, &ctx.limits, ctx.show_secrets);
+                App::Xmpp(Box::new(XmppTcp {
+                    framer,
+                    id: ctx.new_session(),
+                }))
+            }
+            Guess::WebSocket => {
+                let ws = ws::Connection::new_midstream(self.stream, &ctx.limits);
+                App::WebSocket(Box::new(WsApp {
+                    ws,
+                    xmpp: None,
+                    wants_xmpp: false,
+                }))
+            }
+            Guess::Unknown => {
+                self.report_unknown(ctx);
+                App::Opaque
+            }
+        };
+        self.layers.push(layer_name(guess));
+        self.app = app;
+        self.pending_bytes = [0; 2];
+        for item in mem::take(&mut self.pending) {
+            match item {
+                Pending::Data(dir, at, bytes) => self.on_data(ctx, dir, at, &bytes, via_tls),
+                Pending::Gap(dir, at, len) => self.on_gap(ctx, dir, at, len, via_tls),
+            }
+        }
+    }
+
+    /// What the pending bytes look like: the first direction to give a
+    /// definite answer wins; a direction without bytes yet waits.
+    fn guess(&self, ctx: &Context, via_tls: bool, at_end: bool) -> Guess {
+        let mut waiting = false;
+        let mut unknown = 0;
+        for dir in Dir::BOTH {
+            let bytes: Vec<u8> = self
+                .pending
+                .iter()
+                .filter_map(|p| match p {
+                    Pending::Data(d, _, b) if *d == dir => Some(b.as_slice()),
+                    _ => None,
+                })
+                .take_while(|_| true)
+                .flatten()
+                .copied()
+                .take(PROBE_LIMIT)
+                .collect();
+            match classify(
+                &bytes,
+                dir,
+                via_tls,
+                at_end,
+                ctx.limits.max_ws_resync_frame as u64,
+            ) {
+                Guess::NeedMore if bytes.len() >= PROBE_LIMIT || at_end => unknown += 1,
+                Guess::NeedMore => waiting = true,
+                Guess::Unknown => unknown += 1,
+                definite => return definite,
+            }
+        }
+        match (waiting, unknown) {
+            (_, 2) => Guess::Unknown,
+            (false, _) if at_end => Guess::Unknown,
+            _ => Guess::NeedMore,
+        }
+    }
+
+    fn report_unknown(&self, ctx: &mut Context) {
+        let first = self.pending.iter().find_map(|p| match p {
+            Pending::Data(_, at, _) => Some(*at),
+            Pending::Gap(..) => None,
+        });
+        let mut f = Finding::new(
+            Level::Info,
+            Layer::Tcp,
+            "stream.not_decoded",
+            format!(
+                "connection {} carries something other than TLS, HTTP, WebSocket or XMPP: its bytes are counted as unparsed",
+                self.stream
+            ),
+        );
+        if let Some(at) = first {
+            f = f.at(at);
+        }
+        ctx.finding(f, Some(self.stream), None);
+    }
+
+    /// After an HTTP upgrade: WebSocket framing, an opaque protocol, or a tunnel.
+    fn switch_after_upgrade(
+        &mut self,
+        ctx: &mut Context,
+        up: http::Upgrade,
+        dir: Dir,
+        at: FrameRef,
+        rest: &[u8],
+        via_tls: bool,
+    ) {
+        match &up.protocol {
+            http::Protocol::Websocket => {
+                let (negotiated, problems) = ws::Negotiated::from_headers(
+                    up.extensions_offered.as_deref(),
+                    up.extensions_accepted.as_deref(),
+                    up.subprotocol.as_deref(),
+                );
+                for p in problems {
+                    let f = p
+                        .to_finding()
+                        .at(up.server_at)
+                        .in_stream(self.stream, Some(Dir::ServerToClient));
+                    ctx.finding(f, Some(self.stream), None);
+                }
+                let wants_xmpp = up
+                    .subprotocol
+                    .as_deref()
+                    .is_some_and(|p| p.eq_ignore_ascii_case("xmpp"));
+                let mut conn = ws::Connection::new(self.stream, negotiated, &ctx.limits);
+                conn.set_stream_offset(Dir::ClientToServer, up.client_offset);
+                conn.set_stream_offset(Dir::ServerToClient, up.server_offset);
+                self.app = App::WebSocket(Box::new(WsApp {
+                    ws: conn,
+                    xmpp: None,
+                    wants_xmpp,
+                }));
+                self.layers.push("websocket");
+            }
+            http::Protocol::Other(_) => self.app = App::Opaque,
+            http::Protocol::Tunnel => self.app = App::Undecided,
+        }
+        for held in up.client_held {
+            if held.gap_before > 0 {
+                self.on_gap(ctx, Dir::ClientToServer, held.at, held.gap_before, via_tls);
+            }
+            self.on_data(ctx, Dir::ClientToServer, held.at, &held.bytes, via_tls);
+        }
+        if up.client_dropped > 0 {
+            self.on_gap(
+                ctx,
+                Dir::ClientToServer,
+                up.client_at,
+                up.client_dropped,
+                via_tls,
+            );
+        }
+        self.on_data(ctx, dir, at, rest, via_tls);
+    }
+}
+
+/// One direction's first bytes: what protocol they start.
+fn classify(bytes: &[u8], dir: Dir, via_tls: bool, at_end: bool, max_ws_frame: u64) -> Guess {
+    if bytes.is_empty() {
+        return Guess::NeedMore;
+    }
+    let mut maybe = false;
+    if !via_tls {
+        match tls::detect(bytes) {
+            tls::Probe::Tls => return Guess::Tls,
+            tls::Probe::NeedMore => maybe = true,
+            tls::Probe::NotTls => {}
+        }
+    }
+    match http::detect(bytes) {
+        http::Probe::Http => return Guess::Http,
+        http::Probe::NeedMore => maybe = true,
+        http::Probe::NotHttp => {}
+    }
+    if dir == Dir::ServerToClient && bytes.starts_with(b"HTTP/1.") {
+        return Guess::Http;
+    }
+    let text = bytes
+        .iter()
+        .position(|b| !b" \t\r\n".contains(b))
+        .and_then(|i| bytes.get(i..));
+    match text {
+        Some([b'<', next, ..]) if next.is_ascii_alphabetic() || b"?!/".contains(next) => {
+            return Guess::Xmpp
+        }
+        Some([b'<']) | None => maybe = true,
+        _ => {}
+    }
+    match ws::probe(bytes, max_ws_frame, at_end) {
+        ws::Probe::WebSocket => return Guess::WebSocket,
+        ws::Probe::NeedMore => maybe = true,
+        ws::Probe::NotWebSocket => {}
+    }
+    if maybe {
+        Guess::NeedMore
+    } else {
+        Guess::Unknown
+    }
+}
+
+fn layer_name(guess: Guess) -> &'static str {
+    match guess {
+        Guess::Tls => "tls",
+        Guess::Http => "http",
+        Guess::Xmpp => "xmpp",
+        Guess::WebSocket => "websocket",
+        Guess::Unknown | Guess::NeedMore => "unknown",
+    }
+}
+
+/// The WebSocket part of a session's transport, in words.
+fn websocket_detail(summary: &ws::Summary) -> String {
+    let mut parts = Vec::new();
+    if summary.midstream {
+        parts.push("handshake not captured".to_owned());
+    }
+    parts.push(crate::pipeline::convert::describe_ws_closed(
+        &summary.closed,
+    ));
+    parts.join(", ")
+}

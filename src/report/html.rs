@@ -1,0 +1,146 @@
+//! `xmppcap report --format html`: a self-contained case report (one file,
+//! inline CSS, no scripts, no external resources) to attach to a support case.
+//!
+//! Takes reports; writes HTML. Every captured text is escaped; credentials
+//! are already redacted in the model unless `--show-secrets`.
+
+use std::io::{self, Write};
+
+use quick_xml::escape::escape;
+
+use crate::report::event::Event;
+use crate::report::model::{Report, SessionReport};
+use crate::report::table::{event_label, in_session_timeline, session_facts};
+use crate::report::text;
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{padding:2px 8px;text-align:left;vertical-align:top}\
+tr:nth-child(even){background:#f6f6f6}th{background:#e8e8e8}.facts td:first-child{color:#666;width:9em}\
+.error{color:#b00020;font-weight:bold}.warn{color:#a65e00}.info{color:#555}code{font-size:12px}";
+
+pub fn render(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    )?;
+    writeln!(
+        out,
+        "<title>xmppcap report</title><style>{STYLE}</style></head><body>"
+    )?;
+    for report in reports {
+        render_one(report, out)?;
+    }
+    writeln!(out, "<p><small>Made by xmppcap {}. Frame numbers are Wireshark's <code>frame.number</code>; stream numbers are <code>tcp.stream</code>.</small></p>", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "</body></html>")
+}
+
+fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let c = &report.capture;
+    writeln!(out, "<h1>Capture {}</h1>", escape(&c.name))?;
+    let span = match (c.first_time, c.last_time) {
+        (Some(a), Some(b)) => format!("{a} → {b} ({})", text::duration_nanos(b.nanos_since(a))),
+        _ => "no packets".to_owned(),
+    };
+    let keys: Vec<String> = report
+        .keys
+        .iter()
+        .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
+        .collect();
+    writeln!(out, "<table class=\"facts\">")?;
+    fact(out, "packets", &c.packets.to_string())?;
+    fact(out, "time", &span)?;
+    fact(
+        out,
+        "keys",
+        &if keys.is_empty() {
+            "none".to_owned()
+        } else {
+            keys.join(", ")
+        },
+    )?;
+    fact(
+        out,
+        "connections",
+        &format!(
+            "{} TCP, {} XMPP sessions",
+            report.connections.len(),
+            report.sessions.len()
+        ),
+    )?;
+    writeln!(out, "</table>")?;
+    for s in &report.sessions {
+        render_session(report, s, out)?;
+    }
+    render_findings(report, out)
+}
+
+fn fact(out: &mut dyn Write, label: &str, value: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "<tr><td>{}</td><td>{}</td></tr>",
+        escape(label),
+        escape(value)
+    )
+}
+
+fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io::Result<()> {
+    let who = s.xmpp.jid.clone().unwrap_or_else(|| "(no JID)".to_owned());
+    writeln!(
+        out,
+        "<h2>Session {} · {}</h2>\n<table class=\"facts\">",
+        s.id,
+        escape(&who)
+    )?;
+    for (label, value) in session_facts(s) {
+        fact(out, label, &value)?;
+    }
+    writeln!(out, "</table>")?;
+    let events: Vec<&Event> = report
+        .timeline
+        .iter()
+        .filter(|e| {
+            e.session == Some(s.id)
+                || (e.session.is_none() && e.stream.is_some_and(|st| s.streams.contains(&st)))
+        })
+        .filter(|e| in_session_timeline(e))
+        .collect();
+    writeln!(out, "<table><tr><th>time (UTC)</th><th>dir</th><th>frame</th><th>event</th><th>summary</th></tr>")?;
+    for e in events {
+        let class = e.level().map(|l| l.as_str()).unwrap_or("");
+        writeln!(
+            out,
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e.time.map(text::clock).unwrap_or_default(),
+            e.dir.map(|d| d.as_str()).unwrap_or(""),
+            e.frame.map(|f| f.to_string()).unwrap_or_default(),
+            escape(event_label(e)),
+            escape(&e.summary)
+        )?;
+    }
+    writeln!(out, "</table>")
+}
+
+fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "<h2>Findings</h2>")?;
+    if report.findings.is_empty() {
+        return writeln!(out, "<p>None.</p>");
+    }
+    writeln!(
+        out,
+        "<table><tr><th>level</th><th>code</th><th>frame</th><th>stream</th><th>message</th></tr>"
+    )?;
+    for f in &report.findings {
+        writeln!(
+            out,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            f.level,
+            f.level,
+            escape(f.code),
+            f.frame.map(|x| x.to_string()).unwrap_or_default(),
+            f.stream.map(|x| x.to_string()).unwrap_or_default(),
+            escape(&f.message)
+        )?;
+    }
+    writeln!(out, "</table>")
+}

@@ -1,0 +1,152 @@
+//! JSON documents: one per run, `{"schema": ..., "captures": [...]}`, with a
+//! failed capture as `{"capture": name, "error": message}`.
+//!
+//! Takes reports; writes pretty-printed JSON. The schemas are versioned
+//! (`xmppcap.report/1`, `xmppcap.ws/1`, `xmppcap.http/1`, `xmppcap.tls/1`)
+//! and documented in `docs/report.schema.json` and README.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::capture::CaptureSummary;
+use crate::finding::Finding;
+use crate::pipeline::PipelineError;
+use crate::report::event::Event;
+use crate::report::model::{KeySourceReport, Report, SCHEMA};
+use crate::report::ndjson::Selection;
+
+#[derive(Serialize)]
+struct Document<T: Serialize> {
+    schema: &'static str,
+    captures: Vec<T>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Entry<T: Serialize> {
+    Ok(T),
+    Err { error: String },
+}
+
+fn write<T: Serialize>(
+    schema: &'static str,
+    captures: Vec<Entry<T>>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &Document { schema, captures })?;
+    writeln!(out)
+}
+
+fn entries<'r, T: Serialize>(
+    reports: &'r [Result<Report, PipelineError>],
+    view: impl Fn(&'r Report) -> T,
+) -> Vec<Entry<T>> {
+    reports
+        .iter()
+        .map(|r| match r {
+            Ok(report) => Entry::Ok(view(report)),
+            Err(e) => Entry::Err {
+                error: e.to_string(),
+            },
+        })
+        .collect()
+}
+
+/// `xmppcap report --format json`.
+pub fn render_reports(
+    reports: &[Result<Report, PipelineError>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    write(SCHEMA, entries(reports, |r| r), out)
+}
+
+#[derive(Serialize)]
+struct EventsView<'r> {
+    capture: &'r CaptureSummary,
+    events: &'r [Event],
+    events_dropped: u64,
+    findings: Vec<&'r Finding>,
+}
+
+/// `xmppcap ws|http --format json`: the selected events of each capture.
+pub fn render_events(
+    reports: &[Result<Report, PipelineError>],
+    selection: Selection,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let (schema, layers): (&'static str, &[&str]) = match selection {
+        Selection::WebSocket => ("xmppcap.ws/1", &["ws"]),
+        Selection::Http => ("xmppcap.http/1", &["http", "bosh"]),
+        Selection::Tls => ("xmppcap.tls-events/1", &["tls"]),
+        Selection::All => (SCHEMA, &[]),
+    };
+    let captures = reports
+        .iter()
+        .map(|r| match r {
+            Ok(report) => Entry::Ok(EventsView {
+                capture: &report.capture,
+                events: &report.timeline,
+                events_dropped: report.timeline_dropped,
+                findings: report
+                    .findings
+                    .iter()
+                    .filter(|f| layers.contains(&f.layer.as_str()))
+                    .collect(),
+            }),
+            Err(e) => Entry::Err {
+                error: e.to_string(),
+            },
+        })
+        .collect();
+    write(schema, captures, out)
+}
+
+#[derive(Serialize)]
+struct TlsConnection<'r> {
+    stream: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    tls: &'r crate::tls::Summary,
+}
+
+#[derive(Serialize)]
+struct TlsView<'r> {
+    capture: &'r CaptureSummary,
+    keys: &'r [KeySourceReport],
+    connections: Vec<TlsConnection<'r>>,
+    findings: Vec<&'r Finding>,
+}
+
+/// `xmppcap tls --format json`: every TLS connection's summary.
+pub fn render_tls(
+    reports: &[Result<Report, PipelineError>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    write("xmppcap.tls/1", entries(reports, tls_view), out)
+}
+
+fn tls_view(r: &Report) -> TlsView<'_> {
+    TlsView {
+        capture: &r.capture,
+        keys: &r.keys,
+        connections: r
+            .connections
+            .iter()
+            .filter_map(|c| {
+                Some(TlsConnection {
+                    stream: c.stream,
+                    client: c.client,
+                    server: c.server,
+                    tls: c.tls.as_ref()?,
+                })
+            })
+            .collect(),
+        findings: r
+            .findings
+            .iter()
+            .filter(|f| f.layer == crate::finding::Layer::Tls)
+            .collect(),
+    }
+}

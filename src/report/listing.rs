@@ -1,0 +1,216 @@
+//! Table output of `xmppcap ws`, `xmppcap http` and `xmppcap tls`: one row
+//! per message, exchange or TLS connection. Readable at 100 columns.
+//!
+//! Takes reports; writes text. Shows only what the model holds.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+
+use crate::report::event::{Detail, Event};
+use crate::report::model::Report;
+use crate::report::ndjson::Selection;
+use crate::report::streams::render_findings;
+use crate::report::text;
+
+const WIDTH: u16 = 100;
+
+fn table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(WIDTH)
+        .set_header(header);
+    t
+}
+
+fn capture_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "capture {}: {} packets",
+        report.capture.name, report.capture.packets
+    )
+}
+
+/// `ws` and `http`: the selected events, one row each, then their findings.
+pub fn render_events(
+    reports: &[&Report],
+    selection: Selection,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let layers: &[&str] = match selection {
+        Selection::WebSocket => &["ws"],
+        Selection::Http => &["http", "bosh"],
+        Selection::Tls => &["tls"],
+        Selection::All => &[],
+    };
+    for (i, report) in reports.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        capture_line(report, out)?;
+        if report.timeline.is_empty() {
+            writeln!(out, "nothing of this kind in the capture")?;
+        } else {
+            let mut t = table(vec![
+                "time (UTC)",
+                "stream",
+                "dir",
+                "frames",
+                "what",
+                "summary",
+            ]);
+            for e in &report.timeline {
+                t.add_row(event_row(e));
+            }
+            writeln!(out, "{t}")?;
+        }
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| layers.contains(&f.layer.as_str()))
+            .cloned()
+            .collect();
+        render_findings(&findings, out)?;
+    }
+    Ok(())
+}
+
+fn event_row(e: &Event) -> Vec<Cell> {
+    let frames = match (e.frame, e.last_frame) {
+        (Some(a), Some(b)) => format!("{a}–{b}"),
+        (Some(a), None) => a.to_string(),
+        _ => String::new(),
+    };
+    let what = match &e.detail {
+        Detail::WsMessage(m) => format!(
+            "{}{}",
+            m.opcode,
+            if m.compressed { " (deflate)" } else { "" }
+        ),
+        Detail::WsControl(c) => c.opcode.to_owned(),
+        _ => e.kind.clone(),
+    };
+    let summary = match &e.detail {
+        Detail::WsMessage(m) => m
+            .text
+            .as_deref()
+            .map_or_else(|| e.summary.clone(), |t| text::printable(t.as_bytes())),
+        _ => text::printable(e.summary.as_bytes()),
+    };
+    vec![
+        Cell::new(e.time.map(text::clock).unwrap_or_default()),
+        Cell::new(e.stream.map(|s| s.to_string()).unwrap_or_default()),
+        Cell::new(e.dir.map(|d| d.as_str()).unwrap_or_default()),
+        Cell::new(frames),
+        Cell::new(what),
+        Cell::new(summary),
+    ]
+}
+
+/// `tls`: one row per TLS connection.
+pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
+    for (i, report) in reports.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        capture_line(report, out)?;
+        let keys: Vec<String> = report
+            .keys
+            .iter()
+            .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
+            .collect();
+        writeln!(
+            out,
+            "keys: {}",
+            if keys.is_empty() {
+                "none".to_owned()
+            } else {
+                keys.join(", ")
+            }
+        )?;
+        let mut t = table(vec![
+            "stream",
+            "client → server",
+            "TLS",
+            "names",
+            "keys",
+            "decrypted",
+            "records c/s",
+        ]);
+        let mut any = false;
+        for c in &report.connections {
+            let Some(s) = &c.tls else { continue };
+            any = true;
+            t.add_row(vec![
+                Cell::new(c.stream),
+                Cell::new(format!("{}\n→ {}", c.client, c.server)),
+                Cell::new(format!(
+                    "{}\n{}",
+                    s.version.as_deref().unwrap_or("?"),
+                    s.suite.as_deref().unwrap_or("?")
+                )),
+                Cell::new(tls_names(s)),
+                Cell::new(s.key_source.as_deref().unwrap_or("none")),
+                Cell::new(tls_decrypted(s)),
+                Cell::new(format!(
+                    "{} / {} ok\n{} / {} not",
+                    s.c2s.records_decrypted,
+                    s.s2c.records_decrypted,
+                    s.c2s.records_undecryptable,
+                    s.s2c.records_undecryptable
+                )),
+            ]);
+        }
+        if any {
+            writeln!(out, "{t}")?;
+        } else {
+            writeln!(out, "no TLS connections")?;
+        }
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.layer == crate::finding::Layer::Tls)
+            .cloned()
+            .collect();
+        render_findings(&findings, out)?;
+    }
+    Ok(())
+}
+
+/// SNI, ALPN and the server certificate's names, one per line.
+fn tls_names(s: &crate::tls::Summary) -> String {
+    let mut lines = Vec::new();
+    if let Some(sni) = &s.sni {
+        lines.push(format!("SNI {sni}"));
+    }
+    if let Some(alpn) = &s.alpn {
+        lines.push(format!("ALPN {alpn}"));
+    }
+    if let Some(cert) = s.certificates.first() {
+        lines.push(format!(
+            "cert {}",
+            cert.subject_cn.as_deref().unwrap_or(&cert.subject)
+        ));
+        if let Some(until) = &cert.not_after {
+            lines.push(format!("until {until}"));
+        }
+    }
+    for alert in &s.alerts {
+        lines.push(format!("alert {} {}", alert.level, alert.description));
+    }
+    lines.join("\n")
+}
+
+fn tls_decrypted(s: &crate::tls::Summary) -> String {
+    let what = match s.decrypted {
+        crate::tls::Decrypted::Yes => "yes",
+        crate::tls::Decrypted::Partly => "partly",
+        crate::tls::Decrypted::No => "no",
+        crate::tls::Decrypted::NothingEncrypted => "nothing encrypted",
+    };
+    match &s.reason {
+        Some(reason) => format!("{what}: {reason}"),
+        None => what.to_owned(),
+    }
+}

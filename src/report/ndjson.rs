@@ -1,0 +1,124 @@
+//! NDJSON output: one event per line, written as the capture is read.
+//!
+//! Takes events from the pipeline as they happen; writes each as one JSON
+//! object on its own line, keeping only the kinds asked for. Never buffers
+//! more than one line; a write error (a closed pipe) is kept and stops
+//! further writing.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::pipeline::EventSink;
+use crate::report::event::Event;
+
+/// Which event kinds a command shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Everything (`report`).
+    All,
+    /// WebSocket messages and control frames (`ws`).
+    WebSocket,
+    /// HTTP exchanges, upgrades and BOSH bodies (`http`).
+    Http,
+    /// TLS handshake events (`tls`).
+    Tls,
+}
+
+impl Selection {
+    pub fn keeps(self, event: &Event) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::WebSocket => event.kind.starts_with("ws."),
+            Selection::Http => event.kind.starts_with("http.") || event.kind == "bosh.body",
+            Selection::Tls => event.kind.starts_with("tls."),
+        }
+    }
+}
+
+/// Streams events as NDJSON lines.
+pub struct NdjsonWriter<'w> {
+    out: &'w mut dyn Write,
+    selection: Selection,
+    error: Option<io::Error>,
+    pub written: u64,
+}
+
+impl<'w> NdjsonWriter<'w> {
+    pub fn new(out: &'w mut dyn Write, selection: Selection) -> Self {
+        NdjsonWriter {
+            out,
+            selection,
+            error: None,
+            written: 0,
+        }
+    }
+
+    /// Writes any serialisable line (capture start and end markers).
+    pub fn line(&mut self, value: &impl Serialize) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = serde_json::to_writer(&mut *self.out, value)
+            .map_err(io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        if let Err(e) = result {
+            self.error = Some(e);
+        } else {
+            self.written += 1;
+        }
+    }
+
+    /// The first write error, if any.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+}
+
+impl EventSink for NdjsonWriter<'_> {
+    fn emit(&mut self, event: Event) {
+        if self.selection.keeps(&event) {
+            self.line(&event);
+        }
+    }
+}
+
+/// Keeps the selected events for a timeline, up to a cap.
+pub struct Collector {
+    selection: Selection,
+    cap: usize,
+    pub events: Vec<Event>,
+    pub dropped: u64,
+}
+
+impl Collector {
+    pub fn new(selection: Selection, cap: usize) -> Collector {
+        Collector {
+            selection,
+            cap,
+            events: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    /// The events in capture order: by time, then frame; equal ones keep the
+    /// order they happened in.
+    pub fn into_timeline(self) -> (Vec<Event>, u64) {
+        let mut events = self.events;
+        events.sort_by_key(|e| (e.time, e.frame));
+        (events, self.dropped)
+    }
+}
+
+impl EventSink for Collector {
+    fn emit(&mut self, event: Event) {
+        if !self.selection.keeps(&event) {
+            return;
+        }
+        if self.events.len() < self.cap {
+            self.events.push(event);
+        } else {
+            self.dropped += 1;
+        }
+    }
+}

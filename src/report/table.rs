@@ -1,0 +1,316 @@
+//! `xmppcap report` as text for a terminal: the capture summary, one block
+//! per XMPP session with its timeline, the other connections, and the
+//! findings. Readable at 100 columns.
+//!
+//! Takes a [`Report`]; writes text. Chooses which events each section shows
+//! and words the session header from the model's facts; derives nothing else.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+
+use crate::common::{Dir, Timestamp};
+use crate::report::event::Event;
+use crate::report::model::{ConnectionReport, Report, SessionReport};
+use crate::report::streams::render_findings;
+use crate::report::text;
+
+const WIDTH: u16 = 100;
+
+pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    render_header(report, out)?;
+    for session in &report.sessions {
+        writeln!(out)?;
+        render_session(report, session, out)?;
+    }
+    render_other_connections(report, out)?;
+    if report.timeline_dropped > 0 {
+        writeln!(
+            out,
+            "\n(timeline cut at {} events, {} more not shown: use --format ndjson for all)",
+            report.timeline.len(),
+            report.timeline_dropped
+        )?;
+    }
+    writeln!(out)?;
+    render_findings(&report.findings, out)
+}
+
+fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let c = &report.capture;
+    let span = match (c.first_time, c.last_time) {
+        (Some(a), Some(b)) => format!(
+            ", {a} → {} ({})",
+            text::clock(b),
+            text::duration_nanos(b.nanos_since(a))
+        ),
+        _ => String::new(),
+    };
+    writeln!(out, "capture {}: {} packets{span}", c.name, c.packets)?;
+    if c.truncated {
+        writeln!(out, "  the file is truncated (see findings)")?;
+    }
+    let keys: Vec<String> = report
+        .keys
+        .iter()
+        .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
+        .collect();
+    writeln!(
+        out,
+        "keys: {}",
+        if keys.is_empty() {
+            "none".to_owned()
+        } else {
+            keys.join(", ")
+        }
+    )?;
+    let tls = report
+        .connections
+        .iter()
+        .filter(|c| c.tls.is_some())
+        .count();
+    let counts = |l| report.findings.iter().filter(|f| f.level == l).count();
+    writeln!(
+        out,
+        "{} TCP connections ({tls} TLS), {} XMPP sessions; findings: {} error, {} warn, {} info",
+        report.connections.len(),
+        report.sessions.len(),
+        counts(crate::finding::Level::Error),
+        counts(crate::finding::Level::Warn),
+        counts(crate::finding::Level::Info)
+    )
+}
+
+fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io::Result<()> {
+    let who = s
+        .xmpp
+        .jid
+        .clone()
+        .or_else(|| s.xmpp.sasl.as_ref().and_then(|a| a.user.clone()))
+        .unwrap_or_else(|| "(no JID)".to_owned());
+    writeln!(out, "━━ session {} · {who} ━━", s.id)?;
+    for (label, value) in session_facts(s) {
+        writeln!(out, "  {label:<13} {value}")?;
+    }
+    let events: Vec<&Event> = report
+        .timeline
+        .iter()
+        .filter(|e| {
+            e.session == Some(s.id)
+                || (e.session.is_none() && e.stream.is_some_and(|st| s.streams.contains(&st)))
+        })
+        .filter(|e| in_session_timeline(e))
+        .collect();
+    render_timeline(&events, s.start, out)
+}
+
+/// The session's header lines: transport, TLS, user, subscriptions, time, end.
+pub(crate) fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
+    let x = &s.xmpp;
+    let streams: Vec<String> = s.streams.iter().map(u64::to_string).collect();
+    let endpoints = match (s.client, s.server) {
+        (Some(c), Some(v)) => format!(" · {c} → {v}"),
+        _ => String::new(),
+    };
+    let mut facts = vec![(
+        "transport",
+        format!(
+            "{:?} · stream {}{endpoints}",
+            x.transport,
+            streams.join(", ")
+        )
+        .to_lowercase(),
+    )];
+    if let Some(tls) = &s.tls {
+        facts.push(("tls", tls.clone()));
+    }
+    if let Some(detail) = &s.transport_detail {
+        facts.push(("transport end", detail.clone()));
+    }
+    if let Some(sasl) = &x.sasl {
+        facts.push((
+            "sasl",
+            format!(
+                "{} as {} → {}",
+                sasl.mechanism.as_deref().unwrap_or("?"),
+                sasl.user.as_deref().unwrap_or("?"),
+                sasl.outcome.as_deref().unwrap_or("no answer")
+            ),
+        ));
+    }
+    if let Some(p) = &x.presence {
+        facts.push((
+            "presence",
+            format!(
+                "{} (priority {})",
+                p.kind.as_deref().unwrap_or("available"),
+                p.priority.unwrap_or(0)
+            ),
+        ));
+    }
+    for sub in &x.subscriptions {
+        facts.push((
+            "subscription",
+            format!(
+                "{} {} → {}",
+                sub.action,
+                sub.node.as_deref().unwrap_or("?"),
+                sub.outcome.as_deref().unwrap_or("no answer")
+            ),
+        ));
+    }
+    if x.finesse_updates > 0 {
+        let state = x
+            .last_agent_state
+            .as_deref()
+            .map(|s| format!(", last agent state {s}"))
+            .unwrap_or_default();
+        facts.push(("finesse", format!("{} updates{state}", x.finesse_updates)));
+    }
+    let p = &x.pings;
+    if p.sent[0] + p.sent[1] > 0 {
+        let max = p
+            .max_latency_ms
+            .map(|m| format!(", slowest {}", text::duration_nanos((m * 1e6) as i64)))
+            .unwrap_or_default();
+        facts.push((
+            "pings",
+            format!(
+                "{} sent, {} answered, {} unanswered{max}",
+                p.sent[0] + p.sent[1],
+                p.answered,
+                p.unanswered
+            ),
+        ));
+    }
+    if let (Some(a), Some(b)) = (s.start, s.end) {
+        facts.push((
+            "time",
+            format!(
+                "{} → {} ({})",
+                text::clock(a),
+                text::clock(b),
+                text::duration_nanos(b.nanos_since(a))
+            ),
+        ));
+    }
+    facts.push(("ended", s.ended.clone()));
+    facts
+}
+
+/// The events a session's timeline shows: not the WebSocket messages (their
+/// stanzas are shown) nor the TLS handshake's inner steps (NDJSON has them).
+pub(crate) fn in_session_timeline(e: &Event) -> bool {
+    const HIDDEN: [&str; 8] = [
+        "ws.message",
+        "tls.change_cipher_spec",
+        "tls.encrypted_extensions",
+        "tls.finished",
+        "tls.new_session_ticket",
+        "tls.decryption_started",
+        "tls.end_of_early_data",
+        "tcp.close",
+    ];
+    !HIDDEN.contains(&e.kind.as_str())
+}
+
+fn render_timeline(
+    events: &[&Event],
+    start: Option<Timestamp>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let start = start.or_else(|| events.iter().find_map(|e| e.time));
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(WIDTH)
+        .set_header(vec!["time (UTC)", "+", "dir", "frame", "event", "summary"]);
+    for e in events {
+        let offset = match (e.time, start) {
+            (Some(t), Some(s)) => format!("+{:.3}", t.secs_since(s)),
+            _ => String::new(),
+        };
+        table.add_row(vec![
+            Cell::new(e.time.map(text::clock).unwrap_or_default()),
+            Cell::new(offset),
+            Cell::new(arrow(e.dir)),
+            Cell::new(e.frame.map(|f| f.to_string()).unwrap_or_default()),
+            Cell::new(event_label(e)),
+            Cell::new(text::printable(e.summary.as_bytes())),
+        ]);
+    }
+    writeln!(out, "{table}")
+}
+
+fn arrow(dir: Option<Dir>) -> &'static str {
+    match dir {
+        Some(Dir::ClientToServer) => "c→s",
+        Some(Dir::ServerToClient) => "s→c",
+        None => "",
+    }
+}
+
+/// The event column: the stanza's name for stanzas, the finding's level and code for findings.
+pub(crate) fn event_label(e: &Event) -> String {
+    match &e.detail {
+        crate::report::event::Detail::Stanza(s) => s.name.clone(),
+        crate::report::event::Detail::Finding { level, code, .. } => format!("{level} {code}"),
+        _ => e.kind.clone(),
+    }
+}
+
+/// Connections that carried no XMPP session (REST, BOSH polls, other traffic).
+fn render_other_connections(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let in_sessions = |c: &ConnectionReport| {
+        report
+            .sessions
+            .iter()
+            .any(|s| s.streams.contains(&c.stream))
+    };
+    let others: Vec<&ConnectionReport> = report
+        .connections
+        .iter()
+        .filter(|c| !in_sessions(c))
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n━━ other connections ━━")?;
+    for c in others {
+        let layers = if c.layers.is_empty() {
+            "no payload".to_owned()
+        } else {
+            c.layers.join(" → ")
+        };
+        writeln!(
+            out,
+            "  stream {} · {} → {} · {layers}",
+            c.stream, c.client, c.server
+        )?;
+        if let Some(tls) = &c.tls {
+            writeln!(out, "    tls: {}", crate::pipeline::describe_tls(tls))?;
+        }
+        let events: Vec<&Event> = report
+            .timeline
+            .iter()
+            .filter(|e| {
+                e.stream == Some(c.stream)
+                    && (e.kind.starts_with("http.") || e.kind == "bosh.body" || e.kind == "finding")
+            })
+            .collect();
+        for e in events {
+            writeln!(
+                out,
+                "    {} frame {:<6} {}",
+                e.time.map(text::clock).unwrap_or_default(),
+                e.frame.unwrap_or(0),
+                text::printable(e.summary.as_bytes())
+            )?;
+        }
+    }
+    Ok(())
+}
