@@ -24,8 +24,7 @@ pub struct Event {
     pub time: Option<Timestamp>,
     /// Wireshark `frame.number` of the event's first byte (or of the packet that showed it).
     pub frame: Option<u64>,
-    /// Last frame, when the event spans several.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Last frame of a unit that can span several (message, stanza, exchange); null otherwise.
     pub last_frame: Option<u64>,
     /// Wireshark `tcp.stream`.
     pub stream: Option<u64>,
@@ -66,9 +65,7 @@ impl Event {
     }
 
     pub fn until(mut self, last: FrameRef) -> Event {
-        if Some(last.frame) != self.frame {
-            self.last_frame = Some(last.frame);
-        }
+        self.last_frame = Some(last.frame);
         self
     }
 

@@ -78,8 +78,8 @@ pub fn render_events(
 
 fn event_row(e: &Event) -> Vec<Cell> {
     let frames = match (e.frame, e.last_frame) {
-        (Some(a), Some(b)) => format!("{a}–{b}"),
-        (Some(a), None) => a.to_string(),
+        (Some(a), Some(b)) if a != b => format!("{a}–{b}"),
+        (Some(a), _) => a.to_string(),
         _ => String::new(),
     };
     let what = match &e.detail {

@@ -5,3 +5,4 @@ mod cli;
 mod corpus;
 mod corpus_tcp;
 mod fixtures_tcp;
+mod golden;
