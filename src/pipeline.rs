@@ -28,7 +28,7 @@ pub(crate) use analysis::describe_ending;
 pub use analysis::{analyze, Analyzed};
 pub(crate) use conn::describe_tls;
 pub use context::EventSink;
-pub use follow::{follow, Followed};
+pub use follow::{follow, Followed, Layer as FollowLayer};
 
 /// What the user asked for, independent of the command.
 #[derive(Clone, Debug, Default)]

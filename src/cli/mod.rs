@@ -140,6 +140,16 @@ struct FollowArgs {
     /// Write exactly the bytes of the chosen direction to stdout (gaps skipped and listed on stderr).
     #[arg(long)]
     raw: bool,
+    /// `tcp`: the TCP payload; `tls`: the decrypted TLS application data.
+    #[arg(long, value_enum, default_value_t = FollowLayer::Tcp)]
+    layer: FollowLayer,
+    /// TLS key log file (for `--layer tls`); repeatable.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<PathBuf>,
+    /// Show credentials (Authorization, cookies, SASL) in the readable view;
+    /// `--raw` always writes the exact bytes.
+    #[arg(long = "show-secrets")]
+    show_secrets: bool,
     /// Write the output to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
@@ -167,6 +177,12 @@ enum ListFormat {
     Table,
     Json,
     Ndjson,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FollowLayer {
+    Tcp,
+    Tls,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,18 +356,38 @@ fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
-    let opts = options(args.no_progress);
+    let mut opts = options(args.no_progress);
+    opts.keylogs = args.keylogs.clone();
+    opts.use_env_keylog = true;
+    opts.show_secrets = args.show_secrets;
+    let layer = match args.layer {
+        FollowLayer::Tcp => pipeline::FollowLayer::Tcp,
+        FollowLayer::Tls => pipeline::FollowLayer::Tls,
+    };
     let dirs: &[Dir] = match args.dir {
         FollowDir::Client => &[Dir::ClientToServer],
         FollowDir::Server => &[Dir::ServerToClient],
         FollowDir::Both => &Dir::BOTH,
     };
     let mut out = open_output(args.output.as_ref())?;
-    let followed = pipeline::follow(&args.capture, args.stream, &opts, dirs, &mut out, args.raw)?;
+    let followed = pipeline::follow(
+        &args.capture,
+        args.stream,
+        layer,
+        &opts,
+        dirs,
+        &mut out,
+        args.raw,
+    )?;
     out.flush()?;
     if !followed.found {
+        let what = if layer == pipeline::FollowLayer::Tls {
+            "TLS connection"
+        } else {
+            "TCP stream"
+        };
         anyhow::bail!(
-            "{}: no TCP stream {} in this capture ({} streams)",
+            "{}: no {what} {} in this capture ({} streams)",
             args.capture.display(),
             args.stream,
             followed.streams_seen

@@ -345,6 +345,31 @@ pub(crate) fn redact_query(target: &str) -> String {
     }
 }
 
+/// Redacts secrets in any captured text shown to a user (the readable view
+/// of `follow`): credential header values (`Authorization`, `Cookie`,
+/// `Set-Cookie`, `Proxy-Authorization`) and everything [`redact_text`] covers.
+pub fn redact_view(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        let value_trimmed = value.trim_end_matches(['\r', '\n']);
+        let eol = value.get(value_trimmed.len()..).unwrap_or_default();
+        let redacted = match name.to_ascii_lowercase().as_str() {
+            "authorization" | "proxy-authorization" => {
+                Some(redact_authorization(value_trimmed.trim()))
+            }
+            "cookie" => Some(redact_cookie(value_trimmed)),
+            "set-cookie" => Some(redact_set_cookie(value_trimmed)),
+            _ => None,
+        };
+        match redacted {
+            Some(v) => out.push_str(&format!("{name}: {v}{eol}")),
+            None => out.push_str(line),
+        }
+    }
+    redact_text(&out, None)
+}
+
 /// Redacts secrets in a body shown as text: SASL `<auth>`/`<response>`
 /// payloads, `<password>` elements, JSON `"password": "..."` and form fields.
 pub(crate) fn redact_text(text: &str, content_type: Option<&str>) -> String {
@@ -418,6 +443,22 @@ fn redact_json_secrets(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redact_view_hides_credential_headers_and_sasl() {
+        let text = "PUT /x HTTP/1.1\r\nAuthorization: Basic dXNlcjpwYXNz\r\ncookie: a=1; b=2\r\n\r\n<auth mechanism='PLAIN'>AGEAYg==</auth>";
+        let shown = super::redact_view(text);
+        assert!(
+            !shown.contains("dXNlcjpwYXNz")
+                && !shown.contains("AGEAYg==")
+                && !shown.contains("a=1"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("Authorization: Basic") && shown.starts_with("PUT /x HTTP/1.1\r\n"),
+            "{shown}"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -27,8 +27,8 @@ mod tests;
 pub use body::{ChunkError, InflateError};
 pub use connection::Connection;
 pub use exchange::{
-    Exchange, Held, Payload, Protocol, Request, RequestHeaders, Response, ResponseHeaders, Upgrade,
-    REDACTED,
+    redact_view, Exchange, Held, Payload, Protocol, Request, RequestHeaders, Response,
+    ResponseHeaders, Upgrade, REDACTED,
 };
 pub use parser::{detect, ChunkSizeError, FramingError, HeadError, Probe};
 

@@ -188,10 +188,15 @@ impl Findings for TlsOut<'_, '_, '_> {
 impl tls::Sink for TlsOut<'_, '_, '_> {
     fn on_plaintext(&mut self, dir: Dir, at: FrameRef, bytes: &[u8]) {
         self.bytes.dir_mut(dir).decrypted += bytes.len() as u64;
+        self.ctx.sink.on_plaintext(self.stream, dir, at, bytes);
         self.upper.on_data(self.ctx, dir, at, bytes, true);
     }
 
     fn on_plaintext_gap(&mut self, dir: Dir, at: FrameRef, len: u64, reason: tls::GapReason) {
+        let why = format!("{reason:?}");
+        self.ctx
+            .sink
+            .on_plaintext_gap(self.stream, dir, at, len, &why);
         match reason {
             tls::GapReason::CaptureGap => {}
             tls::GapReason::Unparsed => self.bytes.dir_mut(dir).unparsed += len,

@@ -1,20 +1,31 @@
-//! `xmppcap follow`: the reassembled bytes of one TCP stream, like
-//! Wireshark's Follow TCP Stream.
+//! `xmppcap follow`: the reassembled bytes of one TCP stream (like
+//! Wireshark's Follow TCP Stream) or its decrypted TLS application data
+//! (Follow TLS Stream).
 //!
-//! Takes a capture, a `tcp.stream` index and the directions to show; writes
-//! the bytes as they are reassembled (streaming, nothing buffered beyond one
-//! segment). In raw mode exactly the payload bytes of the chosen directions,
-//! gaps skipped and returned for stderr; otherwise readable blocks per
-//! direction with frame numbers and gap markers.
+//! Takes a capture, a `tcp.stream` index, a layer and the directions to
+//! show; writes the bytes as they are reassembled or decrypted (streaming,
+//! nothing buffered beyond one segment or record). In raw mode exactly the
+//! bytes of the chosen directions, gaps skipped and returned for stderr;
+//! otherwise readable blocks per direction with frame numbers and gap markers.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings};
-use crate::pipeline::{run_tcp, Options, PipelineError, TcpConsumer};
+use crate::pipeline::{analyze, run_tcp, EventSink, Options, PipelineError, TcpConsumer};
+use crate::report::event::Event;
 use crate::report::text;
 use crate::tcp;
+
+/// Which bytes to follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    /// TCP payload.
+    Tcp,
+    /// Decrypted TLS application data.
+    Tls,
+}
 
 /// What following a stream found, besides the bytes written.
 #[derive(Debug, Default)]
@@ -23,7 +34,7 @@ pub struct Followed {
     pub found: bool,
     /// How many streams the capture has, for the error message when not found.
     pub streams_seen: u64,
-    /// Gaps in the shown directions, described for stderr.
+    /// Gaps in the shown directions (lost or undecryptable bytes), described for stderr.
     pub gaps: Vec<String>,
 }
 
@@ -31,6 +42,7 @@ pub struct Followed {
 pub fn follow(
     path: &Path,
     stream: u64,
+    layer: Layer,
     opts: &Options,
     dirs: &[Dir],
     out: &mut dyn Write,
@@ -41,22 +53,45 @@ pub fn follow(
         dirs,
         out,
         raw,
+        redact: !opts.show_secrets,
+        block: Vec::new(),
         last_dir: None,
         error: None,
         followed: Followed::default(),
     };
-    run_tcp(path, opts, &mut follower)?;
+    match layer {
+        Layer::Tcp => {
+            run_tcp(path, opts, &mut follower)?;
+        }
+        Layer::Tls => {
+            let analyzed = analyze(path, opts, &mut follower)?;
+            follower.followed.streams_seen = analyzed.connections.len() as u64;
+            follower.followed.found = analyzed
+                .connections
+                .iter()
+                .any(|c| c.stream == stream && c.tls.is_some());
+        }
+    }
+    follower.flush_block();
     if let Some(e) = follower.error {
         return Err(PipelineError::Output(e));
     }
     Ok(follower.followed)
 }
 
+/// Bytes of a readable block kept before it is written anyway.
+const BLOCK_LIMIT: usize = 64 << 10;
+
 struct Follower<'o> {
     stream: u64,
     dirs: &'o [Dir],
     out: &'o mut dyn Write,
     raw: bool,
+    /// Redact credentials in the readable view (`--raw` writes exact bytes).
+    redact: bool,
+    /// The readable view's current block, redacted and written when it ends,
+    /// so a header split across segments is still recognised.
+    block: Vec<u8>,
     /// Direction of the block being written, to print a header when it changes.
     last_dir: Option<Dir>,
     /// The first write error; later output is skipped.
@@ -73,23 +108,67 @@ impl Follower<'_> {
         }
     }
 
-    fn block_header(&mut self, dir: Dir, at: FrameRef) {
-        if self.raw || self.last_dir == Some(dir) {
+    fn shows(&self, stream: u64, dir: Dir) -> bool {
+        stream == self.stream && self.dirs.contains(&dir)
+    }
+
+    fn data(&mut self, dir: Dir, at: FrameRef, bytes: &[u8]) {
+        if self.raw {
+            self.write(|o| o.write_all(bytes));
             return;
         }
-        self.last_dir = Some(dir);
-        let arrow = match dir {
-            Dir::ClientToServer => "client → server",
-            Dir::ServerToClient => "server → client",
-        };
-        self.write(|o| {
-            writeln!(
-                o,
-                "\n── {arrow} · frame {} · {} ──",
-                at.frame,
-                text::clock(at.ts)
-            )
-        });
+        if self.last_dir != Some(dir) {
+            self.flush_block();
+            self.last_dir = Some(dir);
+            let arrow = if dir == Dir::ClientToServer {
+                "client → server"
+            } else {
+                "server → client"
+            };
+            self.write(|o| {
+                writeln!(
+                    o,
+                    "\n── {arrow} · frame {} · {} ──",
+                    at.frame,
+                    text::clock(at.ts)
+                )
+            });
+        }
+        self.block.extend_from_slice(bytes);
+        if self.block.len() >= BLOCK_LIMIT {
+            self.flush_block();
+        }
+    }
+
+    /// Writes the readable block, credentials redacted unless asked for.
+    fn flush_block(&mut self) {
+        if self.block.is_empty() {
+            return;
+        }
+        let mut shown = text::printable(&self.block);
+        if self.redact {
+            shown = crate::http::redact_view(&shown);
+        }
+        self.block.clear();
+        self.write(|o| o.write_all(shown.as_bytes()));
+    }
+
+    /// Missing bytes: a marker in the readable view, a line for stderr in raw mode.
+    fn gap(&mut self, what: String) {
+        self.flush_block();
+        if !self.raw {
+            self.last_dir = None;
+            self.write(|o| writeln!(o, "\n[gap: {what}]"));
+        }
+        self.followed.gaps.push(what);
+    }
+
+    fn note(&mut self, line: String) {
+        self.flush_block();
+        if !self.raw {
+            self.last_dir = None;
+            self.write(|o| writeln!(o, "\n── {line} ──"));
+        }
     }
 }
 
@@ -99,9 +178,9 @@ impl Findings for Follower<'_> {
 
 impl tcp::Sink for Follower<'_> {
     fn on_tcp(&mut self, event: tcp::Event<'_>) {
-        use tcp::Event;
+        use tcp::Event as E;
         match event {
-            Event::Opened {
+            E::Opened {
                 stream,
                 client,
                 server,
@@ -112,63 +191,41 @@ impl tcp::Sink for Follower<'_> {
                 if stream == self.stream {
                     self.followed.found = true;
                     if !self.raw {
-                        self.write(|o| {
-                            writeln!(
-                                o,
-                                "stream {stream}: {client} → {server}, first frame {}, {}",
-                                at.frame,
-                                origin.describe()
-                            )
-                        });
+                        let line = format!(
+                            "stream {stream}: {client} → {server}, first frame {}, {}",
+                            at.frame,
+                            origin.describe()
+                        );
+                        self.write(|o| writeln!(o, "{line}"));
                     }
                 }
             }
-            Event::Data {
+            E::Data {
                 stream,
                 dir,
                 at,
                 bytes,
                 ..
-            } if stream == self.stream && self.dirs.contains(&dir) => {
-                self.block_header(dir, at);
-                if self.raw {
-                    self.write(|o| o.write_all(bytes));
-                } else {
-                    let shown = text::printable(bytes);
-                    self.write(|o| o.write_all(shown.as_bytes()));
-                }
-            }
-            Event::Gap {
+            } if self.shows(stream, dir) => self.data(dir, at, bytes),
+            E::Gap {
                 stream,
                 dir,
                 at,
                 offset,
                 len,
                 reason,
-            } if stream == self.stream && self.dirs.contains(&dir) => {
-                let what = format!(
+            } if self.shows(stream, dir) => {
+                self.gap(format!(
                     "{dir}: {len} bytes missing at offset {offset} ({}), noticed at frame {}",
                     reason.as_str(),
                     at.frame
-                );
-                if !self.raw {
-                    self.last_dir = None;
-                    self.write(|o| writeln!(o, "\n[gap: {what}]"));
-                }
-                self.followed.gaps.push(what);
+                ));
             }
-            Event::Fin { stream, dir, at } | Event::Rst { stream, dir, at }
-                if stream == self.stream && !self.raw =>
-            {
-                let what = if matches!(event, Event::Fin { .. }) {
-                    "FIN"
-                } else {
-                    "RST"
-                };
-                self.last_dir = None;
-                self.write(|o| {
-                    writeln!(o, "\n── {what} from the {dir} side · frame {} ──", at.frame)
-                });
+            E::Fin { stream, dir, at } if stream == self.stream => {
+                self.note(format!("FIN from the {dir} side · frame {}", at.frame))
+            }
+            E::Rst { stream, dir, at } if stream == self.stream => {
+                self.note(format!("RST from the {dir} side · frame {}", at.frame))
             }
             _ => {}
         }
@@ -176,3 +233,36 @@ impl tcp::Sink for Follower<'_> {
 }
 
 impl TcpConsumer for Follower<'_> {}
+
+impl EventSink for Follower<'_> {
+    fn emit(&mut self, event: Event) {
+        if event.stream != Some(self.stream) || self.raw {
+            return;
+        }
+        if event.kind == "tls.server_hello"
+            || event.kind == "tls.alert"
+            || event.kind == "tls.decryption_failed"
+        {
+            self.note(format!(
+                "{} · frame {}",
+                event.summary,
+                event.frame.unwrap_or(0)
+            ));
+        }
+    }
+
+    fn on_plaintext(&mut self, stream: u64, dir: Dir, at: FrameRef, bytes: &[u8]) {
+        if self.shows(stream, dir) {
+            self.data(dir, at, bytes);
+        }
+    }
+
+    fn on_plaintext_gap(&mut self, stream: u64, dir: Dir, at: FrameRef, len: u64, why: &str) {
+        if self.shows(stream, dir) {
+            self.gap(format!(
+                "{dir}: {len} bytes not decrypted ({why}), frame {}",
+                at.frame
+            ));
+        }
+    }
+}

@@ -24,6 +24,10 @@ pub fn dir(test: &str) -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub capture: PathBuf,
+    /// NSS key log (column 2), when the capture has one.
+    pub keylog: Option<PathBuf>,
+    /// Notes (column 4): "keys embedded in pcapng (DSB)" marks secrets inside the capture.
+    pub notes: String,
 }
 
 pub fn manifest(corpus: &Path) -> Vec<Entry> {
@@ -32,8 +36,16 @@ pub fn manifest(corpus: &Path) -> Vec<Entry> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|line| {
             let mut cols = line.split('\t');
+            let capture = corpus.join(cols.next().unwrap_or_default());
+            let keylog = cols
+                .next()
+                .filter(|k| *k != "-" && !k.is_empty())
+                .map(|k| corpus.join(k));
+            let _rsa_key = cols.next();
             Entry {
-                capture: corpus.join(cols.next().unwrap_or_default()),
+                capture,
+                keylog,
+                notes: cols.next().unwrap_or_default().to_owned(),
             }
         })
         .collect()

@@ -3,6 +3,8 @@
 
 mod cli;
 mod corpus;
+mod corpus_app;
 mod corpus_tcp;
+mod corpus_tls;
 mod fixtures_tcp;
 mod golden;
