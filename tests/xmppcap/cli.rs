@@ -220,3 +220,44 @@ fn html_report_escapes_captured_text() {
         "self-contained, no scripts"
     );
 }
+
+#[test]
+fn json_report_has_the_fields_its_schema_requires() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/report.schema.json"
+        ))
+        .expect("schema file"),
+    )
+    .expect("schema is JSON");
+    let out = xmppcap(&["report", "--format", "json", WSS, "--keylog", WSS_KEYS]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report is JSON");
+    assert_eq!(doc["schema"], schema["properties"]["schema"]["const"]);
+    let required = |def: &str| -> Vec<String> {
+        schema["$defs"][def]["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let capture = &doc["captures"][0];
+    for key in required("capture_report") {
+        assert!(capture.get(&key).is_some(), "capture report lacks {key}");
+    }
+    for (def, items) in [
+        ("event", "timeline"),
+        ("finding", "findings"),
+        ("connection", "connections"),
+        ("session", "sessions"),
+    ] {
+        let list = capture[items].as_array().expect("a list");
+        assert!(!list.is_empty(), "{items} is empty");
+        for item in list {
+            for key in required(def) {
+                assert!(item.get(&key).is_some(), "{items} item lacks {key}: {item}");
+            }
+        }
+    }
+}
