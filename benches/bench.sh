@@ -37,12 +37,12 @@ fi
 if [[ $what == tls || $what == all ]]; then
     f=$data/tls-$size.pcapng
     [[ -f $f ]] || "$gen" bench-tls --size "$size" --out "$f"
-    measure "tls (TLS 1.3 decrypt)" "$f" tls --no-progress --format json --keylog "$f.keys"
+    measure "tls (TLS 1.3 decrypt)" "$f" tls --no-progress --format json --keylog "${f%.*}.keys"
 fi
 if [[ $what == report || $what == all ]]; then
     f=$data/wss-$size.pcapng
     if [[ -f $f ]] || "$gen" bench-wss --size "$size" --out "$f" 2>/dev/null; then
-        measure "report ndjson (wss)" "$f" report --no-progress --format ndjson --keylog "$f.keys"
+        measure "report ndjson (wss)" "$f" report --no-progress --format ndjson --keylog "${f%.*}.keys"
     else
         echo "report: the generator has no bench-wss yet"
     fi

@@ -42,6 +42,9 @@ pub struct Options {
     pub show_secrets: bool,
     /// Keep each stanza's (redacted) XML in the report.
     pub raw: bool,
+    /// Keep the text of WebSocket messages that carried XMPP (`xmppcap ws`,
+    /// or `report --raw`); without it the stanza events say what they held.
+    pub xmpp_message_text: bool,
     /// Also read the key log named by the `SSLKEYLOGFILE` environment variable.
     pub use_env_keylog: bool,
 }

@@ -258,17 +258,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ReportFormat::Ndjson => commands::Format::Ndjson,
                 ReportFormat::Html => commands::Format::Html,
             };
-            commands::run_analysis(&args.analysis.setup(args.raw), Selection::All, format)
+            let mut setup = args.analysis.setup(args.raw);
+            setup.opts.xmpp_message_text = args.raw;
+            commands::run_analysis(&setup, Selection::All, format)
         }
         Command::Tls(args) => commands::run_tls(
             &args.analysis.setup(false),
             args.format == TableOrJson::Json,
         ),
-        Command::Ws(args) => commands::run_analysis(
-            &args.analysis.setup(false),
-            Selection::WebSocket,
-            args.format.into(),
-        ),
+        Command::Ws(args) => {
+            let mut setup = args.analysis.setup(false);
+            setup.opts.xmpp_message_text = true;
+            commands::run_analysis(&setup, Selection::WebSocket, args.format.into())
+        }
         Command::Http(args) => commands::run_analysis(
             &args.analysis.setup(false),
             Selection::Http,

@@ -243,7 +243,10 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
         over.session
             .on_element_spanning(m.dir, m.frame, m.last_frame, text.as_bytes(), &mut out);
         let stanzas = out.stanza_texts();
-        let shown = if show_secrets {
+        let shown = if !out.ctx.xmpp_message_text {
+            // The stanza events say what the message held; its text only with --raw or `ws`.
+            None
+        } else if show_secrets {
             Some(text.to_owned())
         } else if stanzas.is_empty() {
             // Nothing parsed: show only harmless whitespace, never unparsed XML that may hold credentials.

@@ -35,7 +35,13 @@ pub fn analyze(
     opts: &Options,
     sink: &mut dyn EventSink,
 ) -> Result<Analyzed, PipelineError> {
-    let mut ctx = Context::new(opts.limits.clone(), opts.show_secrets, opts.raw, sink);
+    let mut ctx = Context::new(
+        opts.limits.clone(),
+        opts.show_secrets,
+        opts.raw,
+        opts.xmpp_message_text,
+        sink,
+    );
     let (keys, key_sources) = load_keys(opts, &mut ctx)?;
     let mut analysis = Analysis {
         ctx,

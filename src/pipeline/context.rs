@@ -39,6 +39,8 @@ pub(crate) struct Context<'s> {
     pub show_secrets: bool,
     /// Keep each stanza's redacted XML in its event (`--raw`).
     pub raw: bool,
+    /// Keep the text of WebSocket messages that carried XMPP.
+    pub xmpp_message_text: bool,
     pub sink: &'s mut dyn EventSink,
     pub findings: FindingLog,
     next_session: u32,
@@ -58,11 +60,18 @@ struct RestPending {
 }
 
 impl<'s> Context<'s> {
-    pub fn new(limits: Limits, show_secrets: bool, raw: bool, sink: &'s mut dyn EventSink) -> Self {
+    pub fn new(
+        limits: Limits,
+        show_secrets: bool,
+        raw: bool,
+        xmpp_message_text: bool,
+        sink: &'s mut dyn EventSink,
+    ) -> Self {
         Context {
             limits,
             show_secrets,
             raw,
+            xmpp_message_text,
             sink,
             findings: FindingLog::default(),
             next_session: 0,

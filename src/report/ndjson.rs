@@ -39,6 +39,8 @@ impl Selection {
 /// Streams events as NDJSON lines.
 pub struct NdjsonWriter<'w> {
     out: &'w mut dyn Write,
+    /// One line, serialised here first so the writer gets one call per line.
+    line: Vec<u8>,
     selection: Selection,
     error: Option<io::Error>,
     pub written: u64,
@@ -48,6 +50,7 @@ impl<'w> NdjsonWriter<'w> {
     pub fn new(out: &'w mut dyn Write, selection: Selection) -> Self {
         NdjsonWriter {
             out,
+            line: Vec::with_capacity(4096),
             selection,
             error: None,
             written: 0,
@@ -59,9 +62,13 @@ impl<'w> NdjsonWriter<'w> {
         if self.error.is_some() {
             return;
         }
-        let result = serde_json::to_writer(&mut *self.out, value)
+        self.line.clear();
+        let result = serde_json::to_writer(&mut self.line, value)
             .map_err(io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"));
+            .and_then(|()| {
+                self.line.push(b'\n');
+                self.out.write_all(&self.line)
+            });
         if let Err(e) = result {
             self.error = Some(e);
         } else {

@@ -124,6 +124,7 @@ fn secrets_are_redacted_in_every_format_unless_asked() {
         "report",
         "--format",
         "ndjson",
+        "--raw",
         "--show-secrets",
         WSS,
         "--keylog",
