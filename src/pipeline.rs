@@ -47,6 +47,9 @@ pub struct Options {
     pub xmpp_message_text: bool,
     /// Also read the key log named by the `SSLKEYLOGFILE` environment variable.
     pub use_env_keylog: bool,
+    /// Servers' RSA private keys (PEM, PKCS#1 or PKCS#8) for `TLS_RSA_*` suites;
+    /// used when built with the `rsa-keys` feature.
+    pub rsa_keys: Vec<PathBuf>,
 }
 
 /// Errors that stop the processing of one capture.

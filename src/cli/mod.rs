@@ -82,6 +82,10 @@ struct AnalysisArgs {
     /// the SSLKEYLOGFILE environment variable and secrets embedded in pcapng are used too.
     #[arg(long = "keylog", value_name = "FILE")]
     keylogs: Vec<PathBuf>,
+    /// A server's RSA private key (PEM, PKCS#1 or PKCS#8) to decrypt TLS_RSA_* suites;
+    /// repeatable. Needs a build with `--features rsa-keys`.
+    #[arg(long = "rsa-key", value_name = "FILE")]
+    rsa_keys: Vec<PathBuf>,
     /// Show SASL credentials, Authorization headers, cookies and tokens instead of redacting them.
     #[arg(long = "show-secrets")]
     show_secrets: bool,
@@ -250,6 +254,15 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Report(ReportArgs { analysis, .. })
+    | Command::Tls(TlsArgs { analysis, .. })
+    | Command::Ws(ListArgs { analysis, .. })
+    | Command::Http(ListArgs { analysis, .. }) = &cli.command
+    {
+        if !analysis.rsa_keys.is_empty() && !cfg!(feature = "rsa-keys") {
+            anyhow::bail!("--rsa-key needs a build with the rsa-keys feature: cargo build --release --features rsa-keys");
+        }
+    }
     match cli.command {
         Command::Report(args) => {
             let format = match args.format {
@@ -295,6 +308,7 @@ impl AnalysisArgs {
     fn setup(&self, raw: bool) -> commands::Setup {
         let mut opts = options(self.input.no_progress);
         opts.keylogs = self.keylogs.clone();
+        opts.rsa_keys = self.rsa_keys.clone();
         opts.show_secrets = self.show_secrets;
         opts.raw = raw;
         opts.use_env_keylog = true;

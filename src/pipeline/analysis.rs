@@ -101,6 +101,14 @@ fn load_keys(
             secrets,
         });
     }
+    #[cfg(feature = "rsa-keys")]
+    for path in &opts.rsa_keys {
+        keys.load_rsa_key(path)?;
+        sources.push(KeySourceReport {
+            source: format!("RSA private key {}", path.display()),
+            secrets: 1,
+        });
+    }
     if opts.use_env_keylog {
         let secrets = keys.load_env(&mut findings)?;
         if let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {

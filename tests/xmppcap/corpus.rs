@@ -26,6 +26,9 @@ pub struct Entry {
     pub capture: PathBuf,
     /// NSS key log (column 2), when the capture has one.
     pub keylog: Option<PathBuf>,
+    /// Server RSA private key (column 3), when the capture has one.
+    #[cfg_attr(not(feature = "rsa-keys"), allow(dead_code))]
+    pub rsa_key: Option<PathBuf>,
     /// Notes (column 4): "keys embedded in pcapng (DSB)" marks secrets inside the capture.
     pub notes: String,
 }
@@ -41,10 +44,14 @@ pub fn manifest(corpus: &Path) -> Vec<Entry> {
                 .next()
                 .filter(|k| *k != "-" && !k.is_empty())
                 .map(|k| corpus.join(k));
-            let _rsa_key = cols.next();
+            let rsa_key = cols
+                .next()
+                .filter(|k| *k != "-" && !k.is_empty())
+                .map(|k| corpus.join(k));
             Entry {
                 capture,
                 keylog,
+                rsa_key,
                 notes: cols.next().unwrap_or_default().to_owned(),
             }
         })
