@@ -90,22 +90,33 @@ pub(super) fn run_tls(setup: &Setup, json: bool) -> anyhow::Result<ExitCode> {
 
 /// Reports failed captures on stderr and chooses the exit code.
 fn finish(setup: &Setup, reports: &[Result<Report, PipelineError>]) -> anyhow::Result<ExitCode> {
+    Ok(exit_code_of(
+        &setup.captures,
+        reports,
+        Report::worst_level,
+        setup.fail_on,
+    ))
+}
+
+/// 2 when a capture failed (each failure said on stderr), else by the worst finding.
+pub(super) fn exit_code_of<T>(
+    captures: &[PathBuf],
+    reports: &[Result<T, PipelineError>],
+    worst_of: impl Fn(&T) -> Option<Level>,
+    fail_on: Option<Level>,
+) -> ExitCode {
     let mut failed = false;
-    for (path, report) in setup.captures.iter().zip(reports) {
+    for (path, report) in captures.iter().zip(reports) {
         if let Err(e) = report {
             eprintln!("xmppcap: {}: {e}", path.display());
             failed = true;
         }
     }
     if failed {
-        return Ok(ExitCode::from(EXIT_ERROR));
+        return ExitCode::from(EXIT_ERROR);
     }
-    let worst = reports
-        .iter()
-        .flatten()
-        .filter_map(Report::worst_level)
-        .max();
-    Ok(exit_code(worst, setup.fail_on))
+    let worst = reports.iter().flatten().filter_map(worst_of).max();
+    exit_code(worst, fail_on)
 }
 
 #[derive(Serialize)]

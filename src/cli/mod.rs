@@ -19,6 +19,7 @@ use crate::finding::Level;
 use crate::pipeline::{self, Options};
 use crate::report;
 use crate::report::ndjson::Selection;
+use crate::report::streams::StreamsReport;
 
 mod commands;
 
@@ -340,10 +341,6 @@ pub(crate) fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Writ
     })
 }
 
-fn exit_code(worst: Option<Level>, fail_on: Option<FailOn>) -> ExitCode {
-    commands::exit_code(worst, fail_on.map(FailOn::level))
-}
-
 fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
     let opts = options(args.input.no_progress);
     let reports = pipeline::run_many(&args.input.captures, |path| pipeline::streams(path, &opts));
@@ -353,22 +350,13 @@ fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
         TableOrJson::Json => report::streams::render_json(&reports, &mut out)?,
     }
     out.flush()?;
-    let mut failed = false;
-    for (path, report) in args.input.captures.iter().zip(&reports) {
-        if let Err(e) = report {
-            eprintln!("xmppcap: {}: {e}", path.display());
-            failed = true;
-        }
-    }
-    if failed {
-        return Ok(ExitCode::from(EXIT_ERROR));
-    }
-    let worst = reports
-        .iter()
-        .flatten()
-        .filter_map(|r| r.worst_level())
-        .max();
-    Ok(exit_code(worst, args.input.fail_on))
+    let fail_on = args.input.fail_on.map(FailOn::level);
+    Ok(commands::exit_code_of(
+        &args.input.captures,
+        &reports,
+        StreamsReport::worst_level,
+        fail_on,
+    ))
 }
 
 fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
@@ -445,13 +433,16 @@ mod tests {
     #[test]
     fn fail_on_compares_levels() {
         assert_eq!(
-            exit_code(Some(Level::Warn), Some(FailOn::Warn)),
+            commands::exit_code(Some(Level::Warn), Some(Level::Warn)),
             ExitCode::from(1)
         );
         assert_eq!(
-            exit_code(Some(Level::Info), Some(FailOn::Warn)),
+            commands::exit_code(Some(Level::Info), Some(Level::Warn)),
             ExitCode::SUCCESS
         );
-        assert_eq!(exit_code(Some(Level::Error), None), ExitCode::SUCCESS);
+        assert_eq!(
+            commands::exit_code(Some(Level::Error), None),
+            ExitCode::SUCCESS
+        );
     }
 }

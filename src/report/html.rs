@@ -8,9 +8,8 @@ use std::io::{self, Write};
 
 use quick_xml::escape::escape;
 
-use crate::report::event::Event;
 use crate::report::model::{Report, SessionReport};
-use crate::report::table::{event_label, in_session_timeline, session_facts};
+use crate::report::table::{event_label, session_facts};
 use crate::report::text;
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
@@ -42,23 +41,10 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         (Some(a), Some(b)) => format!("{a} → {b} ({})", text::duration_nanos(b.nanos_since(a))),
         _ => "no packets".to_owned(),
     };
-    let keys: Vec<String> = report
-        .keys
-        .iter()
-        .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
-        .collect();
     writeln!(out, "<table class=\"facts\">")?;
     fact(out, "packets", &c.packets.to_string())?;
     fact(out, "time", &span)?;
-    fact(
-        out,
-        "keys",
-        &if keys.is_empty() {
-            "none".to_owned()
-        } else {
-            keys.join(", ")
-        },
-    )?;
+    fact(out, "keys", &report.keys_in_words())?;
     fact(
         out,
         "connections",
@@ -96,15 +82,7 @@ fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io
         fact(out, label, &value)?;
     }
     writeln!(out, "</table>")?;
-    let events: Vec<&Event> = report
-        .timeline
-        .iter()
-        .filter(|e| {
-            e.session == Some(s.id)
-                || (e.session.is_none() && e.stream.is_some_and(|st| s.streams.contains(&st)))
-        })
-        .filter(|e| in_session_timeline(e))
-        .collect();
+    let events = report.session_events(s);
     writeln!(out, "<table><tr><th>time (UTC)</th><th>dir</th><th>frame</th><th>event</th><th>summary</th></tr>")?;
     for e in events {
         let class = e.level().map(|l| l.as_str()).unwrap_or("");

@@ -115,20 +115,7 @@ pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
             writeln!(out)?;
         }
         capture_line(report, out)?;
-        let keys: Vec<String> = report
-            .keys
-            .iter()
-            .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
-            .collect();
-        writeln!(
-            out,
-            "keys: {}",
-            if keys.is_empty() {
-                "none".to_owned()
-            } else {
-                keys.join(", ")
-            }
-        )?;
+        writeln!(out, "keys: {}", report.keys_in_words())?;
         let mut t = table(vec![
             "stream",
             "client → server",

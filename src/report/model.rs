@@ -42,6 +42,32 @@ impl Report {
     pub fn worst_level(&self) -> Option<Level> {
         self.findings.iter().map(|f| f.level).max()
     }
+
+    /// The key sources in words: `keys/a.keys (6 secrets), pcapng DSB at byte 120 (2 secrets)` or `none`.
+    pub fn keys_in_words(&self) -> String {
+        if self.keys.is_empty() {
+            return "none".to_owned();
+        }
+        let keys: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
+            .collect();
+        keys.join(", ")
+    }
+
+    /// The events a session's timeline shows: its own, and those of its
+    /// connections that belong to no session yet (TCP, TLS, HTTP upgrade).
+    pub fn session_events(&self, s: &SessionReport) -> Vec<&Event> {
+        self.timeline
+            .iter()
+            .filter(|e| {
+                e.session == Some(s.id)
+                    || (e.session.is_none() && e.stream.is_some_and(|st| s.streams.contains(&st)))
+            })
+            .filter(|e| crate::report::table::in_session_timeline(e))
+            .collect()
+    }
 }
 
 /// A key log source and how many secrets it gave.

@@ -50,20 +50,7 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if c.truncated {
         writeln!(out, "  the file is truncated (see findings)")?;
     }
-    let keys: Vec<String> = report
-        .keys
-        .iter()
-        .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
-        .collect();
-    writeln!(
-        out,
-        "keys: {}",
-        if keys.is_empty() {
-            "none".to_owned()
-        } else {
-            keys.join(", ")
-        }
-    )?;
+    writeln!(out, "keys: {}", report.keys_in_words())?;
     let tls = report
         .connections
         .iter()
@@ -92,15 +79,7 @@ fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io
     for (label, value) in session_facts(s) {
         writeln!(out, "  {label:<13} {value}")?;
     }
-    let events: Vec<&Event> = report
-        .timeline
-        .iter()
-        .filter(|e| {
-            e.session == Some(s.id)
-                || (e.session.is_none() && e.stream.is_some_and(|st| s.streams.contains(&st)))
-        })
-        .filter(|e| in_session_timeline(e))
-        .collect();
+    let events = report.session_events(s);
     render_timeline(&events, s.start, out)
 }
 
