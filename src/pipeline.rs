@@ -22,6 +22,7 @@ mod context;
 mod convert;
 mod follow;
 mod progress;
+mod sessions;
 mod upper;
 
 pub(crate) use analysis::describe_ending;

@@ -43,6 +43,7 @@ pub fn analyze(
         sink,
     );
     let (keys, key_sources) = load_keys(opts, &mut ctx)?;
+    ctx.keys_given = !keys.is_empty() || !opts.rsa_keys.is_empty();
     let mut analysis = Analysis {
         ctx,
         keys,
@@ -73,6 +74,9 @@ pub fn analyze(
     }
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
+    for finding in crate::pipeline::sessions::reconnect_findings(&sessions) {
+        ctx.finding(finding, None, None);
+    }
     let mut connections = std::mem::take(&mut ctx.connections);
     connections.sort_by_key(|c| c.stream);
     fill_bosh_endpoints(&mut sessions, &connections);

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::Finding;
+use crate::finding::{Finding, Level};
 use crate::limits::Limits;
 use crate::report::event::{Event, RestRequest};
 use crate::report::findings::FindingLog;
@@ -41,6 +41,9 @@ pub(crate) struct Context<'s> {
     pub raw: bool,
     /// Keep the text of WebSocket messages that carried XMPP.
     pub xmpp_message_text: bool,
+    /// Some key material was given (key log, DSB, RSA key): without any, an
+    /// undecryptable connection is expected and only worth an `info`.
+    pub keys_given: bool,
     pub sink: &'s mut dyn EventSink,
     pub findings: FindingLog,
     next_session: u32,
@@ -72,6 +75,7 @@ impl<'s> Context<'s> {
             show_secrets,
             raw,
             xmpp_message_text,
+            keys_given: false,
             sink,
             findings: FindingLog::default(),
             next_session: 0,
@@ -107,6 +111,10 @@ impl<'s> Context<'s> {
         stream: Option<u64>,
         session: Option<u32>,
     ) -> Event {
+        if finding.code == "tls.undecryptable" && !self.keys_given && finding.level > Level::Info {
+            finding.level = Level::Info;
+            finding.message.push_str(" (no key material was given)");
+        }
         if finding.stream.is_none() {
             finding.stream = stream;
         }

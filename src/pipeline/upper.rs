@@ -237,7 +237,8 @@ impl Upper {
 
     /// The connection is over: flush every stage. Gives the XMPP session it carried.
     pub fn finish(&mut self, ctx: &mut Context, via_tls: bool) -> Option<FinishedSession> {
-        if matches!(self.app, App::Undecided) && !self.pending.is_empty() {
+        let has_data = self.pending.iter().any(|p| matches!(p, Pending::Data(..)));
+        if matches!(self.app, App::Undecided) && has_data {
             self.decide(ctx, via_tls, true);
         }
         let stream = self.stream;

@@ -409,10 +409,12 @@ impl Session {
         stats.bytes_undecryptable += len as u64;
         sink.on_plaintext_gap(dir, at, len as u64, reason);
         if self.summary.fail(why.clone()) {
-            let level = if reason == GapReason::NoEarlyKey {
-                Level::Warn
-            } else {
+            // Wrong keys or damaged records are errors; a missing key is what
+            // any capture without a complete key log shows.
+            let level = if reason == GapReason::AuthenticationFailed {
                 Level::Error
+            } else {
+                Level::Warn
             };
             let f = self.finding(level, "tls.undecryptable", why.clone(), dir, at);
             sink.push_finding(f);
