@@ -27,7 +27,6 @@ mod upper;
 
 pub(crate) use analysis::describe_ending;
 pub use analysis::{analyze, Analyzed};
-pub(crate) use conn::describe_tls;
 pub use context::EventSink;
 pub use follow::{follow, Followed, Layer as FollowLayer};
 

@@ -138,7 +138,7 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
         {
             s.client = Some(c.client);
             s.server = Some(c.server);
-            s.tls = c.tls.as_ref().map(crate::pipeline::conn::describe_tls);
+            s.tls = c.tls.as_ref().map(crate::tls::Summary::describe);
         }
     }
 }

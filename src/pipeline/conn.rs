@@ -307,30 +307,11 @@ fn session_report(f: &FinishedSession, conn: &Conn, tls: Option<&tls::Summary>) 
         streams: vec![conn.stream],
         client: Some(conn.client),
         server: Some(conn.server),
-        tls: tls.map(describe_tls),
+        tls: tls.map(tls::Summary::describe),
         transport_detail: f.websocket.clone(),
         start: f.summary.first.map(|a| a.ts),
         end: f.summary.last.map(|a| a.ts),
         ended: crate::pipeline::describe_ending(&f.summary),
         xmpp: f.summary.clone(),
     }
-}
-
-/// A TLS connection in a few words: version, suite, SNI, and whether it was decrypted.
-pub(crate) fn describe_tls(s: &tls::Summary) -> String {
-    let mut parts = vec![s.version.clone().unwrap_or_else(|| "TLS".to_owned())];
-    parts.extend(s.suite.clone());
-    if let Some(sni) = &s.sni {
-        parts.push(format!("SNI {sni}"));
-    }
-    parts.push(match s.decrypted {
-        tls::Decrypted::Yes => "decrypted".to_owned(),
-        tls::Decrypted::Partly => format!(
-            "partly decrypted ({})",
-            s.reason.as_deref().unwrap_or("see findings")
-        ),
-        tls::Decrypted::No => format!("not decrypted: {}", s.reason.as_deref().unwrap_or("no key")),
-        tls::Decrypted::NothingEncrypted => "nothing encrypted".to_owned(),
-    });
-    parts.join(", ")
 }

@@ -58,6 +58,7 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for s in &report.sessions {
         render_session(report, s, out)?;
     }
+    render_other_connections(report, out)?;
     render_findings(report, out)
 }
 
@@ -94,6 +95,42 @@ fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io
             e.frame.map(|f| f.to_string()).unwrap_or_default(),
             escape(event_label(e)),
             escape(&e.summary)
+        )?;
+    }
+    writeln!(out, "</table>")
+}
+
+fn render_other_connections(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let others = report.other_connections();
+    if others.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "<h2>Other connections</h2>")?;
+    writeln!(
+        out,
+        "<table><tr><th>stream</th><th>endpoints</th><th>layers</th><th>what happened</th></tr>"
+    )?;
+    for c in others {
+        let mut lines: Vec<String> = c
+            .tls
+            .iter()
+            .map(|t| format!("TLS: {}", t.describe()))
+            .collect();
+        lines.extend(
+            report
+                .connection_events(c.stream)
+                .iter()
+                .map(|e| format!("frame {}: {}", e.frame.unwrap_or(0), e.summary)),
+        );
+        let lines: Vec<String> = lines.iter().map(|l| escape(l).into_owned()).collect();
+        writeln!(
+            out,
+            "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            c.stream,
+            c.client,
+            c.server,
+            escape(c.layers.join(" → ")),
+            lines.join("<br>")
         )?;
     }
     writeln!(out, "</table>")

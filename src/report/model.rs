@@ -56,6 +56,25 @@ impl Report {
         keys.join(", ")
     }
 
+    /// Connections that carried no XMPP session (REST calls, other traffic).
+    pub fn other_connections(&self) -> Vec<&ConnectionReport> {
+        self.connections
+            .iter()
+            .filter(|c| !self.sessions.iter().any(|s| s.streams.contains(&c.stream)))
+            .collect()
+    }
+
+    /// What to list under such a connection: its HTTP exchanges, BOSH bodies and findings.
+    pub fn connection_events(&self, stream: u64) -> Vec<&Event> {
+        self.timeline
+            .iter()
+            .filter(|e| {
+                e.stream == Some(stream)
+                    && (e.kind.starts_with("http.") || e.kind == "bosh.body" || e.kind == "finding")
+            })
+            .collect()
+    }
+
     /// The events a session's timeline shows: its own, and those of its
     /// connections that belong to no session yet (TCP, TLS, HTTP upgrade).
     pub fn session_events(&self, s: &SessionReport) -> Vec<&Event> {

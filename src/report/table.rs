@@ -11,7 +11,7 @@ use comfy_table::{presets, Cell, ContentArrangement, Table};
 
 use crate::common::{Dir, Timestamp};
 use crate::report::event::Event;
-use crate::report::model::{ConnectionReport, Report, SessionReport};
+use crate::report::model::{Report, SessionReport};
 use crate::report::streams::render_findings;
 use crate::report::text;
 
@@ -244,17 +244,7 @@ pub(crate) fn event_label(e: &Event) -> String {
 
 /// Connections that carried no XMPP session (REST, BOSH polls, other traffic).
 fn render_other_connections(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let in_sessions = |c: &ConnectionReport| {
-        report
-            .sessions
-            .iter()
-            .any(|s| s.streams.contains(&c.stream))
-    };
-    let others: Vec<&ConnectionReport> = report
-        .connections
-        .iter()
-        .filter(|c| !in_sessions(c))
-        .collect();
+    let others = report.other_connections();
     if others.is_empty() {
         return Ok(());
     }
@@ -271,16 +261,9 @@ fn render_other_connections(report: &Report, out: &mut dyn Write) -> io::Result<
             c.stream, c.client, c.server
         )?;
         if let Some(tls) = &c.tls {
-            writeln!(out, "    tls: {}", crate::pipeline::describe_tls(tls))?;
+            writeln!(out, "    tls: {}", tls.describe())?;
         }
-        let events: Vec<&Event> = report
-            .timeline
-            .iter()
-            .filter(|e| {
-                e.stream == Some(c.stream)
-                    && (e.kind.starts_with("http.") || e.kind == "bosh.body" || e.kind == "finding")
-            })
-            .collect();
+        let events = report.connection_events(c.stream);
         for e in events {
             writeln!(
                 out,

@@ -206,6 +206,26 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The connection in a few words: version, suite, SNI, and whether it was decrypted.
+    pub fn describe(&self) -> String {
+        let s = self;
+        let mut parts = vec![s.version.clone().unwrap_or_else(|| "TLS".to_owned())];
+        parts.extend(s.suite.clone());
+        if let Some(sni) = &s.sni {
+            parts.push(format!("SNI {sni}"));
+        }
+        parts.push(match s.decrypted {
+            Decrypted::Yes => "decrypted".to_owned(),
+            Decrypted::Partly => format!(
+                "partly decrypted ({})",
+                s.reason.as_deref().unwrap_or("see findings")
+            ),
+            Decrypted::No => format!("not decrypted: {}", s.reason.as_deref().unwrap_or("no key")),
+            Decrypted::NothingEncrypted => "nothing encrypted".to_owned(),
+        });
+        parts.join(", ")
+    }
+
     pub(crate) fn stats_mut(&mut self, dir: Dir) -> &mut DirStats {
         match dir {
             Dir::ClientToServer => &mut self.c2s,
