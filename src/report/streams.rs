@@ -56,6 +56,7 @@ pub fn render_table(
 
 fn render_one_table(report: &StreamsReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", capture_line(&report.capture))?;
+    writeln!(out, "{}", decode_line(&report.decode))?;
     if report.streams.is_empty() {
         writeln!(out, "no TCP connections")?;
         return render_findings(&report.findings, out);
@@ -68,7 +69,7 @@ fn render_one_table(report: &StreamsReport, out: &mut dyn Write) -> io::Result<(
         .set_header(vec![
             "stream",
             "client → server",
-            "frames, start, length",
+            "frames, time",
             "c→s",
             "s→c",
             "anomalies",
@@ -94,7 +95,20 @@ fn render_one_table(report: &StreamsReport, out: &mut dyn Write) -> io::Result<(
     for column in table.column_iter_mut() {
         column.set_padding((1, 1));
     }
+    // Addresses and the anomaly lines read badly when wrapped: give them room first.
+    use comfy_table::{ColumnConstraint, Width};
+    for (index, width) in [(1, 22), (2, 14), (5, 17)] {
+        if let Some(column) = table.column_mut(index) {
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        }
+    }
     writeln!(out, "{table}")?;
+    if report.streams.iter().any(|s| anomalies(s) != "none") {
+        writeln!(
+            out,
+            "(anomalies a/b: client → server / server → client; ooo: out-of-order)"
+        )?;
+    }
     render_findings(&report.findings, out)
 }
 
@@ -104,7 +118,7 @@ fn traffic(d: &DirStats) -> String {
 
 /// Retransmissions, out-of-order segments and gaps, one line each, only when present.
 fn anomalies(s: &StreamStats) -> String {
-    let pair = |c: u64, v: u64| format!("{c} / {v}");
+    let pair = |c: u64, v: u64| format!("{c}/{v}");
     let (c, v) = (&s.client_to_server, &s.server_to_client);
     let mut lines = Vec::new();
     if c.retransmitted_bytes + v.retransmitted_bytes > 0 {
@@ -115,13 +129,13 @@ fn anomalies(s: &StreamStats) -> String {
     }
     if c.out_of_order_segments + v.out_of_order_segments > 0 {
         lines.push(format!(
-            "out of order {}",
+            "ooo segs {}",
             pair(c.out_of_order_segments, v.out_of_order_segments)
         ));
     }
     if c.gaps + v.gaps > 0 {
         lines.push(format!(
-            "gaps {} ({})",
+            "gaps {} {}",
             c.gaps + v.gaps,
             text::bytes(c.gap_bytes + v.gap_bytes)
         ));
@@ -152,6 +166,29 @@ fn capture_line(c: &CaptureSummary) -> String {
         "capture {} ({format}{gzip}): {} packets{span}",
         c.name, c.packets
     )
+}
+
+/// What the packets were: TCP segments, and the rest by kind.
+fn decode_line(d: &DecodeStats) -> String {
+    let mut parts = vec![format!("{} TCP segments", d.tcp_segments)];
+    parts.extend(d.not_tcp.iter().map(|(kind, n)| format!("{n} {kind}")));
+    let unsupported: u64 = d.unsupported_link_types.values().sum();
+    if unsupported > 0 {
+        let types: Vec<String> = d
+            .unsupported_link_types
+            .keys()
+            .map(i32::to_string)
+            .collect();
+        parts.push(format!(
+            "{unsupported} on unsupported link types ({})",
+            types.join(", ")
+        ));
+    }
+    let malformed: u64 = d.malformed.values().sum();
+    if malformed > 0 {
+        parts.push(format!("{malformed} malformed"));
+    }
+    format!("packets: {}", parts.join(", "))
 }
 
 fn opened(s: &StreamStats) -> &'static str {
