@@ -108,7 +108,8 @@ fn event_row(e: &Event) -> Vec<Cell> {
     ]
 }
 
-/// `tls`: one row per TLS connection.
+/// `tls`: one block per TLS connection (suite names and certificates are
+/// too long for a 100-column table).
 pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
     for (i, report) in reports.iter().enumerate() {
         if i > 0 {
@@ -116,42 +117,16 @@ pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
         }
         capture_line(report, out)?;
         writeln!(out, "keys: {}", report.keys_in_words())?;
-        let mut t = table(vec![
-            "stream",
-            "client → server",
-            "TLS",
-            "names",
-            "keys",
-            "decrypted",
-            "records c/s",
-        ]);
         let mut any = false;
         for c in &report.connections {
             let Some(s) = &c.tls else { continue };
             any = true;
-            t.add_row(vec![
-                Cell::new(c.stream),
-                Cell::new(format!("{}\n→ {}", c.client, c.server)),
-                Cell::new(format!(
-                    "{}\n{}",
-                    s.version.as_deref().unwrap_or("?"),
-                    s.suite.as_deref().unwrap_or("?")
-                )),
-                Cell::new(tls_names(s)),
-                Cell::new(s.key_source.as_deref().unwrap_or("none")),
-                Cell::new(tls_decrypted(s)),
-                Cell::new(format!(
-                    "{} / {} ok\n{} / {} not",
-                    s.c2s.records_decrypted,
-                    s.s2c.records_decrypted,
-                    s.c2s.records_undecryptable,
-                    s.s2c.records_undecryptable
-                )),
-            ]);
+            writeln!(out, "\nstream {} · {} → {}", c.stream, c.client, c.server)?;
+            for line in tls_lines(s) {
+                writeln!(out, "  {line}")?;
+            }
         }
-        if any {
-            writeln!(out, "{t}")?;
-        } else {
+        if !any {
             writeln!(out, "no TLS connections")?;
         }
         let findings: Vec<_> = report
@@ -160,33 +135,92 @@ pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
             .filter(|f| f.layer == crate::finding::Layer::Tls)
             .cloned()
             .collect();
+        if !findings.is_empty() {
+            writeln!(out)?;
+        }
         render_findings(&findings, out)?;
     }
     Ok(())
 }
 
-/// SNI, ALPN and the server certificate's names, one per line.
-fn tls_names(s: &crate::tls::Summary) -> String {
-    let mut lines = Vec::new();
+/// One TLS connection in a few lines: protocol, names, certificate, keys and
+/// outcome, records, alerts.
+fn tls_lines(s: &crate::tls::Summary) -> Vec<String> {
+    let mut proto = format!(
+        "{} {}",
+        s.version.as_deref().unwrap_or("TLS ?"),
+        s.suite.as_deref().unwrap_or("(suite not seen)")
+    );
     if let Some(sni) = &s.sni {
-        lines.push(format!("SNI {sni}"));
+        proto.push_str(&format!(" · SNI {sni}"));
     }
     if let Some(alpn) = &s.alpn {
-        lines.push(format!("ALPN {alpn}"));
+        proto.push_str(&format!(" · ALPN {alpn}"));
     }
+    let mut extras = Vec::new();
+    if s.hello_retry_request {
+        extras.push("HelloRetryRequest");
+    }
+    if s.resumption {
+        extras.push("resumed");
+    }
+    if s.midstream {
+        extras.push("joined mid-stream");
+    }
+    if !extras.is_empty() {
+        proto.push_str(&format!(" · {}", extras.join(", ")));
+    }
+    let mut lines = vec![proto];
     if let Some(cert) = s.certificates.first() {
+        let until = cert
+            .not_after
+            .as_deref()
+            .map(|t| format!(", valid until {}", t.get(..10).unwrap_or(t)))
+            .unwrap_or_default();
+        let issuer = cert.issuer_cn.as_deref().unwrap_or(&cert.issuer);
         lines.push(format!(
-            "cert {}",
+            "certificate {} (issuer {issuer}{until})",
             cert.subject_cn.as_deref().unwrap_or(&cert.subject)
         ));
-        if let Some(until) = &cert.not_after {
-            lines.push(format!("until {until}"));
+    }
+    let keys = s.key_source.as_deref().map(short_source).unwrap_or("none");
+    lines.push(format!("keys {keys} · decrypted: {}", tls_decrypted(s)));
+    lines.push(format!(
+        "records decrypted {}/{} ({} / {}), not decrypted {}/{}{}",
+        s.c2s.records_decrypted,
+        s.s2c.records_decrypted,
+        text::bytes(s.c2s.bytes_decrypted),
+        text::bytes(s.s2c.bytes_decrypted),
+        s.c2s.records_undecryptable,
+        s.s2c.records_undecryptable,
+        if s.key_updates > 0 {
+            format!(" · {} key updates", s.key_updates)
+        } else {
+            String::new()
         }
-    }
+    ));
     for alert in &s.alerts {
-        lines.push(format!("alert {} {}", alert.level, alert.description));
+        lines.push(format!(
+            "alert {} {} from the {} (frame {})",
+            alert.level,
+            alert.description,
+            side(alert.dir),
+            alert.frame
+        ));
     }
-    lines.join("\n")
+    lines
+}
+
+fn side(dir: crate::common::Dir) -> &'static str {
+    match dir {
+        crate::common::Dir::ClientToServer => "client",
+        crate::common::Dir::ServerToClient => "server",
+    }
+}
+
+/// A key source without its folders (`keys/a.keys` → `a.keys`).
+fn short_source(source: &str) -> &str {
+    source.rsplit('/').next().unwrap_or(source)
 }
 
 fn tls_decrypted(s: &crate::tls::Summary) -> String {
@@ -197,7 +231,7 @@ fn tls_decrypted(s: &crate::tls::Summary) -> String {
         crate::tls::Decrypted::NothingEncrypted => "nothing encrypted",
     };
     match &s.reason {
-        Some(reason) => format!("{what}: {reason}"),
+        Some(reason) => format!("{what} ({reason})"),
         None => what.to_owned(),
     }
 }
