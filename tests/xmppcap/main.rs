@@ -6,5 +6,6 @@ mod corpus;
 mod corpus_app;
 mod corpus_tcp;
 mod corpus_tls;
+mod fixtures_app;
 mod fixtures_tcp;
 mod golden;
