@@ -61,7 +61,8 @@ pub(crate) struct Upper {
     stream: u64,
     app: App,
     pending: Vec<Pending>,
-    pending_bytes: [usize; 2],
+    /// The first bytes of each direction (up to [`PROBE_LIMIT`]) while undecided.
+    probe: [Vec<u8>; 2],
     /// Items for the TLS stage: bytes found to be TLS, or after STARTTLS.
     pub handover: Vec<Pending>,
     handover_dirs: [bool; 2],
@@ -88,7 +89,7 @@ impl Upper {
             stream,
             app: App::Undecided,
             pending: Vec::new(),
-            pending_bytes: [0; 2],
+            probe: [Vec::new(), Vec::new()],
             handover: Vec::new(),
             handover_dirs: [false; 2],
             framer_tls: [false; 2],
@@ -128,7 +129,9 @@ impl Upper {
         match &mut self.app {
             App::Undecided => {
                 self.pending.push(Pending::Data(dir, at, bytes.to_vec()));
-                self.pending_bytes[dir.index()] += bytes.len();
+                let probe = &mut self.probe[dir.index()];
+                let room = PROBE_LIMIT.saturating_sub(probe.len());
+                probe.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
                 self.decide(ctx, via_tls, false);
             }
             App::Http(h) => {
@@ -297,7 +300,7 @@ impl Upper {
                 // Everything so far, and everything after, belongs to TLS.
                 self.handover_dirs = [true, true];
                 self.handover.append(&mut self.pending);
-                self.pending_bytes = [0; 2];
+                self.probe = [Vec::new(), Vec::new()];
                 return;
             }
             Guess::Http => App::Http(Box::new(http::Connection::new(
@@ -327,7 +330,7 @@ impl Upper {
         };
         self.layers.push(layer_name(guess));
         self.app = app;
-        self.pending_bytes = [0; 2];
+        self.probe = [Vec::new(), Vec::new()];
         for item in mem::take(&mut self.pending) {
             match item {
                 Pending::Data(dir, at, bytes) => self.on_data(ctx, dir, at, &bytes, via_tls),
@@ -339,38 +342,29 @@ impl Upper {
     /// What the pending bytes look like: the first direction to give a
     /// definite answer wins; a direction without bytes yet waits.
     fn guess(&self, ctx: &Context, via_tls: bool, at_end: bool) -> Guess {
-        let mut waiting = false;
-        let mut unknown = 0;
+        let mut unknown = [false; 2];
         for dir in Dir::BOTH {
-            let bytes: Vec<u8> = self
-                .pending
-                .iter()
-                .filter_map(|p| match p {
-                    Pending::Data(d, _, b) if *d == dir => Some(b.as_slice()),
-                    _ => None,
-                })
-                .take_while(|_| true)
-                .flatten()
-                .copied()
-                .take(PROBE_LIMIT)
-                .collect();
+            let bytes = &self.probe[dir.index()];
+            let full = bytes.len() >= PROBE_LIMIT;
             match classify(
-                &bytes,
+                bytes,
                 dir,
                 via_tls,
                 at_end,
                 ctx.limits.max_ws_resync_frame as u64,
             ) {
-                Guess::NeedMore if bytes.len() >= PROBE_LIMIT || at_end => unknown += 1,
-                Guess::NeedMore => waiting = true,
-                Guess::Unknown => unknown += 1,
+                Guess::NeedMore => unknown[dir.index()] = full || (at_end && !bytes.is_empty()),
+                Guess::Unknown => unknown[dir.index()] = true,
                 definite => return definite,
             }
         }
-        match (waiting, unknown) {
-            (_, 2) => Guess::Unknown,
-            (false, _) if at_end => Guess::Unknown,
-            _ => Guess::NeedMore,
+        let full = self.probe.iter().any(|p| p.len() >= PROBE_LIMIT);
+        // Both sides unknown, one side past the probe limit (never buffer
+        // more), or the end: the protocol is not one xmppcap decodes.
+        if unknown == [true, true] || full || at_end {
+            Guess::Unknown
+        } else {
+            Guess::NeedMore
         }
     }
 
@@ -518,4 +512,56 @@ fn websocket_detail(summary: &ws::Summary) -> String {
         &summary.closed,
     ));
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: u64 = 1 << 16;
+
+    #[test]
+    fn classify_by_content_on_any_port() {
+        let c2s = Dir::ClientToServer;
+        let s2c = Dir::ServerToClient;
+        assert_eq!(
+            classify(b"\x16\x03\x01\x02\x00\x01", c2s, false, false, MAX),
+            Guess::Tls
+        );
+        // Inside TLS, a TLS-looking record is not TLS again.
+        assert_ne!(
+            classify(b"\x16\x03\x01\x02\x00\x01", c2s, true, true, MAX),
+            Guess::Tls
+        );
+        assert_eq!(
+            classify(b"GET /ws/ HTTP/1.1\r\n", c2s, false, false, MAX),
+            Guess::Http
+        );
+        assert_eq!(
+            classify(b"HTTP/1.1 200 OK\r\n", s2c, false, false, MAX),
+            Guess::Http
+        );
+        assert_eq!(
+            classify(
+                b"<?xml version='1.0'?><stream:stream",
+                c2s,
+                false,
+                false,
+                MAX
+            ),
+            Guess::Xmpp
+        );
+        assert_eq!(
+            classify(b"\n <iq type='get'/>", s2c, false, false, MAX),
+            Guess::Xmpp
+        );
+        let frames = [b"\x81\x03one".as_slice(), b"\x81\x03two", b"\x81\x05three"].concat();
+        assert_eq!(classify(&frames, s2c, false, false, MAX), Guess::WebSocket);
+        assert_eq!(
+            classify(b"SSH-2.0-OpenSSH_9.6\r\n", s2c, false, false, MAX),
+            Guess::Unknown
+        );
+        assert_eq!(classify(b"GE", c2s, false, false, MAX), Guess::NeedMore);
+        assert_eq!(classify(b"", c2s, false, false, MAX), Guess::NeedMore);
+    }
 }
