@@ -371,7 +371,7 @@ pub(crate) fn stanza(stream: u64, s: &xmpp::Stanza<'_>, raw: bool) -> Event {
 pub(crate) fn finesse(
     stream: u64,
     s: &xmpp::Stanza<'_>,
-    u: &finesse::Update,
+    u: finesse::Update,
     rest: Option<RestRequest>,
 ) -> Event {
     let mut summary = u.summary();
@@ -385,12 +385,12 @@ pub(crate) fn finesse(
         ));
     }
     let detail = Detail::Finesse(Box::new(FinesseUpdate {
-        node: u.node.clone(),
-        item_id: u.item_id.clone(),
-        event: u.event.clone(),
-        request_id: u.request_id.clone(),
-        source: u.source.clone(),
-        data: u.payload.clone(),
+        node: u.node,
+        item_id: u.item_id,
+        event: u.event,
+        request_id: u.request_id,
+        source: u.source,
+        data: u.payload,
         rest_request: rest,
     }));
     Event::new("finesse.update", Some(s.first), summary, detail)

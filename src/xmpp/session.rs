@@ -345,7 +345,7 @@ impl Session {
             raw,
         };
         sink.on_stanza(&stanza);
-        for update in &out.updates {
+        for update in out.updates {
             sink.on_finesse(&stanza, update);
         }
         for f in out.findings {

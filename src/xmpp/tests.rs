@@ -543,7 +543,7 @@ fn throughput_pubsub_events() {
         fn on_stanza(&mut self, s: &Stanza<'_>) {
             self.0 += s.summary.len();
         }
-        fn on_finesse(&mut self, _: &Stanza<'_>, u: &crate::finesse::Update) {
+        fn on_finesse(&mut self, _: &Stanza<'_>, u: crate::finesse::Update) {
             self.1 += u.summary().len();
         }
         fn on_tls_handover(&mut self, _: &TlsHandover) {}
