@@ -248,7 +248,7 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
         };
         let mut out = XmppOut::new(self.ctx, stream, Some(over.id));
         over.session
-            .on_element_spanning(m.dir, m.frame, m.last_frame, text.as_bytes(), &mut out);
+            .on_text_spanning(m.dir, m.frame, m.last_frame, text, &mut out);
         let shown = if !out.ctx.xmpp_message_text {
             // The stanza events say what the message held; its text only with --raw or `ws`.
             None

@@ -8,6 +8,7 @@
 //! than `max_xml_depth`: anything else is a typed [`XmlError`].
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::attributes::Attributes;
@@ -101,6 +102,9 @@ pub(crate) struct Element<'a> {
     nodes: Vec<Node<'a>>,
     /// Elements dropped because of `max_xml_nodes` (they were still checked).
     pub(crate) dropped: usize,
+    /// The root's attributes, read once at the first lookup: handling a
+    /// stanza asks for several (`type`, `id`, `from`, `to`...).
+    root_attrs: OnceCell<Vec<(&'a str, Cow<'a, str>)>>,
 }
 
 /// Parses `src` as exactly one element (whitespace, comments and an XML
@@ -149,6 +153,7 @@ fn parse<'a>(
             src,
             nodes: Vec::with_capacity(8),
             dropped: 0,
+            root_attrs: OnceCell::new(),
         },
         stack: Vec::with_capacity(8),
         done: false,
@@ -231,12 +236,16 @@ fn mask_escaped_text(src: &str) -> Option<(String, Vec<(usize, usize)>)> {
     if runs.is_empty() {
         return None;
     }
-    let mut copy = bytes.to_vec();
+    // Runs start after `>` and end at `<`: whole characters are blanked, and
+    // the copy is built from slices of `src` so it needs no UTF-8 check.
+    let mut copy = String::with_capacity(src.len());
+    let mut kept = 0;
     for &(start, end) in &runs {
-        copy.get_mut(start..end)?.fill(b' ');
+        copy.push_str(src.get(kept..start)?);
+        copy.extend(std::iter::repeat_n(' ', end - start));
+        kept = end;
     }
-    // Runs start after `>` and end at `<`: whole characters were blanked.
-    let copy = String::from_utf8(copy).ok()?;
+    copy.push_str(src.get(kept..)?);
     Some((copy, runs))
 }
 
@@ -251,7 +260,7 @@ fn source_text<'a>(
         // quick-xml splits text at every `&`: outside runs a Text event is verbatim.
         return Ok(Cow::Borrowed(raw));
     }
-    quick_xml::escape::unescape(raw).map_err(|e| match e {
+    unescape(raw).map_err(|e| match e {
         quick_xml::escape::EscapeError::UnrecognizedEntity(_, name) => {
             XmlError::UnknownEntity { name }
         }
@@ -260,6 +269,41 @@ fn source_text<'a>(
             source: other.into(),
         },
     })
+}
+
+/// `quick_xml::escape::unescape`, with the five predefined entities (a
+/// Finesse notification holds hundreds of `&lt;`) replaced in one pass here;
+/// any other reference or error sends the whole text to quick-xml.
+pub(crate) fn unescape(raw: &str) -> Result<Cow<'_, str>, quick_xml::escape::EscapeError> {
+    let Some(first) = memchr::memchr(b'&', raw.as_bytes()) else {
+        return Ok(Cow::Borrowed(raw));
+    };
+    let (head, mut rest) = raw.as_bytes().split_at_checked(first).unwrap_or_default();
+    let mut out = Vec::with_capacity(raw.len());
+    out.extend_from_slice(head);
+    // `rest` starts at an `&`. References are a few bytes apart: a plain
+    // scan finds the next one faster than a SIMD search set up each time.
+    while !rest.is_empty() {
+        let (value, len) = match rest {
+            [_, b'l', b't', b';', ..] => (b'<', 4),
+            [_, b'g', b't', b';', ..] => (b'>', 4),
+            [_, b'a', b'm', b'p', b';', ..] => (b'&', 5),
+            [_, b'q', b'u', b'o', b't', b';', ..] => (b'"', 6),
+            [_, b'a', b'p', b'o', b's', b';', ..] => (b'\'', 6),
+            _ => return quick_xml::escape::unescape(raw),
+        };
+        out.push(value);
+        let after = rest.get(len..).unwrap_or_default();
+        let next = after.iter().position(|&b| b == b'&').unwrap_or(after.len());
+        let (text, more) = after.split_at_checked(next).unwrap_or_default();
+        out.extend_from_slice(text);
+        rest = more;
+    }
+    // Only ASCII references were replaced, between whole characters of `raw`.
+    match String::from_utf8(out) {
+        Ok(text) => Ok(Cow::Owned(text)),
+        Err(_) => quick_xml::escape::unescape(raw),
+    }
 }
 
 fn bind_context(reader: &mut NsReader<&[u8]>, ctx: &Context) {
@@ -480,6 +524,10 @@ impl<'e, 'a> NodeRef<'e, 'a> {
 
     /// One attribute by its name as written (`type`, `xml:lang`).
     pub(crate) fn attr(&self, name: &str) -> Option<Cow<'a, str>> {
+        if self.idx == 0 {
+            let all = self.el.root_attrs.get_or_init(|| self.attrs().collect());
+            return all.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        }
         self.attrs().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
@@ -644,6 +692,34 @@ mod tests {
         assert_eq!(&src[s..e], &*escaped);
         let bad = format!("<m><n>{escaped}&bogus;</n></m>");
         assert!(matches!(parse_err(&bad), XmlError::UnknownEntity { name } if name == "bogus"));
+    }
+
+    #[test]
+    fn unescape_agrees_with_quick_xml() {
+        let pieces = [
+            "", "a", "é", ";", "&", "&lt;", "&gt;", "&amp;", "&quot;", "&apos;", "&lt", "&amp",
+            "&#65;", "&#x41;", "&#0;", "&nbsp;", "&;", "&LT;", "&apos",
+        ];
+        let mut rng = fastrand::Rng::with_seed(7);
+        for round in 0..20_000 {
+            let n = if round < pieces.len() {
+                1
+            } else {
+                rng.usize(1..8)
+            };
+            let s: String = (0..n)
+                .map(|i| {
+                    if round < pieces.len() {
+                        pieces[round]
+                    } else {
+                        pieces[(rng.usize(..pieces.len()) + i) % pieces.len()]
+                    }
+                })
+                .collect();
+            let ours = format!("{:?}", unescape(&s));
+            let theirs = format!("{:?}", quick_xml::escape::unescape(&s));
+            assert_eq!(ours, theirs, "{s:?}");
+        }
     }
 
     #[test]

@@ -113,9 +113,30 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let span = Span { dir, first, last };
-        if self.single_element(span, xml, sink) {
-            return;
+        let text = std::str::from_utf8(xml.trim_ascii()).ok();
+        if !text.is_some_and(|t| self.single_element(span, t, sink)) {
+            self.split_elements(span, xml, sink);
         }
+    }
+
+    /// Like [`Session::on_element_spanning`], for text already known to be
+    /// UTF-8 (a WebSocket text message): it is not checked again.
+    pub fn on_text_spanning(
+        &mut self,
+        dir: Dir,
+        first: FrameRef,
+        last: FrameRef,
+        text: &str,
+        sink: &mut impl Sink,
+    ) {
+        let span = Span { dir, first, last };
+        if !self.single_element(span, text.trim_ascii(), sink) {
+            self.split_elements(span, text.as_bytes(), sink);
+        }
+    }
+
+    /// Splits a message that is not one plain element into its items.
+    fn split_elements(&mut self, span: Span, xml: &[u8], sink: &mut impl Sink) {
         let mut scanner = Scanner::default();
         let mut pos = 0;
         while let Some(rest) = xml.get(pos..).filter(|r| !r.is_empty()) {
@@ -139,17 +160,17 @@ impl Session {
         }
     }
 
-    /// The usual case, one plain element per message, without the splitter:
-    /// false when the message needs it (headers, several elements, not XML).
-    fn single_element(&mut self, span: Span, xml: &[u8], sink: &mut impl Sink) -> bool {
-        let trimmed = xml.trim_ascii();
-        let plain = match trimmed {
-            [b'<', c, ..] => c.is_ascii_alphabetic() && !trimmed.starts_with(b"<stream:stream"),
+    /// The usual case, one plain element per message (`text` is trimmed),
+    /// without the splitter: false when the message needs it (headers,
+    /// several elements, not XML).
+    fn single_element(&mut self, span: Span, text: &str, sink: &mut impl Sink) -> bool {
+        let plain = match text.as_bytes() {
+            [b'<', c, ..] => c.is_ascii_alphabetic() && !text.starts_with("<stream:stream"),
             _ => false,
         };
-        let Some(text) = plain.then(|| std::str::from_utf8(trimmed).ok()).flatten() else {
+        if !plain {
             return false;
-        };
+        }
         match element::parse_element(text, &self.ctx[span.dir.index()], &self.limits) {
             Ok(el) if el.root().local() != "stream" => {
                 self.dispatch(span, &el, sink);
@@ -157,7 +178,7 @@ impl Session {
             }
             Ok(_) | Err(XmlError::Trailing { .. } | XmlError::Unclosed { .. }) => false,
             Err(err) => {
-                self.malformed(span, trimmed, &err, sink);
+                self.malformed(span, text.as_bytes(), &err, sink);
                 true
             }
         }
