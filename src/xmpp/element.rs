@@ -16,6 +16,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{Namespace, PrefixDeclaration, ResolveResult};
 use quick_xml::{NsReader, XmlVersion};
 
+use super::escaped::{source_text, Scratch};
 use super::ns::{self, Ns};
 use crate::limits::Limits;
 
@@ -113,8 +114,11 @@ pub(crate) fn parse_element<'a>(
     src: &'a str,
     ctx: &Context,
     limits: &Limits,
+    scratch: &mut Scratch,
 ) -> Result<Element<'a>, XmlError> {
-    parse(src, ctx, limits, false)
+    let parsed = parse(src, ctx, limits, false, scratch);
+    scratch.keep_small();
+    parsed
 }
 
 /// Parses a `<stream:stream ...>` header: a start tag that is never closed.
@@ -122,8 +126,11 @@ pub(crate) fn parse_header<'a>(
     src: &'a str,
     ctx: &Context,
     limits: &Limits,
+    scratch: &mut Scratch,
 ) -> Result<Element<'a>, XmlError> {
-    parse(src, ctx, limits, true)
+    let parsed = parse(src, ctx, limits, true, scratch);
+    scratch.keep_small();
+    parsed
 }
 
 fn parse<'a>(
@@ -131,6 +138,7 @@ fn parse<'a>(
     ctx: &Context,
     limits: &Limits,
     open_root: bool,
+    scratch: &mut Scratch,
 ) -> Result<Element<'a>, XmlError> {
     if src.len() > limits.max_stanza_bytes {
         return Err(XmlError::TooLarge {
@@ -141,11 +149,7 @@ fn parse<'a>(
     // Long escaped texts (a Finesse notification is hundreds of `&lt;`) cost
     // quick-xml one event per reference: parse a copy where they are blanked
     // out, and unescape each of them in one go from the source instead.
-    let masked = mask_escaped_text(src);
-    let (input, runs) = match &masked {
-        Some((copy, runs)) => (copy.as_str(), runs.as_slice()),
-        None => (src, &[][..]),
-    };
+    let (input, runs) = scratch.mask(src).unwrap_or((src, &[]));
     let mut reader = NsReader::from_str(input);
     bind_context(&mut reader, ctx);
     let mut builder = Builder {
@@ -205,105 +209,6 @@ fn parse<'a>(
         return Err(XmlError::Empty);
     }
     Ok(builder.el)
-}
-
-/// Text runs worth blanking out: at least this many references in the element...
-const MASK_MIN_REFS: usize = 16;
-/// ...and runs of at least this many bytes.
-const MASK_MIN_RUN: usize = 64;
-
-/// A copy of `src` with long escaped character-data runs replaced by spaces
-/// (same length, so every offset stays valid), and those runs.
-///
-/// A run is the text between the last `>` before an `&` and the next `<`;
-/// it is character data only if it holds no `>` (otherwise the `&` is in an
-/// attribute value, a comment, CDATA or a PI, whose ends hold a `>`).
-fn mask_escaped_text(src: &str) -> Option<(String, Vec<(usize, usize)>)> {
-    let bytes = src.as_bytes();
-    memchr::memchr_iter(b'&', bytes).nth(MASK_MIN_REFS)?;
-    let mut runs = Vec::new();
-    let mut i = 0;
-    while let Some(off) = memchr::memchr(b'&', bytes.get(i..)?) {
-        let amp = i + off;
-        let start = memchr::memrchr(b'>', bytes.get(..amp)?).map_or(0, |p| p + 1);
-        let end = memchr::memchr(b'<', bytes.get(amp..)?).map_or(bytes.len(), |p| amp + p);
-        let run = bytes.get(start..end)?;
-        if start > 0 && end < bytes.len() && run.len() >= MASK_MIN_RUN && !run.contains(&b'>') {
-            runs.push((start, end));
-        }
-        i = end.max(amp + 1);
-    }
-    if runs.is_empty() {
-        return None;
-    }
-    // Runs start after `>` and end at `<`: whole characters are blanked, and
-    // the copy is built from slices of `src` so it needs no UTF-8 check.
-    let mut copy = String::with_capacity(src.len());
-    let mut kept = 0;
-    for &(start, end) in &runs {
-        copy.push_str(src.get(kept..start)?);
-        copy.extend(std::iter::repeat_n(' ', end - start));
-        kept = end;
-    }
-    copy.push_str(src.get(kept..)?);
-    Some((copy, runs))
-}
-
-/// The text of a Text event, from the source: unescaped if it is a blanked run.
-fn source_text<'a>(
-    src: &'a str,
-    span: (usize, usize),
-    runs: &[(usize, usize)],
-) -> Result<Cow<'a, str>, XmlError> {
-    let raw = src.get(span.0..span.1).unwrap_or_default();
-    if runs.binary_search(&span).is_err() {
-        // quick-xml splits text at every `&`: outside runs a Text event is verbatim.
-        return Ok(Cow::Borrowed(raw));
-    }
-    unescape(raw).map_err(|e| match e {
-        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name) => {
-            XmlError::UnknownEntity { name }
-        }
-        other => XmlError::Syntax {
-            position: span.0 as u64,
-            source: other.into(),
-        },
-    })
-}
-
-/// `quick_xml::escape::unescape`, with the five predefined entities (a
-/// Finesse notification holds hundreds of `&lt;`) replaced in one pass here;
-/// any other reference or error sends the whole text to quick-xml.
-pub(crate) fn unescape(raw: &str) -> Result<Cow<'_, str>, quick_xml::escape::EscapeError> {
-    let Some(first) = memchr::memchr(b'&', raw.as_bytes()) else {
-        return Ok(Cow::Borrowed(raw));
-    };
-    let (head, mut rest) = raw.as_bytes().split_at_checked(first).unwrap_or_default();
-    let mut out = Vec::with_capacity(raw.len());
-    out.extend_from_slice(head);
-    // `rest` starts at an `&`. References are a few bytes apart: a plain
-    // scan finds the next one faster than a SIMD search set up each time.
-    while !rest.is_empty() {
-        let (value, len) = match rest {
-            [_, b'l', b't', b';', ..] => (b'<', 4),
-            [_, b'g', b't', b';', ..] => (b'>', 4),
-            [_, b'a', b'm', b'p', b';', ..] => (b'&', 5),
-            [_, b'q', b'u', b'o', b't', b';', ..] => (b'"', 6),
-            [_, b'a', b'p', b'o', b's', b';', ..] => (b'\'', 6),
-            _ => return quick_xml::escape::unescape(raw),
-        };
-        out.push(value);
-        let after = rest.get(len..).unwrap_or_default();
-        let next = after.iter().position(|&b| b == b'&').unwrap_or(after.len());
-        let (text, more) = after.split_at_checked(next).unwrap_or_default();
-        out.extend_from_slice(text);
-        rest = more;
-    }
-    // Only ASCII references were replaced, between whole characters of `raw`.
-    match String::from_utf8(out) {
-        Ok(text) => Ok(Cow::Owned(text)),
-        Err(_) => quick_xml::escape::unescape(raw),
-    }
 }
 
 fn bind_context(reader: &mut NsReader<&[u8]>, ctx: &Context) {
@@ -573,11 +478,23 @@ mod tests {
     use super::*;
 
     fn parse_ok(src: &str) -> Element<'_> {
-        parse_element(src, &Context::default(), &Limits::default()).unwrap()
+        parse_element(
+            src,
+            &Context::default(),
+            &Limits::default(),
+            &mut Scratch::default(),
+        )
+        .unwrap()
     }
 
     fn parse_err(src: &str) -> XmlError {
-        parse_element(src, &Context::default(), &Limits::default()).unwrap_err()
+        parse_element(
+            src,
+            &Context::default(),
+            &Limits::default(),
+            &mut Scratch::default(),
+        )
+        .unwrap_err()
     }
 
     #[test]
@@ -601,14 +518,15 @@ mod tests {
             "<s:stream xmlns='jabber:server' xmlns:s='http://etherx.jabber.org/streams' to='a'>",
             &Context::default(),
             &limits,
+            &mut Scratch::default(),
         )
         .unwrap();
         assert_eq!(h.root().name(), "s:stream");
         assert_eq!(h.root().attr("to").as_deref(), Some("a"));
         let ctx = Context::from_header(&h);
-        let el = parse_element("<s:features/>", &ctx, &limits).unwrap();
+        let el = parse_element("<s:features/>", &ctx, &limits, &mut Scratch::default()).unwrap();
         assert_eq!(el.root().ns(), Ns::Streams);
-        let el = parse_element("<iq/>", &ctx, &limits).unwrap();
+        let el = parse_element("<iq/>", &ctx, &limits, &mut Scratch::default()).unwrap();
         assert_eq!(el.root().ns(), Ns::Server);
     }
 
@@ -658,13 +576,23 @@ mod tests {
             max_xml_depth: 3,
             ..Limits::default()
         };
-        let r = parse_element("<a><b><c><d/></c></b></a>", &Context::default(), &limits);
+        let r = parse_element(
+            "<a><b><c><d/></c></b></a>",
+            &Context::default(),
+            &limits,
+            &mut Scratch::default(),
+        );
         assert!(matches!(r, Err(XmlError::TooDeep { limit: 3 })));
         let limits = Limits {
             max_stanza_bytes: 4,
             ..Limits::default()
         };
-        let r = parse_element("<abc/>", &Context::default(), &limits);
+        let r = parse_element(
+            "<abc/>",
+            &Context::default(),
+            &limits,
+            &mut Scratch::default(),
+        );
         assert!(matches!(r, Err(XmlError::TooLarge { len: 6, limit: 4 })));
     }
 
@@ -677,7 +605,7 @@ mod tests {
         let src = format!(
             "<message a='x&gt;{amps}' b=\"&lt;&gt;\"><n>{escaped}</n><raw>1 &gt; 0 &amp; 2 > 1 {amps}</raw><c><![CDATA[&lt;]]></c></message>"
         );
-        assert!(mask_escaped_text(&src).is_some());
+        assert!(Scratch::default().mask(&src).is_some());
         let el = parse_ok(&src);
         let root = el.root();
         assert_eq!(root.attr("a").unwrap(), format!("x>{}", "&".repeat(20)));
@@ -695,40 +623,18 @@ mod tests {
     }
 
     #[test]
-    fn unescape_agrees_with_quick_xml() {
-        let pieces = [
-            "", "a", "é", ";", "&", "&lt;", "&gt;", "&amp;", "&quot;", "&apos;", "&lt", "&amp",
-            "&#65;", "&#x41;", "&#0;", "&nbsp;", "&;", "&LT;", "&apos",
-        ];
-        let mut rng = fastrand::Rng::with_seed(7);
-        for round in 0..20_000 {
-            let n = if round < pieces.len() {
-                1
-            } else {
-                rng.usize(1..8)
-            };
-            let s: String = (0..n)
-                .map(|i| {
-                    if round < pieces.len() {
-                        pieces[round]
-                    } else {
-                        pieces[(rng.usize(..pieces.len()) + i) % pieces.len()]
-                    }
-                })
-                .collect();
-            let ours = format!("{:?}", unescape(&s));
-            let theirs = format!("{:?}", quick_xml::escape::unescape(&s));
-            assert_eq!(ours, theirs, "{s:?}");
-        }
-    }
-
-    #[test]
     fn node_cap_keeps_parsing_but_drops_elements() {
         let limits = Limits {
             max_xml_nodes: 2,
             ..Limits::default()
         };
-        let el = parse_element("<a><b/><c><d/></c></a>", &Context::default(), &limits).unwrap();
+        let el = parse_element(
+            "<a><b/><c><d/></c></a>",
+            &Context::default(),
+            &limits,
+            &mut Scratch::default(),
+        )
+        .unwrap();
         assert_eq!(el.dropped, 2);
         assert_eq!(el.root().children().count(), 1);
     }
@@ -737,8 +643,20 @@ mod tests {
     fn every_prefix_of_an_element_is_an_error_not_a_panic() {
         let src = "<iq type='set' id='x'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>desk&amp;top</resource></bind></iq>";
         for end in 0..src.len() {
-            assert!(parse_element(&src[..end], &Context::default(), &Limits::default()).is_err());
+            assert!(parse_element(
+                &src[..end],
+                &Context::default(),
+                &Limits::default(),
+                &mut Scratch::default()
+            )
+            .is_err());
         }
-        assert!(parse_element(src, &Context::default(), &Limits::default()).is_ok());
+        assert!(parse_element(
+            src,
+            &Context::default(),
+            &Limits::default(),
+            &mut Scratch::default()
+        )
+        .is_ok());
     }
 }

@@ -30,6 +30,7 @@
 //! `finesse.dialog_failed`.
 
 mod element;
+mod escaped;
 mod framer;
 pub(crate) mod fuzz;
 mod iq;

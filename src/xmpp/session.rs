@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::fmt::Display;
 
 use super::element::{self, Context, Element, NodeRef, XmlError};
+use super::escaped::Scratch;
 use super::iq::Tracker;
 use super::ns::Ns;
 use super::scan::{ItemKind, Pending, Scanner, Step};
@@ -71,6 +72,8 @@ pub struct Session {
     pub(crate) opened: [bool; 2],
     /// Capture gaps seen (a reply may have been lost in one).
     pub(crate) gaps: u32,
+    /// Parser buffers kept from one element to the next.
+    scratch: Scratch,
 }
 
 const REDACTED: &str = "[redacted]";
@@ -88,6 +91,7 @@ impl Session {
             mechanism: None,
             opened: [false, false],
             gaps: 0,
+            scratch: Scratch::default(),
         }
     }
 
@@ -171,7 +175,8 @@ impl Session {
         if !plain {
             return false;
         }
-        match element::parse_element(text, &self.ctx[span.dir.index()], &self.limits) {
+        let ctx = &self.ctx[span.dir.index()];
+        match element::parse_element(text, ctx, &self.limits, &mut self.scratch) {
             Ok(el) if el.root().local() != "stream" => {
                 self.dispatch(span, &el, sink);
                 true
@@ -301,9 +306,9 @@ impl Session {
         };
         let ctx = &self.ctx[span.dir.index()];
         let parsed = if header {
-            element::parse_header(text, ctx, &self.limits)
+            element::parse_header(text, ctx, &self.limits, &mut self.scratch)
         } else {
-            element::parse_element(text, ctx, &self.limits)
+            element::parse_element(text, ctx, &self.limits, &mut self.scratch)
         };
         match parsed {
             Ok(el) => {
