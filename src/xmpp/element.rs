@@ -13,7 +13,7 @@ use std::cell::OnceCell;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::name::{Namespace, PrefixDeclaration, ResolveResult};
+use quick_xml::name::{Namespace, NamespaceResolver, PrefixDeclaration, ResolveResult};
 use quick_xml::{NsReader, XmlVersion};
 
 use super::escaped::{source_text, Scratch};
@@ -48,36 +48,47 @@ pub enum XmlError {
 
 /// Namespace bindings an element inherits: from the `<stream:stream>`
 /// header on TCP, assumed (`jabber:client`, `stream:`) on WebSocket and BOSH.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Context {
-    default: String,
-    prefixes: Vec<(String, String)>,
+    /// quick-xml's resolver with those bindings, built once and cloned for
+    /// each element (building it binds and copies every namespace again).
+    resolver: NamespaceResolver,
 }
 
 impl Default for Context {
     fn default() -> Context {
-        Context {
-            default: ns::CLIENT.to_owned(),
-            prefixes: vec![("stream".to_owned(), ns::STREAMS.to_owned())],
-        }
+        Context::with(ns::CLIENT, &[("stream", ns::STREAMS)])
     }
 }
 
 impl Context {
+    fn with(default: &str, prefixes: &[(&str, &str)]) -> Context {
+        let mut resolver = NamespaceResolver::default();
+        // A binding quick-xml refuses (e.g. a header rebinding `xml:`) is just
+        // left out: the element then resolves as if it were not declared.
+        let _ = resolver.add(PrefixDeclaration::Default, Namespace(default));
+        for (prefix, uri) in prefixes {
+            let _ = resolver.add(PrefixDeclaration::Named(prefix), Namespace(uri));
+        }
+        Context { resolver }
+    }
+
     /// The bindings a stream header declares, on top of the defaults (a header
     /// that forgets `xmlns:stream` still gets the usual one).
     pub(crate) fn from_header(header: &Element<'_>) -> Context {
-        let mut ctx = Context::default();
+        let mut default = Cow::Borrowed(ns::CLIENT);
+        let mut prefixes = vec![(Cow::Borrowed("stream"), Cow::Borrowed(ns::STREAMS))];
         let root = header.root();
         for (key, value) in root.attrs() {
             if key == "xmlns" {
-                ctx.default = value.into_owned();
+                default = value;
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                ctx.prefixes.retain(|(p, _)| p != prefix);
-                ctx.prefixes.push((prefix.to_owned(), value.into_owned()));
+                prefixes.retain(|(p, _)| p != prefix);
+                prefixes.push((Cow::Borrowed(prefix), value));
             }
         }
-        ctx
+        let prefixes: Vec<(&str, &str)> = prefixes.iter().map(|(p, u)| (&**p, &**u)).collect();
+        Context::with(&default, &prefixes)
     }
 }
 
@@ -151,7 +162,7 @@ fn parse<'a>(
     // out, and unescape each of them in one go from the source instead.
     let (input, runs) = scratch.mask(src).unwrap_or((src, &[]));
     let mut reader = NsReader::from_str(input);
-    bind_context(&mut reader, ctx);
+    *reader.resolver_mut() = ctx.resolver.clone();
     let mut builder = Builder {
         el: Element {
             src,
@@ -209,16 +220,6 @@ fn parse<'a>(
         return Err(XmlError::Empty);
     }
     Ok(builder.el)
-}
-
-fn bind_context(reader: &mut NsReader<&[u8]>, ctx: &Context) {
-    let resolver = reader.resolver_mut();
-    // A binding quick-xml refuses (e.g. a header rebinding `xml:`) is just
-    // left out: the element then resolves as if it were not declared.
-    let _ = resolver.add(PrefixDeclaration::Default, Namespace(&ctx.default));
-    for (prefix, uri) in &ctx.prefixes {
-        let _ = resolver.add(PrefixDeclaration::Named(prefix), Namespace(uri));
-    }
 }
 
 fn resolve(r: &ResolveResult<'_>) -> Ns {
