@@ -462,27 +462,49 @@ fn or_q(v: &Option<String>) -> &str {
 }
 
 impl ReasonCode {
-    /// `12 "Lunch"`.
-    fn describe(&self, id: &Option<String>) -> Option<String> {
-        let code = self.code.as_ref().or(self.id.as_ref()).or(id.as_ref())?;
-        Some(match &self.label {
-            Some(label) => format!("reason {code} \"{label}\""),
-            None => format!("reason {code}"),
-        })
+    /// `reason 12 "Lunch"` into `out`; false when there is no code at all.
+    fn describe(&self, id: &Option<String>, out: &mut String) -> bool {
+        let Some(code) = self.code.as_ref().or(self.id.as_ref()).or(id.as_ref()) else {
+            return false;
+        };
+        let _ = match &self.label {
+            Some(label) => write!(out, "reason {code} \"{label}\""),
+            None => write!(out, "reason {code}"),
+        };
+        true
     }
 }
 
-fn reason(rc: &Option<ReasonCode>, id: &Option<String>) -> Option<String> {
-    match rc {
-        Some(rc) => rc.describe(id),
-        None => id.as_ref().map(|id| format!("reason {id}")),
+/// The reason note of a state (`reason 12 "Lunch"`) into `out`; false when none.
+fn reason(rc: &Option<ReasonCode>, id: &Option<String>, out: &mut String) -> bool {
+    match (rc, id) {
+        (Some(rc), _) => rc.describe(id, out),
+        (None, Some(id)) => {
+            let _ = write!(out, "reason {id}");
+            true
+        }
+        (None, None) => false,
     }
 }
 
-fn with_notes(mut line: String, notes: &[Option<String>]) -> String {
-    let notes: Vec<&str> = notes.iter().flatten().map(String::as_str).collect();
-    if !notes.is_empty() {
-        let _ = write!(line, " ({})", notes.join(", "));
+/// `line (pending P, reason R)`, leaving out the notes that are absent.
+fn state_line(
+    mut line: String,
+    pending: Option<&str>,
+    rc: &Option<ReasonCode>,
+    id: &Option<String>,
+) -> String {
+    let bare = line.len();
+    if let Some(p) = pending {
+        let _ = write!(line, " (pending {p}");
+    }
+    let before_reason = line.len();
+    line.push_str(if pending.is_some() { ", " } else { " (" });
+    if !reason(rc, id, &mut line) {
+        line.truncate(before_reason);
+    }
+    if line.len() > bare {
+        line.push(')');
     }
     line
 }
@@ -533,12 +555,11 @@ impl Update {
     pub fn summary(&self) -> String {
         let removed = self.event.as_deref() == Some("DELETE");
         let line = match &self.payload {
-            Payload::User(u) => with_notes(
+            Payload::User(u) => state_line(
                 format!("User {} {}", or_q(&u.login_id), or_q(&u.state)),
-                &[
-                    u.pending_state.as_ref().map(|p| format!("pending {p}")),
-                    reason(&u.reason_code, &u.reason_code_id),
-                ],
+                u.pending_state.as_deref(),
+                &u.reason_code,
+                &u.reason_code_id,
             ),
             Payload::Dialog(d) => d.summary(),
             Payload::Dialogs { dialogs } => match dialogs.as_slice() {
@@ -562,9 +583,11 @@ impl Update {
                 format!("{} queues: {}", queues.len(), all.join("; "))
             }
             Payload::SystemInfo(i) => format!("SystemInfo {}", or_q(&i.status)),
-            Payload::Media(m) => with_notes(
+            Payload::Media(m) => state_line(
                 format!("Media {} {}", or_q(&m.media_id), or_q(&m.state)),
-                &[reason(&m.reason_code, &None)],
+                None,
+                &m.reason_code,
+                &None,
             ),
             Payload::ApiErrors { errors } => {
                 let all: Vec<String> = errors.iter().map(ApiError::summary).collect();
@@ -577,10 +600,10 @@ impl Update {
             Payload::Unknown { element } => format!("{element} update"),
             Payload::Empty => "empty update".to_owned(),
         };
+        let mut line = line;
         if removed {
-            format!("{line} (removed)")
-        } else {
-            line
+            line.push_str(" (removed)");
         }
+        line
     }
 }

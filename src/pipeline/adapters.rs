@@ -30,12 +30,23 @@ pub(crate) struct XmppOut<'c, 's> {
 
 impl<'c, 's> XmppOut<'c, 's> {
     pub fn new(ctx: &'c mut Context<'s>, stream: u64, session: Option<u32>) -> Self {
+        Self::with_buffer(ctx, stream, session, Vec::new())
+    }
+
+    /// Like [`XmppOut::new`], gathering events in `events` (an empty buffer
+    /// kept from an earlier call: one per message adds up).
+    pub fn with_buffer(
+        ctx: &'c mut Context<'s>,
+        stream: u64,
+        session: Option<u32>,
+        events: Vec<Event>,
+    ) -> Self {
         let keep_raw = ctx.raw || (ctx.xmpp_message_text && !ctx.show_secrets);
         XmppOut {
             ctx,
             stream,
             session,
-            events: Vec::new(),
+            events,
             handovers: Vec::new(),
             keep_raw,
         }
@@ -168,10 +179,15 @@ impl Findings for StreamFindings<'_, '_> {
     }
 }
 
+/// Event buffer capacity kept from one WebSocket message to the next.
+const KEEP_EVENTS: usize = 16;
+
 /// An XMPP session carried over WebSocket, with its report number.
 pub(crate) struct XmppOverWs {
     pub session: xmpp::Session,
     pub id: u32,
+    /// The (empty) buffer its messages' events are gathered in.
+    pub events: Vec<Event>,
 }
 
 /// Receives the WebSocket stage's messages and control frames; text
@@ -199,7 +215,11 @@ impl WsOut<'_, '_, '_> {
                 self.ctx.show_secrets,
             );
             let id = self.ctx.new_session();
-            *self.xmpp = Some(Box::new(XmppOverWs { session, id }));
+            *self.xmpp = Some(Box::new(XmppOverWs {
+                session,
+                id,
+                events: Vec::new(),
+            }));
         }
     }
 }
@@ -246,7 +266,8 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
             self.ctx.emit(convert::ws_message(m, Some(text.to_owned())));
             return;
         };
-        let mut out = XmppOut::new(self.ctx, stream, Some(over.id));
+        let buffer = std::mem::take(&mut over.events);
+        let mut out = XmppOut::with_buffer(self.ctx, stream, Some(over.id), buffer);
         over.session
             .on_text_spanning(m.dir, m.frame, m.last_frame, text, &mut out);
         let shown = if !out.ctx.xmpp_message_text {
@@ -263,6 +284,9 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
         event.session = Some(over.id);
         out.ctx.emit(event);
         out.flush();
+        if out.events.capacity() <= KEEP_EVENTS {
+            over.events = out.events;
+        }
     }
 
     fn on_control(&mut self, c: &crate::ws::Control<'_>) {
