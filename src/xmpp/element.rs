@@ -177,8 +177,10 @@ fn parse<'a>(
     };
     let mut before = 0u64;
     loop {
-        let (resolved, event) = match reader.read_resolved_event() {
-            Ok((r, e)) => (resolve(&r), e),
+        // Only start tags need their namespace (what `read_resolved_event`
+        // would give them); end tags and texts are not resolved.
+        let event = match reader.read_event() {
+            Ok(e) => e,
             Err(source) => {
                 return Err(XmlError::Syntax {
                     position: reader.error_position(),
@@ -188,9 +190,10 @@ fn parse<'a>(
         };
         let after = reader.buffer_position();
         let span = (to_usize(before), to_usize(after));
+        let ns = |e: &BytesStart<'_>| resolve(&reader.resolver().resolve_element(e.name()).0);
         match event {
-            Event::Start(e) => builder.open(&e, resolved, span, false)?,
-            Event::Empty(e) => builder.open(&e, resolved, span, true)?,
+            Event::Start(e) => builder.open(&e, ns(&e), span, false)?,
+            Event::Empty(e) => builder.open(&e, ns(&e), span, true)?,
             Event::End(_) => builder.close(),
             Event::Text(_) => builder.text(source_text(src, span, runs)?, span, before)?,
             Event::CData(_) => {

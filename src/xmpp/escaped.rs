@@ -73,7 +73,11 @@ fn find_runs(bytes: &[u8], runs: &mut Vec<(usize, usize)>) {
         let after = bytes.get(amp..).unwrap_or_default();
         let end = memchr::memchr(b'<', after).map_or(bytes.len(), |p| amp + p);
         let run = bytes.get(start..end).unwrap_or_default();
-        if start > 0 && end < bytes.len() && run.len() >= MASK_MIN_RUN && !run.contains(&b'>') {
+        if start > 0
+            && end < bytes.len()
+            && run.len() >= MASK_MIN_RUN
+            && memchr::memchr(b'>', run).is_none()
+        {
             runs.push((start, end));
         }
         i = end.max(amp + 1);
