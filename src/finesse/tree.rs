@@ -67,6 +67,7 @@ impl<'a> Builder<'a> {
         }
     }
 
+    #[inline]
     fn open(&mut self, name: Cow<'a, str>) -> Result<(), Error> {
         if self.stack.len() > self.max_depth {
             return Err(Error::TooDeep {
@@ -87,6 +88,7 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    #[inline]
     fn close(&mut self) {
         // The document (index 0) is never popped.
         if self.stack.len() > 1 {
@@ -99,6 +101,7 @@ impl<'a> Builder<'a> {
         }
     }
 
+    #[inline]
     fn text(&mut self, piece: Cow<'a, str>) {
         let Some(node) = self.stack.last().and_then(|&i| self.nodes.get_mut(i)) else {
             return;
