@@ -143,7 +143,8 @@ pub(crate) fn parse_xml<'a>(text: &'a str, limits: &Limits) -> Result<Tree<'a>, 
                 .get(before + 1..)
                 .and_then(|t| t.get(..qname_len))
                 .unwrap_or_default();
-            let local = match memchr::memrchr(b':', name.as_bytes()) {
+            // Names are a few bytes: a plain scan beats setting up a SIMD search.
+            let local = match name.bytes().rposition(|b| b == b':') {
                 Some(i) => name.get(i + 1..).unwrap_or(name),
                 None => name,
             };
