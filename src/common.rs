@@ -95,25 +95,74 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with microsecond precision, e.g. `2026-11-25T12:52:59.123456Z`.
     pub fn to_rfc3339(self) -> String {
-        let format = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-        );
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0))
-            .ok()
-            .and_then(|t| t.format(&format).ok())
-            .unwrap_or_else(|| format!("@{}ns", self.0))
+        self.rfc3339().as_str().to_owned()
     }
+
+    /// The RFC 3339 text of [`Timestamp::to_rfc3339`], on the stack: every
+    /// event carries a time, so this is formatted by hand, not with `time`'s
+    /// generic formatter (the tests check both agree).
+    pub(crate) fn rfc3339(self) -> Rfc3339 {
+        const NANOS: i64 = 1_000_000_000;
+        let secs = self.0.div_euclid(NANOS);
+        let micros = self.0.rem_euclid(NANOS) / 1_000;
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let of_day = secs.rem_euclid(86_400);
+        let mut buf = *b"0000-00-00T00:00:00.000000Z";
+        // i64 nanoseconds span the years 1677..=2262: always four digits.
+        put_digits(&mut buf[0..4], year);
+        put_digits(&mut buf[5..7], month);
+        put_digits(&mut buf[8..10], day);
+        put_digits(&mut buf[11..13], of_day / 3600);
+        put_digits(&mut buf[14..16], of_day / 60 % 60);
+        put_digits(&mut buf[17..19], of_day % 60);
+        put_digits(&mut buf[20..26], micros);
+        Rfc3339(buf)
+    }
+}
+
+/// A formatted RFC 3339 time (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
+pub(crate) struct Rfc3339([u8; 27]);
+
+impl Rfc3339 {
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Writes `value` as decimal digits filling `out` (zero-padded, most
+/// significant first; `value` is non-negative and fits).
+fn put_digits(out: &mut [u8], mut value: i64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// The proleptic Gregorian (year, month, day) of a day count since
+/// 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        f.write_str(self.rfc3339().as_str())
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        s.serialize_str(self.rfc3339().as_str())
     }
 }
 
@@ -144,6 +193,71 @@ mod tests {
             Timestamp::default().to_rfc3339(),
             "1970-01-01T00:00:00.000000Z"
         );
+    }
+
+    /// The `time` crate's formatting, which `rfc3339` replaces for speed.
+    fn rfc3339_by_time(t: Timestamp) -> String {
+        let format = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        );
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_nanos()))
+            .unwrap()
+            .format(&format)
+            .unwrap()
+    }
+
+    #[test]
+    fn rfc3339_agrees_with_the_time_crate() {
+        const DAY: i64 = 86_400_000_000_000;
+        let edges = [
+            0,
+            1,
+            -1,
+            999,
+            1_000,
+            -1_000,
+            -1_001,
+            999_999_999,
+            1_000_000_000,
+            -999_999_999,
+            -1_000_000_000,
+            DAY - 1,
+            DAY,
+            -DAY,
+            -DAY - 1,
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MAX,
+            i64::MAX - 1,
+            951_782_400 * 1_000_000_000,     // 2000-02-29
+            951_868_799 * 1_000_000_000 + 1, // 2000-02-29T23:59:59
+            4_107_542_399 * 1_000_000_000,   // 2100-02-28T23:59:59
+            4_107_542_400 * 1_000_000_000,   // 2100-03-01 (2100 is not leap)
+            -2_208_988_800 * 1_000_000_000,  // 1900-01-01
+            -2_203_977_600 * 1_000_000_000,  // 1900-03-01 (1900 is not leap)
+            1_772_446_500_123_456_789,
+        ];
+        for n in edges {
+            let t = Timestamp(n);
+            assert_eq!(t.to_rfc3339(), rfc3339_by_time(t), "{n}");
+        }
+        // Every day of 1677..2262 at a varying time of day, and a random sweep.
+        let mut n = i64::MIN;
+        while let Some(next) = n.checked_add(DAY + 3_600_000_001_001) {
+            let t = Timestamp(n);
+            assert_eq!(t.to_rfc3339(), rfc3339_by_time(t), "{n}");
+            n = next;
+        }
+        let mut rng = fastrand::Rng::with_seed(3339);
+        for _ in 0..100_000 {
+            let t = Timestamp(rng.i64(..));
+            assert_eq!(t.to_rfc3339(), rfc3339_by_time(t), "{t:?}");
+            assert_eq!(t.to_string(), t.to_rfc3339());
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.to_rfc3339())
+            );
+        }
     }
 
     #[test]

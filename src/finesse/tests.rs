@@ -265,3 +265,45 @@ fn update_serialises_with_kind_and_snake_case() {
     assert_eq!(v["request_id"], "a5b3c1d2-0001");
     assert_eq!(v["reason_code"]["label"], "Lunch");
 }
+
+#[test]
+fn state_summaries_list_only_the_notes_present() {
+    let user = |inner: &str| {
+        parse(&format!(
+            "<Update><data><user><loginId>7</loginId><state>NOT_READY</state>{inner}</user></data><event>PUT</event></Update>"
+        ))
+        .summary()
+    };
+    assert_eq!(user(""), "User 7 NOT_READY");
+    assert_eq!(
+        user("<pendingState>READY</pendingState>"),
+        "User 7 NOT_READY (pending READY)"
+    );
+    assert_eq!(
+        user("<pendingState>READY</pendingState><reasonCodeId>3</reasonCodeId>"),
+        "User 7 NOT_READY (pending READY, reason 3)"
+    );
+    assert_eq!(
+        user("<ReasonCode><id>4</id><label>Break</label></ReasonCode>"),
+        "User 7 NOT_READY (reason 4 \"Break\")"
+    );
+    assert_eq!(
+        user("<pendingState>LOGOUT</pendingState><ReasonCode><category>x</category></ReasonCode>"),
+        "User 7 NOT_READY (pending LOGOUT)"
+    );
+    assert_eq!(
+        user("<ReasonCode><category>x</category></ReasonCode>"),
+        "User 7 NOT_READY"
+    );
+    let media = |inner: &str| {
+        parse(&format!(
+            "<Update><data><media><mediaId>2</mediaId><state>READY</state>{inner}</media></data><event>DELETE</event></Update>"
+        ))
+        .summary()
+    };
+    assert_eq!(media(""), "Media 2 READY (removed)");
+    assert_eq!(
+        media("<pendingState>X</pendingState><ReasonCode><code>9</code></ReasonCode>"),
+        "Media 2 READY (reason 9) (removed)"
+    );
+}

@@ -47,8 +47,9 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn new(limits: &Limits, size_hint: usize) -> Builder<'a> {
-        // About one element per 24 bytes of a Finesse payload.
-        let mut nodes = Vec::with_capacity((size_hint / 24).clamp(8, 1024));
+        // About one element per 24 bytes of a Finesse payload: reserve a
+        // little more so that the vector is allocated once.
+        let mut nodes = Vec::with_capacity((size_hint / 20).clamp(8, 1024));
         nodes.push(Node {
             name: Cow::Borrowed(""),
             text: Cow::Borrowed(""),
@@ -56,12 +57,17 @@ impl<'a> Builder<'a> {
         });
         Builder {
             nodes,
-            stack: vec![0],
+            stack: {
+                let mut stack = Vec::with_capacity(16);
+                stack.push(0);
+                stack
+            },
             max_nodes: limits.max_xml_nodes,
             max_depth: limits.max_xml_depth,
         }
     }
 
+    #[inline]
     fn open(&mut self, name: Cow<'a, str>) -> Result<(), Error> {
         if self.stack.len() > self.max_depth {
             return Err(Error::TooDeep {
@@ -82,6 +88,7 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    #[inline]
     fn close(&mut self) {
         // The document (index 0) is never popped.
         if self.stack.len() > 1 {
@@ -94,6 +101,7 @@ impl<'a> Builder<'a> {
         }
     }
 
+    #[inline]
     fn text(&mut self, piece: Cow<'a, str>) {
         let Some(node) = self.stack.last().and_then(|&i| self.nodes.get_mut(i)) else {
             return;
@@ -135,7 +143,8 @@ pub(crate) fn parse_xml<'a>(text: &'a str, limits: &Limits) -> Result<Tree<'a>, 
                 .get(before + 1..)
                 .and_then(|t| t.get(..qname_len))
                 .unwrap_or_default();
-            let local = match memchr::memrchr(b':', name.as_bytes()) {
+            // Names are a few bytes: a plain scan beats setting up a SIMD search.
+            let local = match name.bytes().rposition(|b| b == b':') {
                 Some(i) => name.get(i + 1..).unwrap_or(name),
                 None => name,
             };
@@ -259,7 +268,42 @@ impl<'t, 'a> El<'t, 'a> {
 
     /// The first child with this name (ASCII case ignored).
     pub(crate) fn child(&self, name: &str) -> Option<El<'t, 'a>> {
-        self.children().find(|c| c.is(name))
+        // `children` spelled out: mapping a payload asks for every field by name.
+        let nodes = self.tree.nodes.as_slice();
+        let end = self.node().map_or(0, |n| n.end);
+        let mut idx = self.idx + 1;
+        while idx < end {
+            let node = nodes.get(idx)?;
+            if node.name.eq_ignore_ascii_case(name) {
+                return Some(El {
+                    tree: self.tree,
+                    idx,
+                });
+            }
+            idx = node.end.max(idx + 1);
+        }
+        None
+    }
+
+    /// The first child of each name (ASCII case ignored), in one pass over
+    /// the children: what [`El::child`] gives for each name, for mappers that
+    /// read many fields of one element.
+    pub(crate) fn fields<const N: usize>(&self, names: [&str; N]) -> [Option<El<'t, 'a>>; N] {
+        let mut found = [None; N];
+        let mut missing = N;
+        for child in self.children() {
+            let name = child.name();
+            for (slot, wanted) in found.iter_mut().zip(names) {
+                if slot.is_none() && name.eq_ignore_ascii_case(wanted) {
+                    *slot = Some(child);
+                    missing -= 1;
+                }
+            }
+            if missing == 0 {
+                break;
+            }
+        }
+        found
     }
 
     /// All children with this name.
@@ -280,6 +324,13 @@ impl<'t, 'a> El<'t, 'a> {
     /// The trimmed text of this element.
     pub(crate) fn text(&self) -> &'t str {
         self.node().map_or("", |n| n.text.trim())
+    }
+
+    /// The trimmed text of this element, `None` when empty.
+    pub(crate) fn value(&self) -> Option<String> {
+        Some(self.text())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
     }
 
     /// The trimmed text of the child at `path`, `None` when absent or empty.

@@ -175,15 +175,25 @@ pub struct ApiError {
     pub peripheral_error_msg: Option<String>,
 }
 
+/// The trimmed text of a field, `None` when absent or empty (what
+/// [`El::get`] gives for one name).
+fn value(field: Option<El<'_, '_>>) -> Option<String> {
+    field.and_then(|f| f.value())
+}
+
 /// Maps an `<Update>` element (or a bare JSON object with the same keys).
 pub(crate) fn map_update(u: El<'_, '_>) -> Update {
+    let [event, request_id, source, data] = u.fields(["event", "requestId", "source", "data"]);
     Update {
         node: None,
         item_id: None,
-        event: u.get("event").map(|e| e.to_ascii_uppercase()),
-        request_id: u.get("requestId"),
-        source: u.get("source"),
-        payload: match u.child("data") {
+        event: value(event).map(|mut e| {
+            e.make_ascii_uppercase();
+            e
+        }),
+        request_id: value(request_id),
+        source: value(source),
+        payload: match data {
             Some(data) => map_data(data),
             None => Payload::Empty,
         },
@@ -194,143 +204,196 @@ fn map_data(data: El<'_, '_>) -> Payload {
     let Some(el) = data.children().next() else {
         return Payload::Empty;
     };
-    match el.name().to_ascii_lowercase().as_str() {
-        "user" => Payload::User(user(el)),
-        "dialog" => Payload::Dialog(dialog(el)),
-        "dialogs" => Payload::Dialogs {
+    let is = |name: &str| el.name().eq_ignore_ascii_case(name);
+    if is("user") {
+        Payload::User(user(el))
+    } else if is("dialog") {
+        Payload::Dialog(dialog(el))
+    } else if is("dialogs") {
+        Payload::Dialogs {
             dialogs: el.all("Dialog").map(dialog).collect(),
-        },
-        "team" => Payload::Team(team(el)),
-        "queue" => Payload::Queue(queue(el)),
-        "queues" => Payload::Queues {
+        }
+    } else if is("team") {
+        Payload::Team(team(el))
+    } else if is("queue") {
+        Payload::Queue(queue(el))
+    } else if is("queues") {
+        Payload::Queues {
             queues: el.all("Queue").map(queue).collect(),
-        },
-        "systeminfo" => Payload::SystemInfo(system_info(el)),
-        "media" => Payload::Media(media(el)),
-        "apierrors" => Payload::ApiErrors {
+        }
+    } else if is("systemInfo") {
+        Payload::SystemInfo(system_info(el))
+    } else if is("media") {
+        Payload::Media(media(el))
+    } else if is("apiErrors") {
+        Payload::ApiErrors {
             errors: el.all("apiError").map(api_error).collect(),
-        },
-        "apierror" => Payload::ApiErrors {
+        }
+    } else if is("apiError") {
+        Payload::ApiErrors {
             errors: vec![api_error(el)],
-        },
-        other => Payload::Unknown {
-            element: other.to_owned(),
-        },
+        }
+    } else {
+        Payload::Unknown {
+            element: el.name().to_ascii_lowercase(),
+        }
     }
 }
 
-fn reason_code(el: El<'_, '_>) -> Option<ReasonCode> {
-    let rc = el.child("ReasonCode")?;
-    if !rc.has_children() {
-        return None;
-    }
+/// A `<ReasonCode>` element, `None` when absent or without children.
+fn reason_code(rc: Option<El<'_, '_>>) -> Option<ReasonCode> {
+    let rc = rc.filter(El::has_children)?;
+    let [id, category, code, label] = rc.fields(["id", "category", "code", "label"]);
     Some(ReasonCode {
-        id: rc.get("id"),
-        category: rc.get("category"),
-        code: rc.get("code"),
-        label: rc.get("label"),
+        id: value(id),
+        category: value(category),
+        code: value(code),
+        label: value(label),
     })
 }
 
 fn user(el: El<'_, '_>) -> User {
+    let [login_id, login_name, first_name, last_name, extension, state, pending_state, reason_code_id, rc, state_change_time, team_id, team_name] =
+        el.fields([
+            "loginId",
+            "loginName",
+            "firstName",
+            "lastName",
+            "extension",
+            "state",
+            "pendingState",
+            "reasonCodeId",
+            "ReasonCode",
+            "stateChangeTime",
+            "teamId",
+            "teamName",
+        ]);
     User {
-        login_id: el.get("loginId"),
-        login_name: el.get("loginName"),
-        first_name: el.get("firstName"),
-        last_name: el.get("lastName"),
-        extension: el.get("extension"),
-        state: el.get("state"),
-        pending_state: el.get("pendingState"),
-        reason_code_id: el.get("reasonCodeId"),
-        reason_code: reason_code(el),
-        state_change_time: el.get("stateChangeTime"),
-        team_id: el.get("teamId"),
-        team_name: el.get("teamName"),
+        login_id: value(login_id),
+        login_name: value(login_name),
+        first_name: value(first_name),
+        last_name: value(last_name),
+        extension: value(extension),
+        state: value(state),
+        pending_state: value(pending_state),
+        reason_code_id: value(reason_code_id),
+        reason_code: reason_code(rc),
+        state_change_time: value(state_change_time),
+        team_id: value(team_id),
+        team_name: value(team_name),
     }
 }
 
 fn dialog(el: El<'_, '_>) -> Dialog {
+    let [id, state, from_address, to_address, media_type, participants, media_properties] = el
+        .fields([
+            "id",
+            "state",
+            "fromAddress",
+            "toAddress",
+            "mediaType",
+            "participants",
+            "mediaProperties",
+        ]);
     Dialog {
-        id: el.get("id"),
-        state: el.get("state"),
-        from_address: el.get("fromAddress"),
-        to_address: el.get("toAddress"),
-        media_type: el.get("mediaType"),
-        participants: el
-            .child("participants")
+        id: value(id),
+        state: value(state),
+        from_address: value(from_address),
+        to_address: value(to_address),
+        media_type: value(media_type),
+        participants: participants
             .map(|p| p.all("Participant").map(participant).collect())
             .unwrap_or_default(),
-        media_properties: el.child("mediaProperties").map(media_properties),
+        media_properties: media_properties.map(map_media_properties),
     }
 }
 
 fn participant(el: El<'_, '_>) -> Participant {
+    let [media_address, state, state_cause, actions] =
+        el.fields(["mediaAddress", "state", "stateCause", "actions"]);
     Participant {
-        media_address: el.get("mediaAddress"),
-        state: el.get("state"),
-        state_cause: el.get("stateCause"),
-        actions: el
-            .child("actions")
+        media_address: value(media_address),
+        state: value(state),
+        state_cause: value(state_cause),
+        actions: actions
             .map(|a| a.all("action").map(|x| x.text().to_owned()).collect())
             .unwrap_or_default(),
     }
 }
 
-fn media_properties(el: El<'_, '_>) -> MediaProperties {
+fn map_media_properties(el: El<'_, '_>) -> MediaProperties {
+    let [dnis, call_type, dialed_number, queue_number, queue_name, wrap_up_reason, vars] = el
+        .fields([
+            "DNIS",
+            "callType",
+            "dialedNumber",
+            "queueNumber",
+            "queueName",
+            "wrapUpReason",
+            "callvariables",
+        ]);
     MediaProperties {
-        dnis: el.get("DNIS"),
-        call_type: el.get("callType"),
-        dialed_number: el.get("dialedNumber"),
-        queue_number: el.get("queueNumber"),
-        queue_name: el.get("queueName"),
-        wrap_up_reason: el.get("wrapUpReason"),
-        call_variables: el
-            .child("callvariables")
-            .map(|vars| {
-                vars.all("CallVariable")
-                    .map(|v| CallVariable {
-                        name: v.get("name").unwrap_or_default(),
-                        value: v
-                            .path("value")
-                            .map(|x| x.text().to_owned())
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            })
+        dnis: value(dnis),
+        call_type: value(call_type),
+        dialed_number: value(dialed_number),
+        queue_number: value(queue_number),
+        queue_name: value(queue_name),
+        wrap_up_reason: value(wrap_up_reason),
+        call_variables: vars
+            .map(|vars| vars.all("CallVariable").map(call_variable).collect())
             .unwrap_or_default(),
+    }
+}
+
+fn call_variable(v: El<'_, '_>) -> CallVariable {
+    let [name, value] = v.fields(["name", "value"]);
+    CallVariable {
+        name: name.and_then(|n| n.value()).unwrap_or_default(),
+        value: value.map(|x| x.text().to_owned()).unwrap_or_default(),
     }
 }
 
 fn team(el: El<'_, '_>) -> Team {
+    let [id, uri, name, users] = el.fields(["id", "uri", "name", "users"]);
     Team {
-        id: el.get("id").or_else(|| last_segment(el.get("uri"))),
-        name: el.get("name"),
-        users: el
-            .child("users")
-            .map(|u| {
-                u.all("User")
-                    .map(|u| TeamUser {
-                        login_id: u.get("loginId"),
-                        first_name: u.get("firstName"),
-                        last_name: u.get("lastName"),
-                        extension: u.get("extension"),
-                        state: u.get("state"),
-                        pending_state: u.get("pendingState"),
-                        reason_code: reason_code(u),
-                        state_change_time: u.get("stateChangeTime"),
-                    })
-                    .collect()
-            })
+        id: value(id).or_else(|| last_segment(value(uri))),
+        name: value(name),
+        users: users
+            .map(|u| u.all("User").map(team_user).collect())
             .unwrap_or_default(),
     }
 }
 
+fn team_user(u: El<'_, '_>) -> TeamUser {
+    let [login_id, first_name, last_name, extension, state, pending_state, rc, state_change_time] =
+        u.fields([
+            "loginId",
+            "firstName",
+            "lastName",
+            "extension",
+            "state",
+            "pendingState",
+            "ReasonCode",
+            "stateChangeTime",
+        ]);
+    TeamUser {
+        login_id: value(login_id),
+        first_name: value(first_name),
+        last_name: value(last_name),
+        extension: value(extension),
+        state: value(state),
+        pending_state: value(pending_state),
+        reason_code: reason_code(rc),
+        state_change_time: value(state_change_time),
+    }
+}
+
 fn queue(el: El<'_, '_>) -> Queue {
+    let [id, uri, name, statistics] = el.fields(["id", "uri", "name", "statistics"]);
     Queue {
-        id: el.get("id").or_else(|| last_segment(el.get("uri"))),
-        name: el.get("name"),
-        statistics: el
-            .child("statistics")
+        id: value(id).or_else(|| last_segment(value(uri))),
+        name: value(name),
+        statistics: statistics
             .map(|s| {
                 s.children()
                     .map(|c| (c.name().to_owned(), c.text().to_owned()))
@@ -353,23 +416,38 @@ fn system_info(el: El<'_, '_>) -> SystemInfo {
 }
 
 fn media(el: El<'_, '_>) -> Media {
+    let [media_id, state, pending_state, rc, state_change_time] = el.fields([
+        "mediaId",
+        "state",
+        "pendingState",
+        "ReasonCode",
+        "stateChangeTime",
+    ]);
     Media {
-        media_id: el.get("mediaId"),
-        state: el.get("state"),
-        pending_state: el.get("pendingState"),
-        reason_code: reason_code(el),
-        state_change_time: el.get("stateChangeTime"),
+        media_id: value(media_id),
+        state: value(state),
+        pending_state: value(pending_state),
+        reason_code: reason_code(rc),
+        state_change_time: value(state_change_time),
     }
 }
 
 fn api_error(el: El<'_, '_>) -> ApiError {
+    let [error_type, error_message, error_data, error_media, code, msg] = el.fields([
+        "errorType",
+        "errorMessage",
+        "errorData",
+        "errorMedia",
+        "peripheralErrorCode",
+        "peripheralErrorMsg",
+    ]);
     ApiError {
-        error_type: el.get("errorType"),
-        error_message: el.get("errorMessage"),
-        error_data: el.get("errorData"),
-        error_media: el.get("errorMedia"),
-        peripheral_error_code: el.get("peripheralErrorCode"),
-        peripheral_error_msg: el.get("peripheralErrorMsg"),
+        error_type: value(error_type),
+        error_message: value(error_message),
+        error_data: value(error_data),
+        error_media: value(error_media),
+        peripheral_error_code: value(code),
+        peripheral_error_msg: value(msg),
     }
 }
 
@@ -384,27 +462,49 @@ fn or_q(v: &Option<String>) -> &str {
 }
 
 impl ReasonCode {
-    /// `12 "Lunch"`.
-    fn describe(&self, id: &Option<String>) -> Option<String> {
-        let code = self.code.as_ref().or(self.id.as_ref()).or(id.as_ref())?;
-        Some(match &self.label {
-            Some(label) => format!("reason {code} \"{label}\""),
-            None => format!("reason {code}"),
-        })
+    /// `reason 12 "Lunch"` into `out`; false when there is no code at all.
+    fn describe(&self, id: &Option<String>, out: &mut String) -> bool {
+        let Some(code) = self.code.as_ref().or(self.id.as_ref()).or(id.as_ref()) else {
+            return false;
+        };
+        let _ = match &self.label {
+            Some(label) => write!(out, "reason {code} \"{label}\""),
+            None => write!(out, "reason {code}"),
+        };
+        true
     }
 }
 
-fn reason(rc: &Option<ReasonCode>, id: &Option<String>) -> Option<String> {
-    match rc {
-        Some(rc) => rc.describe(id),
-        None => id.as_ref().map(|id| format!("reason {id}")),
+/// The reason note of a state (`reason 12 "Lunch"`) into `out`; false when none.
+fn reason(rc: &Option<ReasonCode>, id: &Option<String>, out: &mut String) -> bool {
+    match (rc, id) {
+        (Some(rc), _) => rc.describe(id, out),
+        (None, Some(id)) => {
+            let _ = write!(out, "reason {id}");
+            true
+        }
+        (None, None) => false,
     }
 }
 
-fn with_notes(mut line: String, notes: &[Option<String>]) -> String {
-    let notes: Vec<&str> = notes.iter().flatten().map(String::as_str).collect();
-    if !notes.is_empty() {
-        let _ = write!(line, " ({})", notes.join(", "));
+/// `line (pending P, reason R)`, leaving out the notes that are absent.
+fn state_line(
+    mut line: String,
+    pending: Option<&str>,
+    rc: &Option<ReasonCode>,
+    id: &Option<String>,
+) -> String {
+    let bare = line.len();
+    if let Some(p) = pending {
+        let _ = write!(line, " (pending {p}");
+    }
+    let before_reason = line.len();
+    line.push_str(if pending.is_some() { ", " } else { " (" });
+    if !reason(rc, id, &mut line) {
+        line.truncate(before_reason);
+    }
+    if line.len() > bare {
+        line.push(')');
     }
     line
 }
@@ -455,12 +555,11 @@ impl Update {
     pub fn summary(&self) -> String {
         let removed = self.event.as_deref() == Some("DELETE");
         let line = match &self.payload {
-            Payload::User(u) => with_notes(
+            Payload::User(u) => state_line(
                 format!("User {} {}", or_q(&u.login_id), or_q(&u.state)),
-                &[
-                    u.pending_state.as_ref().map(|p| format!("pending {p}")),
-                    reason(&u.reason_code, &u.reason_code_id),
-                ],
+                u.pending_state.as_deref(),
+                &u.reason_code,
+                &u.reason_code_id,
             ),
             Payload::Dialog(d) => d.summary(),
             Payload::Dialogs { dialogs } => match dialogs.as_slice() {
@@ -484,9 +583,11 @@ impl Update {
                 format!("{} queues: {}", queues.len(), all.join("; "))
             }
             Payload::SystemInfo(i) => format!("SystemInfo {}", or_q(&i.status)),
-            Payload::Media(m) => with_notes(
+            Payload::Media(m) => state_line(
                 format!("Media {} {}", or_q(&m.media_id), or_q(&m.state)),
-                &[reason(&m.reason_code, &None)],
+                None,
+                &m.reason_code,
+                &None,
             ),
             Payload::ApiErrors { errors } => {
                 let all: Vec<String> = errors.iter().map(ApiError::summary).collect();
@@ -499,10 +600,10 @@ impl Update {
             Payload::Unknown { element } => format!("{element} update"),
             Payload::Empty => "empty update".to_owned(),
         };
+        let mut line = line;
         if removed {
-            format!("{line} (removed)")
-        } else {
-            line
+            line.push_str(" (removed)");
         }
+        line
     }
 }

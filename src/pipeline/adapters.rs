@@ -23,35 +23,53 @@ pub(crate) struct XmppOut<'c, 's> {
     pub events: Vec<Event>,
     /// Directions the XMPP stage handed to TLS (STARTTLS) during this call.
     pub handovers: Vec<xmpp::TlsHandover>,
+    /// Keep each stanza's redacted XML in its event: for `--raw`, or for the
+    /// text of the WebSocket message that carried it.
+    keep_raw: bool,
 }
 
 impl<'c, 's> XmppOut<'c, 's> {
     pub fn new(ctx: &'c mut Context<'s>, stream: u64, session: Option<u32>) -> Self {
+        Self::with_buffer(ctx, stream, session, Vec::new())
+    }
+
+    /// Like [`XmppOut::new`], gathering events in `events` (an empty buffer
+    /// kept from an earlier call: one per message adds up).
+    pub fn with_buffer(
+        ctx: &'c mut Context<'s>,
+        stream: u64,
+        session: Option<u32>,
+        events: Vec<Event>,
+    ) -> Self {
+        let keep_raw = ctx.raw || (ctx.xmpp_message_text && !ctx.show_secrets);
         XmppOut {
             ctx,
             stream,
             session,
-            events: Vec::new(),
+            events,
             handovers: Vec::new(),
+            keep_raw,
         }
     }
 
-    /// The redacted XML of the stanzas gathered so far (what a WebSocket
-    /// message carrying them may show).
-    pub fn stanza_texts(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|e| match &e.detail {
-                crate::report::event::Detail::Stanza(s) => s.raw.clone(),
-                _ => None,
-            })
-            .collect()
+    /// The redacted XML of the stanzas gathered so far, concatenated (what a
+    /// WebSocket message carrying them may show); `None` when there are none.
+    /// Only kept with `--raw` or when message texts are shown without secrets.
+    pub fn stanza_text(&self) -> Option<String> {
+        let mut texts = self.events.iter().filter_map(|e| match &e.detail {
+            crate::report::event::Detail::Stanza(s) => s.raw.as_deref(),
+            _ => None,
+        });
+        let first = texts.next()?;
+        let mut all = first.to_owned();
+        texts.for_each(|t| all.push_str(t));
+        Some(all)
     }
 
     pub fn flush(&mut self) {
         for mut event in self.events.drain(..) {
             if event.kind != "xmpp.stanza" || !self.ctx.raw {
-                // The raw XML was kept for `stanza_texts`; it is shown only with --raw.
+                // The raw XML was kept for `stanza_text`; it is shown only with --raw.
                 if let crate::report::event::Detail::Stanza(s) = &mut event.detail {
                     s.raw = None;
                 }
@@ -72,12 +90,12 @@ impl Findings for XmppOut<'_, '_> {
 
 impl xmpp::Sink for XmppOut<'_, '_> {
     fn on_stanza(&mut self, stanza: &xmpp::Stanza<'_>) {
-        let mut event = convert::stanza(self.stream, stanza, true);
+        let mut event = convert::stanza(self.stream, stanza, self.keep_raw);
         event.session = self.session;
         self.events.push(event);
     }
 
-    fn on_finesse(&mut self, stanza: &xmpp::Stanza<'_>, update: &crate::finesse::Update) {
+    fn on_finesse(&mut self, stanza: &xmpp::Stanza<'_>, update: crate::finesse::Update) {
         let rest = self
             .ctx
             .match_rest(update.request_id.as_deref(), stanza.first);
@@ -161,10 +179,15 @@ impl Findings for StreamFindings<'_, '_> {
     }
 }
 
+/// Event buffer capacity kept from one WebSocket message to the next.
+const KEEP_EVENTS: usize = 16;
+
 /// An XMPP session carried over WebSocket, with its report number.
 pub(crate) struct XmppOverWs {
     pub session: xmpp::Session,
     pub id: u32,
+    /// The (empty) buffer its messages' events are gathered in.
+    pub events: Vec<Event>,
 }
 
 /// Receives the WebSocket stage's messages and control frames; text
@@ -192,7 +215,11 @@ impl WsOut<'_, '_, '_> {
                 self.ctx.show_secrets,
             );
             let id = self.ctx.new_session();
-            *self.xmpp = Some(Box::new(XmppOverWs { session, id }));
+            *self.xmpp = Some(Box::new(XmppOverWs {
+                session,
+                id,
+                events: Vec::new(),
+            }));
         }
     }
 }
@@ -239,25 +266,27 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
             self.ctx.emit(convert::ws_message(m, Some(text.to_owned())));
             return;
         };
-        let mut out = XmppOut::new(self.ctx, stream, Some(over.id));
+        let buffer = std::mem::take(&mut over.events);
+        let mut out = XmppOut::with_buffer(self.ctx, stream, Some(over.id), buffer);
         over.session
-            .on_element_spanning(m.dir, m.frame, m.last_frame, text.as_bytes(), &mut out);
-        let stanzas = out.stanza_texts();
+            .on_text_spanning(m.dir, m.frame, m.last_frame, text, &mut out);
         let shown = if !out.ctx.xmpp_message_text {
             // The stanza events say what the message held; its text only with --raw or `ws`.
             None
         } else if show_secrets {
             Some(text.to_owned())
-        } else if stanzas.is_empty() {
-            // Nothing parsed: show only harmless whitespace, never unparsed XML that may hold credentials.
-            text.trim().is_empty().then(|| text.to_owned())
         } else {
-            Some(stanzas.concat())
+            // Nothing parsed: show only harmless whitespace, never unparsed XML that may hold credentials.
+            out.stanza_text()
+                .or_else(|| text.trim().is_empty().then(|| text.to_owned()))
         };
         let mut event = convert::ws_message(m, shown);
         event.session = Some(over.id);
         out.ctx.emit(event);
         out.flush();
+        if out.events.capacity() <= KEEP_EVENTS {
+            over.events = out.events;
+        }
     }
 
     fn on_control(&mut self, c: &crate::ws::Control<'_>) {

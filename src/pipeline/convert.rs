@@ -2,6 +2,8 @@
 //! in words. Pure functions; never reads payload beyond what a stage already
 //! redacted.
 
+use std::fmt::Write as _;
+
 use crate::common::{Dir, FrameRef};
 use crate::http::{self, bosh};
 use crate::report::event::{
@@ -228,19 +230,18 @@ pub(crate) fn ws_message(m: &ws::Message<'_>, text: Option<String>) -> Event {
         ws::MessageOpcode::Text => "text",
         ws::MessageOpcode::Binary => "binary",
     };
-    let mut summary = format!("{opcode} message");
-    match m.len {
-        Some(len) if m.compressed => {
-            summary.push_str(&format!(", {len} bytes ({} compressed)", m.wire_len))
-        }
-        Some(len) => summary.push_str(&format!(", {len} bytes")),
-        None => summary.push_str(&format!(", {} compressed bytes not inflated", m.wire_len)),
-    }
+    let mut summary = String::with_capacity(48);
+    let _ = write!(summary, "{opcode} message");
+    let _ = match m.len {
+        Some(len) if m.compressed => write!(summary, ", {len} bytes ({} compressed)", m.wire_len),
+        Some(len) => write!(summary, ", {len} bytes"),
+        None => write!(summary, ", {} compressed bytes not inflated", m.wire_len),
+    };
     if m.frames > 1 {
-        summary.push_str(&format!(" in {} frames", m.frames));
+        let _ = write!(summary, " in {} frames", m.frames);
     }
     if let Some(t) = &text {
-        summary.push_str(&format!(": {}", one_line(t, 80)));
+        let _ = write!(summary, ": {}", one_line(t, 80));
     }
     let detail = Detail::WsMessage(WsMessage {
         opcode,
@@ -371,7 +372,7 @@ pub(crate) fn stanza(stream: u64, s: &xmpp::Stanza<'_>, raw: bool) -> Event {
 pub(crate) fn finesse(
     stream: u64,
     s: &xmpp::Stanza<'_>,
-    u: &finesse::Update,
+    u: finesse::Update,
     rest: Option<RestRequest>,
 ) -> Event {
     let mut summary = u.summary();
@@ -385,12 +386,12 @@ pub(crate) fn finesse(
         ));
     }
     let detail = Detail::Finesse(Box::new(FinesseUpdate {
-        node: u.node.clone(),
-        item_id: u.item_id.clone(),
-        event: u.event.clone(),
-        request_id: u.request_id.clone(),
-        source: u.source.clone(),
-        data: u.payload.clone(),
+        node: u.node,
+        item_id: u.item_id,
+        event: u.event,
+        request_id: u.request_id,
+        source: u.source,
+        data: u.payload,
         rest_request: rest,
     }));
     Event::new("finesse.update", Some(s.first), summary, detail)

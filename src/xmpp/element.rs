@@ -8,13 +8,15 @@
 //! than `max_xml_depth`: anything else is a typed [`XmlError`].
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::name::{Namespace, PrefixDeclaration, ResolveResult};
+use quick_xml::name::{Namespace, NamespaceResolver, PrefixDeclaration, ResolveResult};
 use quick_xml::{NsReader, XmlVersion};
 
+use super::escaped::{source_text, Scratch};
 use super::ns::{self, Ns};
 use crate::limits::Limits;
 
@@ -46,36 +48,47 @@ pub enum XmlError {
 
 /// Namespace bindings an element inherits: from the `<stream:stream>`
 /// header on TCP, assumed (`jabber:client`, `stream:`) on WebSocket and BOSH.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Context {
-    default: String,
-    prefixes: Vec<(String, String)>,
+    /// quick-xml's resolver with those bindings, built once and cloned for
+    /// each element (building it binds and copies every namespace again).
+    resolver: NamespaceResolver,
 }
 
 impl Default for Context {
     fn default() -> Context {
-        Context {
-            default: ns::CLIENT.to_owned(),
-            prefixes: vec![("stream".to_owned(), ns::STREAMS.to_owned())],
-        }
+        Context::with(ns::CLIENT, &[("stream", ns::STREAMS)])
     }
 }
 
 impl Context {
+    fn with(default: &str, prefixes: &[(&str, &str)]) -> Context {
+        let mut resolver = NamespaceResolver::default();
+        // A binding quick-xml refuses (e.g. a header rebinding `xml:`) is just
+        // left out: the element then resolves as if it were not declared.
+        let _ = resolver.add(PrefixDeclaration::Default, Namespace(default));
+        for (prefix, uri) in prefixes {
+            let _ = resolver.add(PrefixDeclaration::Named(prefix), Namespace(uri));
+        }
+        Context { resolver }
+    }
+
     /// The bindings a stream header declares, on top of the defaults (a header
     /// that forgets `xmlns:stream` still gets the usual one).
     pub(crate) fn from_header(header: &Element<'_>) -> Context {
-        let mut ctx = Context::default();
+        let mut default = Cow::Borrowed(ns::CLIENT);
+        let mut prefixes = vec![(Cow::Borrowed("stream"), Cow::Borrowed(ns::STREAMS))];
         let root = header.root();
         for (key, value) in root.attrs() {
             if key == "xmlns" {
-                ctx.default = value.into_owned();
+                default = value;
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                ctx.prefixes.retain(|(p, _)| p != prefix);
-                ctx.prefixes.push((prefix.to_owned(), value.into_owned()));
+                prefixes.retain(|(p, _)| p != prefix);
+                prefixes.push((Cow::Borrowed(prefix), value));
             }
         }
-        ctx
+        let prefixes: Vec<(&str, &str)> = prefixes.iter().map(|(p, u)| (&**p, &**u)).collect();
+        Context::with(&default, &prefixes)
     }
 }
 
@@ -101,6 +114,9 @@ pub(crate) struct Element<'a> {
     nodes: Vec<Node<'a>>,
     /// Elements dropped because of `max_xml_nodes` (they were still checked).
     pub(crate) dropped: usize,
+    /// The root's attributes, read once at the first lookup: handling a
+    /// stanza asks for several (`type`, `id`, `from`, `to`...).
+    root_attrs: OnceCell<Vec<(&'a str, Cow<'a, str>)>>,
 }
 
 /// Parses `src` as exactly one element (whitespace, comments and an XML
@@ -109,8 +125,11 @@ pub(crate) fn parse_element<'a>(
     src: &'a str,
     ctx: &Context,
     limits: &Limits,
+    scratch: &mut Scratch,
 ) -> Result<Element<'a>, XmlError> {
-    parse(src, ctx, limits, false)
+    let parsed = parse(src, ctx, limits, false, scratch);
+    scratch.keep_small();
+    parsed
 }
 
 /// Parses a `<stream:stream ...>` header: a start tag that is never closed.
@@ -118,8 +137,11 @@ pub(crate) fn parse_header<'a>(
     src: &'a str,
     ctx: &Context,
     limits: &Limits,
+    scratch: &mut Scratch,
 ) -> Result<Element<'a>, XmlError> {
-    parse(src, ctx, limits, true)
+    let parsed = parse(src, ctx, limits, true, scratch);
+    scratch.keep_small();
+    parsed
 }
 
 fn parse<'a>(
@@ -127,6 +149,7 @@ fn parse<'a>(
     ctx: &Context,
     limits: &Limits,
     open_root: bool,
+    scratch: &mut Scratch,
 ) -> Result<Element<'a>, XmlError> {
     if src.len() > limits.max_stanza_bytes {
         return Err(XmlError::TooLarge {
@@ -137,18 +160,15 @@ fn parse<'a>(
     // Long escaped texts (a Finesse notification is hundreds of `&lt;`) cost
     // quick-xml one event per reference: parse a copy where they are blanked
     // out, and unescape each of them in one go from the source instead.
-    let masked = mask_escaped_text(src);
-    let (input, runs) = match &masked {
-        Some((copy, runs)) => (copy.as_str(), runs.as_slice()),
-        None => (src, &[][..]),
-    };
+    let (input, runs) = scratch.mask(src).unwrap_or((src, &[]));
     let mut reader = NsReader::from_str(input);
-    bind_context(&mut reader, ctx);
+    *reader.resolver_mut() = ctx.resolver.clone();
     let mut builder = Builder {
         el: Element {
             src,
             nodes: Vec::with_capacity(8),
             dropped: 0,
+            root_attrs: OnceCell::new(),
         },
         stack: Vec::with_capacity(8),
         done: false,
@@ -157,8 +177,10 @@ fn parse<'a>(
     };
     let mut before = 0u64;
     loop {
-        let (resolved, event) = match reader.read_resolved_event() {
-            Ok((r, e)) => (resolve(&r), e),
+        // Only start tags need their namespace (what `read_resolved_event`
+        // would give them); end tags and texts are not resolved.
+        let event = match reader.read_event() {
+            Ok(e) => e,
             Err(source) => {
                 return Err(XmlError::Syntax {
                     position: reader.error_position(),
@@ -168,9 +190,10 @@ fn parse<'a>(
         };
         let after = reader.buffer_position();
         let span = (to_usize(before), to_usize(after));
+        let ns = |e: &BytesStart<'_>| resolve(&reader.resolver().resolve_element(e.name()).0);
         match event {
-            Event::Start(e) => builder.open(&e, resolved, span, false)?,
-            Event::Empty(e) => builder.open(&e, resolved, span, true)?,
+            Event::Start(e) => builder.open(&e, ns(&e), span, false)?,
+            Event::Empty(e) => builder.open(&e, ns(&e), span, true)?,
             Event::End(_) => builder.close(),
             Event::Text(_) => builder.text(source_text(src, span, runs)?, span, before)?,
             Event::CData(_) => {
@@ -200,76 +223,6 @@ fn parse<'a>(
         return Err(XmlError::Empty);
     }
     Ok(builder.el)
-}
-
-/// Text runs worth blanking out: at least this many references in the element...
-const MASK_MIN_REFS: usize = 16;
-/// ...and runs of at least this many bytes.
-const MASK_MIN_RUN: usize = 64;
-
-/// A copy of `src` with long escaped character-data runs replaced by spaces
-/// (same length, so every offset stays valid), and those runs.
-///
-/// A run is the text between the last `>` before an `&` and the next `<`;
-/// it is character data only if it holds no `>` (otherwise the `&` is in an
-/// attribute value, a comment, CDATA or a PI, whose ends hold a `>`).
-fn mask_escaped_text(src: &str) -> Option<(String, Vec<(usize, usize)>)> {
-    let bytes = src.as_bytes();
-    memchr::memchr_iter(b'&', bytes).nth(MASK_MIN_REFS)?;
-    let mut runs = Vec::new();
-    let mut i = 0;
-    while let Some(off) = memchr::memchr(b'&', bytes.get(i..)?) {
-        let amp = i + off;
-        let start = memchr::memrchr(b'>', bytes.get(..amp)?).map_or(0, |p| p + 1);
-        let end = memchr::memchr(b'<', bytes.get(amp..)?).map_or(bytes.len(), |p| amp + p);
-        let run = bytes.get(start..end)?;
-        if start > 0 && end < bytes.len() && run.len() >= MASK_MIN_RUN && !run.contains(&b'>') {
-            runs.push((start, end));
-        }
-        i = end.max(amp + 1);
-    }
-    if runs.is_empty() {
-        return None;
-    }
-    let mut copy = bytes.to_vec();
-    for &(start, end) in &runs {
-        copy.get_mut(start..end)?.fill(b' ');
-    }
-    // Runs start after `>` and end at `<`: whole characters were blanked.
-    let copy = String::from_utf8(copy).ok()?;
-    Some((copy, runs))
-}
-
-/// The text of a Text event, from the source: unescaped if it is a blanked run.
-fn source_text<'a>(
-    src: &'a str,
-    span: (usize, usize),
-    runs: &[(usize, usize)],
-) -> Result<Cow<'a, str>, XmlError> {
-    let raw = src.get(span.0..span.1).unwrap_or_default();
-    if runs.binary_search(&span).is_err() {
-        // quick-xml splits text at every `&`: outside runs a Text event is verbatim.
-        return Ok(Cow::Borrowed(raw));
-    }
-    quick_xml::escape::unescape(raw).map_err(|e| match e {
-        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name) => {
-            XmlError::UnknownEntity { name }
-        }
-        other => XmlError::Syntax {
-            position: span.0 as u64,
-            source: other.into(),
-        },
-    })
-}
-
-fn bind_context(reader: &mut NsReader<&[u8]>, ctx: &Context) {
-    let resolver = reader.resolver_mut();
-    // A binding quick-xml refuses (e.g. a header rebinding `xml:`) is just
-    // left out: the element then resolves as if it were not declared.
-    let _ = resolver.add(PrefixDeclaration::Default, Namespace(&ctx.default));
-    for (prefix, uri) in &ctx.prefixes {
-        let _ = resolver.add(PrefixDeclaration::Named(prefix), Namespace(uri));
-    }
 }
 
 fn resolve(r: &ResolveResult<'_>) -> Ns {
@@ -480,6 +433,10 @@ impl<'e, 'a> NodeRef<'e, 'a> {
 
     /// One attribute by its name as written (`type`, `xml:lang`).
     pub(crate) fn attr(&self, name: &str) -> Option<Cow<'a, str>> {
+        if self.idx == 0 {
+            let all = self.el.root_attrs.get_or_init(|| self.attrs().collect());
+            return all.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        }
         self.attrs().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
 
@@ -525,11 +482,23 @@ mod tests {
     use super::*;
 
     fn parse_ok(src: &str) -> Element<'_> {
-        parse_element(src, &Context::default(), &Limits::default()).unwrap()
+        parse_element(
+            src,
+            &Context::default(),
+            &Limits::default(),
+            &mut Scratch::default(),
+        )
+        .unwrap()
     }
 
     fn parse_err(src: &str) -> XmlError {
-        parse_element(src, &Context::default(), &Limits::default()).unwrap_err()
+        parse_element(
+            src,
+            &Context::default(),
+            &Limits::default(),
+            &mut Scratch::default(),
+        )
+        .unwrap_err()
     }
 
     #[test]
@@ -553,14 +522,15 @@ mod tests {
             "<s:stream xmlns='jabber:server' xmlns:s='http://etherx.jabber.org/streams' to='a'>",
             &Context::default(),
             &limits,
+            &mut Scratch::default(),
         )
         .unwrap();
         assert_eq!(h.root().name(), "s:stream");
         assert_eq!(h.root().attr("to").as_deref(), Some("a"));
         let ctx = Context::from_header(&h);
-        let el = parse_element("<s:features/>", &ctx, &limits).unwrap();
+        let el = parse_element("<s:features/>", &ctx, &limits, &mut Scratch::default()).unwrap();
         assert_eq!(el.root().ns(), Ns::Streams);
-        let el = parse_element("<iq/>", &ctx, &limits).unwrap();
+        let el = parse_element("<iq/>", &ctx, &limits, &mut Scratch::default()).unwrap();
         assert_eq!(el.root().ns(), Ns::Server);
     }
 
@@ -610,13 +580,23 @@ mod tests {
             max_xml_depth: 3,
             ..Limits::default()
         };
-        let r = parse_element("<a><b><c><d/></c></b></a>", &Context::default(), &limits);
+        let r = parse_element(
+            "<a><b><c><d/></c></b></a>",
+            &Context::default(),
+            &limits,
+            &mut Scratch::default(),
+        );
         assert!(matches!(r, Err(XmlError::TooDeep { limit: 3 })));
         let limits = Limits {
             max_stanza_bytes: 4,
             ..Limits::default()
         };
-        let r = parse_element("<abc/>", &Context::default(), &limits);
+        let r = parse_element(
+            "<abc/>",
+            &Context::default(),
+            &limits,
+            &mut Scratch::default(),
+        );
         assert!(matches!(r, Err(XmlError::TooLarge { len: 6, limit: 4 })));
     }
 
@@ -629,7 +609,7 @@ mod tests {
         let src = format!(
             "<message a='x&gt;{amps}' b=\"&lt;&gt;\"><n>{escaped}</n><raw>1 &gt; 0 &amp; 2 > 1 {amps}</raw><c><![CDATA[&lt;]]></c></message>"
         );
-        assert!(mask_escaped_text(&src).is_some());
+        assert!(Scratch::default().mask(&src).is_some());
         let el = parse_ok(&src);
         let root = el.root();
         assert_eq!(root.attr("a").unwrap(), format!("x>{}", "&".repeat(20)));
@@ -652,7 +632,13 @@ mod tests {
             max_xml_nodes: 2,
             ..Limits::default()
         };
-        let el = parse_element("<a><b/><c><d/></c></a>", &Context::default(), &limits).unwrap();
+        let el = parse_element(
+            "<a><b/><c><d/></c></a>",
+            &Context::default(),
+            &limits,
+            &mut Scratch::default(),
+        )
+        .unwrap();
         assert_eq!(el.dropped, 2);
         assert_eq!(el.root().children().count(), 1);
     }
@@ -661,8 +647,20 @@ mod tests {
     fn every_prefix_of_an_element_is_an_error_not_a_panic() {
         let src = "<iq type='set' id='x'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>desk&amp;top</resource></bind></iq>";
         for end in 0..src.len() {
-            assert!(parse_element(&src[..end], &Context::default(), &Limits::default()).is_err());
+            assert!(parse_element(
+                &src[..end],
+                &Context::default(),
+                &Limits::default(),
+                &mut Scratch::default()
+            )
+            .is_err());
         }
-        assert!(parse_element(src, &Context::default(), &Limits::default()).is_ok());
+        assert!(parse_element(
+            src,
+            &Context::default(),
+            &Limits::default(),
+            &mut Scratch::default()
+        )
+        .is_ok());
     }
 }

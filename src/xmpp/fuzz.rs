@@ -23,7 +23,7 @@ impl Sink for Discard {
     fn on_stanza(&mut self, stanza: &Stanza<'_>) {
         std::hint::black_box(serde_json::to_vec(stanza).ok());
     }
-    fn on_finesse(&mut self, _: &Stanza<'_>, update: &Update) {
+    fn on_finesse(&mut self, _: &Stanza<'_>, update: Update) {
         std::hint::black_box(update.summary());
     }
     fn on_tls_handover(&mut self, handover: &TlsHandover) {

@@ -30,6 +30,7 @@
 //! `finesse.dialog_failed`.
 
 mod element;
+mod escaped;
 mod framer;
 pub(crate) mod fuzz;
 mod iq;
@@ -139,7 +140,7 @@ pub trait Sink: Findings {
     /// One top-level element, in wire order per direction.
     fn on_stanza(&mut self, stanza: &Stanza<'_>);
     /// A Finesse update carried by `stanza` (reported just before).
-    fn on_finesse(&mut self, stanza: &Stanza<'_>, update: &Update);
+    fn on_finesse(&mut self, stanza: &Stanza<'_>, update: Update);
     /// A TCP direction switches to TLS (only from [`StreamFramer`]).
     fn on_tls_handover(&mut self, handover: &TlsHandover);
 }

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::fmt::Display;
 
 use super::element::{self, Context, Element, NodeRef, XmlError};
+use super::escaped::Scratch;
 use super::iq::Tracker;
 use super::ns::Ns;
 use super::scan::{ItemKind, Pending, Scanner, Step};
@@ -71,6 +72,8 @@ pub struct Session {
     pub(crate) opened: [bool; 2],
     /// Capture gaps seen (a reply may have been lost in one).
     pub(crate) gaps: u32,
+    /// Parser buffers kept from one element to the next.
+    scratch: Scratch,
 }
 
 const REDACTED: &str = "[redacted]";
@@ -88,6 +91,7 @@ impl Session {
             mechanism: None,
             opened: [false, false],
             gaps: 0,
+            scratch: Scratch::default(),
         }
     }
 
@@ -113,9 +117,30 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let span = Span { dir, first, last };
-        if self.single_element(span, xml, sink) {
-            return;
+        let text = std::str::from_utf8(xml.trim_ascii()).ok();
+        if !text.is_some_and(|t| self.single_element(span, t, sink)) {
+            self.split_elements(span, xml, sink);
         }
+    }
+
+    /// Like [`Session::on_element_spanning`], for text already known to be
+    /// UTF-8 (a WebSocket text message): it is not checked again.
+    pub fn on_text_spanning(
+        &mut self,
+        dir: Dir,
+        first: FrameRef,
+        last: FrameRef,
+        text: &str,
+        sink: &mut impl Sink,
+    ) {
+        let span = Span { dir, first, last };
+        if !self.single_element(span, text.trim_ascii(), sink) {
+            self.split_elements(span, text.as_bytes(), sink);
+        }
+    }
+
+    /// Splits a message that is not one plain element into its items.
+    fn split_elements(&mut self, span: Span, xml: &[u8], sink: &mut impl Sink) {
         let mut scanner = Scanner::default();
         let mut pos = 0;
         while let Some(rest) = xml.get(pos..).filter(|r| !r.is_empty()) {
@@ -139,25 +164,26 @@ impl Session {
         }
     }
 
-    /// The usual case, one plain element per message, without the splitter:
-    /// false when the message needs it (headers, several elements, not XML).
-    fn single_element(&mut self, span: Span, xml: &[u8], sink: &mut impl Sink) -> bool {
-        let trimmed = xml.trim_ascii();
-        let plain = match trimmed {
-            [b'<', c, ..] => c.is_ascii_alphabetic() && !trimmed.starts_with(b"<stream:stream"),
+    /// The usual case, one plain element per message (`text` is trimmed),
+    /// without the splitter: false when the message needs it (headers,
+    /// several elements, not XML).
+    fn single_element(&mut self, span: Span, text: &str, sink: &mut impl Sink) -> bool {
+        let plain = match text.as_bytes() {
+            [b'<', c, ..] => c.is_ascii_alphabetic() && !text.starts_with("<stream:stream"),
             _ => false,
         };
-        let Some(text) = plain.then(|| std::str::from_utf8(trimmed).ok()).flatten() else {
+        if !plain {
             return false;
-        };
-        match element::parse_element(text, &self.ctx[span.dir.index()], &self.limits) {
+        }
+        let ctx = &self.ctx[span.dir.index()];
+        match element::parse_element(text, ctx, &self.limits, &mut self.scratch) {
             Ok(el) if el.root().local() != "stream" => {
                 self.dispatch(span, &el, sink);
                 true
             }
             Ok(_) | Err(XmlError::Trailing { .. } | XmlError::Unclosed { .. }) => false,
             Err(err) => {
-                self.malformed(span, trimmed, &err, sink);
+                self.malformed(span, text.as_bytes(), &err, sink);
                 true
             }
         }
@@ -280,9 +306,9 @@ impl Session {
         };
         let ctx = &self.ctx[span.dir.index()];
         let parsed = if header {
-            element::parse_header(text, ctx, &self.limits)
+            element::parse_header(text, ctx, &self.limits, &mut self.scratch)
         } else {
-            element::parse_element(text, ctx, &self.limits)
+            element::parse_element(text, ctx, &self.limits, &mut self.scratch)
         };
         match parsed {
             Ok(el) => {
@@ -345,7 +371,7 @@ impl Session {
             raw,
         };
         sink.on_stanza(&stanza);
-        for update in &out.updates {
+        for update in out.updates {
             sink.on_finesse(&stanza, update);
         }
         for f in out.findings {

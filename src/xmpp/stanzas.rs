@@ -7,6 +7,7 @@
 //! Never keeps message bodies beyond the summary's cap.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use super::element::NodeRef;
 use super::ns::Ns;
@@ -125,35 +126,43 @@ impl Session {
             out.summary = "event (empty)".to_owned();
             return;
         };
-        let node = op.attr("node").map(Cow::into_owned).unwrap_or_default();
+        let node = op.attr("node").unwrap_or_default();
         if op.local() != "items" {
             out.summary = format!("event {} {node}", op.local());
             return;
         }
-        let mut ids = Vec::new();
+        let (mut items, mut first_id) = (0usize, None);
         let mut retracted = 0;
         for item in op.children() {
             if item.local() == "retract" {
                 retracted += 1;
                 continue;
             }
-            let id = item.attr("id").map(Cow::into_owned);
+            let id = item.attr("id");
             if let Some(n) = item
                 .child(Ns::Pubsub, "notification")
                 .or_else(|| item.child_named("notification"))
             {
-                self.notification(&node, id.clone(), n.text(), out);
+                let item_id = id.as_deref().map(str::to_owned);
+                self.notification(&node, item_id, n.text(), out);
             }
-            ids.push(id.unwrap_or_else(|| "(no id)".to_owned()));
+            items += 1;
+            if items == 1 {
+                first_id = Some(id);
+            }
         }
         let mut s = format!("event {node}");
-        match ids.as_slice() {
-            [] => {}
-            [one] => s.push_str(&format!(" item {one}")),
-            many => s.push_str(&format!(": {} items", many.len())),
+        match (items, first_id) {
+            (0, _) => {}
+            (1, Some(id)) => {
+                let _ = write!(s, " item {}", id.as_deref().unwrap_or("(no id)"));
+            }
+            (many, _) => {
+                let _ = write!(s, ": {many} items");
+            }
         }
         if retracted > 0 {
-            s.push_str(&format!(", {retracted} retracted"));
+            let _ = write!(s, ", {retracted} retracted");
         }
         out.summary = s;
     }
@@ -165,7 +174,10 @@ impl Session {
                 update.item_id = item_id;
                 if let Payload::User(u) = &update.payload {
                     if let (Some(id), Some(state)) = (&u.login_id, &u.state) {
-                        self.summary.last_agent_state = Some(format!("{id} {state}"));
+                        // Written over the previous one: agents change state often.
+                        let last = self.summary.last_agent_state.get_or_insert_default();
+                        last.clear();
+                        let _ = write!(last, "{id} {state}");
                     }
                 }
                 out.findings.extend(update.findings());

@@ -62,15 +62,15 @@ impl Sink for Collect {
         });
     }
 
-    fn on_finesse(&mut self, stanza: &Stanza<'_>, update: &Update) {
+    fn on_finesse(&mut self, stanza: &Stanza<'_>, update: Update) {
         self.log.push(format!(
             "update after {}: {}",
             stanza.name,
             update.summary()
         ));
-        self.json.push_str(&serde_json::to_string(update).unwrap());
+        self.json.push_str(&serde_json::to_string(&update).unwrap());
         self.json.push('\n');
-        self.updates.push(update.clone());
+        self.updates.push(update);
     }
 
     fn on_tls_handover(&mut self, h: &TlsHandover) {

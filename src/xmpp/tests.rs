@@ -543,7 +543,7 @@ fn throughput_pubsub_events() {
         fn on_stanza(&mut self, s: &Stanza<'_>) {
             self.0 += s.summary.len();
         }
-        fn on_finesse(&mut self, _: &Stanza<'_>, u: &crate::finesse::Update) {
+        fn on_finesse(&mut self, _: &Stanza<'_>, u: crate::finesse::Update) {
             self.1 += u.summary().len();
         }
         fn on_tls_handover(&mut self, _: &TlsHandover) {}
@@ -595,7 +595,13 @@ fn throughput_parts() {
     let t = std::time::Instant::now();
     for _ in 0..n {
         std::hint::black_box(
-            element::parse_element(&user, &element::Context::default(), &limits).unwrap(),
+            element::parse_element(
+                &user,
+                &element::Context::default(),
+                &limits,
+                &mut crate::xmpp::escaped::Scratch::default(),
+            )
+            .unwrap(),
         );
     }
     eprintln!(
@@ -649,8 +655,13 @@ fn throughput_parts2() {
     let t = std::time::Instant::now();
     for _ in 0..n {
         std::hint::black_box(
-            element::parse_element(&plain, &element::Context::default(), &Limits::default())
-                .unwrap(),
+            element::parse_element(
+                &plain,
+                &element::Context::default(),
+                &Limits::default(),
+                &mut crate::xmpp::escaped::Scratch::default(),
+            )
+            .unwrap(),
         );
     }
     eprintln!(
@@ -676,8 +687,13 @@ fn loop_stanza() {
     let plain = user.replace(&*quick_xml::escape::escape(USER_READY), "x");
     for _ in 0..1_000_000 {
         std::hint::black_box(
-            element::parse_element(&plain, &element::Context::default(), &Limits::default())
-                .unwrap(),
+            element::parse_element(
+                &plain,
+                &element::Context::default(),
+                &Limits::default(),
+                &mut crate::xmpp::escaped::Scratch::default(),
+            )
+            .unwrap(),
         );
     }
 }
