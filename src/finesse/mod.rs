@@ -10,6 +10,7 @@
 //! inside the notification) comes out once unescaped (`AT&T`). Never panics
 //! and never keeps more than the XML caps of [`Limits`].
 
+mod map;
 mod tree;
 mod update;
 
@@ -76,11 +77,11 @@ pub fn parse_notification(text: &str, limits: &Limits) -> Result<Update, Error> 
 
 fn from_doc(doc: tree::El<'_, '_>) -> Result<Update, Error> {
     if let Some(u) = doc.child("Update") {
-        return Ok(update::map_update(u));
+        return Ok(map::map_update(u));
     }
     // A JSON body without the `Update` wrapper carries the same keys at top level.
     if doc.child("data").is_some() || doc.child("event").is_some() {
-        return Ok(update::map_update(doc));
+        return Ok(map::map_update(doc));
     }
     Err(Error::NotAnUpdate {
         found: doc
