@@ -222,6 +222,14 @@ fn render_timeline(
             Cell::new(text::printable(e.summary.as_bytes())),
         ]);
     }
+    // The summary is what a reader reads: give it the room, wrap the event name instead.
+    use comfy_table::{ColumnConstraint, Width};
+    if let Some(event) = table.column_mut(4) {
+        event.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(18)));
+    }
+    if let Some(summary) = table.column_mut(5) {
+        summary.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(44)));
+    }
     writeln!(out, "{table}")
 }
 
