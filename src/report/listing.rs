@@ -17,7 +17,7 @@ const WIDTH: u16 = 100;
 
 fn table(header: Vec<&str>) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
+    t.load_style(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(WIDTH)
         .set_header(header);
@@ -95,7 +95,7 @@ fn event_row(e: &Event) -> Vec<Cell> {
         Detail::WsMessage(m) => m
             .text
             .as_deref()
-            .map_or_else(|| e.summary.clone(), |t| text::printable(t.as_bytes())),
+            .map_or_else(|| e.summary.clone(), shortened),
         _ => text::printable(e.summary.as_bytes()),
     };
     vec![
@@ -106,6 +106,22 @@ fn event_row(e: &Event) -> Vec<Cell> {
         Cell::new(what),
         Cell::new(summary),
     ]
+}
+
+/// Characters of a message's text shown in a table row (JSON and NDJSON have it all).
+const TEXT_SHOWN: usize = 240;
+
+/// A message's text for a table row: printable, at most [`TEXT_SHOWN`] characters.
+fn shortened(t: &str) -> String {
+    let shown = text::printable(t.as_bytes());
+    match shown.char_indices().nth(TEXT_SHOWN) {
+        Some((cut, _)) => format!(
+            "{}… ({} bytes)",
+            shown.get(..cut).unwrap_or_default(),
+            t.len()
+        ),
+        None => shown,
+    }
 }
 
 /// `tls`: one block per TLS connection (suite names and certificates are
@@ -233,5 +249,24 @@ fn tls_decrypted(s: &crate::tls::Summary) -> String {
     match &s.reason {
         Some(reason) => format!("{what} ({reason})"),
         None => what.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_shown_whole() {
+        assert_eq!(shortened("<presence/>"), "<presence/>");
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_character_and_says_its_size() {
+        let long = "é".repeat(300);
+        let shown = shortened(&long);
+        assert!(shown.starts_with(&"é".repeat(TEXT_SHOWN)));
+        assert!(shown.ends_with("… (600 bytes)"), "{shown}");
+        assert_eq!(shown.chars().filter(|c| *c == 'é').count(), TEXT_SHOWN);
     }
 }
