@@ -50,6 +50,25 @@ pub struct Options {
     /// Servers' RSA private keys (PEM, PKCS#1 or PKCS#8) for `TLS_RSA_*` suites;
     /// used when built with the `rsa-keys` feature.
     pub rsa_keys: Vec<PathBuf>,
+    /// How far up the stack to decode: the commands that show a lower layer
+    /// skip the work above it.
+    pub depth: Depth,
+}
+
+/// The highest layer an analysis decodes. Findings come only from the
+/// layers decoded, so a command's exit code reflects what it looked at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Depth {
+    /// Everything, up to the Finesse documents inside notifications (`report`).
+    #[default]
+    Finesse,
+    /// XMPP stanzas (needed to redact credentials inside WebSocket messages
+    /// and to number sessions) but not the Finesse documents (`ws`).
+    Xmpp,
+    /// HTTP exchanges, BOSH bodies and XMPP on TCP (STARTTLS switches to TLS
+    /// at a byte only the XMPP stage finds); WebSocket payloads are counted,
+    /// not decoded, and Finesse documents are not read (`http`, `tls`).
+    Http,
 }
 
 /// Errors that stop the processing of one capture.

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::common::Dir;
 use crate::finding::Level;
-use crate::pipeline::{self, Options};
+use crate::pipeline::{self, Depth, Options};
 use crate::report;
 use crate::report::ndjson::Selection;
 use crate::report::streams::StreamsReport;
@@ -276,20 +276,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             setup.opts.xmpp_message_text = args.raw;
             commands::run_analysis(&setup, Selection::All, format)
         }
-        Command::Tls(args) => commands::run_tls(
-            &args.analysis.setup(false),
-            args.format == TableOrJson::Json,
-        ),
+        Command::Tls(args) => {
+            let mut setup = args.analysis.setup(false);
+            setup.opts.depth = Depth::Http;
+            commands::run_tls(&setup, args.format == TableOrJson::Json)
+        }
         Command::Ws(args) => {
             let mut setup = args.analysis.setup(false);
             setup.opts.xmpp_message_text = true;
+            setup.opts.depth = Depth::Xmpp;
             commands::run_analysis(&setup, Selection::WebSocket, args.format.into())
         }
-        Command::Http(args) => commands::run_analysis(
-            &args.analysis.setup(false),
-            Selection::Http,
-            args.format.into(),
-        ),
+        Command::Http(args) => {
+            let mut setup = args.analysis.setup(false);
+            setup.opts.depth = Depth::Http;
+            commands::run_analysis(&setup, Selection::Http, args.format.into())
+        }
         Command::Streams(args) => run_streams(args),
         Command::Follow(args) => run_follow(args),
     }

@@ -10,6 +10,7 @@ use crate::finding::{Finding, Findings};
 use crate::http;
 use crate::pipeline::context::Context;
 use crate::pipeline::convert;
+use crate::pipeline::Depth;
 use crate::report::event::Event;
 use crate::xmpp;
 
@@ -208,12 +209,15 @@ impl WsOut<'_, '_, '_> {
     /// Starts the XMPP session at the first message that needs it.
     fn start_xmpp_if_needed(&mut self, text: &str) {
         if self.xmpp.is_none() && (self.wants_xmpp || looks_like_xmpp(text)) {
-            let session = xmpp::Session::new(
+            let mut session = xmpp::Session::new(
                 self.stream,
                 xmpp::Transport::WebSocket,
                 &self.ctx.limits,
                 self.ctx.show_secrets,
             );
+            if self.ctx.depth != Depth::Finesse {
+                session.skip_notifications();
+            }
             let id = self.ctx.new_session();
             *self.xmpp = Some(Box::new(XmppOverWs {
                 session,

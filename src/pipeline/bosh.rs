@@ -62,12 +62,15 @@ fn feed_body(ctx: &mut Context, body: &bosh::Body) {
         {
             return;
         }
-        let session = xmpp::Session::new(
+        let mut session = xmpp::Session::new(
             body.stream,
             xmpp::Transport::Bosh,
             &ctx.limits,
             ctx.show_secrets,
         );
+        if ctx.depth != crate::pipeline::Depth::Finesse {
+            session.skip_notifications();
+        }
         let id = ctx.new_session();
         ctx.bosh.by_sid.insert(
             sid.clone(),

@@ -44,6 +44,8 @@ pub(crate) struct Context<'s> {
     /// Some key material was given (key log, DSB, RSA key): without any, an
     /// undecryptable connection is expected and only worth an `info`.
     pub keys_given: bool,
+    /// The highest layer decoded.
+    pub depth: crate::pipeline::Depth,
     pub sink: &'s mut dyn EventSink,
     pub findings: FindingLog,
     next_session: u32,
@@ -76,6 +78,7 @@ impl<'s> Context<'s> {
             raw,
             xmpp_message_text,
             keys_given: false,
+            depth: crate::pipeline::Depth::default(),
             sink,
             findings: FindingLog::default(),
             next_session: 0,

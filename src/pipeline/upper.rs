@@ -15,6 +15,7 @@ use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 use crate::pipeline::adapters::{HttpOut, WsOut, XmppOut, XmppOverWs};
 use crate::pipeline::context::Context;
+use crate::pipeline::Depth;
 use crate::{http, tls, ws, xmpp};
 
 /// Bytes buffered per direction before an undecided protocol is called unknown.
@@ -309,12 +310,18 @@ impl Upper {
                 ctx.show_secrets,
             ))),
             Guess::Xmpp => {
-                let framer = xmpp::StreamFramer::new(self.stream, &ctx.limits, ctx.show_secrets);
+                let mut framer =
+                    xmpp::StreamFramer::new(self.stream, &ctx.limits, ctx.show_secrets);
+                if ctx.depth != Depth::Finesse {
+                    framer.skip_notifications();
+                }
                 App::Xmpp(Box::new(XmppTcp {
                     framer,
                     id: ctx.new_session(),
                 }))
             }
+            // `http` and `tls` stop here: the bytes are counted as unparsed, without a finding.
+            Guess::WebSocket if ctx.depth == Depth::Http => App::Opaque,
             Guess::WebSocket => {
                 let ws = ws::Connection::new_midstream(self.stream, &ctx.limits);
                 App::WebSocket(Box::new(WsApp {
@@ -399,6 +406,10 @@ impl Upper {
         via_tls: bool,
     ) {
         match &up.protocol {
+            http::Protocol::Websocket if ctx.depth == Depth::Http => {
+                self.app = App::Opaque;
+                self.layers.push("websocket");
+            }
             http::Protocol::Websocket => {
                 let (negotiated, problems) = ws::Negotiated::from_headers(
                     up.extensions_offered.as_deref(),

@@ -106,6 +106,11 @@ impl StreamFramer {
         }
     }
 
+    /// See [`Session::skip_notifications`].
+    pub fn skip_notifications(&mut self) {
+        self.session.skip_notifications();
+    }
+
     pub fn session(&self) -> &Session {
         &self.session
     }

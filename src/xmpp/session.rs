@@ -74,6 +74,8 @@ pub struct Session {
     pub(crate) gaps: u32,
     /// Parser buffers kept from one element to the next.
     scratch: Scratch,
+    /// Read the Finesse document inside pubsub notifications.
+    pub(crate) read_notifications: bool,
 }
 
 const REDACTED: &str = "[redacted]";
@@ -92,7 +94,14 @@ impl Session {
             opened: [false, false],
             gaps: 0,
             scratch: Scratch::default(),
+            read_notifications: true,
         }
+    }
+
+    /// Leaves the Finesse documents inside notifications unread (the stanza
+    /// is still summarised): for callers that never show them.
+    pub fn skip_notifications(&mut self) {
+        self.read_notifications = false;
     }
 
     /// What the session amounted to so far.

@@ -168,6 +168,9 @@ impl Session {
     }
 
     fn notification(&mut self, node: &str, item_id: Option<String>, text: &str, out: &mut Out) {
+        if !self.read_notifications {
+            return;
+        }
         match finesse::parse_notification(text, &self.limits) {
             Ok(mut update) => {
                 update.node = Some(node.to_owned()).filter(|n| !n.is_empty());

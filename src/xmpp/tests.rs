@@ -67,6 +67,27 @@ fn end(session: &mut Session, sink: &mut Collect, how: Ending) {
 }
 
 #[test]
+fn skipped_notifications_leave_the_stanzas_as_they_were() {
+    let (_, full) = run(&finesse_conversation(), false);
+    let mut session = Session::new(7, Transport::WebSocket, &Limits::default(), false);
+    session.skip_notifications();
+    let mut skipped = Collect::default();
+    for (dir, n, ms, xml) in finesse_conversation() {
+        session.on_element(dir, frame(n, ms), xml.as_bytes(), &mut skipped);
+    }
+    assert_eq!(full.updates.len(), 2);
+    assert!(skipped.updates.is_empty());
+    assert_eq!(skipped.stanzas.len(), full.stanzas.len());
+    let without_updates: Vec<_> = full
+        .log
+        .iter()
+        .filter(|l| !l.starts_with("update after"))
+        .collect();
+    assert_eq!(skipped.log.iter().collect::<Vec<_>>(), without_updates);
+    assert_eq!(session.summary().finesse_updates, 0);
+}
+
+#[test]
 fn full_finesse_websocket_conversation() {
     let (mut session, mut sink) = run(&finesse_conversation(), false);
     end(

@@ -6,6 +6,7 @@ mod corpus;
 mod corpus_app;
 mod corpus_tcp;
 mod corpus_tls;
+mod depth;
 mod fixtures_app;
 mod fixtures_tcp;
 mod golden;
