@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and peak memory of xmppcap's commands on large generated captures.
 #
-#   benches/bench.sh [streams|tls|report|all] [SIZE]     (default: all 500M)
+#   benches/bench.sh [streams|tls|report|layers|all] [SIZE]     (default: all 500M)
 #
 # Generates the captures with the fixture generator into bench-data/ (once),
 # builds the release binary, runs each command 3 times with GNU time and
@@ -25,7 +25,7 @@ measure() { # label file args...
         read -r secs rss_kb < "$data/time.txt"
         awk -v l="$label" -v r="$run" -v b="$bytes" -v s="$secs" -v k="$rss_kb" 'BEGIN {
             mbs = (s > 0) ? b / 1e6 / s : 0;
-            printf "%-28s run %d: %8.1f MB in %6.2f s = %7.1f MB/s, peak RSS %6.1f MB\n", l, r, b / 1e6, s, mbs, k / 1024 }'
+            printf "%-34s run %d: %8.1f MB in %6.2f s = %7.1f MB/s, peak RSS %6.1f MB\n", l, r, b / 1e6, s, mbs, k / 1024 }'
     done
 }
 
@@ -40,10 +40,20 @@ if [[ $what == tls || $what == all ]]; then
     measure "tls (TLS 1.3 decrypt)" "$f" tls --no-progress --format json --keylog "${f%.*}.keys"
 fi
 if [[ $what == report || $what == all ]]; then
-    f=$data/wss-$size.pcapng
-    if [[ -f $f ]] || "$gen" bench-wss --size "$size" --out "$f" 2>/dev/null; then
-        measure "report ndjson (wss)" "$f" report --no-progress --format ndjson --keylog "${f%.*}.keys"
-    else
-        echo "report: the generator has no bench-wss yet"
-    fi
+    for kind in wss wssv; do
+        f=$data/$kind-$size.pcapng
+        varied=(); [[ $kind == wssv ]] && varied=(--varied)
+        [[ -f $f ]] || "$gen" bench-wss "${varied[@]}" --size "$size" --out "$f"
+        measure "report ndjson ($kind)" "$f" report --no-progress --format ndjson --keylog "${f%.*}.keys"
+    done
+fi
+if [[ $what == layers ]]; then
+    # Each command on the varied wss capture stops at a higher layer: the cost of each layer.
+    f=$data/wssv-$size.pcapng
+    [[ -f $f ]] || "$gen" bench-wss --varied --size "$size" --out "$f"
+    k=${f%.*}.keys
+    measure "streams (TCP)" "$f" streams --no-progress --format json
+    measure "tls (+ decryption)" "$f" tls --no-progress --format json --keylog "$k"
+    measure "ws (+ frames, inflate, stanzas)" "$f" ws --no-progress --format ndjson --keylog "$k"
+    measure "report (+ Finesse, all events)" "$f" report --no-progress --format ndjson --keylog "$k"
 fi

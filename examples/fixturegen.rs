@@ -73,6 +73,10 @@ struct BenchArgs {
     /// RNG seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// bench-wss: vary the notifications like a contact centre's (new calls,
+    /// caller numbers, call variables, reason codes, timestamps).
+    #[arg(long)]
+    varied: bool,
 }
 
 impl BenchArgs {
@@ -81,6 +85,7 @@ impl BenchArgs {
             size: parse_size(&self.size)?,
             conns: self.conns,
             seed: self.seed,
+            varied: self.varied,
         })
     }
 }

@@ -29,6 +29,9 @@ pub struct BenchConfig {
     pub conns: usize,
     /// RNG seed.
     pub seed: u64,
+    /// `bench-wss`: notifications that vary like real ones (see
+    /// `bench_varied`) instead of a few near-identical documents.
+    pub varied: bool,
 }
 
 /// What was generated.
@@ -250,7 +253,11 @@ pub fn bench_wss(
     while em.stats.frame_bytes < cfg.size {
         for (i, t) in desks.iter_mut().enumerate() {
             t.ch.conv.set_now(now);
-            wss_round(t, round, i)?;
+            if cfg.varied {
+                super::bench_varied::round(t, round, i, cfg.seed)?;
+            } else {
+                wss_round(t, round, i)?;
+            }
             now = t.now();
             em.emit(&t.ch.conv.drain())?;
         }
@@ -321,6 +328,7 @@ mod tests {
             size: 2_000_000,
             conns: 5,
             seed: 1,
+            varied: false,
         };
         let stats = bench_tcp(&mut frames, &cfg).unwrap();
         assert!(stats.frame_bytes >= 2_000_000);
@@ -335,6 +343,7 @@ mod tests {
             size: 500_000,
             conns: 3,
             seed: 1,
+            varied: false,
         };
         let (stats, keylog) = bench_tls(&mut frames, &cfg).unwrap();
         assert!(stats.frame_bytes >= 500_000);
@@ -351,10 +360,25 @@ mod tests {
             size: 300_000,
             conns: 2,
             seed: 1,
+            varied: false,
         };
         let (stats, keylog) = bench_wss(&mut frames, &cfg).unwrap();
         assert!(stats.frame_bytes >= 300_000);
         assert_eq!(keylog.lines().count(), 2 * 5);
+        assert!(frames.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
+    }
+
+    #[test]
+    fn varied_bench_wss_streams_sessions() {
+        let mut frames: Vec<Frame> = Vec::new();
+        let cfg = BenchConfig {
+            size: 300_000,
+            conns: 2,
+            seed: 1,
+            varied: true,
+        };
+        let (stats, _) = bench_wss(&mut frames, &cfg).unwrap();
+        assert!(stats.frame_bytes >= 300_000);
         assert!(frames.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
     }
 }

@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 
 pub mod bench;
+mod bench_varied;
 pub mod bosh;
 pub mod capture;
 pub mod catalog;
