@@ -12,6 +12,9 @@ impl Connection {
     /// `len` bytes of `dir` were lost in the capture at frame `at`.
     pub fn on_gap(&mut self, dir: Dir, at: FrameRef, len: u64, sink: &mut impl Sink) {
         self.last_seen = self.last_seen.max(at);
+        if dir == Dir::ServerToClient {
+            self.server_lost = true;
+        }
         let phase = std::mem::replace(&mut self.side_mut(dir).phase, Phase::Head);
         match phase {
             Phase::Switched => self.side_mut(dir).phase = Phase::Switched,

@@ -179,6 +179,7 @@ impl Connection {
             req,
             resp: None,
             informational: Vec::new(),
+            response_lost: false,
         });
         index
     }
@@ -239,29 +240,6 @@ impl Connection {
                 }
             }
         }
-    }
-
-    /// The entry a final response answers (first-in first-out), or a new
-    /// entry without a request; None for an interim 1xx (recorded on its entry).
-    fn pair_response(&mut self, head: &ResponseHead, sink: &mut impl Sink) -> Option<u64> {
-        let (first, off) = (self.side(S2C).head_at, self.side(S2C).head_offset);
-        if (100..200).contains(&head.status) && head.status != 101 {
-            let mut waiting = self.pending.iter_mut();
-            if let Some(e) = waiting.find(|e| e.resp.is_none() && e.req.is_some()) {
-                e.informational.push(head.status);
-            }
-            return None;
-        }
-        if let Some(e) = self.pending.iter().find(|e| e.resp.is_none()) {
-            return Some(e.index);
-        }
-        let msg = format!(
-            "response {} {} without a request in the capture (capture started mid-connection, or requests were lost)",
-            head.status, head.reason
-        );
-        let code = "http.response_without_request";
-        self.note(sink, Level::Info, code, S2C, first, off, msg);
-        Some(self.push_entry(None, first, sink))
     }
 
     pub(super) fn on_response(
@@ -468,12 +446,13 @@ impl Connection {
     fn drain(&mut self, sink: &mut impl Sink) {
         while let Some(front) = self.pending.front() {
             let req_done = front.req.as_ref().is_none_or(|r| r.done);
-            let resp_done = front.resp.as_ref().is_some_and(|r| r.done);
+            let resp_done = front.resp.as_ref().is_some_and(|r| r.done) || front.response_lost;
             if !(req_done && resp_done) {
                 return;
             }
             if let Some(entry) = self.pending.pop_front() {
-                self.emit(entry, false, sink);
+                let unanswered = entry.response_lost;
+                self.emit(entry, unanswered, sink);
             }
         }
     }

@@ -11,6 +11,7 @@
 
 mod ending;
 mod message;
+mod pairing;
 
 use std::collections::VecDeque;
 
@@ -124,6 +125,8 @@ struct Entry {
     req: Option<Req>,
     resp: Option<Resp>,
     informational: Vec<u16>,
+    /// Its response was in bytes the capture lost (see `pairing`).
+    response_lost: bool,
 }
 
 /// The HTTP stage of one TCP connection.
@@ -137,6 +140,11 @@ pub struct Connection {
     next_index: u64,
     last_seen: FrameRef,
     finished: bool,
+    /// Server bytes were lost in the capture since the last response began.
+    server_lost: bool,
+    /// Two requests were seen waiting at once with nothing lost: the client
+    /// pipelines, so responses pair first-in first-out whatever happens.
+    pipelined: bool,
 }
 
 impl Connection {
@@ -152,6 +160,8 @@ impl Connection {
             next_index: 0,
             last_seen: FrameRef::default(),
             finished: false,
+            server_lost: false,
+            pipelined: false,
         }
     }
 

@@ -4,6 +4,7 @@
 mod bosh_flow;
 mod corpus;
 mod flows;
+mod pairing;
 
 use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Findings};
