@@ -218,8 +218,8 @@ fn render_timeline(
             Cell::new(offset),
             Cell::new(arrow(e.dir)),
             Cell::new(e.frame.map(|f| f.to_string()).unwrap_or_default()),
-            Cell::new(event_label(e)),
-            Cell::new(text::printable(e.summary.as_bytes())),
+            Cell::new(event_cell(e)),
+            Cell::new(summary_cell(e)),
         ]);
     }
     // The summary is what a reader reads: give it the room, wrap the event name instead.
@@ -247,6 +247,23 @@ pub(crate) fn event_label(e: &Event) -> String {
         crate::report::event::Detail::Stanza(s) => s.name.clone(),
         crate::report::event::Detail::Finding { level, code, .. } => format!("{level} {code}"),
         _ => e.kind.clone(),
+    }
+}
+
+/// The event column of the table: too narrow for a finding's code, so a
+/// finding shows its level there and its code after the message.
+fn event_cell(e: &Event) -> String {
+    match &e.detail {
+        crate::report::event::Detail::Finding { level, .. } => level.to_string().to_uppercase(),
+        _ => event_label(e),
+    }
+}
+
+fn summary_cell(e: &Event) -> String {
+    let summary = text::printable(e.summary.as_bytes());
+    match &e.detail {
+        crate::report::event::Detail::Finding { code, .. } => format!("{summary} [{code}]"),
+        _ => summary,
     }
 }
 
