@@ -156,7 +156,7 @@ impl Session {
                     if !f.other.iter().any(|o| o == name) && f.other.len() < 32 {
                         f.other.push(name.to_owned());
                     }
-                    parts.push(name.to_owned());
+                    parts.push(feature_in_words(name).to_owned());
                 }
             }
         }
@@ -279,5 +279,19 @@ pub(crate) fn other(root: NodeRef<'_, '_>, out: &mut Out) {
         } else {
             out.summary = format!("sm {}", root.local());
         }
+    }
+}
+
+/// Well-known stream features by their element name, in words (others as written).
+fn feature_in_words(name: &str) -> &str {
+    match name {
+        "c" => "caps",
+        "ver" => "roster versioning",
+        "sm" => "stream management",
+        "csi" => "client state indication",
+        "register" => "in-band registration",
+        "auth" => "legacy auth",
+        "sub" => "presence pre-approval",
+        other => other,
     }
 }

@@ -743,3 +743,13 @@ fn unclosed_header_with_another_prefix_is_still_a_header() {
         sink.findings[0].message
     );
 }
+
+#[test]
+fn well_known_features_are_named_in_words() {
+    let features = "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><ver xmlns='urn:xmpp:features:rosterver'/><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='v'/><sm xmlns='urn:xmpp:sm:3'/><x-odd xmlns='urn:example'/></stream:features>";
+    let (_, sink) = run(&[(S, 3, 0, features.to_owned())], false);
+    assert_eq!(
+        sink.stanzas[0].summary,
+        "features: roster versioning, bind, caps, stream management, x-odd"
+    );
+}
