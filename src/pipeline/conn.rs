@@ -95,6 +95,10 @@ impl Conn {
         }
         let tls_summary = self.tls.as_ref().map(|t| t.summary().clone());
         let mut layers = Vec::new();
+        if self.upper.started_tls() {
+            // Plain XMPP first, then TLS, with XMPP inside.
+            layers.push("xmpp");
+        }
         if tls_summary.is_some() {
             layers.push("tls");
         }

@@ -85,6 +85,11 @@ pub(crate) struct FinishedSession {
 }
 
 impl Upper {
+    /// XMPP on TCP switched to TLS with STARTTLS (in either direction).
+    pub fn started_tls(&self) -> bool {
+        self.framer_tls.contains(&true)
+    }
+
     pub fn new(stream: u64) -> Upper {
         Upper {
             stream,

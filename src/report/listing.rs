@@ -138,6 +138,9 @@ pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
             let Some(s) = &c.tls else { continue };
             any = true;
             writeln!(out, "\nstream {} · {} → {}", c.stream, c.client, c.server)?;
+            if c.layers.first() == Some(&"xmpp") {
+                writeln!(out, "  started by XMPP STARTTLS")?;
+            }
             for line in tls_lines(s) {
                 writeln!(out, "  {line}")?;
             }

@@ -266,4 +266,12 @@ fn starttls_is_seen_and_the_tls_after_it_reported() {
         .position(|e| e.kind == "xmpp.starttls")
         .unwrap_or(usize::MAX);
     assert!(switch < hello && hello < server_hello);
+    let mut events = Events::default();
+    let analyzed = pipeline::analyze(
+        &dir.join("zeek/tls_xmpp-starttls.pcap"),
+        &Options::default(),
+        &mut events,
+    )
+    .expect("capture readable");
+    assert_eq!(analyzed.connections[0].layers, ["xmpp", "tls", "xmpp"]);
 }
