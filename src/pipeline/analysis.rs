@@ -68,7 +68,7 @@ pub fn analyze(
             tls: None,
             transport_detail: Some(detail),
             start: summary.first.map(|a| a.ts),
-            end: summary.last.map(|a| a.ts),
+            end: summary.last_seen().map(|a| a.ts),
             ended: describe_ending(&summary),
             xmpp: summary,
         });

@@ -314,7 +314,7 @@ fn session_report(f: &FinishedSession, conn: &Conn, tls: Option<&tls::Summary>) 
         tls: tls.map(tls::Summary::describe),
         transport_detail: f.websocket.clone(),
         start: f.summary.first.map(|a| a.ts),
-        end: f.summary.last.map(|a| a.ts),
+        end: f.summary.last_seen().map(|a| a.ts),
         ended: crate::pipeline::describe_ending(&f.summary),
         xmpp: f.summary.clone(),
     }

@@ -53,6 +53,16 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The session's last moment: its last stanza, or how its transport
+    /// ended (a Close, a TCP RST) when that came later.
+    pub fn last_seen(&self) -> Option<crate::common::FrameRef> {
+        let ended = self.end.as_ref().and_then(|e| e.at);
+        match (self.last, ended) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     pub(crate) fn new(stream: u64, transport: Transport) -> Summary {
         Summary {
             stream,

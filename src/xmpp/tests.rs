@@ -753,3 +753,19 @@ fn well_known_features_are_named_in_words() {
         "features: roster versioning, bind, caps, stream management, x-odd"
     );
 }
+
+#[test]
+fn a_session_lasts_until_its_transport_dropped() {
+    let (mut session, mut sink) = run(&finesse_conversation()[..4], false);
+    assert_eq!(session.summary().last_seen().map(|f| f.frame), Some(12));
+    end(
+        &mut session,
+        &mut sink,
+        Ending::WebSocketAbnormal {
+            dropped_by: Some(S),
+        },
+    );
+    // `end` drops it at frame 99, long after the last stanza.
+    assert_eq!(session.summary().last.map(|f| f.frame), Some(12));
+    assert_eq!(session.summary().last_seen().map(|f| f.frame), Some(99));
+}
