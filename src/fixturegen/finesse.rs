@@ -94,6 +94,7 @@ pub fn work(
     t: &mut dyn Transport,
     domain: &str,
     rest: &mut dyn FnMut(i64) -> Result<(), Error>,
+    update_lag_ms: i64,
 ) -> Result<(), Error> {
     let mut n = Notifier::new(domain);
     n.user(
@@ -104,7 +105,7 @@ pub fn work(
     t.wait(8_000)?;
     ping(t, domain, "ping_5")?;
     rest(t.now())?;
-    t.wait(300)?;
+    t.wait(update_lag_ms)?;
     n.user(
         t,
         REQUEST_ID,

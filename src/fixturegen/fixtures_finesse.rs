@@ -86,7 +86,8 @@ fn wss_transport(
     WsTransport::upgrade(ch, Some(DeflateParams::browser()), seed)
 }
 
-/// Login, work (with the REST PUT on conversation `rest_id`), logout.
+/// Login, then work: the REST PUT on conversation `rest_id`, its Update
+/// `update_lag_ms` later, notifications.
 fn full_session(
     t: &mut dyn Transport,
     domain: &str,
@@ -94,20 +95,26 @@ fn full_session(
     env: Option<&TlsEnv>,
     rest_id: u32,
     node: u8,
+    update_lag_ms: i64,
 ) -> Result<(), Error> {
     login(t, domain, PASSWORD)?;
     let mut rest = |at: i64| -> Result<(), Error> {
         rest_put(rest_id, at, env, node)?.add_to(cap, Vec::new());
         Ok(())
     };
-    work(t, domain, &mut rest)
+    work(t, domain, &mut rest, update_lag_ms)
 }
+
+/// From a REST PUT to its Update on a healthy server.
+const HEALTHY_LAG_MS: i64 = 300;
+/// The server-side lag of a Cisco TAC case (DOMAIN.md §4), in `finesse-ws`.
+const SLOW_LAG_MS: i64 = 14_700;
 
 fn wss() -> Result<Fixture, Error> {
     let env = env(201)?;
     let mut cap = Capture::new();
     let mut t = wss_transport(&env, 0, 1, 0, 201)?;
-    full_session(&mut t, DOMAIN, &mut cap, Some(&env), 1, 1)?;
+    full_session(&mut t, DOMAIN, &mut cap, Some(&env), 1, 1, HEALTHY_LAG_MS)?;
     ws_logout(&mut t)?;
     t.close()?;
     t.add_to(&mut cap);
@@ -125,7 +132,7 @@ fn ws_plain() -> Result<Fixture, Error> {
         server_no_takeover: false,
     };
     let mut t = WsTransport::upgrade(ch, Some(params), 202)?;
-    full_session(&mut t, DOMAIN, &mut cap, None, 1, 1)?;
+    full_session(&mut t, DOMAIN, &mut cap, None, 1, 1, SLOW_LAG_MS)?;
     ws_logout(&mut t)?;
     t.close()?;
     t.add_to(&mut cap);
@@ -144,7 +151,7 @@ fn bosh() -> Result<Fixture, Error> {
     let a = Channel::open(finesse_conv(0, 50960, 1, 7443, 0), Some((&env, DOMAIN)))?;
     let b = Channel::open(finesse_conv(2, 50961, 1, 7443, MS), Some((&env, DOMAIN)))?;
     let mut t = BoshTransport::new([a, b], 2_841_937_105, "7f3a2c91");
-    full_session(&mut t, DOMAIN, &mut cap, Some(&env), 1, 1)?;
+    full_session(&mut t, DOMAIN, &mut cap, Some(&env), 1, 1, HEALTHY_LAG_MS)?;
     // Idle for a minute: two empty long polls expire.
     t.wait(61_000)?;
     t.terminate(&mut cap)?;
@@ -156,7 +163,7 @@ fn xmpp5222() -> Result<Fixture, Error> {
     let mut cap = Capture::new();
     let conv = finesse_conv(0, 50970, 1, 5222, 0);
     let mut t = TcpTransport::starttls(conv, &env)?;
-    full_session(&mut t, DOMAIN, &mut cap, Some(&env), 1, 1)?;
+    full_session(&mut t, DOMAIN, &mut cap, Some(&env), 1, 1, HEALTHY_LAG_MS)?;
     t.client(&xmpp::presence(false))?;
     t.close()?;
     t.ch.add_to(&mut cap, Vec::new());
@@ -211,7 +218,15 @@ fn failover() -> Result<Fixture, Error> {
     let start = first.now() - START_NS + 5_000 * MS;
     first.add_to(&mut cap);
     let mut second = wss_transport(&env, 1, 2, start, 209)?;
-    full_session(&mut second, DOMAIN2, &mut cap, Some(&env), 2, 2)?;
+    full_session(
+        &mut second,
+        DOMAIN2,
+        &mut cap,
+        Some(&env),
+        2,
+        2,
+        HEALTHY_LAG_MS,
+    )?;
     ws_logout(&mut second)?;
     second.close()?;
     second.add_to(&mut cap);

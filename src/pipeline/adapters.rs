@@ -1,6 +1,8 @@
 //! The sinks between stages: each adapter receives one stage's events,
 //! turns them into report events (located in the connection and XMPP
-//! session) and feeds the stage above where there is one.
+//! session) and feeds the stage above where there is one. Matching a
+//! Finesse Update to the REST request that caused it (by `requestId`) spans
+//! connections, so its finding lives here: `finesse.slow_update` (warn).
 //!
 //! Takes stage events; gives report events to the [`Context`]. Never decides
 //! protocols (that is `upper`'s) and never keeps payload beyond one call.
@@ -100,9 +102,20 @@ impl xmpp::Sink for XmppOut<'_, '_> {
         let rest = self
             .ctx
             .match_rest(update.request_id.as_deref(), stanza.first);
+        let slow = rest
+            .as_ref()
+            .filter(|r| r.ms_before_update > SLOW_UPDATE_MS)
+            .map(|r| slow_update(r, update.request_id.as_deref().unwrap_or_default()));
         let mut event = convert::finesse(self.stream, stanza, update, rest);
         event.session = self.session;
         self.events.push(event);
+        if let Some(finding) = slow {
+            self.push_finding(
+                finding
+                    .at(stanza.first)
+                    .in_stream(self.stream, Some(stanza.dir)),
+            );
+        }
     }
 
     fn on_tls_handover(&mut self, handover: &xmpp::TlsHandover) {
@@ -111,6 +124,27 @@ impl xmpp::Sink for XmppOut<'_, '_> {
         self.events.push(event);
         self.handovers.push(*handover);
     }
+}
+
+/// From a REST request to the Update that echoes its `requestId`, beyond
+/// which the desktop has shown the old state for too long (DOMAIN.md: a
+/// Cisco TAC case shows 14.7 s). Finesse answers `202` at once and does the
+/// work asynchronously; a healthy server sends the Update well under a second later.
+const SLOW_UPDATE_MS: f64 = 5_000.0;
+
+fn slow_update(rest: &crate::report::event::RestRequest, request_id: &str) -> Finding {
+    Finding::new(
+        crate::finding::Level::Warn,
+        crate::finding::Layer::Finesse,
+        "finesse.slow_update",
+        format!(
+            "the Update for {} {} (frame {}, requestId {request_id}) came {:.1} s after the request: the desktop showed the old state until then",
+            rest.method,
+            rest.path,
+            rest.frame,
+            rest.ms_before_update / 1000.0
+        ),
+    )
 }
 
 /// Receives the HTTP stage's exchanges, upgrades and BOSH bodies.
