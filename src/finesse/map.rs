@@ -268,7 +268,7 @@ fn media(el: El<'_, '_>) -> Media {
     }
 }
 
-fn api_error(el: El<'_, '_>) -> ApiError {
+pub(crate) fn api_error(el: El<'_, '_>) -> ApiError {
     let [error_type, error_message, error_data, error_media, code, msg] = el.fields([
         "errorType",
         "errorMessage",

@@ -7,13 +7,16 @@
 //! payload) with a one-line summary, plus the findings that matter to a
 //! support engineer (failover, forced logout, API errors). Element names and
 //! `event` values are compared ignoring case; doubly escaped text (`AT&amp;T`
-//! inside the notification) comes out once unescaped (`AT&T`). Never panics
-//! and never keeps more than the XML caps of [`Limits`].
+//! inside the notification) comes out once unescaped (`AT&T`). Also reads
+//! the `<ApiErrors>` body of a failed REST call ([`rest_failure`]). Never
+//! panics and never keeps more than the XML caps of [`Limits`].
 
 mod map;
+mod rest;
 mod tree;
 mod update;
 
+pub use rest::{api_errors, rest_failure, RestCall};
 pub use update::{
     ApiError, CallVariable, Dialog, Media, MediaProperties, Participant, Payload, Queue,
     ReasonCode, SystemInfo, Team, TeamUser, Update, User,

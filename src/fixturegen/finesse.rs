@@ -184,6 +184,45 @@ pub fn ws_logout(t: &mut dyn Transport) -> Result<(), Error> {
 /// The desktop's `PUT /finesse/api/User/1001` (state READY, `requestId`
 /// header) on its own connection, answered `202 Accepted`; over https when
 /// `env` is given, else plain HTTP on 8082.
+/// A REST GET of the agent's User object over https on its own connection
+/// (conversation `id`), sent with `authorization` and answered with an
+/// error: `status` and `body` (an `<ApiErrors>` document, or empty).
+pub fn rest_get_refused(
+    id: u32,
+    at_ns: i64,
+    env: &TlsEnv,
+    node: u8,
+    authorization: &str,
+    status: &str,
+    body: &str,
+) -> Result<Channel, Error> {
+    let conv = finesse_conv(id, 51000 + id as u16, node, 8445, at_ns - START_NS);
+    let host = if node == 2 {
+        super::content::DOMAIN2
+    } else {
+        super::content::DOMAIN
+    };
+    let mut ch = Channel::open(conv, Some((env, host)))?;
+    let req = format!(
+        "GET /finesse/api/User/{AGENT} HTTP/1.1\r\nHost: {host}:8445\r\nAuthorization: {authorization}\r\n\
+         Accept: application/xml\r\n\r\n"
+    );
+    ch.send(Dir::ClientToServer, req.as_bytes())?;
+    ch.conv.advance(12 * MS);
+    let content_type = if body.is_empty() {
+        "text/plain"
+    } else {
+        "application/xml"
+    };
+    ch.send(
+        Dir::ServerToClient,
+        &http_response(status, content_type, body),
+    )?;
+    ch.conv.advance(5 * MS);
+    ch.close()?;
+    Ok(ch)
+}
+
 pub fn rest_put(id: u32, at_ns: i64, env: Option<&TlsEnv>, node: u8) -> Result<Channel, Error> {
     let port = if env.is_some() { 8445 } else { 8082 };
     let conv = finesse_conv(id, 51000 + id as u16, node, port, at_ns - START_NS);

@@ -10,14 +10,15 @@ use super::bosh::BoshTransport;
 use super::capture::Capture;
 use super::catalog::{pcap_bytes, pcapng_bytes, Fixture, FixtureSpec};
 use super::channel::{Channel, DeflateParams, TcpTransport, Transport, WsTransport, MS};
-use super::content::{DOMAIN, DOMAIN2, PASSWORD, WRONG_PASSWORD};
-use super::finesse::{login, rest_put, work, ws_logout};
+use super::content::{AGENT, DOMAIN, DOMAIN2, PASSWORD, WRONG_PASSWORD};
+use super::finesse::{login, rest_get_refused, rest_put, work, ws_logout};
 use super::fixtures_tls::finesse_conv;
 use super::frame::{LINKTYPE_ETHERNET, START_NS};
 use super::pcap::PcapFormat;
 use super::tls::{TlsEnv, TlsOptions};
 use super::{xmpp, Error};
 use crate::common::Dir;
+use base64::Engine as _;
 
 /// The Finesse fixtures.
 pub(crate) const SPECS: &[FixtureSpec] = &[
@@ -175,6 +176,23 @@ fn sasl_failure() -> Result<Fixture, Error> {
     let mut cap = Capture::new();
     let mut t = wss_transport(&env, 0, 1, 0, 205)?;
     login(&mut t, DOMAIN, WRONG_PASSWORD)?;
+    // The desktop's REST sign-in with the same wrong password (DOMAIN.md §3).
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{AGENT}:{WRONG_PASSWORD}"))
+    );
+    let unauthorized = "<ApiErrors><ApiError><ErrorType>Authentication Failure</ErrorType>\
+        <ErrorMessage>UNAUTHORIZED</ErrorMessage><ErrorData>1001</ErrorData></ApiError></ApiErrors>";
+    rest_get_refused(
+        1,
+        t.now(),
+        &env,
+        1,
+        &basic,
+        "401 Unauthorized",
+        unauthorized,
+    )?
+    .add_to(&mut cap, Vec::new());
     t.client(&xmpp::ws_close())?;
     t.server(&xmpp::ws_close())?;
     t.close()?;
@@ -215,6 +233,18 @@ fn failover() -> Result<Fixture, Error> {
     super::finesse::ping(&mut first, DOMAIN, "ping_5")?;
     first.wait(2_000)?;
     first.abort();
+    // The desktop asks node 1 over REST, which is going out of service.
+    let basic = super::content::basic_auth();
+    rest_get_refused(
+        3,
+        first.now() + 1_000 * MS,
+        &env,
+        1,
+        &basic,
+        "503 Service Unavailable",
+        "",
+    )?
+    .add_to(&mut cap, Vec::new());
     let start = first.now() - START_NS + 5_000 * MS;
     first.add_to(&mut cap);
     let mut second = wss_transport(&env, 1, 2, start, 209)?;

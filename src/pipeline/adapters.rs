@@ -184,6 +184,21 @@ impl http::Sink for HttpOut<'_, '_> {
             }
         }
         self.ctx.emit(convert::exchange(exchange));
+        if let (Some(q), Some(r)) = (&exchange.request, &exchange.response) {
+            let call = crate::finesse::RestCall {
+                method: &q.method,
+                path: &q.path,
+                status: r.status,
+                reason: &r.reason,
+                body: r.body.text.as_deref(),
+            };
+            if let Some(f) = crate::finesse::rest_failure(&call, &self.ctx.limits) {
+                let f = f
+                    .at(r.first)
+                    .in_stream(self.stream, Some(Dir::ServerToClient));
+                self.ctx.finding(f, Some(self.stream), None);
+            }
+        }
     }
 
     fn on_upgrade(&mut self, upgrade: &http::Upgrade) {
