@@ -44,27 +44,7 @@ pub(super) fn round(t: &mut dyn Transport, round: u64, i: usize, seed: u64) -> R
     let mut n = Notifier::new(DOMAIN);
     let user_node = format!("/finesse/api/User/{AGENT}");
     let dialogs_node = format!("/finesse/api/User/{AGENT}/Dialogs");
-    let request_id = |rng: &mut Rng| {
-        if rng.bool() {
-            format!("{:016x}{:016x}", rng.u64(..), rng.u64(..))
-        } else {
-            String::new()
-        }
-    };
-    let (user_state, reason, dialog_state, event) = match round % 4 {
-        0 => ("RESERVED", None, "ALERTING", "POST"),
-        1 => ("TALKING", None, "ACTIVE", "PUT"),
-        2 => ("WORK_READY", None, "DROPPED", "DELETE"),
-        _ => {
-            let r = REASONS[rng.usize(..REASONS.len())];
-            let (s, r) = if rng.u8(..4) == 0 {
-                ("NOT_READY", Some(r))
-            } else {
-                ("READY", None)
-            };
-            (s, r, "", "")
-        }
-    };
+    let (user_state, reason, dialog_state, event) = phase(round, &mut rng);
     let stamp = stamp(&mut rng, round);
     let rid = request_id(&mut rng);
     let user = super::xmpp::user(user_state, reason, &stamp);
@@ -107,6 +87,42 @@ pub(super) fn round(t: &mut dyn Transport, round: u64, i: usize, seed: u64) -> R
         t.keepalive()?;
     }
     t.wait(800 + rng.i64(0..400))
+}
+
+/// The agent's state, its reason, the dialog's state and the dialog event
+/// for this quarter of a call (no dialog in the last quarter).
+fn phase(
+    round: u64,
+    rng: &mut Rng,
+) -> (
+    &'static str,
+    Option<(u32, &'static str)>,
+    &'static str,
+    &'static str,
+) {
+    match round % 4 {
+        0 => ("RESERVED", None, "ALERTING", "POST"),
+        1 => ("TALKING", None, "ACTIVE", "PUT"),
+        2 => ("WORK_READY", None, "DROPPED", "DELETE"),
+        _ => {
+            let r = REASONS[rng.usize(..REASONS.len())];
+            let (s, r) = if rng.u8(..4) == 0 {
+                ("NOT_READY", Some(r))
+            } else {
+                ("READY", None)
+            };
+            (s, r, "", "")
+        }
+    }
+}
+
+/// A request id on half the updates (the changes the desktop asked for).
+fn request_id(rng: &mut Rng) -> String {
+    if rng.bool() {
+        format!("{:016x}{:016x}", rng.u64(..), rng.u64(..))
+    } else {
+        String::new()
+    }
 }
 
 fn stamp(rng: &mut Rng, round: u64) -> String {
