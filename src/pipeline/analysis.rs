@@ -58,7 +58,7 @@ pub fn analyze(
         ..
     } = analysis;
     for x in crate::pipeline::bosh::finish(&mut ctx) {
-        let detail = format!("BOSH sid {}", x.sid);
+        let detail = format!("sid {}", x.sid);
         let summary = x.session.summary().clone();
         ctx.sessions.push(SessionReport {
             id: x.id,

@@ -104,7 +104,13 @@ pub(crate) fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
         facts.push(("tls", tls.clone()));
     }
     if let Some(detail) = &s.transport_detail {
-        facts.push(("transport end", detail.clone()));
+        // How the WebSocket closed, or which BOSH session it was.
+        let label = match x.transport {
+            crate::xmpp::Transport::WebSocket => "websocket",
+            crate::xmpp::Transport::Bosh => "bosh",
+            crate::xmpp::Transport::Tcp => "transport",
+        };
+        facts.push((label, detail.clone()));
     }
     if let Some(sasl) = &x.sasl {
         facts.push((
