@@ -44,6 +44,10 @@ pub struct Session {
     pub max_held_ms: f64,
     /// `type="terminate"` seen, with its condition (empty when none).
     pub terminated: Option<String>,
+    /// The client asked to end the session: a plain `terminate` from the
+    /// server after that is its acknowledgement, not news.
+    #[serde(skip)]
+    client_ended: bool,
     /// TCP streams that carried this session's bodies, in order of first use.
     pub streams: Vec<u64>,
 }
@@ -68,6 +72,7 @@ impl Session {
             restarts: 0,
             max_held_ms: 0.0,
             terminated: None,
+            client_ended: false,
             streams: Vec::new(),
         }
     }
@@ -148,6 +153,7 @@ impl Sessions {
         }
         if b.attrs.is_terminate() {
             s.terminated = Some(b.attrs.condition.clone().unwrap_or_default());
+            s.client_ended = true;
         }
         let Some(rid) = b.attrs.rid else { return };
         let msg = match s.last_rid {
@@ -220,8 +226,11 @@ impl Sessions {
         let wait = s.wait;
         if b.attrs.is_terminate() {
             let cond = b.attrs.condition.clone().unwrap_or_default();
+            let acknowledged = cond.is_empty() && s.client_ended;
             s.terminated = Some(cond.clone());
-            findings.push_finding(terminated(b, &sid, rid, &cond));
+            if !acknowledged {
+                findings.push_finding(terminated(b, &sid, rid, &cond));
+            }
         }
         if let Some(status) = b.status.filter(|s| *s != 200) {
             findings.push_finding(http_error(b, &sid, rid, status, wait));

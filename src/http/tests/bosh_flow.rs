@@ -262,3 +262,40 @@ fn rids_are_followed_across_connections() {
         (Some(13), vec![1, 2], 3)
     );
 }
+
+/// Findings of a session that ends with `terminate` bodies, by side.
+fn terminate_findings(client_first: bool) -> Vec<Finding> {
+    let create = post(&format!(
+        r#"<body hold="1" rid="200" to="finesse1" wait="60" ver="1.6" {NS}/>"#
+    ));
+    let created = ok(&format!(r#"<body sid="abc" wait="60" hold="1" {NS}/>"#));
+    let client = if client_first {
+        format!(
+            r#"<body rid="201" sid="abc" type="terminate" {NS}><presence type="unavailable" xmlns="jabber:client"/></body>"#
+        )
+    } else {
+        format!(r#"<body rid="201" sid="abc" {NS}/>"#)
+    };
+    let steps = vec![
+        data(C, &create),
+        data(S, &created),
+        data(C, &post(&client)),
+        data(S, &ok(&format!(r#"<body type="terminate" {NS}/>"#))),
+    ];
+    let rec = run_with(&steps, Cut::Whole, &Limits::default(), false, None).rec();
+    let mut sessions = Sessions::new(&Limits::default());
+    let mut findings: Vec<Finding> = Vec::new();
+    for e in rec.bosh() {
+        sessions.on_event(e, &mut findings);
+    }
+    findings
+}
+
+#[test]
+fn the_servers_answer_to_a_client_terminate_is_no_finding() {
+    assert!(terminate_findings(true).is_empty());
+    let server = terminate_findings(false);
+    assert_eq!(server.len(), 1);
+    assert_eq!(server[0].code, "bosh.terminate");
+    assert!(server[0].message.contains("terminated by the server"));
+}
