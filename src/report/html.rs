@@ -49,9 +49,9 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         out,
         "connections",
         &format!(
-            "{} TCP, {} XMPP sessions",
+            "{} TCP, {}",
             report.connections.len(),
-            report.sessions.len()
+            crate::report::text::count(report.sessions.len(), "XMPP session")
         ),
     )?;
     writeln!(out, "</table>")?;

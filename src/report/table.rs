@@ -59,9 +59,9 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let counts = |l| report.findings.iter().filter(|f| f.level == l).count();
     writeln!(
         out,
-        "{} TCP connections ({tls} TLS), {} XMPP sessions; findings: {} error, {} warn, {} info",
-        report.connections.len(),
-        report.sessions.len(),
+        "{} ({tls} TLS), {}; findings: {} error, {} warn, {} info",
+        text::count(report.connections.len(), "TCP connection"),
+        text::count(report.sessions.len(), "XMPP session"),
         counts(crate::finding::Level::Error),
         counts(crate::finding::Level::Warn),
         counts(crate::finding::Level::Info)

@@ -4,6 +4,15 @@
 use crate::common::Timestamp;
 
 /// `1448 B`, `12.3 KiB`, `4.0 MiB`: exact below 10 KiB, one decimal above.
+/// `n` and the noun, plural unless `n` is 1: "1 XMPP session", "2 XMPP sessions".
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 10 * 1024 {
@@ -71,6 +80,13 @@ pub(crate) fn printable(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_say_one_or_many() {
+        assert_eq!(count(1, "XMPP session"), "1 XMPP session");
+        assert_eq!(count(0, "XMPP session"), "0 XMPP sessions");
+        assert_eq!(count(2, "TCP connection"), "2 TCP connections");
+    }
 
     #[test]
     fn sizes() {
