@@ -108,6 +108,8 @@ struct TlsConnection<'r> {
     stream: u64,
     client: SocketAddr,
     server: SocketAddr,
+    /// XMPP on TCP switched to this TLS with STARTTLS.
+    starttls: bool,
     tls: &'r crate::tls::Summary,
 }
 
@@ -139,6 +141,7 @@ fn tls_view(r: &Report) -> TlsView<'_> {
                     stream: c.stream,
                     client: c.client,
                     server: c.server,
+                    starttls: c.layers.first() == Some(&"xmpp"),
                     tls: c.tls.as_ref()?,
                 })
             })

@@ -88,27 +88,32 @@ fn ws_and_http_events_equal_those_of_the_full_report() {
 
 #[test]
 fn tls_summaries_equal_those_of_the_full_report() {
-    let mut checked = 0;
+    let (mut checked, mut starttls_seen) = (0, false);
     for (capture, keys) in fixtures() {
         let full: Value =
             serde_json::from_str(&run("report", &capture, &keys, &["--format", "json"])).unwrap();
         let tls: Value =
             serde_json::from_str(&run("tls", &capture, &keys, &["--format", "json"])).unwrap();
-        let expected: Vec<(Value, Value)> = full["captures"][0]["connections"]
+        let expected: Vec<(Value, Value, Value)> = full["captures"][0]["connections"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|c| !c["tls"].is_null())
-            .map(|c| (c["stream"].clone(), c["tls"].clone()))
+            .map(|c| {
+                let starttls = c["layers"][0] == "xmpp";
+                (c["stream"].clone(), c["tls"].clone(), Value::Bool(starttls))
+            })
             .collect();
-        let shown: Vec<(Value, Value)> = tls["captures"][0]["connections"]
+        let shown: Vec<(Value, Value, Value)> = tls["captures"][0]["connections"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["stream"].clone(), c["tls"].clone()))
+            .map(|c| (c["stream"].clone(), c["tls"].clone(), c["starttls"].clone()))
             .collect();
         assert_eq!(shown, expected, "TLS connections of {capture}");
+        starttls_seen |= expected.iter().any(|e| e.2 == Value::Bool(true));
         checked += expected.len();
     }
     assert!(checked > 20, "checked {checked} TLS connections");
+    assert!(starttls_seen, "the STARTTLS fixtures say so");
 }
