@@ -227,18 +227,7 @@ fn tls_event(event: &tls::Event) -> Event {
             ..
         } => (
             "client_hello",
-            format!(
-                "ClientHello{}{}, offers {}",
-                sni.as_deref()
-                    .map(|s| format!(" SNI {s}"))
-                    .unwrap_or_default(),
-                if alpn.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ALPN {}", alpn.join(","))
-                },
-                versions.join(", ")
-            ),
+            client_hello_summary(sni.as_deref(), alpn, versions),
         ),
         K::ServerHello {
             version,
@@ -262,16 +251,11 @@ fn tls_event(event: &tls::Event) -> Event {
                     .unwrap_or_default()
             ),
         ),
-        K::Certificate { certificates } => (
-            "certificate",
-            format!(
-                "Certificate {}",
-                certificates
-                    .first()
-                    .and_then(|c| c.subject_cn.clone())
-                    .unwrap_or_else(|| format!("({} certificates)", certificates.len()))
-            ),
-        ),
+        K::Certificate { certificates } => {
+            let first = certificates.first().and_then(|c| c.subject_cn.clone());
+            let name = first.unwrap_or_else(|| format!("({} certificates)", certificates.len()));
+            ("certificate", format!("Certificate {name}"))
+        }
         K::ChangeCipherSpec => ("change_cipher_spec", "ChangeCipherSpec".to_owned()),
         K::Finished => ("finished", "Finished".to_owned()),
         K::EndOfEarlyData => ("end_of_early_data", "EndOfEarlyData".to_owned()),
@@ -303,6 +287,17 @@ fn tls_event(event: &tls::Event) -> Event {
         },
     )
     .in_stream(event.stream, Some(event.dir))
+}
+
+/// "ClientHello SNI host ALPN h2,http/1.1, offers TLS 1.3".
+fn client_hello_summary(sni: Option<&str>, alpn: &[String], versions: &[String]) -> String {
+    let sni = sni.map(|s| format!(" SNI {s}")).unwrap_or_default();
+    let alpn = if alpn.is_empty() {
+        String::new()
+    } else {
+        format!(" ALPN {}", alpn.join(","))
+    };
+    format!("ClientHello{sni}{alpn}, offers {}", versions.join(", "))
 }
 
 fn session_report(f: &FinishedSession, conn: &Conn, tls: Option<&tls::Summary>) -> SessionReport {

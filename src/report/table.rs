@@ -86,20 +86,7 @@ fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io
 /// The session's header lines: transport, TLS, user, subscriptions, time, end.
 pub(crate) fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
     let x = &s.xmpp;
-    let streams: Vec<String> = s.streams.iter().map(u64::to_string).collect();
-    let endpoints = match (s.client, s.server) {
-        (Some(c), Some(v)) => format!(" · {c} → {v}"),
-        _ => String::new(),
-    };
-    let mut facts = vec![(
-        "transport",
-        format!(
-            "{:?} · stream {}{endpoints}",
-            x.transport,
-            streams.join(", ")
-        )
-        .to_lowercase(),
-    )];
+    let mut facts = vec![("transport", transport_fact(s))];
     if let Some(tls) = &s.tls {
         facts.push(("tls", tls.clone()));
     }
@@ -113,36 +100,25 @@ pub(crate) fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
         facts.push((label, detail.clone()));
     }
     if let Some(sasl) = &x.sasl {
-        facts.push((
-            "sasl",
-            format!(
-                "{} as {} → {}",
-                sasl.mechanism.as_deref().unwrap_or("?"),
-                sasl.user.as_deref().unwrap_or("?"),
-                sasl.outcome.as_deref().unwrap_or("no answer")
-            ),
-        ));
+        let sasl = format!(
+            "{} as {} → {}",
+            sasl.mechanism.as_deref().unwrap_or("?"),
+            sasl.user.as_deref().unwrap_or("?"),
+            sasl.outcome.as_deref().unwrap_or("no answer")
+        );
+        facts.push(("sasl", sasl));
     }
     if let Some(p) = &x.presence {
+        let kind = p.kind.as_deref().unwrap_or("available");
         facts.push((
             "presence",
-            format!(
-                "{} (priority {})",
-                p.kind.as_deref().unwrap_or("available"),
-                p.priority.unwrap_or(0)
-            ),
+            format!("{kind} (priority {})", p.priority.unwrap_or(0)),
         ));
     }
     for sub in &x.subscriptions {
-        facts.push((
-            "subscription",
-            format!(
-                "{} {} → {}",
-                sub.action,
-                sub.node.as_deref().unwrap_or("?"),
-                sub.outcome.as_deref().unwrap_or("no answer")
-            ),
-        ));
+        let node = sub.node.as_deref().unwrap_or("?");
+        let outcome = sub.outcome.as_deref().unwrap_or("no answer");
+        facts.push(("subscription", format!("{} {node} → {outcome}", sub.action)));
     }
     if x.finesse_updates > 0 {
         let state = x
@@ -152,35 +128,48 @@ pub(crate) fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
             .unwrap_or_default();
         facts.push(("finesse", format!("{} updates{state}", x.finesse_updates)));
     }
-    let p = &x.pings;
-    if p.sent[0] + p.sent[1] > 0 {
-        let max = p
-            .max_latency_ms
-            .map(|m| format!(", slowest {}", text::duration_nanos((m * 1e6) as i64)))
-            .unwrap_or_default();
-        facts.push((
-            "pings",
-            format!(
-                "{} sent, {} answered, {} unanswered{max}",
-                p.sent[0] + p.sent[1],
-                p.answered,
-                p.unanswered
-            ),
-        ));
-    }
+    facts.extend(pings_fact(x).map(|p| ("pings", p)));
     if let (Some(a), Some(b)) = (s.start, s.end) {
+        let span = text::duration_nanos(b.nanos_since(a));
         facts.push((
             "time",
-            format!(
-                "{} → {} ({})",
-                text::clock(a),
-                text::clock(b),
-                text::duration_nanos(b.nanos_since(a))
-            ),
+            format!("{} → {} ({span})", text::clock(a), text::clock(b)),
         ));
     }
     facts.push(("ended", s.ended.clone()));
     facts
+}
+
+/// "websocket · stream 0 · client → server".
+fn transport_fact(s: &SessionReport) -> String {
+    let streams: Vec<String> = s.streams.iter().map(u64::to_string).collect();
+    let endpoints = match (s.client, s.server) {
+        (Some(c), Some(v)) => format!(" · {c} → {v}"),
+        _ => String::new(),
+    };
+    format!(
+        "{:?} · stream {}{endpoints}",
+        s.xmpp.transport,
+        streams.join(", ")
+    )
+    .to_lowercase()
+}
+
+/// "2 sent, 2 answered, 0 unanswered, slowest 900 µs", when pings were sent.
+fn pings_fact(x: &crate::xmpp::Summary) -> Option<String> {
+    let p = &x.pings;
+    let sent = p.sent[0] + p.sent[1];
+    if sent == 0 {
+        return None;
+    }
+    let max = p
+        .max_latency_ms
+        .map(|m| format!(", slowest {}", text::duration_nanos((m * 1e6) as i64)))
+        .unwrap_or_default();
+    Some(format!(
+        "{sent} sent, {} answered, {} unanswered{max}",
+        p.answered, p.unanswered
+    ))
 }
 
 /// The events a session's timeline shows: not the WebSocket messages (their
