@@ -1,0 +1,118 @@
+//! What one direction's reassembly says about bytes it could not use as
+//! they came: retransmissions that differ from the first copy, segments far
+//! outside the window, data after this direction's FIN or after a RST.
+//!
+//! Takes the assembler and the segment's place; gives counts in its stats and
+//! at most a few findings per kind. Never changes what is delivered.
+
+use super::*;
+
+impl Assembler {
+    pub(super) fn record_overlap(
+        &mut self,
+        cx: Ctx,
+        at: FrameRef,
+        overlap: Overlap,
+        sink: &mut impl Sink,
+    ) {
+        self.stats.retransmitted_bytes += overlap.copied;
+        let Some((first, offset)) = overlap.first_conflict else {
+            return;
+        };
+        let reported = self.stats.conflicting_overlaps;
+        self.stats.conflicting_overlaps += overlap.conflicts;
+        if reported < MAX_MISMATCH_FINDINGS {
+            sink.push_finding(
+                Finding::new(
+                    Level::Warn,
+                    Layer::Tcp,
+                    "tcp.overlap_mismatch",
+                    format!(
+                        "bytes retransmitted in frame {} differ from the first copy in frame {}; the first copy is kept",
+                        at.frame, first.frame
+                    ),
+                )
+                .at(at)
+                .in_stream(cx.stream, Some(cx.dir))
+                .at_offset(offset),
+            );
+        }
+    }
+
+    pub(super) fn note_out_of_window(
+        &mut self,
+        cx: Ctx,
+        at: FrameRef,
+        seq: Seq,
+        sink: &mut impl Sink,
+    ) {
+        self.stats.out_of_window_segments += 1;
+        if self.stats.out_of_window_segments == 1 {
+            sink.push_finding(
+                Finding::new(
+                    Level::Warn,
+                    Layer::Tcp,
+                    "tcp.out_of_window",
+                    format!(
+                        "segment at sequence number {seq} is more than 2^30 bytes ahead of the next expected byte ({}); ignored",
+                        self.next_seq
+                    ),
+                )
+                .at(at)
+                .in_stream(cx.stream, Some(cx.dir))
+                .at_offset(self.next_off),
+            );
+        }
+    }
+
+    pub(super) fn note_after_fin(
+        &mut self,
+        cx: Ctx,
+        at: FrameRef,
+        fin_off: u64,
+        bytes: u64,
+        sink: &mut impl Sink,
+    ) {
+        self.stats.bytes_after_close += bytes;
+        if !self.noted_after_fin {
+            self.noted_after_fin = true;
+            sink.push_finding(
+                Finding::new(
+                    Level::Warn,
+                    Layer::Tcp,
+                    "tcp.data_after_fin",
+                    format!(
+                        "{bytes} bytes sent after this direction's FIN at offset {fin_off}; they are not part of the stream"
+                    ),
+                )
+                .at(at)
+                .in_stream(cx.stream, Some(cx.dir))
+                .at_offset(fin_off),
+            );
+        }
+    }
+
+    /// Payload after the FIN was delivered, or after a RST.
+    pub(super) fn on_late_data(
+        &mut self,
+        cx: Ctx,
+        at: FrameRef,
+        seq: Seq,
+        captured: u64,
+        span: u64,
+        sink: &mut impl Sink,
+    ) {
+        let end = seq + span as u32;
+        match self.phase {
+            Phase::Finished if end.diff(self.fin_seq) > 0 => {
+                let beyond = (end.diff(self.fin_seq) as u64).min(captured);
+                self.stats.retransmitted_bytes += captured - beyond;
+                self.note_after_fin(cx, at, self.next_off, beyond, sink);
+            }
+            Phase::Closed if end.diff(self.next_seq) > 0 => {
+                self.stats.bytes_after_close += captured;
+            }
+            _ => self.stats.retransmitted_bytes += captured,
+        }
+    }
+}
