@@ -1,0 +1,251 @@
+//! Parser tests: detection, heads (every prefix), malformed fields, framing rules, chunk lines.
+
+use super::*;
+use httparse::Status;
+
+const GET: &[u8] =
+    b"GET /finesse/api/User/1001 HTTP/1.1\r\nHost: finesse1\r\nrequestId: 42\r\n\r\n";
+const OK: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+
+fn slots() -> HeaderSlots {
+    HeaderSlots::new(8)
+}
+
+#[test]
+fn detect_request_lines() {
+    assert_eq!(detect(GET), Probe::Http);
+    assert_eq!(detect(b"\r\nOPTIONS * HTTP/1.0\r\n"), Probe::Http);
+    assert_eq!(detect(b"CONNECT f:8445 HTTP/1.1"), Probe::Http);
+    assert_eq!(detect(b"PRI * HTTP/2.0\r\n"), Probe::NotHttp);
+    assert_eq!(detect(b"\x16\x03\x01\x02\x00"), Probe::NotHttp);
+    assert_eq!(detect(b"<stream:stream"), Probe::NotHttp);
+    assert_eq!(detect(b"get / HTTP/1.1"), Probe::NotHttp);
+    assert_eq!(detect(b"GET  / HTTP/1.1"), Probe::NotHttp);
+    assert_eq!(detect(b"GET / HTTP/1.x"), Probe::NotHttp);
+    assert_eq!(detect(b"GET /\r\n"), Probe::NotHttp);
+}
+
+#[test]
+fn detect_every_prefix_needs_more() {
+    let line = b"GET /ws/ HTTP/1.1";
+    for n in 0..line.len() {
+        assert_eq!(detect(&line[..n]), Probe::NeedMore, "prefix {n}");
+    }
+    assert_eq!(detect(line), Probe::Http);
+    let status = b"HTTP/1.1 101";
+    for n in 0..status.len() {
+        assert_eq!(detect_response(&status[..n]), Probe::NeedMore, "prefix {n}");
+    }
+    assert_eq!(detect_response(status), Probe::Http);
+    assert_eq!(detect_response(b"HTTP/1.1 1x1"), Probe::NotHttp);
+}
+
+#[test]
+fn detect_gives_up_on_endless_target() {
+    let mut long = b"GET /".to_vec();
+    long.resize(MAX_PROBE_TARGET + 10, b'a');
+    assert_eq!(detect(&long), Probe::NotHttp);
+}
+
+#[test]
+fn request_head_parses_and_every_prefix_is_partial() {
+    let mut s = slots();
+    for n in 0..GET.len() {
+        assert_eq!(
+            parse_request(&GET[..n], &mut s),
+            Ok(Status::Partial),
+            "prefix {n}"
+        );
+    }
+    let Ok(Status::Complete((head, len))) = parse_request(GET, &mut s) else {
+        panic!("complete request expected")
+    };
+    assert_eq!(len, GET.len());
+    assert_eq!(head.method, "GET");
+    assert_eq!(head.target, "/finesse/api/User/1001");
+    assert_eq!(head.minor, 1);
+    assert_eq!(head.fields.get("REQUESTID").as_deref(), Some("42"));
+    assert_eq!(find_head_end(GET, 0), Some(GET.len()));
+}
+
+#[test]
+fn response_head_parses_and_every_prefix_is_partial() {
+    let mut s = slots();
+    for n in 0..OK.len() {
+        assert_eq!(
+            parse_response(&OK[..n], &mut s),
+            Ok(Status::Partial),
+            "prefix {n}"
+        );
+    }
+    let Ok(Status::Complete((head, len))) = parse_response(OK, &mut s) else {
+        panic!("complete response expected")
+    };
+    assert_eq!(
+        (head.status, head.reason.as_str(), len),
+        (202, "Accepted", OK.len())
+    );
+}
+
+fn req_err(bytes: &[u8]) -> HeadError {
+    match parse_request(bytes, &mut slots()) {
+        Err(e) => e,
+        other => panic!("error expected, got {other:?}"),
+    }
+}
+
+fn resp_err(bytes: &[u8]) -> HeadError {
+    match parse_response(bytes, &mut slots()) {
+        Err(e) => e,
+        other => panic!("error expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_fields_name_their_error() {
+    assert_eq!(req_err(b"G(T / HTTP/1.1\r\n\r\n"), HeadError::Token);
+    assert_eq!(req_err(b"GET / HTTQ/1.1\r\n\r\n"), HeadError::Version);
+    assert_eq!(
+        req_err(b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n"),
+        HeadError::HeaderName
+    );
+    assert_eq!(
+        req_err(b"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n"),
+        HeadError::HeaderValue
+    );
+    assert_eq!(req_err(b"GET / HTTP/1.1\rX\r\n\r\n"), HeadError::NewLine);
+    assert_eq!(resp_err(b"HTTP/1.1 2x0 OK\r\n\r\n"), HeadError::Status);
+    let many: Vec<u8> = [
+        b"GET / HTTP/1.1\r\n".to_vec(),
+        b"A: 1\r\n".repeat(9),
+        b"\r\n".to_vec(),
+    ]
+    .concat();
+    assert_eq!(req_err(&many), HeadError::TooManyHeaders { limit: 8 });
+    assert_eq!(
+        HeadError::TooManyHeaders { limit: 8 }.code(),
+        "http.too_many_headers"
+    );
+}
+
+#[test]
+fn header_slots_are_reused_across_parses() {
+    let mut s = slots();
+    let cap = s.0.capacity();
+    for _ in 0..3 {
+        let _ = parse_request(GET, &mut s);
+        let _ = parse_response(OK, &mut s);
+    }
+    assert_eq!((s.0.len(), s.0.capacity()), (8, cap));
+}
+
+fn head(fields: &[(&str, &str)]) -> ResponseHead {
+    ResponseHead {
+        status: 200,
+        reason: "OK".into(),
+        minor: 1,
+        fields: Fields(
+            fields
+                .iter()
+                .map(|(n, v)| Field {
+                    name: n.to_string(),
+                    value: v.as_bytes().to_vec(),
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[test]
+fn response_framing_rules() {
+    let f = |h: &ResponseHead, m| response_framing(h, m).map(|d| d.framing);
+    assert_eq!(
+        f(&head(&[("Content-Length", "5")]), Some("GET")),
+        Ok(Framing::Length(5))
+    );
+    assert_eq!(
+        f(&head(&[("Content-Length", "5")]), Some("HEAD")),
+        Ok(Framing::Empty)
+    );
+    assert_eq!(f(&head(&[]), Some("GET")), Ok(Framing::UntilClose));
+    assert_eq!(
+        f(&head(&[("Transfer-Encoding", "gzip, chunked")]), None),
+        Ok(Framing::Chunked)
+    );
+    assert_eq!(
+        f(&head(&[("Transfer-Encoding", "gzip")]), None),
+        Ok(Framing::UntilClose)
+    );
+    let mut h = head(&[("Content-Length", "5")]);
+    for status in [100, 101, 204, 304] {
+        h.status = status;
+        assert_eq!(f(&h, Some("GET")), Ok(Framing::Empty), "{status}");
+    }
+    let both = head(&[("Content-Length", "5"), ("Transfer-Encoding", "chunked")]);
+    assert_eq!(
+        response_framing(&both, None),
+        Ok(FramingDecision {
+            framing: Framing::Chunked,
+            length_overridden: true
+        })
+    );
+}
+
+#[test]
+fn bad_lengths_name_their_error() {
+    let bad = head(&[("Content-Length", "5x")]);
+    assert_eq!(
+        response_framing(&bad, None),
+        Err(FramingError::BadContentLength { value: "5x".into() })
+    );
+    let two = head(&[("Content-Length", "5"), ("Content-Length", "6")]);
+    assert_eq!(
+        response_framing(&two, None),
+        Err(FramingError::ConflictingContentLength {
+            first: 5,
+            second: 6
+        })
+    );
+    let same = head(&[("Content-Length", "5, 5")]);
+    assert_eq!(
+        response_framing(&same, None).map(|d| d.framing),
+        Ok(Framing::Length(5))
+    );
+    let huge = head(&[("Content-Length", "99999999999999999999")]);
+    assert!(matches!(
+        response_framing(&huge, None),
+        Err(FramingError::BadContentLength { .. })
+    ));
+    let req = RequestHead {
+        method: "POST".into(),
+        target: "/".into(),
+        minor: 1,
+        fields: head(&[("Transfer-Encoding", "gzip")]).fields,
+    };
+    assert_eq!(
+        request_framing(&req),
+        Err(FramingError::RequestNotChunked {
+            value: "gzip".into()
+        })
+    );
+}
+
+#[test]
+fn chunk_size_lines() {
+    assert_eq!(
+        parse_chunk_size(b"1a;x=y\r\n"),
+        Ok(Status::Complete((8, 26)))
+    );
+    assert_eq!(parse_chunk_size(b"1a"), Ok(Status::Partial));
+    assert_eq!(parse_chunk_size(b"zz\r\n"), Err(ChunkSizeError));
+    assert_eq!(
+        parse_chunk_size(b"fffffffffffffffff\r\n"),
+        Err(ChunkSizeError)
+    );
+}
+
+#[test]
+fn head_end_with_bare_newlines() {
+    assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nxyz", 0), Some(16));
+    assert_eq!(find_head_end(b"GET / HTTP/1.0\r\nA: b\r\n", 0), None);
+}

@@ -1,0 +1,143 @@
+//! Session tests: hellos, resynchronising after garbage, unsupported suites, alerts, mid-stream records.
+
+use super::*;
+use crate::common::Timestamp;
+use crate::tls::testutil::Collect;
+
+fn at(frame: u64) -> FrameRef {
+    FrameRef::new(frame, Timestamp::default())
+}
+
+fn record(typ: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![typ, 3, 3];
+    r.extend((body.len() as u16).to_be_bytes());
+    r.extend(body);
+    r
+}
+
+/// A minimal TLS 1.2 ServerHello choosing `suite` (RFC 5246 §7.4.1.3).
+fn server_hello(suite: u16) -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend([0x22; 32]);
+    b.push(0);
+    b.extend(suite.to_be_bytes());
+    b.push(0);
+    let mut m = vec![2, 0, 0, b.len() as u8];
+    m.extend(b);
+    record(22, &m)
+}
+
+#[test]
+fn sslv2_client_hello_starts_a_session() {
+    // RFC 5246 E.2: 2-byte header, type 1, version 3.1, specs, no session id, 16-byte challenge.
+    let mut body = vec![1, 3, 1, 0, 3, 0, 0, 0, 16, 0, 0, 0x2f];
+    body.extend([0xab; 16]);
+    let mut rec = vec![0x80, body.len() as u8];
+    rec.extend(&body);
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    s.on_data(&KeyLog::new(), Dir::ClientToServer, at(1), &rec, &mut sink);
+    assert!(matches!(
+        sink.events[0].kind,
+        EventKind::ClientHello { sslv2: true, .. }
+    ));
+    assert!(s
+        .summary()
+        .client_random
+        .as_deref()
+        .unwrap()
+        .ends_with(&"ab".repeat(16)));
+}
+
+#[test]
+fn garbage_then_records_resynchronises() {
+    let mut bytes = b"GET / HTTP/1.1\r\n".to_vec();
+    bytes.extend(record(21, &[1, 0]));
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    s.on_data(
+        &KeyLog::new(),
+        Dir::ServerToClient,
+        at(3),
+        &bytes,
+        &mut sink,
+    );
+    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["tls.bad_record", "tls.resync"]);
+    assert_eq!(
+        sink.findings[0].message,
+        "not a TLS record: unknown record content type 71; looking for the next record"
+    );
+    assert_eq!(s.summary().alerts[0].description, "close_notify");
+    assert_eq!(s.summary().s2c.bytes_unparsed, 16);
+}
+
+#[test]
+fn unsupported_suite_is_the_reason() {
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    s.on_data(
+        &KeyLog::new(),
+        Dir::ServerToClient,
+        at(2),
+        &server_hello(0x000a),
+        &mut sink,
+    );
+    assert_eq!(
+        s.summary().reason.as_deref(),
+        Some("suite not supported: 0x000a (TLS_RSA_WITH_3DES_EDE_CBC_SHA)")
+    );
+    assert_eq!(s.summary().version.as_deref(), Some("TLS 1.2"));
+}
+
+#[test]
+fn fatal_alert_and_truncated_record_at_the_end() {
+    let mut bytes = record(21, &[2, 40]);
+    bytes.extend(&record(22, &[1, 0, 0, 9, 3])[..7]);
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    s.on_data(
+        &KeyLog::new(),
+        Dir::ServerToClient,
+        at(4),
+        &bytes,
+        &mut sink,
+    );
+    s.finish(&mut sink);
+    let messages: Vec<&str> = sink.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "fatal alert handshake_failure from the server",
+            "connection ended inside a TLS record (7 bytes of it captured)"
+        ]
+    );
+    assert_eq!(s.summary().s2c.bytes_unparsed, 7);
+}
+
+#[test]
+fn encrypted_record_without_any_hello_is_midstream() {
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    s.on_data(
+        &KeyLog::new(),
+        Dir::ClientToServer,
+        at(9),
+        &record(23, &[0x55; 40]),
+        &mut sink,
+    );
+    assert!(s.summary().midstream);
+    assert_eq!(
+        s.summary().reason.as_deref(),
+        Some("ClientHello not captured")
+    );
+    assert_eq!(
+        sink.gaps,
+        [(
+            Dir::ClientToServer,
+            9,
+            40,
+            GapReason::ClientHelloNotCaptured
+        )]
+    );
+}

@@ -1,0 +1,185 @@
+//! Element parser tests: namespaces, unescaping, each malformation, node caps, every prefix.
+
+use super::*;
+
+fn parse_ok(src: &str) -> Element<'_> {
+    parse_element(
+        src,
+        &Context::default(),
+        &Limits::default(),
+        &mut Scratch::default(),
+    )
+    .unwrap()
+}
+
+fn parse_err(src: &str) -> XmlError {
+    parse_element(
+        src,
+        &Context::default(),
+        &Limits::default(),
+        &mut Scratch::default(),
+    )
+    .unwrap_err()
+}
+
+#[test]
+fn inherits_default_and_stream_prefix() {
+    let el = parse_ok("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>");
+    let root = el.root();
+    assert_eq!(root.name(), "stream:features");
+    assert_eq!(root.local(), "features");
+    assert_eq!(root.ns(), Ns::Streams);
+    let mechs = root.child(Ns::Sasl, "mechanisms").unwrap();
+    let m: Vec<_> = mechs.children().map(|c| c.text()).collect();
+    assert_eq!(m, ["PLAIN"]);
+    let iq = parse_ok("<iq type='get'/>");
+    assert_eq!(iq.root().ns(), Ns::Client);
+}
+
+#[test]
+fn header_bindings_replace_defaults() {
+    let limits = Limits::default();
+    let h = parse_header(
+        "<s:stream xmlns='jabber:server' xmlns:s='http://etherx.jabber.org/streams' to='a'>",
+        &Context::default(),
+        &limits,
+        &mut Scratch::default(),
+    )
+    .unwrap();
+    assert_eq!(h.root().name(), "s:stream");
+    assert_eq!(h.root().attr("to").as_deref(), Some("a"));
+    let ctx = Context::from_header(&h);
+    let el = parse_element("<s:features/>", &ctx, &limits, &mut Scratch::default()).unwrap();
+    assert_eq!(el.root().ns(), Ns::Streams);
+    let el = parse_element("<iq/>", &ctx, &limits, &mut Scratch::default()).unwrap();
+    assert_eq!(el.root().ns(), Ns::Server);
+}
+
+#[test]
+fn text_is_unescaped_and_spanned() {
+    let src = "<a><b>x&amp;y&#65;</b><c><![CDATA[<z>]]></c></a>";
+    let el = parse_ok(src);
+    let kids: Vec<_> = el.root().children().collect();
+    assert_eq!(kids.len(), 2);
+    assert_eq!(kids[0].text(), "x&yA");
+    let (s, e) = kids[0].text_span().unwrap();
+    assert_eq!(&src[s..e], "x&amp;y&#65;");
+    assert_eq!(kids[1].text(), "<z>");
+}
+
+#[test]
+fn attributes_borrow_and_unescape() {
+    let el = parse_ok(r#"<message to="a&amp;b" type='chat' xml:lang="en"/>"#);
+    let r = el.root();
+    assert_eq!(r.attr("to").as_deref(), Some("a&b"));
+    assert_eq!(r.attr("type").as_deref(), Some("chat"));
+    assert_eq!(r.attr("xml:lang").as_deref(), Some("en"));
+    assert_eq!(r.attr("id"), None);
+}
+
+#[test]
+fn children_skip_grandchildren() {
+    let el = parse_ok("<a><b><x/><y/></b><c/><d>t</d></a>");
+    let names: Vec<_> = el.root().children().map(|c| c.name()).collect();
+    assert_eq!(names, ["b", "c", "d"]);
+    assert_eq!(el.root().child_text("d"), Some("t"));
+    assert_eq!(el.root().descendants().count(), 6);
+}
+
+#[test]
+fn each_malformation_names_its_error() {
+    assert!(matches!(parse_err("<a><b></a>"), XmlError::Syntax { .. }));
+    assert!(matches!(parse_err("<a>"), XmlError::Unclosed { name } if name == "a"));
+    assert!(matches!(parse_err("  "), XmlError::Empty));
+    assert!(matches!(parse_err("<a/><b/>"), XmlError::Trailing { .. }));
+    assert!(matches!(parse_err("<a/>junk"), XmlError::Trailing { .. }));
+    assert!(
+        matches!(parse_err("<a>&nbsp;</a>"), XmlError::UnknownEntity { name } if name == "nbsp")
+    );
+    assert!(matches!(parse_err("<!DOCTYPE a><a/>"), XmlError::Doctype));
+    let limits = Limits {
+        max_xml_depth: 3,
+        ..Limits::default()
+    };
+    let r = parse_element(
+        "<a><b><c><d/></c></b></a>",
+        &Context::default(),
+        &limits,
+        &mut Scratch::default(),
+    );
+    assert!(matches!(r, Err(XmlError::TooDeep { limit: 3 })));
+    let limits = Limits {
+        max_stanza_bytes: 4,
+        ..Limits::default()
+    };
+    let r = parse_element(
+        "<abc/>",
+        &Context::default(),
+        &limits,
+        &mut Scratch::default(),
+    );
+    assert!(matches!(r, Err(XmlError::TooLarge { len: 6, limit: 4 })));
+}
+
+#[test]
+fn long_escaped_texts_read_in_one_piece_match_the_event_path() {
+    let inner = "<Update><data><user><state>READY</state><v>AT&amp;T</v></user></data></Update>";
+    let escaped = quick_xml::escape::escape(inner);
+    let amps = "&amp;".repeat(20);
+    let src = format!(
+            "<message a='x&gt;{amps}' b=\"&lt;&gt;\"><n>{escaped}</n><raw>1 &gt; 0 &amp; 2 > 1 {amps}</raw><c><![CDATA[&lt;]]></c></message>"
+        );
+    assert!(Scratch::default().mask(&src).is_some());
+    let el = parse_ok(&src);
+    let root = el.root();
+    assert_eq!(root.attr("a").unwrap(), format!("x>{}", "&".repeat(20)));
+    assert_eq!(root.attr("b").as_deref(), Some("<>"));
+    assert_eq!(root.child_text("n"), Some(inner));
+    assert_eq!(
+        root.child_text("raw").unwrap(),
+        format!("1 > 0 & 2 > 1 {}", "&".repeat(20))
+    );
+    assert_eq!(root.child_text("c"), Some("&lt;"));
+    let (s, e) = root.child_named("n").unwrap().text_span().unwrap();
+    assert_eq!(&src[s..e], &*escaped);
+    let bad = format!("<m><n>{escaped}&bogus;</n></m>");
+    assert!(matches!(parse_err(&bad), XmlError::UnknownEntity { name } if name == "bogus"));
+}
+
+#[test]
+fn node_cap_keeps_parsing_but_drops_elements() {
+    let limits = Limits {
+        max_xml_nodes: 2,
+        ..Limits::default()
+    };
+    let el = parse_element(
+        "<a><b/><c><d/></c></a>",
+        &Context::default(),
+        &limits,
+        &mut Scratch::default(),
+    )
+    .unwrap();
+    assert_eq!(el.dropped, 2);
+    assert_eq!(el.root().children().count(), 1);
+}
+
+#[test]
+fn every_prefix_of_an_element_is_an_error_not_a_panic() {
+    let src = "<iq type='set' id='x'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>desk&amp;top</resource></bind></iq>";
+    for end in 0..src.len() {
+        assert!(parse_element(
+            &src[..end],
+            &Context::default(),
+            &Limits::default(),
+            &mut Scratch::default()
+        )
+        .is_err());
+    }
+    assert!(parse_element(
+        src,
+        &Context::default(),
+        &Limits::default(),
+        &mut Scratch::default()
+    )
+    .is_ok());
+}
