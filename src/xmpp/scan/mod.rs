@@ -73,6 +73,23 @@ enum Lex {
     Markup,
 }
 
+/// What the scan loop does after one byte.
+enum Flow {
+    /// On to the next byte.
+    Next,
+    /// Skip this many bytes, then on to the next.
+    Skip(usize),
+    /// The input is used up.
+    Stop,
+    /// An item ended.
+    Done(Step),
+}
+
+/// An ended item, or on to the next byte.
+fn done(step: Option<Step>) -> Flow {
+    step.map_or(Flow::Next, Flow::Done)
+}
+
 const NAME_CAP: usize = 64;
 const COMMENT_OPEN: &[u8] = b"--";
 const CDATA_OPEN: &[u8] = b"[CDATA[";
@@ -199,7 +216,7 @@ impl Scanner {
         let mut i = 0;
         while let Some(&b) = input.get(i) {
             let at_top = self.depth == 0;
-            match self.lex {
+            let flow = match self.lex {
                 Lex::Top => {
                     if b == b'<' {
                         self.begin(&mut start, i, Lex::Lt);
@@ -207,158 +224,156 @@ impl Scanner {
                         self.hunting = true;
                         self.begin(&mut start, i, Lex::Junk);
                     }
+                    Flow::Next
                 }
                 Lex::Junk => match memchr::memchr(b'<', input.get(i..).unwrap_or_default()) {
-                    Some(n) => return self.item(start, i + n, ItemKind::Junk, Lex::Top),
-                    None => break,
+                    Some(n) => Flow::Done(self.item(start, i + n, ItemKind::Junk, Lex::Top)),
+                    None => Flow::Stop,
                 },
-                Lex::Text => match memchr::memchr(b'<', input.get(i..).unwrap_or_default()) {
-                    Some(n) => {
-                        i += n;
-                        self.lex = Lex::Lt;
-                    }
-                    None => break,
-                },
-                Lex::Lt => {
-                    if at_top {
-                        self.name_len = 0;
-                    }
-                    self.lex = match b {
-                        b'/' => Lex::EndName,
-                        b'?' => Lex::Pi(false),
-                        b'!' if at_top && self.hunting => Lex::Junk,
-                        b'!' => {
-                            self.bang_len = 0;
-                            Lex::Bang
-                        }
-                        b'>' | b'<' | b'=' | b'"' | b'\'' if at_top => Lex::Junk,
-                        b if is_space(b) && at_top => Lex::Junk,
-                        b'>' | b'<' | b'=' | b'"' | b'\'' => Lex::Text,
-                        b if is_space(b) => Lex::Text,
-                        _ => {
-                            if at_top {
-                                self.push_name(b);
-                            }
-                            Lex::StartName
-                        }
-                    };
-                    if self.lex == Lex::Junk {
-                        // Not markup after all; `<` itself would restart an item.
-                        if b == b'<' {
-                            return self.item(start, i, ItemKind::Junk, Lex::Top);
-                        }
-                    }
+                Lex::Text => self.skip_to(b'<', input, i, Lex::Lt),
+                Lex::Quote(q) => self.skip_to(q, input, i, Lex::Attrs),
+                Lex::Lt => self.after_lt(start, i, b, at_top),
+                Lex::StartName => self.in_start_name(start, i, b, at_top),
+                Lex::Attrs | Lex::Slash => self.in_attrs(start, i, b),
+                Lex::EndName | Lex::EndRest => self.in_end_tag(start, i, b, at_top),
+                Lex::Bang => {
+                    self.bang(b);
+                    Flow::Next
                 }
-                Lex::StartName => {
-                    let ends = is_space(b) || b == b'/' || b == b'>';
-                    if !ends {
-                        if at_top {
-                            self.push_name(b);
-                        }
-                    } else if at_top && self.hunting && !self.plausible_start() {
-                        self.lex = Lex::Junk;
-                    } else {
-                        if at_top {
-                            self.hunting = false;
-                        }
-                        match b {
-                            b'/' => self.lex = Lex::Slash,
-                            b'>' => {
-                                if let Some(step) = self.tag_end(start, i, false) {
-                                    return step;
-                                }
-                            }
-                            _ => self.lex = Lex::Attrs,
-                        }
-                    }
+                Lex::Comment(_) | Lex::CData(_) | Lex::Pi(_) | Lex::Markup => {
+                    self.in_markup(start, i, b)
                 }
-                Lex::Attrs => match b {
-                    b'"' | b'\'' => self.lex = Lex::Quote(b),
-                    b'/' => self.lex = Lex::Slash,
-                    b'>' => {
-                        if let Some(step) = self.tag_end(start, i, false) {
-                            return step;
-                        }
-                    }
-                    _ => {}
-                },
-                Lex::Quote(q) => match memchr::memchr(q, input.get(i..).unwrap_or_default()) {
-                    Some(n) => {
-                        i += n;
-                        self.lex = Lex::Attrs;
-                    }
-                    None => break,
-                },
-                Lex::Slash => match b {
-                    b'>' => {
-                        if let Some(step) = self.tag_end(start, i, true) {
-                            return step;
-                        }
-                    }
-                    b'/' => {}
-                    b'"' | b'\'' => self.lex = Lex::Quote(b),
-                    _ => self.lex = Lex::Attrs,
-                },
-                Lex::EndName | Lex::EndRest => {
-                    if b == b'>' {
-                        if let Some(step) = self.end_tag(start, i) {
-                            return step;
-                        }
-                    } else if self.lex == Lex::EndName {
-                        if is_space(b) {
-                            self.lex = Lex::EndRest;
-                        } else if at_top {
-                            self.push_name(b);
-                        }
-                    }
-                    if at_top && self.hunting && self.lex == Lex::EndRest && !is_stream(self.name())
-                    {
-                        self.lex = Lex::Junk;
-                    }
-                }
-                Lex::Bang => self.bang(b),
-                Lex::Comment(n) => match b {
-                    b'-' => self.lex = Lex::Comment((n + 1).min(2)),
-                    b'>' if n >= 2 => {
-                        if let Some(step) = self.markup_end(start, i, ItemKind::Comment) {
-                            return step;
-                        }
-                    }
-                    _ => self.lex = Lex::Comment(0),
-                },
-                Lex::CData(n) => match b {
-                    b']' => self.lex = Lex::CData((n + 1).min(2)),
-                    b'>' if n >= 2 => {
-                        if let Some(step) = self.markup_end(start, i, ItemKind::Junk) {
-                            return step;
-                        }
-                    }
-                    _ => self.lex = Lex::CData(0),
-                },
-                Lex::Pi(q) => match b {
-                    b'?' => self.lex = Lex::Pi(true),
-                    b'>' if q => {
-                        if let Some(step) = self.markup_end(start, i, ItemKind::Decl) {
-                            return step;
-                        }
-                    }
-                    _ => self.lex = Lex::Pi(false),
-                },
-                Lex::Markup => {
-                    if b == b'>' {
-                        if let Some(step) = self.markup_end(start, i, ItemKind::Junk) {
-                            return step;
-                        }
-                    }
-                }
+            };
+            match flow {
+                Flow::Next => i += 1,
+                Flow::Skip(n) => i += n + 1,
+                Flow::Stop => break,
+                Flow::Done(step) => return step,
             }
-            i += 1;
         }
         Step::More(match (self.in_item, start) {
             (false, _) => Pending::None,
             (true, Some(s)) => Pending::From(s),
             (true, None) => Pending::All,
         })
+    }
+
+    /// Text or a quoted value: jumps to the next `until` byte, then `next`.
+    fn skip_to(&mut self, until: u8, input: &[u8], i: usize, next: Lex) -> Flow {
+        match memchr::memchr(until, input.get(i..).unwrap_or_default()) {
+            Some(n) => {
+                self.lex = next;
+                Flow::Skip(n)
+            }
+            None => Flow::Stop,
+        }
+    }
+
+    /// The byte after a `<`: what kind of markup (or junk) this is.
+    fn after_lt(&mut self, start: Option<usize>, i: usize, b: u8, at_top: bool) -> Flow {
+        if at_top {
+            self.name_len = 0;
+        }
+        self.lex = match b {
+            b'/' => Lex::EndName,
+            b'?' => Lex::Pi(false),
+            b'!' if at_top && self.hunting => Lex::Junk,
+            b'!' => {
+                self.bang_len = 0;
+                Lex::Bang
+            }
+            b'>' | b'<' | b'=' | b'"' | b'\'' if at_top => Lex::Junk,
+            b if is_space(b) && at_top => Lex::Junk,
+            b'>' | b'<' | b'=' | b'"' | b'\'' => Lex::Text,
+            b if is_space(b) => Lex::Text,
+            _ => {
+                if at_top {
+                    self.push_name(b);
+                }
+                Lex::StartName
+            }
+        };
+        // Not markup after all; `<` itself would restart an item.
+        if self.lex == Lex::Junk && b == b'<' {
+            return Flow::Done(self.item(start, i, ItemKind::Junk, Lex::Top));
+        }
+        Flow::Next
+    }
+
+    fn in_start_name(&mut self, start: Option<usize>, i: usize, b: u8, at_top: bool) -> Flow {
+        let ends = is_space(b) || b == b'/' || b == b'>';
+        if !ends {
+            if at_top {
+                self.push_name(b);
+            }
+            return Flow::Next;
+        }
+        if at_top && self.hunting && !self.plausible_start() {
+            self.lex = Lex::Junk;
+            return Flow::Next;
+        }
+        if at_top {
+            self.hunting = false;
+        }
+        match b {
+            b'/' => self.lex = Lex::Slash,
+            b'>' => return done(self.tag_end(start, i, false)),
+            _ => self.lex = Lex::Attrs,
+        }
+        Flow::Next
+    }
+
+    /// Inside a start tag, after its name (`Attrs`) or after a `/` (`Slash`).
+    fn in_attrs(&mut self, start: Option<usize>, i: usize, b: u8) -> Flow {
+        let slash = self.lex == Lex::Slash;
+        match b {
+            b'>' => return done(self.tag_end(start, i, slash)),
+            b'"' | b'\'' => self.lex = Lex::Quote(b),
+            b'/' => self.lex = Lex::Slash,
+            _ if slash => self.lex = Lex::Attrs,
+            _ => {}
+        }
+        Flow::Next
+    }
+
+    fn in_end_tag(&mut self, start: Option<usize>, i: usize, b: u8, at_top: bool) -> Flow {
+        if b == b'>' {
+            if let Some(step) = self.end_tag(start, i) {
+                return Flow::Done(step);
+            }
+        } else if self.lex == Lex::EndName {
+            if is_space(b) {
+                self.lex = Lex::EndRest;
+            } else if at_top {
+                self.push_name(b);
+            }
+        }
+        if at_top && self.hunting && self.lex == Lex::EndRest && !is_stream(self.name()) {
+            self.lex = Lex::Junk;
+        }
+        Flow::Next
+    }
+
+    /// Comments, CDATA, processing instructions and other `<!...>` markup.
+    fn in_markup(&mut self, start: Option<usize>, i: usize, b: u8) -> Flow {
+        self.lex = match (self.lex, b) {
+            (Lex::Comment(n), b'-') => Lex::Comment((n + 1).min(2)),
+            (Lex::Comment(n), b'>') if n >= 2 => {
+                return done(self.markup_end(start, i, ItemKind::Comment))
+            }
+            (Lex::Comment(_), _) => Lex::Comment(0),
+            (Lex::CData(n), b']') => Lex::CData((n + 1).min(2)),
+            (Lex::CData(n), b'>') if n >= 2 => {
+                return done(self.markup_end(start, i, ItemKind::Junk))
+            }
+            (Lex::CData(_), _) => Lex::CData(0),
+            (Lex::Pi(_), b'?') => Lex::Pi(true),
+            (Lex::Pi(true), b'>') => return done(self.markup_end(start, i, ItemKind::Decl)),
+            (Lex::Pi(_), _) => Lex::Pi(false),
+            (Lex::Markup, b'>') => return done(self.markup_end(start, i, ItemKind::Junk)),
+            (lex, _) => lex,
+        };
+        Flow::Next
     }
 
     fn begin(&mut self, start: &mut Option<usize>, i: usize, lex: Lex) {
