@@ -109,30 +109,7 @@ impl Session {
     }
 
     fn iq_request(&mut self, span: Span, root: NodeRef<'_, '_>, ty: &str, out: &mut Out) {
-        let payload = root.children().next();
-        let kind = match payload {
-            Some(p) if p.is(Ns::Bind, "bind") => Kind::Bind {
-                resource: nonempty(p.child_text("resource")),
-            },
-            Some(p) if p.is(Ns::Session, "session") => Kind::Session,
-            Some(p) if p.is(Ns::Ping, "ping") => Kind::Ping,
-            Some(p) if p.is(Ns::Pubsub, "pubsub") => self.pubsub_request(span, p, out),
-            Some(p) if p.is(Ns::IqAuth, "query") => Kind::Other {
-                what: match nonempty(p.child_text("username")) {
-                    Some(u) => format!("{ty} jabber:iq:auth as {u}"),
-                    None => format!("{ty} jabber:iq:auth"),
-                },
-            },
-            Some(p) => Kind::Other {
-                what: match p.attr("xmlns") {
-                    Some(ns) => format!("{ty} {} ({ns})", p.name()),
-                    None => format!("{ty} {}", p.name()),
-                },
-            },
-            None => Kind::Other {
-                what: format!("{ty} (empty)"),
-            },
-        };
+        let kind = self.request_kind(span, root, ty, out);
         out.summary = match &kind {
             Kind::Bind { resource: Some(r) } => format!("bind {r}"),
             Kind::Bind { resource: None } => "bind (server-assigned resource)".to_owned(),
@@ -157,6 +134,39 @@ impl Session {
         if matches!(kind, Kind::Bind { .. }) {
             self.summary.client = self.summary.client.or(client_from_id(&id));
         }
+        self.await_reply(span, id.into_owned(), kind, out);
+    }
+
+    /// What a get/set asks for, from its first child.
+    fn request_kind(&mut self, span: Span, root: NodeRef<'_, '_>, ty: &str, out: &mut Out) -> Kind {
+        match root.children().next() {
+            Some(p) if p.is(Ns::Bind, "bind") => Kind::Bind {
+                resource: nonempty(p.child_text("resource")),
+            },
+            Some(p) if p.is(Ns::Session, "session") => Kind::Session,
+            Some(p) if p.is(Ns::Ping, "ping") => Kind::Ping,
+            Some(p) if p.is(Ns::Pubsub, "pubsub") => self.pubsub_request(span, p, out),
+            Some(p) if p.is(Ns::IqAuth, "query") => Kind::Other {
+                what: match nonempty(p.child_text("username")) {
+                    Some(u) => format!("{ty} jabber:iq:auth as {u}"),
+                    None => format!("{ty} jabber:iq:auth"),
+                },
+            },
+            Some(p) => Kind::Other {
+                what: match p.attr("xmlns") {
+                    Some(ns) => format!("{ty} {} ({ns})", p.name()),
+                    None => format!("{ty} {}", p.name()),
+                },
+            },
+            None => Kind::Other {
+                what: format!("{ty} (empty)"),
+            },
+        }
+    }
+
+    /// Keeps a request until its reply, within `limits.max_pending_iqs` per
+    /// direction (the oldest is forgotten, once with a finding).
+    fn await_reply(&mut self, span: Span, id: String, kind: Kind, out: &mut Out) {
         let seq = self.iqs.seq;
         self.iqs.seq += 1;
         let cap = self.limits.max_pending_iqs;
@@ -183,7 +193,7 @@ impl Session {
             at: span.first,
             seq,
         };
-        map.insert(id.into_owned(), pending);
+        map.insert(id, pending);
     }
 
     fn pubsub_request(&mut self, span: Span, pubsub: NodeRef<'_, '_>, out: &mut Out) -> Kind {
