@@ -10,7 +10,7 @@
 use base64::Engine as _;
 
 use super::element::NodeRef;
-use super::session::{Out, Session, Span};
+use super::session::{condition_and_text, Out, Session, Span};
 use super::summary::Sasl;
 use crate::finding::Level;
 
@@ -169,14 +169,7 @@ impl Session {
     }
 
     fn failure(&mut self, root: NodeRef<'_, '_>, out: &mut Out) {
-        let condition = root
-            .children()
-            .find(|c| c.local() != "text")
-            .map(|c| c.local().to_owned());
-        let text = root
-            .child_text("text")
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+        let (condition, text) = condition_and_text(root);
         let cond = condition.as_deref().unwrap_or("unspecified");
         out.summary = match &text {
             Some(t) => format!("failure {cond}: {t}"),

@@ -31,6 +31,39 @@ pub(crate) struct Span {
     pub(crate) last: FrameRef,
 }
 
+/// The condition (first child other than `<text>`) and the `<text>` of a
+/// SASL `<failure>` or a `<stream:error>`.
+pub(crate) fn condition_and_text(root: NodeRef<'_, '_>) -> (Option<String>, Option<String>) {
+    let condition = root
+        .children()
+        .find(|c| c.local() != "text")
+        .map(|c| c.local().to_owned());
+    let text = root
+        .child_text("text")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    (condition, text)
+}
+
+impl<'a> Stanza<'a> {
+    /// A stanza without attributes: a stream end, or an element that could
+    /// not be read (its summary says why, `raw` what is shown of it).
+    pub(crate) fn bare(span: Span, name: &'a str, summary: String, raw: Cow<'a, str>) -> Self {
+        Stanza {
+            dir: span.dir,
+            first: span.first,
+            last: span.last,
+            name,
+            kind: None,
+            id: None,
+            from: None,
+            to: None,
+            summary,
+            raw,
+        }
+    }
+}
+
 /// What the TCP framer must act on after an element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Signal {
@@ -397,18 +430,12 @@ impl Session {
         self.touch(span);
         self.summary.malformed += 1;
         let cap = self.limits.max_stanza_bytes;
-        let stanza = Stanza {
-            dir: span.dir,
-            first: span.first,
-            last: span.last,
+        let stanza = Stanza::bare(
+            span,
             name,
-            kind: None,
-            id: None,
-            from: None,
-            to: None,
-            summary: format!("skipped: {len} bytes, over the {cap}-byte cap"),
-            raw: Cow::Owned(format!("[{len} bytes not kept]")),
-        };
+            format!("skipped: {len} bytes, over the {cap}-byte cap"),
+            Cow::Owned(format!("[{len} bytes not kept]")),
+        );
         sink.on_stanza(&stanza);
         sink.push_finding(
             Finding::new(
@@ -440,18 +467,7 @@ impl Session {
         } else {
             Cow::Owned(format!("[{} bytes not shown: unparsed]", bytes.len()))
         };
-        let stanza = Stanza {
-            dir: span.dir,
-            first: span.first,
-            last: span.last,
-            name,
-            kind: None,
-            id: None,
-            from: None,
-            to: None,
-            summary: format!("malformed XML: {err}"),
-            raw,
-        };
+        let stanza = Stanza::bare(span, name, format!("malformed XML: {err}"), raw);
         sink.on_stanza(&stanza);
         let code = if text.len() > self.limits.max_stanza_bytes {
             "xmpp.stanza_too_large"

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use super::element::NodeRef;
 use super::ns::Ns;
-use super::session::{Out, Session, Signal, Span};
+use super::session::{condition_and_text, Out, Session, Signal, Span};
 use super::summary::{Close, StreamError};
 use super::{Sink, Stanza};
 use crate::common::Dir;
@@ -90,18 +90,7 @@ impl Session {
         out.summary = "stream end".to_owned();
         self.touch(span);
         self.summary.stanzas[span.dir.index()] += 1;
-        let stanza = Stanza {
-            dir: span.dir,
-            first: span.first,
-            last: span.last,
-            name,
-            kind: None,
-            id: None,
-            from: None,
-            to: None,
-            summary: out.summary,
-            raw: Cow::Borrowed(text),
-        };
+        let stanza = Stanza::bare(span, name, out.summary, Cow::Borrowed(text));
         sink.on_stanza(&stanza);
     }
 
@@ -168,14 +157,7 @@ impl Session {
     }
 
     pub(crate) fn stream_error(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
-        let condition = root
-            .children()
-            .find(|c| c.local() != "text")
-            .map(|c| c.local().to_owned());
-        let text = root
-            .child_text("text")
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+        let (condition, text) = condition_and_text(root);
         let cond = condition.as_deref().unwrap_or("undefined");
         out.summary = match &text {
             Some(t) => format!("stream error {cond}: {t}"),
