@@ -13,7 +13,8 @@ use crate::limits::Limits;
 use super::super::body::Reader;
 use super::super::exchange::{new_request, new_response, Exchange, Held, Upgrade};
 use super::super::parser::{
-    request_framing, response_framing, Fields, Framing, RequestHead, ResponseHead,
+    request_framing, response_framing, Fields, Framing, FramingDecision, FramingError, RequestHead,
+    ResponseHead,
 };
 use super::super::payload::{self, Note};
 use super::super::upgrade::{asks_to_switch, check_websocket_request, is_websocket_request, judge};
@@ -212,34 +213,62 @@ impl Connection {
             bosh: None,
         };
         let index = self.push_entry(Some(req), first, sink);
-        let caps = (self.limits.max_http_body, self.limits.max_http_head);
-        match framing {
-            Err(e) => {
-                let msg = format!("{e}; the request body cannot be delimited");
-                self.note(sink, Level::Warn, e.code(), C2S, first, off, msg);
-                self.complete(
-                    C2S,
-                    index,
-                    at,
-                    Reader::new(Framing::Empty, 0, 0),
-                    false,
-                    end,
-                    sink,
-                );
-                self.lose(C2S, at, 0, false);
-            }
-            Ok(d) => {
-                if d.length_overridden {
-                    self.note(sink, Level::Warn, "http.length_conflict", C2S, first, off, "request has both Transfer-Encoding and Content-Length (Transfer-Encoding wins; a request-smuggling sign)".into());
-                }
-                let reader = Reader::new(d.framing, caps.0, caps.1);
-                if reader.is_done_at_start() {
-                    self.complete(C2S, index, at, reader, true, end, sink);
-                } else {
-                    self.side_mut(C2S).phase = Phase::Body(Box::new(InBody { reader, index }));
-                }
-            }
+        let Some(reader) = self.body_reader(C2S, index, at, end, framing, sink) else {
+            return;
+        };
+        if reader.is_done_at_start() {
+            self.complete(C2S, index, at, reader, true, end, sink);
+        } else {
+            self.side_mut(C2S).phase = Phase::Body(Box::new(InBody { reader, index }));
         }
+    }
+
+    /// The reader of a message's body, from its framing; None (the message
+    /// ends here, parsing resynchronises) when the body cannot be delimited.
+    fn body_reader(
+        &mut self,
+        dir: Dir,
+        index: u64,
+        at: FrameRef,
+        end: u64,
+        framing: Result<FramingDecision, FramingError>,
+        sink: &mut impl Sink,
+    ) -> Option<Reader> {
+        let (first, off) = (self.side(dir).head_at, self.side(dir).head_offset);
+        let what = if dir == C2S { "request" } else { "response" };
+        let decision = match framing {
+            Ok(d) => d,
+            Err(e) => {
+                let msg = format!("{e}; the {what} body cannot be delimited");
+                self.note(sink, Level::Warn, e.code(), dir, first, off, msg);
+                let empty = Reader::new(Framing::Empty, 0, 0);
+                self.complete(dir, index, at, empty, false, end, sink);
+                self.lose(dir, at, 0, false);
+                return None;
+            }
+        };
+        if decision.length_overridden {
+            // In a request this is also how request smuggling looks.
+            let sign = if dir == C2S {
+                "; a request-smuggling sign"
+            } else {
+                ""
+            };
+            let msg = format!(
+                "{what} has both Transfer-Encoding and Content-Length (Transfer-Encoding wins{sign})"
+            );
+            self.note(
+                sink,
+                Level::Warn,
+                "http.length_conflict",
+                dir,
+                first,
+                off,
+                msg,
+            );
+        }
+        let caps = (self.limits.max_http_body, self.limits.max_http_head);
+        Some(Reader::new(decision.framing, caps.0, caps.1))
     }
 
     pub(super) fn on_response(
@@ -274,39 +303,9 @@ impl Connection {
         for p in &outcome.problems {
             self.note(sink, p.level, p.code, S2C, first, off, p.message.clone());
         }
-        let caps = (self.limits.max_http_body, self.limits.max_http_head);
-        let framing = match framing {
-            Err(e) => {
-                let msg = format!("{e}; the response body cannot be delimited");
-                self.note(sink, Level::Warn, e.code(), S2C, first, off, msg);
-                self.complete(
-                    S2C,
-                    index,
-                    at,
-                    Reader::new(Framing::Empty, 0, 0),
-                    false,
-                    end,
-                    sink,
-                );
-                self.lose(S2C, at, 0, false);
-                return self.release_held(index, status, sink);
-            }
-            Ok(d) => d,
+        let Some(reader) = self.body_reader(S2C, index, at, end, framing, sink) else {
+            return self.release_held(index, status, sink);
         };
-        if framing.length_overridden {
-            let msg =
-                "response has both Transfer-Encoding and Content-Length (Transfer-Encoding wins)";
-            self.note(
-                sink,
-                Level::Warn,
-                "http.length_conflict",
-                S2C,
-                first,
-                off,
-                msg.into(),
-            );
-        }
-        let reader = Reader::new(framing.framing, caps.0, caps.1);
         if let Some(protocol) = outcome.switched {
             self.complete(S2C, index, at, reader, true, end, sink);
             let heads = (req_head.as_ref(), &switch_fields.unwrap_or_default());
