@@ -40,6 +40,11 @@ pub struct Limits {
     pub max_tls_handshake_message: usize,
     /// Sequence numbers tried per key when decryption starts mid-connection.
     pub tls_midstream_seq_search: u64,
+    /// Certificates summarised per Certificate message (real chains have 2 to 5).
+    pub max_tls_certificates: usize,
+    /// Cipher suites, versions and ALPN names kept per hello, and alerts kept
+    /// per connection; the rest are counted (`tls.list_limit`).
+    pub max_tls_list_items: usize,
 
     // --- http ---
     /// Bytes of a request or response head (request line plus headers).
@@ -97,6 +102,8 @@ impl Default for Limits {
             max_tls_record: (1 << 14) + 2048,
             max_tls_handshake_message: 256 << 10,
             tls_midstream_seq_search: 64,
+            max_tls_certificates: 16,
+            max_tls_list_items: 256,
             max_http_head: 64 << 10,
             max_http_headers: 128,
             max_http_body: 4 << 20,

@@ -25,8 +25,8 @@ pub fn tls_handshake(data: &[u8]) {
     let _ = hs::parse_sslv2_client_hello(data);
     let _ = hs::parse_server_hello(data);
     let _ = hs::parse_encrypted_extensions(data);
-    let _ = hs::parse_certificate(data, false);
-    let _ = hs::parse_certificate(data, true);
+    let _ = hs::parse_certificate(data, false, 16);
+    let _ = hs::parse_certificate(data, true, 16);
     let _ = hs::parse_new_session_ticket(data, 0x0304);
     let _ = hs::parse_new_session_ticket(data, 0x0303);
     let _ = hs::parse_key_update(data);

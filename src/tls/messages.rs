@@ -45,13 +45,17 @@ impl Session {
             );
             sink.push_finding(f);
         }
-        self.summary.alerts.push(AlertSeen {
-            level: level_name.clone(),
-            description: name.clone(),
-            dir,
-            frame: at.frame,
-            encrypted,
-        });
+        if self.summary.alerts.len() >= self.max_list {
+            self.summary.alerts_omitted += 1;
+        } else {
+            self.summary.alerts.push(AlertSeen {
+                level: level_name.clone(),
+                description: name.clone(),
+                dir,
+                frame: at.frame,
+                encrypted,
+            });
+        }
         let kind = EventKind::Alert {
             level: level_name,
             description: name,
@@ -127,7 +131,13 @@ impl Session {
             msg::ENCRYPTED_EXTENSIONS => hs::parse_encrypted_extensions(body)
                 .map(|ee| self.on_encrypted_extensions(dir, at, ee, sink)),
             msg::CERTIFICATE => {
-                hs::parse_certificate(body, tls13).map(|c| self.on_certificate(dir, at, c, sink))
+                hs::parse_certificate(body, tls13, self.max_certificates).map(|(c, omitted)| {
+                    if omitted > 0 {
+                        let what = format!("certificates of the {}", c.len() + omitted);
+                        self.list_limit(&what, self.max_certificates, dir, at, sink);
+                    }
+                    self.on_certificate(dir, at, c, sink)
+                })
             }
             msg::NEW_SESSION_TICKET => {
                 hs::parse_new_session_ticket(body, self.params.version.unwrap_or(0x0303)).map(|t| {
@@ -205,7 +215,7 @@ impl Session {
         &mut self,
         dir: Dir,
         at: FrameRef,
-        ch: hs::ClientHello,
+        mut ch: hs::ClientHello,
         sink: &mut impl Sink,
     ) {
         let retry = self.summary.hello_retry_request;
@@ -219,6 +229,14 @@ impl Session {
                 _ => None,
             })
             .collect();
+        self.client_offers_tls13 = ch
+            .supported_versions
+            .iter()
+            .any(|&v| v == 0x0304 || v >> 8 == 0x7f);
+        // Decided on the whole lists above; only the first `max_list` of each are kept.
+        self.keep_first(&mut ch.suites, "cipher suites", dir, at, sink);
+        self.keep_first(&mut ch.alpn, "ALPN names", dir, at, sink);
+        self.keep_first(&mut ch.supported_versions, "versions", dir, at, sink);
         // 0-RTT is abandoned after a HelloRetryRequest (RFC 8446 §4.2.10).
         self.early_pending = ch.early_data && !retry;
         self.summary.early_data.offered |= ch.early_data;
@@ -226,10 +244,6 @@ impl Session {
         self.summary.sni = ch.sni.clone();
         self.summary.alpn_offered = ch.alpn.clone();
         self.summary.client_random = Some(ch.random.iter().map(|b| format!("{b:02x}")).collect());
-        self.client_offers_tls13 = ch
-            .supported_versions
-            .iter()
-            .any(|&v| v == 0x0304 || v >> 8 == 0x7f);
         let versions = if ch.supported_versions.is_empty() {
             vec![ch.legacy_version]
         } else {
@@ -381,5 +395,37 @@ impl Session {
         if let Some(master) = &self.params.master {
             self.rsa.remember(self.rsa.server_session_id(), master);
         }
+    }
+}
+
+impl Session {
+    /// Keeps the first `max_list` items of a hello's list; more is a finding.
+    fn keep_first<T>(
+        &mut self,
+        list: &mut Vec<T>,
+        what: &str,
+        dir: Dir,
+        at: FrameRef,
+        sink: &mut impl Sink,
+    ) {
+        if list.len() > self.max_list {
+            let what = format!("{what} of the {} in the hello", list.len());
+            self.list_limit(&what, self.max_list, dir, at, sink);
+            list.truncate(self.max_list);
+        }
+    }
+
+    /// Only `kept` items of a list were kept.
+    fn list_limit(
+        &mut self,
+        what: &str,
+        kept: usize,
+        dir: Dir,
+        at: FrameRef,
+        sink: &mut impl Sink,
+    ) {
+        let message = format!("only the first {kept} {what} are kept (limits)");
+        let f = self.finding(Level::Warn, "tls.list_limit", message, dir, at);
+        sink.push_finding(f);
     }
 }

@@ -194,6 +194,9 @@ pub struct Summary {
     /// Why not everything was decrypted (the first reason met).
     pub reason: Option<String>,
     pub alerts: Vec<AlertSeen>,
+    /// Alerts beyond `limits.max_tls_list_items`, counted only.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_omitted: u64,
     pub c2s: DirStats,
     pub s2c: DirStats,
     pub hello_retry_request: bool,
@@ -294,4 +297,8 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(json.contains(r#""decrypted":"partly""#));
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

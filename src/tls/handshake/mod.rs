@@ -466,26 +466,33 @@ fn ip_string(ip: &[u8]) -> String {
     ip.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Certificate message: TLS ≤ 1.2 (a plain list) or TLS 1.3 (context and per-entry extensions).
+/// Certificate message: TLS ≤ 1.2 (a plain list) or TLS 1.3 (context and
+/// per-entry extensions). The first `max` certificates are summarised; the
+/// others are checked for framing and counted (the second value).
 pub(crate) fn parse_certificate(
     body: &[u8],
     tls13: bool,
-) -> Result<Vec<CertSummary>, HandshakeError> {
+    max: usize,
+) -> Result<(Vec<CertSummary>, usize), HandshakeError> {
     let mut r = Reader::new(body);
     if tls13 {
         r.vec_u8("certificate_request_context")?;
     }
     let mut list = r.vec_u24("certificate_list")?;
-    let mut out = Vec::new();
+    let (mut out, mut omitted) = (Vec::new(), 0);
     while !list.is_empty() {
         let der = list.vec_u24("cert_data")?.rest();
         if tls13 {
             list.vec_u16("extensions")?;
         }
-        out.push(summarize_cert(der));
+        if out.len() < max {
+            out.push(summarize_cert(der));
+        } else {
+            omitted += 1;
+        }
     }
     done(&r, "Certificate")?;
-    Ok(out)
+    Ok((out, omitted))
 }
 
 /// NewSessionTicket: ticket lifetime, and the TLS 1.3 early-data allowance.

@@ -214,8 +214,8 @@ fn certificate_list_with_a_bad_der_entry() {
     list.extend([0x30, 0x01, 0x00]);
     let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
     body.extend(&list);
-    let certs = parse_certificate(&body, false).unwrap();
-    assert_eq!(certs.len(), 1);
+    let (certs, omitted) = parse_certificate(&body, false, 16).unwrap();
+    assert_eq!((certs.len(), omitted), (1, 0));
     assert!(certs[0]
         .error
         .as_deref()
@@ -227,8 +227,21 @@ fn certificate_list_with_a_bad_der_entry() {
     let mut body13 = vec![0];
     body13.extend(&(list13.len() as u32).to_be_bytes()[1..]);
     body13.extend(&list13);
-    assert_eq!(parse_certificate(&body13, true).unwrap().len(), 1);
-    assert!(parse_certificate(&body13, false).is_err());
+    assert_eq!(parse_certificate(&body13, true, 16).unwrap().0.len(), 1);
+    assert!(parse_certificate(&body13, false, 16).is_err());
+}
+
+#[test]
+fn certificates_beyond_the_cap_are_checked_and_counted_not_summarised() {
+    // 1000 empty entries: tiny on the wire, a summary each would not be.
+    let list: Vec<u8> = std::iter::repeat_n([0u8, 0, 0], 1000).flatten().collect();
+    let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
+    body.extend(&list);
+    let (certs, omitted) = parse_certificate(&body, false, 16).unwrap();
+    assert_eq!((certs.len(), omitted), (16, 984));
+    // The framing is still checked past the cap.
+    body.push(0);
+    assert!(parse_certificate(&body, false, 16).is_err());
 }
 
 type Seen = Vec<(u32, u8, usize)>;

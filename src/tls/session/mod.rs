@@ -97,6 +97,9 @@ impl Half {
 pub struct Session {
     pub(super) stream: u64,
     pub(super) max_record: usize,
+    /// `limits.max_tls_certificates` and `limits.max_tls_list_items`.
+    pub(super) max_certificates: usize,
+    pub(super) max_list: usize,
     pub(super) seq_search: u64,
     pub(super) params: Params,
     pub(super) client_hello_seen: bool,
@@ -123,6 +126,8 @@ impl Session {
         Session {
             stream,
             max_record: limits.max_tls_record,
+            max_certificates: limits.max_tls_certificates,
+            max_list: limits.max_tls_list_items,
             seq_search: limits.tls_midstream_seq_search,
             params: Params::default(),
             client_hello_seen: false,
