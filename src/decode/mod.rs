@@ -85,6 +85,9 @@ pub enum NotTcp {
     LinkProtocol(u16),
     /// A BSD NULL/LOOP address family other than IPv4/IPv6.
     AddressFamily(u32),
+    /// Any kind past the first [`stats::MAX_NOT_TCP_KINDS`] counted (a hostile
+    /// capture could otherwise make one counter per address family value).
+    Other,
 }
 
 impl fmt::Display for NotTcp {
@@ -98,6 +101,7 @@ impl fmt::Display for NotTcp {
             NotTcp::EtherType(t) => write!(f, "ethertype_0x{t:04x}"),
             NotTcp::LinkProtocol(p) => write!(f, "link_protocol_0x{p:04x}"),
             NotTcp::AddressFamily(af) => write!(f, "address_family_{af}"),
+            NotTcp::Other => f.write_str("other_kinds"),
         }
     }
 }

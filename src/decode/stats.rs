@@ -41,6 +41,9 @@ pub struct DecodeStats {
     pub malformed: BTreeMap<&'static str, u64>,
 }
 
+/// Distinct kinds of non-TCP packets counted one by one; the rest share `other_kinds`.
+pub const MAX_NOT_TCP_KINDS: usize = 256;
+
 impl DecodeStats {
     pub(crate) fn count(&mut self, link_type: i32, decoded: &Decoded<'_>) {
         self.packets += 1;
@@ -52,7 +55,15 @@ impl DecodeStats {
                     self.tcp_segments_cut += 1;
                 }
             }
-            Decoded::NotTcp(kind) => *self.not_tcp.entry(*kind).or_insert(0) += 1,
+            Decoded::NotTcp(kind) => {
+                let full = self.not_tcp.len() >= MAX_NOT_TCP_KINDS;
+                let key = if full && !self.not_tcp.contains_key(kind) {
+                    NotTcp::Other
+                } else {
+                    *kind
+                };
+                *self.not_tcp.entry(key).or_insert(0) += 1;
+            }
             // Counted by the reassembler, which knows about datagrams.
             Decoded::FragmentHeld | Decoded::FragmentDropped => {}
             Decoded::UnsupportedLink(lt) => {
@@ -71,6 +82,21 @@ fn display_keys<S: Serializer>(map: &BTreeMap<NotTcp, u64>, s: S) -> Result<S::O
 mod tests {
     use super::*;
     use crate::capture::LinkType;
+
+    #[test]
+    fn distinct_kinds_are_capped() {
+        let mut stats = DecodeStats::default();
+        for af in 0..10_000u32 {
+            stats.count(0, &Decoded::NotTcp(NotTcp::AddressFamily(af + 100)));
+        }
+        stats.count(0, &Decoded::NotTcp(NotTcp::AddressFamily(100)));
+        assert_eq!(stats.not_tcp.len(), MAX_NOT_TCP_KINDS + 1);
+        assert_eq!(
+            stats.not_tcp[&NotTcp::Other],
+            10_000 - MAX_NOT_TCP_KINDS as u64
+        );
+        assert_eq!(stats.not_tcp[&NotTcp::AddressFamily(100)], 2);
+    }
 
     #[test]
     fn counts_serialise_in_stable_order() {

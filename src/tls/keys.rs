@@ -181,7 +181,7 @@ pub(crate) fn next_generation(key: &Key) -> Option<Key> {
         crypto::tls13_next_secret(secret),
         KeyPhase::Application,
         key.source.clone(),
-        key.generation + 1,
+        key.generation.saturating_add(1),
         key.empty_aad,
     )
 }

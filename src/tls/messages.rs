@@ -325,7 +325,7 @@ impl Session {
             },
             _ => 0,
         };
-        self.summary.key_updates += 1;
+        self.summary.key_updates = self.summary.key_updates.saturating_add(1);
         let kind = EventKind::KeyUpdate {
             update_requested: requested,
             generation,

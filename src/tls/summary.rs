@@ -259,6 +259,10 @@ impl Summary {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,8 +301,4 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(json.contains(r#""decrypted":"partly""#));
     }
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }

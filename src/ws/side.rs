@@ -32,6 +32,10 @@ enum Mode {
     Ended,
 }
 
+/// Bytes of one control frame's payload kept: RFC 6455 allows 125; a
+/// violating peer's longer payload is shown this far (kept per unanswered
+/// ping until its pong, so it must stay small).
+const MAX_CONTROL_KEPT: usize = 4096;
 /// Why the direction is hunting: sets how loud the findings are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum HuntReason {
@@ -106,7 +110,7 @@ impl Side {
             dir,
             rules,
             max_hunt_frame: limits.max_ws_resync_frame as u64,
-            max_control: limits.max_ws_message,
+            max_control: MAX_CONTROL_KEPT.min(limits.max_ws_message),
             offset: 0,
             mode: if hunting { Mode::Hunting } else { Mode::Frames },
             reason: HuntReason::Midstream,

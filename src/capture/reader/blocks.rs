@@ -17,6 +17,10 @@ use crate::capture::{InterfaceSummary, LinkType};
 use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Layer, Level};
 
+/// Interfaces described in one capture (real ones have a handful); more
+/// are ignored with a finding, so a stream of repeated IDBs cannot grow memory.
+const MAX_INTERFACES: usize = 4096;
+
 /// A pcapng packet record: EPB, SPB (no timestamp) or obsolete PB.
 struct NgRecord {
     if_id: u32,
@@ -314,6 +318,20 @@ impl CaptureReader {
             return Step::Continue;
         };
         let index = interfaces.len() as u32;
+        if interfaces.len() >= MAX_INTERFACES || self.summary.interfaces.len() >= MAX_INTERFACES {
+            let message = format!(
+                "interface block at byte {offset} ignored: more than {MAX_INTERFACES} interfaces; its packets are skipped"
+            );
+            return Step::Finding(
+                Finding::new(
+                    Level::Warn,
+                    Layer::Capture,
+                    "capture.interface_limit",
+                    message,
+                )
+                .at_offset(offset),
+            );
+        }
         interfaces.push(interface);
         let section = self.summary.sections.saturating_sub(1);
         self.summary

@@ -202,6 +202,22 @@ fn unusable_tsresol_is_a_finding_and_microseconds() {
 }
 
 #[test]
+fn interfaces_beyond_the_cap_are_ignored_with_a_finding() {
+    let mut ng = Ng::new().section(false);
+    for _ in 0..4100 {
+        ng = ng.interface(1, 0, &[]);
+    }
+    let c = collect(&ng.epb(5, 1_000_000, &packet(0, 4), 4).finish());
+    assert_eq!(summary(&c).interfaces.len(), 4096);
+    let limit = codes(&c)
+        .iter()
+        .filter(|c| **c == "capture.interface_limit")
+        .count();
+    assert_eq!(limit, 4);
+    assert_eq!(c.packets.len(), 1);
+}
+
+#[test]
 fn simple_packet_block_is_cut_by_snaplen_of_interface_zero_and_keeps_last_time() {
     let ng = Ng::new()
         .section(false)

@@ -166,7 +166,9 @@ impl Session {
         sink: &mut impl Sink,
     ) -> usize {
         let half = &mut self.halves[dir.index()];
-        if half.frames.back().is_none_or(|&(_, f)| f != at) {
+        // A stopped direction never locates a frame again: remember none.
+        let locating = half.mode != Mode::Stopped;
+        if locating && half.frames.back().is_none_or(|&(_, f)| f != at) {
             half.frames.push_back((half.next_offset, at));
         }
         half.next_offset += bytes.len() as u64;
@@ -342,6 +344,7 @@ impl Session {
         let dropped = half.buf.len() as u64;
         half.buf.clear();
         let at = half.frame_at(half.buf_offset);
+        half.frames.clear();
         self.summary.stats_mut(dir).bytes_unparsed += dropped;
         let reason = format!("gap at frame {since}");
         self.summary.fail(reason.clone());
