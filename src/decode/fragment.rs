@@ -145,6 +145,9 @@ impl Reassembler {
         let key = fragment.key;
         let start = usize::from(fragment.offset.byte_offset());
         let end = start.saturating_add(fragment.payload.len());
+        if !self.datagrams.contains_key(&key) {
+            self.forget_stale_order();
+        }
         let datagram = self.datagrams.entry(key).or_insert_with(|| {
             let generation = self.next_generation;
             self.next_generation += 1;
@@ -176,6 +179,18 @@ impl Reassembler {
             .saturating_sub(old_len)
             .saturating_add(new_len);
         Ok(datagram.buf.is_complete())
+    }
+
+    /// `order` keeps an entry per datagram ever started; `expire` only pops
+    /// stale ones at the front, so behind a long-lived datagram they would
+    /// pile up. Past twice the live maximum they are swept (amortised O(1)).
+    fn forget_stale_order(&mut self) {
+        if self.order.len() < 2 * self.max_datagrams.max(1) + 16 {
+            return;
+        }
+        let datagrams = &self.datagrams;
+        self.order
+            .retain(|(_, k, g)| datagrams.get(k).map(|d| d.generation) == Some(*g));
     }
 
     /// Drops datagrams whose first fragment is older than the timeout.
@@ -480,6 +495,24 @@ mod tests {
             findings[0].message
         );
         assert_eq!((r.held_bytes(), r.stats.dropped), (0, 1));
+    }
+
+    #[test]
+    fn finished_datagrams_behind_a_held_one_leave_no_bookkeeping() {
+        let d = datagram();
+        let mut r = Reassembler::new(&Limits::default());
+        let mut findings = Vec::new();
+        // One datagram held forever (same capture time: it never expires)...
+        r.on_fragment(frag(0, true, &d[..16]), at(1, 0), &mut findings);
+        // ...then a hundred thousand dropped ones behind it.
+        for id in 0..100_000u32 {
+            let mut f = frag(0, true, &d[..10]);
+            f.key.id = (id % 60_000) as u16;
+            f.key.dst = [10, 0, 0, 3];
+            assert_eq!(r.on_fragment(f, at(2, 0), &mut findings), Outcome::Dropped);
+        }
+        assert!(r.order.len() <= 2 * 1024 + 16, "{}", r.order.len());
+        assert_eq!(r.datagrams.len(), 1);
     }
 
     #[test]
