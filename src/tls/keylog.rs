@@ -16,6 +16,9 @@ use thiserror::Error;
 
 use crate::finding::{Finding, Findings, Layer, Level};
 
+/// Malformed key log lines reported one by one per source; the rest are
+/// counted in one finding (a hostile DSB can hold millions).
+const MALFORMED_LINES_SHOWN: usize = 20;
 /// The NSS labels xmppcap uses; every other label is ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Label {
@@ -204,20 +207,36 @@ impl KeyLog {
         findings: &mut impl Findings,
     ) -> usize {
         let id = self.sources.len();
-        let mut added = 0;
+        let (mut added, mut malformed) = (0, 0usize);
         for (n, line) in text.split(|&b| b == b'\n').enumerate() {
             match parse_line(line) {
                 Ok(None) => {}
                 Ok(Some((label, random, secret))) => {
                     added += usize::from(self.insert(label, random, secret, id));
                 }
-                Err(e) => findings.push_finding(Finding::new(
-                    Level::Warn,
-                    Layer::Tls,
-                    "tls.keylog_malformed",
-                    format!("{source} line {}: {e}; line ignored", n + 1),
-                )),
+                Err(e) => {
+                    malformed += 1;
+                    if malformed <= MALFORMED_LINES_SHOWN {
+                        findings.push_finding(Finding::new(
+                            Level::Warn,
+                            Layer::Tls,
+                            "tls.keylog_malformed",
+                            format!("{source} line {}: {e}; line ignored", n + 1),
+                        ));
+                    }
+                }
             }
+        }
+        if malformed > MALFORMED_LINES_SHOWN {
+            findings.push_finding(Finding::new(
+                Level::Warn,
+                Layer::Tls,
+                "tls.keylog_malformed",
+                format!(
+                    "{source}: {} more malformed lines ignored",
+                    malformed - MALFORMED_LINES_SHOWN
+                ),
+            ));
         }
         self.sources.push(source);
         if added > 0 {
@@ -381,6 +400,17 @@ mod tests {
         assert_eq!(
             k.get(&random, Label::MasterSecret).unwrap().0.bytes().len(),
             48
+        );
+    }
+
+    #[test]
+    fn a_flood_of_malformed_lines_gives_a_bounded_number_of_findings() {
+        let (k, f) = log(&"CLIENT_RANDOM\n".repeat(100_000));
+        assert!(k.is_empty());
+        assert_eq!(f.len(), MALFORMED_LINES_SHOWN + 1);
+        assert_eq!(
+            f.last().map(|f| f.message.as_str()),
+            Some("test: 99980 more malformed lines ignored")
         );
     }
 
