@@ -86,7 +86,9 @@ fn feed_body(ctx: &mut Context, body: &bosh::Body) {
     let Some(mut x) = ctx.bosh.by_sid.remove(&sid) else {
         return;
     };
-    x.streams.insert(body.stream);
+    if x.streams.len() < bosh::MAX_STREAMS_LISTED {
+        x.streams.insert(body.stream);
+    }
     let mut out = XmppOut::new(ctx, body.stream, Some(x.id));
     if body.attrs.restart {
         x.session.on_bosh_restart(body.dir, body.first);

@@ -18,6 +18,7 @@ use crate::common::{Dir, FrameRef};
 
 pub use parser::{looks_like, Attrs, BodyError, Stanza, CLIENT_NS, HTTPBIND_NS, XBOSH_NS};
 pub(crate) use parser::{parse, Caps, Parsed};
+pub(crate) use session::MAX_STREAMS_LISTED;
 pub use session::{Session, Sessions};
 
 /// Whether a body went up (request) or down (response).

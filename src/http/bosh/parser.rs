@@ -71,13 +71,19 @@ pub enum BodyError {
     TooDeep { limit: usize },
     #[error("a stanza of {len} bytes exceeds {limit} bytes")]
     StanzaTooLarge { len: usize, limit: usize },
+    #[error(
+        "the body's stanzas would grow to over {limit} bytes with the namespaces they inherit"
+    )]
+    TooMuchExpansion { limit: usize },
 }
 
 impl BodyError {
     pub(crate) fn code(&self) -> &'static str {
         match self {
             BodyError::TooDeep { .. } => "bosh.too_deep",
-            BodyError::StanzaTooLarge { .. } => "bosh.stanza_too_large",
+            BodyError::StanzaTooLarge { .. } | BodyError::TooMuchExpansion { .. } => {
+                "bosh.stanza_too_large"
+            }
             _ => "bosh.malformed",
         }
     }
@@ -178,6 +184,12 @@ pub(crate) fn parse(bytes: &[u8], caps: Caps) -> Option<Parsed> {
     Some(out)
 }
 
+/// Longest `<body>` attribute value kept (sid, to, from, ver, a namespace
+/// URI...); longer ones are ignored as if absent.
+const MAX_ATTR_VALUE: usize = 1024;
+/// `<body>` namespace prefixes passed on to the stanzas that use them.
+const MAX_PREFIXES: usize = 32;
+
 fn attr_value(a: &quick_xml::events::attributes::Attribute<'_>) -> String {
     a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
         .map(|v| v.into_owned())
@@ -193,8 +205,14 @@ fn read_attrs(
     for a in e.attributes().with_checks(false).flatten() {
         let key = a.key.into_inner();
         let value = attr_value(&a);
+        // Attribute values are kept per request and per session: real ones are short.
+        if value.len() > MAX_ATTR_VALUE {
+            continue;
+        }
         if let Some(prefix) = key.strip_prefix("xmlns:") {
-            decls.push((prefix.to_string(), value));
+            if decls.len() < MAX_PREFIXES && !decls.iter().any(|(p, _)| p == prefix) {
+                decls.push((prefix.to_string(), value));
+            }
             continue;
         }
         let (ns, local) = reader.resolver().resolve_attribute(a.key);
@@ -232,7 +250,20 @@ fn read_children(
 ) {
     let mut depth = 0usize;
     let mut start: Option<(usize, String)> = None;
+    // The inherited declarations written onto each stanza are bounded per
+    // stanza; this bounds them per body (many tiny stanzas using a prefix).
+    let limit = text.len().saturating_mul(2).saturating_add(caps.max_stanza);
+    let (mut kept, mut counted) = (0usize, out.stanzas.len());
     loop {
+        for s in out.stanzas.get(counted..).unwrap_or_default() {
+            kept = kept.saturating_add(s.xml.len());
+        }
+        counted = out.stanzas.len();
+        if kept > limit {
+            out.stanzas.pop();
+            out.error = Some(BodyError::TooMuchExpansion { limit });
+            return;
+        }
         let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let event = match reader.read_event() {
             Ok(ev) => ev,
@@ -452,6 +483,26 @@ mod tests {
             p.error,
             Some(BodyError::StanzaTooLarge { len: 29, limit: 10 })
         );
+    }
+
+    #[test]
+    fn inherited_namespaces_cannot_blow_a_body_up() {
+        // A long (but kept) namespace URI used by very many tiny stanzas.
+        let uri = "u".repeat(1000);
+        let body = format!(
+            "<body xmlns='http://jabber.org/protocol/httpbind' xmlns:a='{uri}'>{}</body>",
+            "<a:b/>".repeat(100_000)
+        );
+        let p = parse(body.as_bytes(), CAPS).unwrap();
+        assert!(matches!(p.error, Some(BodyError::TooMuchExpansion { .. })));
+        let kept: usize = p.stanzas.iter().map(|s| s.xml.len()).sum();
+        assert!(kept <= body.len() * 2 + CAPS.max_stanza, "{kept}");
+        // Over-long attribute values are ignored, not kept.
+        let sid = "s".repeat(5000);
+        let long =
+            format!("<body xmlns='http://jabber.org/protocol/httpbind' sid='{sid}' rid='5'/>");
+        let p = parse(long.as_bytes(), CAPS).unwrap();
+        assert_eq!((p.attrs.sid, p.attrs.rid), (None, Some(5)));
     }
 
     #[test]

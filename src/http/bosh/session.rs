@@ -16,6 +16,9 @@ use crate::limits::Limits;
 
 use super::{millis, Body, Event, Role, Unanswered};
 
+/// TCP streams listed per BOSH session.
+pub(crate) const MAX_STREAMS_LISTED: usize = 64;
+
 /// A long poll answered or cut this much before `wait` is still "on time".
 const WAIT_SLACK_MS: f64 = 1500.0;
 
@@ -125,7 +128,7 @@ impl Sessions {
             let oldest = self
                 .by_sid
                 .values()
-                .min_by_key(|s| (s.last_active, s.sid.clone()))
+                .min_by(|a, b| (a.last_active, &a.sid).cmp(&(b.last_active, &b.sid)))
                 .map(|s| s.sid.clone());
             if let Some(old) = oldest {
                 self.by_sid.remove(&old);
@@ -136,7 +139,8 @@ impl Sessions {
             .entry(sid.to_string())
             .or_insert_with(|| Session::new(sid, at));
         s.last_active = s.last_active.max(at);
-        if !s.streams.contains(&stream) {
+        // Real sessions use two or three connections; a reused sid may not grow this without end.
+        if s.streams.len() < MAX_STREAMS_LISTED && !s.streams.contains(&stream) {
             s.streams.push(stream);
         }
         s
