@@ -44,8 +44,49 @@ struct Pending {
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     pending: [BTreeMap<String, Pending>; 2],
+    /// The same requests by age (`Pending::seq`), so the oldest is found at once.
+    by_age: [BTreeMap<u64, String>; 2],
     seq: u64,
     evicted: bool,
+}
+
+/// Longest iq id tracked for its reply (real ones are a few dozen bytes).
+const MAX_IQ_ID: usize = 256;
+
+impl Tracker {
+    /// Adds a request; past `cap` in its direction the oldest is forgotten
+    /// (true then).
+    fn insert(&mut self, dir: Dir, id: String, pending: Pending, cap: usize) -> bool {
+        let (map, by_age) = (
+            &mut self.pending[dir.index()],
+            &mut self.by_age[dir.index()],
+        );
+        let mut evicted = false;
+        if !map.contains_key(&id) && map.len() >= cap.max(1) {
+            if let Some((_, oldest)) = by_age.pop_first() {
+                map.remove(&oldest);
+                evicted = true;
+            }
+        }
+        by_age.insert(pending.seq, id.clone());
+        if let Some(replaced) = map.insert(id, pending) {
+            by_age.remove(&replaced.seq);
+        }
+        evicted
+    }
+
+    /// The request that `id` answers, sent in direction `dir`.
+    fn take(&mut self, dir: Dir, id: &str) -> Option<Pending> {
+        let p = self.pending[dir.index()].remove(id)?;
+        self.by_age[dir.index()].remove(&p.seq);
+        Some(p)
+    }
+
+    /// Every open request of `dir`.
+    fn drain(&mut self, dir: Dir) -> BTreeMap<String, Pending> {
+        self.by_age[dir.index()].clear();
+        std::mem::take(&mut self.pending[dir.index()])
+    }
 }
 
 /// Milliseconds from `from` to `to`, to 0.1 ms.
@@ -167,33 +208,26 @@ impl Session {
     /// Keeps a request until its reply, within `limits.max_pending_iqs` per
     /// direction (the oldest is forgotten, once with a finding).
     fn await_reply(&mut self, span: Span, id: String, kind: Kind, out: &mut Out) {
+        if id.len() > MAX_IQ_ID {
+            out.summary.push_str(" (id too long to match a reply)");
+            return;
+        }
         let seq = self.iqs.seq;
         self.iqs.seq += 1;
         let cap = self.limits.max_pending_iqs;
-        let map = &mut self.iqs.pending[span.dir.index()];
-        if map.len() >= cap.max(1) {
-            let oldest = map
-                .iter()
-                .min_by_key(|(_, p)| p.seq)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                map.remove(&k);
-            }
-            if !self.iqs.evicted {
-                self.iqs.evicted = true;
-                out.find(
-                    Level::Warn,
-                    "xmpp.pending_iq_limit",
-                    format!("more than {cap} iq requests awaiting replies: the oldest are no longer matched"),
-                );
-            }
-        }
         let pending = Pending {
             kind,
             at: span.first,
             seq,
         };
-        map.insert(id, pending);
+        if self.iqs.insert(span.dir, id, pending, cap) && !self.iqs.evicted {
+            self.iqs.evicted = true;
+            out.find(
+                Level::Warn,
+                "xmpp.pending_iq_limit",
+                format!("more than {cap} iq requests awaiting replies: the oldest are no longer matched"),
+            );
+        }
     }
 
     fn pubsub_request(&mut self, span: Span, pubsub: NodeRef<'_, '_>, out: &mut Out) -> Kind {
@@ -253,7 +287,7 @@ impl Session {
         let err = error.then(|| stanza_error(root));
         let pending = root
             .attr("id")
-            .and_then(|id| self.iqs.pending[span.dir.flip().index()].remove(id.as_ref()));
+            .and_then(|id| self.iqs.take(span.dir.flip(), id.as_ref()));
         let Some(p) = pending else {
             out.summary = match &err {
                 Some(e) => format!("iq error {e} (no matching request)"),
@@ -407,7 +441,7 @@ impl Tracker {
     ) {
         let mut all: Vec<(Dir, String, Pending)> = Vec::new();
         for dir in Dir::BOTH {
-            let map = std::mem::take(&mut self.pending[dir.index()]);
+            let map = self.drain(dir);
             all.extend(map.into_iter().map(|(id, p)| (dir, id, p)));
         }
         all.sort_by_key(|(_, _, p)| p.seq);

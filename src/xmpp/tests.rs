@@ -551,6 +551,21 @@ fn pending_iqs_are_capped() {
     assert_eq!(sink.codes(), ["xmpp.pending_iq_limit"]);
 }
 
+#[test]
+fn over_long_iq_ids_are_not_kept_for_a_reply() {
+    let (mut session, mut sink) = run(&[], false);
+    let id = "x".repeat(100_000);
+    let xml = format!("<iq type='get' id='{id}'><ping xmlns='urn:xmpp:ping'/></iq>");
+    session.on_element(C, frame(1, 1), xml.as_bytes(), &mut sink);
+    assert_eq!(
+        sink.stanzas[0].summary,
+        "ping (id too long to match a reply)"
+    );
+    let reply = format!("<iq type='result' id='{id}'/>");
+    session.on_element(S, frame(2, 2), reply.as_bytes(), &mut sink);
+    assert_eq!(sink.stanzas[1].summary, "iq result (no matching request)");
+}
+
 /// Throughput of the session on a WebSocket session full of pubsub events
 /// (run with `cargo test --release -- --ignored --nocapture xmpp::tests::throughput`).
 #[test]
