@@ -86,6 +86,9 @@ pub struct Limits {
     // --- report ---
     /// Events kept for a table, JSON or HTML timeline (NDJSON streams them all).
     pub max_timeline_events: usize,
+    /// About how many bytes those events may hold together (long message
+    /// texts and bodies count by their length).
+    pub max_timeline_bytes: usize,
 }
 
 impl Default for Limits {
@@ -116,6 +119,7 @@ impl Default for Limits {
             max_ws_resync_frame: 256 << 10,
             max_xml_depth: 64,
             max_timeline_events: 200_000,
+            max_timeline_bytes: 256 << 20,
             max_stanza_bytes: 4 << 20,
             max_xml_nodes: 4096,
             max_pending_iqs: 4096,

@@ -220,8 +220,11 @@ pub fn report(
     opts: &Options,
     selection: crate::report::ndjson::Selection,
 ) -> Result<crate::report::model::Report, PipelineError> {
-    let mut collector =
-        crate::report::ndjson::Collector::new(selection, opts.limits.max_timeline_events);
+    let mut collector = crate::report::ndjson::Collector::new(
+        selection,
+        opts.limits.max_timeline_events,
+        opts.limits.max_timeline_bytes,
+    );
     let analyzed = analyze(path, opts, &mut collector)?;
     let (timeline, timeline_dropped) = collector.into_timeline();
     Ok(crate::report::model::Report {

@@ -38,6 +38,28 @@ pub struct Event {
 }
 
 impl Event {
+    /// About how many bytes the event holds, counting the texts that can be
+    /// large (message texts, bodies, raw XML, messages) and a flat amount for
+    /// the rest: what a kept timeline is budgeted by.
+    pub fn approx_bytes(&self) -> usize {
+        let len = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+        let heavy = match &self.detail {
+            Detail::WsMessage(m) => len(&m.text),
+            Detail::Http { exchange } => {
+                let q = exchange.request.as_ref();
+                let r = exchange.response.as_ref();
+                q.map_or(0, |q| q.path.len() + len(&q.body.text))
+                    + r.map_or(0, |r| len(&r.body.text))
+            }
+            Detail::Stanza(s) => len(&s.raw) + len(&s.id) + len(&s.from) + len(&s.to),
+            Detail::Finding { message, .. } => message.len(),
+            _ => 0,
+        };
+        512 + self.summary.len() + self.kind.len() + heavy
+    }
+}
+
+impl Event {
     /// An event at a frame; `detail` and `summary` say what it is.
     pub fn new(
         kind: impl Into<String>,

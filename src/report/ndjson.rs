@@ -94,15 +94,20 @@ impl EventSink for NdjsonWriter<'_> {
 pub struct Collector {
     selection: Selection,
     cap: usize,
+    /// What the kept events may hold together (see [`Event::approx_bytes`]).
+    byte_cap: usize,
+    bytes: usize,
     pub events: Vec<Event>,
     pub dropped: u64,
 }
 
 impl Collector {
-    pub fn new(selection: Selection, cap: usize) -> Collector {
+    pub fn new(selection: Selection, cap: usize, byte_cap: usize) -> Collector {
         Collector {
             selection,
             cap,
+            byte_cap,
+            bytes: 0,
             events: Vec::new(),
             dropped: 0,
         }
@@ -122,10 +127,50 @@ impl EventSink for Collector {
         if !self.selection.keeps(&event) {
             return;
         }
-        if self.events.len() < self.cap {
+        let size = event.approx_bytes();
+        if self.events.len() < self.cap && self.bytes.saturating_add(size) <= self.byte_cap {
+            self.bytes += size;
             self.events.push(event);
         } else {
             self.dropped += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::event::{Detail, WsMessage};
+
+    fn message(text_len: usize) -> Event {
+        let m = WsMessage {
+            opcode: "text",
+            compressed: true,
+            frames: 1,
+            wire_len: 10,
+            len: Some(text_len as u64),
+            truncated: false,
+            not_inflated: None,
+            text: Some("x".repeat(text_len)),
+        };
+        Event::new("ws.message", None, "text message", Detail::WsMessage(m))
+    }
+
+    #[test]
+    fn the_kept_timeline_is_capped_by_count_and_by_bytes() {
+        let mut by_count = Collector::new(Selection::All, 3, usize::MAX);
+        for _ in 0..5 {
+            by_count.emit(message(10));
+        }
+        assert_eq!((by_count.events.len(), by_count.dropped), (3, 2));
+        // Highly compressible texts: few bytes on the wire, megabytes kept.
+        let mut by_bytes = Collector::new(Selection::All, 1000, 10 << 20);
+        for _ in 0..100 {
+            by_bytes.emit(message(1 << 20));
+        }
+        assert_eq!((by_bytes.events.len(), by_bytes.dropped), (9, 91));
+        // Small events still fit after a large one was refused.
+        by_bytes.emit(message(10));
+        assert_eq!(by_bytes.events.len(), 10);
     }
 }
