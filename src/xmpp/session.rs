@@ -184,8 +184,18 @@ impl Session {
     /// Splits a message that is not one plain element into its items.
     fn split_elements(&mut self, span: Span, xml: &[u8], sink: &mut impl Sink) {
         let mut scanner = Scanner::default();
-        let mut pos = 0;
+        let (mut pos, mut items) = (0, 0usize);
         while let Some(rest) = xml.get(pos..).filter(|r| !r.is_empty()) {
+            // RFC 7395 wants one element per message: a few is tolerance, a flood is not.
+            items += 1;
+            if items > self.limits.max_xml_nodes {
+                let why = format!(
+                    "more than {} elements in one message",
+                    self.limits.max_xml_nodes
+                );
+                self.malformed(span, rest, &why, sink);
+                break;
+            }
             match scanner.scan(rest) {
                 Step::Item { start, end, kind } => {
                     let item = rest.get(start.unwrap_or(0)..end).unwrap_or_default();

@@ -784,3 +784,19 @@ fn a_session_lasts_until_its_transport_dropped() {
     assert_eq!(session.summary().last.map(|f| f.frame), Some(12));
     assert_eq!(session.summary().last_seen().map(|f| f.frame), Some(99));
 }
+
+#[test]
+fn a_message_of_countless_elements_stops_at_the_node_cap() {
+    let limits = Limits {
+        max_xml_nodes: 100,
+        ..Limits::default()
+    };
+    let mut session = Session::new(1, Transport::WebSocket, &limits, false);
+    let mut sink = Collect::default();
+    let flood = "<a/>".repeat(10_000);
+    session.on_element(S, frame(1, 1), flood.as_bytes(), &mut sink);
+    assert_eq!(sink.stanzas.len(), 101);
+    assert!(sink.stanzas[100]
+        .summary
+        .contains("more than 100 elements in one message"));
+}
