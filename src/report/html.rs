@@ -8,7 +8,8 @@ use std::io::{self, Write};
 
 use quick_xml::escape::escape;
 
-use crate::report::model::{Report, SessionReport};
+use crate::report::event::Event;
+use crate::report::model::{Grouped, Report, SessionReport};
 use crate::report::table::{event_label, session_facts};
 use crate::report::text;
 
@@ -55,10 +56,11 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         ),
     )?;
     writeln!(out, "</table>")?;
+    let grouped = report.grouped();
     for s in &report.sessions {
-        render_session(report, s, out)?;
+        render_session(s, grouped.session(s.id), out)?;
     }
-    render_other_connections(report, out)?;
+    render_other_connections(&grouped, out)?;
     render_findings(report, out)
 }
 
@@ -71,7 +73,7 @@ fn fact(out: &mut dyn Write, label: &str, value: &str) -> io::Result<()> {
     )
 }
 
-fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io::Result<()> {
+fn render_session(s: &SessionReport, events: &[&Event], out: &mut dyn Write) -> io::Result<()> {
     let who = s.xmpp.jid.clone().unwrap_or_else(|| "(no JID)".to_owned());
     writeln!(
         out,
@@ -83,7 +85,6 @@ fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io
         fact(out, label, &value)?;
     }
     writeln!(out, "</table>")?;
-    let events = report.session_events(s);
     writeln!(out, "<table><tr><th>time (UTC)</th><th>dir</th><th>frame</th><th>event</th><th>summary</th></tr>")?;
     for e in events {
         let class = e.level().map(|l| l.as_str()).unwrap_or("");
@@ -100,8 +101,8 @@ fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io
     writeln!(out, "</table>")
 }
 
-fn render_other_connections(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let others = report.other_connections();
+fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let others = &grouped.others;
     if others.is_empty() {
         return Ok(());
     }
@@ -110,15 +111,14 @@ fn render_other_connections(report: &Report, out: &mut dyn Write) -> io::Result<
         out,
         "<table><tr><th>stream</th><th>endpoints</th><th>layers</th><th>what happened</th></tr>"
     )?;
-    for c in others {
+    for (c, events) in others {
         let mut lines: Vec<String> = c
             .tls
             .iter()
             .map(|t| format!("TLS: {}", t.describe()))
             .collect();
         lines.extend(
-            report
-                .connection_events(c.stream)
+            events
                 .iter()
                 .map(|e| format!("frame {}: {}", e.frame.unwrap_or(0), e.summary)),
         );

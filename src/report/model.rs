@@ -5,6 +5,7 @@
 //! serialisable data (schema [`SCHEMA`], documented in `docs/report.schema.json`
 //! and README). Never recomputes what a stage measured.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::Serialize;
@@ -56,36 +57,61 @@ impl Report {
         keys.join(", ")
     }
 
-    /// Connections that carried no XMPP session (REST calls, other traffic).
-    pub fn other_connections(&self) -> Vec<&ConnectionReport> {
-        self.connections
+    /// The timeline grouped in one pass: per session, the events its block
+    /// shows (its own, and those of its connections that belong to no
+    /// session yet: TCP, TLS, HTTP upgrade); and the connections that carried
+    /// no session (REST calls, other traffic) with their HTTP exchanges, BOSH
+    /// bodies and findings.
+    pub fn grouped(&self) -> Grouped<'_> {
+        let mut sessions_of: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        for s in &self.sessions {
+            for &stream in &s.streams {
+                sessions_of.entry(stream).or_default().push(s.id);
+            }
+        }
+        let mut sessions: BTreeMap<u32, Vec<&Event>> = BTreeMap::new();
+        let mut connections: BTreeMap<u64, Vec<&Event>> = BTreeMap::new();
+        for e in &self.timeline {
+            let shown = crate::report::table::in_session_timeline(e);
+            match (e.session, e.stream) {
+                (Some(id), _) if shown => sessions.entry(id).or_default().push(e),
+                (None, Some(st)) if shown && sessions_of.contains_key(&st) => {
+                    for &id in sessions_of.get(&st).into_iter().flatten() {
+                        sessions.entry(id).or_default().push(e);
+                    }
+                }
+                _ => {}
+            }
+            let listed =
+                e.kind.starts_with("http.") || e.kind == "bosh.body" || e.kind == "finding";
+            if let Some(st) = e
+                .stream
+                .filter(|st| listed && !sessions_of.contains_key(st))
+            {
+                connections.entry(st).or_default().push(e);
+            }
+        }
+        let others = self
+            .connections
             .iter()
-            .filter(|c| !self.sessions.iter().any(|s| s.streams.contains(&c.stream)))
-            .collect()
+            .filter(|c| !sessions_of.contains_key(&c.stream))
+            .map(|c| (c, connections.remove(&c.stream).unwrap_or_default()))
+            .collect();
+        Grouped { sessions, others }
     }
+}
 
-    /// What to list under such a connection: its HTTP exchanges, BOSH bodies and findings.
-    pub fn connection_events(&self, stream: u64) -> Vec<&Event> {
-        self.timeline
-            .iter()
-            .filter(|e| {
-                e.stream == Some(stream)
-                    && (e.kind.starts_with("http.") || e.kind == "bosh.body" || e.kind == "finding")
-            })
-            .collect()
-    }
+/// See [`Report::grouped`].
+pub struct Grouped<'r> {
+    sessions: BTreeMap<u32, Vec<&'r Event>>,
+    /// Connections without a session, in stream order, with their events.
+    pub others: Vec<(&'r ConnectionReport, Vec<&'r Event>)>,
+}
 
-    /// The events a session's timeline shows: its own, and those of its
-    /// connections that belong to no session yet (TCP, TLS, HTTP upgrade).
-    pub fn session_events(&self, s: &SessionReport) -> Vec<&Event> {
-        self.timeline
-            .iter()
-            .filter(|e| {
-                e.session == Some(s.id)
-                    || (e.session.is_none() && e.stream.is_some_and(|st| s.streams.contains(&st)))
-            })
-            .filter(|e| crate::report::table::in_session_timeline(e))
-            .collect()
+impl<'r> Grouped<'r> {
+    /// The events session `id`'s timeline shows, in timeline order.
+    pub fn session(&self, id: u32) -> &[&'r Event] {
+        self.sessions.get(&id).map_or(&[], Vec::as_slice)
     }
 }
 

@@ -11,7 +11,7 @@ use comfy_table::{presets, Cell, ContentArrangement, Table};
 
 use crate::common::{Dir, Timestamp};
 use crate::report::event::Event;
-use crate::report::model::{Report, SessionReport};
+use crate::report::model::{Grouped, Report, SessionReport};
 use crate::report::streams::render_findings;
 use crate::report::text;
 
@@ -19,11 +19,12 @@ const WIDTH: u16 = 100;
 
 pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     render_header(report, out)?;
+    let grouped = report.grouped();
     for session in &report.sessions {
         writeln!(out)?;
-        render_session(report, session, out)?;
+        render_session(session, grouped.session(session.id), out)?;
     }
-    render_other_connections(report, out)?;
+    render_other_connections(&grouped, out)?;
     if report.timeline_dropped > 0 {
         writeln!(
             out,
@@ -68,7 +69,7 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     )
 }
 
-fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io::Result<()> {
+fn render_session(s: &SessionReport, events: &[&Event], out: &mut dyn Write) -> io::Result<()> {
     let who = s
         .xmpp
         .jid
@@ -79,8 +80,7 @@ fn render_session(report: &Report, s: &SessionReport, out: &mut dyn Write) -> io
     for (label, value) in session_facts(s) {
         writeln!(out, "  {label:<13} {value}")?;
     }
-    let events = report.session_events(s);
-    render_timeline(&events, s.start, out)
+    render_timeline(events, s.start, out)
 }
 
 /// The session's header lines: transport, TLS, user, subscriptions, time, end.
@@ -263,13 +263,13 @@ fn summary_cell(e: &Event) -> String {
 }
 
 /// Connections that carried no XMPP session (REST, BOSH polls, other traffic).
-fn render_other_connections(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let others = report.other_connections();
+fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let others = &grouped.others;
     if others.is_empty() {
         return Ok(());
     }
     writeln!(out, "\n━━ other connections ━━")?;
-    for c in others {
+    for (c, events) in others {
         let layers = if c.layers.is_empty() {
             "no payload".to_owned()
         } else {
@@ -283,7 +283,6 @@ fn render_other_connections(report: &Report, out: &mut dyn Write) -> io::Result<
         if let Some(tls) = &c.tls {
             writeln!(out, "    tls: {}", tls.describe())?;
         }
-        let events = report.connection_events(c.stream);
         for e in events {
             writeln!(
                 out,
