@@ -89,6 +89,10 @@ pub struct Limits {
     /// About how many bytes those events may hold together (long message
     /// texts and bodies count by their length).
     pub max_timeline_bytes: usize,
+    /// Connection and session summaries kept for table, JSON and HTML (each
+    /// a few hundred bytes); the rest are counted (`tcp.summary_limit`,
+    /// `xmpp.summary_limit`), and reconnects are looked for among the kept.
+    pub max_summaries: usize,
 }
 
 impl Default for Limits {
@@ -120,6 +124,7 @@ impl Default for Limits {
             max_xml_depth: 64,
             max_timeline_events: 200_000,
             max_timeline_bytes: 256 << 20,
+            max_summaries: 100_000,
             max_stanza_bytes: 4 << 20,
             max_xml_nodes: 4096,
             max_pending_iqs: 4096,

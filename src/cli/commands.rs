@@ -130,8 +130,8 @@ struct CaptureEnd<'a> {
     kind: &'static str,
     capture: &'a str,
     packets: u64,
-    connections: usize,
-    sessions: usize,
+    connections: u64,
+    sessions: u64,
     findings: usize,
     worst: Option<Level>,
 }
@@ -156,8 +156,8 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
                     kind: "capture.end",
                     capture: &name,
                     packets: a.run.summary.packets,
-                    connections: a.connections.len(),
-                    sessions: a.sessions.len(),
+                    connections: a.connections_seen,
+                    sessions: a.sessions_seen,
                     findings: a.findings.len(),
                     worst: capture_worst,
                 });

@@ -25,6 +25,9 @@ pub struct Analyzed {
     pub keys: Vec<KeySourceReport>,
     pub connections: Vec<ConnectionReport>,
     pub sessions: Vec<SessionReport>,
+    /// Connections and sessions seen, including those beyond `max_summaries`.
+    pub connections_seen: u64,
+    pub sessions_seen: u64,
     /// In frame order, bounded per code.
     pub findings: Vec<Finding>,
 }
@@ -60,7 +63,7 @@ pub fn analyze(
     for x in crate::pipeline::bosh::finish(&mut ctx) {
         let detail = format!("sid {}", x.sid);
         let summary = x.session.summary().clone();
-        ctx.sessions.push(SessionReport {
+        ctx.keep_session(SessionReport {
             id: x.id,
             streams: x.streams.iter().copied().collect(),
             client: None,
@@ -87,6 +90,8 @@ pub fn analyze(
         keys: key_sources,
         connections,
         sessions,
+        connections_seen: ctx.connections_seen,
+        sessions_seen: ctx.sessions_seen,
         findings,
     })
 }

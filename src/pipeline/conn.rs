@@ -114,9 +114,9 @@ impl Conn {
                 .into_iter()
                 .chain(report.start)
                 .min();
-            ctx.sessions.push(report);
+            ctx.keep_session(report);
         }
-        ctx.connections.push(ConnectionReport {
+        ctx.keep_connection(ConnectionReport {
             stream,
             client: self.client,
             server: self.server,

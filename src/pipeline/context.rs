@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Level};
+use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
 use crate::report::event::{Event, RestRequest};
 use crate::report::findings::FindingLog;
@@ -51,6 +51,9 @@ pub(crate) struct Context<'s> {
     next_session: u32,
     pub sessions: Vec<SessionReport>,
     pub connections: Vec<ConnectionReport>,
+    /// Connections and sessions that ended, kept or not (see `max_summaries`).
+    pub connections_seen: u64,
+    pub sessions_seen: u64,
     rest: BTreeMap<String, RestPending>,
     rest_order: VecDeque<String>,
     pub bosh: crate::pipeline::bosh::BoshState,
@@ -84,10 +87,40 @@ impl<'s> Context<'s> {
             next_session: 0,
             sessions: Vec::new(),
             connections: Vec::new(),
+            connections_seen: 0,
+            sessions_seen: 0,
             rest: BTreeMap::new(),
             rest_order: VecDeque::new(),
             bosh: Default::default(),
         }
+    }
+
+    /// Keeps a finished connection's summary, up to `limits.max_summaries`.
+    pub fn keep_connection(&mut self, c: ConnectionReport) {
+        self.connections_seen += 1;
+        if self.connections.len() < self.limits.max_summaries {
+            self.connections.push(c);
+        } else if self.connections_seen == self.limits.max_summaries as u64 + 1 {
+            self.summary_limit(Layer::Tcp, "tcp.summary_limit", "connections");
+        }
+    }
+
+    /// Keeps a finished XMPP session's summary, up to `limits.max_summaries`.
+    pub fn keep_session(&mut self, s: SessionReport) {
+        self.sessions_seen += 1;
+        if self.sessions.len() < self.limits.max_summaries {
+            self.sessions.push(s);
+        } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {
+            self.summary_limit(Layer::Xmpp, "xmpp.summary_limit", "XMPP sessions");
+        }
+    }
+
+    fn summary_limit(&mut self, layer: Layer, code: &'static str, what: &str) {
+        let cap = self.limits.max_summaries;
+        let message = format!(
+            "more than {cap} {what}: the rest are in the NDJSON events, not in the summaries (limits)"
+        );
+        self.finding(Finding::new(Level::Warn, layer, code, message), None, None);
     }
 
     /// A new XMPP session number (1-based).

@@ -65,7 +65,7 @@ pub fn follow(
         }
         Layer::Tls => {
             let analyzed = analyze(path, opts, &mut follower)?;
-            follower.followed.streams_seen = analyzed.connections.len() as u64;
+            follower.followed.streams_seen = analyzed.connections_seen;
             follower.followed.found = analyzed
                 .connections
                 .iter()

@@ -10,3 +10,4 @@ mod depth;
 mod fixtures_app;
 mod fixtures_tcp;
 mod golden;
+mod summaries;
