@@ -60,22 +60,7 @@ pub fn analyze(
         key_sources,
         ..
     } = analysis;
-    for x in crate::pipeline::bosh::finish(&mut ctx) {
-        let detail = format!("sid {}", x.sid);
-        let summary = x.session.summary().clone();
-        ctx.keep_session(SessionReport {
-            id: x.id,
-            streams: x.streams.iter().copied().collect(),
-            client: None,
-            server: None,
-            tls: None,
-            transport_detail: Some(detail),
-            start: summary.first.map(|a| a.ts),
-            end: summary.last_seen().map(|a| a.ts),
-            ended: describe_ending(&summary),
-            xmpp: summary,
-        });
-    }
+    crate::pipeline::bosh::finish(&mut ctx);
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
     for finding in crate::pipeline::sessions::reconnect_findings(&sessions) {
