@@ -403,6 +403,9 @@ fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
         for gap in &followed.gaps {
             eprintln!("gap: {gap}");
         }
+        if followed.gaps_not_listed > 0 {
+            eprintln!("gap: {} more", followed.gaps_not_listed);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

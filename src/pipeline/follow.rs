@@ -34,9 +34,14 @@ pub struct Followed {
     pub found: bool,
     /// How many streams the capture has, for the error message when not found.
     pub streams_seen: u64,
-    /// Gaps in the shown directions (lost or undecryptable bytes), described for stderr.
+    /// Gaps in the shown directions (lost or undecryptable bytes), described for
+    /// stderr: the first [`MAX_GAPS_LISTED`], then a count.
     pub gaps: Vec<String>,
+    pub gaps_not_listed: u64,
 }
+
+/// Gaps described one by one for `--raw` on stderr.
+pub const MAX_GAPS_LISTED: usize = 1000;
 
 /// Writes stream `stream` of `path` to `out`.
 pub fn follow(
@@ -160,7 +165,12 @@ impl Follower<'_> {
             self.last_dir = None;
             self.write(|o| writeln!(o, "\n[gap: {what}]"));
         }
-        self.followed.gaps.push(what);
+        // Each gap was written in place; the list for stderr stays bounded.
+        if self.followed.gaps.len() < MAX_GAPS_LISTED {
+            self.followed.gaps.push(what);
+        } else {
+            self.followed.gaps_not_listed += 1;
+        }
     }
 
     fn note(&mut self, line: String) {

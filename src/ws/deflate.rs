@@ -100,7 +100,11 @@ impl Inflater {
     /// The last 32 KiB of the history followed by `latest`.
     fn window_with(&mut self, latest: &[u8]) -> Vec<u8> {
         let mut window = self.history.take().unwrap_or_default();
-        window.extend_from_slice(latest);
+        // Only the last 32 KiB can matter: never copy a long message whole.
+        let tail = latest
+            .get(latest.len().saturating_sub(WINDOW)..)
+            .unwrap_or(latest);
+        window.extend_from_slice(tail);
         let excess = window.len().saturating_sub(WINDOW);
         window.drain(..excess);
         window

@@ -12,7 +12,17 @@ use crate::finding::Level;
 
 use super::super::parser::ResponseHead;
 use super::super::Sink;
-use super::Connection;
+use super::{Connection, Entry};
+
+/// Interim (1xx) statuses kept per exchange.
+const MAX_INFORMATIONAL: usize = 16;
+
+impl Entry {
+    /// Still waiting for its response (not answered, not lost).
+    fn awaiting(&self) -> bool {
+        self.resp.is_none() && !self.response_lost
+    }
+}
 use crate::common::Dir::ServerToClient as S2C;
 
 impl Connection {
@@ -26,28 +36,23 @@ impl Connection {
         let (first, off) = (self.side(S2C).head_at, self.side(S2C).head_offset);
         if (100..200).contains(&head.status) && head.status != 101 {
             let mut waiting = self.pending.iter_mut();
-            if let Some(e) = waiting.find(|e| e.resp.is_none() && e.req.is_some()) {
-                e.informational.push(head.status);
+            if let Some(e) = waiting.find(|e| e.awaiting() && e.req.is_some()) {
+                // A flood of interim answers is counted in the events, not kept.
+                if e.informational.len() < MAX_INFORMATIONAL {
+                    e.informational.push(head.status);
+                }
             }
             return None;
         }
         let lost = std::mem::take(&mut self.server_lost);
-        let waiting = self
-            .pending
-            .iter()
-            .filter(|e| e.resp.is_none() && !e.response_lost)
-            .count();
+        let waiting = self.pending.iter().filter(|e| e.awaiting()).count();
         if waiting > 1 && !lost {
             self.pipelined = true;
         }
         if waiting > 1 && lost && !self.pipelined {
             self.mark_lost_responses(waiting - 1, sink);
         }
-        if let Some(e) = self
-            .pending
-            .iter()
-            .find(|e| e.resp.is_none() && !e.response_lost)
-        {
+        if let Some(e) = self.pending.iter().find(|e| e.awaiting()) {
             return Some(e.index);
         }
         let msg = format!(
@@ -63,18 +68,13 @@ impl Connection {
     fn mark_lost_responses(&mut self, count: usize, sink: &mut impl Sink) {
         let (first, off) = (self.side(S2C).head_at, self.side(S2C).head_offset);
         let mut marked = Vec::new();
-        for e in self.pending.iter_mut() {
-            if marked.len() == count {
-                break;
-            }
-            if e.resp.is_none() && !e.response_lost {
-                e.response_lost = true;
-                if let Some(r) = &e.req {
-                    marked.push(format!(
-                        "{} {} (frame {})",
-                        r.report.method, r.report.path, r.report.first.frame
-                    ));
-                }
+        for e in self.pending.iter_mut().filter(|e| e.awaiting()).take(count) {
+            e.response_lost = true;
+            if let Some(r) = &e.req {
+                marked.push(format!(
+                    "{} {} (frame {})",
+                    r.report.method, r.report.path, r.report.first.frame
+                ));
             }
         }
         let msg = format!(

@@ -93,3 +93,17 @@ fn a_pipelining_client_keeps_first_in_first_out() {
     assert_eq!(got[3], (Some("/finesse/api/User/1001".into()), None, true));
     assert!(!rec.codes().contains(&"http.response_lost"));
 }
+
+#[test]
+fn a_flood_of_interim_answers_is_not_kept_whole() {
+    let script = [
+        data(C, GET_A),
+        data(S, &b"HTTP/1.1 100 Continue\r\n\r\n".repeat(100)),
+        data(S, OK_A),
+    ];
+    let rec = run_with(&script, Cut::Whole, &Limits::default(), false, None).rec();
+    let x = rec.exchanges();
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].informational, [100; 16]);
+    assert_eq!(x[0].response.as_ref().map(|r| r.status), Some(200));
+}
