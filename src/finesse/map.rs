@@ -61,14 +61,8 @@ fn map_data(data: El<'_, '_>) -> Payload {
         Payload::SystemInfo(system_info(el))
     } else if is("media") {
         Payload::Media(media(el))
-    } else if is("apiErrors") {
-        Payload::ApiErrors {
-            errors: el.all("apiError").map(api_error).collect(),
-        }
-    } else if is("apiError") {
-        Payload::ApiErrors {
-            errors: vec![api_error(el)],
-        }
+    } else if let Some(errors) = api_errors_in(el) {
+        Payload::ApiErrors { errors }
     } else {
         Payload::Unknown {
             element: el.name().to_ascii_lowercase(),
@@ -268,7 +262,18 @@ fn media(el: El<'_, '_>) -> Media {
     }
 }
 
-pub(crate) fn api_error(el: El<'_, '_>) -> ApiError {
+/// The errors of an `apiErrors` (or lone `apiError`) element, any case.
+pub(crate) fn api_errors_in(el: El<'_, '_>) -> Option<Vec<ApiError>> {
+    if el.is("apiErrors") {
+        Some(el.all("apiError").map(api_error).collect())
+    } else if el.is("apiError") {
+        Some(vec![api_error(el)])
+    } else {
+        None
+    }
+}
+
+fn api_error(el: El<'_, '_>) -> ApiError {
     let [error_type, error_message, error_data, error_media, code, msg] = el.fields([
         "errorType",
         "errorMessage",

@@ -131,10 +131,7 @@ impl Update {
             }
             Payload::ApiErrors { errors } => {
                 for e in errors {
-                    let mut msg = format!("Finesse API error: {}", e.summary_line());
-                    if let Some(data) = &e.error_data {
-                        msg.push_str(&format!(", data {data}"));
-                    }
+                    let msg = format!("Finesse API error: {}", e.describe());
                     push(Level::Error, "finesse.api_error", msg);
                 }
             }
@@ -150,12 +147,21 @@ impl Update {
 }
 
 impl ApiError {
-    fn summary_line(&self) -> String {
+    /// "message (type)", as the update summary says it.
+    pub(crate) fn summary_line(&self) -> String {
         match (&self.error_message, &self.error_type) {
             (Some(m), Some(t)) => format!("{m} ({t})"),
             (Some(m), None) => m.clone(),
             (None, Some(t)) => t.clone(),
             (None, None) => "unspecified".to_owned(),
+        }
+    }
+
+    /// "message (type), data D": what a finding says of it.
+    pub(crate) fn describe(&self) -> String {
+        match &self.error_data {
+            Some(data) => format!("{}, data {data}", self.summary_line()),
+            None => self.summary_line(),
         }
     }
 }

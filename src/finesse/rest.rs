@@ -8,8 +8,8 @@
 //! engineer looks for next to the desktop's XMPP session. Never fails: a
 //! body that does not parse is simply not quoted.
 
-use super::map::api_error;
-use super::tree::{self, El};
+use super::map::api_errors_in;
+use super::tree;
 use super::ApiError;
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
@@ -42,10 +42,7 @@ pub fn rest_failure(call: &RestCall<'_>, limits: &Limits) -> Option<Finding> {
     let errors = call.body.map(|b| api_errors(b, limits)).unwrap_or_default();
     for (i, e) in errors.iter().enumerate() {
         msg.push_str(if i == 0 { ": " } else { "; " });
-        msg.push_str(&e.summary_line());
-        if let Some(data) = &e.error_data {
-            msg.push_str(&format!(", data {data}"));
-        }
+        msg.push_str(&e.describe());
     }
     // Layer HTTP: `xmppcap http` shows it beside the exchange.
     Some(Finding::new(level, Layer::Http, "http.rest_error", msg))
@@ -67,19 +64,7 @@ pub fn api_errors(body: &str, limits: &Limits) -> Vec<ApiError> {
         return Vec::new();
     };
     let doc = tree.doc();
-    let roots: Vec<El<'_, '_>> = doc.children().collect();
-    roots
-        .iter()
-        .flat_map(|root| {
-            if root.is("apiError") {
-                vec![api_error(*root)]
-            } else if root.is("apiErrors") {
-                root.all("apiError").map(api_error).collect()
-            } else {
-                Vec::new()
-            }
-        })
-        .collect()
+    doc.children().filter_map(api_errors_in).flatten().collect()
 }
 
 #[cfg(test)]

@@ -258,11 +258,7 @@ impl Queue {
 
 impl ApiError {
     fn summary(&self) -> String {
-        let mut s = format!("apiError {}", or_q(&self.error_message));
-        if let Some(t) = &self.error_type {
-            let _ = write!(s, " ({t})");
-        }
-        s
+        format!("apiError {}", self.summary_line())
     }
 }
 

@@ -138,11 +138,11 @@ fn slow_update(rest: &crate::report::event::RestRequest, request_id: &str) -> Fi
         crate::finding::Layer::Finesse,
         "finesse.slow_update",
         format!(
-            "the Update for {} {} (frame {}, requestId {request_id}) came {:.1} s after the request: the desktop showed the old state until then",
+            "the Update for {} {} (frame {}, requestId {request_id}) came {} after the request: the desktop showed the old state until then",
             rest.method,
             rest.path,
             rest.frame,
-            rest.ms_before_update / 1000.0
+            crate::report::text::duration_nanos((rest.ms_before_update * 1e6) as i64)
         ),
     )
 }
@@ -193,10 +193,8 @@ impl http::Sink for HttpOut<'_, '_> {
                 body: r.body.text.as_deref(),
             };
             if let Some(f) = crate::finesse::rest_failure(&call, &self.ctx.limits) {
-                let f = f
-                    .at(r.first)
-                    .in_stream(self.stream, Some(Dir::ServerToClient));
-                self.ctx.finding(f, Some(self.stream), None);
+                let dir = Some(Dir::ServerToClient);
+                self.push_finding(f.at(r.first).in_stream(self.stream, dir));
             }
         }
     }
