@@ -99,7 +99,6 @@ const CDATA_OPEN: &[u8] = b"[CDATA[";
 pub(crate) struct Scanner {
     lex: Lex,
     depth: u32,
-    in_item: bool,
     hunting: bool,
     /// Name of the last top-level tag (start or end), truncated to `NAME_CAP`.
     name: [u8; NAME_CAP],
@@ -113,7 +112,6 @@ impl Default for Scanner {
         Scanner {
             lex: Lex::Top,
             depth: 0,
-            in_item: false,
             hunting: false,
             name: [0; NAME_CAP],
             name_len: 0,
@@ -190,7 +188,8 @@ impl Scanner {
 
     /// Whether an item is open (bytes since its start are still needed).
     pub(crate) fn in_item(&self) -> bool {
-        self.in_item
+        // Every item begins by leaving `Top` and ends by coming back to it.
+        self.lex != Lex::Top
     }
 
     /// The name of the last top-level tag seen (for messages about partial items).
@@ -227,7 +226,7 @@ impl Scanner {
                     Flow::Next
                 }
                 Lex::Junk => match memchr::memchr(b'<', input.get(i..).unwrap_or_default()) {
-                    Some(n) => Flow::Done(self.item(start, i + n, ItemKind::Junk, Lex::Top)),
+                    Some(n) => Flow::Done(self.item(start, i + n, ItemKind::Junk)),
                     None => Flow::Stop,
                 },
                 Lex::Text => self.skip_to(b'<', input, i, Lex::Lt),
@@ -251,7 +250,7 @@ impl Scanner {
                 Flow::Done(step) => return step,
             }
         }
-        Step::More(match (self.in_item, start) {
+        Step::More(match (self.in_item(), start) {
             (false, _) => Pending::None,
             (true, Some(s)) => Pending::From(s),
             (true, None) => Pending::All,
@@ -295,7 +294,7 @@ impl Scanner {
         };
         // Not markup after all; `<` itself would restart an item.
         if self.lex == Lex::Junk && b == b'<' {
-            return Flow::Done(self.item(start, i, ItemKind::Junk, Lex::Top));
+            return Flow::Done(self.item(start, i, ItemKind::Junk));
         }
         Flow::Next
     }
@@ -377,14 +376,12 @@ impl Scanner {
     }
 
     fn begin(&mut self, start: &mut Option<usize>, i: usize, lex: Lex) {
-        self.in_item = true;
         *start = Some(i);
         self.lex = lex;
     }
 
-    fn item(&mut self, start: Option<usize>, end: usize, kind: ItemKind, lex: Lex) -> Step {
-        self.in_item = false;
-        self.lex = lex;
+    fn item(&mut self, start: Option<usize>, end: usize, kind: ItemKind) -> Step {
+        self.lex = Lex::Top;
         Step::Item { start, end, kind }
     }
 
@@ -402,10 +399,10 @@ impl Scanner {
             return None;
         }
         if empty {
-            return Some(self.item(start, i + 1, ItemKind::Element, Lex::Top));
+            return Some(self.item(start, i + 1, ItemKind::Element));
         }
         if !self.name_is_long() && is_stream(self.name()) {
-            return Some(self.item(start, i + 1, ItemKind::Header, Lex::Top));
+            return Some(self.item(start, i + 1, ItemKind::Header));
         }
         self.depth = 1;
         self.lex = Lex::Text;
@@ -421,11 +418,11 @@ impl Scanner {
                 } else {
                     ItemKind::Junk
                 };
-                Some(self.item(start, i + 1, kind, Lex::Top))
+                Some(self.item(start, i + 1, kind))
             }
             1 => {
                 self.depth = 0;
-                Some(self.item(start, i + 1, ItemKind::Element, Lex::Top))
+                Some(self.item(start, i + 1, ItemKind::Element))
             }
             _ => {
                 self.depth -= 1;
@@ -438,7 +435,7 @@ impl Scanner {
     /// `>` ending a comment, CDATA, PI or declaration: an item at top level.
     fn markup_end(&mut self, start: Option<usize>, i: usize, kind: ItemKind) -> Option<Step> {
         if self.depth == 0 {
-            Some(self.item(start, i + 1, kind, Lex::Top))
+            Some(self.item(start, i + 1, kind))
         } else {
             self.lex = Lex::Text;
             None
