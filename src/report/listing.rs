@@ -113,14 +113,13 @@ const TEXT_SHOWN: usize = 240;
 
 /// A message's text for a table row: printable, at most [`TEXT_SHOWN`] characters.
 fn shortened(t: &str) -> String {
-    let shown = text::printable(t.as_bytes());
-    match shown.char_indices().nth(TEXT_SHOWN) {
-        Some((cut, _)) => format!(
-            "{}… ({} bytes)",
-            shown.get(..cut).unwrap_or_default(),
-            t.len()
-        ),
-        None => shown,
+    // Cut before making printable: a message can be megabytes.
+    match t.char_indices().nth(TEXT_SHOWN) {
+        Some((cut, _)) => {
+            let head = text::printable(t.get(..cut).unwrap_or_default().as_bytes());
+            format!("{head}… ({} bytes)", t.len())
+        }
+        None => text::printable(t.as_bytes()),
     }
 }
 

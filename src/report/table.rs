@@ -109,7 +109,8 @@ pub(crate) fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
         facts.push(("sasl", sasl));
     }
     if let Some(p) = &x.presence {
-        let kind = p.kind.as_deref().unwrap_or("available");
+        // The initial presence has no type: it is "available", shown as its `<show>` says.
+        let kind = p.show.as_deref().unwrap_or("available");
         facts.push((
             "presence",
             format!("{kind} (priority {})", p.priority.unwrap_or(0)),

@@ -64,7 +64,6 @@ impl Session {
             }
             if self.summary.presence.is_none() {
                 self.summary.presence = Some(Presence {
-                    kind: None,
                     priority,
                     show: show.map(str::to_owned),
                     status: status.map(|s| cap(s, BODY_CAP).into_owned()),

@@ -142,8 +142,6 @@ pub struct Bind {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Presence {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
     pub priority: Option<i32>,
     pub show: Option<String>,
     pub status: Option<String>,
