@@ -45,6 +45,14 @@ impl Dir {
             Dir::ServerToClient => "s2c",
         }
     }
+
+    /// The side that sends in this direction, in words: `client` or `server`.
+    pub fn side(self) -> &'static str {
+        match self {
+            Dir::ClientToServer => "client",
+            Dir::ServerToClient => "server",
+        }
+    }
 }
 
 impl fmt::Display for Dir {

@@ -238,7 +238,7 @@ fn gap_finding(
         "tcp.gap",
         format!(
             "{len} bytes from the {} missing in the capture at stream offset {offset} ({})",
-            convert::side(dir),
+            dir.side(),
             reason.as_str()
         ),
     )
@@ -254,7 +254,7 @@ pub(crate) fn describe_ending(s: &xmpp::Summary) -> String {
         parts.push(format!(
             "stream error {} from the {}",
             e.condition.as_deref().unwrap_or("(no condition)"),
-            convert::side(e.by)
+            e.by.side()
         ));
     }
     if let Some(c) = &s.close {
@@ -263,40 +263,14 @@ pub(crate) fn describe_ending(s: &xmpp::Summary) -> String {
         } else {
             "</stream:stream>"
         };
-        parts.push(format!("{what} from the {}", convert::side(c.by)));
+        parts.push(format!("{what} from the {}", c.by.side()));
         if let Some(uri) = &c.see_other_uri {
             parts.push(format!("redirected to {uri}"));
         }
     }
     match s.end.as_ref().map(|e| &e.how) {
-        Some(xmpp::Ending::WebSocketClose { code, by, .. }) => parts.push(format!(
-            "WebSocket Close {} from the {}",
-            code.map_or("(no code)".to_owned(), |c| c.to_string()),
-            convert::side(*by)
-        )),
-        Some(xmpp::Ending::WebSocketAbnormal { dropped_by }) => parts.push(format!(
-            "WebSocket 1006: TCP dropped{} without a Close frame",
-            dropped_by
-                .map(|d| format!(" by the {}", convert::side(d)))
-                .unwrap_or_default()
-        )),
-        Some(xmpp::Ending::BoshTerminate { condition, by }) => parts.push(format!(
-            "BOSH terminate{} from the {}",
-            condition
-                .as_deref()
-                .map(|c| format!(" ({c})"))
-                .unwrap_or_default(),
-            convert::side(*by)
-        )),
-        Some(xmpp::Ending::TcpClosed { by, reset }) => parts.push(format!(
-            "TCP {}{}",
-            if *reset { "reset" } else { "closed" },
-            by.map(|d| format!(" by the {}", convert::side(d)))
-                .unwrap_or_default()
-        )),
-        Some(xmpp::Ending::CaptureEnded) | None => {
-            parts.push("still open at the end of the capture".to_owned())
-        }
+        Some(how) => parts.push(how.in_words()),
+        None => parts.push(xmpp::Ending::CaptureEnded.in_words()),
     }
     parts.join(", ")
 }

@@ -12,13 +12,6 @@ use crate::report::event::{
 use crate::report::text;
 use crate::{finesse, tcp, ws, xmpp};
 
-pub(crate) fn side(dir: Dir) -> &'static str {
-    match dir {
-        Dir::ClientToServer => "client",
-        Dir::ServerToClient => "server",
-    }
-}
-
 pub(crate) fn tcp_open(
     stream: u64,
     at: FrameRef,
@@ -50,7 +43,7 @@ pub(crate) fn tcp_gap(
 ) -> Event {
     let summary = format!(
         "{len} bytes from the {} missing in the capture ({})",
-        side(dir),
+        dir.side(),
         reason.as_str()
     );
     Event::new(
@@ -75,7 +68,7 @@ pub(crate) fn tcp_end(stream: u64, dir: Dir, at: FrameRef, rst: bool) -> Event {
     Event::new(
         kind,
         Some(at),
-        format!("{} {what}", side(dir)),
+        format!("{} {what}", dir.side()),
         Detail::Empty {},
     )
     .in_stream(stream, Some(dir))
@@ -311,7 +304,7 @@ pub(crate) fn describe_ws_closed(closed: &ws::Closed) -> String {
             };
             format!(
                 "Close {code} from the {}{}",
-                side(first),
+                first.side(),
                 if answered {
                     ", answered"
                 } else {
@@ -322,7 +315,7 @@ pub(crate) fn describe_ws_closed(closed: &ws::Closed) -> String {
         (None, Some(end)) => format!(
             "1006: TCP {} by the {} without a Close frame",
             if end.rst { "reset" } else { "closed" },
-            side(end.dir)
+            end.dir.side()
         ),
         (None, None) => "still open at the end of the capture".to_owned(),
     }
@@ -400,7 +393,7 @@ pub(crate) fn finesse(
 }
 
 pub(crate) fn tls_handover(stream: u64, h: &xmpp::TlsHandover) -> Event {
-    let summary = format!("STARTTLS: the {}'s bytes are TLS from here", side(h.dir));
+    let summary = format!("STARTTLS: the {}'s bytes are TLS from here", h.dir.side());
     Event::new(
         "xmpp.starttls",
         Some(h.at),

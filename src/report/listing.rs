@@ -222,18 +222,11 @@ fn tls_lines(s: &crate::tls::Summary) -> Vec<String> {
             "alert {} {} from the {} (frame {})",
             alert.level,
             alert.description,
-            side(alert.dir),
+            alert.dir.side(),
             alert.frame
         ));
     }
     lines
-}
-
-fn side(dir: crate::common::Dir) -> &'static str {
-    match dir {
-        crate::common::Dir::ClientToServer => "client",
-        crate::common::Dir::ServerToClient => "server",
-    }
 }
 
 /// A key source without its folders (`keys/a.keys` → `a.keys`).

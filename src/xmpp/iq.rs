@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::element::NodeRef;
 use super::ns::Ns;
-use super::session::{side, Out, Session, Span};
+use super::session::{Out, Session, Span};
 use super::summary::{Bind, Subscription, Summary};
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
@@ -378,7 +378,7 @@ impl Session {
                 "xmpp.slow_ping_reply",
                 format!(
                     "the {} answered a ping after {lat}, beyond the 10 s a Finesse desktop waits",
-                    side(span.dir)
+                    span.dir.side()
                 ),
             );
         }
@@ -476,7 +476,7 @@ impl Tracker {
             };
             let mut msg = format!(
                 "the {}'s {what} (id {id}) got no reply in the {} that followed",
-                side(dir),
+                dir.side(),
                 fmt_secs(waited)
             );
             if waited < PING_TIMEOUT_MS {

@@ -123,6 +123,36 @@ pub enum Ending {
 }
 
 impl Ending {
+    /// In words, as a report's "ended" line says it.
+    pub fn in_words(&self) -> String {
+        let by = |d: Option<crate::common::Dir>| d.map(|d| format!(" by the {}", d.side()));
+        match self {
+            Ending::WebSocketClose { code, by, .. } => format!(
+                "WebSocket Close {} from the {}",
+                code.map_or("(no code)".to_owned(), |c| c.to_string()),
+                by.side()
+            ),
+            Ending::WebSocketAbnormal { dropped_by } => format!(
+                "WebSocket 1006: TCP dropped{} without a Close frame",
+                by(*dropped_by).unwrap_or_default()
+            ),
+            Ending::BoshTerminate { condition, by } => format!(
+                "BOSH terminate{} from the {}",
+                condition
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default(),
+                by.side()
+            ),
+            Ending::TcpClosed { by: who, reset } => format!(
+                "TCP {}{}",
+                if *reset { "reset" } else { "closed" },
+                by(*who).unwrap_or_default()
+            ),
+            Ending::CaptureEnded => "still open at the end of the capture".to_owned(),
+        }
+    }
+
     /// Whether this ending is a failure rather than an orderly close.
     pub fn is_abnormal(&self) -> bool {
         match self {

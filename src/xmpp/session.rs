@@ -264,7 +264,7 @@ impl Session {
                 "xmpp.ended_without_close",
                 format!(
                     "the XMPP session ended without <close/> or a stream error: {}",
-                    describe_ending(&how)
+                    how.in_words()
                 ),
             )
             .in_stream(self.summary.stream, None);
@@ -533,37 +533,4 @@ fn guess_name(text: &str) -> &str {
         .find(|c: char| c.is_whitespace() || c == '>' || c == '/' || c == '<')
         .unwrap_or(t.len());
     t.get(..end.min(64)).unwrap_or("")
-}
-
-fn describe_ending(how: &Ending) -> String {
-    match how {
-        Ending::WebSocketClose { code, by, .. } => format!(
-            "WebSocket Close {} from the {}",
-            code.map_or("without code".to_owned(), |c| c.to_string()),
-            side(*by)
-        ),
-        Ending::WebSocketAbnormal { dropped_by } => format!(
-            "WebSocket 1006 (TCP closed with no Close frame{})",
-            dropped_by.map_or(String::new(), |d| format!(", by the {}", side(d)))
-        ),
-        Ending::BoshTerminate { condition, by } => format!(
-            "BOSH terminate {} from the {}",
-            condition.as_deref().unwrap_or("without condition"),
-            side(*by)
-        ),
-        Ending::TcpClosed { by, reset } => format!(
-            "TCP {}{}",
-            if *reset { "reset" } else { "closed" },
-            by.map_or(String::new(), |d| format!(" by the {}", side(d)))
-        ),
-        Ending::CaptureEnded => "the capture ended".to_owned(),
-    }
-}
-
-/// `client` or `server` for the side that sent in `dir`.
-pub(crate) fn side(dir: Dir) -> &'static str {
-    match dir {
-        Dir::ClientToServer => "client",
-        Dir::ServerToClient => "server",
-    }
 }

@@ -12,7 +12,7 @@
 //! never buffers more than one capped element per direction.
 
 use super::scan::{ItemKind, Pending, Scanner, Step};
-use super::session::{side, Session, Signal, Span};
+use super::session::{Session, Signal, Span};
 use super::{Ending, Sink, Summary, TlsHandover, Transport};
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
@@ -178,7 +178,7 @@ impl StreamFramer {
                 "xmpp.gap",
                 format!(
                     "{len} bytes from the {} were lost{partial}; resynchronising on the next element",
-                    side(dir)
+                    dir.side()
                 ),
             )
             .at(at)
@@ -358,7 +358,7 @@ fn report_junk(d: &mut Direction, stream: u64, dir: Dir, sink: &mut impl Sink) {
             format!(
                 "{} bytes from the {} are not part of any XMPP element (stream seen from its middle, after a gap, or not XMPP)",
                 d.junk,
-                side(dir)
+                dir.side()
             ),
         )
         .at(at)
