@@ -42,19 +42,28 @@ pub(crate) enum Scan {
 const CHAIN: usize = 2;
 
 /// Looks for the first trusted boundary in `buf`. `at_end`: no more bytes will come.
+#[cfg(test)]
 pub(crate) fn scan(buf: &[u8], expect: &Expect, at_end: bool) -> Scan {
+    scan_needing(buf, expect, at_end).0
+}
+
+/// The first trusted boundary in `buf` (`at_end`: no more bytes will come),
+/// and with [`Scan::Pending`] how many bytes (from `at`) the
+/// candidate needs before another scan can decide anything: scanning again
+/// sooner would re-read the same frame for every segment of it.
+pub(crate) fn scan_needing(buf: &[u8], expect: &Expect, at_end: bool) -> (Scan, usize) {
     for start in 0..buf.len() {
         let candidate = buf.get(start..).unwrap_or_default();
         match chain(candidate, expect, at_end) {
-            Verdict::Accept(masked) => return Scan::Found { at: start, masked },
-            Verdict::Wait => return Scan::Pending { at: start },
+            Verdict::Accept(masked) => return (Scan::Found { at: start, masked }, 0),
+            Verdict::Wait(needed) => return (Scan::Pending { at: start }, needed),
             Verdict::Reject => {}
         }
     }
     if at_end {
-        Scan::Nothing
+        (Scan::Nothing, 0)
     } else {
-        Scan::Pending { at: buf.len() }
+        (Scan::Pending { at: buf.len() }, 1)
     }
 }
 
@@ -69,7 +78,7 @@ pub fn probe(bytes: &[u8], max_len: u64, at_end: bool) -> Probe {
     };
     match chain(bytes, &expect, at_end) {
         Verdict::Accept(_) => Probe::WebSocket,
-        Verdict::Wait => Probe::NeedMore,
+        Verdict::Wait(_) => Probe::NeedMore,
         Verdict::Reject => Probe::NotWebSocket,
     }
 }
@@ -84,7 +93,8 @@ pub enum Probe {
 
 enum Verdict {
     Accept(bool),
-    Wait,
+    /// Undecided until the bytes reach this length.
+    Wait(usize),
     Reject,
 }
 
@@ -102,7 +112,7 @@ fn chain(bytes: &[u8], expect: &Expect, at_end: bool) -> Verdict {
             Parse::Complete(h) => h,
             Parse::NeedMore(_) if at_end && complete >= CHAIN => return Verdict::Accept(mask_bit),
             Parse::NeedMore(_) if at_end => return Verdict::Reject,
-            Parse::NeedMore(_) => return Verdict::Wait,
+            Parse::NeedMore(n) => return Verdict::Wait(pos.saturating_add(n)),
             Parse::Invalid(_) => return Verdict::Reject,
         };
         if !plausible(&h, complete == 0, fragment_open, masked, expect) {
@@ -123,7 +133,7 @@ fn chain(bytes: &[u8], expect: &Expect, at_end: bool) -> Verdict {
             return if at_end {
                 Verdict::Reject
             } else {
-                Verdict::Wait
+                Verdict::Wait(end)
             };
         };
         if !payload_plausible(&h, payload) {
@@ -167,27 +177,52 @@ fn payload_plausible(h: &Header, payload: &[u8]) -> bool {
     if !check_text && h.opcode != Opcode::Close {
         return true;
     }
-    let unmasked;
-    let plain = match h.mask {
-        None => payload,
-        Some(key) => {
-            let mut copy = payload.to_vec();
-            unmask(&mut copy, key, 0);
-            unmasked = copy;
-            &unmasked
-        }
-    };
-    if h.opcode == Opcode::Close {
-        return match plain {
-            [] => true,
-            [hi, lo, reason @ ..] => {
-                close_code_problem(u16::from_be_bytes([*hi, *lo])).is_none()
-                    && std::str::from_utf8(reason).is_ok()
-            }
-            [_] => false,
+    if h.opcode == Opcode::Text {
+        return match h.mask {
+            None => std::str::from_utf8(payload).is_ok(),
+            Some(key) => masked_utf8(payload, key),
         };
     }
-    std::str::from_utf8(plain).is_ok()
+    // A close payload is at most 125 bytes (checked before): a copy is cheap.
+    let mut plain = payload.to_vec();
+    if let Some(key) = h.mask {
+        unmask(&mut plain, key, 0);
+    }
+    match plain.as_slice() {
+        [] => true,
+        [hi, lo, reason @ ..] => {
+            close_code_problem(u16::from_be_bytes([*hi, *lo])).is_none()
+                && std::str::from_utf8(reason).is_ok()
+        }
+        [_] => false,
+    }
+}
+
+/// Whether a masked payload is UTF-8 once unmasked, a block at a time
+/// through a stack buffer (a hunted frame can be hundreds of KiB, and it is
+/// checked again for every candidate boundary).
+fn masked_utf8(payload: &[u8], key: [u8; 4]) -> bool {
+    const BLOCK: usize = 4096;
+    let mut buf = [0u8; BLOCK + 4];
+    let mut carry = 0usize; // bytes of a character cut by the block's end
+    for (i, chunk) in payload.chunks(BLOCK).enumerate() {
+        let n = carry + chunk.len();
+        let Some(dst) = buf.get_mut(carry..n) else {
+            return false;
+        };
+        dst.copy_from_slice(chunk);
+        unmask(dst, key, (i * BLOCK) as u64);
+        match std::str::from_utf8(buf.get(..n).unwrap_or_default()) {
+            Ok(_) => carry = 0,
+            Err(e) if e.error_len().is_none() => {
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..n, 0);
+                carry = n - valid;
+            }
+            Err(_) => return false,
+        }
+    }
+    carry == 0
 }
 
 /// Bytes of one direction with the capture frame each run of them came from.
@@ -291,6 +326,41 @@ mod tests {
             f.extend_from_slice(payload);
         }
         f
+    }
+
+    #[test]
+    fn masked_text_is_checked_in_blocks_with_characters_across_them() {
+        let key = [0x9a, 0x01, 0xff, 0x37];
+        for text in [
+            "é".repeat(5000),
+            format!("{}€{}é", "a".repeat(4095), "b".repeat(9000)),
+        ] {
+            let mut masked = text.clone().into_bytes();
+            unmask(&mut masked, key, 0);
+            assert!(masked_utf8(&masked, key));
+            // Cut inside the last character, or a broken byte inside: not UTF-8.
+            assert!(!masked_utf8(masked.get(..masked.len() - 1).unwrap(), key));
+            let mut broken = text.into_bytes();
+            broken[4096] = 0xff;
+            unmask(&mut broken, key, 0);
+            assert!(!masked_utf8(&broken, key));
+        }
+    }
+
+    #[test]
+    fn a_waiting_candidate_says_how_many_bytes_it_needs() {
+        // A masked text frame announcing 1000 bytes, 10 of them here.
+        let mut f = vec![0x81, 0x80 | 126, 0x03, 0xe8, 1, 2, 3, 4];
+        f.extend_from_slice(&[b'a' ^ 1; 10]);
+        assert_eq!(
+            scan_needing(&f, &ANY, false),
+            (Scan::Pending { at: 0 }, 8 + 1000)
+        );
+        // Only its header's first byte: two bytes decide the header length.
+        assert_eq!(
+            scan_needing(&[0x81], &ANY, false),
+            (Scan::Pending { at: 0 }, 2)
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::ws::frame::{
     check_header, parse_header, unmask, Header, HeaderError, Opcode, Parse, Rules, Violation,
     MAX_HEADER_LEN, RSV1,
 };
-use crate::ws::midstream::{scan, Expect, Scan, Spool};
+use crate::ws::midstream::{scan_needing, Expect, Scan, Spool};
 use crate::ws::Sink;
 
 mod hunt;
@@ -89,6 +89,8 @@ pub(crate) struct Side {
     pub(crate) asm: Assembler,
     hunt: Spool,
     hunt_offset: u64,
+    /// Hunted bytes needed before scanning again can decide anything.
+    hunt_needed: usize,
     /// First frame, offset and count of the bytes skipped in this hunt.
     skipped: Option<(FrameRef, u64, u64)>,
     replay: Option<Spool>,
@@ -124,6 +126,7 @@ impl Side {
             asm: Assembler::new(dir, deflate, limits),
             hunt: Spool::default(),
             hunt_offset: 0,
+            hunt_needed: 0,
             skipped: None,
             replay: None,
             close_sent: false,

@@ -15,6 +15,7 @@ impl Side {
         self.mode = Mode::Hunting;
         self.reason = HuntReason::Lost;
         self.hunt.clear();
+        self.hunt_needed = 0;
         self.hunt_offset = offset;
         self.offset = offset;
     }
@@ -25,7 +26,12 @@ impl Side {
             rsv1: self.rules.rsv_allowed & RSV1 != 0,
             max_len: self.max_hunt_frame,
         };
-        match scan(self.hunt.bytes(), &expect, at_end) {
+        if !at_end && self.hunt.len() < self.hunt_needed {
+            return; // the candidate frame is still incomplete: nothing new to decide
+        }
+        let (found, needed) = scan_needing(self.hunt.bytes(), &expect, at_end);
+        self.hunt_needed = 0;
+        match found {
             Scan::Found { at, masked } => {
                 self.skip(at);
                 self.report_skipped(true, cx);
@@ -36,7 +42,10 @@ impl Side {
                 self.offset = self.hunt_offset;
                 self.replay = Some(std::mem::take(&mut self.hunt));
             }
-            Scan::Pending { at } => self.skip(at),
+            Scan::Pending { at } => {
+                self.skip(at);
+                self.hunt_needed = needed;
+            }
             Scan::Nothing => {
                 self.skip(self.hunt.len());
                 self.report_skipped(false, cx);
