@@ -128,7 +128,24 @@ impl Finding {
         self.offset = Some(offset);
         self
     }
+
+    /// Cuts the message to [`MAX_MESSAGE`] bytes (on a character boundary):
+    /// messages quote captured names and values, which can be megabytes.
+    pub fn clipped(mut self) -> Finding {
+        if self.message.len() > MAX_MESSAGE {
+            let mut cut = MAX_MESSAGE;
+            while !self.message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.message.truncate(cut);
+            self.message.push('…');
+        }
+        self
+    }
 }
+
+/// Longest finding message kept, in bytes.
+pub const MAX_MESSAGE: usize = 1024;
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -154,6 +171,15 @@ impl Findings for Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_messages_are_clipped_on_a_character() {
+        let f = Finding::new(Level::Info, Layer::Xmpp, "x.y", "é".repeat(2000)).clipped();
+        assert_eq!(f.message.len(), MAX_MESSAGE + '…'.len_utf8());
+        assert!(f.message.ends_with('…'));
+        let short = Finding::new(Level::Info, Layer::Xmpp, "x.y", "short").clipped();
+        assert_eq!(short.message, "short");
+    }
 
     #[test]
     fn levels_order_for_fail_on() {

@@ -154,6 +154,7 @@ impl<'s> Context<'s> {
         if finding.stream.is_none() {
             finding.stream = stream;
         }
+        let finding = finding.clipped();
         let mut event = Event::finding(&finding);
         event.session = session;
         self.findings.push(finding);

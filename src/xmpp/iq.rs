@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use super::element::NodeRef;
 use super::ns::Ns;
 use super::session::{Out, Session, Span};
+use super::stanzas::cap;
 use super::summary::{Bind, Subscription, Summary};
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
@@ -49,6 +50,9 @@ pub(crate) struct Tracker {
     seq: u64,
     evicted: bool,
 }
+
+/// Characters of a pubsub node, JID or subid kept in the summary.
+const NAME_CAP: usize = 256;
 
 /// Longest iq id tracked for its reply (real ones are a few dozen bytes).
 const MAX_IQ_ID: usize = 256;
@@ -236,8 +240,10 @@ impl Session {
                 what: "pubsub (empty)".to_owned(),
             };
         };
-        let node = op.attr("node").map(|n| n.into_owned()).unwrap_or_default();
-        let jid = op.attr("jid").map(|j| j.into_owned());
+        // Kept in the session summary: clipped like any captured name.
+        let clip = |v: std::borrow::Cow<'_, str>| cap(&v, NAME_CAP).into_owned();
+        let node = op.attr("node").map(clip).unwrap_or_default();
+        let jid = op.attr("jid").map(clip);
         let action = match op.local() {
             "subscribe" => "subscribe",
             "unsubscribe" => "unsubscribe",
@@ -247,7 +253,7 @@ impl Session {
                 }
             }
         };
-        let subid = op.attr("subid").map(|s| s.into_owned());
+        let subid = op.attr("subid").map(clip);
         let mut s = format!("{action} {node}");
         if let Some(j) = &jid {
             s.push_str(&format!(" for {j}"));

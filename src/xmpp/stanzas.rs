@@ -20,7 +20,7 @@ use crate::finesse::{self, Payload};
 /// Characters of a message body shown in its summary.
 const BODY_CAP: usize = 120;
 
-fn cap(text: &str, max: usize) -> Cow<'_, str> {
+pub(super) fn cap(text: &str, max: usize) -> Cow<'_, str> {
     match text.char_indices().nth(max) {
         Some((i, _)) => Cow::Owned(format!("{}…", text.get(..i).unwrap_or_default())),
         None => Cow::Borrowed(text),
