@@ -288,12 +288,16 @@ impl Connection {
         let Some(entry) = self.entry_mut(index) else {
             return;
         };
-        let req_head = entry.req.as_ref().map(|r| r.head.clone());
-        let framing = response_framing(&head, req_head.as_ref().map(|h| h.method.as_str()));
-        let outcome = judge(req_head.as_ref(), &head);
+        let req_head = entry.req.as_ref().map(|r| &r.head);
+        let framing = response_framing(&head, req_head.map(|h| h.method.as_str()));
+        let outcome = judge(req_head, &head);
+        // Both heads are needed again only for an upgrade: copy them only then.
+        let switch_heads = outcome
+            .switched
+            .as_ref()
+            .map(|_| (req_head.cloned(), head.fields.clone()));
         let report = new_response(&head, first, at, show);
         let status = head.status;
-        let switch_fields = outcome.switched.as_ref().map(|_| head.fields.clone());
         entry.resp = Some(Resp {
             offset: off,
             head,
@@ -308,7 +312,8 @@ impl Connection {
         };
         if let Some(protocol) = outcome.switched {
             self.complete(S2C, index, at, reader, true, end, sink);
-            let heads = (req_head.as_ref(), &switch_fields.unwrap_or_default());
+            let (req_head, fields) = switch_heads.unwrap_or_default();
+            let heads = (req_head.as_ref(), &fields);
             let up = self.switch(protocol, heads, index, at, end, outcome.accept_valid);
             sink.on_upgrade(&up);
             return;

@@ -199,10 +199,12 @@ impl Fields {
 
     /// Does the comma-separated list header `name` contain `token` (case-insensitive)?
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.all(name)
+        let token = token.as_bytes();
+        self.0
             .iter()
-            .flat_map(|v| v.split(',').map(str::trim).collect::<Vec<_>>())
-            .any(|t| t.eq_ignore_ascii_case(token))
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+            .flat_map(|f| f.value.split(|&b| b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
     }
 }
 
