@@ -1,7 +1,8 @@
 //! Stage `http`: HTTP/1.1 on any port, its upgrades, BOSH and REST.
 //!
-//! Takes the reassembled bytes of a TCP connection whose client bytes look
-//! like HTTP ([`detect`]); gives [`Exchange`]s (request and response paired
+//! Takes the reassembled bytes of a TCP connection whose first bytes look
+//! like HTTP ([`detect`]: a request line from the client, a status line from
+//! the server); gives [`Exchange`]s (request and response paired
 //! in order, with latency, the headers that matter and capped body text),
 //! an [`Upgrade`] at the exact byte where a `101 Switching Protocols` (or a
 //! CONNECT tunnel) hands the connection to another protocol, [`bosh`] events
@@ -76,13 +77,15 @@ pub mod fuzz {
         }
     }
 
-    /// Parses `data` as a request head, a response head and a chunk-size line.
+    /// Parses `data` as a request head, a response head and a chunk-size
+    /// line, and probes it as either direction's first bytes.
     pub fn heads(data: &[u8]) {
         let mut slots = super::parser::HeaderSlots::new(16);
         let _ = super::parser::parse_request(data, &mut slots);
         let _ = super::parser::parse_response(data, &mut slots);
         let _ = super::parser::parse_chunk_size(data);
-        let _ = super::detect(data);
+        let _ = super::detect(Dir::ClientToServer, data);
+        let _ = super::detect(Dir::ServerToClient, data);
     }
 
     /// Parses `data` as a BOSH body.

@@ -477,13 +477,10 @@ fn classify(bytes: &[u8], dir: Dir, via_tls: bool, at_end: bool, max_ws_frame: u
             tls::Probe::NotTls => {}
         }
     }
-    match http::detect(bytes) {
+    match http::detect(dir, bytes) {
         http::Probe::Http => return Guess::Http,
         http::Probe::NeedMore => maybe = true,
         http::Probe::NotHttp => {}
-    }
-    if dir == Dir::ServerToClient && bytes.starts_with(b"HTTP/1.") {
-        return Guess::Http;
     }
     let text = bytes
         .iter()

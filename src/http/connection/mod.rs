@@ -22,8 +22,8 @@ use crate::limits::Limits;
 use super::body::{Reader, Step};
 use super::exchange::{Held, Request, Response};
 use super::parser::{
-    detect, detect_response, find_head_end, parse_request, parse_response, Framing, HeadError,
-    HeaderSlots, Probe, RequestHead, ResponseHead, MAX_PROBE_TARGET,
+    detect, find_head_end, parse_request, parse_response, Framing, HeadError, HeaderSlots, Probe,
+    RequestHead, ResponseHead, MAX_PROBE_TARGET,
 };
 use super::{bosh, Sink};
 
@@ -148,7 +148,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection whose client bytes looked like HTTP ([`super::detect`]).
+    /// A connection whose first bytes looked like HTTP ([`super::detect`]).
     pub fn new(stream: u64, limits: &Limits, show_secrets: bool) -> Connection {
         Connection {
             stream,
@@ -251,11 +251,7 @@ impl Connection {
         side.buf
             .extend_from_slice(rest.get(..take).unwrap_or_default());
         if !side.start_ok {
-            match if dir == C2S {
-                detect(&side.buf)
-            } else {
-                detect_response(&side.buf)
-            } {
+            match detect(dir, &side.buf) {
                 Probe::Http => side.start_ok = true,
                 Probe::NeedMore => {}
                 Probe::NotHttp => {
@@ -437,12 +433,7 @@ impl Connection {
             return n;
         }
         r.line.extend_from_slice(rest.get(..n).unwrap_or_default());
-        let probe = if dir == C2S {
-            detect(&r.line)
-        } else {
-            detect_response(&r.line)
-        };
-        match (probe, eol) {
+        match (detect(dir, &r.line), eol) {
             (Probe::Http, _) => {
                 let (line, line_at, skipped) = (std::mem::take(&mut r.line), r.line_at, r.skipped);
                 let line_offset = r.line_offset;

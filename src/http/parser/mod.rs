@@ -8,12 +8,16 @@
 
 use thiserror::Error;
 
-/// What the first client bytes of a stream look like.
+use crate::common::Dir;
+
+/// What the first bytes of a direction look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
-    /// A request line: method token, space, target, space, `HTTP/1.`.
+    /// The start of an HTTP/1.x message: from the client a request line
+    /// (method token, space, target, space, `HTTP/1.` and a digit), from
+    /// the server a status line (`HTTP/1.`, a digit, a space, three digits).
     Http,
-    /// Not an HTTP/1.x request.
+    /// Not the start of an HTTP/1.x message sent that way.
     NotHttp,
     /// Too few bytes to tell.
     NeedMore,
@@ -24,14 +28,19 @@ const MAX_METHOD: usize = 24;
 /// Longest request target a probe waits for before calling the stream not HTTP.
 pub(crate) const MAX_PROBE_TARGET: usize = 16 << 10;
 
-/// Does `bytes` (the first client bytes of a stream, or bytes after a gap)
-/// start with an HTTP/1.x request line? Leading empty lines are allowed.
-pub fn detect(bytes: &[u8]) -> Probe {
+/// Does `bytes` (the first bytes `dir` sent on a stream, or its bytes after
+/// a gap) start an HTTP/1.x message: a request line from the client, a
+/// status line from the server? Leading empty lines are allowed.
+pub fn detect(dir: Dir, bytes: &[u8]) -> Probe {
     let start = bytes
         .iter()
         .position(|b| *b != b'\r' && *b != b'\n')
         .unwrap_or(bytes.len());
-    probe_request_line(bytes.get(start..).unwrap_or_default())
+    let line = bytes.get(start..).unwrap_or_default();
+    match dir {
+        Dir::ClientToServer => probe_request_line(line),
+        Dir::ServerToClient => probe_status_line(line),
+    }
 }
 
 fn probe_request_line(bytes: &[u8]) -> Probe {
@@ -67,7 +76,7 @@ fn probe_request_line(bytes: &[u8]) -> Probe {
 }
 
 /// Does `bytes` start with an HTTP/1.x status line (`HTTP/1.1 200`)?
-pub(crate) fn detect_response(bytes: &[u8]) -> Probe {
+fn probe_status_line(bytes: &[u8]) -> Probe {
     match probe_literal(bytes, b"HTTP/1.", true) {
         Probe::Http => {}
         other => return other,

@@ -11,40 +11,62 @@ fn slots() -> HeaderSlots {
     HeaderSlots::new(8)
 }
 
+const C2S: Dir = Dir::ClientToServer;
+const S2C: Dir = Dir::ServerToClient;
+
 #[test]
 fn detect_request_lines() {
-    assert_eq!(detect(GET), Probe::Http);
-    assert_eq!(detect(b"\r\nOPTIONS * HTTP/1.0\r\n"), Probe::Http);
-    assert_eq!(detect(b"CONNECT f:8445 HTTP/1.1"), Probe::Http);
-    assert_eq!(detect(b"PRI * HTTP/2.0\r\n"), Probe::NotHttp);
-    assert_eq!(detect(b"\x16\x03\x01\x02\x00"), Probe::NotHttp);
-    assert_eq!(detect(b"<stream:stream"), Probe::NotHttp);
-    assert_eq!(detect(b"get / HTTP/1.1"), Probe::NotHttp);
-    assert_eq!(detect(b"GET  / HTTP/1.1"), Probe::NotHttp);
-    assert_eq!(detect(b"GET / HTTP/1.x"), Probe::NotHttp);
-    assert_eq!(detect(b"GET /\r\n"), Probe::NotHttp);
+    assert_eq!(detect(C2S, GET), Probe::Http);
+    assert_eq!(detect(C2S, b"\r\nOPTIONS * HTTP/1.0\r\n"), Probe::Http);
+    assert_eq!(detect(C2S, b"CONNECT f:8445 HTTP/1.1"), Probe::Http);
+    assert_eq!(detect(C2S, b"PRI * HTTP/2.0\r\n"), Probe::NotHttp);
+    assert_eq!(detect(C2S, b"\x16\x03\x01\x02\x00"), Probe::NotHttp);
+    assert_eq!(detect(C2S, b"<stream:stream"), Probe::NotHttp);
+    assert_eq!(detect(C2S, b"get / HTTP/1.1"), Probe::NotHttp);
+    assert_eq!(detect(C2S, b"GET  / HTTP/1.1"), Probe::NotHttp);
+    assert_eq!(detect(C2S, b"GET / HTTP/1.x"), Probe::NotHttp);
+    assert_eq!(detect(C2S, b"GET /\r\n"), Probe::NotHttp);
+}
+
+#[test]
+fn detect_status_lines() {
+    assert_eq!(detect(S2C, OK), Probe::Http);
+    assert_eq!(detect(S2C, b"\r\nHTTP/1.0 503 Service"), Probe::Http);
+    assert_eq!(detect(S2C, b"HTTP/1.1 1x1"), Probe::NotHttp);
+    assert_eq!(detect(S2C, b"HTTP/1.1  200"), Probe::NotHttp);
+    assert_eq!(detect(S2C, b"HTTP/2 200"), Probe::NotHttp);
+    assert_eq!(detect(S2C, b"http/1.1 200"), Probe::NotHttp);
+    assert_eq!(detect(S2C, b"<stream:features/>"), Probe::NotHttp);
+}
+
+#[test]
+fn each_direction_has_its_own_start_line() {
+    // A status line from the client, a request line from the server: not HTTP.
+    assert_eq!(detect(C2S, OK), Probe::NotHttp);
+    assert_eq!(detect(S2C, GET), Probe::NotHttp);
 }
 
 #[test]
 fn detect_every_prefix_needs_more() {
-    let line = b"GET /ws/ HTTP/1.1";
-    for n in 0..line.len() {
-        assert_eq!(detect(&line[..n]), Probe::NeedMore, "prefix {n}");
+    let cases: [(Dir, &[u8]); 4] = [
+        (C2S, b"GET /ws/ HTTP/1.1"),
+        (C2S, b"\r\n\r\nPOST /http-bind/ HTTP/1.0"),
+        (S2C, b"HTTP/1.1 101"),
+        (S2C, b"\r\nHTTP/1.0 200"),
+    ];
+    for (dir, line) in cases {
+        for n in 0..line.len() {
+            assert_eq!(detect(dir, &line[..n]), Probe::NeedMore, "{dir} prefix {n}");
+        }
+        assert_eq!(detect(dir, line), Probe::Http, "{dir} whole");
     }
-    assert_eq!(detect(line), Probe::Http);
-    let status = b"HTTP/1.1 101";
-    for n in 0..status.len() {
-        assert_eq!(detect_response(&status[..n]), Probe::NeedMore, "prefix {n}");
-    }
-    assert_eq!(detect_response(status), Probe::Http);
-    assert_eq!(detect_response(b"HTTP/1.1 1x1"), Probe::NotHttp);
 }
 
 #[test]
 fn detect_gives_up_on_endless_target() {
     let mut long = b"GET /".to_vec();
     long.resize(MAX_PROBE_TARGET + 10, b'a');
-    assert_eq!(detect(&long), Probe::NotHttp);
+    assert_eq!(detect(C2S, &long), Probe::NotHttp);
 }
 
 #[test]
