@@ -1,132 +1,88 @@
-//! One HTTP/1.1 connection: heads, bodies, pairing, upgrades and resync.
+//! One HTTP/1.1 connection: two message readers and the exchanges they
+//! pair, composed; upgrades where the connection switches protocol.
 //!
 //! Takes the bytes of both directions of one TCP connection, in capture
 //! order and in pieces of any size; gives [`Exchange`]s (request plus
 //! response, paired first-in first-out, pipelining included), an
 //! [`Upgrade`] when the connection switches protocol at an exact byte, BOSH
-//! events, and findings. Buffers at most one head (`limits.max_http_head`),
-//! one kept body per direction (`limits.max_http_body`), the client bytes
-//! that follow an upgrade request until its answer, and
-//! `limits.max_http_pending` unanswered requests. Never panics on input.
+//! events, and findings. Each direction is a [`reader::MessageReader`]
+//! (heads, body framing, held upgrade bytes, resync); the exchanges wait in
+//! a [`pairing::Pairing`]; this module decides what a head means for both.
+//! Buffers at most one head per direction (`limits.max_http_head`), one kept
+//! body per direction (`limits.max_http_body`), the client bytes that follow
+//! an upgrade request until its answer, and `limits.max_http_pending`
+//! unanswered requests. Never panics on input.
+//!
+//! [`Exchange`]: super::Exchange
 
-mod ending;
+mod head;
+mod hold;
 mod message;
 mod pairing;
-
-use std::collections::VecDeque;
+mod reader;
+mod resync;
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::{Finding, Findings, Layer, Level};
 use crate::limits::Limits;
 
-use super::body::{Reader, Step};
-use super::exchange::{Held, Request, Response};
+use super::body;
+use super::exchange::{Protocol, Upgrade};
 use super::parser::{
-    detect, find_head_end, parse_request, parse_response, Framing, HeadError, HeaderSlots, Probe,
-    RequestHead, ResponseHead, MAX_PROBE_TARGET,
+    request_framing, response_framing, Fields, Framing, FramingDecision, FramingError, RequestHead,
+    ResponseHead,
 };
+use super::upgrade::{check_websocket_request, is_websocket_request, judge};
 use super::{bosh, Sink};
+use head::{Head, HeadRead, Span};
+use message::{Finishing, Req, Resp};
+use pairing::{Answer, Pairing};
+use reader::{BodyEnd, Fed, MessageReader};
 
 const C2S: Dir = Dir::ClientToServer;
 const S2C: Dir = Dir::ServerToClient;
 
-/// One direction's parsing state.
-#[derive(Debug)]
-enum Phase {
-    /// Reading a head into `Side::buf`.
-    Head,
-    /// Reading the body of message `index`.
-    Body(Box<InBody>),
-    /// Client bytes after an upgrade request, held until its answer.
-    Held(Box<Holding>),
-    /// Lost sync: looking for the next plausible start line.
-    Lost(Box<Resync>),
-    /// Handed to another protocol; no more bytes are taken.
-    Switched,
+/// Where something was seen: direction, frame, and offset in the direction's stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Spot {
+    pub dir: Dir,
+    pub at: FrameRef,
+    pub offset: u64,
 }
 
-#[derive(Debug)]
-struct InBody {
-    reader: Reader,
-    index: u64,
+/// Sends one finding of connection `stream`, located at `spot`.
+pub(super) fn note(
+    sink: &mut impl Findings,
+    stream: u64,
+    spot: Spot,
+    level: Level,
+    code: &'static str,
+    msg: String,
+) {
+    sink.push_finding(
+        Finding::new(level, Layer::Http, code, msg)
+            .in_stream(stream, Some(spot.dir))
+            .at(spot.at)
+            .at_offset(spot.offset),
+    );
 }
 
-#[derive(Debug)]
-struct Holding {
-    index: u64,
-    switch_at: FrameRef,
-    switch_offset: u64,
-    chunks: Vec<Held>,
-    bytes: usize,
-    /// Bytes lost in a gap since the last held chunk.
-    pending_gap: u64,
-    /// Bytes over the cap (all after the held chunks).
-    dropped: u64,
+/// The handshake header values an upgrade carries on to the next stage.
+#[derive(Debug, Default)]
+struct Agreed {
+    subprotocol: Option<String>,
+    extensions_offered: Option<String>,
+    extensions_accepted: Option<String>,
 }
 
-#[derive(Debug)]
-struct Resync {
-    line: Vec<u8>,
-    line_at: FrameRef,
-    line_offset: u64,
-    rejecting: bool,
-    skipped: u64,
-}
-
-#[derive(Debug)]
-struct Side {
-    phase: Phase,
-    buf: Vec<u8>,
-    head_at: FrameRef,
-    head_offset: u64,
-    start_ok: bool,
-    offset: u64,
-    unparsed: u64,
-    last_at: Option<FrameRef>,
-    closed: bool,
-}
-
-impl Side {
-    fn new() -> Side {
-        Side {
-            phase: Phase::Head,
-            buf: Vec::new(),
-            head_at: FrameRef::default(),
-            head_offset: 0,
-            start_ok: false,
-            offset: 0,
-            unparsed: 0,
-            last_at: None,
-            closed: false,
+impl Agreed {
+    fn from_heads(req: Option<&RequestHead>, resp: &Fields) -> Agreed {
+        Agreed {
+            subprotocol: resp.get("sec-websocket-protocol"),
+            extensions_offered: req.and_then(|r| r.fields.get("sec-websocket-extensions")),
+            extensions_accepted: resp.get("sec-websocket-extensions"),
         }
     }
-}
-
-#[derive(Debug)]
-struct Req {
-    offset: u64,
-    head: RequestHead,
-    report: Request,
-    done: bool,
-    bosh: Option<bosh::Attrs>,
-}
-
-#[derive(Debug)]
-struct Resp {
-    offset: u64,
-    head: ResponseHead,
-    report: Response,
-    done: bool,
-}
-
-#[derive(Debug)]
-struct Entry {
-    index: u64,
-    req: Option<Req>,
-    resp: Option<Resp>,
-    informational: Vec<u16>,
-    /// Its response was in bytes the capture lost (see `pairing`).
-    response_lost: bool,
 }
 
 /// The HTTP stage of one TCP connection.
@@ -134,17 +90,11 @@ pub struct Connection {
     stream: u64,
     limits: Limits,
     show_secrets: bool,
-    slots: HeaderSlots,
-    sides: [Side; 2],
-    pending: VecDeque<Entry>,
-    next_index: u64,
+    /// Client then server.
+    readers: [MessageReader; 2],
+    pairing: Pairing,
     last_seen: FrameRef,
     finished: bool,
-    /// Server bytes were lost in the capture since the last response began.
-    server_lost: bool,
-    /// Two requests were seen waiting at once with nothing lost: the client
-    /// pipelines, so responses pair first-in first-out whatever happens.
-    pipelined: bool,
 }
 
 impl Connection {
@@ -154,321 +104,309 @@ impl Connection {
             stream,
             limits: limits.clone(),
             show_secrets,
-            slots: HeaderSlots::new(limits.max_http_headers.max(1)),
-            sides: [Side::new(), Side::new()],
-            pending: VecDeque::new(),
-            next_index: 0,
+            readers: [
+                MessageReader::new(stream, C2S, limits),
+                MessageReader::new(stream, S2C, limits),
+            ],
+            pairing: Pairing::new(stream, limits.max_http_pending),
             last_seen: FrameRef::default(),
             finished: false,
-            server_lost: false,
-            pipelined: false,
         }
     }
 
     /// Bytes of `dir` this stage skipped without parsing (resynchronisation, cut heads).
     pub fn unparsed(&self, dir: Dir) -> u64 {
-        self.side(dir).unparsed
+        self.reader(dir).unparsed()
     }
 
     /// True once `dir` was handed to another protocol.
     pub fn is_switched(&self, dir: Dir) -> bool {
-        matches!(self.side(dir).phase, Phase::Switched)
+        self.reader(dir).is_switched()
     }
 
-    fn side(&self, dir: Dir) -> &Side {
-        &self.sides[dir.index()]
+    fn reader(&self, dir: Dir) -> &MessageReader {
+        &self.readers[dir.index()]
     }
 
-    fn side_mut(&mut self, dir: Dir) -> &mut Side {
-        &mut self.sides[dir.index()]
-    }
-
-    #[allow(clippy::too_many_arguments)] // one finding: what, where (dir, frame, offset)
-    fn note(
-        &self,
-        sink: &mut impl Sink,
-        level: Level,
-        code: &'static str,
-        dir: Dir,
-        at: FrameRef,
-        offset: u64,
-        msg: String,
-    ) {
-        sink.push_finding(
-            Finding::new(level, Layer::Http, code, msg)
-                .in_stream(self.stream, Some(dir))
-                .at(at)
-                .at_offset(offset),
-        );
+    fn reader_mut(&mut self, dir: Dir) -> &mut MessageReader {
+        &mut self.readers[dir.index()]
     }
 
     /// Feeds bytes of `dir` from frame `at`. Returns how many were taken: all
     /// of them, unless the direction switched protocol (see [`Upgrade`]).
     pub fn on_data(&mut self, dir: Dir, at: FrameRef, bytes: &[u8], sink: &mut impl Sink) -> usize {
         self.last_seen = self.last_seen.max(at);
-        self.side_mut(dir).last_at = Some(at);
+        self.reader_mut(dir).saw(at);
         let mut pos = 0;
         let mut stalls = 0;
         while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
-            let n = match self.side(dir).phase {
-                Phase::Switched => return pos,
-                Phase::Head => self.feed_head(dir, at, rest, sink),
-                Phase::Body(_) => self.feed_body(dir, at, rest, sink),
-                Phase::Held(_) => self.feed_held(at, rest),
-                Phase::Lost(_) => self.feed_lost(dir, at, rest, sink),
+            let n = match self.reader_mut(dir).feed(at, rest, sink) {
+                Fed::Switched => return pos,
+                Fed::Took(n) => n,
+                Fed::Head(n, read) => {
+                    self.on_head(*read, sink);
+                    n
+                }
+                Fed::Body(n, end) => {
+                    self.complete(dir, *end, sink);
+                    n
+                }
             };
             // Each step takes a byte or changes phase; two idle steps in a row would be a bug.
             stalls = if n == 0 { stalls + 1 } else { 0 };
             if stalls > 2 {
-                let left = rest.len() as u64;
-                self.side_mut(dir).unparsed += left;
+                self.reader_mut(dir).give_up(rest.len());
                 return bytes.len();
             }
-            self.side_mut(dir).offset += n as u64;
             pos += n;
         }
         pos
     }
 
-    fn feed_head(&mut self, dir: Dir, at: FrameRef, rest: &[u8], sink: &mut impl Sink) -> usize {
-        let cap = self.limits.max_http_head.max(16);
-        let side = self.side_mut(dir);
-        if side.buf.is_empty() {
-            // Empty lines between messages are allowed (RFC 9112 section 2.2).
-            let blank = rest
-                .iter()
-                .take_while(|b| matches!(b, b'\r' | b'\n'))
-                .count();
-            if blank > 0 {
-                return blank;
-            }
-            side.head_at = at;
-            side.head_offset = side.offset;
-            side.start_ok = false;
-        }
-        let start_len = side.buf.len();
-        let take = cap.saturating_sub(start_len).min(rest.len());
-        side.buf
-            .extend_from_slice(rest.get(..take).unwrap_or_default());
-        if !side.start_ok {
-            match detect(dir, &side.buf) {
-                Probe::Http => side.start_ok = true,
-                Probe::NeedMore => {}
-                Probe::NotHttp => {
-                    // Drop the bad line only: the next line may start a message.
-                    let cut = side
-                        .buf
-                        .iter()
-                        .position(|b| *b == b'\n')
-                        .map_or(side.buf.len(), |i| i + 1);
-                    side.buf.truncate(cut);
-                    let what = if dir == C2S { "request" } else { "status" };
-                    let msg = format!(
-                        "bytes that are not an HTTP {what} line where a message should start"
-                    );
-                    self.lose_head(dir, at, "http.bad_start_line", msg, sink);
-                    return cut.saturating_sub(start_len);
-                }
-            }
-        }
-        let side = self.side_mut(dir);
-        match find_head_end(&side.buf, start_len.saturating_sub(2)) {
-            Some(end) => {
-                let taken = end.saturating_sub(start_len);
-                side.buf.truncate(end);
-                let end_offset = side.offset + taken as u64;
-                let head = std::mem::take(&mut side.buf);
-                self.on_head(dir, at, &head, end_offset, sink);
-                taken
-            }
-            None if side.buf.len() >= cap => {
-                let e = HeadError::TooLarge { limit: cap };
-                self.lose_head(dir, at, e.code(), e.to_string(), sink);
-                take
-            }
-            None => take,
+    fn on_head(&mut self, read: HeadRead, sink: &mut impl Sink) {
+        match read.head {
+            Head::Request(head) => self.on_request(head, read.span, sink),
+            Head::Response(head) => self.on_response(head, read.span, sink),
         }
     }
 
-    /// Drops the head being read and looks for the next start line.
-    fn lose_head(
+    fn on_request(&mut self, head: RequestHead, span: Span, sink: &mut impl Sink) {
+        let framing = request_framing(&head);
+        if is_websocket_request(&head) {
+            for p in check_websocket_request(&head) {
+                note(sink, self.stream, span.start, p.level, p.code, p.message);
+            }
+        }
+        let req = Req::new(head, span.start, span.end.at, self.show_secrets);
+        let index = self.pairing.open(Some(req), span.start, sink);
+        if let Some(body) = self.open_body(C2S, index, framing, span, sink) {
+            self.read_body(C2S, index, body, span.end, sink);
+        }
+    }
+
+    fn on_response(&mut self, head: ResponseHead, span: Span, sink: &mut impl Sink) {
+        let index = match self.pairing.answer(&head, span.start, sink) {
+            Answer::Interim => return,
+            Answer::Final(index) => index,
+            Answer::Unrequested => {
+                // Located as the requests it could push out: client side.
+                let at = Spot {
+                    dir: C2S,
+                    at: span.start.at,
+                    offset: self.reader(C2S).head_offset(),
+                };
+                self.pairing.open(None, at, sink)
+            }
+        };
+        let show = self.show_secrets;
+        let Some(entry) = self.pairing.entry_mut(index) else {
+            return;
+        };
+        let req_head = entry.req.as_ref().map(|r| &r.head);
+        let framing = response_framing(&head, req_head.map(|h| h.method.as_str()));
+        let outcome = judge(req_head, &head);
+        // The heads are gone once the exchange is reported: keep what the upgrade needs now.
+        let switched = outcome
+            .switched
+            .map(|p| (p, Agreed::from_heads(req_head, &head.fields)));
+        let status = head.status;
+        entry.resp = Some(Resp::new(head, span.start, span.end.at, show));
+        for p in outcome.problems {
+            note(sink, self.stream, span.start, p.level, p.code, p.message);
+        }
+        let Some(body) = self.open_body(S2C, index, framing, span, sink) else {
+            return self.release_held(index, status, sink);
+        };
+        if let Some((protocol, agreed)) = switched {
+            let end = BodyEnd {
+                index,
+                body,
+                whole: true,
+                end: span.end,
+            };
+            self.complete(S2C, end, sink);
+            let up = self.switch(protocol, agreed, index, span.end, outcome.accept_valid);
+            sink.on_upgrade(&up);
+            return;
+        }
+        self.read_body(S2C, index, body, span.end, sink);
+        self.release_held(index, status, sink);
+    }
+
+    /// The body reader of a message; None (the message ends here, cut, and
+    /// the reader resynchronises) when its body cannot be delimited.
+    fn open_body(
         &mut self,
         dir: Dir,
-        at: FrameRef,
-        code: &'static str,
-        msg: String,
+        index: u64,
+        framing: Result<FramingDecision, FramingError>,
+        span: Span,
+        sink: &mut impl Sink,
+    ) -> Option<body::Reader> {
+        let opened = self.reader_mut(dir).open_body(framing, span, sink);
+        if opened.is_none() {
+            let end = BodyEnd {
+                index,
+                body: body::Reader::new(Framing::Empty, 0, 0),
+                whole: false,
+                end: span.end,
+            };
+            self.complete(dir, end, sink);
+        }
+        opened
+    }
+
+    /// A message's body follows its head ending at `end`, or it has none.
+    fn read_body(
+        &mut self,
+        dir: Dir,
+        index: u64,
+        body: body::Reader,
+        end: Spot,
         sink: &mut impl Sink,
     ) {
-        let head_at = self.side(dir).head_at;
-        self.note(
-            sink,
-            Level::Warn,
-            code,
+        if body.is_done_at_start() {
+            let whole = true;
+            self.complete(
+                dir,
+                BodyEnd {
+                    index,
+                    body,
+                    whole,
+                    end,
+                },
+                sink,
+            );
+        } else {
+            self.reader_mut(dir).read_body(index, body);
+        }
+    }
+
+    /// A final answer that did not switch: client bytes held for it are HTTP after all.
+    fn release_held(&mut self, index: u64, status: u16, sink: &mut impl Sink) {
+        if status < 200 {
+            return;
+        }
+        let Some(hold) = self.reader_mut(C2S).release(index) else {
+            return;
+        };
+        let (lost, switch_at) = (hold.lost(), hold.switch_at);
+        for chunk in hold.chunks {
+            if chunk.gap_before > 0 {
+                self.on_gap(C2S, chunk.at, chunk.gap_before, sink);
+            }
+            self.on_data(C2S, chunk.at, &chunk.bytes, sink);
+        }
+        if lost > 0 {
+            let at = self.reader(C2S).last_at().unwrap_or(switch_at);
+            self.on_gap(C2S, at, lost, sink);
+        }
+    }
+
+    /// Both directions switch protocol after exchange `index`, the server's
+    /// answer ending at `end`; builds the event.
+    fn switch(
+        &mut self,
+        protocol: Protocol,
+        agreed: Agreed,
+        index: u64,
+        end: Spot,
+        accept_valid: Option<bool>,
+    ) -> Upgrade {
+        let client = self.reader_mut(C2S).hand_over(index, end.at);
+        self.reader_mut(S2C).hand_over(index, end.at);
+        Upgrade {
+            stream: self.stream,
+            protocol,
+            server_at: end.at,
+            server_offset: end.offset,
+            client_at: client.at,
+            client_offset: client.offset,
+            client_held: client.held,
+            client_dropped: client.dropped,
+            subprotocol: agreed.subprotocol,
+            extensions_offered: agreed.extensions_offered,
+            extensions_accepted: agreed.extensions_accepted,
+            accept_valid,
+        }
+    }
+
+    /// A body of `dir` ended (whole or cut): report it, hand BOSH bodies up,
+    /// hold the client bytes after a request that asks to switch, and report
+    /// the exchanges now done.
+    fn complete(&mut self, dir: Dir, end: BodyEnd, sink: &mut impl Sink) {
+        let how = Finishing {
+            limits: &self.limits,
+            show_secrets: self.show_secrets,
+            stream: self.stream,
+            last: end.end.at,
+            whole: end.whole,
+        };
+        let Some(entry) = self.pairing.entry_mut(end.index) else {
+            return;
+        };
+        let (fin, hold) = match (dir, entry.req.as_mut(), entry.resp.as_mut()) {
+            (C2S, Some(req), resp) => {
+                let hold = resp.is_none() && req.asks_to_switch();
+                (req.finish(end.body, &how), hold)
+            }
+            (S2C, req, Some(resp)) => (resp.finish(req.as_deref(), end.body, &how), false),
+            _ => return,
+        };
+        let at = Spot {
             dir,
-            head_at,
-            self.side(dir).head_offset,
-            format!("{msg}; skipping to the next message"),
-        );
-        let side = self.side_mut(dir);
-        let buf = std::mem::take(&mut side.buf);
-        let mid_line = !buf.ends_with(b"\n");
-        self.lose(dir, at, buf.len() as u64, mid_line);
-    }
-
-    fn lose(&mut self, dir: Dir, at: FrameRef, skipped: u64, mid_line: bool) {
-        let side = self.side_mut(dir);
-        side.buf.clear();
-        side.phase = Phase::Lost(Box::new(Resync {
-            line: Vec::new(),
-            line_at: at,
-            line_offset: 0,
-            rejecting: mid_line,
-            skipped,
-        }));
-    }
-
-    fn on_head(&mut self, dir: Dir, at: FrameRef, head: &[u8], end: u64, sink: &mut impl Sink) {
-        let parsed = match dir {
-            C2S => parse_request(head, &mut self.slots).map(|s| complete_head(s).map(Ok)),
-            S2C => parse_response(head, &mut self.slots).map(|s| complete_head(s).map(Err)),
+            at: fin.first,
+            offset: fin.offset,
         };
-        match parsed {
-            Ok(Some(Ok(req))) => self.on_request(at, req, end, sink),
-            Ok(Some(Err(resp))) => self.on_response(at, resp, end, sink),
-            Ok(None) | Err(_) => {
-                let e = parsed.err().unwrap_or(HeadError::Truncated);
-                let head_at = self.side(dir).head_at;
-                let msg = format!(
-                    "{e} in a {}-byte head; skipping to the next message",
-                    head.len()
-                );
-                let off = self.side(dir).head_offset;
-                self.note(sink, Level::Warn, e.code(), dir, head_at, off, msg);
-                self.lose(dir, at, head.len() as u64, false);
-            }
+        for (level, code, msg) in fin.notes {
+            note(sink, self.stream, at, level, code, msg);
+        }
+        if let Some(body) = fin.bosh {
+            sink.on_bosh(&bosh::Event::Body(Box::new(body)));
+        }
+        if hold {
+            self.reader_mut(C2S).hold(end.index, end.end);
+        }
+        self.pairing.drain(sink);
+    }
+
+    /// `len` bytes of `dir` were lost in the capture at frame `at`.
+    pub fn on_gap(&mut self, dir: Dir, at: FrameRef, len: u64, sink: &mut impl Sink) {
+        self.last_seen = self.last_seen.max(at);
+        if dir == S2C {
+            self.pairing.on_server_gap();
+        }
+        if let Some(cut) = self.reader_mut(dir).on_gap(at, len, sink) {
+            self.complete(dir, cut, sink);
         }
     }
 
-    fn feed_body(&mut self, dir: Dir, at: FrameRef, rest: &[u8], sink: &mut impl Sink) -> usize {
-        let side = self.side_mut(dir);
-        let Phase::Body(mut b) = std::mem::replace(&mut side.phase, Phase::Head) else {
-            return 0;
-        };
-        match b.reader.feed(rest) {
-            Step::More => {
-                side.phase = Phase::Body(b);
-                rest.len()
-            }
-            Step::Done(n) => {
-                let end = side.offset + n as u64;
-                self.complete(dir, b.index, at, b.reader, true, end, sink);
-                n
-            }
-            Step::Broken(n, e) => {
-                let end = side.offset + n as u64;
-                let msg =
-                    format!("{e}; the body is cut here and parsing resumes at the next message");
-                self.note(sink, Level::Warn, e.code(), dir, at, end, msg);
-                self.complete(dir, b.index, at, b.reader, false, end, sink);
-                // A bad size line was read whole; other breaks leave us mid-line.
-                let mid_line = !matches!(e, super::ChunkError::BadChunkSize);
-                self.lose(dir, at, 0, mid_line);
-                n
-            }
+    /// The peer sending `dir` closed (FIN or RST) at frame `at`: a body
+    /// delimited by the close ends here, any other message is cut.
+    pub fn on_close(&mut self, dir: Dir, at: FrameRef, sink: &mut impl Sink) {
+        self.last_seen = self.last_seen.max(at);
+        if let Some(cut) = self.reader_mut(dir).on_close(at, sink) {
+            self.complete(dir, cut, sink);
         }
     }
 
-    fn feed_held(&mut self, at: FrameRef, rest: &[u8]) -> usize {
-        let cap = self.limits.max_http_body;
-        if let Phase::Held(h) = &mut self.side_mut(C2S).phase {
-            let room = cap.saturating_sub(h.bytes).min(rest.len());
-            if room == 0 {
-                h.dropped += h.pending_gap + rest.len() as u64;
-                h.pending_gap = 0;
-                return rest.len();
+    /// The connection is over: close-delimited bodies complete, requests
+    /// without answers are reported (and BOSH long polls cut).
+    pub fn finish(&mut self, sink: &mut impl Sink) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let closed = self.readers.iter().any(MessageReader::is_closed);
+        let end = self.last_seen;
+        for dir in Dir::BOTH {
+            if let Some(cut) = self.reader_mut(dir).finish(end, sink) {
+                self.complete(dir, cut, sink);
             }
-            let gap_before = std::mem::take(&mut h.pending_gap);
-            let same_frame = h
-                .chunks
-                .last_mut()
-                .filter(|c| c.at == at && gap_before == 0);
-            if let (true, Some(last)) = (room > 0, same_frame) {
-                // One held chunk per frame, however the frame's bytes were cut.
-                last.bytes
-                    .extend_from_slice(rest.get(..room).unwrap_or_default());
-                h.bytes += room;
-            } else {
-                h.chunks.push(Held {
-                    at,
-                    gap_before,
-                    bytes: rest.get(..room).unwrap_or_default().to_vec(),
-                });
-                h.bytes += room;
-            }
-            h.dropped += (rest.len() - room) as u64;
         }
-        rest.len()
-    }
-
-    fn feed_lost(&mut self, dir: Dir, at: FrameRef, rest: &[u8], sink: &mut impl Sink) -> usize {
-        let side = self.side_mut(dir);
-        let Phase::Lost(r) = &mut side.phase else {
-            return 0;
-        };
-        let eol = rest.iter().position(|b| *b == b'\n');
-        let n = eol.map_or(rest.len(), |i| i + 1);
-        if r.rejecting {
-            r.skipped += n as u64;
-            r.rejecting = eol.is_none();
-            return n;
+        for reader in &mut self.readers {
+            reader.count_held_as_unparsed();
         }
-        if r.line.is_empty() {
-            r.line_at = at;
-            r.line_offset = side.offset;
-        }
-        if r.line.len() + n > MAX_PROBE_TARGET + 64 {
-            r.skipped += (r.line.len() + n) as u64;
-            r.line.clear();
-            r.rejecting = eol.is_none();
-            return n;
-        }
-        r.line.extend_from_slice(rest.get(..n).unwrap_or_default());
-        match (detect(dir, &r.line), eol) {
-            (Probe::Http, _) => {
-                let (line, line_at, skipped) = (std::mem::take(&mut r.line), r.line_at, r.skipped);
-                let line_offset = r.line_offset;
-                side.head_offset = line_offset;
-                side.unparsed += skipped;
-                side.phase = Phase::Head;
-                side.buf = line;
-                side.head_at = line_at;
-                side.start_ok = true;
-                let msg =
-                    format!("parsing resumed at a message start after skipping {skipped} bytes");
-                self.note(
-                    sink,
-                    Level::Info,
-                    "http.resync",
-                    dir,
-                    line_at,
-                    line_offset,
-                    msg,
-                );
-            }
-            (_, Some(_)) | (Probe::NotHttp, None) => {
-                r.skipped += r.line.len() as u64;
-                r.line.clear();
-                r.rejecting = eol.is_none();
-            }
-            (Probe::NeedMore, None) => {}
-        }
-        n
-    }
-}
-
-fn complete_head<T>(s: httparse::Status<(T, usize)>) -> Option<T> {
-    match s {
-        httparse::Status::Complete((head, _)) => Some(head),
-        httparse::Status::Partial => None,
+        self.pairing.finish(end, closed, sink);
     }
 }

@@ -1,39 +1,161 @@
-//! Which request a response answers. First-in first-out, as HTTP/1.1 says,
-//! except after the capture lost server bytes: browsers (and the Java
-//! clients Finesse sees) send one request at a time on a connection, so
-//! when a response arrives after a loss with several requests waiting, the
-//! earlier ones were answered in the lost bytes and this response answers
-//! the latest. Pairing it first-in first-out would shift every later
-//! exchange of the connection by one: wrong status, wrong latency.
-//! A client seen pipelining (two requests waiting with nothing lost) keeps
-//! first-in first-out.
+//! Which request a response answers, and when an exchange is reported.
+//!
+//! First-in first-out, as HTTP/1.1 says, except after the capture lost
+//! server bytes: browsers (and the Java clients Finesse sees) send one
+//! request at a time on a connection, so when a response arrives after a
+//! loss with several requests waiting, the earlier ones were answered in the
+//! lost bytes and this response answers the latest. Pairing it first-in
+//! first-out would shift every later exchange of the connection by one:
+//! wrong status, wrong latency. A client seen pipelining (two requests
+//! waiting with nothing lost) keeps first-in first-out.
+//!
+//! Takes requests and response heads as they are read, and the news that
+//! server bytes were lost; gives each response the exchange it belongs to
+//! and reports exchanges in connection order once both messages are done
+//! (`http.response_lost`, `http.response_without_request`,
+//! `http.pending_limit`, `http.unanswered` as findings). Keeps at most
+//! `limits.max_http_pending` exchanges; never looks at bytes.
 
+use std::collections::VecDeque;
+
+use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
 
+use super::super::exchange::Exchange;
 use super::super::parser::ResponseHead;
-use super::super::Sink;
-use super::{Connection, Entry};
+use super::super::{bosh, Sink};
+use super::message::{Req, Resp};
+use super::{note, Spot};
 
 /// Interim (1xx) statuses kept per exchange.
 const MAX_INFORMATIONAL: usize = 16;
+
+/// One exchange being read: its request (unless the capture missed it) and its response.
+#[derive(Debug)]
+pub(super) struct Entry {
+    pub index: u64,
+    pub req: Option<Req>,
+    pub resp: Option<Resp>,
+    informational: Vec<u16>,
+    /// Its response was in bytes the capture lost.
+    response_lost: bool,
+}
 
 impl Entry {
     /// Still waiting for its response (not answered, not lost).
     fn awaiting(&self) -> bool {
         self.resp.is_none() && !self.response_lost
     }
-}
-use crate::common::Dir::ServerToClient as S2C;
 
-impl Connection {
-    /// The entry a final response answers, or a new entry without a
-    /// request; None for an interim 1xx (recorded on its entry).
-    pub(super) fn pair_response(
-        &mut self,
-        head: &ResponseHead,
-        sink: &mut impl Sink,
-    ) -> Option<u64> {
-        let (first, off) = (self.side(S2C).head_at, self.side(S2C).head_offset);
+    /// Both messages are done (or the response will never come).
+    fn is_done(&self) -> bool {
+        let req_done = self.req.as_ref().is_none_or(|r| r.done);
+        let resp_done = self.resp.as_ref().is_some_and(|r| r.done) || self.response_lost;
+        req_done && resp_done
+    }
+
+    fn into_exchange(self, stream: u64, unanswered: bool) -> Exchange {
+        let request = self.req.map(|r| r.report);
+        let response = self.resp.map(|r| r.report);
+        let latency_ms = match (&request, &response) {
+            (Some(q), Some(r)) => Some(bosh::millis(q.last, r.first)),
+            _ => None,
+        };
+        Exchange {
+            stream,
+            index: self.index,
+            request,
+            response,
+            informational: self.informational,
+            latency_ms,
+            unanswered,
+        }
+    }
+}
+
+/// What a response head is to the exchanges waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// An interim 1xx, recorded on the exchange it belongs to.
+    Interim,
+    /// The final response of exchange `.0`.
+    Final(u64),
+    /// No request waits for it: it needs an exchange of its own ([`Pairing::open`]).
+    Unrequested,
+}
+
+/// The exchanges of one connection, in order, until they are reported.
+#[derive(Debug)]
+pub(super) struct Pairing {
+    stream: u64,
+    max_pending: usize,
+    pending: VecDeque<Entry>,
+    next_index: u64,
+    /// Server bytes were lost in the capture since the last final response.
+    server_lost: bool,
+    /// Two requests were seen waiting at once with nothing lost: the client
+    /// pipelines, so responses pair first-in first-out whatever happens.
+    pipelined: bool,
+}
+
+impl Pairing {
+    /// No exchange yet; at most `max_pending` kept waiting.
+    pub fn new(stream: u64, max_pending: usize) -> Pairing {
+        Pairing {
+            stream,
+            max_pending,
+            pending: VecDeque::new(),
+            next_index: 0,
+            server_lost: false,
+            pipelined: false,
+        }
+    }
+
+    /// Opens the next exchange (`req` is None for a response without one);
+    /// gives its index. When too many wait, the oldest is reported
+    /// unanswered, with a finding at `at`.
+    pub fn open(&mut self, req: Option<Req>, at: Spot, sink: &mut impl Sink) -> u64 {
+        if self.pending.len() >= self.max_pending.max(1) {
+            if let Some(old) = self.pending.pop_front() {
+                let msg = format!(
+                    "more than {} requests waiting for answers; the oldest is reported unanswered",
+                    self.max_pending
+                );
+                note(
+                    sink,
+                    self.stream,
+                    at,
+                    Level::Warn,
+                    "http.pending_limit",
+                    msg,
+                );
+                sink.on_exchange(&old.into_exchange(self.stream, true));
+            }
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        self.pending.push_back(Entry {
+            index,
+            req,
+            resp: None,
+            informational: Vec::new(),
+            response_lost: false,
+        });
+        index
+    }
+
+    /// The exchange numbered `index`, while it is not reported yet.
+    pub fn entry_mut(&mut self, index: u64) -> Option<&mut Entry> {
+        self.pending.iter_mut().find(|e| e.index == index)
+    }
+
+    /// Server bytes were lost in the capture.
+    pub fn on_server_gap(&mut self) {
+        self.server_lost = true;
+    }
+
+    /// Which exchange the response whose head starts at `start` answers.
+    pub fn answer(&mut self, head: &ResponseHead, start: Spot, sink: &mut impl Sink) -> Answer {
         if (100..200).contains(&head.status) && head.status != 101 {
             let mut waiting = self.pending.iter_mut();
             if let Some(e) = waiting.find(|e| e.awaiting() && e.req.is_some()) {
@@ -42,7 +164,7 @@ impl Connection {
                     e.informational.push(head.status);
                 }
             }
-            return None;
+            return Answer::Interim;
         }
         let lost = std::mem::take(&mut self.server_lost);
         let waiting = self.pending.iter().filter(|e| e.awaiting()).count();
@@ -50,23 +172,22 @@ impl Connection {
             self.pipelined = true;
         }
         if waiting > 1 && lost && !self.pipelined {
-            self.mark_lost_responses(waiting - 1, sink);
+            self.mark_lost_responses(waiting - 1, start, sink);
         }
         if let Some(e) = self.pending.iter().find(|e| e.awaiting()) {
-            return Some(e.index);
+            return Answer::Final(e.index);
         }
         let msg = format!(
             "response {} {} without a request in the capture (capture started mid-connection, or requests were lost)",
             head.status, head.reason
         );
         let code = "http.response_without_request";
-        self.note(sink, Level::Info, code, S2C, first, off, msg);
-        Some(self.push_entry(None, first, sink))
+        note(sink, self.stream, start, Level::Info, code, msg);
+        Answer::Unrequested
     }
 
     /// The first `count` waiting requests were answered in lost bytes.
-    fn mark_lost_responses(&mut self, count: usize, sink: &mut impl Sink) {
-        let (first, off) = (self.side(S2C).head_at, self.side(S2C).head_offset);
+    fn mark_lost_responses(&mut self, count: usize, start: Spot, sink: &mut impl Sink) {
         let mut marked = Vec::new();
         for e in self.pending.iter_mut().filter(|e| e.awaiting()).take(count) {
             e.response_lost = true;
@@ -80,16 +201,65 @@ impl Connection {
         let msg = format!(
             "the response to {} was lost in the capture; the response at frame {} answers the request after it",
             marked.join(", "),
-            first.frame
+            start.at.frame
         );
-        self.note(
+        note(
             sink,
+            self.stream,
+            start,
             Level::Warn,
             "http.response_lost",
-            S2C,
-            first,
-            off,
             msg,
         );
     }
+
+    /// Reports, in order, every exchange whose request and response are both done.
+    pub fn drain(&mut self, sink: &mut impl Sink) {
+        while self.pending.front().is_some_and(Entry::is_done) {
+            if let Some(entry) = self.pending.pop_front() {
+                let unanswered = entry.response_lost;
+                sink.on_exchange(&entry.into_exchange(self.stream, unanswered));
+            }
+        }
+    }
+
+    /// The connection ended (`closed`: by a FIN or RST) or the capture did,
+    /// at frame `ended`: every exchange left is reported, requests without an
+    /// answer with a finding (and, for BOSH, an unanswered long poll).
+    pub fn finish(&mut self, ended: FrameRef, closed: bool, sink: &mut impl Sink) {
+        while let Some(entry) = self.pending.pop_front() {
+            let answered = entry.resp.is_some();
+            if let (false, Some(req)) = (answered, &entry.req) {
+                let msg = format!(
+                    "{} {} got no response before the {} ended",
+                    req.report.method,
+                    req.report.path,
+                    if closed { "connection" } else { "capture" }
+                );
+                let at = Spot {
+                    dir: Dir::ClientToServer,
+                    at: req.report.first,
+                    offset: req.offset,
+                };
+                note(sink, self.stream, at, Level::Warn, "http.unanswered", msg);
+                if let Some(attrs) = &req.bosh {
+                    let request = bosh::RequestRef {
+                        attrs: attrs.clone(),
+                        first: req.report.first,
+                        last: req.report.last,
+                    };
+                    sink.on_bosh(&bosh::Event::Unanswered(Box::new(bosh::Unanswered {
+                        stream: self.stream,
+                        request,
+                        ended,
+                        closed,
+                    })));
+                }
+            }
+            sink.on_exchange(&entry.into_exchange(self.stream, !answered));
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

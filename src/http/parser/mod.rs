@@ -241,6 +241,7 @@ pub(crate) struct ResponseHead {
 /// httparse borrows its header slots for the lifetime of the buffer it
 /// parses; the slots are recycled between parses by collecting back into the
 /// same allocation (an in-place `Vec` collect) so no head allocates them anew.
+#[derive(Debug)]
 pub(crate) struct HeaderSlots(Vec<httparse::Header<'static>>);
 
 impl HeaderSlots {
