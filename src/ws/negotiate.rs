@@ -16,6 +16,7 @@ use crate::finding::{Finding, Layer, Level};
 const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The value `Sec-WebSocket-Accept` must carry for `key`: base64(SHA-1(key + GUID)).
+/// The one definition: the HTTP stage checks a 101 against it.
 pub fn accept_key(key: &str) -> String {
     let mut hash = Sha1::new();
     hash.update(key.trim().as_bytes());
