@@ -12,8 +12,8 @@ use crate::finding::Level;
 use crate::limits::Limits;
 
 use super::super::parser::{
-    detect, find_head_end, parse_request, parse_response, HeadError, HeaderSlots, Probe,
-    RequestHead, ResponseHead,
+    detect, find_head_end, parse_request, parse_response, BadHeaders, HeadError, HeaderFault,
+    HeaderSlots, Parsed, Probe, RequestHead, ResponseHead, MAX_DESCRIBED,
 };
 use super::super::Sink;
 use super::resync::Resumed;
@@ -224,7 +224,10 @@ impl HeadReader {
             },
         };
         match self.parse(&head) {
-            Ok(parsed) => HeadStep::Read(taken, Box::new(HeadRead { head: parsed, span })),
+            Ok((parsed, skipped)) => {
+                self.report_skipped(&skipped, span.start, sink);
+                HeadStep::Read(taken, Box::new(HeadRead { head: parsed, span }))
+            }
             Err(e) => {
                 let msg = format!(
                     "{e} in a {}-byte head; skipping to the next message",
@@ -240,22 +243,65 @@ impl HeadReader {
         }
     }
 
-    fn parse(&mut self, head: &[u8]) -> Result<Head, HeadError> {
+    fn parse(&mut self, head: &[u8]) -> Result<(Head, BadHeaders), HeadError> {
         match self.dir {
             Dir::ClientToServer => {
-                complete_head(parse_request(head, &mut self.slots)?).map(Head::Request)
+                let p = complete_head(parse_request(head, &mut self.slots)?)?;
+                Ok((Head::Request(p.head), p.skipped))
             }
             Dir::ServerToClient => {
-                complete_head(parse_response(head, &mut self.slots)?).map(Head::Response)
+                let p = complete_head(parse_response(head, &mut self.slots)?)?;
+                Ok((Head::Response(p.head), p.skipped))
             }
+        }
+    }
+
+    /// One finding per header field the parse skipped (the first few; then
+    /// how many more), located at the offending byte.
+    fn report_skipped(&self, skipped: &BadHeaders, start: Spot, sink: &mut impl Sink) {
+        let what = match self.dir {
+            Dir::ClientToServer => "request",
+            Dir::ServerToClient => "response",
+        };
+        for bad in &skipped.described {
+            let name = match bad.name.as_str() {
+                "" => "a header line without a name".to_string(),
+                name => format!("header {name:?}"),
+            };
+            let offset = start.offset + bad.at as u64;
+            let dropped = match bad.fault {
+                HeaderFault::Folded => "the continuation is dropped",
+                _ => "the header is skipped",
+            };
+            let msg = format!(
+                "{what} {name} on line {} of the head: {} at stream offset {offset}; {dropped} and the {what} goes on (line: \"{}\")",
+                bad.line, bad.fault, bad.shown
+            );
+            let at = Spot { offset, ..start };
+            note(sink, self.stream, at, Level::Warn, "http.bad_header", msg);
+        }
+        if skipped.more > 0 {
+            let msg = format!(
+                "{} more malformed header lines in this {what} head skipped (only the first {} are described)",
+                skipped.more,
+                MAX_DESCRIBED
+            );
+            note(
+                sink,
+                self.stream,
+                start,
+                Level::Warn,
+                "http.bad_header",
+                msg,
+            );
         }
     }
 }
 
 /// A head cut at its empty line is complete; the parser saying otherwise means a cut start line.
-fn complete_head<T>(s: httparse::Status<(T, usize)>) -> Result<T, HeadError> {
+fn complete_head<T>(s: httparse::Status<Parsed<T>>) -> Result<Parsed<T>, HeadError> {
     match s {
-        httparse::Status::Complete((head, _)) => Ok(head),
+        httparse::Status::Complete(parsed) => Ok(parsed),
         httparse::Status::Partial => Err(HeadError::Truncated),
     }
 }

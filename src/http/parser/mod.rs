@@ -6,9 +6,14 @@
 //! this module only decides what the parsed fields mean. It never buffers,
 //! never allocates more than the head it is given, and never panics on input.
 
+mod lines;
+
 use thiserror::Error;
 
 use crate::common::Dir;
+
+pub use lines::HeaderFault;
+pub(crate) use lines::{BadHeaders, Kind, MAX_DESCRIBED};
 
 /// What the first bytes of a direction look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,8 +271,32 @@ impl HeaderSlots {
     }
 }
 
-/// Result of parsing a head: complete (with its length in bytes), or needs more bytes.
-pub(crate) type HeadStatus<T> = Result<httparse::Status<(T, usize)>, HeadError>;
+/// A head parsed, with the header fields the parse skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Parsed<T> {
+    pub head: T,
+    /// Bytes of the head, empty line included.
+    pub len: usize,
+    /// Malformed header fields left out of `head`.
+    pub skipped: BadHeaders,
+}
+
+/// Result of parsing a head: complete, or needs more bytes.
+pub(crate) type HeadStatus<T> = Result<httparse::Status<Parsed<T>>, HeadError>;
+
+/// httparse told to skip a malformed header line instead of refusing the
+/// head (what browsers do, and what keeps one bad byte from hiding a
+/// session), and to accept from servers what RFC 9112 asks user agents to
+/// accept: whitespace before the colon and folded lines.
+fn tolerant() -> httparse::ParserConfig {
+    let mut config = httparse::ParserConfig::default();
+    config
+        .ignore_invalid_headers_in_requests(true)
+        .ignore_invalid_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true);
+    config
+}
 
 fn own_fields(headers: &[httparse::Header<'_>]) -> Fields {
     Fields(
@@ -276,18 +305,35 @@ fn own_fields(headers: &[httparse::Header<'_>]) -> Fields {
             .take_while(|h| !h.name.is_empty())
             .map(|h| Field {
                 name: h.name.to_string(),
-                value: h.value.to_vec(),
+                // A folded value keeps its line breaks: each becomes a space (RFC 9112 section 5.2).
+                value: h
+                    .value
+                    .iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                    .collect(),
             })
             .collect(),
     )
 }
 
-/// Parses a request head at the start of `buf`.
+/// Checks the header lines of `buf`; gives them and the bytes httparse is
+/// to read (without the fields it would refuse the whole head for).
+fn checked(buf: &[u8], kind: Kind) -> (BadHeaders, Option<Vec<u8>>) {
+    let skipped = lines::check(buf, kind);
+    let cleaned = skipped.without_refused(buf);
+    (skipped, cleaned)
+}
+
+/// Parses a request head at the start of `buf`; malformed header lines are
+/// skipped and listed, a malformed request line refuses the head.
 pub(crate) fn parse_request(buf: &[u8], slots: &mut HeaderSlots) -> HeadStatus<RequestHead> {
     let limit = slots.limit();
+    let (skipped, cleaned) = checked(buf, Kind::Request);
+    let input = cleaned.as_deref().unwrap_or(buf);
+    let removed = skipped.refused_len();
     slots.with(|headers| {
         let mut req = httparse::Request::new(headers);
-        match req.parse(buf) {
+        match tolerant().parse_request(&mut req, input) {
             Ok(httparse::Status::Partial) => Ok(httparse::Status::Partial),
             Ok(httparse::Status::Complete(len)) => {
                 let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version)
@@ -300,19 +346,24 @@ pub(crate) fn parse_request(buf: &[u8], slots: &mut HeaderSlots) -> HeadStatus<R
                     minor,
                     fields: own_fields(req.headers),
                 };
-                Ok(httparse::Status::Complete((head, len)))
+                let len = len + removed;
+                Ok(httparse::Status::Complete(Parsed { head, len, skipped }))
             }
             Err(e) => Err(HeadError::from_httparse(e, limit)),
         }
     })
 }
 
-/// Parses a response head at the start of `buf`.
+/// Parses a response head at the start of `buf`; malformed header lines are
+/// skipped and listed, a malformed status line refuses the head.
 pub(crate) fn parse_response(buf: &[u8], slots: &mut HeaderSlots) -> HeadStatus<ResponseHead> {
     let limit = slots.limit();
+    let (skipped, cleaned) = checked(buf, Kind::Response);
+    let input = cleaned.as_deref().unwrap_or(buf);
+    let removed = skipped.refused_len();
     slots.with(|headers| {
         let mut resp = httparse::Response::new(headers);
-        match resp.parse(buf) {
+        match tolerant().parse_response(&mut resp, input) {
             Ok(httparse::Status::Partial) => Ok(httparse::Status::Partial),
             Ok(httparse::Status::Complete(len)) => {
                 let (Some(status), Some(minor)) = (resp.code, resp.version) else {
@@ -324,7 +375,8 @@ pub(crate) fn parse_response(buf: &[u8], slots: &mut HeaderSlots) -> HeadStatus<
                     minor,
                     fields: own_fields(resp.headers),
                 };
-                Ok(httparse::Status::Complete((head, len)))
+                let len = len + removed;
+                Ok(httparse::Status::Complete(Parsed { head, len, skipped }))
             }
             Err(e) => Err(HeadError::from_httparse(e, limit)),
         }

@@ -79,10 +79,10 @@ fn request_head_parses_and_every_prefix_is_partial() {
             "prefix {n}"
         );
     }
-    let Ok(Status::Complete((head, len))) = parse_request(GET, &mut s) else {
+    let Ok(Status::Complete(Parsed { head, len, skipped })) = parse_request(GET, &mut s) else {
         panic!("complete request expected")
     };
-    assert_eq!(len, GET.len());
+    assert_eq!((len, skipped), (GET.len(), BadHeaders::default()));
     assert_eq!(head.method, "GET");
     assert_eq!(head.target, "/finesse/api/User/1001");
     assert_eq!(head.minor, 1);
@@ -100,7 +100,7 @@ fn response_head_parses_and_every_prefix_is_partial() {
             "prefix {n}"
         );
     }
-    let Ok(Status::Complete((head, len))) = parse_response(OK, &mut s) else {
+    let Ok(Status::Complete(Parsed { head, len, .. })) = parse_response(OK, &mut s) else {
         panic!("complete response expected")
     };
     assert_eq!(
@@ -127,16 +127,11 @@ fn resp_err(bytes: &[u8]) -> HeadError {
 fn malformed_fields_name_their_error() {
     assert_eq!(req_err(b"G(T / HTTP/1.1\r\n\r\n"), HeadError::Token);
     assert_eq!(req_err(b"GET / HTTQ/1.1\r\n\r\n"), HeadError::Version);
-    assert_eq!(
-        req_err(b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n"),
-        HeadError::HeaderName
-    );
-    assert_eq!(
-        req_err(b"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n"),
-        HeadError::HeaderValue
-    );
+    // A bad byte in the start line still refuses the head.
     assert_eq!(req_err(b"GET / HTTP/1.1\rX\r\n\r\n"), HeadError::NewLine);
+    assert_eq!(req_err(b"GET /\x1b HTTP/1.1\r\n\r\n"), HeadError::Token);
     assert_eq!(resp_err(b"HTTP/1.1 2x0 OK\r\n\r\n"), HeadError::Status);
+    assert_eq!(resp_err(b"HTTP/1.1 200 O\x00K\r\n\r\n"), HeadError::Status);
     let many: Vec<u8> = [
         b"GET / HTTP/1.1\r\n".to_vec(),
         b"A: 1\r\n".repeat(9),
@@ -270,4 +265,165 @@ fn chunk_size_lines() {
 fn head_end_with_bare_newlines() {
     assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nxyz", 0), Some(16));
     assert_eq!(find_head_end(b"GET / HTTP/1.0\r\nA: b\r\n", 0), None);
+}
+
+/// Parses `bytes` as a request or response head; gives its fields as
+/// (name, value) and what was skipped.
+fn tolerant(kind: Kind, bytes: &[u8]) -> (Vec<(String, String)>, BadHeaders) {
+    let mut s = slots();
+    let (fields, skipped) = match kind {
+        Kind::Request => match parse_request(bytes, &mut s) {
+            Ok(Status::Complete(p)) => (p.head.fields, p.skipped),
+            other => panic!("{:?}: {other:?}", bytes.escape_ascii().to_string()),
+        },
+        Kind::Response => match parse_response(bytes, &mut s) {
+            Ok(Status::Complete(p)) => (p.head.fields, p.skipped),
+            other => panic!("{:?}: {other:?}", bytes.escape_ascii().to_string()),
+        },
+    };
+    let fields = fields
+        .0
+        .into_iter()
+        .map(|f| (f.name, String::from_utf8_lossy(&f.value).into_owned()))
+        .collect();
+    (fields, skipped)
+}
+
+fn head_with(kind: Kind, line: &[u8]) -> Vec<u8> {
+    let start: &[u8] = match kind {
+        Kind::Request => b"GET /ws/ HTTP/1.1\r\n",
+        Kind::Response => b"HTTP/1.1 101 Switching Protocols\r\n",
+    };
+    [
+        start,
+        b"Upgrade: websocket\r\n",
+        line,
+        b"\r\nHost: f\r\n\r\n",
+    ]
+    .concat()
+}
+
+#[test]
+fn a_bad_byte_skips_its_header_not_the_head() {
+    // The bad line, what is wrong, and where in the line.
+    let cases: [(&[u8], HeaderFault, usize); 6] = [
+        (
+            b"User-Agent: Mozilla\x1b[31m",
+            HeaderFault::ValueByte { byte: 0x1b },
+            19,
+        ),
+        (
+            b"User-Agent: a\x00b",
+            HeaderFault::ValueByte { byte: 0 },
+            13,
+        ),
+        (
+            b"User-Agent: a\x7fb",
+            HeaderFault::ValueByte { byte: 0x7f },
+            13,
+        ),
+        (b"User-Agent: a\rb", HeaderFault::BareCr, 13),
+        (b"User\xe9Agent: a", HeaderFault::NameByte { byte: 0xe9 }, 4),
+        (b"User-Agent a", HeaderFault::NameByte { byte: b' ' }, 10),
+    ];
+    for kind in [Kind::Request, Kind::Response] {
+        for (line, fault, at) in &cases {
+            let bytes = head_with(kind, line);
+            let (fields, skipped) = tolerant(kind, &bytes);
+            let names: Vec<_> = fields.iter().map(|f| f.0.as_str()).collect();
+            assert_eq!(names, ["Upgrade", "Host"], "{kind:?} {fault}");
+            assert_eq!(skipped.described.len(), 1, "{kind:?} {fault}");
+            let bad = &skipped.described[0];
+            assert_eq!((&bad.fault, bad.line), (fault, 3), "{kind:?}");
+            let line_at = bytes.windows(line.len()).position(|w| w == *line);
+            assert_eq!(Some(bad.at), line_at.map(|i| i + at), "{kind:?} {fault}");
+        }
+    }
+}
+
+#[test]
+fn obs_text_in_a_value_is_kept() {
+    for kind in [Kind::Request, Kind::Response] {
+        let bytes = head_with(kind, b"X-Agent: caf\xc3\xa9 \x80\xff");
+        let (fields, skipped) = tolerant(kind, &bytes);
+        assert_eq!(skipped, BadHeaders::default());
+        assert_eq!(fields[1].0, "X-Agent");
+        assert_eq!(fields[1].1, "caf\u{e9} \u{fffd}\u{fffd}");
+    }
+}
+
+#[test]
+fn lines_without_colon_and_spaces_before_it() {
+    let bytes = head_with(Kind::Request, b"Just some words");
+    let (fields, skipped) = tolerant(Kind::Request, &bytes);
+    assert_eq!(fields.len(), 2);
+    assert_eq!(
+        skipped.described[0].fault,
+        HeaderFault::NameByte { byte: b' ' }
+    );
+    let bytes = head_with(Kind::Request, b"Nocolon");
+    assert_eq!(
+        tolerant(Kind::Request, &bytes).1.described[0].fault,
+        HeaderFault::NoColon
+    );
+    let bytes = head_with(Kind::Request, b": no name");
+    assert_eq!(
+        tolerant(Kind::Request, &bytes).1.described[0].fault,
+        HeaderFault::EmptyName
+    );
+    // Whitespace before the colon: refused in a request, accepted from a server.
+    let bytes = head_with(Kind::Request, b"Sec-WebSocket-Protocol : xmpp");
+    let (fields, skipped) = tolerant(Kind::Request, &bytes);
+    assert_eq!(
+        (fields.len(), &skipped.described[0].fault),
+        (2, &HeaderFault::SpaceBeforeColon)
+    );
+    let bytes = head_with(Kind::Response, b"Sec-WebSocket-Protocol : xmpp");
+    let (fields, skipped) = tolerant(Kind::Response, &bytes);
+    assert_eq!(skipped, BadHeaders::default());
+    assert_eq!(fields[1], ("Sec-WebSocket-Protocol".into(), "xmpp".into()));
+}
+
+#[test]
+fn folded_lines_join_in_a_response_and_are_dropped_from_a_request() {
+    let bytes = head_with(Kind::Response, b"X-Long: one\r\n  two");
+    let (fields, skipped) = tolerant(Kind::Response, &bytes);
+    assert_eq!(skipped, BadHeaders::default());
+    assert_eq!(fields[1], ("X-Long".into(), "one    two".into()));
+    let bytes = head_with(Kind::Request, b"X-Long: one\r\n  two");
+    let (fields, skipped) = tolerant(Kind::Request, &bytes);
+    assert_eq!(fields[1], ("X-Long".into(), "one".into()));
+    let bad = &skipped.described[0];
+    assert_eq!(
+        (bad.name.as_str(), &bad.fault, bad.line),
+        ("X-Long", &HeaderFault::Folded, 4)
+    );
+}
+
+#[test]
+fn every_prefix_of_a_head_with_a_bad_line_is_partial() {
+    for line in [
+        &b"User-Agent: a\x1bb"[..],
+        b"User-Agent: a\x00b",
+        b"User-Agent: a\rb",
+        b"Bad line",
+    ] {
+        for kind in [Kind::Request, Kind::Response] {
+            let bytes = head_with(kind, line);
+            let mut s = slots();
+            for n in 0..bytes.len() {
+                let partial = match kind {
+                    Kind::Request => parse_request(&bytes[..n], &mut s).map(|s| s.is_partial()),
+                    Kind::Response => parse_response(&bytes[..n], &mut s).map(|s| s.is_partial()),
+                };
+                assert_eq!(partial, Ok(true), "{kind:?} {line:?} prefix {n}");
+            }
+            // The length is the whole head's, whatever was left out for the parser.
+            let len = match kind {
+                Kind::Request => parse_request(&bytes, &mut s).map(|s| s.unwrap().len),
+                Kind::Response => parse_response(&bytes, &mut s).map(|s| s.unwrap().len),
+            };
+            assert_eq!(len, Ok(bytes.len()), "{kind:?} {line:?}");
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod bosh_flow;
 mod corpus;
 mod flows;
 mod pairing;
+mod tolerance;
 
 use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Findings};
