@@ -412,11 +412,20 @@ pub(crate) enum Framing {
     UntilClose,
 }
 
+/// Largest Content-Length taken as a length (1 TiB). No capture holds a
+/// longer body: a larger value is a broken or hostile header, and believing
+/// it would swallow the rest of the connection as one body.
+pub(crate) const MAX_CONTENT_LENGTH: u64 = 1 << 40;
+
 /// Why the length of a body cannot be known.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum FramingError {
     #[error("Content-Length {value:?} is not a number")]
     BadContentLength { value: String },
+    #[error("Content-Length {value} does not fit in 64 bits")]
+    ContentLengthOverflow { value: String },
+    #[error("Content-Length {length} exceeds the 1 TiB cap ({cap} bytes): no capture holds a body that long")]
+    ContentLengthOverCap { length: u64, cap: u64 },
     #[error("Content-Length given twice with different values ({first} and {second})")]
     ConflictingContentLength { first: u64, second: u64 },
     #[error("request Transfer-Encoding {value:?} does not end in chunked")]
@@ -426,7 +435,9 @@ pub enum FramingError {
 impl FramingError {
     pub(crate) fn code(&self) -> &'static str {
         match self {
-            FramingError::BadContentLength { .. } => "http.bad_content_length",
+            FramingError::BadContentLength { .. }
+            | FramingError::ContentLengthOverflow { .. }
+            | FramingError::ContentLengthOverCap { .. } => "http.bad_content_length",
             FramingError::ConflictingContentLength { .. } => "http.conflicting_lengths",
             FramingError::RequestNotChunked { .. } => "http.bad_transfer_encoding",
         }
@@ -445,8 +456,7 @@ fn content_length(fields: &Fields) -> Result<Option<u64>, FramingError> {
     let mut found: Option<u64> = None;
     for raw in fields.all("content-length") {
         for part in raw.split(',').map(str::trim) {
-            let n = parse_decimal(part)
-                .ok_or_else(|| FramingError::BadContentLength { value: raw.clone() })?;
+            let n = parse_length(part, &raw)?;
             match found {
                 Some(first) if first != n => {
                     return Err(FramingError::ConflictingContentLength { first, second: n })
@@ -458,11 +468,29 @@ fn content_length(fields: &Fields) -> Result<Option<u64>, FramingError> {
     Ok(found)
 }
 
-fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// One Content-Length value (`raw` is the whole header, for the error).
+fn parse_length(s: &str, raw: &str) -> Result<u64, FramingError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FramingError::BadContentLength {
+            value: raw.to_string(),
+        });
     }
-    s.parse().ok()
+    let digits = s.trim_start_matches('0');
+    let length = match digits {
+        "" => 0,
+        _ => digits
+            .parse::<u64>()
+            .map_err(|_| FramingError::ContentLengthOverflow {
+                value: s.to_string(),
+            })?,
+    };
+    if length > MAX_CONTENT_LENGTH {
+        return Err(FramingError::ContentLengthOverCap {
+            length,
+            cap: MAX_CONTENT_LENGTH,
+        });
+    }
+    Ok(length)
 }
 
 /// The framing of `fields` for either kind of message; `no_body` forces Empty.

@@ -228,11 +228,11 @@ fn bad_lengths_name_their_error() {
         response_framing(&same, None).map(|d| d.framing),
         Ok(Framing::Length(5))
     );
-    let huge = head(&[("Content-Length", "99999999999999999999")]);
-    assert!(matches!(
-        response_framing(&huge, None),
-        Err(FramingError::BadContentLength { .. })
-    ));
+    let padded = head(&[("Content-Length", "000000000000000000000005")]);
+    assert_eq!(
+        response_framing(&padded, None).map(|d| d.framing),
+        Ok(Framing::Length(5))
+    );
     let req = RequestHead {
         method: "POST".into(),
         target: "/".into(),
@@ -426,4 +426,42 @@ fn every_prefix_of_a_head_with_a_bad_line_is_partial() {
             assert_eq!(len, Ok(bytes.len()), "{kind:?} {line:?}");
         }
     }
+}
+
+#[test]
+fn content_length_too_large_says_so() {
+    let over = head(&[("Content-Length", "18446744073709551615")]);
+    let e = response_framing(&over, None).unwrap_err();
+    assert_eq!(
+        e,
+        FramingError::ContentLengthOverCap {
+            length: u64::MAX,
+            cap: MAX_CONTENT_LENGTH
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "Content-Length 18446744073709551615 exceeds the 1 TiB cap (1099511627776 bytes): no capture holds a body that long"
+    );
+    assert_eq!(MAX_CONTENT_LENGTH, 1 << 40, "the message says 1 TiB");
+    let wide = head(&[("Content-Length", "99999999999999999999")]);
+    let e = response_framing(&wide, None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Content-Length 99999999999999999999 does not fit in 64 bits"
+    );
+    assert_eq!(e.code(), "http.bad_content_length");
+    let at_cap = head(&[("Content-Length", "1099511627776")]);
+    assert_eq!(
+        response_framing(&at_cap, None).map(|d| d.framing),
+        Ok(Framing::Length(MAX_CONTENT_LENGTH))
+    );
+    let past = head(&[("Content-Length", "1099511627777")]);
+    assert!(matches!(
+        response_framing(&past, None),
+        Err(FramingError::ContentLengthOverCap {
+            length: 1_099_511_627_777,
+            ..
+        })
+    ));
 }

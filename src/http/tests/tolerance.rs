@@ -1,5 +1,6 @@
 //! One bad byte must not hide a session: a malformed header line is a
-//! finding about that header, the exchange and the upgrade go on.
+//! finding about that header, the exchange and the upgrade go on. Also the
+//! Content-Length too large to believe.
 
 use super::*;
 use crate::http::Protocol;
@@ -126,4 +127,30 @@ fn non_ascii_bytes_in_a_value_are_kept_without_a_finding() {
         q.headers.user_agent.as_deref(),
         Some("Agent \u{e9}\u{fffd}\u{fffd}")
     );
+}
+
+#[test]
+fn a_content_length_too_large_to_believe_cannot_delimit_the_body() {
+    let huge = b"POST /a HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\nxyz\r\n";
+    let next = b"GET /b HTTP/1.1\r\nHost: f\r\n\r\n";
+    let ok = b"HTTP/1.1 204 No Content\r\n\r\n";
+    let script = [
+        data(C, &[huge.as_slice(), next].concat()),
+        data(S, &[ok.as_slice(), ok].concat()),
+    ];
+    let rec = run_all_ways(&script, &Limits::default(), false).rec();
+    let f = rec.findings()[0].clone();
+    assert_eq!(f.code, "http.bad_content_length");
+    assert_eq!(
+        f.message,
+        "Content-Length 18446744073709551615 exceeds the 1 TiB cap (1099511627776 bytes): no capture holds a body that long; the request body cannot be delimited"
+    );
+    // As for any bad length: the body is skipped up to the next request.
+    assert_eq!(rec.codes(), ["http.bad_content_length", "http.resync"]);
+    let paths: Vec<_> = rec
+        .exchanges()
+        .iter()
+        .filter_map(|x| x.request.as_ref().map(|q| q.path.clone()))
+        .collect();
+    assert_eq!(paths, ["/a", "/b"]);
 }
