@@ -28,7 +28,7 @@ pub(crate) enum Kind {
 
 /// What is wrong with a header line.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum HeaderFault {
+pub(crate) enum HeaderFault {
     #[error("byte 0x{byte:02x} in the name")]
     NameByte { byte: u8 },
     #[error("byte 0x{byte:02x} in the value")]

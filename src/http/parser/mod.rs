@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::common::Dir;
 
-pub use lines::HeaderFault;
+pub(crate) use lines::HeaderFault;
 pub(crate) use lines::{BadHeaders, Kind, MAX_DESCRIBED};
 
 /// What the first bytes of a direction look like.
