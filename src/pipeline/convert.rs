@@ -225,10 +225,18 @@ pub(crate) fn ws_message(m: &ws::Message<'_>, text: Option<String>) -> Event {
     };
     let mut summary = String::with_capacity(48);
     let _ = write!(summary, "{opcode} message");
-    let _ = match m.len {
-        Some(len) if m.compressed => write!(summary, ", {len} bytes ({} compressed)", m.wire_len),
-        Some(len) => write!(summary, ", {len} bytes"),
-        None => write!(summary, ", {} compressed bytes not inflated", m.wire_len),
+    let _ = match (m.len, m.known_bytes) {
+        (_, Some(known)) => write!(
+            summary,
+            ", {known} of {} bytes known ({} compressed; the rest refers to compression history from before the capture or a gap)",
+            m.payload.len(),
+            m.wire_len
+        ),
+        (Some(len), _) if m.compressed => {
+            write!(summary, ", {len} bytes ({} compressed)", m.wire_len)
+        }
+        (Some(len), _) => write!(summary, ", {len} bytes"),
+        (None, _) => write!(summary, ", {} compressed bytes not inflated", m.wire_len),
     };
     if m.frames > 1 {
         let _ = write!(summary, " in {} frames", m.frames);
@@ -414,4 +422,41 @@ pub(crate) fn one_line(s: &str, max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Timestamp;
+
+    fn compressed(len: Option<u64>, known: Option<u64>, payload: &[u8]) -> String {
+        let at = FrameRef::new(5, Timestamp::default());
+        let m = ws::Message {
+            stream: 0,
+            dir: Dir::ServerToClient,
+            frame: at,
+            last_frame: at,
+            time: at.ts,
+            opcode: ws::MessageOpcode::Text,
+            compressed: true,
+            frames: 1,
+            wire_len: 300,
+            len,
+            truncated: false,
+            not_inflated: None,
+            known_bytes: known,
+            text: None,
+            payload,
+        };
+        ws_message(&m, None).summary
+    }
+
+    #[test]
+    fn a_partly_known_message_says_how_much() {
+        let summary = compressed(Some(6), Some(2), b"<\xff\xff\xff2>");
+        assert!(
+            summary.starts_with("text message, 2 of 6 bytes known (300 compressed;"),
+            "{summary}"
+        );
+    }
 }

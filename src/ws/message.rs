@@ -30,10 +30,12 @@ pub enum ControlOpcode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotInflated {
-    /// It refers to compression context from before the capture (or before a
-    /// gap, or before invalid data): it cannot be inflated without it.
+    /// A binary message that refers to compression context from before the
+    /// capture (or before a gap, or before invalid data): its real 0xFF
+    /// bytes cannot be told from unknown ones. (A text message in that case
+    /// is given with [`Message::known_bytes`].)
     NoContext,
-    /// Its deflate data is invalid although the context was complete.
+    /// Its deflate data is invalid.
     InvalidDeflate,
     /// Part of it is missing from the capture.
     Gap,
@@ -71,8 +73,14 @@ pub struct Message<'a> {
     /// Why a compressed message has no payload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_inflated: Option<NotInflated>,
-    /// The payload of a text message, when it is valid UTF-8 (a cut message
-    /// loses its incomplete last character).
+    /// A compressed text message that refers to compression history from
+    /// before the capture (or a gap): this many of the payload's bytes are
+    /// known. Each unknown byte is 0xFF in `payload` (never part of UTF-8),
+    /// and `text` is `None`: the message is never passed on as if whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_bytes: Option<u64>,
+    /// The payload of a text message, when it is valid UTF-8 and wholly
+    /// known (a cut message loses its incomplete last character).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<&'a str>,
     /// The payload bytes kept (unmasked and inflated).
@@ -156,6 +164,9 @@ pub struct DirSummary {
     pub binary: u64,
     pub compressed: u64,
     pub not_inflated: u64,
+    /// Compressed text messages with only some bytes known (the window from
+    /// before the capture or a gap).
+    pub partial: u64,
     pub truncated: u64,
     pub controls: u64,
     /// Bytes decoded as frames (headers and payloads).
@@ -205,6 +216,7 @@ mod tests {
             len: Some(5),
             truncated: false,
             not_inflated: None,
+            known_bytes: None,
             text: Some("Hello"),
             payload: b"Hello",
         };

@@ -31,6 +31,8 @@ mod side;
 mod tests;
 #[cfg(test)]
 mod tests_corpus;
+#[cfg(test)]
+mod tests_window;
 
 pub use connection::Connection;
 pub use message::{
