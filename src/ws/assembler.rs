@@ -72,6 +72,8 @@ struct Open {
     len_known: bool,
     /// Bytes known of a message that refers to a lost window.
     known: Option<usize>,
+    /// Inflation stopped at this cap.
+    capped: Option<usize>,
 }
 
 pub(crate) struct Assembler {
@@ -150,6 +152,7 @@ impl Assembler {
             not_inflated: None,
             len_known: true,
             known: None,
+            capped: None,
         };
         emit(self.dir, &open, payload, &mut self.stats, cx);
         true
@@ -175,6 +178,7 @@ impl Assembler {
             not_inflated: None,
             len_known: true,
             known: None,
+            capped: None,
         };
         if compressed {
             let (takeover, trusted) = match self.deflate {
@@ -295,10 +299,14 @@ impl Assembler {
         let (level, code, place, msg) = match stop {
             Stop::Limit => {
                 open.truncated = true;
+                open.capped = Some(cap);
                 let msg = format!(
-                    "decompression limit at frame {}: stopped after {cap} inflated bytes \
-                     (caps: {} bytes, {}x the compressed size)",
-                    at.frame, self.caps.inflated, self.caps.ratio
+                    "decompression limit at frame {}: inflated to {}, the rest of the message \
+                     dropped (caps: {} bytes, {}x the compressed size)",
+                    at.frame,
+                    size_in_words(cap),
+                    self.caps.inflated,
+                    self.caps.ratio
                 );
                 (Level::Warn, "ws.inflate_limit", at, msg)
             }
@@ -527,6 +535,7 @@ fn emit<S: Sink>(
         truncated: open.truncated,
         not_inflated: open.not_inflated,
         known_bytes: open.known.map(|k| k as u64),
+        inflate_cap: open.capped.map(|c| c as u64),
         text,
         payload,
     };
@@ -572,5 +581,14 @@ fn text_of<'p, S: Sink>(
             );
             None
         }
+    }
+}
+
+/// `8 MiB`, `64 KiB`, or a byte count: caps are usually round.
+fn size_in_words(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
     }
 }

@@ -65,7 +65,7 @@ pub struct Message<'a> {
     /// Payload bytes on the wire, compressed size for compressed messages.
     pub wire_len: u64,
     /// Payload length after inflating; `None` when unknown (not inflated, or
-    /// inflating stopped at a limit).
+    /// inflating stopped at a limit: see `inflate_cap`).
     pub len: Option<u64>,
     /// `payload` holds less than the whole message (a cap, a gap, the end of
     /// the capture).
@@ -79,6 +79,10 @@ pub struct Message<'a> {
     /// and `text` is `None`: the message is never passed on as if whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub known_bytes: Option<u64>,
+    /// Inflating stopped at this cap (bytes): `payload` holds the message's
+    /// first `inflate_cap` inflated bytes, the rest was dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inflate_cap: Option<u64>,
     /// The payload of a text message, when it is valid UTF-8 and wholly
     /// known (a cut message loses its incomplete last character).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -217,6 +221,7 @@ mod tests {
             truncated: false,
             not_inflated: None,
             known_bytes: None,
+            inflate_cap: None,
             text: Some("Hello"),
             payload: b"Hello",
         };

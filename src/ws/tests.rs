@@ -460,11 +460,21 @@ fn decompression_bomb_stops_at_the_cap() {
         "{}",
         limit.message
     );
+    assert!(
+        limit
+            .message
+            .contains("inflated to 1 MiB, the rest of the message dropped"),
+        "{}",
+        limit.message
+    );
     let m = r.message_json(0);
     assert_eq!(
         (m["truncated"].as_bool(), m["len"].is_null()),
         (Some(true), true)
     );
+    // Inflated up to the cap and passed on as such, not "not inflated".
+    assert_eq!(m["inflate_cap"], 1 << 20);
+    assert!(m["not_inflated"].is_null());
     assert_eq!(r.messages[0].2.len(), 1 << 20);
     assert_eq!(r.texts_of(S2C), vec!["still here"]);
     assert!(r.has("ws.deflate_context_lost"));
