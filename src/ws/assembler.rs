@@ -549,6 +549,9 @@ fn emit<S: Sink>(
     stats.partial += u64::from(open.known.is_some());
     stats.truncated += u64::from(open.truncated);
     stats.inflated_bytes = stats.inflated_bytes.saturating_add(payload.len() as u64);
+    if open.opcode == MessageOpcode::Text && !open.truncated {
+        cx.note_text(dir, payload);
+    }
     cx.sink.on_message(&message);
 }
 

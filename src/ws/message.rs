@@ -8,6 +8,7 @@
 use serde::{Serialize, Serializer};
 
 use crate::common::{Dir, FrameRef, Timestamp};
+use crate::ws::evidence::{Confidence, Evidence};
 
 /// The opcode of a data message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -189,6 +190,12 @@ pub struct Summary {
     pub stream: u64,
     /// No handshake was seen: frame boundaries were found by heuristic.
     pub midstream: bool,
+    /// How sure the stage is that this is WebSocket: `handshake`, `content`
+    /// or `frames-only` (no WebSocket finding is reported at `frames-only`).
+    pub confidence: Confidence,
+    /// What the frames showed, for a connection seen without its handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
     /// The direction the WebSocket client (masking side) sends in, once known.
     pub client_dir: Option<Dir>,
     pub c2s: DirSummary,

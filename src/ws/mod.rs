@@ -21,10 +21,12 @@
 mod assembler;
 mod connection;
 mod deflate;
+mod evidence;
 mod frame;
 mod message;
 mod midstream;
 mod negotiate;
+mod proof;
 mod side;
 
 #[cfg(test)]
@@ -35,6 +37,7 @@ mod tests_corpus;
 mod tests_window;
 
 pub use connection::Connection;
+pub use evidence::{Confidence, DirEvidence, Evidence, Ports};
 pub use message::{
     CloseSent, Closed, Control, ControlOpcode, DirSummary, Message, MessageOpcode, NotInflated,
     Summary, TcpEnd,
