@@ -17,7 +17,7 @@
 use crate::common::Dir;
 use crate::ws::deflate::Inflater;
 use crate::ws::evidence::{Confidence, Evidence, Ports};
-use crate::ws::frame::{parse_header, unmask, Opcode, Parse, RSV1};
+use crate::ws::frame::{parse_header, unmask, Header, Opcode, Parse, RSV1};
 use crate::ws::midstream::{
     chain, payload_plausible, plausible, scan_needing, Expect, Scan, Verdict,
 };
@@ -25,8 +25,11 @@ use crate::ws::midstream::{
 /// The answer of [`probe`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
+    /// Proven: XMPP or Finesse text, or readable text with consistent masking.
     WebSocket,
+    /// No frames start there, or only frame structure says WebSocket.
     NotWebSocket,
+    /// More bytes may still decide.
     NeedMore,
 }
 
@@ -89,12 +92,65 @@ pub fn probe(first: [&[u8]; 2], ports: Option<Ports>, max_len: u64, at_end: bool
     }
 }
 
-/// The message being read by [`walk`].
+/// The message being read by [`walk`], with its buffers.
+#[derive(Default)]
+struct Messages {
+    open: Option<Reading>,
+    inflater: Option<Inflater>,
+    plain: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
 struct Reading {
     text: bool,
     compressed: bool,
     /// Not valid deflate: no text to look at.
     broken: bool,
+}
+
+impl Messages {
+    /// A data frame (text, binary or continuation) and its payload; gives
+    /// the text of the text message it completes (unknown bytes 0xFF).
+    fn on_frame(&mut self, h: &Header, payload: &[u8]) -> Option<&[u8]> {
+        if h.opcode != Opcode::Continuation {
+            self.plain.clear();
+            self.open = Some(Reading {
+                text: h.opcode == Opcode::Text,
+                compressed: h.rsv & RSV1 != 0,
+                broken: false,
+            });
+        }
+        let r = self.open.as_mut()?;
+        self.scratch.clear();
+        self.scratch
+            .extend_from_slice(payload.get(..MESSAGE_CAP).unwrap_or(payload));
+        if let Some(key) = h.mask {
+            unmask(&mut self.scratch, key, 0);
+        }
+        if r.compressed && !r.broken {
+            let inf = self
+                .inflater
+                .get_or_insert_with(|| Inflater::new(true, false));
+            r.broken = inf
+                .feed(&self.scratch, &mut self.plain, MESSAGE_CAP)
+                .is_err();
+            if h.fin && !r.broken {
+                r.broken = inf.end_message(&mut self.plain, MESSAGE_CAP).is_err();
+            }
+            if r.broken {
+                inf.lose_context();
+            }
+        } else if !r.compressed {
+            let room = MESSAGE_CAP.saturating_sub(self.plain.len());
+            let keep = self.scratch.get(..room).unwrap_or(&self.scratch);
+            self.plain.extend_from_slice(keep);
+        }
+        if !h.fin {
+            return None;
+        }
+        let done = self.open.take()?;
+        (done.text && !done.broken).then_some(self.plain.as_slice())
+    }
 }
 
 /// Reads one direction's frames from a boundary until the bytes end or a
@@ -108,9 +164,7 @@ fn walk(dir: Dir, bytes: &[u8], masked: bool, max_len: u64, evidence: &mut Evide
         max_len,
     };
     let (mut pos, mut fragment_open) = (0usize, false);
-    let mut reading: Option<Reading> = None;
-    let mut inflater: Option<Inflater> = None;
-    let (mut plain, mut scratch) = (Vec::new(), Vec::new());
+    let mut messages = Messages::default();
     while let Parse::Complete(h) = parse_header(bytes.get(pos..).unwrap_or_default()) {
         let len = usize::try_from(h.payload_len).unwrap_or(usize::MAX);
         let start = pos.saturating_add(h.header_len());
@@ -126,45 +180,12 @@ fn walk(dir: Dir, bytes: &[u8], masked: bool, max_len: u64, evidence: &mut Evide
         }
         evidence.on_frame(dir, h.mask.is_some());
         pos = start + payload.len();
-        match h.opcode {
-            Opcode::Text | Opcode::Binary => {
-                plain.clear();
-                reading = Some(Reading {
-                    text: h.opcode == Opcode::Text,
-                    compressed: h.rsv & RSV1 != 0,
-                    broken: false,
-                });
-            }
-            Opcode::Continuation => {}
-            _ => continue,
+        if h.opcode.is_control() {
+            continue;
         }
         fragment_open = !h.fin;
-        let Some(r) = &mut reading else {
-            continue;
-        };
-        scratch.clear();
-        scratch.extend_from_slice(payload.get(..MESSAGE_CAP).unwrap_or(payload));
-        if let Some(key) = h.mask {
-            unmask(&mut scratch, key, 0);
-        }
-        if r.compressed && !r.broken {
-            let inf = inflater.get_or_insert_with(|| Inflater::new(true, false));
-            r.broken = inf.feed(&scratch, &mut plain, MESSAGE_CAP).is_err();
-            if h.fin && !r.broken {
-                r.broken = inf.end_message(&mut plain, MESSAGE_CAP).is_err();
-            }
-            if r.broken {
-                inf.lose_context();
-            }
-        } else if !r.compressed {
-            let room = MESSAGE_CAP.saturating_sub(plain.len());
-            plain.extend_from_slice(scratch.get(..room).unwrap_or(&scratch));
-        }
-        if h.fin {
-            if r.text && !r.broken {
-                evidence.on_text(dir, &plain);
-            }
-            reading = None;
+        if let Some(text) = messages.on_frame(&h, payload) {
+            evidence.on_text(dir, text);
         }
     }
 }

@@ -1086,6 +1086,8 @@ fn fuzz_rounds(rounds: u64) {
             mutated[pos] ^= data[(i + 1) % data.len()];
         }
         crate::fuzzing::ws::connection(&mutated);
+        crate::fuzzing::ws::probe(&data);
+        crate::fuzzing::ws::probe(&mutated);
         data.insert(0, 2);
         crate::fuzzing::ws::connection(&data);
     }

@@ -8,7 +8,9 @@
 use flate2::{Compress, Compression};
 
 use super::deflate::tests::compress_message;
-use super::tests::{at, frame, run_with, text, Recorder, Segment, C2S, KEY, S2C};
+use super::tests::{
+    assert_chunking_invariant, at, frame, run_with, text, Recorder, Segment, C2S, KEY, S2C,
+};
 use super::*;
 use crate::limits::Limits;
 
@@ -473,4 +475,26 @@ fn findings_wait_for_the_proof_then_come() {
     assert!(r.findings[0].message.contains("carry XMPP"));
     assert_eq!(conn.summary().confidence, Confidence::Content);
     assert_eq!(r.closed.as_ref().unwrap().client_code, Some(1006));
+}
+
+/// Held findings come out at the same point of the events whatever the
+/// chunking: the proof rests on whole frames and messages only.
+#[test]
+fn the_proof_does_not_depend_on_the_chunking() {
+    let mut c2s = frame(true, 0, 2, Some(KEY), b"\x00\x01");
+    c2s.extend(text(C2S, "hello"));
+    c2s.extend(frame(true, 0, 2, Some(KEY), b"\x00\x02"));
+    let mut s2c = b"tail of a frame".to_vec();
+    s2c.extend(frame(true, 0, 2, None, b"\x05"));
+    s2c.extend(frame(true, 0, 9, None, b"p"));
+    s2c.extend(frame(true, 0, 2, None, b"\x06"));
+    s2c.extend(text(S2C, "welcome back"));
+    let segs: Vec<Segment> = vec![(S2C, 1, s2c), (C2S, 2, c2s)];
+    let r = assert_chunking_invariant(None, &Limits::default(), &segs);
+    let codes = r.codes();
+    assert_eq!(codes.first(), Some(&"ws.midstream"), "{codes:?}");
+    assert!(
+        codes.contains(&"ws.unparsed") && codes.contains(&"ws.ping_unanswered"),
+        "{codes:?}"
+    );
 }
