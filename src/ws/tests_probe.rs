@@ -498,3 +498,86 @@ fn the_proof_does_not_depend_on_the_chunking() {
         "{codes:?}"
     );
 }
+
+/// The issue end to end: a capture of an OpenFlow switch and its controller
+/// (handshake, keepalives, packet-ins, a reset at the end) reported with no
+/// WebSocket layer and no WebSocket finding, so `report --fail-on warn`
+/// exits 0 where `tshark -Y websocket` finds nothing.
+#[test]
+fn an_openflow_capture_is_not_reported_as_websocket() {
+    use etherparse::PacketBuilder;
+    use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
+
+    let [switch, controller] = openflow_session(1);
+    let mut pcap = PcapHeader {
+        network: Linktype::ETHERNET,
+        ..PcapHeader::default()
+    }
+    .to_vec_raw()
+    .unwrap();
+    let (mut seq, mut n) = ([1000u32, 5000u32], 0u32);
+    let mut packet = |pcap: &mut Vec<u8>, from_switch: bool, flags: &str, payload: &[u8]| {
+        let (i, ports) = if from_switch {
+            (0, (40001, 6653))
+        } else {
+            (1, (6653, 40001))
+        };
+        let ips = if from_switch {
+            ([10, 0, 0, 2], [10, 0, 0, 1])
+        } else {
+            ([10, 0, 0, 1], [10, 0, 0, 2])
+        };
+        let mut b = PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(ips.0, ips.1, 64)
+            .tcp(ports.0, ports.1, seq[i], 65535)
+            .ack(seq[1 - i]);
+        if flags.contains('S') {
+            b = b.syn();
+        }
+        if flags.contains('R') {
+            b = b.rst();
+        }
+        let mut data = Vec::new();
+        b.write(&mut data, payload).unwrap();
+        seq[i] = seq[i].wrapping_add(payload.len() as u32 + u32::from(flags.contains('S')));
+        n += 1;
+        let block = LegacyPcapBlock {
+            ts_sec: 1_772_442_000 + n,
+            ts_usec: 0,
+            caplen: data.len() as u32,
+            origlen: data.len() as u32,
+            data: &data,
+        };
+        pcap.extend(block.to_vec_raw().unwrap());
+    };
+    packet(&mut pcap, true, "S", &[]);
+    packet(&mut pcap, false, "S", &[]);
+    for (s, c) in switch.chunks(24).zip(controller.chunks(40)) {
+        packet(&mut pcap, true, "", s);
+        packet(&mut pcap, false, "", c);
+    }
+    packet(&mut pcap, true, "R", &[]);
+    let path = std::env::temp_dir().join(format!("xmppcap-openflow-{}.pcap", std::process::id()));
+    std::fs::write(&path, &pcap).unwrap();
+    let report = crate::pipeline::report(
+        &path,
+        &crate::pipeline::Options::default(),
+        crate::report::ndjson::Selection::All,
+    );
+    let _ = std::fs::remove_file(&path);
+    let report = report.unwrap();
+    let conn = &report.connections[0];
+    assert_eq!(
+        (conn.layers.as_slice(), conn.websocket.is_none()),
+        (&["unknown"][..], true)
+    );
+    let levels: Vec<_> = report.findings.iter().map(|f| (f.code, f.level)).collect();
+    assert!(
+        report.findings.iter().all(|f| !f.code.starts_with("ws.")),
+        "{levels:?}"
+    );
+    assert!(
+        crate::pipeline::worst_level(&report.findings) < Some(crate::finding::Level::Warn),
+        "{levels:?}"
+    );
+}
