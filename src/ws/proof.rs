@@ -133,16 +133,23 @@ impl Proof {
 
     /// The connection ended: one finding if it never got past frame structure.
     pub(crate) fn finish<S: Findings>(&mut self, client: Option<Dir>, sink: &mut S) {
-        if !self.gathering() || self.evidence.frames() == 0 {
+        if !self.gathering() {
             return;
         }
         let count = self.held.len() as u64 + self.withheld;
-        let msg = format!(
-            "frames found without a WebSocket handshake, but only their structure says \
-             WebSocket: {}; decoded, with no WebSocket finding reported ({count} withheld){}",
-            self.evidence.because(client),
-            roles(client)
-        );
+        let msg = match (self.evidence.frames(), count) {
+            (0, 0) => return,
+            (0, _) => format!(
+                "no WebSocket frame found in a connection seen without its handshake \
+                 ({count} findings withheld)"
+            ),
+            _ => format!(
+                "frames found without a WebSocket handshake, but only their structure says \
+                 WebSocket: {}; decoded, with no WebSocket finding reported ({count} withheld){}",
+                self.evidence.because(client),
+                roles(client)
+            ),
+        };
         self.held.clear();
         self.withheld = 0;
         sink.push_finding(self.midstream_finding(Level::Info, msg));
