@@ -378,8 +378,8 @@ impl Assembler {
             let msg = format!(
                 "compressed text from frame {} on refers to compression history from before \
                  the capture (or a gap): such messages are given with only their known bytes \
-                 ({known} of {} here), never as text, until 32 KiB of known text has passed \
-                 in this direction",
+                 ({known} of {} here), never as text, until the last 32 KiB inflated in \
+                 this direction hold no unknown byte",
                 open.first.frame,
                 self.buf.len()
             );
