@@ -19,8 +19,6 @@ pub mod common;
 pub mod decode;
 pub mod finding;
 pub mod finesse;
-#[doc(hidden)]
-pub mod fixturegen;
 pub mod http;
 pub mod limits;
 pub mod pipeline;

@@ -18,11 +18,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use xmppcap::fixturegen::bench::{self, BenchConfig, BenchStats};
-use xmppcap::fixturegen::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
-use xmppcap::fixturegen::pcap::{PcapFormat, PcapWriter};
-use xmppcap::fixturegen::pcapng::{Interface, PcapNgWriter};
-use xmppcap::fixturegen::{catalog, catalog::write_all, DirTruth, Fixture};
+use xmppcap_fixturegen::bench::{self, BenchConfig, BenchStats};
+use xmppcap_fixturegen::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
+use xmppcap_fixturegen::pcap::{PcapFormat, PcapWriter};
+use xmppcap_fixturegen::pcapng::{Interface, PcapNgWriter};
+use xmppcap_fixturegen::{catalog, catalog::write_all, DirTruth, Fixture};
 
 #[derive(Parser)]
 #[command(about = "Generates xmppcap's test and benchmark captures")]
@@ -194,7 +194,7 @@ fn truth_json(f: &Fixture) -> serde_json::Value {
                     "opcode": m.opcode,
                     "compressed": m.compressed,
                     "len": m.payload.len(),
-                    "sha256": xmppcap::fixturegen::truth::sha256_hex(&m.payload),
+                    "sha256": xmppcap_fixturegen::truth::sha256_hex(&m.payload),
                     "close_code": m.close_code,
                 })).collect::<Vec<_>>(),
             })
@@ -203,10 +203,8 @@ fn truth_json(f: &Fixture) -> serde_json::Value {
     serde_json::json!({"frames": f.frames, "streams": streams})
 }
 
-type KeyedBench = fn(
-    &mut dyn FrameSink,
-    &BenchConfig,
-) -> Result<(BenchStats, String), xmppcap::fixturegen::Error>;
+type KeyedBench =
+    fn(&mut dyn FrameSink, &BenchConfig) -> Result<(BenchStats, String), xmppcap_fixturegen::Error>;
 
 /// Runs a benchmark generator that also produces a key log (OUT.keys).
 fn keyed_bench(what: &str, args: &BenchArgs, gen: KeyedBench) -> Result<()> {
@@ -239,7 +237,7 @@ fn run() -> Result<()> {
         }
         Cmd::Truth { name } => {
             let spec =
-                xmppcap::fixturegen::find(&name).with_context(|| format!("no fixture {name}"))?;
+                xmppcap_fixturegen::find(&name).with_context(|| format!("no fixture {name}"))?;
             let fixture = (spec.build)()?;
             println!("{}", serde_json::to_string_pretty(&truth_json(&fixture))?);
         }

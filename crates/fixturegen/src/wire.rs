@@ -17,7 +17,7 @@ use etherparse::{
 use super::frame::{Frame, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL, LINKTYPE_RAW};
 use super::tcp::Segment;
 use super::Error;
-use crate::common::Dir;
+use crate::Dir;
 
 /// The link layer a conversation is captured on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,7 +286,7 @@ fn sll2(seg: &Segment, protocol: EtherType) -> [u8; 20] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixturegen::tcp::{ConvConfig, Conversation};
+    use crate::tcp::{ConvConfig, Conversation};
     use etherparse::{LaxSlicedPacket, NetSlice, SlicedPacket, TransportSlice};
 
     fn segs(client: &str, server: &str) -> Vec<Segment> {

@@ -12,7 +12,7 @@ use super::capture::Capture;
 use super::channel::{Channel, Transport, MS};
 use super::content::DOMAIN;
 use super::Error;
-use crate::common::Dir;
+use crate::Dir;
 
 const HTTPBIND: &str = "http://jabber.org/protocol/httpbind";
 const WAIT_S: i64 = 30;

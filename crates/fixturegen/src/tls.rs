@@ -24,11 +24,11 @@ use rustls::{
 use super::det::{provider, FixedTime, Group, Seeded};
 use super::tcp::Conversation;
 use super::truth::DirTruth;
-use crate::common::Dir;
+use crate::Dir;
 
-const CA_PEM: &[u8] = include_bytes!("../../keys/test-ca.pem");
-const CERT_PEM: &[u8] = include_bytes!("../../keys/finesse.pem");
-const KEY_PEM: &[u8] = include_bytes!("../../keys/finesse.key.pem");
+const CA_PEM: &[u8] = include_bytes!("../../../keys/test-ca.pem");
+const CERT_PEM: &[u8] = include_bytes!("../../../keys/finesse.pem");
+const KEY_PEM: &[u8] = include_bytes!("../../../keys/finesse.key.pem");
 
 /// Records NSS key log lines (`LABEL <client random hex> <secret hex>`).
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@ use super::tls::{TlsEnv, TlsOptions};
 use super::wire::{render, Wire};
 use super::Error;
 use super::{finesse, xmpp};
-use crate::common::Dir;
+use crate::Dir;
 
 /// What to generate.
 #[derive(Clone, Copy, Debug)]

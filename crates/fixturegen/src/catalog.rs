@@ -129,11 +129,15 @@ pub(crate) fn gzip(bytes: &[u8]) -> Result<Vec<u8>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixturegen::readback;
+    use crate::readback;
     use std::io::Read;
 
+    /// A path in the repository: `fixtures/` and `keys/` are at the
+    /// workspace root, two levels above this crate.
     fn repo(path: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path)
     }
 
     fn gunzip(bytes: &[u8]) -> Vec<u8> {

@@ -18,7 +18,7 @@ use super::pcapng::{Interface, PcapNgWriter};
 use super::tcp::{ConvConfig, Conversation};
 use super::wire::{Link, Wire};
 use super::Error;
-use crate::common::Dir;
+use crate::Dir;
 
 const C2S: Dir = Dir::ClientToServer;
 const S2C: Dir = Dir::ServerToClient;

@@ -15,7 +15,7 @@ use flate2::{Compress, Compression, FlushCompress};
 use sha1::{Digest, Sha1};
 
 use super::truth::WsTruth;
-use crate::common::Dir;
+use crate::Dir;
 
 /// Continuation frame.
 pub const CONTINUATION: u8 = 0;

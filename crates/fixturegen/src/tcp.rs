@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 
-use crate::common::Dir;
+use crate::Dir;
 
 /// One TCP segment as the model sent it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use super::tcp::{Conversation, Segment};
 use super::truth::{DirTruth, StreamTruth, WsTruth};
 use super::wire::{render, Wire};
 use super::Error;
-use crate::common::Dir;
+use crate::Dir;
 
 /// What the truth needs to know about one conversation.
 #[derive(Clone, Debug, Default)]
@@ -177,8 +177,8 @@ fn cover(seg: &Segment, k: usize, header_len: usize, kept: usize) -> Option<(u64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixturegen::impair;
-    use crate::fixturegen::tcp::ConvConfig;
+    use crate::impair;
+    use crate::tcp::ConvConfig;
 
     fn conv(id: u32, port: u16, start: i64) -> Conversation {
         let cfg = ConvConfig::new(

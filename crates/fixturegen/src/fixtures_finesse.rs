@@ -17,7 +17,7 @@ use super::frame::{LINKTYPE_ETHERNET, START_NS};
 use super::pcap::PcapFormat;
 use super::tls::{TlsEnv, TlsOptions};
 use super::{xmpp, Error};
-use crate::common::Dir;
+use crate::Dir;
 use base64::Engine as _;
 
 /// The Finesse fixtures.

@@ -16,7 +16,7 @@ use super::truth::WsTruth;
 use super::wire::Wire;
 use super::ws::{upgrade_request, upgrade_response, Deflater, WsSender, PING, PONG};
 use super::{xmpp, Error};
-use crate::common::Dir;
+use crate::Dir;
 
 const C2S: Dir = Dir::ClientToServer;
 const S2C: Dir = Dir::ServerToClient;

@@ -12,7 +12,7 @@
 use fastrand::Rng;
 
 use super::tcp::Segment;
-use crate::common::Dir;
+use crate::Dir;
 
 fn is_data(s: &Segment) -> bool {
     !s.payload.is_empty() && !s.syn
@@ -120,7 +120,7 @@ pub fn fragment(segs: &mut [Segment], dir: Dir, nth: usize, size: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixturegen::tcp::{ConvConfig, Conversation};
+    use crate::tcp::{ConvConfig, Conversation};
 
     fn segs() -> (Vec<Segment>, Vec<u8>) {
         let mut cfg = ConvConfig::new(

@@ -260,7 +260,7 @@ fn dsb_enc(endian: Endian, keylog: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixturegen::frame::{LINKTYPE_ETHERNET, LINKTYPE_RAW, START_NS};
+    use crate::frame::{LINKTYPE_ETHERNET, LINKTYPE_RAW, START_NS};
     use pcap_parser::pcapng::{Block, PcapNGSlice};
     use pcap_parser::PcapBlockOwned;
 
@@ -336,7 +336,7 @@ mod tests {
         assert!(blocks[7].contains("DSB(TlsKeyLog)"));
         assert!(blocks[8].contains("EPB(0"));
         assert!(blocks[9].contains("SPB(42)"));
-        let back = crate::fixturegen::readback::read(&bytes);
+        let back = crate::readback::read(&bytes);
         assert_eq!((back.frames.len(), back.sections), (4, 2));
         assert_eq!(back.secrets, vec![b"x\n".to_vec()]);
         let times: Vec<i64> = back.frames[..3].iter().map(|f| f.ts_ns).collect();

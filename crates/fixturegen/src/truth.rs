@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::common::Dir;
+use crate::Dir;
 
 /// Bytes missing from a direction's stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -118,7 +118,7 @@ impl<W: Write> FrameSink for PcapWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixturegen::frame::{LINKTYPE_ETHERNET, START_NS};
+    use crate::frame::{LINKTYPE_ETHERNET, START_NS};
 
     fn frames() -> Vec<Frame> {
         (0..3)
@@ -155,7 +155,7 @@ mod tests {
                     &bytes[..4] == b"\xa1\xb2\xc3\xd4",
                     endian == Endian::Big && !nanos
                 );
-                let back = crate::fixturegen::readback::read(&bytes);
+                let back = crate::readback::read(&bytes);
                 assert_eq!(back.frames.len(), 3);
                 let f = &back.frames[2];
                 assert_eq!(f.linktype, 1);

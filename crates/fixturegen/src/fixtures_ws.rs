@@ -16,7 +16,7 @@ use super::pcap::PcapFormat;
 use super::ws::{MsgOpts, BINARY, TEXT};
 use super::xmpp::{self, update};
 use super::{impair, Error};
-use crate::common::Dir;
+use crate::Dir;
 
 const C2S: Dir = Dir::ClientToServer;
 const S2C: Dir = Dir::ServerToClient;

@@ -16,7 +16,7 @@ use super::frame::START_NS;
 use super::tls::TlsEnv;
 use super::xmpp::{self as x, update};
 use super::Error;
-use crate::common::Dir;
+use crate::Dir;
 
 /// The requestId of the desktop's REST state change.
 pub const REQUEST_ID: &str = "5d1a9e3c-7b42-4f0e-9c61-2a8b3f4d6e71";

@@ -19,7 +19,7 @@ use super::tcp::{ConvConfig, Conversation};
 use super::tls::{TlsEnv, TlsOptions, TlsSession};
 use super::wire::Wire;
 use super::Error;
-use crate::common::Dir;
+use crate::Dir;
 
 const C2S: Dir = Dir::ClientToServer;
 const S2C: Dir = Dir::ServerToClient;
