@@ -2,11 +2,13 @@
 
 use std::process::{Command, Output};
 
-/// Runs the binary from the crate root (fixture paths are relative to it).
+use crate::workspace_root;
+
+/// Runs the binary from the workspace root (fixture paths are relative to it).
 pub fn xmppcap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xmppcap"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(workspace_root())
         .output()
         .expect("the xmppcap binary runs")
 }
@@ -225,11 +227,8 @@ fn html_report_escapes_captured_text() {
 #[test]
 fn json_report_has_the_fields_its_schema_requires() {
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/report.schema.json"
-        ))
-        .expect("schema file"),
+        &std::fs::read_to_string(workspace_root().join("docs/report.schema.json"))
+            .expect("schema file"),
     )
     .expect("schema is JSON");
     let out = xmppcap(&["report", "--format", "json", WSS, "--keylog", WSS_KEYS]);

@@ -10,16 +10,19 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::common::Dir;
-use crate::finding::Level;
-use crate::pipeline::{self, Depth, Options};
-use crate::report;
-use crate::report::ndjson::Selection;
-use crate::report::streams::StreamsReport;
+use xmppcap::common::Dir;
+use xmppcap::finding::Level;
+use xmppcap::pipeline::{self, Depth, Options};
+use xmppcap::report::ndjson::Selection;
+use xmppcap::report::streams::{self, StreamsReport};
+
+use crate::progress::StderrBar;
+use crate::render;
 
 mod commands;
 
@@ -215,7 +218,7 @@ impl FailOn {
 }
 
 /// Entry point of the binary.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let args = with_default_command(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -324,9 +327,12 @@ impl AnalysisArgs {
     }
 }
 
+/// The options every command starts from: a progress bar on stderr unless
+/// `--no-progress` or stderr is not a terminal.
 fn options(no_progress: bool) -> Options {
+    let bar = !no_progress && io::stderr().is_terminal();
     Options {
-        progress: !no_progress && io::stderr().is_terminal(),
+        progress: bar.then(|| Arc::new(StderrBar) as Arc<dyn pipeline::Progress>),
         ..Options::default()
     }
 }
@@ -348,8 +354,8 @@ fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
     let reports = pipeline::run_many(&args.input.captures, |path| pipeline::streams(path, &opts));
     let mut out = open_output(args.input.output.as_ref())?;
     match args.format {
-        TableOrJson::Table => report::streams::render_table(&reports, &mut out)?,
-        TableOrJson::Json => report::streams::render_json(&reports, &mut out)?,
+        TableOrJson::Table => render::streams::render_table(&reports, &mut out)?,
+        TableOrJson::Json => streams::render_json(&reports, &mut out)?,
     }
     out.flush()?;
     let fail_on = args.input.fail_on.map(FailOn::level);

@@ -6,12 +6,14 @@
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, ContentArrangement, Table};
+use xmppcap::finding::Layer;
+use xmppcap::report::event::{Detail, Event};
+use xmppcap::report::model::Report;
+use xmppcap::report::ndjson::Selection;
+use xmppcap::report::text;
+use xmppcap::tls::{self, Decrypted};
 
-use crate::report::event::{Detail, Event};
-use crate::report::model::Report;
-use crate::report::ndjson::Selection;
-use crate::report::streams::render_findings;
-use crate::report::text;
+use super::render_findings;
 
 const WIDTH: u16 = 100;
 
@@ -33,7 +35,7 @@ fn capture_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// `ws` and `http`: the selected events, one row each, then their findings.
-pub fn render_events(
+pub(crate) fn render_events(
     reports: &[&Report],
     selection: Selection,
     out: &mut dyn Write,
@@ -125,7 +127,7 @@ fn shortened(t: &str) -> String {
 
 /// `tls`: one block per TLS connection (suite names and certificates are
 /// too long for a 100-column table).
-pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
     for (i, report) in reports.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
@@ -150,7 +152,7 @@ pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
         let findings: Vec<_> = report
             .findings
             .iter()
-            .filter(|f| f.layer == crate::finding::Layer::Tls)
+            .filter(|f| f.layer == Layer::Tls)
             .cloned()
             .collect();
         if !findings.is_empty() {
@@ -163,7 +165,7 @@ pub fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
 
 /// One TLS connection in a few lines: protocol, names, certificate, keys and
 /// outcome, records, alerts.
-fn tls_lines(s: &crate::tls::Summary) -> Vec<String> {
+fn tls_lines(s: &tls::Summary) -> Vec<String> {
     let mut proto = format!(
         "{} {}",
         s.version.as_deref().unwrap_or("TLS ?"),
@@ -234,12 +236,12 @@ fn short_source(source: &str) -> &str {
     source.rsplit('/').next().unwrap_or(source)
 }
 
-fn tls_decrypted(s: &crate::tls::Summary) -> String {
+fn tls_decrypted(s: &tls::Summary) -> String {
     let what = match s.decrypted {
-        crate::tls::Decrypted::Yes => "yes",
-        crate::tls::Decrypted::Partly => "partly",
-        crate::tls::Decrypted::No => "no",
-        crate::tls::Decrypted::NothingEncrypted => "nothing encrypted",
+        Decrypted::Yes => "yes",
+        Decrypted::Partly => "partly",
+        Decrypted::No => "no",
+        Decrypted::NothingEncrypted => "nothing encrypted",
     };
     match &s.reason {
         Some(reason) => format!("{what} ({reason})"),

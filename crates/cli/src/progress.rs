@@ -1,21 +1,23 @@
-//! The progress bar: drawn on stderr only when asked (stderr is a terminal),
-//! by bytes of the capture file read. Never writes to stdout.
+//! The progress bar: drawn on stderr, by bytes of the capture file read.
+//! Never writes to stdout.
+//!
+//! Takes the library's progress reports ([`xmppcap::pipeline::Progress`]);
+//! gives an indicatif bar per capture (a spinner for stdin or pipes). The
+//! caller installs it only when stderr is a terminal.
 
 use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use xmppcap::pipeline::{CaptureProgress, Progress};
 
-pub(crate) struct Progress {
-    bar: Option<ProgressBar>,
-}
+/// Draws one bar per capture on stderr.
+#[derive(Debug, Default)]
+pub(crate) struct StderrBar;
 
-impl Progress {
+impl Progress for StderrBar {
     /// Starts a bar sized by the file's length (a spinner for stdin or pipes).
-    pub(crate) fn start(path: &Path, enabled: bool) -> Progress {
-        if !enabled {
-            return Progress { bar: None };
-        }
+    fn start(&self, path: &Path) -> Box<dyn CaptureProgress> {
         let len = std::fs::metadata(path)
             .ok()
             .filter(|m| m.is_file())
@@ -35,18 +37,19 @@ impl Progress {
                 .unwrap_or_default(),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
-        Progress { bar: Some(bar) }
+        Box::new(CaptureBar(bar))
+    }
+}
+
+/// The bar of one capture.
+struct CaptureBar(ProgressBar);
+
+impl CaptureProgress for CaptureBar {
+    fn update(&mut self, bytes_read: u64) {
+        self.0.set_position(bytes_read);
     }
 
-    pub(crate) fn update(&self, bytes_read: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(bytes_read);
-        }
-    }
-
-    pub(crate) fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+    fn finish(&mut self) {
+        self.0.finish_and_clear();
     }
 }

@@ -1,15 +1,16 @@
 //! `tls`, `http` and `ws` decode only up to the layer they show: what they
 //! print must equal that layer's part of the full `report`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::cli::xmppcap;
+use crate::workspace_root;
 
 /// Every shipped fixture with the arguments that name its key log.
 fn fixtures() -> Vec<(String, Vec<String>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = workspace_root();
     let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures"))
         .expect("fixtures/ is readable")
         .filter_map(|e| Some(e.ok()?.path()))

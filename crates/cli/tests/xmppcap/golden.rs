@@ -1,10 +1,11 @@
 //! Golden reports: the table, JSON and NDJSON reports of every Finesse
 //! fixture must equal the files in `fixtures/expected/` byte for byte.
-//! `XMPPCAP_BLESS=1 cargo test --test xmppcap golden` rewrites them.
+//! `XMPPCAP_BLESS=1 cargo test -p xmppcap-cli golden` rewrites them.
 
 use std::path::Path;
 
 use crate::cli::xmppcap;
+use crate::workspace_root;
 
 /// (fixture, key log or "").
 const FIXTURES: &[(&str, &str)] = &[
@@ -24,7 +25,7 @@ const FORMATS: &[(&str, &str)] = &[("table", "txt"), ("json", "json"), ("ndjson"
 
 #[test]
 fn finesse_reports_match_golden_files() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = workspace_root();
     let bless = std::env::var_os("XMPPCAP_BLESS").is_some();
     let mut failures = Vec::new();
     for (fixture, keys) in FIXTURES {

@@ -11,13 +11,14 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::finding::Level;
-use crate::pipeline::{self, Options, PipelineError};
-use crate::report::model::Report;
-use crate::report::ndjson::{NdjsonWriter, Selection};
-use crate::report::{self as render};
+use xmppcap::finding::Level;
+use xmppcap::pipeline::{self, Options, PipelineError};
+use xmppcap::report::model::Report;
+use xmppcap::report::ndjson::{NdjsonWriter, Selection};
+use xmppcap::report::{html, json};
 
 use super::{open_output, EXIT_ERROR, EXIT_FINDINGS};
+use crate::render;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Format {
@@ -56,9 +57,9 @@ pub(super) fn run_analysis(
     let mut out = open_output(setup.output.as_ref())?;
     let ok: Vec<&Report> = reports.iter().flatten().collect();
     match (format, selection) {
-        (Format::Json, Selection::All) => render::json::render_reports(&reports, &mut out)?,
-        (Format::Json, _) => render::json::render_events(&reports, selection, &mut out)?,
-        (Format::Html, _) => render::html::render(&ok, &mut out)?,
+        (Format::Json, Selection::All) => json::render_reports(&reports, &mut out)?,
+        (Format::Json, _) => json::render_events(&reports, selection, &mut out)?,
+        (Format::Html, _) => html::render(&ok, &mut out)?,
         (_, Selection::All) => {
             for (i, report) in ok.iter().enumerate() {
                 if i > 0 {
@@ -79,7 +80,7 @@ pub(super) fn run_tls(setup: &Setup, json: bool) -> anyhow::Result<ExitCode> {
     });
     let mut out = open_output(setup.output.as_ref())?;
     if json {
-        render::json::render_tls(&reports, &mut out)?;
+        json::render_tls(&reports, &mut out)?;
     } else {
         let ok: Vec<&Report> = reports.iter().flatten().collect();
         render::listing::render_tls(&ok, &mut out)?;
