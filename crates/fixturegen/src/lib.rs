@@ -7,10 +7,11 @@
 //! implementation (pcap-parser to write and read back, rustls, etherparse's
 //! packet builder) that tests the analyzer instead of mirroring it. Gives
 //! the committed fixtures under the repository's `fixtures/`, the truth each
-//! one must yield ([`catalog`]), and large streamed captures for benchmarks
-//! ([`bench`]). Deterministic: fixed clock ([`frame::START_NS`]) and seeded
-//! RNGs. Its command line is the `fixturegen` example of this package
-//! (`cargo run --release --example fixturegen -- list`).
+//! one must yield ([`catalog()`]), and large streamed captures for
+//! benchmarks ([`bench`](mod@bench)). Deterministic: fixed clock
+//! ([`frame::START_NS`]) and seeded RNGs. Its command line is the
+//! `fixturegen` example of this package (`cargo run --release --example
+//! fixturegen -- list`).
 
 #![forbid(unsafe_code)]
 

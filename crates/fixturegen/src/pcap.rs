@@ -3,7 +3,7 @@
 //!
 //! Takes frames one at a time and streams them to any `io::Write` (never
 //! holds the capture). Little-endian records go through pcap-parser's
-//! `ToVec`; big-endian ones through [`Enc`], since `ToVec` only writes
+//! `ToVec`; big-endian ones through `Enc`, since `ToVec` only writes
 //! little-endian.
 
 use std::io::{self, Write};

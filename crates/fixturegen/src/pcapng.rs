@@ -5,7 +5,7 @@
 //!
 //! Takes frames one at a time and streams blocks to any `io::Write`.
 //! Little-endian blocks go through pcap-parser's `ToVec`; big-endian ones
-//! through [`Enc`] (same layout, tested equal in little-endian).
+//! through `Enc` (same layout, tested equal in little-endian).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
