@@ -125,6 +125,10 @@ pub fn run_tcp(
             progress.update(reader.bytes_read());
         }
     }
+    decoder.finish(&mut decode_findings);
+    for finding in decode_findings.drain(..) {
+        consumer.push_finding(finding);
+    }
     tcp.finish(consumer);
     progress.finish();
     Ok(CaptureRun {
