@@ -33,7 +33,9 @@ pub struct Limits {
     pub max_ooo_bytes_per_dir: usize,
     /// Out-of-order segments buffered per direction.
     pub max_ooo_segments_per_dir: usize,
-    /// A connection with no packet for this long (capture time) is flushed and closed.
+    /// A connection closed by FIN or RST with no packet for this long (capture
+    /// time) is released (its stream number is remembered); an open one is
+    /// never closed for being silent.
     pub flow_idle_timeout: Duration,
 
     // --- tls ---
