@@ -163,7 +163,10 @@ pub struct StreamStats {
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub origin: Origin,
+    /// The first frame of the stream.
     pub first: FrameRef,
+    /// The last frame, dated no earlier than `first` (a frame dated before
+    /// the first counts at the first's time), so `last - first` is never negative.
     pub last: FrameRef,
     pub client_to_server: DirStats,
     pub server_to_client: DirStats,

@@ -125,6 +125,12 @@ impl Reassembler {
         self.index.len()
     }
 
+    /// Closed streams queued for release (some maybe gone already).
+    #[cfg(test)]
+    pub(crate) fn queued_for_release(&self) -> usize {
+        self.closing.len()
+    }
+
     /// One TCP segment, seen in frame `at`.
     pub fn on_segment(&mut self, at: FrameRef, seg: &TcpSegment<'_>, sink: &mut impl Sink) {
         self.release_lingering(at.ts, sink);
@@ -197,7 +203,8 @@ impl Reassembler {
                 let was_open = flow.is_open();
                 flow.on_segment(at, seg, sink);
                 if was_open && !flow.is_open() {
-                    self.closing.push_back((slot, flow.stream()));
+                    let stream = flow.stream();
+                    self.queue_closing(slot, stream);
                 }
             }
             Some(Entry::Released(id)) => {
@@ -238,7 +245,25 @@ impl Reassembler {
         self.index.insert(key, id);
         self.push_newest(id);
         if let Some(stream) = closed {
-            self.closing.push_back((id, stream));
+            self.queue_closing(id, stream);
+        }
+    }
+
+    /// Queues a stream that just closed for release. Entries of streams that
+    /// left the table otherwise are dropped when they reach the front, or,
+    /// if the front is stuck (a close dated in the capture's future), swept
+    /// once the queue outgrows the table: it never holds much more than the
+    /// streams in the table.
+    fn queue_closing(&mut self, slot: u32, stream: u64) {
+        self.closing.push_back((slot, stream));
+        if self.closing.len() > 2 * self.max_flows + 16 {
+            let slots = &self.slots;
+            self.closing.retain(|&(slot, stream)| {
+                matches!(
+                    slots.get(slot as usize).and_then(|s| s.entry.as_ref()),
+                    Some(Entry::Live(flow)) if flow.stream() == stream
+                )
+            });
         }
     }
 

@@ -562,6 +562,43 @@ fn release_check_runs_at_most_once_per_capture_second_or_when_time_goes_back() {
     r.assert_well_formed();
 }
 
+/// A stream closed at a date far in the capture's future blocks the
+/// release queue; the queue still stays about the size of the table.
+#[test]
+fn the_release_queue_stays_bounded_behind_a_stuck_stream() {
+    let limits = Limits {
+        max_open_flows: 8,
+        ..Limits::default()
+    };
+    let mut t = Reassembler::new(&limits);
+    let mut r = Recorder::default();
+    let at =
+        |n: u64, secs: i64| FrameRef::new(n, Timestamp::from_secs_nanos(1_700_000_000 + secs, 0));
+    t.on_segment(at(1, 40 * YEAR), &seg(C, S).seq(1).rst().view(), &mut r);
+    for i in 0..1000u16 {
+        let client = format!("10.0.1.1:{}", 1000 + i);
+        let frame = 2 + 2 * u64::from(i);
+        let secs = i64::from(i);
+        t.on_segment(
+            at(frame, secs),
+            &seg(&client, S).seq(1).rst().view(),
+            &mut r,
+        );
+        // A late packet keeps the stuck stream the most recently active one.
+        t.on_segment(at(frame + 1, secs), &seg(C, S).seq(1).rst().view(), &mut r);
+        assert!(
+            t.queued_for_release() <= 2 * 8 + 17,
+            "{}",
+            t.queued_for_release()
+        );
+    }
+    assert!(t.tracked_flows() <= 8);
+    t.finish(&mut r);
+    r.assert_well_formed();
+    // The stuck stream stayed in the table to the end.
+    assert_eq!(stats_of(&r, 0).client_to_server.packets, 1001);
+}
+
 #[test]
 fn eviction_at_max_open_flows_closes_the_least_recently_active() {
     let limits = Limits {
