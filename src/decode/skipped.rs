@@ -111,7 +111,8 @@ impl Skipped {
     pub fn code(self) -> &'static str {
         match self {
             Skipped::Link(_) => "decode.unsupported_link",
-            Skipped::Tunnel(_) | Skipped::Other => "decode.tunnel_not_decoded",
+            Skipped::Tunnel(_) => "decode.tunnel_not_decoded",
+            Skipped::Other => "decode.not_decoded",
             Skipped::NestingLimit => "decode.nesting_limit",
         }
     }
@@ -128,7 +129,7 @@ impl Skipped {
                 "encapsulations nested deeper than max_encapsulation_depth".to_owned()
             }
             Skipped::Other => {
-                "other kinds of encapsulation (too many kinds to count each)".to_owned()
+                "other link types or tunnels (past the kinds counted one by one)".to_owned()
             }
         }
     }

@@ -52,7 +52,7 @@ pub struct DecodeStats {
     pub tcp_segments: u64,
     /// TCP segments whose payload was cut by the snapshot length.
     pub tcp_segments_cut: u64,
-    /// Packets without TCP, per kind (`udp`, `arp`, `ip_protocol_47`, `ethertype_0x88cc`...).
+    /// Packets without TCP, per kind (`udp`, `arp`, `ip_protocol_89`, `ethertype_0x88cc`...).
     #[serde(serialize_with = "display_keys")]
     pub not_tcp: BTreeMap<NotTcp, u64>,
     pub fragments: FragmentStats,
