@@ -148,6 +148,10 @@ pub fn run_tcp(
             }
         }
     }
+    decoder.finish(&mut decode_findings);
+    for finding in decode_findings.drain(..) {
+        consumer.push_finding(finding);
+    }
     tcp.finish(consumer);
     if let Some(progress) = progress.as_mut() {
         progress.finish();
