@@ -1,10 +1,14 @@
-//! From handshake facts and the key log to record decrypters.
+//! The key schedule: from handshake facts and the key log to record
+//! decrypters.
 //!
 //! Takes what the session learned from the hellos (randoms, version, suite,
-//! encrypt-then-MAC) and a [`KeyLog`]; gives a decrypter for one direction
-//! and key phase, or the exact reason there is none ("no key for client
-//! random 1a2b…", "suite not supported: 0x…"). Also searches the key log
-//! for a connection joined mid-stream. Never logs key material.
+//! encrypt-then-MAC, extended master secret) and a [`KeyLog`]; gives a
+//! [`Key`] for one direction and key phase, or the exact reason there is
+//! none ("no key for client random 1a2b…", "suite not supported: 0x…"):
+//! TLS ≤ 1.2 master secret → PRF key block → MAC keys, cipher keys, IVs;
+//! TLS 1.3 traffic secrets → HKDF traffic keys, and their KeyUpdate
+//! generations. Also searches the key log for a connection joined
+//! mid-stream. Never logs key material.
 
 use super::cbc::CbcDecrypter;
 use super::crypto::{self, DecryptError, PrfKind, RecordDecrypter};
@@ -14,9 +18,9 @@ use super::suites::{self, Aead, Protection, Suite};
 use super::summary::{GapReason, KeyPhase};
 use crate::common::Dir;
 
-/// Handshake facts needed to derive keys.
+/// The handshake facts keys are derived from, and the derivations.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Params {
+pub(crate) struct KeySchedule {
     pub(crate) client_random: Option<[u8; 32]>,
     pub(crate) server_random: Option<[u8; 32]>,
     /// Negotiated version (from `supported_versions` when present).
@@ -33,7 +37,7 @@ pub(crate) struct Params {
     pub(crate) master: Option<(Secret, KeySource)>,
 }
 
-impl Params {
+impl KeySchedule {
     pub(crate) fn tls13(&self) -> bool {
         self.version.is_some_and(|v| v == 0x0304 || v >> 8 == 0x7f)
     }
@@ -173,28 +177,89 @@ pub(crate) fn tls13_key(
     })
 }
 
-/// The key after a KeyUpdate of this direction (RFC 8446 §7.2).
-pub(crate) fn next_generation(key: &Key) -> Option<Key> {
-    let (secret, aead) = key.secret.as_ref()?;
-    tls13_key(
-        *aead,
-        crypto::tls13_next_secret(secret),
-        KeyPhase::Application,
-        key.source.clone(),
-        key.generation.saturating_add(1),
-        key.empty_aad,
-    )
+impl Key {
+    /// The key after a KeyUpdate of this direction (RFC 8446 §7.2).
+    pub(crate) fn next_generation(&self) -> Option<Key> {
+        let (secret, aead) = self.secret.as_ref()?;
+        tls13_key(
+            *aead,
+            crypto::tls13_next_secret(secret),
+            KeyPhase::Application,
+            self.source.clone(),
+            self.generation.saturating_add(1),
+            self.empty_aad,
+        )
+    }
+
+    /// Tries this key on a copy of `body` at each sequence number in `seqs`;
+    /// returns the first that authenticates. `scratch` is reused between calls.
+    pub(crate) fn try_seqs(
+        &mut self,
+        header: &Header,
+        body: &[u8],
+        seqs: std::ops::Range<u64>,
+        scratch: &mut Vec<u8>,
+    ) -> Option<u64> {
+        for seq in seqs {
+            scratch.clear();
+            scratch.extend_from_slice(body);
+            match self
+                .dec
+                .decrypt(header.typ.to_u8(), header.version, scratch, seq)
+            {
+                Ok(_) => return Some(seq),
+                Err(DecryptError::Auth) => continue,
+                // Length or padding faults do not depend on the sequence number (CBC aside, which is never searched).
+                Err(_) => return None,
+            }
+        }
+        None
+    }
 }
 
-fn negotiated_suite(params: &Params) -> Result<&'static Suite, KeyError> {
+fn negotiated_suite(params: &KeySchedule) -> Result<&'static Suite, KeyError> {
     let id = params.suite.ok_or(KeyError::NoServerHello)?;
     suites::lookup(id).ok_or(KeyError::UnsupportedSuite(id))
 }
 
-/// Candidate decrypters for one direction and phase: one, except for 0-RTT
-/// before the ServerHello, where each offered TLS 1.3 AEAD of the secret's hash is a candidate.
-pub(crate) fn build(
-    params: &Params,
+impl KeySchedule {
+    /// Candidate keys for one direction and phase: one, except for 0-RTT
+    /// before the ServerHello, where each offered TLS 1.3 AEAD of the secret's hash is a candidate.
+    pub(crate) fn build(
+        &self,
+        keys: &KeyLog,
+        dir: Dir,
+        phase: KeyPhase,
+    ) -> Result<Vec<Key>, KeyError> {
+        build(self, keys, dir, phase)
+    }
+
+    /// A connection joined mid-stream: every TLS 1.3 application secret of this
+    /// direction in the key log, with each AEAD of its hash, at sequence numbers
+    /// 0..`max_seq`; a client random already matched by the other direction first.
+    pub(crate) fn midstream_search(
+        &self,
+        keys: &KeyLog,
+        dir: Dir,
+        header: &Header,
+        body: &[u8],
+        max_seq: u64,
+        scratch: &mut Vec<u8>,
+    ) -> Option<(Key, u64, [u8; 32])> {
+        midstream_search(
+            keys,
+            dir,
+            header,
+            body,
+            max_seq,
+            self.client_random,
+            scratch,
+        )
+    }
+}
+
+fn build(
+    params: &KeySchedule,
     keys: &KeyLog,
     dir: Dir,
     phase: KeyPhase,
@@ -245,7 +310,7 @@ pub(crate) fn prf_kind(version: u16, suite: &Suite) -> Result<PrfKind, KeyError>
 }
 
 fn build_tls12(
-    params: &Params,
+    params: &KeySchedule,
     keys: &KeyLog,
     random: &[u8; 32],
     dir: Dir,
@@ -310,35 +375,9 @@ fn build_tls12(
     })
 }
 
-/// Tries `key` on a copy of `body` at each sequence number in `seqs`;
-/// returns the first that authenticates. `scratch` is reused between calls.
-pub(crate) fn try_seqs(
-    key: &mut Key,
-    header: &Header,
-    body: &[u8],
-    seqs: std::ops::Range<u64>,
-    scratch: &mut Vec<u8>,
-) -> Option<u64> {
-    for seq in seqs {
-        scratch.clear();
-        scratch.extend_from_slice(body);
-        match key
-            .dec
-            .decrypt(header.typ.to_u8(), header.version, scratch, seq)
-        {
-            Ok(_) => return Some(seq),
-            Err(DecryptError::Auth) => continue,
-            // Length or padding faults do not depend on the sequence number (CBC aside, which is never searched).
-            Err(_) => return None,
-        }
-    }
-    None
-}
-
-/// A connection joined mid-stream: every TLS 1.3 application secret of this
-/// direction in the key log, with each AEAD of its hash, at sequence numbers
-/// 0..`max_seq`. `prefer` is a client random already matched by the other direction.
-pub(crate) fn midstream_search(
+/// See [`KeySchedule::midstream_search`]; `prefer` is a client random already
+/// matched by the other direction.
+fn midstream_search(
     keys: &KeyLog,
     dir: Dir,
     header: &Header,
@@ -366,7 +405,7 @@ pub(crate) fn midstream_search(
             ) else {
                 continue;
             };
-            if let Some(seq) = try_seqs(&mut key, header, body, 0..max_seq, scratch) {
+            if let Some(seq) = key.try_seqs(header, body, 0..max_seq, scratch) {
                 return Some((key, seq, random));
             }
         }
@@ -410,7 +449,7 @@ mod tests {
     #[test]
     fn missing_pieces_are_named() {
         let keys = log("");
-        let mut p = Params::default();
+        let mut p = KeySchedule::default();
         assert_eq!(
             build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
             KeyError::NoClientRandom
@@ -460,10 +499,10 @@ mod tests {
             "01".repeat(32),
             "aa".repeat(32)
         ));
-        let p = Params {
+        let p = KeySchedule {
             client_random: Some([1; 32]),
             offered_tls13: vec![Aead::Aes128Gcm, Aead::Aes256Gcm, Aead::ChaCha20Poly1305],
-            ..Params::default()
+            ..KeySchedule::default()
         };
         // A 32-byte secret fits the SHA-256 suites only.
         assert_eq!(

@@ -51,8 +51,8 @@ pub mod fuzz;
 mod handshake;
 mod keylog;
 mod keys;
-mod messages;
 mod record;
+mod record_layer;
 #[cfg(feature = "rsa-keys")]
 mod rsa;
 mod session;

@@ -11,6 +11,8 @@
 use serde::Serialize;
 use thiserror::Error;
 
+pub(crate) mod state;
+
 use super::record::{Reader, Truncated};
 use crate::common::Timestamp;
 
