@@ -157,8 +157,8 @@ impl Flow {
         }
         self.next_offset += len as u64;
         let dropped = usize::try_from(self.skip).unwrap_or(usize::MAX).min(len);
+        // No move of `buf_offset`: the gap already put it at the next record.
         self.skip -= dropped as u64;
-        self.buf_offset += dropped as u64;
         dropped
     }
 
@@ -464,6 +464,7 @@ mod tests {
         assert_eq!(dropped, 20);
         fill_all(&mut flow, &tail[dropped..]);
         assert!(matches!(flow.next(), Next::Record(h) if h.typ == ContentType::Alert));
+        assert_eq!(flow.offset(), 35);
     }
 
     #[test]
