@@ -10,11 +10,13 @@
 //! generations. Also searches the key log for a connection joined
 //! mid-stream. Never logs key material.
 
+use super::camellia_gcm::CamelliaGcmDecrypter;
 use super::cbc::CbcDecrypter;
+use super::compression::{Inflater, Method};
 use super::crypto::{self, DecryptError, PrfKind, RecordDecrypter};
 use super::keylog::{short_hex, KeyLog, KeySource, Label, Secret};
 use super::record::Header;
-use super::suites::{self, Aead, Protection, Suite};
+use super::suites::{self, Aead, Protection, Suite, Undecrypted};
 use super::summary::{GapReason, KeyPhase};
 use crate::common::Dir;
 
@@ -35,6 +37,8 @@ pub(crate) struct KeySchedule {
     /// A master secret the session derived itself (RSA key exchange), used
     /// when the key log has none for this client random.
     pub(crate) master: Option<(Secret, KeySource)>,
+    /// Record compression chosen by the ServerHello (TLS ≤ 1.2).
+    pub(crate) compression: Method,
 }
 
 impl KeySchedule {
@@ -59,6 +63,8 @@ pub(crate) struct Key {
     pub(crate) source: KeySource,
     /// KeyUpdates applied to the application secret.
     pub(crate) generation: u32,
+    /// TLS ≤ 1.2 with DEFLATE: this connection state's decompression stream.
+    pub(crate) inflate: Option<Inflater>,
 }
 
 impl std::fmt::Debug for Key {
@@ -79,8 +85,16 @@ pub(crate) enum KeyError {
         label: Label,
         random: [u8; 32],
     },
+    /// A suite xmppcap does not know, or cannot use in this version.
     UnsupportedSuite(u16),
+    /// A known suite whose cipher xmppcap does not decrypt.
+    UndecryptedCipher {
+        suite: u16,
+        cipher: Undecrypted,
+    },
     UnsupportedVersion(u16),
+    /// Records compressed with a method xmppcap does not know.
+    UnsupportedCompression(u8),
     /// The ServerHello (version, suite, server random) was not captured.
     NoServerHello,
     /// The key log has secrets for this phase, but none opens the records.
@@ -107,9 +121,18 @@ impl KeyError {
             KeyError::UnsupportedSuite(id) => {
                 format!("suite not supported: 0x{id:04x} ({})", suites::name(*id))
             }
+            KeyError::UndecryptedCipher { suite, cipher } => format!(
+                "xmppcap does not decrypt {}: suite 0x{suite:04x} ({})",
+                cipher.name(),
+                suites::name(*suite)
+            ),
             KeyError::UnsupportedVersion(v) => {
                 format!("version not supported: {}", suites::version_name(*v))
             }
+            KeyError::UnsupportedCompression(m) => format!(
+                "records compressed with {}: not decompressed, so not decrypted",
+                Method::from_u8(*m).name().unwrap_or_default()
+            ),
             KeyError::NoServerHello => "ServerHello not captured".into(),
             KeyError::WrongKey(phase) => {
                 format!("the key log's {phase:?} secret does not open the records")
@@ -125,10 +148,22 @@ impl KeyError {
                 ..
             } => GapReason::NoEarlyKey,
             KeyError::NoKey { .. } => GapReason::NoKey,
-            KeyError::UnsupportedSuite(_) | KeyError::UnsupportedVersion(_) => {
-                GapReason::UnsupportedSuite
-            }
+            KeyError::UnsupportedSuite(_)
+            | KeyError::UndecryptedCipher { .. }
+            | KeyError::UnsupportedVersion(_) => GapReason::UnsupportedSuite,
             KeyError::WrongKey(_) => GapReason::AuthenticationFailed,
+            KeyError::UnsupportedCompression(_) => GapReason::UnsupportedCompression,
+        }
+    }
+
+    /// Why a suite cannot be decrypted, or `None` when it can (in some version).
+    pub(crate) fn for_suite(id: u16) -> Option<KeyError> {
+        match suites::lookup(id).map(|s| s.protection) {
+            None => Some(KeyError::UnsupportedSuite(id)),
+            Some(Protection::Unsupported(cipher)) => {
+                Some(KeyError::UndecryptedCipher { suite: id, cipher })
+            }
+            Some(_) => None,
         }
     }
 }
@@ -174,6 +209,7 @@ pub(crate) fn tls13_key(
         empty_aad,
         source,
         generation,
+        inflate: None,
     })
 }
 
@@ -316,12 +352,17 @@ fn build_tls12(
     dir: Dir,
 ) -> Result<Key, KeyError> {
     let suite = negotiated_suite(params)?;
-    if suite.protection == Protection::Unsupported {
-        return Err(KeyError::UnsupportedSuite(suite.id));
+    if let Some(e) = KeyError::for_suite(suite.id) {
+        return Err(e);
     }
     let version = params.version.ok_or(KeyError::NoServerHello)?;
     let server_random = params.server_random.ok_or(KeyError::NoServerHello)?;
     let prf = prf_kind(version, suite)?;
+    let inflate = match params.compression {
+        Method::Null => None,
+        Method::Deflate => Some(Inflater::new()),
+        Method::Unknown(m) => return Err(KeyError::UnsupportedCompression(m)),
+    };
     let (master, source) = match (lookup(keys, random, Label::MasterSecret), &params.master) {
         (Ok(found), _) => found,
         (Err(_), Some((secret, source))) => (secret, source),
@@ -342,26 +383,35 @@ fn build_tls12(
                     .ok_or(KeyError::UnsupportedSuite(suite.id))?,
             )
         }
-        Protection::Cbc { key_len, mac } => {
-            let kb = crypto::key_block(
-                prf,
-                master.bytes(),
-                random,
-                &server_random,
-                (mac.len(), key_len, 16),
-            );
-            let (mac_key, key, iv) = if client {
-                (&kb.client_mac, &kb.client_key, &kb.client_iv)
+        Protection::CamelliaGcm { key_len } if version == 0x0303 => {
+            let shape = (0, key_len, 4);
+            let kb = crypto::key_block(prf, master.bytes(), random, &server_random, shape);
+            let (key, salt) = if client {
+                (&kb.client_key, &kb.client_iv)
             } else {
-                (&kb.server_mac, &kb.server_key, &kb.server_iv)
+                (&kb.server_key, &kb.server_iv)
+            };
+            Box::new(
+                CamelliaGcmDecrypter::new(key, salt).ok_or(KeyError::UnsupportedSuite(suite.id))?,
+            )
+        }
+        Protection::Cbc { cipher, mac } => {
+            let shape = (mac.len(), cipher.key_len(), cipher.block_len());
+            let kb = crypto::key_block(prf, master.bytes(), random, &server_random, shape);
+            let material = if client {
+                (&kb.client_key[..], &kb.client_mac[..], &kb.client_iv[..])
+            } else {
+                (&kb.server_key[..], &kb.server_mac[..], &kb.server_iv[..])
             };
             let explicit_iv = version >= 0x0302;
+            let etm = params.encrypt_then_mac;
             Box::new(
-                CbcDecrypter::new(key, mac, mac_key, params.encrypt_then_mac, explicit_iv, iv)
+                CbcDecrypter::new(cipher, material, mac, etm, explicit_iv)
                     .ok_or(KeyError::UnsupportedSuite(suite.id))?,
             )
         }
-        Protection::Aead(_) | Protection::Unsupported => {
+        // AEADs exist from TLS 1.2 on.
+        Protection::Aead(_) | Protection::CamelliaGcm { .. } | Protection::Unsupported(_) => {
             return Err(KeyError::UnsupportedSuite(suite.id))
         }
     };
@@ -372,6 +422,7 @@ fn build_tls12(
         empty_aad: false,
         source: source.clone(),
         generation: 0,
+        inflate,
     })
 }
 
@@ -444,6 +495,13 @@ mod tests {
             KeyError::NoClientRandom.reason(),
             "ClientHello not captured"
         );
+        let rc4 = KeyError::for_suite(0xc011).unwrap();
+        assert_eq!(
+            rc4.reason(),
+            "xmppcap does not decrypt RC4: suite 0xc011 (TLS_ECDHE_RSA_WITH_RC4_128_SHA)"
+        );
+        assert_eq!(rc4.gap_reason(), GapReason::UnsupportedSuite);
+        assert_eq!(KeyError::for_suite(0x000a), None);
     }
 
     #[test]
@@ -459,12 +517,20 @@ mod tests {
             build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
             KeyError::NoServerHello
         );
-        p.suite = Some(0x000a);
+        p.suite = Some(0x0005);
         p.version = Some(0x0303);
         p.server_random = Some([2; 32]);
         assert_eq!(
             build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
-            KeyError::UnsupportedSuite(0x000a)
+            KeyError::UndecryptedCipher {
+                suite: 0x0005,
+                cipher: Undecrypted::Rc4
+            }
+        );
+        p.suite = Some(0x0a0a);
+        assert_eq!(
+            build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
+            KeyError::UnsupportedSuite(0x0a0a)
         );
         p.suite = Some(0xc02f);
         assert_eq!(

@@ -43,7 +43,9 @@
 //! println!("{}", serde_json::to_string(session.summary()).unwrap());
 //! ```
 
+mod camellia_gcm;
 mod cbc;
+mod compression;
 mod crypto;
 mod flow;
 #[doc(hidden)]
@@ -73,3 +75,5 @@ mod corpus_tests;
 pub(crate) mod rustls_tests;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod tls12_tests;

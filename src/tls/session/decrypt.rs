@@ -14,6 +14,7 @@
 
 use super::{Arrival, Session};
 use crate::finding::Level;
+use crate::tls::compression::InflateError;
 use crate::tls::crypto::DecryptError;
 use crate::tls::handshake as hs;
 use crate::tls::keylog::Label;
@@ -164,13 +165,27 @@ impl Session {
         }
         let phase = key.phase;
         let result = record_layer::open(&mut key, h, body, seq);
+        let inflated = match (&result, key.inflate.as_mut()) {
+            (Ok(plain), Some(inflater)) => {
+                let fragment = body.get(plain.range.clone()).unwrap_or_default();
+                Some(inflater.inflate(fragment, &mut self.inflated))
+            }
+            _ => None,
+        };
         self.layer(from.dir).install(key, seq + 1);
-        let e = match result {
-            Ok(plain) => {
+        let e = match (result, inflated) {
+            (Ok(plain), None) => {
                 let data = body.get(plain.range).unwrap_or_default();
                 return self.on_plain(from, plain.typ, data, phase, sink);
             }
-            Err(e) => e,
+            (Ok(plain), Some(Ok(()))) => {
+                let data = std::mem::take(&mut self.inflated);
+                self.on_plain(from, plain.typ, &data, phase, sink);
+                self.inflated = data;
+                return;
+            }
+            (Ok(_), Some(Err(e))) => return self.not_inflated(from, h, e, sink),
+            (Err(e), _) => e,
         };
         if !later.is_empty() {
             body.copy_from_slice(&self.scratch);
@@ -185,6 +200,37 @@ impl Session {
         };
         let reason = GapReason::AuthenticationFailed;
         self.undecryptable(from.dir, from.at, h.len, reason, why, sink);
+    }
+
+    /// A record decrypted but did not decompress: it is not passed up, and
+    /// neither is the rest of this direction's compressed stream.
+    fn not_inflated(
+        &mut self,
+        from: Arrival<'_>,
+        h: &Header,
+        e: InflateError,
+        sink: &mut impl Sink,
+    ) {
+        let (dir, at) = (from.dir, from.at);
+        let stats = self.summary.stats_mut(dir);
+        stats.records_undecryptable += 1;
+        stats.bytes_undecryptable += h.len as u64;
+        sink.on_plaintext_gap(dir, at, h.len as u64, GapReason::DecompressionFailed);
+        if e == InflateError::OutOfStep {
+            return;
+        }
+        // Said whether or not an earlier reason was kept: a bomb is always news.
+        let why = format!("record at frame {} not decompressed: {e}", at.frame);
+        self.summary.fail(why.clone());
+        let code = if e == InflateError::Bomb {
+            "tls.decompression_bomb"
+        } else {
+            "tls.decompression_failed"
+        };
+        let message = format!("{why}; the rest of this direction is not decompressed");
+        let f = self.finding(Level::Error, code, message, dir, at);
+        sink.push_finding(f);
+        self.emit(sink, dir, at, EventKind::DecryptionFailed { reason: why });
     }
 
     /// A waiting direction whose key may have arrived since (a DSB later in the

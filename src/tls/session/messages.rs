@@ -8,6 +8,7 @@
 use super::{Arrival, Session};
 use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
+use crate::tls::compression::Method;
 use crate::tls::handshake::state::Offer;
 use crate::tls::handshake::{self as hs, msg};
 use crate::tls::keys::KeyError;
@@ -275,6 +276,8 @@ impl Session {
         self.schedule.server_random = Some(sh.random);
         self.schedule.version = Some(sh.version());
         self.schedule.suite = Some(sh.suite);
+        self.schedule.compression = Method::from_u8(sh.compression);
+        self.summary.compression = self.schedule.compression.name();
         self.schedule.encrypt_then_mac = offer.encrypt_then_mac && sh.encrypt_then_mac;
         self.schedule.extended_master_secret =
             offer.extended_master_secret && sh.extended_master_secret;
@@ -284,12 +287,17 @@ impl Session {
         let tls13 = self.schedule.tls13();
         self.summary.resumption = if tls13 { sh.psk } else { resumed_session };
         self.handshake.server_hello(tls13, sh.psk);
-        let supported =
-            suites::lookup(sh.suite).is_some_and(|s| s.protection != Protection::Unsupported);
-        if !supported {
-            let why = KeyError::UnsupportedSuite(sh.suite).reason();
+        if let Some(e) = KeyError::for_suite(sh.suite) {
+            let why = e.reason();
             if self.summary.fail(why.clone()) {
                 let f = self.finding(Level::Error, "tls.unsupported_suite", why, dir, at);
+                sink.push_finding(f);
+            }
+        }
+        if let Method::Unknown(m) = self.schedule.compression {
+            let why = KeyError::UnsupportedCompression(m).reason();
+            if self.summary.fail(why.clone()) {
+                let f = self.finding(Level::Error, "tls.unsupported_compression", why, dir, at);
                 sink.push_finding(f);
             }
         }

@@ -65,6 +65,8 @@ pub struct Session {
     messages: [Reassembler<FrameRef>; 2],
     /// Copy of a record kept for trial decryption.
     scratch: Vec<u8>,
+    /// A decompressed record (TLS compression), reused.
+    inflated: Vec<u8>,
     summary: Summary,
     /// Handshake hash and resumable master secrets for RSA key exchange.
     #[cfg(feature = "rsa-keys")]
@@ -88,6 +90,7 @@ impl Session {
             layers: [RecordLayer::new(), RecordLayer::new()],
             messages: [messages(), messages()],
             scratch: Vec::new(),
+            inflated: Vec::new(),
             summary: Summary {
                 stream,
                 ..Summary::default()
