@@ -132,6 +132,32 @@ fn unpad(plain: &[u8]) -> Result<usize, DecryptError> {
     }
 }
 
+impl CbcDecrypter {
+    /// This record's IV: the chained one (TLS 1.0, then chained on from this
+    /// record's last ciphertext block) or the explicit one at its start.
+    fn record_iv<'i>(
+        &mut self,
+        body: &[u8],
+        enc_end: usize,
+        iv: &'i mut [u8; MAX_BLOCK],
+    ) -> Result<&'i [u8], DecryptError> {
+        let too_short = DecryptError::TooShort { len: body.len() };
+        let block = self.cipher.block_len();
+        let iv = iv.get_mut(..block).ok_or(too_short)?;
+        match &mut self.implicit_iv {
+            Some(chained) => {
+                iv.copy_from_slice(chained.get(..block).ok_or(too_short)?);
+                let start = enc_end.checked_sub(block).ok_or(too_short)?;
+                let last = body.get(start..enc_end).ok_or(too_short)?;
+                let next = chained.get_mut(..block).ok_or(too_short)?;
+                next.copy_from_slice(last);
+            }
+            None => iv.copy_from_slice(body.get(..block).ok_or(too_short)?),
+        }
+        Ok(iv)
+    }
+}
+
 impl RecordDecrypter for CbcDecrypter {
     fn decrypt(
         &mut self,
@@ -162,22 +188,8 @@ impl RecordDecrypter for CbcDecrypter {
                 return Err(DecryptError::Auth);
             }
         }
-        let too_short = DecryptError::TooShort { len: body.len() };
         let mut iv = [0u8; MAX_BLOCK];
-        let iv = iv.get_mut(..block).ok_or(too_short)?;
-        match &mut self.implicit_iv {
-            Some(chained) => {
-                iv.copy_from_slice(chained.get(..block).ok_or(too_short)?);
-                // The next record chains from this one's last ciphertext block
-                // (ct_len >= block: it is a non-zero multiple of the block).
-                let last = body.get(enc_end - block..enc_end).ok_or(too_short)?;
-                chained
-                    .get_mut(..block)
-                    .ok_or(too_short)?
-                    .copy_from_slice(last);
-            }
-            None => iv.copy_from_slice(body.get(..block).ok_or(too_short)?),
-        }
+        let iv = self.record_iv(body, enc_end, &mut iv)?;
         // iv_len <= enc_end <= body.len() was checked above.
         let data = &mut body[iv_len..enc_end];
         self.decrypt_blocks(iv, data);

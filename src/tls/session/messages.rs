@@ -122,16 +122,7 @@ impl Session {
             }
             msg::ENCRYPTED_EXTENSIONS => hs::parse_encrypted_extensions(body)
                 .map(|ee| self.on_encrypted_extensions(dir, at, ee, sink)),
-            msg::CERTIFICATE => {
-                let max = self.limits.max_certificates;
-                hs::parse_certificate(body, tls13, max).map(|(c, omitted)| {
-                    if omitted > 0 {
-                        let what = format!("certificates of the {}", c.len() + omitted);
-                        self.list_limit(&what, max, dir, at, sink);
-                    }
-                    self.on_certificate(dir, at, c, sink)
-                })
-            }
+            msg::CERTIFICATE => self.on_certificate(from, body, tls13, sink),
             msg::NEW_SESSION_TICKET => {
                 let version = self.schedule.version.unwrap_or(0x0303);
                 hs::parse_new_session_ticket(body, version).map(|t| {
@@ -185,11 +176,18 @@ impl Session {
 
     fn on_certificate(
         &mut self,
-        dir: Dir,
-        at: FrameRef,
-        certs: Vec<hs::CertSummary>,
+        from: Arrival<'_>,
+        body: &[u8],
+        tls13: bool,
         sink: &mut impl Sink,
-    ) {
+    ) -> Result<(), hs::HandshakeError> {
+        let (dir, at) = (from.dir, from.at);
+        let max = self.limits.max_certificates;
+        let (certs, omitted) = hs::parse_certificate(body, tls13, max)?;
+        if omitted > 0 {
+            let what = format!("certificates of the {}", certs.len() + omitted);
+            self.list_limit(&what, max, dir, at, sink);
+        }
         self.handshake.certificate(dir);
         if dir == Dir::ServerToClient && self.summary.certificates.is_empty() {
             self.summary.certificates = certs.clone();
@@ -198,6 +196,7 @@ impl Session {
             certificates: certs,
         };
         self.emit(sink, dir, at, kind);
+        Ok(())
     }
 
     pub(super) fn on_client_hello(
