@@ -60,6 +60,8 @@ pub(crate) enum InflateError {
     Corrupt(String),
     #[error("the DEFLATE stream ended, yet the record has more data")]
     AfterEnd,
+    #[error("the DEFLATE context was lost with bytes the capture missed")]
+    ContextLost,
     #[error("an earlier record of this direction did not decompress")]
     OutOfStep,
 }
@@ -68,7 +70,8 @@ pub(crate) enum InflateError {
 pub(crate) struct Inflater {
     stream: Decompress,
     ended: bool,
-    failed: bool,
+    /// Why the stream is out of step: said once, then `OutOfStep`.
+    failed: Option<InflateError>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -93,8 +96,14 @@ impl Inflater {
             // RFC 3749 §2.1: the zlib format, header included.
             stream: Decompress::new(true),
             ended: false,
-            failed: false,
+            failed: None,
         }
+    }
+
+    /// A record of this stream was lost (a capture gap): later records may
+    /// refer back into it, so none of them can be trusted.
+    pub(crate) fn lose_context(&mut self) {
+        self.failed.get_or_insert(InflateError::ContextLost);
     }
 
     /// Inflates one record's fragment into `out` (cleared first).
@@ -104,12 +113,12 @@ impl Inflater {
         out: &mut Vec<u8>,
     ) -> Result<(), InflateError> {
         out.clear();
-        if self.failed {
-            return Err(InflateError::OutOfStep);
+        if let Some(why) = self.failed.as_mut() {
+            return Err(std::mem::replace(why, InflateError::OutOfStep));
         }
         let result = self.run(fragment, out);
         if result.is_err() {
-            self.failed = true;
+            self.failed = Some(InflateError::OutOfStep);
             out.clear();
         }
         result
@@ -248,6 +257,23 @@ mod tests {
         for cut in 0..whole[0].len() {
             let _ = Inflater::new().inflate(&whole[0][..cut], &mut out);
         }
+    }
+
+    #[test]
+    fn a_lost_context_is_said_once() {
+        let frags = deflate_records(&[b"<a/>", b"<b/>"]);
+        let mut inf = Inflater::new();
+        let mut out = Vec::new();
+        inf.inflate(&frags[0], &mut out).unwrap();
+        inf.lose_context();
+        assert_eq!(
+            inf.inflate(&frags[1], &mut out),
+            Err(InflateError::ContextLost)
+        );
+        assert_eq!(
+            inf.inflate(&frags[1], &mut out),
+            Err(InflateError::OutOfStep)
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub(crate) struct Key {
     /// KeyUpdates applied to the application secret.
     pub(crate) generation: u32,
     /// TLS ≤ 1.2 with DEFLATE: this connection state's decompression stream.
-    pub(crate) inflate: Option<Inflater>,
+    pub(crate) inflate: Option<Box<Inflater>>,
 }
 
 impl std::fmt::Debug for Key {
@@ -360,7 +360,7 @@ fn build_tls12(
     let prf = prf_kind(version, suite)?;
     let inflate = match params.compression {
         Method::Null => None,
-        Method::Deflate => Some(Inflater::new()),
+        Method::Deflate => Some(Box::new(Inflater::new())),
         Method::Unknown(m) => return Err(KeyError::UnsupportedCompression(m)),
     };
     let (master, source) = match (lookup(keys, random, Label::MasterSecret), &params.master) {

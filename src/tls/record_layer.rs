@@ -127,6 +127,15 @@ impl RecordLayer {
         }
     }
 
+    /// Bytes of this direction were lost: a compressed stream is out of step.
+    pub(super) fn lose_context(&mut self) {
+        if let ReadState::Open { key, .. } = &mut self.state {
+            if let Some(inflater) = key.inflate.as_mut() {
+                inflater.lose_context();
+            }
+        }
+    }
+
     /// A KeyUpdate of this direction (RFC 8446 §4.6.3): the next generation
     /// of the traffic secret, from sequence number 0. Returns the generation
     /// (0 when no TLS 1.3 key is installed).

@@ -418,6 +418,34 @@ fn a_decompression_bomb_is_a_finding_and_nothing_more_is_passed_up() {
 }
 
 #[test]
+fn a_gap_in_a_compressed_direction_loses_the_context_and_says_so() {
+    let texts: &[(Dir, &[u8])] = &[
+        (Dir::ServerToClient, b"<presence from='a'/>"),
+        (Dir::ServerToClient, b"<presence from='b'/>"),
+        (Dir::ServerToClient, b"<presence from='a'/>"),
+    ];
+    let wire = connection(0xc02f, 1, texts);
+    let keys = keys();
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    let lost = wire.frames.len() - 2;
+    for (i, (dir, bytes)) in wire.frames.iter().enumerate() {
+        let at = FrameRef::new(i as u64 + 1, Timestamp::default());
+        if i == lost {
+            s.on_data(&keys, *dir, at, &bytes[..8], &mut sink);
+            s.on_gap(*dir, at, (bytes.len() - 8) as u64, &mut sink);
+        } else {
+            s.on_data(&keys, *dir, at, bytes, &mut sink);
+        }
+    }
+    // The third record refers back into the lost one: it is not guessed at.
+    assert_eq!(sink.plain[1], b"<presence from='a'/>");
+    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["tls.gap", "tls.deflate_context_lost"]);
+    assert_eq!(sink.gaps.last().unwrap().3, GapReason::DecompressionFailed);
+}
+
+#[test]
 fn an_unknown_compression_method_is_reported_and_nothing_is_passed_up() {
     // The sender compresses with something xmppcap cannot undo (here: nothing at all).
     let wire = connection(0xc02f, 64, TALK);

@@ -222,10 +222,10 @@ impl Session {
         // Said whether or not an earlier reason was kept: a bomb is always news.
         let why = format!("record at frame {} not decompressed: {e}", at.frame);
         self.summary.fail(why.clone());
-        let code = if e == InflateError::Bomb {
-            "tls.decompression_bomb"
-        } else {
-            "tls.decompression_failed"
+        let code = match e {
+            InflateError::Bomb => "tls.decompression_bomb",
+            InflateError::ContextLost => "tls.deflate_context_lost",
+            _ => "tls.decompression_failed",
         };
         let message = format!("{why}; the rest of this direction is not decompressed");
         let f = self.finding(Level::Error, code, message, dir, at);

@@ -249,6 +249,7 @@ impl Session {
         }
         sink.on_plaintext_gap(dir, at, len, GapReason::CaptureGap);
         self.messages[dir.index()].reset();
+        self.layer(dir).lose_context();
         let frame = at.frame;
         let message = match cut {
             GapCut::InsideRecord(h) => {
