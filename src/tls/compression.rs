@@ -60,7 +60,7 @@ pub(crate) enum InflateError {
     Corrupt(String),
     #[error("the DEFLATE stream ended, yet the record has more data")]
     AfterEnd,
-    #[error("the DEFLATE context was lost with bytes the capture missed")]
+    #[error("the DEFLATE context was lost with an earlier record that could not be read")]
     ContextLost,
     #[error("an earlier record of this direction did not decompress")]
     OutOfStep,
@@ -100,8 +100,8 @@ impl Inflater {
         }
     }
 
-    /// A record of this stream was lost (a capture gap): later records may
-    /// refer back into it, so none of them can be trusted.
+    /// A record of this stream was lost (a capture gap, a damaged record):
+    /// later records may refer back into it, so none of them can be trusted.
     pub(crate) fn lose_context(&mut self) {
         self.failed.get_or_insert(InflateError::ContextLost);
     }

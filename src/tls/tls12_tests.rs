@@ -486,3 +486,38 @@ fn rc4_says_the_cipher_is_not_decrypted_not_that_a_key_is_missing() {
     assert!(sink.gaps.iter().all(|g| g.3 == GapReason::UnsupportedSuite));
     assert_eq!(sink.gaps.len(), 1);
 }
+
+#[test]
+fn damaged_compressed_and_camellia_records_never_panic() {
+    for (suite, method) in [(0xc02f, 1), (0xc08b, 1), (0x0016, 1), (0xc077, 0)] {
+        let wire = connection(suite, method, TALK);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..200usize {
+            let mut damaged = Wire {
+                frames: wire.frames.clone(),
+                sent: [Vec::new(), Vec::new()],
+            };
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let frame = (seed as usize) % damaged.frames.len();
+            let bytes = &mut damaged.frames[frame].1;
+            let at = (seed >> 20) as usize % bytes.len();
+            bytes[at] ^= 1 << (round % 8);
+            let (sink, _) = replay(&damaged, |b| b.chunks(7).collect());
+            // Whatever was damaged, each record reaching the next stage is one that was sent.
+            let mut offsets = [0usize; 2];
+            for &(dir, _, len) in &sink.deliveries {
+                let i = dir.index();
+                let piece = &sink.plain[i][offsets[i]..offsets[i] + len];
+                offsets[i] += len;
+                assert!(
+                    TALK.iter().any(|t| t.0 == dir && t.1 == piece),
+                    "suite {suite:04x} frame {frame} byte {at} bit {}: {:?}",
+                    round % 8,
+                    String::from_utf8_lossy(piece)
+                );
+            }
+        }
+    }
+}

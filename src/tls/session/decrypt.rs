@@ -193,6 +193,8 @@ impl Session {
                 return;
             }
         }
+        // A compressed stream cannot go on past a record it did not read.
+        self.layer(from.dir).lose_context();
         let frame = from.at.frame;
         let why = match e {
             DecryptError::Auth => format!("record authentication failed at frame {frame}"),

@@ -162,6 +162,8 @@ impl Session {
                     let offset = flow.offset();
                     flow.lose_framing(at);
                     self.messages[dir.index()].reset();
+                    // Records skipped while resynchronising take their share of a DEFLATE stream.
+                    self.layer(dir).lose_context();
                     let message = format!("not a TLS record: {e}; looking for the next record");
                     let f = self
                         .finding(Level::Warn, "tls.bad_record", message, dir, at)
