@@ -163,3 +163,127 @@ pub(super) fn open(
 ) -> Result<Plain, DecryptError> {
     key.dec.decrypt(h.typ.to_u8(), h.version, body, seq)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::crypto::hkdf_expand_label;
+    use crate::tls::keylog::{KeySource, Secret};
+    use crate::tls::keys::tls13_key;
+    use crate::tls::suites::{Aead, Hash};
+
+    const SECRET: [u8; 32] = [0x5a; 32];
+
+    fn key(phase: KeyPhase) -> Key {
+        let source = KeySource::Named("t".into());
+        tls13_key(
+            Aead::Aes128Gcm,
+            Secret::new(&SECRET),
+            phase,
+            source,
+            0,
+            false,
+        )
+        .unwrap()
+    }
+
+    fn header(typ: ContentType, len: usize) -> Header {
+        Header {
+            typ,
+            version: 0x0303,
+            len,
+            header_len: 5,
+        }
+    }
+
+    /// A TLS 1.3 application record sealed at `seq` under SECRET (RFC 8446 §5.2).
+    fn sealed(seq: u64, text: &[u8]) -> (Header, Vec<u8>) {
+        use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+        let (mut k, mut iv) = ([0u8; 16], [0u8; 12]);
+        hkdf_expand_label(Hash::Sha256, &SECRET, b"key", &[], &mut k);
+        hkdf_expand_label(Hash::Sha256, &SECRET, b"iv", &[], &mut iv);
+        for (b, s) in iv[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *b ^= s;
+        }
+        let mut body = text.to_vec();
+        body.push(23);
+        let len = body.len() + 16;
+        let aad = [23, 3, 3, (len >> 8) as u8, len as u8];
+        LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &k).unwrap())
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut body)
+            .unwrap();
+        (header(ContentType::ApplicationData, len), body)
+    }
+
+    #[test]
+    fn what_is_encrypted_depends_on_the_state() {
+        let mut layer = RecordLayer::new();
+        let hs = header(ContentType::Handshake, 40);
+        assert!(layer.is_clear());
+        assert!(layer.is_encrypted(&header(ContentType::ApplicationData, 40)));
+        assert!(!layer.is_encrypted(&hs));
+        assert!(!layer.is_encrypted(&header(ContentType::Sslv2ClientHello, 40)));
+        layer.set(ReadState::Midstream { tried: None });
+        assert!(!layer.is_encrypted(&header(ContentType::Alert, 2)));
+        assert!(layer.is_encrypted(&header(ContentType::Alert, 26)));
+        layer.install(key(KeyPhase::Handshake), 0);
+        // TLS 1.3 hides everything in application_data records.
+        assert!(!layer.is_encrypted(&hs));
+        layer.set(ReadState::Waiting(Waiting {
+            phase: KeyPhase::Tls12,
+            seq: 0,
+            tried: 0,
+            error: KeyError::NoServerHello,
+        }));
+        assert!(layer.is_encrypted(&hs));
+    }
+
+    #[test]
+    fn lost_records_use_up_sequence_numbers() {
+        let mut layer = RecordLayer::new();
+        layer.install(key(KeyPhase::Application), 4);
+        layer.lost_record();
+        assert!(matches!(layer.state(), ReadState::Open { seq: 5, .. }));
+        layer.set(ReadState::Waiting(Waiting {
+            phase: KeyPhase::Tls12,
+            seq: 9,
+            tried: 0,
+            error: KeyError::NoServerHello,
+        }));
+        layer.lost_record();
+        assert!(matches!(
+            layer.state(),
+            ReadState::Waiting(Waiting { seq: 10, .. })
+        ));
+    }
+
+    #[test]
+    fn after_a_gap_the_next_sequence_numbers_are_searched() {
+        let (h, body) = sealed(5, b"<presence/>");
+        let mut scratch = Vec::new();
+        let mut layer = RecordLayer::new();
+        layer.install(key(KeyPhase::Application), 3);
+        assert!(layer.needs_trial(&h, true));
+        assert!(
+            !layer.find_seq(&h, &body, 2, &mut scratch),
+            "5 is not in 3..5"
+        );
+        assert!(layer.find_seq(&h, &body, 3, &mut scratch));
+        let ReadState::Open { mut key, seq } = layer.take() else {
+            panic!("still open");
+        };
+        assert_eq!(seq, 5);
+        let mut body = body;
+        let plain = open(&mut key, &h, &mut body, seq).unwrap();
+        assert_eq!(&body[plain.range], b"<presence/>");
+    }
+
+    #[test]
+    fn a_key_update_moves_to_the_next_generation_at_sequence_zero() {
+        let mut layer = RecordLayer::new();
+        assert_eq!(layer.key_update(), 0);
+        layer.install(key(KeyPhase::Application), 7);
+        assert_eq!(layer.key_update(), 1);
+        assert!(matches!(layer.state(), ReadState::Open { seq: 0, key } if key.generation == 1));
+    }
+}
