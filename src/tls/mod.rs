@@ -77,3 +77,5 @@ pub(crate) mod rustls_tests;
 mod testutil;
 #[cfg(test)]
 mod tls12_tests;
+#[cfg(test)]
+mod tls12_vectors;

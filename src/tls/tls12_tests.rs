@@ -22,7 +22,7 @@ const CLIENT_RANDOM: [u8; 32] = [0x11; 32];
 const SERVER_RANDOM: [u8; 32] = [0x22; 32];
 const MASTER: [u8; 48] = [0x4d; 48];
 
-fn record(typ: u8, body: &[u8]) -> Vec<u8> {
+pub(super) fn record(typ: u8, body: &[u8]) -> Vec<u8> {
     let mut r = vec![typ, 3, 3];
     r.extend((body.len() as u16).to_be_bytes());
     r.extend(body);
@@ -37,7 +37,7 @@ fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// ClientHello offering `suite` and the compression methods (RFC 5246 §7.4.1.2).
-fn client_hello(suite: u16, methods: &[u8]) -> Vec<u8> {
+pub(super) fn client_hello(suite: u16, methods: &[u8]) -> Vec<u8> {
     let mut b = vec![3, 3];
     b.extend(CLIENT_RANDOM);
     b.push(0);
@@ -48,7 +48,7 @@ fn client_hello(suite: u16, methods: &[u8]) -> Vec<u8> {
     record(22, &handshake(1, &b))
 }
 
-fn server_hello(suite: u16, method: u8) -> Vec<u8> {
+pub(super) fn server_hello(suite: u16, method: u8) -> Vec<u8> {
     let mut b = vec![3, 3];
     b.extend(SERVER_RANDOM);
     b.push(0);
@@ -288,6 +288,15 @@ fn replay(wire: &Wire, split: impl Fn(&[u8]) -> Vec<&[u8]>) -> (Collect, super::
     }
     s.finish(&mut sink);
     (sink, s.summary().clone())
+}
+
+/// Feeds whole frames to a session holding the key log line; returns the sink and summary.
+pub(super) fn replay_frames(frames: &[(Dir, Vec<u8>)]) -> (Collect, super::summary::Summary) {
+    let wire = Wire {
+        frames: frames.to_vec(),
+        sent: [Vec::new(), Vec::new()],
+    };
+    replay(&wire, |b| vec![b])
 }
 
 const TALK: &[(Dir, &[u8])] = &[
