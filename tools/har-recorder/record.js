@@ -28,7 +28,11 @@ const CHROMIUM_FLAGS = [
 const OUTPUTS = {
   ws: [{ suffix: '.har', sanitize: false }, { suffix: '-sanitized.har', sanitize: true }],
   bosh: [{ suffix: '.har.gz', sanitize: false }],
+  'ws-open': [{ suffix: '.har.gz', sanitize: false }],
 };
+
+/** The page's query for each recording: `ws-open` is exported while still signed in. */
+const QUERY = { ws: 'transport=ws', bosh: 'transport=bosh', 'ws-open': 'transport=ws&open=1' };
 
 async function until(what, probe, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
@@ -97,7 +101,7 @@ async function record(outDir, transport) {
     const { targetId: pageId } = await browser.send('Target.createTarget', { url: 'about:blank' });
     const devtools = await openDevTools(browser, port, pageId);
     const { sessionId: page } = await browser.send('Target.attachToTarget', { targetId: pageId, flatten: true });
-    await browser.send('Page.navigate', { url: `http://127.0.0.1:${WEB_PORT}/?transport=${transport}` }, page);
+    await browser.send('Page.navigate', { url: `http://127.0.0.1:${WEB_PORT}/?${QUERY[transport]}` }, page);
     const outcome = await until('the desktop script', () => browser.evaluate(
       'window.recording && (window.recording.done || window.recording.failed) ? window.recording : null', page), 60000);
     if (outcome.failed) throw new Error(`${transport}: ${outcome.failed} after ${outcome.steps.join(', ')}`);
@@ -121,6 +125,6 @@ async function record(outDir, transport) {
 }
 
 const [outDir = '../../fixtures/har', ...only] = process.argv.slice(2);
-for (const transport of only.length ? only : ['ws', 'bosh']) {
+for (const transport of only.length ? only : Object.keys(OUTPUTS)) {
   await record(outDir, transport);
 }

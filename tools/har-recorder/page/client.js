@@ -8,7 +8,10 @@
 const DOMAIN = 'finesse1.example.com';
 const JID = `1001@${DOMAIN}/desktop`;
 const PASSWORD = 'Fin3sse!Secret-1001';
-const transport = new URLSearchParams(location.search).get('transport') ?? 'ws';
+const params = new URLSearchParams(location.search);
+const transport = params.get('transport') ?? 'ws';
+// ?open=1: stay signed in (the HAR is exported while the socket is open).
+const stayOpen = params.get('open') === '1';
 const service = transport === 'bosh' ? 'http://127.0.0.1:17071/http-bind/' : `ws://${location.host}/ws/`;
 
 window.recording = { done: false, failed: null, steps: [] };
@@ -73,6 +76,10 @@ async function session() {
   step('call seen');
   await sendIq($iq({ type: 'get', to: DOMAIN }).c('ping', { xmlns: 'urn:xmpp:ping' }).tree());
   step('pinged');
+  if (stayOpen) {
+    window.recording.done = true;
+    return;
+  }
   connection.send($pres({ type: 'unavailable' }).tree());
   connection.flush();
   connection.disconnect('logout');
