@@ -21,6 +21,7 @@ pub mod finding;
 pub mod finesse;
 #[doc(hidden)]
 pub mod fixturegen;
+pub mod har;
 pub mod http;
 pub mod limits;
 pub mod pipeline;
