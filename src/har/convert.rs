@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use super::finding::Finding;
 use super::model::{Body, Entry, EntryKind, Header, Request, Response, Timings};
 use super::time::{is_wall_clock, parse_rfc3339};
-use crate::common::Timestamp;
 use super::HarLimits;
+use crate::common::Timestamp;
 
 /// The parts of an entry the reader keeps, as read.
 #[derive(Debug, Default)]
@@ -54,27 +54,50 @@ impl Converter<'_> {
             index,
             kind,
             started: self.started(raw.started.as_ref(), kind, &request),
-            time_ms: self.number(raw.time.as_ref(), "time").filter(|ms| *ms >= 0.0),
+            time_ms: self
+                .number(raw.time.as_ref(), "time")
+                .filter(|ms| *ms >= 0.0),
             timings: self.timings(raw.timings.as_ref()),
             resource_type,
-            initiator: raw.initiator.as_ref().and_then(|i| i.get("type")).and_then(Value::as_str).map(str::to_owned),
-            server_ip: self.short_text(raw.server_ip.as_ref(), "serverIPAddress").filter(|ip| !ip.is_empty()),
+            initiator: raw
+                .initiator
+                .as_ref()
+                .and_then(|i| i.get("type"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            server_ip: self
+                .short_text(raw.server_ip.as_ref(), "serverIPAddress")
+                .filter(|ip| !ip.is_empty()),
             connection: self.connection(raw.connection.as_ref()),
             request,
             response,
         };
         if raw.request.is_none() {
-            (self.note)(Finding::MissingField { entry: index, field: "request" });
+            (self.note)(Finding::MissingField {
+                entry: index,
+                field: "request",
+            });
         }
         if raw.response.is_none() {
-            (self.note)(Finding::MissingField { entry: index, field: "response" });
+            (self.note)(Finding::MissingField {
+                entry: index,
+                field: "response",
+            });
         }
         entry
     }
 
-    fn started(&mut self, value: Option<&Value>, kind: EntryKind, request: &Request) -> Option<Timestamp> {
+    fn started(
+        &mut self,
+        value: Option<&Value>,
+        kind: EntryKind,
+        request: &Request,
+    ) -> Option<Timestamp> {
         let Some(value) = value else {
-            (self.note)(Finding::MissingField { entry: self.index, field: "startedDateTime" });
+            (self.note)(Finding::MissingField {
+                entry: self.index,
+                field: "startedDateTime",
+            });
             return None;
         };
         let Some(time) = value.as_str().and_then(parse_rfc3339) else {
@@ -86,13 +109,19 @@ impl Converter<'_> {
         }
         // A WebSocket never sent is reported as such, not as a bad clock.
         if !(kind == EntryKind::WebSocket && request.method.is_empty()) {
-            (self.note)(Finding::NotWallClock { entry: self.index, message: None, field: "startedDateTime" });
+            (self.note)(Finding::NotWallClock {
+                entry: self.index,
+                message: None,
+                field: "startedDateTime",
+            });
         }
         None
     }
 
     fn request(&mut self, value: Option<&Value>) -> Request {
-        let Some(object) = self.object(value, "request") else { return Request::default() };
+        let Some(object) = self.object(value, "request") else {
+            return Request::default();
+        };
         Request {
             method: self.field_text(object, "method", "request.method"),
             url: self.field_text(object, "url", "request.url"),
@@ -105,7 +134,9 @@ impl Converter<'_> {
     }
 
     fn response(&mut self, value: Option<&Value>) -> Response {
-        let Some(object) = self.object(value, "response") else { return Response::default() };
+        let Some(object) = self.object(value, "response") else {
+            return Response::default();
+        };
         let status = match object.get("status") {
             None => None,
             Some(v) => {
@@ -149,7 +180,11 @@ impl Converter<'_> {
             match decode_base64(text) {
                 Some(bytes) => bytes,
                 None => {
-                    (self.note)(Finding::InvalidBase64 { entry: self.index, message: None, field });
+                    (self.note)(Finding::InvalidBase64 {
+                        entry: self.index,
+                        message: None,
+                        field,
+                    });
                     text.as_bytes().to_vec()
                 }
             }
@@ -160,13 +195,25 @@ impl Converter<'_> {
         if full_len > cap {
             data.truncate(cap);
             data.shrink_to_fit();
-            (self.note)(Finding::Capped { entry: self.index, message: None, field, len: full_len, cap });
+            (self.note)(Finding::Capped {
+                entry: self.index,
+                message: None,
+                field,
+                len: full_len,
+                cap,
+            });
         }
-        Body { mime_type: clip(mime_type, self.limits.max_field), data, full_len }
+        Body {
+            mime_type: clip(mime_type, self.limits.max_field),
+            data,
+            full_len,
+        }
     }
 
     fn headers(&mut self, value: Option<&Value>, field: &'static str) -> Vec<Header> {
-        let Some(value) = value else { return Vec::new() };
+        let Some(value) = value else {
+            return Vec::new();
+        };
         let Some(list) = value.as_array() else {
             self.malformed(None, field, "an array of headers");
             return Vec::new();
@@ -181,11 +228,18 @@ impl Converter<'_> {
                 continue;
             };
             if headers.len() == self.limits.max_headers {
-                (self.note)(Finding::TooManyHeaders { entry: self.index, field, count: list.len() });
+                (self.note)(Finding::TooManyHeaders {
+                    entry: self.index,
+                    field,
+                    count: list.len(),
+                });
                 break;
             }
             let max = self.limits.max_field;
-            headers.push(Header { name: clip(name.to_owned(), max), value: clip(value.to_owned(), max) });
+            headers.push(Header {
+                name: clip(name.to_owned(), max),
+                value: clip(value.to_owned(), max),
+            });
         }
         if bad {
             self.malformed(None, field, "a list of {name, value} strings");
@@ -194,7 +248,9 @@ impl Converter<'_> {
     }
 
     fn timings(&mut self, value: Option<&Value>) -> Timings {
-        let Some(object) = self.object(value, "timings") else { return Timings::default() };
+        let Some(object) = self.object(value, "timings") else {
+            return Timings::default();
+        };
         let mut get = |name: &'static str, field: &'static str| {
             let ms = self.number(object.get(name), field)?;
             (ms >= 0.0).then_some(ms)
@@ -232,7 +288,12 @@ impl Converter<'_> {
         match value.as_i64() {
             Some(-1) => None,
             Some(negative) => {
-                (self.note)(Finding::NegativeSize { entry: self.index, field, value: negative });
+                (self.note)(Finding::NegativeSizes {
+                    first_entry: self.index,
+                    field,
+                    value: negative,
+                    count: 1,
+                });
                 None
             }
             None => {
@@ -251,7 +312,11 @@ impl Converter<'_> {
         number
     }
 
-    fn object<'v>(&mut self, value: Option<&'v Value>, field: &'static str) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(
+        &mut self,
+        value: Option<&'v Value>,
+        field: &'static str,
+    ) -> Option<&'v Map<String, Value>> {
         let value = value?;
         let object = value.as_object();
         if object.is_none() && !value.is_null() {
@@ -270,7 +335,12 @@ impl Converter<'_> {
     }
 
     /// A short string field of `object` (empty when absent), cut to `max_field`.
-    fn field_text(&mut self, object: &Map<String, Value>, name: &str, field: &'static str) -> String {
+    fn field_text(
+        &mut self,
+        object: &Map<String, Value>,
+        name: &str,
+        field: &'static str,
+    ) -> String {
         self.short_text(object.get(name), field).unwrap_or_default()
     }
 
@@ -280,16 +350,26 @@ impl Converter<'_> {
     }
 
     fn malformed(&mut self, message: Option<usize>, field: &'static str, expected: &'static str) {
-        (self.note)(Finding::MalformedField { entry: self.index, message, field, expected });
+        (self.note)(Finding::MalformedField {
+            entry: self.index,
+            message,
+            field,
+            expected,
+        });
     }
 }
 
 fn entry_kind(resource_type: Option<&str>, request: &Request) -> EntryKind {
-    let url = request.url.get(..6).unwrap_or_default().to_ascii_lowercase();
+    let url = request
+        .url
+        .get(..6)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if resource_type == Some("websocket") || url.starts_with("ws://") || url.starts_with("wss://") {
         EntryKind::WebSocket
     } else if resource_type == Some("preflight")
-        || (request.method == "OPTIONS" && request.header("Access-Control-Request-Method").is_some())
+        || (request.method == "OPTIONS"
+            && request.header("Access-Control-Request-Method").is_some())
     {
         EntryKind::Preflight
     } else {
@@ -305,7 +385,9 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     }
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let unpadded = compact.trim_end_matches('=');
-    base64::engine::general_purpose::STANDARD_NO_PAD.decode(unpadded).ok()
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(unpadded)
+        .ok()
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary.

@@ -34,9 +34,15 @@ pub enum Finding {
         previous_entry: usize,
         previous_started: Timestamp,
     },
-    /// A size below -1 (HAR's "unknown"): Chrome writes e.g. `bodySize: -205`
-    /// for a WebSocket response. The size is dropped.
-    NegativeSize { entry: usize, field: &'static str, value: i64 },
+    /// Sizes below -1 (HAR's "unknown"), once per file: Chrome writes
+    /// `bodySize` as transfer size minus header size, negative for WebSocket
+    /// upgrades and preflights. Those sizes are dropped.
+    NegativeSizes {
+        first_entry: usize,
+        field: &'static str,
+        value: i64,
+        count: usize,
+    },
     /// A WebSocket whose upgrade request was never sent (empty method, start
     /// time 1969): the connection failed first (refused, DNS, TLS).
     WebSocketNeverSent {
@@ -53,16 +59,32 @@ pub enum Finding {
     },
     /// Messages recorded after the entry's end (`startedDateTime` + `time`):
     /// the page had already closed the socket.
-    MessagesAfterClose { entry: usize, first: usize, count: usize },
+    MessagesAfterClose {
+        entry: usize,
+        first: usize,
+        count: usize,
+    },
     /// A `time` or `startedDateTime` that is not a wall-clock time (before 2000).
-    NotWallClock { entry: usize, message: Option<usize>, field: &'static str },
+    NotWallClock {
+        entry: usize,
+        message: Option<usize>,
+        field: &'static str,
+    },
     /// A message `type` other than `send`, `receive` or `error`; skipped.
     UnknownMessageType { entry: usize, message: usize },
     /// An opcode other than 1 (text) or 2 (binary); the data is kept.
-    UnexpectedOpcode { entry: usize, message: usize, opcode: i64 },
+    UnexpectedOpcode {
+        entry: usize,
+        message: usize,
+        opcode: i64,
+    },
     /// Base64 that does not decode (binary message or `encoding: "base64"`
     /// body); the text itself is kept.
-    InvalidBase64 { entry: usize, message: Option<usize>, field: &'static str },
+    InvalidBase64 {
+        entry: usize,
+        message: Option<usize>,
+        field: &'static str,
+    },
     /// A body, message or field longer than its cap was cut.
     Capped {
         entry: usize,
@@ -72,7 +94,11 @@ pub enum Finding {
         cap: usize,
     },
     /// More header lines than `max_headers`; the rest are dropped.
-    TooManyHeaders { entry: usize, field: &'static str, count: usize },
+    TooManyHeaders {
+        entry: usize,
+        field: &'static str,
+        count: usize,
+    },
     /// Messages listed before the entry's request/response exceeded
     /// `max_held_messages`; the rest are dropped.
     HeldMessagesDropped { entry: usize, dropped: usize },
@@ -87,7 +113,9 @@ impl Finding {
     pub fn level(&self) -> Level {
         use Finding::*;
         match self {
-            NoEntries | OutOfOrder { .. } | NegativeSize { .. } | NotWallClock { .. } => Level::Info,
+            NoEntries | OutOfOrder { .. } | NegativeSizes { .. } | NotWallClock { .. } => {
+                Level::Info
+            }
             WebSocketNeverSent { .. } | WebSocketFailed { .. } | MessagesAfterClose { .. } => {
                 Level::Warn
             }
@@ -114,7 +142,7 @@ impl Finding {
             MissingField { .. } => "har.missing_field",
             MalformedField { .. } => "har.malformed_field",
             OutOfOrder { .. } => "har.out_of_order",
-            NegativeSize { .. } => "har.negative_size",
+            NegativeSizes { .. } => "har.negative_sizes",
             WebSocketNeverSent { .. } => "har.websocket_never_sent",
             WebSocketFailed { .. } => "har.websocket_failed",
             MessagesAfterClose { .. } => "har.messages_after_close",
@@ -135,11 +163,11 @@ impl Finding {
         use Finding::*;
         match self {
             NoEntries | Suppressed { .. } => None,
+            NegativeSizes { first_entry, .. } => Some(*first_entry),
             EntryNotObject { entry }
             | MissingField { entry, .. }
             | MalformedField { entry, .. }
             | OutOfOrder { entry, .. }
-            | NegativeSize { entry, .. }
             | WebSocketNeverSent { entry, .. }
             | WebSocketFailed { entry, .. }
             | MessagesAfterClose { entry, .. }
@@ -183,9 +211,10 @@ impl fmt::Display for Finding {
                 started.to_rfc3339(),
                 previous_started.to_rfc3339()
             ),
-            NegativeSize { entry, field, value } => {
-                write!(f, "entry {entry}: {field} is {value}: treated as unknown")
-            }
+            NegativeSizes { first_entry, field, value, count } => write!(
+                f,
+                "{count} size(s) below -1, the first in entry {first_entry} ({field} {value}): treated as unknown"
+            ),
             WebSocketNeverSent { entry, url, reason } => {
                 write!(
                     f,

@@ -31,7 +31,13 @@ const MAX_REASON: usize = 200;
 pub(crate) enum Capped {
     #[default]
     Absent,
-    Text { text: String, full_len: usize },
+    /// `full_len` and `padding` (trailing `=`, for the decoded length of a
+    /// cut base64 text) describe the whole string.
+    Text {
+        text: String,
+        full_len: usize,
+        padding: usize,
+    },
     WrongType,
 }
 
@@ -58,7 +64,12 @@ impl<'de> Visitor<'de> for CappedSeed {
         f.write_str("a string")
     }
     fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Capped, E> {
-        Ok(Capped::Text { text: clip_str(s, self.cap).to_owned(), full_len: s.len() })
+        let padding = s.bytes().rev().take(2).take_while(|&b| b == b'=').count();
+        Ok(Capped::Text {
+            text: clip_str(s, self.cap).to_owned(),
+            full_len: s.len(),
+            padding,
+        })
     }
     fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Capped, E> {
         Ok(self.wrong())
@@ -120,11 +131,16 @@ pub(crate) struct MessageSeed {
 
 impl MessageSeed {
     pub(crate) fn for_cap(max_ws_message: usize) -> Self {
-        MessageSeed { text_cap: max_ws_message.saturating_mul(4) / 3 + 4 }
+        MessageSeed {
+            text_cap: max_ws_message.saturating_mul(4) / 3 + 4,
+        }
     }
 
     fn not_object(self) -> RawMessage {
-        RawMessage { not_object: true, ..RawMessage::default() }
+        RawMessage {
+            not_object: true,
+            ..RawMessage::default()
+        }
     }
 }
 
@@ -178,7 +194,15 @@ pub(crate) struct Messages {
 
 impl Messages {
     pub(crate) fn new(entry: usize) -> Self {
-        Messages { entry, next: 0, held: Vec::new(), held_bytes: 0, dropped: 0, after_close: None, first_error: None }
+        Messages {
+            entry,
+            next: 0,
+            held: Vec::new(),
+            held_bytes: 0,
+            dropped: 0,
+            after_close: None,
+            first_error: None,
+        }
     }
 
     pub(crate) fn entry(&self) -> usize {
@@ -209,7 +233,10 @@ impl Messages {
             self.give(state, given, index, raw);
         }
         if self.dropped > 0 {
-            state.note(Finding::HeldMessagesDropped { entry: self.entry, dropped: self.dropped });
+            state.note(Finding::HeldMessagesDropped {
+                entry: self.entry,
+                dropped: self.dropped,
+            });
         }
     }
 
@@ -217,7 +244,11 @@ impl Messages {
     pub(crate) fn finish(&mut self, state: &mut State<'_>, given: &Given, url: String) {
         let entry = self.entry;
         if let Some((first, count)) = self.after_close {
-            state.note(Finding::MessagesAfterClose { entry, first, count });
+            state.note(Finding::MessagesAfterClose {
+                entry,
+                first,
+                count,
+            });
         }
         if given.kind != EntryKind::WebSocket {
             return;
@@ -226,20 +257,31 @@ impl Messages {
         if given.never_sent {
             state.note(Finding::WebSocketNeverSent { entry, url, reason });
         } else if given.status != Some(101) {
-            state.note(Finding::WebSocketFailed { entry, status: given.status.unwrap_or(0), reason });
+            state.note(Finding::WebSocketFailed {
+                entry,
+                status: given.status.unwrap_or(0),
+                reason,
+            });
         }
     }
 
     fn give(&mut self, state: &mut State<'_>, given: &Given, index: usize, raw: RawMessage) {
         let mut notes = Vec::new();
-        let message = convert(&mut |f| notes.push(f), state.limits.max_ws_message, given, index, raw);
+        let message = convert(
+            &mut |f| notes.push(f),
+            state.limits.max_ws_message,
+            given,
+            index,
+            raw,
+        );
         for finding in notes {
             state.note(finding);
         }
         let Some(message) = message else { return };
         match &message.payload {
             WsPayload::Error { text } => {
-                self.first_error.get_or_insert_with(|| clip(text.clone(), MAX_REASON));
+                self.first_error
+                    .get_or_insert_with(|| clip(text.clone(), MAX_REASON));
             }
             WsPayload::Data { .. } => {
                 let late = match (message.time, given.ended) {
@@ -258,20 +300,35 @@ impl Messages {
 }
 
 /// One raw message to a [`WsMessage`]; `None` when it cannot be one.
-fn convert(note: &mut dyn FnMut(Finding), cap: usize, given: &Given, index: usize, raw: RawMessage) -> Option<WsMessage> {
+fn convert(
+    note: &mut dyn FnMut(Finding),
+    cap: usize,
+    given: &Given,
+    index: usize,
+    raw: RawMessage,
+) -> Option<WsMessage> {
     let entry = given.index;
-    let malformed = |field, expected| Finding::MalformedField { entry, message: Some(index), field, expected };
+    let malformed = |field, expected| Finding::MalformedField {
+        entry,
+        message: Some(index),
+        field,
+        expected,
+    };
     if raw.not_object {
         note(malformed("_webSocketMessages[]", "an object"));
         return None;
     }
     let time = message_time(note, given, index, raw.time.as_ref());
-    let (text, full_len) = match raw.data {
-        Capped::Text { text, full_len } => (text, full_len),
-        Capped::Absent => (String::new(), 0),
+    let (text, full_len, padding) = match raw.data {
+        Capped::Text {
+            text,
+            full_len,
+            padding,
+        } => (text, full_len, padding),
+        Capped::Absent => (String::new(), 0, 0),
         Capped::WrongType => {
             note(malformed("data", "a string"));
-            (String::new(), 0)
+            (String::new(), 0, 0)
         }
     };
     let dir = match raw.kind.as_ref().and_then(Value::as_str) {
@@ -279,10 +336,18 @@ fn convert(note: &mut dyn FnMut(Finding), cap: usize, given: &Given, index: usiz
         Some("receive") => Dir::ServerToClient,
         Some("error") => {
             let text = clip(text, cap);
-            return Some(WsMessage { entry, index, time, payload: WsPayload::Error { text } });
+            return Some(WsMessage {
+                entry,
+                index,
+                time,
+                payload: WsPayload::Error { text },
+            });
         }
         _ => {
-            note(Finding::UnknownMessageType { entry, message: index });
+            note(Finding::UnknownMessageType {
+                entry,
+                message: index,
+            });
             return None;
         }
     };
@@ -291,7 +356,11 @@ fn convert(note: &mut dyn FnMut(Finding), cap: usize, given: &Given, index: usiz
         Some(value) => match value.as_i64() {
             Some(code @ (1 | 2)) => code,
             Some(other) => {
-                note(Finding::UnexpectedOpcode { entry, message: index, opcode: other });
+                note(Finding::UnexpectedOpcode {
+                    entry,
+                    message: index,
+                    opcode: other,
+                });
                 other
             }
             None => {
@@ -304,30 +373,68 @@ fn convert(note: &mut dyn FnMut(Finding), cap: usize, given: &Given, index: usiz
     if opcode == 2 {
         let was_cut = full_len > data.len();
         // A cut base64 text decodes up to its last whole quad.
-        let usable = if was_cut { data.len() / 4 * 4 } else { data.len() };
+        let usable = if was_cut {
+            data.len() / 4 * 4
+        } else {
+            data.len()
+        };
         let text = data.get(..usable).and_then(|b| std::str::from_utf8(b).ok());
         match text.and_then(decode_base64) {
             Some(bytes) => {
-                full_len = if was_cut { full_len / 4 * 3 } else { bytes.len() };
+                full_len = if was_cut {
+                    (full_len / 4 * 3).saturating_sub(padding)
+                } else {
+                    bytes.len()
+                };
                 data = bytes;
             }
-            None => note(Finding::InvalidBase64 { entry, message: Some(index), field: "data" }),
+            None => note(Finding::InvalidBase64 {
+                entry,
+                message: Some(index),
+                field: "data",
+            }),
         }
     }
     if full_len > cap || data.len() > cap {
         data.truncate(cap);
-        note(Finding::Capped { entry, message: Some(index), field: "data", len: full_len, cap });
+        note(Finding::Capped {
+            entry,
+            message: Some(index),
+            field: "data",
+            len: full_len,
+            cap,
+        });
     }
     let opcode = u8::try_from(opcode).unwrap_or(0);
-    Some(WsMessage { entry, index, time, payload: WsPayload::Data { dir, opcode, data, full_len } })
+    Some(WsMessage {
+        entry,
+        index,
+        time,
+        payload: WsPayload::Data {
+            dir,
+            opcode,
+            data,
+            full_len,
+        },
+    })
 }
 
-fn message_time(note: &mut dyn FnMut(Finding), given: &Given, index: usize, value: Option<&Value>) -> Option<Timestamp> {
+fn message_time(
+    note: &mut dyn FnMut(Finding),
+    given: &Given,
+    index: usize,
+    value: Option<&Value>,
+) -> Option<Timestamp> {
     let value = value?;
     let entry = given.index;
     let Some(time) = value.as_f64().and_then(from_epoch_secs) else {
         if !value.is_null() {
-            note(Finding::MalformedField { entry, message: Some(index), field: "time", expected: "epoch seconds" });
+            note(Finding::MalformedField {
+                entry,
+                message: Some(index),
+                field: "time",
+                expected: "epoch seconds",
+            });
         }
         return None;
     };
@@ -337,7 +444,11 @@ fn message_time(note: &mut dyn FnMut(Finding), given: &Given, index: usize, valu
     // A socket that never connected is timed on a monotonic clock: that is
     // part of its own finding, not a separate one.
     if !given.never_sent {
-        note(Finding::NotWallClock { entry, message: Some(index), field: "time" });
+        note(Finding::NotWallClock {
+            entry,
+            message: Some(index),
+            field: "time",
+        });
     }
     None
 }

@@ -125,7 +125,12 @@ pub enum Error {
     #[error("the HAR is truncated at byte {offset}: the JSON ends before the document does")]
     Truncated { offset: u64 },
     #[error("invalid JSON in the HAR at byte {offset} (line {line}, column {column}): {detail}")]
-    Syntax { offset: u64, line: usize, column: usize, detail: String },
+    Syntax {
+        offset: u64,
+        line: usize,
+        column: usize,
+        detail: String,
+    },
     #[error("not a HAR at byte {offset}: {what}")]
     NotHar { offset: u64, what: NotHar },
 }
@@ -152,7 +157,9 @@ pub fn detect(first_bytes: &[u8]) -> Probe {
     if first_bytes.starts_with(GZIP) {
         let mut inflated = Vec::new();
         // An error here is usually the end of the bytes given: judge what came out.
-        let _ = MultiGzDecoder::new(first_bytes).take(4096).read_to_end(&mut inflated);
+        let _ = MultiGzDecoder::new(first_bytes)
+            .take(4096)
+            .read_to_end(&mut inflated);
         return match probe_json(&inflated) {
             Probe::NeedMore if inflated.len() >= 4096 => Probe::NotHar,
             probe => probe,
@@ -177,7 +184,9 @@ fn probe_json(bytes: &[u8]) -> Probe {
     let expected = b"{\"log\"";
     let mut matched = 0;
     while matched < expected.len() {
-        let Some(&byte) = rest.next() else { return Probe::NeedMore };
+        let Some(&byte) = rest.next() else {
+            return Probe::NeedMore;
+        };
         // Whitespace may stand between `{` and the key.
         if matched == 1 && byte.is_ascii_whitespace() {
             continue;
@@ -197,7 +206,9 @@ fn probe_json(bytes: &[u8]) -> Probe {
 /// Reads a whole HAR (plain or gzip) into `sink`.
 pub fn read<R: Read>(input: R, limits: &HarLimits, sink: &mut dyn Sink) -> Result<Summary, Error> {
     let mut input = BufReader::with_capacity(64 << 10, input);
-    let head = input.fill_buf().map_err(|source| Error::Io { offset: 0, source })?;
+    let head = input
+        .fill_buf()
+        .map_err(|source| Error::Io { offset: 0, source })?;
     if head.starts_with(GZIP) {
         let inflated = BufReader::with_capacity(64 << 10, MultiGzDecoder::new(input));
         read_json(inflated, limits, sink)
@@ -206,36 +217,63 @@ pub fn read<R: Read>(input: R, limits: &HarLimits, sink: &mut dyn Sink) -> Resul
     }
 }
 
-fn read_json<B: BufRead>(mut input: B, limits: &HarLimits, sink: &mut dyn Sink) -> Result<Summary, Error> {
-    let head = input.fill_buf().map_err(|source| Error::Io { offset: 0, source })?;
+fn read_json<B: BufRead>(
+    mut input: B,
+    limits: &HarLimits,
+    sink: &mut dyn Sink,
+) -> Result<Summary, Error> {
+    let head = input
+        .fill_buf()
+        .map_err(|source| Error::Io { offset: 0, source })?;
     let skipped = if head.starts_with(BOM) { BOM.len() } else { 0 };
     input.consume(skipped);
     let position = Rc::new(Cell::new(offset::Position::start(skipped as u64)));
     let counting = Counting::new(input, Rc::clone(&position));
     let mut json = serde_json::Deserializer::from_reader(counting);
     let mut state = State::new(sink, limits);
-    let result = Root(&mut state).deserialize(&mut json).and_then(|()| json.end());
+    let result = Root(&mut state)
+        .deserialize(&mut json)
+        .and_then(|()| json.end());
     state.finish();
     let at = position.get();
     match result {
-        Ok(()) => Ok(Summary { entries: state.entries, messages: state.messages, bytes: at.consumed() }),
+        Ok(()) => Ok(Summary {
+            entries: state.entries,
+            messages: state.messages,
+            bytes: at.consumed(),
+        }),
         Err(error) => Err(classify(error, at, state.stage, state.not_har)),
     }
 }
 
 /// A serde_json error as a typed [`Error`] with a byte offset.
-fn classify(error: serde_json::Error, at: offset::Position, stage: Stage, not_har: Option<NotHar>) -> Error {
+fn classify(
+    error: serde_json::Error,
+    at: offset::Position,
+    stage: Stage,
+    not_har: Option<NotHar>,
+) -> Error {
     use serde_json::error::Category;
     let (line, column) = (error.line(), error.column());
     let offset = at.offset_of(line, column);
     match error.classify() {
-        Category::Eof => Error::Truncated { offset: at.consumed() },
-        Category::Io => Error::Io { offset: at.consumed(), source: io::Error::from(error) },
+        Category::Eof => Error::Truncated {
+            offset: at.consumed(),
+        },
+        Category::Io => Error::Io {
+            offset: at.consumed(),
+            source: io::Error::from(error),
+        },
         Category::Syntax => {
             let suffix = format!(" at line {line} column {column}");
             let detail = error.to_string();
             let detail = detail.strip_suffix(&suffix).unwrap_or(&detail).to_owned();
-            Error::Syntax { offset: offset.saturating_sub(1), line, column, detail }
+            Error::Syntax {
+                offset: offset.saturating_sub(1),
+                line,
+                column,
+                detail,
+            }
         }
         Category::Data => {
             let what = not_har.unwrap_or(match stage {
@@ -243,7 +281,10 @@ fn classify(error: serde_json::Error, at: offset::Position, stage: Stage, not_ha
                 Stage::Log => NotHar::LogNotObject,
                 Stage::Entries | Stage::InEntries => NotHar::EntriesNotArray,
             });
-            Error::NotHar { offset: offset.saturating_sub(1), what }
+            Error::NotHar {
+                offset: offset.saturating_sub(1),
+                what,
+            }
         }
     }
 }

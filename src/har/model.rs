@@ -31,7 +31,10 @@ pub struct Header {
 
 /// The value of the first header called `name` (ASCII case-insensitive).
 pub fn header_value<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
 }
 
 /// A request or response body as the HAR holds it, cut to

@@ -24,7 +24,12 @@ pub(crate) struct Position {
 impl Position {
     /// Counting starts after `skipped` bytes (a BOM).
     pub(crate) fn start(skipped: u64) -> Self {
-        Position { consumed: skipped, newlines: 0, line_start: skipped, previous_line_start: skipped }
+        Position {
+            consumed: skipped,
+            newlines: 0,
+            line_start: skipped,
+            previous_line_start: skipped,
+        }
     }
 
     /// Bytes read so far.

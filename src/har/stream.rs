@@ -42,15 +42,34 @@ pub(crate) struct State<'s> {
     /// The latest start time so far, and its entry.
     latest: Option<(usize, Timestamp)>,
     counts: Vec<(&'static str, usize)>,
+    /// The first size below -1 and how many there were: one finding per file.
+    negative_sizes: Option<Finding>,
 }
 
 impl<'s> State<'s> {
     pub(crate) fn new(sink: &'s mut dyn Sink, limits: &'s HarLimits) -> Self {
-        State { sink, limits, stage: Stage::Root, not_har: None, entries: 0, messages: 0, latest: None, counts: Vec::new() }
+        State {
+            sink,
+            limits,
+            stage: Stage::Root,
+            not_har: None,
+            entries: 0,
+            messages: 0,
+            latest: None,
+            counts: Vec::new(),
+            negative_sizes: None,
+        }
     }
 
     /// Gives a finding unless its kind already reached `max_findings_per_kind`.
     pub(crate) fn note(&mut self, finding: Finding) {
+        if let Finding::NegativeSizes { .. } = finding {
+            match &mut self.negative_sizes {
+                Some(Finding::NegativeSizes { count, .. }) => *count += 1,
+                _ => self.negative_sizes = Some(finding),
+            }
+            return;
+        }
         let code = finding.code();
         let count = match self.counts.iter_mut().find(|(c, _)| *c == code) {
             Some((_, count)) => count,
@@ -70,8 +89,16 @@ impl<'s> State<'s> {
 
     /// Reports the findings held back by the per-kind cap.
     pub(crate) fn finish(&mut self) {
+        if let Some(finding) = self.negative_sizes.take() {
+            self.sink.on_finding(finding);
+        }
         let max = self.limits.max_findings_per_kind;
-        let over: Vec<_> = self.counts.iter().filter(|(_, n)| *n > max).map(|&(code, n)| (code, n - max)).collect();
+        let over: Vec<_> = self
+            .counts
+            .iter()
+            .filter(|(_, n)| *n > max)
+            .map(|&(code, n)| (code, n - max))
+            .collect();
         for (code, count) in over {
             self.sink.on_finding(Finding::Suppressed { code, count });
         }
@@ -137,7 +164,11 @@ impl<'de> Visitor<'de> for Log<'_, '_> {
         let mut header = LogHeader::default();
         let mut saw_entries = false;
         let max = state.limits.max_field;
-        let text = |value: Option<&Value>| value.and_then(Value::as_str).map(|s| clip(s.to_owned(), max));
+        let text = |value: Option<&Value>| {
+            value
+                .and_then(Value::as_str)
+                .map(|s| clip(s.to_owned(), max))
+        };
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "version" => header.version = text(Some(&map.next_value::<Value>()?)),
@@ -185,7 +216,13 @@ impl<'de> Visitor<'de> for Entries<'_, '_> {
         let state = self.0;
         state.stage = Stage::InEntries;
         let mut index = 0usize;
-        while seq.next_element_seed(EntrySeed { state: &mut *state, index })?.is_some() {
+        while seq
+            .next_element_seed(EntrySeed {
+                state: &mut *state,
+                index,
+            })?
+            .is_some()
+        {
             index += 1;
         }
         if index == 0 {
@@ -213,7 +250,8 @@ pub(crate) struct Given {
 
 impl EntrySeed<'_, '_> {
     fn not_object(self) {
-        self.state.note(Finding::EntryNotObject { entry: self.index });
+        self.state
+            .note(Finding::EntryNotObject { entry: self.index });
     }
 
     /// Converts the entry, gives it, and checks its start against the previous ones.
@@ -221,14 +259,24 @@ impl EntrySeed<'_, '_> {
         let state = &mut *self.state;
         let limits = state.limits;
         let mut notes = Vec::new();
-        let entry = Converter { index: self.index, limits, note: &mut |f| notes.push(f) }.entry(raw);
+        let entry = Converter {
+            index: self.index,
+            limits,
+            note: &mut |f| notes.push(f),
+        }
+        .entry(raw);
         for finding in notes {
             state.note(finding);
         }
         if let Some(started) = entry.started {
             match state.latest {
                 Some((previous_entry, previous_started)) if started < previous_started => {
-                    state.note(Finding::OutOfOrder { entry: self.index, started, previous_entry, previous_started });
+                    state.note(Finding::OutOfOrder {
+                        entry: self.index,
+                        started,
+                        previous_entry,
+                        previous_started,
+                    });
                 }
                 _ => state.latest = Some((self.index, started)),
             }
@@ -237,7 +285,9 @@ impl EntrySeed<'_, '_> {
             index: self.index,
             kind: entry.kind,
             ended: entry.ended(),
-            never_sent: entry.kind == EntryKind::WebSocket && entry.request.method.is_empty() && entry.started.is_none(),
+            never_sent: entry.kind == EntryKind::WebSocket
+                && entry.request.method.is_empty()
+                && entry.started.is_none(),
             status: entry.response.status,
             url: entry.request.url.clone(),
         };
@@ -299,11 +349,13 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_> {
     }
     scalars_call!(not_object);
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        Ok(self.not_object())
+        self.not_object();
+        Ok(())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(self.not_object())
+        self.not_object();
+        Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let mut raw = RawEntry::default();
@@ -314,7 +366,11 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_> {
                 if given.is_none() && raw.head_complete() {
                     given = Some(self.give(std::mem::take(&mut raw)));
                 }
-                let seed = MessageList { state: &mut *self.state, given: given.as_ref(), messages: &mut messages };
+                let seed = MessageList {
+                    state: &mut *self.state,
+                    given: given.as_ref(),
+                    messages: &mut messages,
+                };
                 map.next_value_seed(seed)?;
                 continue;
             }
@@ -324,7 +380,10 @@ impl<'de> Visitor<'de> for EntrySeed<'_, '_> {
             };
             let value = map.next_value::<Value>()?;
             if given.is_some() {
-                self.state.note(Finding::LateField { entry: self.index, field });
+                self.state.note(Finding::LateField {
+                    entry: self.index,
+                    field,
+                });
             } else {
                 *slot = Some(value);
             }
@@ -359,7 +418,12 @@ impl<'de> DeserializeSeed<'de> for MessageList<'_, '_, '_> {
 impl MessageList<'_, '_, '_> {
     fn not_array(self) {
         let entry = self.messages.entry();
-        self.state.note(Finding::MalformedField { entry, message: None, field: "_webSocketMessages", expected: "an array" });
+        self.state.note(Finding::MalformedField {
+            entry,
+            message: None,
+            field: "_webSocketMessages",
+            expected: "an array",
+        });
     }
 }
 
@@ -377,7 +441,8 @@ impl<'de> Visitor<'de> for MessageList<'_, '_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(self.not_array())
+        self.not_array();
+        Ok(())
     }
     scalars_call!(not_array);
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
