@@ -29,10 +29,13 @@ const OUTPUTS = {
   ws: [{ suffix: '.har', sanitize: false }, { suffix: '-sanitized.har', sanitize: true }],
   bosh: [{ suffix: '.har.gz', sanitize: false }],
   'ws-open': [{ suffix: '.har.gz', sanitize: false }],
+  binary: [{ suffix: '.har', sanitize: false }],
 };
 
-/** The page's query for each recording: `ws-open` is exported while still signed in. */
-const QUERY = { ws: 'transport=ws', bosh: 'transport=bosh', 'ws-open': 'transport=ws&open=1' };
+/** The page of each recording: `ws-open` is exported while still signed in; `binary` echoes binary messages. */
+const PAGE = {
+  ws: '/?transport=ws', bosh: '/?transport=bosh', 'ws-open': '/?transport=ws&open=1', binary: '/binary.html',
+};
 
 async function until(what, probe, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
@@ -101,7 +104,7 @@ async function record(outDir, transport) {
     const { targetId: pageId } = await browser.send('Target.createTarget', { url: 'about:blank' });
     const devtools = await openDevTools(browser, port, pageId);
     const { sessionId: page } = await browser.send('Target.attachToTarget', { targetId: pageId, flatten: true });
-    await browser.send('Page.navigate', { url: `http://127.0.0.1:${WEB_PORT}/?${QUERY[transport]}` }, page);
+    await browser.send('Page.navigate', { url: `http://127.0.0.1:${WEB_PORT}${PAGE[transport]}` }, page);
     const outcome = await until('the desktop script', () => browser.evaluate(
       'window.recording && (window.recording.done || window.recording.failed) ? window.recording : null', page), 60000);
     if (outcome.failed) throw new Error(`${transport}: ${outcome.failed} after ${outcome.steps.join(', ')}`);

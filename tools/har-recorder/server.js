@@ -17,6 +17,7 @@ const NS_HTTPBIND = 'http://jabber.org/protocol/httpbind';
 const STATIC = {
   '/': ['page/index.html', 'text/html; charset=utf-8'],
   '/client.js': ['page/client.js', 'text/javascript; charset=utf-8'],
+  '/binary.html': ['page/binary.html', 'text/html; charset=utf-8'],
   '/strophe.umd.min.js': ['node_modules/strophe.js/dist/strophe.umd.min.js', 'text/javascript; charset=utf-8'],
 };
 
@@ -63,7 +64,15 @@ function onWeb(request, response) {
 
 function startWebSocket(server) {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true, handleProtocols: () => 'xmpp' });
+  const echo = new WebSocketServer({ noServer: true, perMessageDeflate: true });
+  echo.on('connection', (socket) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
   server.on('upgrade', (request, socket, head) => {
+    if (request.url === '/echo/') {
+      echo.handleUpgrade(request, socket, head, (ws) => echo.emit('connection', ws, request));
+      return;
+    }
     const protocols = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (request.url !== '/ws/' || !protocols.includes('xmpp')) {
       // What Openfire's Jetty answers a client that does not offer `xmpp`.
