@@ -853,3 +853,137 @@ fn start_times_in_every_rfc3339_shape() {
     assert_eq!(from_epoch_secs(f64::NAN), None);
     assert_eq!(from_epoch_secs(1e300), None);
 }
+
+/// A HAR generated on the fly (never held whole): `http` REST entries, then
+/// one WebSocket entry with `messages` notifications of about 900 bytes.
+struct GeneratedHar {
+    http: usize,
+    messages: usize,
+    /// Next piece: 0 header, 1..=http entries, then the WebSocket head, its messages, the end.
+    piece: usize,
+    buffer: Vec<u8>,
+    at: usize,
+}
+
+impl GeneratedHar {
+    fn new(http: usize, messages: usize) -> Self {
+        GeneratedHar { http, messages, piece: 0, buffer: Vec::new(), at: 0 }
+    }
+
+    fn next_piece(&mut self) -> bool {
+        self.buffer.clear();
+        self.at = 0;
+        let i = self.piece;
+        self.piece += 1;
+        let ws_head = self.http + 1;
+        let ws_end = ws_head + self.messages + 1;
+        let out = &mut self.buffer;
+        if i == 0 {
+            out.extend_from_slice(br#"{"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"}, "pages": [], "entries": ["#);
+        } else if i < ws_head {
+            let n = i - 1;
+            let body = "<User><state>READY</state></User>".repeat(40);
+            let entry = format!(
+                r#"{{"_resourceType": "fetch", "request": {{"method": "PUT", "url": "https://finesse1.example.com:8445/finesse/api/User/{n}", "httpVersion": "HTTP/1.1", "headers": [{{"name": "requestId", "value": "req-{n}"}}, {{"name": "Content-Type", "value": "application/xml"}}], "headersSize": 400, "bodySize": {len}, "postData": {{"mimeType": "application/xml", "text": "{body}"}}}}, "response": {{"status": 202, "statusText": "Accepted", "httpVersion": "HTTP/1.1", "headers": [], "content": {{"size": 0, "mimeType": "x-unknown"}}, "headersSize": 100, "bodySize": 0}}, "serverIPAddress": "10.20.30.41", "startedDateTime": "2026-03-02T09:00:00.000Z", "time": 5.5, "timings": {{"blocked": 1, "dns": -1, "connect": -1, "ssl": -1, "send": 0.5, "wait": 3, "receive": 1}}}},"#,
+                len = body.len()
+            );
+            out.extend_from_slice(entry.as_bytes());
+        } else if i == ws_head {
+            out.extend_from_slice(br#"{"_resourceType": "websocket", "request": {"method": "GET", "url": "wss://finesse1.example.com:8445/ws/", "httpVersion": "HTTP/1.1", "headers": []}, "response": {"status": 101, "statusText": "Switching Protocols", "headers": []}, "serverIPAddress": "", "startedDateTime": "2026-03-02T09:00:00.000Z", "time": 86400000, "_webSocketMessages": ["#);
+        } else if i < ws_end {
+            let n = i - ws_head - 1;
+            let comma = if n + 1 < self.messages { "," } else { "" };
+            let update = "&lt;Update&gt;&lt;data&gt;&lt;user&gt;&lt;state&gt;READY&lt;/state&gt;&lt;/user&gt;&lt;/data&gt;&lt;/Update&gt;".repeat(8);
+            let message = format!(
+                r#"{{"type": "receive", "time": {time}.5, "opcode": 1, "data": "<message from=\"pubsub.finesse1.example.com\" id=\"m{n}\"><event xmlns=\"http://jabber.org/protocol/pubsub#event\"><items node=\"/finesse/api/User/1001\"><item><notification xmlns=\"http://jabber.org/protocol/pubsub\">{update}</notification></item></items></event></message>"}}{comma}"#,
+                time = 1_772_442_000 + n / 100
+            );
+            out.extend_from_slice(message.as_bytes());
+        } else if i == ws_end {
+            out.extend_from_slice(b"]}]}}");
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
+impl Read for GeneratedHar {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.buffer.len() {
+            if !self.next_piece() {
+                return Ok(0);
+            }
+        }
+        let rest = self.buffer.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf.get_mut(..n).unwrap_or_default().copy_from_slice(rest.get(..n).unwrap_or_default());
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Counts what it is given and keeps nothing.
+#[derive(Default)]
+struct Counter {
+    entries: usize,
+    messages: usize,
+    message_bytes: usize,
+    findings: usize,
+}
+
+impl Sink for Counter {
+    fn on_entry(&mut self, _: Entry) {
+        self.entries += 1;
+    }
+    fn on_ws_message(&mut self, message: WsMessage) {
+        self.messages += 1;
+        if let WsPayload::Data { data, .. } = &message.payload {
+            self.message_bytes += data.len();
+        }
+    }
+    fn on_finding(&mut self, _: Finding) {
+        self.findings += 1;
+    }
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn the_generator_gives_valid_json() {
+    let mut text = Vec::new();
+    GeneratedHar::new(3, 4).read_to_end(&mut text).unwrap_or_default();
+    let doc: Value = serde_json::from_slice(&text).expect("valid JSON");
+    assert_eq!(doc["log"]["entries"].as_array().map(Vec::len), Some(4));
+    let mut counter = Counter::default();
+    read(&text[..], &HarLimits::default(), &mut counter).expect("reads");
+    assert_eq!((counter.entries, counter.messages, counter.findings), (4, 4, 0));
+}
+
+/// A 300 MB HAR streamed with bounded memory. Run with
+/// `cargo test --release --lib har::tests::streams_a_300_mb_har -- --ignored --nocapture`.
+#[test]
+#[ignore = "reads 300 MB: a measurement, run by hand"]
+fn streams_a_300_mb_har() {
+    let (http, messages) = (10_000, 300_000);
+    let started = std::time::Instant::now();
+    let mut counter = Counter::default();
+    let summary = read(GeneratedHar::new(http, messages), &HarLimits::default(), &mut counter).expect("reads");
+    let elapsed = started.elapsed();
+    let peak = peak_rss_kib().unwrap_or_default();
+    println!(
+        "{} bytes, {} entries, {} messages in {:.1} s; peak RSS {} MiB",
+        summary.bytes,
+        summary.entries,
+        summary.messages,
+        elapsed.as_secs_f64(),
+        peak / 1024
+    );
+    assert!(summary.bytes > 300_000_000, "{}", summary.bytes);
+    assert_eq!((counter.entries, counter.messages, counter.findings), (http + 1, messages, 0));
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB: the reader must not hold the document");
+}
