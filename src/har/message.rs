@@ -308,41 +308,46 @@ fn convert(
     raw: RawMessage,
 ) -> Option<WsMessage> {
     let entry = given.index;
-    let malformed = |field, expected| Finding::MalformedField {
-        entry,
-        message: Some(index),
-        field,
-        expected,
-    };
     if raw.not_object {
-        note(malformed("_webSocketMessages[]", "an object"));
+        note(Finding::MalformedField {
+            entry,
+            message: Some(index),
+            field: "_webSocketMessages[]",
+            expected: "an object",
+        });
         return None;
     }
     let time = message_time(note, given, index, raw.time.as_ref());
-    let (text, full_len, padding) = match raw.data {
+    let text = match raw.data {
         Capped::Text {
             text,
             full_len,
             padding,
-        } => (text, full_len, padding),
-        Capped::Absent => (String::new(), 0, 0),
+        } => Text {
+            text,
+            full_len,
+            padding,
+        },
+        Capped::Absent => Text::default(),
         Capped::WrongType => {
-            note(malformed("data", "a string"));
-            (String::new(), 0, 0)
+            note(Finding::MalformedField {
+                entry,
+                message: Some(index),
+                field: "data",
+                expected: "a string",
+            });
+            Text::default()
         }
     };
-    let dir = match raw.kind.as_ref().and_then(Value::as_str) {
-        Some("send") => Dir::ClientToServer,
-        Some("receive") => Dir::ServerToClient,
-        Some("error") => {
-            let text = clip(text, cap);
-            return Some(WsMessage {
-                entry,
-                index,
-                time,
-                payload: WsPayload::Error { text },
-            });
+    let opcode = raw.opcode.as_ref();
+    let payload = match raw.kind.as_ref().and_then(Value::as_str) {
+        Some("send") => data_payload(note, cap, (entry, index), Dir::ClientToServer, opcode, text),
+        Some("receive") => {
+            data_payload(note, cap, (entry, index), Dir::ServerToClient, opcode, text)
         }
+        Some("error") => WsPayload::Error {
+            text: clip(text.text, cap),
+        },
         _ => {
             note(Finding::UnknownMessageType {
                 entry,
@@ -351,43 +356,37 @@ fn convert(
             return None;
         }
     };
-    let opcode = match raw.opcode.as_ref() {
-        None | Some(Value::Null) => 1,
-        Some(value) => match value.as_i64() {
-            Some(code @ (1 | 2)) => code,
-            Some(other) => {
-                note(Finding::UnexpectedOpcode {
-                    entry,
-                    message: index,
-                    opcode: other,
-                });
-                other
-            }
-            None => {
-                note(malformed("opcode", "an integer"));
-                1
-            }
-        },
-    };
-    let (mut data, mut full_len) = (text.into_bytes(), full_len);
+    Some(WsMessage {
+        entry,
+        index,
+        time,
+        payload,
+    })
+}
+
+/// A message's `data` as read: the kept text, the whole length and its
+/// trailing `=` count.
+#[derive(Default)]
+struct Text {
+    text: String,
+    full_len: usize,
+    padding: usize,
+}
+
+/// A sent or received message's bytes: base64-decoded for binary, cut to the cap.
+fn data_payload(
+    note: &mut dyn FnMut(Finding),
+    cap: usize,
+    (entry, index): (usize, usize),
+    dir: Dir,
+    opcode: Option<&Value>,
+    text: Text,
+) -> WsPayload {
+    let opcode = opcode_of(note, entry, index, opcode);
+    let (mut data, mut full_len) = (text.text.into_bytes(), text.full_len);
     if opcode == 2 {
-        let was_cut = full_len > data.len();
-        // A cut base64 text decodes up to its last whole quad.
-        let usable = if was_cut {
-            data.len() / 4 * 4
-        } else {
-            data.len()
-        };
-        let text = data.get(..usable).and_then(|b| std::str::from_utf8(b).ok());
-        match text.and_then(decode_base64) {
-            Some(bytes) => {
-                full_len = if was_cut {
-                    (full_len / 4 * 3).saturating_sub(padding)
-                } else {
-                    bytes.len()
-                };
-                data = bytes;
-            }
+        match decode_binary(&data, full_len, text.padding) {
+            Some((bytes, len)) => (data, full_len) = (bytes, len),
             None => note(Finding::InvalidBase64 {
                 entry,
                 message: Some(index),
@@ -406,17 +405,65 @@ fn convert(
         });
     }
     let opcode = u8::try_from(opcode).unwrap_or(0);
-    Some(WsMessage {
-        entry,
-        index,
-        time,
-        payload: WsPayload::Data {
-            dir,
-            opcode,
-            data,
-            full_len,
-        },
-    })
+    WsPayload::Data {
+        dir,
+        opcode,
+        data,
+        full_len,
+    }
+}
+
+/// The recorded opcode; 1 (text) when absent, as every browser writes it.
+fn opcode_of(
+    note: &mut dyn FnMut(Finding),
+    entry: usize,
+    index: usize,
+    value: Option<&Value>,
+) -> i64 {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return 1;
+    };
+    match value.as_i64() {
+        Some(code @ (1 | 2)) => code,
+        Some(opcode) => {
+            note(Finding::UnexpectedOpcode {
+                entry,
+                message: index,
+                opcode,
+            });
+            opcode
+        }
+        None => {
+            note(Finding::MalformedField {
+                entry,
+                message: Some(index),
+                field: "opcode",
+                expected: "an integer",
+            });
+            1
+        }
+    }
+}
+
+/// A binary message's base64 `data` (maybe cut to the cap) decoded, with
+/// the decoded length of the whole; `None` when it is not base64.
+fn decode_binary(text: &[u8], full_len: usize, padding: usize) -> Option<(Vec<u8>, usize)> {
+    let was_cut = full_len > text.len();
+    // A cut base64 text decodes up to its last whole quad.
+    let usable = if was_cut {
+        text.len() / 4 * 4
+    } else {
+        text.len()
+    };
+    let bytes = std::str::from_utf8(text.get(..usable)?)
+        .ok()
+        .and_then(decode_base64)?;
+    let full = if was_cut {
+        (full_len / 4 * 3).saturating_sub(padding)
+    } else {
+        bytes.len()
+    };
+    Some((bytes, full))
 }
 
 fn message_time(

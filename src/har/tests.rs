@@ -867,7 +867,13 @@ struct GeneratedHar {
 
 impl GeneratedHar {
     fn new(http: usize, messages: usize) -> Self {
-        GeneratedHar { http, messages, piece: 0, buffer: Vec::new(), at: 0 }
+        GeneratedHar {
+            http,
+            messages,
+            piece: 0,
+            buffer: Vec::new(),
+            at: 0,
+        }
     }
 
     fn next_piece(&mut self) -> bool {
@@ -917,7 +923,9 @@ impl Read for GeneratedHar {
         }
         let rest = self.buffer.get(self.at..).unwrap_or_default();
         let n = rest.len().min(buf.len());
-        buf.get_mut(..n).unwrap_or_default().copy_from_slice(rest.get(..n).unwrap_or_default());
+        buf.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(rest.get(..n).unwrap_or_default());
         self.at += n;
         Ok(n)
     }
@@ -956,12 +964,17 @@ fn peak_rss_kib() -> Option<u64> {
 #[test]
 fn the_generator_gives_valid_json() {
     let mut text = Vec::new();
-    GeneratedHar::new(3, 4).read_to_end(&mut text).unwrap_or_default();
+    GeneratedHar::new(3, 4)
+        .read_to_end(&mut text)
+        .unwrap_or_default();
     let doc: Value = serde_json::from_slice(&text).expect("valid JSON");
     assert_eq!(doc["log"]["entries"].as_array().map(Vec::len), Some(4));
     let mut counter = Counter::default();
     read(&text[..], &HarLimits::default(), &mut counter).expect("reads");
-    assert_eq!((counter.entries, counter.messages, counter.findings), (4, 4, 0));
+    assert_eq!(
+        (counter.entries, counter.messages, counter.findings),
+        (4, 4, 0)
+    );
 }
 
 /// A 300 MB HAR streamed with bounded memory. Run with
@@ -972,7 +985,12 @@ fn streams_a_300_mb_har() {
     let (http, messages) = (10_000, 300_000);
     let started = std::time::Instant::now();
     let mut counter = Counter::default();
-    let summary = read(GeneratedHar::new(http, messages), &HarLimits::default(), &mut counter).expect("reads");
+    let summary = read(
+        GeneratedHar::new(http, messages),
+        &HarLimits::default(),
+        &mut counter,
+    )
+    .expect("reads");
     let elapsed = started.elapsed();
     let peak = peak_rss_kib().unwrap_or_default();
     println!(
@@ -984,6 +1002,12 @@ fn streams_a_300_mb_har() {
         peak / 1024
     );
     assert!(summary.bytes > 300_000_000, "{}", summary.bytes);
-    assert_eq!((counter.entries, counter.messages, counter.findings), (http + 1, messages, 0));
-    assert!(peak < 64 * 1024, "peak RSS {peak} KiB: the reader must not hold the document");
+    assert_eq!(
+        (counter.entries, counter.messages, counter.findings),
+        (http + 1, messages, 0)
+    );
+    assert!(
+        peak < 64 * 1024,
+        "peak RSS {peak} KiB: the reader must not hold the document"
+    );
 }
