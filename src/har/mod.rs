@@ -246,6 +246,25 @@ fn read_json<B: BufRead>(
     }
 }
 
+/// Reads arbitrary bytes as a HAR into a sink that drops everything: the
+/// entry for fuzzers (to be listed in `crate::fuzzing`). Not a stable API.
+#[doc(hidden)]
+pub fn fuzz_read(data: &[u8]) {
+    struct Drop;
+    impl Sink for Drop {
+        fn on_entry(&mut self, _: Entry) {}
+        fn on_ws_message(&mut self, _: WsMessage) {}
+        fn on_finding(&mut self, _: Finding) {}
+    }
+    let limits = HarLimits {
+        max_body: 1 << 10,
+        max_ws_message: 1 << 10,
+        ..HarLimits::default()
+    };
+    let _ = detect(data);
+    let _ = read(data, &limits, &mut Drop);
+}
+
 /// A serde_json error as a typed [`Error`] with a byte offset.
 fn classify(
     error: serde_json::Error,

@@ -854,6 +854,40 @@ fn start_times_in_every_rfc3339_shape() {
     assert_eq!(from_epoch_secs(1e300), None);
 }
 
+/// Random edits of a valid HAR (flipped, inserted and deleted bytes) never
+/// panic: each read ends with the items so far and a result.
+#[test]
+fn fuzz_smoke_on_mutated_hars() {
+    let mut rng = fastrand::Rng::with_seed(0x4a52);
+    let base = SMALL_HAR.as_bytes();
+    for _ in 0..3000 {
+        let mut bytes = base.to_vec();
+        for _ in 0..rng.usize(1..8) {
+            let at = rng.usize(..bytes.len().max(1));
+            match rng.u8(..3) {
+                0 => {
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b = rng.u8(..);
+                    }
+                }
+                1 => bytes.insert(
+                    at.min(bytes.len()),
+                    *b"{}[]\",:0\n-e".get(rng.usize(..13)).unwrap_or(&b' '),
+                ),
+                _ => {
+                    if at < bytes.len() {
+                        bytes.remove(at);
+                    }
+                }
+            }
+        }
+        fuzz_read(&bytes);
+    }
+    let mut noise = vec![0x1f, 0x8b];
+    noise.extend((0..512).map(|_| rng.u8(..)));
+    fuzz_read(&noise);
+}
+
 /// A HAR generated on the fly (never held whole): `http` REST entries, then
 /// one WebSocket entry with `messages` notifications of about 900 bytes.
 struct GeneratedHar {
