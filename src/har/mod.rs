@@ -52,7 +52,9 @@ use offset::Counting;
 use stream::{Root, Stage, State};
 
 /// Receives what the reader reads, in file order: `on_log` once, then for
-/// each entry `on_entry` followed by its messages; findings when noticed.
+/// each entry `on_entry`, its findings, its messages (each message's
+/// findings after it), and the per-socket findings when the entry ends.
+/// `har.negative_sizes` and `har.suppressed` come last.
 pub trait Sink {
     /// The `log` header fields read before `entries`.
     fn on_log(&mut self, _header: &LogHeader) {}

@@ -254,7 +254,8 @@ impl EntrySeed<'_, '_> {
             .note(Finding::EntryNotObject { entry: self.index });
     }
 
-    /// Converts the entry, gives it, and checks its start against the previous ones.
+    /// Converts the entry and gives it, then its findings (and whether it
+    /// started before an earlier entry).
     fn give(&mut self, raw: RawEntry) -> Given {
         let state = &mut *self.state;
         let limits = state.limits;
@@ -265,13 +266,10 @@ impl EntrySeed<'_, '_> {
             note: &mut |f| notes.push(f),
         }
         .entry(raw);
-        for finding in notes {
-            state.note(finding);
-        }
         if let Some(started) = entry.started {
             match state.latest {
                 Some((previous_entry, previous_started)) if started < previous_started => {
-                    state.note(Finding::OutOfOrder {
+                    notes.push(Finding::OutOfOrder {
                         entry: self.index,
                         started,
                         previous_entry,
@@ -293,6 +291,9 @@ impl EntrySeed<'_, '_> {
         };
         state.entries += 1;
         state.sink.on_entry(entry);
+        for finding in notes {
+            state.note(finding);
+        }
         given
     }
 }
