@@ -504,3 +504,37 @@ fn invalid_har_names_the_byte() {
     }
     assert_eq!(sink.entries.len(), 1, "the entry before the bad byte");
 }
+
+#[test]
+fn detection_claims_the_hars_and_none_of_the_captures() {
+    let first = |path: PathBuf| {
+        let mut head = Vec::new();
+        let file = File::open(path).expect("fixture present");
+        file.take(4096).read_to_end(&mut head).expect("readable");
+        head
+    };
+    for name in [
+        "finesse-ws.har",
+        "finesse-bosh.har.gz",
+        "edge-truncated.har",
+        "edge-invalid.har",
+    ] {
+        assert_eq!(detect(&first(self::path(name))), Probe::Har, "{name}");
+    }
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let captures = [
+        fixtures.join("har/finesse-ws.pcapng"),
+        fixtures.join("tcp-in-order.pcap"),
+        fixtures.join("tcp-in-order.pcap.gz"),
+        fixtures.join("tcp-ns-bigendian.pcap"),
+        fixtures.join("tcp-two-sections.pcapng"),
+    ];
+    for capture in captures {
+        assert_eq!(
+            detect(&first(capture.clone())),
+            Probe::NotHar,
+            "{}",
+            capture.display()
+        );
+    }
+}
