@@ -1013,6 +1013,9 @@ fn the_generator_gives_valid_json() {
 
 /// A 300 MB HAR streamed with bounded memory. Run with
 /// `cargo test --release --lib har::tests::streams_a_300_mb_har -- --ignored --nocapture`.
+/// Measured on the 2-core build machine (loaded): 388 MB, 10 001 entries and
+/// 300 000 messages in 6.9 s (3.2 s CPU) with a peak RSS of 6 MiB for the
+/// whole test process (release); 124 s and 12 MiB in a debug build.
 #[test]
 #[ignore = "reads 300 MB: a measurement, run by hand"]
 fn streams_a_300_mb_har() {
