@@ -24,6 +24,9 @@ pub mod common;
 pub mod decode;
 pub mod finding;
 pub mod finesse;
+#[doc(hidden)]
+pub mod fixturegen;
+pub mod har;
 pub mod http;
 pub mod limits;
 pub mod pipeline;
