@@ -17,8 +17,9 @@
 //! and the jump was reported once. So a lone frame dated decades away gives
 //! one finding, and so does a capture that jumps once and goes on.
 
+use crate::capture::FindingCode;
 use crate::common::{FrameRef, Timestamp};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::{Finding, Level};
 
 /// A day: captures are silent for hours, never for a day between two frames
 /// of one recording.
@@ -126,7 +127,11 @@ impl Clock {
             ),
             _ => return None,
         };
-        Some(Finding::new(level, Layer::Capture, "capture.time_glitch", message).at(at))
+        Some(
+            Finding::new(FindingCode::TimeGlitch, message)
+                .with_level(level)
+                .at(at),
+        )
     }
 }
 
@@ -173,7 +178,7 @@ mod tests {
         assert_eq!(findings.len(), 1);
         let f = &findings[0];
         assert_eq!(
-            (f.code, f.level, f.frame),
+            (f.code.code(), f.level, f.frame),
             ("capture.time_glitch", Level::Warn, Some(3))
         );
         assert_eq!(

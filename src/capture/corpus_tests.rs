@@ -133,7 +133,7 @@ fn corpus_packet_counts_match_capinfos_and_every_packet_decodes() {
     for capture in &captures {
         let (expected_packets, tshark_tcp) = tshark_counts(&dir, capture);
         let outcome = read_and_decode(&dir.join(capture));
-        let codes: Vec<&str> = outcome.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<&str> = outcome.findings.iter().map(|f| f.code.code()).collect();
         eprintln!(
             "{capture}: packets {} (capinfos {expected_packets}), tcp segments {} (tshark {tshark_tcp}), findings {codes:?}",
             outcome.packets, outcome.tcp_segments
@@ -171,7 +171,12 @@ fn corpus_packet_counts_match_capinfos_and_every_packet_decodes() {
         let unexpected: Vec<&Finding> = outcome
             .findings
             .iter()
-            .filter(|f| !matches!(f.code, "capture.secrets_ignored" | "capture.time_glitch"))
+            .filter(|f| {
+                !matches!(
+                    f.code.code(),
+                    "capture.secrets_ignored" | "capture.time_glitch"
+                )
+            })
             .collect();
         if !unexpected.is_empty() {
             mismatches.push(format!("{capture}: unexpected findings {unexpected:?}"));
@@ -223,7 +228,7 @@ fn pcapng_conformance_files_count_like_capinfos() {
         let relative = relative.to_string_lossy().into_owned();
         let (expected, _) = tshark_counts(&dir, &relative);
         let outcome = read_and_decode(path);
-        let codes: Vec<&str> = outcome.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<&str> = outcome.findings.iter().map(|f| f.code.code()).collect();
         eprintln!(
             "{relative}: packets {} (capinfos {expected}), findings {codes:?}",
             outcome.packets

@@ -20,6 +20,7 @@ use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;
 
 mod clock;
+mod findings;
 mod framing;
 pub(crate) mod fuzz;
 mod pcapng;
@@ -33,6 +34,7 @@ pub(crate) use corpus_tests::corpus_dir;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+pub use findings::FindingCode;
 pub use reader::CaptureReader;
 
 /// Link-layer type of an interface (LINKTYPE_* numbers).

@@ -10,6 +10,7 @@
 //! Each block is framed first (`framing`: is it whole, too big, garbage?),
 //! then parsed by pcap-parser and handled per type (`blocks`).
 
+use crate::capture::FindingCode;
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::path::Path;
@@ -24,7 +25,7 @@ use super::pcapng::{read_u32, Interface};
 use super::source::{self, Filling, Opened, Progress};
 use super::{ByteOrder, CaptureError, CaptureSummary, Format, Item, LinkType, Packet, Precision};
 use crate::common::{FrameRef, Timestamp};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::Finding;
 use crate::limits::Limits;
 
 /// Initial buffer: large enough that refills are rare and cheap.
@@ -347,12 +348,7 @@ impl CaptureReader {
             "block of {len} bytes at byte {offset} exceeds the {}-byte limit (max_capture_block); skipped",
             self.max_block
         );
-        let mut finding = Finding::new(
-            Level::Warn,
-            Layer::Capture,
-            "capture.oversized_block",
-            String::new(),
-        );
+        let mut finding = Finding::new(FindingCode::OversizedBlock, String::new());
         if packet {
             self.summary.packets += 1;
             finding.frame = Some(self.summary.packets);
@@ -413,21 +409,21 @@ impl CaptureReader {
         if self.summary.gzip {
             message.push_str(" of the decompressed data");
         }
-        Finding::new(Level::Warn, Layer::Capture, "capture.truncated", message).at_offset(offset)
+        Finding::new(FindingCode::Truncated, message).at_offset(offset)
     }
 
     fn corrupt(&mut self, offset: u64, what: &str) -> Finding {
         self.finish();
         self.summary.corrupt = true;
         let message = format!("capture corrupt at byte {offset}: {what}; reading stopped");
-        Finding::new(Level::Error, Layer::Capture, "capture.corrupt", message).at_offset(offset)
+        Finding::new(FindingCode::Corrupt, message).at_offset(offset)
     }
 
     fn read_error(&mut self, offset: u64, error: &io::Error) -> Finding {
         self.finish();
         self.summary.corrupt = true;
         let message = format!("read error after byte {offset}: {error}; reading stopped");
-        Finding::new(Level::Error, Layer::Capture, "capture.read_error", message).at_offset(offset)
+        Finding::new(FindingCode::ReadError, message).at_offset(offset)
     }
 }
 
@@ -467,9 +463,7 @@ fn create_inner(format: Format, source: Filling, capacity: usize) -> (Kind, Resu
 
 fn internal_error(at: FrameRef) -> Finding {
     Finding::new(
-        Level::Error,
-        Layer::Capture,
-        "capture.internal",
+        FindingCode::Internal,
         "internal error: a parsed block was not in the buffer",
     )
     .at(at)

@@ -11,7 +11,8 @@ use super::link::{self, Link};
 use super::net::{Net, Next};
 use super::{DecodeStats, Decoded, Skipped};
 use crate::capture::Packet;
-use crate::finding::{Finding, Findings, Layer, Level};
+use crate::decode::FindingCode;
+use crate::finding::{Finding, Findings, Level};
 use crate::limits::Limits;
 
 /// Nesting allowed whatever `Limits` says: each level may keep one reassembled datagram.
@@ -64,9 +65,7 @@ impl Decoder {
         };
         if let Decoded::Malformed(e) = &decoded {
             let message = format!("packet not decoded: {e}");
-            findings.push_finding(
-                Finding::new(Level::Warn, Layer::Decode, "decode.malformed", message).at(packet.at),
-            );
+            findings.push_finding(Finding::new(FindingCode::Malformed, message).at(packet.at));
         }
         self.stats
             .count(packet.at, packet.link_type.0, packet.data.len(), &decoded);
@@ -97,7 +96,9 @@ impl Decoder {
                 count.packets, count.bytes, count.first.frame
             );
             findings.push_finding(
-                Finding::new(level, Layer::Decode, kind.code(), message).at(count.first),
+                Finding::new(kind.code(), message)
+                    .with_level(level)
+                    .at(count.first),
             );
         }
         if let Some(incomplete) = self.fragments.incomplete() {
@@ -107,7 +108,8 @@ impl Decoder {
                 incomplete.datagrams, incomplete.bytes, incomplete.first.frame
             );
             findings.push_finding(
-                Finding::new(level, Layer::Decode, "decode.fragments_incomplete", message)
+                Finding::new(FindingCode::FragmentsIncomplete, message)
+                    .with_level(level)
                     .at(incomplete.first),
             );
         }

@@ -14,6 +14,7 @@
 //! since either version may be the one the receiver kept. To make room for a
 //! new datagram the oldest one is dropped.
 
+use crate::decode::FindingCode;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
@@ -22,7 +23,7 @@ use etherparse::{IpFragOffset, IpNumber};
 
 use super::FragmentStats;
 use crate::common::{FrameRef, Timestamp};
-use crate::finding::{Finding, Findings, Layer, Level};
+use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
 
 /// Identifies the datagram a fragment belongs to: source, destination and
@@ -274,15 +275,7 @@ impl Reassembler {
     ) -> Outcome {
         if !self.drop_datagram(key, at, findings, why) {
             let message = format!("{} dropped: {why}", key.describe());
-            findings.push_finding(
-                Finding::new(
-                    Level::Warn,
-                    Layer::Decode,
-                    "decode.fragment_dropped",
-                    message,
-                )
-                .at(at),
-            );
+            findings.push_finding(Finding::new(FindingCode::FragmentDropped, message).at(at));
             self.stats.dropped += 1;
         }
         Outcome::Dropped
@@ -307,15 +300,7 @@ impl Reassembler {
             "{} dropped ({held} bytes held, first fragment {age:.3} s earlier): {why}",
             key.describe()
         );
-        findings.push_finding(
-            Finding::new(
-                Level::Warn,
-                Layer::Decode,
-                "decode.fragment_dropped",
-                message,
-            )
-            .at(at),
-        );
+        findings.push_finding(Finding::new(FindingCode::FragmentDropped, message).at(at));
         true
     }
 }

@@ -42,6 +42,7 @@ use std::net::SocketAddr;
 
 mod cursor;
 mod decoder;
+mod findings;
 mod fragment;
 pub(crate) mod fuzz;
 mod link;
@@ -53,6 +54,7 @@ pub(crate) mod testkit;
 mod tunnel;
 
 pub use decoder::Decoder;
+pub use findings::FindingCode;
 pub use skipped::{Skipped, Tunnel};
 pub use stats::{DecodeStats, FragmentStats, SkippedCount};
 

@@ -5,6 +5,7 @@
 //! findings. Never decides what is skipped: the decoder and the tunnel
 //! parsers do.
 
+use crate::decode::FindingCode;
 use std::fmt;
 
 /// Why a packet was not decoded.
@@ -108,12 +109,12 @@ impl fmt::Display for Tunnel {
 
 impl Skipped {
     /// The finding code reporting this kind at the end of the capture.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> FindingCode {
         match self {
-            Skipped::Link(_) => "decode.unsupported_link",
-            Skipped::Tunnel(_) => "decode.tunnel_not_decoded",
-            Skipped::Other => "decode.not_decoded",
-            Skipped::NestingLimit => "decode.nesting_limit",
+            Skipped::Link(_) => FindingCode::UnsupportedLink,
+            Skipped::Tunnel(_) => FindingCode::TunnelNotDecoded,
+            Skipped::Other => FindingCode::NotDecoded,
+            Skipped::NestingLimit => FindingCode::NestingLimit,
         }
     }
 

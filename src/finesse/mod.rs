@@ -11,11 +11,13 @@
 //! the `<ApiErrors>` body of a failed REST call ([`rest_failure`]). Never
 //! panics and never keeps more than the XML caps of [`Limits`].
 
+mod findings;
 mod map;
 mod rest;
 mod tree;
 mod update;
 
+pub use findings::FindingCode;
 pub use rest::{api_errors, rest_failure, RestCall};
 pub use update::{
     ApiError, CallVariable, Dialog, Media, MediaProperties, Participant, Payload, Queue,
@@ -105,7 +107,7 @@ impl Update {
     pub fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
         let mut push = |level, code, message: String| {
-            out.push(Finding::new(level, Layer::Finesse, code, message));
+            out.push(Finding::from_code_str(level, Layer::Finesse, code, message));
         };
         match &self.payload {
             Payload::SystemInfo(info) if info.status.as_deref() == Some("OUT_OF_SERVICE") => push(

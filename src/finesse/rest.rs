@@ -45,7 +45,12 @@ pub fn rest_failure(call: &RestCall<'_>, limits: &Limits) -> Option<Finding> {
         msg.push_str(&e.describe());
     }
     // Layer HTTP: `xmppcap http` shows it beside the exchange.
-    Some(Finding::new(level, Layer::Http, "http.rest_error", msg))
+    Some(Finding::from_code_str(
+        level,
+        Layer::Http,
+        "http.rest_error",
+        msg,
+    ))
 }
 
 /// The errors of an `<ApiErrors>` body (any case, XML or JSON); empty when

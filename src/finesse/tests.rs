@@ -147,7 +147,7 @@ fn team_queue_system_info() {
     let f = s.findings();
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].code, "finesse.out_of_service");
-    assert_eq!(f[0].layer, Layer::Finesse);
+    assert_eq!(f[0].layer(), Layer::Finesse);
 }
 
 #[test]

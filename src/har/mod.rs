@@ -21,6 +21,7 @@
 
 mod convert;
 mod finding;
+mod findings;
 mod limits;
 mod message;
 mod model;
@@ -42,6 +43,7 @@ use flate2::read::MultiGzDecoder;
 use serde::de::DeserializeSeed;
 
 pub use finding::Finding;
+pub use findings::FindingCode;
 pub use limits::HarLimits;
 pub use model::{
     header_value, Body, Entry, EntryKind, Header, LogHeader, Request, Response, Timings, WsMessage,

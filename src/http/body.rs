@@ -7,6 +7,7 @@
 //! allow: chunk-size lines and trailers are bounded by `limits.max_http_head`,
 //! inflation by `limits.max_http_body` and `limits.max_inflate_ratio`.
 
+use crate::http::FindingCode;
 use std::io::Read;
 
 use thiserror::Error;
@@ -25,11 +26,11 @@ pub enum ChunkError {
 }
 
 impl ChunkError {
-    pub(crate) fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> FindingCode {
         match self {
-            ChunkError::BadChunkSize => "http.bad_chunk_size",
-            ChunkError::LineTooLong { .. } => "http.chunk_line_too_long",
-            ChunkError::MissingCrlf => "http.bad_chunk_end",
+            ChunkError::BadChunkSize => FindingCode::BadChunkSize,
+            ChunkError::LineTooLong { .. } => FindingCode::ChunkLineTooLong,
+            ChunkError::MissingCrlf => FindingCode::BadChunkEnd,
         }
     }
 }
@@ -283,10 +284,10 @@ pub enum InflateError {
 }
 
 impl InflateError {
-    pub(crate) fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> FindingCode {
         match self {
-            InflateError::Limit { .. } => "http.inflate_limit",
-            InflateError::Corrupt { .. } => "http.inflate_error",
+            InflateError::Limit { .. } => FindingCode::InflateLimit,
+            InflateError::Corrupt { .. } => FindingCode::InflateError,
         }
     }
 }

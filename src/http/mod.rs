@@ -18,6 +18,7 @@ mod body;
 pub mod bosh;
 mod connection;
 mod exchange;
+mod findings;
 mod parser;
 mod payload;
 mod upgrade;
@@ -31,6 +32,7 @@ pub use exchange::{
     redact_view, Exchange, Held, Payload, Protocol, Request, RequestHeaders, Response,
     ResponseHeaders, Upgrade, REDACTED,
 };
+pub use findings::FindingCode;
 pub use parser::{detect, ChunkSizeError, FramingError, HeadError, Probe};
 
 use crate::finding::Findings;

@@ -6,6 +6,7 @@
 //! failed. Never inflates past `limits.max_http_body` or the inflate ratio.
 
 use crate::finding::Level;
+use crate::http::FindingCode;
 use crate::limits::Limits;
 
 use super::body::{inflate, Coding, Reader};
@@ -13,7 +14,7 @@ use super::exchange::{redact_text, Payload};
 use super::parser::Fields;
 
 /// A problem met while finishing a body: (level, code, message).
-pub(crate) type Note = (Level, &'static str, String);
+pub(crate) type Note = (Level, crate::finding::Code, String);
 
 /// A finished body: the reported payload and the decoded bytes kept.
 pub(crate) struct Finished {
@@ -51,7 +52,7 @@ pub(crate) fn finish(
     if reader.skipped > 0 {
         notes.push((
             Level::Warn,
-            "http.body_truncated",
+            FindingCode::BodyTruncated.into(),
             format!(
                 "body of {} bytes: only the first {} kept (limits.max_http_body)",
                 reader.len,
@@ -71,7 +72,7 @@ pub(crate) fn finish(
                 limits.max_inflate_ratio,
             );
             if let Some(e) = err {
-                notes.push((Level::Warn, e.code(), format!("body: {e}")));
+                notes.push((Level::Warn, e.code().into(), format!("body: {e}")));
             }
             out
         }

@@ -10,6 +10,7 @@
 //! switch. Never looks at the bytes after the heads.
 
 use crate::finding::Level;
+use crate::http::FindingCode;
 use crate::ws::accept_key;
 
 use super::exchange::Protocol;
@@ -31,11 +32,11 @@ pub(crate) fn is_websocket_request(req: &RequestHead) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Problem {
     pub level: Level,
-    pub code: &'static str,
+    pub code: FindingCode,
     pub message: String,
 }
 
-fn problem(level: Level, code: &'static str, message: impl Into<String>) -> Problem {
+fn problem(level: Level, code: FindingCode, message: impl Into<String>) -> Problem {
     Problem {
         level,
         code,
@@ -49,14 +50,14 @@ pub(crate) fn check_websocket_request(req: &RequestHead) -> Vec<Problem> {
     if !req.fields.has_token("connection", "upgrade") {
         out.push(problem(
             Level::Warn,
-            "http.ws_handshake",
+            FindingCode::WsHandshake,
             "WebSocket request without `Connection: Upgrade`",
         ));
     }
     if req.fields.get("sec-websocket-key").is_none() {
         out.push(problem(
             Level::Warn,
-            "http.ws_handshake",
+            FindingCode::WsHandshake,
             "WebSocket request without Sec-WebSocket-Key",
         ));
     }
@@ -64,7 +65,7 @@ pub(crate) fn check_websocket_request(req: &RequestHead) -> Vec<Problem> {
         Some(v) if v == "13" => {}
         other => out.push(problem(
             Level::Warn,
-            "http.ws_handshake",
+            FindingCode::WsHandshake,
             format!("WebSocket request with Sec-WebSocket-Version {other:?}, expected 13"),
         )),
     }
@@ -123,7 +124,7 @@ fn check_websocket_response(req: &RequestHead, resp: &ResponseHead, out: &mut Ou
             if !valid {
                 out.problems.push(problem(
                     Level::Error,
-                    "http.ws_bad_accept",
+                    FindingCode::WsBadAccept,
                     format!(
                         "Sec-WebSocket-Accept {accept:?} does not match the key {key:?} (expected {expected:?}): a browser would drop this connection"
                     ),
@@ -132,7 +133,7 @@ fn check_websocket_response(req: &RequestHead, resp: &ResponseHead, out: &mut Ou
         }
         (_, None) => out.problems.push(problem(
             Level::Error,
-            "http.ws_bad_accept",
+            FindingCode::WsBadAccept,
             "101 without Sec-WebSocket-Accept: a browser would drop this connection",
         )),
         (None, Some(_)) => {}
@@ -143,7 +144,7 @@ fn check_websocket_response(req: &RequestHead, resp: &ResponseHead, out: &mut Ou
     match (&offered, &chosen) {
         (Some(o), None) if offered_xmpp => out.problems.push(problem(
             Level::Warn,
-            "http.ws_subprotocol",
+            FindingCode::WsSubprotocol,
             format!(
                 "client offered subprotocols {o:?} but the 101 names none (RFC 7395 wants `xmpp`)"
             ),
@@ -151,7 +152,7 @@ fn check_websocket_response(req: &RequestHead, resp: &ResponseHead, out: &mut Ou
         (_, Some(c)) if !req.fields.has_token("sec-websocket-protocol", c) => {
             out.problems.push(problem(
                 Level::Warn,
-                "http.ws_subprotocol",
+                FindingCode::WsSubprotocol,
                 format!(
                     "server chose subprotocol {c:?}, which the client did not offer ({offered:?})"
                 ),
@@ -180,7 +181,7 @@ fn refusal(req: &RequestHead, resp: &ResponseHead) -> Problem {
     };
     problem(
         Level::Error,
-        "http.ws_refused",
+        FindingCode::WsRefused,
         format!(
             "WebSocket upgrade to {} refused with {line}: {why}",
             req.target

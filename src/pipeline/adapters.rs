@@ -133,7 +133,7 @@ impl xmpp::Sink for XmppOut<'_, '_> {
 const SLOW_UPDATE_MS: f64 = 5_000.0;
 
 fn slow_update(rest: &crate::report::event::RestRequest, request_id: &str) -> Finding {
-    Finding::new(
+    Finding::from_code_str(
         crate::finding::Level::Warn,
         crate::finding::Layer::Finesse,
         "finesse.slow_update",

@@ -232,7 +232,7 @@ fn gap_finding(
     len: u64,
     reason: tcp::GapReason,
 ) -> Finding {
-    Finding::new(
+    Finding::from_code_str(
         Level::Warn,
         Layer::Tcp,
         "tcp.gap",

@@ -143,7 +143,8 @@ fn make_room(ctx: &mut Context, at: FrameRef) {
             "more than {cap} BOSH sessions at once: the least recently active (sid {}) is reported as it stood",
             x.sid
         );
-        let f = Finding::new(Level::Warn, Layer::Bosh, "bosh.session_limit", message).at(at);
+        let f =
+            Finding::from_code_str(Level::Warn, Layer::Bosh, "bosh.session_limit", message).at(at);
         ctx.finding(f, None, Some(x.id));
     }
     retire(ctx, x);
@@ -236,7 +237,7 @@ mod tests {
         finish(&mut ctx);
         assert_eq!(ctx.sessions.len(), 4);
         let findings = std::mem::take(&mut ctx.findings).into_sorted();
-        let codes: Vec<&str> = findings.iter().map(|f| f.code).collect();
+        let codes: Vec<&str> = findings.iter().map(|f| f.code.code()).collect();
         assert_eq!(codes, ["bosh.session_limit"]);
     }
 }

@@ -120,7 +120,11 @@ impl<'s> Context<'s> {
         let message = format!(
             "more than {cap} {what}: the rest are in the NDJSON events, not in the summaries (limits)"
         );
-        self.finding(Finding::new(Level::Warn, layer, code, message), None, None);
+        self.finding(
+            Finding::from_code_str(Level::Warn, layer, code, message),
+            None,
+            None,
+        );
     }
 
     /// A new XMPP session number (1-based).

@@ -58,7 +58,7 @@ fn reconnect(user: &str, a: &SessionReport, b: &SessionReport) -> Option<Finding
     let after = text::duration_nanos(b_start.nanos_since(a_end));
     let moved = a.server.zip(b.server).filter(|(x, y)| x.ip() != y.ip());
     let finding = match moved {
-        Some((from, to)) => Finding::new(
+        Some((from, to)) => Finding::from_code_str(
             Level::Warn,
             Layer::Xmpp,
             "xmpp.failover",
@@ -67,7 +67,7 @@ fn reconnect(user: &str, a: &SessionReport, b: &SessionReport) -> Option<Finding
                 a.id, a.ended, b.id
             ),
         ),
-        None => Finding::new(
+        None => Finding::from_code_str(
             Level::Info,
             Layer::Xmpp,
             "xmpp.reconnect",
@@ -99,7 +99,7 @@ fn reconnect_loop(user: &str, list: &[&SessionReport]) -> Option<Finding> {
         (Some(a), Some(b)) => text::duration_nanos(b.nanos_since(a)),
         _ => "?".to_owned(),
     };
-    let finding = Finding::new(
+    let finding = Finding::from_code_str(
         Level::Warn,
         Layer::Xmpp,
         "xmpp.reconnect_loop",
@@ -147,7 +147,7 @@ mod tests {
     }
 
     fn codes(findings: &[Finding]) -> Vec<&'static str> {
-        findings.iter().map(|f| f.code).collect()
+        findings.iter().map(|f| f.code.code()).collect()
     }
 
     #[test]

@@ -385,7 +385,7 @@ impl Upper {
             Pending::Data(_, at, _) => Some(*at),
             Pending::Gap(..) => None,
         });
-        let mut f = Finding::new(
+        let mut f = Finding::from_code_str(
             Level::Info,
             Layer::Tcp,
             "stream.not_decoded",

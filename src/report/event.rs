@@ -104,8 +104,8 @@ impl Event {
             summary: f.message.clone(),
             detail: Detail::Finding {
                 level: f.level,
-                layer: f.layer,
-                code: f.code,
+                layer: f.layer(),
+                code: f.code.code(),
                 message: f.message.clone(),
                 offset: f.offset,
             },

@@ -28,7 +28,7 @@ struct CodeCount {
 
 impl FindingLog {
     pub fn push(&mut self, finding: Finding) {
-        let count = self.per_code.entry(finding.code).or_default();
+        let count = self.per_code.entry(finding.code.code()).or_default();
         count.total += 1;
         if count.kept < PER_CODE as u64 {
             count.kept += 1;
@@ -50,9 +50,9 @@ impl FindingLog {
         for (code, count) in &self.per_code {
             if count.total > count.kept {
                 if let Some(sample) = kept.iter().find(|f| f.code == *code) {
-                    let mut summary = Finding::new(
+                    let mut summary = Finding::from_code_str(
                         sample.level,
-                        sample.layer,
+                        sample.layer(),
                         code,
                         format!(
                             "{} more `{code}` findings not listed ({} in all)",
@@ -82,7 +82,7 @@ mod tests {
     use crate::finding::{Layer, Level};
 
     fn finding(code: &'static str, frame: u64) -> Finding {
-        Finding::new(Level::Warn, Layer::Tcp, code, "x")
+        Finding::from_code_str(Level::Warn, Layer::Tcp, code, "x")
             .at(FrameRef::new(frame, Timestamp::default()))
     }
 

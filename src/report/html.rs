@@ -150,7 +150,7 @@ fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             f.level,
             f.level,
-            escape(f.code),
+            escape(f.code.code()),
             f.frame.map(|x| x.to_string()).unwrap_or_default(),
             f.stream.map(|x| x.to_string()).unwrap_or_default(),
             escape(&f.message)

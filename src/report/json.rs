@@ -92,7 +92,7 @@ pub fn render_events(
                 findings: report
                     .findings
                     .iter()
-                    .filter(|f| layers.contains(&f.layer.as_str()))
+                    .filter(|f| layers.contains(&f.layer().as_str()))
                     .collect(),
             }),
             Err(e) => Entry::Err {
@@ -149,7 +149,7 @@ fn tls_view(r: &Report) -> TlsView<'_> {
         findings: r
             .findings
             .iter()
-            .filter(|f| f.layer == crate::finding::Layer::Tls)
+            .filter(|f| f.layer() == crate::finding::Layer::Tls)
             .collect(),
     }
 }

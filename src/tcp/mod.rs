@@ -78,6 +78,7 @@
 mod assembler;
 mod buffer;
 mod event;
+mod findings;
 mod flow;
 #[doc(hidden)]
 pub mod fuzz;
@@ -89,4 +90,5 @@ pub(crate) mod testkit;
 mod tests;
 
 pub use event::{DirStats, Ending, Event, GapReason, Origin, Sink, StreamStats};
+pub use findings::FindingCode;
 pub use table::Reassembler;

@@ -17,12 +17,13 @@
 //! Per segment: one hash lookup and an O(1) move in an intrusive
 //! least-recently-used list.
 
+use crate::tcp::FindingCode;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::common::{FrameRef, Timestamp};
 use crate::decode::TcpSegment;
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::Finding;
 use crate::limits::Limits;
 
 use super::assembler::Caps;
@@ -166,15 +167,10 @@ impl Reassembler {
         }
         if let Some((at, stream)) = self.first_late {
             sink.push_finding(
-                Finding::new(
-                    Level::Info,
-                    Layer::Tcp,
-                    "tcp.late_packets",
-                    format!(
+                Finding::new(FindingCode::LatePackets, format!(
                         "{} packets came for streams already closed and released (more than flow_idle_timeout after their FIN or RST), the first for stream {stream}: they belong to those streams, as in Wireshark, but are not in their statistics",
                         self.late_packets
-                    ),
-                )
+                    ))
                 .at(at)
                 .in_stream(stream, None),
             );
@@ -276,30 +272,20 @@ impl Reassembler {
         };
         if open {
             sink.push_finding(
-                Finding::new(
-                    Level::Warn,
-                    Layer::Tcp,
-                    "tcp.flow_evicted",
-                    format!(
+                Finding::new(FindingCode::FlowEvicted, format!(
                         "stream {stream} closed while open to stay under max_open_flows ({}); later packets of its 4-tuple start a new stream",
                         self.max_flows
-                    ),
-                )
+                    ))
                 .at(at)
                 .in_stream(stream, None),
             );
         } else if !self.noted_closed_evictions {
             self.noted_closed_evictions = true;
             sink.push_finding(
-                Finding::new(
-                    Level::Info,
-                    Layer::Tcp,
-                    "tcp.closed_flows_forgotten",
-                    format!(
+                Finding::new(FindingCode::ClosedFlowsForgotten, format!(
                         "more than max_open_flows ({}) streams: closed streams are forgotten oldest first, from stream {stream} on; a late packet of one would start a new stream",
                         self.max_flows
-                    ),
-                )
+                    ))
                 .at(at),
             );
         }

@@ -7,6 +7,7 @@
 //! source and line number; only an unreadable file is an error. Never prints
 //! key material: [`Secret`]'s `Debug` and every message say lengths, not bytes.
 
+use crate::tls::FindingCode;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Serialize, Serializer};
 use thiserror::Error;
 
-use crate::finding::{Finding, Findings, Layer, Level};
+use crate::finding::{Finding, Findings};
 
 /// Malformed key log lines reported one by one per source; the rest are
 /// counted in one finding (a hostile DSB can hold millions).
@@ -218,9 +219,7 @@ impl KeyLog {
                     malformed += 1;
                     if malformed <= MALFORMED_LINES_SHOWN {
                         findings.push_finding(Finding::new(
-                            Level::Warn,
-                            Layer::Tls,
-                            "tls.keylog_malformed",
+                            FindingCode::KeylogMalformed,
                             format!("{source} line {}: {e}; line ignored", n + 1),
                         ));
                     }
@@ -229,9 +228,7 @@ impl KeyLog {
         }
         if malformed > MALFORMED_LINES_SHOWN {
             findings.push_finding(Finding::new(
-                Level::Warn,
-                Layer::Tls,
-                "tls.keylog_malformed",
+                FindingCode::KeylogMalformed,
                 format!(
                     "{source}: {} more malformed lines ignored",
                     malformed - MALFORMED_LINES_SHOWN

@@ -47,6 +47,7 @@ mod camellia_gcm;
 mod cbc;
 mod compression;
 mod crypto;
+mod findings;
 mod flow;
 #[doc(hidden)]
 pub mod fuzz;
@@ -61,6 +62,7 @@ mod session;
 mod suites;
 mod summary;
 
+pub use findings::FindingCode;
 pub use handshake::CertSummary;
 pub use keylog::{KeyLog, KeyLogError, KeySource, Label, Secret};
 pub use record::{detect, Probe};

@@ -417,7 +417,7 @@ fn a_decompression_bomb_is_a_finding_and_nothing_more_is_passed_up() {
     let wire = connection(0xc030, 1, texts);
     let (sink, summary) = replay(&wire, |b| vec![b]);
     assert_eq!(sink.plain[1], b"<ok/>");
-    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code).collect();
+    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code.code()).collect();
     assert_eq!(codes, ["tls.decompression_bomb"]);
     assert!(sink.findings[0].message.contains("decompression bomb"));
     let reasons: Vec<GapReason> = sink.gaps.iter().map(|g| g.3).collect();
@@ -449,7 +449,7 @@ fn a_gap_in_a_compressed_direction_loses_the_context_and_says_so() {
     }
     // The third record refers back into the lost one: it is not guessed at.
     assert_eq!(sink.plain[1], b"<presence from='a'/>");
-    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code).collect();
+    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code.code()).collect();
     assert_eq!(codes, ["tls.gap", "tls.deflate_context_lost"]);
     assert_eq!(sink.gaps.last().unwrap().3, GapReason::DecompressionFailed);
 }
@@ -460,7 +460,7 @@ fn an_unknown_compression_method_is_reported_and_nothing_is_passed_up() {
     let wire = connection(0xc02f, 64, TALK);
     let (sink, summary) = replay(&wire, |b| vec![b]);
     assert!(sink.plain.iter().all(Vec::is_empty));
-    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code).collect();
+    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code.code()).collect();
     assert_eq!(codes, ["tls.unsupported_compression"]);
     assert_eq!(
         summary.reason.as_deref(),

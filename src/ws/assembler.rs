@@ -17,6 +17,7 @@ use crate::ws::connection::Cx;
 use crate::ws::deflate::{exactness, Exactness, Inflater, Stop};
 use crate::ws::frame::{unmask, Header, Opcode, RSV1};
 use crate::ws::message::{DirSummary, Message, MessageOpcode, NotInflated};
+use crate::ws::FindingCode;
 use crate::ws::Sink;
 
 /// Inflated output always allowed whatever the ratio (small messages that
@@ -247,7 +248,7 @@ impl Assembler {
                 );
                 cx.report(
                     Level::Warn,
-                    "ws.message_too_large",
+                    FindingCode::MessageTooLarge,
                     self.dir,
                     at,
                     open.offset,
@@ -308,7 +309,7 @@ impl Assembler {
                     self.caps.inflated,
                     self.caps.ratio
                 );
-                (Level::Warn, "ws.inflate_limit", at, msg)
+                (Level::Warn, FindingCode::InflateLimit, at, msg)
             }
             // zlib's own reason is not shown: zlib-rs words the same bad data
             // differently depending on how much input and output room a call had.
@@ -320,7 +321,7 @@ impl Assembler {
                      its window taken as unknown",
                     open.first.frame
                 );
-                (Level::Error, "ws.invalid_deflate", at, msg)
+                (Level::Error, FindingCode::InvalidDeflate, at, msg)
             }
             Stop::Invalid(_) => {
                 open.not_inflated = Some(NotInflated::InvalidDeflate);
@@ -330,7 +331,7 @@ impl Assembler {
                      unknown: the frame boundary may have been found wrongly",
                     open.first.frame
                 );
-                (Level::Warn, "ws.invalid_deflate", open.first, msg)
+                (Level::Warn, FindingCode::InvalidDeflate, open.first, msg)
             }
         };
         if open.not_inflated.is_some() {
@@ -365,7 +366,7 @@ impl Assembler {
             );
             cx.report(
                 Level::Info,
-                "ws.no_deflate_context",
+                FindingCode::NoDeflateContext,
                 self.dir,
                 open.first,
                 open.offset,
@@ -385,7 +386,7 @@ impl Assembler {
             );
             cx.report(
                 Level::Info,
-                "ws.partly_inflated",
+                FindingCode::PartlyInflated,
                 self.dir,
                 open.first,
                 open.offset,
@@ -411,7 +412,7 @@ impl Assembler {
                        that refer to it are given with only their known bytes";
             cx.report(
                 Level::Warn,
-                "ws.deflate_context_lost",
+                FindingCode::DeflateContextLost,
                 self.dir,
                 at,
                 offset,
@@ -576,7 +577,7 @@ fn text_of<'p, S: Sink>(
             );
             cx.report(
                 Level::Warn,
-                "ws.invalid_utf8",
+                FindingCode::InvalidUtf8,
                 dir,
                 open.first,
                 open.offset,

@@ -9,10 +9,11 @@
 //! the report. Without a handshake, every finding waits for the [`Proof`]
 //! that the connection is WebSocket, and none is reported without it.
 
+use crate::ws::FindingCode;
 use std::collections::VecDeque;
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::{Finding, Level};
 use crate::limits::Limits;
 use crate::ws::assembler::DeflateUse;
 use crate::ws::evidence::{Confidence, Ports};
@@ -44,7 +45,7 @@ struct PendingPing {
 
 struct Tally {
     dir: Dir,
-    code: &'static str,
+    code: FindingCode,
     level: Level,
     count: u64,
 }
@@ -291,7 +292,7 @@ impl Shared {
             "TCP {how} from the {who} at frame {} {before}: a browser reports 1006 (abnormal closure)",
             end.frame.frame
         );
-        let f = Finding::new(Level::Warn, Layer::Ws, "ws.abnormal_closure", msg)
+        let f = Finding::new(FindingCode::AbnormalClosure, msg)
             .at(end.frame)
             .in_stream(self.stream, Some(end.dir));
         self.proof.pass(f, sink);
@@ -335,7 +336,8 @@ impl Shared {
                 "{n} ping(s) not answered by a pong {tail} (first at frame {})",
                 first.at.frame
             );
-            let f = Finding::new(level, Layer::Ws, "ws.ping_unanswered", msg)
+            let f = Finding::new(FindingCode::PingUnanswered, msg)
+                .with_level(level)
                 .at(first.at)
                 .in_stream(self.stream, Some(dir));
             self.proof.pass(f, sink);
@@ -350,8 +352,9 @@ impl Shared {
                 t.code,
                 t.count
             );
-            let f =
-                Finding::new(t.level, Layer::Ws, t.code, msg).in_stream(self.stream, Some(t.dir));
+            let f = Finding::new(t.code, msg)
+                .with_level(t.level)
+                .in_stream(self.stream, Some(t.dir));
             self.proof.pass(f, sink);
         }
     }
@@ -393,7 +396,7 @@ impl<S: Sink> Cx<'_, S> {
     pub(crate) fn report(
         &mut self,
         level: Level,
-        code: &'static str,
+        code: FindingCode,
         dir: Dir,
         at: FrameRef,
         offset: u64,
@@ -416,7 +419,8 @@ impl<S: Sink> Cx<'_, S> {
             }
         };
         if count <= SHOWN_PER_CODE {
-            let f = Finding::new(level, Layer::Ws, code, message)
+            let f = Finding::new(code, message)
+                .with_level(level)
                 .at(at)
                 .in_stream(self.stream, Some(dir))
                 .at_offset(offset);
@@ -496,7 +500,7 @@ impl<S: Sink> Cx<'_, S> {
                 let msg = "Close frame with a 1-byte payload (a code needs 2)".to_owned();
                 self.report(
                     Level::Warn,
-                    "ws.close_payload_one_byte",
+                    FindingCode::ClosePayloadOneByte,
                     dir,
                     at,
                     offset,
@@ -511,11 +515,25 @@ impl<S: Sink> Cx<'_, S> {
             Some(CloseCodeProblem::ReportingOnly) => {
                 let msg =
                     format!("close code {code} is for reporting only and never sent on the wire");
-                self.report(Level::Warn, "ws.reserved_close_code", dir, at, offset, msg);
+                self.report(
+                    Level::Warn,
+                    FindingCode::ReservedCloseCode,
+                    dir,
+                    at,
+                    offset,
+                    msg,
+                );
             }
             Some(CloseCodeProblem::Invalid) => {
                 let msg = format!("close code {code} is not a valid close code");
-                self.report(Level::Warn, "ws.invalid_close_code", dir, at, offset, msg);
+                self.report(
+                    Level::Warn,
+                    FindingCode::InvalidCloseCode,
+                    dir,
+                    at,
+                    offset,
+                    msg,
+                );
             }
             None => {}
         }
@@ -526,7 +544,14 @@ impl<S: Sink> Cx<'_, S> {
             }
             Err(_) => {
                 let msg = "close reason is not valid UTF-8".to_owned();
-                self.report(Level::Warn, "ws.invalid_close_reason", dir, at, offset, msg);
+                self.report(
+                    Level::Warn,
+                    FindingCode::InvalidCloseReason,
+                    dir,
+                    at,
+                    offset,
+                    msg,
+                );
                 None
             }
         };

@@ -5,6 +5,7 @@
 //! against the connection's rules gives [`Violation`]s. Pure: never allocates,
 //! never indexes out of bounds, never panics.
 
+use crate::ws::FindingCode;
 use serde::Serialize;
 
 /// The longest header: 2 bytes, 8 length bytes, 4 mask bytes.
@@ -160,17 +161,17 @@ pub(crate) enum Violation {
 }
 
 impl Violation {
-    pub(crate) fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> FindingCode {
         match self {
-            Violation::ReservedOpcode(_) => "ws.reserved_opcode",
-            Violation::NonMinimalLength { .. } => "ws.non_minimal_length",
-            Violation::ControlTooLong { .. } => "ws.control_too_long",
-            Violation::ControlFragmented => "ws.control_fragmented",
-            Violation::RsvWithoutExtension { .. } => "ws.rsv_without_extension",
-            Violation::Rsv1OnContinuation => "ws.rsv1_on_continuation",
-            Violation::Rsv1OnControl => "ws.rsv1_on_control",
-            Violation::UnmaskedClientFrame => "ws.unmasked_client_frame",
-            Violation::MaskedServerFrame => "ws.masked_server_frame",
+            Violation::ReservedOpcode(_) => FindingCode::ReservedOpcode,
+            Violation::NonMinimalLength { .. } => FindingCode::NonMinimalLength,
+            Violation::ControlTooLong { .. } => FindingCode::ControlTooLong,
+            Violation::ControlFragmented => FindingCode::ControlFragmented,
+            Violation::RsvWithoutExtension { .. } => FindingCode::RsvWithoutExtension,
+            Violation::Rsv1OnContinuation => FindingCode::Rsv1OnContinuation,
+            Violation::Rsv1OnControl => FindingCode::Rsv1OnControl,
+            Violation::UnmaskedClientFrame => FindingCode::UnmaskedClientFrame,
+            Violation::MaskedServerFrame => FindingCode::MaskedServerFrame,
         }
     }
 

@@ -29,6 +29,7 @@ mod assembler;
 mod connection;
 mod deflate;
 mod evidence;
+mod findings;
 mod frame;
 mod message;
 mod midstream;
@@ -48,6 +49,7 @@ mod tests_window;
 
 pub use connection::Connection;
 pub use evidence::{Confidence, DirEvidence, Evidence, Ports};
+pub use findings::FindingCode;
 pub use message::{
     CloseSent, Closed, Control, ControlOpcode, DirSummary, Message, MessageOpcode, NotInflated,
     Summary, TcpEnd,

@@ -6,11 +6,12 @@
 //! headers, and the `Sec-WebSocket-Accept` value a key must produce. Pure: no
 //! I/O, never fails: a malformed parameter is a problem and is left out.
 
+use crate::ws::FindingCode;
 use base64::Engine as _;
 use serde::Serialize;
 use sha1::{Digest as _, Sha1};
 
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::{Finding, Level};
 
 /// RFC 6455 §1.3: appended to `Sec-WebSocket-Key` before hashing.
 const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -74,23 +75,23 @@ pub enum NegotiationProblem {
 
 impl NegotiationProblem {
     /// Stable machine code of the finding this problem becomes.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FindingCode {
         match self {
-            NegotiationProblem::Malformed { .. } => "ws.extension_malformed",
+            NegotiationProblem::Malformed { .. } => FindingCode::ExtensionMalformed,
             NegotiationProblem::UnknownParameter { .. }
             | NegotiationProblem::DuplicateParameter { .. }
             | NegotiationProblem::BadWindowBits { .. }
             | NegotiationProblem::MissingValue { .. }
-            | NegotiationProblem::UnexpectedValue { .. } => "ws.deflate_parameter",
+            | NegotiationProblem::UnexpectedValue { .. } => FindingCode::DeflateParameter,
             NegotiationProblem::AcceptedTwice
             | NegotiationProblem::NotOffered
-            | NegotiationProblem::ClientWindowNotOffered => "ws.deflate_negotiation",
+            | NegotiationProblem::ClientWindowNotOffered => FindingCode::DeflateNegotiation,
         }
     }
 
     /// An unlocated finding; the HTTP stage adds stream, direction and frame.
     pub fn to_finding(&self) -> Finding {
-        Finding::new(Level::Warn, Layer::Ws, self.code(), self.to_string())
+        Finding::new(self.code(), self.to_string()).with_level(Level::Warn)
     }
 }
 

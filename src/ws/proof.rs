@@ -11,8 +11,9 @@
 //! handshake was seen passes everything straight through.
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Findings, Layer, Level};
+use crate::finding::{Finding, Findings, Level};
 use crate::ws::evidence::{Confidence, Evidence, Ports};
+use crate::ws::FindingCode;
 
 /// Findings held while the connection is unproven; later ones are counted.
 const MAX_HELD: usize = 64;
@@ -156,7 +157,7 @@ impl Proof {
     }
 
     fn midstream_finding(&self, level: Level, msg: String) -> Finding {
-        let mut f = Finding::new(level, Layer::Ws, "ws.midstream", msg);
+        let mut f = Finding::new(FindingCode::Midstream, msg).with_level(level);
         if let Some((at, dir)) = self.first {
             f = f.at(at).in_stream(self.stream, Some(dir));
         } else {

@@ -18,6 +18,7 @@ use crate::ws::frame::{
     MAX_HEADER_LEN, RSV1,
 };
 use crate::ws::midstream::{scan_needing, Expect, Scan, Spool};
+use crate::ws::FindingCode;
 use crate::ws::Sink;
 
 mod hunt;
@@ -264,7 +265,7 @@ impl Side {
         if self.close_sent && !self.said_after_close {
             self.said_after_close = true;
             let msg = format!("{:?} frame after this side's Close frame", h.opcode);
-            self.warn(cx, "ws.data_after_close", start, offset, msg);
+            self.warn(cx, FindingCode::DataAfterClose, start, offset, msg);
         }
         let kind = match h.opcode {
             Opcode::Close | Opcode::Ping | Opcode::Pong => {
@@ -285,7 +286,7 @@ impl Side {
             }
             Opcode::Continuation => {
                 let msg = "continuation frame without a message to continue";
-                self.warn(cx, "ws.orphan_continuation", start, offset, msg);
+                self.warn(cx, FindingCode::OrphanContinuation, start, offset, msg);
                 Kind::Skip
             }
         };
@@ -314,7 +315,7 @@ impl Side {
         let (start, offset) = (self.head_at, self.head_offset);
         if self.asm.is_open() {
             let msg = "a new message started before the fragmented one before it ended";
-            self.warn(cx, "ws.unfinished_message", start, offset, msg);
+            self.warn(cx, FindingCode::UnfinishedMessage, start, offset, msg);
             self.asm.abort(start, cx);
         }
         let len = usize::try_from(h.payload_len).unwrap_or(usize::MAX);
@@ -333,7 +334,7 @@ impl Side {
     fn warn<S: Sink>(
         &self,
         cx: &mut Cx<'_, S>,
-        code: &'static str,
+        code: FindingCode,
         at: FrameRef,
         offset: u64,
         msg: impl Into<String>,
@@ -453,7 +454,7 @@ impl Side {
         let msg = format!("impossible frame header ({e}): looking for the next frame boundary");
         cx.report(
             Level::Warn,
-            "ws.bad_header",
+            FindingCode::BadHeader,
             self.dir,
             head_at,
             head_offset,
@@ -500,7 +501,14 @@ impl Side {
                 "the connection ended {} bytes into a {}-byte frame",
                 f.done, f.h.payload_len
             );
-            cx.report(level, "ws.truncated_frame", self.dir, f.at, f.offset, msg);
+            cx.report(
+                level,
+                FindingCode::TruncatedFrame,
+                self.dir,
+                f.at,
+                f.offset,
+                msg,
+            );
         } else if self.head_len > 0 {
             let msg = format!(
                 "the connection ended inside a frame header ({} bytes)",
@@ -508,7 +516,7 @@ impl Side {
             );
             cx.report(
                 level,
-                "ws.truncated_frame",
+                FindingCode::TruncatedFrame,
                 self.dir,
                 self.head_at,
                 self.head_offset,
@@ -519,7 +527,7 @@ impl Side {
             let msg = "the connection ended inside a fragmented message";
             cx.report(
                 level,
-                "ws.unfinished_message",
+                FindingCode::UnfinishedMessage,
                 self.dir,
                 at,
                 self.offset,

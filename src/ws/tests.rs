@@ -55,7 +55,7 @@ impl Sink for Recorder {
 
 impl Recorder {
     pub(crate) fn codes(&self) -> Vec<&'static str> {
-        self.findings.iter().map(|f| f.code).collect()
+        self.findings.iter().map(|f| f.code.code()).collect()
     }
     pub(crate) fn has(&self, code: &str) -> bool {
         self.findings.iter().any(|f| f.code == code)

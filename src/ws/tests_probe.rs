@@ -572,9 +572,16 @@ fn an_openflow_capture_is_not_reported_as_websocket() {
         (conn.layers.as_slice(), conn.websocket.is_none()),
         (&["unknown"][..], true)
     );
-    let levels: Vec<_> = report.findings.iter().map(|f| (f.code, f.level)).collect();
+    let levels: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| (f.code.code(), f.level))
+        .collect();
     assert!(
-        report.findings.iter().all(|f| !f.code.starts_with("ws.")),
+        report
+            .findings
+            .iter()
+            .all(|f| !f.code.code().starts_with("ws.")),
         "{levels:?}"
     );
     assert!(

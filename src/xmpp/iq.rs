@@ -491,7 +491,7 @@ impl Tracker {
                 msg.push_str(" (a capture gap may have hidden it)");
             }
             out.push(
-                Finding::new(level, Layer::Xmpp, code, msg)
+                Finding::from_code_str(level, Layer::Xmpp, code, msg)
                     .at(p.at)
                     .in_stream(summary.stream, Some(dir)),
             );
@@ -503,7 +503,7 @@ impl Tracker {
                     n - MAX_UNANSWERED_FINDINGS
                 );
                 out.push(
-                    Finding::new(Level::Warn, Layer::Xmpp, code, msg)
+                    Finding::from_code_str(Level::Warn, Layer::Xmpp, code, msg)
                         .in_stream(summary.stream, None),
                 );
             }

@@ -31,6 +31,7 @@
 
 mod element;
 mod escaped;
+mod findings;
 mod framer;
 pub(crate) mod fuzz;
 mod iq;
@@ -51,6 +52,7 @@ use crate::finding::Findings;
 use crate::finesse::Update;
 
 pub use element::XmlError;
+pub use findings::FindingCode;
 pub use framer::StreamFramer;
 pub use session::Session;
 pub use summary::{

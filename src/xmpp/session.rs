@@ -88,7 +88,7 @@ pub(crate) struct Out {
 impl Out {
     pub(crate) fn find(&mut self, level: Level, code: &'static str, message: impl Into<String>) {
         self.findings
-            .push(Finding::new(level, Layer::Xmpp, code, message));
+            .push(Finding::from_code_str(level, Layer::Xmpp, code, message));
     }
 }
 
@@ -258,7 +258,7 @@ impl Session {
         }
         let closed = self.summary.close.is_some() || self.summary.stream_error.is_some();
         if how.is_abnormal() && !closed {
-            let mut f = Finding::new(
+            let mut f = Finding::from_code_str(
                 Level::Warn,
                 Layer::Xmpp,
                 "xmpp.ended_without_close",
@@ -292,7 +292,7 @@ impl Session {
             == Some("success");
         if (authenticated || self.summary.jid.is_some()) && self.summary.presence.is_none() {
             findings.push(
-                Finding::new(
+                Finding::from_code_str(
                     Level::Warn,
                     Layer::Xmpp,
                     "xmpp.no_presence",
@@ -448,7 +448,7 @@ impl Session {
         );
         sink.on_stanza(&stanza);
         sink.push_finding(
-            Finding::new(
+            Finding::from_code_str(
                 Level::Warn,
                 Layer::Xmpp,
                 "xmpp.stanza_too_large",
@@ -486,7 +486,7 @@ impl Session {
         };
         let label = if name.is_empty() { "data" } else { name };
         sink.push_finding(
-            Finding::new(
+            Finding::from_code_str(
                 Level::Warn,
                 Layer::Xmpp,
                 code,

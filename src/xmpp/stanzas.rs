@@ -186,7 +186,7 @@ impl Session {
                 self.summary.finesse_updates += 1;
                 out.updates.push(update);
             }
-            Err(e) => out.findings.push(Finding::new(
+            Err(e) => out.findings.push(Finding::from_code_str(
                 Level::Warn,
                 Layer::Finesse,
                 "finesse.malformed_notification",

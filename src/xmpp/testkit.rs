@@ -81,7 +81,7 @@ impl Sink for Collect {
 
 impl Collect {
     pub fn codes(&self) -> Vec<&'static str> {
-        self.findings.iter().map(|f| f.code).collect()
+        self.findings.iter().map(|f| f.code.code()).collect()
     }
 
     pub fn summaries(&self) -> Vec<(String, String)> {

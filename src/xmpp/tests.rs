@@ -428,7 +428,7 @@ fn notification_delivery_problems() {
         sink.stanzas[5].summary,
         "subscribe /finesse/api/Team/3/Users → pending (1 ms)"
     );
-    assert_eq!(sink.findings[4].layer, crate::finding::Layer::Finesse);
+    assert_eq!(sink.findings[4].layer(), crate::finding::Layer::Finesse);
     assert_eq!(sink.findings[4].frame, Some(7));
 }
 

@@ -42,7 +42,7 @@ fn summaries_past_the_cap_are_counted_not_kept() {
     assert_eq!((all.connections.len(), all.sessions.len()), (4, 2));
     assert_eq!((capped.connections.len(), capped.sessions.len()), (1, 1));
     assert_eq!((capped.connections_seen, capped.sessions_seen), (4, 2));
-    let codes: Vec<&str> = capped.findings.iter().map(|f| f.code).collect();
+    let codes: Vec<&str> = capped.findings.iter().map(|f| f.code.code()).collect();
     assert!(codes.contains(&"tcp.summary_limit") && codes.contains(&"xmpp.summary_limit"));
     // The event stream is the same but for those two findings, and for the
     // findings that compare sessions (only kept sessions are compared).

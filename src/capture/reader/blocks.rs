@@ -5,6 +5,7 @@
 //! step (a packet, a key log, a finding or nothing) and updates the section
 //! state and summary. Never reads outside the block.
 
+use crate::capture::FindingCode;
 use pcap_parser::{PcapBlockOwned, SHB_MAGIC};
 
 use super::{CaptureReader, Kind, PacketMeta, Step};
@@ -15,7 +16,7 @@ use crate::capture::pcapng::{
 };
 use crate::capture::{InterfaceSummary, LinkType};
 use crate::common::{FrameRef, Timestamp};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::Finding;
 
 /// Interfaces described in one capture (real ones have a handful); more
 /// are ignored with a finding, so a stream of repeated IDBs cannot grow memory.
@@ -285,15 +286,7 @@ impl CaptureReader {
         let message = format!(
             "decryption secrets of type 0x{secrets_type:08x} at byte {offset} ignored (only TLS key logs are used)"
         );
-        Step::Finding(
-            Finding::new(
-                Level::Info,
-                Layer::Capture,
-                "capture.secrets_ignored",
-                message,
-            )
-            .at_offset(offset),
-        )
+        Step::Finding(Finding::new(FindingCode::SecretsIgnored, message).at_offset(offset))
     }
 
     fn obsolete_packet(&mut self, offset: u64, len: usize, big_endian: bool) -> Step {
@@ -328,13 +321,7 @@ impl CaptureReader {
                 "interface block at byte {offset} ignored: more than {MAX_INTERFACES} interfaces; its packets are skipped"
             );
             return Step::Finding(
-                Finding::new(
-                    Level::Warn,
-                    Layer::Capture,
-                    "capture.interface_limit",
-                    message,
-                )
-                .at_offset(offset),
+                Finding::new(FindingCode::InterfaceLimit, message).at_offset(offset),
             );
         }
         interfaces.push(interface);
@@ -348,10 +335,7 @@ impl CaptureReader {
         let message = format!(
             "interface {index} (block at byte {offset}) has an unusable if_tsresol; microseconds assumed"
         );
-        Step::Finding(
-            Finding::new(Level::Warn, Layer::Capture, "capture.bad_tsresol", message)
-                .at_offset(offset),
-        )
+        Step::Finding(Finding::new(FindingCode::BadTsresol, message).at_offset(offset))
     }
 
     /// A packet block naming an interface its section never described: counted as a frame, skipped.
@@ -365,13 +349,7 @@ impl CaptureReader {
         let message = format!(
             "packet block at byte {offset} refers to interface {if_id}, but its section describes {known}; skipped"
         );
-        let mut finding = Finding::new(
-            Level::Warn,
-            Layer::Capture,
-            "capture.bad_interface",
-            message,
-        )
-        .at_offset(offset);
+        let mut finding = Finding::new(FindingCode::BadInterface, message).at_offset(offset);
         finding.frame = Some(self.summary.packets);
         Step::Finding(finding)
     }
@@ -388,8 +366,7 @@ impl CaptureReader {
             frame = Some(self.summary.packets);
             message.push_str(" as a frame");
         }
-        let mut finding = Finding::new(Level::Warn, Layer::Capture, "capture.bad_block", message)
-            .at_offset(offset);
+        let mut finding = Finding::new(FindingCode::BadBlock, message).at_offset(offset);
         finding.frame = frame;
         Step::Finding(finding)
     }

@@ -9,6 +9,7 @@ use crate::capture::testutil::{
     collect, collect_with, pcap_file, Collected, Ng, Record, Seen, OPT_TSOFFSET, OPT_TSRESOL,
 };
 use crate::capture::ByteOrder;
+use crate::finding::Level;
 
 const T0: i64 = 1_700_000_000;
 
@@ -17,7 +18,7 @@ fn packet(n: u8, len: usize) -> Vec<u8> {
 }
 
 fn codes(c: &Collected) -> Vec<&'static str> {
-    c.findings.iter().map(|f| f.code).collect()
+    c.findings.iter().map(|f| f.code.code()).collect()
 }
 
 fn summary(c: &Collected) -> &CaptureSummary {

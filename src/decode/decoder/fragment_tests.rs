@@ -124,7 +124,7 @@ fn a_lost_fragment_is_reported_at_the_end_or_when_it_times_out() {
     assert_eq!(findings.len(), 1);
     let f0 = &findings[0];
     assert_eq!(
-        (f0.code, f0.level, f0.frame),
+        (f0.code.code(), f0.level, f0.frame),
         ("decode.fragments_incomplete", Level::Warn, Some(1))
     );
     assert_eq!(

@@ -272,7 +272,7 @@ fn nesting_past_the_cap_is_skipped_and_reported_at_the_end() {
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
     assert_eq!(
-        (f.code, f.level, f.frame),
+        (f.code.code(), f.level, f.frame),
         ("decode.nesting_limit", Level::Info, Some(2))
     );
     let bytes = 2 * nested_gre(4).len();
@@ -324,7 +324,7 @@ fn tunnels_not_decoded_are_counted_and_reported_once_per_kind() {
     // One per kind, in key order, all `warn`: no TCP at all came out of this capture.
     let summary: Vec<(&str, Level, Option<u64>)> = findings
         .iter()
-        .map(|f| (f.code, f.level, f.frame))
+        .map(|f| (f.code.code(), f.level, f.frame))
         .collect();
     let tunnel = "decode.tunnel_not_decoded";
     assert_eq!(
@@ -372,7 +372,10 @@ fn unsupported_link_types_are_reported_at_the_end() {
     decoder.finish(&mut findings);
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
-    assert_eq!((f.code, f.level), ("decode.unsupported_link", Level::Warn));
+    assert_eq!(
+        (f.code.code(), f.level),
+        ("decode.unsupported_link", Level::Warn)
+    );
     assert_eq!(
         f.message,
         "3 packets (90 bytes) not decoded: link type 247 (InfiniBand); the first is frame 1; no TCP at all was decoded from this capture"
@@ -450,7 +453,11 @@ fn a_capture_of_tunnels_not_decoded_is_a_finding_of_the_run() {
     let report = crate::pipeline::streams(&path, &crate::pipeline::Options::default());
     std::fs::remove_dir_all(&dir).ok();
     let report = report.unwrap();
-    let codes: Vec<(&str, Level)> = report.findings.iter().map(|f| (f.code, f.level)).collect();
+    let codes: Vec<(&str, Level)> = report
+        .findings
+        .iter()
+        .map(|f| (f.code.code(), f.level))
+        .collect();
     assert_eq!(codes, vec![("decode.tunnel_not_decoded", Level::Warn)]);
     assert_eq!(report.worst_level(), Some(Level::Warn));
     assert!(report.streams.is_empty());

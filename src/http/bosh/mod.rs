@@ -9,6 +9,7 @@
 //! connections: rid sequence, hold/wait, long-poll hold times, restarts,
 //! terminations and server errors, as findings. Never panics on broken XML.
 
+mod findings;
 mod parser;
 mod session;
 
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::common::{Dir, FrameRef};
 
+pub use findings::FindingCode;
 pub use parser::{looks_like, Attrs, BodyError, Stanza, CLIENT_NS, HTTPBIND_NS, XBOSH_NS};
 pub(crate) use parser::{parse, Caps, Parsed};
 pub(crate) use session::MAX_STREAMS_LISTED;

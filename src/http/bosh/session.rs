@@ -96,7 +96,7 @@ fn finding(
     at: FrameRef,
     msg: String,
 ) -> Finding {
-    Finding::new(level, Layer::Bosh, code, msg)
+    Finding::from_code_str(level, Layer::Bosh, code, msg)
         .in_stream(stream, Some(dir))
         .at(at)
 }

@@ -8,7 +8,9 @@
 //! bytes to skip. Buffers at most `limits.max_http_head` bytes.
 
 use crate::common::{Dir, FrameRef};
+use crate::finding::Code;
 use crate::finding::Level;
+use crate::http::FindingCode;
 use crate::limits::Limits;
 
 use super::super::parser::{
@@ -178,7 +180,7 @@ impl HeadReader {
                 let msg =
                     format!("bytes that are not an HTTP {what} line where a message should start");
                 let taken = cut.saturating_sub(start_len);
-                return Some(self.refuse(taken, "http.bad_start_line", msg, sink));
+                return Some(self.refuse(taken, FindingCode::BadStartLine, msg, sink));
             }
         }
         None
@@ -188,7 +190,7 @@ impl HeadReader {
     fn refuse(
         &mut self,
         taken: usize,
-        code: &'static str,
+        code: impl Into<Code>,
         msg: String,
         sink: &mut impl Sink,
     ) -> HeadStep {
@@ -278,7 +280,14 @@ impl HeadReader {
                 bad.line, bad.fault, bad.shown
             );
             let at = Spot { offset, ..start };
-            note(sink, self.stream, at, Level::Warn, "http.bad_header", msg);
+            note(
+                sink,
+                self.stream,
+                at,
+                Level::Warn,
+                FindingCode::BadHeader,
+                msg,
+            );
         }
         if skipped.more > 0 {
             let msg = format!(
@@ -291,7 +300,7 @@ impl HeadReader {
                 self.stream,
                 start,
                 Level::Warn,
-                "http.bad_header",
+                FindingCode::BadHeader,
                 msg,
             );
         }

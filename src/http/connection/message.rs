@@ -186,7 +186,16 @@ fn bosh_caps(limits: &Limits) -> bosh::Caps {
 
 fn push_bosh_error(notes: &mut Vec<Note>, p: &bosh::Parsed) {
     if let Some(e) = &p.error {
-        notes.push((Level::Warn, e.code(), format!("BOSH body: {e}")));
+        // Transitional: `BodyError::code` (src/http/bosh) still gives a string;
+        // the lead converts it after the reshaping branches merge.
+        let code = crate::finding::Code::from_code_str(e.code());
+        debug_assert!(
+            code.is_some(),
+            "BOSH code {:?} not in the catalogue",
+            e.code()
+        );
+        let code = code.unwrap_or(bosh::FindingCode::Malformed.into());
+        notes.push((Level::Warn, code, format!("BOSH body: {e}")));
     }
 }
 

@@ -23,7 +23,8 @@ mod reader;
 mod resync;
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Findings, Layer, Level};
+use crate::finding::Code;
+use crate::finding::{Finding, Findings, Level};
 use crate::limits::Limits;
 
 use super::body;
@@ -56,11 +57,12 @@ pub(super) fn note(
     stream: u64,
     spot: Spot,
     level: Level,
-    code: &'static str,
+    code: impl Into<Code>,
     msg: String,
 ) {
     sink.push_finding(
-        Finding::new(level, Layer::Http, code, msg)
+        Finding::new(code, msg)
+            .with_level(level)
             .in_stream(stream, Some(spot.dir))
             .at(spot.at)
             .at_offset(spot.offset),

@@ -16,6 +16,7 @@
 //! `http.pending_limit`, `http.unanswered` as findings). Keeps at most
 //! `limits.max_http_pending` exchanges; never looks at bytes.
 
+use crate::http::FindingCode;
 use std::collections::VecDeque;
 
 use crate::common::{Dir, FrameRef};
@@ -126,7 +127,7 @@ impl Pairing {
                     self.stream,
                     at,
                     Level::Warn,
-                    "http.pending_limit",
+                    FindingCode::PendingLimit,
                     msg,
                 );
                 sink.on_exchange(&old.into_exchange(self.stream, true));
@@ -181,7 +182,7 @@ impl Pairing {
             "response {} {} without a request in the capture (capture started mid-connection, or requests were lost)",
             head.status, head.reason
         );
-        let code = "http.response_without_request";
+        let code = FindingCode::ResponseWithoutRequest;
         note(sink, self.stream, start, Level::Info, code, msg);
         Answer::Unrequested
     }
@@ -208,7 +209,7 @@ impl Pairing {
             self.stream,
             start,
             Level::Warn,
-            "http.response_lost",
+            FindingCode::ResponseLost,
             msg,
         );
     }
@@ -241,7 +242,14 @@ impl Pairing {
                     at: req.report.first,
                     offset: req.offset,
                 };
-                note(sink, self.stream, at, Level::Warn, "http.unanswered", msg);
+                note(
+                    sink,
+                    self.stream,
+                    at,
+                    Level::Warn,
+                    FindingCode::Unanswered,
+                    msg,
+                );
                 if let Some(attrs) = &req.bosh {
                     let request = bosh::RequestRef {
                         attrs: attrs.clone(),

@@ -12,7 +12,9 @@
 //! (`limits.max_http_head`); never panics on input.
 
 use crate::common::{Dir, FrameRef};
+use crate::finding::Code;
 use crate::finding::Level;
+use crate::http::FindingCode;
 use crate::limits::Limits;
 
 use super::super::body::{self, Step};
@@ -143,7 +145,7 @@ impl MessageReader {
         }
     }
 
-    fn warn(&self, sink: &mut impl Sink, spot: Spot, code: &'static str, msg: String) {
+    fn warn(&self, sink: &mut impl Sink, spot: Spot, code: impl Into<Code>, msg: String) {
         note(sink, self.stream, spot, Level::Warn, code, msg);
     }
 
@@ -198,7 +200,14 @@ impl MessageReader {
         self.head.resume(found);
         let msg = format!("parsing resumed at a message start after skipping {skipped} bytes");
         let spot = self.spot(at, offset);
-        note(sink, self.stream, spot, Level::Info, "http.resync", msg);
+        note(
+            sink,
+            self.stream,
+            spot,
+            Level::Info,
+            FindingCode::Resync,
+            msg,
+        );
         Fed::Took(n)
     }
 
@@ -233,7 +242,7 @@ impl MessageReader {
             let msg = format!(
                 "{what} has both Transfer-Encoding and Content-Length (Transfer-Encoding wins{sign})"
             );
-            self.warn(sink, span.start, "http.length_conflict", msg);
+            self.warn(sink, span.start, FindingCode::LengthConflict, msg);
         }
         Some(body::Reader::new(
             decision.framing,
@@ -349,11 +358,11 @@ impl MessageReader {
             Phase::Body(mut b) => {
                 if b.body.on_gap(len) {
                     let msg = format!("{len} body bytes lost in the capture; the message goes on");
-                    self.warn(sink, here, "http.gap", msg);
+                    self.warn(sink, here, FindingCode::Gap, msg);
                     self.phase = Phase::Body(b);
                 } else {
                     let msg = format!("{len} bytes lost in the capture inside a body; the message is cut and parsing resynchronises");
-                    self.warn(sink, here, "http.gap", msg);
+                    self.warn(sink, here, FindingCode::Gap, msg);
                     self.lose(at, 0, false);
                     cut = Some(BodyEnd {
                         index: b.index,
@@ -370,7 +379,7 @@ impl MessageReader {
                     _ => partial,
                 };
                 let msg = format!("{len} bytes lost in the capture; parsing resynchronises at the next message start");
-                self.warn(sink, here, "http.gap", msg);
+                self.warn(sink, here, FindingCode::Gap, msg);
                 self.lose(at, skipped, false);
             }
         }
@@ -395,7 +404,7 @@ impl MessageReader {
                         "connection closed after {} of the body's bytes: the message is cut",
                         b.body.len
                     );
-                    self.warn(sink, here, "http.body_cut", msg);
+                    self.warn(sink, here, FindingCode::BodyCut, msg);
                 }
                 return Some(BodyEnd {
                     index: b.index,
@@ -408,7 +417,7 @@ impl MessageReader {
                 let cut = self.head.take().len();
                 self.unparsed += cut as u64;
                 let msg = format!("connection closed inside a message head ({cut} bytes)");
-                self.warn(sink, here, "http.head_cut", msg);
+                self.warn(sink, here, FindingCode::HeadCut, msg);
             }
             Phase::Lost(r) => self.unparsed += r.skipped(),
             other => self.phase = other,

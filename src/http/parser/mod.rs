@@ -8,6 +8,7 @@
 
 mod lines;
 
+use crate::http::FindingCode;
 use thiserror::Error;
 
 use crate::common::Dir;
@@ -143,15 +144,15 @@ pub enum HeadError {
 
 impl HeadError {
     /// The stable finding code for this error.
-    pub(crate) fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> FindingCode {
         match self {
-            HeadError::TooManyHeaders { .. } => "http.too_many_headers",
-            HeadError::TooLarge { .. } => "http.head_too_large",
+            HeadError::TooManyHeaders { .. } => FindingCode::TooManyHeaders,
+            HeadError::TooLarge { .. } => FindingCode::HeadTooLarge,
             HeadError::Token | HeadError::Version | HeadError::Status | HeadError::Truncated => {
-                "http.bad_start_line"
+                FindingCode::BadStartLine
             }
             HeadError::HeaderName | HeadError::HeaderValue | HeadError::NewLine => {
-                "http.bad_header"
+                FindingCode::BadHeader
             }
         }
     }
@@ -433,13 +434,13 @@ pub enum FramingError {
 }
 
 impl FramingError {
-    pub(crate) fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> FindingCode {
         match self {
             FramingError::BadContentLength { .. }
             | FramingError::ContentLengthOverflow { .. }
-            | FramingError::ContentLengthOverCap { .. } => "http.bad_content_length",
-            FramingError::ConflictingContentLength { .. } => "http.conflicting_lengths",
-            FramingError::RequestNotChunked { .. } => "http.bad_transfer_encoding",
+            | FramingError::ContentLengthOverCap { .. } => FindingCode::BadContentLength,
+            FramingError::ConflictingContentLength { .. } => FindingCode::ConflictingLengths,
+            FramingError::RequestNotChunked { .. } => FindingCode::BadTransferEncoding,
         }
     }
 }

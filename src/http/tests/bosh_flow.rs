@@ -166,7 +166,7 @@ fn bosh_session_findings() {
     for e in rec.bosh() {
         sessions.on_event(e, &mut findings);
     }
-    let got: Vec<(&str, Option<u64>)> = findings.iter().map(|f| (f.code, f.frame)).collect();
+    let got: Vec<(&str, Option<u64>)> = findings.iter().map(|f| (f.code.code(), f.frame)).collect();
     assert_eq!(
         got,
         [

@@ -80,7 +80,7 @@ impl Rec {
     }
 
     pub fn codes(&self) -> Vec<&'static str> {
-        self.findings().iter().map(|f| f.code).collect()
+        self.findings().iter().map(|f| f.code.code()).collect()
     }
 
     pub fn bosh(&self) -> Vec<&bosh::Event> {

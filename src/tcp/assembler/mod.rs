@@ -18,7 +18,8 @@
 //! are not kept, so their retransmissions are counted but not compared).
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::Finding;
+use crate::tcp::FindingCode;
 
 use super::buffer::{Buffer, Overlap, Piece};
 use super::event::{DirStats, Event, GapReason, Sink};
@@ -530,17 +531,12 @@ impl Assembler {
             if !self.noted_ooo_limit {
                 self.noted_ooo_limit = true;
                 sink.push_finding(
-                    Finding::new(
-                        Level::Warn,
-                        Layer::Tcp,
-                        "tcp.ooo_limit",
-                        format!(
+                    Finding::new(FindingCode::OooLimit, format!(
                             "out-of-order buffer full ({} bytes in {} segments); the {} missing bytes before it are given up as a gap",
                             self.ooo.bytes(),
                             self.ooo.segments(),
                             k.saturating_sub(self.next_off)
-                        ),
-                    )
+                        ))
                     .at(at)
                     .in_stream(cx.stream, Some(cx.dir))
                     .at_offset(self.next_off),

@@ -6,6 +6,7 @@
 //! at most a few findings per kind. Never changes what is delivered.
 
 use super::*;
+use crate::tcp::FindingCode;
 
 impl Assembler {
     pub(super) fn record_overlap(
@@ -23,15 +24,10 @@ impl Assembler {
         self.stats.conflicting_overlaps += overlap.conflicts;
         if reported < MAX_MISMATCH_FINDINGS {
             sink.push_finding(
-                Finding::new(
-                    Level::Warn,
-                    Layer::Tcp,
-                    "tcp.overlap_mismatch",
-                    format!(
+                Finding::new(FindingCode::OverlapMismatch, format!(
                         "bytes retransmitted in frame {} differ from the first copy in frame {}; the first copy is kept",
                         at.frame, first.frame
-                    ),
-                )
+                    ))
                 .at(at)
                 .in_stream(cx.stream, Some(cx.dir))
                 .at_offset(offset),
@@ -49,15 +45,10 @@ impl Assembler {
         self.stats.out_of_window_segments += 1;
         if self.stats.out_of_window_segments == 1 {
             sink.push_finding(
-                Finding::new(
-                    Level::Warn,
-                    Layer::Tcp,
-                    "tcp.out_of_window",
-                    format!(
+                Finding::new(FindingCode::OutOfWindow, format!(
                         "segment at sequence number {seq} is more than 2^30 bytes ahead of the next expected byte ({}); ignored",
                         self.next_seq
-                    ),
-                )
+                    ))
                 .at(at)
                 .in_stream(cx.stream, Some(cx.dir))
                 .at_offset(self.next_off),
@@ -77,14 +68,9 @@ impl Assembler {
         if !self.noted_after_fin {
             self.noted_after_fin = true;
             sink.push_finding(
-                Finding::new(
-                    Level::Warn,
-                    Layer::Tcp,
-                    "tcp.data_after_fin",
-                    format!(
+                Finding::new(FindingCode::DataAfterFin, format!(
                         "{bytes} bytes sent after this direction's FIN at offset {fin_off}; they are not part of the stream"
-                    ),
-                )
+                    ))
                 .at(at)
                 .in_stream(cx.stream, Some(cx.dir))
                 .at_offset(fin_off),

@@ -22,6 +22,7 @@ use crate::tls::keys::{Key, KeyError};
 use crate::tls::record::{ContentType, Header};
 use crate::tls::record_layer::{self, ReadState, Waiting};
 use crate::tls::summary::{EventKind, GapReason, KeyPhase, Sink};
+use crate::tls::FindingCode;
 
 const CONTENT_CCS: u8 = 20;
 const CONTENT_ALERT: u8 = 21;
@@ -225,9 +226,9 @@ impl Session {
         let why = format!("record at frame {} not decompressed: {e}", at.frame);
         self.summary.fail(why.clone());
         let code = match e {
-            InflateError::Bomb => "tls.decompression_bomb",
-            InflateError::ContextLost => "tls.deflate_context_lost",
-            _ => "tls.decompression_failed",
+            InflateError::Bomb => FindingCode::DecompressionBomb,
+            InflateError::ContextLost => FindingCode::DeflateContextLost,
+            _ => FindingCode::DecompressionFailed,
         };
         let message = format!("{why}; the rest of this direction is not decompressed");
         let f = self.finding(Level::Error, code, message, dir, at);
@@ -370,7 +371,13 @@ impl Session {
         let message = format!(
             "joined mid-connection: a key log secret opens this direction at sequence number {seq}"
         );
-        let f = self.finding(Level::Info, "tls.midstream", message, from.dir, from.at);
+        let f = self.finding(
+            Level::Info,
+            FindingCode::Midstream,
+            message,
+            from.dir,
+            from.at,
+        );
         sink.push_finding(f);
         self.started(from, key, seq, sink);
     }
@@ -397,7 +404,7 @@ impl Session {
             } else {
                 Level::Warn
             };
-            let f = self.finding(level, "tls.undecryptable", why.clone(), dir, at);
+            let f = self.finding(level, FindingCode::Undecryptable, why.clone(), dir, at);
             sink.push_finding(f);
             self.emit(sink, dir, at, EventKind::DecryptionFailed { reason: why });
         }

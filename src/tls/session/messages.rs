@@ -14,6 +14,7 @@ use crate::tls::handshake::{self as hs, msg};
 use crate::tls::keys::KeyError;
 use crate::tls::suites::{self, Protection};
 use crate::tls::summary::{AlertSeen, EventKind, KeyPhase, Sink};
+use crate::tls::FindingCode;
 
 impl Session {
     pub(super) fn on_alert(
@@ -32,7 +33,7 @@ impl Session {
         if level == 2 {
             let f = self.finding(
                 Level::Warn,
-                "tls.fatal_alert",
+                FindingCode::FatalAlert,
                 format!(
                     "fatal alert {name} from the {}",
                     if dir == Dir::ClientToServer {
@@ -73,7 +74,13 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let message = format!("malformed {what}: {error}");
-        let f = self.finding(Level::Warn, "tls.bad_handshake", message, from.dir, from.at);
+        let f = self.finding(
+            Level::Warn,
+            FindingCode::BadHandshake,
+            message,
+            from.dir,
+            from.at,
+        );
         sink.push_finding(f);
     }
 
@@ -289,14 +296,20 @@ impl Session {
         if let Some(e) = KeyError::for_suite(sh.suite) {
             let why = e.reason();
             if self.summary.fail(why.clone()) {
-                let f = self.finding(Level::Error, "tls.unsupported_suite", why, dir, at);
+                let f = self.finding(Level::Error, FindingCode::UnsupportedSuite, why, dir, at);
                 sink.push_finding(f);
             }
         }
         if let Method::Unknown(m) = self.schedule.compression {
             let why = KeyError::UnsupportedCompression(m).reason();
             if self.summary.fail(why.clone()) {
-                let f = self.finding(Level::Error, "tls.unsupported_compression", why, dir, at);
+                let f = self.finding(
+                    Level::Error,
+                    FindingCode::UnsupportedCompression,
+                    why,
+                    dir,
+                    at,
+                );
                 sink.push_finding(f);
             }
         }
@@ -405,7 +418,7 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let message = format!("only the first {kept} {what} are kept (limits)");
-        let f = self.finding(Level::Warn, "tls.list_limit", message, dir, at);
+        let f = self.finding(Level::Warn, FindingCode::ListLimit, message, dir, at);
         sink.push_finding(f);
     }
 }

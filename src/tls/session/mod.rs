@@ -23,8 +23,9 @@ use super::record::Header;
 use super::record_layer::RecordLayer;
 use super::summary::{Event, EventKind, GapReason, Sink, Summary};
 use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::{Finding, Level};
 use crate::limits::Limits;
+use crate::tls::FindingCode;
 
 /// What travels with every record through the session: the key log to draw
 /// from, the direction, and the frame holding the record's first byte.
@@ -166,7 +167,7 @@ impl Session {
                     self.layer(dir).lose_context();
                     let message = format!("not a TLS record: {e}; looking for the next record");
                     let f = self
-                        .finding(Level::Warn, "tls.bad_record", message, dir, at)
+                        .finding(Level::Warn, FindingCode::BadRecord, message, dir, at)
                         .at_offset(offset);
                     sink.push_finding(f);
                 }
@@ -217,7 +218,7 @@ impl Session {
                 let message = format!(
                     "record boundary found again after the gap at frame {since} ({i} bytes skipped)"
                 );
-                let f = self.finding(Level::Info, "tls.resync", message, dir, at);
+                let f = self.finding(Level::Info, FindingCode::Resync, message, dir, at);
                 sink.push_finding(f);
                 true
             }
@@ -238,7 +239,7 @@ impl Session {
         let message = format!(
             "{reason}: no record boundary found again; rest of this direction not decrypted"
         );
-        let f = self.finding(Level::Error, "tls.gap", message, dir, at);
+        let f = self.finding(Level::Error, FindingCode::Gap, message, dir, at);
         sink.push_finding(f);
         self.emit(sink, dir, at, EventKind::DecryptionFailed { reason });
     }
@@ -264,7 +265,7 @@ impl Session {
                 format!("gap at frame {frame}: {len} bytes lost; looking for the next record")
             }
         };
-        let f = self.finding(Level::Warn, "tls.gap", message, dir, at);
+        let f = self.finding(Level::Warn, FindingCode::Gap, message, dir, at);
         sink.push_finding(f);
         self.summary.settle();
     }
@@ -288,12 +289,12 @@ impl Session {
                 let message = format!(
                     "connection ended inside a TLS record ({pending} bytes of it captured)"
                 );
-                let f = self.finding(Level::Info, "tls.truncated", message, dir, left.at);
+                let f = self.finding(Level::Info, FindingCode::Truncated, message, dir, left.at);
                 sink.push_finding(f);
             }
             if partial_message {
                 let message = "connection ended inside a handshake message";
-                let f = self.finding(Level::Info, "tls.truncated", message, dir, left.at);
+                let f = self.finding(Level::Info, FindingCode::Truncated, message, dir, left.at);
                 sink.push_finding(f);
             }
         }
@@ -303,14 +304,15 @@ impl Session {
     fn finding(
         &self,
         level: Level,
-        code: &'static str,
+        code: FindingCode,
         message: impl Into<String>,
         dir: Dir,
         at: FrameRef,
     ) -> Finding {
         // The offset of the record (or resynchronisation point) being handled.
         let offset = self.flows[dir.index()].offset();
-        Finding::new(level, Layer::Tls, code, message)
+        Finding::new(code, message)
+            .with_level(level)
             .in_stream(self.stream, Some(dir))
             .at(at)
             .at_offset(offset)

@@ -62,7 +62,7 @@ fn garbage_then_records_resynchronises() {
         &bytes,
         &mut sink,
     );
-    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code).collect();
+    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code.code()).collect();
     assert_eq!(codes, ["tls.bad_record", "tls.resync"]);
     assert_eq!(
         sink.findings[0].message,

@@ -4,6 +4,7 @@
 //! boundary, then replayed; what was skipped is reported.
 
 use super::*;
+use crate::ws::FindingCode;
 
 impl Side {
     /// Sync is lost from `offset` on: whatever was open is cut.
@@ -78,7 +79,7 @@ impl Side {
             "{count} bytes from frame {} skipped {what}{end}",
             first.frame
         );
-        cx.report(level, "ws.unparsed", self.dir, first, offset, msg);
+        cx.report(level, FindingCode::Unparsed, self.dir, first, offset, msg);
     }
 
     /// `len` bytes of this direction are missing from the capture.
@@ -113,7 +114,14 @@ impl Side {
                     "{len} bytes missing inside the frame at frame {}",
                     first.frame
                 );
-                cx.report(Level::Warn, "ws.gap_in_frame", self.dir, at, offset, msg);
+                cx.report(
+                    Level::Warn,
+                    FindingCode::GapInFrame,
+                    self.dir,
+                    at,
+                    offset,
+                    msg,
+                );
                 if len == remaining {
                     self.end_frame(at, cx);
                 }
@@ -121,7 +129,14 @@ impl Side {
             }
         }
         let msg = format!("{len} bytes missing: looking for the next frame boundary");
-        cx.report(Level::Warn, "ws.gap", self.dir, at, self.stream_end(), msg);
+        cx.report(
+            Level::Warn,
+            FindingCode::Gap,
+            self.dir,
+            at,
+            self.stream_end(),
+            msg,
+        );
         self.start_hunting(at, gap_end, cx);
     }
 

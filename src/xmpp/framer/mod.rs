@@ -172,7 +172,7 @@ impl StreamFramer {
         d.begin(at);
         self.session.note_gap();
         sink.push_finding(
-            Finding::new(
+            Finding::from_code_str(
                 Level::Warn,
                 Layer::Xmpp,
                 "xmpp.gap",
@@ -211,7 +211,7 @@ impl StreamFramer {
             if d.scanner.in_item() && matches!(d.state, State::Xml | State::InsideTls) {
                 let name = String::from_utf8_lossy(d.scanner.name()).into_owned();
                 sink.push_finding(
-                    Finding::new(
+                    Finding::from_code_str(
                         Level::Info,
                         Layer::Xmpp,
                         "xmpp.truncated",
@@ -351,7 +351,7 @@ fn report_junk(d: &mut Direction, stream: u64, dir: Dir, sink: &mut impl Sink) {
     }
     let at = d.junk_at.take().unwrap_or_default();
     sink.push_finding(
-        Finding::new(
+        Finding::from_code_str(
             Level::Warn,
             Layer::Xmpp,
             "xmpp.junk",

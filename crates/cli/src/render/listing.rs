@@ -70,7 +70,7 @@ pub(crate) fn render_events(
         let findings: Vec<_> = report
             .findings
             .iter()
-            .filter(|f| layers.contains(&f.layer.as_str()))
+            .filter(|f| layers.contains(&f.layer().as_str()))
             .cloned()
             .collect();
         render_findings(&findings, out)?;
@@ -152,7 +152,7 @@ pub(crate) fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result
         let findings: Vec<_> = report
             .findings
             .iter()
-            .filter(|f| f.layer == Layer::Tls)
+            .filter(|f| f.layer() == Layer::Tls)
             .cloned()
             .collect();
         if !findings.is_empty() {
