@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use super::FindingCode;
 use crate::common::Timestamp;
 use crate::finding::Level;
 
@@ -106,55 +107,37 @@ pub enum Finding {
     /// already been given; it is ignored.
     LateField { entry: usize, field: &'static str },
     /// More findings of one kind than `max_findings_per_kind`.
-    Suppressed { code: &'static str, count: usize },
+    Suppressed { code: FindingCode, count: usize },
 }
 
 impl Finding {
+    /// The level of this kind of finding (its code's).
     pub fn level(&self) -> Level {
-        use Finding::*;
-        match self {
-            NoEntries | OutOfOrder { .. } | NegativeSizes { .. } | NotWallClock { .. } => {
-                Level::Info
-            }
-            WebSocketNeverSent { .. } | WebSocketFailed { .. } | MessagesAfterClose { .. } => {
-                Level::Warn
-            }
-            Suppressed { .. } => Level::Info,
-            EntryNotObject { .. }
-            | MissingField { .. }
-            | MalformedField { .. }
-            | UnknownMessageType { .. }
-            | UnexpectedOpcode { .. }
-            | InvalidBase64 { .. }
-            | Capped { .. }
-            | TooManyHeaders { .. }
-            | HeldMessagesDropped { .. }
-            | LateField { .. } => Level::Warn,
-        }
+        self.code().level()
     }
 
     /// Stable machine code (`har.` + kind).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FindingCode {
         use Finding::*;
         match self {
-            NoEntries => "har.no_entries",
-            EntryNotObject { .. } => "har.entry_not_object",
-            MissingField { .. } => "har.missing_field",
-            MalformedField { .. } => "har.malformed_field",
-            OutOfOrder { .. } => "har.out_of_order",
-            NegativeSizes { .. } => "har.negative_sizes",
-            WebSocketNeverSent { .. } => "har.websocket_never_sent",
-            WebSocketFailed { .. } => "har.websocket_failed",
-            MessagesAfterClose { .. } => "har.messages_after_close",
-            NotWallClock { .. } => "har.not_wall_clock",
-            UnknownMessageType { .. } => "har.unknown_message_type",
-            UnexpectedOpcode { .. } => "har.unexpected_opcode",
-            InvalidBase64 { .. } => "har.invalid_base64",
-            Capped { .. } => "har.capped",
-            TooManyHeaders { .. } => "har.too_many_headers",
-            HeldMessagesDropped { .. } => "har.held_messages_dropped",
-            LateField { .. } => "har.late_field",
-            Suppressed { .. } => "har.suppressed",
+            NoEntries => FindingCode::NoEntries,
+            EntryNotObject { .. } => FindingCode::EntryNotObject,
+            MissingField { .. } => FindingCode::MissingField,
+            MalformedField { .. } => FindingCode::MalformedField,
+            OutOfOrder { .. } => FindingCode::OutOfOrder,
+            NegativeSizes { .. } => FindingCode::NegativeSizes,
+            WebSocketNeverSent { .. } => FindingCode::WebSocketNeverSent,
+            WebSocketFailed { .. } => FindingCode::WebSocketFailed,
+            MessagesAfterClose { .. } => FindingCode::MessagesAfterClose,
+            NotWallClock { .. } => FindingCode::NotWallClock,
+            UnknownMessageType { .. } => FindingCode::UnknownMessageType,
+            UnexpectedOpcode { .. } => FindingCode::UnexpectedOpcode,
+            InvalidBase64 { .. } => FindingCode::InvalidBase64,
+            Capped { .. } => FindingCode::Capped,
+            TooManyHeaders { .. } => FindingCode::TooManyHeaders,
+            HeldMessagesDropped { .. } => FindingCode::HeldMessagesDropped,
+            LateField { .. } => FindingCode::LateField,
+            Suppressed { .. } => FindingCode::Suppressed,
         }
     }
 

@@ -22,9 +22,9 @@ finding_codes! {
         /// Sizes below -1 (Chrome writes them for upgrades and preflights), once per file; they are treated as unknown.
         NegativeSizes => "har.negative_sizes", Info;
         /// A WebSocket whose upgrade request was never sent: the connection failed first (refused, DNS, TLS).
-        WebsocketNeverSent => "har.websocket_never_sent", Warn;
+        WebSocketNeverSent => "har.websocket_never_sent", Warn;
         /// A WebSocket that did not open (status other than 101), with the browser's error when it recorded one.
-        WebsocketFailed => "har.websocket_failed", Warn;
+        WebSocketFailed => "har.websocket_failed", Warn;
         /// Messages recorded after the entry's end: the page had already closed the socket.
         MessagesAfterClose => "har.messages_after_close", Warn;
         /// A time that is not a wall-clock time (before 2000).

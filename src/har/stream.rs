@@ -18,8 +18,10 @@ use super::convert::{clip, Converter, RawEntry};
 use super::finding::Finding;
 use super::message::{MessageSeed, Messages};
 use super::model::{EntryKind, LogHeader};
+use super::FindingCode;
 use super::{HarLimits, NotHar, Sink};
 use crate::common::Timestamp;
+use crate::finding::Throttle;
 
 /// Where the walk is, so that a JSON type error names what was wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +43,8 @@ pub(crate) struct State<'s> {
     pub(crate) messages: usize,
     /// The latest start time so far, and its entry.
     latest: Option<(usize, Timestamp)>,
-    counts: Vec<(&'static str, usize)>,
+    /// The per-kind cap, `max_findings_per_kind`.
+    throttle: Throttle<FindingCode>,
     /// The first size below -1 and how many there were: one finding per file.
     negative_sizes: Option<Finding>,
 }
@@ -56,7 +59,7 @@ impl<'s> State<'s> {
             entries: 0,
             messages: 0,
             latest: None,
-            counts: Vec::new(),
+            throttle: Throttle::new(limits.max_findings_per_kind as u64),
             negative_sizes: None,
         }
     }
@@ -70,19 +73,7 @@ impl<'s> State<'s> {
             }
             return;
         }
-        let code = finding.code();
-        let count = match self.counts.iter_mut().find(|(c, _)| *c == code) {
-            Some((_, count)) => count,
-            None => {
-                self.counts.push((code, 0));
-                match self.counts.last_mut() {
-                    Some((_, count)) => count,
-                    None => return,
-                }
-            }
-        };
-        *count += 1;
-        if *count <= self.limits.max_findings_per_kind {
+        if self.throttle.admit(finding.code()) {
             self.sink.on_finding(finding);
         }
     }
@@ -92,15 +83,11 @@ impl<'s> State<'s> {
         if let Some(finding) = self.negative_sizes.take() {
             self.sink.on_finding(finding);
         }
-        let max = self.limits.max_findings_per_kind;
-        let over: Vec<_> = self
-            .counts
-            .iter()
-            .filter(|(_, n)| *n > max)
-            .map(|&(code, n)| (code, n - max))
-            .collect();
-        for (code, count) in over {
-            self.sink.on_finding(Finding::Suppressed { code, count });
+        let over: Vec<_> = self.throttle.overflowed().collect();
+        for o in over {
+            let count = usize::try_from(o.hidden()).unwrap_or(usize::MAX);
+            self.sink
+                .on_finding(Finding::Suppressed { code: o.key, count });
         }
     }
 
