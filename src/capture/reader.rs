@@ -10,7 +10,6 @@
 //! Each block is framed first (`framing`: is it whole, too big, garbage?),
 //! then parsed by pcap-parser and handled per type (`blocks`).
 
-use crate::capture::FindingCode;
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::path::Path;
@@ -24,6 +23,7 @@ use super::framing::{describe_error, frame_ng_block, frame_pcap_record, Frame, I
 use super::pcapng::{read_u32, Interface};
 use super::source::{self, Filling, Opened, Progress};
 use super::{ByteOrder, CaptureError, CaptureSummary, Format, Item, LinkType, Packet, Precision};
+use crate::capture::FindingCode;
 use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;
 use crate::limits::Limits;

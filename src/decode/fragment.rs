@@ -14,7 +14,6 @@
 //! since either version may be the one the receiver kept. To make room for a
 //! new datagram the oldest one is dropped.
 
-use crate::decode::FindingCode;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 
@@ -23,6 +22,7 @@ use etherparse::{IpFragOffset, IpNumber};
 
 use super::FragmentStats;
 use crate::common::{FrameRef, Timestamp};
+use crate::decode::FindingCode;
 use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
 

@@ -5,8 +5,9 @@
 //! findings. Never decides what is skipped: the decoder and the tunnel
 //! parsers do.
 
-use crate::decode::FindingCode;
 use std::fmt;
+
+use crate::decode::FindingCode;
 
 /// Why a packet was not decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -7,12 +7,12 @@
 //! allow: chunk-size lines and trailers are bounded by `limits.max_http_head`,
 //! inflation by `limits.max_http_body` and `limits.max_inflate_ratio`.
 
-use crate::http::FindingCode;
 use std::io::Read;
 
 use thiserror::Error;
 
 use super::parser::{parse_chunk_size, Framing};
+use crate::http::FindingCode;
 
 /// Why a chunked body could not be followed.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]

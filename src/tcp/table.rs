@@ -17,7 +17,6 @@
 //! Per segment: one hash lookup and an O(1) move in an intrusive
 //! least-recently-used list.
 
-use crate::tcp::FindingCode;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -25,6 +24,7 @@ use crate::common::{FrameRef, Timestamp};
 use crate::decode::TcpSegment;
 use crate::finding::Finding;
 use crate::limits::Limits;
+use crate::tcp::FindingCode;
 
 use super::assembler::Caps;
 use super::event::{Ending, GapReason, Sink};

@@ -7,7 +7,6 @@
 //! source and line number; only an unreadable file is an error. Never prints
 //! key material: [`Secret`]'s `Debug` and every message say lengths, not bytes.
 
-use crate::tls::FindingCode;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,11 +14,12 @@ use std::path::{Path, PathBuf};
 use serde::{Serialize, Serializer};
 use thiserror::Error;
 
-use crate::finding::{Finding, Findings};
+use crate::finding::{Finding, Findings, Throttle};
+use crate::tls::FindingCode;
 
 /// Malformed key log lines reported one by one per source; the rest are
 /// counted in one finding (a hostile DSB can hold millions).
-const MALFORMED_LINES_SHOWN: usize = 20;
+const MALFORMED_LINES_SHOWN: u64 = 20;
 /// The NSS labels xmppcap uses; every other label is ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Label {
@@ -208,7 +208,8 @@ impl KeyLog {
         findings: &mut impl Findings,
     ) -> usize {
         let id = self.sources.len();
-        let (mut added, mut malformed) = (0, 0usize);
+        let mut added = 0;
+        let mut malformed = Throttle::new(MALFORMED_LINES_SHOWN);
         for (n, line) in text.split(|&b| b == b'\n').enumerate() {
             match parse_line(line) {
                 Ok(None) => {}
@@ -216,8 +217,7 @@ impl KeyLog {
                     added += usize::from(self.insert(label, random, secret, id));
                 }
                 Err(e) => {
-                    malformed += 1;
-                    if malformed <= MALFORMED_LINES_SHOWN {
+                    if malformed.admit(FindingCode::KeylogMalformed) {
                         findings.push_finding(Finding::new(
                             FindingCode::KeylogMalformed,
                             format!("{source} line {}: {e}; line ignored", n + 1),
@@ -226,13 +226,10 @@ impl KeyLog {
                 }
             }
         }
-        if malformed > MALFORMED_LINES_SHOWN {
+        for o in malformed.overflowed() {
             findings.push_finding(Finding::new(
-                FindingCode::KeylogMalformed,
-                format!(
-                    "{source}: {} more malformed lines ignored",
-                    malformed - MALFORMED_LINES_SHOWN
-                ),
+                o.key,
+                format!("{source}: {} more malformed lines ignored", o.hidden()),
             ));
         }
         self.sources.push(source);
@@ -404,7 +401,7 @@ mod tests {
     fn a_flood_of_malformed_lines_gives_a_bounded_number_of_findings() {
         let (k, f) = log(&"CLIENT_RANDOM\n".repeat(100_000));
         assert!(k.is_empty());
-        assert_eq!(f.len(), MALFORMED_LINES_SHOWN + 1);
+        assert_eq!(f.len() as u64, MALFORMED_LINES_SHOWN + 1);
         assert_eq!(
             f.last().map(|f| f.message.as_str()),
             Some("test: 99980 more malformed lines ignored")

@@ -9,10 +9,10 @@
 //! the report. Without a handshake, every finding waits for the [`Proof`]
 //! that the connection is WebSocket, and none is reported without it.
 
-use crate::ws::FindingCode;
 use std::collections::VecDeque;
 
 use crate::common::{Dir, FrameRef};
+use crate::finding::Throttle;
 use crate::finding::{Finding, Level};
 use crate::limits::Limits;
 use crate::ws::assembler::DeflateUse;
@@ -22,6 +22,7 @@ use crate::ws::message::{CloseSent, Closed, Control, ControlOpcode, Summary, Tcp
 use crate::ws::negotiate::Negotiated;
 use crate::ws::proof::Proof;
 use crate::ws::side::Side;
+use crate::ws::FindingCode;
 use crate::ws::Sink;
 
 /// Findings of one code shown per direction before the rest are only counted.
@@ -43,18 +44,14 @@ struct PendingPing {
     payload: Vec<u8>,
 }
 
-struct Tally {
-    dir: Dir,
-    code: FindingCode,
-    level: Level,
-    count: u64,
-}
-
 /// State both directions share.
 pub(crate) struct Shared {
     stream: u64,
     client_dir: Option<Dir>,
-    tallies: Vec<Tally>,
+    /// Findings per direction and code: the first [`SHOWN_PER_CODE`] are shown.
+    throttle: Throttle<(Dir, FindingCode)>,
+    /// The level of the first finding of each (direction, code), for its summary.
+    first_levels: Vec<((Dir, FindingCode), Level)>,
     pings: VecDeque<PendingPing>,
     closes: [Option<CloseSent>; 2],
     first_close: Option<Dir>,
@@ -230,7 +227,8 @@ impl Shared {
         Shared {
             stream,
             client_dir,
-            tallies: Vec::new(),
+            throttle: Throttle::new(SHOWN_PER_CODE),
+            first_levels: Vec::new(),
             pings: VecDeque::new(),
             closes: [None, None],
             first_close: None,
@@ -345,16 +343,21 @@ impl Shared {
     }
 
     fn report_tallies<S: Sink>(&mut self, sink: &mut S) {
-        for t in self.tallies.iter().filter(|t| t.count > SHOWN_PER_CODE) {
+        for o in self.throttle.overflowed() {
+            let (dir, code) = o.key;
+            let level = self
+                .first_levels
+                .iter()
+                .find(|(key, _)| *key == o.key)
+                .map_or(code.level(), |&(_, level)| level);
             let msg = format!(
-                "{} more {} findings not shown ({} in total)",
-                t.count - SHOWN_PER_CODE,
-                t.code,
-                t.count
+                "{} more {code} findings not shown ({} in total)",
+                o.hidden(),
+                o.total
             );
-            let f = Finding::new(t.code, msg)
-                .with_level(t.level)
-                .in_stream(self.stream, Some(t.dir));
+            let f = Finding::new(code, msg)
+                .with_level(level)
+                .in_stream(self.stream, Some(dir));
             self.proof.pass(f, sink);
         }
     }
@@ -402,22 +405,11 @@ impl<S: Sink> Cx<'_, S> {
         offset: u64,
         message: String,
     ) {
-        let tallies = &mut self.shared.tallies;
-        let count = match tallies.iter_mut().find(|t| t.dir == dir && t.code == code) {
-            Some(t) => {
-                t.count += 1;
-                t.count
-            }
-            None => {
-                tallies.push(Tally {
-                    dir,
-                    code,
-                    level,
-                    count: 1,
-                });
-                1
-            }
-        };
+        let shared = &mut *self.shared;
+        let count = shared.throttle.count_one((dir, code));
+        if count == 1 {
+            shared.first_levels.push(((dir, code), level));
+        }
         if count <= SHOWN_PER_CODE {
             let f = Finding::new(code, message)
                 .with_level(level)

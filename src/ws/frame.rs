@@ -5,8 +5,9 @@
 //! against the connection's rules gives [`Violation`]s. Pure: never allocates,
 //! never indexes out of bounds, never panics.
 
-use crate::ws::FindingCode;
 use serde::Serialize;
+
+use crate::ws::FindingCode;
 
 /// The longest header: 2 bytes, 8 length bytes, 4 mask bytes.
 pub(crate) const MAX_HEADER_LEN: usize = 14;

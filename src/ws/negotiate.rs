@@ -6,12 +6,12 @@
 //! headers, and the `Sec-WebSocket-Accept` value a key must produce. Pure: no
 //! I/O, never fails: a malformed parameter is a problem and is left out.
 
-use crate::ws::FindingCode;
 use base64::Engine as _;
 use serde::Serialize;
 use sha1::{Digest as _, Sha1};
 
 use crate::finding::{Finding, Level};
+use crate::ws::FindingCode;
 
 /// RFC 6455 §1.3: appended to `Sec-WebSocket-Key` before hashing.
 const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

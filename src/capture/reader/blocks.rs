@@ -5,7 +5,6 @@
 //! step (a packet, a key log, a finding or nothing) and updates the section
 //! state and summary. Never reads outside the block.
 
-use crate::capture::FindingCode;
 use pcap_parser::{PcapBlockOwned, SHB_MAGIC};
 
 use super::{CaptureReader, Kind, PacketMeta, Step};
@@ -14,6 +13,7 @@ use crate::capture::pcapng::{
     parse_obsolete_packet, read_u32, Interface, Resolution, DSB_DATA_OFFSET, EPB_DATA_OFFSET,
     PB_MAGIC, SPB_DATA_OFFSET,
 };
+use crate::capture::FindingCode;
 use crate::capture::{InterfaceSummary, LinkType};
 use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;

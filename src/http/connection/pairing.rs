@@ -16,11 +16,11 @@
 //! `http.pending_limit`, `http.unanswered` as findings). Keeps at most
 //! `limits.max_http_pending` exchanges; never looks at bytes.
 
-use crate::http::FindingCode;
 use std::collections::VecDeque;
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
+use crate::http::FindingCode;
 
 use super::super::exchange::Exchange;
 use super::super::parser::ResponseHead;

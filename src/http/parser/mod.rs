@@ -8,10 +8,10 @@
 
 mod lines;
 
-use crate::http::FindingCode;
 use thiserror::Error;
 
 use crate::common::Dir;
+use crate::http::FindingCode;
 
 pub(crate) use lines::HeaderFault;
 pub(crate) use lines::{BadHeaders, Kind, MAX_DESCRIBED};
