@@ -15,6 +15,8 @@ pub(crate) mod codes;
 mod throttle;
 
 #[cfg(test)]
+mod catalogue_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
