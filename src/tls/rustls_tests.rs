@@ -15,6 +15,7 @@ use super::session::Session;
 use super::summary::{Decrypted, EventKind, GapReason, Summary};
 use super::testutil::Collect;
 use crate::common::{Dir, FrameRef, Timestamp};
+use crate::finding::Level;
 use crate::limits::Limits;
 
 #[derive(Debug, Default)]
@@ -351,6 +352,44 @@ fn no_key_is_reported_once_with_the_client_random() {
     );
     assert!(sink.gaps.iter().all(|g| g.3 == GapReason::NoKey));
     assert!(sink.plain.iter().all(Vec::is_empty));
+}
+
+#[test]
+fn without_any_key_material_undecryptable_is_info_and_says_so() {
+    let t = converse(
+        &suite_setup(provider::cipher_suite::TLS13_AES_128_GCM_SHA256, false),
+        TALK,
+    );
+    let no_keys = KeyLog::new();
+    let level_and_message = |keys_given: bool| {
+        let mut s = Session::new(7, &Limits::default()).with_keys_given(keys_given);
+        let mut sink = Collect::default();
+        for (i, (dir, bytes)) in t.chunks.iter().enumerate() {
+            s.on_data(&no_keys, *dir, at(i), bytes, &mut sink);
+        }
+        s.finish(&mut sink);
+        let found: Vec<_> = sink
+            .findings
+            .iter()
+            .filter(|f| f.code == "tls.undecryptable")
+            .map(|f| (f.level, f.message.clone()))
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        found.into_iter().next().unwrap()
+    };
+    let (level, message) = level_and_message(false);
+    assert_eq!(level, Level::Info);
+    assert!(
+        message.ends_with(" (no key material was given)"),
+        "{message}"
+    );
+    let (level, message) = level_and_message(true);
+    assert_eq!(level, Level::Warn);
+    assert!(
+        message.starts_with("no key for client random "),
+        "{message}"
+    );
+    assert!(!message.contains("no key material"), "{message}");
 }
 
 #[test]

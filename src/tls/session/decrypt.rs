@@ -398,13 +398,16 @@ impl Session {
         sink.on_plaintext_gap(dir, at, len as u64, reason);
         if self.summary.fail(why.clone()) {
             // Wrong keys or damaged records are errors; a missing key is what
-            // any capture without a complete key log shows.
-            let level = if reason == GapReason::AuthenticationFailed {
-                Level::Error
+            // any capture without a complete key log shows, and all there is
+            // to expect when no key material was given at all.
+            let (level, message) = if !self.keys_given {
+                (Level::Info, format!("{why} (no key material was given)"))
+            } else if reason == GapReason::AuthenticationFailed {
+                (Level::Error, why.clone())
             } else {
-                Level::Warn
+                (Level::Warn, why.clone())
             };
-            let f = self.finding(level, FindingCode::Undecryptable, why.clone(), dir, at);
+            let f = self.finding(level, FindingCode::Undecryptable, message, dir, at);
             sink.push_finding(f);
             self.emit(sink, dir, at, EventKind::DecryptionFailed { reason: why });
         }

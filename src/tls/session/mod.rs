@@ -58,6 +58,10 @@ struct SessionLimits {
 pub struct Session {
     stream: u64,
     limits: SessionLimits,
+    /// Whether the run was given any key material (key log, in-capture
+    /// secrets, RSA key): without any, an undecryptable connection is what
+    /// the user asked for and only worth an `info`.
+    keys_given: bool,
     schedule: KeySchedule,
     handshake: Tracker,
     /// Per direction, indexed by [`Dir::index`].
@@ -80,6 +84,7 @@ impl Session {
         let messages = || Reassembler::new(limits.max_tls_handshake_message);
         Session {
             stream,
+            keys_given: true,
             limits: SessionLimits {
                 max_certificates: limits.max_tls_certificates,
                 max_list: limits.max_tls_list_items,
@@ -99,6 +104,14 @@ impl Session {
             #[cfg(feature = "rsa-keys")]
             rsa: Default::default(),
         }
+    }
+
+    /// Tells the session whether the run was given any key material at all
+    /// (true unless told otherwise). Without any, `tls.undecryptable` is an
+    /// `info` that says so.
+    pub fn with_keys_given(mut self, keys_given: bool) -> Session {
+        self.keys_given = keys_given;
+        self
     }
 
     /// What is known about this connection so far.
