@@ -159,9 +159,9 @@ impl Conn {
     fn feed_tls(&mut self, ctx: &mut Context, keys: &KeyLog, item: Pending, bytes: &[u8]) {
         let stream = self.stream;
         let session = self.upper.session();
-        let tls = self
-            .tls
-            .get_or_insert_with(|| Box::new(tls::Session::new(stream, &ctx.limits)));
+        let tls = self.tls.get_or_insert_with(|| {
+            Box::new(tls::Session::new(stream, &ctx.limits).with_keys_given(ctx.keys_given))
+        });
         let mut out = TlsOut {
             ctx,
             upper: &mut self.upper,
