@@ -231,7 +231,7 @@ impl Session {
             _ => FindingCode::DecompressionFailed,
         };
         let message = format!("{why}; the rest of this direction is not decompressed");
-        let f = self.finding(Level::Error, code, message, dir, at);
+        let f = self.finding(code, message, dir, at);
         sink.push_finding(f);
         self.emit(sink, dir, at, EventKind::DecryptionFailed { reason: why });
     }
@@ -371,13 +371,7 @@ impl Session {
         let message = format!(
             "joined mid-connection: a key log secret opens this direction at sequence number {seq}"
         );
-        let f = self.finding(
-            Level::Info,
-            FindingCode::Midstream,
-            message,
-            from.dir,
-            from.at,
-        );
+        let f = self.finding(FindingCode::Midstream, message, from.dir, from.at);
         sink.push_finding(f);
         self.started(from, key, seq, sink);
     }
@@ -407,7 +401,9 @@ impl Session {
             } else {
                 (Level::Warn, why.clone())
             };
-            let f = self.finding(level, FindingCode::Undecryptable, message, dir, at);
+            let f = self
+                .finding(FindingCode::Undecryptable, message, dir, at)
+                .with_level(level);
             sink.push_finding(f);
             self.emit(sink, dir, at, EventKind::DecryptionFailed { reason: why });
         }

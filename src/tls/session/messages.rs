@@ -7,7 +7,6 @@
 
 use super::{Arrival, Session};
 use crate::common::{Dir, FrameRef};
-use crate::finding::Level;
 use crate::tls::compression::Method;
 use crate::tls::handshake::state::Offer;
 use crate::tls::handshake::{self as hs, msg};
@@ -32,7 +31,6 @@ impl Session {
         let (level_name, name) = (hs::alert_level_name(level), hs::alert_name(description));
         if level == 2 {
             let f = self.finding(
-                Level::Warn,
                 FindingCode::FatalAlert,
                 format!(
                     "fatal alert {name} from the {}",
@@ -74,13 +72,7 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let message = format!("malformed {what}: {error}");
-        let f = self.finding(
-            Level::Warn,
-            FindingCode::BadHandshake,
-            message,
-            from.dir,
-            from.at,
-        );
+        let f = self.finding(FindingCode::BadHandshake, message, from.dir, from.at);
         sink.push_finding(f);
     }
 
@@ -296,20 +288,14 @@ impl Session {
         if let Some(e) = KeyError::for_suite(sh.suite) {
             let why = e.reason();
             if self.summary.fail(why.clone()) {
-                let f = self.finding(Level::Error, FindingCode::UnsupportedSuite, why, dir, at);
+                let f = self.finding(FindingCode::UnsupportedSuite, why, dir, at);
                 sink.push_finding(f);
             }
         }
         if let Method::Unknown(m) = self.schedule.compression {
             let why = KeyError::UnsupportedCompression(m).reason();
             if self.summary.fail(why.clone()) {
-                let f = self.finding(
-                    Level::Error,
-                    FindingCode::UnsupportedCompression,
-                    why,
-                    dir,
-                    at,
-                );
+                let f = self.finding(FindingCode::UnsupportedCompression, why, dir, at);
                 sink.push_finding(f);
             }
         }
@@ -418,7 +404,7 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let message = format!("only the first {kept} {what} are kept (limits)");
-        let f = self.finding(Level::Warn, FindingCode::ListLimit, message, dir, at);
+        let f = self.finding(FindingCode::ListLimit, message, dir, at);
         sink.push_finding(f);
     }
 }

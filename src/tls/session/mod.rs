@@ -180,7 +180,7 @@ impl Session {
                     self.layer(dir).lose_context();
                     let message = format!("not a TLS record: {e}; looking for the next record");
                     let f = self
-                        .finding(Level::Warn, FindingCode::BadRecord, message, dir, at)
+                        .finding(FindingCode::BadRecord, message, dir, at)
                         .at_offset(offset);
                     sink.push_finding(f);
                 }
@@ -231,7 +231,7 @@ impl Session {
                 let message = format!(
                     "record boundary found again after the gap at frame {since} ({i} bytes skipped)"
                 );
-                let f = self.finding(Level::Info, FindingCode::Resync, message, dir, at);
+                let f = self.finding(FindingCode::Resync, message, dir, at);
                 sink.push_finding(f);
                 true
             }
@@ -252,7 +252,9 @@ impl Session {
         let message = format!(
             "{reason}: no record boundary found again; rest of this direction not decrypted"
         );
-        let f = self.finding(Level::Error, FindingCode::Gap, message, dir, at);
+        let f = self
+            .finding(FindingCode::Gap, message, dir, at)
+            .with_level(Level::Error);
         sink.push_finding(f);
         self.emit(sink, dir, at, EventKind::DecryptionFailed { reason });
     }
@@ -278,7 +280,7 @@ impl Session {
                 format!("gap at frame {frame}: {len} bytes lost; looking for the next record")
             }
         };
-        let f = self.finding(Level::Warn, FindingCode::Gap, message, dir, at);
+        let f = self.finding(FindingCode::Gap, message, dir, at);
         sink.push_finding(f);
         self.summary.settle();
     }
@@ -302,12 +304,12 @@ impl Session {
                 let message = format!(
                     "connection ended inside a TLS record ({pending} bytes of it captured)"
                 );
-                let f = self.finding(Level::Info, FindingCode::Truncated, message, dir, left.at);
+                let f = self.finding(FindingCode::Truncated, message, dir, left.at);
                 sink.push_finding(f);
             }
             if partial_message {
                 let message = "connection ended inside a handshake message";
-                let f = self.finding(Level::Info, FindingCode::Truncated, message, dir, left.at);
+                let f = self.finding(FindingCode::Truncated, message, dir, left.at);
                 sink.push_finding(f);
             }
         }
@@ -316,7 +318,6 @@ impl Session {
 
     fn finding(
         &self,
-        level: Level,
         code: FindingCode,
         message: impl Into<String>,
         dir: Dir,
@@ -325,7 +326,6 @@ impl Session {
         // The offset of the record (or resynchronisation point) being handled.
         let offset = self.flows[dir.index()].offset();
         Finding::new(code, message)
-            .with_level(level)
             .in_stream(self.stream, Some(dir))
             .at(at)
             .at_offset(offset)
