@@ -5,7 +5,6 @@
 //! the decoded bytes (for BOSH) and a finding when a cap was hit or inflation
 //! failed. Never inflates past `limits.max_http_body` or the inflate ratio.
 
-use crate::finding::Level;
 use crate::http::FindingCode;
 use crate::limits::Limits;
 
@@ -14,7 +13,7 @@ use super::exchange::{redact_text, Payload};
 use super::parser::Fields;
 
 /// A problem met while finishing a body: (level, code, message).
-pub(crate) type Note = (Level, crate::finding::Code, String);
+pub(crate) type Note = (crate::finding::Code, String);
 
 /// A finished body: the reported payload and the decoded bytes kept.
 pub(crate) struct Finished {
@@ -51,7 +50,6 @@ pub(crate) fn finish(
     let mut notes = Vec::new();
     if reader.skipped > 0 {
         notes.push((
-            Level::Warn,
             FindingCode::BodyTruncated.into(),
             format!(
                 "body of {} bytes: only the first {} kept (limits.max_http_body)",
@@ -72,7 +70,7 @@ pub(crate) fn finish(
                 limits.max_inflate_ratio,
             );
             if let Some(e) = err {
-                notes.push((Level::Warn, e.code().into(), format!("body: {e}")));
+                notes.push((e.code().into(), format!("body: {e}")));
             }
             out
         }

@@ -9,7 +9,6 @@
 //! what the 101 carries, because a mismatch is why a browser refuses the
 //! switch. Never looks at the bytes after the heads.
 
-use crate::finding::Level;
 use crate::http::FindingCode;
 use crate::ws::accept_key;
 
@@ -31,14 +30,13 @@ pub(crate) fn is_websocket_request(req: &RequestHead) -> bool {
 /// One problem found in a handshake.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Problem {
-    pub level: Level,
+    /// Its level is the code's.
     pub code: FindingCode,
     pub message: String,
 }
 
-fn problem(level: Level, code: FindingCode, message: impl Into<String>) -> Problem {
+fn problem(code: FindingCode, message: impl Into<String>) -> Problem {
     Problem {
-        level,
         code,
         message: message.into(),
     }
@@ -49,14 +47,12 @@ pub(crate) fn check_websocket_request(req: &RequestHead) -> Vec<Problem> {
     let mut out = Vec::new();
     if !req.fields.has_token("connection", "upgrade") {
         out.push(problem(
-            Level::Warn,
             FindingCode::WsHandshake,
             "WebSocket request without `Connection: Upgrade`",
         ));
     }
     if req.fields.get("sec-websocket-key").is_none() {
         out.push(problem(
-            Level::Warn,
             FindingCode::WsHandshake,
             "WebSocket request without Sec-WebSocket-Key",
         ));
@@ -64,7 +60,6 @@ pub(crate) fn check_websocket_request(req: &RequestHead) -> Vec<Problem> {
     match req.fields.get("sec-websocket-version") {
         Some(v) if v == "13" => {}
         other => out.push(problem(
-            Level::Warn,
             FindingCode::WsHandshake,
             format!("WebSocket request with Sec-WebSocket-Version {other:?}, expected 13"),
         )),
@@ -122,17 +117,12 @@ fn check_websocket_response(req: &RequestHead, resp: &ResponseHead, out: &mut Ou
             let valid = expected == accept;
             out.accept_valid = Some(valid);
             if !valid {
-                out.problems.push(problem(
-                    Level::Error,
-                    FindingCode::WsBadAccept,
-                    format!(
+                out.problems.push(problem(FindingCode::WsBadAccept, format!(
                         "Sec-WebSocket-Accept {accept:?} does not match the key {key:?} (expected {expected:?}): a browser would drop this connection"
-                    ),
-                ));
+                    )));
             }
         }
         (_, None) => out.problems.push(problem(
-            Level::Error,
             FindingCode::WsBadAccept,
             "101 without Sec-WebSocket-Accept: a browser would drop this connection",
         )),
@@ -143,7 +133,6 @@ fn check_websocket_response(req: &RequestHead, resp: &ResponseHead, out: &mut Ou
     let offered_xmpp = req.fields.has_token("sec-websocket-protocol", "xmpp");
     match (&offered, &chosen) {
         (Some(o), None) if offered_xmpp => out.problems.push(problem(
-            Level::Warn,
             FindingCode::WsSubprotocol,
             format!(
                 "client offered subprotocols {o:?} but the 101 names none (RFC 7395 wants `xmpp`)"
@@ -151,7 +140,6 @@ fn check_websocket_response(req: &RequestHead, resp: &ResponseHead, out: &mut Ou
         )),
         (_, Some(c)) if !req.fields.has_token("sec-websocket-protocol", c) => {
             out.problems.push(problem(
-                Level::Warn,
                 FindingCode::WsSubprotocol,
                 format!(
                     "server chose subprotocol {c:?}, which the client did not offer ({offered:?})"
@@ -180,7 +168,6 @@ fn refusal(req: &RequestHead, resp: &ResponseHead) -> Problem {
         _ => "the server did not switch protocols".to_string(),
     };
     problem(
-        Level::Error,
         FindingCode::WsRefused,
         format!(
             "WebSocket upgrade to {} refused with {line}: {why}",

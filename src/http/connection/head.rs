@@ -9,7 +9,6 @@
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::Code;
-use crate::finding::Level;
 use crate::http::FindingCode;
 use crate::limits::Limits;
 
@@ -195,7 +194,7 @@ impl HeadReader {
         sink: &mut impl Sink,
     ) -> HeadStep {
         let msg = format!("{msg}; skipping to the next message");
-        note(sink, self.stream, self.start(), Level::Warn, code, msg);
+        note(sink, self.stream, self.start(), code, msg);
         let buf = self.take();
         HeadStep::Refused {
             taken,
@@ -235,7 +234,7 @@ impl HeadReader {
                     "{e} in a {}-byte head; skipping to the next message",
                     head.len()
                 );
-                note(sink, self.stream, span.start, Level::Warn, e.code(), msg);
+                note(sink, self.stream, span.start, e.code(), msg);
                 HeadStep::Refused {
                     taken,
                     skipped: head.len() as u64,
@@ -280,14 +279,7 @@ impl HeadReader {
                 bad.line, bad.fault, bad.shown
             );
             let at = Spot { offset, ..start };
-            note(
-                sink,
-                self.stream,
-                at,
-                Level::Warn,
-                FindingCode::BadHeader,
-                msg,
-            );
+            note(sink, self.stream, at, FindingCode::BadHeader, msg);
         }
         if skipped.more > 0 {
             let msg = format!(
@@ -295,14 +287,7 @@ impl HeadReader {
                 skipped.more,
                 MAX_DESCRIBED
             );
-            note(
-                sink,
-                self.stream,
-                start,
-                Level::Warn,
-                FindingCode::BadHeader,
-                msg,
-            );
+            note(sink, self.stream, start, FindingCode::BadHeader, msg);
         }
     }
 }

@@ -8,7 +8,6 @@
 //! never emits anything itself: the connection locates and sends.
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::Level;
 use crate::limits::Limits;
 
 use super::super::body::Reader;
@@ -195,7 +194,7 @@ fn push_bosh_error(notes: &mut Vec<Note>, p: &bosh::Parsed) {
             e.code()
         );
         let code = code.unwrap_or(bosh::FindingCode::Malformed.into());
-        notes.push((Level::Warn, code, format!("BOSH body: {e}")));
+        notes.push((code, format!("BOSH body: {e}")));
     }
 }
 

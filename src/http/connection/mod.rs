@@ -24,7 +24,7 @@ mod resync;
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::Code;
-use crate::finding::{Finding, Findings, Level};
+use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
 
 use super::body;
@@ -56,13 +56,11 @@ pub(super) fn note(
     sink: &mut impl Findings,
     stream: u64,
     spot: Spot,
-    level: Level,
     code: impl Into<Code>,
     msg: String,
 ) {
     sink.push_finding(
         Finding::new(code, msg)
-            .with_level(level)
             .in_stream(stream, Some(spot.dir))
             .at(spot.at)
             .at_offset(spot.offset),
@@ -176,7 +174,7 @@ impl Connection {
         let framing = request_framing(&head);
         if is_websocket_request(&head) {
             for p in check_websocket_request(&head) {
-                note(sink, self.stream, span.start, p.level, p.code, p.message);
+                note(sink, self.stream, span.start, p.code, p.message);
             }
         }
         let req = Req::new(head, span.start, span.end.at, self.show_secrets);
@@ -214,7 +212,7 @@ impl Connection {
         let status = head.status;
         entry.resp = Some(Resp::new(head, span.start, span.end.at, show));
         for p in outcome.problems {
-            note(sink, self.stream, span.start, p.level, p.code, p.message);
+            note(sink, self.stream, span.start, p.code, p.message);
         }
         let Some(body) = self.open_body(S2C, index, framing, span, sink) else {
             return self.release_held(index, status, sink);
@@ -360,8 +358,8 @@ impl Connection {
             at: fin.first,
             offset: fin.offset,
         };
-        for (level, code, msg) in fin.notes {
-            note(sink, self.stream, at, level, code, msg);
+        for (code, msg) in fin.notes {
+            note(sink, self.stream, at, code, msg);
         }
         if let Some(body) = fin.bosh {
             sink.on_bosh(&bosh::Event::Body(Box::new(body)));

@@ -19,7 +19,6 @@
 use std::collections::VecDeque;
 
 use crate::common::{Dir, FrameRef};
-use crate::finding::Level;
 use crate::http::FindingCode;
 
 use super::super::exchange::Exchange;
@@ -122,14 +121,7 @@ impl Pairing {
                     "more than {} requests waiting for answers; the oldest is reported unanswered",
                     self.max_pending
                 );
-                note(
-                    sink,
-                    self.stream,
-                    at,
-                    Level::Warn,
-                    FindingCode::PendingLimit,
-                    msg,
-                );
+                note(sink, self.stream, at, FindingCode::PendingLimit, msg);
                 sink.on_exchange(&old.into_exchange(self.stream, true));
             }
         }
@@ -183,7 +175,7 @@ impl Pairing {
             head.status, head.reason
         );
         let code = FindingCode::ResponseWithoutRequest;
-        note(sink, self.stream, start, Level::Info, code, msg);
+        note(sink, self.stream, start, code, msg);
         Answer::Unrequested
     }
 
@@ -204,14 +196,7 @@ impl Pairing {
             marked.join(", "),
             start.at.frame
         );
-        note(
-            sink,
-            self.stream,
-            start,
-            Level::Warn,
-            FindingCode::ResponseLost,
-            msg,
-        );
+        note(sink, self.stream, start, FindingCode::ResponseLost, msg);
     }
 
     /// Reports, in order, every exchange whose request and response are both done.
@@ -242,14 +227,7 @@ impl Pairing {
                     at: req.report.first,
                     offset: req.offset,
                 };
-                note(
-                    sink,
-                    self.stream,
-                    at,
-                    Level::Warn,
-                    FindingCode::Unanswered,
-                    msg,
-                );
+                note(sink, self.stream, at, FindingCode::Unanswered, msg);
                 if let Some(attrs) = &req.bosh {
                     let request = bosh::RequestRef {
                         attrs: attrs.clone(),

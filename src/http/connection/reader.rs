@@ -13,7 +13,6 @@
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::Code;
-use crate::finding::Level;
 use crate::http::FindingCode;
 use crate::limits::Limits;
 
@@ -146,7 +145,7 @@ impl MessageReader {
     }
 
     fn warn(&self, sink: &mut impl Sink, spot: Spot, code: impl Into<Code>, msg: String) {
-        note(sink, self.stream, spot, Level::Warn, code, msg);
+        note(sink, self.stream, spot, code, msg);
     }
 
     /// Reads the next step of `rest` (bytes of frame `at`).
@@ -200,14 +199,7 @@ impl MessageReader {
         self.head.resume(found);
         let msg = format!("parsing resumed at a message start after skipping {skipped} bytes");
         let spot = self.spot(at, offset);
-        note(
-            sink,
-            self.stream,
-            spot,
-            Level::Info,
-            FindingCode::Resync,
-            msg,
-        );
+        note(sink, self.stream, spot, FindingCode::Resync, msg);
         Fed::Took(n)
     }
 
