@@ -77,6 +77,13 @@ impl<K: Copy + PartialEq> Throttle<K> {
             .map_or(0, |&(_, n)| n)
     }
 
+    /// How many findings were counted in all, admitted or not.
+    pub fn total(&self) -> u64 {
+        self.counts
+            .iter()
+            .fold(0, |sum, &(_, n)| sum.saturating_add(n))
+    }
+
     /// The keys counted past the cap, in the order they were first seen.
     pub fn overflowed(&self) -> impl Iterator<Item = Overflow<K>> + '_ {
         self.counts
@@ -102,7 +109,7 @@ mod tests {
         let ooo = Code::from(Tcp::OooLimit);
         let admitted: Vec<bool> = [gap, gap, ooo, gap, gap].map(|c| t.admit(c)).into();
         assert_eq!(admitted, [true, true, true, false, false]);
-        assert_eq!((t.count(gap), t.count(ooo)), (4, 1));
+        assert_eq!((t.count(gap), t.count(ooo), t.total()), (4, 1, 5));
         let over: Vec<_> = t.overflowed().collect();
         assert_eq!(
             over,
