@@ -482,16 +482,10 @@ fn classify(bytes: &[u8], dir: Dir, via_tls: bool, at_end: bool, max_ws_frame: u
         http::Probe::NeedMore => maybe = true,
         http::Probe::NotHttp => {}
     }
-    let text = bytes
-        .iter()
-        .position(|b| !b" \t\r\n".contains(b))
-        .and_then(|i| bytes.get(i..));
-    match text {
-        Some([b'<', next, ..]) if next.is_ascii_alphabetic() || b"?!/".contains(next) => {
-            return Guess::Xmpp
-        }
-        Some([b'<']) | None => maybe = true,
-        _ => {}
+    match xmpp::detect(bytes) {
+        xmpp::Probe::Xmpp => return Guess::Xmpp,
+        xmpp::Probe::NeedMore => maybe = true,
+        xmpp::Probe::NotXmpp => {}
     }
     match ws::probe(bytes, max_ws_frame, at_end) {
         ws::Probe::WebSocket => return Guess::WebSocket,

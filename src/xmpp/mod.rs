@@ -5,7 +5,8 @@
 //! children of BOSH `<body>`s (both through [`Session::on_element`]), or the
 //! raw bytes of a TCP connection on 5222/5269 ([`StreamFramer`], which splits
 //! the stream across any segmentation and hands STARTTLS over to TLS at the
-//! exact byte). Gives, into a [`Sink`], one [`Stanza`] per top-level element
+//! exact byte); [`detect`] tells whether a direction's first bytes are
+//! XMPP at all. Gives, into a [`Sink`], one [`Stanza`] per top-level element
 //! (name as written on the wire, type, id, addresses, a one-line summary in
 //! words and the redacted XML), the Finesse [`crate::finesse::Update`]s each
 //! pubsub event carried (right after its stanza), findings, and a
@@ -35,6 +36,7 @@ mod framer;
 pub(crate) mod fuzz;
 mod iq;
 mod ns;
+mod probe;
 mod sasl;
 mod scan;
 mod session;
@@ -52,6 +54,7 @@ use crate::finesse::Update;
 
 pub use element::XmlError;
 pub use framer::StreamFramer;
+pub use probe::{detect, Probe};
 pub use session::Session;
 pub use summary::{
     Bind, Close, End, Features, Pings, Presence, Sasl, StartTls, StreamError, Subscription, Summary,
