@@ -288,6 +288,9 @@ impl Upper {
                 let mut out = XmppOut::new(ctx, stream, Some(x.id));
                 x.framer.finish(&mut out);
                 out.flush();
+                for dir in Dir::BOTH {
+                    self.unparsed[dir.index()] += x.framer.unparsed(dir);
+                }
                 Some(FinishedSession {
                     id: x.id,
                     summary: x.framer.summary().clone(),
@@ -354,23 +357,31 @@ impl Upper {
     /// What the pending bytes look like: the first direction to give a
     /// definite answer wins; a direction without bytes yet waits.
     fn guess(&self, ctx: &Context, via_tls: bool, at_end: bool) -> Guess {
+        let answer = |dir: Dir| {
+            let bytes = &self.probe[dir.index()];
+            let max_ws_frame = ctx.limits.max_ws_resync_frame as u64;
+            classify(bytes, dir, via_tls, at_end, max_ws_frame)
+        };
+        let full = self.probe.iter().any(|p| p.len() >= PROBE_LIMIT);
+        if answer(Dir::ClientToServer) == Guess::Tls {
+            // A TLS client may have reached a server that speaks plain XMPP
+            // (the XMPP stage names that): the server's first bytes tell.
+            return match answer(Dir::ServerToClient) {
+                Guess::Xmpp => Guess::Xmpp,
+                Guess::NeedMore if !at_end && !full => Guess::NeedMore,
+                _ => Guess::Tls,
+            };
+        }
         let mut unknown = [false; 2];
         for dir in Dir::BOTH {
             let bytes = &self.probe[dir.index()];
             let full = bytes.len() >= PROBE_LIMIT;
-            match classify(
-                bytes,
-                dir,
-                via_tls,
-                at_end,
-                ctx.limits.max_ws_resync_frame as u64,
-            ) {
+            match answer(dir) {
                 Guess::NeedMore => unknown[dir.index()] = full || (at_end && !bytes.is_empty()),
                 Guess::Unknown => unknown[dir.index()] = true,
                 definite => return definite,
             }
         }
-        let full = self.probe.iter().any(|p| p.len() >= PROBE_LIMIT);
         // Both sides unknown, one side past the probe limit (never buffer
         // more), or the end: the protocol is not one xmppcap decodes.
         if unknown == [true, true] || full || at_end {

@@ -18,6 +18,7 @@
 //!
 //! Finding codes (layer `xmpp` unless noted): `xmpp.malformed_xml`,
 //! `xmpp.stanza_too_large`, `xmpp.junk`, `xmpp.gap`, `xmpp.truncated`,
+//! `xmpp.tls_on_plaintext_port`, `xmpp.no_stream_response`,
 //! `xmpp.sasl_failure`, `xmpp.starttls_failure`, `xmpp.bind_failed`,
 //! `xmpp.session_failed`, `xmpp.no_presence`, `xmpp.negative_priority`,
 //! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid`,
