@@ -14,12 +14,13 @@ use super::session::{condition_and_text, Out, Session, Signal, Span};
 use super::summary::{Close, StreamError};
 use super::{Sink, Stanza};
 use crate::common::Dir;
-use crate::finding::Level;
+use crate::finding::{Finding, Layer, Level};
 
 impl Session {
     pub(crate) fn open(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
-        let restart = self.opened[span.dir.index()];
-        self.opened[span.dir.index()] = true;
+        let opened = &mut self.opened[span.dir.index()];
+        let restart = opened.is_some();
+        opened.get_or_insert(span.first);
         let attr = |n: &str| root.attr(n).map(Cow::into_owned);
         let mut s = String::from("stream open");
         match span.dir {
@@ -199,6 +200,36 @@ impl Session {
                 at: span.first,
             });
         }
+    }
+
+    /// `xmpp.no_stream_response`: the client opened its stream and nothing
+    /// came back from the server, by the end of the session or the capture.
+    pub(crate) fn unanswered_open(&self) -> Option<Finding> {
+        let at = self.opened[Dir::ClientToServer.index()]?;
+        if self.heard(Dir::ServerToClient) {
+            return None;
+        }
+        let to = self
+            .summary
+            .to
+            .as_deref()
+            .map(|t| format!(" to {t}"))
+            .unwrap_or_default();
+        let until = match &self.summary.end {
+            Some(end) => format!("before the session ended ({})", end.how.in_words()),
+            None => "by the end of the capture".to_owned(),
+        };
+        let mut message = format!(
+            "the server never answered the client's stream open{to}: no stream header, features or stream error came back {until}"
+        );
+        if self.gaps > 0 {
+            message.push_str(" (a capture gap may have hidden it)");
+        }
+        Some(
+            Finding::new(Level::Warn, Layer::Xmpp, "xmpp.no_stream_response", message)
+                .at(at)
+                .in_stream(self.summary.stream, Some(Dir::ClientToServer)),
+        )
     }
 
     /// The resource this session bound (or asked for).

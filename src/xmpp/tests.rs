@@ -800,3 +800,46 @@ fn a_message_of_countless_elements_stops_at_the_node_cap() {
         .summary
         .contains("more than 100 elements in one message"));
 }
+
+fn findings_of(sink: &Collect, code: &str) -> Vec<(Level, Option<u64>, String)> {
+    sink.findings
+        .iter()
+        .filter(|f| f.code == code)
+        .map(|f| (f.level, f.frame, f.message.clone()))
+        .collect()
+}
+
+#[test]
+fn a_stream_open_without_answer_is_a_finding() {
+    let open = finesse_conversation()[0].clone();
+    let (mut session, mut sink) = run(std::slice::from_ref(&open), false);
+    end(
+        &mut session,
+        &mut sink,
+        Ending::TcpClosed {
+            by: Some(C),
+            reset: false,
+        },
+    );
+    assert_eq!(
+        findings_of(&sink, "xmpp.no_stream_response"),
+        [(Level::Warn, Some(10), "the server never answered the client's stream open to finesse1.example.com: no stream header, features or stream error came back before the session ended (TCP closed by the client)".to_owned())]
+    );
+    // The capture ended before anything came back.
+    let (mut session, mut sink) = run(std::slice::from_ref(&open), false);
+    session.finish(&mut sink);
+    let found = findings_of(&sink, "xmpp.no_stream_response");
+    assert!(
+        found[0].2.ends_with("came back by the end of the capture"),
+        "{found:?}"
+    );
+    // Any answer at all, even a stream error, is an answer.
+    let error = (S, 11, 1, "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>".to_owned());
+    let (mut session, mut sink) = run(&[open, error], false);
+    session.finish(&mut sink);
+    assert!(findings_of(&sink, "xmpp.no_stream_response").is_empty());
+    // No client open, no finding (a capture that starts mid-session).
+    let (mut session, mut sink) = run(&finesse_conversation()[3..4], false);
+    session.finish(&mut sink);
+    assert!(findings_of(&sink, "xmpp.no_stream_response").is_empty());
+}
