@@ -142,11 +142,11 @@ impl Session {
                         .collect();
                     parts.push(format!("compression {}", f.compression.join(" ")));
                 }
-                (_, name) => {
+                (ns, name) => {
                     if !f.other.iter().any(|o| o == name) && f.other.len() < 32 {
                         f.other.push(name.to_owned());
                     }
-                    parts.push(feature_in_words(name).to_owned());
+                    parts.push(feature_in_words(ns, name).to_owned());
                 }
             }
         }
@@ -295,16 +295,19 @@ pub(crate) fn other(root: NodeRef<'_, '_>, out: &mut Out) {
     }
 }
 
-/// Well-known stream features by their element name, in words (others as written).
-fn feature_in_words(name: &str) -> &str {
-    match name {
-        "c" => "caps",
-        "ver" => "roster versioning",
-        "sm" => "stream management",
-        "csi" => "client state indication",
-        "register" => "in-band registration",
-        "auth" => "legacy auth",
-        "sub" => "presence pre-approval",
-        other => other,
+/// Well-known stream features by namespace and element name, in words
+/// (others by their name as written). Three namespaces share `<register>`.
+fn feature_in_words(ns: Ns, name: &str) -> &str {
+    match (ns, name) {
+        (Ns::Caps, "c") => "caps",
+        (Ns::RosterVer, "ver") => "roster versioning",
+        (Ns::StreamManagement, "sm") => "stream management",
+        (Ns::Csi, "csi") => "client state indication",
+        (Ns::RegisterFeature, "register") => "in-band registration (XEP-0077)",
+        (Ns::IbrToken, "register") => "pre-authenticated registration (XEP-0445 invitation token)",
+        (Ns::Invite, "register") => "invitation registration (XEP-0401, older namespace)",
+        (Ns::IqAuthFeature, "auth") => "legacy auth (XEP-0078)",
+        (Ns::PreApproval, "sub") => "presence pre-approval",
+        (_, other) => other,
     }
 }

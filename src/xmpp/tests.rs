@@ -843,3 +843,51 @@ fn a_stream_open_without_answer_is_a_finding() {
     session.finish(&mut sink);
     assert!(findings_of(&sink, "xmpp.no_stream_response").is_empty());
 }
+
+fn auth(mechanism: &str, text: &str) -> (Dir, u64, i64, String) {
+    let xml = if text.is_empty() {
+        format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{mechanism}'/>")
+    } else {
+        format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{mechanism}'>{text}</auth>"
+        )
+    };
+    (C, 1, 0, xml)
+}
+
+#[test]
+fn an_empty_initial_response_is_said_not_redacted() {
+    // RFC 6120 §6.4.2: no text is no initial response, `=` an empty one.
+    for (mechanism, text, want) in [
+        ("PLAIN", "", "auth PLAIN (no initial response)"),
+        ("PLAIN", "=", "auth PLAIN (empty initial response)"),
+        ("LOGIN", "", "auth LOGIN (no initial response)"),
+        ("LOGIN", "=", "auth LOGIN (empty initial response)"),
+        ("X-OAUTH2", "=", "auth X-OAUTH2 (empty initial response)"),
+        ("LOGIN", "dG9t", "auth LOGIN (initial response redacted)"),
+        ("PLAIN", PLAIN_B64, "auth PLAIN as 1001 (password redacted)"),
+    ] {
+        let (session, sink) = run(&[auth(mechanism, text)], false);
+        assert_eq!(sink.stanzas[0].summary, want, "{mechanism} {text:?}");
+        let redacted = sink.stanzas[0].raw.contains("redacted");
+        assert_eq!(
+            redacted,
+            want.contains("redacted"),
+            "{}",
+            sink.stanzas[0].raw
+        );
+        let sasl = session.summary().sasl.clone().unwrap();
+        assert_eq!(sasl.mechanism.as_deref(), Some(mechanism));
+    }
+}
+
+#[test]
+fn each_registration_feature_is_named_for_its_namespace() {
+    // Prosody 0.12 with mod_register_ibr and mod_invites_register.
+    let features = "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><register xmlns='http://jabber.org/features/iq-register'/><register xmlns='urn:xmpp:ibr-token:0'/><register xmlns='urn:xmpp:invite'/><auth xmlns='http://jabber.org/features/iq-auth'/><sub xmlns='urn:xmpp:features:pre-approval'/><csi xmlns='urn:xmpp:csi:0'/><register xmlns='urn:example'/></stream:features>";
+    let (_, sink) = run(&[(S, 3, 0, features.to_owned())], false);
+    assert_eq!(
+        sink.stanzas[0].summary,
+        "features: in-band registration (XEP-0077), pre-authenticated registration (XEP-0445 invitation token), invitation registration (XEP-0401, older namespace), legacy auth (XEP-0078), presence pre-approval, client state indication, register"
+    );
+}
