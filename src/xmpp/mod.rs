@@ -21,7 +21,8 @@
 //! `xmpp.tls_on_plaintext_port`, `xmpp.no_stream_response`,
 //! `xmpp.sasl_failure`, `xmpp.starttls_failure`, `xmpp.bind_failed`,
 //! `xmpp.session_failed`, `xmpp.no_presence`, `xmpp.negative_priority`,
-//! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid`,
+//! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid` (info),
+//! `xmpp.subscription_redundant` (info), `xmpp.subscription_left` (info),
 //! `xmpp.subscription_unanswered`, `xmpp.unanswered_ping`,
 //! `xmpp.slow_ping_reply`, `xmpp.unanswered_iq`, `xmpp.iq_error` (info),
 //! `xmpp.pending_iq_limit`, `xmpp.conflict`, `xmpp.system_shutdown`,
@@ -43,6 +44,7 @@ mod scan;
 mod session;
 mod stanzas;
 mod stream;
+mod subscriptions;
 mod summary;
 
 use std::borrow::Cow;

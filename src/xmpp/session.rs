@@ -297,6 +297,10 @@ impl Session {
             .and_then(|s| s.outcome.as_deref())
             == Some("success");
         findings.extend(self.unanswered_open());
+        if self.summary.end.is_some() {
+            // Only a session that really ended left its subscriptions behind.
+            self.left_subscriptions(&mut findings);
+        }
         if (authenticated || self.summary.jid.is_some()) && self.summary.presence.is_none() {
             findings.push(
                 Finding::new(

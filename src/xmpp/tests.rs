@@ -45,9 +45,11 @@ fn finesse_conversation() -> Vec<(Dir, u64, i64, String)> {
         (S, 24, 2000, notification_message("/finesse/api/User/1001/Dialogs", DIALOG)),
         (C, 25, 10_000, "<iq type='get' id='ping1' to='finesse1.example.com' xmlns='jabber:client'><ping xmlns='urn:xmpp:ping'/></iq>".to_owned()),
         (S, 26, 10_008, "<iq type='result' id='ping1' from='finesse1.example.com' xmlns='jabber:client'/>".to_owned()),
-        (C, 27, 12_000, "<presence type='unavailable' xmlns='jabber:client'/>".to_owned()),
-        (C, 28, 12_001, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
-        (S, 29, 12_003, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
+        (C, 27, 11_000, "<iq type='set' to='pubsub.finesse1.example.com' id='unsub1' xmlns='jabber:client'><pubsub xmlns='http://jabber.org/protocol/pubsub'><unsubscribe node='/finesse/api/Team/3/Users' jid='1001@finesse1.example.com/desktop' subid='Xk2f'/></pubsub></iq>".to_owned()),
+        (S, 28, 11_010, "<iq type='result' from='pubsub.finesse1.example.com' id='unsub1' xmlns='jabber:client'/>".to_owned()),
+        (C, 29, 12_000, "<presence type='unavailable' xmlns='jabber:client'/>".to_owned()),
+        (C, 30, 12_001, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
+        (S, 31, 12_003, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
     ];
     v
 }
@@ -135,6 +137,14 @@ fn full_finesse_websocket_conversation() {
         ),
         ("iq", "ping"),
         ("iq", "ping → pong 8 ms"),
+        (
+            "iq",
+            "unsubscribe /finesse/api/Team/3/Users for 1001@finesse1.example.com/desktop (subid Xk2f)",
+        ),
+        (
+            "iq",
+            "unsubscribe /finesse/api/Team/3/Users → unsubscribed (10 ms)",
+        ),
         ("presence", "presence unavailable"),
         ("close", "close"),
         ("close", "close"),
@@ -174,7 +184,7 @@ fn full_finesse_websocket_conversation() {
     assert_eq!(s.subscriptions[0].subid.as_deref(), Some("Xk2f"));
     assert_eq!(s.subscriptions[0].outcome.as_deref(), Some("subscribed"));
     assert_eq!(s.pings.answered, 1);
-    assert_eq!(s.stanzas, [10, 12]);
+    assert_eq!(s.stanzas, [11, 13]);
     assert_eq!(s.finesse_updates, 2);
     assert_eq!(s.last_agent_state.as_deref(), Some("1001 NOT_READY"));
     assert!(s.close.as_ref().unwrap().answered);
@@ -889,5 +899,120 @@ fn each_registration_feature_is_named_for_its_namespace() {
     assert_eq!(
         sink.stanzas[0].summary,
         "features: in-band registration (XEP-0077), pre-authenticated registration (XEP-0445 invitation token), invitation registration (XEP-0401, older namespace), legacy auth (XEP-0078), presence pre-approval, client state indication, register"
+    );
+}
+
+fn subscribe(n: u64, node: &str, jid: &str) -> [(Dir, u64, i64, String); 2] {
+    let id = format!("sub{n}");
+    [
+        (C, n, n as i64, format!("<iq type='set' id='{id}' to='pubsub.f'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='{node}' jid='{jid}'/></pubsub></iq>")),
+        (S, n + 1, n as i64 + 1, format!("<iq type='result' id='{id}' from='pubsub.f'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscription node='{node}' jid='{jid}' subid='s{n}' subscription='subscribed'/></pubsub></iq>")),
+    ]
+}
+
+fn unsubscribe(n: u64, node: &str, subid: &str) -> [(Dir, u64, i64, String); 2] {
+    let id = format!("unsub{n}");
+    [
+        (C, n, n as i64, format!("<iq type='set' id='{id}' to='pubsub.f'><pubsub xmlns='http://jabber.org/protocol/pubsub'><unsubscribe node='{node}' jid='1001@f/desktop' subid='{subid}'/></pubsub></iq>")),
+        (S, n + 1, n as i64 + 1, format!("<iq type='result' id='{id}' from='pubsub.f'/>")),
+    ]
+}
+
+#[test]
+fn a_bare_jid_subscription_is_advice_not_a_failure() {
+    let (_, sink) = run(&subscribe(10, "/finesse/api/Team/3/Users", "1001@f"), false);
+    assert_eq!(
+        findings_of(&sink, "xmpp.subscription_bare_jid"),
+        [(Level::Info, Some(10), "the subscription to /finesse/api/Team/3/Users uses the bare JID 1001@f: the notification service delivers it to every available resource of the user (this desktop included); Cisco asks for the full JID on explicit subscriptions so that the user's other resources are not sent the same traffic".to_owned())]
+    );
+    let (_, full) = run(
+        &subscribe(10, "/finesse/api/Team/3/Users", "1001@f/desktop"),
+        false,
+    );
+    assert!(full.findings.is_empty(), "{:?}", full.codes());
+}
+
+#[test]
+fn subscriptions_to_automatic_feeds_are_redundant() {
+    for (node, feed) in [
+        ("/finesse/api/User/1001", Some("User")),
+        ("/finesse/api/User/1001/Dialogs", Some("Dialogs")),
+        ("/finesse/api/User/1001/Media/2", Some("Media")),
+        ("/finesse/api/SystemInfo", Some("SystemInfo")),
+        ("/finesse/api/user/1001/dialogs", Some("Dialogs")),
+        ("/finesse/api/Team/3/Users", None),
+        ("/finesse/api/Queue/5", None),
+        ("/finesse/api/User/1001/Queues", None),
+        ("/finesse/api/User/", None),
+        ("/finesse/api/User/1001/Media/", None),
+        ("/finesse/api/SystemInfo/extra", None),
+        ("/other/api/User/1001", None),
+    ] {
+        let (_, sink) = run(&subscribe(10, node, "1001@f/desktop"), false);
+        let want: Vec<_> = feed
+            .map(|feed| (Level::Info, Some(10), format!("the subscription to {node} is redundant: Finesse delivers the {feed} feed to the user without one")))
+            .into_iter()
+            .collect();
+        assert_eq!(
+            findings_of(&sink, "xmpp.subscription_redundant"),
+            want,
+            "{node}"
+        );
+    }
+}
+
+#[test]
+fn subscriptions_never_unsubscribed_are_left_on_the_node() {
+    let team = "/finesse/api/Team/3/Users";
+    let queue = "/finesse/api/Queue/5";
+    let mut msgs: Vec<_> = subscribe(10, team, "1001@f/desktop").into();
+    msgs.extend(subscribe(20, queue, "1001@f/desktop"));
+    msgs.extend(unsubscribe(30, queue, "s20"));
+    // The same node again, left behind this time.
+    msgs.extend(subscribe(40, queue, "1001@f/desktop"));
+    let ended = |msgs: &[(Dir, u64, i64, String)]| {
+        let (mut session, mut sink) = run(msgs, false);
+        let how = Ending::TcpClosed {
+            by: Some(C),
+            reset: false,
+        };
+        end(&mut session, &mut sink, how);
+        findings_of(&sink, "xmpp.subscription_left")
+    };
+    let left = ended(&msgs);
+    let frames: Vec<_> = left
+        .iter()
+        .map(|(level, frame, _)| (*level, *frame))
+        .collect();
+    assert_eq!(frames, [(Level::Info, Some(10)), (Level::Info, Some(40))]);
+    assert_eq!(left[0].2, "the subscription to /finesse/api/Team/3/Users (subid s10) was not unsubscribed before the session ended: it persists on the node, and leftovers of earlier sessions make later ones receive duplicate notifications (Cisco asks clients to unsubscribe before disconnecting)");
+    // An unsubscribe with another subid does not end this subscription.
+    msgs.extend(unsubscribe(50, team, "other"));
+    assert_eq!(ended(&msgs).len(), 2);
+    msgs.extend(unsubscribe(60, team, "s10"));
+    msgs.extend(unsubscribe(70, queue, "s40"));
+    assert!(ended(&msgs).is_empty());
+    // A capture that stops mid-session says nothing of what came later.
+    let (mut session, mut sink) = run(&subscribe(10, team, "1001@f/desktop"), false);
+    session.finish(&mut sink);
+    assert!(findings_of(&sink, "xmpp.subscription_left").is_empty());
+}
+
+#[test]
+fn a_failed_subscription_is_not_left_behind() {
+    let mut msgs: Vec<_> = subscribe(10, "/finesse/api/Queue/5", "1001@f/desktop").into();
+    msgs[1].3 = "<iq type='error' id='sub10' from='pubsub.f'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>".to_owned();
+    let (mut session, mut sink) = run(&msgs, false);
+    end(
+        &mut session,
+        &mut sink,
+        Ending::TcpClosed {
+            by: Some(S),
+            reset: true,
+        },
+    );
+    assert_eq!(
+        sink.codes(),
+        ["xmpp.subscription_failed", "xmpp.ended_without_close"]
     );
 }
