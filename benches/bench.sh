@@ -13,7 +13,8 @@ what=${1:-all}
 size=${2:-500M}
 data=bench-data
 mkdir -p "$data"
-cargo build --release --quiet --bin xmppcap --example fixturegen
+# The binary is package xmppcap-cli; the generator's command line is an example of xmppcap-fixturegen.
+cargo build --release --quiet -p xmppcap-cli --bin xmppcap -p xmppcap-fixturegen --example fixturegen
 gen=target/release/examples/fixturegen
 bin=target/release/xmppcap
 

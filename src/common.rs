@@ -91,6 +91,12 @@ impl Timestamp {
         self.0
     }
 
+    /// Whether this time was clamped to the representable range (a date
+    /// beyond 2262 or before 1677 in the capture file).
+    pub fn is_saturated(self) -> bool {
+        self.0 == i64::MAX || self.0 == i64::MIN
+    }
+
     /// Nanoseconds from `earlier` to `self` (negative when `earlier` is later).
     pub fn nanos_since(self, earlier: Timestamp) -> i64 {
         self.0.saturating_sub(earlier.0)
@@ -272,8 +278,23 @@ mod tests {
     fn timestamps_saturate_instead_of_wrapping() {
         let t = Timestamp::from_secs_nanos(i64::MAX, 0);
         assert_eq!(t.as_nanos(), i64::MAX);
+        assert!(t.is_saturated());
         let t = Timestamp::from_secs_nanos(i64::MIN, 0);
         assert_eq!(t.as_nanos(), i64::MIN);
+        assert!(t.is_saturated());
+        // 2262-04-11 is the last day nanoseconds hold.
+        let last_day = Timestamp::from_secs_nanos(9_223_286_400, 0);
+        assert!(!last_day.is_saturated());
+        assert!(Timestamp::from_secs_nanos(9_223_372_037, 0).is_saturated());
+        // Differences saturate too: no overflow, never a wrapped sign.
+        assert_eq!(
+            t.nanos_since(Timestamp::from_nanos_i128(i128::MAX)),
+            i64::MIN
+        );
+        assert_eq!(
+            Timestamp::from_nanos_i128(i128::MAX).nanos_since(t),
+            i64::MAX
+        );
     }
 
     #[test]

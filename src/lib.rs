@@ -7,6 +7,12 @@
 //! (stanzas, sessions) → [`finesse`] (notification payloads) → [`report`]
 //! (timeline, findings, renderers). Only [`pipeline`] knows every stage.
 //!
+//! This crate is the analyzer only. The command line, its terminal tables
+//! and progress bar are the `xmppcap` binary (`crates/cli`); the captures the
+//! tests read are made by `xmppcap-fixturegen` (`crates/fixturegen`), which
+//! shares no code with this crate; the fuzz targets (`fuzz/`) call
+//! `fuzzing`.
+//!
 //! Nothing in a capture can make the library panic or abort: bad input
 //! becomes a [`finding::Finding`], and every buffer is capped by
 //! [`limits::Limits`].
@@ -14,13 +20,11 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
-pub mod cli;
 pub mod common;
 pub mod decode;
 pub mod finding;
 pub mod finesse;
-#[doc(hidden)]
-pub mod fixturegen;
+pub mod har;
 pub mod http;
 pub mod limits;
 pub mod pipeline;

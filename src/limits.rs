@@ -16,7 +16,10 @@ pub struct Limits {
     pub max_capture_block: usize,
 
     // --- decode ---
-    /// IPv4 datagrams being reassembled from fragments at once.
+    /// Encapsulations (GRE, ERSPAN, VXLAN, MPLS, PPPoE, IP-in-IP) unwrapped in
+    /// one packet; a deeper packet is skipped and counted (`decode.nesting_limit`).
+    pub max_encapsulation_depth: usize,
+    /// IPv4 and IPv6 datagrams being reassembled from fragments at once.
     pub max_fragment_datagrams: usize,
     /// Bytes held in all incomplete fragmented datagrams together.
     pub max_fragment_bytes: usize,
@@ -30,7 +33,9 @@ pub struct Limits {
     pub max_ooo_bytes_per_dir: usize,
     /// Out-of-order segments buffered per direction.
     pub max_ooo_segments_per_dir: usize,
-    /// A connection with no packet for this long (capture time) is flushed and closed.
+    /// A connection closed by FIN or RST with no packet for this long (capture
+    /// time) is released (its stream number is remembered); an open one is
+    /// never closed for being silent.
     pub flow_idle_timeout: Duration,
 
     // --- tls ---
@@ -99,6 +104,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_capture_block: 16 << 20,
+            max_encapsulation_depth: 8,
             max_fragment_datagrams: 1024,
             max_fragment_bytes: 8 << 20,
             fragment_timeout: Duration::from_secs(60),

@@ -2,9 +2,11 @@
 //!
 //! Takes capture paths and [`Options`]; drives capture → decode → tcp (and,
 //! as they are wired, the stages above) and hands each command the model it
-//! renders. Never prints: rendering is `report`'s, exit codes are `cli`'s.
+//! renders. Never prints: rendering is `report`'s (and the binary's), exit
+//! codes and the progress bar are the `xmppcap` binary's (see [`Progress`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::capture::{CaptureError, CaptureReader, CaptureSummary, Item};
 use crate::decode::{DecodeStats, Decoded, Decoder};
@@ -21,7 +23,6 @@ mod conn;
 mod context;
 mod convert;
 mod follow;
-mod progress;
 mod sessions;
 mod upper;
 
@@ -34,8 +35,9 @@ pub use follow::{follow, Followed, Layer as FollowLayer};
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub limits: Limits,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
+    /// Told how far reading each capture has got (the binary draws a bar
+    /// with it); `None` reports nothing.
+    pub progress: Option<Arc<dyn Progress>>,
     /// Key log files given with `--keylog`.
     pub keylogs: Vec<PathBuf>,
     /// Show credentials, cookies and tokens instead of redacting them.
@@ -53,6 +55,25 @@ pub struct Options {
     /// How far up the stack to decode: the commands that show a lower layer
     /// skip the work above it.
     pub depth: Depth,
+}
+
+/// Hears how far reading each capture has got, so that a front end can
+/// show progress; the library itself never draws or prints anything.
+///
+/// Shared by the threads of [`run_many`], hence `Send + Sync`.
+pub trait Progress: Send + Sync + std::fmt::Debug {
+    /// Reading the capture at `path` (`-` for stdin) begins; the returned
+    /// tracker hears about this capture only.
+    fn start(&self, path: &Path) -> Box<dyn CaptureProgress>;
+}
+
+/// How far reading one capture has got (see [`Progress`]).
+pub trait CaptureProgress {
+    /// `bytes_read` bytes of the file have been read (before gunzipping);
+    /// called every few thousand packets.
+    fn update(&mut self, bytes_read: u64);
+    /// The capture has been read to its end.
+    fn finish(&mut self);
 }
 
 /// The highest layer an analysis decodes. Findings come only from the
@@ -102,7 +123,7 @@ pub fn run_tcp(
     consumer: &mut impl TcpConsumer,
 ) -> Result<CaptureRun, PipelineError> {
     let mut reader = CaptureReader::open(path, &opts.limits)?;
-    let progress = progress::Progress::start(path, opts.progress);
+    let mut progress = opts.progress.as_ref().map(|p| p.start(path));
     let mut decoder = Decoder::new(&opts.limits);
     let mut tcp = Reassembler::new(&opts.limits);
     let mut decode_findings: Vec<Finding> = Vec::new();
@@ -122,11 +143,19 @@ pub fn run_tcp(
             Item::Finding(finding) => consumer.push_finding(finding),
         }
         if packets % 4096 == 0 {
-            progress.update(reader.bytes_read());
+            if let Some(progress) = progress.as_mut() {
+                progress.update(reader.bytes_read());
+            }
         }
     }
+    decoder.finish(&mut decode_findings);
+    for finding in decode_findings.drain(..) {
+        consumer.push_finding(finding);
+    }
     tcp.finish(consumer);
-    progress.finish();
+    if let Some(progress) = progress.as_mut() {
+        progress.finish();
+    }
     Ok(CaptureRun {
         summary: reader.summary().clone(),
         decode: decoder.stats().clone(),

@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;
 
+mod clock;
 mod framing;
 pub(crate) mod fuzz;
 mod pcapng;
@@ -131,6 +132,10 @@ pub struct CaptureSummary {
     pub first_time: Option<Timestamp>,
     /// Latest packet time.
     pub last_time: Option<Timestamp>,
+    /// Frames dated absurdly (before 1971, beyond 2262, or a day or more
+    /// away from the frames around them): each is a `capture.time_glitch`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub time_glitches: u64,
     /// Captured packet bytes (capinfos' "Data size").
     pub bytes: u64,
     /// Bytes of the capture format read (after decompression).
@@ -156,6 +161,7 @@ impl CaptureSummary {
             packets_per_link_type: BTreeMap::new(),
             first_time: None,
             last_time: None,
+            time_glitches: 0,
             bytes: 0,
             file_bytes: 0,
             key_logs: 0,
@@ -163,6 +169,10 @@ impl CaptureSummary {
             corrupt: false,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why a capture cannot be read at all. Anything wrong *inside* a recognised

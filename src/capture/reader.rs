@@ -18,6 +18,7 @@ use std::sync::Arc;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapNGReader};
 
+use super::clock;
 use super::framing::{describe_error, frame_ng_block, frame_pcap_record, Frame, INCOMPLETE};
 use super::pcapng::{read_u32, Interface};
 use super::source::{self, Filling, Opened, Progress};
@@ -44,6 +45,8 @@ pub struct CaptureReader {
     queued: VecDeque<Finding>,
     /// Time of the last timestamped packet: SPBs carry no timestamp and get this one.
     last_ts: Timestamp,
+    /// Spots absurd timestamps.
+    clock: clock::Clock,
     summary: CaptureSummary,
 }
 
@@ -148,6 +151,7 @@ impl CaptureReader {
             skip: None,
             queued: VecDeque::new(),
             last_ts: Timestamp::default(),
+            clock: clock::Clock::default(),
             summary: CaptureSummary::new(name, format, gzip),
         };
         match created {

@@ -1,11 +1,11 @@
-//! IPv4 fragment reassembly, bounded.
+//! IPv4 and IPv6 fragment reassembly, bounded.
 //!
-//! Takes IPv4 fragments (addresses, identification, protocol, offset, more
-//! flag, payload) in capture order; gives the reassembled IP payload when a
-//! datagram completes. Each datagram's bytes and holes live in etherparse's
+//! Takes IP fragments (addresses, identification, protocol, offset, more
+//! flag, payload) in capture order; gives the reassembled IP payload (for
+//! IPv6, the fragmentable part) and its protocol when a datagram completes. Each datagram's bytes and holes live in etherparse's
 //! `IpDefragBuf`; this module bounds how many datagrams and bytes are held,
 //! expires datagrams by capture time, and refuses overlaps whose bytes
-//! disagree. Never holds more than `Limits::max_fragment_datagrams`
+//! disagree. IPv4 and IPv6 datagrams share the caps and the counters. Never holds more than `Limits::max_fragment_datagrams`
 //! datagrams or `Limits::max_fragment_bytes` bytes: a cap hit drops a
 //! datagram with a finding.
 //!
@@ -15,6 +15,7 @@
 //! new datagram the oldest one is dropped.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
 
 use etherparse::defrag::IpDefragBuf;
 use etherparse::{IpFragOffset, IpNumber};
@@ -24,23 +25,30 @@ use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::limits::Limits;
 
-/// Identifies the datagram a fragment belongs to (RFC 791: source, destination, protocol, identification).
+/// Identifies the datagram a fragment belongs to: source, destination and
+/// identification, plus the protocol for IPv4 (RFC 791; RFC 8200 §4.5 keys
+/// IPv6 packets on addresses and identification only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct DatagramKey {
-    pub(crate) src: [u8; 4],
-    pub(crate) dst: [u8; 4],
-    pub(crate) protocol: u8,
-    pub(crate) id: u16,
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    /// IPv4 only.
+    pub(crate) protocol: Option<u8>,
+    pub(crate) id: u32,
 }
 
 impl DatagramKey {
     fn describe(&self) -> String {
-        let [a, b, c, d] = self.src;
-        let [e, f, g, h] = self.dst;
-        format!(
-            "IPv4 datagram {a}.{b}.{c}.{d} -> {e}.{f}.{g}.{h} id 0x{:04x}",
-            self.id
-        )
+        match self.protocol {
+            Some(_) => format!(
+                "IPv4 datagram {} -> {} id 0x{:04x}",
+                self.src, self.dst, self.id
+            ),
+            None => format!(
+                "IPv6 packet {} -> {} id 0x{:08x}",
+                self.src, self.dst, self.id
+            ),
+        }
     }
 }
 
@@ -48,6 +56,9 @@ impl DatagramKey {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fragment<'a> {
     pub(crate) key: DatagramKey,
+    /// The protocol this fragment names (IPv6: its Fragment header's next
+    /// header; only the first fragment's counts, RFC 8200 §4.5).
+    pub(crate) protocol: IpNumber,
     pub(crate) offset: IpFragOffset,
     pub(crate) more: bool,
     pub(crate) payload: &'a [u8],
@@ -60,13 +71,24 @@ pub(crate) struct Fragment<'a> {
 pub(crate) enum Outcome {
     Held,
     Dropped,
-    /// The datagram is complete: its IP payload.
-    Complete(Vec<u8>),
+    /// The datagram is complete: its IP payload and the protocol it carries.
+    Complete(Vec<u8>, IpNumber),
+}
+
+/// Datagrams still incomplete, for the end of the capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Incomplete {
+    pub(crate) datagrams: usize,
+    pub(crate) bytes: usize,
+    /// The first fragment of the oldest one.
+    pub(crate) first: FrameRef,
 }
 
 struct Datagram {
     buf: IpDefragBuf,
-    first_seen: Timestamp,
+    first_seen: FrameRef,
+    /// The protocol named by the fragment at offset 0, once seen.
+    protocol: Option<IpNumber>,
     generation: u64,
 }
 
@@ -102,6 +124,16 @@ impl Reassembler {
         self.held_bytes
     }
 
+    /// What is still held: at the end of the capture, fragments never completed.
+    pub(crate) fn incomplete(&self) -> Option<Incomplete> {
+        let first = self.datagrams.values().map(|d| d.first_seen).min()?;
+        Some(Incomplete {
+            datagrams: self.datagrams.len(),
+            bytes: self.held_bytes,
+            first,
+        })
+    }
+
     pub(crate) fn on_fragment(
         &mut self,
         fragment: Fragment<'_>,
@@ -121,7 +153,7 @@ impl Reassembler {
         if !self.datagrams.contains_key(&key) && !self.make_room(at, findings) {
             return self.refuse(key, at, findings, "max_fragment_datagrams is 0");
         }
-        match self.add(fragment, at.ts) {
+        match self.add(fragment, at) {
             Err(why) => self.refuse(key, at, findings, &why),
             Ok(false) => {
                 self.stats.held += 1;
@@ -129,10 +161,11 @@ impl Reassembler {
             }
             Ok(true) => match self.datagrams.remove(&key) {
                 Some(done) => {
+                    let protocol = done.protocol.unwrap_or(fragment.protocol);
                     let (data, _) = done.buf.take_bufs();
                     self.held_bytes = self.held_bytes.saturating_sub(data.len());
                     self.stats.reassembled += 1;
-                    Outcome::Complete(data)
+                    Outcome::Complete(data, protocol)
                 }
                 None => Outcome::Held, // unreachable: `add` just completed it
             },
@@ -141,7 +174,7 @@ impl Reassembler {
 
     /// Adds a fragment to its datagram (created if new); whether the datagram
     /// is complete, or why the fragment cannot be accepted.
-    fn add(&mut self, fragment: Fragment<'_>, now: Timestamp) -> Result<bool, String> {
+    fn add(&mut self, fragment: Fragment<'_>, now: FrameRef) -> Result<bool, String> {
         let key = fragment.key;
         let start = usize::from(fragment.offset.byte_offset());
         let end = start.saturating_add(fragment.payload.len());
@@ -151,13 +184,17 @@ impl Reassembler {
         let datagram = self.datagrams.entry(key).or_insert_with(|| {
             let generation = self.next_generation;
             self.next_generation += 1;
-            self.order.push_back((now, key, generation));
+            self.order.push_back((now.ts, key, generation));
             Datagram {
-                buf: IpDefragBuf::new(IpNumber(key.protocol), Vec::new(), Vec::new()),
+                buf: IpDefragBuf::new(fragment.protocol, Vec::new(), Vec::new()),
                 first_seen: now,
+                protocol: None,
                 generation,
             }
         });
+        if start == 0 {
+            datagram.protocol = Some(fragment.protocol);
+        }
         if let Some(at_byte) = first_disagreement(&datagram.buf, start, fragment.payload) {
             return Err(format!("overlapping fragments disagree at byte {at_byte}"));
         }
@@ -265,7 +302,7 @@ impl Reassembler {
         let held = datagram.buf.data().len();
         self.held_bytes = self.held_bytes.saturating_sub(held);
         self.stats.dropped += 1;
-        let age = at.ts.secs_since(datagram.first_seen);
+        let age = at.ts.secs_since(datagram.first_seen.ts);
         let message = format!(
             "{} dropped ({held} bytes held, first fragment {age:.3} s earlier): {why}",
             key.describe()
@@ -308,15 +345,16 @@ mod tests {
     use super::*;
 
     const KEY: DatagramKey = DatagramKey {
-        src: [10, 0, 0, 1],
-        dst: [10, 0, 0, 2],
-        protocol: 6,
+        src: IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)),
+        dst: IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)),
+        protocol: Some(6),
         id: 0x1234,
     };
 
     fn frag(offset_bytes: u16, more: bool, payload: &[u8]) -> Fragment<'_> {
         Fragment {
             key: KEY,
+            protocol: IpNumber::TCP,
             offset: IpFragOffset::try_new(offset_bytes / 8).unwrap(),
             more,
             payload,
@@ -357,7 +395,11 @@ mod tests {
                 .collect();
             assert_eq!(
                 outcomes,
-                vec![Outcome::Held, Outcome::Held, Outcome::Complete(d.clone())],
+                vec![
+                    Outcome::Held,
+                    Outcome::Held,
+                    Outcome::Complete(d.clone(), IpNumber::TCP)
+                ],
                 "{order:?}"
             );
             assert_eq!(r.held_bytes(), 0);
@@ -380,7 +422,7 @@ mod tests {
         );
         assert_eq!(
             r.on_fragment(frag(32, false, &d[32..]), at(3, 0), &mut findings),
-            Outcome::Complete(d.clone())
+            Outcome::Complete(d.clone(), IpNumber::TCP)
         );
         assert!(findings.is_empty());
 
@@ -442,7 +484,7 @@ mod tests {
         };
         let mut r = Reassembler::new(&limits);
         let mut findings = Vec::new();
-        for id in 0..3u16 {
+        for id in 0..3u32 {
             let f = Fragment {
                 key: DatagramKey { id, ..KEY },
                 ..frag(0, true, &d[..16])
@@ -507,8 +549,8 @@ mod tests {
         // ...then a hundred thousand dropped ones behind it.
         for id in 0..100_000u32 {
             let mut f = frag(0, true, &d[..10]);
-            f.key.id = (id % 60_000) as u16;
-            f.key.dst = [10, 0, 0, 3];
+            f.key.id = id % 60_000;
+            f.key.dst = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 3));
             assert_eq!(r.on_fragment(f, at(2, 0), &mut findings), Outcome::Dropped);
         }
         assert!(r.order.len() <= 2 * 1024 + 16, "{}", r.order.len());

@@ -2,7 +2,8 @@
 //!
 //! Takes arbitrary bytes as one packet, or as a sequence of packets (each
 //! prefixed by a 2-byte big-endian length) through one decoder so that
-//! fragment state carries over. Never expected to panic.
+//! fragment state carries over; the decoder's end-of-capture findings too.
+//! Never expected to panic.
 
 use super::{Decoded, Decoder};
 use crate::capture::{LinkType, Packet};
@@ -31,6 +32,7 @@ pub(crate) fn decode_sequence(link_type: u32, mut data: &[u8]) {
         decode_with(&mut decoder, link_type, packet, frame);
         data = rest;
     }
+    decoder.finish(&mut Vec::new());
 }
 
 fn decode_with(decoder: &mut Decoder, link_type: u32, data: &[u8], frame: u64) {
@@ -100,13 +102,46 @@ mod tests {
             0x08, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
         ];
         sll2.extend_from_slice(&v4);
-        vec![
+        let mut seeds = vec![
             (101, v4),
             (229, v6),
             (1, eth),
             (101, frag),
             (0, null),
             (276, sll2),
+        ];
+        seeds.extend(tunnel_seeds());
+        seeds
+    }
+
+    /// Each encapsulation around a small TCP packet, and an IPv6 fragment.
+    fn tunnel_seeds() -> Vec<(u32, Vec<u8>)> {
+        use crate::decode::testkit::*;
+        let ip = ipv4_tcp(CLIENT, SERVER, Tcp::data(1, 2), b"hello");
+        let frame = ethernet(0x0800, &ip);
+        let all = GreOptions {
+            checksum: true,
+            key: Some(1),
+            sequence: Some(2),
+        };
+        let outer = |protocol: u8, payload: &[u8]| ipv4(OUTER_A, OUTER_B, protocol, payload);
+        let v6 = ipv6_tcp(CLIENT6, SERVER6, Tcp::data(1, 2), &[7; 40]);
+        let v6_fragment = ipv6_fragments(&v6, 0, 9, &[32, 28]).remove(0);
+        vec![
+            (101, outer(47, &gre(all, 0x0800, &ip))),
+            (101, outer(47, &erspan2(1, 2, &frame))),
+            (101, outer(47, &erspan3(0, true, &frame))),
+            (
+                101,
+                ipv4_udp(OUTER_A, OUTER_B, 50000, 4789, &vxlan(7, &frame)),
+            ),
+            (
+                1,
+                ethernet(0x8847, &mpls(&[16, 17], true, &pw_control_word(1, &frame))),
+            ),
+            (1, ethernet(0x8864, &pppoe(1, 0x0021, &ip))),
+            (101, outer(41, &v6)),
+            (229, v6_fragment),
         ]
     }
 
@@ -131,6 +166,18 @@ mod tests {
     #[test]
     fn fuzz_smoke_mutated_packets_never_panic() {
         const LINK_TYPES: [u32; 11] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 147];
+        // Nested GRE up to past the cap.
+        let mut nested = crate::decode::testkit::ipv4_tcp(
+            [1; 4],
+            [2; 4],
+            crate::decode::testkit::Tcp::data(1, 2),
+            b"x",
+        );
+        for _ in 0..10 {
+            let gre = crate::decode::testkit::gre(Default::default(), 0x0800, &nested);
+            nested = crate::decode::testkit::ipv4([3; 4], [4; 4], 47, &gre);
+            decode_one(101, &nested);
+        }
         let seeds = seeds();
         let mut rng = Rng(0xdec0_de00_0000_0042);
         for _ in 0..4000 {
@@ -157,6 +204,21 @@ mod tests {
                 sequence.extend_from_slice(&packet);
             }
             decode_sequence(101, &sequence);
+        }
+        // Sequences of mutated IPv6 fragments (offset and M flag in bytes 42..44).
+        let v6_fragment = seeds.last().map(|s| s.1.clone()).unwrap_or_default();
+        for _ in 0..300 {
+            let mut sequence = Vec::new();
+            for _ in 0..rng.below(12) {
+                let mut packet = v6_fragment.clone();
+                let offset_units = rng.below(8) as u16;
+                let more = rng.below(2) as u16;
+                packet[42..44].copy_from_slice(&(offset_units << 3 | more).to_be_bytes());
+                mutate(&mut rng, &mut packet);
+                sequence.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+                sequence.extend_from_slice(&packet);
+            }
+            decode_sequence(229, &sequence);
         }
     }
 }

@@ -37,7 +37,13 @@ impl Conn {
             server,
             tls: None,
             tls_dirs: [false; 2],
-            upper: Upper::new(stream),
+            upper: Upper::new(
+                stream,
+                crate::ws::Ports {
+                    client: client.port(),
+                    server: server.port(),
+                },
+            ),
             bytes: ByteAccounts::default(),
         }
     }

@@ -225,10 +225,24 @@ pub(crate) fn ws_message(m: &ws::Message<'_>, text: Option<String>) -> Event {
     };
     let mut summary = String::with_capacity(48);
     let _ = write!(summary, "{opcode} message");
-    let _ = match m.len {
-        Some(len) if m.compressed => write!(summary, ", {len} bytes ({} compressed)", m.wire_len),
-        Some(len) => write!(summary, ", {len} bytes"),
-        None => write!(summary, ", {} compressed bytes not inflated", m.wire_len),
+    let _ = match (m.len, m.known_bytes, m.inflate_cap) {
+        (_, Some(known), _) => write!(
+            summary,
+            ", {known} of {} bytes known ({} compressed; the rest refers to compression history from before the capture or a gap)",
+            m.payload.len(),
+            m.wire_len
+        ),
+        (None, _, Some(cap)) => write!(
+            summary,
+            ", inflated to the {} cap, the rest dropped ({} compressed bytes)",
+            text::bytes(cap),
+            m.wire_len
+        ),
+        (Some(len), ..) if m.compressed => {
+            write!(summary, ", {len} bytes ({} compressed)", m.wire_len)
+        }
+        (Some(len), ..) => write!(summary, ", {len} bytes"),
+        (None, ..) => write!(summary, ", {} compressed bytes not inflated", m.wire_len),
     };
     if m.frames > 1 {
         let _ = write!(summary, " in {} frames", m.frames);
@@ -414,4 +428,56 @@ pub(crate) fn one_line(s: &str, max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Timestamp;
+
+    fn compressed(
+        len: Option<u64>,
+        known: Option<u64>,
+        cap: Option<u64>,
+        payload: &[u8],
+    ) -> String {
+        let at = FrameRef::new(5, Timestamp::default());
+        let m = ws::Message {
+            stream: 0,
+            dir: Dir::ServerToClient,
+            frame: at,
+            last_frame: at,
+            time: at.ts,
+            opcode: ws::MessageOpcode::Text,
+            compressed: true,
+            frames: 1,
+            wire_len: 300,
+            len,
+            truncated: cap.is_some(),
+            not_inflated: None,
+            known_bytes: known,
+            inflate_cap: cap,
+            text: None,
+            payload,
+        };
+        ws_message(&m, None).summary
+    }
+
+    #[test]
+    fn a_message_inflated_to_the_cap_says_so() {
+        let summary = compressed(None, None, Some(8 << 20), b"<message>");
+        assert_eq!(
+            summary,
+            "text message, inflated to the 8.0 MiB cap, the rest dropped (300 compressed bytes)"
+        );
+    }
+
+    #[test]
+    fn a_partly_known_message_says_how_much() {
+        let summary = compressed(Some(6), Some(2), None, b"<\xff\xff\xff2>");
+        assert!(
+            summary.starts_with("text message, 2 of 6 bytes known (300 compressed;"),
+            "{summary}"
+        );
+    }
 }

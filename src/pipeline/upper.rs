@@ -60,6 +60,7 @@ enum Guess {
 
 pub(crate) struct Upper {
     stream: u64,
+    ports: ws::Ports,
     app: App,
     pending: Vec<Pending>,
     /// The first bytes of each direction (up to [`PROBE_LIMIT`]) while undecided.
@@ -90,9 +91,10 @@ impl Upper {
         self.framer_tls.contains(&true)
     }
 
-    pub fn new(stream: u64) -> Upper {
+    pub fn new(stream: u64, ports: ws::Ports) -> Upper {
         Upper {
             stream,
+            ports,
             app: App::Undecided,
             pending: Vec::new(),
             probe: [Vec::new(), Vec::new()],
@@ -331,7 +333,8 @@ impl Upper {
             // `http` and `tls` stop here: the bytes are counted as unparsed, without a finding.
             Guess::WebSocket if ctx.depth == Depth::Http => App::Opaque,
             Guess::WebSocket => {
-                let ws = ws::Connection::new_midstream(self.stream, &ctx.limits);
+                let mut ws = ws::Connection::new_midstream(self.stream, &ctx.limits);
+                ws.set_ports(self.ports);
                 App::WebSocket(Box::new(WsApp {
                     ws,
                     xmpp: None,
@@ -357,11 +360,10 @@ impl Upper {
     /// What the pending bytes look like: the first direction to give a
     /// definite answer wins; a direction without bytes yet waits.
     fn guess(&self, ctx: &Context, via_tls: bool, at_end: bool) -> Guess {
-        let answer = |dir: Dir| {
-            let bytes = &self.probe[dir.index()];
-            let max_ws_frame = ctx.limits.max_ws_resync_frame as u64;
-            classify(bytes, dir, via_tls, at_end, max_ws_frame)
-        };
+        let [c2s, s2c] = &self.probe;
+        let max_frame = ctx.limits.max_ws_resync_frame as u64;
+        let websocket = ws::probe([c2s, s2c], Some(self.ports), max_frame, at_end);
+        let answer = |dir: Dir| classify(&self.probe[dir.index()], dir, via_tls, websocket);
         let full = self.probe.iter().any(|p| p.len() >= PROBE_LIMIT);
         if answer(Dir::ClientToServer) == Guess::Tls {
             // A TLS client may have reached a server that speaks plain XMPP
@@ -475,8 +477,9 @@ impl Upper {
     }
 }
 
-/// One direction's first bytes: what protocol they start.
-fn classify(bytes: &[u8], dir: Dir, via_tls: bool, at_end: bool, max_ws_frame: u64) -> Guess {
+/// One direction's first bytes: what protocol they start (`websocket`: what
+/// both directions' first bytes say about WebSocket).
+fn classify(bytes: &[u8], dir: Dir, via_tls: bool, websocket: ws::Probe) -> Guess {
     if bytes.is_empty() {
         return Guess::NeedMore;
     }
@@ -498,7 +501,7 @@ fn classify(bytes: &[u8], dir: Dir, via_tls: bool, at_end: bool, max_ws_frame: u
         xmpp::Probe::NeedMore => maybe = true,
         xmpp::Probe::NotXmpp => {}
     }
-    match ws::probe(bytes, max_ws_frame, at_end) {
+    match websocket {
         ws::Probe::WebSocket => return Guess::WebSocket,
         ws::Probe::NeedMore => maybe = true,
         ws::Probe::NotWebSocket => {}
@@ -536,50 +539,51 @@ fn websocket_detail(summary: &ws::Summary) -> String {
 mod tests {
     use super::*;
 
-    const MAX: u64 = 1 << 16;
+    const NO_WS: ws::Probe = ws::Probe::NotWebSocket;
 
     #[test]
     fn classify_by_content_on_any_port() {
         let c2s = Dir::ClientToServer;
         let s2c = Dir::ServerToClient;
         assert_eq!(
-            classify(b"\x16\x03\x01\x02\x00\x01", c2s, false, false, MAX),
+            classify(b"\x16\x03\x01\x02\x00\x01", c2s, false, NO_WS),
             Guess::Tls
         );
         // Inside TLS, a TLS-looking record is not TLS again.
         assert_ne!(
-            classify(b"\x16\x03\x01\x02\x00\x01", c2s, true, true, MAX),
+            classify(b"\x16\x03\x01\x02\x00\x01", c2s, true, NO_WS),
             Guess::Tls
         );
         assert_eq!(
-            classify(b"GET /ws/ HTTP/1.1\r\n", c2s, false, false, MAX),
+            classify(b"GET /ws/ HTTP/1.1\r\n", c2s, false, NO_WS),
             Guess::Http
         );
         assert_eq!(
-            classify(b"HTTP/1.1 200 OK\r\n", s2c, false, false, MAX),
+            classify(b"HTTP/1.1 200 OK\r\n", s2c, false, NO_WS),
             Guess::Http
         );
         assert_eq!(
-            classify(
-                b"<?xml version='1.0'?><stream:stream",
-                c2s,
-                false,
-                false,
-                MAX
-            ),
+            classify(b"<?xml version='1.0'?><stream:stream", c2s, false, NO_WS),
             Guess::Xmpp
         );
         assert_eq!(
-            classify(b"\n <iq type='get'/>", s2c, false, false, MAX),
+            classify(b"\n <iq type='get'/>", s2c, false, NO_WS),
             Guess::Xmpp
         );
         let frames = [b"\x81\x03one".as_slice(), b"\x81\x03two", b"\x81\x05three"].concat();
-        assert_eq!(classify(&frames, s2c, false, false, MAX), Guess::WebSocket);
         assert_eq!(
-            classify(b"SSH-2.0-OpenSSH_9.6\r\n", s2c, false, false, MAX),
+            classify(&frames, s2c, false, ws::Probe::WebSocket),
+            Guess::WebSocket
+        );
+        assert_eq!(
+            classify(b"SSH-2.0-OpenSSH_9.6\r\n", s2c, false, NO_WS),
             Guess::Unknown
         );
-        assert_eq!(classify(b"GE", c2s, false, false, MAX), Guess::NeedMore);
-        assert_eq!(classify(b"", c2s, false, false, MAX), Guess::NeedMore);
+        assert_eq!(classify(b"GE", c2s, false, NO_WS), Guess::NeedMore);
+        assert_eq!(
+            classify(&frames, s2c, false, ws::Probe::NeedMore),
+            Guess::NeedMore
+        );
+        assert_eq!(classify(b"", c2s, false, NO_WS), Guess::NeedMore);
     }
 }

@@ -10,8 +10,7 @@ use quick_xml::escape::escape;
 
 use crate::report::event::Event;
 use crate::report::model::{Grouped, Report, SessionReport};
-use crate::report::table::{event_label, session_facts};
-use crate::report::text;
+use crate::report::text::{self, event_label, session_facts};
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}\
@@ -52,7 +51,7 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         &format!(
             "{} TCP, {}",
             report.connections.len(),
-            crate::report::text::count(report.sessions.len(), "XMPP session")
+            text::count(report.sessions.len(), "XMPP session")
         ),
     )?;
     writeln!(out, "</table>")?;

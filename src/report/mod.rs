@@ -1,5 +1,7 @@
-//! Stage `report`: the models the commands render and their renderers
-//! (table, JSON; NDJSON and HTML as the stages above TCP land).
+//! Stage `report`: the models the commands render and the renderers that
+//! need nothing beyond the library (JSON, NDJSON, HTML), plus the words the
+//! human-readable renderers share ([`text`]). The terminal tables are drawn
+//! by the `xmppcap` binary from these same models.
 //!
 //! Takes finished models from `pipeline`; gives text on a writer. Renderers
 //! never derive facts of their own: every number they print is in the model.
@@ -8,9 +10,7 @@ pub mod event;
 pub mod findings;
 pub mod html;
 pub mod json;
-pub mod listing;
 pub mod model;
 pub mod ndjson;
 pub mod streams;
-pub mod table;
-pub(crate) mod text;
+pub mod text;

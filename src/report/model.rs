@@ -1,9 +1,10 @@
 //! The report model: what `xmppcap report` knows about one capture once it
 //! has been read — connections, XMPP sessions, the timeline and findings.
 //!
-//! Built by the pipeline; rendered by `table`, `json` and `html`. Plain
-//! serialisable data (schema [`SCHEMA`], documented in `docs/report.schema.json`
-//! and README). Never recomputes what a stage measured.
+//! Built by the pipeline; rendered by `json` and `html` here and by the
+//! `xmppcap` binary's table. Plain serialisable data (schema [`SCHEMA`],
+//! documented in `docs/report.schema.json` and README). Never recomputes what
+//! a stage measured.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -72,7 +73,7 @@ impl Report {
         let mut sessions: BTreeMap<u32, Vec<&Event>> = BTreeMap::new();
         let mut connections: BTreeMap<u64, Vec<&Event>> = BTreeMap::new();
         for e in &self.timeline {
-            let shown = crate::report::table::in_session_timeline(e);
+            let shown = in_session_timeline(e);
             match (e.session, e.stream) {
                 (Some(id), _) if shown => sessions.entry(id).or_default().push(e),
                 (None, Some(st)) if shown && sessions_of.contains_key(&st) => {
@@ -99,6 +100,22 @@ impl Report {
             .collect();
         Grouped { sessions, others }
     }
+}
+
+/// The events a session's timeline shows: not the WebSocket messages (their
+/// stanzas are shown) nor the TLS handshake's inner steps (NDJSON has them).
+pub(crate) fn in_session_timeline(e: &Event) -> bool {
+    const HIDDEN: [&str; 8] = [
+        "ws.message",
+        "tls.change_cipher_spec",
+        "tls.encrypted_extensions",
+        "tls.finished",
+        "tls.new_session_ticket",
+        "tls.decryption_started",
+        "tls.end_of_early_data",
+        "tcp.close",
+    ];
+    !HIDDEN.contains(&e.kind.as_str())
 }
 
 /// See [`Report::grouped`].

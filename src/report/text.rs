@@ -1,11 +1,18 @@
-//! Small text helpers shared by the table renderers: sizes, durations,
-//! clock times and safe display of captured bytes. Never fails.
+//! The words the human-readable renderers share: sizes, durations, clock
+//! times, safe display of captured bytes, and a session's header facts and
+//! an event's label. Used by the HTML report here and by the `xmppcap`
+//! binary's tables, so both say the same thing the same way.
+//!
+//! Takes model values; gives strings. Never fails and never derives a fact
+//! the model does not hold.
 
 use crate::common::Timestamp;
+use crate::report::event::{Detail, Event};
+use crate::report::model::SessionReport;
+use crate::xmpp::{self, Transport};
 
-/// `1448 B`, `12.3 KiB`, `4.0 MiB`: exact below 10 KiB, one decimal above.
 /// `n` and the noun, plural unless `n` is 1: "1 XMPP session", "2 XMPP sessions".
-pub(crate) fn count(n: usize, noun: &str) -> String {
+pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("{n} {noun}")
     } else {
@@ -13,7 +20,8 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
     }
 }
 
-pub(crate) fn bytes(n: u64) -> String {
+/// `1448 B`, `12.3 KiB`, `4.0 MiB`: exact below 10 KiB, one decimal above.
+pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 10 * 1024 {
         return format!("{n} B");
@@ -28,7 +36,7 @@ pub(crate) fn bytes(n: u64) -> String {
 }
 
 /// A duration in seconds, short: `850 µs`, `12 ms`, `1.234 s`, `2 min 5 s`, `3 h 02 min`.
-pub(crate) fn duration_nanos(nanos: i64) -> String {
+pub fn duration_nanos(nanos: i64) -> String {
     let sign = if nanos < 0 { "-" } else { "" };
     let n = nanos.unsigned_abs();
     let text = if n < 1_000_000 {
@@ -50,7 +58,7 @@ pub(crate) fn duration_nanos(nanos: i64) -> String {
 }
 
 /// Time of day with milliseconds, UTC: `09:00:01.234`.
-pub(crate) fn clock(ts: Timestamp) -> String {
+pub fn clock(ts: Timestamp) -> String {
     let full = ts.to_rfc3339();
     // RFC 3339 from Timestamp is `YYYY-MM-DDTHH:MM:SS.ffffffZ`; take `HH:MM:SS.fff`.
     full.get(11..23).map(str::to_owned).unwrap_or(full)
@@ -59,7 +67,7 @@ pub(crate) fn clock(ts: Timestamp) -> String {
 /// Captured bytes as text a terminal can show safely: printable ASCII, tabs
 /// and newlines as they are; anything else (including escape sequences) as
 /// `\xNN` so captured data can never drive the terminal.
-pub(crate) fn printable(data: &[u8]) -> String {
+pub fn printable(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len());
     for chunk in data.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -75,6 +83,103 @@ pub(crate) fn printable(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The session's header lines: transport, TLS, user, subscriptions, time, end.
+pub fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
+    let x = &s.xmpp;
+    let mut facts = vec![("transport", transport_fact(s))];
+    if let Some(tls) = &s.tls {
+        facts.push(("tls", tls.clone()));
+    }
+    if let Some(detail) = &s.transport_detail {
+        // How the WebSocket closed, or which BOSH session it was.
+        let label = match x.transport {
+            Transport::WebSocket => "websocket",
+            Transport::Bosh => "bosh",
+            Transport::Tcp => "transport",
+        };
+        facts.push((label, detail.clone()));
+    }
+    if let Some(sasl) = &x.sasl {
+        let sasl = format!(
+            "{} as {} → {}",
+            sasl.mechanism.as_deref().unwrap_or("?"),
+            sasl.user.as_deref().unwrap_or("?"),
+            sasl.outcome.as_deref().unwrap_or("no answer")
+        );
+        facts.push(("sasl", sasl));
+    }
+    if let Some(p) = &x.presence {
+        // The initial presence has no type: it is "available", shown as its `<show>` says.
+        let kind = p.show.as_deref().unwrap_or("available");
+        facts.push((
+            "presence",
+            format!("{kind} (priority {})", p.priority.unwrap_or(0)),
+        ));
+    }
+    for sub in &x.subscriptions {
+        let node = sub.node.as_deref().unwrap_or("?");
+        let outcome = sub.outcome.as_deref().unwrap_or("no answer");
+        facts.push(("subscription", format!("{} {node} → {outcome}", sub.action)));
+    }
+    if x.finesse_updates > 0 {
+        let state = x
+            .last_agent_state
+            .as_deref()
+            .map(|s| format!(", last agent state {s}"))
+            .unwrap_or_default();
+        facts.push(("finesse", format!("{} updates{state}", x.finesse_updates)));
+    }
+    facts.extend(pings_fact(x).map(|p| ("pings", p)));
+    if let (Some(a), Some(b)) = (s.start, s.end) {
+        let span = duration_nanos(b.nanos_since(a));
+        facts.push(("time", format!("{} → {} ({span})", clock(a), clock(b))));
+    }
+    facts.push(("ended", s.ended.clone()));
+    facts
+}
+
+/// "websocket · stream 0 · client → server".
+fn transport_fact(s: &SessionReport) -> String {
+    let streams: Vec<String> = s.streams.iter().map(u64::to_string).collect();
+    let endpoints = match (s.client, s.server) {
+        (Some(c), Some(v)) => format!(" · {c} → {v}"),
+        _ => String::new(),
+    };
+    format!(
+        "{:?} · stream {}{endpoints}",
+        s.xmpp.transport,
+        streams.join(", ")
+    )
+    .to_lowercase()
+}
+
+/// "2 sent, 2 answered, 0 unanswered, slowest 900 µs", when pings were sent.
+fn pings_fact(x: &xmpp::Summary) -> Option<String> {
+    let p = &x.pings;
+    let sent = p.sent[0] + p.sent[1];
+    if sent == 0 {
+        return None;
+    }
+    let max = p
+        .max_latency_ms
+        .map(|m| format!(", slowest {}", duration_nanos((m * 1e6) as i64)))
+        .unwrap_or_default();
+    Some(format!(
+        "{sent} sent, {} answered, {} unanswered{max}",
+        p.answered, p.unanswered
+    ))
+}
+
+/// An event's name in a timeline: the stanza's name for stanzas, the
+/// finding's level and code for findings, else the event kind.
+pub fn event_label(e: &Event) -> String {
+    match &e.detail {
+        Detail::Stanza(s) => s.name.clone(),
+        Detail::Finding { level, code, .. } => format!("{level} {code}"),
+        _ => e.kind.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub enum GapReason {
     SnapLen,
     /// The out-of-order buffer reached its cap before the hole was filled.
     BufferLimit,
-    /// The stream ended (RST, idle timeout, eviction, port reuse) before the hole was filled.
+    /// The stream ended (RST, eviction, port reuse) before the hole was filled.
     Closed,
     /// The capture ended before the hole was filled.
     EndOfCapture,
@@ -150,8 +150,6 @@ pub enum Ending {
     Rst,
     /// Still open (perhaps half-closed) when the capture ended.
     OpenAtEnd,
-    /// No packet for `flow_idle_timeout`.
-    IdleTimeout,
     /// Closed to make room under `max_open_flows`.
     Evicted,
     /// A new SYN reused the 4-tuple while this stream was still open.
@@ -165,7 +163,10 @@ pub struct StreamStats {
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub origin: Origin,
+    /// The first frame of the stream.
     pub first: FrameRef,
+    /// The last frame, dated no earlier than `first` (a frame dated before
+    /// the first counts at the first's time), so `last - first` is never negative.
     pub last: FrameRef,
     pub client_to_server: DirStats,
     pub server_to_client: DirStats,
@@ -196,7 +197,6 @@ impl StreamStats {
                 (false, true) => "FIN server, open at end".to_owned(),
                 _ => "open at end".to_owned(),
             },
-            Ending::IdleTimeout => "idle timeout".to_owned(),
             Ending::Evicted => "evicted (flow limit)".to_owned(),
             Ending::PortReused => "port reused".to_owned(),
         }

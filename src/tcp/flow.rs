@@ -3,8 +3,9 @@
 //! Takes the segments of one 4-tuple (already matched to this stream); gives
 //! the stream's events through the two direction [`Assembler`]s, and its
 //! [`StreamStats`] when it leaves the table. Never decides stream identity on
-//! its own: the table asks [`Flow::starts_new_stream`] (Wireshark's rule)
-//! before handing a segment over.
+//! its own: the table asks the stream's [`Identity`] (Wireshark's rule)
+//! before handing a segment over, and keeps that identity after the stream
+//! is released. Never looks at capture time to decide anything.
 
 use std::net::SocketAddr;
 
@@ -50,17 +51,51 @@ enum State {
     Closed(Ending),
 }
 
+/// What numbers a stream: enough to apply Wireshark's rule to later
+/// packets of its 4-tuple, kept after the stream itself is released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) stream: u64,
+    pub(crate) client: SocketAddr,
+    /// Wireshark's `tcpd->fwd/rev->base_seq` per direction (by `Dir::index`).
+    base_seq: [Option<Seq>; 2],
+}
+
+impl Identity {
+    fn dir_of(&self, src: SocketAddr) -> Dir {
+        if src == self.client {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        }
+    }
+
+    /// Wireshark 4.0 `dissect_tcp` (epan/dissectors/packet-tcp.c): a SYN
+    /// without ACK whose sequence number differs from the `base_seq` recorded
+    /// for its direction creates a new conversation (`conversation_new`, flag
+    /// `TCP_A_REUSED_PORTS`). A SYN with the same number is a retransmission,
+    /// even after FIN or RST (tshark 4.0.17 keeps such a SYN in the old
+    /// stream); a SYN-ACK never creates one (it only replaces `base_seq`).
+    /// Time plays no part: a connection silent for hours, or a frame dated
+    /// decades away, stays in its stream.
+    pub(crate) fn starts_new_stream(&self, seg: &TcpSegment<'_>) -> bool {
+        if !seg.flags.syn || seg.flags.ack {
+            return false;
+        }
+        let dir = self.dir_of(seg.src);
+        self.base_seq[dir.index()].is_some_and(|base| base != Seq(seg.seq))
+    }
+}
+
 /// One TCP connection (one Wireshark `tcp.stream`).
 #[derive(Debug)]
 pub(crate) struct Flow {
-    stream: u64,
-    client: SocketAddr,
+    id: Identity,
     server: SocketAddr,
     origin: Origin,
     first: FrameRef,
+    /// The last frame; its time never precedes `first`'s (see [`Flow::on_segment`]).
     last: FrameRef,
-    /// Wireshark's `tcpd->fwd/rev->base_seq` per direction (by `Dir::index`).
-    base_seq: [Option<Seq>; 2],
     asm: [Assembler; 2],
     syn_seen: bool,
     syn_ack_seen: bool,
@@ -81,13 +116,15 @@ impl Flow {
             }
         };
         Flow {
-            stream,
-            client,
+            id: Identity {
+                stream,
+                client,
+                base_seq: [None, None],
+            },
             server,
             origin,
             first: at,
             last: at,
-            base_seq: [None, None],
             asm: [Assembler::new(caps), Assembler::new(caps)],
             syn_seen: false,
             syn_ack_seen: false,
@@ -98,7 +135,11 @@ impl Flow {
     }
 
     pub(crate) fn stream(&self) -> u64 {
-        self.stream
+        self.id.stream
+    }
+
+    pub(crate) fn identity(&self) -> Identity {
+        self.id
     }
 
     pub(crate) fn last(&self) -> FrameRef {
@@ -109,39 +150,14 @@ impl Flow {
         self.state == State::Open
     }
 
-    pub(crate) fn endpoints(&self) -> (SocketAddr, SocketAddr) {
-        (self.client, self.server)
-    }
-
     pub(crate) fn opened(&self) -> Event<'static> {
         Event::Opened {
-            stream: self.stream,
+            stream: self.id.stream,
             at: self.first,
-            client: self.client,
+            client: self.id.client,
             server: self.server,
             origin: self.origin,
         }
-    }
-
-    fn dir_of(&self, src: SocketAddr) -> Dir {
-        if src == self.client {
-            Dir::ClientToServer
-        } else {
-            Dir::ServerToClient
-        }
-    }
-
-    /// Wireshark 4.0 `dissect_tcp` (epan/dissectors/packet-tcp.c): a SYN
-    /// without ACK whose sequence number differs from the `base_seq` recorded
-    /// for its direction creates a new conversation (`conversation_new`, flag
-    /// `TCP_A_REUSED_PORTS`). A SYN with the same number is a retransmission;
-    /// a SYN-ACK never creates one (it only replaces `base_seq`).
-    pub(crate) fn starts_new_stream(&self, seg: &TcpSegment<'_>) -> bool {
-        if !seg.flags.syn || seg.flags.ack {
-            return false;
-        }
-        let dir = self.dir_of(seg.src);
-        self.base_seq[dir.index()].is_some_and(|base| base != Seq(seg.seq))
     }
 
     /// Wireshark's `base_seq` bookkeeping, in its order: a SYN-ACK with another
@@ -151,33 +167,36 @@ impl Flow {
         let seq = Seq(seg.seq);
         let fwd = dir.index();
         let rev = dir.flip().index();
-        if seg.flags.syn && seg.flags.ack && self.base_seq[fwd].is_some() {
-            self.base_seq[fwd] = Some(seq);
+        let base_seq = &mut self.id.base_seq;
+        if seg.flags.syn && seg.flags.ack && base_seq[fwd].is_some() {
+            base_seq[fwd] = Some(seq);
         }
-        if self.base_seq[fwd].is_none() {
-            self.base_seq[fwd] = Some(if seg.flags.syn {
+        if base_seq[fwd].is_none() {
+            base_seq[fwd] = Some(if seg.flags.syn {
                 seq
             } else {
                 Seq(seg.seq.wrapping_sub(1))
             });
         }
-        if seg.flags.ack && self.base_seq[rev].is_none() {
-            self.base_seq[rev] = Some(Seq(seg.ack.wrapping_sub(1)));
+        if seg.flags.ack && base_seq[rev].is_none() {
+            base_seq[rev] = Some(Seq(seg.ack.wrapping_sub(1)));
         }
     }
 
-    /// One segment of this stream.
+    /// One segment of this stream. A frame dated before the stream's first
+    /// (a capture whose clock went back) is recorded as last at the first's
+    /// time, so that no duration computed from the stats is negative.
     pub(crate) fn on_segment(&mut self, at: FrameRef, seg: &TcpSegment<'_>, sink: &mut impl Sink) {
-        let dir = self.dir_of(seg.src);
+        let dir = self.id.dir_of(seg.src);
         let cx = Ctx {
-            stream: self.stream,
+            stream: self.id.stream,
             dir,
         };
         let peer = Ctx {
-            stream: self.stream,
+            stream: self.id.stream,
             dir: dir.flip(),
         };
-        self.last = at;
+        self.last = FrameRef::new(at.frame, at.ts.max(self.first.ts));
         self.track_base_seq(dir, seg);
         let flags = seg.flags;
         if flags.syn {
@@ -239,7 +258,7 @@ impl Flow {
         }
         self.flush(at, GapReason::Closed, sink);
         sink.on_tcp(Event::Rst {
-            stream: self.stream,
+            stream: self.id.stream,
             dir,
             at,
         });
@@ -249,7 +268,7 @@ impl Flow {
     fn flush(&mut self, at: FrameRef, reason: GapReason, sink: &mut impl Sink) {
         for dir in Dir::BOTH {
             let cx = Ctx {
-                stream: self.stream,
+                stream: self.id.stream,
                 dir,
             };
             if let Some(asm) = self.asm.get_mut(dir.index()) {
@@ -273,7 +292,7 @@ impl Flow {
         }
         let stats = self.stats();
         sink.on_tcp(Event::Closed {
-            stream: self.stream,
+            stream: self.id.stream,
             at,
             stats: &stats,
         });
@@ -282,8 +301,8 @@ impl Flow {
     pub(crate) fn stats(&self) -> StreamStats {
         let [c2s, s2c] = &self.asm;
         StreamStats {
-            stream: self.stream,
-            client: self.client,
+            stream: self.id.stream,
+            client: self.id.client,
             server: self.server,
             origin: self.origin,
             first: self.first,

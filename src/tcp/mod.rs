@@ -15,9 +15,12 @@
 //! `base_seq` recorded for its direction (set by the direction's first segment,
 //! SYN: seq, else seq - 1, or by the other direction's first ACK, ack - 1); a
 //! retransmitted SYN, a SYN-ACK, a FIN or a RST never does, so late packets
-//! after a RST still belong to the old stream. Divergence: a stream idle for
-//! `flow_idle_timeout` or evicted at `max_open_flows` is forgotten, and a
-//! later packet of its 4-tuple starts a new index (Wireshark never forgets).
+//! after a RST still belong to the old stream, and so does a SYN repeating
+//! the old ISN after FIN or RST (tshark 4.0.17 agrees). Capture time plays
+//! no part: a connection silent for hours, a capture whose clock jumps, or a
+//! frame dated decades away keeps its stream. Divergence: a stream evicted
+//! at `max_open_flows` is forgotten, and a later packet of its 4-tuple starts
+//! a new index (Wireshark never forgets).
 //!
 //! # Roles
 //! The SYN sender is the client; failing a SYN, the SYN-ACK sender is the
@@ -59,10 +62,18 @@
 //! - FIN is delivered in sequence order; bytes after it are a finding
 //!   (`tcp.data_after_fin`). A RST flushes both directions, then `Rst`; its
 //!   payload is not data.
-//! - A stream closed by FINs or RST stays in the table without buffers until
-//!   its idle timeout, so late packets attach to it; `Closed` (with final
-//!   [`StreamStats`]) is emitted when it leaves the table: port reuse, idle
-//!   timeout, eviction, or [`Reassembler::finish`] (in stream index order).
+//! - A stream closed by FINs or RST stays in the table without buffers, so
+//!   late packets attach to it, until `flow_idle_timeout` of capture time
+//!   passes without a packet: then `Closed` (with final [`StreamStats`]) is
+//!   emitted and the stream's state freed, but its identity stays, so later
+//!   packets of the 4-tuple still number as above (they are counted in one
+//!   `tcp.late_packets` finding). `Closed` is also emitted at port reuse,
+//!   eviction and [`Reassembler::finish`] (in stream index order); an open
+//!   stream is never closed for being silent.
+//! - Time: `first` is the stream's first frame, `last` its last, dated no
+//!   earlier than `first` (a frame dated before the first, in a capture
+//!   whose clock went back, counts at the first's time), so no duration
+//!   computed from [`StreamStats`] is negative.
 
 mod assembler;
 mod buffer;

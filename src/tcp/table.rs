@@ -2,13 +2,22 @@
 //!
 //! Takes every decoded TCP segment of the capture, in capture order; gives
 //! each one to its [`Flow`], assigning Wireshark's `tcp.stream` indexes in
-//! order of first packet. Streams leave the table at port reuse, idle timeout
-//! (checked at most once per second of capture time), eviction at
-//! `max_open_flows` (least recently active first) and [`Reassembler::finish`].
-//! Never iterates a hash map to emit anything: streams closed together are
-//! closed in stream index order. Per segment: one hash lookup and an O(1)
-//! move in an intrusive least-recently-used list.
+//! order of first packet. Stream identity follows Wireshark's rule only
+//! ([`Identity::starts_new_stream`]): never capture time, so a silent
+//! connection, a clock jump or a frame dated decades away keeps its stream.
+//!
+//! Streams leave the table at port reuse, eviction at `max_open_flows`
+//! (least recently active first) and [`Reassembler::finish`]. A stream closed
+//! by FINs or RST is also released (its `Closed` emitted, its state freed)
+//! once no packet came for `flow_idle_timeout` of capture time after the
+//! close, checked at most once per second of capture time; its [`Identity`]
+//! stays, so later packets of the 4-tuple still number as Wireshark does
+//! (they are counted, see `tcp.late_packets`). Never iterates a hash map to
+//! emit anything: streams closed together are closed in stream index order.
+//! Per segment: one hash lookup and an O(1) move in an intrusive
+//! least-recently-used list.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::common::{FrameRef, Timestamp};
@@ -18,7 +27,7 @@ use crate::limits::Limits;
 
 use super::assembler::Caps;
 use super::event::{Ending, GapReason, Sink};
-use super::flow::Flow;
+use super::flow::{Flow, Identity};
 
 /// Direction-independent 4-tuple: the smaller endpoint first.
 type Key = (SocketAddr, SocketAddr);
@@ -34,9 +43,28 @@ fn key_of(a: SocketAddr, b: SocketAddr) -> Key {
 const NIL: u32 = u32::MAX;
 const SWEEP_EVERY_NANOS: i64 = 1_000_000_000;
 
+/// What the table holds for a 4-tuple.
+#[derive(Debug)]
+enum Entry {
+    /// Boxed: released entries, many in long captures, stay small.
+    Live(Box<Flow>),
+    /// A closed stream already released: how to number its 4-tuple's next packets.
+    Released(Identity),
+}
+
+impl Entry {
+    fn identity(&self) -> Identity {
+        match self {
+            Entry::Live(flow) => flow.identity(),
+            Entry::Released(id) => *id,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
-    flow: Option<Flow>,
+    key: Key,
+    entry: Option<Entry>,
     /// Neighbours in the recency list (towards the most / least recent).
     newer: u32,
     older: u32,
@@ -51,7 +79,7 @@ struct Slot {
 pub struct Reassembler {
     caps: Caps,
     max_flows: usize,
-    idle_nanos: i64,
+    linger_nanos: i64,
     index: foldhash::HashMap<Key, u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -59,9 +87,13 @@ pub struct Reassembler {
     newest: u32,
     oldest: u32,
     next_stream: u64,
-    /// Latest capture time seen (captures are not always monotonic).
-    clock: Option<Timestamp>,
-    next_sweep: i64,
+    /// Closed streams not yet released, in the order they closed: (slot, stream).
+    closing: VecDeque<(u32, u64)>,
+    /// Capture time (ns) of the next check for closed streams to release.
+    next_sweep: Option<i64>,
+    /// Packets that arrived for streams already released.
+    late_packets: u64,
+    first_late: Option<(FrameRef, u64)>,
     noted_closed_evictions: bool,
 }
 
@@ -73,37 +105,43 @@ impl Reassembler {
                 max_segments: limits.max_ooo_segments_per_dir,
             },
             max_flows: limits.max_open_flows.clamp(1, NIL as usize - 1),
-            idle_nanos: i64::try_from(limits.flow_idle_timeout.as_nanos()).unwrap_or(i64::MAX),
+            linger_nanos: i64::try_from(limits.flow_idle_timeout.as_nanos()).unwrap_or(i64::MAX),
             index: foldhash::HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             newest: NIL,
             oldest: NIL,
             next_stream: 0,
-            clock: None,
-            next_sweep: i64::MIN,
+            closing: VecDeque::new(),
+            next_sweep: None,
+            late_packets: 0,
+            first_late: None,
             noted_closed_evictions: false,
         }
     }
 
-    /// Streams currently in the table (open or closed but not yet released).
+    /// 4-tuples currently in the table (open, closed, or released but remembered).
     pub fn tracked_flows(&self) -> usize {
         self.index.len()
     }
 
+    /// Closed streams queued for release (some maybe gone already).
+    #[cfg(test)]
+    pub(crate) fn queued_for_release(&self) -> usize {
+        self.closing.len()
+    }
+
     /// One TCP segment, seen in frame `at`.
     pub fn on_segment(&mut self, at: FrameRef, seg: &TcpSegment<'_>, sink: &mut impl Sink) {
-        self.sweep_idle(at.ts, sink);
+        self.release_lingering(at.ts, sink);
         let key = key_of(seg.src, seg.dst);
         if let Some(&slot) = self.index.get(&key) {
             let reused = self
-                .flow_mut(slot)
-                .is_some_and(|f| f.starts_new_stream(seg));
+                .entry(slot)
+                .is_some_and(|e| e.identity().starts_new_stream(seg));
             if !reused {
                 self.touch(slot);
-                if let Some(flow) = self.flow_mut(slot) {
-                    flow.on_segment(at, seg, sink);
-                }
+                self.continue_stream(slot, at, seg, sink);
                 return;
             }
             self.release(slot, Some(at), Ending::PortReused, GapReason::Closed, sink);
@@ -117,17 +155,64 @@ impl Reassembler {
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| Some((s.flow.as_ref()?.stream(), i as u32)))
+            .filter_map(|(i, s)| match &s.entry {
+                Some(Entry::Live(flow)) => Some((flow.stream(), i as u32)),
+                _ => None,
+            })
             .collect();
         live.sort_unstable();
         for (_, slot) in live {
             self.release(slot, None, Ending::OpenAtEnd, GapReason::EndOfCapture, sink);
         }
+        if let Some((at, stream)) = self.first_late {
+            sink.push_finding(
+                Finding::new(
+                    Level::Info,
+                    Layer::Tcp,
+                    "tcp.late_packets",
+                    format!(
+                        "{} packets came for streams already closed and released (more than flow_idle_timeout after their FIN or RST), the first for stream {stream}: they belong to those streams, as in Wireshark, but are not in their statistics",
+                        self.late_packets
+                    ),
+                )
+                .at(at)
+                .in_stream(stream, None),
+            );
+        }
         self.index.clear();
         self.slots.clear();
         self.free.clear();
+        self.closing.clear();
         self.newest = NIL;
         self.oldest = NIL;
+    }
+
+    fn continue_stream(
+        &mut self,
+        slot: u32,
+        at: FrameRef,
+        seg: &TcpSegment<'_>,
+        sink: &mut impl Sink,
+    ) {
+        match self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.entry.as_mut())
+        {
+            Some(Entry::Live(flow)) => {
+                let was_open = flow.is_open();
+                flow.on_segment(at, seg, sink);
+                if was_open && !flow.is_open() {
+                    let stream = flow.stream();
+                    self.queue_closing(slot, stream);
+                }
+            }
+            Some(Entry::Released(id)) => {
+                self.late_packets += 1;
+                self.first_late.get_or_insert((at, id.stream));
+            }
+            None => {}
+        }
     }
 
     fn open(&mut self, key: Key, at: FrameRef, seg: &TcpSegment<'_>, sink: &mut impl Sink) {
@@ -138,8 +223,10 @@ impl Reassembler {
         self.next_stream += 1;
         sink.on_tcp(flow.opened());
         flow.on_segment(at, seg, sink);
+        let closed = (!flow.is_open()).then_some(flow.stream());
         let slot = Slot {
-            flow: Some(flow),
+            key,
+            entry: Some(Entry::Live(Box::new(flow))),
             newer: NIL,
             older: NIL,
         };
@@ -157,14 +244,36 @@ impl Reassembler {
         };
         self.index.insert(key, id);
         self.push_newest(id);
+        if let Some(stream) = closed {
+            self.queue_closing(id, stream);
+        }
+    }
+
+    /// Queues a stream that just closed for release. Entries of streams that
+    /// left the table otherwise are dropped when they reach the front, or,
+    /// if the front is stuck (a close dated in the capture's future), swept
+    /// once the queue outgrows the table: it never holds much more than the
+    /// streams in the table.
+    fn queue_closing(&mut self, slot: u32, stream: u64) {
+        self.closing.push_back((slot, stream));
+        if self.closing.len() > 2 * self.max_flows + 16 {
+            let slots = &self.slots;
+            self.closing.retain(|&(slot, stream)| {
+                matches!(
+                    slots.get(slot as usize).and_then(|s| s.entry.as_ref()),
+                    Some(Entry::Live(flow)) if flow.stream() == stream
+                )
+            });
+        }
     }
 
     fn evict_oldest(&mut self, at: FrameRef, sink: &mut impl Sink) {
         let slot = self.oldest;
-        let Some(flow) = self.flow_mut(slot) else {
-            return;
+        let (stream, open) = match self.entry(slot) {
+            Some(Entry::Live(flow)) => (flow.stream(), flow.is_open()),
+            Some(Entry::Released(id)) => (id.stream, false),
+            None => return,
         };
-        let (stream, open) = (flow.stream(), flow.is_open());
         if open {
             sink.push_finding(
                 Finding::new(
@@ -197,31 +306,53 @@ impl Reassembler {
         self.release(slot, Some(at), Ending::Evicted, GapReason::Closed, sink);
     }
 
-    /// Closes streams idle for `flow_idle_timeout`, at most once per second of capture time.
-    fn sweep_idle(&mut self, ts: Timestamp, sink: &mut impl Sink) {
-        let now = self.clock.map_or(ts, |c| c.max(ts));
-        self.clock = Some(now);
-        if now.as_nanos() < self.next_sweep {
-            return;
-        }
-        self.next_sweep = now.as_nanos().saturating_add(SWEEP_EVERY_NANOS);
-        let mut idle = Vec::new();
-        let mut slot = self.oldest;
-        while let Some(s) = self.slots.get(slot as usize) {
-            let Some(flow) = &s.flow else { break };
-            if now.nanos_since(flow.last().ts) < self.idle_nanos {
-                break;
+    /// Releases streams closed and silent for `flow_idle_timeout`, at most
+    /// once per second of capture time (or whenever the capture's clock goes
+    /// back by more than that), keeping their identity.
+    fn release_lingering(&mut self, ts: Timestamp, sink: &mut impl Sink) {
+        let now = ts.as_nanos();
+        if let Some(next) = self.next_sweep {
+            let went_back = now < next.saturating_sub(2 * SWEEP_EVERY_NANOS);
+            if now < next && !went_back {
+                return;
             }
-            idle.push((flow.stream(), slot));
-            slot = s.newer;
         }
-        idle.sort_unstable();
-        for (_, slot) in idle {
-            self.release(slot, None, Ending::IdleTimeout, GapReason::Closed, sink);
+        self.next_sweep = Some(now.saturating_add(SWEEP_EVERY_NANOS));
+        let mut due = Vec::new();
+        while let Some(&(slot, stream)) = self.closing.front() {
+            match self.entry(slot) {
+                Some(Entry::Live(flow)) if flow.stream() == stream => {
+                    if ts.nanos_since(flow.last().ts) < self.linger_nanos {
+                        break;
+                    }
+                    due.push((stream, slot));
+                }
+                // Released already: port reuse or eviction.
+                _ => {}
+            }
+            self.closing.pop_front();
+        }
+        due.sort_unstable();
+        for (_, slot) in due {
+            self.retire(slot, sink);
         }
     }
 
-    /// Removes a stream from the table and emits its end. `at` defaults to its last frame.
+    /// Emits a closed stream's end and keeps only its identity.
+    fn retire(&mut self, slot: u32, sink: &mut impl Sink) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if let Some(Entry::Live(mut flow)) = s.entry.take() {
+            s.entry = Some(Entry::Released(flow.identity()));
+            let last = flow.last();
+            // Closed already: the stream keeps its own ending (FIN or RST).
+            flow.release(last, Ending::Fin, GapReason::Closed, sink);
+        }
+    }
+
+    /// Removes a stream from the table and emits its end (unless it was
+    /// released already). `at` defaults to its last frame.
     fn release(
         &mut self,
         slot: u32,
@@ -231,21 +362,22 @@ impl Reassembler {
         sink: &mut impl Sink,
     ) {
         self.unlink(slot);
-        let Some(mut flow) = self
+        let Some((key, entry)) = self
             .slots
             .get_mut(slot as usize)
-            .and_then(|s| s.flow.take())
+            .and_then(|s| Some((s.key, s.entry.take()?)))
         else {
             return;
         };
-        let (a, b) = flow.endpoints();
-        self.index.remove(&key_of(a, b));
         self.free.push(slot);
-        flow.release(at.unwrap_or(flow.last()), ending, reason, sink);
+        self.index.remove(&key);
+        if let Entry::Live(mut flow) = entry {
+            flow.release(at.unwrap_or(flow.last()), ending, reason, sink);
+        }
     }
 
-    fn flow_mut(&mut self, slot: u32) -> Option<&mut Flow> {
-        self.slots.get_mut(slot as usize)?.flow.as_mut()
+    fn entry(&self, slot: u32) -> Option<&Entry> {
+        self.slots.get(slot as usize)?.entry.as_ref()
     }
 
     fn touch(&mut self, slot: u32) {

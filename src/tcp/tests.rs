@@ -363,71 +363,240 @@ fn data_after_fin_is_a_finding_and_not_delivered() {
     assert_eq!(stats_of(&r, 0).client_to_server.bytes_after_close, 3);
 }
 
+/// Feeds `(seconds since the first frame, segment)` as frames 1, 2, 3..., then finishes.
+fn run_timed(limits: &Limits, segs: &[(i64, Seg)]) -> Recorder {
+    let mut r = Recorder::default();
+    let mut t = Reassembler::new(limits);
+    for (i, (secs, s)) in segs.iter().enumerate() {
+        let at = FrameRef::new(
+            i as u64 + 1,
+            Timestamp::from_secs_nanos(1_700_000_000 + secs, 0),
+        );
+        t.on_segment(at, &s.view(), &mut r);
+    }
+    t.finish(&mut r);
+    r.assert_well_formed();
+    r
+}
+
+const HOUR: i64 = 3600;
+const YEAR: i64 = 365 * 86_400;
+
 #[test]
-fn idle_flows_are_closed_in_index_order_and_forgotten() {
+fn a_connection_silent_for_two_hours_stays_one_stream() {
+    let mut segs: Vec<(i64, Seg)> = handshake(1000, 5000).into_iter().map(|s| (0, s)).collect();
+    segs.push((1, seg(C, S).seq(1001).ack(5001).data(b"before")));
+    segs.push((2 * HOUR, seg(C, S).seq(1007).ack(5001).data(b"after")));
+    segs.push((2 * HOUR, seg("10.0.0.9:1", S).seq(1).data(b"other")));
+    let r = run_timed(&Limits::default(), &segs);
+    assert_eq!(opened(&r).len(), 2);
+    assert_eq!(r.concat(C2S), b"beforeafterother");
+    let st = stats_of(&r, 0);
+    assert_eq!((st.ending, st.last.frame), (Ending::OpenAtEnd, 5));
+    assert_eq!(
+        st.last.ts.nanos_since(st.first.ts),
+        2 * HOUR * 1_000_000_000
+    );
+}
+
+/// As tshark 4.0.17 numbers the same packets: one stream, the glitched
+/// frame shown with its own date.
+#[test]
+fn a_frame_dated_forty_years_later_does_not_split_the_stream() {
+    let mut segs: Vec<(i64, Seg)> = handshake(1000, 5000).into_iter().map(|s| (0, s)).collect();
+    segs.push((1, seg(C, S).seq(1001).ack(5001).data(b"a")));
+    segs.push((40 * YEAR, seg(S, C).seq(5001).ack(1002).data(b"glitch")));
+    segs.push((2, seg(C, S).seq(1002).ack(5007).data(b"b")));
+    segs.push((3, seg("10.0.0.9:1", S).seq(1).data(b"c")));
+    let r = run_timed(&Limits::default(), &segs);
+    assert_eq!(
+        opened(&r).iter().map(|o| o.0).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    assert_eq!(r.concat(S2C), b"glitch");
+    let glitch = r.events.iter().find_map(|e| match e {
+        Owned::Data { frame: 5, .. } => Some(()),
+        _ => None,
+    });
+    assert!(glitch.is_some());
+    let st = stats_of(&r, 0);
+    assert_eq!(st.last.frame, 6);
+    assert_eq!(st.last.ts.nanos_since(st.first.ts), 2_000_000_000);
+}
+
+#[test]
+fn frames_dated_before_the_first_give_no_negative_duration() {
+    let segs = vec![
+        (100, seg(C, S).seq(1).ack(1).data(b"a")),
+        (50, seg(S, C).seq(1).ack(2).data(b"b")),
+        (-40 * YEAR, seg(C, S).seq(2).ack(2).data(b"c")),
+    ];
+    let r = run_timed(&Limits::default(), &segs);
+    let st = stats_of(&r, 0);
+    assert_eq!(st.last.frame, 3);
+    assert_eq!(st.last.ts, st.first.ts);
+    assert_eq!(r.concat(C2S), b"ac");
+}
+
+#[test]
+fn syn_after_fin_with_the_same_isn_stays_in_the_stream_as_in_wireshark_4_0() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(C, S).seq(1001).ack(5001).fin());
+    segs.push(seg(S, C).seq(5001).ack(1002).fin());
+    segs.push(seg(C, S).seq(1002).ack(5002));
+    segs.extend(handshake(1000, 5000));
+    let r = run(&segs);
+    assert_eq!(opened(&r).len(), 1);
+    assert_eq!(stats_of(&r, 0).client_to_server.packets, 6);
+}
+
+/// A closed stream is released after `flow_idle_timeout`, but later
+/// packets of its 4-tuple keep being numbered by Wireshark's rule.
+#[test]
+fn released_streams_keep_their_number() {
     let limits = Limits {
         flow_idle_timeout: Duration::from_secs(10),
         ..Limits::default()
     };
-    let mut t = Reassembler::new(&limits);
-    let mut r = Recorder::default();
-    let ms =
-        |n: u64, ms: i64| FrameRef::new(n, Timestamp::from_secs_nanos(0, (ms * 1_000_000) as u64));
-    let (c2, x, y) = ("10.0.0.3:50001", "10.0.0.4:50002", "10.0.0.5:50003");
-    t.on_segment(ms(1, 100_000), &seg(c2, S).seq(1).data(b"a").view(), &mut r); // stream 0
-    t.on_segment(ms(2, 101_000), &seg(C, S).seq(1).data(b"b").view(), &mut r); // stream 1
-    t.on_segment(ms(3, 103_000), &seg(x, S).seq(1).data(b"c").view(), &mut r); // stream 2
-    t.on_segment(ms(4, 104_000), &seg(c2, S).seq(2).data(b"d").view(), &mut r); // stream 0 again
-                                                                                // 10.5 s after stream 1's last packet, 8.5 s after stream 2's.
-    t.on_segment(ms(5, 111_500), &seg(y, S).seq(1).data(b"e").view(), &mut r); // stream 3
+    let mut segs: Vec<(i64, Seg)> = handshake(1000, 5000).into_iter().map(|s| (0, s)).collect();
+    segs.push((1, seg(S, C).seq(5001).ack(1001).rst()));
+    segs.push((5, seg(S, C).seq(5001).ack(1001).rst())); // late, before the release
+    segs.push((20, seg("10.0.0.9:1", S).seq(1).data(b"x"))); // releases stream 0
+    segs.push((HOUR, seg(S, C).seq(5001).ack(1001).rst())); // late, after it
+    segs.push((HOUR, seg(C, S).seq(1000).syn())); // the old ISN again
+    segs.push((HOUR + 1, seg(C, S).seq(77_000).syn())); // a new ISN: a new stream
+    let r = run_timed(&limits, &segs);
     assert_eq!(
-        r.closed().iter().map(|s| s.stream).collect::<Vec<_>>(),
-        vec![1]
+        opened(&r).iter().map(|o| o.0).collect::<Vec<_>>(),
+        vec![0, 1, 2]
     );
-    assert_eq!(t.tracked_flows(), 3);
-    // Streams 2, 0 and 3 (in recency order) go idle together: closed by index.
-    t.on_segment(ms(6, 130_000), &seg(C, S).seq(2).data(b"f").view(), &mut r);
-    let closed: Vec<_> = r.closed().iter().map(|s| (s.stream, s.ending)).collect();
-    assert_eq!(
-        closed,
-        vec![
-            (1, Ending::IdleTimeout),
-            (0, Ending::IdleTimeout),
-            (2, Ending::IdleTimeout),
-            (3, Ending::IdleTimeout)
-        ]
-    );
-    // Stream 1's 4-tuple was forgotten: its next packet opens stream 4.
-    assert_eq!(
-        opened(&r).last().map(|o| (o.0, o.1.clone())),
-        Some((4, C.to_string()))
-    );
-    t.finish(&mut r);
-    r.assert_well_formed();
+    let closed_at = r.events.iter().position(|e| {
+        matches!(
+            e,
+            Owned::Closed {
+                stream: 0,
+                frame: 5,
+                ..
+            }
+        )
+    });
+    let other_opened_at = r
+        .events
+        .iter()
+        .position(|e| matches!(e, Owned::Opened { stream: 1, .. }));
+    assert!(closed_at.is_some() && closed_at < other_opened_at);
+    let st = stats_of(&r, 0);
+    assert_eq!((st.ending, st.server_to_client.packets), (Ending::Rst, 3));
+    let late: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "tcp.late_packets")
+        .collect();
+    assert_eq!(late.len(), 1);
+    assert_eq!((late[0].frame, late[0].stream), (Some(7), Some(0)));
+    assert!(late[0]
+        .message
+        .starts_with("2 packets came for streams already closed"));
 }
 
 #[test]
-fn idle_check_runs_at_most_once_per_capture_second() {
+fn release_check_runs_at_most_once_per_capture_second_or_when_time_goes_back() {
     let limits = Limits {
         flow_idle_timeout: Duration::from_millis(100),
         ..Limits::default()
     };
     let mut t = Reassembler::new(&limits);
     let mut r = Recorder::default();
-    let ms = |n: u64, ms: u64| FrameRef::new(n, Timestamp::from_secs_nanos(0, ms * 1_000_000));
-    t.on_segment(ms(1, 0), &seg(C, S).seq(1).data(b"a").view(), &mut r);
+    let at = |n: u64, ms: i64| {
+        let nanos = 1_700_000_000_000_000_000 + i128::from(ms) * 1_000_000;
+        FrameRef::new(n, Timestamp::from_nanos_i128(nanos))
+    };
+    t.on_segment(at(1, 0), &seg(C, S).seq(1).rst().view(), &mut r);
     t.on_segment(
-        ms(2, 500),
+        at(2, 500),
         &seg("10.0.0.3:1", S).seq(1).data(b"a").view(),
         &mut r,
     );
-    assert_eq!(t.tracked_flows(), 2, "no sweep before a second has passed");
+    assert!(r.closed().is_empty(), "no check before a second has passed");
     t.on_segment(
-        ms(3, 1000),
+        at(3, 1000),
         &seg("10.0.0.3:1", S).seq(2).data(b"b").view(),
         &mut r,
     );
-    assert_eq!(t.tracked_flows(), 1);
+    assert_eq!(
+        r.closed().iter().map(|s| s.stream).collect::<Vec<_>>(),
+        vec![0]
+    );
+    // A reset far in the capture's future, then the clock going back.
+    t.on_segment(
+        at(4, 40_000),
+        &seg("10.0.0.4:1", S).seq(1).rst().view(),
+        &mut r,
+    );
+    t.on_segment(
+        at(5, 40_500),
+        &seg("10.0.0.5:1", S).seq(1).rst().view(),
+        &mut r,
+    );
+    t.on_segment(
+        at(6, 1_200),
+        &seg("10.0.0.3:1", S).seq(3).data(b"c").view(),
+        &mut r,
+    );
+    assert_eq!(
+        r.closed().len(),
+        1,
+        "the back step checks, but nothing is due"
+    );
+    t.on_segment(
+        at(7, 41_000),
+        &seg("10.0.0.3:1", S).seq(4).data(b"d").view(),
+        &mut r,
+    );
+    assert_eq!(
+        r.closed().iter().map(|s| s.stream).collect::<Vec<_>>(),
+        vec![0, 2, 3]
+    );
+    assert_eq!(t.tracked_flows(), 4);
+    t.finish(&mut r);
+    r.assert_well_formed();
+}
+
+/// A stream closed at a date far in the capture's future blocks the
+/// release queue; the queue still stays about the size of the table.
+#[test]
+fn the_release_queue_stays_bounded_behind_a_stuck_stream() {
+    let limits = Limits {
+        max_open_flows: 8,
+        ..Limits::default()
+    };
+    let mut t = Reassembler::new(&limits);
+    let mut r = Recorder::default();
+    let at =
+        |n: u64, secs: i64| FrameRef::new(n, Timestamp::from_secs_nanos(1_700_000_000 + secs, 0));
+    t.on_segment(at(1, 40 * YEAR), &seg(C, S).seq(1).rst().view(), &mut r);
+    for i in 0..1000u16 {
+        let client = format!("10.0.1.1:{}", 1000 + i);
+        let frame = 2 + 2 * u64::from(i);
+        let secs = i64::from(i);
+        t.on_segment(
+            at(frame, secs),
+            &seg(&client, S).seq(1).rst().view(),
+            &mut r,
+        );
+        // A late packet keeps the stuck stream the most recently active one.
+        t.on_segment(at(frame + 1, secs), &seg(C, S).seq(1).rst().view(), &mut r);
+        assert!(
+            t.queued_for_release() <= 2 * 8 + 17,
+            "{}",
+            t.queued_for_release()
+        );
+    }
+    assert!(t.tracked_flows() <= 8);
+    t.finish(&mut r);
+    r.assert_well_formed();
+    // The stuck stream stayed in the table to the end.
+    assert_eq!(stats_of(&r, 0).client_to_server.packets, 1001);
 }
 
 #[test]

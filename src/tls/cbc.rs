@@ -1,51 +1,71 @@
-//! AES-CBC record protection with HMAC: TLS 1.0 (implicit IV chained from
-//! the previous record), TLS 1.1/1.2 (explicit IV), MAC-then-encrypt
-//! (RFC 5246 §6.2.3.2) and encrypt-then-MAC (RFC 7366).
+//! CBC record protection with HMAC for AES, 3DES-EDE and Camellia: TLS 1.0
+//! (implicit IV chained from the previous record), TLS 1.1/1.2 (explicit
+//! IV), MAC-then-encrypt (RFC 5246 §6.2.3.2) and encrypt-then-MAC
+//! (RFC 7366).
 //!
 //! Takes key-block material and record bodies; opens records in place and
-//! checks padding and MAC. Uses the RustCrypto `aes`, `cbc`, `hmac`, `sha1`
-//! and `sha2` crates; never a hand-written primitive. Not constant-time: this
-//! reads captures, it does not defend a live connection.
+//! checks padding and MAC. Uses the RustCrypto `aes`, `des`, `camellia`,
+//! `cbc`, `hmac`, `sha1` and `sha2` crates; never a hand-written primitive.
+//! Not constant-time: this reads captures, it does not defend a live
+//! connection.
 
 use aes::cipher::array::Array;
-use aes::cipher::{BlockModeDecrypt, KeyIvInit};
+use aes::cipher::{BlockCipherDecrypt, BlockModeDecrypt, KeyIvInit};
 use hmac::{KeyInit, Mac};
 
 use super::crypto::{DecryptError, Plain, RecordDecrypter};
-use super::suites::MacAlg;
+use super::suites::{BlockCipher, MacAlg};
 
-const BLOCK: usize = 16;
+/// The largest block (AES, Camellia); 3DES has 8-byte blocks.
+const MAX_BLOCK: usize = 16;
 
-/// One direction of an AES-CBC suite.
+/// One direction of a CBC suite.
 pub(crate) struct CbcDecrypter {
+    cipher: BlockCipher,
     key: Box<[u8]>,
     mac: MacAlg,
     mac_key: Box<[u8]>,
     encrypt_then_mac: bool,
-    /// TLS 1.0 only: the IV for the next record (the last ciphertext block so far).
-    implicit_iv: Option<[u8; BLOCK]>,
+    /// TLS 1.0 only: the IV for the next record (the last ciphertext block so
+    /// far), in the first `cipher.block_len()` bytes.
+    implicit_iv: Option<[u8; MAX_BLOCK]>,
+}
+
+/// Decrypts whole blocks of `data` in place with `C` in CBC mode.
+fn cbc_decrypt<C>(key: &[u8], iv: &[u8], data: &mut [u8])
+where
+    C: BlockCipherDecrypt + KeyInit,
+{
+    if let Ok(mut d) = cbc::Decryptor::<C>::new_from_slices(key, iv) {
+        let (blocks, _) = Array::slice_as_chunks_mut(data);
+        d.decrypt_blocks(blocks);
+    }
 }
 
 impl CbcDecrypter {
     /// `iv` is the key block's IV: used for TLS 1.0 (`explicit_iv == false`), ignored otherwise.
-    /// `None` when the key has a length AES does not take.
+    /// `None` when the key or IV has a length the cipher does not take.
     pub(crate) fn new(
-        key: &[u8],
+        cipher: BlockCipher,
+        (key, mac_key, iv): (&[u8], &[u8], &[u8]),
         mac: MacAlg,
-        mac_key: &[u8],
         encrypt_then_mac: bool,
         explicit_iv: bool,
-        iv: &[u8],
     ) -> Option<CbcDecrypter> {
-        if key.len() != 16 && key.len() != 32 {
+        if key.len() != cipher.key_len() {
             return None;
         }
         let implicit_iv = if explicit_iv {
             None
         } else {
-            Some(iv.try_into().ok()?)
+            let mut first = [0u8; MAX_BLOCK];
+            first
+                .get_mut(..cipher.block_len())?
+                .copy_from_slice(iv.get(..cipher.block_len())?);
+            Some(first)
         };
         Some(CbcDecrypter {
+            cipher,
             key: key.into(),
             mac,
             mac_key: mac_key.into(),
@@ -55,15 +75,15 @@ impl CbcDecrypter {
     }
 
     /// Decrypts whole blocks in place; the caller checked alignment.
-    fn decrypt_blocks(&self, iv: &[u8; BLOCK], data: &mut [u8]) {
-        let (blocks, _) = Array::slice_as_chunks_mut(data);
+    fn decrypt_blocks(&self, iv: &[u8], data: &mut [u8]) {
         // Key lengths were checked in `new`, and the IV is one block long.
-        if self.key.len() == 16 {
-            if let Ok(mut d) = cbc::Decryptor::<aes::Aes128>::new_from_slices(&self.key, iv) {
-                d.decrypt_blocks(blocks);
-            }
-        } else if let Ok(mut d) = cbc::Decryptor::<aes::Aes256>::new_from_slices(&self.key, iv) {
-            d.decrypt_blocks(blocks);
+        let key = &self.key;
+        match self.cipher {
+            BlockCipher::Aes128 => cbc_decrypt::<aes::Aes128>(key, iv, data),
+            BlockCipher::Aes256 => cbc_decrypt::<aes::Aes256>(key, iv, data),
+            BlockCipher::TripleDes => cbc_decrypt::<des::TdesEde3>(key, iv, data),
+            BlockCipher::Camellia128 => cbc_decrypt::<camellia::Camellia128>(key, iv, data),
+            BlockCipher::Camellia256 => cbc_decrypt::<camellia::Camellia256>(key, iv, data),
         }
     }
 
@@ -112,6 +132,32 @@ fn unpad(plain: &[u8]) -> Result<usize, DecryptError> {
     }
 }
 
+impl CbcDecrypter {
+    /// This record's IV: the chained one (TLS 1.0, then chained on from this
+    /// record's last ciphertext block) or the explicit one at its start.
+    fn record_iv<'i>(
+        &mut self,
+        body: &[u8],
+        enc_end: usize,
+        iv: &'i mut [u8; MAX_BLOCK],
+    ) -> Result<&'i [u8], DecryptError> {
+        let too_short = DecryptError::TooShort { len: body.len() };
+        let block = self.cipher.block_len();
+        let iv = iv.get_mut(..block).ok_or(too_short)?;
+        match &mut self.implicit_iv {
+            Some(chained) => {
+                iv.copy_from_slice(chained.get(..block).ok_or(too_short)?);
+                let start = enc_end.checked_sub(block).ok_or(too_short)?;
+                let last = body.get(start..enc_end).ok_or(too_short)?;
+                let next = chained.get_mut(..block).ok_or(too_short)?;
+                next.copy_from_slice(last);
+            }
+            None => iv.copy_from_slice(body.get(..block).ok_or(too_short)?),
+        }
+        Ok(iv)
+    }
+}
+
 impl RecordDecrypter for CbcDecrypter {
     fn decrypt(
         &mut self,
@@ -121,7 +167,8 @@ impl RecordDecrypter for CbcDecrypter {
         seq: u64,
     ) -> Result<Plain, DecryptError> {
         let mac_len = self.mac.len();
-        let iv_len = if self.implicit_iv.is_some() { 0 } else { BLOCK };
+        let block = self.cipher.block_len();
+        let iv_len = if self.implicit_iv.is_some() { 0 } else { block };
         let enc_end = if self.encrypt_then_mac {
             body.len().checked_sub(mac_len)
         } else {
@@ -132,7 +179,7 @@ impl RecordDecrypter for CbcDecrypter {
         if ct_len == 0 || enc_end < iv_len {
             return Err(DecryptError::TooShort { len: body.len() });
         }
-        if ct_len % BLOCK != 0 {
+        if ct_len % block != 0 {
             return Err(DecryptError::BlockAlign { len: ct_len });
         }
         if self.encrypt_then_mac {
@@ -141,20 +188,11 @@ impl RecordDecrypter for CbcDecrypter {
                 return Err(DecryptError::Auth);
             }
         }
-        let iv: [u8; BLOCK] = match self.implicit_iv {
-            Some(iv) => {
-                // The next record chains from this one's last ciphertext block.
-                let last = &body[enc_end - BLOCK..enc_end];
-                self.implicit_iv = last.try_into().ok();
-                iv
-            }
-            None => body[..BLOCK]
-                .try_into()
-                .map_err(|_| DecryptError::TooShort { len: body.len() })?,
-        };
+        let mut iv = [0u8; MAX_BLOCK];
+        let iv = self.record_iv(body, enc_end, &mut iv)?;
         // iv_len <= enc_end <= body.len() was checked above.
         let data = &mut body[iv_len..enc_end];
-        self.decrypt_blocks(&iv, data);
+        self.decrypt_blocks(iv, data);
         let unpadded = unpad(data)?;
         let content_len = if self.encrypt_then_mac {
             unpadded
@@ -217,8 +255,9 @@ mod tests {
     }
 
     fn open(etm: bool, explicit: bool, rec: &mut [u8], seq: u64) -> Result<Vec<u8>, DecryptError> {
+        let keys = (&[1u8; 16][..], &[2u8; 20][..], &[3u8; 16][..]);
         let mut d =
-            CbcDecrypter::new(&[1; 16], MacAlg::Sha1, &[2; 20], etm, explicit, &[3; 16]).unwrap();
+            CbcDecrypter::new(BlockCipher::Aes128, keys, MacAlg::Sha1, etm, explicit).unwrap();
         let p = d.decrypt(23, 0x0303, rec, seq)?;
         Ok(rec[p.range].to_vec())
     }
@@ -288,13 +327,119 @@ mod tests {
     #[test]
     fn tls10_chains_the_iv_across_records() {
         // Two records encrypted as one CBC stream: the second's IV is the first's last block.
+        let keys = (&[1u8; 16][..], &[2u8; 20][..], &[3u8; 16][..]);
         let mut d =
-            CbcDecrypter::new(&[1; 16], MacAlg::Sha1, &[2; 20], false, false, &[3; 16]).unwrap();
+            CbcDecrypter::new(BlockCipher::Aes128, keys, MacAlg::Sha1, false, false).unwrap();
         let mut r1 = seal(&[1; 16], &[2; 20], false, [3; 16], false, b"first", 0);
         let next_iv: [u8; 16] = r1[r1.len() - 16..].try_into().unwrap();
         let mut r2 = seal(&[1; 16], &[2; 20], false, next_iv, false, b"second", 1);
         let p = d.decrypt(23, 0x0303, &mut r1, 0).unwrap();
         assert_eq!(&r1[p.range], b"first");
+        let p = d.decrypt(23, 0x0303, &mut r2, 1).unwrap();
+        assert_eq!(&r2[p.range], b"second");
+    }
+
+    /// Seals with any of the block ciphers (MAC-then-encrypt, explicit IV, SHA-1 HMAC).
+    fn seal_with(cipher: BlockCipher, key: &[u8], iv: &[u8], content: &[u8], seq: u64) -> Vec<u8> {
+        use aes::cipher::BlockCipherEncrypt;
+        fn enc<C: BlockCipherEncrypt + KeyInit>(key: &[u8], iv: &[u8], data: &mut [u8]) {
+            let mut e = cbc::Encryptor::<C>::new_from_slices(key, iv).unwrap();
+            let (blocks, rest) = Array::slice_as_chunks_mut(data);
+            assert!(rest.is_empty());
+            e.encrypt_blocks(blocks);
+        }
+        let mut m = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&[2; 20]).unwrap();
+        m.update(&seq.to_be_bytes());
+        m.update(&[23, 3, 3]);
+        m.update(&(content.len() as u16).to_be_bytes());
+        m.update(content);
+        let mut plain = content.to_vec();
+        plain.extend(m.finalize().into_bytes());
+        let block = cipher.block_len();
+        let pad = block - 1 - plain.len() % block;
+        plain.extend(std::iter::repeat_n(pad as u8, pad + 1));
+        match cipher {
+            BlockCipher::Aes128 => enc::<aes::Aes128>(key, iv, &mut plain),
+            BlockCipher::Aes256 => enc::<aes::Aes256>(key, iv, &mut plain),
+            BlockCipher::TripleDes => enc::<des::TdesEde3>(key, iv, &mut plain),
+            BlockCipher::Camellia128 => enc::<camellia::Camellia128>(key, iv, &mut plain),
+            BlockCipher::Camellia256 => enc::<camellia::Camellia256>(key, iv, &mut plain),
+        }
+        let mut out = iv.to_vec();
+        out.extend(plain);
+        out
+    }
+
+    /// The block ciphers themselves, by their published known answers: DES
+    /// (key 133457799bbcdff1, the FIPS 46 worked example, so 3DES-EDE with
+    /// K1 = K2 = K3) and Camellia-128 (RFC 3713 Appendix A).
+    #[test]
+    fn block_ciphers_match_their_known_answers() {
+        use aes::cipher::BlockCipherEncrypt;
+        let des_key: Vec<u8> = [0x13, 0x34, 0x57, 0x79, 0x9b, 0xbc, 0xdf, 0xf1].repeat(3);
+        let tdes = <des::TdesEde3 as KeyInit>::new_from_slice(&des_key).unwrap();
+        let mut block = Array::from([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+        tdes.encrypt_block(&mut block);
+        assert_eq!(
+            block,
+            Array::from([0x85, 0xe8, 0x13, 0x54, 0x0f, 0x0a, 0xb4, 0x05])
+        );
+        let cam_key = [
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54,
+            0x32, 0x10,
+        ];
+        let cam = <camellia::Camellia128 as KeyInit>::new_from_slice(&cam_key).unwrap();
+        let mut block = Array::from(cam_key);
+        cam.encrypt_block(&mut block);
+        let want = [
+            0x67, 0x67, 0x31, 0x38, 0x54, 0x96, 0x69, 0x73, 0x08, 0x57, 0x06, 0x56, 0x48, 0xea,
+            0xbe, 0x43,
+        ];
+        assert_eq!(block, Array::from(want));
+    }
+
+    #[test]
+    fn tdes_and_camellia_records_open_and_faults_are_named() {
+        for cipher in [
+            BlockCipher::TripleDes,
+            BlockCipher::Camellia128,
+            BlockCipher::Camellia256,
+            BlockCipher::Aes256,
+        ] {
+            let key = vec![5u8; cipher.key_len()];
+            let iv = vec![6u8; cipher.block_len()];
+            let material = (&key[..], &[2u8; 20][..], &iv[..]);
+            let mut d = CbcDecrypter::new(cipher, material, MacAlg::Sha1, false, true).unwrap();
+            let mut rec = seal_with(cipher, &key, &iv, b"<iq type='get'/>", 3);
+            let p = d.decrypt(23, 0x0303, &mut rec, 3).unwrap();
+            assert_eq!(&rec[p.range], b"<iq type='get'/>", "{cipher:?}");
+            let mut rec = seal_with(cipher, &key, &iv, b"<iq type='get'/>", 3);
+            assert_eq!(d.decrypt(23, 0x0303, &mut rec, 4), Err(DecryptError::Auth));
+            let odd = cipher.block_len() + 20 + 3;
+            assert_eq!(
+                d.decrypt(23, 0x0303, &mut vec![0u8; odd], 0),
+                Err(DecryptError::BlockAlign {
+                    len: odd - cipher.block_len()
+                })
+            );
+            // A key of the wrong length is refused, not truncated.
+            let short = (&key[1..], &[2u8; 20][..], &iv[..]);
+            assert!(CbcDecrypter::new(cipher, short, MacAlg::Sha1, false, true).is_none());
+        }
+    }
+
+    #[test]
+    fn tls10_chains_8_byte_blocks_for_3des() {
+        let cipher = BlockCipher::TripleDes;
+        let (key, iv) = ([5u8; 24], [6u8; 8]);
+        let material = (&key[..], &[2u8; 20][..], &iv[..]);
+        let mut d = CbcDecrypter::new(cipher, material, MacAlg::Sha1, false, false).unwrap();
+        // TLS 1.0 records carry no IV: drop the one seal_with puts first.
+        let mut r1 = seal_with(cipher, &key, &iv, b"first record", 0).split_off(8);
+        let next_iv = r1[r1.len() - 8..].to_vec();
+        let mut r2 = seal_with(cipher, &key, &next_iv, b"second", 1).split_off(8);
+        let p = d.decrypt(23, 0x0303, &mut r1, 0).unwrap();
+        assert_eq!(&r1[p.range], b"first record");
         let p = d.decrypt(23, 0x0303, &mut r2, 1).unwrap();
         assert_eq!(&r2[p.range], b"second");
     }

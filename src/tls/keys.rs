@@ -1,22 +1,28 @@
-//! From handshake facts and the key log to record decrypters.
+//! The key schedule: from handshake facts and the key log to record
+//! decrypters.
 //!
 //! Takes what the session learned from the hellos (randoms, version, suite,
-//! encrypt-then-MAC) and a [`KeyLog`]; gives a decrypter for one direction
-//! and key phase, or the exact reason there is none ("no key for client
-//! random 1a2b…", "suite not supported: 0x…"). Also searches the key log
-//! for a connection joined mid-stream. Never logs key material.
+//! encrypt-then-MAC, extended master secret) and a [`KeyLog`]; gives a
+//! [`Key`] for one direction and key phase, or the exact reason there is
+//! none ("no key for client random 1a2b…", "suite not supported: 0x…"):
+//! TLS ≤ 1.2 master secret → PRF key block → MAC keys, cipher keys, IVs;
+//! TLS 1.3 traffic secrets → HKDF traffic keys, and their KeyUpdate
+//! generations. Also searches the key log for a connection joined
+//! mid-stream. Never logs key material.
 
+use super::camellia_gcm::CamelliaGcmDecrypter;
 use super::cbc::CbcDecrypter;
+use super::compression::{Inflater, Method};
 use super::crypto::{self, DecryptError, PrfKind, RecordDecrypter};
 use super::keylog::{short_hex, KeyLog, KeySource, Label, Secret};
 use super::record::Header;
-use super::suites::{self, Aead, Protection, Suite};
+use super::suites::{self, Aead, Protection, Suite, Undecrypted};
 use super::summary::{GapReason, KeyPhase};
 use crate::common::Dir;
 
-/// Handshake facts needed to derive keys.
+/// The handshake facts keys are derived from, and the derivations.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Params {
+pub(crate) struct KeySchedule {
     pub(crate) client_random: Option<[u8; 32]>,
     pub(crate) server_random: Option<[u8; 32]>,
     /// Negotiated version (from `supported_versions` when present).
@@ -31,9 +37,11 @@ pub(crate) struct Params {
     /// A master secret the session derived itself (RSA key exchange), used
     /// when the key log has none for this client random.
     pub(crate) master: Option<(Secret, KeySource)>,
+    /// Record compression chosen by the ServerHello (TLS ≤ 1.2).
+    pub(crate) compression: Method,
 }
 
-impl Params {
+impl KeySchedule {
     pub(crate) fn tls13(&self) -> bool {
         self.version.is_some_and(|v| v == 0x0304 || v >> 8 == 0x7f)
     }
@@ -55,6 +63,8 @@ pub(crate) struct Key {
     pub(crate) source: KeySource,
     /// KeyUpdates applied to the application secret.
     pub(crate) generation: u32,
+    /// TLS ≤ 1.2 with DEFLATE: this connection state's decompression stream.
+    pub(crate) inflate: Option<Box<Inflater>>,
 }
 
 impl std::fmt::Debug for Key {
@@ -75,8 +85,16 @@ pub(crate) enum KeyError {
         label: Label,
         random: [u8; 32],
     },
+    /// A suite xmppcap does not know, or cannot use in this version.
     UnsupportedSuite(u16),
+    /// A known suite whose cipher xmppcap does not decrypt.
+    UndecryptedCipher {
+        suite: u16,
+        cipher: Undecrypted,
+    },
     UnsupportedVersion(u16),
+    /// Records compressed with a method xmppcap does not know.
+    UnsupportedCompression(u8),
     /// The ServerHello (version, suite, server random) was not captured.
     NoServerHello,
     /// The key log has secrets for this phase, but none opens the records.
@@ -103,9 +121,18 @@ impl KeyError {
             KeyError::UnsupportedSuite(id) => {
                 format!("suite not supported: 0x{id:04x} ({})", suites::name(*id))
             }
+            KeyError::UndecryptedCipher { suite, cipher } => format!(
+                "xmppcap does not decrypt {}: suite 0x{suite:04x} ({})",
+                cipher.name(),
+                suites::name(*suite)
+            ),
             KeyError::UnsupportedVersion(v) => {
                 format!("version not supported: {}", suites::version_name(*v))
             }
+            KeyError::UnsupportedCompression(m) => format!(
+                "records compressed with {}: not decompressed, so not decrypted",
+                Method::from_u8(*m).name().unwrap_or_default()
+            ),
             KeyError::NoServerHello => "ServerHello not captured".into(),
             KeyError::WrongKey(phase) => {
                 format!("the key log's {phase:?} secret does not open the records")
@@ -121,10 +148,22 @@ impl KeyError {
                 ..
             } => GapReason::NoEarlyKey,
             KeyError::NoKey { .. } => GapReason::NoKey,
-            KeyError::UnsupportedSuite(_) | KeyError::UnsupportedVersion(_) => {
-                GapReason::UnsupportedSuite
-            }
+            KeyError::UnsupportedSuite(_)
+            | KeyError::UndecryptedCipher { .. }
+            | KeyError::UnsupportedVersion(_) => GapReason::UnsupportedSuite,
             KeyError::WrongKey(_) => GapReason::AuthenticationFailed,
+            KeyError::UnsupportedCompression(_) => GapReason::UnsupportedCompression,
+        }
+    }
+
+    /// Why a suite cannot be decrypted, or `None` when it can (in some version).
+    pub(crate) fn for_suite(id: u16) -> Option<KeyError> {
+        match suites::lookup(id).map(|s| s.protection) {
+            None => Some(KeyError::UnsupportedSuite(id)),
+            Some(Protection::Unsupported(cipher)) => {
+                Some(KeyError::UndecryptedCipher { suite: id, cipher })
+            }
+            Some(_) => None,
         }
     }
 }
@@ -170,31 +209,93 @@ pub(crate) fn tls13_key(
         empty_aad,
         source,
         generation,
+        inflate: None,
     })
 }
 
-/// The key after a KeyUpdate of this direction (RFC 8446 §7.2).
-pub(crate) fn next_generation(key: &Key) -> Option<Key> {
-    let (secret, aead) = key.secret.as_ref()?;
-    tls13_key(
-        *aead,
-        crypto::tls13_next_secret(secret),
-        KeyPhase::Application,
-        key.source.clone(),
-        key.generation.saturating_add(1),
-        key.empty_aad,
-    )
+impl Key {
+    /// The key after a KeyUpdate of this direction (RFC 8446 §7.2).
+    pub(crate) fn next_generation(&self) -> Option<Key> {
+        let (secret, aead) = self.secret.as_ref()?;
+        tls13_key(
+            *aead,
+            crypto::tls13_next_secret(secret),
+            KeyPhase::Application,
+            self.source.clone(),
+            self.generation.saturating_add(1),
+            self.empty_aad,
+        )
+    }
+
+    /// Tries this key on a copy of `body` at each sequence number in `seqs`;
+    /// returns the first that authenticates. `scratch` is reused between calls.
+    pub(crate) fn try_seqs(
+        &mut self,
+        header: &Header,
+        body: &[u8],
+        seqs: std::ops::Range<u64>,
+        scratch: &mut Vec<u8>,
+    ) -> Option<u64> {
+        for seq in seqs {
+            scratch.clear();
+            scratch.extend_from_slice(body);
+            match self
+                .dec
+                .decrypt(header.typ.to_u8(), header.version, scratch, seq)
+            {
+                Ok(_) => return Some(seq),
+                Err(DecryptError::Auth) => continue,
+                // Length or padding faults do not depend on the sequence number (CBC aside, which is never searched).
+                Err(_) => return None,
+            }
+        }
+        None
+    }
 }
 
-fn negotiated_suite(params: &Params) -> Result<&'static Suite, KeyError> {
+fn negotiated_suite(params: &KeySchedule) -> Result<&'static Suite, KeyError> {
     let id = params.suite.ok_or(KeyError::NoServerHello)?;
     suites::lookup(id).ok_or(KeyError::UnsupportedSuite(id))
 }
 
-/// Candidate decrypters for one direction and phase: one, except for 0-RTT
-/// before the ServerHello, where each offered TLS 1.3 AEAD of the secret's hash is a candidate.
-pub(crate) fn build(
-    params: &Params,
+impl KeySchedule {
+    /// Candidate keys for one direction and phase: one, except for 0-RTT
+    /// before the ServerHello, where each offered TLS 1.3 AEAD of the secret's hash is a candidate.
+    pub(crate) fn build(
+        &self,
+        keys: &KeyLog,
+        dir: Dir,
+        phase: KeyPhase,
+    ) -> Result<Vec<Key>, KeyError> {
+        build(self, keys, dir, phase)
+    }
+
+    /// A connection joined mid-stream: every TLS 1.3 application secret of this
+    /// direction in the key log, with each AEAD of its hash, at sequence numbers
+    /// 0..`max_seq`; a client random already matched by the other direction first.
+    pub(crate) fn midstream_search(
+        &self,
+        keys: &KeyLog,
+        dir: Dir,
+        header: &Header,
+        body: &[u8],
+        max_seq: u64,
+        scratch: &mut Vec<u8>,
+    ) -> Option<(Key, u64, [u8; 32])> {
+        midstream_search(
+            keys,
+            dir,
+            header,
+            body,
+            max_seq,
+            self.client_random,
+            scratch,
+        )
+    }
+}
+
+fn build(
+    params: &KeySchedule,
     keys: &KeyLog,
     dir: Dir,
     phase: KeyPhase,
@@ -245,18 +346,23 @@ pub(crate) fn prf_kind(version: u16, suite: &Suite) -> Result<PrfKind, KeyError>
 }
 
 fn build_tls12(
-    params: &Params,
+    params: &KeySchedule,
     keys: &KeyLog,
     random: &[u8; 32],
     dir: Dir,
 ) -> Result<Key, KeyError> {
     let suite = negotiated_suite(params)?;
-    if suite.protection == Protection::Unsupported {
-        return Err(KeyError::UnsupportedSuite(suite.id));
+    if let Some(e) = KeyError::for_suite(suite.id) {
+        return Err(e);
     }
     let version = params.version.ok_or(KeyError::NoServerHello)?;
     let server_random = params.server_random.ok_or(KeyError::NoServerHello)?;
     let prf = prf_kind(version, suite)?;
+    let inflate = match params.compression {
+        Method::Null => None,
+        Method::Deflate => Some(Box::new(Inflater::new())),
+        Method::Unknown(m) => return Err(KeyError::UnsupportedCompression(m)),
+    };
     let (master, source) = match (lookup(keys, random, Label::MasterSecret), &params.master) {
         (Ok(found), _) => found,
         (Err(_), Some((secret, source))) => (secret, source),
@@ -277,26 +383,35 @@ fn build_tls12(
                     .ok_or(KeyError::UnsupportedSuite(suite.id))?,
             )
         }
-        Protection::Cbc { key_len, mac } => {
-            let kb = crypto::key_block(
-                prf,
-                master.bytes(),
-                random,
-                &server_random,
-                (mac.len(), key_len, 16),
-            );
-            let (mac_key, key, iv) = if client {
-                (&kb.client_mac, &kb.client_key, &kb.client_iv)
+        Protection::CamelliaGcm { key_len } if version == 0x0303 => {
+            let shape = (0, key_len, 4);
+            let kb = crypto::key_block(prf, master.bytes(), random, &server_random, shape);
+            let (key, salt) = if client {
+                (&kb.client_key, &kb.client_iv)
             } else {
-                (&kb.server_mac, &kb.server_key, &kb.server_iv)
+                (&kb.server_key, &kb.server_iv)
+            };
+            Box::new(
+                CamelliaGcmDecrypter::new(key, salt).ok_or(KeyError::UnsupportedSuite(suite.id))?,
+            )
+        }
+        Protection::Cbc { cipher, mac } => {
+            let shape = (mac.len(), cipher.key_len(), cipher.block_len());
+            let kb = crypto::key_block(prf, master.bytes(), random, &server_random, shape);
+            let material = if client {
+                (&kb.client_key[..], &kb.client_mac[..], &kb.client_iv[..])
+            } else {
+                (&kb.server_key[..], &kb.server_mac[..], &kb.server_iv[..])
             };
             let explicit_iv = version >= 0x0302;
+            let etm = params.encrypt_then_mac;
             Box::new(
-                CbcDecrypter::new(key, mac, mac_key, params.encrypt_then_mac, explicit_iv, iv)
+                CbcDecrypter::new(cipher, material, mac, etm, explicit_iv)
                     .ok_or(KeyError::UnsupportedSuite(suite.id))?,
             )
         }
-        Protection::Aead(_) | Protection::Unsupported => {
+        // AEADs exist from TLS 1.2 on.
+        Protection::Aead(_) | Protection::CamelliaGcm { .. } | Protection::Unsupported(_) => {
             return Err(KeyError::UnsupportedSuite(suite.id))
         }
     };
@@ -307,38 +422,13 @@ fn build_tls12(
         empty_aad: false,
         source: source.clone(),
         generation: 0,
+        inflate,
     })
 }
 
-/// Tries `key` on a copy of `body` at each sequence number in `seqs`;
-/// returns the first that authenticates. `scratch` is reused between calls.
-pub(crate) fn try_seqs(
-    key: &mut Key,
-    header: &Header,
-    body: &[u8],
-    seqs: std::ops::Range<u64>,
-    scratch: &mut Vec<u8>,
-) -> Option<u64> {
-    for seq in seqs {
-        scratch.clear();
-        scratch.extend_from_slice(body);
-        match key
-            .dec
-            .decrypt(header.typ.to_u8(), header.version, scratch, seq)
-        {
-            Ok(_) => return Some(seq),
-            Err(DecryptError::Auth) => continue,
-            // Length or padding faults do not depend on the sequence number (CBC aside, which is never searched).
-            Err(_) => return None,
-        }
-    }
-    None
-}
-
-/// A connection joined mid-stream: every TLS 1.3 application secret of this
-/// direction in the key log, with each AEAD of its hash, at sequence numbers
-/// 0..`max_seq`. `prefer` is a client random already matched by the other direction.
-pub(crate) fn midstream_search(
+/// See [`KeySchedule::midstream_search`]; `prefer` is a client random already
+/// matched by the other direction.
+fn midstream_search(
     keys: &KeyLog,
     dir: Dir,
     header: &Header,
@@ -366,7 +456,7 @@ pub(crate) fn midstream_search(
             ) else {
                 continue;
             };
-            if let Some(seq) = try_seqs(&mut key, header, body, 0..max_seq, scratch) {
+            if let Some(seq) = key.try_seqs(header, body, 0..max_seq, scratch) {
                 return Some((key, seq, random));
             }
         }
@@ -405,12 +495,19 @@ mod tests {
             KeyError::NoClientRandom.reason(),
             "ClientHello not captured"
         );
+        let rc4 = KeyError::for_suite(0xc011).unwrap();
+        assert_eq!(
+            rc4.reason(),
+            "xmppcap does not decrypt RC4: suite 0xc011 (TLS_ECDHE_RSA_WITH_RC4_128_SHA)"
+        );
+        assert_eq!(rc4.gap_reason(), GapReason::UnsupportedSuite);
+        assert_eq!(KeyError::for_suite(0x000a), None);
     }
 
     #[test]
     fn missing_pieces_are_named() {
         let keys = log("");
-        let mut p = Params::default();
+        let mut p = KeySchedule::default();
         assert_eq!(
             build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
             KeyError::NoClientRandom
@@ -420,12 +517,20 @@ mod tests {
             build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
             KeyError::NoServerHello
         );
-        p.suite = Some(0x000a);
+        p.suite = Some(0x0005);
         p.version = Some(0x0303);
         p.server_random = Some([2; 32]);
         assert_eq!(
             build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
-            KeyError::UnsupportedSuite(0x000a)
+            KeyError::UndecryptedCipher {
+                suite: 0x0005,
+                cipher: Undecrypted::Rc4
+            }
+        );
+        p.suite = Some(0x0a0a);
+        assert_eq!(
+            build(&p, &keys, Dir::ClientToServer, KeyPhase::Tls12).unwrap_err(),
+            KeyError::UnsupportedSuite(0x0a0a)
         );
         p.suite = Some(0xc02f);
         assert_eq!(
@@ -460,10 +565,10 @@ mod tests {
             "01".repeat(32),
             "aa".repeat(32)
         ));
-        let p = Params {
+        let p = KeySchedule {
             client_random: Some([1; 32]),
             offered_tls13: vec![Aead::Aes128Gcm, Aead::Aes256Gcm, Aead::ChaCha20Poly1305],
-            ..Params::default()
+            ..KeySchedule::default()
         };
         // A 32-byte secret fits the SHA-256 suites only.
         assert_eq!(

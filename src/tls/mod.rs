@@ -43,7 +43,9 @@
 //! println!("{}", serde_json::to_string(session.summary()).unwrap());
 //! ```
 
+mod camellia_gcm;
 mod cbc;
+mod compression;
 mod crypto;
 mod flow;
 #[doc(hidden)]
@@ -51,8 +53,8 @@ pub mod fuzz;
 mod handshake;
 mod keylog;
 mod keys;
-mod messages;
 mod record;
+mod record_layer;
 #[cfg(feature = "rsa-keys")]
 mod rsa;
 mod session;
@@ -73,3 +75,7 @@ mod corpus_tests;
 pub(crate) mod rustls_tests;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod tls12_tests;
+#[cfg(test)]
+mod tls12_vectors;

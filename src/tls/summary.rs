@@ -37,6 +37,10 @@ pub enum GapReason {
     ClientHelloNotCaptured,
     /// The negotiated cipher suite cannot be decrypted by xmppcap.
     UnsupportedSuite,
+    /// The records are compressed with a method xmppcap does not know.
+    UnsupportedCompression,
+    /// The record decrypted but did not decompress (or would inflate past the limit).
+    DecompressionFailed,
     /// The AEAD tag or MAC did not match.
     AuthenticationFailed,
     /// The capture lost bytes of this direction.
@@ -185,6 +189,9 @@ pub struct Summary {
     pub sni: Option<String>,
     pub alpn_offered: Vec<String>,
     pub alpn: Option<String>,
+    /// Record compression the ServerHello chose (`deflate`, RFC 3749); absent for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
     /// The client random in hex (public: it travels in clear), for matching key logs.
     pub client_random: Option<String>,
     pub certificates: Vec<CertSummary>,
@@ -216,6 +223,9 @@ impl Summary {
         parts.extend(s.suite.clone());
         if let Some(sni) = &s.sni {
             parts.push(format!("SNI {sni}"));
+        }
+        if let Some(method) = &s.compression {
+            parts.push(format!("compression {method}"));
         }
         parts.push(match s.decrypted {
             Decrypted::Yes => "decrypted".to_owned(),

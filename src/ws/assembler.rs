@@ -5,13 +5,16 @@
 //! in order; gives one [`Message`] per message into the sink, plus findings.
 //! Memory is one reused payload buffer per direction, never above the caps;
 //! compressed bytes are inflated as they arrive and never buffered. It never
-//! shows bytes that came out of a window it does not have.
+//! shows bytes that came out of a window it does not have: a text message
+//! that refers to a lost window is given with how much of it is known and
+//! without text; a binary one, whose 0xFF bytes cannot be told from unknown
+//! ones, is reported as not inflated.
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
 use crate::limits::Limits;
 use crate::ws::connection::Cx;
-use crate::ws::deflate::{Inflater, Stop};
+use crate::ws::deflate::{exactness, Exactness, Inflater, Stop};
 use crate::ws::frame::{unmask, Header, Opcode, RSV1};
 use crate::ws::message::{DirSummary, Message, MessageOpcode, NotInflated};
 use crate::ws::Sink;
@@ -58,12 +61,19 @@ struct Open {
     compressed: bool,
     /// Compressed and still being inflated.
     inflating: bool,
-    /// Inflated from a window that might be incomplete: accept only clean text.
-    trial: bool,
+    /// The inflater saw this direction from its first compressed byte: an
+    /// invalid deflate stream is the sender's fault.
+    trusted: bool,
+    /// The window held no unknown byte when the message began.
+    window_known: bool,
     truncated: bool,
     not_inflated: Option<NotInflated>,
     /// The full plain length is known (false once inflation stopped early).
     len_known: bool,
+    /// Bytes known of a message that refers to a lost window.
+    known: Option<usize>,
+    /// Inflation stopped at this cap.
+    capped: Option<usize>,
 }
 
 pub(crate) struct Assembler {
@@ -74,7 +84,11 @@ pub(crate) struct Assembler {
     buf: Vec<u8>,
     scratch: Vec<u8>,
     inflater: Option<Inflater>,
+    /// The window was lost before any compressed message was seen.
+    window_lost: bool,
     said_context_lost: bool,
+    /// A partly known message was reported since the window was last lost.
+    said_partial: bool,
     pub(crate) stats: DirSummary,
 }
 
@@ -92,7 +106,9 @@ impl Assembler {
             buf: Vec::new(),
             scratch: Vec::new(),
             inflater: None,
+            window_lost: false,
             said_context_lost: false,
+            said_partial: false,
             stats: DirSummary::default(),
         }
     }
@@ -130,10 +146,13 @@ impl Assembler {
             frame_base: 0,
             compressed: false,
             inflating: false,
-            trial: false,
+            trusted: true,
+            window_known: true,
             truncated: false,
             not_inflated: None,
             len_known: true,
+            known: None,
+            capped: None,
         };
         emit(self.dir, &open, payload, &mut self.stats, cx);
         true
@@ -153,30 +172,32 @@ impl Assembler {
             frame_base: 0,
             compressed,
             inflating: false,
-            trial: false,
+            trusted: false,
+            window_known: true,
             truncated: false,
             not_inflated: None,
             len_known: true,
+            known: None,
+            capped: None,
         };
         if compressed {
-            match self.deflate {
-                DeflateUse::Other => {
-                    open.not_inflated = Some(NotInflated::OtherExtension);
-                    open.len_known = false;
-                }
-                DeflateUse::Negotiated { takeover } => {
-                    let inf = self
-                        .inflater
-                        .get_or_insert_with(|| Inflater::new(takeover, true));
-                    open.inflating = true;
-                    open.trial = !inf.trusted();
-                }
-                DeflateUse::Guess => {
-                    self.inflater
-                        .get_or_insert_with(|| Inflater::new(true, false));
-                    open.inflating = true;
-                    open.trial = true;
-                }
+            let (takeover, trusted) = match self.deflate {
+                DeflateUse::Negotiated { takeover } => (takeover, !self.window_lost),
+                // No handshake: the sender's choice is unknown; a window that
+                // is never referred to costs nothing.
+                DeflateUse::Guess => (true, false),
+                DeflateUse::Other => (false, false),
+            };
+            if self.deflate == DeflateUse::Other {
+                open.not_inflated = Some(NotInflated::OtherExtension);
+                open.len_known = false;
+            } else {
+                let inf = self
+                    .inflater
+                    .get_or_insert_with(|| Inflater::new(takeover, trusted));
+                open.inflating = true;
+                open.trusted = inf.trusted();
+                open.window_known = inf.window_known();
             }
         }
         self.buf.clear();
@@ -275,37 +296,41 @@ impl Assembler {
         };
         open.inflating = false;
         open.len_known = false;
-        let trusted = self.inflater.as_ref().is_some_and(Inflater::trusted);
         let (level, code, place, msg) = match stop {
             Stop::Limit => {
                 open.truncated = true;
+                open.capped = Some(cap);
                 let msg = format!(
-                    "decompression limit at frame {}: stopped after {cap} inflated bytes \
-                     (caps: {} bytes, {}x the compressed size)",
-                    at.frame, self.caps.inflated, self.caps.ratio
+                    "decompression limit at frame {}: inflated to {}, the rest of the message \
+                     dropped (caps: {} bytes, {}x the compressed size)",
+                    at.frame,
+                    size_in_words(cap),
+                    self.caps.inflated,
+                    self.caps.ratio
                 );
                 (Level::Warn, "ws.inflate_limit", at, msg)
             }
             // zlib's own reason is not shown: zlib-rs words the same bad data
             // differently depending on how much input and output room a call had.
-            Stop::Invalid(_) if trusted && !open.trial => {
+            Stop::Invalid(_) if open.trusted => {
                 open.not_inflated = Some(NotInflated::InvalidDeflate);
                 let msg = format!(
                     "invalid deflate data in the message starting at frame {}; \
-                     later compressed messages in this direction decode only when they \
-                     need no earlier context",
+                     later compressed messages in this direction are inflated with \
+                     its window taken as unknown",
                     open.first.frame
                 );
                 (Level::Error, "ws.invalid_deflate", at, msg)
             }
             Stop::Invalid(_) => {
-                open.not_inflated = Some(NotInflated::NoContext);
+                open.not_inflated = Some(NotInflated::InvalidDeflate);
                 let msg = format!(
-                    "compressed message at frame {} cannot be inflated without the earlier \
-                     compression context (capture started late, or data was lost)",
+                    "compressed message at frame {} is not valid deflate data, although \
+                     the window from before the capture (or a gap) was allowed for as \
+                     unknown: the frame boundary may have been found wrongly",
                     open.first.frame
                 );
-                (Level::Info, "ws.no_deflate_context", open.first, msg)
+                (Level::Warn, "ws.invalid_deflate", open.first, msg)
             }
         };
         if open.not_inflated.is_some() {
@@ -316,18 +341,74 @@ impl Assembler {
         self.lose_context(at, offset, cx);
     }
 
+    /// Inflated (whole or cut) from a window that was partly unknown: how
+    /// much of the message is known decides what is shown.
+    fn settle<S: Sink>(&mut self, cx: &mut Cx<'_, S>) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        if !open.compressed || open.window_known || open.not_inflated.is_some() {
+            return;
+        }
+        let Exactness::Partial { known } = exactness(false, &self.buf) else {
+            return;
+        };
+        if open.opcode == MessageOpcode::Binary {
+            open.not_inflated = Some(NotInflated::NoContext);
+            open.len_known = false;
+            self.buf.clear();
+            let msg = format!(
+                "binary message at frame {} refers to compression history from before the \
+                 capture (or a gap): not shown, as its 0xFF bytes cannot be told from \
+                 unknown ones",
+                open.first.frame
+            );
+            cx.report(
+                Level::Info,
+                "ws.no_deflate_context",
+                self.dir,
+                open.first,
+                open.offset,
+                msg,
+            );
+            return;
+        }
+        open.known = Some(known);
+        if !std::mem::replace(&mut self.said_partial, true) {
+            let msg = format!(
+                "compressed text from frame {} on refers to compression history from before \
+                 the capture (or a gap): such messages are given with only their known bytes \
+                 ({known} of {} here), never as text, until the last 32 KiB inflated in \
+                 this direction hold no unknown byte",
+                open.first.frame,
+                self.buf.len()
+            );
+            cx.report(
+                Level::Info,
+                "ws.partly_inflated",
+                self.dir,
+                open.first,
+                open.offset,
+                msg,
+            );
+        }
+    }
+
     /// The window of this direction is gone (gap, resync, error, limit).
     pub(crate) fn lose_context<S: Sink>(&mut self, at: FrameRef, offset: u64, cx: &mut Cx<'_, S>) {
+        let takeover = matches!(self.deflate, DeflateUse::Negotiated { takeover: true });
+        self.said_partial = false;
         let Some(inf) = &mut self.inflater else {
+            self.window_lost |= takeover;
             return;
         };
         let was_trusted = inf.trusted();
         inf.lose_context();
-        let takeover = matches!(self.deflate, DeflateUse::Negotiated { takeover: true });
         if takeover && was_trusted && !self.said_context_lost {
             self.said_context_lost = true;
             let msg = "the permessage-deflate context of this direction is lost: later compressed \
-                       messages decode only when they need no earlier context";
+                       messages are inflated with the lost window taken as unknown, and those \
+                       that refer to it are given with only their known bytes";
             cx.report(
                 Level::Warn,
                 "ws.deflate_context_lost",
@@ -367,9 +448,9 @@ impl Assembler {
             let cap = inflate_cap(&self.caps, open.wire_len);
             let result = match &mut self.inflater {
                 Some(inf) => inf.end_message(&mut self.buf, cap),
-                None => Ok(()),
+                None => Ok(Exactness::Exact),
             };
-            self.after_inflate(result, cap, at, cx);
+            self.after_inflate(result.map(|_| ()), cap, at, cx);
         }
         self.emit_open(cx);
     }
@@ -391,21 +472,10 @@ impl Assembler {
     }
 
     fn emit_open<S: Sink>(&mut self, cx: &mut Cx<'_, S>) {
-        let Some(mut open) = self.open.take() else {
+        self.settle(cx);
+        let Some(open) = self.open.take() else {
             return;
         };
-        if open.compressed && open.trial && open.not_inflated.is_none() && !open.truncated {
-            let clean_text =
-                open.opcode == MessageOpcode::Binary || std::str::from_utf8(&self.buf).is_ok();
-            if !clean_text {
-                open.not_inflated = Some(NotInflated::NoContext);
-                open.len_known = false;
-                self.buf.clear();
-                if let Some(inf) = &mut self.inflater {
-                    inf.lose_context();
-                }
-            }
-        }
         emit(self.dir, &open, &self.buf, &mut self.stats, cx);
         self.buf.clear();
         if self.buf.capacity() > KEEP_CAPACITY {
@@ -439,7 +509,9 @@ fn emit<S: Sink>(
     cx: &mut Cx<'_, S>,
 ) {
     let text = match open.opcode {
-        MessageOpcode::Text if open.not_inflated.is_none() => text_of(open, payload, dir, cx),
+        MessageOpcode::Text if open.not_inflated.is_none() && open.known.is_none() => {
+            text_of(open, payload, dir, cx)
+        }
         _ => None,
     };
     let len = if !open.len_known {
@@ -462,6 +534,8 @@ fn emit<S: Sink>(
         len,
         truncated: open.truncated,
         not_inflated: open.not_inflated,
+        known_bytes: open.known.map(|k| k as u64),
+        inflate_cap: open.capped.map(|c| c as u64),
         text,
         payload,
     };
@@ -472,8 +546,12 @@ fn emit<S: Sink>(
     }
     stats.compressed += u64::from(open.compressed);
     stats.not_inflated += u64::from(open.not_inflated.is_some());
+    stats.partial += u64::from(open.known.is_some());
     stats.truncated += u64::from(open.truncated);
     stats.inflated_bytes = stats.inflated_bytes.saturating_add(payload.len() as u64);
+    if open.opcode == MessageOpcode::Text && !open.truncated {
+        cx.note_text(dir, payload);
+    }
     cx.sink.on_message(&message);
 }
 
@@ -506,5 +584,14 @@ fn text_of<'p, S: Sink>(
             );
             None
         }
+    }
+}
+
+/// `8 MiB`, `64 KiB`, or a byte count: caps are usually round.
+fn size_in_words(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
     }
 }

@@ -6,7 +6,8 @@
 //! Close frames recorded per side, a TCP end without the server's Close
 //! becomes the 1006 a browser would report. Findings of one kind are shown a
 //! few times per direction and then counted, so a broken peer cannot flood
-//! the report.
+//! the report. Without a handshake, every finding waits for the [`Proof`]
+//! that the connection is WebSocket, and none is reported without it.
 
 use std::collections::VecDeque;
 
@@ -14,9 +15,11 @@ use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
 use crate::ws::assembler::DeflateUse;
+use crate::ws::evidence::{Confidence, Ports};
 use crate::ws::frame::{close_code_problem, CloseCodeProblem, Header, Opcode, Rules, RSV1};
 use crate::ws::message::{CloseSent, Closed, Control, ControlOpcode, Summary, TcpEnd};
 use crate::ws::negotiate::Negotiated;
+use crate::ws::proof::Proof;
 use crate::ws::side::Side;
 use crate::ws::Sink;
 
@@ -55,6 +58,7 @@ pub(crate) struct Shared {
     closes: [Option<CloseSent>; 2],
     first_close: Option<Dir>,
     tcp_end: Option<TcpEnd>,
+    proof: Proof,
 }
 
 /// What a side needs to emit events: the shared state and the sink.
@@ -94,7 +98,7 @@ impl Connection {
                 side(Dir::ClientToServer, |d| d.client_no_context_takeover),
                 side(Dir::ServerToClient, |d| d.server_no_context_takeover),
             ],
-            shared: Shared::new(stream, Some(Dir::ClientToServer)),
+            shared: Shared::new(stream, Some(Dir::ClientToServer), Proof::handshake(stream)),
             finished: false,
         }
     }
@@ -113,9 +117,15 @@ impl Connection {
         Connection {
             midstream: true,
             sides: [side(Dir::ClientToServer), side(Dir::ServerToClient)],
-            shared: Shared::new(stream, None),
+            shared: Shared::new(stream, None, Proof::midstream(stream)),
             finished: false,
         }
+    }
+
+    /// The connection's TCP ports: supporting evidence when the handshake
+    /// was not seen, named in the words that say why it was decoded.
+    pub fn set_ports(&mut self, ports: Ports) {
+        self.shared.proof.set_ports(ports);
     }
 
     /// Where WebSocket bytes start in `dir`'s TCP stream, so that finding
@@ -172,6 +182,8 @@ impl Connection {
         self.shared.report_unanswered_pings(last, sink);
         self.shared.report_abnormal_end(sink);
         self.shared.report_tallies(sink);
+        let client = self.shared.client_dir;
+        self.shared.proof.finish(client, sink);
         sink.on_closed(&self.shared.closed());
     }
 
@@ -180,6 +192,8 @@ impl Connection {
         Summary {
             stream: self.shared.stream,
             midstream: self.midstream,
+            confidence: self.shared.proof.confidence(),
+            evidence: self.shared.proof.evidence(),
             client_dir: self.shared.client_dir,
             c2s: self.sides[0].asm.stats,
             s2c: self.sides[1].asm.stats,
@@ -211,7 +225,7 @@ impl Connection {
 }
 
 impl Shared {
-    fn new(stream: u64, client_dir: Option<Dir>) -> Shared {
+    fn new(stream: u64, client_dir: Option<Dir>, proof: Proof) -> Shared {
         Shared {
             stream,
             client_dir,
@@ -220,6 +234,7 @@ impl Shared {
             closes: [None, None],
             first_close: None,
             tcp_end: None,
+            proof,
         }
     }
 
@@ -233,7 +248,11 @@ impl Shared {
             Dir::ClientToServer => &c2s,
             Dir::ServerToClient => &s2c,
         };
+        // What a browser would report is said only of a connection known to
+        // be a WebSocket.
+        let proven = self.proof.confidence() != Confidence::FramesOnly;
         let (client_code, inferred) = match (server_close, self.tcp_end) {
+            _ if !proven => (None, false),
             (Some(close), _) => (Some(close.code.unwrap_or(1005)), false),
             (None, Some(_)) => (Some(1006), true),
             (None, None) => (None, false),
@@ -275,7 +294,7 @@ impl Shared {
         let f = Finding::new(Level::Warn, Layer::Ws, "ws.abnormal_closure", msg)
             .at(end.frame)
             .in_stream(self.stream, Some(end.dir));
-        sink.push_finding(f);
+        self.proof.pass(f, sink);
     }
 
     /// A pong from `dir`: the latest earlier ping from the other side with
@@ -319,7 +338,7 @@ impl Shared {
             let f = Finding::new(level, Layer::Ws, "ws.ping_unanswered", msg)
                 .at(first.at)
                 .in_stream(self.stream, Some(dir));
-            sink.push_finding(f);
+            self.proof.pass(f, sink);
         }
     }
 
@@ -333,7 +352,7 @@ impl Shared {
             );
             let f =
                 Finding::new(t.level, Layer::Ws, t.code, msg).in_stream(self.stream, Some(t.dir));
-            sink.push_finding(f);
+            self.proof.pass(f, sink);
         }
     }
 }
@@ -346,20 +365,28 @@ impl<S: Sink> Cx<'_, S> {
 
     /// Mid-stream: the first side whose frames were found tells, by its mask
     /// bit, which side is the WebSocket client.
-    pub(crate) fn learn_roles(&mut self, dir: Dir, masked: bool, at: FrameRef) {
-        if self.shared.client_dir.is_some() {
-            return;
+    pub(crate) fn learn_roles(&mut self, dir: Dir, masked: bool) {
+        if self.shared.client_dir.is_none() {
+            self.shared.client_dir = Some(if masked { dir } else { dir.flip() });
         }
-        let client = if masked { dir } else { dir.flip() };
-        self.shared.client_dir = Some(client);
-        let msg = format!(
-            "no WebSocket handshake seen: frames found by heuristic; the masking side \
-             (the WebSocket client) sends {client}"
-        );
-        let f = Finding::new(Level::Info, Layer::Ws, "ws.midstream", msg)
-            .at(at)
-            .in_stream(self.stream, Some(dir));
-        self.sink.push_finding(f);
+    }
+
+    /// A frame header was decoded: evidence, while the connection is unproven.
+    pub(crate) fn note_frame(&mut self, dir: Dir, masked: bool, at: FrameRef) {
+        let client = self.shared.client_dir;
+        self.shared
+            .proof
+            .on_frame(dir, masked, at, client, &mut *self.sink);
+    }
+
+    /// A whole text message: evidence, while the connection is unproven.
+    pub(crate) fn note_text(&mut self, dir: Dir, payload: &[u8]) {
+        if self.shared.proof.gathering() {
+            let client = self.shared.client_dir;
+            self.shared
+                .proof
+                .on_text(dir, payload, client, &mut *self.sink);
+        }
     }
 
     /// Reports a finding, unless this code was already shown enough in `dir`.
@@ -393,7 +420,7 @@ impl<S: Sink> Cx<'_, S> {
                 .at(at)
                 .in_stream(self.stream, Some(dir))
                 .at_offset(offset);
-            self.sink.push_finding(f);
+            self.shared.proof.pass(f, &mut *self.sink);
         }
     }
 

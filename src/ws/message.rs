@@ -8,6 +8,7 @@
 use serde::{Serialize, Serializer};
 
 use crate::common::{Dir, FrameRef, Timestamp};
+use crate::ws::evidence::{Confidence, Evidence};
 
 /// The opcode of a data message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -30,10 +31,12 @@ pub enum ControlOpcode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotInflated {
-    /// It refers to compression context from before the capture (or before a
-    /// gap, or before invalid data): it cannot be inflated without it.
+    /// A binary message that refers to compression context from before the
+    /// capture (or before a gap, or before invalid data): its real 0xFF
+    /// bytes cannot be told from unknown ones. (A text message in that case
+    /// is given with [`Message::known_bytes`].)
     NoContext,
-    /// Its deflate data is invalid although the context was complete.
+    /// Its deflate data is invalid.
     InvalidDeflate,
     /// Part of it is missing from the capture.
     Gap,
@@ -63,7 +66,7 @@ pub struct Message<'a> {
     /// Payload bytes on the wire, compressed size for compressed messages.
     pub wire_len: u64,
     /// Payload length after inflating; `None` when unknown (not inflated, or
-    /// inflating stopped at a limit).
+    /// inflating stopped at a limit: see `inflate_cap`).
     pub len: Option<u64>,
     /// `payload` holds less than the whole message (a cap, a gap, the end of
     /// the capture).
@@ -71,8 +74,18 @@ pub struct Message<'a> {
     /// Why a compressed message has no payload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_inflated: Option<NotInflated>,
-    /// The payload of a text message, when it is valid UTF-8 (a cut message
-    /// loses its incomplete last character).
+    /// A compressed text message that refers to compression history from
+    /// before the capture (or a gap): this many of the payload's bytes are
+    /// known. Each unknown byte is 0xFF in `payload` (never part of UTF-8),
+    /// and `text` is `None`: the message is never passed on as if whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_bytes: Option<u64>,
+    /// Inflating stopped at this cap (bytes): `payload` holds the message's
+    /// first `inflate_cap` inflated bytes, the rest was dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inflate_cap: Option<u64>,
+    /// The payload of a text message, when it is valid UTF-8 and wholly
+    /// known (a cut message loses its incomplete last character).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<&'a str>,
     /// The payload bytes kept (unmasked and inflated).
@@ -156,6 +169,9 @@ pub struct DirSummary {
     pub binary: u64,
     pub compressed: u64,
     pub not_inflated: u64,
+    /// Compressed text messages with only some bytes known (the window from
+    /// before the capture or a gap).
+    pub partial: u64,
     pub truncated: u64,
     pub controls: u64,
     /// Bytes decoded as frames (headers and payloads).
@@ -174,6 +190,12 @@ pub struct Summary {
     pub stream: u64,
     /// No handshake was seen: frame boundaries were found by heuristic.
     pub midstream: bool,
+    /// How sure the stage is that this is WebSocket: `handshake`, `content`
+    /// or `frames-only` (no WebSocket finding is reported at `frames-only`).
+    pub confidence: Confidence,
+    /// What the frames showed, for a connection seen without its handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
     /// The direction the WebSocket client (masking side) sends in, once known.
     pub client_dir: Option<Dir>,
     pub c2s: DirSummary,
@@ -205,6 +227,8 @@ mod tests {
             len: Some(5),
             truncated: false,
             not_inflated: None,
+            known_bytes: None,
+            inflate_cap: None,
             text: Some("Hello"),
             payload: b"Hello",
         };

@@ -67,38 +67,20 @@ pub(crate) fn scan_needing(buf: &[u8], expect: &Expect, at_end: bool) -> (Scan, 
     }
 }
 
-/// Whether a connection whose handshake was not captured carries WebSocket
-/// frames right from `bytes` (the first bytes seen in one direction): three
-/// plausible frames in a row (or two ending exactly at `at_end`).
-pub fn probe(bytes: &[u8], max_len: u64, at_end: bool) -> Probe {
-    let expect = Expect {
-        masked: None,
-        rsv1: true,
-        max_len,
-    };
-    match chain(bytes, &expect, at_end) {
-        Verdict::Accept(_) => Probe::WebSocket,
-        Verdict::Wait(_) => Probe::NeedMore,
-        Verdict::Reject => Probe::NotWebSocket,
-    }
-}
-
-/// The answer of [`probe`].
+/// Whether frames start right at the beginning of `bytes`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
-    WebSocket,
-    NotWebSocket,
-    NeedMore,
-}
-
-enum Verdict {
+pub(crate) enum Verdict {
+    /// Plausible frames in a row; they are masked or not.
     Accept(bool),
     /// Undecided until the bytes reach this length.
     Wait(usize),
     Reject,
 }
 
-fn chain(bytes: &[u8], expect: &Expect, at_end: bool) -> Verdict {
+/// Three plausible frames in a row from the first byte of `bytes` (two whole
+/// ones and the third's header), or, `at_end`, frames that end exactly
+/// where the bytes do.
+pub(crate) fn chain(bytes: &[u8], expect: &Expect, at_end: bool) -> Verdict {
     let mut pos = 0usize;
     let mut masked = expect.masked;
     let mut fragment_open = false;
@@ -147,7 +129,7 @@ fn chain(bytes: &[u8], expect: &Expect, at_end: bool) -> Verdict {
     Verdict::Reject
 }
 
-fn plausible(
+pub(crate) fn plausible(
     h: &Header,
     first: bool,
     fragment_open: bool,
@@ -172,7 +154,7 @@ fn plausible(
 
 /// Payload checks that are cheap and rarely wrong: whole uncompressed text
 /// frames are UTF-8, close frames carry a sendable code.
-fn payload_plausible(h: &Header, payload: &[u8]) -> bool {
+pub(crate) fn payload_plausible(h: &Header, payload: &[u8]) -> bool {
     let check_text = h.opcode == Opcode::Text && h.fin && h.rsv == 0;
     if !check_text && h.opcode != Opcode::Close {
         return true;
@@ -364,37 +346,33 @@ mod tests {
     }
 
     #[test]
-    fn probe_accepts_frames_from_the_first_byte_only() {
+    fn chain_accepts_frames_from_the_first_byte_only() {
+        let any = Expect { rsv1: true, ..ANY };
         let mut three = Vec::new();
         for word in ["one", "two", "three"] {
             three.extend(text(true, word.as_bytes()));
         }
-        assert_eq!(probe(&three, 1 << 16, false), Probe::WebSocket);
+        assert_eq!(chain(&three, &any, false), Verdict::Accept(true));
         // Two whole frames and the third's header are needed: shorter prefixes never accept.
         let two_and_header = 2 * (2 + 4 + 3) + 2 + 4;
         assert_eq!(
-            probe(
-                three.get(..two_and_header).unwrap_or_default(),
-                1 << 16,
-                false
-            ),
-            Probe::WebSocket
+            chain(&three[..two_and_header], &any, false),
+            Verdict::Accept(true)
         );
         for cut in 1..two_and_header {
-            assert_ne!(
-                probe(three.get(..cut).unwrap_or_default(), 1 << 16, false),
-                Probe::WebSocket,
+            assert!(
+                matches!(chain(&three[..cut], &any, false), Verdict::Wait(_)),
                 "cut {cut}"
             );
         }
         // Two frames ending exactly at the end of the data count when no more will come.
         let two = [text(false, b"a"), text(false, b"b")].concat();
-        assert_eq!(probe(&two, 1 << 16, true), Probe::WebSocket);
+        assert_eq!(chain(&two, &any, true), Verdict::Accept(false));
         assert_eq!(
-            probe(b"SSH-2.0-OpenSSH_9.6\r\n", 1 << 16, false),
-            Probe::NotWebSocket
+            chain(b"SSH-2.0-OpenSSH_9.6\r\n", &any, false),
+            Verdict::Reject
         );
-        assert_eq!(probe(b"", 1 << 16, false), Probe::NeedMore);
+        assert_eq!(chain(b"", &any, false), Verdict::Wait(2));
     }
 
     #[test]

@@ -6,39 +6,54 @@
 //! (reassembled from fragments, unmasked, inflated), every [`Control`] frame
 //! (pongs matched to pings), how the connection [`Closed`], and findings for
 //! protocol violations, lost data and hit limits, all into a [`Sink`].
+//! Without a handshake, [`probe`] decides from both directions' first bytes
+//! whether the connection is WebSocket at all, and the connection states
+//! how sure it is ([`Confidence`]).
 //!
 //! It never panics on input, never buffers beyond [`Limits`](crate::limits::Limits)
 //! (compressed bytes are inflated as they arrive, inflation stops at the size
-//! and ratio caps), and never shows bytes inflated from a compression window
-//! it does not have: such messages are reported as not inflated.
+//! and ratio caps), never shows bytes inflated from a compression window it
+//! does not have as if they were known (they are 0xFF, and such text is
+//! never given as text), and reports no WebSocket finding on a connection
+//! whose only sign of WebSocket is frame structure.
 //!
 //! Files: `frame` (pure header parser, unmasking), `negotiate` (handshake
 //! headers), `deflate` (one inflater per direction), `assembler` (frames to
-//! messages), `midstream` (finding frame boundaries), `side` (one direction's
-//! frame machine), `connection` (both directions, controls, close), `message`
-//! (the event types).
+//! messages), `midstream` (finding frame boundaries), `evidence` (grading
+//! what frames show), `probe` (WebSocket or not, without a handshake),
+//! `proof` (findings held until the connection is proven), `side` (one
+//! direction's frame machine), `connection` (both directions, controls,
+//! close), `message` (the event types).
 
 mod assembler;
 mod connection;
 mod deflate;
+mod evidence;
 mod frame;
 mod message;
 mod midstream;
 mod negotiate;
+mod probe;
+mod proof;
 mod side;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_corpus;
+#[cfg(test)]
+mod tests_probe;
+#[cfg(test)]
+mod tests_window;
 
 pub use connection::Connection;
+pub use evidence::{Confidence, DirEvidence, Evidence, Ports};
 pub use message::{
     CloseSent, Closed, Control, ControlOpcode, DirSummary, Message, MessageOpcode, NotInflated,
     Summary, TcpEnd,
 };
-pub use midstream::{probe, Probe};
 pub use negotiate::{accept_key, Negotiated, NegotiationProblem, PermessageDeflate};
+pub use probe::{probe, Probe};
 
 use crate::finding::Findings;
 
@@ -86,6 +101,15 @@ pub mod fuzzing {
     /// The frame header parser on arbitrary bytes.
     pub fn parse_frame_header(data: &[u8]) {
         let _ = super::frame::parse_header(data);
+    }
+
+    /// The detection of a WebSocket without its handshake: `data` split at
+    /// its middle into the first bytes of the two directions.
+    pub fn probe(data: &[u8]) {
+        let (c2s, s2c) = data.split_at(data.len() / 2);
+        for at_end in [false, true] {
+            let _ = super::probe([c2s, s2c], None, 4096, at_end);
+        }
     }
 
     /// The handshake header reader: `data` split at NUL bytes into offer, answer, subprotocol.

@@ -259,6 +259,7 @@ impl Side {
         let stats = &mut self.asm.stats;
         stats.frames += 1;
         stats.frame_bytes = stats.frame_bytes.saturating_add(u64::from(h.len));
+        cx.note_frame(self.dir, h.mask.is_some(), start);
         self.report_violations(&h, start, offset, cx);
         if self.close_sent && !self.said_after_close {
             self.said_after_close = true;

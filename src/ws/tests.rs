@@ -9,9 +9,9 @@ use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
 
-const C2S: Dir = Dir::ClientToServer;
-const S2C: Dir = Dir::ServerToClient;
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+pub(crate) const C2S: Dir = Dir::ClientToServer;
+pub(crate) const S2C: Dir = Dir::ServerToClient;
+pub(crate) const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 /// Everything a connection emitted, as comparable strings.
 #[derive(Default, Debug)]
@@ -57,17 +57,17 @@ impl Recorder {
     pub(crate) fn codes(&self) -> Vec<&'static str> {
         self.findings.iter().map(|f| f.code).collect()
     }
-    fn has(&self, code: &str) -> bool {
+    pub(crate) fn has(&self, code: &str) -> bool {
         self.findings.iter().any(|f| f.code == code)
     }
-    fn texts_of(&self, dir: Dir) -> Vec<&str> {
+    pub(crate) fn texts_of(&self, dir: Dir) -> Vec<&str> {
         self.texts
             .iter()
             .filter(|(d, _)| *d == dir)
             .map(|(_, t)| t.as_str())
             .collect()
     }
-    fn message_json(&self, i: usize) -> serde_json::Value {
+    pub(crate) fn message_json(&self, i: usize) -> serde_json::Value {
         serde_json::from_str(&self.messages[i].1).unwrap()
     }
 }
@@ -109,14 +109,14 @@ pub(crate) fn frame(
     f
 }
 
-fn text(dir: Dir, s: &str) -> Vec<u8> {
+pub(crate) fn text(dir: Dir, s: &str) -> Vec<u8> {
     frame(true, 0, 1, (dir == C2S).then_some(KEY), s.as_bytes())
 }
 
 /// One TCP segment: direction, frame number, bytes.
-type Segment = (Dir, u64, Vec<u8>);
+pub(crate) type Segment = (Dir, u64, Vec<u8>);
 
-fn deflate_both() -> Negotiated {
+pub(crate) fn deflate_both() -> Negotiated {
     Negotiated::from_headers(
         Some("permessage-deflate; client_max_window_bits"),
         Some("permessage-deflate"),
@@ -125,7 +125,7 @@ fn deflate_both() -> Negotiated {
     .0
 }
 
-fn run_with(
+pub(crate) fn run_with(
     conn: &mut Connection,
     segments: &[Segment],
     split: impl Fn(usize, &[u8]) -> Vec<Vec<u8>>,
@@ -140,7 +140,11 @@ fn run_with(
     r
 }
 
-fn run(negotiated: Option<Negotiated>, limits: &Limits, segments: &[Segment]) -> Recorder {
+pub(crate) fn run(
+    negotiated: Option<Negotiated>,
+    limits: &Limits,
+    segments: &[Segment],
+) -> Recorder {
     let mut conn = match negotiated {
         Some(n) => Connection::new(7, n, limits),
         None => Connection::new_midstream(7, limits),
@@ -149,7 +153,7 @@ fn run(negotiated: Option<Negotiated>, limits: &Limits, segments: &[Segment]) ->
 }
 
 /// The same events whole, byte by byte, and with every segment split at every offset.
-fn assert_chunking_invariant(
+pub(crate) fn assert_chunking_invariant(
     negotiated: Option<Negotiated>,
     limits: &Limits,
     segments: &[Segment],
@@ -456,11 +460,21 @@ fn decompression_bomb_stops_at_the_cap() {
         "{}",
         limit.message
     );
+    assert!(
+        limit
+            .message
+            .contains("inflated to 1 MiB, the rest of the message dropped"),
+        "{}",
+        limit.message
+    );
     let m = r.message_json(0);
     assert_eq!(
         (m["truncated"].as_bool(), m["len"].is_null()),
         (Some(true), true)
     );
+    // Inflated up to the cap and passed on as such, not "not inflated".
+    assert_eq!(m["inflate_cap"], 1 << 20);
+    assert!(m["not_inflated"].is_null());
     assert_eq!(r.messages[0].2.len(), 1 << 20);
     assert_eq!(r.texts_of(S2C), vec!["still here"]);
     assert!(r.has("ws.deflate_context_lost"));
@@ -956,8 +970,24 @@ fn midstream_compressed_messages() {
     drop(before);
     let r = assert_chunking_invariant(None, &Limits::default(), &segs_takeover);
     assert!(r.texts.is_empty(), "{:?}", r.texts);
-    assert_eq!(r.message_json(0)["not_inflated"], "no_context");
-    assert!(r.has("ws.no_deflate_context"));
+    // Nearly every byte is a copy of the lost first message: the few known
+    // ones are what was sent, the others 0xFF.
+    let sent = b"<presence><show>READY</show></presence>";
+    for i in 0..3 {
+        let m = r.message_json(i);
+        let known = m["known_bytes"].as_u64().unwrap();
+        assert!(known < 4 && m["len"] == 39, "{m}");
+        assert!(m["text"].is_null() && m["not_inflated"].is_null());
+        let payload = &r.messages[i].2;
+        let matching = payload.iter().zip(sent).filter(|(p, s)| p == s).count();
+        assert_eq!(matching as u64, known);
+        assert!(payload.iter().zip(sent).all(|(&p, s)| p == *s || p == 0xff));
+    }
+    assert_eq!(conn_summary_partial(&segs_takeover), 3);
+    // One direction, unmasked, nothing readable: only frame structure says
+    // WebSocket, so the partly-inflated finding is withheld with the rest.
+    assert_eq!(r.codes(), ["ws.midstream"]);
+    assert!(r.findings[0].message.contains("only their structure"));
     // No context takeover: every message inflates on its own.
     let segs_fresh: Vec<Segment> = (0..3)
         .map(|i| {
@@ -977,6 +1007,14 @@ fn midstream_compressed_messages() {
         .collect();
     let r = run(None, &Limits::default(), &segs_fresh);
     assert_eq!(r.texts_of(S2C), vec!["fresh 0", "fresh 1", "fresh 2"]);
+}
+
+/// Partly known messages counted in the summary, mid-stream.
+fn conn_summary_partial(segments: &[Segment]) -> u64 {
+    let mut conn = Connection::new_midstream(7, &Limits::default());
+    run_with(&mut conn, segments, |_, b| vec![b.to_vec()]);
+    let s = conn.summary();
+    s.c2s.partial + s.s2c.partial
 }
 
 #[test]
@@ -1048,6 +1086,8 @@ fn fuzz_rounds(rounds: u64) {
             mutated[pos] ^= data[(i + 1) % data.len()];
         }
         crate::fuzzing::ws::connection(&mutated);
+        crate::fuzzing::ws::probe(&data);
+        crate::fuzzing::ws::probe(&mutated);
         data.insert(0, 2);
         crate::fuzzing::ws::connection(&data);
     }
@@ -1275,6 +1315,18 @@ mod properties {
             conn.finish(&mut r);
             for (_, text) in &r.texts {
                 prop_assert!(words.iter().any(|w| w.starts_with(text.as_str())), "garbage {:?}", text);
+            }
+            // A partly known message is a word (or, cut, the start of one) with
+            // some bytes 0xFF, never other bytes.
+            for (_, json, payload) in &r.messages {
+                if json.contains("known_bytes") {
+                    let cut = json.contains("\"truncated\":true");
+                    let fits = |w: &String| {
+                        (w.len() == payload.len() || (cut && w.len() > payload.len()))
+                            && payload.iter().zip(w.as_bytes()).all(|(&p, &b)| p == b || p == 0xff)
+                    };
+                    prop_assert!(words.iter().any(fits), "garbage {:02x?}", payload);
+                }
             }
             if start == 0 && gap.is_none() {
                 prop_assert_eq!(r.texts.len(), words.len());

@@ -11,7 +11,6 @@
 //! texts).
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +52,8 @@ struct Segment {
 }
 
 type Endpoint = (IpAddr, u16);
+/// A connection's (client, server).
+type Connection4 = (Endpoint, Endpoint);
 
 /// tshark's client and server of stream `stream`, from `<capture>.streams.tsv`.
 fn tshark_endpoints(path: &Path, stream: usize) -> Option<(String, String)> {
@@ -74,10 +75,32 @@ fn endpoint_name((ip, port): Endpoint) -> String {
 /// by first appearance.
 fn read_stream(path: &Path, wanted: usize) -> Vec<Segment> {
     let endpoints = tshark_endpoints(path, wanted);
-    let file = File::open(path).expect("capture opens");
-    let mut reader = create_reader(1 << 20, file).expect("pcap or pcapng");
+    let (streams, segments) = read_segments(path);
+    segments
+        .into_iter()
+        .filter(|(index, _)| {
+            let (client, server) = streams[*index];
+            match &endpoints {
+                Some((c, s)) => endpoint_name(client) == *c && endpoint_name(server) == *s,
+                None => *index == wanted,
+            }
+        })
+        .map(|(_, segment)| segment)
+        .collect()
+}
+
+/// Every TCP segment of the capture with the index of its connection
+/// (numbered by first appearance), and each connection's (client, server).
+fn read_segments(path: &Path) -> (Vec<Connection4>, Vec<(usize, Segment)>) {
+    let bytes = std::fs::read(path).expect("capture reads");
+    let input: Box<dyn std::io::Read + Send> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(bytes)))
+    } else {
+        Box::new(std::io::Cursor::new(bytes))
+    };
+    let mut reader = create_reader(1 << 20, input).expect("pcap or pcapng");
     let mut linktypes: Vec<Linktype> = Vec::new();
-    let mut streams: Vec<(Endpoint, Endpoint)> = Vec::new();
+    let mut streams: Vec<Connection4> = Vec::new();
     let mut out = Vec::new();
     let mut frame = 0u64;
     loop {
@@ -177,30 +200,25 @@ fn read_stream(path: &Path, wanted: usize) -> Vec<Segment> {
                 streams.len() - 1
             }
         };
-        let (client, server) = streams[index];
-        let chosen = match &endpoints {
-            Some((c, s)) => endpoint_name(client) == *c && endpoint_name(server) == *s,
-            None => index == wanted,
-        };
-        if !chosen {
-            continue;
-        }
         let dir = if streams[index].0 == src {
             Dir::ClientToServer
         } else {
             Dir::ServerToClient
         };
-        out.push(Segment {
-            frame: at,
-            dir,
-            seq: tcp.sequence_number(),
-            syn: tcp.syn(),
-            fin: tcp.fin(),
-            rst: tcp.rst(),
-            payload: tcp.payload().to_vec(),
-        });
+        out.push((
+            index,
+            Segment {
+                frame: at,
+                dir,
+                seq: tcp.sequence_number(),
+                syn: tcp.syn(),
+                fin: tcp.fin(),
+                rst: tcp.rst(),
+                payload: tcp.payload().to_vec(),
+            },
+        ));
     }
-    out
+    (streams, out)
 }
 
 /// What the connection saw per direction, in order: in-order bytes only.
@@ -588,4 +606,74 @@ fn corpus_matches_tshark() {
         report.push(conform(&corpus, name));
     }
     eprintln!("{}", report.join("\n"));
+}
+
+/// Without a handshake, the probe takes a connection for WebSocket only when
+/// it is one: over every TCP connection of the corpus (TLS, HTTP, XMPP,
+/// SSH, SMB, DNS over TCP, binary protocols...), fed the first 16 KiB of
+/// each direction as the pipeline does, exactly nDPI's mid-stream chat is.
+/// The structure-only check it replaced is counted for comparison.
+#[test]
+fn only_a_websocket_is_taken_for_one_without_its_handshake() {
+    let Some(corpus) = corpus() else {
+        return;
+    };
+    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("manifest");
+    let (mut checked, mut proven, mut structure_only) = (0, Vec::new(), Vec::new());
+    let any = super::midstream::Expect {
+        masked: None,
+        rsv1: true,
+        max_len: Limits::default().max_ws_resync_frame as u64,
+    };
+    for name in manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').next())
+    {
+        let path = corpus.join(name);
+        if !path.is_file() {
+            continue;
+        }
+        let (streams, segments) = read_segments(&path);
+        for (index, (client, server)) in streams.iter().enumerate() {
+            let mine: Vec<Segment> = segments
+                .iter()
+                .filter(|(i, _)| *i == index)
+                .map(|(_, s)| Segment {
+                    payload: s.payload.clone(),
+                    ..*s
+                })
+                .collect();
+            let (_, all) = reassemble(&mine);
+            let first = all.map(|d| d[..d.len().min(16 << 10)].to_vec());
+            if first.iter().all(Vec::is_empty) {
+                continue;
+            }
+            checked += 1;
+            let ports = super::Ports {
+                client: client.1,
+                server: server.1,
+            };
+            let max = any.max_len;
+            if super::probe([&first[0], &first[1]], Some(ports), max, true)
+                == super::Probe::WebSocket
+            {
+                proven.push(format!("{name}#{index}"));
+            }
+            if first.iter().any(|d| {
+                matches!(
+                    super::midstream::chain(d, &any, true),
+                    super::midstream::Verdict::Accept(_)
+                )
+            }) {
+                structure_only.push(format!("{name}#{index}"));
+            }
+        }
+    }
+    eprintln!(
+        "{checked} connections: proven WebSocket {proven:?}; frame structure alone accepted {} ({structure_only:?})",
+        structure_only.len()
+    );
+    assert!(checked > 100, "only {checked} connections");
+    assert_eq!(proven, ["ndpi/websocket.pcap#0"]);
 }

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use xmppcap::common::{Dir, FrameRef};
-use xmppcap::fixturegen;
 use xmppcap::pipeline::{self, EventSink, Options};
 use xmppcap::report::event::{Detail, Event};
+use xmppcap_fixturegen as fixturegen;
 
 #[derive(Default)]
 struct Seen {
@@ -18,6 +18,15 @@ struct Seen {
 
 /// (dir, opcode, compressed, length, SHA-256 of the text or "", close code).
 type WsSeen = (Dir, String, bool, u64, String, Option<u16>);
+
+/// The generator's direction as the analyzer's: the generator has its own
+/// type because it shares no code with what it tests.
+fn analyzer_dir(dir: fixturegen::Dir) -> Dir {
+    match dir {
+        fixturegen::Dir::ClientToServer => Dir::ClientToServer,
+        fixturegen::Dir::ServerToClient => Dir::ServerToClient,
+    }
+}
 
 fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -131,7 +140,7 @@ fn every_fixture_decrypts_and_decodes_to_what_was_sent() {
                     };
                     let len = if is_data { w.payload.len() as u64 } else { 0 };
                     (
-                        w.dir,
+                        analyzer_dir(w.dir),
                         w.opcode.to_owned(),
                         w.compressed,
                         len,

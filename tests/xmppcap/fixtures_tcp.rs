@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use xmppcap::finding::{Finding, Findings};
-use xmppcap::fixturegen::{self, truth::Gap};
 use xmppcap::pipeline::{self, Options, TcpConsumer};
 use xmppcap::tcp;
+use xmppcap_fixturegen::{self as fixturegen, truth::Gap};
 
 #[derive(Default)]
 struct Collected {

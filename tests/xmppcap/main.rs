@@ -1,13 +1,12 @@
-//! xmppcap's one integration test binary: the command line, golden reports
-//! of the shipped fixtures, and conformance against the public corpus.
+//! The library's one integration test binary: conformance against the
+//! public corpus, the committed fixtures against the generator's truth
+//! (`xmppcap-fixturegen`), and the summaries. The tests that run the
+//! `xmppcap` binary are in `crates/cli/tests/`.
 
-mod cli;
 mod corpus;
 mod corpus_app;
 mod corpus_tcp;
 mod corpus_tls;
-mod depth;
 mod fixtures_app;
 mod fixtures_tcp;
-mod golden;
 mod summaries;

@@ -136,6 +136,11 @@ impl CaptureReader {
         self.last_ts = ts;
         self.pending_consume = block_len;
         meta.at = FrameRef::new(s.packets, ts);
+        // Queued findings come out right after this packet.
+        if let Some(glitch) = self.clock.on_frame(meta.at) {
+            self.queued.push_back(glitch);
+        }
+        self.summary.time_glitches = self.clock.glitches;
         Step::Packet(meta)
     }
 

@@ -301,14 +301,18 @@ fn decryption_secrets_block_gives_key_log_and_others_a_finding() {
     assert_eq!(summary(&c).key_logs, 1);
 }
 
+/// 2023-11-14T22:13:20Z in microseconds (pcapng's default resolution): a
+/// date no time-glitch finding comments on.
+const REAL_MICROS: u64 = 1_700_000_000_000_000;
+
 #[test]
 fn items_come_in_file_order() {
     let ng = Ng::new()
         .section(false)
         .interface(1, 0, &[])
-        .epb(0, 0, &packet(0, 8), 8)
+        .epb(0, REAL_MICROS, &packet(0, 8), 8)
         .dsb(0x544c_534b, b"x")
-        .epb(0, 0, &packet(1, 8), 8);
+        .epb(0, REAL_MICROS, &packet(1, 8), 8);
     let bytes = ng.finish();
     let mut reader =
         CaptureReader::with_buffer(Box::new(Cursor::new(bytes)), "t", &Limits::default(), 4096)
@@ -651,7 +655,7 @@ fn short_reads_give_the_same_items() {
     let file = Ng::new()
         .section(true)
         .interface(1, 0, &[])
-        .epb(0, 9, &packet(1, 77), 77)
+        .epb(0, REAL_MICROS, &packet(1, 77), 77)
         .finish();
     let mut reader = CaptureReader::from_reader(
         Box::new(Trickle(Cursor::new(file.clone()))),
@@ -771,4 +775,49 @@ fn reader_and_decoder_can_move_to_another_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<CaptureReader>();
     assert_send::<crate::decode::Decoder>();
+}
+
+/// A frame dated forty years after its neighbours, and a clock never set:
+/// each a `capture.time_glitch` right after its packet; timestamps unchanged.
+#[test]
+fn absurd_dates_are_time_glitches_after_their_packet() {
+    const YEAR_MICROS: u64 = 365 * 86_400 * 1_000_000;
+    let ng = Ng::new()
+        .section(false)
+        .interface(1, 0, &[])
+        .epb(0, REAL_MICROS, &packet(0, 8), 8)
+        .epb(0, REAL_MICROS + 40 * YEAR_MICROS, &packet(1, 8), 8)
+        .epb(0, REAL_MICROS + 1_000_000, &packet(2, 8), 8)
+        .epb(0, 5, &packet(3, 8), 8)
+        .epb(0, 6, &packet(4, 8), 8);
+    let mut reader = CaptureReader::with_buffer(
+        Box::new(Cursor::new(ng.finish())),
+        "t",
+        &Limits::default(),
+        4096,
+    )
+    .unwrap();
+    let mut order = Vec::new();
+    while let Some(item) = reader.next_item() {
+        order.push(match item {
+            Item::Packet(p) => format!("p{} {}", p.at.frame, p.at.ts),
+            Item::KeyLog { .. } => "k".to_string(),
+            Item::Finding(f) => format!("{} {} {:?}", f.code, f.level, f.frame),
+        });
+    }
+    assert_eq!(
+        order,
+        vec![
+            "p1 2023-11-14T22:13:20.000000Z",
+            "p2 2063-11-04T22:13:20.000000Z",
+            "capture.time_glitch warn Some(2)",
+            "p3 2023-11-14T22:13:21.000000Z",
+            "p4 1970-01-01T00:00:00.000005Z",
+            "capture.time_glitch warn Some(4)",
+            "p5 1970-01-01T00:00:00.000006Z",
+        ]
+    );
+    assert_eq!(reader.summary().time_glitches, 2);
+    let json = serde_json::to_string(reader.summary()).unwrap();
+    assert!(json.contains(r#""time_glitches":2"#), "{json}");
 }

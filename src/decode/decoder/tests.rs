@@ -5,20 +5,22 @@
 use std::net::SocketAddr;
 
 use etherparse::err::ip::HeaderError as IpHeaderError;
+use etherparse::err::packet::SliceError;
 use etherparse::err::tcp::HeaderError as TcpHeaderError;
-use etherparse::err::LenError;
+use etherparse::err::{Layer, LenError};
 use etherparse::{IpFragOffset, Ipv4Header, PacketBuilder, TcpHeader};
 
 use super::*;
 use crate::capture::LinkType;
-use crate::common::Timestamp;
+use crate::common::{FrameRef, Timestamp};
+use crate::decode::{DecodeError, FragmentStats, NotTcp, TcpFlags};
 use crate::finding::Finding;
 
 const PAYLOAD: &[u8] = b"<presence/>";
 
 /// A decoded packet, owned, for comparisons.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Got {
+pub(super) enum Got {
     Tcp {
         src: SocketAddr,
         dst: SocketAddr,
@@ -32,7 +34,7 @@ enum Got {
     NotTcp(NotTcp),
     Held,
     Dropped,
-    Unsupported(i32),
+    Skipped(Skipped),
     Malformed(DecodeError),
 }
 
@@ -51,12 +53,12 @@ fn got(decoded: Decoded<'_>) -> Got {
         Decoded::NotTcp(k) => Got::NotTcp(k),
         Decoded::FragmentHeld => Got::Held,
         Decoded::FragmentDropped => Got::Dropped,
-        Decoded::UnsupportedLink(lt) => Got::Unsupported(lt.0),
+        Decoded::Skipped(kind) => Got::Skipped(kind),
         Decoded::Malformed(e) => Got::Malformed(e),
     }
 }
 
-fn feed(
+pub(super) fn feed(
     decoder: &mut Decoder,
     link_type: i32,
     data: &[u8],
@@ -383,28 +385,21 @@ fn tcp_from_ipv6_ext(payload: &[u8]) -> Got {
 }
 
 #[test]
-fn ipv6_atomic_fragment_decodes_and_real_fragment_is_counted() {
+fn ipv6_atomic_fragment_decodes_alone() {
+    // RFC 6946: offset 0 and no more fragments: processed in isolation.
     let atomic = ipv6_with_extensions(&[(44, 8)], PAYLOAD);
-    assert_eq!(decode(229, &atomic).0, expected_v6(PAYLOAD));
-    let mut fragment = atomic.clone();
-    fragment[40 + 3] = 1; // M flag: more fragments follow
+    assert_eq!(decode(229, &atomic), (expected_v6(PAYLOAD), vec![]));
     let mut decoder = Decoder::new(&Limits::default());
     let mut findings = Vec::new();
-    for frame in 1..=2 {
-        assert_eq!(
-            feed(&mut decoder, 229, &fragment, frame, &mut findings),
-            Got::NotTcp(NotTcp::Ipv6Fragment)
-        );
-    }
     assert_eq!(
-        findings.iter().map(|f| f.code).collect::<Vec<_>>(),
-        vec!["decode.ipv6_fragment"]
+        feed(&mut decoder, 229, &atomic, 1, &mut findings),
+        expected_v6(PAYLOAD)
     );
-    assert_eq!(decoder.stats().not_tcp.get(&NotTcp::Ipv6Fragment), Some(&2));
+    assert_eq!(decoder.stats().fragments, FragmentStats::default());
 }
 
 /// Splits an IPv4/TCP packet into fragments carrying `sizes` bytes of its IP payload.
-fn fragments(ip: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
+pub(super) fn fragments(ip: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
     let (header, payload) = Ipv4Header::from_slice(ip).unwrap();
     let mut out = Vec::new();
     let mut offset = 0;
@@ -493,15 +488,15 @@ fn packets_without_tcp_say_what_they_carry() {
         .icmpv4_echo_request(1, 1)
         .write(&mut icmp, b"")
         .unwrap();
-    let mut gre = ipv4_tcp(b"");
-    gre[9] = 47;
+    let mut ospf = ipv4_tcp(b"");
+    ospf[9] = 89;
     let arp = [
         0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2,
     ];
     let cases: Vec<(i32, Vec<u8>, Got)> = vec![
         (101, udp, Got::NotTcp(NotTcp::Udp)),
         (101, icmp, Got::NotTcp(NotTcp::Icmp)),
-        (101, gre, Got::NotTcp(NotTcp::IpProtocol(47))),
+        (101, ospf, Got::NotTcp(NotTcp::IpProtocol(89))),
         (1, ethernet(0x0806, &arp), Got::NotTcp(NotTcp::Arp)),
         (
             1,
@@ -527,7 +522,7 @@ fn packets_without_tcp_say_what_they_carry() {
             sll2(0x0004, &[0; 20]),
             Got::NotTcp(NotTcp::LinkProtocol(4)),
         ),
-        (105, vec![0; 40], Got::Unsupported(105)),
+        (105, vec![0; 40], Got::Skipped(Skipped::Link(105))),
     ];
     for (link_type, data, expected) in cases {
         assert_eq!(

@@ -81,7 +81,7 @@ fn xor_nonce(iv: &[u8; NONCE_LEN], seq: u64) -> Nonce {
 }
 
 /// TLS 1.2 additional data: seq, type, version, plaintext length (RFC 5246 §6.2.3.3).
-fn tls12_aad(seq: u64, typ: u8, version: u16, len: usize) -> [u8; 13] {
+pub(crate) fn tls12_aad(seq: u64, typ: u8, version: u16, len: usize) -> [u8; 13] {
     let mut aad = [0u8; 13];
     aad[..8].copy_from_slice(&seq.to_be_bytes());
     aad[8] = typ;
@@ -407,4 +407,4 @@ pub(crate) fn tls12_aead_iv_len(aead: Aead) -> usize {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

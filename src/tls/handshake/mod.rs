@@ -11,6 +11,8 @@
 use serde::Serialize;
 use thiserror::Error;
 
+pub(crate) mod state;
+
 use super::record::{Reader, Truncated};
 use crate::common::Timestamp;
 
@@ -325,6 +327,8 @@ pub(crate) struct ServerHello {
     pub(crate) key_share_group: Option<u16>,
     pub(crate) extended_master_secret: bool,
     pub(crate) encrypt_then_mac: bool,
+    /// `legacy_compression_method` (0 = none; TLS 1.3 and early drafts: always 0).
+    pub(crate) compression: u8,
 }
 
 impl ServerHello {
@@ -351,7 +355,7 @@ pub(crate) fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HandshakeEr
     }
     sh.suite = r.u16("cipher_suite")?;
     if !early_draft {
-        r.u8("legacy_compression_method")?;
+        sh.compression = r.u8("legacy_compression_method")?;
     }
     extensions(&mut r, |typ, mut data| {
         match typ {

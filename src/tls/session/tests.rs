@@ -80,13 +80,14 @@ fn unsupported_suite_is_the_reason() {
         &KeyLog::new(),
         Dir::ServerToClient,
         at(2),
-        &server_hello(0x000a),
+        &server_hello(0x0005),
         &mut sink,
     );
     assert_eq!(
         s.summary().reason.as_deref(),
-        Some("suite not supported: 0x000a (TLS_RSA_WITH_3DES_EDE_CBC_SHA)")
+        Some("xmppcap does not decrypt RC4: suite 0x0005 (TLS_RSA_WITH_RC4_128_SHA)")
     );
+    assert_eq!(sink.findings[0].code, "tls.unsupported_suite");
     assert_eq!(s.summary().version.as_deref(), Some("TLS 1.2"));
 }
 

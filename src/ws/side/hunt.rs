@@ -35,8 +35,7 @@ impl Side {
             Scan::Found { at, masked } => {
                 self.skip(at);
                 self.report_skipped(true, cx);
-                let first = self.hunt.frame_at(0).unwrap_or(self.last_at);
-                cx.learn_roles(self.dir, masked, first);
+                cx.learn_roles(self.dir, masked);
                 self.rules.masked = self.masked(cx);
                 self.mode = Mode::Frames;
                 self.offset = self.hunt_offset;

@@ -1,0 +1,459 @@
+//! The command line: argument parsing, command dispatch and exit codes.
+//!
+//! Takes `std::env::args`; gives an exit code: 0 clean, 1 a finding at or
+//! above `--fail-on`, 2 an error (bad command line, unreadable capture or key
+//! file). stdout carries only the requested output; errors and the progress
+//! bar go to stderr. A closed stdout (`| head`) ends the run quietly.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use xmppcap::common::Dir;
+use xmppcap::finding::Level;
+use xmppcap::pipeline::{self, Depth, Options};
+use xmppcap::report::ndjson::Selection;
+use xmppcap::report::streams::{self, StreamsReport};
+
+use crate::progress::StderrBar;
+use crate::render;
+
+mod commands;
+
+/// Exit code when a finding reaches `--fail-on`.
+const EXIT_FINDINGS: u8 = 1;
+/// Exit code for errors: bad arguments, unreadable input.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xmppcap",
+    version,
+    about = "Turns packet captures of Cisco Finesse desktop traffic into the XMPP conversation, in order, in words.",
+    after_help = "`xmppcap CAPTURE...` is short for `xmppcap report CAPTURE...`.\n\
+                  Exit codes: 0 clean, 1 a finding at or above --fail-on, 2 error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The XMPP conversations of each capture as a timeline with findings (the default command).
+    Report(ReportArgs),
+    /// Every TLS connection: version, suite, SNI, certificates, key source, decrypted or why not.
+    Tls(TlsArgs),
+    /// The WebSocket messages and control frames of every connection, decompressed and reassembled.
+    Ws(ListArgs),
+    /// The HTTP exchanges (REST calls, WebSocket upgrades) and BOSH bodies.
+    Http(ListArgs),
+    /// One row per TCP connection: endpoints, frames, bytes, retransmissions, gaps, how it ended.
+    Streams(StreamsArgs),
+    /// The reassembled bytes of one TCP stream, like Wireshark's Follow TCP Stream.
+    Follow(FollowArgs),
+}
+
+/// Options every command that reads captures shares.
+#[derive(Args, Debug, Clone)]
+struct InputArgs {
+    /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads stdin.
+    #[arg(required = true, value_name = "CAPTURE")]
+    captures: Vec<PathBuf>,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit with code 1 when a finding at or above this level is reported.
+    #[arg(long = "fail-on", value_enum, value_name = "LEVEL")]
+    fail_on: Option<FailOn>,
+    /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
+    #[arg(long = "no-progress")]
+    no_progress: bool,
+}
+
+/// Options of the commands that decode above TCP.
+#[derive(Args, Debug, Clone)]
+struct AnalysisArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// TLS key log file (NSS SSLKEYLOGFILE format); repeatable. The file named by
+    /// the SSLKEYLOGFILE environment variable and secrets embedded in pcapng are used too.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<PathBuf>,
+    /// A server's RSA private key (PEM, PKCS#1 or PKCS#8) to decrypt TLS_RSA_* suites;
+    /// repeatable. Needs a build with `--features rsa-keys`.
+    #[arg(long = "rsa-key", value_name = "FILE")]
+    rsa_keys: Vec<PathBuf>,
+    /// Show SASL credentials, Authorization headers, cookies and tokens instead of redacting them.
+    #[arg(long = "show-secrets")]
+    show_secrets: bool,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Add each stanza's XML (redacted unless --show-secrets).
+    #[arg(long)]
+    raw: bool,
+}
+
+#[derive(Args, Debug)]
+struct TlsArgs {
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    format: TableOrJson,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+}
+
+#[derive(Args, Debug)]
+struct StreamsArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    format: TableOrJson,
+}
+
+#[derive(Args, Debug)]
+struct FollowArgs {
+    /// Capture file.
+    #[arg(value_name = "CAPTURE")]
+    capture: PathBuf,
+    /// Wireshark `tcp.stream` index of the connection.
+    #[arg(value_name = "STREAM")]
+    stream: u64,
+    /// Which direction to show.
+    #[arg(long, value_enum, default_value_t = FollowDir::Both)]
+    dir: FollowDir,
+    /// Write exactly the bytes of the chosen direction to stdout (gaps skipped and listed on stderr).
+    #[arg(long)]
+    raw: bool,
+    /// `tcp`: the TCP payload; `tls`: the decrypted TLS application data.
+    #[arg(long, value_enum, default_value_t = FollowLayer::Tcp)]
+    layer: FollowLayer,
+    /// TLS key log file (for `--layer tls`); repeatable.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<PathBuf>,
+    /// Show credentials (Authorization, cookies, SASL) in the readable view;
+    /// `--raw` always writes the exact bytes.
+    #[arg(long = "show-secrets")]
+    show_secrets: bool,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Never draw a progress bar.
+    #[arg(long = "no-progress")]
+    no_progress: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum TableOrJson {
+    Table,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    Table,
+    Json,
+    Ndjson,
+    Html,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFormat {
+    Table,
+    Json,
+    Ndjson,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FollowLayer {
+    Tcp,
+    Tls,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FollowDir {
+    Client,
+    Server,
+    Both,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FailOn {
+    Info,
+    Warn,
+    Error,
+}
+
+impl FailOn {
+    fn level(self) -> Level {
+        match self {
+            FailOn::Info => Level::Info,
+            FailOn::Warn => Level::Warn,
+            FailOn::Error => Level::Error,
+        }
+    }
+}
+
+/// Entry point of the binary.
+pub(crate) fn main() -> ExitCode {
+    let args = with_default_command(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xmppcap: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// `xmppcap CAPTURE...` means `xmppcap report CAPTURE...`: insert the command
+/// when the first argument is neither a known command nor an option.
+fn with_default_command(mut args: Vec<OsString>) -> Vec<OsString> {
+    const COMMANDS: &[&str] = &["streams", "follow", "tls", "http", "ws", "report", "help"];
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("-h");
+    let is_command = COMMANDS.contains(&first);
+    let is_option = first.starts_with('-') && first != "-";
+    if !is_command && !is_option && args.len() > 1 {
+        args.insert(1, OsString::from("report"));
+    }
+    args
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Report(ReportArgs { analysis, .. })
+    | Command::Tls(TlsArgs { analysis, .. })
+    | Command::Ws(ListArgs { analysis, .. })
+    | Command::Http(ListArgs { analysis, .. }) = &cli.command
+    {
+        if !analysis.rsa_keys.is_empty() && !cfg!(feature = "rsa-keys") {
+            anyhow::bail!("--rsa-key needs a build with the rsa-keys feature: cargo build --release --features rsa-keys");
+        }
+    }
+    match cli.command {
+        Command::Report(args) => {
+            let format = match args.format {
+                ReportFormat::Table => commands::Format::Table,
+                ReportFormat::Json => commands::Format::Json,
+                ReportFormat::Ndjson => commands::Format::Ndjson,
+                ReportFormat::Html => commands::Format::Html,
+            };
+            let mut setup = args.analysis.setup(args.raw);
+            setup.opts.xmpp_message_text = args.raw;
+            commands::run_analysis(&setup, Selection::All, format)
+        }
+        Command::Tls(args) => {
+            let mut setup = args.analysis.setup(false);
+            setup.opts.depth = Depth::Http;
+            commands::run_tls(&setup, args.format == TableOrJson::Json)
+        }
+        Command::Ws(args) => {
+            let mut setup = args.analysis.setup(false);
+            setup.opts.xmpp_message_text = true;
+            setup.opts.depth = Depth::Xmpp;
+            commands::run_analysis(&setup, Selection::WebSocket, args.format.into())
+        }
+        Command::Http(args) => {
+            let mut setup = args.analysis.setup(false);
+            setup.opts.depth = Depth::Http;
+            commands::run_analysis(&setup, Selection::Http, args.format.into())
+        }
+        Command::Streams(args) => run_streams(args),
+        Command::Follow(args) => run_follow(args),
+    }
+}
+
+impl From<ListFormat> for commands::Format {
+    fn from(f: ListFormat) -> commands::Format {
+        match f {
+            ListFormat::Table => commands::Format::Table,
+            ListFormat::Json => commands::Format::Json,
+            ListFormat::Ndjson => commands::Format::Ndjson,
+        }
+    }
+}
+
+impl AnalysisArgs {
+    fn setup(&self, raw: bool) -> commands::Setup {
+        let mut opts = options(self.input.no_progress);
+        opts.keylogs = self.keylogs.clone();
+        opts.rsa_keys = self.rsa_keys.clone();
+        opts.show_secrets = self.show_secrets;
+        opts.raw = raw;
+        opts.use_env_keylog = true;
+        commands::Setup {
+            captures: self.input.captures.clone(),
+            output: self.input.output.clone(),
+            fail_on: self.input.fail_on.map(FailOn::level),
+            opts,
+        }
+    }
+}
+
+/// The options every command starts from: a progress bar on stderr unless
+/// `--no-progress` or stderr is not a terminal.
+fn options(no_progress: bool) -> Options {
+    let bar = !no_progress && io::stderr().is_terminal();
+    Options {
+        progress: bar.then(|| Arc::new(StderrBar) as Arc<dyn pipeline::Progress>),
+        ..Options::default()
+    }
+}
+
+/// Opens the output: the file named by `-o`, else a locked, buffered stdout.
+pub(crate) fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => {
+            Box::new(BufWriter::new(File::create(p).with_context(|| {
+                format!("cannot create output file {}", p.display())
+            })?))
+        }
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    })
+}
+
+fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
+    let opts = options(args.input.no_progress);
+    let reports = pipeline::run_many(&args.input.captures, |path| pipeline::streams(path, &opts));
+    let mut out = open_output(args.input.output.as_ref())?;
+    match args.format {
+        TableOrJson::Table => render::streams::render_table(&reports, &mut out)?,
+        TableOrJson::Json => streams::render_json(&reports, &mut out)?,
+    }
+    out.flush()?;
+    let fail_on = args.input.fail_on.map(FailOn::level);
+    Ok(commands::exit_code_of(
+        &args.input.captures,
+        &reports,
+        StreamsReport::worst_level,
+        fail_on,
+    ))
+}
+
+fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
+    let mut opts = options(args.no_progress);
+    opts.keylogs = args.keylogs.clone();
+    opts.use_env_keylog = true;
+    opts.show_secrets = args.show_secrets;
+    let layer = match args.layer {
+        FollowLayer::Tcp => pipeline::FollowLayer::Tcp,
+        FollowLayer::Tls => pipeline::FollowLayer::Tls,
+    };
+    let dirs: &[Dir] = match args.dir {
+        FollowDir::Client => &[Dir::ClientToServer],
+        FollowDir::Server => &[Dir::ServerToClient],
+        FollowDir::Both => &Dir::BOTH,
+    };
+    let mut out = open_output(args.output.as_ref())?;
+    let followed = pipeline::follow(
+        &args.capture,
+        args.stream,
+        layer,
+        &opts,
+        dirs,
+        &mut out,
+        args.raw,
+    )?;
+    out.flush()?;
+    if !followed.found {
+        let what = if layer == pipeline::FollowLayer::Tls {
+            "TLS connection"
+        } else {
+            "TCP stream"
+        };
+        anyhow::bail!(
+            "{}: no {what} {} in this capture ({} streams)",
+            args.capture.display(),
+            args.stream,
+            followed.streams_seen
+        );
+    }
+    if args.raw {
+        for gap in &followed.gaps {
+            eprintln!("gap: {gap}");
+        }
+        if followed.gaps_not_listed > 0 {
+            eprintln!("gap: {} more", followed.gaps_not_listed);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        with_default_command(v.iter().map(OsString::from).collect())
+            .into_iter()
+            .map(|a| a.into_string().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn bare_capture_means_report() {
+        assert_eq!(
+            args(&["xmppcap", "a.pcap"]),
+            ["xmppcap", "report", "a.pcap"]
+        );
+        assert_eq!(args(&["xmppcap", "-"]), ["xmppcap", "report", "-"]);
+        assert_eq!(
+            args(&["xmppcap", "streams", "a.pcap"]),
+            ["xmppcap", "streams", "a.pcap"]
+        );
+        assert_eq!(args(&["xmppcap", "--help"]), ["xmppcap", "--help"]);
+    }
+
+    #[test]
+    fn fail_on_compares_levels() {
+        assert_eq!(
+            commands::exit_code(Some(Level::Warn), Some(Level::Warn)),
+            ExitCode::from(1)
+        );
+        assert_eq!(
+            commands::exit_code(Some(Level::Info), Some(Level::Warn)),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(
+            commands::exit_code(Some(Level::Error), None),
+            ExitCode::SUCCESS
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! The `xmppcap` binary: parses the command line, runs the library and
+//! renders what it found.
+//!
+//! Takes `std::env::args`; gives the report on stdout (or `-o FILE`), errors
+//! and the progress bar on stderr, and an exit code (0 clean, 1 a finding at
+//! or above `--fail-on`, 2 error). Everything it prints comes from the
+//! `xmppcap` library's models; the binary derives no fact of its own.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod progress;
+mod render;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

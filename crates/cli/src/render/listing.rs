@@ -1,0 +1,269 @@
+//! Table output of `xmppcap ws`, `xmppcap http` and `xmppcap tls`: one row
+//! per message, exchange or TLS connection. Readable at 100 columns.
+//!
+//! Takes reports; writes text. Shows only what the model holds.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+use xmppcap::finding::Layer;
+use xmppcap::report::event::{Detail, Event};
+use xmppcap::report::model::Report;
+use xmppcap::report::ndjson::Selection;
+use xmppcap::report::text;
+use xmppcap::tls::{self, Decrypted};
+
+use super::render_findings;
+
+const WIDTH: u16 = 100;
+
+fn table(header: Vec<&str>) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(WIDTH)
+        .set_header(header);
+    t
+}
+
+fn capture_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "capture {}: {} packets",
+        report.capture.name, report.capture.packets
+    )
+}
+
+/// `ws` and `http`: the selected events, one row each, then their findings.
+pub(crate) fn render_events(
+    reports: &[&Report],
+    selection: Selection,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let layers: &[&str] = match selection {
+        Selection::WebSocket => &["ws"],
+        Selection::Http => &["http", "bosh"],
+        Selection::Tls => &["tls"],
+        Selection::All => &[],
+    };
+    for (i, report) in reports.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        capture_line(report, out)?;
+        if report.timeline.is_empty() {
+            writeln!(out, "nothing of this kind in the capture")?;
+        } else {
+            let mut t = table(vec![
+                "time (UTC)",
+                "stream",
+                "dir",
+                "frames",
+                "what",
+                "summary",
+            ]);
+            for e in &report.timeline {
+                t.add_row(event_row(e));
+            }
+            writeln!(out, "{t}")?;
+        }
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| layers.contains(&f.layer.as_str()))
+            .cloned()
+            .collect();
+        render_findings(&findings, out)?;
+    }
+    Ok(())
+}
+
+fn event_row(e: &Event) -> Vec<Cell> {
+    let frames = match (e.frame, e.last_frame) {
+        (Some(a), Some(b)) if a != b => format!("{a}–{b}"),
+        (Some(a), _) => a.to_string(),
+        _ => String::new(),
+    };
+    let what = match &e.detail {
+        Detail::WsMessage(m) => format!(
+            "{}{}",
+            m.opcode,
+            if m.compressed { " (deflate)" } else { "" }
+        ),
+        Detail::WsControl(c) => c.opcode.to_owned(),
+        _ => e.kind.clone(),
+    };
+    let summary = match &e.detail {
+        Detail::WsMessage(m) => m
+            .text
+            .as_deref()
+            .map_or_else(|| e.summary.clone(), shortened),
+        _ => text::printable(e.summary.as_bytes()),
+    };
+    vec![
+        Cell::new(e.time.map(text::clock).unwrap_or_default()),
+        Cell::new(e.stream.map(|s| s.to_string()).unwrap_or_default()),
+        Cell::new(e.dir.map(|d| d.as_str()).unwrap_or_default()),
+        Cell::new(frames),
+        Cell::new(what),
+        Cell::new(summary),
+    ]
+}
+
+/// Characters of a message's text shown in a table row (JSON and NDJSON have it all).
+const TEXT_SHOWN: usize = 240;
+
+/// A message's text for a table row: printable, at most [`TEXT_SHOWN`] characters.
+fn shortened(t: &str) -> String {
+    // Cut before making printable: a message can be megabytes.
+    match t.char_indices().nth(TEXT_SHOWN) {
+        Some((cut, _)) => {
+            let head = text::printable(t.get(..cut).unwrap_or_default().as_bytes());
+            format!("{head}… ({} bytes)", t.len())
+        }
+        None => text::printable(t.as_bytes()),
+    }
+}
+
+/// `tls`: one block per TLS connection (suite names and certificates are
+/// too long for a 100-column table).
+pub(crate) fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
+    for (i, report) in reports.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        capture_line(report, out)?;
+        writeln!(out, "keys: {}", report.keys_in_words())?;
+        let mut any = false;
+        for c in &report.connections {
+            let Some(s) = &c.tls else { continue };
+            any = true;
+            writeln!(out, "\nstream {} · {} → {}", c.stream, c.client, c.server)?;
+            if c.layers.first() == Some(&"xmpp") {
+                writeln!(out, "  started by XMPP STARTTLS")?;
+            }
+            for line in tls_lines(s) {
+                writeln!(out, "  {line}")?;
+            }
+        }
+        if !any {
+            writeln!(out, "no TLS connections")?;
+        }
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.layer == Layer::Tls)
+            .cloned()
+            .collect();
+        if !findings.is_empty() {
+            writeln!(out)?;
+        }
+        render_findings(&findings, out)?;
+    }
+    Ok(())
+}
+
+/// One TLS connection in a few lines: protocol, names, certificate, keys and
+/// outcome, records, alerts.
+fn tls_lines(s: &tls::Summary) -> Vec<String> {
+    let mut proto = format!(
+        "{} {}",
+        s.version.as_deref().unwrap_or("TLS ?"),
+        s.suite.as_deref().unwrap_or("(suite not seen)")
+    );
+    if let Some(sni) = &s.sni {
+        proto.push_str(&format!(" · SNI {sni}"));
+    }
+    if let Some(alpn) = &s.alpn {
+        proto.push_str(&format!(" · ALPN {alpn}"));
+    }
+    let mut extras = Vec::new();
+    if s.hello_retry_request {
+        extras.push("HelloRetryRequest");
+    }
+    if s.resumption {
+        extras.push("resumed");
+    }
+    if s.midstream {
+        extras.push("joined mid-stream");
+    }
+    if !extras.is_empty() {
+        proto.push_str(&format!(" · {}", extras.join(", ")));
+    }
+    let mut lines = vec![proto];
+    if let Some(cert) = s.certificates.first() {
+        let until = cert
+            .not_after
+            .as_deref()
+            .map(|t| format!(", valid until {}", t.get(..10).unwrap_or(t)))
+            .unwrap_or_default();
+        let issuer = cert.issuer_cn.as_deref().unwrap_or(&cert.issuer);
+        lines.push(format!(
+            "certificate {} (issuer {issuer}{until})",
+            cert.subject_cn.as_deref().unwrap_or(&cert.subject)
+        ));
+    }
+    let keys = s.key_source.as_deref().map(short_source).unwrap_or("none");
+    lines.push(format!("keys {keys} · decrypted: {}", tls_decrypted(s)));
+    lines.push(format!(
+        "records decrypted {}/{} ({} / {}), not decrypted {}/{}{}",
+        s.c2s.records_decrypted,
+        s.s2c.records_decrypted,
+        text::bytes(s.c2s.bytes_decrypted),
+        text::bytes(s.s2c.bytes_decrypted),
+        s.c2s.records_undecryptable,
+        s.s2c.records_undecryptable,
+        if s.key_updates > 0 {
+            format!(" · {} key updates", s.key_updates)
+        } else {
+            String::new()
+        }
+    ));
+    for alert in &s.alerts {
+        lines.push(format!(
+            "alert {} {} from the {} (frame {})",
+            alert.level,
+            alert.description,
+            alert.dir.side(),
+            alert.frame
+        ));
+    }
+    lines
+}
+
+/// A key source without its folders (`keys/a.keys` → `a.keys`).
+fn short_source(source: &str) -> &str {
+    source.rsplit('/').next().unwrap_or(source)
+}
+
+fn tls_decrypted(s: &tls::Summary) -> String {
+    let what = match s.decrypted {
+        Decrypted::Yes => "yes",
+        Decrypted::Partly => "partly",
+        Decrypted::No => "no",
+        Decrypted::NothingEncrypted => "nothing encrypted",
+    };
+    match &s.reason {
+        Some(reason) => format!("{what} ({reason})"),
+        None => what.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_shown_whole() {
+        assert_eq!(shortened("<presence/>"), "<presence/>");
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_character_and_says_its_size() {
+        let long = "é".repeat(300);
+        let shown = shortened(&long);
+        assert!(shown.starts_with(&"é".repeat(TEXT_SHOWN)));
+        assert!(shown.ends_with("… (600 bytes)"), "{shown}");
+        assert_eq!(shown.chars().filter(|c| *c == 'é').count(), TEXT_SHOWN);
+    }
+}

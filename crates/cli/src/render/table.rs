@@ -1,0 +1,186 @@
+//! `xmppcap report` as text for a terminal: the capture summary, one block
+//! per XMPP session with its timeline, the other connections, and the
+//! findings. Readable at 100 columns.
+//!
+//! Takes a [`Report`]; writes text. The events each section shows
+//! ([`Report::grouped`]) and the words of a session's header
+//! ([`text::session_facts`]) come from the library, shared with the HTML
+//! report; this file lays them out and derives nothing.
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+use xmppcap::common::{Dir, Timestamp};
+use xmppcap::finding::Level;
+use xmppcap::report::event::{Detail, Event};
+use xmppcap::report::model::{Grouped, Report, SessionReport};
+use xmppcap::report::text::{self, event_label, session_facts};
+
+use super::render_findings;
+
+const WIDTH: u16 = 100;
+
+pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    render_header(report, out)?;
+    let grouped = report.grouped();
+    for session in &report.sessions {
+        writeln!(out)?;
+        render_session(session, grouped.session(session.id), out)?;
+    }
+    render_other_connections(&grouped, out)?;
+    if report.timeline_dropped > 0 {
+        writeln!(
+            out,
+            "\n(timeline cut at {} events, {} more not shown: use --format ndjson for all)",
+            report.timeline.len(),
+            report.timeline_dropped
+        )?;
+    }
+    writeln!(out)?;
+    render_findings(&report.findings, out)
+}
+
+fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let c = &report.capture;
+    let span = match (c.first_time, c.last_time) {
+        (Some(a), Some(b)) => format!(
+            ", {a} → {} ({})",
+            text::clock(b),
+            text::duration_nanos(b.nanos_since(a))
+        ),
+        _ => String::new(),
+    };
+    writeln!(out, "capture {}: {} packets{span}", c.name, c.packets)?;
+    if c.truncated {
+        writeln!(out, "  the file is truncated (see findings)")?;
+    }
+    writeln!(out, "keys: {}", report.keys_in_words())?;
+    let tls = report
+        .connections
+        .iter()
+        .filter(|c| c.tls.is_some())
+        .count();
+    let counts = |l| report.findings.iter().filter(|f| f.level == l).count();
+    writeln!(
+        out,
+        "{} ({tls} TLS), {}; findings: {} error, {} warn, {} info",
+        text::count(report.connections.len(), "TCP connection"),
+        text::count(report.sessions.len(), "XMPP session"),
+        counts(Level::Error),
+        counts(Level::Warn),
+        counts(Level::Info)
+    )
+}
+
+fn render_session(s: &SessionReport, events: &[&Event], out: &mut dyn Write) -> io::Result<()> {
+    let who = s
+        .xmpp
+        .jid
+        .clone()
+        .or_else(|| s.xmpp.sasl.as_ref().and_then(|a| a.user.clone()))
+        .unwrap_or_else(|| "(no JID)".to_owned());
+    writeln!(out, "━━ session {} · {who} ━━", s.id)?;
+    for (label, value) in session_facts(s) {
+        writeln!(out, "  {label:<13} {value}")?;
+    }
+    render_timeline(events, s.start, out)
+}
+
+fn render_timeline(
+    events: &[&Event],
+    start: Option<Timestamp>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let start = start.or_else(|| events.iter().find_map(|e| e.time));
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(WIDTH)
+        .set_header(vec!["time (UTC)", "+", "dir", "frame", "event", "summary"]);
+    for e in events {
+        let offset = match (e.time, start) {
+            (Some(t), Some(s)) => format!("+{:.3}", t.secs_since(s)),
+            _ => String::new(),
+        };
+        table.add_row(vec![
+            Cell::new(e.time.map(text::clock).unwrap_or_default()),
+            Cell::new(offset),
+            Cell::new(arrow(e.dir)),
+            Cell::new(e.frame.map(|f| f.to_string()).unwrap_or_default()),
+            Cell::new(event_cell(e)),
+            Cell::new(summary_cell(e)),
+        ]);
+    }
+    // The summary is what a reader reads: give it the room, wrap the event name instead.
+    use comfy_table::{ColumnConstraint, Width};
+    if let Some(event) = table.column_mut(4) {
+        event.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(18)));
+    }
+    if let Some(summary) = table.column_mut(5) {
+        summary.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(44)));
+    }
+    writeln!(out, "{table}")
+}
+
+fn arrow(dir: Option<Dir>) -> &'static str {
+    match dir {
+        Some(Dir::ClientToServer) => "c→s",
+        Some(Dir::ServerToClient) => "s→c",
+        None => "",
+    }
+}
+
+/// The event column of the table: too narrow for a finding's code, so a
+/// finding shows its level there and its code after the message.
+fn event_cell(e: &Event) -> String {
+    match &e.detail {
+        Detail::Finding { level, .. } => level.to_string().to_uppercase(),
+        _ => event_label(e),
+    }
+}
+
+fn summary_cell(e: &Event) -> String {
+    let summary = text::printable(e.summary.as_bytes());
+    match &e.detail {
+        Detail::Finding { code, .. } => format!("{summary} [{code}]"),
+        _ => summary,
+    }
+}
+
+/// Connections that carried no XMPP session (REST, BOSH polls, other traffic).
+fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let others = &grouped.others;
+    if others.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n━━ other connections ━━")?;
+    for (c, events) in others {
+        let layers = if c.layers.is_empty() {
+            "no payload".to_owned()
+        } else {
+            c.layers.join(" → ")
+        };
+        writeln!(
+            out,
+            "  stream {} · {} → {} · {layers}",
+            c.stream, c.client, c.server
+        )?;
+        if let Some(tls) = &c.tls {
+            writeln!(out, "    tls: {}", tls.describe())?;
+        }
+        for e in events {
+            writeln!(
+                out,
+                "    {} frame {:<6} {}",
+                e.time.map(text::clock).unwrap_or_default(),
+                e.frame.unwrap_or(0),
+                text::printable(e.summary.as_bytes())
+            )?;
+        }
+    }
+    Ok(())
+}

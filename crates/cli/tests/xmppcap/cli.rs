@@ -1,0 +1,263 @@
+//! The binary as a user runs it: exit codes, errors, output formats.
+
+use std::process::{Command, Output};
+
+use crate::workspace_root;
+
+/// Runs the binary from the workspace root (fixture paths are relative to it).
+pub fn xmppcap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xmppcap"))
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("the xmppcap binary runs")
+}
+
+#[test]
+fn missing_file_is_exit_2_with_one_clear_line() {
+    let out = xmppcap(&["streams", "no/such/file.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no/such/file.pcap"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn not_a_capture_says_what_it_looks_like() {
+    let out = xmppcap(&["streams", "Cargo.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a pcap or pcapng"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_are_exit_2() {
+    assert_eq!(xmppcap(&["streams"]).status.code(), Some(2));
+    assert_eq!(
+        xmppcap(&["streams", "--format", "xml", "x.pcap"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+const WSS: &str = "fixtures/finesse-wss.pcapng";
+const WSS_KEYS: &str = "keys/finesse-wss.keys";
+/// The fixture's SASL PLAIN password, its base64 blob and the REST Basic credentials.
+const SECRETS: [&str; 3] = [
+    "Fin3sse!Secret-1001",
+    "ADEwMDEARmluM3NzZSFTZWNyZXQtMTAwMQ",
+    "MTAwMTpGaW4zc3NlIVNlY3JldC0xMDAx",
+];
+
+#[test]
+fn fail_on_sets_exit_code_1() {
+    // The fixture has an apiErrors update: an error-level finding.
+    let out = xmppcap(&[
+        "report",
+        WSS,
+        "--keylog",
+        WSS_KEYS,
+        "--fail-on",
+        "error",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = xmppcap(&["report", WSS, "--keylog", WSS_KEYS, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = xmppcap(&["streams", "fixtures/tcp-in-order.pcap", "--fail-on", "info"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a clean capture has no findings"
+    );
+}
+
+#[test]
+fn bare_capture_runs_the_report() {
+    let short = xmppcap(&[WSS, "--keylog", WSS_KEYS]);
+    let long = xmppcap(&["report", WSS, "--keylog", WSS_KEYS]);
+    assert_eq!(short.status.code(), Some(0));
+    assert_eq!(short.stdout, long.stdout);
+}
+
+#[test]
+fn unreadable_key_file_is_exit_2() {
+    let out = xmppcap(&["report", WSS, "--keylog", "keys/no-such.keys"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such.keys"));
+}
+
+#[test]
+fn secrets_are_redacted_in_every_format_unless_asked() {
+    let fixtures = [
+        (WSS, Some(WSS_KEYS)),
+        ("fixtures/finesse-ws.pcap", None),
+        (
+            "fixtures/finesse-bosh.pcapng",
+            Some("keys/finesse-bosh.keys"),
+        ),
+    ];
+    let commands: [&[&str]; 7] = [
+        &["report", "--raw"],
+        &["report", "--raw", "--format", "json"],
+        &["report", "--raw", "--format", "ndjson"],
+        &["report", "--raw", "--format", "html"],
+        &["ws", "--format", "ndjson"],
+        &["http", "--format", "json"],
+        &["http"],
+    ];
+    for (capture, keys) in fixtures {
+        for command in commands {
+            let mut args: Vec<&str> = command.to_vec();
+            args.push(capture);
+            if let Some(k) = keys {
+                args.extend(["--keylog", k]);
+            }
+            let out = String::from_utf8_lossy(&xmppcap(&args).stdout).into_owned();
+            for secret in SECRETS {
+                assert!(!out.contains(secret), "{args:?} shows {secret}");
+            }
+        }
+    }
+    let shown = xmppcap(&[
+        "report",
+        "--format",
+        "ndjson",
+        "--raw",
+        "--show-secrets",
+        WSS,
+        "--keylog",
+        WSS_KEYS,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains(SECRETS[1]),
+        "--show-secrets shows the SASL blob"
+    );
+}
+
+#[test]
+fn ndjson_lines_have_the_common_fields() {
+    let out = xmppcap(&["report", "--format", "ndjson", WSS, "--keylog", WSS_KEYS]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        let kind = v["kind"].as_str().expect("kind").to_owned();
+        if !kind.starts_with("capture.") {
+            for field in ["time", "frame", "stream", "dir", "session", "summary"] {
+                assert!(v.get(field).is_some(), "{kind} line lacks {field}: {line}");
+            }
+        }
+        kinds.insert(kind);
+    }
+    for kind in [
+        "capture.start",
+        "tcp.open",
+        "tls.client_hello",
+        "http.exchange",
+        "ws.message",
+        "ws.control",
+        "xmpp.stanza",
+        "finesse.update",
+        "finding",
+        "capture.end",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} line");
+    }
+}
+
+#[test]
+fn ws_ndjson_messages_carry_the_documented_fields() {
+    let out = xmppcap(&["ws", "--format", "ndjson", WSS, "--keylog", WSS_KEYS]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let messages: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "ws.message")
+        .collect();
+    assert!(!messages.is_empty());
+    for m in &messages {
+        for field in [
+            "stream",
+            "dir",
+            "frame",
+            "last_frame",
+            "time",
+            "opcode",
+            "compressed",
+            "len",
+            "text",
+        ] {
+            assert!(
+                m.get(field).is_some_and(|v| !v.is_null()),
+                "ws.message lacks {field}: {m}"
+            );
+        }
+    }
+    let close = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["opcode"] == "close");
+    assert_eq!(
+        close.map(|c| c["close_code"].clone()),
+        Some(serde_json::json!(1000))
+    );
+}
+
+#[test]
+fn html_report_escapes_captured_text() {
+    let out = xmppcap(&[
+        "report", "--format", "html", "--raw", WSS, "--keylog", WSS_KEYS,
+    ]);
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        !html.contains("<iq") && !html.contains("<message"),
+        "captured XML must be escaped"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http"),
+        "self-contained, no scripts"
+    );
+}
+
+#[test]
+fn json_report_has_the_fields_its_schema_requires() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("docs/report.schema.json"))
+            .expect("schema file"),
+    )
+    .expect("schema is JSON");
+    let out = xmppcap(&["report", "--format", "json", WSS, "--keylog", WSS_KEYS]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report is JSON");
+    assert_eq!(doc["schema"], schema["properties"]["schema"]["const"]);
+    let required = |def: &str| -> Vec<String> {
+        schema["$defs"][def]["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let capture = &doc["captures"][0];
+    for key in required("capture_report") {
+        assert!(capture.get(&key).is_some(), "capture report lacks {key}");
+    }
+    for (def, items) in [
+        ("event", "timeline"),
+        ("finding", "findings"),
+        ("connection", "connections"),
+        ("session", "sessions"),
+    ] {
+        let list = capture[items].as_array().expect("a list");
+        assert!(!list.is_empty(), "{items} is empty");
+        for item in list {
+            for key in required(def) {
+                assert!(item.get(&key).is_some(), "{items} item lacks {key}: {item}");
+            }
+        }
+    }
+}

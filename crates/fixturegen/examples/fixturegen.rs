@@ -1,0 +1,260 @@
+//! Command line of the fixture generator.
+//!
+//! ```text
+//! cargo run --release --example fixturegen -- write fixtures/ [--keys keys/] [--only NAME]
+//! cargo run --release --example fixturegen -- list
+//! cargo run --release --example fixturegen -- bench-tcp --size 500M --out /tmp/bench-tcp.pcap
+//! ```
+//!
+//! Output format follows the file name: `.pcap` or `.pcapng`, plus `.gz`
+//! for gzip. Benchmarks stream: memory stays flat whatever `--size`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use xmppcap_fixturegen::bench::{self, BenchConfig, BenchStats};
+use xmppcap_fixturegen::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
+use xmppcap_fixturegen::pcap::{PcapFormat, PcapWriter};
+use xmppcap_fixturegen::pcapng::{Interface, PcapNgWriter};
+use xmppcap_fixturegen::{catalog, catalog::write_all, DirTruth, Fixture};
+
+#[derive(Parser)]
+#[command(about = "Generates xmppcap's test and benchmark captures")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Writes every committed fixture (and key logs) into DIR.
+    Write {
+        /// Output folder for captures.
+        dir: PathBuf,
+        /// Output folder for key logs.
+        #[arg(long, default_value = "keys")]
+        keys: PathBuf,
+        /// Only fixtures whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Lists the catalog as a Markdown table.
+    List,
+    /// Prints a fixture's truth as JSON (per stream: lengths, SHA-256, gaps).
+    Truth {
+        /// Fixture file name, as in `list`.
+        name: String,
+    },
+    /// Many concurrent plain TCP connections.
+    BenchTcp(BenchArgs),
+    /// Many concurrent TLS 1.3 connections (key log written to OUT.keys).
+    BenchTls(BenchArgs),
+    /// Many concurrent Finesse desktops over wss (key log written to OUT.keys).
+    BenchWss(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Approximate size, e.g. 500M or 2G.
+    #[arg(long, default_value = "500M")]
+    size: String,
+    /// Output file (.pcap, .pcapng, optionally .gz).
+    #[arg(long)]
+    out: PathBuf,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 200)]
+    conns: usize,
+    /// RNG seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// bench-wss: vary the notifications like a contact centre's (new calls,
+    /// caller numbers, call variables, reason codes, timestamps).
+    #[arg(long)]
+    varied: bool,
+}
+
+impl BenchArgs {
+    fn config(&self) -> Result<BenchConfig> {
+        Ok(BenchConfig {
+            size: parse_size(&self.size)?,
+            conns: self.conns,
+            seed: self.seed,
+            varied: self.varied,
+        })
+    }
+}
+
+/// `x.pcapng.gz` → `x.keys`.
+fn keys_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or("bench");
+    out.with_file_name(format!("{stem}.keys"))
+}
+
+fn parse_size(s: &str) -> Result<u64> {
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().with_context(|| format!("bad size {s:?}"))?;
+    Ok(n * mult)
+}
+
+/// A streaming capture file chosen by extension.
+enum Sink {
+    Pcap(PcapWriter<Box<dyn Write>>),
+    Ng(PcapNgWriter<Box<dyn Write>>),
+}
+
+impl FrameSink for Sink {
+    fn write_frame(&mut self, frame: &Frame) -> std::io::Result<()> {
+        match self {
+            Sink::Pcap(w) => w.write_frame(frame),
+            Sink::Ng(w) => w.write_frame(frame),
+        }
+    }
+}
+
+impl Sink {
+    fn create(path: &Path) -> Result<Sink> {
+        let name = path.to_string_lossy().to_string();
+        let file = File::create(path).with_context(|| format!("creating {name}"))?;
+        let buffered = BufWriter::with_capacity(1 << 20, file);
+        let out: Box<dyn Write> = if name.ends_with(".gz") {
+            Box::new(GzEncoder::new(buffered, Compression::fast()))
+        } else {
+            Box::new(buffered)
+        };
+        if name.contains(".pcapng") {
+            let mut w = PcapNgWriter::new(out, Endian::Little)?;
+            w.interface(Interface::new(LINKTYPE_ETHERNET))?;
+            Ok(Sink::Ng(w))
+        } else if name.contains(".pcap") {
+            Ok(Sink::Pcap(PcapWriter::new(
+                out,
+                PcapFormat::usec(LINKTYPE_ETHERNET),
+            )?))
+        } else {
+            bail!("{name}: the file name must end in .pcap or .pcapng (optionally .gz)")
+        }
+    }
+
+    /// Flushes; dropping the writer finishes a gzip stream.
+    fn finish(self) -> Result<()> {
+        match self {
+            Sink::Pcap(w) => drop(w.into_inner()?),
+            Sink::Ng(w) => drop(w.into_inner()?),
+        }
+        Ok(())
+    }
+}
+
+fn report(what: &str, stats: BenchStats, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{what}: {} frames, {:.1} MB of frames, {:.1} MB of payload, {} connections in {secs:.1} s ({:.0} MB/s)",
+        stats.frames,
+        stats.frame_bytes as f64 / 1e6,
+        stats.payload_bytes as f64 / 1e6,
+        stats.conns,
+        stats.frame_bytes as f64 / 1e6 / secs.max(1e-9),
+    );
+}
+
+fn dir_json(d: &DirTruth) -> serde_json::Value {
+    serde_json::json!({"len": d.len(), "sha256": d.sha256_hex(), "gaps": d.gaps})
+}
+
+fn truth_json(f: &Fixture) -> serde_json::Value {
+    let streams: Vec<_> = f
+        .streams
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "stream": s.index,
+                "client": s.client.to_string(),
+                "server": s.server.to_string(),
+                "first_frame": s.first_frame,
+                "c2s": dir_json(&s.tcp[0]),
+                "s2c": dir_json(&s.tcp[1]),
+                "tls": s.tls.as_ref().map(|t| [dir_json(&t[0]), dir_json(&t[1])]),
+                "ws": s.ws.iter().map(|m| serde_json::json!({
+                    "dir": m.dir,
+                    "opcode": m.opcode,
+                    "compressed": m.compressed,
+                    "len": m.payload.len(),
+                    "sha256": xmppcap_fixturegen::truth::sha256_hex(&m.payload),
+                    "close_code": m.close_code,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({"frames": f.frames, "streams": streams})
+}
+
+type KeyedBench =
+    fn(&mut dyn FrameSink, &BenchConfig) -> Result<(BenchStats, String), xmppcap_fixturegen::Error>;
+
+/// Runs a benchmark generator that also produces a key log (OUT.keys).
+fn keyed_bench(what: &str, args: &BenchArgs, gen: KeyedBench) -> Result<()> {
+    let cfg = args.config()?;
+    let mut sink = Sink::create(&args.out)?;
+    let started = Instant::now();
+    let (stats, keylog) = gen(&mut sink, &cfg)?;
+    sink.finish()?;
+    let keys = keys_path(&args.out);
+    std::fs::write(&keys, keylog).with_context(|| format!("writing {}", keys.display()))?;
+    report(what, stats, started);
+    eprintln!("key log: {}", keys.display());
+    Ok(())
+}
+
+fn run() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Write { dir, keys, only } => {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::create_dir_all(&keys)?;
+            for name in write_all(&dir, &keys, only.as_deref())? {
+                println!("{}", dir.join(name).display());
+            }
+        }
+        Cmd::List => {
+            println!("| file | contents |\n|---|---|");
+            for spec in catalog() {
+                println!("| `{}` | {} |", spec.name, spec.about);
+            }
+        }
+        Cmd::Truth { name } => {
+            let spec =
+                xmppcap_fixturegen::find(&name).with_context(|| format!("no fixture {name}"))?;
+            let fixture = (spec.build)()?;
+            println!("{}", serde_json::to_string_pretty(&truth_json(&fixture))?);
+        }
+        Cmd::BenchTcp(args) => {
+            let cfg = args.config()?;
+            let mut sink = Sink::create(&args.out)?;
+            let started = Instant::now();
+            let stats = bench::bench_tcp(&mut sink, &cfg)?;
+            sink.finish()?;
+            report("bench-tcp", stats, started);
+        }
+        Cmd::BenchTls(args) => keyed_bench("bench-tls", &args, bench::bench_tls)?,
+        Cmd::BenchWss(args) => keyed_bench("bench-wss", &args, bench::bench_wss)?,
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    run()
+}
