@@ -15,7 +15,9 @@ use super::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
 use super::pcap::{PcapFormat, PcapWriter};
 use super::pcapng::{Interface, PcapNgWriter};
 use super::truth::StreamTruth;
-use super::{fixtures_finesse, fixtures_real, fixtures_tcp, fixtures_tls, fixtures_ws, Error};
+use super::{
+    fixtures_finesse, fixtures_real, fixtures_tcp, fixtures_tls, fixtures_tls12, fixtures_ws, Error,
+};
 
 /// One committed fixture.
 #[derive(Clone, Copy)]
@@ -66,6 +68,7 @@ pub fn catalog() -> Vec<FixtureSpec> {
     all.extend_from_slice(fixtures_ws::SPECS);
     all.extend_from_slice(fixtures_finesse::SPECS);
     all.extend_from_slice(fixtures_real::SPECS);
+    all.extend_from_slice(fixtures_tls12::SPECS);
     all
 }
 
