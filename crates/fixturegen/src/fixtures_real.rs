@@ -98,42 +98,16 @@ fn binary_not_websocket() -> Result<Fixture, Error> {
         v4([10, 20, 30, 70], 6653),
         0,
     );
+    // HELLO's version bitmap element: OpenFlow 1.3 only.
     let hello_elem = [0, 1, 0, 8, 0, 0, 0, 0x10];
-    let features = {
-        let mut b = 0x0000_5254_00ab_cdefu64.to_be_bytes().to_vec();
-        b.extend_from_slice(&256u32.to_be_bytes());
-        b.extend_from_slice(&[254, 0, 0, 0]);
-        b.extend_from_slice(&0x4fu32.to_be_bytes());
-        b.extend_from_slice(&0u32.to_be_bytes());
-        b
-    };
-    let flow_mod = {
-        // cookie, mask, table 0, ADD, idle 60, hard 0, priority 100, buffer none,
-        // out port/group any, flags, pad; an empty OXM match (type 1, length 4, padded).
-        let mut b = vec![0u8; 16];
-        b.extend_from_slice(&[0, 0, 0, 60, 0, 0, 0, 100]);
-        b.extend_from_slice(&[0xff; 12]);
-        b.extend_from_slice(&[0, 0, 0, 0]);
-        b.extend_from_slice(&[0, 1, 0, 4, 0, 0, 0, 0]);
-        b
-    };
-    let packet_in = |n: u8| {
-        // buffer id, total length, reason, table, cookie, empty match, 2 pad, a 60-byte frame.
-        let mut b = 0xffff_ffffu32.to_be_bytes().to_vec();
-        b.extend_from_slice(&[0, 60, 0, 0]);
-        b.extend_from_slice(&[0u8; 8]);
-        b.extend_from_slice(&[0, 1, 0, 4, 0, 0, 0, 0, 0, 0]);
-        b.extend((0..60u8).map(|i| i.wrapping_mul(n)));
-        b
-    };
     c.handshake();
     c.send(C2S, &openflow(0, 1, &hello_elem));
     c.send(S2C, &openflow(0, 0x11, &hello_elem));
     c.advance(2 * MS);
     c.send(S2C, &openflow(5, 0x12, &[]));
-    c.send(C2S, &openflow(6, 0x12, &features));
+    c.send(C2S, &openflow(6, 0x12, &features_reply()));
     c.send(S2C, &openflow(9, 0x13, &[0, 0, 0xff, 0xe5]));
-    c.send(S2C, &openflow(14, 0x14, &flow_mod));
+    c.send(S2C, &openflow(14, 0x14, &flow_mod()));
     for round in 0..3u32 {
         c.advance(5_000 * MS);
         c.send(S2C, &openflow(2, 0x20 + round, b"ofecho\0\x01"));
@@ -151,6 +125,39 @@ fn binary_not_websocket() -> Result<Fixture, Error> {
     let segs = c.drain();
     cap.add(&c, segs, Wire::ethernet());
     eth_fixture(&cap)
+}
+
+/// FEATURES_REPLY body: datapath id, buffers, tables, auxiliary id, pad, capabilities, reserved.
+fn features_reply() -> Vec<u8> {
+    let mut b = 0x0000_5254_00ab_cdefu64.to_be_bytes().to_vec();
+    b.extend_from_slice(&256u32.to_be_bytes());
+    b.extend_from_slice(&[254, 0, 0, 0]);
+    b.extend_from_slice(&0x4fu32.to_be_bytes());
+    b.extend_from_slice(&0u32.to_be_bytes());
+    b
+}
+
+/// FLOW_MOD body: cookie, mask, table 0, ADD, idle 60, hard 0, priority
+/// 100, no buffer, any out port and group, flags, pad; an empty OXM match
+/// (type 1, length 4, padded).
+fn flow_mod() -> Vec<u8> {
+    let mut b = vec![0u8; 16];
+    b.extend_from_slice(&[0, 0, 0, 60, 0, 0, 0, 100]);
+    b.extend_from_slice(&[0xff; 12]);
+    b.extend_from_slice(&[0, 0, 0, 0]);
+    b.extend_from_slice(&[0, 1, 0, 4, 0, 0, 0, 0]);
+    b
+}
+
+/// PACKET_IN body: no buffer, total length 60, reason, table, cookie, an
+/// empty match, 2 bytes of pad, then a 60-byte frame patterned by `n`.
+fn packet_in(n: u8) -> Vec<u8> {
+    let mut b = 0xffff_ffffu32.to_be_bytes().to_vec();
+    b.extend_from_slice(&[0, 60, 0, 0]);
+    b.extend_from_slice(&[0u8; 8]);
+    b.extend_from_slice(&[0, 1, 0, 4, 0, 0, 0, 0, 0, 0]);
+    b.extend((0..60u8).map(|i| i.wrapping_mul(n)));
+    b
 }
 
 /// A connection per tunnel kind, 50 ms apart, each a request and a

@@ -164,6 +164,37 @@ struct Sealed {
     truth: [DirTruth; 2],
 }
 
+/// What one connection's key schedule starts from.
+struct Secrets {
+    client_random: Vec<u8>,
+    server_random: Vec<u8>,
+    session_id: Vec<u8>,
+    master: Vec<u8>,
+}
+
+impl Secrets {
+    fn writer(&self, suite: &Suite, dir: Dir, deflate: bool) -> Writer {
+        Writer::new(
+            suite,
+            dir,
+            &self.master,
+            &self.client_random,
+            &self.server_random,
+            deflate,
+        )
+    }
+
+    /// The NSS key log line: `CLIENT_RANDOM <client random> <master secret>`.
+    fn keylog(&self) -> String {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        format!(
+            "CLIENT_RANDOM {} {}\n",
+            hex(&self.client_random),
+            hex(&self.master)
+        )
+    }
+}
+
 /// A whole connection on `c`: handshake, REST GET, a `resp_len` response in
 /// `record_len`-byte records, close_notify both ways, FIN both ways.
 fn session(
@@ -174,19 +205,54 @@ fn session(
     resp_len: usize,
     record_len: usize,
 ) -> Result<Sealed, Error> {
-    let client_random = random(rng, 32);
-    let server_random = random(rng, 32);
-    let session_id = random(rng, 32);
-    let master = random(rng, 48);
-    let method = u8::from(deflate);
-    let methods: &[u8] = if deflate { &[1, 0] } else { &[0] };
+    let secrets = Secrets {
+        client_random: random(rng, 32),
+        server_random: random(rng, 32),
+        session_id: random(rng, 32),
+        master: random(rng, 48),
+    };
     c.handshake();
-    let hello = client_hello(&client_random, suite.id, methods);
+    let (mut cw, mut sw) = tls_handshake(c, rng, suite, deflate, &secrets)?;
+    c.advance(3 * MS);
+    let request = rest_get_user(DOMAIN);
+    c.send(C2S, &cw.seal(23, &request));
+    c.advance(12 * MS);
+    let response = rest_user_response(resp_len);
+    for piece in response.chunks(record_len.max(1)) {
+        c.send(S2C, &sw.seal(23, piece));
+    }
+    c.advance(40 * MS);
+    c.send(C2S, &cw.seal(21, &[1, 0]));
+    c.send(S2C, &sw.seal(21, &[1, 0]));
+    c.close_fin(C2S);
+    c.close_fin(S2C);
+    Ok(Sealed {
+        keylog: secrets.keylog(),
+        truth: [DirTruth::whole(request), DirTruth::whole(response)],
+    })
+}
+
+/// The four handshake flights; gives the client's and the server's writers
+/// after their ChangeCipherSpec.
+fn tls_handshake(
+    c: &mut Conversation,
+    rng: &mut Rng,
+    suite: &Suite,
+    deflate: bool,
+    secrets: &Secrets,
+) -> Result<(Writer, Writer), Error> {
+    let methods: &[u8] = if deflate { &[1, 0] } else { &[0] };
+    let hello = client_hello(&secrets.client_random, suite.id, methods);
     c.send(C2S, &record(22, &hello));
     let mut transcript = hello;
     let mut flight = Vec::new();
     for m in [
-        server_hello(&server_random, &session_id, suite.id, method),
+        server_hello(
+            &secrets.server_random,
+            &secrets.session_id,
+            suite.id,
+            u8::from(deflate),
+        ),
         certificate()?,
         handshake(14, &[]),
     ] {
@@ -205,11 +271,13 @@ fn session(
     };
     let kx = handshake(16, &kx);
     transcript.extend_from_slice(&kx);
-    let writer = |dir| Writer::new(suite, dir, &master, &client_random, &server_random, deflate);
-    let (mut cw, mut sw) = (writer(C2S), writer(S2C));
+    let (mut cw, mut sw) = (
+        secrets.writer(suite, C2S, deflate),
+        secrets.writer(suite, S2C, deflate),
+    );
     let finished = |label: &[u8], transcript: &[u8]| {
         let hash = transcript_hash(suite.prf, transcript);
-        handshake(20, &prf(suite.prf, &master, label, &hash, 12))
+        handshake(20, &prf(suite.prf, &secrets.master, label, &hash, 12))
     };
     let client_finished = finished(b"client finished", &transcript);
     let mut flight = record(22, &kx);
@@ -220,25 +288,7 @@ fn session(
     let mut flight = record(20, &[1]);
     flight.extend(sw.seal(22, &finished(b"server finished", &transcript)));
     c.send(S2C, &flight);
-    c.advance(3 * MS);
-    let request = rest_get_user(DOMAIN);
-    c.send(C2S, &cw.seal(23, &request));
-    c.advance(12 * MS);
-    let response = rest_user_response(resp_len);
-    for piece in response.chunks(record_len.max(1)) {
-        c.send(S2C, &sw.seal(23, piece));
-    }
-    c.advance(40 * MS);
-    c.send(C2S, &cw.seal(21, &[1, 0]));
-    c.send(S2C, &sw.seal(21, &[1, 0]));
-    c.close_fin(C2S);
-    c.close_fin(S2C);
-    let hex: String = client_random.iter().map(|b| format!("{b:02x}")).collect();
-    let master_hex: String = master.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Sealed {
-        keylog: format!("CLIENT_RANDOM {hex} {master_hex}\n"),
-        truth: [DirTruth::whole(request), DirTruth::whole(response)],
-    })
+    Ok((cw, sw))
 }
 
 fn finish(cap: &Capture, keylog: String) -> Result<Fixture, Error> {

@@ -70,58 +70,34 @@ pub fn prefix(
     ip: &[u8],
     seq: u32,
 ) -> Result<Vec<u8>, Error> {
-    let (src, dst) = match (tunnel, dir) {
-        (Tunnel::ErspanII | Tunnel::ErspanIII, _) => (OUTER_CLIENT, COLLECTOR),
-        (_, Dir::ClientToServer) => (OUTER_CLIENT, OUTER_SERVER),
-        (_, Dir::ServerToClient) => (OUTER_SERVER, OUTER_CLIENT),
+    let (src, dst) = match dir {
+        Dir::ClientToServer => (OUTER_CLIENT, OUTER_SERVER),
+        Dir::ServerToClient => (OUTER_SERVER, OUTER_CLIENT),
     };
     let mut out = Vec::with_capacity(64);
     match tunnel {
         Tunnel::Gre { key } => {
-            let mut gre = Vec::with_capacity(8);
-            let flags = if key.is_some() { GRE_KEY } else { 0 };
-            gre.extend_from_slice(&flags.to_be_bytes());
-            gre.extend_from_slice(&EtherType::IPV4.0.to_be_bytes());
-            if let Some(k) = key {
-                gre.extend_from_slice(&k.to_be_bytes());
-            }
+            let gre = gre_header(key);
             outer_ipv4(&mut out, dir, IpNumber::GRE, src, dst, gre.len() + ip.len())?;
             out.extend_from_slice(&gre);
         }
         Tunnel::ErspanII | Tunnel::ErspanIII => {
-            let mut gre = Vec::with_capacity(24);
-            gre.extend_from_slice(&GRE_SEQUENCE.to_be_bytes());
-            let protocol: u16 = if tunnel == Tunnel::ErspanII {
-                0x88be
-            } else {
-                0x22eb
-            };
-            gre.extend_from_slice(&protocol.to_be_bytes());
-            gre.extend_from_slice(&seq.to_be_bytes());
-            gre.extend_from_slice(&erspan_header(tunnel, seq));
+            let mut gre = erspan_gre(tunnel, seq);
             gre.extend_from_slice(inner_eth);
-            let len = gre.len() + ip.len();
-            outer_ipv4(&mut out, Dir::ClientToServer, IpNumber::GRE, src, dst, len)?;
+            // A mirror copy always travels from the switch to the collector.
+            let (dir, len) = (Dir::ClientToServer, gre.len() + ip.len());
+            outer_ipv4(&mut out, dir, IpNumber::GRE, OUTER_CLIENT, COLLECTOR, len)?;
             out.extend_from_slice(&gre);
         }
         Tunnel::Vxlan | Tunnel::Geneve => {
-            let (port, header) = if tunnel == Tunnel::Vxlan {
-                (UDP_VXLAN, vxlan_header())
+            let header = if tunnel == Tunnel::Vxlan {
+                vxlan_header()
             } else {
-                (UDP_GENEVE, geneve_header())
+                geneve_header()
             };
             let udp_len = 8 + header.len() + inner_eth.len() + ip.len();
             outer_ipv4(&mut out, dir, IpNumber::UDP, src, dst, udp_len)?;
-            // RFC 7348 §5: the source port is a hash of the inner flow; any fixed high port will do.
-            let src_port: u16 = if dir == Dir::ClientToServer {
-                51_234
-            } else {
-                51_235
-            };
-            out.extend_from_slice(&src_port.to_be_bytes());
-            out.extend_from_slice(&port.to_be_bytes());
-            out.extend_from_slice(&u16::try_from(udp_len).unwrap_or(u16::MAX).to_be_bytes());
-            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&udp_header(tunnel, dir, udp_len));
             out.extend_from_slice(&header);
             out.extend_from_slice(inner_eth);
         }
@@ -135,18 +111,70 @@ pub fn prefix(
         }
         Tunnel::Pppoe => {
             out.extend_from_slice(&outer_eth(dir, EtherType(0x8864)));
-            out.extend_from_slice(&[0x11, 0x00]);
-            out.extend_from_slice(&PPPOE_SESSION.to_be_bytes());
-            // The PPPoE length counts the PPP protocol field and the datagram.
-            let len = u16::try_from(2 + ip.len()).unwrap_or(u16::MAX);
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(&0x0021u16.to_be_bytes());
+            out.extend_from_slice(&pppoe_header(ip.len()));
         }
-        Tunnel::IpInIp => {
-            outer_ipv4(&mut out, dir, IpNumber::IPV4, src, dst, ip.len())?;
-        }
+        Tunnel::IpInIp => outer_ipv4(&mut out, dir, IpNumber::IPV4, src, dst, ip.len())?,
     }
     Ok(out)
+}
+
+/// RFC 2784 flags and protocol (IPv4), RFC 2890 key when given.
+fn gre_header(key: Option<u32>) -> Vec<u8> {
+    let mut gre = Vec::with_capacity(8);
+    let flags = if key.is_some() { GRE_KEY } else { 0 };
+    gre.extend_from_slice(&flags.to_be_bytes());
+    gre.extend_from_slice(&EtherType::IPV4.0.to_be_bytes());
+    if let Some(k) = key {
+        gre.extend_from_slice(&k.to_be_bytes());
+    }
+    gre
+}
+
+/// GRE with a sequence number and the ERSPAN protocol type, then the ERSPAN header.
+fn erspan_gre(tunnel: Tunnel, seq: u32) -> Vec<u8> {
+    let mut gre = Vec::with_capacity(24);
+    gre.extend_from_slice(&GRE_SEQUENCE.to_be_bytes());
+    let protocol: u16 = if tunnel == Tunnel::ErspanII {
+        0x88be
+    } else {
+        0x22eb
+    };
+    gre.extend_from_slice(&protocol.to_be_bytes());
+    gre.extend_from_slice(&seq.to_be_bytes());
+    gre.extend_from_slice(&erspan_header(tunnel, seq));
+    gre
+}
+
+/// The UDP header of a VXLAN or Geneve datagram of `udp_len` bytes, no checksum.
+fn udp_header(tunnel: Tunnel, dir: Dir, udp_len: usize) -> [u8; 8] {
+    let port = if tunnel == Tunnel::Vxlan {
+        UDP_VXLAN
+    } else {
+        UDP_GENEVE
+    };
+    // RFC 7348 §5: the source port is a hash of the inner flow; any fixed high port will do.
+    let src_port: u16 = if dir == Dir::ClientToServer {
+        51_234
+    } else {
+        51_235
+    };
+    let len = u16::try_from(udp_len).unwrap_or(u16::MAX);
+    let mut h = [0u8; 8];
+    h[..2].copy_from_slice(&src_port.to_be_bytes());
+    h[2..4].copy_from_slice(&port.to_be_bytes());
+    h[4..6].copy_from_slice(&len.to_be_bytes());
+    h
+}
+
+/// PPPoE session header (version/type 0x11, code 0, session, length) and
+/// the PPP protocol field for IPv4; the length counts the PPP protocol
+/// field and the datagram.
+fn pppoe_header(ip_len: usize) -> [u8; 8] {
+    let len = u16::try_from(2 + ip_len).unwrap_or(u16::MAX);
+    let mut h = [0x11, 0x00, 0, 0, 0, 0, 0x00, 0x21];
+    h[2..4].copy_from_slice(&PPPOE_SESSION.to_be_bytes());
+    h[4..6].copy_from_slice(&len.to_be_bytes());
+    h
 }
 
 /// The outer Ethernet header; the client side's router is `OUTER_MAC_A`.

@@ -385,6 +385,27 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_fragments_carry_fragment_headers_and_reassemble() {
+        let mut s = segs("[2001:db8::1]:50000", "[2001:db8::2]:8445")[3].clone();
+        s.fragment = Some(500);
+        let frags = render(&s, &Wire::ethernet()).unwrap();
+        assert_eq!(frags.len(), 3);
+        let mut ip_payload = Vec::new();
+        for (i, f) in frags.iter().enumerate() {
+            let (h, rest) = Ipv6Header::from_slice(&f.frame.data[14..]).unwrap();
+            assert_eq!(h.next_header, IpNumber::IPV6_FRAGMENTATION_HEADER);
+            assert_eq!(rest[0], 6, "next header TCP");
+            let offset_flags = u16::from_be_bytes([rest[2], rest[3]]);
+            assert_eq!(usize::from(offset_flags >> 3) * 8, ip_payload.len());
+            assert_eq!(offset_flags & 1 == 1, i < 2, "more fragments");
+            assert_eq!(usize::from(h.payload_length), rest.len());
+            ip_payload.extend_from_slice(&rest[8..]);
+        }
+        assert_eq!(frags[0].header_len, 14 + 40 + 8 + 20);
+        assert_eq!(&ip_payload[20..], &s.payload[..]);
+    }
+
+    #[test]
     fn fragments_reassemble_to_the_packet() {
         let mut s = segs("10.1.1.1:50000", "10.2.2.2:443")[3].clone();
         s.fragment = Some(500);
