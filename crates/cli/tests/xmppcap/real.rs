@@ -296,3 +296,48 @@ fn tls_on_a_plain_xmpp_port_and_an_unanswered_stream_are_named() {
     let (tls, _) = json(&["tls", CAP]);
     assert_eq!(tls["connections"].as_array().map(Vec::len), Some(0));
 }
+
+/// Every command on every fixture above: it runs to the end (exit 0 or 1), never exit 2 or a panic.
+#[test]
+fn every_command_runs_on_every_real_capture_fixture() {
+    const CASES: [(&str, &str); 6] = [
+        ("fixtures/binary-not-websocket.pcap", ""),
+        ("fixtures/tunnels.pcap", ""),
+        ("fixtures/tcp-time-glitch.pcap", ""),
+        ("fixtures/tls12-deflate.pcapng", "keys/tls12-deflate.keys"),
+        ("fixtures/tls12-suites.pcapng", "keys/tls12-suites.keys"),
+        ("fixtures/xmpp-tls-on-plain-port.pcap", ""),
+    ];
+    for (capture, keys) in CASES {
+        let key_args: &[&str] = if keys.is_empty() {
+            &[]
+        } else {
+            &["--keylog", keys]
+        };
+        let mut runs: Vec<Vec<&str>> = ["report", "streams", "tls", "ws", "http"]
+            .iter()
+            .map(|c| vec![*c, capture, "--fail-on", "error"])
+            .collect();
+        runs.push(vec!["report", capture, "--format", "html"]);
+        runs.push(vec!["follow", capture, "0"]);
+        runs.push(vec!["follow", capture, "0", "--raw", "--dir", "server"]);
+        if !keys.is_empty() {
+            runs.push(vec!["follow", capture, "0", "--layer", "tls"]);
+        }
+        for mut args in runs {
+            if args[0] != "streams" {
+                args.extend_from_slice(key_args);
+            }
+            args.push("--no-progress");
+            let out = xmppcap(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{args:?}: exit {:?}: {stderr}",
+                out.status.code()
+            );
+            assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+            assert!(!out.stdout.is_empty(), "{args:?}");
+        }
+    }
+}
