@@ -94,11 +94,6 @@ const ADDED: [Suite; 5] = [
     },
 ];
 
-/// The names of the suites in `tls12-suites.pcapng`, stream by stream.
-pub fn added_suite_names() -> Vec<&'static str> {
-    ADDED.iter().map(|s| s.name).collect()
-}
-
 fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
     let len = u32::try_from(body.len()).unwrap_or(0).to_be_bytes();
     let mut m = vec![typ, len[1], len[2], len[3]];

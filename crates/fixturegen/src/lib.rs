@@ -32,7 +32,7 @@ mod fixtures_finesse;
 mod fixtures_real;
 mod fixtures_tcp;
 mod fixtures_tls;
-pub mod fixtures_tls12;
+mod fixtures_tls12;
 mod fixtures_ws;
 pub mod frame;
 pub mod impair;
