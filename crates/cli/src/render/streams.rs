@@ -11,6 +11,7 @@ use xmppcap::capture::CaptureSummary;
 use xmppcap::decode::DecodeStats;
 use xmppcap::pipeline::PipelineError;
 use xmppcap::report::streams::StreamsReport;
+use xmppcap::report::terminal;
 use xmppcap::report::text;
 use xmppcap::tcp::{DirStats, Origin, StreamStats};
 
@@ -144,7 +145,8 @@ fn capture_line(c: &CaptureSummary) -> String {
     let gzip = if c.gzip { ", gzip" } else { "" };
     format!(
         "capture {} ({format}{gzip}): {} packets{span}",
-        c.name, c.packets
+        terminal::field(&c.name),
+        c.packets
     )
 }
 
