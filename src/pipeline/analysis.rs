@@ -16,7 +16,7 @@ use crate::pipeline::context::{Context, EventSink};
 use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::tcp;
-use crate::tls::{KeyLog, KeySource};
+use crate::tls::{KeyCaps, KeyLog, KeySource};
 use crate::xmpp;
 
 /// What an analysis found besides the events it emitted.
@@ -57,9 +57,10 @@ pub fn analyze(
     let run = run_tcp(path, opts, &mut analysis)?;
     let Analysis {
         mut ctx,
-        key_sources,
+        mut key_sources,
         ..
     } = analysis;
+    name_merged_key_sources(&mut key_sources.list, opts.limits.max_key_sources);
     crate::pipeline::bosh::finish(&mut ctx);
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
@@ -72,7 +73,7 @@ pub fn analyze(
     let findings = std::mem::take(&mut ctx.findings).into_sorted();
     Ok(Analyzed {
         run,
-        keys: key_sources,
+        keys: key_sources.list,
         connections,
         sessions,
         connections_seen: ctx.connections_seen,
@@ -82,35 +83,26 @@ pub fn analyze(
 }
 
 /// `--keylog` files (an unreadable one is fatal) and `SSLKEYLOGFILE`.
-fn load_keys(
-    opts: &Options,
-    ctx: &mut Context,
-) -> Result<(KeyLog, Vec<KeySourceReport>), PipelineError> {
-    let mut keys = KeyLog::new();
-    let mut sources = Vec::new();
+fn load_keys(opts: &Options, ctx: &mut Context) -> Result<(KeyLog, KeySources), PipelineError> {
+    let mut keys = KeyLog::with_caps(KeyCaps::of(&opts.limits));
+    let mut sources = KeySources::new(opts.limits.max_key_sources);
     let mut findings = Vec::new();
     for path in &opts.keylogs {
         let secrets = keys.load_file(path, &mut findings)?;
-        sources.push(KeySourceReport {
-            source: path.display().to_string(),
-            secrets,
-        });
+        sources.note(|| path.display().to_string(), secrets);
     }
     #[cfg(feature = "rsa-keys")]
     for path in &opts.rsa_keys {
         keys.load_rsa_key(path)?;
-        sources.push(KeySourceReport {
-            source: format!("RSA private key {}", path.display()),
-            secrets: 1,
-        });
+        sources.note(|| format!("RSA private key {}", path.display()), 1);
     }
     if opts.use_env_keylog {
         let secrets = keys.load_env(&mut findings)?;
         if let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
-            sources.push(KeySourceReport {
-                source: format!("SSLKEYLOGFILE={}", path.to_string_lossy()),
+            sources.note(
+                || format!("SSLKEYLOGFILE={}", path.to_string_lossy()),
                 secrets,
-            });
+            );
         }
     }
     for f in findings {
@@ -134,10 +126,54 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
     }
 }
 
+/// The key sources as the report names them: one entry each up to the cap,
+/// then one for all later ones (millions of DSBs must not cost millions of
+/// entries, nor a `keys:` line of hundreds of megabytes).
+struct KeySources {
+    list: Vec<KeySourceReport>,
+    cap: usize,
+}
+
+impl KeySources {
+    fn new(cap: usize) -> KeySources {
+        KeySources {
+            list: Vec::new(),
+            cap,
+        }
+    }
+
+    /// `source` is asked for only when it will be shown.
+    fn note(&mut self, source: impl FnOnce() -> String, secrets: usize) {
+        if self.list.len() < self.cap {
+            self.list.push(KeySourceReport {
+                source: source(),
+                secrets,
+                merged: 0,
+            });
+        } else if let Some(rest) = self.list.get_mut(self.cap) {
+            rest.secrets = rest.secrets.saturating_add(secrets);
+            rest.merged += 1;
+        } else {
+            // Named once all are counted (`name_merged_key_sources`).
+            self.list.push(KeySourceReport {
+                source: String::new(),
+                secrets,
+                merged: 1,
+            });
+        }
+    }
+}
+
+fn name_merged_key_sources(list: &mut [KeySourceReport], cap: usize) {
+    if let Some(rest) = list.get_mut(cap) {
+        rest.source = format!("{} key sources after the first {cap}", rest.merged);
+    }
+}
+
 struct Analysis<'s> {
     ctx: Context<'s>,
     keys: KeyLog,
-    key_sources: Vec<KeySourceReport>,
+    key_sources: KeySources,
     conns: BTreeMap<u64, Conn>,
 }
 
@@ -153,10 +189,8 @@ impl TcpConsumer for Analysis<'_> {
         let secrets = self
             .keys
             .add_text(text, KeySource::Dsb { offset: at_offset }, &mut findings);
-        self.key_sources.push(KeySourceReport {
-            source: format!("pcapng DSB at byte {at_offset}"),
-            secrets,
-        });
+        self.key_sources
+            .note(|| format!("pcapng DSB at byte {at_offset}"), secrets);
         for f in findings {
             self.ctx.finding(f, None, None);
         }

@@ -20,6 +20,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use xmppcap_fixturegen::bench::{self, BenchConfig, BenchStats};
 use xmppcap_fixturegen::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
+use xmppcap_fixturegen::hostile;
 use xmppcap_fixturegen::pcap::{PcapFormat, PcapWriter};
 use xmppcap_fixturegen::pcapng::{Interface, PcapNgWriter};
 use xmppcap_fixturegen::{catalog, catalog::write_all, DirTruth, Fixture};
@@ -57,6 +58,16 @@ enum Cmd {
     BenchTls(BenchArgs),
     /// Many concurrent Finesse desktops over wss (key log written to OUT.keys).
     BenchWss(BenchArgs),
+    /// A hostile capture for memory measurements (pcapng, `.gz` for gzip).
+    Hostile {
+        /// `empty-dsbs` (COUNT empty secrets blocks) or `distinct-secrets`
+        /// (COUNT secrets, 1000 to a block).
+        case: String,
+        #[arg(long, default_value_t = 5_000_000)]
+        count: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -251,7 +262,27 @@ fn run() -> Result<()> {
         }
         Cmd::BenchTls(args) => keyed_bench("bench-tls", &args, bench::bench_tls)?,
         Cmd::BenchWss(args) => keyed_bench("bench-wss", &args, bench::bench_wss)?,
+        Cmd::Hostile { case, count, out } => write_hostile(&case, count, &out)?,
     }
+    Ok(())
+}
+
+fn write_hostile(case: &str, count: u64, out: &Path) -> Result<()> {
+    let name = out.display().to_string();
+    let file = File::create(out).with_context(|| format!("creating {name}"))?;
+    let buffered = BufWriter::with_capacity(1 << 20, file);
+    let sink: Box<dyn Write> = if name.ends_with(".gz") {
+        Box::new(GzEncoder::new(buffered, Compression::best()))
+    } else {
+        Box::new(buffered)
+    };
+    let done = match case {
+        "empty-dsbs" => hostile::empty_dsbs(sink, count)?,
+        "distinct-secrets" => hostile::distinct_secrets(sink, count, 1000)?,
+        other => bail!("unknown hostile case {other:?}: empty-dsbs or distinct-secrets"),
+    };
+    drop(done);
+    eprintln!("{name}: {case}, {count}");
     Ok(())
 }
 

@@ -33,6 +33,7 @@ mod fixtures_tcp;
 mod fixtures_tls;
 mod fixtures_ws;
 pub mod frame;
+pub mod hostile;
 pub mod impair;
 pub mod pcap;
 pub mod pcapng;
