@@ -60,8 +60,10 @@ enum Cmd {
     BenchWss(BenchArgs),
     /// A hostile capture for memory measurements (pcapng, `.gz` for gzip).
     Hostile {
-        /// `empty-dsbs` (COUNT empty secrets blocks) or `distinct-secrets`
-        /// (COUNT secrets, 1000 to a block).
+        /// `empty-dsbs` (COUNT empty secrets blocks), `distinct-secrets`
+        /// (COUNT secrets, 1000 to a block), `seq-jump` (a TCP connection
+        /// jumping 2^31 + 1000 after 100 bytes, then COUNT bytes), or
+        /// `big-records` (pcap, snaplen 65535: COUNT records of 300 KB to 8 MiB).
         case: String,
         #[arg(long, default_value_t = 5_000_000)]
         count: u64,
@@ -279,7 +281,14 @@ fn write_hostile(case: &str, count: u64, out: &Path) -> Result<()> {
     let done = match case {
         "empty-dsbs" => hostile::empty_dsbs(sink, count)?,
         "distinct-secrets" => hostile::distinct_secrets(sink, count, 1000)?,
-        other => bail!("unknown hostile case {other:?}: empty-dsbs or distinct-secrets"),
+        "seq-jump" => hostile::seq_jump(sink, 100, usize::try_from(count)?)?,
+        "big-records" => {
+            let sizes: Vec<usize> = (0..count)
+                .map(|i| [60, 300_000, 8 << 20][(i % 3) as usize])
+                .collect();
+            hostile::raw_records(sink, 65535, &sizes)?
+        }
+        other => bail!("unknown hostile case {other:?}: see --help"),
     };
     drop(done);
     eprintln!("{name}: {case}, {count}");

@@ -6,9 +6,18 @@
 //! packet: each case is only the blocks its attack needs.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 
-use crate::frame::{Endian, LINKTYPE_ETHERNET};
+use crate::frame::{Endian, FrameSink, LINKTYPE_ETHERNET, START_NS};
+use crate::pcap::{PcapFormat, PcapWriter};
 use crate::pcapng::{Interface, PcapNgWriter};
+use crate::tcp::{ConvConfig, Conversation};
+use crate::wire::{render, Wire};
+use crate::{Dir, Error};
+
+/// How far [`seq_jump`] moves the client's sequence numbers: more than half
+/// the sequence space, so the signed distance reads "behind".
+pub const SEQ_JUMP: u32 = (1 << 31) + 1000;
 
 /// `count` empty TLS key log Decryption Secrets Blocks: each one is a key
 /// source holding no secret (5 million gzip to about 250 KB).
@@ -41,6 +50,63 @@ pub fn distinct_secrets<W: Write>(out: W, count: u64, per_block: u64) -> io::Res
     w.into_inner()
 }
 
+/// A pcap (Ethernet) of one TCP connection whose client sends `before`
+/// bytes, then jumps [`SEQ_JUMP`] ahead in its sequence space (the server's
+/// ACKs follow it) and sends `after` bytes and its FIN.
+pub fn seq_jump<W: Write>(out: W, before: usize, after: usize) -> Result<W, Error> {
+    let client: SocketAddr = ([192, 168, 10, 21], 50_900).into();
+    let server: SocketAddr = ([10, 20, 30, 41], 5222).into();
+    let mut conv = Conversation::new(0, ConvConfig::new(client, server), START_NS);
+    conv.handshake();
+    conv.send(Dir::ClientToServer, &vec![b'a'; before]);
+    let mut segments = conv.drain();
+    conv.send(Dir::ClientToServer, &vec![b'z'; after]);
+    conv.close_fin(Dir::ClientToServer);
+    conv.close_fin(Dir::ServerToClient);
+    for mut seg in conv.drain() {
+        match seg.dir {
+            Dir::ClientToServer => seg.seq = seg.seq.wrapping_add(SEQ_JUMP),
+            Dir::ServerToClient => seg.ack = seg.ack.map(|a| a.wrapping_add(SEQ_JUMP)),
+        }
+        segments.push(seg);
+    }
+    let mut w = PcapWriter::new(out, PcapFormat::usec(LINKTYPE_ETHERNET))?;
+    let wire = Wire::ethernet();
+    for seg in &segments {
+        for r in render(seg, &wire)? {
+            w.write_frame(&r.frame)?;
+        }
+    }
+    Ok(w.into_inner()?)
+}
+
+/// A little-endian microsecond pcap whose header says `snaplen`, with one
+/// record of each of `sizes` bytes (zeros: Ethernet frames of no known
+/// type), written as they are whatever the snapshot length.
+pub fn raw_records<W: Write>(mut out: W, snaplen: u32, sizes: &[usize]) -> io::Result<W> {
+    let mut header = Vec::with_capacity(24);
+    for word in [
+        0xa1b2_c3d4u32,
+        0x0004_0002,
+        0,
+        0,
+        snaplen,
+        LINKTYPE_ETHERNET,
+    ] {
+        header.extend_from_slice(&word.to_le_bytes());
+    }
+    out.write_all(&header)?;
+    for (i, &size) in sizes.iter().enumerate() {
+        let len = u32::try_from(size).unwrap_or(u32::MAX);
+        for word in [1_772_442_000 + i as u32, 0, len, len] {
+            out.write_all(&word.to_le_bytes())?;
+        }
+        out.write_all(&vec![0; size])?;
+    }
+    out.flush()?;
+    Ok(out)
+}
+
 /// A `CLIENT_RANDOM` line whose client random encodes `i`.
 pub fn keylog_line(i: u64) -> String {
     format!("CLIENT_RANDOM {:064x} {}\n", i, "ab".repeat(48))
@@ -68,6 +134,33 @@ mod tests {
             }
         }
         lens
+    }
+
+    #[test]
+    fn raw_records_keep_their_size_whatever_the_snaplen() {
+        let bytes = raw_records(Vec::new(), 100, &[60, 300]).unwrap();
+        assert_eq!(bytes.len(), 24 + 16 + 60 + 16 + 300);
+        assert_eq!(bytes[16..20], 100u32.to_le_bytes());
+    }
+
+    #[test]
+    fn seq_jump_moves_the_client_after_the_first_bytes() {
+        let bytes = seq_jump(Vec::new(), 100, 3000).unwrap();
+        let mut reader = create_reader(1 << 16, &bytes[..]).unwrap();
+        let mut records = 0;
+        loop {
+            match reader.next() {
+                Ok((n, _)) => {
+                    records += 1;
+                    reader.consume(n);
+                }
+                Err(PcapError::Eof) => break,
+                Err(PcapError::Incomplete(_)) => reader.refill().unwrap(),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        // Header, handshake, 1 + 3 data segments with ACKs, two FINs with ACKs.
+        assert!(records > 10, "{records}");
     }
 
     #[test]
