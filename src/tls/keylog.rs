@@ -57,10 +57,6 @@ impl Label {
         Label::ALL.into_iter().find(|l| l.as_str() == s)
     }
 
-    fn index(self) -> usize {
-        self as usize
-    }
-
     /// Secret lengths this label may carry: the master secret is always 48
     /// bytes, TLS 1.3 secrets are one hash long (SHA-256 or SHA-384).
     fn lengths(self) -> &'static [usize] {
@@ -140,16 +136,13 @@ pub enum KeyLogError {
 
 type SourceId = usize;
 
-#[derive(Clone, Debug, Default)]
-struct Entry {
-    secrets: [Option<(Secret, SourceId)>; 6],
-}
-
 /// Every secret known so far, keyed by client random (a secret repeated,
 /// from the same source or another, is kept once: the first one wins).
 #[derive(Clone, Debug)]
 pub struct KeyLog {
-    entries: BTreeMap<[u8; 32], Entry>,
+    /// One entry per secret (a TLS 1.2 connection has one, a TLS 1.3 one up
+    /// to five): about 150 bytes each, against 400 for a slot per label.
+    entries: BTreeMap<([u8; 32], Label), (Secret, SourceId)>,
     /// Secrets in `entries`.
     secrets: usize,
     /// Secrets left out because of `caps.max_secrets`.
@@ -342,15 +335,15 @@ impl KeyLog {
     }
 
     fn insert(&mut self, label: Label, random: [u8; 32], secret: Secret, id: SourceId) -> Added {
-        let known = self.entries.get(&random);
-        if known.is_some_and(|e| e.secrets[label.index()].is_some()) {
+        let key = (random, label);
+        if self.entries.contains_key(&key) {
             // The first source wins; repeating a line is common and harmless.
             return Added::Known;
         }
         if self.secrets >= self.caps.max_secrets {
             return Added::OverCap;
         }
-        self.entries.entry(random).or_default().secrets[label.index()] = Some((secret, id));
+        self.entries.insert(key, (secret, id));
         self.secrets += 1;
         Added::New
     }
@@ -380,7 +373,7 @@ impl KeyLog {
         client_random: &[u8; 32],
         label: Label,
     ) -> Option<(&Secret, &KeySource)> {
-        let (secret, id) = self.entries.get(client_random)?.secrets[label.index()].as_ref()?;
+        let (secret, id) = self.entries.get(&(*client_random, label))?;
         Some((secret, self.sources.get(*id)?))
     }
 
@@ -399,7 +392,8 @@ impl KeyLog {
     pub(crate) fn all(&self, label: Label) -> impl Iterator<Item = (&[u8; 32], &Secret)> + '_ {
         self.entries
             .iter()
-            .filter_map(move |(r, e)| Some((r, &e.secrets[label.index()].as_ref()?.0)))
+            .filter(move |((_, l), _)| *l == label)
+            .map(|((r, _), (secret, _))| (r, secret))
     }
 }
 
