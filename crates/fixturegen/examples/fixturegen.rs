@@ -63,7 +63,8 @@ enum Cmd {
         /// `empty-dsbs` (COUNT empty secrets blocks), `distinct-secrets`
         /// (COUNT secrets, 1000 to a block), `seq-jump` (a TCP connection
         /// jumping 2^31 + 1000 after 100 bytes, then COUNT bytes), or
-        /// `big-records` (pcap, snaplen 65535: COUNT records of 300 KB to 8 MiB).
+        /// `big-records` (pcap, snaplen 65535: COUNT records of 300 KB to 8 MiB),
+        /// or `xml-flood` (a stanza of COUNT elements, each with a duplicate attribute).
         case: String,
         #[arg(long, default_value_t = 5_000_000)]
         count: u64,
@@ -282,6 +283,7 @@ fn write_hostile(case: &str, count: u64, out: &Path) -> Result<()> {
         "empty-dsbs" => hostile::empty_dsbs(sink, count)?,
         "distinct-secrets" => hostile::distinct_secrets(sink, count, 1000)?,
         "seq-jump" => hostile::seq_jump(sink, 100, usize::try_from(count)?)?,
+        "xml-flood" => hostile::xml_flood(sink, usize::try_from(count)?)?,
         "big-records" => {
             let sizes: Vec<usize> = (0..count)
                 .map(|i| [60, 300_000, 8 << 20][(i % 3) as usize])

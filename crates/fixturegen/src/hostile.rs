@@ -80,6 +80,34 @@ pub fn seq_jump<W: Write>(out: W, before: usize, after: usize) -> Result<W, Erro
     Ok(w.into_inner()?)
 }
 
+/// A pcap of one plain XMPP connection (port 5222) whose server sends a
+/// message of `elements` empty child elements, each with an attribute
+/// written twice (a stanza of about 20 bytes per element).
+pub fn xml_flood<W: Write>(out: W, elements: usize) -> Result<W, Error> {
+    let client: SocketAddr = ([192, 168, 10, 21], 50_901).into();
+    let server: SocketAddr = ([10, 20, 30, 41], 5222).into();
+    let mut conv = Conversation::new(0, ConvConfig::new(client, server), START_NS);
+    conv.handshake();
+    conv.send(Dir::ClientToServer, b"<?xml version='1.0'?><stream:stream to='example.com' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
+    conv.send(Dir::ServerToClient, b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='example.com' version='1.0'>");
+    let mut message = b"<message from='example.com'>".to_vec();
+    for _ in 0..elements {
+        message.extend_from_slice(b"<a b='1' b='2'/>");
+    }
+    message.extend_from_slice(b"</message>");
+    conv.send(Dir::ServerToClient, &message);
+    conv.close_fin(Dir::ClientToServer);
+    conv.close_fin(Dir::ServerToClient);
+    let mut w = PcapWriter::new(out, PcapFormat::usec(LINKTYPE_ETHERNET))?;
+    let wire = Wire::ethernet();
+    for seg in &conv.drain() {
+        for r in render(seg, &wire)? {
+            w.write_frame(&r.frame)?;
+        }
+    }
+    Ok(w.into_inner()?)
+}
+
 /// A little-endian microsecond pcap whose header says `snaplen`, with one
 /// record of each of `sizes` bytes (zeros: Ethernet frames of no known
 /// type), written as they are whatever the snapshot length.
