@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 mod cli;
 mod depth;
 mod golden;
+mod terminal;
 
 /// The workspace root (two levels above this crate): where `fixtures/`,
 /// `keys/` and `docs/` are.
