@@ -507,3 +507,39 @@ fn every_cap_reached_is_a_finding() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// 100 000 empty Decryption Secrets Blocks (issue 13: five million cost
+/// 541 MB and a 204 MB `keys:` line): the key sources the report holds and
+/// the words it says stay within the cap, whatever the count.
+#[test]
+fn a_flood_of_secrets_blocks_is_held_and_said_in_bounded_space() {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dsb-flood.pcapng");
+    write(&path, hostile::empty_dsbs(Vec::new(), 100_000).unwrap());
+    let limits = Limits::default();
+    let cap = limits.max_key_sources;
+    let opts = Options {
+        limits,
+        ..Options::default()
+    };
+    let report = pipeline::report(&path, &opts, Selection::All).unwrap();
+    assert_eq!(
+        report.keys.len(),
+        cap + 1,
+        "named ones plus one for the rest"
+    );
+    let rest = report.keys.last().unwrap();
+    assert_eq!(rest.merged, 100_000 - cap as u64);
+    assert_eq!(
+        rest.source,
+        format!("{} key sources after the first {cap}", rest.merged)
+    );
+    let words = report.keys_in_words();
+    assert!(words.len() < 200, "{words}");
+    assert!(words.ends_with("99997 more sources (0 secrets)"), "{words}");
+    let limit_findings = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "tls.key_source_limit")
+        .count();
+    assert_eq!(limit_findings, 1);
+}
