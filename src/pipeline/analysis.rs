@@ -13,6 +13,7 @@ use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::pipeline::conn::Conn;
 use crate::pipeline::context::{Context, EventSink};
+use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::tcp;
@@ -57,10 +58,9 @@ pub fn analyze(
     let run = run_tcp(path, opts, &mut analysis)?;
     let Analysis {
         mut ctx,
-        mut key_sources,
+        key_sources,
         ..
     } = analysis;
-    name_merged_key_sources(&mut key_sources.list, opts.limits.max_key_sources);
     crate::pipeline::bosh::finish(&mut ctx);
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
@@ -73,7 +73,7 @@ pub fn analyze(
     let findings = std::mem::take(&mut ctx.findings).into_sorted();
     Ok(Analyzed {
         run,
-        keys: key_sources.list,
+        keys: key_sources.into_list(),
         connections,
         sessions,
         connections_seen: ctx.connections_seen,
@@ -123,50 +123,6 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
             s.server = Some(c.server);
             s.tls = c.tls.as_ref().map(crate::tls::Summary::describe);
         }
-    }
-}
-
-/// The key sources as the report names them: one entry each up to the cap,
-/// then one for all later ones (millions of DSBs must not cost millions of
-/// entries, nor a `keys:` line of hundreds of megabytes).
-struct KeySources {
-    list: Vec<KeySourceReport>,
-    cap: usize,
-}
-
-impl KeySources {
-    fn new(cap: usize) -> KeySources {
-        KeySources {
-            list: Vec::new(),
-            cap,
-        }
-    }
-
-    /// `source` is asked for only when it will be shown.
-    fn note(&mut self, source: impl FnOnce() -> String, secrets: usize) {
-        if self.list.len() < self.cap {
-            self.list.push(KeySourceReport {
-                source: source(),
-                secrets,
-                merged: 0,
-            });
-        } else if let Some(rest) = self.list.get_mut(self.cap) {
-            rest.secrets = rest.secrets.saturating_add(secrets);
-            rest.merged += 1;
-        } else {
-            // Named once all are counted (`name_merged_key_sources`).
-            self.list.push(KeySourceReport {
-                source: String::new(),
-                secrets,
-                merged: 1,
-            });
-        }
-    }
-}
-
-fn name_merged_key_sources(list: &mut [KeySourceReport], cap: usize) {
-    if let Some(rest) = list.get_mut(cap) {
-        rest.source = format!("{} key sources after the first {cap}", rest.merged);
     }
 }
 
