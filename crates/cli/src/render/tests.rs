@@ -181,3 +181,20 @@ fn streams_table_escapes_the_file_name_and_findings() {
     streams::render_table(&[Ok(report)], &mut out).unwrap_or_else(|e| panic!("{e}"));
     assert_inert(&out, &["file", "finding"]);
 }
+
+#[test]
+fn streams_table_shows_out_of_window_segments_as_an_anomaly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut report = pipeline::streams(
+        &root.join("fixtures/tcp-in-order.pcap"),
+        &Options::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let stream = report.streams.first_mut().expect("one connection");
+    stream.client_to_server.out_of_window_segments = 3;
+    let mut out = Vec::new();
+    streams::render_table(&[Ok(report)], &mut out).unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("out of window"), "{text}");
+    assert!(text.contains("3/0 segs"), "{text}");
+}
