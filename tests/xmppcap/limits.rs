@@ -45,10 +45,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "not a drop: the body is kept whole up to max_http_body (http.body_truncated past it); only the copy shown as text is cut, and the exchange says so by its text length",
     ),
     (
-        "max_inflate_ratio",
-        "a ratio cap under 64 KiB of output is not applied (RATIO_GRACE in ws::assembler); reaching it needs a message over 64 KiB inflating more than 1000:1, covered by the ws unit tests (decompression bombs), not by a fixture",
-    ),
-    (
         "max_timeline_bytes",
         "the timeline is cut silently: the report counts timeline_dropped and the table says so, but no finding is emitted (the reshape moves the timeline into the memory budget)",
     ),
@@ -259,6 +255,26 @@ fn lost_fragment(path: &Path) {
     write_frames(path, &frames);
 }
 
+/// A WebSocket (permessage-deflate) whose server sends one 200 KB text
+/// message that deflates about 300:1: under the default 1000:1 ratio cap,
+/// over a ratio of 10 (and past the 64 KiB the ratio leaves alone).
+fn deflated_ws_message(path: &Path) {
+    use xmppcap_fixturegen::ws::{frame, upgrade_request, upgrade_response, Deflater};
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    let message = "<a/>".repeat(50_000);
+    let payload = Deflater::new(15, true).compress(message.as_bytes());
+    let wire = frame(true, true, 1, &payload, None);
+    conversation(
+        path,
+        80,
+        &[
+            (C, &upgrade_request("example.com", "/ws/", KEY, true)),
+            (S, &upgrade_response(KEY, Some("permessage-deflate"))),
+            (S, &wire),
+        ],
+    );
+}
+
 fn seq_jump(path: &Path) {
     write(path, hostile::seq_jump(Vec::new(), 100, 3000).unwrap());
 }
@@ -404,6 +420,12 @@ fn triggers() -> Vec<Trigger> {
             cap: "max_inflated_message",
             capture: F("ws-deflate-params.pcap", None),
             lower: |l| l.max_inflated_message = 16,
+            codes: &["ws.inflate_limit"],
+        },
+        Trigger {
+            cap: "max_inflate_ratio",
+            capture: G("deflated-ws.pcap", deflated_ws_message),
+            lower: |l| l.max_inflate_ratio = 10,
             codes: &["ws.inflate_limit"],
         },
         Trigger {
