@@ -37,10 +37,6 @@ enum Capture {
 /// Caps that no capture can reach as a finding today, and why.
 const KNOWN_GAPS: &[(&str, &str)] = &[
     (
-        "flow_idle_timeout",
-        "not a drop: a connection closed by FIN or RST is released after it; packets after that are counted as tcp.late_packets, which needs a second connection reusing the ports after the timeout (covered by the tcp unit tests, not by a fixture)",
-    ),
-    (
         "max_http_body_text",
         "not a drop: the body is kept whole up to max_http_body (http.body_truncated past it); only the copy shown as text is cut, and the exchange says so by its text length",
     ),
@@ -275,6 +271,25 @@ fn deflated_ws_message(path: &Path) {
     );
 }
 
+/// A connection closed by FINs both ways, then one more segment of it
+/// three seconds later.
+fn late_segment(path: &Path) {
+    let client = "192.168.10.21:51000".parse().unwrap();
+    let server = "10.20.30.40:5222".parse().unwrap();
+    let mut conv = Conversation::new(0, ConvConfig::new(client, server), START_NS);
+    conv.handshake();
+    conv.send(C, b"hello");
+    conv.close_fin(C);
+    conv.close_fin(S);
+    conv.advance(3_000_000_000);
+    conv.send(C, b"late");
+    let mut cap = Frames::new();
+    let segments = conv.drain();
+    cap.add(&conv, segments, Wire::ethernet());
+    let (frames, _) = cap.finish().unwrap();
+    write_frames(path, &frames);
+}
+
 fn seq_jump(path: &Path) {
     write(path, hostile::seq_jump(Vec::new(), 100, 3000).unwrap());
 }
@@ -336,6 +351,12 @@ fn triggers() -> Vec<Trigger> {
             capture: F("tcp-reorder-dup-overlap.pcap", None),
             lower: |l| l.max_ooo_segments_per_dir = 0,
             codes: &["tcp.ooo_limit"],
+        },
+        Trigger {
+            cap: "flow_idle_timeout",
+            capture: G("late-segment.pcap", late_segment),
+            lower: |l| l.flow_idle_timeout = std::time::Duration::from_secs(1),
+            codes: &["tcp.late_packets"],
         },
         Trigger {
             cap: "max_tls_record",
