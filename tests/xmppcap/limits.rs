@@ -38,7 +38,7 @@ enum Capture {
 const KNOWN_GAPS: &[(&str, &str)] = &[
     (
         "max_http_body_text",
-        "not a drop: the body is kept whole up to max_http_body (http.body_truncated past it); only the copy shown as text is cut, and the exchange says so by its text length",
+        "not a drop: the body is kept whole up to max_http_body (http.body_truncated past it); only the copy shown as text is cut, and the exchange marks it (text_truncated)",
     ),
     (
         "max_timeline_bytes",
