@@ -23,6 +23,7 @@ mod conn;
 mod context;
 mod convert;
 mod follow;
+mod key_sources;
 mod sessions;
 mod upper;
 

@@ -104,7 +104,8 @@ pub struct InterfaceSummary {
     pub index: u32,
     /// LINKTYPE_* number.
     pub link_type: i32,
-    /// Snapshot length (0 = unlimited).
+    /// Snapshot length as the file gives it; 0 means unknown (no limit is
+    /// assumed: only `max_capture_block` applies).
     pub snaplen: u32,
     /// Timestamp unit, e.g. `10^-6` or `2^-20`.
     pub ts_resolution: String,

@@ -43,6 +43,8 @@ pub struct CaptureReader {
     pending_consume: usize,
     skip: Option<Skip>,
     queued: VecDeque<Finding>,
+    /// pcap records longer than the file's snapshot length (the first is a finding).
+    records_over_snaplen: u64,
     /// Time of the last timestamped packet: SPBs carry no timestamp and get this one.
     last_ts: Timestamp,
     /// Spots absurd timestamps.
@@ -150,6 +152,7 @@ impl CaptureReader {
             pending_consume: 0,
             skip: None,
             queued: VecDeque::new(),
+            records_over_snaplen: 0,
             last_ts: Timestamp::default(),
             clock: clock::Clock::default(),
             summary: CaptureSummary::new(name, format, gzip),

@@ -13,10 +13,11 @@ use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::pipeline::conn::Conn;
 use crate::pipeline::context::{Context, EventSink};
+use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::tcp;
-use crate::tls::{KeyLog, KeySource};
+use crate::tls::{KeyCaps, KeyLog, KeySource};
 use crate::xmpp;
 
 /// What an analysis found besides the events it emitted.
@@ -72,7 +73,7 @@ pub fn analyze(
     let findings = std::mem::take(&mut ctx.findings).into_sorted();
     Ok(Analyzed {
         run,
-        keys: key_sources,
+        keys: key_sources.into_list(),
         connections,
         sessions,
         connections_seen: ctx.connections_seen,
@@ -82,35 +83,26 @@ pub fn analyze(
 }
 
 /// `--keylog` files (an unreadable one is fatal) and `SSLKEYLOGFILE`.
-fn load_keys(
-    opts: &Options,
-    ctx: &mut Context,
-) -> Result<(KeyLog, Vec<KeySourceReport>), PipelineError> {
-    let mut keys = KeyLog::new();
-    let mut sources = Vec::new();
+fn load_keys(opts: &Options, ctx: &mut Context) -> Result<(KeyLog, KeySources), PipelineError> {
+    let mut keys = KeyLog::with_caps(KeyCaps::of(&opts.limits));
+    let mut sources = KeySources::new(opts.limits.max_key_sources);
     let mut findings = Vec::new();
     for path in &opts.keylogs {
         let secrets = keys.load_file(path, &mut findings)?;
-        sources.push(KeySourceReport {
-            source: path.display().to_string(),
-            secrets,
-        });
+        sources.note(|| path.display().to_string(), secrets);
     }
     #[cfg(feature = "rsa-keys")]
     for path in &opts.rsa_keys {
         keys.load_rsa_key(path)?;
-        sources.push(KeySourceReport {
-            source: format!("RSA private key {}", path.display()),
-            secrets: 1,
-        });
+        sources.note(|| format!("RSA private key {}", path.display()), 1);
     }
     if opts.use_env_keylog {
         let secrets = keys.load_env(&mut findings)?;
         if let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
-            sources.push(KeySourceReport {
-                source: format!("SSLKEYLOGFILE={}", path.to_string_lossy()),
+            sources.note(
+                || format!("SSLKEYLOGFILE={}", path.to_string_lossy()),
                 secrets,
-            });
+            );
         }
     }
     for f in findings {
@@ -137,7 +129,7 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
 struct Analysis<'s> {
     ctx: Context<'s>,
     keys: KeyLog,
-    key_sources: Vec<KeySourceReport>,
+    key_sources: KeySources,
     conns: BTreeMap<u64, Conn>,
 }
 
@@ -153,10 +145,8 @@ impl TcpConsumer for Analysis<'_> {
         let secrets = self
             .keys
             .add_text(text, KeySource::Dsb { offset: at_offset }, &mut findings);
-        self.key_sources.push(KeySourceReport {
-            source: format!("pcapng DSB at byte {at_offset}"),
-            secrets,
-        });
+        self.key_sources
+            .note(|| format!("pcapng DSB at byte {at_offset}"), secrets);
         for f in findings {
             self.ctx.finding(f, None, None);
         }

@@ -13,4 +13,5 @@ pub mod json;
 pub mod model;
 pub mod ndjson;
 pub mod streams;
+pub mod terminal;
 pub mod text;

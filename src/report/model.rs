@@ -47,15 +47,23 @@ impl Report {
 
     /// The key sources in words: `keys/a.keys (6 secrets), pcapng DSB at byte 120 (2 secrets)` or `none`.
     pub fn keys_in_words(&self) -> String {
+        // Named one by one up to a few; then counted, so that a capture of
+        // millions of secrets blocks gives one short line.
+        const NAMED: usize = 3;
         if self.keys.is_empty() {
             return "none".to_owned();
         }
-        let keys: Vec<String> = self
-            .keys
-            .iter()
+        let named = self.keys.iter().take(NAMED);
+        let mut words: Vec<String> = named
             .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
             .collect();
-        keys.join(", ")
+        let rest = self.keys.get(NAMED..).unwrap_or_default();
+        if !rest.is_empty() {
+            let sources: u64 = rest.iter().map(|k| k.merged.max(1)).sum();
+            let secrets: usize = rest.iter().map(|k| k.secrets).sum();
+            words.push(format!("{sources} more sources ({secrets} secrets)"));
+        }
+        words.join(", ")
     }
 
     /// The timeline grouped in one pass: per session, the events its block
@@ -137,6 +145,14 @@ impl<'r> Grouped<'r> {
 pub struct KeySourceReport {
     pub source: String,
     pub secrets: usize,
+    /// For the one entry standing for every source past `max_key_sources`:
+    /// how many it stands for.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub merged: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What was found on one TCP connection, layer by layer.

@@ -64,25 +64,10 @@ pub fn clock(ts: Timestamp) -> String {
     full.get(11..23).map(str::to_owned).unwrap_or(full)
 }
 
-/// Captured bytes as text a terminal can show safely: printable ASCII, tabs
-/// and newlines as they are; anything else (including escape sequences) as
-/// `\xNN` so captured data can never drive the terminal.
+/// Captured bytes as text a terminal can show safely, several lines kept:
+/// see [`terminal::block`](crate::report::terminal::block).
 pub fn printable(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len());
-    for chunk in data.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' | '\t' => out.push(c),
-                '\r' => {}
-                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
+    crate::report::terminal::block(data)
 }
 
 /// The session's header lines: transport, TLS, user, subscriptions, time, end.

@@ -62,7 +62,7 @@ mod suites;
 mod summary;
 
 pub use handshake::CertSummary;
-pub use keylog::{KeyLog, KeyLogError, KeySource, Label, Secret};
+pub use keylog::{KeyCaps, KeyLog, KeyLogError, KeySource, Label, Secret};
 pub use record::{detect, Probe};
 pub use session::Session;
 pub use summary::{

@@ -394,6 +394,12 @@ impl Session {
     }
 
     fn dispatch(&mut self, span: Span, el: &Element<'_>, sink: &mut impl Sink) -> Option<Signal> {
+        for f in el.findings(self.limits.max_xml_nodes) {
+            sink.push_finding(
+                f.at(span.first)
+                    .in_stream(self.summary.stream, Some(span.dir)),
+            );
+        }
         let root = el.root();
         let mut out = Out::default();
         match (root.ns(), root.local()) {

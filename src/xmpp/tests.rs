@@ -1016,3 +1016,25 @@ fn a_failed_subscription_is_not_left_behind() {
         ["xmpp.subscription_failed", "xmpp.ended_without_close"]
     );
 }
+
+#[test]
+fn a_stanza_over_the_node_cap_or_with_a_duplicate_attribute_is_said() {
+    let limits = Limits {
+        max_xml_nodes: 10,
+        ..Limits::default()
+    };
+    let mut session = Session::new(1, Transport::WebSocket, &limits, false);
+    let mut sink = Collect::default();
+    let items = "<item/>".repeat(20);
+    let xml = format!("<message from='a@b' to='c@d'><body>x</body><x>{items}</x></message>");
+    session.on_element(S, frame(1, 1), xml.as_bytes(), &mut sink);
+    session.on_element(C, frame(2, 2), b"<presence id='1' id='2'/>", &mut sink);
+    assert_eq!(sink.stanzas.len(), 2, "both are still analysed");
+    let too_many = findings_of(&sink, "xmpp.too_many_elements");
+    assert_eq!(too_many.len(), 1);
+    assert_eq!(too_many[0].1, Some(1));
+    assert!(too_many[0].2.contains("13 more"), "{}", too_many[0].2);
+    let duplicate = findings_of(&sink, "xmpp.duplicate_attribute");
+    assert_eq!(duplicate.len(), 1);
+    assert_eq!(duplicate[0].1, Some(2));
+}

@@ -10,4 +10,5 @@ mod corpus_tls;
 mod fixtures_app;
 mod fixtures_tcp;
 mod fixtures_xmpp;
+mod limits;
 mod summaries;

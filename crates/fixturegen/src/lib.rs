@@ -35,6 +35,7 @@ mod fixtures_tls;
 mod fixtures_tls12;
 mod fixtures_ws;
 pub mod frame;
+pub mod hostile;
 pub mod impair;
 pub mod pcap;
 pub mod pcapng;

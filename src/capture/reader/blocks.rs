@@ -83,6 +83,7 @@ impl CaptureReader {
             nanos,
             record_header,
             link_type,
+            snaplen,
             ..
         } = self.kind
         else {
@@ -110,7 +111,7 @@ impl CaptureReader {
             u64::from(ts_frac) * 1000
         };
         let ts = Timestamp::from_secs_nanos(i64::from(ts_sec), frac_nanos);
-        self.packet(
+        let step = self.packet(
             PacketMeta {
                 at: FrameRef::new(0, ts),
                 link_type,
@@ -120,7 +121,30 @@ impl CaptureReader {
                 len: data_len,
             },
             len,
-        )
+        );
+        self.note_over_snaplen(offset, data_len, snaplen);
+        step
+    }
+
+    /// A record longer than the file's snapshot length is read whole; the
+    /// first one is said (0 is an unknown snapshot length, never exceeded).
+    fn note_over_snaplen(&mut self, offset: u64, caplen: usize, snaplen: u32) {
+        if snaplen == 0 || caplen <= snaplen as usize {
+            return;
+        }
+        self.records_over_snaplen += 1;
+        if self.records_over_snaplen > 1 {
+            return;
+        }
+        let frame = self.summary.packets;
+        let message = format!(
+            "frame {frame} has {caplen} captured bytes, more than the file's snapshot length {snaplen}; read whole, as are any later ones"
+        );
+        let mut finding =
+            Finding::new(Level::Warn, Layer::Capture, "capture.over_snaplen", message)
+                .at_offset(offset);
+        finding.frame = Some(frame);
+        self.queued.push_back(finding);
     }
 
     /// Counts a packet record, numbers it (the caller's frame number is

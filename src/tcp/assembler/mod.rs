@@ -31,6 +31,18 @@ const MAX_MISMATCH_FINDINGS: u64 = 8;
 /// further ahead than this belong to no plausible segment or ACK of this stream.
 const MAX_AHEAD: u64 = 1 << 30;
 
+/// Whether `[start, start + span)` is within one largest window of the
+/// receive point `next_off`, ahead or behind. Retransmissions lie behind it
+/// and new data ahead, both by less than a window; a segment further away in
+/// either direction is out of window (this is where a jump of 2^31 or more
+/// lands: its signed 32-bit distance says "behind", as Wireshark would read
+/// it, but it is no retransmission either).
+fn within_reach(start: i128, span: u64, next_off: u64) -> bool {
+    let next = i128::from(next_off);
+    let reach = i128::from(MAX_AHEAD);
+    start <= next + reach && start + i128::from(span) >= next - reach
+}
+
 /// Which stream and direction events are about.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ctx {
@@ -85,6 +97,9 @@ pub(crate) struct Assembler {
     caps: Caps,
     noted_ooo_limit: bool,
     noted_after_fin: bool,
+    /// Bytes of the segments counted in `stats.out_of_window_segments`.
+    out_of_window_bytes: u64,
+    noted_out_of_window_total: bool,
     pub(crate) stats: DirStats,
 }
 
@@ -104,6 +119,8 @@ impl Assembler {
             caps,
             noted_ooo_limit: false,
             noted_after_fin: false,
+            out_of_window_bytes: 0,
+            noted_out_of_window_total: false,
             stats: DirStats::default(),
         }
     }
@@ -238,6 +255,10 @@ impl Assembler {
             Phase::Finished | Phase::Closed => return,
         }
         let off = self.next_off as i128 + i128::from(fin_seq.diff(self.next_seq));
+        if !within_reach(off, 0, self.next_off) {
+            self.note_out_of_window(cx, at, fin_seq, 0, sink);
+            return;
+        }
         if off < self.next_off as i128 || self.fin.is_some() {
             // Behind delivered bytes, or a second FIN at another place: the
             // first consistent FIN stands.
@@ -270,6 +291,7 @@ impl Assembler {
                 self.emit_gap(cx, at, unseen, GapReason::Lost, sink);
             }
         }
+        self.note_out_of_window_total(cx, at, sink);
         self.ooo.clear();
         self.fin = None;
         if self.phase != Phase::Finished {
@@ -326,8 +348,8 @@ impl Assembler {
             self.stats.keep_alives += 1;
         } else if span == 1 && start == top && self.peer_window == Some(0) {
             self.stats.zero_window_probes += 1;
-        } else if start > (self.next_off + MAX_AHEAD) as i128 {
-            self.note_out_of_window(cx, at, seq, sink);
+        } else if !within_reach(start, span, self.next_off) {
+            self.note_out_of_window(cx, at, seq, span, sink);
         } else {
             return false;
         }

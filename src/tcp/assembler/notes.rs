@@ -39,22 +39,32 @@ impl Assembler {
         }
     }
 
+    /// A segment or FIN more than a window away from the receive point,
+    /// ahead or behind: counted and ignored, said once when first met and
+    /// once in total when the direction ends.
     pub(super) fn note_out_of_window(
         &mut self,
         cx: Ctx,
         at: FrameRef,
         seq: Seq,
+        span: u64,
         sink: &mut impl Sink,
     ) {
         self.stats.out_of_window_segments += 1;
+        self.out_of_window_bytes += span;
         if self.stats.out_of_window_segments == 1 {
+            let side = if seq.diff(self.next_seq) >= 0 {
+                "ahead of"
+            } else {
+                "behind"
+            };
             sink.push_finding(
                 Finding::new(
                     Level::Warn,
                     Layer::Tcp,
                     "tcp.out_of_window",
                     format!(
-                        "segment at sequence number {seq} is more than 2^30 bytes ahead of the next expected byte ({}); ignored",
+                        "segment at sequence number {seq} is more than 2^30 bytes (the largest TCP window) {side} the next expected byte ({}): neither new data nor a retransmission, so it is ignored (a receiver would drop it too); the sequence numbers may have been rewritten or the capture mixes two connections",
                         self.next_seq
                     ),
                 )
@@ -63,6 +73,30 @@ impl Assembler {
                 .at_offset(self.next_off),
             );
         }
+    }
+
+    /// At the end of the direction: how much was ignored as out of window,
+    /// when more than the first segment was.
+    pub(super) fn note_out_of_window_total(&mut self, cx: Ctx, at: FrameRef, sink: &mut impl Sink) {
+        let segments = self.stats.out_of_window_segments;
+        if segments < 2 || self.noted_out_of_window_total {
+            return;
+        }
+        self.noted_out_of_window_total = true;
+        sink.push_finding(
+            Finding::new(
+                Level::Warn,
+                Layer::Tcp,
+                "tcp.out_of_window",
+                format!(
+                    "{segments} segments ({} bytes) in all were more than 2^30 bytes from the next expected byte ({}) and ignored; the stream after them is not analysed",
+                    self.out_of_window_bytes, self.next_seq
+                ),
+            )
+            .at(at)
+            .in_stream(cx.stream, Some(cx.dir))
+            .at_offset(self.next_off),
+        );
     }
 
     pub(super) fn note_after_fin(

@@ -20,6 +20,7 @@ use xmppcap::finding::Level;
 use xmppcap::pipeline::{self, Depth, Options};
 use xmppcap::report::ndjson::Selection;
 use xmppcap::report::streams::{self, StreamsReport};
+use xmppcap::report::terminal;
 
 use crate::progress::StderrBar;
 use crate::render;
@@ -236,7 +237,7 @@ pub(crate) fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("xmppcap: {e:#}");
+            eprintln!("xmppcap: {}", terminal::field(&format!("{e:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -415,7 +416,7 @@ fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
     }
     if args.raw {
         for gap in &followed.gaps {
-            eprintln!("gap: {gap}");
+            eprintln!("gap: {}", terminal::field(gap));
         }
         if followed.gaps_not_listed > 0 {
             eprintln!("gap: {} more", followed.gaps_not_listed);
