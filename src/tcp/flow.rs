@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use crate::common::{Dir, FrameRef};
 use crate::decode::TcpSegment;
 
-use super::assembler::{Assembler, Caps, Ctx};
+use super::assembler::{Assembler, Caps, StreamDir};
 use super::event::{Ending, Event, GapReason, Origin, Sink, StreamStats};
 use super::seq::Seq;
 
@@ -188,11 +188,11 @@ impl Flow {
     /// time, so that no duration computed from the stats is negative.
     pub(crate) fn on_segment(&mut self, at: FrameRef, seg: &TcpSegment<'_>, sink: &mut impl Sink) {
         let dir = self.id.dir_of(seg.src);
-        let cx = Ctx {
+        let cx = StreamDir {
             stream: self.id.stream,
             dir,
         };
-        let peer = Ctx {
+        let peer = StreamDir {
             stream: self.id.stream,
             dir: dir.flip(),
         };
@@ -267,7 +267,7 @@ impl Flow {
 
     fn flush(&mut self, at: FrameRef, reason: GapReason, sink: &mut impl Sink) {
         for dir in Dir::BOTH {
-            let cx = Ctx {
+            let cx = StreamDir {
                 stream: self.id.stream,
                 dir,
             };

@@ -10,7 +10,7 @@ use super::*;
 impl Assembler {
     pub(super) fn record_overlap(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         overlap: Overlap,
         sink: &mut impl Sink,
@@ -41,7 +41,7 @@ impl Assembler {
 
     pub(super) fn note_out_of_window(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         sink: &mut impl Sink,
@@ -67,7 +67,7 @@ impl Assembler {
 
     pub(super) fn note_after_fin(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         fin_off: u64,
         bytes: u64,
@@ -95,7 +95,7 @@ impl Assembler {
     /// Payload after the FIN was delivered, or after a RST.
     pub(super) fn on_late_data(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         captured: u64,

@@ -3,7 +3,7 @@
 use super::*;
 use crate::tcp::testkit::{Owned, Recorder};
 
-const CX: Ctx = Ctx {
+const CX: StreamDir = StreamDir {
     stream: 0,
     dir: Dir::ClientToServer,
 };
