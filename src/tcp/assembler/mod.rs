@@ -583,7 +583,7 @@ impl Assembler {
     }
 }
 
-mod notes;
+mod anomalies;
 
 #[cfg(test)]
 mod tests;
