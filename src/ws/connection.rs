@@ -62,7 +62,7 @@ pub(crate) struct Shared {
 }
 
 /// What a side needs to emit events: the shared state and the sink.
-pub(crate) struct Cx<'a, S> {
+pub(crate) struct Emitter<'a, S> {
     pub(crate) stream: u64,
     shared: &'a mut Shared,
     pub(crate) sink: &'a mut S,
@@ -209,13 +209,17 @@ impl Connection {
         }
     }
 
-    fn parts<'a, S: Sink>(&'a mut self, dir: Dir, sink: &'a mut S) -> (&'a mut Side, Cx<'a, S>) {
+    fn parts<'a, S: Sink>(
+        &'a mut self,
+        dir: Dir,
+        sink: &'a mut S,
+    ) -> (&'a mut Side, Emitter<'a, S>) {
         let [c2s, s2c] = &mut self.sides;
         let side = match dir {
             Dir::ClientToServer => c2s,
             Dir::ServerToClient => s2c,
         };
-        let cx = Cx {
+        let cx = Emitter {
             stream: self.shared.stream,
             shared: &mut self.shared,
             sink,
@@ -357,7 +361,7 @@ impl Shared {
     }
 }
 
-impl<S: Sink> Cx<'_, S> {
+impl<S: Sink> Emitter<'_, S> {
     /// The direction the WebSocket client sends in, once known.
     pub(crate) fn client_dir(&self) -> Option<Dir> {
         self.shared.client_dir
