@@ -20,7 +20,6 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
-pub mod common;
 pub mod decode;
 pub mod finding;
 pub mod finesse;
@@ -28,11 +27,17 @@ pub mod har;
 pub mod http;
 pub mod limits;
 pub mod pipeline;
+pub mod position;
 pub mod report;
 pub mod tcp;
 pub mod tls;
 pub mod ws;
 pub mod xmpp;
+
+/// The old name of [`position`], kept only so that branches written against
+/// it still build when they merge; remove once nothing uses `common::`.
+#[doc(hidden)]
+pub use position as common;
 
 /// One entry per parser for fuzzers and fuzz-smoke tests; not a stable API.
 #[doc(hidden)]

@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::pipeline::conn::Conn;
 use crate::pipeline::context::{Context, EventSink};
 use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::position::{Dir, FrameRef};
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};

@@ -9,10 +9,10 @@
 
 use std::net::SocketAddr;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings};
 use crate::pipeline::context::Context;
 use crate::pipeline::upper::{FinishedSession, Pending, Upper};
+use crate::position::{Dir, FrameRef};
 use crate::report::event::{Detail, Event};
 use crate::report::model::{ByteAccounts, ConnectionReport, SessionReport};
 use crate::tcp::StreamStats;

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::common::{Dir, FrameRef};
 use crate::http::{self, bosh};
+use crate::position::{Dir, FrameRef};
 use crate::report::event::{
     BoshBody, Detail, Event, FinesseUpdate, RestRequest, Stanza, WsControl, WsMessage,
 };
@@ -433,7 +433,7 @@ pub(crate) fn one_line(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     fn compressed(
         len: Option<u64>,

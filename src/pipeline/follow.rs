@@ -11,9 +11,9 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings};
 use crate::pipeline::{analyze, run_tcp, EventSink, Options, PipelineError, TcpConsumer};
+use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
 use crate::report::text;
 use crate::tcp;

@@ -11,11 +11,11 @@
 
 use std::mem;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 use crate::pipeline::adapters::{HttpOut, WsOut, XmppOut, XmppOverWs};
 use crate::pipeline::context::Context;
 use crate::pipeline::Depth;
+use crate::position::{Dir, FrameRef};
 use crate::{http, tls, ws, xmpp};
 
 /// Bytes buffered per direction before an undecided protocol is called unknown.

@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::capture::CaptureSummary;
-use crate::common::{Dir, Timestamp};
 use crate::decode::DecodeStats;
 use crate::finding::{Finding, Level};
+use crate::position::{Dir, Timestamp};
 use crate::report::event::Event;
 use crate::tcp::StreamStats;
 

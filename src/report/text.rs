@@ -6,7 +6,7 @@
 //! Takes model values; gives strings. Never fails and never derives a fact
 //! the model does not hold.
 
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 use crate::report::event::{Detail, Event};
 use crate::report::model::SessionReport;
 use crate::xmpp::{self, Transport};

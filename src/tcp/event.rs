@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Findings;
+use crate::position::{Dir, FrameRef};
 
 /// Receives the events of every TCP stream, in the order they happen.
 pub trait Sink: Findings {
@@ -214,7 +214,7 @@ impl StreamStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     #[test]
     fn stats_serialise_with_snake_case_names() {

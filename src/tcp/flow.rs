@@ -9,8 +9,8 @@
 
 use std::net::SocketAddr;
 
-use crate::common::{Dir, FrameRef};
 use crate::decode::TcpSegment;
+use crate::position::{Dir, FrameRef};
 
 use super::assembler::{Assembler, Caps, StreamDir};
 use super::event::{Ending, Event, GapReason, Origin, Sink, StreamStats};

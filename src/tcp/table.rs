@@ -20,10 +20,10 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use crate::common::{FrameRef, Timestamp};
 use crate::decode::TcpSegment;
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{FrameRef, Timestamp};
 
 use super::assembler::Caps;
 use super::event::{Ending, GapReason, Sink};

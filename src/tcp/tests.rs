@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 use super::event::{Ending, GapReason, Origin, StreamStats};
 use super::testkit::{addr, frame, seg, Owned, Recorder, Seg};

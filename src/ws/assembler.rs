@@ -10,9 +10,9 @@
 //! without text; a binary one, whose 0xFF bytes cannot be told from unknown
 //! ones, is reported as not inflated.
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 use crate::ws::connection::Emitter;
 use crate::ws::deflate::{exactness, Exactness, Inflater, Stop};
 use crate::ws::frame::{unmask, Header, Opcode, RSV1};

@@ -11,9 +11,9 @@
 
 use std::collections::VecDeque;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 use crate::ws::assembler::DeflateUse;
 use crate::ws::evidence::{Confidence, Ports};
 use crate::ws::frame::{close_code_problem, CloseCodeProblem, Header, Opcode, Rules, RSV1};

@@ -8,9 +8,9 @@
 //! events never depend on how the bytes were chunked. Buffers: a 14-byte
 //! header, one control payload, the hunting window (bounded by the limits).
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 use crate::ws::assembler::{Assembler, DeflateUse};
 use crate::ws::connection::Emitter;
 use crate::ws::frame::{

@@ -5,9 +5,9 @@ use flate2::{Compress, Compression};
 
 use super::deflate::tests::{compress_message, zero_bomb};
 use super::*;
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 pub(crate) const C2S: Dir = Dir::ClientToServer;
 pub(crate) const S2C: Dir = Dir::ServerToClient;

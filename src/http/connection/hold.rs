@@ -9,7 +9,7 @@
 //!
 //! [`Upgrade`]: super::super::Upgrade
 
-use crate::common::FrameRef;
+use crate::position::FrameRef;
 
 use super::super::exchange::Held;
 
@@ -93,7 +93,7 @@ impl Hold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     fn frame(n: u64) -> FrameRef {
         FrameRef::new(n, Timestamp::from_secs_nanos(n as i64, 0))

@@ -22,9 +22,9 @@ mod pairing;
 mod reader;
 mod resync;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 use super::body;
 use super::exchange::{Protocol, Upgrade};

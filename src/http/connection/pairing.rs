@@ -18,8 +18,8 @@
 
 use std::collections::VecDeque;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
+use crate::position::{Dir, FrameRef};
 
 use super::super::exchange::Exchange;
 use super::super::parser::ResponseHead;

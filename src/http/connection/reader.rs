@@ -11,9 +11,9 @@
 //! chunking, gaps, cuts) as findings. Buffers at most one head
 //! (`limits.max_http_head`); never panics on input.
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 use super::super::body::{self, Step};
 use super::super::exchange::Held;

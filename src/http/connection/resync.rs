@@ -7,7 +7,7 @@
 //! Holds at most one line, bounded by the probe's longest request target;
 //! longer lines are skipped whole.
 
-use crate::common::{Dir, FrameRef};
+use crate::position::{Dir, FrameRef};
 
 use super::super::parser::{detect, Probe, MAX_PROBE_TARGET};
 
@@ -107,7 +107,7 @@ impl Resync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     const C2S: Dir = Dir::ClientToServer;
     const S2C: Dir = Dir::ServerToClient;

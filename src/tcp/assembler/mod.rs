@@ -17,8 +17,8 @@
 //! `tcp.overlap_mismatch` finding naming both frames (bytes already delivered
 //! are not kept, so their retransmissions are counted but not compared).
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
+use crate::position::{Dir, FrameRef};
 
 use super::buffer::{Buffer, Overlap, Piece};
 use super::event::{DirStats, Event, GapReason, Sink};

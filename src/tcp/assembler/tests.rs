@@ -13,7 +13,7 @@ const BIG: Caps = Caps {
 };
 
 fn f(n: u64) -> FrameRef {
-    FrameRef::new(n, crate::common::Timestamp::default())
+    FrameRef::new(n, crate::position::Timestamp::default())
 }
 
 fn asm(isn: u32) -> Assembler {

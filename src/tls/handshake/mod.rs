@@ -14,7 +14,7 @@ use thiserror::Error;
 pub(crate) mod state;
 
 use super::record::{Reader, Truncated};
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 
 /// Handshake message types (RFC 8446 §4, RFC 5246 §7.4).
 pub(crate) mod msg {

@@ -22,9 +22,9 @@ use super::keys::KeySchedule;
 use super::record::Header;
 use super::record_layer::RecordLayer;
 use super::summary::{Event, EventKind, GapReason, Sink, Summary};
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 /// What travels with every record through the session: the key log to draw
 /// from, the direction, and the frame holding the record's first byte.

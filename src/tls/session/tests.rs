@@ -1,7 +1,7 @@
 //! Session tests: hellos, resynchronising after garbage, unsupported suites, alerts, mid-stream records.
 
 use super::*;
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 use crate::tls::testutil::Collect;
 
 fn at(frame: u64) -> FrameRef {

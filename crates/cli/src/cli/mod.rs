@@ -15,9 +15,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use xmppcap::common::Dir;
 use xmppcap::finding::Level;
 use xmppcap::pipeline::{self, Depth, Options};
+use xmppcap::position::Dir;
 use xmppcap::report::ndjson::Selection;
 use xmppcap::report::streams::{self, StreamsReport};
 

@@ -10,8 +10,8 @@
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, ContentArrangement, Table};
-use xmppcap::common::{Dir, Timestamp};
 use xmppcap::finding::Level;
+use xmppcap::position::{Dir, Timestamp};
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::model::{Grouped, Report, SessionReport};
 use xmppcap::report::text::{self, event_label, session_facts};
