@@ -18,13 +18,13 @@ use crate::tcp::{self, Reassembler};
 
 mod adapters;
 mod analysis;
+mod app_stage;
 mod bosh;
 mod conn;
 mod context;
 mod convert;
 mod follow;
 mod sessions;
-mod upper;
 
 pub(crate) use analysis::describe_ending;
 pub use analysis::{analyze, Analyzed};

@@ -1,6 +1,6 @@
 //! One TCP connection through every stage above TCP: TLS when the bytes are
 //! TLS (from the first byte, or from a STARTTLS switch), then the
-//! application side ([`Upper`]).
+//! application side ([`AppStage`]).
 //!
 //! Takes the TCP stage's data, gaps and ends for one stream; gives report
 //! events and, when the connection is done, its [`ConnectionReport`] (and
@@ -10,8 +10,8 @@
 use std::net::SocketAddr;
 
 use crate::finding::{Finding, Findings};
+use crate::pipeline::app_stage::{AppStage, FinishedSession, Pending};
 use crate::pipeline::context::Context;
-use crate::pipeline::upper::{FinishedSession, Pending, Upper};
 use crate::position::{Dir, FrameRef};
 use crate::report::event::{Detail, Event};
 use crate::report::model::{ByteAccounts, ConnectionReport, SessionReport};
@@ -25,7 +25,7 @@ pub(crate) struct Conn {
     tls: Option<Box<tls::Session>>,
     /// Directions whose TCP bytes go through TLS.
     tls_dirs: [bool; 2],
-    upper: Upper,
+    app: AppStage,
     bytes: ByteAccounts,
 }
 
@@ -37,7 +37,7 @@ impl Conn {
             server,
             tls: None,
             tls_dirs: [false; 2],
-            upper: Upper::new(
+            app: AppStage::new(
                 stream,
                 crate::ws::Ports {
                     client: client.port(),
@@ -60,7 +60,7 @@ impl Conn {
         if self.tls_dirs[dir.index()] {
             self.feed_tls(ctx, keys, Pending::Data(dir, at, Vec::new()), bytes);
         } else {
-            self.upper.on_data(ctx, dir, at, bytes, false);
+            self.app.on_data(ctx, dir, at, bytes, false);
             self.drain_handover(ctx, keys);
         }
     }
@@ -70,24 +70,24 @@ impl Conn {
         if self.tls_dirs[dir.index()] {
             self.feed_tls(ctx, keys, Pending::Gap(dir, at, len), &[]);
         } else {
-            self.upper.on_gap(ctx, dir, at, len, false);
+            self.app.on_gap(ctx, dir, at, len, false);
             self.drain_handover(ctx, keys);
         }
     }
 
     pub fn on_tcp_end(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, rst: bool) {
-        self.upper.on_tcp_end(ctx, dir, at, rst);
+        self.app.on_tcp_end(ctx, dir, at, rst);
     }
 
     /// The stream left the TCP table: flush every stage and file the reports.
     pub fn finish(mut self, ctx: &mut Context, keys: &KeyLog, stats: Option<&StreamStats>) {
         self.drain_handover(ctx, keys);
         let stream = self.stream;
-        let session_hint = self.upper.session();
+        let session_hint = self.app.session();
         if let Some(tls) = self.tls.as_mut() {
             let mut out = TlsOut {
                 ctx,
-                upper: &mut self.upper,
+                app: &mut self.app,
                 bytes: &mut self.bytes,
                 stream,
                 session: session_hint,
@@ -95,20 +95,20 @@ impl Conn {
             tls.finish(&mut out);
         }
         let via_tls = self.tls.is_some();
-        let finished = self.upper.finish(ctx, via_tls);
+        let finished = self.app.finish(ctx, via_tls);
         for dir in Dir::BOTH {
-            self.bytes.dir_mut(dir).unparsed += self.upper.unparsed[dir.index()];
+            self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
         }
         let tls_summary = self.tls.as_ref().map(|t| t.summary().clone());
         let mut layers = Vec::new();
-        if self.upper.started_tls() {
+        if self.app.started_tls() {
             // Plain XMPP first, then TLS, with XMPP inside.
             layers.push("xmpp");
         }
         if tls_summary.is_some() {
             layers.push("tls");
         }
-        layers.extend(self.upper.layers.iter().copied());
+        layers.extend(self.app.layers.iter().copied());
         if let Some(f) = &finished {
             if !layers.contains(&"xmpp") {
                 layers.push("xmpp");
@@ -129,8 +129,8 @@ impl Conn {
             layers,
             tcp: stats.cloned(),
             tls: tls_summary,
-            websocket: self.upper.ws_summary.take(),
-            http_exchanges: self.upper.http_exchanges,
+            websocket: self.app.ws_summary.take(),
+            http_exchanges: self.app.http_exchanges,
             session: finished.as_ref().map(|f| f.id),
             bytes: self.bytes,
         });
@@ -138,8 +138,8 @@ impl Conn {
 
     /// Bytes the application side found to be TLS go to the TLS stage.
     fn drain_handover(&mut self, ctx: &mut Context, keys: &KeyLog) {
-        while !self.upper.handover.is_empty() {
-            for item in std::mem::take(&mut self.upper.handover) {
+        while !self.app.handover.is_empty() {
+            for item in std::mem::take(&mut self.app.handover) {
                 let dir = match &item {
                     Pending::Data(dir, ..) | Pending::Gap(dir, ..) => *dir,
                 };
@@ -158,13 +158,13 @@ impl Conn {
     /// holds the data of a `Pending::Data` item.
     fn feed_tls(&mut self, ctx: &mut Context, keys: &KeyLog, item: Pending, bytes: &[u8]) {
         let stream = self.stream;
-        let session = self.upper.session();
+        let session = self.app.session();
         let tls = self
             .tls
             .get_or_insert_with(|| Box::new(tls::Session::new(stream, &ctx.limits)));
         let mut out = TlsOut {
             ctx,
-            upper: &mut self.upper,
+            app: &mut self.app,
             bytes: &mut self.bytes,
             stream,
             session,
@@ -183,7 +183,7 @@ impl Conn {
 /// undecryptable stretches and its handshake events.
 struct TlsOut<'a, 'c, 's> {
     ctx: &'c mut Context<'s>,
-    upper: &'a mut Upper,
+    app: &'a mut AppStage,
     bytes: &'a mut ByteAccounts,
     stream: u64,
     session: Option<u32>,
@@ -199,7 +199,7 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
     fn on_plaintext(&mut self, dir: Dir, at: FrameRef, bytes: &[u8]) {
         self.bytes.dir_mut(dir).decrypted += bytes.len() as u64;
         self.ctx.sink.on_plaintext(self.stream, dir, at, bytes);
-        self.upper.on_data(self.ctx, dir, at, bytes, true);
+        self.app.on_data(self.ctx, dir, at, bytes, true);
     }
 
     fn on_plaintext_gap(&mut self, dir: Dir, at: FrameRef, len: u64, reason: tls::GapReason) {
@@ -212,7 +212,7 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
             tls::GapReason::Unparsed => self.bytes.dir_mut(dir).unparsed += len,
             _ => self.bytes.dir_mut(dir).undecryptable += len,
         }
-        self.upper.on_gap(self.ctx, dir, at, len, true);
+        self.app.on_gap(self.ctx, dir, at, len, true);
     }
 
     fn on_tls_event(&mut self, event: &tls::Event) {

@@ -58,7 +58,7 @@ enum Guess {
     NeedMore,
 }
 
-pub(crate) struct Upper {
+pub(crate) struct AppStage {
     stream: u64,
     ports: ws::Ports,
     app: App,
@@ -85,14 +85,14 @@ pub(crate) struct FinishedSession {
     pub websocket: Option<String>,
 }
 
-impl Upper {
+impl AppStage {
     /// XMPP on TCP switched to TLS with STARTTLS (in either direction).
     pub fn started_tls(&self) -> bool {
         self.framer_tls.contains(&true)
     }
 
-    pub fn new(stream: u64, ports: ws::Ports) -> Upper {
-        Upper {
+    pub fn new(stream: u64, ports: ws::Ports) -> AppStage {
+        AppStage {
             stream,
             ports,
             app: App::Undecided,
