@@ -20,7 +20,7 @@ mod adapters;
 mod analysis;
 mod app_stage;
 mod bosh;
-mod conn;
+mod connection;
 mod context;
 mod convert;
 mod follow;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::finding::{Finding, Findings, Layer, Level};
-use crate::pipeline::conn::Conn;
+use crate::pipeline::connection::ConnectionStack;
 use crate::pipeline::context::{Context, EventSink};
 use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
 use crate::position::{Dir, FrameRef};
@@ -138,7 +138,7 @@ struct Analysis<'s> {
     ctx: Context<'s>,
     keys: KeyLog,
     key_sources: Vec<KeySourceReport>,
-    conns: BTreeMap<u64, Conn>,
+    conns: BTreeMap<u64, ConnectionStack>,
 }
 
 impl Findings for Analysis<'_> {
@@ -175,7 +175,8 @@ impl tcp::Sink for Analysis<'_> {
                 server,
                 origin,
             } => {
-                self.conns.insert(stream, Conn::new(stream, client, server));
+                self.conns
+                    .insert(stream, ConnectionStack::new(stream, client, server));
                 ctx.emit(convert::tcp_open(stream, at, client, server, origin));
             }
             E::Data {

@@ -18,7 +18,7 @@ use crate::report::model::{ByteAccounts, ConnectionReport, SessionReport};
 use crate::tcp::StreamStats;
 use crate::tls::{self, KeyLog};
 
-pub(crate) struct Conn {
+pub(crate) struct ConnectionStack {
     pub stream: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
@@ -29,9 +29,9 @@ pub(crate) struct Conn {
     bytes: ByteAccounts,
 }
 
-impl Conn {
-    pub fn new(stream: u64, client: SocketAddr, server: SocketAddr) -> Conn {
-        Conn {
+impl ConnectionStack {
+    pub fn new(stream: u64, client: SocketAddr, server: SocketAddr) -> ConnectionStack {
+        ConnectionStack {
             stream,
             client,
             server,
@@ -306,7 +306,11 @@ fn client_hello_summary(sni: Option<&str>, alpn: &[String], versions: &[String])
     format!("ClientHello{sni}{alpn}, offers {}", versions.join(", "))
 }
 
-fn session_report(f: &FinishedSession, conn: &Conn, tls: Option<&tls::Summary>) -> SessionReport {
+fn session_report(
+    f: &FinishedSession,
+    conn: &ConnectionStack,
+    tls: Option<&tls::Summary>,
+) -> SessionReport {
     SessionReport {
         id: f.id,
         streams: vec![conn.stream],
