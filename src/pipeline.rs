@@ -24,6 +24,7 @@ mod connection;
 mod context;
 mod convert;
 mod follow;
+mod route;
 mod sessions;
 
 pub(crate) use analysis::describe_ending;

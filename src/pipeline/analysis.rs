@@ -205,7 +205,7 @@ impl tcp::Sink for Analysis<'_> {
                     None,
                 );
                 if let Some(conn) = self.conns.get_mut(&stream) {
-                    conn.on_gap(ctx, keys, dir, at, len);
+                    conn.on_gap(ctx, dir, at, len);
                 }
             }
             E::Fin { stream, dir, at } | E::Rst { stream, dir, at } => {
@@ -217,7 +217,7 @@ impl tcp::Sink for Analysis<'_> {
             }
             E::Closed { stream, at, stats } => {
                 if let Some(conn) = self.conns.remove(&stream) {
-                    conn.finish(ctx, keys, Some(stats));
+                    conn.finish(ctx, Some(stats));
                 }
                 ctx.emit(convert::tcp_close(stream, at, stats));
             }

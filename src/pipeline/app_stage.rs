@@ -1,31 +1,27 @@
-//! The application side of one TCP connection: decides by content what the
-//! (decrypted) bytes are — HTTP, WebSocket, XMPP, TLS to be handed down, or
-//! something xmppcap does not decode — and feeds the matching stages,
-//! switching at the exact byte where the protocol changes (HTTP 101 to
-//! WebSocket, XMPP STARTTLS to TLS, a CONNECT tunnel).
+//! The application stage of one TCP connection: asks the stages' probes
+//! (`tls::detect`, `http::detect`, XMPP's, `ws::probe`) what the (decrypted)
+//! bytes are, feeds the stage that claims them, and switches at the exact
+//! byte a stage asks for (HTTP's 101 to WebSocket or a CONNECT tunnel, the
+//! XMPP stage's STARTTLS handover).
 //!
-//! Takes in-order bytes and gaps per direction, marked as coming through TLS
-//! or not; gives events to the context and, for bytes that turn out to be
-//! TLS, hands them back to the connection (`handover`). Never buffers more
-//! than [`PROBE_LIMIT`] bytes per direction while undecided.
+//! Takes in-order bytes and gaps per direction with the [`Route`] they came
+//! by; gives events to the context and, when bytes turn out to be TLS, a
+//! [`StartTls`] request to the connection. Knows no protocol byte itself,
+//! and never buffers more than [`PROBE_LIMIT`] bytes per direction while
+//! undecided.
 
 use std::mem;
 
 use crate::finding::{Finding, Layer, Level};
 use crate::pipeline::adapters::{HttpOut, WsOut, XmppOut, XmppOverWs};
 use crate::pipeline::context::Context;
+use crate::pipeline::route::{Held, Route, StartTls};
 use crate::pipeline::Depth;
 use crate::position::{Dir, FrameRef};
 use crate::{http, tls, ws, xmpp};
 
 /// Bytes buffered per direction before an undecided protocol is called unknown.
 pub(crate) const PROBE_LIMIT: usize = 16 << 10;
-
-/// Bytes or a gap, waiting for a decision (or for the TLS stage).
-pub(crate) enum Pending {
-    Data(Dir, FrameRef, Vec<u8>),
-    Gap(Dir, FrameRef, u64),
-}
 
 enum App {
     Undecided,
@@ -45,6 +41,9 @@ struct WsApp {
 struct XmppTcp {
     framer: xmpp::StreamFramer,
     id: u32,
+    /// Where the XMPP stream began: on plain TCP, TLS plaintext comes after
+    /// STARTTLS; inside TLS (direct TLS, port 5223), it is the stream itself.
+    started_on: Route,
 }
 
 /// What the first bytes of a direction look like.
@@ -62,14 +61,9 @@ pub(crate) struct AppStage {
     stream: u64,
     ports: ws::Ports,
     app: App,
-    pending: Vec<Pending>,
+    pending: Vec<Held>,
     /// The first bytes of each direction (up to [`PROBE_LIMIT`]) while undecided.
     probe: [Vec<u8>; 2],
-    /// Items for the TLS stage: bytes found to be TLS, or after STARTTLS.
-    pub handover: Vec<Pending>,
-    handover_dirs: [bool; 2],
-    /// Directions the XMPP framer switched to TLS (STARTTLS).
-    framer_tls: [bool; 2],
     tcp_ended: bool,
     /// Protocol layers found, outermost first (TLS is added by the connection).
     pub layers: Vec<&'static str>,
@@ -86,9 +80,9 @@ pub(crate) struct FinishedSession {
 }
 
 impl AppStage {
-    /// XMPP on TCP switched to TLS with STARTTLS (in either direction).
-    pub fn started_tls(&self) -> bool {
-        self.framer_tls.contains(&true)
+    /// The stage is XMPP that began on plain TCP (so a TLS route means STARTTLS).
+    pub fn carries_plain_xmpp(&self) -> bool {
+        matches!(&self.app, App::Xmpp(x) if x.started_on == Route::Plain)
     }
 
     pub fn new(stream: u64, ports: ws::Ports) -> AppStage {
@@ -98,9 +92,6 @@ impl AppStage {
             app: App::Undecided,
             pending: Vec::new(),
             probe: [Vec::new(), Vec::new()],
-            handover: Vec::new(),
-            handover_dirs: [false; 2],
-            framer_tls: [false; 2],
             tcp_ended: false,
             layers: Vec::new(),
             unparsed: [0; 2],
@@ -118,29 +109,27 @@ impl AppStage {
         }
     }
 
-    /// In-order bytes of one direction; `via_tls`: they were decrypted.
+    /// In-order bytes of one direction, come by `route`. Gives a request
+    /// when they (or bytes held before them) turn out to be TLS; only bytes
+    /// on the plain route can: TLS inside TLS is not decoded.
     pub fn on_data(
         &mut self,
         ctx: &mut Context,
         dir: Dir,
         at: FrameRef,
         bytes: &[u8],
-        via_tls: bool,
-    ) {
+        route: Route,
+    ) -> Option<StartTls> {
         if bytes.is_empty() {
-            return;
-        }
-        if self.handover_dirs[dir.index()] && !via_tls {
-            self.handover.push(Pending::Data(dir, at, bytes.to_vec()));
-            return;
+            return None;
         }
         match &mut self.app {
             App::Undecided => {
-                self.pending.push(Pending::Data(dir, at, bytes.to_vec()));
+                self.pending.push(Held::Data(dir, at, bytes.to_vec()));
                 let probe = &mut self.probe[dir.index()];
                 let room = PROBE_LIMIT.saturating_sub(probe.len());
                 probe.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
-                self.decide(ctx, via_tls, false);
+                return self.decide(ctx, route, false);
             }
             App::Http(h) => {
                 let mut out = HttpOut::new(ctx, self.stream);
@@ -153,7 +142,7 @@ impl AppStage {
                 }
                 if let Some(up) = upgrade {
                     let rest = bytes.get(taken..).unwrap_or_default();
-                    self.switch_after_upgrade(ctx, up, dir, at, rest, via_tls);
+                    return self.switch_after_upgrade(ctx, up, dir, at, rest, route);
                 }
             }
             App::WebSocket(w) => {
@@ -167,38 +156,34 @@ impl AppStage {
             }
             App::Xmpp(x) => {
                 let mut out = XmppOut::new(ctx, self.stream, Some(x.id));
-                if via_tls && self.framer_tls[dir.index()] {
+                let mut start_tls = None;
+                if route == Route::Tls && x.started_on == Route::Plain {
                     x.framer.on_tls_data(dir, at, bytes, &mut out);
                 } else {
                     let taken = x.framer.on_data(dir, at, bytes, &mut out);
-                    for h in mem::take(&mut out.handovers) {
-                        self.framer_tls[h.dir.index()] = true;
-                        self.handover_dirs[h.dir.index()] = true;
-                    }
-                    if taken < bytes.len() {
-                        self.handover.push(Pending::Data(
-                            dir,
-                            at,
-                            bytes.get(taken..).unwrap_or_default().to_vec(),
-                        ));
+                    let rest = bytes.get(taken..).unwrap_or_default();
+                    let dirs: Vec<Dir> = out.handovers.drain(..).map(|h| h.dir).collect();
+                    if route == Route::Tls {
+                        // STARTTLS inside TLS: nested TLS is not decoded.
+                        self.unparsed[dir.index()] += rest.len() as u64;
+                    } else if !dirs.is_empty() || !rest.is_empty() {
+                        start_tls = Some(starttls_request(dirs, dir, at, rest));
                     }
                 }
                 out.flush();
+                return start_tls;
             }
             App::Opaque => self.unparsed[dir.index()] += bytes.len() as u64,
         }
+        None
     }
 
     /// `len` bytes of one direction are missing (capture loss, or TLS records
     /// that could not be decrypted).
-    pub fn on_gap(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, len: u64, via_tls: bool) {
-        if self.handover_dirs[dir.index()] && !via_tls {
-            self.handover.push(Pending::Gap(dir, at, len));
-            return;
-        }
+    pub fn on_gap(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, len: u64) {
         let stream = self.stream;
         match &mut self.app {
-            App::Undecided => self.pending.push(Pending::Gap(dir, at, len)),
+            App::Undecided => self.pending.push(Held::Gap(dir, at, len)),
             App::Http(h) => h.on_gap(dir, at, len, &mut HttpOut::new(ctx, stream)),
             App::WebSocket(w) => {
                 let mut out = WsOut {
@@ -247,10 +232,12 @@ impl AppStage {
     }
 
     /// The connection is over: flush every stage. Gives the XMPP session it carried.
-    pub fn finish(&mut self, ctx: &mut Context, via_tls: bool) -> Option<FinishedSession> {
-        let has_data = self.pending.iter().any(|p| matches!(p, Pending::Data(..)));
+    pub fn finish(&mut self, ctx: &mut Context, route: Route) -> Option<FinishedSession> {
+        let has_data = self.pending.iter().any(|p| matches!(p, Held::Data(..)));
         if matches!(self.app, App::Undecided) && has_data {
-            self.decide(ctx, via_tls, true);
+            // The TLS stage has finished: bytes found to be TLS only now are
+            // past decrypting.
+            let _too_late = self.decide(ctx, route, true);
         }
         let stream = self.stream;
         match mem::replace(&mut self.app, App::Opaque) {
@@ -300,16 +287,17 @@ impl AppStage {
     }
 
     /// Chooses the protocol from the pending bytes, then replays them.
-    fn decide(&mut self, ctx: &mut Context, via_tls: bool, at_end: bool) {
-        let guess = self.guess(ctx, via_tls, at_end);
+    fn decide(&mut self, ctx: &mut Context, route: Route, at_end: bool) -> Option<StartTls> {
+        let guess = self.guess(ctx, route == Route::Tls, at_end);
         let app = match guess {
-            Guess::NeedMore => return,
+            Guess::NeedMore => return None,
             Guess::Tls => {
                 // Everything so far, and everything after, belongs to TLS.
-                self.handover_dirs = [true, true];
-                self.handover.append(&mut self.pending);
                 self.probe = [Vec::new(), Vec::new()];
-                return;
+                return Some(StartTls {
+                    dirs: Dir::BOTH.to_vec(),
+                    replay: mem::take(&mut self.pending),
+                });
             }
             Guess::Http => App::Http(Box::new(http::Connection::new(
                 self.stream,
@@ -325,6 +313,7 @@ impl AppStage {
                 App::Xmpp(Box::new(XmppTcp {
                     framer,
                     id: ctx.new_session(),
+                    started_on: route,
                 }))
             }
             // `http` and `tls` stop here: the bytes are counted as unparsed, without a finding.
@@ -346,12 +335,29 @@ impl AppStage {
         self.layers.push(layer_name(guess));
         self.app = app;
         self.probe = [Vec::new(), Vec::new()];
-        for item in mem::take(&mut self.pending) {
-            match item {
-                Pending::Data(dir, at, bytes) => self.on_data(ctx, dir, at, &bytes, via_tls),
-                Pending::Gap(dir, at, len) => self.on_gap(ctx, dir, at, len, via_tls),
+        let held = mem::take(&mut self.pending);
+        self.replay(ctx, held, route)
+    }
+
+    /// Feeds held items in order; once a direction switches to TLS, its
+    /// later items join the request instead.
+    fn replay(&mut self, ctx: &mut Context, items: Vec<Held>, route: Route) -> Option<StartTls> {
+        let mut start_tls: Option<StartTls> = None;
+        for item in items {
+            if let Some(request) = start_tls.as_mut().filter(|r| r.switches(item.dir())) {
+                request.replay.push(item);
+                continue;
             }
+            let more = match item {
+                Held::Data(dir, at, bytes) => self.on_data(ctx, dir, at, &bytes, route),
+                Held::Gap(dir, at, len) => {
+                    self.on_gap(ctx, dir, at, len);
+                    None
+                }
+            };
+            StartTls::merge(&mut start_tls, more);
         }
+        start_tls
     }
 
     /// What the pending bytes look like: the first direction to give a
@@ -382,8 +388,8 @@ impl AppStage {
 
     fn report_unknown(&self, ctx: &mut Context) {
         let first = self.pending.iter().find_map(|p| match p {
-            Pending::Data(_, at, _) => Some(*at),
-            Pending::Gap(..) => None,
+            Held::Data(_, at, _) => Some(*at),
+            Held::Gap(..) => None,
         });
         let mut f = Finding::new(
             Level::Info,
@@ -408,8 +414,8 @@ impl AppStage {
         dir: Dir,
         at: FrameRef,
         rest: &[u8],
-        via_tls: bool,
-    ) {
+        route: Route,
+    ) -> Option<StartTls> {
         match &up.protocol {
             http::Protocol::Websocket if ctx.depth == Depth::Http => {
                 self.app = App::Opaque;
@@ -445,23 +451,38 @@ impl AppStage {
             http::Protocol::Other(_) => self.app = App::Opaque,
             http::Protocol::Tunnel => self.app = App::Undecided,
         }
+        // The client's bytes the HTTP stage held past the switch, then the
+        // rest of this call's bytes: in arrival order, to the new stage.
+        let mut items = Vec::new();
         for held in up.client_held {
             if held.gap_before > 0 {
-                self.on_gap(ctx, Dir::ClientToServer, held.at, held.gap_before, via_tls);
+                items.push(Held::Gap(Dir::ClientToServer, held.at, held.gap_before));
             }
-            self.on_data(ctx, Dir::ClientToServer, held.at, &held.bytes, via_tls);
+            items.push(Held::Data(Dir::ClientToServer, held.at, held.bytes));
         }
         if up.client_dropped > 0 {
-            self.on_gap(
-                ctx,
+            items.push(Held::Gap(
                 Dir::ClientToServer,
                 up.client_at,
                 up.client_dropped,
-                via_tls,
-            );
+            ));
         }
-        self.on_data(ctx, dir, at, rest, via_tls);
+        items.push(Held::Data(dir, at, rest.to_vec()));
+        self.replay(ctx, items, route)
     }
+}
+
+/// The XMPP stage handed `dirs` to TLS (STARTTLS) while fed `dir`'s bytes,
+/// of which `rest` were past the switch.
+fn starttls_request(mut dirs: Vec<Dir>, dir: Dir, at: FrameRef, rest: &[u8]) -> StartTls {
+    let mut replay = Vec::new();
+    if !rest.is_empty() {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+        replay.push(Held::Data(dir, at, rest.to_vec()));
+    }
+    StartTls { dirs, replay }
 }
 
 /// One direction's first bytes: what protocol they start (`websocket`: what

@@ -1,6 +1,8 @@
-//! One TCP connection through every stage above TCP: TLS when the bytes are
-//! TLS (from the first byte, or from a STARTTLS switch), then the
-//! application side ([`AppStage`]).
+//! One TCP connection through every stage above TCP: each direction's
+//! bytes follow its [`Route`], straight to the application stage
+//! ([`AppStage`]) or through TLS first, and the route changes only when the
+//! application stage asks ([`StartTls`]: TLS from the first byte, STARTTLS,
+//! TLS in a CONNECT tunnel).
 //!
 //! Takes the TCP stage's data, gaps and ends for one stream; gives report
 //! events and, when the connection is done, its [`ConnectionReport`] (and
@@ -10,8 +12,9 @@
 use std::net::SocketAddr;
 
 use crate::finding::{Finding, Findings};
-use crate::pipeline::app_stage::{AppStage, FinishedSession, Pending};
+use crate::pipeline::app_stage::{AppStage, FinishedSession};
 use crate::pipeline::context::Context;
+use crate::pipeline::route::{Held, Route, StartTls};
 use crate::position::{Dir, FrameRef};
 use crate::report::event::{Detail, Event};
 use crate::report::model::{ByteAccounts, ConnectionReport, SessionReport};
@@ -23,8 +26,8 @@ pub(crate) struct ConnectionStack {
     pub client: SocketAddr,
     pub server: SocketAddr,
     tls: Option<Box<tls::Session>>,
-    /// Directions whose TCP bytes go through TLS.
-    tls_dirs: [bool; 2],
+    /// Where each direction's TCP bytes go (indexed by [`Dir::index`]).
+    routes: [Route; 2],
     app: AppStage,
     bytes: ByteAccounts,
 }
@@ -36,7 +39,7 @@ impl ConnectionStack {
             client,
             server,
             tls: None,
-            tls_dirs: [false; 2],
+            routes: [Route::Plain; 2],
             app: AppStage::new(
                 stream,
                 crate::ws::Ports {
@@ -57,21 +60,20 @@ impl ConnectionStack {
         bytes: &[u8],
     ) {
         self.bytes.dir_mut(dir).tcp += bytes.len() as u64;
-        if self.tls_dirs[dir.index()] {
-            self.feed_tls(ctx, keys, Pending::Data(dir, at, Vec::new()), bytes);
-        } else {
-            self.app.on_data(ctx, dir, at, bytes, false);
-            self.drain_handover(ctx, keys);
+        match self.routes[dir.index()] {
+            Route::Tls => self.tls_data(ctx, keys, dir, at, bytes),
+            Route::Plain => {
+                let request = self.app.on_data(ctx, dir, at, bytes, Route::Plain);
+                self.start_tls(ctx, keys, request);
+            }
         }
     }
 
-    pub fn on_gap(&mut self, ctx: &mut Context, keys: &KeyLog, dir: Dir, at: FrameRef, len: u64) {
+    pub fn on_gap(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, len: u64) {
         self.bytes.dir_mut(dir).gaps += len;
-        if self.tls_dirs[dir.index()] {
-            self.feed_tls(ctx, keys, Pending::Gap(dir, at, len), &[]);
-        } else {
-            self.app.on_gap(ctx, dir, at, len, false);
-            self.drain_handover(ctx, keys);
+        match self.routes[dir.index()] {
+            Route::Tls => self.tls_gap(ctx, dir, at, len),
+            Route::Plain => self.app.on_gap(ctx, dir, at, len),
         }
     }
 
@@ -80,8 +82,7 @@ impl ConnectionStack {
     }
 
     /// The stream left the TCP table: flush every stage and file the reports.
-    pub fn finish(mut self, ctx: &mut Context, keys: &KeyLog, stats: Option<&StreamStats>) {
-        self.drain_handover(ctx, keys);
+    pub fn finish(mut self, ctx: &mut Context, stats: Option<&StreamStats>) {
         let stream = self.stream;
         let session_hint = self.app.session();
         if let Some(tls) = self.tls.as_mut() {
@@ -94,14 +95,19 @@ impl ConnectionStack {
             };
             tls.finish(&mut out);
         }
-        let via_tls = self.tls.is_some();
-        let finished = self.app.finish(ctx, via_tls);
+        let route = if self.tls.is_some() {
+            Route::Tls
+        } else {
+            Route::Plain
+        };
+        let starttls = self.app.carries_plain_xmpp() && self.routes.contains(&Route::Tls);
+        let finished = self.app.finish(ctx, route);
         for dir in Dir::BOTH {
             self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
         }
         let tls_summary = self.tls.as_ref().map(|t| t.summary().clone());
         let mut layers = Vec::new();
-        if self.app.started_tls() {
+        if starttls {
             // Plain XMPP first, then TLS, with XMPP inside.
             layers.push("xmpp");
         }
@@ -136,46 +142,51 @@ impl ConnectionStack {
         });
     }
 
-    /// Bytes the application side found to be TLS go to the TLS stage.
-    fn drain_handover(&mut self, ctx: &mut Context, keys: &KeyLog) {
-        while !self.app.handover.is_empty() {
-            for item in std::mem::take(&mut self.app.handover) {
-                let dir = match &item {
-                    Pending::Data(dir, ..) | Pending::Gap(dir, ..) => *dir,
-                };
-                self.tls_dirs[dir.index()] = true;
-                match item {
-                    Pending::Data(dir, at, bytes) => {
-                        self.feed_tls(ctx, keys, Pending::Data(dir, at, Vec::new()), &bytes)
-                    }
-                    gap => self.feed_tls(ctx, keys, gap, &[]),
-                }
+    /// Follows the application stage's request: the directions it names
+    /// take the TLS route from here on, starting with the bytes it carries.
+    fn start_tls(&mut self, ctx: &mut Context, keys: &KeyLog, request: Option<StartTls>) {
+        let Some(request) = request else { return };
+        for dir in request.dirs {
+            self.routes[dir.index()] = Route::Tls;
+        }
+        for item in request.replay {
+            match item {
+                Held::Data(dir, at, bytes) => self.tls_data(ctx, keys, dir, at, &bytes),
+                Held::Gap(dir, at, len) => self.tls_gap(ctx, dir, at, len),
             }
         }
     }
 
-    /// Feeds one item to TLS (creating the session at its first byte); `bytes`
-    /// holds the data of a `Pending::Data` item.
-    fn feed_tls(&mut self, ctx: &mut Context, keys: &KeyLog, item: Pending, bytes: &[u8]) {
+    /// The TLS stage of this connection, created at its first byte, with
+    /// the sink that takes its plaintext up to the application stage.
+    fn tls_and_out<'a, 'c, 's>(
+        &'a mut self,
+        ctx: &'c mut Context<'s>,
+    ) -> (&'a mut tls::Session, TlsOut<'a, 'c, 's>) {
         let stream = self.stream;
         let session = self.app.session();
         let tls = self
             .tls
             .get_or_insert_with(|| Box::new(tls::Session::new(stream, &ctx.limits)));
-        let mut out = TlsOut {
+        let out = TlsOut {
             ctx,
             app: &mut self.app,
             bytes: &mut self.bytes,
             stream,
             session,
         };
-        match item {
-            Pending::Data(dir, at, _) => {
-                out.bytes.dir_mut(dir).tls += bytes.len() as u64;
-                tls.on_data(keys, dir, at, bytes, &mut out);
-            }
-            Pending::Gap(dir, at, len) => tls.on_gap(dir, at, len, &mut out),
-        }
+        (tls, out)
+    }
+
+    fn tls_data(&mut self, ctx: &mut Context, keys: &KeyLog, dir: Dir, at: FrameRef, bytes: &[u8]) {
+        let (tls, mut out) = self.tls_and_out(ctx);
+        out.bytes.dir_mut(dir).tls += bytes.len() as u64;
+        tls.on_data(keys, dir, at, bytes, &mut out);
+    }
+
+    fn tls_gap(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, len: u64) {
+        let (tls, mut out) = self.tls_and_out(ctx);
+        tls.on_gap(dir, at, len, &mut out);
     }
 }
 
@@ -199,7 +210,8 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
     fn on_plaintext(&mut self, dir: Dir, at: FrameRef, bytes: &[u8]) {
         self.bytes.dir_mut(dir).decrypted += bytes.len() as u64;
         self.ctx.sink.on_plaintext(self.stream, dir, at, bytes);
-        self.app.on_data(self.ctx, dir, at, bytes, true);
+        // Inside TLS the application stage never asks for TLS again.
+        let _nested = self.app.on_data(self.ctx, dir, at, bytes, Route::Tls);
     }
 
     fn on_plaintext_gap(&mut self, dir: Dir, at: FrameRef, len: u64, reason: tls::GapReason) {
@@ -212,7 +224,7 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
             tls::GapReason::Unparsed => self.bytes.dir_mut(dir).unparsed += len,
             _ => self.bytes.dir_mut(dir).undecryptable += len,
         }
-        self.app.on_gap(self.ctx, dir, at, len, true);
+        self.app.on_gap(self.ctx, dir, at, len);
     }
 
     fn on_tls_event(&mut self, event: &tls::Event) {
