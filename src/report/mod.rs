@@ -8,6 +8,7 @@
 
 pub mod event;
 pub mod findings;
+pub mod follow;
 pub mod html;
 pub mod json;
 pub mod model;
