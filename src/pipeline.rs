@@ -22,7 +22,6 @@ mod app_stage;
 mod bosh;
 mod connection;
 mod context;
-mod convert;
 mod follow;
 mod route;
 mod sessions;

@@ -11,9 +11,9 @@ use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings};
 use crate::http;
 use crate::pipeline::context::Context;
-use crate::pipeline::convert;
 use crate::pipeline::Depth;
 use crate::report::event::Event;
+use crate::report::from_stages as convert;
 use crate::xmpp;
 
 /// Receives the XMPP stage's stanzas, Finesse updates and STARTTLS switches.

@@ -12,8 +12,9 @@ use std::path::Path;
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::pipeline::connection::ConnectionStack;
 use crate::pipeline::context::{Context, EventSink};
-use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
 use crate::position::{Dir, FrameRef};
+use crate::report::from_stages;
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};
@@ -177,7 +178,7 @@ impl tcp::Sink for Analysis<'_> {
             } => {
                 self.conns
                     .insert(stream, ConnectionStack::new(stream, client, server));
-                ctx.emit(convert::tcp_open(stream, at, client, server, origin));
+                ctx.emit(from_stages::tcp_open(stream, at, client, server, origin));
             }
             E::Data {
                 stream,
@@ -198,7 +199,7 @@ impl tcp::Sink for Analysis<'_> {
                 len,
                 reason,
             } => {
-                ctx.emit(convert::tcp_gap(stream, dir, at, offset, len, reason));
+                ctx.emit(from_stages::tcp_gap(stream, dir, at, offset, len, reason));
                 ctx.finding(
                     gap_finding(stream, dir, at, offset, len, reason),
                     Some(stream),
@@ -210,7 +211,7 @@ impl tcp::Sink for Analysis<'_> {
             }
             E::Fin { stream, dir, at } | E::Rst { stream, dir, at } => {
                 let rst = matches!(event, E::Rst { .. });
-                ctx.emit(convert::tcp_end(stream, dir, at, rst));
+                ctx.emit(from_stages::tcp_end(stream, dir, at, rst));
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_tcp_end(ctx, dir, at, rst);
                 }
@@ -219,7 +220,7 @@ impl tcp::Sink for Analysis<'_> {
                 if let Some(conn) = self.conns.remove(&stream) {
                     conn.finish(ctx, Some(stats));
                 }
-                ctx.emit(convert::tcp_close(stream, at, stats));
+                ctx.emit(from_stages::tcp_close(stream, at, stats));
             }
         }
     }

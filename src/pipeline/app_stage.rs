@@ -543,7 +543,7 @@ fn websocket_detail(summary: &ws::Summary) -> String {
     if summary.midstream {
         parts.push("handshake not captured".to_owned());
     }
-    parts.push(crate::pipeline::convert::describe_ws_closed(
+    parts.push(crate::report::from_stages::describe_ws_closed(
         &summary.closed,
     ));
     parts.join(", ")

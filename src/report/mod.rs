@@ -9,6 +9,7 @@
 pub mod event;
 pub mod findings;
 pub mod follow;
+pub mod from_stages;
 pub mod html;
 pub mod json;
 pub mod model;

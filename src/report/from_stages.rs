@@ -1,6 +1,9 @@
-//! Turns each stage's events into report [`Event`]s with a one-line summary
-//! in words. Pure functions; never reads payload beyond what a stage already
-//! redacted.
+//! Report [`Event`]s from each stage's events, with a one-line summary in
+//! words: the only place the timeline's sentences are written.
+//!
+//! Takes stage events (TCP, HTTP, BOSH, WebSocket, XMPP, Finesse); gives
+//! report events. Pure functions; never reads payload beyond what a stage
+//! already redacted.
 
 use std::fmt::Write as _;
 
