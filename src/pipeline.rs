@@ -26,7 +26,6 @@ mod follow;
 mod route;
 mod sessions;
 
-pub(crate) use analysis::describe_ending;
 pub use analysis::{analyze, Analyzed};
 pub use context::EventSink;
 pub use follow::{follow, Followed, Layer as FollowLayer};

@@ -18,7 +18,6 @@ use crate::report::from_stages;
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};
-use crate::xmpp;
 
 /// What an analysis found besides the events it emitted.
 pub struct Analyzed {
@@ -247,32 +246,4 @@ fn gap_finding(
     .at(at)
     .in_stream(stream, Some(dir))
     .at_offset(offset)
-}
-
-/// How an XMPP session ended, in words.
-pub(crate) fn describe_ending(s: &xmpp::Summary) -> String {
-    let mut parts = Vec::new();
-    if let Some(e) = &s.stream_error {
-        parts.push(format!(
-            "stream error {} from the {}",
-            e.condition.as_deref().unwrap_or("(no condition)"),
-            e.by.side()
-        ));
-    }
-    if let Some(c) = &s.close {
-        let what = if s.transport == xmpp::Transport::WebSocket {
-            "<close/>"
-        } else {
-            "</stream:stream>"
-        };
-        parts.push(format!("{what} from the {}", c.by.side()));
-        if let Some(uri) = &c.see_other_uri {
-            parts.push(format!("redirected to {uri}"));
-        }
-    }
-    match s.end.as_ref().map(|e| &e.how) {
-        Some(how) => parts.push(how.in_words()),
-        None => parts.push(xmpp::Ending::CaptureEnded.in_words()),
-    }
-    parts.join(", ")
 }

@@ -261,7 +261,7 @@ impl AppStage {
                 };
                 w.ws.finish(&mut out);
                 let summary = w.ws.summary();
-                let websocket = websocket_detail(&summary);
+                let websocket = crate::report::from_stages::websocket_detail(&summary);
                 self.ws_summary = Some(summary);
                 let mut over = w.xmpp.take()?;
                 let mut out = XmppOut::new(ctx, stream, Some(over.id));
@@ -535,18 +535,6 @@ fn layer_name(guess: Guess) -> &'static str {
         Guess::WebSocket => "websocket",
         Guess::Unknown | Guess::NeedMore => "unknown",
     }
-}
-
-/// The WebSocket part of a session's transport, in words.
-fn websocket_detail(summary: &ws::Summary) -> String {
-    let mut parts = Vec::new();
-    if summary.midstream {
-        parts.push("handshake not captured".to_owned());
-    }
-    parts.push(crate::report::from_stages::describe_ws_closed(
-        &summary.closed,
-    ));
-    parts.join(", ")
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::finding::{Finding, Layer, Level};
 use crate::http::bosh;
 use crate::pipeline::adapters::{StreamFindings, XmppOut};
 use crate::pipeline::context::Context;
-use crate::pipeline::describe_ending;
+use crate::report::from_stages::describe_ending;
 use crate::report::model::SessionReport;
 use crate::xmpp;
 

@@ -16,7 +16,7 @@ use crate::pipeline::app_stage::{AppStage, FinishedSession};
 use crate::pipeline::context::Context;
 use crate::pipeline::route::{Held, Route, StartTls};
 use crate::position::{Dir, FrameRef};
-use crate::report::event::{Detail, Event};
+use crate::report::from_stages;
 use crate::report::model::{ByteAccounts, ConnectionReport, SessionReport};
 use crate::tcp::StreamStats;
 use crate::tls::{self, KeyLog};
@@ -228,94 +228,10 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
     }
 
     fn on_tls_event(&mut self, event: &tls::Event) {
-        let mut e = tls_event(event);
+        let mut e = from_stages::tls_event(event);
         e.session = self.session;
         self.ctx.emit(e);
     }
-}
-
-/// A TLS handshake milestone as a report event.
-fn tls_event(event: &tls::Event) -> Event {
-    use tls::EventKind as K;
-    let (name, summary) = match &event.kind {
-        K::ClientHello {
-            sni,
-            alpn,
-            versions,
-            ..
-        } => (
-            "client_hello",
-            client_hello_summary(sni.as_deref(), alpn, versions),
-        ),
-        K::ServerHello {
-            version,
-            suite,
-            hello_retry_request,
-            ..
-        } => (
-            "server_hello",
-            if *hello_retry_request {
-                format!("HelloRetryRequest ({suite})")
-            } else {
-                format!("ServerHello {version} {suite}")
-            },
-        ),
-        K::EncryptedExtensions { alpn, .. } => (
-            "encrypted_extensions",
-            format!(
-                "EncryptedExtensions{}",
-                alpn.as_deref()
-                    .map(|a| format!(" ALPN {a}"))
-                    .unwrap_or_default()
-            ),
-        ),
-        K::Certificate { certificates } => {
-            let first = certificates.first().and_then(|c| c.subject_cn.clone());
-            let name = first.unwrap_or_else(|| format!("({} certificates)", certificates.len()));
-            ("certificate", format!("Certificate {name}"))
-        }
-        K::ChangeCipherSpec => ("change_cipher_spec", "ChangeCipherSpec".to_owned()),
-        K::Finished => ("finished", "Finished".to_owned()),
-        K::EndOfEarlyData => ("end_of_early_data", "EndOfEarlyData".to_owned()),
-        K::Alert {
-            level, description, ..
-        } => ("alert", format!("Alert {level} {description}")),
-        K::NewSessionTicket { lifetime, .. } => (
-            "new_session_ticket",
-            format!("NewSessionTicket (lifetime {lifetime} s)"),
-        ),
-        K::KeyUpdate { generation, .. } => (
-            "key_update",
-            format!("KeyUpdate (traffic secret {generation})"),
-        ),
-        K::DecryptionStarted { key_source, .. } => (
-            "decryption_started",
-            format!("decrypting with keys from {key_source}"),
-        ),
-        K::DecryptionFailed { reason } => {
-            ("decryption_failed", format!("cannot decrypt: {reason}"))
-        }
-    };
-    Event::new(
-        format!("tls.{name}"),
-        Some(event.at),
-        summary,
-        Detail::Tls {
-            event: Box::new(event.kind.clone()),
-        },
-    )
-    .in_stream(event.stream, Some(event.dir))
-}
-
-/// "ClientHello SNI host ALPN h2,http/1.1, offers TLS 1.3".
-fn client_hello_summary(sni: Option<&str>, alpn: &[String], versions: &[String]) -> String {
-    let sni = sni.map(|s| format!(" SNI {s}")).unwrap_or_default();
-    let alpn = if alpn.is_empty() {
-        String::new()
-    } else {
-        format!(" ALPN {}", alpn.join(","))
-    };
-    format!("ClientHello{sni}{alpn}, offers {}", versions.join(", "))
 }
 
 fn session_report(
@@ -332,7 +248,7 @@ fn session_report(
         transport_detail: f.websocket.clone(),
         start: f.summary.first.map(|a| a.ts),
         end: f.summary.last_seen().map(|a| a.ts),
-        ended: crate::pipeline::describe_ending(&f.summary),
+        ended: from_stages::describe_ending(&f.summary),
         xmpp: f.summary.clone(),
     }
 }
