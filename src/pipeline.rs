@@ -26,8 +26,8 @@ mod follow;
 mod route;
 mod sessions;
 
+pub use crate::report::sink::EventSink;
 pub use analysis::{analyze, Analyzed};
-pub use context::EventSink;
 pub use follow::{follow, Followed, Layer as FollowLayer};
 
 /// What the user asked for, independent of the command.

@@ -11,11 +11,12 @@ use std::path::Path;
 
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::pipeline::connection::ConnectionStack;
-use crate::pipeline::context::{Context, EventSink};
+use crate::pipeline::context::Context;
 use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
 use crate::position::{Dir, FrameRef};
 use crate::report::from_stages;
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
+use crate::report::sink::EventSink;
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};
 

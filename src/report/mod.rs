@@ -14,5 +14,6 @@ pub mod html;
 pub mod json;
 pub mod model;
 pub mod ndjson;
+pub mod sink;
 pub mod streams;
 pub mod text;
