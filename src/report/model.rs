@@ -45,19 +45,6 @@ impl Report {
         self.findings.iter().map(|f| f.level).max()
     }
 
-    /// The key sources in words: `keys/a.keys (6 secrets), pcapng DSB at byte 120 (2 secrets)` or `none`.
-    pub fn keys_in_words(&self) -> String {
-        if self.keys.is_empty() {
-            return "none".to_owned();
-        }
-        let keys: Vec<String> = self
-            .keys
-            .iter()
-            .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
-            .collect();
-        keys.join(", ")
-    }
-
     /// The timeline grouped in one pass: per session, the events its block
     /// shows (its own, and those of its connections that belong to no
     /// session yet: TCP, TLS, HTTP upgrade); and the connections that carried

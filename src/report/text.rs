@@ -8,7 +8,7 @@
 
 use crate::position::Timestamp;
 use crate::report::event::{Detail, Event};
-use crate::report::model::SessionReport;
+use crate::report::model::{KeySourceReport, SessionReport};
 use crate::xmpp::{self, Transport};
 
 /// `n` and the noun, plural unless `n` is 1: "1 XMPP session", "2 XMPP sessions".
@@ -62,6 +62,18 @@ pub fn clock(ts: Timestamp) -> String {
     let full = ts.to_rfc3339();
     // RFC 3339 from Timestamp is `YYYY-MM-DDTHH:MM:SS.ffffffZ`; take `HH:MM:SS.fff`.
     full.get(11..23).map(str::to_owned).unwrap_or(full)
+}
+
+/// The key sources in words: `keys/a.keys (6 secrets), pcapng DSB at byte 120 (2 secrets)` or `none`.
+pub fn key_sources(keys: &[KeySourceReport]) -> String {
+    if keys.is_empty() {
+        return "none".to_owned();
+    }
+    let sources: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
+        .collect();
+    sources.join(", ")
 }
 
 /// Captured bytes as text a terminal can show safely: printable ASCII, tabs

@@ -54,7 +54,7 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if c.truncated {
         writeln!(out, "  the file is truncated (see findings)")?;
     }
-    writeln!(out, "keys: {}", report.keys_in_words())?;
+    writeln!(out, "keys: {}", text::key_sources(&report.keys))?;
     let tls = report
         .connections
         .iter()
