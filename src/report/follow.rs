@@ -116,8 +116,8 @@ impl<'o> FollowWriter<'o> {
                 origin,
             } if !self.style.raw => {
                 let line = format!(
-                    "stream {stream}: {client} → {server}, first frame {}, {}",
-                    at.frame,
+                    "stream {stream}: {client} → {server}, first {}, {}",
+                    at.position(),
                     origin.describe()
                 );
                 self.write(|o| writeln!(o, "{line}"));
@@ -130,17 +130,17 @@ impl<'o> FollowWriter<'o> {
                 len,
                 reason,
             } if self.shows(dir) => self.gap(format!(
-                "{dir}: {len} bytes missing at offset {offset} ({}), noticed at frame {}",
+                "{dir}: {len} bytes missing at offset {offset} ({}), noticed at {}",
                 reason.as_str(),
-                at.frame
+                at.position()
             )),
             Chunk::NotDecrypted { dir, at, len, why } if self.shows(dir) => self.gap(format!(
-                "{dir}: {len} bytes not decrypted ({why}), frame {}",
-                at.frame
+                "{dir}: {len} bytes not decrypted ({why}), {}",
+                at.position()
             )),
             Chunk::End { dir, at, rst } => {
                 let what = if rst { "RST" } else { "FIN" };
-                self.note(format!("{what} from the {dir} side · frame {}", at.frame));
+                self.note(format!("{what} from the {dir} side · {}", at.position()));
             }
             Chunk::Event(event) if !self.style.raw && is_tls_milestone(event) => {
                 self.note(format!(
@@ -190,8 +190,8 @@ impl<'o> FollowWriter<'o> {
             self.write(|o| {
                 writeln!(
                     o,
-                    "\n── {arrow} · frame {} · {} ──",
-                    at.frame,
+                    "\n── {arrow} · {} · {} ──",
+                    at.position(),
                     text::clock(at.ts)
                 )
             });
