@@ -105,6 +105,11 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
+    /// Payload bytes held by both directions' reassembly.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.asm.iter().map(Assembler::held_bytes).sum()
+    }
+
     /// A new stream whose first packet is `seg`; roles are decided here, once.
     pub(crate) fn new(stream: u64, at: FrameRef, seg: &TcpSegment<'_>, caps: Caps) -> Flow {
         let (client, server, origin) = match (seg.flags.syn, seg.flags.ack) {

@@ -149,6 +149,19 @@ impl Reassembler {
         self.open(key, at, seg, sink);
     }
 
+    /// Payload bytes held now across every open stream (out-of-order
+    /// segments waiting for the bytes before them); in-order bytes are
+    /// delivered at once and never held.
+    pub fn held_bytes(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|slot| match &slot.entry {
+                Some(Entry::Live(flow)) => Some(flow.held_bytes()),
+                _ => None,
+            })
+            .sum()
+    }
+
     /// End of the capture: every stream is flushed and closed, in stream index order.
     pub fn finish(&mut self, sink: &mut impl Sink) {
         let mut live: Vec<(u64, u32)> = self

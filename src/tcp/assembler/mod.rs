@@ -89,6 +89,11 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
+    /// Out-of-order payload bytes held, waiting for the bytes before them.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.ooo.bytes()
+    }
+
     pub(crate) fn new(caps: Caps) -> Assembler {
         Assembler {
             phase: Phase::Idle,
