@@ -125,6 +125,12 @@ impl Flow {
         }
     }
 
+    /// Bytes held now: the part of a record (or resynchronisation window)
+    /// received so far.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Stream offset of the record (or resynchronisation point) being handled.
     pub(super) fn offset(&self) -> u64 {
         self.buf_offset

@@ -68,6 +68,11 @@ pub(crate) struct Reassembler<T> {
 }
 
 impl<T: Copy> Reassembler<T> {
+    /// Bytes held now: the part of a handshake message received so far.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     pub(crate) fn new(max: usize) -> Reassembler<T> {
         Reassembler {
             buf: Vec::new(),

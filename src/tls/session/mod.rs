@@ -100,6 +100,15 @@ impl Session {
         }
     }
 
+    /// Input bytes held now, per connection: each direction's partial
+    /// record and partial handshake message (reused scratch space for
+    /// decryption is not input and is not counted).
+    pub fn held_bytes(&self) -> usize {
+        let records: usize = self.flows.iter().map(Flow::held_bytes).sum();
+        let messages: usize = self.messages.iter().map(Reassembler::held_bytes).sum();
+        records + messages
+    }
+
     /// What is known about this connection so far.
     pub fn summary(&self) -> &Summary {
         &self.summary
