@@ -74,6 +74,11 @@ pub(super) struct HeadReader {
 }
 
 impl HeadReader {
+    /// Bytes held now: the head read so far, waiting for its end.
+    pub fn held_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     pub fn new(stream: u64, dir: Dir, limits: &Limits) -> HeadReader {
         HeadReader {
             stream,

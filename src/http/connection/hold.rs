@@ -33,6 +33,11 @@ pub(super) struct Hold {
 }
 
 impl Hold {
+    /// Bytes held now: the client bytes waiting for the answer.
+    pub fn held_bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Holds what follows the request of exchange `index`, ended at `switch_at`/`switch_offset`.
     pub fn new(index: u64, switch_at: FrameRef, switch_offset: u64, cap: usize) -> Hold {
         Hold {

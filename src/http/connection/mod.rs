@@ -114,6 +114,17 @@ impl Connection {
         }
     }
 
+    /// Bytes held now: both directions' readers (heads, bodies, held or
+    /// resynchronising bytes) and the body text of exchanges still waiting
+    /// in the pairing queue.
+    pub fn held_bytes(&self) -> usize {
+        self.readers
+            .iter()
+            .map(MessageReader::held_bytes)
+            .sum::<usize>()
+            + self.pairing.held_bytes()
+    }
+
     /// Bytes of `dir` this stage skipped without parsing (resynchronisation, cut heads).
     pub fn unparsed(&self, dir: Dir) -> u64 {
         self.reader(dir).unparsed()

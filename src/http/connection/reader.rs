@@ -87,6 +87,18 @@ pub(super) struct MessageReader {
 }
 
 impl MessageReader {
+    /// Bytes held now: a head in progress, a body's kept payload, client
+    /// bytes held for an upgrade, or a line read while resynchronising.
+    pub fn held_bytes(&self) -> usize {
+        let phase = match &self.phase {
+            Phase::Body(b) => b.body.held_bytes(),
+            Phase::Held(h) => h.held_bytes(),
+            Phase::Lost(r) => r.held_bytes(),
+            Phase::Head | Phase::Switched => 0,
+        };
+        self.head.held_bytes() + phase
+    }
+
     pub fn new(stream: u64, dir: Dir, limits: &Limits) -> MessageReader {
         MessageReader {
             stream,

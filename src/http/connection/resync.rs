@@ -45,6 +45,11 @@ pub(super) struct Resumed {
 }
 
 impl Resync {
+    /// Bytes held now: the line that may still become a start line.
+    pub fn held_bytes(&self) -> usize {
+        self.line.len()
+    }
+
     /// Starts looking at frame `at`, `skipped` bytes already given up;
     /// `mid_line`: the first bytes finish a line that is not a start line.
     pub fn new(at: FrameRef, skipped: u64, mid_line: bool) -> Resync {
