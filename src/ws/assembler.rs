@@ -93,6 +93,12 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
+    /// Bytes held now: the message being assembled (the inflater's window
+    /// is decoder state, not input, and is not counted).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     pub(crate) fn new(dir: Dir, deflate: DeflateUse, limits: &Limits) -> Assembler {
         Assembler {
             dir,

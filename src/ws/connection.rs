@@ -187,6 +187,12 @@ impl Connection {
         sink.on_closed(&self.shared.closed());
     }
 
+    /// Bytes held now by both directions (frame headers, control payloads,
+    /// messages being assembled, bytes spooled while hunting for frames).
+    pub fn held_bytes(&self) -> usize {
+        self.sides.iter().map(Side::held_bytes).sum()
+    }
+
     /// Counts so far and how the connection closed.
     pub fn summary(&self) -> Summary {
         Summary {

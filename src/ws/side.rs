@@ -101,6 +101,17 @@ pub(crate) struct Side {
 }
 
 impl Side {
+    /// Bytes held now: a partial frame header, a control frame's payload,
+    /// the message being assembled, and bytes spooled while hunting for
+    /// frames (or waiting to be replayed).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.head_len
+            + self.control.len()
+            + self.asm.held_bytes()
+            + self.hunt.len()
+            + self.replay.as_ref().map_or(0, Spool::len)
+    }
+
     pub(crate) fn new(
         dir: Dir,
         rules: Rules,
