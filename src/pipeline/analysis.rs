@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::pipeline::connection::ConnectionStack;
-use crate::pipeline::context::Context;
+use crate::pipeline::context::CaptureWide;
 use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
 use crate::position::{Dir, FrameRef};
 use crate::report::from_stages;
@@ -39,7 +39,7 @@ pub fn analyze(
     opts: &Options,
     sink: &mut dyn EventSink,
 ) -> Result<Analyzed, PipelineError> {
-    let mut ctx = Context::new(
+    let mut ctx = CaptureWide::new(
         opts.limits.clone(),
         opts.show_secrets,
         opts.raw,
@@ -85,7 +85,7 @@ pub fn analyze(
 /// `--keylog` files (an unreadable one is fatal) and `SSLKEYLOGFILE`.
 fn load_keys(
     opts: &Options,
-    ctx: &mut Context,
+    ctx: &mut CaptureWide,
 ) -> Result<(KeyLog, Vec<KeySourceReport>), PipelineError> {
     let mut keys = KeyLog::new();
     let mut sources = Vec::new();
@@ -136,7 +136,7 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
 }
 
 struct Analysis<'s> {
-    ctx: Context<'s>,
+    ctx: CaptureWide<'s>,
     keys: KeyLog,
     key_sources: Vec<KeySourceReport>,
     conns: BTreeMap<u64, ConnectionStack>,

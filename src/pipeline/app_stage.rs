@@ -14,7 +14,7 @@ use std::mem;
 
 use crate::finding::{Finding, Layer, Level};
 use crate::pipeline::adapters::{HttpOut, WsOut, XmppOut, XmppOverWs};
-use crate::pipeline::context::Context;
+use crate::pipeline::context::CaptureWide;
 use crate::pipeline::route::{Held, Route, StartTls};
 use crate::pipeline::Depth;
 use crate::position::{Dir, FrameRef};
@@ -114,7 +114,7 @@ impl AppStage {
     /// on the plain route can: TLS inside TLS is not decoded.
     pub fn on_data(
         &mut self,
-        ctx: &mut Context,
+        ctx: &mut CaptureWide,
         dir: Dir,
         at: FrameRef,
         bytes: &[u8],
@@ -180,7 +180,7 @@ impl AppStage {
 
     /// `len` bytes of one direction are missing (capture loss, or TLS records
     /// that could not be decrypted).
-    pub fn on_gap(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, len: u64) {
+    pub fn on_gap(&mut self, ctx: &mut CaptureWide, dir: Dir, at: FrameRef, len: u64) {
         let stream = self.stream;
         match &mut self.app {
             App::Undecided => self.pending.push(Held::Gap(dir, at, len)),
@@ -204,7 +204,7 @@ impl AppStage {
     }
 
     /// A FIN or RST from the side sending `dir`.
-    pub fn on_tcp_end(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, rst: bool) {
+    pub fn on_tcp_end(&mut self, ctx: &mut CaptureWide, dir: Dir, at: FrameRef, rst: bool) {
         let stream = self.stream;
         let first_end = !mem::replace(&mut self.tcp_ended, true);
         match &mut self.app {
@@ -232,7 +232,7 @@ impl AppStage {
     }
 
     /// The connection is over: flush every stage. Gives the XMPP session it carried.
-    pub fn finish(&mut self, ctx: &mut Context, route: Route) -> Option<FinishedSession> {
+    pub fn finish(&mut self, ctx: &mut CaptureWide, route: Route) -> Option<FinishedSession> {
         let has_data = self.pending.iter().any(|p| matches!(p, Held::Data(..)));
         if matches!(self.app, App::Undecided) && has_data {
             // The TLS stage has finished: bytes found to be TLS only now are
@@ -290,7 +290,7 @@ impl AppStage {
     }
 
     /// Chooses the protocol from the pending bytes, then replays them.
-    fn decide(&mut self, ctx: &mut Context, route: Route, at_end: bool) -> Option<StartTls> {
+    fn decide(&mut self, ctx: &mut CaptureWide, route: Route, at_end: bool) -> Option<StartTls> {
         let guess = self.guess(ctx, route == Route::Tls, at_end);
         let app = match guess {
             Guess::NeedMore => return None,
@@ -344,7 +344,12 @@ impl AppStage {
 
     /// Feeds held items in order; once a direction switches to TLS, its
     /// later items join the request instead.
-    fn replay(&mut self, ctx: &mut Context, items: Vec<Held>, route: Route) -> Option<StartTls> {
+    fn replay(
+        &mut self,
+        ctx: &mut CaptureWide,
+        items: Vec<Held>,
+        route: Route,
+    ) -> Option<StartTls> {
         let mut start_tls: Option<StartTls> = None;
         for item in items {
             if let Some(request) = start_tls.as_mut().filter(|r| r.switches(item.dir())) {
@@ -365,7 +370,7 @@ impl AppStage {
 
     /// What the pending bytes look like: the first direction to give a
     /// definite answer wins; a direction without bytes yet waits.
-    fn guess(&self, ctx: &Context, via_tls: bool, at_end: bool) -> Guess {
+    fn guess(&self, ctx: &CaptureWide, via_tls: bool, at_end: bool) -> Guess {
         let [c2s, s2c] = &self.probe;
         let max_frame = ctx.limits.max_ws_resync_frame as u64;
         let websocket = ws::probe([c2s, s2c], Some(self.ports), max_frame, at_end);
@@ -399,7 +404,7 @@ impl AppStage {
         }
     }
 
-    fn report_unknown(&self, ctx: &mut Context) {
+    fn report_unknown(&self, ctx: &mut CaptureWide) {
         let first = self.pending.iter().find_map(|p| match p {
             Held::Data(_, at, _) => Some(*at),
             Held::Gap(..) => None,
@@ -422,7 +427,7 @@ impl AppStage {
     /// After an HTTP upgrade: WebSocket framing, an opaque protocol, or a tunnel.
     fn switch_after_upgrade(
         &mut self,
-        ctx: &mut Context,
+        ctx: &mut CaptureWide,
         up: http::Upgrade,
         dir: Dir,
         at: FrameRef,

@@ -21,7 +21,7 @@ use crate::report::sink::EventSink;
 const MAX_PENDING_REST: usize = 4096;
 
 /// Per-capture shared state.
-pub(crate) struct Context<'s> {
+pub(crate) struct CaptureWide<'s> {
     pub limits: Limits,
     pub show_secrets: bool,
     /// Keep each stanza's redacted XML in its event (`--raw`).
@@ -54,7 +54,7 @@ struct RestPending {
     path: String,
 }
 
-impl<'s> Context<'s> {
+impl<'s> CaptureWide<'s> {
     pub fn new(
         limits: Limits,
         show_secrets: bool,
@@ -62,7 +62,7 @@ impl<'s> Context<'s> {
         xmpp_message_text: bool,
         sink: &'s mut dyn EventSink,
     ) -> Self {
-        Context {
+        CaptureWide {
             limits,
             show_secrets,
             raw,
