@@ -5,7 +5,8 @@
 //! (link, IP, TCP headers) → [`tcp`] (streams) → [`tls`] (decryption) →
 //! [`http`] (HTTP/1.1, upgrade, BOSH) → [`ws`] (WebSocket) → [`xmpp`]
 //! (stanzas, sessions) → [`finesse`] (notification payloads) → [`report`]
-//! (timeline, findings, renderers). Only [`pipeline`] knows every stage.
+//! (timeline, findings, renderers). Only [`pipeline`] knows every stage;
+//! [`position`] says where and when a piece of input was seen, for all.
 //!
 //! This crate is the analyzer only. The command line, its terminal tables
 //! and progress bar are the `xmppcap` binary (`crates/cli`); the captures the

@@ -1,12 +1,12 @@
 //! The application stage of one TCP connection: asks the stages' probes
-//! (`tls::detect`, `http::detect`, XMPP's, `ws::probe`) what the (decrypted)
-//! bytes are, feeds the stage that claims them, and switches at the exact
-//! byte a stage asks for (HTTP's 101 to WebSocket or a CONNECT tunnel, the
-//! XMPP stage's STARTTLS handover).
+//! (`tls::detect`, `http::detect`, `xmpp::detect`, `ws::probe`) what the
+//! (decrypted) bytes are, feeds the stage that claims them, and switches at
+//! the exact byte a stage asks for (HTTP's 101 to WebSocket or a CONNECT
+//! tunnel, the XMPP stage's STARTTLS handover).
 //!
 //! Takes in-order bytes and gaps per direction with the [`Route`] they came
-//! by; gives events to the context and, when bytes turn out to be TLS, a
-//! [`StartTls`] request to the connection. Knows no protocol byte itself,
+//! by; gives events to the capture-wide layer and, when bytes turn out to
+//! be TLS, a [`StartTls`] request to the connection. Knows no protocol byte itself,
 //! and never buffers more than [`PROBE_LIMIT`] bytes per direction while
 //! undecided.
 
