@@ -46,6 +46,35 @@ struct XmppTcp {
     started_on: Route,
 }
 
+impl XmppTcp {
+    /// Feeds the framer `dir`'s bytes. Gives the request when the framer
+    /// hands directions to TLS (STARTTLS), and how many bytes past a
+    /// STARTTLS inside TLS were left undecoded (nested TLS is not decoded).
+    fn on_data(
+        &mut self,
+        out: &mut XmppOut,
+        dir: Dir,
+        at: FrameRef,
+        bytes: &[u8],
+        route: Route,
+    ) -> (Option<StartTls>, u64) {
+        if route == Route::Tls && self.started_on == Route::Plain {
+            self.framer.on_tls_data(dir, at, bytes, out);
+            return (None, 0);
+        }
+        let taken = self.framer.on_data(dir, at, bytes, out);
+        let rest = bytes.get(taken..).unwrap_or_default();
+        let dirs: Vec<Dir> = out.handovers.drain(..).map(|h| h.dir).collect();
+        if route == Route::Tls {
+            (None, rest.len() as u64)
+        } else if !dirs.is_empty() || !rest.is_empty() {
+            (Some(starttls_request(dirs, dir, at, rest)), 0)
+        } else {
+            (None, 0)
+        }
+    }
+}
+
 /// What the first bytes of a direction look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Guess {
@@ -156,21 +185,9 @@ impl AppStage {
             }
             App::Xmpp(x) => {
                 let mut out = XmppOut::new(ctx, self.stream, Some(x.id));
-                let mut start_tls = None;
-                if route == Route::Tls && x.started_on == Route::Plain {
-                    x.framer.on_tls_data(dir, at, bytes, &mut out);
-                } else {
-                    let taken = x.framer.on_data(dir, at, bytes, &mut out);
-                    let rest = bytes.get(taken..).unwrap_or_default();
-                    let dirs: Vec<Dir> = out.handovers.drain(..).map(|h| h.dir).collect();
-                    if route == Route::Tls {
-                        // STARTTLS inside TLS: nested TLS is not decoded.
-                        self.unparsed[dir.index()] += rest.len() as u64;
-                    } else if !dirs.is_empty() || !rest.is_empty() {
-                        start_tls = Some(starttls_request(dirs, dir, at, rest));
-                    }
-                }
+                let (start_tls, not_decoded) = x.on_data(&mut out, dir, at, bytes, route);
                 out.flush();
+                self.unparsed[dir.index()] += not_decoded;
                 return start_tls;
             }
             App::Opaque => self.unparsed[dir.index()] += bytes.len() as u64,
@@ -469,25 +486,29 @@ impl AppStage {
             http::Protocol::Other(_) => self.app = App::Opaque,
             http::Protocol::Tunnel => self.app = App::Undecided,
         }
-        // The client's bytes the HTTP stage held past the switch, then the
-        // rest of this call's bytes: in arrival order, to the new stage.
-        let mut items = Vec::new();
-        for held in up.client_held {
-            if held.gap_before > 0 {
-                items.push(Held::Gap(Dir::ClientToServer, held.at, held.gap_before));
-            }
-            items.push(Held::Data(Dir::ClientToServer, held.at, held.bytes));
-        }
-        if up.client_dropped > 0 {
-            items.push(Held::Gap(
-                Dir::ClientToServer,
-                up.client_at,
-                up.client_dropped,
-            ));
-        }
-        items.push(Held::Data(dir, at, rest.to_vec()));
-        self.replay(ctx, items, route)
+        self.replay(ctx, past_upgrade(up, dir, at, rest), route)
     }
+}
+
+/// The client's bytes the HTTP stage held past an upgrade, then the rest of
+/// the bytes that carried its answer: in arrival order, for the new stage.
+fn past_upgrade(up: http::Upgrade, dir: Dir, at: FrameRef, rest: &[u8]) -> Vec<Held> {
+    let mut items = Vec::new();
+    for held in up.client_held {
+        if held.gap_before > 0 {
+            items.push(Held::Gap(Dir::ClientToServer, held.at, held.gap_before));
+        }
+        items.push(Held::Data(Dir::ClientToServer, held.at, held.bytes));
+    }
+    if up.client_dropped > 0 {
+        items.push(Held::Gap(
+            Dir::ClientToServer,
+            up.client_at,
+            up.client_dropped,
+        ));
+    }
+    items.push(Held::Data(dir, at, rest.to_vec()));
+    items
 }
 
 /// The XMPP stage handed `dirs` to TLS (STARTTLS) while fed `dir`'s bytes,
