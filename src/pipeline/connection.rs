@@ -259,3 +259,146 @@ fn session_report(
         xmpp: f.summary.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::position::Timestamp;
+    use crate::report::event::Event;
+    use crate::report::sink::EventSink;
+
+    const C2S: Dir = Dir::ClientToServer;
+    const S2C: Dir = Dir::ServerToClient;
+
+    #[derive(Default)]
+    struct Kinds(Vec<String>);
+
+    impl EventSink for Kinds {
+        fn emit(&mut self, event: Event) {
+            self.0.push(event.kind);
+        }
+    }
+
+    /// A TLS record of `typ` holding one handshake message of `kind` (RFC 5246 §6.2.1, §7.4).
+    fn handshake_record(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut message = vec![kind, 0, 0, body.len() as u8];
+        message.extend(body);
+        let mut record = vec![22, 3, 1, 0, message.len() as u8];
+        record.extend(message);
+        record
+    }
+
+    /// Hello body: version, random, empty session id, then `rest` (RFC 5246 §7.4.1.2-3).
+    fn hello(random: u8, rest: &[u8]) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend([random; 32]);
+        body.push(0);
+        body.extend(rest);
+        body
+    }
+
+    fn client_hello() -> Vec<u8> {
+        handshake_record(1, &hello(0x11, &[0, 2, 0, 0x2f, 1, 0]))
+    }
+
+    fn server_hello() -> Vec<u8> {
+        handshake_record(2, &hello(0x22, &[0, 0x2f, 0]))
+    }
+
+    /// Feeds `script`, each segment split into pieces of `step` bytes; gives
+    /// the event kinds, the routes at the end and the connection's layers.
+    fn run(script: &[(Dir, Vec<u8>)], step: usize) -> (Vec<String>, [Route; 2], Vec<&'static str>) {
+        let mut kinds = Kinds::default();
+        let mut ctx = CaptureWide::new(Limits::default(), false, false, false, &mut kinds);
+        let keys = KeyLog::new();
+        let client = "10.0.0.1:50000".parse().unwrap();
+        let server = "10.0.0.2:5222".parse().unwrap();
+        let mut stack = ConnectionStack::new(0, client, server);
+        for (frame, (dir, bytes)) in script.iter().enumerate() {
+            let at = FrameRef::new(frame as u64 + 1, Timestamp::default());
+            for piece in bytes.chunks(step) {
+                stack.on_data(&mut ctx, &keys, *dir, at, piece);
+            }
+        }
+        let routes = stack.routes;
+        stack.finish(&mut ctx, None);
+        let layers = ctx.connections.first().map(|c| c.layers.clone());
+        drop(ctx);
+        (kinds.0, routes, layers.unwrap_or_default())
+    }
+
+    fn same_whatever_the_chunking(
+        script: &[(Dir, Vec<u8>)],
+    ) -> (Vec<String>, [Route; 2], Vec<&'static str>) {
+        let whole = run(script, usize::MAX);
+        for step in [1, 2, 3, 7, 64] {
+            assert_eq!(run(script, step), whole, "pieces of {step} bytes");
+        }
+        whole
+    }
+
+    #[test]
+    fn a_connection_that_starts_with_tls_takes_the_tls_route_both_ways() {
+        let script = [(C2S, client_hello()), (S2C, server_hello())];
+        let (kinds, routes, layers) = same_whatever_the_chunking(&script);
+        assert_eq!(routes, [Route::Tls, Route::Tls]);
+        assert!(kinds.contains(&"tls.client_hello".to_owned()), "{kinds:?}");
+        assert!(kinds.contains(&"tls.server_hello".to_owned()), "{kinds:?}");
+        assert_eq!(layers, vec!["tls"]);
+    }
+
+    #[test]
+    fn starttls_switches_each_direction_at_the_byte_the_xmpp_stage_names() {
+        let ns =
+            "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'";
+        let tls_ns = "xmlns='urn:ietf:params:xml:ns:xmpp-tls'";
+        let script = [
+            (
+                C2S,
+                format!("<?xml version='1.0'?><stream:stream to='example.com' {ns}>").into_bytes(),
+            ),
+            (
+                S2C,
+                format!(
+                    "<?xml version='1.0'?><stream:stream from='example.com' id='s1' {ns}>\
+                     <stream:features><starttls {tls_ns}><required/></starttls></stream:features>"
+                )
+                .into_bytes(),
+            ),
+            (C2S, format!("<starttls {tls_ns}/>").into_bytes()),
+            (S2C, format!("<proceed {tls_ns}/>").into_bytes()),
+            (C2S, client_hello()),
+            (S2C, server_hello()),
+        ];
+        let (kinds, routes, layers) = same_whatever_the_chunking(&script);
+        assert_eq!(routes, [Route::Tls, Route::Tls]);
+        let position = |kind: &str| kinds.iter().position(|k| k == kind);
+        let starttls = position("xmpp.starttls").expect("a STARTTLS handover");
+        let hello = position("tls.client_hello").expect("the ClientHello decoded as TLS");
+        assert!(starttls < hello, "{kinds:?}");
+        assert!(kinds.contains(&"tls.server_hello".to_owned()), "{kinds:?}");
+        assert_eq!(layers, vec!["xmpp", "tls", "xmpp"]);
+    }
+
+    #[test]
+    fn plain_xmpp_keeps_the_plain_route() {
+        let ns =
+            "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'";
+        let script = [
+            (
+                C2S,
+                format!("<stream:stream to='example.com' {ns}>").into_bytes(),
+            ),
+            (
+                S2C,
+                format!("<stream:stream from='example.com' id='s2' {ns}>").into_bytes(),
+            ),
+            (C2S, b"<presence/>".to_vec()),
+        ];
+        let (kinds, routes, layers) = same_whatever_the_chunking(&script);
+        assert_eq!(routes, [Route::Plain, Route::Plain]);
+        assert!(!kinds.iter().any(|k| k.starts_with("tls.")), "{kinds:?}");
+        assert_eq!(layers, vec!["xmpp"]);
+    }
+}
