@@ -382,6 +382,30 @@ mod tests {
     }
 
     #[test]
+    fn tls_inside_a_connect_tunnel_switches_after_the_200() {
+        let script = [
+            (
+                C2S,
+                b"CONNECT finesse.example:443 HTTP/1.1\r\nHost: finesse.example:443\r\n\r\n"
+                    .to_vec(),
+            ),
+            (S2C, b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec()),
+            (C2S, client_hello()),
+            (S2C, server_hello()),
+        ];
+        let (kinds, routes, layers) = same_whatever_the_chunking(&script);
+        assert_eq!(routes, [Route::Tls, Route::Tls]);
+        let position = |kind: &str| kinds.iter().position(|k| k == kind);
+        let upgrade = position("http.upgrade").expect("the tunnel opened");
+        let hello = position("tls.client_hello").expect("TLS inside the tunnel");
+        assert!(upgrade < hello, "{kinds:?}");
+        assert!(
+            layers.contains(&"http") && layers.contains(&"tls"),
+            "{layers:?}"
+        );
+    }
+
+    #[test]
     fn plain_xmpp_keeps_the_plain_route() {
         let ns =
             "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'";
