@@ -9,11 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::finding::{Finding, Findings, Layer, Level};
+use crate::finding::{Finding, Findings};
 use crate::pipeline::connection::ConnectionStack;
 use crate::pipeline::context::CaptureWide;
 use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
-use crate::position::{Dir, FrameRef};
 use crate::report::from_stages;
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::report::sink::EventSink;
@@ -201,7 +200,7 @@ impl tcp::Sink for Analysis<'_> {
             } => {
                 ctx.emit(from_stages::tcp_gap(stream, dir, at, offset, len, reason));
                 ctx.finding(
-                    gap_finding(stream, dir, at, offset, len, reason),
+                    tcp::gap_finding(stream, dir, at, offset, len, reason),
                     Some(stream),
                     None,
                 );
@@ -224,27 +223,4 @@ impl tcp::Sink for Analysis<'_> {
             }
         }
     }
-}
-
-fn gap_finding(
-    stream: u64,
-    dir: Dir,
-    at: FrameRef,
-    offset: u64,
-    len: u64,
-    reason: tcp::GapReason,
-) -> Finding {
-    Finding::new(
-        Level::Warn,
-        Layer::Tcp,
-        "tcp.gap",
-        format!(
-            "{len} bytes from the {} missing in the capture at stream offset {offset} ({})",
-            dir.side(),
-            reason.as_str()
-        ),
-    )
-    .at(at)
-    .in_stream(stream, Some(dir))
-    .at_offset(offset)
 }

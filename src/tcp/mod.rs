@@ -88,5 +88,6 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use event::gap_finding;
 pub use event::{DirStats, Ending, Event, GapReason, Origin, Sink, StreamStats};
 pub use table::Reassembler;
