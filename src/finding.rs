@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef, Timestamp};
+use crate::position::{Dir, FrameRef, Timestamp};
 
 /// How much a finding matters; `--fail-on` compares against this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

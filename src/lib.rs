@@ -5,7 +5,8 @@
 //! (link, IP, TCP headers) → [`tcp`] (streams) → [`tls`] (decryption) →
 //! [`http`] (HTTP/1.1, upgrade, BOSH) → [`ws`] (WebSocket) → [`xmpp`]
 //! (stanzas, sessions) → [`finesse`] (notification payloads) → [`report`]
-//! (timeline, findings, renderers). Only [`pipeline`] knows every stage.
+//! (timeline, findings, renderers). Only [`pipeline`] knows every stage;
+//! [`position`] says where and when a piece of input was seen, for all.
 //!
 //! This crate is the analyzer only. The command line, its terminal tables
 //! and progress bar are the `xmppcap` binary (`crates/cli`); the captures the
@@ -20,7 +21,6 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
-pub mod common;
 pub mod decode;
 pub mod finding;
 pub mod finesse;
@@ -28,11 +28,17 @@ pub mod har;
 pub mod http;
 pub mod limits;
 pub mod pipeline;
+pub mod position;
 pub mod report;
 pub mod tcp;
 pub mod tls;
 pub mod ws;
 pub mod xmpp;
+
+/// The old name of [`position`], kept only so that branches written against
+/// it still build when they merge; remove once nothing uses `common::`.
+#[doc(hidden)]
+pub use position as common;
 
 /// One entry per parser for fuzzers and fuzz-smoke tests; not a stable API.
 #[doc(hidden)]

@@ -17,8 +17,8 @@
 //! and the jump was reported once. So a lone frame dated decades away gives
 //! one finding, and so does a capture that jumps once and goes on.
 
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Layer, Level};
+use crate::position::{FrameRef, Timestamp};
 
 /// A day: captures are silent for hours, never for a day between two frames
 /// of one recording.

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;
+use crate::position::{FrameRef, Timestamp};
 
 mod clock;
 mod framing;

@@ -23,9 +23,9 @@ use super::framing::{describe_error, frame_ng_block, frame_pcap_record, Frame, I
 use super::pcapng::{read_u32, Interface};
 use super::source::{self, Filling, Opened, Progress};
 use super::{ByteOrder, CaptureError, CaptureSummary, Format, Item, LinkType, Packet, Precision};
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{FrameRef, Timestamp};
 
 /// Initial buffer: large enough that refills are rare and cheap.
 pub(crate) const DEFAULT_BUFFER: usize = 2 << 20;

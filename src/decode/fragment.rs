@@ -21,9 +21,9 @@ use etherparse::defrag::IpDefragBuf;
 use etherparse::{IpFragOffset, IpNumber};
 
 use super::FragmentStats;
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{FrameRef, Timestamp};
 
 /// Identifies the datagram a fragment belongs to: source, destination and
 /// identification, plus the protocol for IPv4 (RFC 791; RFC 8200 §4.5 keys

@@ -19,7 +19,7 @@ use super::finding::Finding;
 use super::message::{MessageSeed, Messages};
 use super::model::{EntryKind, LogHeader};
 use super::{HarLimits, NotHar, Sink};
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 
 /// Where the walk is, so that a JSON type error names what was wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -50,9 +50,9 @@ pub trait Sink: Findings {
 /// Entry points for fuzzers (see `crate::fuzzing`).
 #[doc(hidden)]
 pub mod fuzz {
-    use crate::common::{Dir, FrameRef, Timestamp};
     use crate::finding::{Finding, Findings};
     use crate::limits::Limits;
+    use crate::position::{Dir, FrameRef, Timestamp};
 
     use super::{bosh, Exchange, Sink, Upgrade};
 

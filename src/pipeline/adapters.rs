@@ -4,23 +4,23 @@
 //! Finesse Update to the REST request that caused it (by `requestId`) spans
 //! connections, so its finding lives here: `finesse.slow_update` (warn).
 //!
-//! Takes stage events; gives report events to the [`Context`]. Never decides
+//! Takes stage events; gives report events to the [`CaptureWide`]. Never decides
 //! protocols (that is `upper`'s) and never keeps payload beyond one call.
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings};
 use crate::http;
-use crate::pipeline::context::Context;
-use crate::pipeline::convert;
+use crate::pipeline::context::CaptureWide;
 use crate::pipeline::Depth;
 use crate::report::event::Event;
+use crate::report::from_stages as convert;
 use crate::xmpp;
 
 /// Receives the XMPP stage's stanzas, Finesse updates and STARTTLS switches.
 /// Events are buffered so a caller can put them after the message that
 /// carried them; `flush` emits them.
 pub(crate) struct XmppOut<'c, 's> {
-    pub ctx: &'c mut Context<'s>,
+    pub ctx: &'c mut CaptureWide<'s>,
     pub stream: u64,
     pub session: Option<u32>,
     pub events: Vec<Event>,
@@ -32,14 +32,14 @@ pub(crate) struct XmppOut<'c, 's> {
 }
 
 impl<'c, 's> XmppOut<'c, 's> {
-    pub fn new(ctx: &'c mut Context<'s>, stream: u64, session: Option<u32>) -> Self {
+    pub fn new(ctx: &'c mut CaptureWide<'s>, stream: u64, session: Option<u32>) -> Self {
         Self::with_buffer(ctx, stream, session, Vec::new())
     }
 
     /// Like [`XmppOut::new`], gathering events in `events` (an empty buffer
     /// kept from an earlier call: one per message adds up).
     pub fn with_buffer(
-        ctx: &'c mut Context<'s>,
+        ctx: &'c mut CaptureWide<'s>,
         stream: u64,
         session: Option<u32>,
         events: Vec<Event>,
@@ -149,7 +149,7 @@ fn slow_update(rest: &crate::report::event::RestRequest, request_id: &str) -> Fi
 
 /// Receives the HTTP stage's exchanges, upgrades and BOSH bodies.
 pub(crate) struct HttpOut<'c, 's> {
-    pub ctx: &'c mut Context<'s>,
+    pub ctx: &'c mut CaptureWide<'s>,
     pub stream: u64,
     pub upgrade: Option<http::Upgrade>,
     pub exchanges: u64,
@@ -157,7 +157,7 @@ pub(crate) struct HttpOut<'c, 's> {
 }
 
 impl<'c, 's> HttpOut<'c, 's> {
-    pub fn new(ctx: &'c mut Context<'s>, stream: u64) -> Self {
+    pub fn new(ctx: &'c mut CaptureWide<'s>, stream: u64) -> Self {
         HttpOut {
             ctx,
             stream,
@@ -216,7 +216,7 @@ impl http::Sink for HttpOut<'_, '_> {
 
 /// Locates findings in one connection before handing them to the context.
 pub(crate) struct StreamFindings<'c, 's> {
-    pub ctx: &'c mut Context<'s>,
+    pub ctx: &'c mut CaptureWide<'s>,
     pub stream: u64,
     pub session: Option<u32>,
 }
@@ -241,7 +241,7 @@ pub(crate) struct XmppOverWs {
 /// Receives the WebSocket stage's messages and control frames; text
 /// messages of an XMPP connection go on to the XMPP stage.
 pub(crate) struct WsOut<'a, 'c, 's> {
-    pub ctx: &'c mut Context<'s>,
+    pub ctx: &'c mut CaptureWide<'s>,
     pub stream: u64,
     pub xmpp: &'a mut Option<Box<XmppOverWs>>,
     /// The handshake negotiated the `xmpp` subprotocol.

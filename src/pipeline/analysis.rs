@@ -9,16 +9,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Findings, Layer, Level};
-use crate::pipeline::conn::Conn;
-use crate::pipeline::context::{Context, EventSink};
+use crate::finding::{Finding, Findings};
+use crate::pipeline::connection::ConnectionStack;
+use crate::pipeline::context::CaptureWide;
 use crate::pipeline::key_sources::KeySources;
-use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::report::from_stages;
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
+use crate::report::sink::EventSink;
 use crate::tcp;
 use crate::tls::{KeyCaps, KeyLog, KeySource};
-use crate::xmpp;
 
 /// What an analysis found besides the events it emitted.
 pub struct Analyzed {
@@ -39,7 +39,7 @@ pub fn analyze(
     opts: &Options,
     sink: &mut dyn EventSink,
 ) -> Result<Analyzed, PipelineError> {
-    let mut ctx = Context::new(
+    let mut ctx = CaptureWide::new(
         opts.limits.clone(),
         opts.show_secrets,
         opts.raw,
@@ -83,7 +83,7 @@ pub fn analyze(
 }
 
 /// `--keylog` files (an unreadable one is fatal) and `SSLKEYLOGFILE`.
-fn load_keys(opts: &Options, ctx: &mut Context) -> Result<(KeyLog, KeySources), PipelineError> {
+fn load_keys(opts: &Options, ctx: &mut CaptureWide) -> Result<(KeyLog, KeySources), PipelineError> {
     let mut keys = KeyLog::with_caps(KeyCaps::of(&opts.limits));
     let mut sources = KeySources::new(opts.limits.max_key_sources);
     let mut findings = Vec::new();
@@ -127,10 +127,10 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
 }
 
 struct Analysis<'s> {
-    ctx: Context<'s>,
+    ctx: CaptureWide<'s>,
     keys: KeyLog,
     key_sources: KeySources,
-    conns: BTreeMap<u64, Conn>,
+    conns: BTreeMap<u64, ConnectionStack>,
 }
 
 impl Findings for Analysis<'_> {
@@ -165,8 +165,9 @@ impl tcp::Sink for Analysis<'_> {
                 server,
                 origin,
             } => {
-                self.conns.insert(stream, Conn::new(stream, client, server));
-                ctx.emit(convert::tcp_open(stream, at, client, server, origin));
+                self.conns
+                    .insert(stream, ConnectionStack::new(stream, client, server));
+                ctx.emit(from_stages::tcp_open(stream, at, client, server, origin));
             }
             E::Data {
                 stream,
@@ -187,80 +188,29 @@ impl tcp::Sink for Analysis<'_> {
                 len,
                 reason,
             } => {
-                ctx.emit(convert::tcp_gap(stream, dir, at, offset, len, reason));
+                ctx.emit(from_stages::tcp_gap(stream, dir, at, offset, len, reason));
                 ctx.finding(
-                    gap_finding(stream, dir, at, offset, len, reason),
+                    tcp::gap_finding(stream, dir, at, offset, len, reason),
                     Some(stream),
                     None,
                 );
                 if let Some(conn) = self.conns.get_mut(&stream) {
-                    conn.on_gap(ctx, keys, dir, at, len);
+                    conn.on_gap(ctx, dir, at, len);
                 }
             }
             E::Fin { stream, dir, at } | E::Rst { stream, dir, at } => {
                 let rst = matches!(event, E::Rst { .. });
-                ctx.emit(convert::tcp_end(stream, dir, at, rst));
+                ctx.emit(from_stages::tcp_end(stream, dir, at, rst));
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_tcp_end(ctx, dir, at, rst);
                 }
             }
             E::Closed { stream, at, stats } => {
                 if let Some(conn) = self.conns.remove(&stream) {
-                    conn.finish(ctx, keys, Some(stats));
+                    conn.finish(ctx, Some(stats));
                 }
-                ctx.emit(convert::tcp_close(stream, at, stats));
+                ctx.emit(from_stages::tcp_close(stream, at, stats));
             }
         }
     }
-}
-
-fn gap_finding(
-    stream: u64,
-    dir: Dir,
-    at: FrameRef,
-    offset: u64,
-    len: u64,
-    reason: tcp::GapReason,
-) -> Finding {
-    Finding::new(
-        Level::Warn,
-        Layer::Tcp,
-        "tcp.gap",
-        format!(
-            "{len} bytes from the {} missing in the capture at stream offset {offset} ({})",
-            dir.side(),
-            reason.as_str()
-        ),
-    )
-    .at(at)
-    .in_stream(stream, Some(dir))
-    .at_offset(offset)
-}
-
-/// How an XMPP session ended, in words.
-pub(crate) fn describe_ending(s: &xmpp::Summary) -> String {
-    let mut parts = Vec::new();
-    if let Some(e) = &s.stream_error {
-        parts.push(format!(
-            "stream error {} from the {}",
-            e.condition.as_deref().unwrap_or("(no condition)"),
-            e.by.side()
-        ));
-    }
-    if let Some(c) = &s.close {
-        let what = if s.transport == xmpp::Transport::WebSocket {
-            "<close/>"
-        } else {
-            "</stream:stream>"
-        };
-        parts.push(format!("{what} from the {}", c.by.side()));
-        if let Some(uri) = &c.see_other_uri {
-            parts.push(format!("redirected to {uri}"));
-        }
-    }
-    match s.end.as_ref().map(|e| &e.how) {
-        Some(how) => parts.push(how.in_words()),
-        None => parts.push(xmpp::Ending::CaptureEnded.in_words()),
-    }
-    parts.join(", ")
 }

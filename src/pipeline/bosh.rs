@@ -13,8 +13,8 @@ use crate::common::FrameRef;
 use crate::finding::{Finding, Layer, Level};
 use crate::http::bosh;
 use crate::pipeline::adapters::{StreamFindings, XmppOut};
-use crate::pipeline::context::Context;
-use crate::pipeline::describe_ending;
+use crate::pipeline::context::CaptureWide;
+use crate::report::from_stages::describe_ending;
 use crate::report::model::SessionReport;
 use crate::xmpp;
 
@@ -36,7 +36,7 @@ pub(crate) struct BoshXmpp {
 }
 
 /// Feeds the BOSH events of connection `stream` (in the order they happened).
-pub(crate) fn feed(ctx: &mut Context, stream: u64, events: &[bosh::Event]) {
+pub(crate) fn feed(ctx: &mut CaptureWide, stream: u64, events: &[bosh::Event]) {
     for event in events {
         let mut checks = ctx
             .bosh
@@ -58,7 +58,7 @@ pub(crate) fn feed(ctx: &mut Context, stream: u64, events: &[bosh::Event]) {
     }
 }
 
-fn feed_body(ctx: &mut Context, body: &bosh::Body) {
+fn feed_body(ctx: &mut CaptureWide, body: &bosh::Body) {
     let sid = body
         .attrs
         .sid
@@ -126,7 +126,7 @@ fn feed_body(ctx: &mut Context, body: &bosh::Body) {
 }
 
 /// Finishes the least recently active session (said once per capture).
-fn make_room(ctx: &mut Context, at: FrameRef) {
+fn make_room(ctx: &mut CaptureWide, at: FrameRef) {
     let oldest = ctx
         .bosh
         .by_sid
@@ -150,7 +150,7 @@ fn make_room(ctx: &mut Context, at: FrameRef) {
 }
 
 /// End of capture: every BOSH XMPP session finishes, in session order.
-pub(crate) fn finish(ctx: &mut Context) {
+pub(crate) fn finish(ctx: &mut CaptureWide) {
     let mut sessions: Vec<BoshXmpp> = std::mem::take(&mut ctx.bosh.by_sid).into_values().collect();
     sessions.sort_by_key(|x| x.id);
     for x in sessions {
@@ -159,7 +159,7 @@ pub(crate) fn finish(ctx: &mut Context) {
 }
 
 /// Finishes a session and keeps its summary.
-fn retire(ctx: &mut Context, mut x: BoshXmpp) {
+fn retire(ctx: &mut CaptureWide, mut x: BoshXmpp) {
     let stream = x.streams.iter().next().copied().unwrap_or(0);
     let mut out = XmppOut::new(ctx, stream, Some(x.id));
     x.session.finish(&mut out);
@@ -221,7 +221,7 @@ mod tests {
             ..Limits::default()
         };
         let mut sink = Drop;
-        let mut ctx = Context::new(limits, false, false, false, &mut sink);
+        let mut ctx = CaptureWide::new(limits, false, false, false, &mut sink);
         for (sid, frame) in [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("d", 5)] {
             feed_body(&mut ctx, &body(sid, frame));
         }

@@ -9,32 +9,19 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::common::{Dir, FrameRef};
+use crate::common::FrameRef;
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
 use crate::report::event::{Event, RestRequest};
 use crate::report::findings::FindingLog;
 use crate::report::model::{ConnectionReport, SessionReport};
-
-/// Where events go as they happen: an NDJSON writer, or a collector for the
-/// table/JSON/HTML timeline.
-pub trait EventSink {
-    fn emit(&mut self, event: Event);
-
-    /// Decrypted TLS application data of `stream` (for `follow --layer tls`
-    /// and conformance tests); most sinks ignore it.
-    fn on_plaintext(&mut self, _stream: u64, _dir: Dir, _at: FrameRef, _bytes: &[u8]) {}
-
-    /// TLS application data of `stream` that could not be given: `len` bytes
-    /// (an upper bound: the ciphertext length) and why.
-    fn on_plaintext_gap(&mut self, _stream: u64, _dir: Dir, _at: FrameRef, _len: u64, _why: &str) {}
-}
+use crate::report::sink::EventSink;
 
 /// REST requests remembered for `requestId` matching.
 const MAX_PENDING_REST: usize = 4096;
 
 /// Per-capture shared state.
-pub(crate) struct Context<'s> {
+pub(crate) struct CaptureWide<'s> {
     pub limits: Limits,
     pub show_secrets: bool,
     /// Keep each stanza's redacted XML in its event (`--raw`).
@@ -67,7 +54,7 @@ struct RestPending {
     path: String,
 }
 
-impl<'s> Context<'s> {
+impl<'s> CaptureWide<'s> {
     pub fn new(
         limits: Limits,
         show_secrets: bool,
@@ -75,7 +62,7 @@ impl<'s> Context<'s> {
         xmpp_message_text: bool,
         sink: &'s mut dyn EventSink,
     ) -> Self {
-        Context {
+        CaptureWide {
             limits,
             show_secrets,
             raw,

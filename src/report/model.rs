@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::capture::CaptureSummary;
-use crate::common::{Dir, Timestamp};
 use crate::decode::DecodeStats;
 use crate::finding::{Finding, Level};
+use crate::position::{Dir, Timestamp};
 use crate::report::event::Event;
 use crate::tcp::StreamStats;
 
@@ -43,27 +43,6 @@ pub struct Report {
 impl Report {
     pub fn worst_level(&self) -> Option<Level> {
         self.findings.iter().map(|f| f.level).max()
-    }
-
-    /// The key sources in words: `keys/a.keys (6 secrets), pcapng DSB at byte 120 (2 secrets)` or `none`.
-    pub fn keys_in_words(&self) -> String {
-        // Named one by one up to a few; then counted, so that a capture of
-        // millions of secrets blocks gives one short line.
-        const NAMED: usize = 3;
-        if self.keys.is_empty() {
-            return "none".to_owned();
-        }
-        let named = self.keys.iter().take(NAMED);
-        let mut words: Vec<String> = named
-            .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
-            .collect();
-        let rest = self.keys.get(NAMED..).unwrap_or_default();
-        if !rest.is_empty() {
-            let sources: u64 = rest.iter().map(|k| k.merged.max(1)).sum();
-            let secrets: usize = rest.iter().map(|k| k.secrets).sum();
-            words.push(format!("{sources} more sources ({secrets} secrets)"));
-        }
-        words.join(", ")
     }
 
     /// The timeline grouped in one pass: per session, the events its block

@@ -20,10 +20,10 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use crate::common::{FrameRef, Timestamp};
 use crate::decode::TcpSegment;
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{FrameRef, Timestamp};
 
 use super::assembler::Caps;
 use super::event::{Ending, GapReason, Sink};
@@ -147,6 +147,19 @@ impl Reassembler {
             self.release(slot, Some(at), Ending::PortReused, GapReason::Closed, sink);
         }
         self.open(key, at, seg, sink);
+    }
+
+    /// Payload bytes held now across every open stream (out-of-order
+    /// segments waiting for the bytes before them); in-order bytes are
+    /// delivered at once and never held.
+    pub fn held_bytes(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|slot| match &slot.entry {
+                Some(Entry::Live(flow)) => Some(flow.held_bytes()),
+                _ => None,
+            })
+            .sum()
     }
 
     /// End of the capture: every stream is flushed and closed, in stream index order.

@@ -13,7 +13,7 @@
 //! Wiring (what the pipeline does):
 //!
 //! ```
-//! use xmppcap::common::{Dir, FrameRef};
+//! use xmppcap::position::{Dir, FrameRef};
 //! use xmppcap::finding::{Finding, Findings};
 //! use xmppcap::limits::Limits;
 //! use xmppcap::tls::{self, Event, GapReason, KeyLog, KeySource, Probe, Session, Sink};

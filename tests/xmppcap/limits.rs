@@ -576,7 +576,7 @@ fn a_flood_of_secrets_blocks_is_held_and_said_in_bounded_space() {
         rest.source,
         format!("{} key sources after the first {cap}", rest.merged)
     );
-    let words = report.keys_in_words();
+    let words = xmppcap::report::text::key_sources(&report.keys);
     assert!(words.len() < 200, "{words}");
     assert!(words.ends_with("99997 more sources (0 secrets)"), "{words}");
     let limit_findings = report

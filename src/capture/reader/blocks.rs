@@ -14,8 +14,8 @@ use crate::capture::pcapng::{
     PB_MAGIC, SPB_DATA_OFFSET,
 };
 use crate::capture::{InterfaceSummary, LinkType};
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Layer, Level};
+use crate::position::{FrameRef, Timestamp};
 
 /// Interfaces described in one capture (real ones have a handful); more
 /// are ignored with a finding, so a stream of repeated IDBs cannot grow memory.

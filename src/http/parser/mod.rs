@@ -10,7 +10,7 @@ mod lines;
 
 use thiserror::Error;
 
-use crate::common::Dir;
+use crate::position::Dir;
 
 pub(crate) use lines::HeaderFault;
 pub(crate) use lines::{BadHeaders, Kind, MAX_DESCRIBED};

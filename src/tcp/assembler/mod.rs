@@ -17,8 +17,8 @@
 //! `tcp.overlap_mismatch` finding naming both frames (bytes already delivered
 //! are not kept, so their retransmissions are counted but not compared).
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
+use crate::position::{Dir, FrameRef};
 
 use super::buffer::{Buffer, Overlap, Piece};
 use super::event::{DirStats, Event, GapReason, Sink};
@@ -45,7 +45,7 @@ fn within_reach(start: i128, span: u64, next_off: u64) -> bool {
 
 /// Which stream and direction events are about.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Ctx {
+pub(crate) struct StreamDir {
     pub stream: u64,
     pub dir: Dir,
 }
@@ -104,6 +104,11 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
+    /// Out-of-order payload bytes held, waiting for the bytes before them.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.ooo.bytes()
+    }
+
     pub(crate) fn new(caps: Caps) -> Assembler {
         Assembler {
             phase: Phase::Idle,
@@ -183,7 +188,13 @@ impl Assembler {
     }
 
     /// An ACK from the receiver of this direction.
-    pub(crate) fn on_peer_ack(&mut self, cx: Ctx, at: FrameRef, ack: Seq, sink: &mut impl Sink) {
+    pub(crate) fn on_peer_ack(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        ack: Seq,
+        sink: &mut impl Sink,
+    ) {
         self.peer_ack = Some(self.peer_ack.map_or(ack, |old| old.max(ack)));
         if self.phase != Phase::Open {
             return;
@@ -206,7 +217,7 @@ impl Assembler {
     /// the snapshot length; the first byte has sequence number `seq`.
     pub(crate) fn on_data(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         bytes: &[u8],
@@ -248,7 +259,13 @@ impl Assembler {
     }
 
     /// The FIN of this direction, at sequence number `fin_seq`.
-    pub(crate) fn on_fin(&mut self, cx: Ctx, at: FrameRef, fin_seq: Seq, sink: &mut impl Sink) {
+    pub(crate) fn on_fin(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        fin_seq: Seq,
+        sink: &mut impl Sink,
+    ) {
         match self.phase {
             Phase::Idle => self.start(fin_seq),
             Phase::Open => {}
@@ -277,7 +294,13 @@ impl Assembler {
 
     /// End of this direction (RST, idle, eviction, end of capture): every hole
     /// before buffered data becomes a gap, then the buffer is delivered.
-    pub(crate) fn flush(&mut self, cx: Ctx, at: FrameRef, reason: GapReason, sink: &mut impl Sink) {
+    pub(crate) fn flush(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        reason: GapReason,
+        sink: &mut impl Sink,
+    ) {
         while self.phase == Phase::Open {
             let Some(h) = self.horizon() else { break };
             self.gap_to(cx, at, h, reason, sink);
@@ -304,7 +327,7 @@ impl Assembler {
     /// Whether payload can be data now; counts it when it comes too late.
     fn accepts(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         captured: u64,
@@ -336,7 +359,7 @@ impl Assembler {
     /// Keep-alives, zero-window probes and implausible segments: counted, not data.
     fn is_not_data(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         start: i128,
@@ -377,7 +400,14 @@ impl Assembler {
     }
 
     /// One piece of a new segment starting at `start` (may be before `next_off`).
-    fn take(&mut self, cx: Ctx, at: FrameRef, start: i128, piece: Piece<'_>, sink: &mut impl Sink) {
+    fn take(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        start: i128,
+        piece: Piece<'_>,
+        sink: &mut impl Sink,
+    ) {
         let len = piece.len() as i128;
         let next = self.next_off as i128;
         if len == 0 {
@@ -404,7 +434,13 @@ impl Assembler {
 
     /// Delivers `piece`, which starts at `next_off`; buffered chunks it
     /// overlaps were seen first and win.
-    fn deliver_in_order(&mut self, cx: Ctx, at: FrameRef, piece: Piece<'_>, sink: &mut impl Sink) {
+    fn deliver_in_order(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        piece: Piece<'_>,
+        sink: &mut impl Sink,
+    ) {
         let start = self.next_off;
         let end = start + piece.len();
         while self.next_off < end {
@@ -425,14 +461,14 @@ impl Assembler {
         self.drain(cx, sink);
     }
 
-    fn emit_piece(&mut self, cx: Ctx, at: FrameRef, piece: Piece<'_>, sink: &mut impl Sink) {
+    fn emit_piece(&mut self, cx: StreamDir, at: FrameRef, piece: Piece<'_>, sink: &mut impl Sink) {
         match piece {
             Piece::Bytes(b) => self.emit_data(cx, at, b, sink),
             Piece::Missing(n) => self.emit_gap(cx, at, n, GapReason::SnapLen, sink),
         }
     }
 
-    fn emit_data(&mut self, cx: Ctx, at: FrameRef, bytes: &[u8], sink: &mut impl Sink) {
+    fn emit_data(&mut self, cx: StreamDir, at: FrameRef, bytes: &[u8], sink: &mut impl Sink) {
         if bytes.is_empty() {
             return;
         }
@@ -449,7 +485,7 @@ impl Assembler {
 
     fn emit_gap(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         len: u64,
         reason: GapReason,
@@ -481,7 +517,7 @@ impl Assembler {
     /// `Lost`, the rest has `reason`.
     fn gap_to(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         target: u64,
         reason: GapReason,
@@ -498,7 +534,7 @@ impl Assembler {
         self.emit_gap(cx, at, rest, reason, sink);
     }
 
-    fn pop_and_deliver(&mut self, cx: Ctx, sink: &mut impl Sink) {
+    fn pop_and_deliver(&mut self, cx: StreamDir, sink: &mut impl Sink) {
         let Some((k, chunk)) = self.ooo.pop_first() else {
             return;
         };
@@ -509,7 +545,7 @@ impl Assembler {
     }
 
     /// Delivers buffered chunks that are now in order, then the FIN if reached.
-    fn drain(&mut self, cx: Ctx, sink: &mut impl Sink) {
+    fn drain(&mut self, cx: StreamDir, sink: &mut impl Sink) {
         while self.ooo.first_start().is_some_and(|k| k <= self.next_off) {
             self.pop_and_deliver(cx, sink);
         }
@@ -530,7 +566,7 @@ impl Assembler {
     /// Rule (a): bytes the peer acknowledged that the capture never showed are
     /// lost, declared once something later of this direction was seen (so a
     /// capture that shows an ACK slightly before the data it covers loses nothing).
-    fn check_acked(&mut self, cx: Ctx, at: FrameRef, sink: &mut impl Sink) {
+    fn check_acked(&mut self, cx: StreamDir, at: FrameRef, sink: &mut impl Sink) {
         while self.phase == Phase::Open && self.acked > self.next_off {
             let Some(h) = self.horizon() else { break };
             let target = self.acked.min(h);
@@ -543,7 +579,7 @@ impl Assembler {
     }
 
     /// Rule (b): over the caps, the first hole is declared lost and the buffer drains.
-    fn enforce_caps(&mut self, cx: Ctx, at: FrameRef, sink: &mut impl Sink) {
+    fn enforce_caps(&mut self, cx: StreamDir, at: FrameRef, sink: &mut impl Sink) {
         let caps = self.caps;
         while self.ooo.bytes() > caps.max_bytes || self.ooo.segments() > caps.max_segments {
             let Some(k) = self.ooo.first_start() else {
@@ -574,7 +610,7 @@ impl Assembler {
     }
 }
 
-mod notes;
+mod anomalies;
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 use super::*;
 use crate::tcp::testkit::{Owned, Recorder};
 
-const CX: Ctx = Ctx {
+const CX: StreamDir = StreamDir {
     stream: 0,
     dir: Dir::ClientToServer,
 };
@@ -13,7 +13,7 @@ const BIG: Caps = Caps {
 };
 
 fn f(n: u64) -> FrameRef {
-    FrameRef::new(n, crate::common::Timestamp::default())
+    FrameRef::new(n, crate::position::Timestamp::default())
 }
 
 fn asm(isn: u32) -> Assembler {

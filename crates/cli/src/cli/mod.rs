@@ -15,9 +15,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use xmppcap::common::Dir;
 use xmppcap::finding::Level;
 use xmppcap::pipeline::{self, Depth, Options};
+use xmppcap::position::Dir;
+use xmppcap::report::follow::{FollowStyle, FollowWriter};
 use xmppcap::report::ndjson::Selection;
 use xmppcap::report::streams::{self, StreamsReport};
 use xmppcap::report::terminal;
@@ -391,15 +392,16 @@ fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
         FollowDir::Both => &Dir::BOTH,
     };
     let mut out = open_output(args.output.as_ref())?;
-    let followed = pipeline::follow(
-        &args.capture,
-        args.stream,
-        layer,
-        &opts,
+    let style = FollowStyle {
         dirs,
-        &mut out,
-        args.raw,
-    )?;
+        raw: args.raw,
+        redact: !opts.show_secrets,
+    };
+    let mut writer = FollowWriter::new(&mut out, style);
+    let followed = pipeline::follow(&args.capture, args.stream, layer, &opts, &mut |chunk| {
+        writer.on_chunk(chunk)
+    })?;
+    let gaps = writer.finish().map_err(pipeline::PipelineError::Output)?;
     out.flush()?;
     if !followed.found {
         let what = if layer == pipeline::FollowLayer::Tls {
@@ -415,11 +417,11 @@ fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.raw {
-        for gap in &followed.gaps {
+        for gap in &gaps.listed {
             eprintln!("gap: {}", terminal::field(gap));
         }
-        if followed.gaps_not_listed > 0 {
-            eprintln!("gap: {} more", followed.gaps_not_listed);
+        if gaps.not_listed > 0 {
+            eprintln!("gap: {} more", gaps.not_listed);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -135,7 +135,11 @@ pub(crate) fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result
             writeln!(out)?;
         }
         capture_line(report, out)?;
-        writeln!(out, "keys: {}", terminal::field(&report.keys_in_words()))?;
+        writeln!(
+            out,
+            "keys: {}",
+            terminal::field(&text::key_sources(&report.keys))
+        )?;
         let mut any = false;
         for c in &report.connections {
             let Some(s) = &c.tls else { continue };

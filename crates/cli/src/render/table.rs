@@ -10,8 +10,8 @@
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, ContentArrangement, Table};
-use xmppcap::common::{Dir, Timestamp};
 use xmppcap::finding::Level;
+use xmppcap::position::{Dir, Timestamp};
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::model::{Grouped, Report, SessionReport};
 use xmppcap::report::terminal;
@@ -60,7 +60,11 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if c.truncated {
         writeln!(out, "  the file is truncated (see findings)")?;
     }
-    writeln!(out, "keys: {}", terminal::field(&report.keys_in_words()))?;
+    writeln!(
+        out,
+        "keys: {}",
+        terminal::field(&text::key_sources(&report.keys))
+    )?;
     let tls = report
         .connections
         .iter()

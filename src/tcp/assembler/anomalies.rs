@@ -10,7 +10,7 @@ use super::*;
 impl Assembler {
     pub(super) fn record_overlap(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         overlap: Overlap,
         sink: &mut impl Sink,
@@ -44,7 +44,7 @@ impl Assembler {
     /// once in total when the direction ends.
     pub(super) fn note_out_of_window(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         span: u64,
@@ -77,7 +77,12 @@ impl Assembler {
 
     /// At the end of the direction: how much was ignored as out of window,
     /// when more than the first segment was.
-    pub(super) fn note_out_of_window_total(&mut self, cx: Ctx, at: FrameRef, sink: &mut impl Sink) {
+    pub(super) fn note_out_of_window_total(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        sink: &mut impl Sink,
+    ) {
         let segments = self.stats.out_of_window_segments;
         if segments < 2 || self.noted_out_of_window_total {
             return;
@@ -101,7 +106,7 @@ impl Assembler {
 
     pub(super) fn note_after_fin(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         fin_off: u64,
         bytes: u64,
@@ -129,7 +134,7 @@ impl Assembler {
     /// Payload after the FIN was delivered, or after a RST.
     pub(super) fn on_late_data(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         captured: u64,
