@@ -24,8 +24,6 @@ pub mod common;
 pub mod decode;
 pub mod finding;
 pub mod finesse;
-#[doc(hidden)]
-pub mod fixturegen;
 pub mod har;
 pub mod http;
 pub mod limits;
