@@ -47,7 +47,7 @@ pub fn analyze(
     );
     let (keys, key_sources) = load_keys(opts, &mut ctx)?;
     ctx.keys_given = !keys.is_empty() || !opts.rsa_keys.is_empty();
-    ctx.depth = opts.depth;
+    ctx.set_depth(opts.depth);
     let mut analysis = Analysis {
         ctx,
         keys,

@@ -72,15 +72,12 @@ fn feed_body(ctx: &mut Context, body: &bosh::Body) {
         if ctx.bosh.by_sid.len() >= ctx.limits.max_bosh_sessions.max(1) {
             make_room(ctx, body.first);
         }
-        let mut session = xmpp::Session::new(
+        let session = xmpp::Session::new(
             body.stream,
             xmpp::Transport::Bosh,
             &ctx.limits,
             ctx.show_secrets,
         );
-        if ctx.depth != crate::pipeline::Depth::Finesse {
-            session.skip_notifications();
-        }
         let id = ctx.new_session();
         ctx.bosh.by_sid.insert(
             sid.clone(),
@@ -102,6 +99,7 @@ fn feed_body(ctx: &mut Context, body: &bosh::Body) {
         x.streams.insert(body.stream);
     }
     let mut out = XmppOut::new(ctx, body.stream, Some(x.id));
+    out.session_stream = x.session.summary().stream;
     if body.attrs.restart {
         x.session.on_bosh_restart(body.dir, body.first);
     }
@@ -162,6 +160,7 @@ pub(crate) fn finish(ctx: &mut Context) {
 fn retire(ctx: &mut Context, mut x: BoshXmpp) {
     let stream = x.streams.iter().next().copied().unwrap_or(0);
     let mut out = XmppOut::new(ctx, stream, Some(x.id));
+    out.session_stream = x.session.summary().stream;
     x.session.finish(&mut out);
     out.flush();
     let summary = x.session.summary().clone();

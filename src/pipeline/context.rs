@@ -1,18 +1,17 @@
-//! State shared by every connection of one capture: the key log, where
-//! events go, XMPP session numbering, BOSH sessions and the REST requests
-//! waiting for the Finesse update that echoes their `requestId`.
+//! State shared by every connection of one capture: where events go, XMPP
+//! session numbering, BOSH sessions and the Finesse stage (which matches
+//! Updates to REST requests across connections).
 //!
 //! Takes events and findings from the connection adapters; gives them to the
 //! [`EventSink`] in the order they happen, and keeps what the report needs
 //! at the end (session and connection summaries, a bounded finding log).
 //! Never holds payload bytes.
 
-use std::collections::{BTreeMap, VecDeque};
-
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
+use crate::finesse;
 use crate::limits::Limits;
-use crate::report::event::{Event, RestRequest};
+use crate::report::event::Event;
 use crate::report::findings::FindingLog;
 use crate::report::model::{ConnectionReport, SessionReport};
 
@@ -29,9 +28,6 @@ pub trait EventSink {
     /// (an upper bound: the ciphertext length) and why.
     fn on_plaintext_gap(&mut self, _stream: u64, _dir: Dir, _at: FrameRef, _len: u64, _why: &str) {}
 }
-
-/// REST requests remembered for `requestId` matching.
-const MAX_PENDING_REST: usize = 4096;
 
 /// Per-capture shared state.
 pub(crate) struct Context<'s> {
@@ -54,17 +50,9 @@ pub(crate) struct Context<'s> {
     /// Connections and sessions that ended, kept or not (see `max_summaries`).
     pub connections_seen: u64,
     pub sessions_seen: u64,
-    rest: BTreeMap<String, RestPending>,
-    rest_order: VecDeque<String>,
     pub bosh: crate::pipeline::bosh::BoshState,
-}
-
-#[derive(Clone, Debug)]
-struct RestPending {
-    at: FrameRef,
-    stream: u64,
-    method: String,
-    path: String,
+    /// Capture-wide: Updates and REST requests of every connection meet here.
+    pub finesse: finesse::Stage,
 }
 
 impl<'s> Context<'s> {
@@ -75,6 +63,7 @@ impl<'s> Context<'s> {
         xmpp_message_text: bool,
         sink: &'s mut dyn EventSink,
     ) -> Self {
+        let finesse = finesse::Stage::new(&limits, true);
         Context {
             limits,
             show_secrets,
@@ -89,9 +78,8 @@ impl<'s> Context<'s> {
             connections: Vec::new(),
             connections_seen: 0,
             sessions_seen: 0,
-            rest: BTreeMap::new(),
-            rest_order: VecDeque::new(),
             bosh: Default::default(),
+            finesse,
         }
     }
 
@@ -105,8 +93,20 @@ impl<'s> Context<'s> {
         }
     }
 
-    /// Keeps a finished XMPP session's summary, up to `limits.max_summaries`.
-    pub fn keep_session(&mut self, s: SessionReport) {
+    /// The highest layer decoded: the Finesse stage reads notifications only
+    /// when it is [`Depth::Finesse`](crate::pipeline::Depth::Finesse).
+    pub fn set_depth(&mut self, depth: crate::pipeline::Depth) {
+        self.depth = depth;
+        let read_notifications = depth == crate::pipeline::Depth::Finesse;
+        self.finesse = finesse::Stage::new(&self.limits, read_notifications);
+    }
+
+    /// Keeps a finished XMPP session's summary, up to `limits.max_summaries`,
+    /// with what the Finesse stage counted for it.
+    pub fn keep_session(&mut self, mut s: SessionReport) {
+        let facts = self.finesse.take_session_facts(s.id);
+        s.xmpp.finesse_updates = facts.updates;
+        s.xmpp.last_agent_state = facts.last_agent_state;
         self.sessions_seen += 1;
         if self.sessions.len() < self.limits.max_summaries {
             self.sessions.push(s);
@@ -159,45 +159,5 @@ impl<'s> Context<'s> {
         event.session = session;
         self.findings.push(finding);
         event
-    }
-
-    /// Remembers a REST request carrying a `requestId` header.
-    pub fn remember_rest(
-        &mut self,
-        request_id: &str,
-        at: FrameRef,
-        stream: u64,
-        method: &str,
-        path: &str,
-    ) {
-        if request_id.is_empty() {
-            return;
-        }
-        if self.rest.len() >= MAX_PENDING_REST {
-            if let Some(oldest) = self.rest_order.pop_front() {
-                self.rest.remove(&oldest);
-            }
-        }
-        let pending = RestPending {
-            at,
-            stream,
-            method: method.to_owned(),
-            path: path.to_owned(),
-        };
-        if self.rest.insert(request_id.to_owned(), pending).is_none() {
-            self.rest_order.push_back(request_id.to_owned());
-        }
-    }
-
-    /// The REST request an update echoes, with the time between them.
-    pub fn match_rest(&self, request_id: Option<&str>, update_at: FrameRef) -> Option<RestRequest> {
-        let pending = self.rest.get(request_id.filter(|r| !r.is_empty())?)?;
-        Some(RestRequest {
-            frame: pending.at.frame,
-            stream: pending.stream,
-            method: pending.method.clone(),
-            path: pending.path.clone(),
-            ms_before_update: update_at.ts.nanos_since(pending.at.ts) as f64 / 1e6,
-        })
     }
 }

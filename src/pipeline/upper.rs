@@ -317,11 +317,7 @@ impl Upper {
                 ctx.show_secrets,
             ))),
             Guess::Xmpp => {
-                let mut framer =
-                    xmpp::StreamFramer::new(self.stream, &ctx.limits, ctx.show_secrets);
-                if ctx.depth != Depth::Finesse {
-                    framer.skip_notifications();
-                }
+                let framer = xmpp::StreamFramer::new(self.stream, &ctx.limits, ctx.show_secrets);
                 App::Xmpp(Box::new(XmppTcp {
                     framer,
                     id: ctx.new_session(),

@@ -4,10 +4,10 @@
 //! the Finesse notification parser with them; gives nothing back. The only
 //! property checked is the stage contract: no panic, bounded work.
 
-use super::{Session, Sink, Stanza, StreamFramer, TlsHandover, Transport};
+use super::{PubsubItem, Session, Sink, Stanza, StreamFramer, TlsHandover, Transport};
 use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Findings};
-use crate::finesse::{self, Update};
+use crate::finesse;
 use crate::limits::Limits;
 
 /// A sink that looks at every event (so serialisation runs too) and keeps nothing.
@@ -23,8 +23,8 @@ impl Sink for Discard {
     fn on_stanza(&mut self, stanza: &Stanza<'_>) {
         std::hint::black_box(serde_json::to_vec(stanza).ok());
     }
-    fn on_finesse(&mut self, _: &Stanza<'_>, update: Update) {
-        std::hint::black_box(update.summary());
+    fn on_pubsub_items(&mut self, _: &Stanza<'_>, items: &[PubsubItem<'_>]) {
+        std::hint::black_box(serde_json::to_vec(items).ok());
     }
     fn on_tls_handover(&mut self, handover: &TlsHandover) {
         std::hint::black_box(handover);

@@ -4,7 +4,7 @@
 //! or the TCP [`super::StreamFramer`]) with their direction and frames;
 //! parses each, follows the stream (open, features, STARTTLS, SASL, restart,
 //! bind, session, presence, iq pairs, pubsub, pings, close, stream errors)
-//! and emits one [`Stanza`] per element, then the Finesse updates it carried,
+//! and emits one [`Stanza`] per element, then the pubsub items it carried,
 //! then its findings. Keeps only small per-session state (pending iqs are
 //! capped by `max_pending_iqs`); never panics on input.
 
@@ -17,10 +17,9 @@ use super::iq::Tracker;
 use super::ns::Ns;
 use super::scan::{ItemKind, Pending, Scanner, Step};
 use super::summary::{End, Summary};
-use super::{Ending, Sink, Stanza, Transport};
+use super::{Ending, PubsubItem, Sink, Stanza, Transport};
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
-use crate::finesse::Update;
 use crate::limits::Limits;
 
 /// Where an element was: its direction and the frames of its first and last bytes.
@@ -75,17 +74,18 @@ pub(crate) enum Signal {
 
 /// What handling one element produced; emitted after its stanza.
 #[derive(Default)]
-pub(crate) struct Out {
+pub(crate) struct Out<'e> {
     pub(crate) summary: String,
     /// Findings not yet located (the session adds stream, direction and frame).
     pub(crate) findings: Vec<Finding>,
-    pub(crate) updates: Vec<Update>,
+    /// Payloads of the pubsub items the element carried.
+    pub(crate) items: Vec<PubsubItem<'e>>,
     /// Byte ranges of the element's text to replace by `[redacted]`.
     pub(crate) redact: Vec<(usize, usize)>,
     pub(crate) signal: Option<Signal>,
 }
 
-impl Out {
+impl Out<'_> {
     pub(crate) fn find(&mut self, level: Level, code: &'static str, message: impl Into<String>) {
         self.findings
             .push(Finding::new(level, Layer::Xmpp, code, message));
@@ -107,8 +107,6 @@ pub struct Session {
     pub(crate) gaps: u32,
     /// Parser buffers kept from one element to the next.
     scratch: Scratch,
-    /// Read the Finesse document inside pubsub notifications.
-    pub(crate) read_notifications: bool,
 }
 
 const REDACTED: &str = "[redacted]";
@@ -127,14 +125,7 @@ impl Session {
             opened: [false, false],
             gaps: 0,
             scratch: Scratch::default(),
-            read_notifications: true,
         }
-    }
-
-    /// Leaves the Finesse documents inside notifications unread (the stanza
-    /// is still summarised): for callers that never show them.
-    pub fn skip_notifications(&mut self) {
-        self.read_notifications = false;
     }
 
     /// What the session amounted to so far.
@@ -399,7 +390,7 @@ impl Session {
         &mut self,
         span: Span,
         el: &Element<'_>,
-        out: Out,
+        out: Out<'_>,
         sink: &mut impl Sink,
     ) -> Option<Signal> {
         self.touch(span);
@@ -423,8 +414,8 @@ impl Session {
             raw,
         };
         sink.on_stanza(&stanza);
-        for update in out.updates {
-            sink.on_finesse(&stanza, update);
+        if !out.items.is_empty() {
+            sink.on_pubsub_items(&stanza, &out.items);
         }
         for f in out.findings {
             sink.push_finding(

@@ -2,9 +2,9 @@
 //!
 //! Takes presence and message stanzas of a session; gives summaries in words
 //! (type, addresses, priority, show, status; message type and capped body),
-//! the client's initial presence for the session summary, and for each
-//! pubsub `<item>` carrying a `<notification>` the parsed Finesse update.
-//! Never keeps message bodies beyond the summary's cap.
+//! the client's initial presence for the session summary, and the payload
+//! elements of each pubsub event `<item>`, unread. Never keeps message
+//! bodies beyond the summary's cap.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -13,9 +13,9 @@ use super::element::NodeRef;
 use super::ns::Ns;
 use super::session::{Out, Session, Span};
 use super::summary::Presence;
+use super::PubsubItem;
 use crate::common::Dir;
-use crate::finding::{Finding, Layer, Level};
-use crate::finesse::{self, Payload};
+use crate::finding::Level;
 
 /// Characters of a message body shown in its summary.
 const BODY_CAP: usize = 120;
@@ -71,22 +71,9 @@ impl Session {
                 });
             }
         }
-        let finesse_gone = span.dir == Dir::ServerToClient
-            && ty.as_deref() == Some("unavailable")
-            && from.as_deref().is_some_and(|f| f.starts_with("finesse@"));
-        if finesse_gone {
-            out.find(
-                Level::Warn,
-                "xmpp.finesse_unavailable",
-                format!(
-                    "{} went unavailable: the Finesse service on this node is down (failover signal)",
-                    from.as_deref().unwrap_or_default()
-                ),
-            );
-        }
     }
 
-    pub(crate) fn message(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
+    pub(crate) fn message<'e>(&mut self, span: Span, root: NodeRef<'e, '_>, out: &mut Out<'e>) {
         if let Some(event) = root.child(Ns::PubsubEvent, "event") {
             self.pubsub_event(event, out);
             return;
@@ -119,7 +106,7 @@ impl Session {
         out.summary = s;
     }
 
-    fn pubsub_event(&mut self, event: NodeRef<'_, '_>, out: &mut Out) {
+    fn pubsub_event<'e>(&mut self, event: NodeRef<'e, '_>, out: &mut Out<'e>) {
         self.summary.pubsub_events += 1;
         let Some(op) = event.children().next() else {
             out.summary = "event (empty)".to_owned();
@@ -138,12 +125,13 @@ impl Session {
                 continue;
             }
             let id = item.attr("id");
-            if let Some(n) = item
-                .child(Ns::Pubsub, "notification")
-                .or_else(|| item.child_named("notification"))
-            {
-                let item_id = id.as_deref().map(str::to_owned);
-                self.notification(&node, item_id, n.text(), out);
+            for payload in item.children() {
+                out.items.push(PubsubItem {
+                    node: node.clone(),
+                    item_id: id.clone(),
+                    name: payload.local(),
+                    text: payload.text(),
+                });
             }
             items += 1;
             if items == 1 {
@@ -164,34 +152,5 @@ impl Session {
             let _ = write!(s, ", {retracted} retracted");
         }
         out.summary = s;
-    }
-
-    fn notification(&mut self, node: &str, item_id: Option<String>, text: &str, out: &mut Out) {
-        if !self.read_notifications {
-            return;
-        }
-        match finesse::parse_notification(text, &self.limits) {
-            Ok(mut update) => {
-                update.node = Some(node.to_owned()).filter(|n| !n.is_empty());
-                update.item_id = item_id;
-                if let Payload::User(u) = &update.payload {
-                    if let (Some(id), Some(state)) = (&u.login_id, &u.state) {
-                        // Written over the previous one: agents change state often.
-                        let last = self.summary.last_agent_state.get_or_insert_default();
-                        last.clear();
-                        let _ = write!(last, "{id} {state}");
-                    }
-                }
-                out.findings.extend(update.findings());
-                self.summary.finesse_updates += 1;
-                out.updates.push(update);
-            }
-            Err(e) => out.findings.push(Finding::new(
-                Level::Warn,
-                Layer::Finesse,
-                "finesse.malformed_notification",
-                format!("notification on {node} could not be read: {e}"),
-            )),
-        }
     }
 }

@@ -106,11 +106,6 @@ impl StreamFramer {
         }
     }
 
-    /// See [`Session::skip_notifications`].
-    pub fn skip_notifications(&mut self) {
-        self.session.skip_notifications();
-    }
-
     pub fn session(&self) -> &Session {
         &self.session
     }

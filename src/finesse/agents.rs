@@ -1,0 +1,143 @@
+//! The state changes of each agent, as the Finesse User updates announced
+//! them: the raw material of an agent's story (when it went READY or
+//! NOT_READY, with which reason, and whether the desktop asked for it).
+//!
+//! Takes User updates with where they were seen and the REST request they
+//! answer, if any; gives typed [`StateChange`] records per agent login id,
+//! in capture order. Never renders, and never holds more than
+//! [`MAX_AGENTS`] agents of [`MAX_CHANGES_PER_AGENT`] changes each.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::correlate::RestMatch;
+use super::User;
+use crate::common::FrameRef;
+
+/// Agents followed per capture; past that new agents are not recorded.
+pub(crate) const MAX_AGENTS: usize = 4096;
+/// State changes kept per agent; past that the agent's later changes are counted only.
+pub(crate) const MAX_CHANGES_PER_AGENT: usize = 4096;
+
+/// How an agent came to a state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum Entered {
+    /// The desktop asked with a REST call whose `requestId` the Update echoes.
+    Rest {
+        request_id: String,
+        request: RestMatch,
+    },
+    /// No REST request of the capture asked for it: the server changed the
+    /// state (a forced logout, a routed call), or the request was not captured.
+    ServerInitiated,
+}
+
+/// One state an agent entered, as a User update announced it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StateChange {
+    /// The frame of the Update's first byte.
+    pub at: FrameRef,
+    /// The XMPP session that carried the Update.
+    pub session: Option<u32>,
+    pub state: String,
+    pub reason_code: Option<String>,
+    pub reason_label: Option<String>,
+    pub entered: Entered,
+}
+
+/// The state changes of one agent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AgentStates {
+    pub changes: Vec<StateChange>,
+    /// Changes seen past [`MAX_CHANGES_PER_AGENT`], counted only.
+    pub not_kept: u64,
+}
+
+/// Every agent's state changes, by login id.
+#[derive(Debug, Default)]
+pub(crate) struct AgentLog {
+    by_agent: BTreeMap<String, AgentStates>,
+}
+
+impl AgentLog {
+    /// Records the state a User update announces, when it differs from the
+    /// agent's last recorded state or reason (an Update repeating the state
+    /// is not a change).
+    pub(crate) fn on_user(
+        &mut self,
+        user: &User,
+        at: FrameRef,
+        session: Option<u32>,
+        request_id: Option<&str>,
+        rest: Option<&RestMatch>,
+    ) {
+        let (Some(agent), Some(state)) = (&user.login_id, &user.state) else {
+            return;
+        };
+        let reason = user.reason_code.as_ref();
+        let reason_code = reason
+            .and_then(|r| r.code.clone().or_else(|| r.id.clone()))
+            .or_else(|| user.reason_code_id.clone());
+        let reason_label = reason.and_then(|r| r.label.clone());
+        if !self.by_agent.contains_key(agent) && self.by_agent.len() >= MAX_AGENTS {
+            return;
+        }
+        let states = self.by_agent.entry(agent.clone()).or_default();
+        let last = states.changes.last();
+        if last.is_some_and(|l| l.state == *state && l.reason_code == reason_code) {
+            return;
+        }
+        if states.changes.len() >= MAX_CHANGES_PER_AGENT {
+            states.not_kept += 1;
+            return;
+        }
+        let entered = match (request_id, rest) {
+            (Some(id), Some(request)) => Entered::Rest {
+                request_id: id.to_owned(),
+                request: request.clone(),
+            },
+            _ => Entered::ServerInitiated,
+        };
+        states.changes.push(StateChange {
+            at,
+            session,
+            state: state.clone(),
+            reason_code,
+            reason_label,
+            entered,
+        });
+    }
+
+    pub(crate) fn agents(&self) -> &BTreeMap<String, AgentStates> {
+        &self.by_agent
+    }
+
+    /// Bytes of the records held now (strings counted by length).
+    pub(crate) fn held_bytes(&self) -> usize {
+        let record = std::mem::size_of::<StateChange>();
+        self.by_agent
+            .iter()
+            .map(|(agent, states)| {
+                let strings: usize = states
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        c.state.len()
+                            + c.reason_code.as_ref().map_or(0, String::len)
+                            + c.reason_label.as_ref().map_or(0, String::len)
+                            + match &c.entered {
+                                Entered::Rest {
+                                    request_id,
+                                    request,
+                                } => request_id.len() + request.method.len() + request.path.len(),
+                                Entered::ServerInitiated => 0,
+                            }
+                    })
+                    .sum();
+                agent.len() + strings + record * states.changes.len()
+            })
+            .sum()
+    }
+}
