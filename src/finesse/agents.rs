@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::correlate::RestMatch;
+use super::correlate::{prefix, RestMatch, MAX_REQUEST_ID_BYTES};
 use super::User;
 use crate::common::FrameRef;
 
@@ -24,7 +24,8 @@ pub(crate) const MAX_CHANGES_PER_AGENT: usize = 4096;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "how", rename_all = "snake_case")]
 pub enum Entered {
-    /// The desktop asked with a REST call whose `requestId` the Update echoes.
+    /// The desktop asked with a REST call whose `requestId` the Update
+    /// echoes (its first `MAX_REQUEST_ID_BYTES`, as it was matched).
     Rest {
         request_id: String,
         request: RestMatch,
@@ -95,7 +96,7 @@ impl AgentLog {
         }
         let entered = match (request_id, rest) {
             (Some(id), Some(request)) => Entered::Rest {
-                request_id: id.to_owned(),
+                request_id: prefix(id, MAX_REQUEST_ID_BYTES).to_owned(),
                 request: request.clone(),
             },
             _ => Entered::ServerInitiated,

@@ -9,7 +9,8 @@
 //! `requestId`) and the findings: the update's own (failover, forced
 //! logout, API errors), `finesse.malformed_notification`,
 //! `finesse.slow_update`, `xmpp.finesse_unavailable` (a presence from
-//! `finesse@…`) and `http.rest_error`. Keeps per XMPP session the update
+//! `finesse@…`), `http.rest_error` and `finesse.request_id_cut` (said once
+//! per capture). Keeps per XMPP session the update
 //! count and last agent state, and per agent the state changes it saw
 //! ([`StateChange`]). Never renders and never holds payload bytes beyond
 //! one call; every record kept is capped.
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::agents::{AgentLog, AgentStates};
-use super::correlate::{RestLog, RestMatch};
+use super::correlate::{RestLog, RestMatch, MAX_REQUEST_ID_BYTES};
 use super::{parse_notification, rest_failure, Payload, RestCall, Update};
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings, Layer, Level};
@@ -101,6 +102,8 @@ pub struct Stage {
     /// that never show them; presence and REST are still followed).
     read_notifications: bool,
     rest: RestLog,
+    /// A `requestId` was cut to its start (said once per capture).
+    id_cut_said: bool,
     sessions: BTreeMap<u32, SessionFacts>,
     agents: AgentLog,
 }
@@ -111,6 +114,7 @@ impl Stage {
             limits: limits.clone(),
             read_notifications,
             rest: RestLog::default(),
+            id_cut_said: false,
             sessions: BTreeMap::new(),
             agents: AgentLog::default(),
         }
@@ -209,8 +213,16 @@ impl Stage {
     pub fn on_rest_exchange(&mut self, exchange: &RestExchange<'_>, sink: &mut impl Findings) {
         if let Some(q) = &exchange.request {
             if let Some(id) = q.request_id {
-                self.rest
+                let cut = self
+                    .rest
                     .remember(id, q.at, exchange.stream, q.method, q.path);
+                if let Some(len) = cut.id_len.filter(|_| !self.id_cut_said) {
+                    self.id_cut_said = true;
+                    let f = request_id_cut(len)
+                        .at(q.at)
+                        .in_stream(exchange.stream, Some(Dir::ClientToServer));
+                    sink.push_finding(f);
+                }
             }
         }
         let (Some(q), Some(r)) = (&exchange.request, &exchange.response) else {
@@ -252,6 +264,17 @@ impl Stage {
             .sum();
         self.rest.held_bytes() + sessions + self.agents.held_bytes()
     }
+}
+
+fn request_id_cut(len: usize) -> Finding {
+    Finding::new(
+        Level::Warn,
+        Layer::Finesse,
+        "finesse.request_id_cut",
+        format!(
+            "a REST requestId of {len} bytes (a Finesse desktop sends 36) is kept as its first {MAX_REQUEST_ID_BYTES} bytes: Updates are matched to it on that start (said once per capture)"
+        ),
+    )
 }
 
 fn slow_update(rest: &RestMatch, request_id: &str) -> Finding {

@@ -288,3 +288,21 @@ fn held_bytes_counts_requests_and_facts_and_drops_what_is_taken() {
     stage.take_session_facts(3);
     assert!(stage.held_bytes() < with_facts);
 }
+
+#[test]
+fn a_cut_request_id_is_said_once_and_still_matched() {
+    let mut stage = Stage::new(&Limits::default(), true);
+    let mut log = Log::default();
+    let long = "x".repeat(60_000);
+    put_state(&mut stage, frame(1, 0), &long, &mut log);
+    put_state(&mut stage, frame(2, 0), &format!("y{long}"), &mut log);
+    assert_eq!(
+        log.lines,
+        ["finding finesse.request_id_cut frame Some(1) stream Some(5)"]
+    );
+    assert!(log.findings[0].message.contains("of 60000 bytes"));
+    let update = notification("/finesse/api/User/1001", &user("READY", "", &long));
+    feed(&mut stage, &mut log, &[(3, 40, update)]);
+    assert_eq!(log.updates[0].1.as_ref().map(|r| r.frame), Some(1));
+    assert!(stage.held_bytes() < 4 * 1024);
+}
