@@ -23,7 +23,6 @@ mod conn;
 mod context;
 mod convert;
 mod follow;
-mod sessions;
 mod upper;
 
 pub(crate) use analysis::describe_ending;

@@ -1,6 +1,7 @@
 //! State shared by every connection of one capture: where events go, XMPP
-//! session numbering, BOSH sessions and the Finesse stage (which matches
-//! Updates to REST requests across connections).
+//! session numbering, BOSH sessions, the Finesse stage (which matches
+//! Updates to REST requests across connections) and the reconnect analysis
+//! (which compares the sessions of one user).
 //!
 //! Takes events and findings from the connection adapters; gives them to the
 //! [`EventSink`] in the order they happen, and keeps what the report needs
@@ -14,6 +15,7 @@ use crate::limits::Limits;
 use crate::report::event::Event;
 use crate::report::findings::FindingLog;
 use crate::report::model::{ConnectionReport, SessionReport};
+use crate::xmpp;
 
 /// Where events go as they happen: an NDJSON writer, or a collector for the
 /// table/JSON/HTML timeline.
@@ -53,6 +55,8 @@ pub(crate) struct Context<'s> {
     pub bosh: crate::pipeline::bosh::BoshState,
     /// Capture-wide: Updates and REST requests of every connection meet here.
     pub finesse: finesse::Stage,
+    /// The kept sessions, by user, for reconnect and failover findings.
+    pub reconnects: xmpp::reconnect::Reconnects,
 }
 
 impl<'s> Context<'s> {
@@ -80,6 +84,7 @@ impl<'s> Context<'s> {
             sessions_seen: 0,
             bosh: Default::default(),
             finesse,
+            reconnects: Default::default(),
         }
     }
 
@@ -109,6 +114,16 @@ impl<'s> Context<'s> {
         s.xmpp.last_agent_state = facts.last_agent_state;
         self.sessions_seen += 1;
         if self.sessions.len() < self.limits.max_summaries {
+            self.reconnects.on_session(xmpp::reconnect::SessionFacts {
+                id: s.id,
+                user: xmpp::reconnect::SessionFacts::user_of(&s.xmpp),
+                server: s.server,
+                start: s.start,
+                end: s.end,
+                first: s.xmpp.first,
+                first_stream: s.streams.first().copied(),
+                ended: s.ended.clone(),
+            });
             self.sessions.push(s);
         } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {
             self.summary_limit(Layer::Xmpp, "xmpp.summary_limit", "XMPP sessions");

@@ -32,6 +32,7 @@ mod framer;
 pub(crate) mod fuzz;
 mod iq;
 mod ns;
+pub mod reconnect;
 mod sasl;
 mod scan;
 mod session;
