@@ -296,14 +296,13 @@ impl WsOut<'_, '_, '_> {
 
     /// Starts the XMPP session at the first message that needs it.
     fn start_xmpp_if_needed(&mut self, text: &str) {
-        if self.xmpp.is_none() && (self.wants_xmpp || looks_like_xmpp(text)) {
-            let session = xmpp::Session::new(
-                self.stream,
-                xmpp::Transport::WebSocket,
-                &self.ctx.limits,
-                self.ctx.show_secrets,
-            );
-            let id = self.ctx.new_session();
+        if self.xmpp.is_some() {
+            return;
+        }
+        if self.wants_xmpp || xmpp::detect::looks_like_ws_message(text) {
+            let (id, session) = self
+                .ctx
+                .start_xmpp_session(self.stream, xmpp::Transport::WebSocket);
             *self.xmpp = Some(Box::new(XmppOverWs {
                 session,
                 id,
@@ -311,24 +310,6 @@ impl WsOut<'_, '_, '_> {
             }));
         }
     }
-}
-
-/// Text that starts like an RFC 7395 (or legacy) XMPP element.
-fn looks_like_xmpp(text: &str) -> bool {
-    const STARTS: [&str; 9] = [
-        "<open",
-        "<close",
-        "<stream:",
-        "<?xml",
-        "<iq",
-        "<presence",
-        "<message",
-        "<auth",
-        "<success",
-    ];
-    let t = text.trim_start();
-    STARTS.iter().any(|s| t.starts_with(s))
-        || (t.starts_with('<') && t.contains("urn:ietf:params:xml:ns:xmpp"))
 }
 
 impl Findings for WsOut<'_, '_, '_> {

@@ -72,13 +72,7 @@ fn feed_body(ctx: &mut Context, body: &bosh::Body) {
         if ctx.bosh.by_sid.len() >= ctx.limits.max_bosh_sessions.max(1) {
             make_room(ctx, body.first);
         }
-        let session = xmpp::Session::new(
-            body.stream,
-            xmpp::Transport::Bosh,
-            &ctx.limits,
-            ctx.show_secrets,
-        );
-        let id = ctx.new_session();
+        let (id, session) = ctx.start_xmpp_session(body.stream, xmpp::Transport::Bosh);
         ctx.bosh.by_sid.insert(
             sid.clone(),
             BoshXmpp {

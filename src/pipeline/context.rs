@@ -138,10 +138,18 @@ impl<'s> Context<'s> {
         self.finding(Finding::new(Level::Warn, layer, code, message), None, None);
     }
 
-    /// A new XMPP session number (1-based).
-    pub fn new_session(&mut self) -> u32 {
+    /// A new XMPP session carried by connection `stream` over `transport`,
+    /// configured from the capture's options, with its report number
+    /// (1-based, in the order sessions start): the one place XMPP sessions
+    /// are made.
+    pub fn start_xmpp_session(
+        &mut self,
+        stream: u64,
+        transport: xmpp::Transport,
+    ) -> (u32, xmpp::Session) {
         self.next_session += 1;
-        self.next_session
+        let session = xmpp::Session::new(stream, transport, &self.limits, self.show_secrets);
+        (self.next_session, session)
     }
 
     pub fn emit(&mut self, event: Event) {

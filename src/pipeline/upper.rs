@@ -317,11 +317,9 @@ impl Upper {
                 ctx.show_secrets,
             ))),
             Guess::Xmpp => {
-                let framer = xmpp::StreamFramer::new(self.stream, &ctx.limits, ctx.show_secrets);
-                App::Xmpp(Box::new(XmppTcp {
-                    framer,
-                    id: ctx.new_session(),
-                }))
+                let (id, session) = ctx.start_xmpp_session(self.stream, xmpp::Transport::Tcp);
+                let framer = xmpp::StreamFramer::over(session);
+                App::Xmpp(Box::new(XmppTcp { framer, id }))
             }
             // `http` and `tls` stop here: the bytes are counted as unparsed, without a finding.
             Guess::WebSocket if ctx.depth == Depth::Http => App::Opaque,

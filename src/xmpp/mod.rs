@@ -26,6 +26,7 @@
 //! `xmpp.connection_timeout`, `xmpp.stream_error`, `xmpp.redirect`,
 //! `xmpp.ended_without_close`.
 
+pub mod detect;
 mod element;
 mod escaped;
 mod framer;

@@ -99,8 +99,13 @@ pub struct StreamFramer {
 impl StreamFramer {
     /// A connection with Wireshark's `tcp.stream` index `stream`.
     pub fn new(stream: u64, limits: &Limits, show_secrets: bool) -> StreamFramer {
+        Self::over(Session::new(stream, Transport::Tcp, limits, show_secrets))
+    }
+
+    /// Frames the stream of a session made elsewhere (over [`Transport::Tcp`]).
+    pub fn over(session: Session) -> StreamFramer {
         StreamFramer {
-            session: Session::new(stream, Transport::Tcp, limits, show_secrets),
+            session,
             dirs: [Direction::new(), Direction::new()],
             finished: false,
         }
