@@ -68,7 +68,9 @@ impl<'s> Context<'s> {
         sink: &'s mut dyn EventSink,
     ) -> Self {
         let finesse = finesse::Stage::new(&limits, true);
+        let bosh = crate::http::bosh::Route::new(&limits);
         Context {
+            bosh,
             limits,
             show_secrets,
             raw,
@@ -82,7 +84,6 @@ impl<'s> Context<'s> {
             connections: Vec::new(),
             connections_seen: 0,
             sessions_seen: 0,
-            bosh: Default::default(),
             finesse,
             reconnects: Default::default(),
         }
