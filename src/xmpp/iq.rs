@@ -58,6 +58,16 @@ const NAME_CAP: usize = 256;
 const MAX_IQ_ID: usize = 256;
 
 impl Tracker {
+    /// Bytes of the requests waiting for a reply (ids counted twice: by id and by age).
+    pub(crate) fn held_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<Pending>() + std::mem::size_of::<u64>();
+        self.pending
+            .iter()
+            .flat_map(|p| p.keys())
+            .map(|id| 2 * id.len() + entry)
+            .sum()
+    }
+
     /// Adds a request; past `cap` in its direction the oldest is forgotten
     /// (true then).
     fn insert(&mut self, dir: Dir, id: String, pending: Pending, cap: usize) -> bool {

@@ -128,6 +128,12 @@ impl Session {
         }
     }
 
+    /// Bytes the session holds now beyond its summary: requests waiting for
+    /// a reply and parser buffers (both capped by [`Limits`]).
+    pub fn held_bytes(&self) -> usize {
+        self.iqs.held_bytes() + self.scratch.held_bytes()
+    }
+
     /// What the session amounted to so far.
     pub fn summary(&self) -> &Summary {
         &self.summary

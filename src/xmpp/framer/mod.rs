@@ -111,6 +111,12 @@ impl StreamFramer {
         }
     }
 
+    /// Bytes held now: each direction's element in progress, and the session's.
+    pub fn held_bytes(&self) -> usize {
+        let items: usize = self.dirs.iter().map(|d| d.buf.capacity()).sum();
+        items + self.session.held_bytes()
+    }
+
     pub fn session(&self) -> &Session {
         &self.session
     }
