@@ -339,7 +339,7 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
         let buffer = std::mem::take(&mut over.events);
         let mut out = XmppOut::with_buffer(self.ctx, stream, Some(over.id), buffer);
         over.session
-            .on_text_spanning(m.dir, m.frame, m.last_frame, text, &mut out);
+            .on_ws_message(m.dir, m.frame, m.last_frame, text, &mut out);
         let shown = if !out.ctx.xmpp_message_text {
             // The stanza events say what the message held; its text only with --raw or `ws`.
             None

@@ -162,9 +162,11 @@ impl Session {
         }
     }
 
-    /// Like [`Session::on_element_spanning`], for text already known to be
-    /// UTF-8 (a WebSocket text message): it is not checked again.
-    pub fn on_text_spanning(
+    /// One complete WebSocket text message (RFC 7395), seen from frame
+    /// `first` to `last`: like [`Session::on_element_spanning`], for text
+    /// already known to be UTF-8 (it is not checked again). No bytes need be
+    /// under it: a HAR `_webSocketMessages` entry feeds it the same way.
+    pub fn on_ws_message(
         &mut self,
         dir: Dir,
         first: FrameRef,

@@ -769,3 +769,18 @@ fn a_message_of_countless_elements_stops_at_the_node_cap() {
         .summary
         .contains("more than 100 elements in one message"));
 }
+
+/// The entry for inputs without TCP under them (a HAR's WebSocket messages):
+/// the same conversation gives the same stanzas and findings as elements.
+#[test]
+fn whole_websocket_messages_give_what_elements_give() {
+    let (_, by_element) = run(&finesse_conversation(), false);
+    let mut session = Session::new(7, Transport::WebSocket, &Limits::default(), false);
+    let mut by_message = Collect::default();
+    for (dir, n, ms, xml) in finesse_conversation() {
+        let at = frame(n, ms);
+        session.on_ws_message(dir, at, at, &xml, &mut by_message);
+    }
+    assert_eq!(by_message.log, by_element.log);
+    assert_eq!(by_message.stanzas, by_element.stanzas);
+}
