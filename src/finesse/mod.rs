@@ -19,6 +19,7 @@
 
 mod agents;
 mod correlate;
+pub(crate) mod fuzz;
 mod map;
 mod rest;
 mod stage;
