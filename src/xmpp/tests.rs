@@ -1,5 +1,6 @@
 //! Session tests: whole conversations as a Finesse desktop has them over
-//! WebSocket (DOMAIN.md §2), and the failures support engineers look for.
+//! WebSocket (RFC 7395 framing, SASL PLAIN, Strophe.js iq ids, pubsub
+//! subscriptions and pings), and the failures support engineers look for.
 
 use super::testkit::{frame, Collect};
 use super::*;
