@@ -1,6 +1,6 @@
 //! Payloads follow Cisco's documented formats (Finesse Web Services Developer
 //! Guide: User, Dialog, Team, Queue, SystemInfo and asynchronous apiErrors)
-//! as Finesse 12.x publishes them; they are the text of `<notification>`
+//! as Finesse publishes them; they are the text of `<notification>`
 //! after the stanza parse.
 
 use super::*;
