@@ -19,6 +19,7 @@ use crate::tcp::{self, Reassembler};
 mod adapters;
 mod analysis;
 mod bosh;
+mod capture_wide;
 mod conn;
 mod context;
 mod convert;

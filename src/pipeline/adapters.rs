@@ -102,14 +102,14 @@ impl xmpp::Sink for XmppOut<'_, '_> {
         self.events.push(event);
         let at = self.stanza_at(stanza);
         let mut out = FinesseOut::default();
-        self.ctx.finesse.on_stanza(&at, stanza, &mut out);
+        self.ctx.wide.finesse.on_stanza(&at, stanza, &mut out);
         self.take_finesse(stanza, out);
     }
 
     fn on_pubsub_items(&mut self, stanza: &xmpp::Stanza<'_>, items: &[xmpp::PubsubItem<'_>]) {
         let at = self.stanza_at(stanza);
         let mut out = FinesseOut::default();
-        self.ctx.finesse.on_pubsub_items(&at, items, &mut out);
+        self.ctx.wide.finesse.on_pubsub_items(&at, items, &mut out);
         self.take_finesse(stanza, out);
     }
 
@@ -232,7 +232,7 @@ impl http::Sink for HttpOut<'_, '_> {
             }),
         };
         let mut out = FinesseOut::default();
-        self.ctx.finesse.on_rest_exchange(&rest, &mut out);
+        self.ctx.wide.finesse.on_rest_exchange(&rest, &mut out);
         for item in out.items {
             if let FinesseItem::Finding(finding) = item {
                 self.push_finding(finding);

@@ -63,7 +63,7 @@ pub fn analyze(
     crate::pipeline::bosh::finish(&mut ctx);
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
-    for finding in ctx.reconnects.findings() {
+    for finding in ctx.wide.reconnect_findings() {
         ctx.finding(finding, None, None);
     }
     let mut connections = std::mem::take(&mut ctx.connections);

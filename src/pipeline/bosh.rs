@@ -23,7 +23,7 @@ pub(crate) fn feed(ctx: &mut Context, stream: u64, events: &[bosh::Event]) {
     for event in events {
         // The route is part of the context the findings go to: gather them first.
         let mut found = Vec::new();
-        ctx.bosh.check(event, &mut found);
+        ctx.wide.bosh.check(event, &mut found);
         let mut located = StreamFindings {
             ctx,
             stream,
@@ -39,7 +39,7 @@ pub(crate) fn feed(ctx: &mut Context, stream: u64, events: &[bosh::Event]) {
 }
 
 fn feed_body(ctx: &mut Context, body: &bosh::Body) {
-    let mut x = match ctx.bosh.claim(body) {
+    let mut x = match ctx.wide.bosh.claim(body) {
         bosh::Claim::Skip => return,
         bosh::Claim::Known(routed) => routed,
         bosh::Claim::New { sid, evicted } => {
@@ -75,12 +75,12 @@ fn feed_body(ctx: &mut Context, body: &bosh::Body) {
         x.session.on_transport_end(Some(body.first), how, &mut out);
     }
     out.flush();
-    ctx.bosh.put_back(x);
+    ctx.wide.bosh.put_back(x);
 }
 
 /// End of capture: every BOSH XMPP session finishes, in session order.
 pub(crate) fn finish(ctx: &mut Context) {
-    for x in ctx.bosh.finish() {
+    for x in ctx.wide.bosh.finish() {
         retire(ctx, x);
     }
 }

@@ -1,7 +1,7 @@
-//! State shared by every connection of one capture: where events go, XMPP
-//! session numbering, BOSH sessions, the Finesse stage (which matches
-//! Updates to REST requests across connections) and the reconnect analysis
-//! (which compares the sessions of one user).
+//! State shared by every connection of one capture: the options, where
+//! events go, the summaries and findings kept for the report, and the
+//! capture-wide layer ([`CaptureWide`]: session numbering, BOSH sessions,
+//! the Finesse stage, the reconnect analysis).
 //!
 //! Takes events and findings from the connection adapters; gives them to the
 //! [`EventSink`] in the order they happen, and keeps what the report needs
@@ -10,8 +10,8 @@
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
-use crate::finesse;
 use crate::limits::Limits;
+use crate::pipeline::capture_wide::CaptureWide;
 use crate::report::event::Event;
 use crate::report::findings::FindingLog;
 use crate::report::model::{ConnectionReport, SessionReport};
@@ -46,17 +46,13 @@ pub(crate) struct Context<'s> {
     pub depth: crate::pipeline::Depth,
     pub sink: &'s mut dyn EventSink,
     pub findings: FindingLog,
-    next_session: u32,
     pub sessions: Vec<SessionReport>,
     pub connections: Vec<ConnectionReport>,
     /// Connections and sessions that ended, kept or not (see `max_summaries`).
     pub connections_seen: u64,
     pub sessions_seen: u64,
-    pub bosh: crate::pipeline::bosh::BoshState,
-    /// Capture-wide: Updates and REST requests of every connection meet here.
-    pub finesse: finesse::Stage,
-    /// The kept sessions, by user, for reconnect and failover findings.
-    pub reconnects: xmpp::reconnect::Reconnects,
+    /// What spans connections.
+    pub wide: CaptureWide,
 }
 
 impl<'s> Context<'s> {
@@ -67,10 +63,9 @@ impl<'s> Context<'s> {
         xmpp_message_text: bool,
         sink: &'s mut dyn EventSink,
     ) -> Self {
-        let finesse = finesse::Stage::new(&limits, true);
-        let bosh = crate::http::bosh::Route::new(&limits);
+        let wide = CaptureWide::new(&limits, true);
         Context {
-            bosh,
+            wide,
             limits,
             show_secrets,
             raw,
@@ -79,13 +74,10 @@ impl<'s> Context<'s> {
             depth: crate::pipeline::Depth::default(),
             sink,
             findings: FindingLog::default(),
-            next_session: 0,
             sessions: Vec::new(),
             connections: Vec::new(),
             connections_seen: 0,
             sessions_seen: 0,
-            finesse,
-            reconnects: Default::default(),
         }
     }
 
@@ -100,31 +92,21 @@ impl<'s> Context<'s> {
     }
 
     /// The highest layer decoded: the Finesse stage reads notifications only
-    /// when it is [`Depth::Finesse`](crate::pipeline::Depth::Finesse).
+    /// when it is [`Depth::Finesse`](crate::pipeline::Depth::Finesse). Set
+    /// before the first packet.
     pub fn set_depth(&mut self, depth: crate::pipeline::Depth) {
         self.depth = depth;
         let read_notifications = depth == crate::pipeline::Depth::Finesse;
-        self.finesse = finesse::Stage::new(&self.limits, read_notifications);
+        self.wide = CaptureWide::new(&self.limits, read_notifications);
     }
 
     /// Keeps a finished XMPP session's summary, up to `limits.max_summaries`,
     /// with what the Finesse stage counted for it.
     pub fn keep_session(&mut self, mut s: SessionReport) {
-        let facts = self.finesse.take_session_facts(s.id);
-        s.xmpp.finesse_updates = facts.updates;
-        s.xmpp.last_agent_state = facts.last_agent_state;
         self.sessions_seen += 1;
-        if self.sessions.len() < self.limits.max_summaries {
-            self.reconnects.on_session(xmpp::reconnect::SessionFacts {
-                id: s.id,
-                user: xmpp::reconnect::SessionFacts::user_of(&s.xmpp),
-                server: s.server,
-                start: s.start,
-                end: s.end,
-                first: s.xmpp.first,
-                first_stream: s.streams.first().copied(),
-                ended: s.ended.clone(),
-            });
+        let kept = self.sessions.len() < self.limits.max_summaries;
+        self.wide.file_session(&mut s, kept);
+        if kept {
             self.sessions.push(s);
         } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {
             self.summary_limit(Layer::Xmpp, "xmpp.summary_limit", "XMPP sessions");
@@ -148,9 +130,9 @@ impl<'s> Context<'s> {
         stream: u64,
         transport: xmpp::Transport,
     ) -> (u32, xmpp::Session) {
-        self.next_session += 1;
+        let id = self.wide.number_session();
         let session = xmpp::Session::new(stream, transport, &self.limits, self.show_secrets);
-        (self.next_session, session)
+        (id, session)
     }
 
     pub fn emit(&mut self, event: Event) {
