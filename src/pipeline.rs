@@ -16,7 +16,6 @@ use crate::report::findings::FindingLog;
 use crate::report::streams::StreamsReport;
 use crate::tcp::{self, Reassembler};
 
-mod adapters;
 mod analysis;
 mod bosh;
 mod capture_wide;
@@ -24,6 +23,7 @@ mod conn;
 mod context;
 mod convert;
 mod follow;
+mod stage_sinks;
 mod upper;
 
 pub(crate) use analysis::describe_ending;

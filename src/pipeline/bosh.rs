@@ -9,9 +9,9 @@
 
 use crate::finding::Findings;
 use crate::http::bosh;
-use crate::pipeline::adapters::{StreamFindings, XmppOut};
 use crate::pipeline::context::Context;
 use crate::pipeline::describe_ending;
+use crate::pipeline::stage_sinks::{StreamFindings, XmppOut};
 use crate::report::model::SessionReport;
 use crate::xmpp;
 

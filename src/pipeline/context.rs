@@ -3,7 +3,7 @@
 //! capture-wide layer ([`CaptureWide`]: session numbering, BOSH sessions,
 //! the Finesse stage, the reconnect analysis).
 //!
-//! Takes events and findings from the connection adapters; gives them to the
+//! Takes events and findings from the stage sinks; gives them to the
 //! [`EventSink`] in the order they happen, and keeps what the report needs
 //! at the end (session and connection summaries, a bounded finding log).
 //! Never holds payload bytes.

@@ -13,8 +13,8 @@ use std::mem;
 
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
-use crate::pipeline::adapters::{HttpOut, WsOut, XmppOut, XmppOverWs};
 use crate::pipeline::context::Context;
+use crate::pipeline::stage_sinks::{HttpOut, WsOut, XmppOut, XmppOverWs};
 use crate::pipeline::Depth;
 use crate::{http, tls, ws, xmpp};
 

@@ -1,4 +1,4 @@
-//! The sinks between stages: each adapter receives one stage's events,
+//! The sinks between stages: each receives one stage's events,
 //! turns them into report events (located in the connection and XMPP
 //! session) and feeds the stage above where there is one (XMPP stanzas and
 //! REST exchanges go on to the capture-wide Finesse stage).
