@@ -290,6 +290,9 @@ impl Upper {
                 let mut out = XmppOut::new(ctx, stream, Some(x.id));
                 x.framer.finish(&mut out);
                 out.flush();
+                for dir in Dir::BOTH {
+                    self.unparsed[dir.index()] += x.framer.unparsed(dir);
+                }
                 Some(FinishedSession {
                     id: x.id,
                     summary: x.framer.summary().clone(),
@@ -351,20 +354,30 @@ impl Upper {
     /// What the pending bytes look like: the first direction to give a
     /// definite answer wins; a direction without bytes yet waits.
     fn guess(&self, ctx: &Context, via_tls: bool, at_end: bool) -> Guess {
-        let mut unknown = [false; 2];
         let [c2s, s2c] = &self.probe;
         let max_frame = ctx.limits.max_ws_resync_frame as u64;
         let websocket = ws::probe([c2s, s2c], Some(self.ports), max_frame, at_end);
+        let answer = |dir: Dir| classify(&self.probe[dir.index()], dir, via_tls, websocket);
+        let full = self.probe.iter().any(|p| p.len() >= PROBE_LIMIT);
+        if answer(Dir::ClientToServer) == Guess::Tls {
+            // A TLS client may have reached a server that speaks plain XMPP
+            // (the XMPP stage names that): the server's first bytes tell.
+            return match answer(Dir::ServerToClient) {
+                Guess::Xmpp => Guess::Xmpp,
+                Guess::NeedMore if !at_end && !full => Guess::NeedMore,
+                _ => Guess::Tls,
+            };
+        }
+        let mut unknown = [false; 2];
         for dir in Dir::BOTH {
             let bytes = &self.probe[dir.index()];
             let full = bytes.len() >= PROBE_LIMIT;
-            match classify(bytes, dir, via_tls, websocket) {
+            match answer(dir) {
                 Guess::NeedMore => unknown[dir.index()] = full || (at_end && !bytes.is_empty()),
                 Guess::Unknown => unknown[dir.index()] = true,
                 definite => return definite,
             }
         }
-        let full = self.probe.iter().any(|p| p.len() >= PROBE_LIMIT);
         // Both sides unknown, one side past the probe limit (never buffer
         // more), or the end: the protocol is not one xmppcap decodes.
         if unknown == [true, true] || full || at_end {
@@ -477,16 +490,10 @@ fn classify(bytes: &[u8], dir: Dir, via_tls: bool, websocket: ws::Probe) -> Gues
         http::Probe::NeedMore => maybe = true,
         http::Probe::NotHttp => {}
     }
-    let text = bytes
-        .iter()
-        .position(|b| !b" \t\r\n".contains(b))
-        .and_then(|i| bytes.get(i..));
-    match text {
-        Some([b'<', next, ..]) if next.is_ascii_alphabetic() || b"?!/".contains(next) => {
-            return Guess::Xmpp
-        }
-        Some([b'<']) | None => maybe = true,
-        _ => {}
+    match xmpp::detect(bytes) {
+        xmpp::Probe::Xmpp => return Guess::Xmpp,
+        xmpp::Probe::NeedMore => maybe = true,
+        xmpp::Probe::NotXmpp => {}
     }
     match websocket {
         ws::Probe::WebSocket => return Guess::WebSocket,

@@ -3,29 +3,29 @@
 //!
 //! Takes `<iq>` elements of a session; gives summaries in words with the
 //! round-trip latency on each reply, fills the session summary (JID,
-//! subscriptions, ping statistics) and, at the end, findings for requests
-//! that never got an answer. Holds at most `max_pending_iqs` open requests
-//! per direction: the oldest is dropped (with a finding) to make room.
+//! subscriptions, ping statistics), findings on subscriptions as Cisco's
+//! guidance sees them (redundant, bare JID) and, at the end, findings for
+//! requests that never got an answer and subscriptions never unsubscribed.
+//! Holds at most `max_pending_iqs` open requests per direction: the oldest
+//! is dropped (with a finding) to make room.
 
 use std::collections::BTreeMap;
 
 use super::element::NodeRef;
 use super::ns::Ns;
 use super::session::{Out, Session, Span};
-use super::stanzas::cap;
-use super::summary::{Bind, Subscription, Summary};
+use super::summary::{Bind, Summary};
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 
 /// A Finesse desktop pings about every 10 s with a 10 s timeout.
 const PING_TIMEOUT_MS: f64 = 10_000.0;
-/// Subscriptions kept in the summary (a session normally has a handful).
-const MAX_SUBSCRIPTIONS: usize = 256;
 /// Unanswered-request findings reported one by one before being counted.
 const MAX_UNANSWERED_FINDINGS: usize = 10;
 
+/// What a pending request asked for.
 #[derive(Debug)]
-enum Kind {
+pub(super) enum Kind {
     Bind { resource: Option<String> },
     Session,
     Ping,
@@ -50,9 +50,6 @@ pub(crate) struct Tracker {
     seq: u64,
     evicted: bool,
 }
-
-/// Characters of a pubsub node, JID or subid kept in the summary.
-const NAME_CAP: usize = 256;
 
 /// Longest iq id tracked for its reply (real ones are a few dozen bytes).
 const MAX_IQ_ID: usize = 256;
@@ -244,61 +241,6 @@ impl Session {
         }
     }
 
-    fn pubsub_request(&mut self, span: Span, pubsub: NodeRef<'_, '_>, out: &mut Out) -> Kind {
-        let Some(op) = pubsub.children().next() else {
-            return Kind::Other {
-                what: "pubsub (empty)".to_owned(),
-            };
-        };
-        // Kept in the session summary: clipped like any captured name.
-        let clip = |v: std::borrow::Cow<'_, str>| cap(&v, NAME_CAP).into_owned();
-        let node = op.attr("node").map(clip).unwrap_or_default();
-        let jid = op.attr("jid").map(clip);
-        let action = match op.local() {
-            "subscribe" => "subscribe",
-            "unsubscribe" => "unsubscribe",
-            other => {
-                return Kind::Other {
-                    what: format!("pubsub {other} {node}").trim_end().to_owned(),
-                }
-            }
-        };
-        let subid = op.attr("subid").map(clip);
-        let mut s = format!("{action} {node}");
-        if let Some(j) = &jid {
-            s.push_str(&format!(" for {j}"));
-            if action == "subscribe" && !j.contains('/') {
-                out.find(
-                    Level::Warn,
-                    "xmpp.subscription_bare_jid",
-                    format!("subscription to {node} uses the bare JID {j}: notifications are not routed to this desktop's resource"),
-                );
-            }
-        }
-        if let Some(id) = &subid {
-            s.push_str(&format!(" (subid {id})"));
-        }
-        out.summary = s;
-        let subs = &mut self.summary.subscriptions;
-        let index = (subs.len() < MAX_SUBSCRIPTIONS).then(|| {
-            subs.push(Subscription {
-                node: Some(node.clone()).filter(|n| !n.is_empty()),
-                jid,
-                subid,
-                action,
-                outcome: None,
-                at: span.first,
-                latency_ms: None,
-            });
-            subs.len() - 1
-        });
-        if action == "subscribe" {
-            Kind::Subscribe { index, node }
-        } else {
-            Kind::Unsubscribe { index, node }
-        }
-    }
-
     fn iq_reply(&mut self, span: Span, root: NodeRef<'_, '_>, error: bool, out: &mut Out) {
         let err = error.then(|| stanza_error(root));
         let pending = root
@@ -397,51 +339,6 @@ impl Session {
                     span.dir.side()
                 ),
             );
-        }
-    }
-
-    fn subscription_reply(
-        &mut self,
-        root: NodeRef<'_, '_>,
-        index: Option<usize>,
-        node: &str,
-        err: Option<String>,
-        ms: f64,
-        out: &mut Out,
-    ) {
-        let lat = fmt_ms(ms);
-        let sub = index.and_then(|i| self.summary.subscriptions.get_mut(i));
-        let action = sub.as_ref().map_or("subscribe", |s| s.action);
-        let granted = root
-            .child(Ns::Pubsub, "pubsub")
-            .and_then(|p| p.child_named("subscription"));
-        let outcome = match (&err, granted) {
-            (Some(e), _) => format!("error {e}"),
-            (None, Some(g)) => g
-                .attr("subscription")
-                .map_or("subscribed".to_owned(), |s| s.into_owned()),
-            (None, None) if action == "subscribe" => "subscribed".to_owned(),
-            (None, None) => "unsubscribed".to_owned(),
-        };
-        out.summary = format!("{action} {node} → {outcome} ({lat})");
-        if action == "subscribe" && outcome != "subscribed" {
-            let level = if err.is_some() {
-                Level::Error
-            } else {
-                Level::Warn
-            };
-            out.find(
-                level,
-                "xmpp.subscription_failed",
-                format!("subscription to {node} is not active: {outcome}"),
-            );
-        }
-        if let Some(sub) = sub {
-            sub.outcome = Some(outcome);
-            sub.latency_ms = Some(ms);
-            if let Some(id) = granted.and_then(|g| g.attr("subid")) {
-                sub.subid = Some(id.into_owned());
-            }
         }
     }
 }

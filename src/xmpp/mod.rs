@@ -5,11 +5,13 @@
 //! children of BOSH `<body>`s (both through [`Session::on_element`]), or the
 //! raw bytes of a TCP connection on 5222/5269 ([`StreamFramer`], which splits
 //! the stream across any segmentation and hands STARTTLS over to TLS at the
-//! exact byte). Gives, into a [`Sink`], one [`Stanza`] per top-level element
+//! exact byte); [`detect`] tells whether a direction's first bytes are
+//! XMPP at all. Gives, into a [`Sink`], one [`Stanza`] per top-level element
 //! (name as written on the wire, type, id, addresses, a one-line summary in
 //! words and the redacted XML), the payloads of the pubsub items each
 //! event carried as [`PubsubItem`]s (right after its stanza, unread: what
-//! they mean is the stage above's), findings, and a per-session [`Summary`]. Secrets (SASL PLAIN passwords and blobs, SCRAM and
+//! they mean is the stage above's), findings, and a per-session
+//! [`Summary`]. Secrets (SASL PLAIN passwords and blobs, SCRAM and
 //! DIGEST-MD5 responses, `<password>`) never reach a summary or the raw XML
 //! unless `show_secrets`. Never panics on input; every buffer is capped by
 //! [`Limits`](crate::limits::Limits); malformed XML is a finding and the
@@ -17,9 +19,11 @@
 //!
 //! Finding codes (layer `xmpp` unless noted): `xmpp.malformed_xml`,
 //! `xmpp.stanza_too_large`, `xmpp.junk`, `xmpp.gap`, `xmpp.truncated`,
+//! `xmpp.tls_on_plaintext_port`, `xmpp.no_stream_response`,
 //! `xmpp.sasl_failure`, `xmpp.starttls_failure`, `xmpp.bind_failed`,
 //! `xmpp.session_failed`, `xmpp.no_presence`, `xmpp.negative_priority`,
-//! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid`,
+//! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid` (info),
+//! `xmpp.subscription_redundant` (info), `xmpp.subscription_left` (info),
 //! `xmpp.subscription_unanswered`, `xmpp.unanswered_ping`,
 //! `xmpp.slow_ping_reply`, `xmpp.unanswered_iq`, `xmpp.iq_error` (info),
 //! `xmpp.pending_iq_limit`, `xmpp.conflict`, `xmpp.system_shutdown`,
@@ -33,12 +37,14 @@ mod framer;
 pub(crate) mod fuzz;
 mod iq;
 mod ns;
+mod probe;
 pub mod reconnect;
 mod sasl;
 mod scan;
 mod session;
 mod stanzas;
 mod stream;
+mod subscriptions;
 mod summary;
 
 use std::borrow::Cow;
@@ -50,6 +56,7 @@ use crate::finding::Findings;
 
 pub use element::XmlError;
 pub use framer::StreamFramer;
+pub use probe::{detect, Probe};
 pub use session::Session;
 pub use summary::{
     Bind, Close, End, Features, Pings, Presence, Sasl, StartTls, StreamError, Subscription, Summary,

@@ -5,7 +5,9 @@
 //! `n=`, DIGEST-MD5 `username`), the outcome and failure condition, and marks
 //! every secret for redaction: PLAIN's whole base64 blob (and the password in
 //! words only with `show_secrets`), SCRAM and DIGEST-MD5 responses, any other
-//! mechanism's initial response. Never decodes more than the element holds.
+//! mechanism's initial response. An `<auth>` without initial response, or
+//! with `=` (an empty one), says so: there is nothing to hide. Never decodes
+//! more than the element holds.
 
 use base64::Engine as _;
 
@@ -93,33 +95,15 @@ impl Session {
             at: Some(span.first),
             ..Sasl::default()
         };
-        let secret_word = if mech == "X-OAUTH2" {
-            "token"
-        } else {
-            "password"
+        // RFC 6120 §6.4.2: no text is no initial response, `=` an empty one;
+        // neither hides anything.
+        let nothing = match text {
+            "" => Some("no initial response"),
+            "=" => Some("empty initial response"),
+            _ => None,
         };
-        let redact = match mech.as_str() {
-            "PLAIN" | "X-OAUTH2" => {
-                match parse_plain(text) {
-                    Some(p) => {
-                        let mut s = format!("auth {mech} as {}", p.authcid);
-                        if !p.authzid.is_empty() {
-                            s.push_str(&format!(" for {}", p.authzid));
-                        }
-                        if self.show_secrets {
-                            s.push_str(&format!(", {secret_word} \"{}\"", p.secret));
-                        } else {
-                            s.push_str(&format!(" ({secret_word} redacted)"));
-                        }
-                        out.summary = s;
-                        sasl.user = Some(p.authcid).filter(|u| !u.is_empty());
-                        sasl.authzid = Some(p.authzid).filter(|a| !a.is_empty());
-                    }
-                    None => out.summary = format!("auth {mech} (unreadable credentials, redacted)"),
-                }
-                true
-            }
-            m if m.starts_with("SCRAM-") => {
+        let redact = match (mech.as_str(), nothing) {
+            (m, _) if m.starts_with("SCRAM-") => {
                 sasl.user = scram_user(text);
                 out.summary = match &sasl.user {
                     Some(u) => format!("auth {mech} as {u}"),
@@ -127,11 +111,19 @@ impl Session {
                 };
                 false
             }
-            "ANONYMOUS" | "EXTERNAL" | "DIGEST-MD5" => {
+            ("ANONYMOUS" | "EXTERNAL" | "DIGEST-MD5", _) => {
                 out.summary = format!("auth {mech}");
                 false
             }
-            _ => {
+            (_, Some(what)) => {
+                out.summary = format!("auth {mech} ({what})");
+                false
+            }
+            ("PLAIN" | "X-OAUTH2", None) => {
+                out.summary = self.plain_auth(&mech, text, &mut sasl);
+                true
+            }
+            (_, None) => {
                 out.summary = format!("auth {mech} (initial response redacted)");
                 true
             }
@@ -141,6 +133,31 @@ impl Session {
         }
         self.mechanism = mechanism;
         self.summary.sasl = Some(sasl);
+    }
+
+    /// A PLAIN or X-OAUTH2 initial response in words (the secret only with
+    /// `show_secrets`); fills the identities.
+    fn plain_auth(&self, mech: &str, text: &str, sasl: &mut Sasl) -> String {
+        let secret_word = if mech == "X-OAUTH2" {
+            "token"
+        } else {
+            "password"
+        };
+        let Some(p) = parse_plain(text) else {
+            return format!("auth {mech} (unreadable credentials, redacted)");
+        };
+        let mut s = format!("auth {mech} as {}", p.authcid);
+        if !p.authzid.is_empty() {
+            s.push_str(&format!(" for {}", p.authzid));
+        }
+        if self.show_secrets {
+            s.push_str(&format!(", {secret_word} \"{}\"", p.secret));
+        } else {
+            s.push_str(&format!(" ({secret_word} redacted)"));
+        }
+        sasl.user = Some(p.authcid).filter(|u| !u.is_empty());
+        sasl.authzid = Some(p.authzid).filter(|a| !a.is_empty());
+        s
     }
 
     fn response(&mut self, root: NodeRef<'_, '_>, out: &mut Out) {

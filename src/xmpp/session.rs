@@ -102,7 +102,12 @@ pub struct Session {
     pub(crate) iqs: Tracker,
     /// The SASL mechanism in progress (to read `<response>`s).
     pub(crate) mechanism: Option<String>,
-    pub(crate) opened: [bool; 2],
+    /// The frame of each direction's first stream open (`<open/>` or a
+    /// stream header).
+    pub(crate) opened: [Option<FrameRef>; 2],
+    /// Directions that sent at least one item (an element, a stream end,
+    /// or data that could not be read as one).
+    heard: [bool; 2],
     /// Capture gaps seen (a reply may have been lost in one).
     pub(crate) gaps: u32,
     /// Parser buffers kept from one element to the next.
@@ -122,7 +127,8 @@ impl Session {
             summary: Summary::new(stream, transport),
             iqs: Tracker::default(),
             mechanism: None,
-            opened: [false, false],
+            opened: [None, None],
+            heard: [false, false],
             gaps: 0,
             scratch: Scratch::default(),
         }
@@ -289,6 +295,11 @@ impl Session {
             .as_ref()
             .and_then(|s| s.outcome.as_deref())
             == Some("success");
+        findings.extend(self.unanswered_open());
+        if self.summary.end.is_some() {
+            // Only a session that really ended left its subscriptions behind.
+            self.left_subscriptions(&mut findings);
+        }
         if (authenticated || self.summary.jid.is_some()) && self.summary.presence.is_none() {
             findings.push(
                 Finding::new(
@@ -322,6 +333,12 @@ impl Session {
             self.summary.first = Some(span.first);
         }
         self.summary.last = Some(span.last.max(self.summary.last.unwrap_or_default()));
+        self.heard[span.dir.index()] = true;
+    }
+
+    /// Whether `dir` sent anything read as (or tried as) an XMPP item.
+    pub(crate) fn heard(&self, dir: Dir) -> bool {
+        self.heard[dir.index()]
     }
 
     /// One top-level item of the stream.

@@ -14,12 +14,13 @@ use super::session::{condition_and_text, Out, Session, Signal, Span};
 use super::summary::{Close, StreamError};
 use super::{Sink, Stanza};
 use crate::common::Dir;
-use crate::finding::Level;
+use crate::finding::{Finding, Layer, Level};
 
 impl Session {
     pub(crate) fn open(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
-        let restart = self.opened[span.dir.index()];
-        self.opened[span.dir.index()] = true;
+        let opened = &mut self.opened[span.dir.index()];
+        let restart = opened.is_some();
+        opened.get_or_insert(span.first);
         let attr = |n: &str| root.attr(n).map(Cow::into_owned);
         let mut s = String::from("stream open");
         match span.dir {
@@ -141,11 +142,11 @@ impl Session {
                         .collect();
                     parts.push(format!("compression {}", f.compression.join(" ")));
                 }
-                (_, name) => {
+                (ns, name) => {
                     if !f.other.iter().any(|o| o == name) && f.other.len() < 32 {
                         f.other.push(name.to_owned());
                     }
-                    parts.push(feature_in_words(name).to_owned());
+                    parts.push(feature_in_words(ns, name).to_owned());
                 }
             }
         }
@@ -199,6 +200,36 @@ impl Session {
                 at: span.first,
             });
         }
+    }
+
+    /// `xmpp.no_stream_response`: the client opened its stream and nothing
+    /// came back from the server, by the end of the session or the capture.
+    pub(crate) fn unanswered_open(&self) -> Option<Finding> {
+        let at = self.opened[Dir::ClientToServer.index()]?;
+        if self.heard(Dir::ServerToClient) {
+            return None;
+        }
+        let to = self
+            .summary
+            .to
+            .as_deref()
+            .map(|t| format!(" to {t}"))
+            .unwrap_or_default();
+        let until = match &self.summary.end {
+            Some(end) => format!("before the session ended ({})", end.how.in_words()),
+            None => "by the end of the capture".to_owned(),
+        };
+        let mut message = format!(
+            "the server never answered the client's stream open{to}: no stream header, features or stream error came back {until}"
+        );
+        if self.gaps > 0 {
+            message.push_str(" (a capture gap may have hidden it)");
+        }
+        Some(
+            Finding::new(Level::Warn, Layer::Xmpp, "xmpp.no_stream_response", message)
+                .at(at)
+                .in_stream(self.summary.stream, Some(Dir::ClientToServer)),
+        )
     }
 
     /// The resource this session bound (or asked for).
@@ -264,16 +295,19 @@ pub(crate) fn other(root: NodeRef<'_, '_>, out: &mut Out) {
     }
 }
 
-/// Well-known stream features by their element name, in words (others as written).
-fn feature_in_words(name: &str) -> &str {
-    match name {
-        "c" => "caps",
-        "ver" => "roster versioning",
-        "sm" => "stream management",
-        "csi" => "client state indication",
-        "register" => "in-band registration",
-        "auth" => "legacy auth",
-        "sub" => "presence pre-approval",
-        other => other,
+/// Well-known stream features by namespace and element name, in words
+/// (others by their name as written). Three namespaces share `<register>`.
+fn feature_in_words(ns: Ns, name: &str) -> &str {
+    match (ns, name) {
+        (Ns::Caps, "c") => "caps",
+        (Ns::RosterVer, "ver") => "roster versioning",
+        (Ns::StreamManagement, "sm") => "stream management",
+        (Ns::Csi, "csi") => "client state indication",
+        (Ns::RegisterFeature, "register") => "in-band registration (XEP-0077)",
+        (Ns::IbrToken, "register") => "pre-authenticated registration (XEP-0445 invitation token)",
+        (Ns::Invite, "register") => "invitation registration (XEP-0401, older namespace)",
+        (Ns::IqAuthFeature, "auth") => "legacy auth (XEP-0078)",
+        (Ns::PreApproval, "sub") => "presence pre-approval",
+        (_, other) => other,
     }
 }

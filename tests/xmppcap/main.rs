@@ -9,4 +9,5 @@ mod corpus_tcp;
 mod corpus_tls;
 mod fixtures_app;
 mod fixtures_tcp;
+mod fixtures_xmpp;
 mod summaries;

@@ -8,8 +8,11 @@
 //! and last bytes, to the connection's [`Session`]. Hands a direction over to
 //! TLS at the exact byte after `<proceed/>` (server) or `<starttls/>`
 //! (client), resynchronises after a capture gap on the next plausible
-//! top-level element, and reports bytes that are not XMPP. Never panics,
-//! never buffers more than one capped element per direction.
+//! top-level element, and reports bytes that are not XMPP. A client whose
+//! first bytes are a TLS record (a ClientHello sent to a plain XMPP port) is
+//! named with `xmpp.tls_on_plaintext_port`; its bytes are counted, not read,
+//! while the server's reply is read as usual. Never panics, never buffers
+//! more than one capped element per direction.
 
 use super::scan::{ItemKind, Pending, Scanner, Step};
 use super::session::{Session, Signal, Span};
@@ -31,6 +34,9 @@ enum State {
     HandedOver,
     /// Fed the plaintext from inside TLS (`on_tls_data`).
     InsideTls,
+    /// The client opened with TLS where the server speaks plain XMPP: its
+    /// bytes are counted as unparsed, never read as XML.
+    ClientTls,
 }
 
 #[derive(Debug)]
@@ -49,6 +55,8 @@ struct Direction {
     /// Junk skipped since the last element, and where it began.
     junk: u64,
     junk_at: Option<FrameRef>,
+    /// Bytes counted but not read (see [`State::ClientTls`]).
+    unparsed: u64,
 }
 
 impl Direction {
@@ -64,6 +72,7 @@ impl Direction {
             offset: 0,
             junk: 0,
             junk_at: None,
+            unparsed: 0,
         }
     }
 
@@ -125,6 +134,12 @@ impl StreamFramer {
         self.session.summary()
     }
 
+    /// Bytes of `dir` that were counted but not read: a TLS client's
+    /// records on a plain XMPP connection.
+    pub fn unparsed(&self, dir: Dir) -> u64 {
+        self.dirs[dir.index()].unparsed
+    }
+
     /// Bytes of one frame in one direction. Returns how many were taken:
     /// all of them, unless the direction switched to TLS (then a
     /// [`TlsHandover`] was emitted and the rest belongs to the TLS stage).
@@ -132,6 +147,17 @@ impl StreamFramer {
         let d = &mut self.dirs[dir.index()];
         match d.state {
             State::HandedOver | State::InsideTls => return 0,
+            State::ClientTls => {
+                d.unparsed = d.unparsed.saturating_add(bytes.len() as u64);
+                return bytes.len();
+            }
+            State::Xml if dir == Dir::ClientToServer && d.offset == 0 => {
+                // XML never starts with 0x16: this is a TLS handshake record.
+                if bytes.first() == Some(&TLS_HANDSHAKE) {
+                    self.client_spoke_tls(at, sink);
+                    return self.on_data(dir, at, bytes, sink);
+                }
+            }
             State::StartTlsRequested => {
                 if bytes.first() == Some(&TLS_HANDSHAKE) {
                     self.hand_over(dir, at, sink);
@@ -165,7 +191,7 @@ impl StreamFramer {
         let d = &mut self.dirs[dir.index()];
         let offset = d.offset;
         d.offset = d.offset.saturating_add(len);
-        if d.state == State::HandedOver {
+        if matches!(d.state, State::HandedOver | State::ClientTls) {
             return;
         }
         let partial = if d.scanner.in_item() {
@@ -337,6 +363,24 @@ impl StreamFramer {
         d.buf = buf;
         d.begin(at);
         signal
+    }
+
+    /// The client's first bytes are a TLS record on a stream where the
+    /// server speaks XMPP (the pipeline chose XMPP from the server's bytes).
+    fn client_spoke_tls(&mut self, at: FrameRef, sink: &mut impl Sink) {
+        let stream = self.session.summary().stream;
+        self.dirs[Dir::ClientToServer.index()].state = State::ClientTls;
+        sink.push_finding(
+            Finding::new(
+                Level::Error,
+                Layer::Xmpp,
+                "xmpp.tls_on_plaintext_port",
+                "the client sent a TLS ClientHello to a port where the server speaks plain XMPP (STARTTLS expected, or the client should use 5223 direct TLS)",
+            )
+            .at(at)
+            .in_stream(stream, Some(Dir::ClientToServer))
+            .at_offset(0),
+        );
     }
 
     fn hand_over(&mut self, dir: Dir, at: FrameRef, sink: &mut impl Sink) {

@@ -154,6 +154,10 @@ struct FollowArgs {
     /// TLS key log file (for `--layer tls`); repeatable.
     #[arg(long = "keylog", value_name = "FILE")]
     keylogs: Vec<PathBuf>,
+    /// A server's RSA private key (PEM, PKCS#1 or PKCS#8) to decrypt TLS_RSA_*
+    /// suites (for `--layer tls`); repeatable. Needs a build with `--features rsa-keys`.
+    #[arg(long = "rsa-key", value_name = "FILE")]
+    rsa_keys: Vec<PathBuf>,
     /// Show credentials (Authorization, cookies, SASL) in the readable view;
     /// `--raw` always writes the exact bytes.
     #[arg(long = "show-secrets")]
@@ -369,7 +373,11 @@ fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
 
 fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
     let mut opts = options(args.no_progress);
+    if !args.rsa_keys.is_empty() && !cfg!(feature = "rsa-keys") {
+        anyhow::bail!("--rsa-key needs a build with the rsa-keys feature: cargo build --release --features rsa-keys");
+    }
     opts.keylogs = args.keylogs.clone();
+    opts.rsa_keys = args.rsa_keys.clone();
     opts.use_env_keylog = true;
     opts.show_secrets = args.show_secrets;
     let layer = match args.layer {
