@@ -299,7 +299,7 @@ impl WsOut<'_, '_, '_> {
         if self.xmpp.is_some() {
             return;
         }
-        if self.wants_xmpp || xmpp::detect::looks_like_ws_message(text) {
+        if self.wants_xmpp || xmpp::looks_like_ws_message(text) {
             let (id, session) = self
                 .ctx
                 .start_xmpp_session(self.stream, xmpp::Transport::WebSocket);

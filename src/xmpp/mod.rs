@@ -30,7 +30,6 @@
 //! `xmpp.connection_timeout`, `xmpp.stream_error`, `xmpp.redirect`,
 //! `xmpp.ended_without_close`.
 
-pub mod detect;
 mod element;
 mod escaped;
 mod framer;
@@ -56,7 +55,7 @@ use crate::finding::Findings;
 
 pub use element::XmlError;
 pub use framer::StreamFramer;
-pub use probe::{detect, Probe};
+pub use probe::{detect, looks_like_ws_message, Probe};
 pub use session::Session;
 pub use summary::{
     Bind, Close, End, Features, Pings, Presence, Sasl, StartTls, StreamError, Subscription, Summary,
