@@ -15,6 +15,7 @@ use super::element::{self, Context, Element, NodeRef, XmlError};
 use super::escaped::Scratch;
 use super::iq::Tracker;
 use super::ns::Ns;
+use super::sasl::SaslExchange;
 use super::scan::{ItemKind, Pending, Scanner, Step};
 use super::summary::{End, Summary};
 use super::{Ending, PubsubItem, Sink, Stanza, Transport};
@@ -100,8 +101,7 @@ pub struct Session {
     ctx: [Context; 2],
     pub(crate) summary: Summary,
     pub(crate) iqs: Tracker,
-    /// The SASL mechanism in progress (to read `<response>`s).
-    pub(crate) mechanism: Option<String>,
+    sasl: SaslExchange,
     /// The frame of each direction's first stream open (`<open/>` or a
     /// stream header).
     pub(crate) opened: [Option<FrameRef>; 2],
@@ -126,7 +126,7 @@ impl Session {
             ctx: [Context::default(), Context::default()],
             summary: Summary::new(stream, transport),
             iqs: Tracker::default(),
-            mechanism: None,
+            sasl: SaslExchange::new(show_secrets),
             opened: [None, None],
             heard: [false, false],
             gaps: 0,
@@ -401,7 +401,9 @@ impl Session {
             (Ns::Streams, "features") => self.features(root, &mut out),
             (Ns::Streams, "error") => self.stream_error(span, root, &mut out),
             (Ns::Tls, _) => self.tls(span, root, &mut out),
-            (Ns::Sasl, _) => self.sasl(span, root, &mut out),
+            (Ns::Sasl, _) => self
+                .sasl
+                .on_element(span, root, &mut self.summary.sasl, &mut out),
             (ns, "iq") if ns.is_stanza() => self.iq(span, root, &mut out),
             (ns, "presence") if ns.is_stanza() => self.presence(span, root, &mut out),
             (ns, "message") if ns.is_stanza() => self.message(span, root, &mut out),
