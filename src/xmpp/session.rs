@@ -17,6 +17,7 @@ use super::iq::Tracker;
 use super::ns::Ns;
 use super::sasl::SaslExchange;
 use super::scan::{ItemKind, Pending, Scanner, Step};
+use super::stream::StreamState;
 use super::summary::{End, Summary};
 use super::{Ending, PubsubItem, Sink, Stanza, Transport};
 use crate::common::{Dir, FrameRef};
@@ -98,16 +99,10 @@ impl Out<'_> {
 pub struct Session {
     pub(crate) limits: Limits,
     pub(crate) show_secrets: bool,
-    ctx: [Context; 2],
+    pub(crate) stream: StreamState,
     pub(crate) summary: Summary,
     pub(crate) iqs: Tracker,
     sasl: SaslExchange,
-    /// The frame of each direction's first stream open (`<open/>` or a
-    /// stream header).
-    pub(crate) opened: [Option<FrameRef>; 2],
-    /// Directions that sent at least one item (an element, a stream end,
-    /// or data that could not be read as one).
-    heard: [bool; 2],
     /// Capture gaps seen (a reply may have been lost in one).
     pub(crate) gaps: u32,
     /// Parser buffers kept from one element to the next.
@@ -123,12 +118,10 @@ impl Session {
         Session {
             limits: limits.clone(),
             show_secrets,
-            ctx: [Context::default(), Context::default()],
+            stream: StreamState::default(),
             summary: Summary::new(stream, transport),
             iqs: Tracker::default(),
             sasl: SaslExchange::new(show_secrets),
-            opened: [None, None],
-            heard: [false, false],
             gaps: 0,
             scratch: Scratch::default(),
         }
@@ -232,7 +225,7 @@ impl Session {
         if !plain {
             return false;
         }
-        let ctx = &self.ctx[span.dir.index()];
+        let ctx = self.stream.context(span.dir);
         match element::parse_element(text, ctx, &self.limits, &mut self.scratch) {
             Ok(el) if el.root().local() != "stream" => {
                 self.dispatch(span, &el, sink);
@@ -333,12 +326,7 @@ impl Session {
             self.summary.first = Some(span.first);
         }
         self.summary.last = Some(span.last.max(self.summary.last.unwrap_or_default()));
-        self.heard[span.dir.index()] = true;
-    }
-
-    /// Whether `dir` sent anything read as (or tried as) an XMPP item.
-    pub(crate) fn heard(&self, dir: Dir) -> bool {
-        self.heard[dir.index()]
+        self.stream.on_heard(span.dir);
     }
 
     /// One top-level item of the stream.
@@ -372,7 +360,7 @@ impl Session {
                 return None;
             }
         };
-        let ctx = &self.ctx[span.dir.index()];
+        let ctx = self.stream.context(span.dir);
         let parsed = if header {
             element::parse_header(text, ctx, &self.limits, &mut self.scratch)
         } else {
@@ -381,7 +369,7 @@ impl Session {
         match parsed {
             Ok(el) => {
                 if header {
-                    self.ctx[span.dir.index()] = Context::from_header(&el);
+                    self.stream.set_context(span.dir, Context::from_header(&el));
                 }
                 self.dispatch(span, &el, sink)
             }
