@@ -120,7 +120,7 @@ impl Session {
             show_secrets,
             stream: StreamState::default(),
             summary: Summary::new(stream, transport),
-            iqs: Tracker::default(),
+            iqs: Tracker::new(limits.max_pending_iqs),
             sasl: SaslExchange::new(show_secrets),
             gaps: 0,
             scratch: Scratch::default(),
