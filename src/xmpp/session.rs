@@ -393,7 +393,9 @@ impl Session {
                 .sasl
                 .on_element(span, root, &mut self.summary.sasl, &mut out),
             (ns, "iq") if ns.is_stanza() => self.iq(span, root, &mut out),
-            (ns, "presence") if ns.is_stanza() => self.presence(span, root, &mut out),
+            (ns, "presence") if ns.is_stanza() => {
+                super::stanzas::presence(span, root, &mut self.summary.presence, &mut out)
+            }
             (ns, "message") if ns.is_stanza() => self.message(span, root, &mut out),
             _ => super::stream::other(root, &mut out),
         }

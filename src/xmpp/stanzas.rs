@@ -27,52 +27,59 @@ pub(super) fn cap(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
-impl Session {
-    pub(crate) fn presence(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
-        let ty = root.attr("type");
-        let to = root.attr("to");
-        let from = root.attr("from");
-        let show = root.child_text("show").filter(|s| !s.is_empty());
-        let status = root.child_text("status").filter(|s| !s.is_empty());
-        let priority_text = root.child_text("priority");
-        let priority = priority_text.and_then(|p| p.parse::<i32>().ok());
-        let mut s = format!("presence {}", ty.as_deref().unwrap_or("available"));
-        if let Some(to) = &to {
-            s.push_str(&format!(" to {to}"));
-        }
-        if let Some(from) = &from {
-            s.push_str(&format!(" from {from}"));
-        }
-        if let Some(show) = show {
-            s.push_str(&format!(" show {show}"));
-        }
-        if let Some(p) = priority_text {
-            s.push_str(&format!(" priority {p}"));
-        }
-        if let Some(status) = status {
-            s.push_str(&format!(" \"{}\"", cap(status, BODY_CAP)));
-        }
-        out.summary = s;
-        let initial = span.dir == Dir::ClientToServer && to.is_none() && ty.is_none();
-        if initial {
-            if let Some(p) = priority.filter(|p| *p < 0) {
-                out.find(
+/// A `<presence>`: its summary in words; the client's first initial
+/// (broadcast) presence goes into `initial`, the session summary's.
+pub(crate) fn presence(
+    span: Span,
+    root: NodeRef<'_, '_>,
+    initial: &mut Option<Presence>,
+    out: &mut Out,
+) {
+    let ty = root.attr("type");
+    let to = root.attr("to");
+    let from = root.attr("from");
+    let show = root.child_text("show").filter(|s| !s.is_empty());
+    let status = root.child_text("status").filter(|s| !s.is_empty());
+    let priority_text = root.child_text("priority");
+    let priority = priority_text.and_then(|p| p.parse::<i32>().ok());
+    let mut s = format!("presence {}", ty.as_deref().unwrap_or("available"));
+    if let Some(to) = &to {
+        s.push_str(&format!(" to {to}"));
+    }
+    if let Some(from) = &from {
+        s.push_str(&format!(" from {from}"));
+    }
+    if let Some(show) = show {
+        s.push_str(&format!(" show {show}"));
+    }
+    if let Some(p) = priority_text {
+        s.push_str(&format!(" priority {p}"));
+    }
+    if let Some(status) = status {
+        s.push_str(&format!(" \"{}\"", cap(status, BODY_CAP)));
+    }
+    out.summary = s;
+    let broadcast = span.dir == Dir::ClientToServer && to.is_none() && ty.is_none();
+    if broadcast {
+        if let Some(p) = priority.filter(|p| *p < 0) {
+            out.find(
                     Level::Warn,
                     "xmpp.negative_priority",
                     format!("the client announced presence priority {p}: a negative priority gets no events delivered"),
                 );
-            }
-            if self.summary.presence.is_none() {
-                self.summary.presence = Some(Presence {
-                    priority,
-                    show: show.map(str::to_owned),
-                    status: status.map(|s| cap(s, BODY_CAP).into_owned()),
-                    at: span.first,
-                });
-            }
+        }
+        if initial.is_none() {
+            *initial = Some(Presence {
+                priority,
+                show: show.map(str::to_owned),
+                status: status.map(|s| cap(s, BODY_CAP).into_owned()),
+                at: span.first,
+            });
         }
     }
+}
 
+impl Session {
     pub(crate) fn message<'e>(&mut self, span: Span, root: NodeRef<'e, '_>, out: &mut Out<'e>) {
         if let Some(event) = root.child(Ns::PubsubEvent, "event") {
             self.pubsub_event(event, out);
