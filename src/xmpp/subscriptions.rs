@@ -1,5 +1,7 @@
 //! XEP-0060 subscriptions: subscribe and unsubscribe requests, their
-//! replies, and what Cisco's guidance says about them (DOMAIN.md §2 item 7).
+//! replies, and what Cisco's guidance says about them (a desktop is
+//! subscribed to its own feeds automatically; subscriptions persist on the
+//! node until unsubscribed).
 //!
 //! Takes the `<pubsub>` payload of an iq request and the reply that matched
 //! it; gives the summaries in words, the session summary's subscription list
