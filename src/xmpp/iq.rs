@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use super::element::NodeRef;
 use super::ns::Ns;
 use super::session::{Out, Session, Span};
+use super::subscriptions;
 use super::summary::{Bind, Summary};
 use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
@@ -223,7 +224,9 @@ impl Session {
             },
             Some(p) if p.is(Ns::Session, "session") => Kind::Session,
             Some(p) if p.is(Ns::Ping, "ping") => Kind::Ping,
-            Some(p) if p.is(Ns::Pubsub, "pubsub") => self.pubsub_request(span, p, out),
+            Some(p) if p.is(Ns::Pubsub, "pubsub") => {
+                subscriptions::pubsub_request(span, p, &mut self.summary.subscriptions, out)
+            }
             Some(p) if p.is(Ns::IqAuth, "query") => Kind::Other {
                 what: match nonempty(p.child_text("username")) {
                     Some(u) => format!("{ty} jabber:iq:auth as {u}"),
@@ -289,7 +292,8 @@ impl Session {
             }
             Kind::Ping => self.ping_reply(span, err, ms, out),
             Kind::Subscribe { index, node } | Kind::Unsubscribe { index, node } => {
-                self.subscription_reply(root, index, &node, err, ms, out)
+                let subs = &mut self.summary.subscriptions;
+                subscriptions::subscription_reply(root, (index, &node), err, ms, subs, out)
             }
             Kind::Other { what } => match err {
                 Some(e) => {

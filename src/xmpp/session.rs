@@ -291,7 +291,11 @@ impl Session {
         findings.extend(self.unanswered_open());
         if self.summary.end.is_some() {
             // Only a session that really ended left its subscriptions behind.
-            self.left_subscriptions(&mut findings);
+            super::subscriptions::left_subscriptions(
+                &self.summary.subscriptions,
+                self.summary.stream,
+                &mut findings,
+            );
         }
         if (authenticated || self.summary.jid.is_some()) && self.summary.presence.is_none() {
             findings.push(
