@@ -52,7 +52,7 @@ pub struct StateChange {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct AgentStates {
     pub changes: Vec<StateChange>,
-    /// Changes seen past [`MAX_CHANGES_PER_AGENT`], counted only.
+    /// Changes seen past the first 4,096 of this agent, counted only.
     pub not_kept: u64,
 }
 

@@ -5,8 +5,12 @@
 //! parses each, follows the stream (open, features, STARTTLS, SASL, restart,
 //! bind, session, presence, iq pairs, pubsub, pings, close, stream errors)
 //! and emits one [`Stanza`] per element, then the pubsub items it carried,
-//! then its findings. Keeps only small per-session state (pending iqs are
-//! capped by `max_pending_iqs`); never panics on input.
+//! then its findings. The session composes its parts: [`StreamState`]
+//! (namespaces, opens and restarts per direction), [`SaslExchange`] (the
+//! mechanism in progress), the iq [`Tracker`] (requests awaiting replies,
+//! pings included, capped by `max_pending_iqs`), and the presence and
+//! subscription readers, which fill the [`Summary`] it keeps. Never panics
+//! on input.
 
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -99,9 +103,12 @@ impl Out<'_> {
 pub struct Session {
     pub(crate) limits: Limits,
     pub(crate) show_secrets: bool,
+    /// Per direction: namespaces, stream opens, whether it was heard.
     pub(crate) stream: StreamState,
     pub(crate) summary: Summary,
+    /// iq requests awaiting their replies.
     pub(crate) iqs: Tracker,
+    /// The SASL mechanism in progress.
     sasl: SaslExchange,
     /// Capture gaps seen (a reply may have been lost in one).
     pub(crate) gaps: u32,
