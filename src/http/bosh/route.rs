@@ -164,17 +164,19 @@ impl<S> Route<S> {
         self.by_sid.is_empty()
     }
 
-    /// Bytes held now: sids and stream lists, plus what `session_bytes`
-    /// says each session holds.
+    /// Bytes held now: the BOSH checks' records, sids and stream lists,
+    /// plus what `session_bytes` says each session holds.
     pub fn held_bytes(&self, session_bytes: impl Fn(&S) -> usize) -> usize {
-        self.by_sid
+        let routed: usize = self
+            .by_sid
             .values()
             .map(|r| {
                 r.sid.len() * 2
                     + r.streams.len() * std::mem::size_of::<u64>()
                     + session_bytes(&r.session)
             })
-            .sum()
+            .sum();
+        routed + self.checks.held_bytes()
     }
 }
 
@@ -304,5 +306,11 @@ mod tests {
         };
         r.put_back(Routed::new(sid, 1, vec![0; 100], &b));
         assert_eq!(r.held_bytes(Vec::len), 2 * "sid-1".len() + 8 + 100);
+        // The BOSH checks keep a record of the session once it is checked.
+        r.check(&Event::Body(Box::new(b)), &mut Vec::new());
+        assert!(
+            r.held_bytes(Vec::len)
+                > 2 * "sid-1".len() + 8 + 100 + std::mem::size_of::<super::super::Session>()
+        );
     }
 }

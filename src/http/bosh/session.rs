@@ -114,6 +114,22 @@ impl Sessions {
         self.by_sid.values()
     }
 
+    /// Bytes of the session records held now (strings by length).
+    pub fn held_bytes(&self) -> usize {
+        self.by_sid
+            .iter()
+            .map(|(sid, s)| {
+                let strings = s.sid.len()
+                    + s.to.as_ref().map_or(0, String::len)
+                    + s.terminated.as_ref().map_or(0, String::len);
+                sid.len()
+                    + strings
+                    + std::mem::size_of::<Session>()
+                    + s.streams.len() * std::mem::size_of::<u64>()
+            })
+            .sum()
+    }
+
     /// Feeds one event from [`super::super::Connection`].
     pub fn on_event(&mut self, event: &Event, findings: &mut impl Findings) {
         match event {
