@@ -5,7 +5,8 @@
 //! Takes User updates with where they were seen and the REST request they
 //! answer, if any; gives typed [`StateChange`] records per agent login id,
 //! in capture order. Never renders, and never holds more than
-//! [`MAX_AGENTS`] agents of [`MAX_CHANGES_PER_AGENT`] changes each.
+//! [`MAX_AGENTS`] agents and [`MAX_STATE_CHANGES`] changes in all (a few
+//! megabytes): past that, changes are counted, not kept.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +18,8 @@ use crate::common::FrameRef;
 
 /// Agents followed per capture; past that new agents are not recorded.
 pub(crate) const MAX_AGENTS: usize = 4096;
-/// State changes kept per agent; past that the agent's later changes are counted only.
-pub(crate) const MAX_CHANGES_PER_AGENT: usize = 4096;
+/// State changes kept in all; past that each agent's later changes are counted only.
+pub(crate) const MAX_STATE_CHANGES: usize = 65_536;
 
 /// How an agent came to a state.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -52,7 +53,7 @@ pub struct StateChange {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct AgentStates {
     pub changes: Vec<StateChange>,
-    /// Changes seen past the first 4,096 of this agent, counted only.
+    /// Changes seen once the capture's cap on kept changes was reached, counted only.
     pub not_kept: u64,
 }
 
@@ -60,6 +61,8 @@ pub struct AgentStates {
 #[derive(Debug, Default)]
 pub(crate) struct AgentLog {
     by_agent: BTreeMap<String, AgentStates>,
+    /// Changes kept, all agents together.
+    kept: usize,
 }
 
 impl AgentLog {
@@ -90,10 +93,11 @@ impl AgentLog {
         if last.is_some_and(|l| l.state == *state && l.reason_code == reason_code) {
             return;
         }
-        if states.changes.len() >= MAX_CHANGES_PER_AGENT {
+        if self.kept >= MAX_STATE_CHANGES {
             states.not_kept += 1;
             return;
         }
+        self.kept += 1;
         let entered = match (request_id, rest) {
             (Some(id), Some(request)) => Entered::Rest {
                 request_id: prefix(id, MAX_REQUEST_ID_BYTES).to_owned(),
@@ -140,5 +144,48 @@ impl AgentLog {
                 agent.len() + strings + record * states.changes.len()
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Timestamp;
+    use crate::finesse::ReasonCode;
+
+    fn user(id: &str, state: &str, reason: &str) -> User {
+        User {
+            login_id: Some(id.to_owned()),
+            state: Some(state.to_owned()),
+            reason_code: Some(ReasonCode {
+                code: Some(reason.to_owned()),
+                ..ReasonCode::default()
+            }),
+            ..User::default()
+        }
+    }
+
+    #[test]
+    fn repeats_are_not_changes_and_past_the_cap_changes_are_counted() {
+        let mut log = AgentLog::default();
+        let at = FrameRef::new(1, Timestamp::from_secs_nanos(1, 0));
+        log.on_user(&user("1001", "READY", "0"), at, Some(1), None, None);
+        log.on_user(&user("1001", "READY", "0"), at, Some(1), None, None);
+        log.on_user(
+            &user("1001", "NOT_READY", "12"),
+            at,
+            Some(1),
+            Some("r-1"),
+            None,
+        );
+        let states = &log.agents()["1001"];
+        assert_eq!(states.changes.len(), 2);
+        // A requestId without a captured request is not proof the desktop asked.
+        assert_eq!(states.changes[1].entered, Entered::ServerInitiated);
+        log.kept = MAX_STATE_CHANGES;
+        log.on_user(&user("1001", "READY", "0"), at, Some(1), None, None);
+        let states = &log.agents()["1001"];
+        assert_eq!((states.changes.len(), states.not_kept), (2, 1));
+        assert!(log.held_bytes() > 2 * std::mem::size_of::<StateChange>());
     }
 }
