@@ -12,8 +12,9 @@
 //!
 //! Parsing is pure (module `parser`, `httparse` underneath); [`Connection`] is the
 //! fed, stateful part; [`exchange_from_parts`] makes the same [`Exchange`]
-//! from an exchange given whole, without bytes (a HAR entry). Never panics on input, never buffers past the caps in
-//! [`crate::limits::Limits`]: hitting one is a finding and parsing goes on.
+//! from an exchange given whole, without bytes (a HAR entry). Never panics
+//! on input, never buffers past the caps in [`crate::limits::Limits`]:
+//! hitting one is a finding and parsing goes on.
 
 mod body;
 pub mod bosh;
