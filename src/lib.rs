@@ -75,9 +75,9 @@ pub mod fuzzing {
         crate::xmpp::fuzz::element(data)
     }
 
-    /// The Finesse notification parser.
+    /// The Finesse notification parser, then the Finesse stage, on one text.
     pub fn finesse_notification(data: &[u8]) {
-        crate::xmpp::fuzz::notification(data)
+        crate::finesse::fuzz::notification(data)
     }
     pub use crate::tls::fuzz::{tls_handshake, tls_keylog, tls_record, tls_session};
 }

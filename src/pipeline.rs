@@ -14,7 +14,7 @@
 //! connection's stack keeps its own state, and everything that spans
 //! connections (XMPP session numbering, BOSH sessions by `sid`, Finesse
 //! `requestId` correlation, reconnect analysis, the finding log, the
-//! summaries) sits behind the one capture-wide layer (`context::CaptureWide`),
+//! summaries) sits behind the one capture-wide layer (`context::Wiring`),
 //! which is handed to the stacks and hears from them in capture order.
 //!
 //! Never prints: rendering is `report`'s (and the binary's); exit codes and
@@ -33,16 +33,16 @@ use crate::report::findings::FindingLog;
 use crate::report::streams::StreamsReport;
 use crate::tcp::{self, Reassembler};
 
-mod adapters;
 mod analysis;
 mod app_stage;
 mod bosh;
+mod capture_wide;
 mod connection;
 mod context;
 mod follow;
 mod key_sources;
 mod route;
-mod sessions;
+mod stage_sinks;
 
 pub use crate::report::sink::EventSink;
 pub use analysis::{analyze, Analyzed};

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::finding::{Finding, Findings};
 use crate::pipeline::connection::ConnectionStack;
-use crate::pipeline::context::CaptureWide;
+use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
 use crate::report::from_stages;
@@ -39,7 +39,7 @@ pub fn analyze(
     opts: &Options,
     sink: &mut dyn EventSink,
 ) -> Result<Analyzed, PipelineError> {
-    let mut ctx = CaptureWide::new(
+    let mut ctx = Wiring::new(
         opts.limits.clone(),
         opts.show_secrets,
         opts.raw,
@@ -48,7 +48,7 @@ pub fn analyze(
     );
     let (keys, key_sources) = load_keys(opts, &mut ctx)?;
     ctx.keys_given = !keys.is_empty() || !opts.rsa_keys.is_empty();
-    ctx.depth = opts.depth;
+    ctx.set_depth(opts.depth);
     let mut analysis = Analysis {
         ctx,
         keys,
@@ -64,7 +64,7 @@ pub fn analyze(
     crate::pipeline::bosh::finish(&mut ctx);
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
-    for finding in crate::pipeline::sessions::reconnect_findings(&sessions) {
+    for finding in ctx.wide.reconnect_findings() {
         ctx.finding(finding, None, None);
     }
     let mut connections = std::mem::take(&mut ctx.connections);
@@ -83,7 +83,7 @@ pub fn analyze(
 }
 
 /// `--keylog` files (an unreadable one is fatal) and `SSLKEYLOGFILE`.
-fn load_keys(opts: &Options, ctx: &mut CaptureWide) -> Result<(KeyLog, KeySources), PipelineError> {
+fn load_keys(opts: &Options, ctx: &mut Wiring) -> Result<(KeyLog, KeySources), PipelineError> {
     let mut keys = KeyLog::with_caps(KeyCaps::of(&opts.limits));
     let mut sources = KeySources::new(opts.limits.max_key_sources);
     let mut findings = Vec::new();
@@ -127,7 +127,7 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
 }
 
 struct Analysis<'s> {
-    ctx: CaptureWide<'s>,
+    ctx: Wiring<'s>,
     keys: KeyLog,
     key_sources: KeySources,
     conns: BTreeMap<u64, ConnectionStack>,

@@ -13,9 +13,9 @@
 use std::mem;
 
 use crate::finding::{Finding, Layer, Level};
-use crate::pipeline::adapters::{HttpOut, WsOut, XmppOut, XmppOverWs};
-use crate::pipeline::context::CaptureWide;
+use crate::pipeline::context::Wiring;
 use crate::pipeline::route::{Held, Route, StartTls};
+use crate::pipeline::stage_sinks::{HttpOut, WsOut, XmppOut, XmppOverWs};
 use crate::pipeline::Depth;
 use crate::position::{Dir, FrameRef};
 use crate::{http, tls, ws, xmpp};
@@ -143,7 +143,7 @@ impl AppStage {
     /// on the plain route can: TLS inside TLS is not decoded.
     pub fn on_data(
         &mut self,
-        ctx: &mut CaptureWide,
+        ctx: &mut Wiring,
         dir: Dir,
         at: FrameRef,
         bytes: &[u8],
@@ -197,7 +197,7 @@ impl AppStage {
 
     /// `len` bytes of one direction are missing (capture loss, or TLS records
     /// that could not be decrypted).
-    pub fn on_gap(&mut self, ctx: &mut CaptureWide, dir: Dir, at: FrameRef, len: u64) {
+    pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
         let stream = self.stream;
         match &mut self.app {
             App::Undecided => self.pending.push(Held::Gap(dir, at, len)),
@@ -221,7 +221,7 @@ impl AppStage {
     }
 
     /// A FIN or RST from the side sending `dir`.
-    pub fn on_tcp_end(&mut self, ctx: &mut CaptureWide, dir: Dir, at: FrameRef, rst: bool) {
+    pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
         let stream = self.stream;
         let first_end = !mem::replace(&mut self.tcp_ended, true);
         match &mut self.app {
@@ -249,7 +249,7 @@ impl AppStage {
     }
 
     /// The connection is over: flush every stage. Gives the XMPP session it carried.
-    pub fn finish(&mut self, ctx: &mut CaptureWide, route: Route) -> Option<FinishedSession> {
+    pub fn finish(&mut self, ctx: &mut Wiring, route: Route) -> Option<FinishedSession> {
         let has_data = self.pending.iter().any(|p| matches!(p, Held::Data(..)));
         if matches!(self.app, App::Undecided) && has_data {
             // The TLS stage has finished: bytes found to be TLS only now are
@@ -307,7 +307,7 @@ impl AppStage {
     }
 
     /// Chooses the protocol from the pending bytes, then replays them.
-    fn decide(&mut self, ctx: &mut CaptureWide, route: Route, at_end: bool) -> Option<StartTls> {
+    fn decide(&mut self, ctx: &mut Wiring, route: Route, at_end: bool) -> Option<StartTls> {
         let guess = self.guess(ctx, route == Route::Tls, at_end);
         let app = match guess {
             Guess::NeedMore => return None,
@@ -325,14 +325,11 @@ impl AppStage {
                 ctx.show_secrets,
             ))),
             Guess::Xmpp => {
-                let mut framer =
-                    xmpp::StreamFramer::new(self.stream, &ctx.limits, ctx.show_secrets);
-                if ctx.depth != Depth::Finesse {
-                    framer.skip_notifications();
-                }
+                let (id, session) = ctx.start_xmpp_session(self.stream, xmpp::Transport::Tcp);
+                let framer = xmpp::StreamFramer::over(session);
                 App::Xmpp(Box::new(XmppTcp {
                     framer,
-                    id: ctx.new_session(),
+                    id,
                     started_on: route,
                 }))
             }
@@ -361,12 +358,7 @@ impl AppStage {
 
     /// Feeds held items in order; once a direction switches to TLS, its
     /// later items join the request instead.
-    fn replay(
-        &mut self,
-        ctx: &mut CaptureWide,
-        items: Vec<Held>,
-        route: Route,
-    ) -> Option<StartTls> {
+    fn replay(&mut self, ctx: &mut Wiring, items: Vec<Held>, route: Route) -> Option<StartTls> {
         let mut start_tls: Option<StartTls> = None;
         for item in items {
             if let Some(request) = start_tls.as_mut().filter(|r| r.switches(item.dir())) {
@@ -387,7 +379,7 @@ impl AppStage {
 
     /// What the pending bytes look like: the first direction to give a
     /// definite answer wins; a direction without bytes yet waits.
-    fn guess(&self, ctx: &CaptureWide, via_tls: bool, at_end: bool) -> Guess {
+    fn guess(&self, ctx: &Wiring, via_tls: bool, at_end: bool) -> Guess {
         let [c2s, s2c] = &self.probe;
         let max_frame = ctx.limits.max_ws_resync_frame as u64;
         let websocket = ws::probe([c2s, s2c], Some(self.ports), max_frame, at_end);
@@ -421,7 +413,7 @@ impl AppStage {
         }
     }
 
-    fn report_unknown(&self, ctx: &mut CaptureWide) {
+    fn report_unknown(&self, ctx: &mut Wiring) {
         let first = self.pending.iter().find_map(|p| match p {
             Held::Data(_, at, _) => Some(*at),
             Held::Gap(..) => None,
@@ -444,7 +436,7 @@ impl AppStage {
     /// After an HTTP upgrade: WebSocket framing, an opaque protocol, or a tunnel.
     fn switch_after_upgrade(
         &mut self,
-        ctx: &mut CaptureWide,
+        ctx: &mut Wiring,
         up: http::Upgrade,
         dir: Dir,
         at: FrameRef,

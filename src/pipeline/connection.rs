@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use crate::finding::{Finding, Findings};
 use crate::pipeline::app_stage::{AppStage, FinishedSession};
-use crate::pipeline::context::CaptureWide;
+use crate::pipeline::context::Wiring;
 use crate::pipeline::route::{Held, Route, StartTls};
 use crate::position::{Dir, FrameRef};
 use crate::report::from_stages;
@@ -53,7 +53,7 @@ impl ConnectionStack {
 
     pub fn on_data(
         &mut self,
-        ctx: &mut CaptureWide,
+        ctx: &mut Wiring,
         keys: &KeyLog,
         dir: Dir,
         at: FrameRef,
@@ -69,7 +69,7 @@ impl ConnectionStack {
         }
     }
 
-    pub fn on_gap(&mut self, ctx: &mut CaptureWide, dir: Dir, at: FrameRef, len: u64) {
+    pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
         self.bytes.dir_mut(dir).gaps += len;
         match self.routes[dir.index()] {
             Route::Tls => self.tls_gap(ctx, dir, at, len),
@@ -77,12 +77,12 @@ impl ConnectionStack {
         }
     }
 
-    pub fn on_tcp_end(&mut self, ctx: &mut CaptureWide, dir: Dir, at: FrameRef, rst: bool) {
+    pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
         self.app.on_tcp_end(ctx, dir, at, rst);
     }
 
     /// The stream left the TCP table: flush every stage and file the reports.
-    pub fn finish(mut self, ctx: &mut CaptureWide, stats: Option<&StreamStats>) {
+    pub fn finish(mut self, ctx: &mut Wiring, stats: Option<&StreamStats>) {
         let stream = self.stream;
         let session_hint = self.app.session();
         if let Some(tls) = self.tls.as_mut() {
@@ -144,7 +144,7 @@ impl ConnectionStack {
 
     /// Follows the application stage's request: the directions it names
     /// take the TLS route from here on, starting with the bytes it carries.
-    fn start_tls(&mut self, ctx: &mut CaptureWide, keys: &KeyLog, request: Option<StartTls>) {
+    fn start_tls(&mut self, ctx: &mut Wiring, keys: &KeyLog, request: Option<StartTls>) {
         let Some(request) = request else { return };
         for dir in request.dirs {
             self.routes[dir.index()] = Route::Tls;
@@ -161,7 +161,7 @@ impl ConnectionStack {
     /// the sink that takes its plaintext up to the application stage.
     fn tls_and_out<'a, 'c, 's>(
         &'a mut self,
-        ctx: &'c mut CaptureWide<'s>,
+        ctx: &'c mut Wiring<'s>,
     ) -> (&'a mut tls::Session, TlsOut<'a, 'c, 's>) {
         let stream = self.stream;
         let session = self.app.session();
@@ -178,20 +178,13 @@ impl ConnectionStack {
         (tls, out)
     }
 
-    fn tls_data(
-        &mut self,
-        ctx: &mut CaptureWide,
-        keys: &KeyLog,
-        dir: Dir,
-        at: FrameRef,
-        bytes: &[u8],
-    ) {
+    fn tls_data(&mut self, ctx: &mut Wiring, keys: &KeyLog, dir: Dir, at: FrameRef, bytes: &[u8]) {
         let (tls, mut out) = self.tls_and_out(ctx);
         out.bytes.dir_mut(dir).tls += bytes.len() as u64;
         tls.on_data(keys, dir, at, bytes, &mut out);
     }
 
-    fn tls_gap(&mut self, ctx: &mut CaptureWide, dir: Dir, at: FrameRef, len: u64) {
+    fn tls_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
         let (tls, mut out) = self.tls_and_out(ctx);
         tls.on_gap(dir, at, len, &mut out);
     }
@@ -200,7 +193,7 @@ impl ConnectionStack {
 /// Receives the TLS stage's plaintext (for the application side), its
 /// undecryptable stretches and its handshake events.
 struct TlsOut<'a, 'c, 's> {
-    ctx: &'c mut CaptureWide<'s>,
+    ctx: &'c mut Wiring<'s>,
     app: &'a mut AppStage,
     bytes: &'a mut ByteAccounts,
     stream: u64,
@@ -310,7 +303,7 @@ mod tests {
     /// the event kinds, the routes at the end and the connection's layers.
     fn run(script: &[(Dir, Vec<u8>)], step: usize) -> (Vec<String>, [Route; 2], Vec<&'static str>) {
         let mut kinds = Kinds::default();
-        let mut ctx = CaptureWide::new(Limits::default(), false, false, false, &mut kinds);
+        let mut ctx = Wiring::new(Limits::default(), false, false, false, &mut kinds);
         let keys = KeyLog::new();
         let client = "10.0.0.1:50000".parse().unwrap();
         let server = "10.0.0.2:5222".parse().unwrap();

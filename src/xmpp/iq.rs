@@ -14,9 +14,10 @@ use std::collections::BTreeMap;
 use super::element::NodeRef;
 use super::ns::Ns;
 use super::session::{Out, Session, Span};
+use super::subscriptions;
 use super::summary::{Bind, Summary};
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
+use crate::position::{Dir, FrameRef};
 
 /// A Finesse desktop pings about every 10 s with a 10 s timeout.
 const PING_TIMEOUT_MS: f64 = 10_000.0;
@@ -41,13 +42,17 @@ struct Pending {
     seq: u64,
 }
 
-/// Open requests, per requesting direction, by id.
+/// Open iq requests, per requesting direction, by id: what each reply
+/// answers and how long it took. Holds at most `cap` per direction.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     pending: [BTreeMap<String, Pending>; 2],
     /// The same requests by age (`Pending::seq`), so the oldest is found at once.
     by_age: [BTreeMap<u64, String>; 2],
     seq: u64,
+    /// `limits.max_pending_iqs`.
+    cap: usize,
+    /// The oldest request was forgotten to make room (said once).
     evicted: bool,
 }
 
@@ -55,6 +60,38 @@ pub(crate) struct Tracker {
 const MAX_IQ_ID: usize = 256;
 
 impl Tracker {
+    /// At most `cap` open requests per direction (`limits.max_pending_iqs`).
+    pub(crate) fn new(cap: usize) -> Tracker {
+        Tracker {
+            cap,
+            ..Tracker::default()
+        }
+    }
+
+    /// Keeps a request sent in `dir` at `at` until its reply. Gives the cap
+    /// the first time the oldest request had to be forgotten to make room.
+    fn await_reply(&mut self, dir: Dir, id: String, kind: Kind, at: FrameRef) -> Option<usize> {
+        let seq = self.seq;
+        self.seq += 1;
+        let pending = Pending { kind, at, seq };
+        let cap = self.cap;
+        if self.insert(dir, id, pending, cap) && !self.evicted {
+            self.evicted = true;
+            return Some(cap);
+        }
+        None
+    }
+
+    /// Bytes of the requests waiting for a reply (ids counted twice: by id and by age).
+    pub(crate) fn held_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<Pending>() + std::mem::size_of::<u64>();
+        self.pending
+            .iter()
+            .flat_map(|p| p.keys())
+            .map(|id| 2 * id.len() + entry)
+            .sum()
+    }
+
     /// Adds a request; past `cap` in its direction the oldest is forgotten
     /// (true then).
     fn insert(&mut self, dir: Dir, id: String, pending: Pending, cap: usize) -> bool {
@@ -187,7 +224,9 @@ impl Session {
             },
             Some(p) if p.is(Ns::Session, "session") => Kind::Session,
             Some(p) if p.is(Ns::Ping, "ping") => Kind::Ping,
-            Some(p) if p.is(Ns::Pubsub, "pubsub") => self.pubsub_request(span, p, out),
+            Some(p) if p.is(Ns::Pubsub, "pubsub") => {
+                subscriptions::pubsub_request(span, p, &mut self.summary.subscriptions, out)
+            }
             Some(p) if p.is(Ns::IqAuth, "query") => Kind::Other {
                 what: match nonempty(p.child_text("username")) {
                     Some(u) => format!("{ty} jabber:iq:auth as {u}"),
@@ -213,16 +252,7 @@ impl Session {
             out.summary.push_str(" (id too long to match a reply)");
             return;
         }
-        let seq = self.iqs.seq;
-        self.iqs.seq += 1;
-        let cap = self.limits.max_pending_iqs;
-        let pending = Pending {
-            kind,
-            at: span.first,
-            seq,
-        };
-        if self.iqs.insert(span.dir, id, pending, cap) && !self.iqs.evicted {
-            self.iqs.evicted = true;
+        if let Some(cap) = self.iqs.await_reply(span.dir, id, kind, span.first) {
             out.find(
                 Level::Warn,
                 "xmpp.pending_iq_limit",
@@ -262,7 +292,8 @@ impl Session {
             }
             Kind::Ping => self.ping_reply(span, err, ms, out),
             Kind::Subscribe { index, node } | Kind::Unsubscribe { index, node } => {
-                self.subscription_reply(root, index, &node, err, ms, out)
+                let subs = &mut self.summary.subscriptions;
+                subscriptions::subscription_reply(root, (index, &node), err, ms, subs, out)
             }
             Kind::Other { what } => match err {
                 Some(e) => {
@@ -413,5 +444,33 @@ fn fmt_secs(ms: f64) -> String {
         fmt_ms(ms)
     } else {
         format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::position::Timestamp;
+
+    fn at(n: u64) -> FrameRef {
+        FrameRef::new(n, Timestamp::from_secs_nanos(n as i64, 0))
+    }
+
+    #[test]
+    fn the_tracker_pairs_replies_and_forgets_the_oldest_past_its_cap() {
+        let mut t = Tracker::new(2);
+        let c = Dir::ClientToServer;
+        assert_eq!(t.await_reply(c, "a".into(), Kind::Ping, at(1)), None);
+        assert_eq!(t.await_reply(c, "b".into(), Kind::Session, at(2)), None);
+        let two = t.held_bytes();
+        // The third makes room by forgetting "a", said once.
+        assert_eq!(t.await_reply(c, "c".into(), Kind::Ping, at(3)), Some(2));
+        assert_eq!(t.await_reply(c, "d".into(), Kind::Ping, at(4)), None);
+        assert!(t.take(c, "a").is_none() && t.take(c, "b").is_none());
+        // A reply comes from the other side: requests are kept per sending direction.
+        assert!(t.take(Dir::ServerToClient, "c").is_none());
+        let p = t.take(c, "c").unwrap();
+        assert_eq!((p.at, matches!(p.kind, Kind::Ping)), (at(3), true));
+        assert!(t.held_bytes() < two);
     }
 }

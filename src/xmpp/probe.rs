@@ -1,11 +1,15 @@
-//! Whether the first bytes of a TCP direction start an XMPP stream.
+//! Whether the first bytes of a TCP direction start an XMPP stream, and
+//! whether a WebSocket message is XMPP.
 //!
 //! Takes the first bytes of one direction (any length, possibly cut
 //! anywhere); gives [`Probe::Xmpp`] when they start with XML markup (a
 //! declaration, a comment, a stream header or any element, after optional
 //! whitespace), [`Probe::NeedMore`] when too few bytes are there to tell,
-//! [`Probe::NotXmpp`] otherwise. Pure: no state, no allocation, never reads
-//! past the first markup character, never panics.
+//! [`Probe::NotXmpp`] otherwise. Takes the text of one WebSocket message
+//! whose handshake negotiated no `xmpp` subprotocol (or was not captured);
+//! gives whether it starts like an RFC 7395 (or legacy `<stream:stream>`)
+//! element ([`looks_like_ws_message`]). Pure: no state, no allocation,
+//! never panics.
 
 /// The answer of [`detect`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +37,26 @@ pub fn detect(bytes: &[u8]) -> Probe {
         Some([b'<']) | None => Probe::NeedMore,
         Some(_) => Probe::NotXmpp,
     }
+}
+
+/// Element starts that only XMPP sends as a whole message.
+const MESSAGE_STARTS: [&str; 9] = [
+    "<open",
+    "<close",
+    "<stream:",
+    "<?xml",
+    "<iq",
+    "<presence",
+    "<message",
+    "<auth",
+    "<success",
+];
+
+/// Whether a WebSocket text message starts like an XMPP element.
+pub fn looks_like_ws_message(text: &str) -> bool {
+    let t = text.trim_start();
+    MESSAGE_STARTS.iter().any(|s| t.starts_with(s))
+        || (t.starts_with('<') && t.contains("urn:ietf:params:xml:ns:xmpp"))
 }
 
 #[cfg(test)]
@@ -90,5 +114,20 @@ mod tests {
         }
         assert_eq!(detect(b" \r\n\t"), Probe::NeedMore);
         assert_eq!(detect(b"\n<"), Probe::NeedMore);
+    }
+
+    #[test]
+    fn xmpp_messages_and_others() {
+        for xmpp in [
+            "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='f1' version='1.0'/>",
+            "  <iq type='get' id='1'/>",
+            "<?xml version='1.0'?><stream:stream>",
+            "<features xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>",
+        ] {
+            assert!(looks_like_ws_message(xmpp), "{xmpp}");
+        }
+        for other in ["{\"type\":\"ping\"}", "<html>", "", "hello", "<"] {
+            assert!(!looks_like_ws_message(other), "{other}");
+        }
     }
 }

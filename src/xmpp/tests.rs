@@ -1,11 +1,12 @@
 //! Session tests: whole conversations as a Finesse desktop has them over
-//! WebSocket (DOMAIN.md §2), and the failures support engineers look for.
+//! WebSocket (RFC 7395 framing, SASL PLAIN, Strophe.js iq ids, pubsub
+//! subscriptions and pings), and the failures support engineers look for.
 
 use super::testkit::{frame, Collect};
 use super::*;
-use crate::common::Dir::{ClientToServer as C, ServerToClient as S};
 use crate::finding::Level;
 use crate::limits::Limits;
+use crate::position::Dir::{ClientToServer as C, ServerToClient as S};
 
 const PLAIN_B64: &str = "ADEwMDEAczNjcmV0IVB3"; // "\0" "1001" "\0" "s3cret!Pw"
 const PASSWORD: &str = "s3cret!Pw";
@@ -66,27 +67,6 @@ fn run(messages: &[(Dir, u64, i64, String)], show_secrets: bool) -> (Session, Co
 fn end(session: &mut Session, sink: &mut Collect, how: Ending) {
     session.on_transport_end(Some(frame(99, 20_000)), how, sink);
     session.finish(sink);
-}
-
-#[test]
-fn skipped_notifications_leave_the_stanzas_as_they_were() {
-    let (_, full) = run(&finesse_conversation(), false);
-    let mut session = Session::new(7, Transport::WebSocket, &Limits::default(), false);
-    session.skip_notifications();
-    let mut skipped = Collect::default();
-    for (dir, n, ms, xml) in finesse_conversation() {
-        session.on_element(dir, frame(n, ms), xml.as_bytes(), &mut skipped);
-    }
-    assert_eq!(full.updates.len(), 2);
-    assert!(skipped.updates.is_empty());
-    assert_eq!(skipped.stanzas.len(), full.stanzas.len());
-    let without_updates: Vec<_> = full
-        .log
-        .iter()
-        .filter(|l| !l.starts_with("update after"))
-        .collect();
-    assert_eq!(skipped.log.iter().collect::<Vec<_>>(), without_updates);
-    assert_eq!(session.summary().finesse_updates, 0);
 }
 
 #[test]
@@ -163,18 +143,12 @@ fn full_finesse_websocket_conversation() {
         .unwrap();
     assert_eq!(
         sink.log[i + 1],
-        "update after message: User 1001 NOT_READY (reason 12 \"Lunch\")"
+        "item after message: /finesse/api/User/1001 3f6c1a <notification>"
     );
-    assert_eq!(
-        sink.updates[0].node.as_deref(),
-        Some("/finesse/api/User/1001")
-    );
-    assert_eq!(sink.updates[0].item_id.as_deref(), Some("3f6c1a"));
-    let crate::finesse::Payload::Dialogs { dialogs } = &sink.updates[1].payload else {
-        panic!()
-    };
-    let vars = &dialogs[0].media_properties.as_ref().unwrap().call_variables;
-    assert_eq!(vars[0].value, "AT&T");
+    assert_eq!(sink.items.len(), 2);
+    // The payload comes out unescaped once: the notification's own document.
+    assert_eq!(sink.items[0].3, USER_READY);
+    assert!(sink.items[1].3.contains("<value>AT&amp;T</value>"));
     let s = session.summary();
     assert_eq!(s.jid.as_deref(), Some("1001@finesse1.example.com/desktop"));
     assert_eq!(s.client, Some("Strophe.js"));
@@ -185,8 +159,7 @@ fn full_finesse_websocket_conversation() {
     assert_eq!(s.subscriptions[0].outcome.as_deref(), Some("subscribed"));
     assert_eq!(s.pings.answered, 1);
     assert_eq!(s.stanzas, [11, 13]);
-    assert_eq!(s.finesse_updates, 2);
-    assert_eq!(s.last_agent_state.as_deref(), Some("1001 NOT_READY"));
+    assert_eq!((s.pubsub_events, s.finesse_updates), (2, 0));
     assert!(s.close.as_ref().unwrap().answered);
     assert!(!sink.json.contains(PASSWORD) && !sink.json.contains(PLAIN_B64));
     assert!(sink.stanzas[3].raw.contains("[redacted]"));
@@ -425,11 +398,10 @@ fn notification_delivery_problems() {
             "xmpp.subscription_bare_jid",
             "xmpp.subscription_failed",
             "xmpp.subscription_failed",
-            "finesse.forced_logout",
-            "finesse.malformed_notification",
-            "xmpp.finesse_unavailable",
         ]
     );
+    // What the notifications and the presence from finesse@ mean is the Finesse stage's.
+    assert_eq!(sink.items.len(), 2);
     assert_eq!(
         sink.stanzas[3].summary,
         "subscribe /finesse/api/Queue/5 → error cancel/item-not-found (1 ms)"
@@ -438,8 +410,6 @@ fn notification_delivery_problems() {
         sink.stanzas[5].summary,
         "subscribe /finesse/api/Team/3/Users → pending (1 ms)"
     );
-    assert_eq!(sink.findings[4].layer, crate::finding::Layer::Finesse);
-    assert_eq!(sink.findings[4].frame, Some(7));
 }
 
 #[test]
@@ -589,8 +559,8 @@ fn throughput_pubsub_events() {
         fn on_stanza(&mut self, s: &Stanza<'_>) {
             self.0 += s.summary.len();
         }
-        fn on_finesse(&mut self, _: &Stanza<'_>, u: crate::finesse::Update) {
-            self.1 += u.summary().len();
+        fn on_pubsub_items(&mut self, _: &Stanza<'_>, items: &[super::PubsubItem<'_>]) {
+            self.1 += items.iter().map(|i| i.text.len()).sum::<usize>();
         }
         fn on_tls_handover(&mut self, _: &TlsHandover) {}
     }
@@ -809,6 +779,21 @@ fn a_message_of_countless_elements_stops_at_the_node_cap() {
     assert!(sink.stanzas[100]
         .summary
         .contains("more than 100 elements in one message"));
+}
+
+/// The entry for inputs without TCP under them (a HAR's WebSocket messages):
+/// the same conversation gives the same stanzas and findings as elements.
+#[test]
+fn whole_websocket_messages_give_what_elements_give() {
+    let (_, by_element) = run(&finesse_conversation(), false);
+    let mut session = Session::new(7, Transport::WebSocket, &Limits::default(), false);
+    let mut by_message = Collect::default();
+    for (dir, n, ms, xml) in finesse_conversation() {
+        let at = frame(n, ms);
+        session.on_ws_message(dir, at, at, &xml, &mut by_message);
+    }
+    assert_eq!(by_message.log, by_element.log);
+    assert_eq!(by_message.stanzas, by_element.stanzas);
 }
 
 fn findings_of(sink: &Collect, code: &str) -> Vec<(Level, Option<u64>, String)> {

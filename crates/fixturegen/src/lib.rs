@@ -55,7 +55,7 @@ pub use truth::{DirTruth, Gap, StreamTruth, WsTruth};
 
 /// Which way a byte travels, relative to the TCP client.
 ///
-/// The generator's own type, not the analyzer's `xmppcap::common::Dir`: the
+/// The generator's own type, not the analyzer's `xmppcap::position::Dir`: the
 /// generator shares no code with what it tests. Serialised as `c2s`/`s2c`,
 /// the words the analyzer's reports use, so truths and reports read alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

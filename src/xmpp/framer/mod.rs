@@ -17,9 +17,9 @@
 use super::scan::{ItemKind, Pending, Scanner, Step};
 use super::session::{Session, Signal, Span};
 use super::{Ending, Sink, Summary, TlsHandover, Transport};
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 /// The first byte of a TLS record carrying a handshake (the ClientHello).
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -108,16 +108,22 @@ pub struct StreamFramer {
 impl StreamFramer {
     /// A connection with Wireshark's `tcp.stream` index `stream`.
     pub fn new(stream: u64, limits: &Limits, show_secrets: bool) -> StreamFramer {
+        Self::over(Session::new(stream, Transport::Tcp, limits, show_secrets))
+    }
+
+    /// Frames the stream of a session made elsewhere (over [`Transport::Tcp`]).
+    pub fn over(session: Session) -> StreamFramer {
         StreamFramer {
-            session: Session::new(stream, Transport::Tcp, limits, show_secrets),
+            session,
             dirs: [Direction::new(), Direction::new()],
             finished: false,
         }
     }
 
-    /// See [`Session::skip_notifications`].
-    pub fn skip_notifications(&mut self) {
-        self.session.skip_notifications();
+    /// Bytes held now: each direction's element in progress, and the session's.
+    pub fn held_bytes(&self) -> usize {
+        let items: usize = self.dirs.iter().map(|d| d.buf.capacity()).sum();
+        items + self.session.held_bytes()
     }
 
     pub fn session(&self) -> &Session {

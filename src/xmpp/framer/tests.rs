@@ -332,6 +332,28 @@ fn truncated_element_at_the_end_is_reported() {
     assert_eq!(sink.codes(), ["xmpp.truncated"]);
 }
 
+#[test]
+fn held_bytes_counts_the_element_in_progress_and_the_open_iqs() {
+    let mut f = StreamFramer::new(0, &Limits::default(), false);
+    let mut sink = Collect::default();
+    let base = f.held_bytes();
+    let head = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='f1' version='1.0'>";
+    f.on_data(C, frame(1, 0), head, &mut sink);
+    let partial = b"<iq type='get' id='ping-1'><ping xmlns='urn:xmpp:ping'/>";
+    f.on_data(C, frame(2, 1), partial, &mut sink);
+    let waiting = f.held_bytes();
+    assert!(waiting >= base + partial.len(), "{waiting} after {base}");
+    f.on_data(C, frame(3, 2), b"</iq>", &mut sink);
+    assert_eq!(sink.stanzas.last().map(|s| s.name.as_str()), Some("iq"));
+    // The element is done; the ping waits for its reply, and is counted.
+    let with_ping = f.session().held_bytes();
+    assert!(with_ping >= 2 * "ping-1".len());
+    f.on_data(S, frame(4, 3), b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='f1' id='s1' version='1.0'><iq type='result' id='ping-1'/>", &mut sink);
+    // Answered: the request is no longer held.
+    assert_eq!(sink.stanzas.last().map(|s| s.name.as_str()), Some("iq"));
+    assert!(f.session().held_bytes() < with_ping);
+}
+
 /// A TLS 1.2 ClientHello's record header and start (RFC 5246 §6.2.1,
 /// §7.4.1.2), as a client configured for direct TLS sends it first.
 const CLIENT_HELLO: &[u8] = b"\x16\x03\x01\x00\x31\x01\x00\x00\x2d\x03\x03abcdefghijklmnopqrstuvwxyz012345\x00\x00\x02\x00\x2f\x01\x00";
