@@ -5,7 +5,8 @@
 //! (link, IP, TCP headers) → [`tcp`] (streams) → [`tls`] (decryption) →
 //! [`http`] (HTTP/1.1, upgrade, BOSH) → [`ws`] (WebSocket) → [`xmpp`]
 //! (stanzas, sessions) → [`finesse`] (notification payloads) → [`report`]
-//! (timeline, findings, renderers). Only [`pipeline`] knows every stage.
+//! (timeline, findings, renderers). Only [`pipeline`] knows every stage;
+//! [`position`] says where and when a piece of input was seen, for all.
 //!
 //! This crate is the analyzer only. The command line, its terminal tables
 //! and progress bar are the `xmppcap` binary (`crates/cli`); the captures the
@@ -20,7 +21,6 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
-pub mod common;
 pub mod decode;
 pub mod finding;
 pub mod finesse;
@@ -28,6 +28,7 @@ pub mod har;
 pub mod http;
 pub mod limits;
 pub mod pipeline;
+pub mod position;
 pub mod report;
 pub mod tcp;
 pub mod tls;
@@ -69,9 +70,9 @@ pub mod fuzzing {
         crate::xmpp::fuzz::element(data)
     }
 
-    /// The Finesse notification parser.
+    /// The Finesse notification parser, then the Finesse stage, on one text.
     pub fn finesse_notification(data: &[u8]) {
-        crate::xmpp::fuzz::notification(data)
+        crate::finesse::fuzz::notification(data)
     }
     pub use crate::tls::fuzz::{tls_handshake, tls_keylog, tls_record, tls_session};
 }

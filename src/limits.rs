@@ -50,6 +50,13 @@ pub struct Limits {
     /// Cipher suites, versions and ALPN names kept per hello, and alerts kept
     /// per connection; the rest are counted (`tls.list_limit`).
     pub max_tls_list_items: usize,
+    /// TLS secrets held from key log files and pcapng Decryption Secrets
+    /// Blocks together (a repeated secret counts once); later new ones are
+    /// counted, not kept (`tls.key_secret_limit`). About 100 bytes each.
+    pub max_key_secrets: usize,
+    /// Key sources (key log files, Decryption Secrets Blocks) named one by
+    /// one; later ones are still used but named together (`tls.key_source_limit`).
+    pub max_key_sources: usize,
 
     // --- http ---
     /// Bytes of a request or response head (request line plus headers).
@@ -117,6 +124,8 @@ impl Default for Limits {
             tls_midstream_seq_search: 64,
             max_tls_certificates: 16,
             max_tls_list_items: 256,
+            max_key_secrets: 200_000,
+            max_key_sources: 1024,
             max_http_head: 64 << 10,
             max_http_headers: 128,
             max_http_body: 4 << 20,

@@ -1,9 +1,26 @@
-//! Wires the stages together: the only module that knows every stage.
+//! Wires the stages together: the only module that knows every stage. It
+//! creates them with their options and connects their sinks; it makes no
+//! protocol or domain decision of its own.
 //!
-//! Takes capture paths and [`Options`]; drives capture → decode → tcp (and,
-//! as they are wired, the stages above) and hands each command the model it
-//! renders. Never prints: rendering is `report`'s (and the binary's), exit
-//! codes and the progress bar are the `xmppcap` binary's (see [`Progress`]).
+//! Takes capture paths and [`Options`]; drives capture → decode → tcp, then
+//! per connection a stack (`connection`): each direction's bytes follow a
+//! route (`route`: straight to the application stage, or through TLS) that
+//! changes only when the application stage asks (`app_stage`, which asks
+//! each protocol's probe what the bytes are). Gives each command its model:
+//! report events to an [`EventSink`] as they happen, [`Analyzed`] at the
+//! end, or a followed stream's chunks ([`follow`]).
+//!
+//! Two layers, so that connections can later be processed apart: a
+//! connection's stack keeps its own state, and everything that spans
+//! connections (XMPP session numbering, BOSH sessions by `sid`, Finesse
+//! `requestId` correlation, reconnect analysis, the finding log, the
+//! summaries) sits behind the one capture-wide layer (`context::Wiring`),
+//! which is handed to the stacks and hears from them in capture order.
+//!
+//! Never prints: rendering is `report`'s (and the binary's); exit codes and
+//! the progress bar are the `xmppcap` binary's (see [`Progress`]). Depends
+//! on `report` for the sink it feeds and the types it fills; `report` never
+//! depends on it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,19 +33,19 @@ use crate::report::findings::FindingLog;
 use crate::report::streams::StreamsReport;
 use crate::tcp::{self, Reassembler};
 
-mod adapters;
 mod analysis;
+mod app_stage;
 mod bosh;
-mod conn;
+mod capture_wide;
+mod connection;
 mod context;
-mod convert;
 mod follow;
-mod sessions;
-mod upper;
+mod key_sources;
+mod route;
+mod stage_sinks;
 
-pub(crate) use analysis::describe_ending;
+pub use crate::report::sink::EventSink;
 pub use analysis::{analyze, Analyzed};
-pub use context::EventSink;
 pub use follow::{follow, Followed, Layer as FollowLayer};
 
 /// What the user asked for, independent of the command.

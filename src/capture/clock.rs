@@ -18,8 +18,8 @@
 //! one finding, and so does a capture that jumps once and goes on.
 
 use crate::capture::FindingCode;
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::{Finding, Level};
+use crate::position::{FrameRef, Timestamp};
 
 /// A day: captures are silent for hours, never for a day between two frames
 /// of one recording.

@@ -31,5 +31,7 @@ finding_codes! {
         BadBlock => "capture.bad_block", Warn;
         /// A packet's time jumps away from its neighbours, so spans across it are not durations; `warn` when the jump is a year or more.
         TimeGlitch => "capture.time_glitch", Info;
+        /// A packet holds more captured bytes than the file's snapshot length; it is read whole all the same (said once per file).
+        OverSnaplen => "capture.over_snaplen", Warn;
     }
 }

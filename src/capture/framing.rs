@@ -17,9 +17,6 @@ use pcap_parser::{Block, PcapError, EPB_MAGIC, SHB_MAGIC, SPB_MAGIC};
 use super::pcapng::{read_u32, Interface, PB_MAGIC};
 use super::source;
 
-/// Wireshark's largest ordinary packet; a pcap record claiming more than this
-/// and more than the file's snapshot length is garbage, not a packet.
-const PLAUSIBLE_RECORD: u32 = 262_144;
 /// Byte-order magic of a pcapng section header, as read little-endian.
 const BOM_LE: u32 = 0x1A2B_3C4D;
 const BOM_BE: u32 = 0x4D3C_2B1A;
@@ -98,13 +95,18 @@ pub(crate) fn frame_pcap_record(
     let Some(caplen) = read_u32(data, 8, big_endian).filter(|_| data.len() >= header) else {
         return Frame::NeedMore;
     };
-    if caplen > PLAUSIBLE_RECORD && caplen > snaplen {
+    let len = header as u64 + u64::from(caplen);
+    let over_cap = usize::try_from(len).map_or(true, |len| len > max_block);
+    // Within the cap, a record longer than the snapshot length is read (the
+    // reader says so): writers get snaplen wrong. Beyond both, the header is
+    // garbage, and skipping gigabytes it claims would only eat the file.
+    // Snaplen 0 means unknown: only the cap applies.
+    if over_cap && snaplen != 0 && caplen > snaplen {
         return Frame::Corrupt(format!(
-            "a record header ({}) claims {caplen} captured bytes, more than the snapshot length {snaplen}",
+            "a record header ({}) claims {caplen} captured bytes, more than the snapshot length {snaplen} and the {max_block}-byte limit (max_capture_block)",
             hex8(data)
         ));
     }
-    let len = header as u64 + u64::from(caplen);
     match usize::try_from(len) {
         Ok(len) if len <= max_block => Frame::Block {
             len,
@@ -302,7 +304,16 @@ mod tests {
         let record = |caplen: u32| [[0u8; 8].as_slice(), &caplen.to_be_bytes(), &[0; 4]].concat();
         assert!(matches!(
             frame_pcap_record(&record(300_000), true, 16, 65535, 1 << 20),
+            Frame::Block { len: 300_016, .. }
+        ));
+        assert!(matches!(
+            frame_pcap_record(&record(300_000), true, 16, 65535, 1 << 16),
             Frame::Corrupt(_)
+        ));
+        // Snaplen 0 is unknown: an over-cap record is skipped, not garbage.
+        assert!(matches!(
+            frame_pcap_record(&record(300_000), true, 16, 0, 1 << 16),
+            Frame::Oversized { .. }
         ));
         assert!(matches!(
             frame_pcap_record(&record(300_000), true, 16, 400_000, 1 << 16),

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;
+use crate::position::{FrameRef, Timestamp};
 
 mod clock;
 mod findings;
@@ -106,7 +106,8 @@ pub struct InterfaceSummary {
     pub index: u32,
     /// LINKTYPE_* number.
     pub link_type: i32,
-    /// Snapshot length (0 = unlimited).
+    /// Snapshot length as the file gives it; 0 means unknown (no limit is
+    /// assumed: only `max_capture_block` applies).
     pub snaplen: u32,
     /// Timestamp unit, e.g. `10^-6` or `2^-20`.
     pub ts_resolution: String,

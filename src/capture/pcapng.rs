@@ -8,7 +8,7 @@
 use pcap_parser::{InterfaceDescriptionBlock, OptionCode};
 
 use super::{InterfaceSummary, LinkType};
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 
 /// The obsolete Packet Block (type 2), which pcap-parser reports as unknown.
 pub(crate) const PB_MAGIC: u32 = 2;

@@ -24,9 +24,9 @@ use super::pcapng::{read_u32, Interface};
 use super::source::{self, Filling, Opened, Progress};
 use super::{ByteOrder, CaptureError, CaptureSummary, Format, Item, LinkType, Packet, Precision};
 use crate::capture::FindingCode;
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;
 use crate::limits::Limits;
+use crate::position::{FrameRef, Timestamp};
 
 /// Initial buffer: large enough that refills are rare and cheap.
 pub(crate) const DEFAULT_BUFFER: usize = 2 << 20;
@@ -44,6 +44,8 @@ pub struct CaptureReader {
     pending_consume: usize,
     skip: Option<Skip>,
     queued: VecDeque<Finding>,
+    /// pcap records longer than the file's snapshot length (the first is a finding).
+    records_over_snaplen: u64,
     /// Time of the last timestamped packet: SPBs carry no timestamp and get this one.
     last_ts: Timestamp,
     /// Spots absurd timestamps.
@@ -151,6 +153,7 @@ impl CaptureReader {
             pending_consume: 0,
             skip: None,
             queued: VecDeque::new(),
+            records_over_snaplen: 0,
             last_ts: Timestamp::default(),
             clock: clock::Clock::default(),
             summary: CaptureSummary::new(name, format, gzip),

@@ -21,10 +21,10 @@ use etherparse::defrag::IpDefragBuf;
 use etherparse::{IpFragOffset, IpNumber};
 
 use super::FragmentStats;
-use crate::common::{FrameRef, Timestamp};
 use crate::decode::FindingCode;
 use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
+use crate::position::{FrameRef, Timestamp};
 
 /// Identifies the datagram a fragment belongs to: source, destination and
 /// identification, plus the protocol for IPv4 (RFC 791; RFC 8200 §4.5 keys

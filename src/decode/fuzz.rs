@@ -7,8 +7,8 @@
 
 use super::{Decoded, Decoder};
 use crate::capture::{LinkType, Packet};
-use crate::common::{FrameRef, Timestamp};
 use crate::limits::Limits;
+use crate::position::{FrameRef, Timestamp};
 
 /// Decodes one packet of the given LINKTYPE_* with a fresh decoder.
 pub(crate) fn decode_one(link_type: u32, data: &[u8]) {

@@ -24,8 +24,8 @@ use super::link::{self, Link};
 use super::skipped::tunnel_ip_protocol;
 use super::tunnel::{gre, mpls, pppoe, udp, Inner, Unwrapped};
 use super::{DecodeError, Decoded, Header, NotTcp, Skipped, TcpFlags, TcpSegment};
-use crate::common::FrameRef;
 use crate::finding::Findings;
+use crate::position::FrameRef;
 
 /// etherparse reads at most three VLAN/MACsec headers per call; more tags
 /// (QinQinQinQ...) are read by calling it again, up to this many times.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Serialize, Serializer};
 
 use super::{Decoded, NotTcp, Skipped};
-use crate::common::FrameRef;
+use crate::position::FrameRef;
 
 /// IP fragment reassembly counters (IPv4 and IPv6 together).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -23,7 +23,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef, Timestamp};
+use crate::position::{Dir, FrameRef, Timestamp};
 
 pub use code::{catalogue, Code};
 pub use throttle::{Overflow, Throttle};

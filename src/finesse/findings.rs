@@ -23,5 +23,7 @@ finding_codes! {
         DialogFailed => "finesse.dialog_failed", Warn;
         /// The Update echoing a REST `requestId` came more than 5 s after the request: the desktop showed the old state until then.
         SlowUpdate => "finesse.slow_update", Warn;
+        /// A REST `requestId` longer than xmppcap keeps is cut; Updates are matched on its start (said once per capture).
+        RequestIdCut => "finesse.request_id_cut", Warn;
     }
 }

@@ -1,4 +1,10 @@
-//! Stage `finesse`: Cisco Finesse notification payloads.
+//! Stage `finesse`: Cisco Finesse notification payloads, REST calls, and
+//! what they say about agents across a capture.
+//!
+//! [`Stage`] is the stateful part, fed the XMPP stanzas and pubsub items of
+//! every session and the REST exchanges of every connection, in capture
+//! order; it matches Updates to REST requests by `requestId` and keeps each
+//! agent's state changes (see its module). The parsers below it are pure.
 //!
 //! Takes the text of one pubsub `<notification>` (already unescaped once by
 //! the stanza parser); parses it as its own document, XML or, when it starts
@@ -11,14 +17,21 @@
 //! the `<ApiErrors>` body of a failed REST call ([`rest_failure`]). Never
 //! panics and never keeps more than the XML caps of [`Limits`].
 
+mod agents;
+mod correlate;
 mod findings;
+pub(crate) mod fuzz;
 mod map;
 mod rest;
+mod stage;
 mod tree;
 mod update;
 
+pub use agents::{AgentStates, Entered, StateChange};
+pub use correlate::RestMatch;
 pub use findings::FindingCode;
 pub use rest::{api_errors, rest_failure, RestCall};
+pub use stage::{RestExchange, RestRequest, RestResponse, SessionFacts, Sink, Stage, StanzaAt};
 pub use update::{
     ApiError, CallVariable, Dialog, Media, MediaProperties, Participant, Payload, Queue,
     ReasonCode, SystemInfo, Team, TeamUser, Update, User,

@@ -1,6 +1,7 @@
 //! Payloads follow Cisco's documented formats (Finesse Web Services Developer
-//! Guide: User, Dialog, Team, Queue, SystemInfo and asynchronous apiErrors) and
-//! DOMAIN.md §3; they are the text of `<notification>` after the stanza parse.
+//! Guide: User, Dialog, Team, Queue, SystemInfo and asynchronous apiErrors)
+//! as Finesse publishes them; they are the text of `<notification>`
+//! after the stanza parse.
 
 use super::*;
 

@@ -12,7 +12,7 @@ use super::finding::Finding;
 use super::model::{Body, Entry, EntryKind, Header, Request, Response, Timings};
 use super::time::{is_wall_clock, parse_rfc3339};
 use super::HarLimits;
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 
 /// The parts of an entry the reader keeps, as read.
 #[derive(Debug, Default)]

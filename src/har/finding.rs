@@ -8,8 +8,8 @@
 use std::fmt;
 
 use super::FindingCode;
-use crate::common::Timestamp;
 use crate::finding::Level;
+use crate::position::Timestamp;
 
 /// One thing noticed while reading a HAR.
 #[derive(Clone, Debug, PartialEq)]

@@ -17,7 +17,7 @@ use super::finding::Finding;
 use super::model::{EntryKind, WsMessage, WsPayload};
 use super::stream::{scalars_call, Given, State};
 use super::time::{from_epoch_secs, is_wall_clock};
-use crate::common::{Dir, Timestamp};
+use crate::position::{Dir, Timestamp};
 
 /// A message recorded this much after its entry's end counts as after close
 /// (`startedDateTime` has millisecond precision).

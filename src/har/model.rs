@@ -5,7 +5,7 @@
 //! Plain owned values, positioned by their index in the file. Nothing here
 //! parses or decides; the reader fills these in and the pipeline consumes them.
 
-use crate::common::{Dir, Timestamp};
+use crate::position::{Dir, Timestamp};
 
 /// What `log` says about itself before its entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -20,8 +20,8 @@ use super::message::{MessageSeed, Messages};
 use super::model::{EntryKind, LogHeader};
 use super::FindingCode;
 use super::{HarLimits, NotHar, Sink};
-use crate::common::Timestamp;
 use crate::finding::Throttle;
+use crate::position::Timestamp;
 
 /// Where the walk is, so that a JSON type error names what was wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::time::{from_epoch_secs, parse_rfc3339};
 use super::*;
-use crate::common::{Dir, Timestamp};
+use crate::position::{Dir, Timestamp};
 
 /// A small HAR shaped like Chrome 156's export (its field order too): a
 /// REST PUT, a WebSocket with text and binary messages, a base64 response body.

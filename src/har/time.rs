@@ -5,7 +5,7 @@
 //! Takes text or a number; gives a UTC [`Timestamp`] or `None`. Pure, never
 //! panics; says nothing about whether a time is plausible (the reader does).
 
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 
 /// True from 2000-01-01T00:00:00Z on: anything earlier in a HAR is a placeholder (Chrome's
 /// 1969 for a request never sent) or a monotonic clock, not a wall-clock time.

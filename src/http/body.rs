@@ -77,6 +77,12 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
+    /// Bytes held now: the payload kept so far and a chunk-size or trailer
+    /// line in progress.
+    pub fn held_bytes(&self) -> usize {
+        self.kept.len() + self.line.len()
+    }
+
     pub fn new(framing: Framing, keep_cap: usize, line_cap: usize) -> Reader {
         let remaining = match framing {
             Framing::Length(n) => n,

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef};
+use crate::position::{Dir, FrameRef};
 
 use super::parser::{Fields, RequestHead, ResponseHead};
 

@@ -11,11 +11,14 @@
 //! redacted in the values themselves unless the user asked to see them.
 //!
 //! Parsing is pure (module `parser`, `httparse` underneath); [`Connection`] is the
-//! fed, stateful part. Never panics on input, never buffers past the caps in
-//! [`crate::limits::Limits`]: hitting one is a finding and parsing goes on.
+//! fed, stateful part; [`exchange_from_parts`] makes the same [`Exchange`]
+//! from an exchange given whole, without bytes (a HAR entry). Never panics
+//! on input, never buffers past the caps in [`crate::limits::Limits`]:
+//! hitting one is a finding and parsing goes on.
 
 mod body;
 pub mod bosh;
+mod complete;
 mod connection;
 mod exchange;
 mod findings;
@@ -27,6 +30,7 @@ mod upgrade;
 mod tests;
 
 pub use body::{ChunkError, InflateError};
+pub use complete::{exchange_from_parts, ExchangeAt, MessageParts, RequestParts, ResponseParts};
 pub use connection::Connection;
 pub use exchange::{
     redact_view, Exchange, Held, Payload, Protocol, Request, RequestHeaders, Response,
@@ -52,9 +56,9 @@ pub trait Sink: Findings {
 /// Entry points for fuzzers (see `crate::fuzzing`).
 #[doc(hidden)]
 pub mod fuzz {
-    use crate::common::{Dir, FrameRef, Timestamp};
     use crate::finding::{Finding, Findings};
     use crate::limits::Limits;
+    use crate::position::{Dir, FrameRef, Timestamp};
 
     use super::{bosh, Exchange, Sink, Upgrade};
 

@@ -9,15 +9,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Findings, Layer, Level};
-use crate::pipeline::conn::Conn;
-use crate::pipeline::context::{Context, EventSink};
-use crate::pipeline::{convert, run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::finding::{Finding, Findings};
+use crate::pipeline::connection::ConnectionStack;
+use crate::pipeline::context::Wiring;
+use crate::pipeline::key_sources::KeySources;
+use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::report::from_stages;
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
+use crate::report::sink::EventSink;
 use crate::tcp;
-use crate::tls::{KeyLog, KeySource};
-use crate::xmpp;
+use crate::tls::{KeyCaps, KeyLog, KeySource};
 
 /// What an analysis found besides the events it emitted.
 pub struct Analyzed {
@@ -38,7 +39,7 @@ pub fn analyze(
     opts: &Options,
     sink: &mut dyn EventSink,
 ) -> Result<Analyzed, PipelineError> {
-    let mut ctx = Context::new(
+    let mut ctx = Wiring::new(
         opts.limits.clone(),
         opts.show_secrets,
         opts.raw,
@@ -47,7 +48,7 @@ pub fn analyze(
     );
     let (keys, key_sources) = load_keys(opts, &mut ctx)?;
     ctx.keys_given = !keys.is_empty() || !opts.rsa_keys.is_empty();
-    ctx.depth = opts.depth;
+    ctx.set_depth(opts.depth);
     let mut analysis = Analysis {
         ctx,
         keys,
@@ -63,7 +64,7 @@ pub fn analyze(
     crate::pipeline::bosh::finish(&mut ctx);
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
-    for finding in crate::pipeline::sessions::reconnect_findings(&sessions) {
+    for finding in ctx.wide.reconnect_findings() {
         ctx.finding(finding, None, None);
     }
     let mut connections = std::mem::take(&mut ctx.connections);
@@ -72,7 +73,7 @@ pub fn analyze(
     let findings = std::mem::take(&mut ctx.findings).into_sorted();
     Ok(Analyzed {
         run,
-        keys: key_sources,
+        keys: key_sources.into_list(),
         connections,
         sessions,
         connections_seen: ctx.connections_seen,
@@ -82,35 +83,26 @@ pub fn analyze(
 }
 
 /// `--keylog` files (an unreadable one is fatal) and `SSLKEYLOGFILE`.
-fn load_keys(
-    opts: &Options,
-    ctx: &mut Context,
-) -> Result<(KeyLog, Vec<KeySourceReport>), PipelineError> {
-    let mut keys = KeyLog::new();
-    let mut sources = Vec::new();
+fn load_keys(opts: &Options, ctx: &mut Wiring) -> Result<(KeyLog, KeySources), PipelineError> {
+    let mut keys = KeyLog::with_caps(KeyCaps::of(&opts.limits));
+    let mut sources = KeySources::new(opts.limits.max_key_sources);
     let mut findings = Vec::new();
     for path in &opts.keylogs {
         let secrets = keys.load_file(path, &mut findings)?;
-        sources.push(KeySourceReport {
-            source: path.display().to_string(),
-            secrets,
-        });
+        sources.note(|| path.display().to_string(), secrets);
     }
     #[cfg(feature = "rsa-keys")]
     for path in &opts.rsa_keys {
         keys.load_rsa_key(path)?;
-        sources.push(KeySourceReport {
-            source: format!("RSA private key {}", path.display()),
-            secrets: 1,
-        });
+        sources.note(|| format!("RSA private key {}", path.display()), 1);
     }
     if opts.use_env_keylog {
         let secrets = keys.load_env(&mut findings)?;
         if let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
-            sources.push(KeySourceReport {
-                source: format!("SSLKEYLOGFILE={}", path.to_string_lossy()),
+            sources.note(
+                || format!("SSLKEYLOGFILE={}", path.to_string_lossy()),
                 secrets,
-            });
+            );
         }
     }
     for f in findings {
@@ -135,10 +127,10 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
 }
 
 struct Analysis<'s> {
-    ctx: Context<'s>,
+    ctx: Wiring<'s>,
     keys: KeyLog,
-    key_sources: Vec<KeySourceReport>,
-    conns: BTreeMap<u64, Conn>,
+    key_sources: KeySources,
+    conns: BTreeMap<u64, ConnectionStack>,
 }
 
 impl Findings for Analysis<'_> {
@@ -153,10 +145,8 @@ impl TcpConsumer for Analysis<'_> {
         let secrets = self
             .keys
             .add_text(text, KeySource::Dsb { offset: at_offset }, &mut findings);
-        self.key_sources.push(KeySourceReport {
-            source: format!("pcapng DSB at byte {at_offset}"),
-            secrets,
-        });
+        self.key_sources
+            .note(|| format!("pcapng DSB at byte {at_offset}"), secrets);
         for f in findings {
             self.ctx.finding(f, None, None);
         }
@@ -175,8 +165,9 @@ impl tcp::Sink for Analysis<'_> {
                 server,
                 origin,
             } => {
-                self.conns.insert(stream, Conn::new(stream, client, server));
-                ctx.emit(convert::tcp_open(stream, at, client, server, origin));
+                self.conns
+                    .insert(stream, ConnectionStack::new(stream, client, server));
+                ctx.emit(from_stages::tcp_open(stream, at, client, server, origin));
             }
             E::Data {
                 stream,
@@ -197,80 +188,29 @@ impl tcp::Sink for Analysis<'_> {
                 len,
                 reason,
             } => {
-                ctx.emit(convert::tcp_gap(stream, dir, at, offset, len, reason));
+                ctx.emit(from_stages::tcp_gap(stream, dir, at, offset, len, reason));
                 ctx.finding(
-                    gap_finding(stream, dir, at, offset, len, reason),
+                    tcp::gap_finding(stream, dir, at, offset, len, reason),
                     Some(stream),
                     None,
                 );
                 if let Some(conn) = self.conns.get_mut(&stream) {
-                    conn.on_gap(ctx, keys, dir, at, len);
+                    conn.on_gap(ctx, dir, at, len);
                 }
             }
             E::Fin { stream, dir, at } | E::Rst { stream, dir, at } => {
                 let rst = matches!(event, E::Rst { .. });
-                ctx.emit(convert::tcp_end(stream, dir, at, rst));
+                ctx.emit(from_stages::tcp_end(stream, dir, at, rst));
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_tcp_end(ctx, dir, at, rst);
                 }
             }
             E::Closed { stream, at, stats } => {
                 if let Some(conn) = self.conns.remove(&stream) {
-                    conn.finish(ctx, keys, Some(stats));
+                    conn.finish(ctx, Some(stats));
                 }
-                ctx.emit(convert::tcp_close(stream, at, stats));
+                ctx.emit(from_stages::tcp_close(stream, at, stats));
             }
         }
     }
-}
-
-fn gap_finding(
-    stream: u64,
-    dir: Dir,
-    at: FrameRef,
-    offset: u64,
-    len: u64,
-    reason: tcp::GapReason,
-) -> Finding {
-    Finding::from_code_str(
-        Level::Warn,
-        Layer::Tcp,
-        "tcp.gap",
-        format!(
-            "{len} bytes from the {} missing in the capture at stream offset {offset} ({})",
-            dir.side(),
-            reason.as_str()
-        ),
-    )
-    .at(at)
-    .in_stream(stream, Some(dir))
-    .at_offset(offset)
-}
-
-/// How an XMPP session ended, in words.
-pub(crate) fn describe_ending(s: &xmpp::Summary) -> String {
-    let mut parts = Vec::new();
-    if let Some(e) = &s.stream_error {
-        parts.push(format!(
-            "stream error {} from the {}",
-            e.condition.as_deref().unwrap_or("(no condition)"),
-            e.by.side()
-        ));
-    }
-    if let Some(c) = &s.close {
-        let what = if s.transport == xmpp::Transport::WebSocket {
-            "<close/>"
-        } else {
-            "</stream:stream>"
-        };
-        parts.push(format!("{what} from the {}", c.by.side()));
-        if let Some(uri) = &c.see_other_uri {
-            parts.push(format!("redirected to {uri}"));
-        }
-    }
-    match s.end.as_ref().map(|e| &e.how) {
-        Some(how) => parts.push(how.in_words()),
-        None => parts.push(xmpp::Ending::CaptureEnded.in_words()),
-    }
-    parts.join(", ")
 }

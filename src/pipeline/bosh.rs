@@ -1,107 +1,60 @@
-//! BOSH across connections: one XMPP session per BOSH `sid`, however many
-//! TCP connections its long polls used.
+//! Wires BOSH to XMPP: the HTTP stage's BOSH events go to the capture-wide
+//! [`bosh::Route`] (which runs the BOSH checks and says which session each
+//! body belongs to), and each body's stanzas to that session's XMPP stage,
+//! as if they had come over a socket.
 //!
-//! Takes the HTTP stage's BOSH events in capture order; gives each body's
-//! stanzas to the session's XMPP stage as if they had come over a socket,
-//! and the BOSH checks (rid sequence, long-poll cuts) to `http::bosh::Sessions`.
-//! Never holds more than `limits.max_bosh_sessions` sessions: past that the
-//! least recently active one is finished and reported to make room.
+//! Takes BOSH events in capture order; gives report events and the
+//! sessions' summaries to the [`Wiring`]. Decides nothing about BOSH or
+//! XMPP itself.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use crate::common::FrameRef;
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::Findings;
 use crate::http::bosh;
-use crate::pipeline::adapters::{StreamFindings, XmppOut};
-use crate::pipeline::context::Context;
-use crate::pipeline::describe_ending;
+use crate::pipeline::context::Wiring;
+use crate::pipeline::stage_sinks::{StreamFindings, XmppOut};
+use crate::report::from_stages::describe_ending;
 use crate::report::model::SessionReport;
 use crate::xmpp;
 
-#[derive(Default)]
-pub(crate) struct BoshState {
-    checks: Option<bosh::Sessions>,
-    by_sid: BTreeMap<String, BoshXmpp>,
-    /// A session was finished early to make room.
-    evicted: bool,
-}
-
-pub(crate) struct BoshXmpp {
-    pub sid: String,
-    pub session: xmpp::Session,
-    pub id: u32,
-    pub streams: BTreeSet<u64>,
-    /// Its last body, to choose which session makes room.
-    last_active: FrameRef,
-}
+/// BOSH sessions by sid: the route owns them between bodies.
+pub(crate) type BoshState = bosh::Route<xmpp::Session>;
 
 /// Feeds the BOSH events of connection `stream` (in the order they happened).
-pub(crate) fn feed(ctx: &mut Context, stream: u64, events: &[bosh::Event]) {
+pub(crate) fn feed(ctx: &mut Wiring, stream: u64, events: &[bosh::Event]) {
     for event in events {
-        let mut checks = ctx
-            .bosh
-            .checks
-            .take()
-            .unwrap_or_else(|| bosh::Sessions::new(&ctx.limits));
-        checks.on_event(
-            event,
-            &mut StreamFindings {
-                ctx,
-                stream,
-                session: None,
-            },
-        );
-        ctx.bosh.checks = Some(checks);
+        // The route is part of the context the findings go to: gather them first.
+        let mut found = Vec::new();
+        ctx.wide.bosh.check(event, &mut found);
+        let mut located = StreamFindings {
+            ctx,
+            stream,
+            session: None,
+        };
+        for f in found {
+            located.push_finding(f);
+        }
         if let bosh::Event::Body(body) = event {
             feed_body(ctx, body);
         }
     }
 }
 
-fn feed_body(ctx: &mut Context, body: &bosh::Body) {
-    let sid = body
-        .attrs
-        .sid
-        .clone()
-        .or_else(|| body.request.as_ref().and_then(|r| r.attrs.sid.clone()))
-        .unwrap_or_else(|| format!("(no sid, stream {})", body.stream));
-    if !ctx.bosh.by_sid.contains_key(&sid) {
-        if body.stanzas.is_empty() && body.attrs.sid.is_none() {
-            return;
+fn feed_body(ctx: &mut Wiring, body: &bosh::Body) {
+    let mut x = match ctx.wide.bosh.claim(body) {
+        bosh::Claim::Skip => return,
+        bosh::Claim::Known(routed) => routed,
+        bosh::Claim::New { sid, evicted } => {
+            if let Some((old, finding)) = evicted {
+                if let Some(f) = finding {
+                    ctx.finding(f, None, Some(old.id));
+                }
+                retire(ctx, old);
+            }
+            let (id, session) = ctx.start_xmpp_session(body.stream, xmpp::Transport::Bosh);
+            bosh::Routed::new(sid, id, session, body)
         }
-        if ctx.bosh.by_sid.len() >= ctx.limits.max_bosh_sessions.max(1) {
-            make_room(ctx, body.first);
-        }
-        let mut session = xmpp::Session::new(
-            body.stream,
-            xmpp::Transport::Bosh,
-            &ctx.limits,
-            ctx.show_secrets,
-        );
-        if ctx.depth != crate::pipeline::Depth::Finesse {
-            session.skip_notifications();
-        }
-        let id = ctx.new_session();
-        ctx.bosh.by_sid.insert(
-            sid.clone(),
-            BoshXmpp {
-                sid: sid.clone(),
-                session,
-                id,
-                streams: BTreeSet::new(),
-                last_active: body.first,
-            },
-        );
-    }
-    // Take the session out so the XMPP stage can write events into the context.
-    let Some(mut x) = ctx.bosh.by_sid.remove(&sid) else {
-        return;
     };
-    x.last_active = x.last_active.max(body.last);
-    if x.streams.len() < bosh::MAX_STREAMS_LISTED {
-        x.streams.insert(body.stream);
-    }
     let mut out = XmppOut::new(ctx, body.stream, Some(x.id));
+    out.session_stream = x.session.summary().stream;
     if body.attrs.restart {
         x.session.on_bosh_restart(body.dir, body.first);
     }
@@ -122,47 +75,21 @@ fn feed_body(ctx: &mut Context, body: &bosh::Body) {
         x.session.on_transport_end(Some(body.first), how, &mut out);
     }
     out.flush();
-    ctx.bosh.by_sid.insert(sid, x);
-}
-
-/// Finishes the least recently active session (said once per capture).
-fn make_room(ctx: &mut Context, at: FrameRef) {
-    let oldest = ctx
-        .bosh
-        .by_sid
-        .values()
-        .min_by(|a, b| (a.last_active, a.id).cmp(&(b.last_active, b.id)))
-        .map(|x| x.sid.clone());
-    let Some(x) = oldest.and_then(|sid| ctx.bosh.by_sid.remove(&sid)) else {
-        return;
-    };
-    if !ctx.bosh.evicted {
-        ctx.bosh.evicted = true;
-        let cap = ctx.limits.max_bosh_sessions;
-        let message = format!(
-            "more than {cap} BOSH sessions at once: the least recently active (sid {}) is reported as it stood",
-            x.sid
-        );
-        let f =
-            Finding::from_code_str(Level::Warn, Layer::Bosh, "bosh.session_limit", message).at(at);
-        ctx.finding(f, None, Some(x.id));
-    }
-    retire(ctx, x);
+    ctx.wide.bosh.put_back(x);
 }
 
 /// End of capture: every BOSH XMPP session finishes, in session order.
-pub(crate) fn finish(ctx: &mut Context) {
-    let mut sessions: Vec<BoshXmpp> = std::mem::take(&mut ctx.bosh.by_sid).into_values().collect();
-    sessions.sort_by_key(|x| x.id);
-    for x in sessions {
+pub(crate) fn finish(ctx: &mut Wiring) {
+    for x in ctx.wide.bosh.finish() {
         retire(ctx, x);
     }
 }
 
 /// Finishes a session and keeps its summary.
-fn retire(ctx: &mut Context, mut x: BoshXmpp) {
-    let stream = x.streams.iter().next().copied().unwrap_or(0);
+fn retire(ctx: &mut Wiring, mut x: bosh::Routed<xmpp::Session>) {
+    let stream = x.first_stream().unwrap_or(0);
     let mut out = XmppOut::new(ctx, stream, Some(x.id));
+    out.session_stream = x.session.summary().stream;
     x.session.finish(&mut out);
     out.flush();
     let summary = x.session.summary().clone();
@@ -183,8 +110,8 @@ fn retire(ctx: &mut Context, mut x: BoshXmpp) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::{Dir, Timestamp};
     use crate::limits::Limits;
+    use crate::position::{Dir, FrameRef, Timestamp};
     use crate::report::event::Event;
 
     struct Drop;
@@ -216,28 +143,28 @@ mod tests {
     }
 
     #[test]
-    fn past_the_cap_the_least_recently_active_session_is_reported_and_room_made() {
+    fn sessions_that_make_room_are_reported_as_they_stood() {
         let limits = Limits {
             max_bosh_sessions: 2,
             ..Limits::default()
         };
         let mut sink = Drop;
-        let mut ctx = Context::new(limits, false, false, false, &mut sink);
+        let mut ctx = Wiring::new(limits, false, false, false, &mut sink);
         for (sid, frame) in [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("d", 5)] {
-            feed_body(&mut ctx, &body(sid, frame));
+            let event = bosh::Event::Body(Box::new(body(sid, frame)));
+            feed(&mut ctx, frame, &[event]);
         }
-        // "b" (last seen at frame 2), then "a" (frame 3) made room.
         let sids: Vec<&str> = ctx
             .sessions
             .iter()
             .filter_map(|s| s.transport_detail.as_deref())
             .collect();
         assert_eq!(sids, ["sid b", "sid a"]);
-        assert_eq!(ctx.bosh.by_sid.len(), 2);
         finish(&mut ctx);
         assert_eq!(ctx.sessions.len(), 4);
         let findings = std::mem::take(&mut ctx.findings).into_sorted();
         let codes: Vec<&str> = findings.iter().map(|f| f.code.code()).collect();
-        assert_eq!(codes, ["bosh.session_limit"]);
+        assert!(codes.contains(&"bosh.session_limit"), "{codes:?}");
+        assert_eq!(ctx.sessions[0].xmpp.stanzas, [1, 0]);
     }
 }

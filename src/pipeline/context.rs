@@ -1,40 +1,24 @@
-//! State shared by every connection of one capture: the key log, where
-//! events go, XMPP session numbering, BOSH sessions and the REST requests
-//! waiting for the Finesse update that echoes their `requestId`.
+//! State shared by every connection of one capture: the options, where
+//! events go, the summaries and findings kept for the report, and the
+//! capture-wide layer ([`CaptureWide`]: session numbering, BOSH sessions,
+//! the Finesse stage, the reconnect analysis).
 //!
-//! Takes events and findings from the connection adapters; gives them to the
+//! Takes events and findings from the stage sinks; gives them to the
 //! [`EventSink`] in the order they happen, and keeps what the report needs
 //! at the end (session and connection summaries, a bounded finding log).
 //! Never holds payload bytes.
 
-use std::collections::{BTreeMap, VecDeque};
-
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Layer, Level};
 use crate::limits::Limits;
-use crate::report::event::{Event, RestRequest};
+use crate::pipeline::capture_wide::CaptureWide;
+use crate::report::event::Event;
 use crate::report::findings::FindingLog;
 use crate::report::model::{ConnectionReport, SessionReport};
-
-/// Where events go as they happen: an NDJSON writer, or a collector for the
-/// table/JSON/HTML timeline.
-pub trait EventSink {
-    fn emit(&mut self, event: Event);
-
-    /// Decrypted TLS application data of `stream` (for `follow --layer tls`
-    /// and conformance tests); most sinks ignore it.
-    fn on_plaintext(&mut self, _stream: u64, _dir: Dir, _at: FrameRef, _bytes: &[u8]) {}
-
-    /// TLS application data of `stream` that could not be given: `len` bytes
-    /// (an upper bound: the ciphertext length) and why.
-    fn on_plaintext_gap(&mut self, _stream: u64, _dir: Dir, _at: FrameRef, _len: u64, _why: &str) {}
-}
-
-/// REST requests remembered for `requestId` matching.
-const MAX_PENDING_REST: usize = 4096;
+use crate::report::sink::EventSink;
+use crate::xmpp;
 
 /// Per-capture shared state.
-pub(crate) struct Context<'s> {
+pub(crate) struct Wiring<'s> {
     pub limits: Limits,
     pub show_secrets: bool,
     /// Keep each stanza's redacted XML in its event (`--raw`).
@@ -48,26 +32,16 @@ pub(crate) struct Context<'s> {
     pub depth: crate::pipeline::Depth,
     pub sink: &'s mut dyn EventSink,
     pub findings: FindingLog,
-    next_session: u32,
     pub sessions: Vec<SessionReport>,
     pub connections: Vec<ConnectionReport>,
     /// Connections and sessions that ended, kept or not (see `max_summaries`).
     pub connections_seen: u64,
     pub sessions_seen: u64,
-    rest: BTreeMap<String, RestPending>,
-    rest_order: VecDeque<String>,
-    pub bosh: crate::pipeline::bosh::BoshState,
+    /// What spans connections.
+    pub wide: CaptureWide,
 }
 
-#[derive(Clone, Debug)]
-struct RestPending {
-    at: FrameRef,
-    stream: u64,
-    method: String,
-    path: String,
-}
-
-impl<'s> Context<'s> {
+impl<'s> Wiring<'s> {
     pub fn new(
         limits: Limits,
         show_secrets: bool,
@@ -75,7 +49,9 @@ impl<'s> Context<'s> {
         xmpp_message_text: bool,
         sink: &'s mut dyn EventSink,
     ) -> Self {
-        Context {
+        let wide = CaptureWide::new(&limits, true);
+        Wiring {
+            wide,
             limits,
             show_secrets,
             raw,
@@ -84,14 +60,10 @@ impl<'s> Context<'s> {
             depth: crate::pipeline::Depth::default(),
             sink,
             findings: FindingLog::default(),
-            next_session: 0,
             sessions: Vec::new(),
             connections: Vec::new(),
             connections_seen: 0,
             sessions_seen: 0,
-            rest: BTreeMap::new(),
-            rest_order: VecDeque::new(),
-            bosh: Default::default(),
         }
     }
 
@@ -105,10 +77,22 @@ impl<'s> Context<'s> {
         }
     }
 
-    /// Keeps a finished XMPP session's summary, up to `limits.max_summaries`.
-    pub fn keep_session(&mut self, s: SessionReport) {
+    /// The highest layer decoded: the Finesse stage reads notifications only
+    /// when it is [`Depth::Finesse`](crate::pipeline::Depth::Finesse). Set
+    /// before the first packet.
+    pub fn set_depth(&mut self, depth: crate::pipeline::Depth) {
+        self.depth = depth;
+        let read_notifications = depth == crate::pipeline::Depth::Finesse;
+        self.wide = CaptureWide::new(&self.limits, read_notifications);
+    }
+
+    /// Keeps a finished XMPP session's summary, up to `limits.max_summaries`,
+    /// with what the Finesse stage counted for it.
+    pub fn keep_session(&mut self, mut s: SessionReport) {
         self.sessions_seen += 1;
-        if self.sessions.len() < self.limits.max_summaries {
+        let kept = self.sessions.len() < self.limits.max_summaries;
+        self.wide.file_session(&mut s, kept);
+        if kept {
             self.sessions.push(s);
         } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {
             self.summary_limit(Layer::Xmpp, "xmpp.summary_limit", "XMPP sessions");
@@ -127,10 +111,18 @@ impl<'s> Context<'s> {
         );
     }
 
-    /// A new XMPP session number (1-based).
-    pub fn new_session(&mut self) -> u32 {
-        self.next_session += 1;
-        self.next_session
+    /// A new XMPP session carried by connection `stream` over `transport`,
+    /// configured from the capture's options, with its report number
+    /// (1-based, in the order sessions start): the one place XMPP sessions
+    /// are made.
+    pub fn start_xmpp_session(
+        &mut self,
+        stream: u64,
+        transport: xmpp::Transport,
+    ) -> (u32, xmpp::Session) {
+        let id = self.wide.number_session();
+        let session = xmpp::Session::new(stream, transport, &self.limits, self.show_secrets);
+        (id, session)
     }
 
     pub fn emit(&mut self, event: Event) {
@@ -163,45 +155,5 @@ impl<'s> Context<'s> {
         event.session = session;
         self.findings.push(finding);
         event
-    }
-
-    /// Remembers a REST request carrying a `requestId` header.
-    pub fn remember_rest(
-        &mut self,
-        request_id: &str,
-        at: FrameRef,
-        stream: u64,
-        method: &str,
-        path: &str,
-    ) {
-        if request_id.is_empty() {
-            return;
-        }
-        if self.rest.len() >= MAX_PENDING_REST {
-            if let Some(oldest) = self.rest_order.pop_front() {
-                self.rest.remove(&oldest);
-            }
-        }
-        let pending = RestPending {
-            at,
-            stream,
-            method: method.to_owned(),
-            path: path.to_owned(),
-        };
-        if self.rest.insert(request_id.to_owned(), pending).is_none() {
-            self.rest_order.push_back(request_id.to_owned());
-        }
-    }
-
-    /// The REST request an update echoes, with the time between them.
-    pub fn match_rest(&self, request_id: Option<&str>, update_at: FrameRef) -> Option<RestRequest> {
-        let pending = self.rest.get(request_id.filter(|r| !r.is_empty())?)?;
-        Some(RestRequest {
-            frame: pending.at.frame,
-            stream: pending.stream,
-            method: pending.method.clone(),
-            path: pending.path.clone(),
-            ms_before_update: update_at.ts.nanos_since(pending.at.ts) as f64 / 1e6,
-        })
     }
 }

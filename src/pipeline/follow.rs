@@ -1,21 +1,17 @@
-//! `xmppcap follow`: the reassembled bytes of one TCP stream (like
-//! Wireshark's Follow TCP Stream) or its decrypted TLS application data
-//! (Follow TLS Stream).
+//! `xmppcap follow`: the chunks of one TCP stream, as TCP reassembles it or
+//! as TLS decrypts it (Wireshark's Follow TCP Stream / Follow TLS Stream).
 //!
-//! Takes a capture, a `tcp.stream` index, a layer and the directions to
-//! show; writes the bytes as they are reassembled or decrypted (streaming,
-//! nothing buffered beyond one segment or record). In raw mode exactly the
-//! bytes of the chosen directions, gaps skipped and returned for stderr;
-//! otherwise readable blocks per direction with frame numbers and gap markers.
+//! Takes a capture, a `tcp.stream` index and a layer; gives that stream's
+//! [`Chunk`]s, in capture order, to a callback (the `report::follow` writer
+//! renders them). Never buffers a chunk and never writes anything itself.
 
-use std::io::{self, Write};
 use std::path::Path;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings};
 use crate::pipeline::{analyze, run_tcp, EventSink, Options, PipelineError, TcpConsumer};
+use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
-use crate::report::text;
+use crate::report::follow::Chunk;
 use crate::tcp;
 
 /// Which bytes to follow.
@@ -27,41 +23,26 @@ pub enum Layer {
     Tls,
 }
 
-/// What following a stream found, besides the bytes written.
+/// What following a stream found, besides the chunks given.
 #[derive(Debug, Default)]
 pub struct Followed {
-    /// The stream exists in the capture.
+    /// The stream exists in the capture (with TLS, for [`Layer::Tls`]).
     pub found: bool,
     /// How many streams the capture has, for the error message when not found.
     pub streams_seen: u64,
-    /// Gaps in the shown directions (lost or undecryptable bytes), described for
-    /// stderr: the first [`MAX_GAPS_LISTED`], then a count.
-    pub gaps: Vec<String>,
-    pub gaps_not_listed: u64,
 }
 
-/// Gaps described one by one for `--raw` on stderr.
-pub const MAX_GAPS_LISTED: usize = 1000;
-
-/// Writes stream `stream` of `path` to `out`.
+/// Gives the chunks of stream `stream` of `path` to `on_chunk`.
 pub fn follow(
     path: &Path,
     stream: u64,
     layer: Layer,
     opts: &Options,
-    dirs: &[Dir],
-    out: &mut dyn Write,
-    raw: bool,
+    on_chunk: &mut dyn FnMut(Chunk<'_>),
 ) -> Result<Followed, PipelineError> {
     let mut follower = Follower {
         stream,
-        dirs,
-        out,
-        raw,
-        redact: !opts.show_secrets,
-        block: Vec::new(),
-        last_dir: None,
-        error: None,
+        on_chunk,
         followed: Followed::default(),
     };
     match layer {
@@ -77,109 +58,14 @@ pub fn follow(
                 .any(|c| c.stream == stream && c.tls.is_some());
         }
     }
-    follower.flush_block();
-    if let Some(e) = follower.error {
-        return Err(PipelineError::Output(e));
-    }
     Ok(follower.followed)
 }
 
-/// Bytes of a readable block kept before it is written anyway.
-const BLOCK_LIMIT: usize = 64 << 10;
-
-struct Follower<'o> {
+/// Picks one stream's TCP events (or its TLS plaintext and events).
+struct Follower<'f> {
     stream: u64,
-    dirs: &'o [Dir],
-    out: &'o mut dyn Write,
-    raw: bool,
-    /// Redact credentials in the readable view (`--raw` writes exact bytes).
-    redact: bool,
-    /// The readable view's current block, redacted and written when it ends,
-    /// so a header split across segments is still recognised.
-    block: Vec<u8>,
-    /// Direction of the block being written, to print a header when it changes.
-    last_dir: Option<Dir>,
-    /// The first write error; later output is skipped.
-    error: Option<io::Error>,
+    on_chunk: &'f mut dyn FnMut(Chunk<'_>),
     followed: Followed,
-}
-
-impl Follower<'_> {
-    fn write(&mut self, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
-        if self.error.is_none() {
-            if let Err(e) = f(self.out) {
-                self.error = Some(e);
-            }
-        }
-    }
-
-    fn shows(&self, stream: u64, dir: Dir) -> bool {
-        stream == self.stream && self.dirs.contains(&dir)
-    }
-
-    fn data(&mut self, dir: Dir, at: FrameRef, bytes: &[u8]) {
-        if self.raw {
-            self.write(|o| o.write_all(bytes));
-            return;
-        }
-        if self.last_dir != Some(dir) {
-            self.flush_block();
-            self.last_dir = Some(dir);
-            let arrow = if dir == Dir::ClientToServer {
-                "client → server"
-            } else {
-                "server → client"
-            };
-            self.write(|o| {
-                writeln!(
-                    o,
-                    "\n── {arrow} · frame {} · {} ──",
-                    at.frame,
-                    text::clock(at.ts)
-                )
-            });
-        }
-        self.block.extend_from_slice(bytes);
-        if self.block.len() >= BLOCK_LIMIT {
-            self.flush_block();
-        }
-    }
-
-    /// Writes the readable block, credentials redacted unless asked for.
-    fn flush_block(&mut self) {
-        if self.block.is_empty() {
-            return;
-        }
-        let mut shown = text::printable(&self.block);
-        if self.redact {
-            shown = crate::http::redact_view(&shown);
-        }
-        self.block.clear();
-        self.write(|o| o.write_all(shown.as_bytes()));
-    }
-
-    /// Missing bytes: a marker in the readable view, a line for stderr in raw mode.
-    fn gap(&mut self, what: String) {
-        self.flush_block();
-        if !self.raw {
-            self.last_dir = None;
-            self.write(|o| writeln!(o, "\n[gap: {what}]"));
-        }
-        // Each gap was written in place; the list for stderr stays bounded.
-        if self.followed.gaps.len() < MAX_GAPS_LISTED {
-            self.followed.gaps.push(what);
-        } else {
-            self.followed.gaps_not_listed += 1;
-        }
-    }
-
-    fn note(&mut self, line: String) {
-        self.flush_block();
-        if !self.raw {
-            self.last_dir = None;
-            self.write(|o| writeln!(o, "\n── {line} ──"));
-        }
-    }
 }
 
 impl Findings for Follower<'_> {
@@ -189,25 +75,24 @@ impl Findings for Follower<'_> {
 impl tcp::Sink for Follower<'_> {
     fn on_tcp(&mut self, event: tcp::Event<'_>) {
         use tcp::Event as E;
-        match event {
+        if let E::Opened { stream, .. } = event {
+            self.followed.streams_seen = self.followed.streams_seen.max(stream + 1);
+        }
+        let chunk = match event {
             E::Opened {
                 stream,
                 client,
                 server,
                 origin,
                 at,
-            } => {
-                self.followed.streams_seen = self.followed.streams_seen.max(stream + 1);
-                if stream == self.stream {
-                    self.followed.found = true;
-                    if !self.raw {
-                        let line = format!(
-                            "stream {stream}: {client} → {server}, first frame {}, {}",
-                            at.frame,
-                            origin.describe()
-                        );
-                        self.write(|o| writeln!(o, "{line}"));
-                    }
+            } if stream == self.stream => {
+                self.followed.found = true;
+                Chunk::Opened {
+                    stream,
+                    client,
+                    server,
+                    at,
+                    origin,
                 }
             }
             E::Data {
@@ -216,7 +101,7 @@ impl tcp::Sink for Follower<'_> {
                 at,
                 bytes,
                 ..
-            } if self.shows(stream, dir) => self.data(dir, at, bytes),
+            } if stream == self.stream => Chunk::Data { dir, at, bytes },
             E::Gap {
                 stream,
                 dir,
@@ -224,21 +109,24 @@ impl tcp::Sink for Follower<'_> {
                 offset,
                 len,
                 reason,
-            } if self.shows(stream, dir) => {
-                self.gap(format!(
-                    "{dir}: {len} bytes missing at offset {offset} ({}), noticed at frame {}",
-                    reason.as_str(),
-                    at.frame
-                ));
-            }
-            E::Fin { stream, dir, at } if stream == self.stream => {
-                self.note(format!("FIN from the {dir} side · frame {}", at.frame))
-            }
+            } if stream == self.stream => Chunk::Lost {
+                dir,
+                at,
+                offset,
+                len,
+                reason,
+            },
+            E::Fin { stream, dir, at } if stream == self.stream => Chunk::End {
+                dir,
+                at,
+                rst: false,
+            },
             E::Rst { stream, dir, at } if stream == self.stream => {
-                self.note(format!("RST from the {dir} side · frame {}", at.frame))
+                Chunk::End { dir, at, rst: true }
             }
-            _ => {}
-        }
+            _ => return,
+        };
+        (self.on_chunk)(chunk);
     }
 }
 
@@ -246,33 +134,100 @@ impl TcpConsumer for Follower<'_> {}
 
 impl EventSink for Follower<'_> {
     fn emit(&mut self, event: Event) {
-        if event.stream != Some(self.stream) || self.raw {
-            return;
-        }
-        if event.kind == "tls.server_hello"
-            || event.kind == "tls.alert"
-            || event.kind == "tls.decryption_failed"
-        {
-            self.note(format!(
-                "{} · frame {}",
-                event.summary,
-                event.frame.unwrap_or(0)
-            ));
+        if event.stream == Some(self.stream) {
+            (self.on_chunk)(Chunk::Event(&event));
         }
     }
 
     fn on_plaintext(&mut self, stream: u64, dir: Dir, at: FrameRef, bytes: &[u8]) {
-        if self.shows(stream, dir) {
-            self.data(dir, at, bytes);
+        if stream == self.stream {
+            (self.on_chunk)(Chunk::Data { dir, at, bytes });
         }
     }
 
     fn on_plaintext_gap(&mut self, stream: u64, dir: Dir, at: FrameRef, len: u64, why: &str) {
-        if self.shows(stream, dir) {
-            self.gap(format!(
-                "{dir}: {len} bytes not decrypted ({why}), frame {}",
-                at.frame
-            ));
+        if stream == self.stream {
+            (self.on_chunk)(Chunk::NotDecrypted { dir, at, len, why });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name)
+    }
+
+    /// What each chunk is, with its direction where it has one.
+    fn shape(chunk: Chunk<'_>) -> String {
+        match chunk {
+            Chunk::Opened { stream, .. } => format!("opened {stream}"),
+            Chunk::Data { dir, bytes, .. } => format!("data {dir} {}", bytes.len()),
+            Chunk::Lost { dir, len, .. } => format!("lost {dir} {len}"),
+            Chunk::NotDecrypted { dir, len, .. } => format!("not decrypted {dir} {len}"),
+            Chunk::End { dir, rst, .. } => format!("end {dir} rst={rst}"),
+            Chunk::Event(e) => format!("event {}", e.kind),
+        }
+    }
+
+    #[test]
+    fn tcp_chunks_are_the_streams_only_in_capture_order() {
+        let mut shapes = Vec::new();
+        let followed = follow(
+            &fixture("tcp-loss.pcap"),
+            0,
+            Layer::Tcp,
+            &Options::default(),
+            &mut |c| shapes.push(shape(c)),
+        )
+        .unwrap();
+        assert!(followed.found);
+        assert!(followed.streams_seen >= 1);
+        assert_eq!(shapes.first().map(String::as_str), Some("opened 0"));
+        assert!(shapes.iter().any(|s| s.starts_with("lost ")), "{shapes:?}");
+        assert!(shapes.iter().any(|s| s.starts_with("end ")), "{shapes:?}");
+        assert!(!shapes.iter().any(|s| s.starts_with("event")), "{shapes:?}");
+    }
+
+    #[test]
+    fn tls_chunks_without_keys_are_milestones_and_undecrypted_stretches() {
+        let mut shapes = Vec::new();
+        let followed = follow(
+            &fixture("finesse-wss.pcapng"),
+            0,
+            Layer::Tls,
+            &Options::default(),
+            &mut |c| shapes.push(shape(c)),
+        )
+        .unwrap();
+        assert!(followed.found);
+        assert!(
+            shapes.contains(&"event tls.server_hello".to_owned()),
+            "{shapes:?}"
+        );
+        assert!(
+            shapes.iter().any(|s| s.starts_with("not decrypted ")),
+            "{shapes:?}"
+        );
+        assert!(!shapes.iter().any(|s| s.starts_with("data ")), "{shapes:?}");
+    }
+
+    #[test]
+    fn a_stream_not_in_the_capture_is_not_found() {
+        let mut chunks = 0;
+        let followed = follow(
+            &fixture("tcp-loss.pcap"),
+            999,
+            Layer::Tcp,
+            &Options::default(),
+            &mut |_| chunks += 1,
+        )
+        .unwrap();
+        assert!(!followed.found);
+        assert_eq!(chunks, 0);
     }
 }

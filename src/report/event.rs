@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Layer, Level};
+use crate::position::{Dir, FrameRef, Timestamp};
 use crate::tcp::{GapReason, Origin, StreamStats};
 
 /// One thing that happened, located in the capture.

@@ -78,8 +78,8 @@ impl Findings for FindingLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::{FrameRef, Timestamp};
     use crate::finding::{Layer, Level};
+    use crate::position::{FrameRef, Timestamp};
 
     fn finding(code: &'static str, frame: u64) -> Finding {
         Finding::from_code_str(Level::Warn, Layer::Tcp, code, "x")

@@ -44,7 +44,7 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "<table class=\"facts\">")?;
     fact(out, "packets", &c.packets.to_string())?;
     fact(out, "time", &span)?;
-    fact(out, "keys", &report.keys_in_words())?;
+    fact(out, "keys", &text::key_sources(&report.keys))?;
     fact(
         out,
         "connections",

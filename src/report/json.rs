@@ -5,6 +5,7 @@
 //! (`xmppcap.report/1`, `xmppcap.ws/1`, `xmppcap.http/1`, `xmppcap.tls/1`)
 //! and documented in `docs/report.schema.json` and README.
 
+use std::fmt::Display;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
@@ -12,7 +13,6 @@ use serde::Serialize;
 
 use crate::capture::CaptureSummary;
 use crate::finding::Finding;
-use crate::pipeline::PipelineError;
 use crate::report::event::Event;
 use crate::report::model::{KeySourceReport, Report, SCHEMA};
 use crate::report::ndjson::Selection;
@@ -39,8 +39,8 @@ fn write<T: Serialize>(
     writeln!(out)
 }
 
-fn entries<'r, T: Serialize>(
-    reports: &'r [Result<Report, PipelineError>],
+fn entries<'r, T: Serialize, E: Display>(
+    reports: &'r [Result<Report, E>],
     view: impl Fn(&'r Report) -> T,
 ) -> Vec<Entry<T>> {
     reports
@@ -55,8 +55,8 @@ fn entries<'r, T: Serialize>(
 }
 
 /// `xmppcap report --format json`.
-pub fn render_reports(
-    reports: &[Result<Report, PipelineError>],
+pub fn render_reports<E: Display>(
+    reports: &[Result<Report, E>],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     write(SCHEMA, entries(reports, |r| r), out)
@@ -71,8 +71,8 @@ struct EventsView<'r> {
 }
 
 /// `xmppcap ws|http --format json`: the selected events of each capture.
-pub fn render_events(
-    reports: &[Result<Report, PipelineError>],
+pub fn render_events<E: Display>(
+    reports: &[Result<Report, E>],
     selection: Selection,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -122,8 +122,8 @@ struct TlsView<'r> {
 }
 
 /// `xmppcap tls --format json`: every TLS connection's summary.
-pub fn render_tls(
-    reports: &[Result<Report, PipelineError>],
+pub fn render_tls<E: Display>(
+    reports: &[Result<Report, E>],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     write("xmppcap.tls/1", entries(reports, tls_view), out)

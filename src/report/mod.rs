@@ -1,16 +1,24 @@
-//! Stage `report`: the models the commands render and the renderers that
-//! need nothing beyond the library (JSON, NDJSON, HTML), plus the words the
+//! Stage `report`: the models the commands render, the words of the
+//! timeline ([`from_stages`]), and the renderers that need nothing beyond
+//! the library (JSON, NDJSON, HTML, `follow`'s output), plus the words the
 //! human-readable renderers share ([`text`]). The terminal tables are drawn
 //! by the `xmppcap` binary from these same models.
 //!
-//! Takes finished models from `pipeline`; gives text on a writer. Renderers
-//! never derive facts of their own: every number they print is in the model.
+//! Takes the stages' public types: events through the [`sink::EventSink`]
+//! the pipeline feeds, a followed stream's [`follow::Chunk`]s, and finished
+//! models; gives text on a writer. Depends on no `pipeline` item.
+//! Renderers never derive facts of their own: every number they print is
+//! in the model.
 
 pub mod event;
 pub mod findings;
+pub mod follow;
+pub mod from_stages;
 pub mod html;
 pub mod json;
 pub mod model;
 pub mod ndjson;
+pub mod sink;
 pub mod streams;
+pub mod terminal;
 pub mod text;

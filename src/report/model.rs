@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::capture::CaptureSummary;
-use crate::common::{Dir, Timestamp};
 use crate::decode::DecodeStats;
 use crate::finding::{Finding, Level};
+use crate::position::{Dir, Timestamp};
 use crate::report::event::Event;
 use crate::tcp::StreamStats;
 
@@ -43,19 +43,6 @@ pub struct Report {
 impl Report {
     pub fn worst_level(&self) -> Option<Level> {
         self.findings.iter().map(|f| f.level).max()
-    }
-
-    /// The key sources in words: `keys/a.keys (6 secrets), pcapng DSB at byte 120 (2 secrets)` or `none`.
-    pub fn keys_in_words(&self) -> String {
-        if self.keys.is_empty() {
-            return "none".to_owned();
-        }
-        let keys: Vec<String> = self
-            .keys
-            .iter()
-            .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
-            .collect();
-        keys.join(", ")
     }
 
     /// The timeline grouped in one pass: per session, the events its block
@@ -137,6 +124,14 @@ impl<'r> Grouped<'r> {
 pub struct KeySourceReport {
     pub source: String,
     pub secrets: usize,
+    /// For the one entry standing for every source past `max_key_sources`:
+    /// how many it stands for.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub merged: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What was found on one TCP connection, layer by layer.

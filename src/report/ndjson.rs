@@ -9,8 +9,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::pipeline::EventSink;
 use crate::report::event::Event;
+use crate::report::sink::EventSink;
 
 /// Which event kinds a command shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! Takes [`StreamsReport`]s built by the pipeline; gives JSON. Never derives
 //! a fact the model does not hold.
 
+use std::fmt::Display;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -11,7 +12,6 @@ use serde::Serialize;
 use crate::capture::CaptureSummary;
 use crate::decode::DecodeStats;
 use crate::finding::{Finding, Level};
-use crate::pipeline::PipelineError;
 use crate::tcp::StreamStats;
 
 /// JSON schema identifier of `xmppcap streams --format json`.
@@ -36,8 +36,8 @@ impl StreamsReport {
 }
 
 /// One JSON document for all captures: `{"schema": ..., "captures": [...]}`.
-pub fn render_json(
-    reports: &[Result<StreamsReport, PipelineError>],
+pub fn render_json<E: Display>(
+    reports: &[Result<StreamsReport, E>],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     #[derive(Serialize)]

@@ -6,9 +6,9 @@
 //! Takes model values; gives strings. Never fails and never derives a fact
 //! the model does not hold.
 
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 use crate::report::event::{Detail, Event};
-use crate::report::model::SessionReport;
+use crate::report::model::{KeySourceReport, SessionReport};
 use crate::xmpp::{self, Transport};
 
 /// `n` and the noun, plural unless `n` is 1: "1 XMPP session", "2 XMPP sessions".
@@ -64,25 +64,32 @@ pub fn clock(ts: Timestamp) -> String {
     full.get(11..23).map(str::to_owned).unwrap_or(full)
 }
 
-/// Captured bytes as text a terminal can show safely: printable ASCII, tabs
-/// and newlines as they are; anything else (including escape sequences) as
-/// `\xNN` so captured data can never drive the terminal.
-pub fn printable(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len());
-    for chunk in data.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' | '\t' => out.push(c),
-                '\r' => {}
-                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
+/// The key sources in words: `keys/a.keys (6 secrets), pcapng DSB at byte 120 (2 secrets)` or `none`.
+pub fn key_sources(keys: &[KeySourceReport]) -> String {
+    // Named one by one up to a few; then counted, so that a capture of
+    // millions of secrets blocks gives one short line.
+    const NAMED: usize = 3;
+    if keys.is_empty() {
+        return "none".to_owned();
     }
-    out
+    let mut words: Vec<String> = keys
+        .iter()
+        .take(NAMED)
+        .map(|k| format!("{} ({} secrets)", k.source, k.secrets))
+        .collect();
+    let rest = keys.get(NAMED..).unwrap_or_default();
+    if !rest.is_empty() {
+        let sources: u64 = rest.iter().map(|k| k.merged.max(1)).sum();
+        let secrets: usize = rest.iter().map(|k| k.secrets).sum();
+        words.push(format!("{sources} more sources ({secrets} secrets)"));
+    }
+    words.join(", ")
+}
+
+/// Captured bytes as text a terminal can show safely, several lines kept:
+/// see [`terminal::block`](crate::report::terminal::block).
+pub fn printable(data: &[u8]) -> String {
+    crate::report::terminal::block(data)
 }
 
 /// The session's header lines: transport, TLS, user, subscriptions, time, end.

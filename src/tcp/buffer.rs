@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::FrameRef;
+use crate::position::FrameRef;
 
 /// Part of a segment: captured bytes, or bytes cut by the snapshot length.
 #[derive(Clone, Copy, Debug)]
@@ -230,7 +230,7 @@ mod tests {
     use super::*;
 
     fn f(n: u64) -> FrameRef {
-        FrameRef::new(n, crate::common::Timestamp::default())
+        FrameRef::new(n, crate::position::Timestamp::default())
     }
 
     fn contents(b: &Buffer) -> Vec<(u64, Vec<u8>, u64)> {

@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef};
-use crate::finding::Findings;
+use crate::finding::{Finding, Findings};
+use crate::position::{Dir, FrameRef};
+use crate::tcp::FindingCode;
 
 /// Receives the events of every TCP stream, in the order they happen.
 pub trait Sink: Findings {
@@ -67,6 +68,29 @@ impl GapReason {
             GapReason::EndOfCapture => "end_of_capture",
         }
     }
+}
+
+/// The finding a capture gap is: `tcp.gap` (warn), located at the byte
+/// offset where the bytes are missing.
+pub(crate) fn gap_finding(
+    stream: u64,
+    dir: Dir,
+    at: FrameRef,
+    offset: u64,
+    len: u64,
+    reason: GapReason,
+) -> Finding {
+    Finding::new(
+        FindingCode::Gap,
+        format!(
+            "{len} bytes from the {} missing in the capture at stream offset {offset} ({})",
+            dir.side(),
+            reason.as_str()
+        ),
+    )
+    .at(at)
+    .in_stream(stream, Some(dir))
+    .at_offset(offset)
 }
 
 /// One thing that happened on a TCP stream. `stream` is Wireshark's `tcp.stream`.
@@ -214,7 +238,7 @@ impl StreamStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     #[test]
     fn stats_serialise_with_snake_case_names() {

@@ -9,10 +9,10 @@
 
 use std::net::SocketAddr;
 
-use crate::common::{Dir, FrameRef};
 use crate::decode::TcpSegment;
+use crate::position::{Dir, FrameRef};
 
-use super::assembler::{Assembler, Caps, Ctx};
+use super::assembler::{Assembler, Caps, StreamDir};
 use super::event::{Ending, Event, GapReason, Origin, Sink, StreamStats};
 use super::seq::Seq;
 
@@ -105,6 +105,11 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
+    /// Payload bytes held by both directions' reassembly.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.asm.iter().map(Assembler::held_bytes).sum()
+    }
+
     /// A new stream whose first packet is `seg`; roles are decided here, once.
     pub(crate) fn new(stream: u64, at: FrameRef, seg: &TcpSegment<'_>, caps: Caps) -> Flow {
         let (client, server, origin) = match (seg.flags.syn, seg.flags.ack) {
@@ -188,11 +193,11 @@ impl Flow {
     /// time, so that no duration computed from the stats is negative.
     pub(crate) fn on_segment(&mut self, at: FrameRef, seg: &TcpSegment<'_>, sink: &mut impl Sink) {
         let dir = self.id.dir_of(seg.src);
-        let cx = Ctx {
+        let cx = StreamDir {
             stream: self.id.stream,
             dir,
         };
-        let peer = Ctx {
+        let peer = StreamDir {
             stream: self.id.stream,
             dir: dir.flip(),
         };
@@ -267,7 +272,7 @@ impl Flow {
 
     fn flush(&mut self, at: FrameRef, reason: GapReason, sink: &mut impl Sink) {
         for dir in Dir::BOTH {
-            let cx = Ctx {
+            let cx = StreamDir {
                 stream: self.id.stream,
                 dir,
             };

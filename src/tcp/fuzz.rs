@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::decode::{TcpFlags, TcpSegment};
 use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 use super::{Event, Reassembler, Sink};
 

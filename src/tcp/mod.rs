@@ -1,7 +1,7 @@
 //! Stage `tcp`: flow tracking and stream reassembly.
 //!
 //! Takes every [`crate::decode::TcpSegment`] of the capture, in capture order,
-//! with its [`crate::common::FrameRef`]; gives, through a [`Sink`], each TCP
+//! with its [`crate::position::FrameRef`]; gives, through a [`Sink`], each TCP
 //! connection's bytes per direction, in order, each byte exactly once with the
 //! frame that supplied it, and every byte it could not deliver as an explicit
 //! [`Event::Gap`]. Never reads packets itself, never copies in-order bytes,
@@ -89,6 +89,7 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use event::gap_finding;
 pub use event::{DirStats, Ending, Event, GapReason, Origin, Sink, StreamStats};
 pub use findings::FindingCode;
 pub use table::Reassembler;

@@ -20,10 +20,10 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use crate::common::{FrameRef, Timestamp};
 use crate::decode::TcpSegment;
 use crate::finding::Finding;
 use crate::limits::Limits;
+use crate::position::{FrameRef, Timestamp};
 use crate::tcp::FindingCode;
 
 use super::assembler::Caps;
@@ -150,6 +150,19 @@ impl Reassembler {
         self.open(key, at, seg, sink);
     }
 
+    /// Payload bytes held now across every open stream (out-of-order
+    /// segments waiting for the bytes before them); in-order bytes are
+    /// delivered at once and never held.
+    pub fn held_bytes(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|slot| match &slot.entry {
+                Some(Entry::Live(flow)) => Some(flow.held_bytes()),
+                _ => None,
+            })
+            .sum()
+    }
+
     /// End of the capture: every stream is flushed and closed, in stream index order.
     pub fn finish(&mut self, sink: &mut impl Sink) {
         let mut live: Vec<(u64, u32)> = self
@@ -167,10 +180,13 @@ impl Reassembler {
         }
         if let Some((at, stream)) = self.first_late {
             sink.push_finding(
-                Finding::new(FindingCode::LatePackets, format!(
+                Finding::new(
+                    FindingCode::LatePackets,
+                    format!(
                         "{} packets came for streams already closed and released (more than flow_idle_timeout after their FIN or RST), the first for stream {stream}: they belong to those streams, as in Wireshark, but are not in their statistics",
                         self.late_packets
-                    ))
+                    ),
+                )
                 .at(at)
                 .in_stream(stream, None),
             );
@@ -272,20 +288,26 @@ impl Reassembler {
         };
         if open {
             sink.push_finding(
-                Finding::new(FindingCode::FlowEvicted, format!(
+                Finding::new(
+                    FindingCode::FlowEvicted,
+                    format!(
                         "stream {stream} closed while open to stay under max_open_flows ({}); later packets of its 4-tuple start a new stream",
                         self.max_flows
-                    ))
+                    ),
+                )
                 .at(at)
                 .in_stream(stream, None),
             );
         } else if !self.noted_closed_evictions {
             self.noted_closed_evictions = true;
             sink.push_finding(
-                Finding::new(FindingCode::ClosedFlowsForgotten, format!(
+                Finding::new(
+                    FindingCode::ClosedFlowsForgotten,
+                    format!(
                         "more than max_open_flows ({}) streams: closed streams are forgotten oldest first, from stream {stream} on; a late packet of one would start a new stream",
                         self.max_flows
-                    ))
+                    ),
+                )
                 .at(at),
             );
         }

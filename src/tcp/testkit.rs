@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::decode::{TcpFlags, TcpSegment};
 use crate::finding::{Finding, Findings};
+use crate::position::{Dir, FrameRef, Timestamp};
 
 use super::event::{Event, GapReason, Origin, Sink, StreamStats};
 

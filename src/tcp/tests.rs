@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 use super::event::{Ending, GapReason, Origin, StreamStats};
 use super::testkit::{addr, frame, seg, Owned, Recorder, Seg};
@@ -996,4 +996,35 @@ fn throughput_of_in_order_segments() {
         sink.0 as f64 / secs / 1e9
     );
     assert_eq!(sink.0, n * 1400);
+}
+
+#[test]
+fn held_bytes_are_the_out_of_order_bytes_waiting_for_a_hole() {
+    let mut r = Recorder::default();
+    let mut t = Reassembler::new(&Limits::default());
+    let mut n = 0;
+    let mut feed = |t: &mut Reassembler, s: Seg| {
+        n += 1;
+        t.on_segment(frame(n), &s.view(), &mut r);
+    };
+    for s in handshake(1000, 5000) {
+        feed(&mut t, s);
+    }
+    assert_eq!(t.held_bytes(), 0);
+    feed(&mut t, seg(C, S).seq(1001).ack(5001).data(b"in order"));
+    assert_eq!(t.held_bytes(), 0, "in-order bytes are delivered at once");
+    feed(&mut t, seg(C, S).seq(1019).ack(5001).data(b"later"));
+    feed(&mut t, seg(S, C).seq(5004).ack(1009).data(b"xyz"));
+    assert_eq!(t.held_bytes(), 5 + 3);
+    feed(&mut t, seg(C, S).seq(1009).ack(5001).data(b"0123456789"));
+    assert_eq!(
+        t.held_bytes(),
+        3,
+        "the hole filled: the client's bytes went up"
+    );
+    feed(&mut t, seg(S, C).seq(5001).ack(1024).data(b"abc"));
+    assert_eq!(t.held_bytes(), 0);
+    t.finish(&mut r);
+    assert_eq!(r.concat(C2S), b"in order0123456789later");
+    assert_eq!(r.concat(S2C), b"abcxyz");
 }

@@ -9,8 +9,8 @@ use super::keylog::{KeyLog, KeySource};
 use super::session::Session;
 use super::summary::{Decrypted, EventKind, GapReason, Summary};
 use super::testutil::{corpus, expected_tls, read_capture, sha256_hex, Collect, Item};
-use crate::common::Dir;
 use crate::limits::Limits;
+use crate::position::Dir;
 
 pub(crate) struct Run {
     pub(crate) sinks: BTreeMap<u64, Collect>,

@@ -39,5 +39,9 @@ finding_codes! {
         Truncated => "tls.truncated", Info;
         /// A key log line cannot be read; it is ignored (the first 20 per source, then a count).
         KeylogMalformed => "tls.keylog_malformed", Warn;
+        /// More key sources than `max_key_sources`; the later ones are still used but named together.
+        KeySourceLimit => "tls.key_source_limit", Warn;
+        /// More secrets than `max_key_secrets`; the new ones are not kept, so their connections are not decrypted.
+        KeySecretLimit => "tls.key_secret_limit", Warn;
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 
 use super::record::{self, Header, Parse, RecordError, HEADER_LEN};
-use crate::common::FrameRef;
+use crate::position::FrameRef;
 
 /// Where a direction's byte framing stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +123,12 @@ impl Flow {
             records: 0,
             max_record,
         }
+    }
+
+    /// Bytes held now: the part of a record (or resynchronisation window)
+    /// received so far.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.buf.len()
     }
 
     /// Stream offset of the record (or resynchronisation point) being handled.
@@ -332,7 +338,7 @@ impl Flow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
     use crate::tls::record::ContentType;
 
     const MAX: usize = (1 << 14) + 2048;

@@ -6,9 +6,9 @@ use super::keylog::{KeyLog, KeySource};
 use super::record;
 use super::session::Session;
 use super::summary::{Event, GapReason, Sink};
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 /// Record framing from every offset, with and without the SSLv2 form.
 pub fn tls_record(data: &[u8]) {

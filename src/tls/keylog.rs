@@ -58,10 +58,6 @@ impl Label {
         Label::ALL.into_iter().find(|l| l.as_str() == s)
     }
 
-    fn index(self) -> usize {
-        self as usize
-    }
-
     /// Secret lengths this label may carry: the master secret is always 48
     /// bytes, TLS 1.3 secrets are one hash long (SHA-256 or SHA-384).
     fn lengths(self) -> &'static [usize] {
@@ -103,6 +99,8 @@ pub enum KeySource {
     Dsb { offset: u64 },
     /// Text handed over by a test or an embedding program.
     Named(String),
+    /// Every source after the first `cap` (`Limits::max_key_sources`), together.
+    Beyond { cap: usize },
 }
 
 impl fmt::Display for KeySource {
@@ -112,6 +110,7 @@ impl fmt::Display for KeySource {
             KeySource::Env(p) => write!(f, "SSLKEYLOGFILE {}", p.display()),
             KeySource::Dsb { offset } => write!(f, "pcapng DSB at byte {offset}"),
             KeySource::Named(s) => f.write_str(s),
+            KeySource::Beyond { cap } => write!(f, "key sources after the first {cap}"),
         }
     }
 }
@@ -138,16 +137,19 @@ pub enum KeyLogError {
 
 type SourceId = usize;
 
-#[derive(Clone, Debug, Default)]
-struct Entry {
-    secrets: [Option<(Secret, SourceId)>; 6],
-}
-
-/// Every secret known so far, keyed by client random.
-#[derive(Clone, Debug, Default)]
+/// Every secret known so far, keyed by client random (a secret repeated,
+/// from the same source or another, is kept once: the first one wins).
+#[derive(Clone, Debug)]
 pub struct KeyLog {
-    entries: BTreeMap<[u8; 32], Entry>,
+    /// One entry per secret (a TLS 1.2 connection has one, a TLS 1.3 one up
+    /// to five): about 150 bytes each, against 400 for a slot per label.
+    entries: BTreeMap<([u8; 32], Label), (Secret, SourceId)>,
+    /// Secrets in `entries`.
+    secrets: usize,
+    /// Secrets left out because of `caps.max_secrets`.
+    secrets_over_cap: u64,
     sources: Vec<KeySource>,
+    caps: KeyCaps,
     generation: u64,
     #[cfg(feature = "rsa-keys")]
     rsa: Vec<super::rsa::RsaKey>,
@@ -169,9 +171,53 @@ enum LineError {
     NotText,
 }
 
+/// How much key material a [`KeyLog`] holds (from `Limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyCaps {
+    /// Secrets kept, all sources together; later new ones are counted.
+    pub max_secrets: usize,
+    /// Sources named one by one; later ones are kept as [`KeySource::Beyond`].
+    pub max_sources: usize,
+}
+
+impl KeyCaps {
+    pub fn of(limits: &crate::limits::Limits) -> KeyCaps {
+        KeyCaps {
+            max_secrets: limits.max_key_secrets,
+            max_sources: limits.max_key_sources,
+        }
+    }
+}
+
+impl Default for KeyLog {
+    fn default() -> KeyLog {
+        KeyLog::with_caps(KeyCaps::of(&crate::limits::Limits::default()))
+    }
+}
+
+/// What adding one secret did.
+enum Added {
+    New,
+    Known,
+    OverCap,
+}
+
 impl KeyLog {
     pub fn new() -> KeyLog {
         KeyLog::default()
+    }
+
+    pub fn with_caps(caps: KeyCaps) -> KeyLog {
+        KeyLog {
+            entries: BTreeMap::new(),
+            secrets: 0,
+            secrets_over_cap: 0,
+            sources: Vec::new(),
+            caps,
+            generation: 0,
+            #[cfg(feature = "rsa-keys")]
+            rsa: Vec::new(),
+        }
     }
 
     /// Reads a `--keylog` file. Malformed lines become findings; an unreadable file is an error.
@@ -207,15 +253,17 @@ impl KeyLog {
         source: KeySource,
         findings: &mut impl Findings,
     ) -> usize {
-        let id = self.sources.len();
-        let mut added = 0;
+        let id = self.source_id(&source, findings);
+        let (mut added, mut over_cap) = (0, 0u64);
         let mut malformed = Throttle::new(MALFORMED_LINES_SHOWN);
         for (n, line) in text.split(|&b| b == b'\n').enumerate() {
             match parse_line(line) {
                 Ok(None) => {}
-                Ok(Some((label, random, secret))) => {
-                    added += usize::from(self.insert(label, random, secret, id));
-                }
+                Ok(Some((label, random, secret))) => match self.insert(label, random, secret, id) {
+                    Added::New => added += 1,
+                    Added::Known => {}
+                    Added::OverCap => over_cap += 1,
+                },
                 Err(e) => {
                     if malformed.admit(FindingCode::KeylogMalformed) {
                         findings.push_finding(Finding::new(
@@ -232,29 +280,72 @@ impl KeyLog {
                 format!("{source}: {} more malformed lines ignored", o.hidden()),
             ));
         }
-        self.sources.push(source);
+        if over_cap > 0 {
+            self.note_secrets_over_cap(&source, over_cap, findings);
+        }
         if added > 0 {
             self.generation += 1;
         }
         added
     }
 
-    fn insert(&mut self, label: Label, random: [u8; 32], secret: Secret, id: SourceId) -> bool {
-        let slot = &mut self.entries.entry(random).or_default().secrets[label.index()];
-        if slot.is_some() {
-            // The first source wins; repeating a line is common and harmless.
-            return false;
+    /// The id `source` is known by: its own up to `max_sources`, then one
+    /// shared by all later sources (said once), so that millions of
+    /// Decryption Secrets Blocks cost one entry.
+    fn source_id(&mut self, source: &KeySource, findings: &mut impl Findings) -> SourceId {
+        let cap = self.caps.max_sources;
+        if self.sources.len() < cap {
+            self.sources.push(source.clone());
+            return self.sources.len() - 1;
         }
-        *slot = Some((secret, id));
-        true
+        if self.sources.len() == cap {
+            findings.push_finding(Finding::new(
+                FindingCode::KeySourceLimit,
+                format!(
+                    "more than {cap} key sources (key log files and pcapng Decryption Secrets Blocks, max_key_sources): {source} and later ones are used but named together"
+                ),
+            ));
+            self.sources.push(KeySource::Beyond { cap });
+        }
+        cap
+    }
+
+    fn note_secrets_over_cap(&mut self, source: &KeySource, n: u64, findings: &mut impl Findings) {
+        let first = self.secrets_over_cap == 0;
+        self.secrets_over_cap += n;
+        if first {
+            findings.push_finding(Finding::new(
+                FindingCode::KeySecretLimit,
+                format!(
+                    "{source}: {n} new secrets not kept, {} are already held (max_key_secrets); connections they belong to are not decrypted",
+                    self.caps.max_secrets
+                ),
+            ));
+        }
+    }
+
+    fn insert(&mut self, label: Label, random: [u8; 32], secret: Secret, id: SourceId) -> Added {
+        let key = (random, label);
+        if self.entries.contains_key(&key) {
+            // The first source wins; repeating a line is common and harmless.
+            return Added::Known;
+        }
+        if self.secrets >= self.caps.max_secrets {
+            return Added::OverCap;
+        }
+        self.entries.insert(key, (secret, id));
+        self.secrets += 1;
+        Added::New
     }
 
     /// Number of secrets known.
     pub fn len(&self) -> usize {
-        self.entries
-            .values()
-            .map(|e| e.secrets.iter().flatten().count())
-            .sum()
+        self.secrets
+    }
+
+    /// New secrets left out because `max_key_secrets` was reached.
+    pub fn secrets_over_cap(&self) -> u64 {
+        self.secrets_over_cap
     }
 
     pub fn is_empty(&self) -> bool {
@@ -272,7 +363,7 @@ impl KeyLog {
         client_random: &[u8; 32],
         label: Label,
     ) -> Option<(&Secret, &KeySource)> {
-        let (secret, id) = self.entries.get(client_random)?.secrets[label.index()].as_ref()?;
+        let (secret, id) = self.entries.get(&(*client_random, label))?;
         Some((secret, self.sources.get(*id)?))
     }
 
@@ -291,7 +382,8 @@ impl KeyLog {
     pub(crate) fn all(&self, label: Label) -> impl Iterator<Item = (&[u8; 32], &Secret)> + '_ {
         self.entries
             .iter()
-            .filter_map(move |(r, e)| Some((r, &e.secrets[label.index()].as_ref()?.0)))
+            .filter(move |((_, l), _)| *l == label)
+            .map(|((r, _), (secret, _))| (r, secret))
     }
 }
 
@@ -506,5 +598,114 @@ mod tests {
     fn short_hex_abbreviates() {
         assert_eq!(short_hex(&[0x1a, 0x2b]), "1a2b");
         assert_eq!(short_hex(&[0x1a; 32]), "1a1a1a1a1a1a1a1a…");
+    }
+
+    fn line(i: usize) -> String {
+        format!("CLIENT_RANDOM {:064x} {}\n", i, hex(48, "ab"))
+    }
+
+    #[test]
+    fn secrets_past_the_cap_are_counted_and_said_once() {
+        let mut k = KeyLog::with_caps(KeyCaps {
+            max_secrets: 3,
+            max_sources: 10,
+        });
+        let mut findings = Vec::new();
+        let text: String = (0..5).map(line).collect();
+        assert_eq!(
+            k.add_text(text.as_bytes(), KeySource::Named("a".into()), &mut findings),
+            3
+        );
+        let more: String = (5..9).map(line).collect();
+        assert_eq!(
+            k.add_text(more.as_bytes(), KeySource::Named("b".into()), &mut findings),
+            0
+        );
+        assert_eq!((k.len(), k.secrets_over_cap()), (3, 6));
+        let codes: Vec<&str> = findings.iter().map(|f| f.code.code()).collect();
+        assert_eq!(codes, ["tls.key_secret_limit"]);
+        assert!(
+            findings[0].message.starts_with("a: 2 new secrets not kept"),
+            "{}",
+            findings[0].message
+        );
+        // Secrets already held are still found; repeats cost nothing.
+        assert!(k.get(&[0; 32], Label::MasterSecret).is_some());
+        assert_eq!(
+            k.add_text(
+                line(0).as_bytes(),
+                KeySource::Named("c".into()),
+                &mut findings
+            ),
+            0
+        );
+        assert_eq!(k.secrets_over_cap(), 6);
+    }
+
+    #[test]
+    fn a_repeated_secret_counts_once_whatever_its_source() {
+        let mut k = KeyLog::new();
+        let mut findings = Vec::new();
+        for i in 0..100 {
+            k.add_text(
+                line(7).as_bytes(),
+                KeySource::Dsb { offset: i },
+                &mut findings,
+            );
+        }
+        assert_eq!(k.len(), 1);
+        let (_, source) = k
+            .get(
+                &{
+                    let mut r = [0u8; 32];
+                    r[31] = 7;
+                    r
+                },
+                Label::MasterSecret,
+            )
+            .unwrap();
+        assert_eq!(
+            *source,
+            KeySource::Dsb { offset: 0 },
+            "the first source wins"
+        );
+    }
+
+    #[test]
+    fn sources_past_the_cap_are_used_but_named_together() {
+        let mut k = KeyLog::with_caps(KeyCaps {
+            max_secrets: 100,
+            max_sources: 2,
+        });
+        let mut findings = Vec::new();
+        for i in 0..1000 {
+            k.add_text(b"", KeySource::Dsb { offset: i }, &mut findings);
+        }
+        k.add_text(
+            line(1).as_bytes(),
+            KeySource::Dsb { offset: 5000 },
+            &mut findings,
+        );
+        assert_eq!(k.sources.len(), 3, "two named and one for the rest");
+        let (_, source) = k
+            .get(
+                &{
+                    let mut r = [0u8; 32];
+                    r[31] = 1;
+                    r
+                },
+                Label::MasterSecret,
+            )
+            .unwrap();
+        assert_eq!(source.to_string(), "key sources after the first 2");
+        let codes: Vec<&str> = findings.iter().map(|f| f.code.code()).collect();
+        assert_eq!(codes, ["tls.key_source_limit"]);
+        assert!(
+            findings[0]
+                .message
+                .contains("pcapng DSB at byte 2 and later ones"),
+            "{}",
+            findings[0].message
+        );
     }
 }

@@ -18,7 +18,7 @@ use super::keylog::{short_hex, KeyLog, KeySource, Label, Secret};
 use super::record::Header;
 use super::suites::{self, Aead, Protection, Suite, Undecrypted};
 use super::summary::{GapReason, KeyPhase};
-use crate::common::Dir;
+use crate::position::Dir;
 
 /// The handshake facts keys are derived from, and the derivations.
 #[derive(Clone, Debug, Default)]

@@ -13,7 +13,7 @@
 //! Wiring (what the pipeline does):
 //!
 //! ```
-//! use xmppcap::common::{Dir, FrameRef};
+//! use xmppcap::position::{Dir, FrameRef};
 //! use xmppcap::finding::{Finding, Findings};
 //! use xmppcap::limits::Limits;
 //! use xmppcap::tls::{self, Event, GapReason, KeyLog, KeySource, Probe, Session, Sink};
@@ -64,7 +64,7 @@ mod summary;
 
 pub use findings::FindingCode;
 pub use handshake::CertSummary;
-pub use keylog::{KeyLog, KeyLogError, KeySource, Label, Secret};
+pub use keylog::{KeyCaps, KeyLog, KeyLogError, KeySource, Label, Secret};
 pub use record::{detect, Probe};
 pub use session::Session;
 pub use summary::{

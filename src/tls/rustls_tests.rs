@@ -14,9 +14,10 @@ use super::keylog::{KeyLog, KeySource};
 use super::session::Session;
 use super::summary::{Decrypted, EventKind, GapReason, Summary};
 use super::testutil::Collect;
-use crate::common::{Dir, FrameRef, Timestamp};
+
 use crate::finding::Level;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 #[derive(Debug, Default)]
 struct KeyLines(Mutex<String>);

@@ -9,8 +9,8 @@
 use serde::Serialize;
 
 use super::handshake::CertSummary;
-use crate::common::{Dir, FrameRef};
 use crate::finding::Findings;
+use crate::position::{Dir, FrameRef};
 
 /// Where the TLS stage delivers what it found, in capture order.
 pub trait Sink: Findings {
@@ -276,7 +276,7 @@ fn is_zero(n: &u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     #[test]
     fn events_serialise_flat_with_snake_case() {

@@ -11,8 +11,8 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 use sha2::{Digest, Sha256};
 
 use super::summary::{Event, GapReason, Sink};
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Findings};
+use crate::position::{Dir, FrameRef, Timestamp};
 
 /// The corpus folder, or `None` (said loudly) when it is not there.
 pub(crate) fn corpus() -> Option<PathBuf> {

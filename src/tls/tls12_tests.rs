@@ -15,8 +15,8 @@ use super::session::Session;
 use super::suites::{self, Aead, BlockCipher, MacAlg, Protection};
 use super::summary::{Decrypted, GapReason};
 use super::testutil::Collect;
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 const CLIENT_RANDOM: [u8; 32] = [0x11; 32];
 const SERVER_RANDOM: [u8; 32] = [0x22; 32];

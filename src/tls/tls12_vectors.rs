@@ -12,7 +12,7 @@
 
 use super::summary::{Decrypted, EventKind};
 use super::tls12_tests::{client_hello, record, replay_frames, server_hello};
-use crate::common::Dir;
+use crate::position::Dir;
 
 const APP: &[u8] = b"GET /finesse/api/User/1001 HTTP/1.1\r\nHost: finesse.example.com\r\n\r\n";
 const APP2: &[u8] =

@@ -10,10 +10,10 @@
 //! without text; a binary one, whose 0xFF bytes cannot be told from unknown
 //! ones, is reported as not inflated.
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
 use crate::limits::Limits;
-use crate::ws::connection::Cx;
+use crate::position::{Dir, FrameRef};
+use crate::ws::connection::Emitter;
 use crate::ws::deflate::{exactness, Exactness, Inflater, Stop};
 use crate::ws::frame::{unmask, Header, Opcode, RSV1};
 use crate::ws::message::{DirSummary, Message, MessageOpcode, NotInflated};
@@ -94,6 +94,12 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
+    /// Bytes held now: the message being assembled (the inflater's window
+    /// is decoder state, not input, and is not counted).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     pub(crate) fn new(dir: Dir, deflate: DeflateUse, limits: &Limits) -> Assembler {
         Assembler {
             dir,
@@ -128,7 +134,7 @@ impl Assembler {
         last: FrameRef,
         offset: u64,
         payload: &[u8],
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
     ) -> bool {
         let Some(opcode) = data_opcode(h.opcode) else {
             return false;
@@ -221,7 +227,7 @@ impl Assembler {
         done: u64,
         chunk: &[u8],
         at: FrameRef,
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
     ) {
         let Some(open) = &mut self.open else {
             return;
@@ -287,7 +293,7 @@ impl Assembler {
         result: Result<(), Stop>,
         cap: usize,
         at: FrameRef,
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
     ) {
         let Some(open) = &mut self.open else {
             return;
@@ -344,7 +350,7 @@ impl Assembler {
 
     /// Inflated (whole or cut) from a window that was partly unknown: how
     /// much of the message is known decides what is shown.
-    fn settle<S: Sink>(&mut self, cx: &mut Cx<'_, S>) {
+    fn settle<S: Sink>(&mut self, cx: &mut Emitter<'_, S>) {
         let Some(open) = &mut self.open else {
             return;
         };
@@ -396,7 +402,12 @@ impl Assembler {
     }
 
     /// The window of this direction is gone (gap, resync, error, limit).
-    pub(crate) fn lose_context<S: Sink>(&mut self, at: FrameRef, offset: u64, cx: &mut Cx<'_, S>) {
+    pub(crate) fn lose_context<S: Sink>(
+        &mut self,
+        at: FrameRef,
+        offset: u64,
+        cx: &mut Emitter<'_, S>,
+    ) {
         let takeover = matches!(self.deflate, DeflateUse::Negotiated { takeover: true });
         self.said_partial = false;
         let Some(inf) = &mut self.inflater else {
@@ -422,7 +433,7 @@ impl Assembler {
     }
 
     /// `len` payload bytes of the current frame are missing from the capture.
-    pub(crate) fn gap<S: Sink>(&mut self, len: u64, at: FrameRef, cx: &mut Cx<'_, S>) {
+    pub(crate) fn gap<S: Sink>(&mut self, len: u64, at: FrameRef, cx: &mut Emitter<'_, S>) {
         let Some(open) = &mut self.open else {
             return;
         };
@@ -440,7 +451,7 @@ impl Assembler {
     }
 
     /// The last frame of the message ended: emits it.
-    pub(crate) fn finish<S: Sink>(&mut self, at: FrameRef, cx: &mut Cx<'_, S>) {
+    pub(crate) fn finish<S: Sink>(&mut self, at: FrameRef, cx: &mut Emitter<'_, S>) {
         let Some(open) = &mut self.open else {
             return;
         };
@@ -458,7 +469,7 @@ impl Assembler {
 
     /// The message cannot be completed (a new message started, sync or the
     /// connection was lost): emits what there is, marked truncated.
-    pub(crate) fn abort<S: Sink>(&mut self, at: FrameRef, cx: &mut Cx<'_, S>) {
+    pub(crate) fn abort<S: Sink>(&mut self, at: FrameRef, cx: &mut Emitter<'_, S>) {
         let Some(open) = &mut self.open else {
             return;
         };
@@ -472,7 +483,7 @@ impl Assembler {
         self.emit_open(cx);
     }
 
-    fn emit_open<S: Sink>(&mut self, cx: &mut Cx<'_, S>) {
+    fn emit_open<S: Sink>(&mut self, cx: &mut Emitter<'_, S>) {
         self.settle(cx);
         let Some(open) = self.open.take() else {
             return;
@@ -507,7 +518,7 @@ fn emit<S: Sink>(
     open: &Open,
     payload: &[u8],
     stats: &mut DirSummary,
-    cx: &mut Cx<'_, S>,
+    cx: &mut Emitter<'_, S>,
 ) {
     let text = match open.opcode {
         MessageOpcode::Text if open.not_inflated.is_none() && open.known.is_none() => {
@@ -562,7 +573,7 @@ fn text_of<'p, S: Sink>(
     open: &Open,
     payload: &'p [u8],
     dir: Dir,
-    cx: &mut Cx<'_, S>,
+    cx: &mut Emitter<'_, S>,
 ) -> Option<&'p str> {
     match std::str::from_utf8(payload) {
         Ok(text) => Some(text),

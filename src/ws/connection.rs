@@ -11,10 +11,10 @@
 
 use std::collections::VecDeque;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Throttle;
 use crate::finding::{Finding, Level};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 use crate::ws::assembler::DeflateUse;
 use crate::ws::evidence::{Confidence, Ports};
 use crate::ws::frame::{close_code_problem, CloseCodeProblem, Header, Opcode, Rules, RSV1};
@@ -60,7 +60,7 @@ pub(crate) struct Shared {
 }
 
 /// What a side needs to emit events: the shared state and the sink.
-pub(crate) struct Cx<'a, S> {
+pub(crate) struct Emitter<'a, S> {
     pub(crate) stream: u64,
     shared: &'a mut Shared,
     pub(crate) sink: &'a mut S,
@@ -185,6 +185,12 @@ impl Connection {
         sink.on_closed(&self.shared.closed());
     }
 
+    /// Bytes held now by both directions (frame headers, control payloads,
+    /// messages being assembled, bytes spooled while hunting for frames).
+    pub fn held_bytes(&self) -> usize {
+        self.sides.iter().map(Side::held_bytes).sum()
+    }
+
     /// Counts so far and how the connection closed.
     pub fn summary(&self) -> Summary {
         Summary {
@@ -207,13 +213,17 @@ impl Connection {
         }
     }
 
-    fn parts<'a, S: Sink>(&'a mut self, dir: Dir, sink: &'a mut S) -> (&'a mut Side, Cx<'a, S>) {
+    fn parts<'a, S: Sink>(
+        &'a mut self,
+        dir: Dir,
+        sink: &'a mut S,
+    ) -> (&'a mut Side, Emitter<'a, S>) {
         let [c2s, s2c] = &mut self.sides;
         let side = match dir {
             Dir::ClientToServer => c2s,
             Dir::ServerToClient => s2c,
         };
-        let cx = Cx {
+        let cx = Emitter {
             stream: self.shared.stream,
             shared: &mut self.shared,
             sink,
@@ -363,7 +373,7 @@ impl Shared {
     }
 }
 
-impl<S: Sink> Cx<'_, S> {
+impl<S: Sink> Emitter<'_, S> {
     /// The direction the WebSocket client sends in, once known.
     pub(crate) fn client_dir(&self) -> Option<Dir> {
         self.shared.client_dir

@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::common::Dir;
+use crate::position::Dir;
 use crate::ws::deflate::UNKNOWN;
 
 /// How sure the stage is that the connection is WebSocket.

@@ -7,7 +7,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::common::{Dir, FrameRef, Timestamp};
+use crate::position::{Dir, FrameRef, Timestamp};
 use crate::ws::evidence::{Confidence, Evidence};
 
 /// The opcode of a data message.

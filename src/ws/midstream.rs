@@ -11,7 +11,7 @@
 //! on the bytes, never on how they were chunked. Pure apart from [`Spool`],
 //! the buffer that remembers which capture frame each byte came from.
 
-use crate::common::FrameRef;
+use crate::position::FrameRef;
 use crate::ws::frame::{
     close_code_problem, parse_header, unmask, Header, Opcode, Parse, MAX_CONTROL_PAYLOAD, RSV1,
 };
@@ -285,7 +285,7 @@ impl Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     const ANY: Expect = Expect {
         masked: None,

@@ -72,9 +72,9 @@ pub trait Sink: Findings {
 /// Entry points for fuzzers; not a stable API.
 #[doc(hidden)]
 pub mod fuzzing {
-    use crate::common::{Dir, FrameRef, Timestamp};
     use crate::finding::{Finding, Findings};
     use crate::limits::Limits;
+    use crate::position::{Dir, FrameRef, Timestamp};
 
     use super::{Closed, Connection, Control, Message, Negotiated, Sink};
 

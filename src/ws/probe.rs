@@ -14,7 +14,7 @@
 //! a message decoded from them would be made up. Pure; allocates at most a
 //! bounded message buffer and an inflater per direction.
 
-use crate::common::Dir;
+use crate::position::Dir;
 use crate::ws::deflate::Inflater;
 use crate::ws::evidence::{Confidence, Evidence, Ports};
 use crate::ws::frame::{parse_header, unmask, Header, Opcode, Parse, RSV1};

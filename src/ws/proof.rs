@@ -10,8 +10,8 @@
 //! says so: no WebSocket finding rests on a guess. A connection whose
 //! handshake was seen passes everything straight through.
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings, Level};
+use crate::position::{Dir, FrameRef};
 use crate::ws::evidence::{Confidence, Evidence, Ports};
 use crate::ws::FindingCode;
 

@@ -8,11 +8,11 @@
 //! events never depend on how the bytes were chunked. Buffers: a 14-byte
 //! header, one control payload, the hunting window (bounded by the limits).
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Level;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 use crate::ws::assembler::{Assembler, DeflateUse};
-use crate::ws::connection::Cx;
+use crate::ws::connection::Emitter;
 use crate::ws::frame::{
     check_header, parse_header, unmask, Header, HeaderError, Opcode, Parse, Rules, Violation,
     MAX_HEADER_LEN, RSV1,
@@ -102,6 +102,17 @@ pub(crate) struct Side {
 }
 
 impl Side {
+    /// Bytes held now: a partial frame header, a control frame's payload,
+    /// the message being assembled, and bytes spooled while hunting for
+    /// frames (or waiting to be replayed).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.head_len
+            + self.control.len()
+            + self.asm.held_bytes()
+            + self.hunt.len()
+            + self.replay.as_ref().map_or(0, Spool::len)
+    }
+
     pub(crate) fn new(
         dir: Dir,
         rules: Rules,
@@ -141,12 +152,12 @@ impl Side {
         self.hunt_offset = offset;
     }
 
-    pub(crate) fn on_data<S: Sink>(&mut self, at: FrameRef, bytes: &[u8], cx: &mut Cx<'_, S>) {
+    pub(crate) fn on_data<S: Sink>(&mut self, at: FrameRef, bytes: &[u8], cx: &mut Emitter<'_, S>) {
         self.feed(at, bytes, cx);
         self.drain_replay(cx);
     }
 
-    fn drain_replay<S: Sink>(&mut self, cx: &mut Cx<'_, S>) {
+    fn drain_replay<S: Sink>(&mut self, cx: &mut Emitter<'_, S>) {
         while let Some(replay) = self.replay.take() {
             for (at, run) in replay.runs() {
                 self.feed(at, run, cx);
@@ -154,7 +165,7 @@ impl Side {
         }
     }
 
-    fn feed<S: Sink>(&mut self, at: FrameRef, bytes: &[u8], cx: &mut Cx<'_, S>) {
+    fn feed<S: Sink>(&mut self, at: FrameRef, bytes: &[u8], cx: &mut Emitter<'_, S>) {
         if bytes.is_empty() {
             return;
         }
@@ -176,7 +187,7 @@ impl Side {
         }
     }
 
-    fn frames<S: Sink>(&mut self, at: FrameRef, bytes: &[u8], cx: &mut Cx<'_, S>) {
+    fn frames<S: Sink>(&mut self, at: FrameRef, bytes: &[u8], cx: &mut Emitter<'_, S>) {
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.frame.is_some() {
@@ -254,7 +265,7 @@ impl Side {
         h: Header,
         at: FrameRef,
         rest: &'b [u8],
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
     ) -> &'b [u8] {
         let (start, offset) = (self.head_at, self.head_offset);
         let stats = &mut self.asm.stats;
@@ -310,7 +321,7 @@ impl Side {
         h: &Header,
         at: FrameRef,
         rest: &[u8],
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
     ) -> Option<usize> {
         let (start, offset) = (self.head_at, self.head_offset);
         if self.asm.is_open() {
@@ -333,7 +344,7 @@ impl Side {
 
     fn warn<S: Sink>(
         &self,
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
         code: FindingCode,
         at: FrameRef,
         offset: u64,
@@ -343,7 +354,7 @@ impl Side {
     }
 
     /// Whether this side must mask: from the handshake, or learnt mid-stream.
-    fn masked<S: Sink>(&self, cx: &Cx<'_, S>) -> Option<bool> {
+    fn masked<S: Sink>(&self, cx: &Emitter<'_, S>) -> Option<bool> {
         self.rules
             .masked
             .or_else(|| cx.client_dir().map(|c| c == self.dir))
@@ -354,7 +365,7 @@ impl Side {
         h: &Header,
         at: FrameRef,
         offset: u64,
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
     ) {
         let mut found: [Option<Violation>; 9] = [None; 9];
         let mut n = 0;
@@ -377,7 +388,7 @@ impl Side {
         &mut self,
         at: FrameRef,
         rest: &'b [u8],
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
     ) -> &'b [u8] {
         let Some(f) = &mut self.frame else {
             return rest;
@@ -416,7 +427,7 @@ impl Side {
         tail
     }
 
-    fn end_frame<S: Sink>(&mut self, at: FrameRef, cx: &mut Cx<'_, S>) {
+    fn end_frame<S: Sink>(&mut self, at: FrameRef, cx: &mut Emitter<'_, S>) {
         let Some(f) = self.frame.take() else {
             return;
         };
@@ -448,7 +459,7 @@ impl Side {
         e: HeaderError,
         at: FrameRef,
         after: &[u8],
-        cx: &mut Cx<'_, S>,
+        cx: &mut Emitter<'_, S>,
     ) {
         let (head_at, head_offset) = (self.head_at, self.head_offset);
         let msg = format!("impossible frame header ({e}): looking for the next frame boundary");
@@ -483,7 +494,12 @@ impl Side {
     }
 
     /// No more bytes will come in this direction.
-    pub(crate) fn on_end<S: Sink>(&mut self, at: FrameRef, capture_end: bool, cx: &mut Cx<'_, S>) {
+    pub(crate) fn on_end<S: Sink>(
+        &mut self,
+        at: FrameRef,
+        capture_end: bool,
+        cx: &mut Emitter<'_, S>,
+    ) {
         if self.mode == Mode::Ended {
             return;
         }

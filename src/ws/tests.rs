@@ -5,9 +5,9 @@ use flate2::{Compress, Compression};
 
 use super::deflate::tests::{compress_message, zero_bomb};
 use super::*;
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 pub(crate) const C2S: Dir = Dir::ClientToServer;
 pub(crate) const S2C: Dir = Dir::ServerToClient;
@@ -1333,4 +1333,24 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn held_bytes_are_the_header_and_message_read_so_far() {
+    let mut conn = Connection::new(1, Negotiated::default(), &Limits::default());
+    let mut r = Recorder::default();
+    let first = frame(false, 0, 1, None, b"hello ");
+    let last = frame(true, 0, 0, None, b"world");
+    assert_eq!(conn.held_bytes(), 0);
+    conn.on_data(S2C, at(1), first.get(..1).unwrap(), &mut r);
+    assert_eq!(conn.held_bytes(), 1, "a frame header in progress");
+    conn.on_data(S2C, at(2), first.get(1..).unwrap(), &mut r);
+    assert_eq!(conn.held_bytes(), 6, "the fragmented message so far");
+    conn.on_data(S2C, at(3), &last, &mut r);
+    assert_eq!(conn.held_bytes(), 0, "the message was given");
+    assert_eq!(r.texts_of(S2C), vec!["hello world"]);
+    // Mid-stream, bytes are spooled while hunting for the first frame.
+    let mut hunting = Connection::new_midstream(2, &Limits::default());
+    hunting.on_data(S2C, at(4), b"\x81", &mut r);
+    assert_eq!(hunting.held_bytes(), 1);
 }

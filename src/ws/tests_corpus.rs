@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 
 use super::tests::Recorder;
 use super::{Connection, Negotiated};
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 fn corpus() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -21,6 +21,13 @@ pub(crate) struct Scratch {
     runs: Vec<(usize, usize)>,
 }
 
+impl Scratch {
+    /// Bytes of buffer kept now.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.masked.capacity() + self.runs.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+}
+
 /// What a [`Scratch`] keeps between elements at most; a larger buffer
 /// (one big stanza) is given back.
 const SCRATCH_KEEP: usize = 64 * 1024;

@@ -51,7 +51,7 @@ finding_codes! {
         /// A pubsub subscription did not end subscribed; `error` when the server answered with an error.
         SubscriptionFailed => "xmpp.subscription_failed", Warn;
         /// A pubsub subscription uses the bare JID, so notifications go to every resource of the user.
-        SubscriptionBareJid => "xmpp.subscription_bare_jid", Warn;
+        SubscriptionBareJid => "xmpp.subscription_bare_jid", Info;
         /// A ping was answered after more than the 10 s a Finesse desktop waits.
         SlowPingReply => "xmpp.slow_ping_reply", Warn;
         /// A ping got no reply; `info` when less than 10 s passed before the session or capture ended.
@@ -70,5 +70,17 @@ finding_codes! {
         Failover => "xmpp.failover", Warn;
         /// The same user reconnected again and again in a short time: a connect/disconnect loop.
         ReconnectLoop => "xmpp.reconnect_loop", Warn;
+        /// The server never answered the client's stream open: no stream header, features or stream error came back.
+        NoStreamResponse => "xmpp.no_stream_response", Warn;
+        /// The client sent a TLS ClientHello to a port where the server speaks plain XMPP.
+        TlsOnPlaintextPort => "xmpp.tls_on_plaintext_port", Error;
+        /// A subscription was not unsubscribed before the session ended, so it persists on the node.
+        SubscriptionLeft => "xmpp.subscription_left", Info;
+        /// An explicit subscription to a feed Finesse delivers without one.
+        SubscriptionRedundant => "xmpp.subscription_redundant", Info;
+        /// An element holds more than `max_xml_nodes` elements; the rest are checked but not analysed.
+        TooManyElements => "xmpp.too_many_elements", Warn;
+        /// An element has the same attribute twice (not well-formed XML); the first value is used.
+        DuplicateAttribute => "xmpp.duplicate_attribute", Warn;
     }
 }

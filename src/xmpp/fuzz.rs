@@ -1,14 +1,13 @@
 //! Fuzz entry points for this stage (exposed through `crate::fuzzing`).
 //!
-//! Takes arbitrary bytes; drives the TCP framer, the per-element session and
-//! the Finesse notification parser with them; gives nothing back. The only
+//! Takes arbitrary bytes; drives the TCP framer and the per-element session
+//! with them; gives nothing back. The only
 //! property checked is the stage contract: no panic, bounded work.
 
-use super::{Session, Sink, Stanza, StreamFramer, TlsHandover, Transport};
-use crate::common::{Dir, FrameRef, Timestamp};
+use super::{PubsubItem, Session, Sink, Stanza, StreamFramer, TlsHandover, Transport};
 use crate::finding::{Finding, Findings};
-use crate::finesse::{self, Update};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 /// A sink that looks at every event (so serialisation runs too) and keeps nothing.
 struct Discard;
@@ -23,8 +22,8 @@ impl Sink for Discard {
     fn on_stanza(&mut self, stanza: &Stanza<'_>) {
         std::hint::black_box(serde_json::to_vec(stanza).ok());
     }
-    fn on_finesse(&mut self, _: &Stanza<'_>, update: Update) {
-        std::hint::black_box(update.summary());
+    fn on_pubsub_items(&mut self, _: &Stanza<'_>, items: &[PubsubItem<'_>]) {
+        std::hint::black_box(serde_json::to_vec(items).ok());
     }
     fn on_tls_handover(&mut self, handover: &TlsHandover) {
         std::hint::black_box(handover);
@@ -91,14 +90,6 @@ pub(crate) fn element(data: &[u8]) {
     s.finish(&mut Discard);
 }
 
-/// The Finesse notification parser on any text.
-pub(crate) fn notification(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    if let Ok(update) = finesse::parse_notification(&text, &small_limits()) {
-        std::hint::black_box((update.summary(), update.findings()));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,7 +145,6 @@ mod tests {
         for input in mutants() {
             framer(&input);
             element(&input);
-            notification(&input);
         }
         for input in [
             &b""[..],
@@ -168,7 +158,6 @@ mod tests {
         ] {
             framer(input);
             element(input);
-            notification(input);
         }
     }
 
@@ -177,9 +166,7 @@ mod tests {
         let deep = "<a>".repeat(10_000);
         element(deep.as_bytes());
         framer(deep.as_bytes());
-        notification(deep.as_bytes());
         let wide = format!("<iq type='result' id='x'>{}</iq>", "<item/>".repeat(5_000));
         element(wide.as_bytes());
-        notification(format!("<Update><data>{}</data></Update>", "<x/>".repeat(5_000)).as_bytes());
     }
 }

@@ -3,29 +3,30 @@
 //!
 //! Takes `<iq>` elements of a session; gives summaries in words with the
 //! round-trip latency on each reply, fills the session summary (JID,
-//! subscriptions, ping statistics) and, at the end, findings for requests
-//! that never got an answer. Holds at most `max_pending_iqs` open requests
-//! per direction: the oldest is dropped (with a finding) to make room.
+//! subscriptions, ping statistics), findings on subscriptions as Cisco's
+//! guidance sees them (redundant, bare JID) and, at the end, findings for
+//! requests that never got an answer and subscriptions never unsubscribed.
+//! Holds at most `max_pending_iqs` open requests per direction: the oldest
+//! is dropped (with a finding) to make room.
 
 use std::collections::BTreeMap;
 
 use super::element::NodeRef;
 use super::ns::Ns;
 use super::session::{Out, Session, Span};
-use super::stanzas::cap;
-use super::summary::{Bind, Subscription, Summary};
-use crate::common::{Dir, FrameRef};
+use super::subscriptions;
+use super::summary::{Bind, Summary};
 use crate::finding::{Finding, Layer, Level};
+use crate::position::{Dir, FrameRef};
 
 /// A Finesse desktop pings about every 10 s with a 10 s timeout.
 const PING_TIMEOUT_MS: f64 = 10_000.0;
-/// Subscriptions kept in the summary (a session normally has a handful).
-const MAX_SUBSCRIPTIONS: usize = 256;
 /// Unanswered-request findings reported one by one before being counted.
 const MAX_UNANSWERED_FINDINGS: usize = 10;
 
+/// What a pending request asked for.
 #[derive(Debug)]
-enum Kind {
+pub(super) enum Kind {
     Bind { resource: Option<String> },
     Session,
     Ping,
@@ -41,23 +42,56 @@ struct Pending {
     seq: u64,
 }
 
-/// Open requests, per requesting direction, by id.
+/// Open iq requests, per requesting direction, by id: what each reply
+/// answers and how long it took. Holds at most `cap` per direction.
 #[derive(Debug, Default)]
 pub(crate) struct Tracker {
     pending: [BTreeMap<String, Pending>; 2],
     /// The same requests by age (`Pending::seq`), so the oldest is found at once.
     by_age: [BTreeMap<u64, String>; 2],
     seq: u64,
+    /// `limits.max_pending_iqs`.
+    cap: usize,
+    /// The oldest request was forgotten to make room (said once).
     evicted: bool,
 }
-
-/// Characters of a pubsub node, JID or subid kept in the summary.
-const NAME_CAP: usize = 256;
 
 /// Longest iq id tracked for its reply (real ones are a few dozen bytes).
 const MAX_IQ_ID: usize = 256;
 
 impl Tracker {
+    /// At most `cap` open requests per direction (`limits.max_pending_iqs`).
+    pub(crate) fn new(cap: usize) -> Tracker {
+        Tracker {
+            cap,
+            ..Tracker::default()
+        }
+    }
+
+    /// Keeps a request sent in `dir` at `at` until its reply. Gives the cap
+    /// the first time the oldest request had to be forgotten to make room.
+    fn await_reply(&mut self, dir: Dir, id: String, kind: Kind, at: FrameRef) -> Option<usize> {
+        let seq = self.seq;
+        self.seq += 1;
+        let pending = Pending { kind, at, seq };
+        let cap = self.cap;
+        if self.insert(dir, id, pending, cap) && !self.evicted {
+            self.evicted = true;
+            return Some(cap);
+        }
+        None
+    }
+
+    /// Bytes of the requests waiting for a reply (ids counted twice: by id and by age).
+    pub(crate) fn held_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<Pending>() + std::mem::size_of::<u64>();
+        self.pending
+            .iter()
+            .flat_map(|p| p.keys())
+            .map(|id| 2 * id.len() + entry)
+            .sum()
+    }
+
     /// Adds a request; past `cap` in its direction the oldest is forgotten
     /// (true then).
     fn insert(&mut self, dir: Dir, id: String, pending: Pending, cap: usize) -> bool {
@@ -190,7 +224,9 @@ impl Session {
             },
             Some(p) if p.is(Ns::Session, "session") => Kind::Session,
             Some(p) if p.is(Ns::Ping, "ping") => Kind::Ping,
-            Some(p) if p.is(Ns::Pubsub, "pubsub") => self.pubsub_request(span, p, out),
+            Some(p) if p.is(Ns::Pubsub, "pubsub") => {
+                subscriptions::pubsub_request(span, p, &mut self.summary.subscriptions, out)
+            }
             Some(p) if p.is(Ns::IqAuth, "query") => Kind::Other {
                 what: match nonempty(p.child_text("username")) {
                     Some(u) => format!("{ty} jabber:iq:auth as {u}"),
@@ -216,76 +252,12 @@ impl Session {
             out.summary.push_str(" (id too long to match a reply)");
             return;
         }
-        let seq = self.iqs.seq;
-        self.iqs.seq += 1;
-        let cap = self.limits.max_pending_iqs;
-        let pending = Pending {
-            kind,
-            at: span.first,
-            seq,
-        };
-        if self.iqs.insert(span.dir, id, pending, cap) && !self.iqs.evicted {
-            self.iqs.evicted = true;
+        if let Some(cap) = self.iqs.await_reply(span.dir, id, kind, span.first) {
             out.find(
                 Level::Warn,
                 "xmpp.pending_iq_limit",
                 format!("more than {cap} iq requests awaiting replies: the oldest are no longer matched"),
             );
-        }
-    }
-
-    fn pubsub_request(&mut self, span: Span, pubsub: NodeRef<'_, '_>, out: &mut Out) -> Kind {
-        let Some(op) = pubsub.children().next() else {
-            return Kind::Other {
-                what: "pubsub (empty)".to_owned(),
-            };
-        };
-        // Kept in the session summary: clipped like any captured name.
-        let clip = |v: std::borrow::Cow<'_, str>| cap(&v, NAME_CAP).into_owned();
-        let node = op.attr("node").map(clip).unwrap_or_default();
-        let jid = op.attr("jid").map(clip);
-        let action = match op.local() {
-            "subscribe" => "subscribe",
-            "unsubscribe" => "unsubscribe",
-            other => {
-                return Kind::Other {
-                    what: format!("pubsub {other} {node}").trim_end().to_owned(),
-                }
-            }
-        };
-        let subid = op.attr("subid").map(clip);
-        let mut s = format!("{action} {node}");
-        if let Some(j) = &jid {
-            s.push_str(&format!(" for {j}"));
-            if action == "subscribe" && !j.contains('/') {
-                out.find(
-                    Level::Warn,
-                    "xmpp.subscription_bare_jid",
-                    format!("subscription to {node} uses the bare JID {j}: notifications are not routed to this desktop's resource"),
-                );
-            }
-        }
-        if let Some(id) = &subid {
-            s.push_str(&format!(" (subid {id})"));
-        }
-        out.summary = s;
-        let subs = &mut self.summary.subscriptions;
-        let index = (subs.len() < MAX_SUBSCRIPTIONS).then(|| {
-            subs.push(Subscription {
-                node: Some(node.clone()).filter(|n| !n.is_empty()),
-                jid,
-                subid,
-                action,
-                outcome: None,
-                at: span.first,
-                latency_ms: None,
-            });
-            subs.len() - 1
-        });
-        if action == "subscribe" {
-            Kind::Subscribe { index, node }
-        } else {
-            Kind::Unsubscribe { index, node }
         }
     }
 
@@ -320,7 +292,8 @@ impl Session {
             }
             Kind::Ping => self.ping_reply(span, err, ms, out),
             Kind::Subscribe { index, node } | Kind::Unsubscribe { index, node } => {
-                self.subscription_reply(root, index, &node, err, ms, out)
+                let subs = &mut self.summary.subscriptions;
+                subscriptions::subscription_reply(root, (index, &node), err, ms, subs, out)
             }
             Kind::Other { what } => match err {
                 Some(e) => {
@@ -387,51 +360,6 @@ impl Session {
                     span.dir.side()
                 ),
             );
-        }
-    }
-
-    fn subscription_reply(
-        &mut self,
-        root: NodeRef<'_, '_>,
-        index: Option<usize>,
-        node: &str,
-        err: Option<String>,
-        ms: f64,
-        out: &mut Out,
-    ) {
-        let lat = fmt_ms(ms);
-        let sub = index.and_then(|i| self.summary.subscriptions.get_mut(i));
-        let action = sub.as_ref().map_or("subscribe", |s| s.action);
-        let granted = root
-            .child(Ns::Pubsub, "pubsub")
-            .and_then(|p| p.child_named("subscription"));
-        let outcome = match (&err, granted) {
-            (Some(e), _) => format!("error {e}"),
-            (None, Some(g)) => g
-                .attr("subscription")
-                .map_or("subscribed".to_owned(), |s| s.into_owned()),
-            (None, None) if action == "subscribe" => "subscribed".to_owned(),
-            (None, None) => "unsubscribed".to_owned(),
-        };
-        out.summary = format!("{action} {node} → {outcome} ({lat})");
-        if action == "subscribe" && outcome != "subscribed" {
-            let level = if err.is_some() {
-                Level::Error
-            } else {
-                Level::Warn
-            };
-            out.find(
-                level,
-                "xmpp.subscription_failed",
-                format!("subscription to {node} is not active: {outcome}"),
-            );
-        }
-        if let Some(sub) = sub {
-            sub.outcome = Some(outcome);
-            sub.latency_ms = Some(ms);
-            if let Some(id) = granted.and_then(|g| g.attr("subid")) {
-                sub.subid = Some(id.into_owned());
-            }
         }
     }
 }
@@ -516,5 +444,33 @@ fn fmt_secs(ms: f64) -> String {
         fmt_ms(ms)
     } else {
         format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::position::Timestamp;
+
+    fn at(n: u64) -> FrameRef {
+        FrameRef::new(n, Timestamp::from_secs_nanos(n as i64, 0))
+    }
+
+    #[test]
+    fn the_tracker_pairs_replies_and_forgets_the_oldest_past_its_cap() {
+        let mut t = Tracker::new(2);
+        let c = Dir::ClientToServer;
+        assert_eq!(t.await_reply(c, "a".into(), Kind::Ping, at(1)), None);
+        assert_eq!(t.await_reply(c, "b".into(), Kind::Session, at(2)), None);
+        let two = t.held_bytes();
+        // The third makes room by forgetting "a", said once.
+        assert_eq!(t.await_reply(c, "c".into(), Kind::Ping, at(3)), Some(2));
+        assert_eq!(t.await_reply(c, "d".into(), Kind::Ping, at(4)), None);
+        assert!(t.take(c, "a").is_none() && t.take(c, "b").is_none());
+        // A reply comes from the other side: requests are kept per sending direction.
+        assert!(t.take(Dir::ServerToClient, "c").is_none());
+        let p = t.take(c, "c").unwrap();
+        assert_eq!((p.at, matches!(p.kind, Kind::Ping)), (at(3), true));
+        assert!(t.held_bytes() < two);
     }
 }

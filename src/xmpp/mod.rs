@@ -5,11 +5,13 @@
 //! children of BOSH `<body>`s (both through [`Session::on_element`]), or the
 //! raw bytes of a TCP connection on 5222/5269 ([`StreamFramer`], which splits
 //! the stream across any segmentation and hands STARTTLS over to TLS at the
-//! exact byte). Gives, into a [`Sink`], one [`Stanza`] per top-level element
+//! exact byte); [`detect`] tells whether a direction's first bytes are
+//! XMPP at all. Gives, into a [`Sink`], one [`Stanza`] per top-level element
 //! (name as written on the wire, type, id, addresses, a one-line summary in
-//! words and the redacted XML), the Finesse [`crate::finesse::Update`]s each
-//! pubsub event carried (right after its stanza), findings, and a
-//! per-session [`Summary`]. Secrets (SASL PLAIN passwords and blobs, SCRAM and
+//! words and the redacted XML), the payloads of the pubsub items each
+//! event carried as [`PubsubItem`]s (right after its stanza, unread: what
+//! they mean is the stage above's), findings, and a per-session
+//! [`Summary`]. Secrets (SASL PLAIN passwords and blobs, SCRAM and
 //! DIGEST-MD5 responses, `<password>`) never reach a summary or the raw XML
 //! unless `show_secrets`. Never panics on input; every buffer is capped by
 //! [`Limits`](crate::limits::Limits); malformed XML is a finding and the
@@ -17,17 +19,16 @@
 //!
 //! Finding codes (layer `xmpp` unless noted): `xmpp.malformed_xml`,
 //! `xmpp.stanza_too_large`, `xmpp.junk`, `xmpp.gap`, `xmpp.truncated`,
+//! `xmpp.tls_on_plaintext_port`, `xmpp.no_stream_response`,
 //! `xmpp.sasl_failure`, `xmpp.starttls_failure`, `xmpp.bind_failed`,
 //! `xmpp.session_failed`, `xmpp.no_presence`, `xmpp.negative_priority`,
-//! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid`,
+//! `xmpp.subscription_failed`, `xmpp.subscription_bare_jid` (info),
+//! `xmpp.subscription_redundant` (info), `xmpp.subscription_left` (info),
 //! `xmpp.subscription_unanswered`, `xmpp.unanswered_ping`,
 //! `xmpp.slow_ping_reply`, `xmpp.unanswered_iq`, `xmpp.iq_error` (info),
 //! `xmpp.pending_iq_limit`, `xmpp.conflict`, `xmpp.system_shutdown`,
 //! `xmpp.connection_timeout`, `xmpp.stream_error`, `xmpp.redirect`,
-//! `xmpp.finesse_unavailable`, `xmpp.ended_without_close`; layer `finesse`:
-//! `finesse.malformed_notification`, `finesse.out_of_service`,
-//! `finesse.forced_logout`, `finesse.forced_not_ready`, `finesse.api_error`,
-//! `finesse.dialog_failed`.
+//! `xmpp.ended_without_close`.
 
 mod element;
 mod escaped;
@@ -36,24 +37,27 @@ mod framer;
 pub(crate) mod fuzz;
 mod iq;
 mod ns;
+mod probe;
+pub mod reconnect;
 mod sasl;
 mod scan;
 mod session;
 mod stanzas;
 mod stream;
+mod subscriptions;
 mod summary;
 
 use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Findings;
-use crate::finesse::Update;
+use crate::position::{Dir, FrameRef};
 
 pub use element::XmlError;
 pub use findings::FindingCode;
 pub use framer::StreamFramer;
+pub use probe::{detect, looks_like_ws_message, Probe};
 pub use session::Session;
 pub use summary::{
     Bind, Close, End, Features, Pings, Presence, Sasl, StartTls, StreamError, Subscription, Summary,
@@ -93,6 +97,21 @@ pub struct Stanza<'a> {
     pub raw: Cow<'a, str>,
 }
 
+/// One payload element inside a pubsub event `<item>` (XEP-0060), as
+/// received: what it means is for the stage that knows the node's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PubsubItem<'a> {
+    /// The node the item was published on (empty when `<items>` named none).
+    pub node: Cow<'a, str>,
+    /// The item's `id`.
+    pub item_id: Option<Cow<'a, str>>,
+    /// The payload element's local name (Finesse publishes `notification`).
+    pub name: &'a str,
+    /// The payload element's text, unescaped once (a Finesse notification
+    /// carries its document as escaped text).
+    pub text: &'a str,
+}
+
 /// The moment one direction of a TCP connection switches to TLS (STARTTLS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct TlsHandover {
@@ -127,7 +146,7 @@ pub enum Ending {
 impl Ending {
     /// In words, as a report's "ended" line says it.
     pub fn in_words(&self) -> String {
-        let by = |d: Option<crate::common::Dir>| d.map(|d| format!(" by the {}", d.side()));
+        let by = |d: Option<crate::position::Dir>| d.map(|d| format!(" by the {}", d.side()));
         match self {
             Ending::WebSocketClose { code, by, .. } => format!(
                 "WebSocket Close {} from the {}",
@@ -171,8 +190,9 @@ impl Ending {
 pub trait Sink: Findings {
     /// One top-level element, in wire order per direction.
     fn on_stanza(&mut self, stanza: &Stanza<'_>);
-    /// A Finesse update carried by `stanza` (reported just before).
-    fn on_finesse(&mut self, stanza: &Stanza<'_>, update: Update);
+    /// The payloads of the pubsub items `stanza` carried (reported just
+    /// before), in document order; only called when there is at least one.
+    fn on_pubsub_items(&mut self, stanza: &Stanza<'_>, items: &[PubsubItem<'_>]);
     /// A TCP direction switches to TLS (only from [`StreamFramer`]).
     fn on_tls_handover(&mut self, handover: &TlsHandover);
 }

@@ -27,6 +27,24 @@ pub(crate) enum Ns {
     Compress,
     StreamManagement,
     Dialback,
+    /// XEP-0077 in-band registration, as a stream feature.
+    RegisterFeature,
+    /// XEP-0445 pre-authenticated in-band registration (invitation token).
+    IbrToken,
+    /// The same token registration under XEP-0401's (Easy User Onboarding)
+    /// older namespace, from before XEP-0445 took it over: Prosody's
+    /// mod_invites_register offers both.
+    Invite,
+    /// XEP-0078 non-SASL authentication, as a stream feature.
+    IqAuthFeature,
+    /// XEP-0115 entity capabilities.
+    Caps,
+    /// RFC 6121 §2.6 roster versioning.
+    RosterVer,
+    /// RFC 6121 §3.4 presence subscription pre-approval.
+    PreApproval,
+    /// XEP-0352 client state indication.
+    Csi,
     Other,
 }
 
@@ -58,6 +76,14 @@ impl Ns {
             }
             "urn:xmpp:sm:2" | "urn:xmpp:sm:3" => Ns::StreamManagement,
             "jabber:server:dialback" | "urn:xmpp:features:dialback" => Ns::Dialback,
+            "http://jabber.org/features/iq-register" => Ns::RegisterFeature,
+            "urn:xmpp:ibr-token:0" => Ns::IbrToken,
+            "urn:xmpp:invite" => Ns::Invite,
+            "http://jabber.org/features/iq-auth" => Ns::IqAuthFeature,
+            "http://jabber.org/protocol/caps" => Ns::Caps,
+            "urn:xmpp:features:rosterver" => Ns::RosterVer,
+            "urn:xmpp:features:pre-approval" => Ns::PreApproval,
+            "urn:xmpp:csi:0" => Ns::Csi,
             _ => Ns::Other,
         }
     }

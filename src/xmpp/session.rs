@@ -4,9 +4,13 @@
 //! or the TCP [`super::StreamFramer`]) with their direction and frames;
 //! parses each, follows the stream (open, features, STARTTLS, SASL, restart,
 //! bind, session, presence, iq pairs, pubsub, pings, close, stream errors)
-//! and emits one [`Stanza`] per element, then the Finesse updates it carried,
-//! then its findings. Keeps only small per-session state (pending iqs are
-//! capped by `max_pending_iqs`); never panics on input.
+//! and emits one [`Stanza`] per element, then the pubsub items it carried,
+//! then its findings. The session composes its parts: [`StreamState`]
+//! (namespaces, opens and restarts per direction), [`SaslExchange`] (the
+//! mechanism in progress), the iq [`Tracker`] (requests awaiting replies,
+//! pings included, capped by `max_pending_iqs`), and the presence and
+//! subscription readers, which fill the [`Summary`] it keeps. Never panics
+//! on input.
 
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -15,13 +19,15 @@ use super::element::{self, Context, Element, NodeRef, XmlError};
 use super::escaped::Scratch;
 use super::iq::Tracker;
 use super::ns::Ns;
+use super::sasl::SaslExchange;
 use super::scan::{ItemKind, Pending, Scanner, Step};
+use super::stream::StreamState;
 use super::summary::{End, Summary};
-use super::{Ending, Sink, Stanza, Transport};
-use crate::common::{Dir, FrameRef};
+use super::{Ending, PubsubItem, Sink, Stanza, Transport};
 use crate::finding::{Finding, Layer, Level};
-use crate::finesse::Update;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
+use crate::xmpp::FindingCode;
 
 /// Where an element was: its direction and the frames of its first and last bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,17 +81,18 @@ pub(crate) enum Signal {
 
 /// What handling one element produced; emitted after its stanza.
 #[derive(Default)]
-pub(crate) struct Out {
+pub(crate) struct Out<'e> {
     pub(crate) summary: String,
     /// Findings not yet located (the session adds stream, direction and frame).
     pub(crate) findings: Vec<Finding>,
-    pub(crate) updates: Vec<Update>,
+    /// Payloads of the pubsub items the element carried.
+    pub(crate) items: Vec<PubsubItem<'e>>,
     /// Byte ranges of the element's text to replace by `[redacted]`.
     pub(crate) redact: Vec<(usize, usize)>,
     pub(crate) signal: Option<Signal>,
 }
 
-impl Out {
+impl Out<'_> {
     pub(crate) fn find(&mut self, level: Level, code: &'static str, message: impl Into<String>) {
         self.findings
             .push(Finding::from_code_str(level, Layer::Xmpp, code, message));
@@ -97,18 +104,17 @@ impl Out {
 pub struct Session {
     pub(crate) limits: Limits,
     pub(crate) show_secrets: bool,
-    ctx: [Context; 2],
+    /// Per direction: namespaces, stream opens, whether it was heard.
+    pub(crate) stream: StreamState,
     pub(crate) summary: Summary,
+    /// iq requests awaiting their replies.
     pub(crate) iqs: Tracker,
-    /// The SASL mechanism in progress (to read `<response>`s).
-    pub(crate) mechanism: Option<String>,
-    pub(crate) opened: [bool; 2],
+    /// The SASL mechanism in progress.
+    sasl: SaslExchange,
     /// Capture gaps seen (a reply may have been lost in one).
     pub(crate) gaps: u32,
     /// Parser buffers kept from one element to the next.
     scratch: Scratch,
-    /// Read the Finesse document inside pubsub notifications.
-    pub(crate) read_notifications: bool,
 }
 
 const REDACTED: &str = "[redacted]";
@@ -120,21 +126,19 @@ impl Session {
         Session {
             limits: limits.clone(),
             show_secrets,
-            ctx: [Context::default(), Context::default()],
+            stream: StreamState::default(),
             summary: Summary::new(stream, transport),
-            iqs: Tracker::default(),
-            mechanism: None,
-            opened: [false, false],
+            iqs: Tracker::new(limits.max_pending_iqs),
+            sasl: SaslExchange::new(show_secrets),
             gaps: 0,
             scratch: Scratch::default(),
-            read_notifications: true,
         }
     }
 
-    /// Leaves the Finesse documents inside notifications unread (the stanza
-    /// is still summarised): for callers that never show them.
-    pub fn skip_notifications(&mut self) {
-        self.read_notifications = false;
+    /// Bytes the session holds now beyond its summary: requests waiting for
+    /// a reply and parser buffers (both capped by [`Limits`]).
+    pub fn held_bytes(&self) -> usize {
+        self.iqs.held_bytes() + self.scratch.held_bytes()
     }
 
     /// What the session amounted to so far.
@@ -165,9 +169,11 @@ impl Session {
         }
     }
 
-    /// Like [`Session::on_element_spanning`], for text already known to be
-    /// UTF-8 (a WebSocket text message): it is not checked again.
-    pub fn on_text_spanning(
+    /// One complete WebSocket text message (RFC 7395), seen from frame
+    /// `first` to `last`: like [`Session::on_element_spanning`], for text
+    /// already known to be UTF-8 (it is not checked again). No bytes need be
+    /// under it: a HAR `_webSocketMessages` entry feeds it the same way.
+    pub fn on_ws_message(
         &mut self,
         dir: Dir,
         first: FrameRef,
@@ -227,7 +233,7 @@ impl Session {
         if !plain {
             return false;
         }
-        let ctx = &self.ctx[span.dir.index()];
+        let ctx = self.stream.context(span.dir);
         match element::parse_element(text, ctx, &self.limits, &mut self.scratch) {
             Ok(el) if el.root().local() != "stream" => {
                 self.dispatch(span, &el, sink);
@@ -258,10 +264,8 @@ impl Session {
         }
         let closed = self.summary.close.is_some() || self.summary.stream_error.is_some();
         if how.is_abnormal() && !closed {
-            let mut f = Finding::from_code_str(
-                Level::Warn,
-                Layer::Xmpp,
-                "xmpp.ended_without_close",
+            let mut f = Finding::new(
+                FindingCode::EndedWithoutClose,
                 format!(
                     "the XMPP session ended without <close/> or a stream error: {}",
                     how.in_words()
@@ -290,12 +294,19 @@ impl Session {
             .as_ref()
             .and_then(|s| s.outcome.as_deref())
             == Some("success");
+        findings.extend(self.unanswered_open());
+        if self.summary.end.is_some() {
+            // Only a session that really ended left its subscriptions behind.
+            super::subscriptions::left_subscriptions(
+                &self.summary.subscriptions,
+                self.summary.stream,
+                &mut findings,
+            );
+        }
         if (authenticated || self.summary.jid.is_some()) && self.summary.presence.is_none() {
             findings.push(
-                Finding::from_code_str(
-                    Level::Warn,
-                    Layer::Xmpp,
-                    "xmpp.no_presence",
+                Finding::new(
+                    FindingCode::NoPresence,
                     "the client never sent its initial <presence/>: the server delivers no events (pubsub notifications) to it",
                 )
                 .at(last.unwrap_or_default())
@@ -323,6 +334,7 @@ impl Session {
             self.summary.first = Some(span.first);
         }
         self.summary.last = Some(span.last.max(self.summary.last.unwrap_or_default()));
+        self.stream.on_heard(span.dir);
     }
 
     /// One top-level item of the stream.
@@ -356,7 +368,7 @@ impl Session {
                 return None;
             }
         };
-        let ctx = &self.ctx[span.dir.index()];
+        let ctx = self.stream.context(span.dir);
         let parsed = if header {
             element::parse_header(text, ctx, &self.limits, &mut self.scratch)
         } else {
@@ -365,7 +377,7 @@ impl Session {
         match parsed {
             Ok(el) => {
                 if header {
-                    self.ctx[span.dir.index()] = Context::from_header(&el);
+                    self.stream.set_context(span.dir, Context::from_header(&el));
                 }
                 self.dispatch(span, &el, sink)
             }
@@ -377,6 +389,12 @@ impl Session {
     }
 
     fn dispatch(&mut self, span: Span, el: &Element<'_>, sink: &mut impl Sink) -> Option<Signal> {
+        for f in el.findings(self.limits.max_xml_nodes) {
+            sink.push_finding(
+                f.at(span.first)
+                    .in_stream(self.summary.stream, Some(span.dir)),
+            );
+        }
         let root = el.root();
         let mut out = Out::default();
         match (root.ns(), root.local()) {
@@ -385,9 +403,13 @@ impl Session {
             (Ns::Streams, "features") => self.features(root, &mut out),
             (Ns::Streams, "error") => self.stream_error(span, root, &mut out),
             (Ns::Tls, _) => self.tls(span, root, &mut out),
-            (Ns::Sasl, _) => self.sasl(span, root, &mut out),
+            (Ns::Sasl, _) => self
+                .sasl
+                .on_element(span, root, &mut self.summary.sasl, &mut out),
             (ns, "iq") if ns.is_stanza() => self.iq(span, root, &mut out),
-            (ns, "presence") if ns.is_stanza() => self.presence(span, root, &mut out),
+            (ns, "presence") if ns.is_stanza() => {
+                super::stanzas::presence(span, root, &mut self.summary.presence, &mut out)
+            }
             (ns, "message") if ns.is_stanza() => self.message(span, root, &mut out),
             _ => super::stream::other(root, &mut out),
         }
@@ -399,7 +421,7 @@ impl Session {
         &mut self,
         span: Span,
         el: &Element<'_>,
-        out: Out,
+        out: Out<'_>,
         sink: &mut impl Sink,
     ) -> Option<Signal> {
         self.touch(span);
@@ -423,8 +445,8 @@ impl Session {
             raw,
         };
         sink.on_stanza(&stanza);
-        for update in out.updates {
-            sink.on_finesse(&stanza, update);
+        if !out.items.is_empty() {
+            sink.on_pubsub_items(&stanza, &out.items);
         }
         for f in out.findings {
             sink.push_finding(
@@ -448,10 +470,8 @@ impl Session {
         );
         sink.on_stanza(&stanza);
         sink.push_finding(
-            Finding::from_code_str(
-                Level::Warn,
-                Layer::Xmpp,
-                "xmpp.stanza_too_large",
+            Finding::new(
+                FindingCode::StanzaTooLarge,
                 format!("<{name}> of {len} bytes is over the {cap}-byte stanza cap; skipped"),
             )
             .at(span.first)

@@ -2,9 +2,9 @@
 //!
 //! Takes presence and message stanzas of a session; gives summaries in words
 //! (type, addresses, priority, show, status; message type and capped body),
-//! the client's initial presence for the session summary, and for each
-//! pubsub `<item>` carrying a `<notification>` the parsed Finesse update.
-//! Never keeps message bodies beyond the summary's cap.
+//! the client's initial presence for the session summary, and the payload
+//! elements of each pubsub event `<item>`, unread. Never keeps message
+//! bodies beyond the summary's cap.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -13,9 +13,9 @@ use super::element::NodeRef;
 use super::ns::Ns;
 use super::session::{Out, Session, Span};
 use super::summary::Presence;
-use crate::common::Dir;
-use crate::finding::{Finding, Layer, Level};
-use crate::finesse::{self, Payload};
+use super::PubsubItem;
+use crate::finding::Level;
+use crate::position::Dir;
 
 /// Characters of a message body shown in its summary.
 const BODY_CAP: usize = 120;
@@ -27,66 +27,60 @@ pub(super) fn cap(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
-impl Session {
-    pub(crate) fn presence(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
-        let ty = root.attr("type");
-        let to = root.attr("to");
-        let from = root.attr("from");
-        let show = root.child_text("show").filter(|s| !s.is_empty());
-        let status = root.child_text("status").filter(|s| !s.is_empty());
-        let priority_text = root.child_text("priority");
-        let priority = priority_text.and_then(|p| p.parse::<i32>().ok());
-        let mut s = format!("presence {}", ty.as_deref().unwrap_or("available"));
-        if let Some(to) = &to {
-            s.push_str(&format!(" to {to}"));
-        }
-        if let Some(from) = &from {
-            s.push_str(&format!(" from {from}"));
-        }
-        if let Some(show) = show {
-            s.push_str(&format!(" show {show}"));
-        }
-        if let Some(p) = priority_text {
-            s.push_str(&format!(" priority {p}"));
-        }
-        if let Some(status) = status {
-            s.push_str(&format!(" \"{}\"", cap(status, BODY_CAP)));
-        }
-        out.summary = s;
-        let initial = span.dir == Dir::ClientToServer && to.is_none() && ty.is_none();
-        if initial {
-            if let Some(p) = priority.filter(|p| *p < 0) {
-                out.find(
+/// A `<presence>`: its summary in words; the client's first initial
+/// (broadcast) presence goes into `initial`, the session summary's.
+pub(crate) fn presence(
+    span: Span,
+    root: NodeRef<'_, '_>,
+    initial: &mut Option<Presence>,
+    out: &mut Out,
+) {
+    let ty = root.attr("type");
+    let to = root.attr("to");
+    let from = root.attr("from");
+    let show = root.child_text("show").filter(|s| !s.is_empty());
+    let status = root.child_text("status").filter(|s| !s.is_empty());
+    let priority_text = root.child_text("priority");
+    let priority = priority_text.and_then(|p| p.parse::<i32>().ok());
+    let mut s = format!("presence {}", ty.as_deref().unwrap_or("available"));
+    if let Some(to) = &to {
+        s.push_str(&format!(" to {to}"));
+    }
+    if let Some(from) = &from {
+        s.push_str(&format!(" from {from}"));
+    }
+    if let Some(show) = show {
+        s.push_str(&format!(" show {show}"));
+    }
+    if let Some(p) = priority_text {
+        s.push_str(&format!(" priority {p}"));
+    }
+    if let Some(status) = status {
+        s.push_str(&format!(" \"{}\"", cap(status, BODY_CAP)));
+    }
+    out.summary = s;
+    let broadcast = span.dir == Dir::ClientToServer && to.is_none() && ty.is_none();
+    if broadcast {
+        if let Some(p) = priority.filter(|p| *p < 0) {
+            out.find(
                     Level::Warn,
                     "xmpp.negative_priority",
                     format!("the client announced presence priority {p}: a negative priority gets no events delivered"),
                 );
-            }
-            if self.summary.presence.is_none() {
-                self.summary.presence = Some(Presence {
-                    priority,
-                    show: show.map(str::to_owned),
-                    status: status.map(|s| cap(s, BODY_CAP).into_owned()),
-                    at: span.first,
-                });
-            }
         }
-        let finesse_gone = span.dir == Dir::ServerToClient
-            && ty.as_deref() == Some("unavailable")
-            && from.as_deref().is_some_and(|f| f.starts_with("finesse@"));
-        if finesse_gone {
-            out.find(
-                Level::Warn,
-                "xmpp.finesse_unavailable",
-                format!(
-                    "{} went unavailable: the Finesse service on this node is down (failover signal)",
-                    from.as_deref().unwrap_or_default()
-                ),
-            );
+        if initial.is_none() {
+            *initial = Some(Presence {
+                priority,
+                show: show.map(str::to_owned),
+                status: status.map(|s| cap(s, BODY_CAP).into_owned()),
+                at: span.first,
+            });
         }
     }
+}
 
-    pub(crate) fn message(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
+impl Session {
+    pub(crate) fn message<'e>(&mut self, span: Span, root: NodeRef<'e, '_>, out: &mut Out<'e>) {
         if let Some(event) = root.child(Ns::PubsubEvent, "event") {
             self.pubsub_event(event, out);
             return;
@@ -119,7 +113,7 @@ impl Session {
         out.summary = s;
     }
 
-    fn pubsub_event(&mut self, event: NodeRef<'_, '_>, out: &mut Out) {
+    fn pubsub_event<'e>(&mut self, event: NodeRef<'e, '_>, out: &mut Out<'e>) {
         self.summary.pubsub_events += 1;
         let Some(op) = event.children().next() else {
             out.summary = "event (empty)".to_owned();
@@ -138,12 +132,13 @@ impl Session {
                 continue;
             }
             let id = item.attr("id");
-            if let Some(n) = item
-                .child(Ns::Pubsub, "notification")
-                .or_else(|| item.child_named("notification"))
-            {
-                let item_id = id.as_deref().map(str::to_owned);
-                self.notification(&node, item_id, n.text(), out);
+            for payload in item.children() {
+                out.items.push(PubsubItem {
+                    node: node.clone(),
+                    item_id: id.clone(),
+                    name: payload.local(),
+                    text: payload.text(),
+                });
             }
             items += 1;
             if items == 1 {
@@ -164,34 +159,5 @@ impl Session {
             let _ = write!(s, ", {retracted} retracted");
         }
         out.summary = s;
-    }
-
-    fn notification(&mut self, node: &str, item_id: Option<String>, text: &str, out: &mut Out) {
-        if !self.read_notifications {
-            return;
-        }
-        match finesse::parse_notification(text, &self.limits) {
-            Ok(mut update) => {
-                update.node = Some(node.to_owned()).filter(|n| !n.is_empty());
-                update.item_id = item_id;
-                if let Payload::User(u) = &update.payload {
-                    if let (Some(id), Some(state)) = (&u.login_id, &u.state) {
-                        // Written over the previous one: agents change state often.
-                        let last = self.summary.last_agent_state.get_or_insert_default();
-                        last.clear();
-                        let _ = write!(last, "{id} {state}");
-                    }
-                }
-                out.findings.extend(update.findings());
-                self.summary.finesse_updates += 1;
-                out.updates.push(update);
-            }
-            Err(e) => out.findings.push(Finding::from_code_str(
-                Level::Warn,
-                Layer::Finesse,
-                "finesse.malformed_notification",
-                format!("notification on {node} could not be read: {e}"),
-            )),
-        }
     }
 }

@@ -8,18 +8,67 @@
 
 use std::borrow::Cow;
 
-use super::element::NodeRef;
+use super::element::{Context, NodeRef};
 use super::ns::Ns;
 use super::session::{condition_and_text, Out, Session, Signal, Span};
 use super::summary::{Close, StreamError};
 use super::{Sink, Stanza};
-use crate::common::Dir;
-use crate::finding::Level;
+use crate::finding::{Finding, Level};
+use crate::position::{Dir, FrameRef};
+use crate::xmpp::FindingCode;
+
+/// The state of a stream's two directions: the namespaces their last
+/// stream header declared, when each first opened its stream (a later
+/// open is a restart), and whether each was heard at all.
+#[derive(Debug, Default)]
+pub(crate) struct StreamState {
+    /// Per direction: the namespace context of its last stream header.
+    contexts: [Context; 2],
+    /// Per direction: the frame of its first stream open (`<open/>` or a header).
+    opened: [Option<FrameRef>; 2],
+    /// Per direction: it sent at least one item (an element, a stream end,
+    /// or data that could not be read as one).
+    heard: [bool; 2],
+}
+
+impl StreamState {
+    /// The namespace context `dir`'s elements are read in.
+    pub(crate) fn context(&self, dir: Dir) -> &Context {
+        &self.contexts[dir.index()]
+    }
+
+    /// `dir` sent a stream header declaring `context`.
+    pub(crate) fn set_context(&mut self, dir: Dir, context: Context) {
+        self.contexts[dir.index()] = context;
+    }
+
+    /// `dir` opens its stream at `at`: true when it had opened before (a restart).
+    pub(crate) fn on_open(&mut self, dir: Dir, at: FrameRef) -> bool {
+        let opened = &mut self.opened[dir.index()];
+        let restart = opened.is_some();
+        opened.get_or_insert(at);
+        restart
+    }
+
+    /// Where `dir` first opened its stream, if it did.
+    pub(crate) fn opened(&self, dir: Dir) -> Option<FrameRef> {
+        self.opened[dir.index()]
+    }
+
+    /// `dir` sent an item.
+    pub(crate) fn on_heard(&mut self, dir: Dir) {
+        self.heard[dir.index()] = true;
+    }
+
+    /// Whether `dir` sent anything read as (or tried as) an XMPP item.
+    pub(crate) fn heard(&self, dir: Dir) -> bool {
+        self.heard[dir.index()]
+    }
+}
 
 impl Session {
     pub(crate) fn open(&mut self, span: Span, root: NodeRef<'_, '_>, out: &mut Out) {
-        let restart = self.opened[span.dir.index()];
-        self.opened[span.dir.index()] = true;
+        let restart = self.stream.on_open(span.dir, span.first);
         let attr = |n: &str| root.attr(n).map(Cow::into_owned);
         let mut s = String::from("stream open");
         match span.dir {
@@ -141,11 +190,11 @@ impl Session {
                         .collect();
                     parts.push(format!("compression {}", f.compression.join(" ")));
                 }
-                (_, name) => {
+                (ns, name) => {
                     if !f.other.iter().any(|o| o == name) && f.other.len() < 32 {
                         f.other.push(name.to_owned());
                     }
-                    parts.push(feature_in_words(name).to_owned());
+                    parts.push(feature_in_words(ns, name).to_owned());
                 }
             }
         }
@@ -199,6 +248,36 @@ impl Session {
                 at: span.first,
             });
         }
+    }
+
+    /// `xmpp.no_stream_response`: the client opened its stream and nothing
+    /// came back from the server, by the end of the session or the capture.
+    pub(crate) fn unanswered_open(&self) -> Option<Finding> {
+        let at = self.stream.opened(Dir::ClientToServer)?;
+        if self.stream.heard(Dir::ServerToClient) {
+            return None;
+        }
+        let to = self
+            .summary
+            .to
+            .as_deref()
+            .map(|t| format!(" to {t}"))
+            .unwrap_or_default();
+        let until = match &self.summary.end {
+            Some(end) => format!("before the session ended ({})", end.how.in_words()),
+            None => "by the end of the capture".to_owned(),
+        };
+        let mut message = format!(
+            "the server never answered the client's stream open{to}: no stream header, features or stream error came back {until}"
+        );
+        if self.gaps > 0 {
+            message.push_str(" (a capture gap may have hidden it)");
+        }
+        Some(
+            Finding::new(FindingCode::NoStreamResponse, message)
+                .at(at)
+                .in_stream(self.summary.stream, Some(Dir::ClientToServer)),
+        )
     }
 
     /// The resource this session bound (or asked for).
@@ -264,16 +343,38 @@ pub(crate) fn other(root: NodeRef<'_, '_>, out: &mut Out) {
     }
 }
 
-/// Well-known stream features by their element name, in words (others as written).
-fn feature_in_words(name: &str) -> &str {
-    match name {
-        "c" => "caps",
-        "ver" => "roster versioning",
-        "sm" => "stream management",
-        "csi" => "client state indication",
-        "register" => "in-band registration",
-        "auth" => "legacy auth",
-        "sub" => "presence pre-approval",
-        other => other,
+/// Well-known stream features by namespace and element name, in words
+/// (others by their name as written). Three namespaces share `<register>`.
+fn feature_in_words(ns: Ns, name: &str) -> &str {
+    match (ns, name) {
+        (Ns::Caps, "c") => "caps",
+        (Ns::RosterVer, "ver") => "roster versioning",
+        (Ns::StreamManagement, "sm") => "stream management",
+        (Ns::Csi, "csi") => "client state indication",
+        (Ns::RegisterFeature, "register") => "in-band registration (XEP-0077)",
+        (Ns::IbrToken, "register") => "pre-authenticated registration (XEP-0445 invitation token)",
+        (Ns::Invite, "register") => "invitation registration (XEP-0401, older namespace)",
+        (Ns::IqAuthFeature, "auth") => "legacy auth (XEP-0078)",
+        (Ns::PreApproval, "sub") => "presence pre-approval",
+        (_, other) => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::position::Timestamp;
+
+    #[test]
+    fn a_second_open_is_a_restart_and_the_first_is_remembered() {
+        let at = |n| FrameRef::new(n, Timestamp::from_secs_nanos(n as i64, 0));
+        let mut s = StreamState::default();
+        assert!(!s.heard(Dir::ServerToClient));
+        assert!(!s.on_open(Dir::ClientToServer, at(1)));
+        assert!(s.on_open(Dir::ClientToServer, at(7)));
+        assert!(!s.on_open(Dir::ServerToClient, at(2)));
+        assert_eq!(s.opened(Dir::ClientToServer), Some(at(1)));
+        s.on_heard(Dir::ServerToClient);
+        assert!(s.heard(Dir::ServerToClient) && !s.heard(Dir::ClientToServer));
     }
 }

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::{Ending, Transport};
-use crate::common::{Dir, FrameRef};
+use crate::position::{Dir, FrameRef};
 
 /// Facts about one session, filled as it goes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -41,8 +41,12 @@ pub struct Summary {
     pub stanzas: [u64; 2],
     pub malformed: u64,
     pub pubsub_events: u64,
+    /// Never set by the XMPP stage: the Finesse stage counts the Updates
+    /// (`finesse::SessionFacts`) and the wiring copies them here when it
+    /// files the session, so the report's session block keeps its shape.
     pub finesse_updates: u64,
-    /// The last agent state a User update announced, e.g. `1001 NOT_READY`.
+    /// Like `finesse_updates`, from the Finesse stage: the last agent state
+    /// a User update announced, e.g. `1001 NOT_READY`.
     pub last_agent_state: Option<String>,
     pub pings: Pings,
     pub stream_error: Option<StreamError>,
@@ -55,7 +59,7 @@ pub struct Summary {
 impl Summary {
     /// The session's last moment: its last stanza, or how its transport
     /// ended (a Close, a TCP RST) when that came later.
-    pub fn last_seen(&self) -> Option<crate::common::FrameRef> {
+    pub fn last_seen(&self) -> Option<crate::position::FrameRef> {
         let ended = self.end.as_ref().and_then(|e| e.at);
         match (self.last, ended) {
             (Some(a), Some(b)) => Some(a.max(b)),

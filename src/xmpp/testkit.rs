@@ -1,9 +1,8 @@
 //! A sink that keeps everything, for tests.
 
-use super::{Sink, Stanza, TlsHandover};
-use crate::common::{Dir, FrameRef, Timestamp};
+use super::{PubsubItem, Sink, Stanza, TlsHandover};
 use crate::finding::{Finding, Findings};
-use crate::finesse::Update;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 /// One stanza, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +21,8 @@ pub(crate) struct Rec {
 #[derive(Debug, Default)]
 pub(crate) struct Collect {
     pub stanzas: Vec<Rec>,
-    pub updates: Vec<Update>,
+    /// Pubsub item payloads: node, item id, payload name, payload text.
+    pub items: Vec<(String, Option<String>, String, String)>,
     pub findings: Vec<Finding>,
     pub handovers: Vec<TlsHandover>,
     /// One line per event, in emission order.
@@ -62,15 +62,24 @@ impl Sink for Collect {
         });
     }
 
-    fn on_finesse(&mut self, stanza: &Stanza<'_>, update: Update) {
-        self.log.push(format!(
-            "update after {}: {}",
-            stanza.name,
-            update.summary()
-        ));
-        self.json.push_str(&serde_json::to_string(&update).unwrap());
-        self.json.push('\n');
-        self.updates.push(update);
+    fn on_pubsub_items(&mut self, stanza: &Stanza<'_>, items: &[PubsubItem<'_>]) {
+        for item in items {
+            self.log.push(format!(
+                "item after {}: {} {} <{}>",
+                stanza.name,
+                item.node,
+                item.item_id.as_deref().unwrap_or("(no id)"),
+                item.name
+            ));
+            self.json.push_str(&serde_json::to_string(item).unwrap());
+            self.json.push('\n');
+            self.items.push((
+                item.node.clone().into_owned(),
+                item.item_id.as_deref().map(str::to_owned),
+                item.name.to_owned(),
+                item.text.to_owned(),
+            ));
+        }
     }
 
     fn on_tls_handover(&mut self, h: &TlsHandover) {

@@ -1,11 +1,12 @@
 //! Session tests: whole conversations as a Finesse desktop has them over
-//! WebSocket (DOMAIN.md §2), and the failures support engineers look for.
+//! WebSocket (RFC 7395 framing, SASL PLAIN, Strophe.js iq ids, pubsub
+//! subscriptions and pings), and the failures support engineers look for.
 
 use super::testkit::{frame, Collect};
 use super::*;
-use crate::common::Dir::{ClientToServer as C, ServerToClient as S};
 use crate::finding::Level;
 use crate::limits::Limits;
+use crate::position::Dir::{ClientToServer as C, ServerToClient as S};
 
 const PLAIN_B64: &str = "ADEwMDEAczNjcmV0IVB3"; // "\0" "1001" "\0" "s3cret!Pw"
 const PASSWORD: &str = "s3cret!Pw";
@@ -45,9 +46,11 @@ fn finesse_conversation() -> Vec<(Dir, u64, i64, String)> {
         (S, 24, 2000, notification_message("/finesse/api/User/1001/Dialogs", DIALOG)),
         (C, 25, 10_000, "<iq type='get' id='ping1' to='finesse1.example.com' xmlns='jabber:client'><ping xmlns='urn:xmpp:ping'/></iq>".to_owned()),
         (S, 26, 10_008, "<iq type='result' id='ping1' from='finesse1.example.com' xmlns='jabber:client'/>".to_owned()),
-        (C, 27, 12_000, "<presence type='unavailable' xmlns='jabber:client'/>".to_owned()),
-        (C, 28, 12_001, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
-        (S, 29, 12_003, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
+        (C, 27, 11_000, "<iq type='set' to='pubsub.finesse1.example.com' id='unsub1' xmlns='jabber:client'><pubsub xmlns='http://jabber.org/protocol/pubsub'><unsubscribe node='/finesse/api/Team/3/Users' jid='1001@finesse1.example.com/desktop' subid='Xk2f'/></pubsub></iq>".to_owned()),
+        (S, 28, 11_010, "<iq type='result' from='pubsub.finesse1.example.com' id='unsub1' xmlns='jabber:client'/>".to_owned()),
+        (C, 29, 12_000, "<presence type='unavailable' xmlns='jabber:client'/>".to_owned()),
+        (C, 30, 12_001, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
+        (S, 31, 12_003, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()),
     ];
     v
 }
@@ -64,27 +67,6 @@ fn run(messages: &[(Dir, u64, i64, String)], show_secrets: bool) -> (Session, Co
 fn end(session: &mut Session, sink: &mut Collect, how: Ending) {
     session.on_transport_end(Some(frame(99, 20_000)), how, sink);
     session.finish(sink);
-}
-
-#[test]
-fn skipped_notifications_leave_the_stanzas_as_they_were() {
-    let (_, full) = run(&finesse_conversation(), false);
-    let mut session = Session::new(7, Transport::WebSocket, &Limits::default(), false);
-    session.skip_notifications();
-    let mut skipped = Collect::default();
-    for (dir, n, ms, xml) in finesse_conversation() {
-        session.on_element(dir, frame(n, ms), xml.as_bytes(), &mut skipped);
-    }
-    assert_eq!(full.updates.len(), 2);
-    assert!(skipped.updates.is_empty());
-    assert_eq!(skipped.stanzas.len(), full.stanzas.len());
-    let without_updates: Vec<_> = full
-        .log
-        .iter()
-        .filter(|l| !l.starts_with("update after"))
-        .collect();
-    assert_eq!(skipped.log.iter().collect::<Vec<_>>(), without_updates);
-    assert_eq!(session.summary().finesse_updates, 0);
 }
 
 #[test]
@@ -135,6 +117,14 @@ fn full_finesse_websocket_conversation() {
         ),
         ("iq", "ping"),
         ("iq", "ping → pong 8 ms"),
+        (
+            "iq",
+            "unsubscribe /finesse/api/Team/3/Users for 1001@finesse1.example.com/desktop (subid Xk2f)",
+        ),
+        (
+            "iq",
+            "unsubscribe /finesse/api/Team/3/Users → unsubscribed (10 ms)",
+        ),
         ("presence", "presence unavailable"),
         ("close", "close"),
         ("close", "close"),
@@ -153,18 +143,12 @@ fn full_finesse_websocket_conversation() {
         .unwrap();
     assert_eq!(
         sink.log[i + 1],
-        "update after message: User 1001 NOT_READY (reason 12 \"Lunch\")"
+        "item after message: /finesse/api/User/1001 3f6c1a <notification>"
     );
-    assert_eq!(
-        sink.updates[0].node.as_deref(),
-        Some("/finesse/api/User/1001")
-    );
-    assert_eq!(sink.updates[0].item_id.as_deref(), Some("3f6c1a"));
-    let crate::finesse::Payload::Dialogs { dialogs } = &sink.updates[1].payload else {
-        panic!()
-    };
-    let vars = &dialogs[0].media_properties.as_ref().unwrap().call_variables;
-    assert_eq!(vars[0].value, "AT&T");
+    assert_eq!(sink.items.len(), 2);
+    // The payload comes out unescaped once: the notification's own document.
+    assert_eq!(sink.items[0].3, USER_READY);
+    assert!(sink.items[1].3.contains("<value>AT&amp;T</value>"));
     let s = session.summary();
     assert_eq!(s.jid.as_deref(), Some("1001@finesse1.example.com/desktop"));
     assert_eq!(s.client, Some("Strophe.js"));
@@ -174,9 +158,8 @@ fn full_finesse_websocket_conversation() {
     assert_eq!(s.subscriptions[0].subid.as_deref(), Some("Xk2f"));
     assert_eq!(s.subscriptions[0].outcome.as_deref(), Some("subscribed"));
     assert_eq!(s.pings.answered, 1);
-    assert_eq!(s.stanzas, [10, 12]);
-    assert_eq!(s.finesse_updates, 2);
-    assert_eq!(s.last_agent_state.as_deref(), Some("1001 NOT_READY"));
+    assert_eq!(s.stanzas, [11, 13]);
+    assert_eq!((s.pubsub_events, s.finesse_updates), (2, 0));
     assert!(s.close.as_ref().unwrap().answered);
     assert!(!sink.json.contains(PASSWORD) && !sink.json.contains(PLAIN_B64));
     assert!(sink.stanzas[3].raw.contains("[redacted]"));
@@ -415,11 +398,10 @@ fn notification_delivery_problems() {
             "xmpp.subscription_bare_jid",
             "xmpp.subscription_failed",
             "xmpp.subscription_failed",
-            "finesse.forced_logout",
-            "finesse.malformed_notification",
-            "xmpp.finesse_unavailable",
         ]
     );
+    // What the notifications and the presence from finesse@ mean is the Finesse stage's.
+    assert_eq!(sink.items.len(), 2);
     assert_eq!(
         sink.stanzas[3].summary,
         "subscribe /finesse/api/Queue/5 → error cancel/item-not-found (1 ms)"
@@ -428,8 +410,6 @@ fn notification_delivery_problems() {
         sink.stanzas[5].summary,
         "subscribe /finesse/api/Team/3/Users → pending (1 ms)"
     );
-    assert_eq!(sink.findings[4].layer(), crate::finding::Layer::Finesse);
-    assert_eq!(sink.findings[4].frame, Some(7));
 }
 
 #[test]
@@ -579,8 +559,8 @@ fn throughput_pubsub_events() {
         fn on_stanza(&mut self, s: &Stanza<'_>) {
             self.0 += s.summary.len();
         }
-        fn on_finesse(&mut self, _: &Stanza<'_>, u: crate::finesse::Update) {
-            self.1 += u.summary().len();
+        fn on_pubsub_items(&mut self, _: &Stanza<'_>, items: &[super::PubsubItem<'_>]) {
+            self.1 += items.iter().map(|i| i.text.len()).sum::<usize>();
         }
         fn on_tls_handover(&mut self, _: &TlsHandover) {}
     }
@@ -799,4 +779,247 @@ fn a_message_of_countless_elements_stops_at_the_node_cap() {
     assert!(sink.stanzas[100]
         .summary
         .contains("more than 100 elements in one message"));
+}
+
+/// The entry for inputs without TCP under them (a HAR's WebSocket messages):
+/// the same conversation gives the same stanzas and findings as elements.
+#[test]
+fn whole_websocket_messages_give_what_elements_give() {
+    let (_, by_element) = run(&finesse_conversation(), false);
+    let mut session = Session::new(7, Transport::WebSocket, &Limits::default(), false);
+    let mut by_message = Collect::default();
+    for (dir, n, ms, xml) in finesse_conversation() {
+        let at = frame(n, ms);
+        session.on_ws_message(dir, at, at, &xml, &mut by_message);
+    }
+    assert_eq!(by_message.log, by_element.log);
+    assert_eq!(by_message.stanzas, by_element.stanzas);
+}
+
+fn findings_of(sink: &Collect, code: &str) -> Vec<(Level, Option<u64>, String)> {
+    sink.findings
+        .iter()
+        .filter(|f| f.code == code)
+        .map(|f| (f.level, f.frame, f.message.clone()))
+        .collect()
+}
+
+#[test]
+fn a_stream_open_without_answer_is_a_finding() {
+    let open = finesse_conversation()[0].clone();
+    let (mut session, mut sink) = run(std::slice::from_ref(&open), false);
+    end(
+        &mut session,
+        &mut sink,
+        Ending::TcpClosed {
+            by: Some(C),
+            reset: false,
+        },
+    );
+    assert_eq!(
+        findings_of(&sink, "xmpp.no_stream_response"),
+        [(Level::Warn, Some(10), "the server never answered the client's stream open to finesse1.example.com: no stream header, features or stream error came back before the session ended (TCP closed by the client)".to_owned())]
+    );
+    // The capture ended before anything came back.
+    let (mut session, mut sink) = run(std::slice::from_ref(&open), false);
+    session.finish(&mut sink);
+    let found = findings_of(&sink, "xmpp.no_stream_response");
+    assert!(
+        found[0].2.ends_with("came back by the end of the capture"),
+        "{found:?}"
+    );
+    // Any answer at all, even a stream error, is an answer.
+    let error = (S, 11, 1, "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>".to_owned());
+    let (mut session, mut sink) = run(&[open, error], false);
+    session.finish(&mut sink);
+    assert!(findings_of(&sink, "xmpp.no_stream_response").is_empty());
+    // No client open, no finding (a capture that starts mid-session).
+    let (mut session, mut sink) = run(&finesse_conversation()[3..4], false);
+    session.finish(&mut sink);
+    assert!(findings_of(&sink, "xmpp.no_stream_response").is_empty());
+}
+
+fn auth(mechanism: &str, text: &str) -> (Dir, u64, i64, String) {
+    let xml = if text.is_empty() {
+        format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{mechanism}'/>")
+    } else {
+        format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{mechanism}'>{text}</auth>"
+        )
+    };
+    (C, 1, 0, xml)
+}
+
+#[test]
+fn an_empty_initial_response_is_said_not_redacted() {
+    // RFC 6120 §6.4.2: no text is no initial response, `=` an empty one.
+    for (mechanism, text, want) in [
+        ("PLAIN", "", "auth PLAIN (no initial response)"),
+        ("PLAIN", "=", "auth PLAIN (empty initial response)"),
+        ("LOGIN", "", "auth LOGIN (no initial response)"),
+        ("LOGIN", "=", "auth LOGIN (empty initial response)"),
+        ("X-OAUTH2", "=", "auth X-OAUTH2 (empty initial response)"),
+        ("LOGIN", "dG9t", "auth LOGIN (initial response redacted)"),
+        ("PLAIN", PLAIN_B64, "auth PLAIN as 1001 (password redacted)"),
+    ] {
+        let (session, sink) = run(&[auth(mechanism, text)], false);
+        assert_eq!(sink.stanzas[0].summary, want, "{mechanism} {text:?}");
+        let redacted = sink.stanzas[0].raw.contains("redacted");
+        assert_eq!(
+            redacted,
+            want.contains("redacted"),
+            "{}",
+            sink.stanzas[0].raw
+        );
+        let sasl = session.summary().sasl.clone().unwrap();
+        assert_eq!(sasl.mechanism.as_deref(), Some(mechanism));
+    }
+}
+
+#[test]
+fn each_registration_feature_is_named_for_its_namespace() {
+    // Prosody 0.12 with mod_register_ibr and mod_invites_register.
+    let features = "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><register xmlns='http://jabber.org/features/iq-register'/><register xmlns='urn:xmpp:ibr-token:0'/><register xmlns='urn:xmpp:invite'/><auth xmlns='http://jabber.org/features/iq-auth'/><sub xmlns='urn:xmpp:features:pre-approval'/><csi xmlns='urn:xmpp:csi:0'/><register xmlns='urn:example'/></stream:features>";
+    let (_, sink) = run(&[(S, 3, 0, features.to_owned())], false);
+    assert_eq!(
+        sink.stanzas[0].summary,
+        "features: in-band registration (XEP-0077), pre-authenticated registration (XEP-0445 invitation token), invitation registration (XEP-0401, older namespace), legacy auth (XEP-0078), presence pre-approval, client state indication, register"
+    );
+}
+
+fn subscribe(n: u64, node: &str, jid: &str) -> [(Dir, u64, i64, String); 2] {
+    let id = format!("sub{n}");
+    [
+        (C, n, n as i64, format!("<iq type='set' id='{id}' to='pubsub.f'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='{node}' jid='{jid}'/></pubsub></iq>")),
+        (S, n + 1, n as i64 + 1, format!("<iq type='result' id='{id}' from='pubsub.f'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscription node='{node}' jid='{jid}' subid='s{n}' subscription='subscribed'/></pubsub></iq>")),
+    ]
+}
+
+fn unsubscribe(n: u64, node: &str, subid: &str) -> [(Dir, u64, i64, String); 2] {
+    let id = format!("unsub{n}");
+    [
+        (C, n, n as i64, format!("<iq type='set' id='{id}' to='pubsub.f'><pubsub xmlns='http://jabber.org/protocol/pubsub'><unsubscribe node='{node}' jid='1001@f/desktop' subid='{subid}'/></pubsub></iq>")),
+        (S, n + 1, n as i64 + 1, format!("<iq type='result' id='{id}' from='pubsub.f'/>")),
+    ]
+}
+
+#[test]
+fn a_bare_jid_subscription_is_advice_not_a_failure() {
+    let (_, sink) = run(&subscribe(10, "/finesse/api/Team/3/Users", "1001@f"), false);
+    assert_eq!(
+        findings_of(&sink, "xmpp.subscription_bare_jid"),
+        [(Level::Info, Some(10), "the subscription to /finesse/api/Team/3/Users uses the bare JID 1001@f: the notification service delivers it to every available resource of the user (this desktop included); Cisco asks for the full JID on explicit subscriptions so that the user's other resources are not sent the same traffic".to_owned())]
+    );
+    let (_, full) = run(
+        &subscribe(10, "/finesse/api/Team/3/Users", "1001@f/desktop"),
+        false,
+    );
+    assert!(full.findings.is_empty(), "{:?}", full.codes());
+}
+
+#[test]
+fn subscriptions_to_automatic_feeds_are_redundant() {
+    for (node, feed) in [
+        ("/finesse/api/User/1001", Some("User")),
+        ("/finesse/api/User/1001/Dialogs", Some("Dialogs")),
+        ("/finesse/api/User/1001/Media/2", Some("Media")),
+        ("/finesse/api/SystemInfo", Some("SystemInfo")),
+        ("/finesse/api/user/1001/dialogs", Some("Dialogs")),
+        ("/finesse/api/Team/3/Users", None),
+        ("/finesse/api/Queue/5", None),
+        ("/finesse/api/User/1001/Queues", None),
+        ("/finesse/api/User/", None),
+        ("/finesse/api/User/1001/Media/", None),
+        ("/finesse/api/SystemInfo/extra", None),
+        ("/other/api/User/1001", None),
+    ] {
+        let (_, sink) = run(&subscribe(10, node, "1001@f/desktop"), false);
+        let want: Vec<_> = feed
+            .map(|feed| (Level::Info, Some(10), format!("the subscription to {node} is redundant: Finesse delivers the {feed} feed to the user without one")))
+            .into_iter()
+            .collect();
+        assert_eq!(
+            findings_of(&sink, "xmpp.subscription_redundant"),
+            want,
+            "{node}"
+        );
+    }
+}
+
+#[test]
+fn subscriptions_never_unsubscribed_are_left_on_the_node() {
+    let team = "/finesse/api/Team/3/Users";
+    let queue = "/finesse/api/Queue/5";
+    let mut msgs: Vec<_> = subscribe(10, team, "1001@f/desktop").into();
+    msgs.extend(subscribe(20, queue, "1001@f/desktop"));
+    msgs.extend(unsubscribe(30, queue, "s20"));
+    // The same node again, left behind this time.
+    msgs.extend(subscribe(40, queue, "1001@f/desktop"));
+    let ended = |msgs: &[(Dir, u64, i64, String)]| {
+        let (mut session, mut sink) = run(msgs, false);
+        let how = Ending::TcpClosed {
+            by: Some(C),
+            reset: false,
+        };
+        end(&mut session, &mut sink, how);
+        findings_of(&sink, "xmpp.subscription_left")
+    };
+    let left = ended(&msgs);
+    let frames: Vec<_> = left
+        .iter()
+        .map(|(level, frame, _)| (*level, *frame))
+        .collect();
+    assert_eq!(frames, [(Level::Info, Some(10)), (Level::Info, Some(40))]);
+    assert_eq!(left[0].2, "the subscription to /finesse/api/Team/3/Users (subid s10) was not unsubscribed before the session ended: it persists on the node, and leftovers of earlier sessions make later ones receive duplicate notifications (Cisco asks clients to unsubscribe before disconnecting)");
+    // An unsubscribe with another subid does not end this subscription.
+    msgs.extend(unsubscribe(50, team, "other"));
+    assert_eq!(ended(&msgs).len(), 2);
+    msgs.extend(unsubscribe(60, team, "s10"));
+    msgs.extend(unsubscribe(70, queue, "s40"));
+    assert!(ended(&msgs).is_empty());
+    // A capture that stops mid-session says nothing of what came later.
+    let (mut session, mut sink) = run(&subscribe(10, team, "1001@f/desktop"), false);
+    session.finish(&mut sink);
+    assert!(findings_of(&sink, "xmpp.subscription_left").is_empty());
+}
+
+#[test]
+fn a_failed_subscription_is_not_left_behind() {
+    let mut msgs: Vec<_> = subscribe(10, "/finesse/api/Queue/5", "1001@f/desktop").into();
+    msgs[1].3 = "<iq type='error' id='sub10' from='pubsub.f'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>".to_owned();
+    let (mut session, mut sink) = run(&msgs, false);
+    end(
+        &mut session,
+        &mut sink,
+        Ending::TcpClosed {
+            by: Some(S),
+            reset: true,
+        },
+    );
+    assert_eq!(
+        sink.codes(),
+        ["xmpp.subscription_failed", "xmpp.ended_without_close"]
+    );
+}
+
+#[test]
+fn a_stanza_over_the_node_cap_or_with_a_duplicate_attribute_is_said() {
+    let limits = Limits {
+        max_xml_nodes: 10,
+        ..Limits::default()
+    };
+    let mut session = Session::new(1, Transport::WebSocket, &limits, false);
+    let mut sink = Collect::default();
+    let items = "<item/>".repeat(20);
+    let xml = format!("<message from='a@b' to='c@d'><body>x</body><x>{items}</x></message>");
+    session.on_element(S, frame(1, 1), xml.as_bytes(), &mut sink);
+    session.on_element(C, frame(2, 2), b"<presence id='1' id='2'/>", &mut sink);
+    assert_eq!(sink.stanzas.len(), 2, "both are still analysed");
+    let too_many = findings_of(&sink, "xmpp.too_many_elements");
+    assert_eq!(too_many.len(), 1);
+    assert_eq!(too_many[0].1, Some(1));
+    assert!(too_many[0].2.contains("13 more"), "{}", too_many[0].2);
+    let duplicate = findings_of(&sink, "xmpp.duplicate_attribute");
+    assert_eq!(duplicate.len(), 1);
+    assert_eq!(duplicate[0].1, Some(2));
 }

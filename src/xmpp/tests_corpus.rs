@@ -5,8 +5,9 @@
 //! pulls the in-order payload of each direction out of the capture
 //! (pcap-parser + etherparse, pcap or pcapng, Ethernet) and feeds it to a
 //! [`StreamFramer`]; lost bytes become `on_gap`. Captures are read from
-//! `$XMPPCAP_CORPUS`, else `../shared/corpus` or `../../shared/corpus`
-//! from the crate root; the tests say loudly when they are skipped.
+//! `$XMPPCAP_CORPUS`, else from the public capture corpus checked out
+//! beside the repository (one or two levels above the crate root); the
+//! tests say loudly when they are skipped.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -17,8 +18,8 @@ use pcap_parser::{create_reader, Block, PcapBlockOwned, PcapError};
 
 use super::testkit::Collect;
 use super::StreamFramer;
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 fn corpus() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use sha2::{Digest, Sha256};
-use xmppcap::common::Dir;
 use xmppcap::finding::{Finding, Findings};
 use xmppcap::pipeline::{self, Options, TcpConsumer};
+use xmppcap::position::Dir;
 use xmppcap::tcp;
 
 use crate::corpus;

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
-use xmppcap::common::{Dir, FrameRef};
 use xmppcap::pipeline::{self, EventSink, Options};
+use xmppcap::position::{Dir, FrameRef};
 use xmppcap::report::event::Event;
 
 use crate::corpus;

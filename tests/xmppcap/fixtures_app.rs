@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use xmppcap::common::{Dir, FrameRef};
 use xmppcap::pipeline::{self, EventSink, Options};
+use xmppcap::position::{Dir, FrameRef};
 use xmppcap::report::event::{Detail, Event};
 use xmppcap_fixturegen as fixturegen;
 

@@ -9,4 +9,6 @@ mod corpus_tcp;
 mod corpus_tls;
 mod fixtures_app;
 mod fixtures_tcp;
+mod fixtures_xmpp;
+mod limits;
 mod summaries;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use xmppcap::pipeline::{CaptureProgress, Progress};
+use xmppcap::report::terminal;
 
 /// Draws one bar per capture on stderr.
 #[derive(Debug, Default)]
@@ -33,7 +34,7 @@ impl Progress for StderrBar {
         }
         bar.set_prefix(
             path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
+                .map(|n| terminal::field(&n.to_string_lossy()).into_owned())
                 .unwrap_or_default(),
         );
         bar.enable_steady_tick(Duration::from_millis(200));

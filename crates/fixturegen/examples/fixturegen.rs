@@ -20,6 +20,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use xmppcap_fixturegen::bench::{self, BenchConfig, BenchStats};
 use xmppcap_fixturegen::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
+use xmppcap_fixturegen::hostile;
 use xmppcap_fixturegen::pcap::{PcapFormat, PcapWriter};
 use xmppcap_fixturegen::pcapng::{Interface, PcapNgWriter};
 use xmppcap_fixturegen::{catalog, catalog::write_all, DirTruth, Fixture};
@@ -57,6 +58,19 @@ enum Cmd {
     BenchTls(BenchArgs),
     /// Many concurrent Finesse desktops over wss (key log written to OUT.keys).
     BenchWss(BenchArgs),
+    /// A hostile capture for memory measurements (pcapng, `.gz` for gzip).
+    Hostile {
+        /// `empty-dsbs` (COUNT empty secrets blocks), `distinct-secrets`
+        /// (COUNT secrets, 1000 to a block), `seq-jump` (a TCP connection
+        /// jumping 2^31 + 1000 after 100 bytes, then COUNT bytes), or
+        /// `big-records` (pcap, snaplen 65535: COUNT records of 300 KB to 8 MiB),
+        /// or `xml-flood` (a stanza of COUNT elements, each with a duplicate attribute).
+        case: String,
+        #[arg(long, default_value_t = 5_000_000)]
+        count: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -251,7 +265,35 @@ fn run() -> Result<()> {
         }
         Cmd::BenchTls(args) => keyed_bench("bench-tls", &args, bench::bench_tls)?,
         Cmd::BenchWss(args) => keyed_bench("bench-wss", &args, bench::bench_wss)?,
+        Cmd::Hostile { case, count, out } => write_hostile(&case, count, &out)?,
     }
+    Ok(())
+}
+
+fn write_hostile(case: &str, count: u64, out: &Path) -> Result<()> {
+    let name = out.display().to_string();
+    let file = File::create(out).with_context(|| format!("creating {name}"))?;
+    let buffered = BufWriter::with_capacity(1 << 20, file);
+    let sink: Box<dyn Write> = if name.ends_with(".gz") {
+        Box::new(GzEncoder::new(buffered, Compression::best()))
+    } else {
+        Box::new(buffered)
+    };
+    let done = match case {
+        "empty-dsbs" => hostile::empty_dsbs(sink, count)?,
+        "distinct-secrets" => hostile::distinct_secrets(sink, count, 1000)?,
+        "seq-jump" => hostile::seq_jump(sink, 100, usize::try_from(count)?)?,
+        "xml-flood" => hostile::xml_flood(sink, usize::try_from(count)?)?,
+        "big-records" => {
+            let sizes: Vec<usize> = (0..count)
+                .map(|i| [60, 300_000, 8 << 20][(i % 3) as usize])
+                .collect();
+            hostile::raw_records(sink, 65535, &sizes)?
+        }
+        other => bail!("unknown hostile case {other:?}: see --help"),
+    };
+    drop(done);
+    eprintln!("{name}: {case}, {count}");
     Ok(())
 }
 

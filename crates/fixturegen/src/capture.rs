@@ -68,6 +68,13 @@ impl Capture {
         self.items.extend(segs.into_iter().map(|s| (s, wire)));
     }
 
+    /// Adds segments of a conversation a correct analyzer is not expected to
+    /// decode (inside a tunnel xmppcap skips): in the capture, not in the
+    /// truth. Its stream index is still used up, as Wireshark numbers it.
+    pub fn add_untracked(&mut self, segs: Vec<Segment>, wire: Wire) {
+        self.items.extend(segs.into_iter().map(|s| (s, wire)));
+    }
+
     /// Records the decrypted TLS bytes expected of a conversation.
     pub fn set_tls(&mut self, conv: u32, tls: [DirTruth; 2]) {
         self.sources.entry(conv).or_default().tls = Some(tls);

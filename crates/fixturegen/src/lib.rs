@@ -29,10 +29,13 @@ pub mod content;
 pub mod det;
 pub mod finesse;
 mod fixtures_finesse;
+mod fixtures_real;
 mod fixtures_tcp;
 mod fixtures_tls;
+mod fixtures_tls12;
 mod fixtures_ws;
 pub mod frame;
+pub mod hostile;
 pub mod impair;
 pub mod pcap;
 pub mod pcapng;
@@ -40,7 +43,9 @@ pub mod pcapng;
 mod readback;
 pub mod tcp;
 pub mod tls;
+pub mod tls12_sealed;
 pub mod truth;
+pub mod tunnel;
 pub mod wire;
 pub mod ws;
 pub mod xmpp;
@@ -50,7 +55,7 @@ pub use truth::{DirTruth, Gap, StreamTruth, WsTruth};
 
 /// Which way a byte travels, relative to the TCP client.
 ///
-/// The generator's own type, not the analyzer's `xmppcap::common::Dir`: the
+/// The generator's own type, not the analyzer's `xmppcap::position::Dir`: the
 /// generator shares no code with what it tests. Serialised as `c2s`/`s2c`,
 /// the words the analyzer's reports use, so truths and reports read alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

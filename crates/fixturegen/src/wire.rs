@@ -1,7 +1,8 @@
 //! Renders model segments into link-layer frames with etherparse: IPv4 or
 //! IPv6 (optionally with extension headers), TCP with options, IPv4
-//! fragmentation, then Ethernet (plain, 802.1Q, stacked 802.1ad/802.1Q),
-//! Linux SLL2, raw IP or BSD NULL framing.
+//! and IPv6 fragmentation, then Ethernet (plain, 802.1Q, stacked
+//! 802.1ad/802.1Q, or inside a [`Tunnel`]), Linux SLL2, raw IP or BSD NULL
+//! framing.
 //!
 //! Takes a [`Segment`] and a [`Wire`]; gives frames plus how many payload
 //! bytes each carries. Never reorders or drops anything.
@@ -16,6 +17,7 @@ use etherparse::{
 
 use super::frame::{Frame, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL, LINKTYPE_RAW};
 use super::tcp::Segment;
+use super::tunnel::{self, Tunnel};
 use super::Error;
 use crate::Dir;
 
@@ -34,13 +36,15 @@ pub enum Link {
     Raw,
     /// BSD loopback (address family, little-endian host order).
     Null,
+    /// Ethernet frames carrying the packets inside a tunnel.
+    Tunnel(Tunnel),
 }
 
 impl Link {
     /// The pcap link type of frames on this link.
     pub fn linktype(self) -> u32 {
         match self {
-            Link::Ethernet | Link::Vlan(_) | Link::QinQ(..) => LINKTYPE_ETHERNET,
+            Link::Ethernet | Link::Vlan(_) | Link::QinQ(..) | Link::Tunnel(_) => LINKTYPE_ETHERNET,
             Link::Sll2 => LINKTYPE_LINUX_SLL2,
             Link::Raw => LINKTYPE_RAW,
             Link::Null => LINKTYPE_NULL,
@@ -88,19 +92,25 @@ pub struct Rendered {
     pub header_len: usize,
 }
 
-/// Renders one segment: one frame, or several IPv4 fragments.
+/// Renders one segment: one frame, or several IPv4 or IPv6 fragments.
 pub fn render(seg: &Segment, wire: &Wire) -> Result<Vec<Rendered>, Error> {
     let ip = ip_packet(seg, wire)?;
     let tcp_header = 20 + if seg.mss.is_some() { 8 } else { 0 };
     let ip_header = ip.len() - seg.payload.len() - tcp_header;
     let packets = match (seg.fragment, seg.src.ip()) {
         (Some(size), IpAddr::V4(_)) => fragment_v4(&ip, size)?,
+        (Some(size), IpAddr::V6(_)) => fragment_v6(&ip, size, seg.ip_id)?,
         _ => vec![ip],
     };
     let mut out = Vec::with_capacity(packets.len());
     for (i, packet) in packets.into_iter().enumerate() {
-        let data = frame_link(seg, wire.link, packet);
-        let link_len = link_header_len(wire.link);
+        let (data, link_len) = frame_link(seg, wire.link, packet)?;
+        let ip_header = ip_header
+            + if seg.fragment.is_some() && seg.src.is_ipv6() {
+                8
+            } else {
+                0
+            };
         let header_len = if i == 0 {
             link_len + ip_header + tcp_header
         } else {
@@ -198,6 +208,33 @@ fn fragment_v4(packet: &[u8], size: usize) -> Result<Vec<Vec<u8>>, Error> {
     Ok(out)
 }
 
+/// Splits an IPv6 packet (40-byte header, no extension headers) into
+/// fragments of `size` payload bytes (rounded down to a multiple of 8), each
+/// with a Fragment header (RFC 8200 §4.5) whose identification is `id`.
+fn fragment_v6(packet: &[u8], size: usize, id: u16) -> Result<Vec<Vec<u8>>, Error> {
+    let (header, payload) = Ipv6Header::from_slice(packet).map_err(Error::packet)?;
+    let next = header.next_header;
+    let size = (size / 8).max(1) * 8;
+    let chunks: Vec<&[u8]> = payload.chunks(size).collect();
+    let last = chunks.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(chunks.len());
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let mut h = header.clone();
+        h.next_header = IpNumber::IPV6_FRAGMENTATION_HEADER;
+        h.set_payload_length(8 + chunk.len())
+            .map_err(Error::packet)?;
+        let mut p = h.to_bytes().to_vec();
+        let offset = u16::try_from(i * size / 8).map_err(Error::packet)?;
+        let offset_flags = (offset << 3) | u16::from(i != last);
+        p.extend_from_slice(&[next.0, 0]);
+        p.extend_from_slice(&offset_flags.to_be_bytes());
+        p.extend_from_slice(&(0x6a00_0000 | u32::from(id)).to_be_bytes());
+        p.extend_from_slice(chunk);
+        out.push(p);
+    }
+    Ok(out)
+}
+
 fn mac(seg: &Segment, from: bool) -> [u8; 6] {
     let client = from == (seg.dir == Dir::ClientToServer);
     if client {
@@ -215,17 +252,6 @@ fn ether_type(ip: &[u8]) -> EtherType {
     }
 }
 
-fn link_header_len(link: Link) -> usize {
-    match link {
-        Link::Ethernet => 14,
-        Link::Vlan(_) => 18,
-        Link::QinQ(..) => 22,
-        Link::Sll2 => 20,
-        Link::Raw => 0,
-        Link::Null => 4,
-    }
-}
-
 fn vlan(id: u16, ether_type: EtherType) -> [u8; 4] {
     SingleVlanHeader {
         pcp: VlanPcp::ZERO,
@@ -236,7 +262,8 @@ fn vlan(id: u16, ether_type: EtherType) -> [u8; 4] {
     .to_bytes()
 }
 
-fn frame_link(seg: &Segment, link: Link, ip: Vec<u8>) -> Vec<u8> {
+/// The frame around `ip`, and how many bytes precede the IP packet in it.
+fn frame_link(seg: &Segment, link: Link, ip: Vec<u8>) -> Result<(Vec<u8>, usize), Error> {
     let inner = ether_type(&ip);
     let eth = |ether_type| Ethernet2Header {
         source: mac(seg, true),
@@ -261,13 +288,23 @@ fn frame_link(seg: &Segment, link: Link, ip: Vec<u8>) -> Vec<u8> {
             let family: u32 = if inner == EtherType::IPV6 { 30 } else { 2 };
             out.extend_from_slice(&family.to_le_bytes());
         }
+        Link::Tunnel(t) => {
+            let seq = u32::from(seg.ip_id);
+            out.extend_from_slice(&tunnel::prefix(
+                t,
+                seg.dir,
+                &eth(inner).to_bytes(),
+                &ip,
+                seq,
+            )?);
+        }
     }
+    let link_len = out.len();
     out.extend_from_slice(&ip);
-    let ethernet = matches!(link, Link::Ethernet | Link::Vlan(_) | Link::QinQ(..));
-    if ethernet && out.len() < 60 {
+    if link.linktype() == LINKTYPE_ETHERNET && out.len() < 60 {
         out.resize(60, 0);
     }
-    out
+    Ok((out, link_len))
 }
 
 /// The 20-byte SLL2 header: protocol, reserved, ifindex, ARPHRD_ETHER,
@@ -345,6 +382,27 @@ mod tests {
         assert_eq!(v6.header().next_header(), IpNumber::IPV6_HEADER_HOP_BY_HOP);
         assert_eq!(tcp_payload(&r[0].frame.data).1, s.payload);
         assert_eq!(r[0].header_len + s.payload.len(), r[0].frame.data.len());
+    }
+
+    #[test]
+    fn ipv6_fragments_carry_fragment_headers_and_reassemble() {
+        let mut s = segs("[2001:db8::1]:50000", "[2001:db8::2]:8445")[3].clone();
+        s.fragment = Some(500);
+        let frags = render(&s, &Wire::ethernet()).unwrap();
+        assert_eq!(frags.len(), 3);
+        let mut ip_payload = Vec::new();
+        for (i, f) in frags.iter().enumerate() {
+            let (h, rest) = Ipv6Header::from_slice(&f.frame.data[14..]).unwrap();
+            assert_eq!(h.next_header, IpNumber::IPV6_FRAGMENTATION_HEADER);
+            assert_eq!(rest[0], 6, "next header TCP");
+            let offset_flags = u16::from_be_bytes([rest[2], rest[3]]);
+            assert_eq!(usize::from(offset_flags >> 3) * 8, ip_payload.len());
+            assert_eq!(offset_flags & 1 == 1, i < 2, "more fragments");
+            assert_eq!(usize::from(h.payload_length), rest.len());
+            ip_payload.extend_from_slice(&rest[8..]);
+        }
+        assert_eq!(frags[0].header_len, 14 + 40 + 8 + 20);
+        assert_eq!(&ip_payload[20..], &s.payload[..]);
     }
 
     #[test]

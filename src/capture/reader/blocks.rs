@@ -15,8 +15,8 @@ use crate::capture::pcapng::{
 };
 use crate::capture::FindingCode;
 use crate::capture::{InterfaceSummary, LinkType};
-use crate::common::{FrameRef, Timestamp};
 use crate::finding::Finding;
+use crate::position::{FrameRef, Timestamp};
 
 /// Interfaces described in one capture (real ones have a handful); more
 /// are ignored with a finding, so a stream of repeated IDBs cannot grow memory.
@@ -84,6 +84,7 @@ impl CaptureReader {
             nanos,
             record_header,
             link_type,
+            snaplen,
             ..
         } = self.kind
         else {
@@ -111,7 +112,7 @@ impl CaptureReader {
             u64::from(ts_frac) * 1000
         };
         let ts = Timestamp::from_secs_nanos(i64::from(ts_sec), frac_nanos);
-        self.packet(
+        let step = self.packet(
             PacketMeta {
                 at: FrameRef::new(0, ts),
                 link_type,
@@ -121,7 +122,28 @@ impl CaptureReader {
                 len: data_len,
             },
             len,
-        )
+        );
+        self.note_over_snaplen(offset, data_len, snaplen);
+        step
+    }
+
+    /// A record longer than the file's snapshot length is read whole; the
+    /// first one is said (0 is an unknown snapshot length, never exceeded).
+    fn note_over_snaplen(&mut self, offset: u64, caplen: usize, snaplen: u32) {
+        if snaplen == 0 || caplen <= snaplen as usize {
+            return;
+        }
+        self.records_over_snaplen += 1;
+        if self.records_over_snaplen > 1 {
+            return;
+        }
+        let frame = self.summary.packets;
+        let message = format!(
+            "frame {frame} has {caplen} captured bytes, more than the file's snapshot length {snaplen}; read whole, as are any later ones"
+        );
+        let mut finding = Finding::new(FindingCode::OverSnaplen, message).at_offset(offset);
+        finding.frame = Some(frame);
+        self.queued.push_back(finding);
     }
 
     /// Counts a packet record, numbers it (the caller's frame number is

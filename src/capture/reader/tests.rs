@@ -822,3 +822,63 @@ fn absurd_dates_are_time_glitches_after_their_packet() {
     let json = serde_json::to_string(reader.summary()).unwrap();
     assert!(json.contains(r#""time_glitches":2"#), "{json}");
 }
+
+fn pcap_of_sizes(snaplen: u32, sizes: &[usize]) -> Vec<u8> {
+    let data: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0x5a; n]).collect();
+    let records: Vec<Record<'_>> = data
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Record {
+            secs: T0 as u32 + i as u32,
+            frac: 0,
+            data: d,
+            orig_len: d.len() as u32,
+        })
+        .collect();
+    pcap_file(false, false, 1, snaplen, &records)
+}
+
+#[test]
+fn a_record_over_the_snapshot_length_is_read_said_and_the_rest_follows() {
+    let file = pcap_of_sizes(65535, &[60, 70_000, 100, 80_000, 60]);
+    let c = collect(&file);
+    let lens: Vec<usize> = c.packets.iter().map(|p| p.data.len()).collect();
+    assert_eq!(lens, [60, 70_000, 100, 80_000, 60]);
+    assert_eq!(codes(&c), vec!["capture.over_snaplen"], "said once");
+    let f = &c.findings[0];
+    assert_eq!(f.frame, Some(2));
+    assert!(
+        f.message
+            .contains("70000 captured bytes, more than the file's snapshot length 65535"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn records_between_256_kib_and_the_block_cap_are_read() {
+    for snaplen in [0, 262_144, 1 << 24] {
+        let file = pcap_of_sizes(snaplen, &[60, 300_000, (8 << 20) + 1, 60]);
+        let c = collect(&file);
+        let lens: Vec<usize> = c.packets.iter().map(|p| p.data.len()).collect();
+        assert_eq!(lens, [60, 300_000, (8 << 20) + 1, 60], "snaplen {snaplen}");
+        let expected: &[&str] = if snaplen == 262_144 {
+            &["capture.over_snaplen"]
+        } else {
+            &[]
+        };
+        assert_eq!(codes(&c), expected, "snaplen {snaplen}");
+    }
+}
+
+#[test]
+fn snaplen_zero_is_unknown_a_record_over_the_cap_is_skipped_not_corrupt() {
+    let limits = Limits {
+        max_capture_block: 4096,
+        ..Limits::default()
+    };
+    let file = pcap_of_sizes(0, &[60, 5000, 60]);
+    let c = collect_with(&file, &limits, 1024);
+    assert_eq!(c.packets.len(), 2, "the records around it are read");
+    assert_eq!(codes(&c), vec!["capture.oversized_block"]);
+}

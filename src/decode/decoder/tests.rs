@@ -12,9 +12,9 @@ use etherparse::{IpFragOffset, Ipv4Header, PacketBuilder, TcpHeader};
 
 use super::*;
 use crate::capture::LinkType;
-use crate::common::{FrameRef, Timestamp};
 use crate::decode::{DecodeError, FragmentStats, NotTcp, TcpFlags};
 use crate::finding::Finding;
+use crate::position::{FrameRef, Timestamp};
 
 const PAYLOAD: &[u8] = b"<presence/>";
 

@@ -17,11 +17,11 @@
 
 use super::tests::{feed, Got};
 use super::*;
-use crate::common::{FrameRef, Timestamp};
 use crate::decode::testkit::*;
 use crate::decode::NotTcp;
 use crate::decode::{DecodeError, Header, Tunnel};
 use crate::finding::Finding;
+use crate::position::{FrameRef, Timestamp};
 use crate::tcp::testkit::{Owned, Recorder};
 
 const PAYLOAD: &[u8] = b"<message/>";

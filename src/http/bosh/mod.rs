@@ -7,19 +7,23 @@
 //! stage would have read from a socket), and [`Event::Unanswered`] for a long
 //! poll the connection ended on. [`Sessions`] follows sessions (sid) across
 //! connections: rid sequence, hold/wait, long-poll hold times, restarts,
-//! terminations and server errors, as findings. Never panics on broken XML.
+//! terminations and server errors, as findings; [`Route`] runs those checks
+//! and says which session (the caller's, an XMPP session) each body
+//! belongs to, within `max_bosh_sessions`. Never panics on broken XML.
 
 mod findings;
 mod parser;
+mod route;
 mod session;
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef};
+use crate::position::{Dir, FrameRef};
 
 pub use findings::FindingCode;
 pub use parser::{looks_like, Attrs, BodyError, Stanza, CLIENT_NS, HTTPBIND_NS, XBOSH_NS};
 pub(crate) use parser::{parse, Caps, Parsed};
+pub use route::{Claim, Route, Routed};
 pub(crate) use session::MAX_STREAMS_LISTED;
 pub use session::{Session, Sessions};
 

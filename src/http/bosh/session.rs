@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings, Layer, Level};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 use super::{millis, Body, Event, Role, Unanswered};
 
@@ -112,6 +112,22 @@ impl Sessions {
     /// The sessions, ordered by sid.
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
         self.by_sid.values()
+    }
+
+    /// Bytes of the session records held now (strings by length).
+    pub fn held_bytes(&self) -> usize {
+        self.by_sid
+            .iter()
+            .map(|(sid, s)| {
+                let strings = s.sid.len()
+                    + s.to.as_ref().map_or(0, String::len)
+                    + s.terminated.as_ref().map_or(0, String::len);
+                sid.len()
+                    + strings
+                    + std::mem::size_of::<Session>()
+                    + s.streams.len() * std::mem::size_of::<u64>()
+            })
+            .sum()
     }
 
     /// Feeds one event from [`super::super::Connection`].

@@ -7,10 +7,10 @@
 //! head past the cap or a head the parser refuses, a finding and how many
 //! bytes to skip. Buffers at most `limits.max_http_head` bytes.
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Code;
 use crate::http::FindingCode;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 use super::super::parser::{
     detect, find_head_end, parse_request, parse_response, BadHeaders, HeadError, HeaderFault,
@@ -75,6 +75,11 @@ pub(super) struct HeadReader {
 }
 
 impl HeadReader {
+    /// Bytes held now: the head read so far, waiting for its end.
+    pub fn held_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     pub fn new(stream: u64, dir: Dir, limits: &Limits) -> HeadReader {
         HeadReader {
             stream,
@@ -303,8 +308,8 @@ fn complete_head<T>(s: httparse::Status<Parsed<T>>) -> Result<Parsed<T>, HeadErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
     use crate::http::tests::Rec;
+    use crate::position::Timestamp;
 
     const GET: &[u8] = b"\r\nGET /a HTTP/1.1\r\nHost: f\r\n\r\nrest";
 

@@ -9,7 +9,7 @@
 //!
 //! [`Upgrade`]: super::super::Upgrade
 
-use crate::common::FrameRef;
+use crate::position::FrameRef;
 
 use super::super::exchange::Held;
 
@@ -33,6 +33,11 @@ pub(super) struct Hold {
 }
 
 impl Hold {
+    /// Bytes held now: the client bytes waiting for the answer.
+    pub fn held_bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Holds what follows the request of exchange `index`, ended at `switch_at`/`switch_offset`.
     pub fn new(index: u64, switch_at: FrameRef, switch_offset: u64, cap: usize) -> Hold {
         Hold {
@@ -93,7 +98,7 @@ impl Hold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     fn frame(n: u64) -> FrameRef {
         FrameRef::new(n, Timestamp::from_secs_nanos(n as i64, 0))

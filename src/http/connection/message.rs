@@ -7,8 +7,8 @@
 //! in the body and the BOSH event it carried. Never sees raw stream bytes,
 //! never emits anything itself: the connection locates and sends.
 
-use crate::common::{Dir, FrameRef};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 use super::super::body::Reader;
 use super::super::bosh;

@@ -22,10 +22,9 @@ mod pairing;
 mod reader;
 mod resync;
 
-use crate::common::{Dir, FrameRef};
-use crate::finding::Code;
-use crate::finding::{Finding, Findings};
+use crate::finding::{Code, Finding, Findings};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 use super::body;
 use super::exchange::{Protocol, Upgrade};
@@ -112,6 +111,17 @@ impl Connection {
             last_seen: FrameRef::default(),
             finished: false,
         }
+    }
+
+    /// Bytes held now: both directions' readers (heads, bodies, held or
+    /// resynchronising bytes) and the body text of exchanges still waiting
+    /// in the pairing queue.
+    pub fn held_bytes(&self) -> usize {
+        self.readers
+            .iter()
+            .map(MessageReader::held_bytes)
+            .sum::<usize>()
+            + self.pairing.held_bytes()
     }
 
     /// Bytes of `dir` this stage skipped without parsing (resynchronisation, cut heads).

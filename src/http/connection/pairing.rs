@@ -18,8 +18,8 @@
 
 use std::collections::VecDeque;
 
-use crate::common::{Dir, FrameRef};
 use crate::http::FindingCode;
+use crate::position::{Dir, FrameRef};
 
 use super::super::exchange::Exchange;
 use super::super::parser::ResponseHead;
@@ -99,6 +99,18 @@ pub(super) struct Pairing {
 }
 
 impl Pairing {
+    /// Body text held now by the exchanges waiting to be paired or finished.
+    pub fn held_bytes(&self) -> usize {
+        let text = |body: &crate::http::Payload| body.text.as_ref().map_or(0, String::len);
+        self.pending
+            .iter()
+            .map(|e| {
+                e.req.as_ref().map_or(0, |r| text(&r.report.body))
+                    + e.resp.as_ref().map_or(0, |r| text(&r.report.body))
+            })
+            .sum()
+    }
+
     /// No exchange yet; at most `max_pending` kept waiting.
     pub fn new(stream: u64, max_pending: usize) -> Pairing {
         Pairing {

@@ -11,10 +11,10 @@
 //! chunking, gaps, cuts) as findings. Buffers at most one head
 //! (`limits.max_http_head`); never panics on input.
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Code;
 use crate::http::FindingCode;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 
 use super::super::body::{self, Step};
 use super::super::exchange::Held;
@@ -88,6 +88,18 @@ pub(super) struct MessageReader {
 }
 
 impl MessageReader {
+    /// Bytes held now: a head in progress, a body's kept payload, client
+    /// bytes held for an upgrade, or a line read while resynchronising.
+    pub fn held_bytes(&self) -> usize {
+        let phase = match &self.phase {
+            Phase::Body(b) => b.body.held_bytes(),
+            Phase::Held(h) => h.held_bytes(),
+            Phase::Lost(r) => r.held_bytes(),
+            Phase::Head | Phase::Switched => 0,
+        };
+        self.head.held_bytes() + phase
+    }
+
     pub fn new(stream: u64, dir: Dir, limits: &Limits) -> MessageReader {
         MessageReader {
             stream,

@@ -7,7 +7,7 @@
 //! Holds at most one line, bounded by the probe's longest request target;
 //! longer lines are skipped whole.
 
-use crate::common::{Dir, FrameRef};
+use crate::position::{Dir, FrameRef};
 
 use super::super::parser::{detect, Probe, MAX_PROBE_TARGET};
 
@@ -45,6 +45,11 @@ pub(super) struct Resumed {
 }
 
 impl Resync {
+    /// Bytes held now: the line that may still become a start line.
+    pub fn held_bytes(&self) -> usize {
+        self.line.len()
+    }
+
     /// Starts looking at frame `at`, `skipped` bytes already given up;
     /// `mid_line`: the first bytes finish a line that is not a start line.
     pub fn new(at: FrameRef, skipped: u64, mid_line: bool) -> Resync {
@@ -107,7 +112,7 @@ impl Resync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     const C2S: Dir = Dir::ClientToServer;
     const S2C: Dir = Dir::ServerToClient;

@@ -10,8 +10,8 @@ mod lines;
 
 use thiserror::Error;
 
-use crate::common::Dir;
 use crate::http::FindingCode;
+use crate::position::Dir;
 
 pub(crate) use lines::HeaderFault;
 pub(crate) use lines::{BadHeaders, Kind, MAX_DESCRIBED};

@@ -588,3 +588,27 @@ fn fuzz_smoke_is_deterministic_and_panic_free() {
         crate::fuzzing::http_bosh_body(&input);
     }
 }
+
+#[test]
+fn held_bytes_are_the_head_and_body_read_so_far() {
+    let at = FrameRef::new(1, Timestamp::default());
+    let mut conn = Connection::new(0, &limits(), false);
+    let mut rec = Rec::default();
+    let post = b"POST /x HTTP/1.1\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\n";
+    let (head, end) = post.split_at(20);
+    assert_eq!(conn.held_bytes(), 0);
+    conn.on_data(C, at, head, &mut rec);
+    assert_eq!(conn.held_bytes(), 20, "a head waiting for its end");
+    conn.on_data(C, at, end, &mut rec);
+    conn.on_data(C, at, b"0123", &mut rec);
+    assert_eq!(conn.held_bytes(), 4, "the body kept so far");
+    conn.on_data(C, at, b"456789", &mut rec);
+    assert_eq!(
+        conn.held_bytes(),
+        10,
+        "the request's body text waits for its response"
+    );
+    conn.on_data(S, at, OK2, &mut rec);
+    assert_eq!(conn.held_bytes(), 0, "paired and given: nothing held");
+    assert_eq!(rec.exchanges().len(), 1);
+}

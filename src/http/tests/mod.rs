@@ -7,9 +7,9 @@ mod flows;
 mod pairing;
 mod tolerance;
 
-use crate::common::{Dir, FrameRef, Timestamp};
 use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef, Timestamp};
 
 use super::{bosh, Connection, Exchange, Sink, Upgrade};
 

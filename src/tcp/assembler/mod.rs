@@ -17,8 +17,8 @@
 //! `tcp.overlap_mismatch` finding naming both frames (bytes already delivered
 //! are not kept, so their retransmissions are counted but not compared).
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::Finding;
+use crate::position::{Dir, FrameRef};
 use crate::tcp::FindingCode;
 
 use super::buffer::{Buffer, Overlap, Piece};
@@ -32,9 +32,21 @@ const MAX_MISMATCH_FINDINGS: u64 = 8;
 /// further ahead than this belong to no plausible segment or ACK of this stream.
 const MAX_AHEAD: u64 = 1 << 30;
 
+/// Whether `[start, start + span)` is within one largest window of the
+/// receive point `next_off`, ahead or behind. Retransmissions lie behind it
+/// and new data ahead, both by less than a window; a segment further away in
+/// either direction is out of window (this is where a jump of 2^31 or more
+/// lands: its signed 32-bit distance says "behind", as Wireshark would read
+/// it, but it is no retransmission either).
+fn within_reach(start: i128, span: u64, next_off: u64) -> bool {
+    let next = i128::from(next_off);
+    let reach = i128::from(MAX_AHEAD);
+    start <= next + reach && start + i128::from(span) >= next - reach
+}
+
 /// Which stream and direction events are about.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Ctx {
+pub(crate) struct StreamDir {
     pub stream: u64,
     pub dir: Dir,
 }
@@ -86,10 +98,18 @@ pub(crate) struct Assembler {
     caps: Caps,
     noted_ooo_limit: bool,
     noted_after_fin: bool,
+    /// Bytes of the segments counted in `stats.out_of_window_segments`.
+    out_of_window_bytes: u64,
+    noted_out_of_window_total: bool,
     pub(crate) stats: DirStats,
 }
 
 impl Assembler {
+    /// Out-of-order payload bytes held, waiting for the bytes before them.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.ooo.bytes()
+    }
+
     pub(crate) fn new(caps: Caps) -> Assembler {
         Assembler {
             phase: Phase::Idle,
@@ -105,6 +125,8 @@ impl Assembler {
             caps,
             noted_ooo_limit: false,
             noted_after_fin: false,
+            out_of_window_bytes: 0,
+            noted_out_of_window_total: false,
             stats: DirStats::default(),
         }
     }
@@ -167,7 +189,13 @@ impl Assembler {
     }
 
     /// An ACK from the receiver of this direction.
-    pub(crate) fn on_peer_ack(&mut self, cx: Ctx, at: FrameRef, ack: Seq, sink: &mut impl Sink) {
+    pub(crate) fn on_peer_ack(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        ack: Seq,
+        sink: &mut impl Sink,
+    ) {
         self.peer_ack = Some(self.peer_ack.map_or(ack, |old| old.max(ack)));
         if self.phase != Phase::Open {
             return;
@@ -190,7 +218,7 @@ impl Assembler {
     /// the snapshot length; the first byte has sequence number `seq`.
     pub(crate) fn on_data(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         bytes: &[u8],
@@ -232,13 +260,23 @@ impl Assembler {
     }
 
     /// The FIN of this direction, at sequence number `fin_seq`.
-    pub(crate) fn on_fin(&mut self, cx: Ctx, at: FrameRef, fin_seq: Seq, sink: &mut impl Sink) {
+    pub(crate) fn on_fin(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        fin_seq: Seq,
+        sink: &mut impl Sink,
+    ) {
         match self.phase {
             Phase::Idle => self.start(fin_seq),
             Phase::Open => {}
             Phase::Finished | Phase::Closed => return,
         }
         let off = self.next_off as i128 + i128::from(fin_seq.diff(self.next_seq));
+        if !within_reach(off, 0, self.next_off) {
+            self.note_out_of_window(cx, at, fin_seq, 0, sink);
+            return;
+        }
         if off < self.next_off as i128 || self.fin.is_some() {
             // Behind delivered bytes, or a second FIN at another place: the
             // first consistent FIN stands.
@@ -257,7 +295,13 @@ impl Assembler {
 
     /// End of this direction (RST, idle, eviction, end of capture): every hole
     /// before buffered data becomes a gap, then the buffer is delivered.
-    pub(crate) fn flush(&mut self, cx: Ctx, at: FrameRef, reason: GapReason, sink: &mut impl Sink) {
+    pub(crate) fn flush(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        reason: GapReason,
+        sink: &mut impl Sink,
+    ) {
         while self.phase == Phase::Open {
             let Some(h) = self.horizon() else { break };
             self.gap_to(cx, at, h, reason, sink);
@@ -271,6 +315,7 @@ impl Assembler {
                 self.emit_gap(cx, at, unseen, GapReason::Lost, sink);
             }
         }
+        self.note_out_of_window_total(cx, at, sink);
         self.ooo.clear();
         self.fin = None;
         if self.phase != Phase::Finished {
@@ -283,7 +328,7 @@ impl Assembler {
     /// Whether payload can be data now; counts it when it comes too late.
     fn accepts(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         captured: u64,
@@ -315,7 +360,7 @@ impl Assembler {
     /// Keep-alives, zero-window probes and implausible segments: counted, not data.
     fn is_not_data(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         start: i128,
@@ -327,8 +372,8 @@ impl Assembler {
             self.stats.keep_alives += 1;
         } else if span == 1 && start == top && self.peer_window == Some(0) {
             self.stats.zero_window_probes += 1;
-        } else if start > (self.next_off + MAX_AHEAD) as i128 {
-            self.note_out_of_window(cx, at, seq, sink);
+        } else if !within_reach(start, span, self.next_off) {
+            self.note_out_of_window(cx, at, seq, span, sink);
         } else {
             return false;
         }
@@ -356,7 +401,14 @@ impl Assembler {
     }
 
     /// One piece of a new segment starting at `start` (may be before `next_off`).
-    fn take(&mut self, cx: Ctx, at: FrameRef, start: i128, piece: Piece<'_>, sink: &mut impl Sink) {
+    fn take(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        start: i128,
+        piece: Piece<'_>,
+        sink: &mut impl Sink,
+    ) {
         let len = piece.len() as i128;
         let next = self.next_off as i128;
         if len == 0 {
@@ -383,7 +435,13 @@ impl Assembler {
 
     /// Delivers `piece`, which starts at `next_off`; buffered chunks it
     /// overlaps were seen first and win.
-    fn deliver_in_order(&mut self, cx: Ctx, at: FrameRef, piece: Piece<'_>, sink: &mut impl Sink) {
+    fn deliver_in_order(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        piece: Piece<'_>,
+        sink: &mut impl Sink,
+    ) {
         let start = self.next_off;
         let end = start + piece.len();
         while self.next_off < end {
@@ -404,14 +462,14 @@ impl Assembler {
         self.drain(cx, sink);
     }
 
-    fn emit_piece(&mut self, cx: Ctx, at: FrameRef, piece: Piece<'_>, sink: &mut impl Sink) {
+    fn emit_piece(&mut self, cx: StreamDir, at: FrameRef, piece: Piece<'_>, sink: &mut impl Sink) {
         match piece {
             Piece::Bytes(b) => self.emit_data(cx, at, b, sink),
             Piece::Missing(n) => self.emit_gap(cx, at, n, GapReason::SnapLen, sink),
         }
     }
 
-    fn emit_data(&mut self, cx: Ctx, at: FrameRef, bytes: &[u8], sink: &mut impl Sink) {
+    fn emit_data(&mut self, cx: StreamDir, at: FrameRef, bytes: &[u8], sink: &mut impl Sink) {
         if bytes.is_empty() {
             return;
         }
@@ -428,7 +486,7 @@ impl Assembler {
 
     fn emit_gap(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         len: u64,
         reason: GapReason,
@@ -460,7 +518,7 @@ impl Assembler {
     /// `Lost`, the rest has `reason`.
     fn gap_to(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         target: u64,
         reason: GapReason,
@@ -477,7 +535,7 @@ impl Assembler {
         self.emit_gap(cx, at, rest, reason, sink);
     }
 
-    fn pop_and_deliver(&mut self, cx: Ctx, sink: &mut impl Sink) {
+    fn pop_and_deliver(&mut self, cx: StreamDir, sink: &mut impl Sink) {
         let Some((k, chunk)) = self.ooo.pop_first() else {
             return;
         };
@@ -488,7 +546,7 @@ impl Assembler {
     }
 
     /// Delivers buffered chunks that are now in order, then the FIN if reached.
-    fn drain(&mut self, cx: Ctx, sink: &mut impl Sink) {
+    fn drain(&mut self, cx: StreamDir, sink: &mut impl Sink) {
         while self.ooo.first_start().is_some_and(|k| k <= self.next_off) {
             self.pop_and_deliver(cx, sink);
         }
@@ -509,7 +567,7 @@ impl Assembler {
     /// Rule (a): bytes the peer acknowledged that the capture never showed are
     /// lost, declared once something later of this direction was seen (so a
     /// capture that shows an ACK slightly before the data it covers loses nothing).
-    fn check_acked(&mut self, cx: Ctx, at: FrameRef, sink: &mut impl Sink) {
+    fn check_acked(&mut self, cx: StreamDir, at: FrameRef, sink: &mut impl Sink) {
         while self.phase == Phase::Open && self.acked > self.next_off {
             let Some(h) = self.horizon() else { break };
             let target = self.acked.min(h);
@@ -522,7 +580,7 @@ impl Assembler {
     }
 
     /// Rule (b): over the caps, the first hole is declared lost and the buffer drains.
-    fn enforce_caps(&mut self, cx: Ctx, at: FrameRef, sink: &mut impl Sink) {
+    fn enforce_caps(&mut self, cx: StreamDir, at: FrameRef, sink: &mut impl Sink) {
         let caps = self.caps;
         while self.ooo.bytes() > caps.max_bytes || self.ooo.segments() > caps.max_segments {
             let Some(k) = self.ooo.first_start() else {
@@ -531,12 +589,15 @@ impl Assembler {
             if !self.noted_ooo_limit {
                 self.noted_ooo_limit = true;
                 sink.push_finding(
-                    Finding::new(FindingCode::OooLimit, format!(
+                    Finding::new(
+                        FindingCode::OooLimit,
+                        format!(
                             "out-of-order buffer full ({} bytes in {} segments); the {} missing bytes before it are given up as a gap",
                             self.ooo.bytes(),
                             self.ooo.segments(),
                             k.saturating_sub(self.next_off)
-                        ))
+                        ),
+                    )
                     .at(at)
                     .in_stream(cx.stream, Some(cx.dir))
                     .at_offset(self.next_off),
@@ -548,7 +609,7 @@ impl Assembler {
     }
 }
 
-mod notes;
+mod anomalies;
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 use super::*;
 use crate::tcp::testkit::{Owned, Recorder};
 
-const CX: Ctx = Ctx {
+const CX: StreamDir = StreamDir {
     stream: 0,
     dir: Dir::ClientToServer,
 };
@@ -13,7 +13,7 @@ const BIG: Caps = Caps {
 };
 
 fn f(n: u64) -> FrameRef {
-    FrameRef::new(n, crate::common::Timestamp::default())
+    FrameRef::new(n, crate::position::Timestamp::default())
 }
 
 fn asm(isn: u32) -> Assembler {
@@ -332,4 +332,47 @@ fn syn_ack_with_new_isn_moves_a_pristine_origin() {
     a.on_syn(Seq(500));
     data(&mut a, &mut r, 2, 501, b"ok");
     assert_eq!(r.events, vec![Owned::data(0, CX.dir, 2, 0, b"ok")]);
+}
+
+#[test]
+fn a_jump_of_half_the_sequence_space_or_more_is_out_of_window_not_retransmitted() {
+    let mut r = Recorder::default();
+    let mut a = asm(0);
+    data(&mut a, &mut r, 2, 1, b"abc");
+    // 2^31 + 100 ahead: its signed distance says "behind".
+    let far = 4u32.wrapping_add((1 << 31) + 100);
+    data(&mut a, &mut r, 3, far, b"hidden");
+    data(&mut a, &mut r, 4, far.wrapping_add(6), b"more");
+    a.on_fin(CX, f(5), Seq(far.wrapping_add(10)), &mut r);
+    a.flush(CX, f(6), GapReason::EndOfCapture, &mut r);
+    assert_eq!(r.concat(CX.dir), b"abc");
+    assert_eq!(a.stats.retransmitted_bytes, 0, "not retransmissions");
+    assert_eq!(
+        a.stats.out_of_window_segments, 3,
+        "two segments and the FIN"
+    );
+    let codes: Vec<&str> = r.findings.iter().map(|f| f.code.code()).collect();
+    assert_eq!(codes, ["tcp.out_of_window", "tcp.out_of_window"]);
+    assert!(
+        r.findings[0].message.contains("behind"),
+        "{}",
+        r.findings[0].message
+    );
+    assert!(
+        r.findings[1].message.starts_with("3 segments (10 bytes)"),
+        "{}",
+        r.findings[1].message
+    );
+}
+
+#[test]
+fn retransmissions_within_a_window_behind_are_still_retransmissions() {
+    let mut r = Recorder::default();
+    let mut a = asm(0);
+    data(&mut a, &mut r, 2, 1, b"abcdef");
+    data(&mut a, &mut r, 3, 1, b"abc");
+    a.flush(CX, f(4), GapReason::EndOfCapture, &mut r);
+    assert_eq!(a.stats.retransmitted_bytes, 3);
+    assert_eq!(a.stats.out_of_window_segments, 0);
+    assert!(r.findings.is_empty());
 }

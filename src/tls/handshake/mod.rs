@@ -14,7 +14,7 @@ use thiserror::Error;
 pub(crate) mod state;
 
 use super::record::{Reader, Truncated};
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 
 /// Handshake message types (RFC 8446 §4, RFC 5246 §7.4).
 pub(crate) mod msg {
@@ -68,6 +68,11 @@ pub(crate) struct Reassembler<T> {
 }
 
 impl<T: Copy> Reassembler<T> {
+    /// Bytes held now: the part of a handshake message received so far.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     pub(crate) fn new(max: usize) -> Reassembler<T> {
         Reassembler {
             buf: Vec::new(),

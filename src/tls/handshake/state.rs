@@ -10,7 +10,7 @@
 //! or repeat messages, so every milestone is accepted in any state (a
 //! renegotiating ClientHello starts over); nothing here rejects input.
 
-use crate::common::Dir;
+use crate::position::Dir;
 use crate::tls::summary::KeyPhase;
 
 /// What the latest ClientHello offered, which a ServerHello answers.

@@ -293,7 +293,7 @@ impl Session {
                 if key.try_seqs(h, body, 0..1, &mut self.scratch).is_none() {
                     continue;
                 }
-                if phase != KeyPhase::Early && from.dir == crate::common::Dir::ClientToServer {
+                if phase != KeyPhase::Early && from.dir == crate::position::Dir::ClientToServer {
                     self.handshake.early_data_over();
                 }
                 self.started(from, &key, 0, sink);
@@ -379,8 +379,8 @@ impl Session {
     /// Counts a record that stays encrypted and tells the next stage bytes are missing.
     pub(super) fn undecryptable(
         &mut self,
-        dir: crate::common::Dir,
-        at: crate::common::FrameRef,
+        dir: crate::position::Dir,
+        at: crate::position::FrameRef,
         len: usize,
         reason: GapReason,
         why: String,

@@ -6,7 +6,7 @@
 //! and summary fields. Never decrypts anything itself.
 
 use super::{Arrival, Session};
-use crate::common::{Dir, FrameRef};
+use crate::position::{Dir, FrameRef};
 use crate::tls::compression::Method;
 use crate::tls::handshake::state::Offer;
 use crate::tls::handshake::{self as hs, msg};

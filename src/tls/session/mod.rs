@@ -22,9 +22,9 @@ use super::keys::KeySchedule;
 use super::record::Header;
 use super::record_layer::RecordLayer;
 use super::summary::{Event, EventKind, GapReason, Sink, Summary};
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Level};
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
 use crate::tls::FindingCode;
 
 /// What travels with every record through the session: the key log to draw
@@ -112,6 +112,15 @@ impl Session {
     pub fn with_keys_given(mut self, keys_given: bool) -> Session {
         self.keys_given = keys_given;
         self
+    }
+
+    /// Input bytes held now, per connection: each direction's partial
+    /// record and partial handshake message (reused scratch space for
+    /// decryption is not input and is not counted).
+    pub fn held_bytes(&self) -> usize {
+        let records: usize = self.flows.iter().map(Flow::held_bytes).sum();
+        let messages: usize = self.messages.iter().map(Reassembler::held_bytes).sum();
+        records + messages
     }
 
     /// What is known about this connection so far.

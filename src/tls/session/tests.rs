@@ -1,7 +1,7 @@
 //! Session tests: hellos, resynchronising after garbage, unsupported suites, alerts, mid-stream records.
 
 use super::*;
-use crate::common::Timestamp;
+use crate::position::Timestamp;
 use crate::tls::testutil::Collect;
 
 fn at(frame: u64) -> FrameRef {
@@ -141,4 +141,26 @@ fn encrypted_record_without_any_hello_is_midstream() {
             GapReason::ClientHelloNotCaptured
         )]
     );
+}
+
+#[test]
+fn held_bytes_are_the_partial_record_and_handshake_message() {
+    let hello = server_hello(0x002f);
+    let (first, rest) = hello.split_at(3);
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    let keys = KeyLog::new();
+    let s2c = Dir::ServerToClient;
+    assert_eq!(s.held_bytes(), 0);
+    s.on_data(&keys, s2c, at(1), first, &mut sink);
+    assert_eq!(s.held_bytes(), 3, "a record header in progress");
+    s.on_data(&keys, s2c, at(2), rest, &mut sink);
+    assert_eq!(s.held_bytes(), 0, "the whole record was handled");
+    // A handshake message split over two records: its first part is held.
+    let message = hello.get(5..).unwrap();
+    let (head, tail) = message.split_at(10);
+    s.on_data(&keys, s2c, at(3), &record(22, head), &mut sink);
+    assert_eq!(s.held_bytes(), 10);
+    s.on_data(&keys, s2c, at(4), &record(22, tail), &mut sink);
+    assert_eq!(s.held_bytes(), 0);
 }

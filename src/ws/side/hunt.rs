@@ -8,7 +8,12 @@ use crate::ws::FindingCode;
 
 impl Side {
     /// Sync is lost from `offset` on: whatever was open is cut.
-    pub(super) fn start_hunting<S: Sink>(&mut self, at: FrameRef, offset: u64, cx: &mut Cx<'_, S>) {
+    pub(super) fn start_hunting<S: Sink>(
+        &mut self,
+        at: FrameRef,
+        offset: u64,
+        cx: &mut Emitter<'_, S>,
+    ) {
         self.frame = None;
         self.asm.abort(at, cx);
         self.asm.lose_context(at, offset, cx);
@@ -21,7 +26,7 @@ impl Side {
         self.offset = offset;
     }
 
-    pub(super) fn hunt_scan<S: Sink>(&mut self, at_end: bool, cx: &mut Cx<'_, S>) {
+    pub(super) fn hunt_scan<S: Sink>(&mut self, at_end: bool, cx: &mut Emitter<'_, S>) {
         let expect = Expect {
             masked: self.masked(cx),
             rsv1: self.rules.rsv_allowed & RSV1 != 0,
@@ -66,7 +71,7 @@ impl Side {
         stats.unparsed_bytes = stats.unparsed_bytes.saturating_add(n as u64);
     }
 
-    pub(super) fn report_skipped<S: Sink>(&mut self, locked: bool, cx: &mut Cx<'_, S>) {
+    pub(super) fn report_skipped<S: Sink>(&mut self, locked: bool, cx: &mut Emitter<'_, S>) {
         let Some((first, offset, count)) = self.skipped.take() else {
             return;
         };
@@ -83,7 +88,7 @@ impl Side {
     }
 
     /// `len` bytes of this direction are missing from the capture.
-    pub(crate) fn on_gap<S: Sink>(&mut self, at: FrameRef, len: u64, cx: &mut Cx<'_, S>) {
+    pub(crate) fn on_gap<S: Sink>(&mut self, at: FrameRef, len: u64, cx: &mut Emitter<'_, S>) {
         let stats = &mut self.asm.stats;
         stats.gap_bytes = stats.gap_bytes.saturating_add(len);
         let gap_end = self.stream_end().saturating_add(len);
@@ -141,7 +146,7 @@ impl Side {
     }
 
     /// No more bytes will follow the hunting buffer: decide on what is there.
-    pub(super) fn flush_hunt<S: Sink>(&mut self, cx: &mut Cx<'_, S>) {
+    pub(super) fn flush_hunt<S: Sink>(&mut self, cx: &mut Emitter<'_, S>) {
         while self.mode == Mode::Hunting && !self.hunt.is_empty() {
             self.hunt_scan(true, cx);
             self.drain_replay(cx);

@@ -18,7 +18,9 @@ use quick_xml::{NsReader, XmlVersion};
 
 use super::escaped::{source_text, Scratch};
 use super::ns::{self, Ns};
+use crate::finding::Finding;
 use crate::limits::Limits;
+use crate::xmpp::FindingCode;
 
 /// Why an element could not be parsed.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,9 @@ pub(crate) struct Element<'a> {
     nodes: Vec<Node<'a>>,
     /// Elements dropped because of `max_xml_nodes` (they were still checked).
     pub(crate) dropped: usize,
+    /// The first element written with the same attribute twice, and that
+    /// attribute: not well-formed XML, read anyway (the first value counts).
+    pub(crate) duplicate_attribute: Option<(&'a str, String)>,
     /// The root's attributes, read once at the first lookup: handling a
     /// stanza asks for several (`type`, `id`, `from`, `to`...).
     root_attrs: OnceCell<Vec<(&'a str, Cow<'a, str>)>>,
@@ -168,6 +173,7 @@ fn parse<'a>(
             src,
             nodes: Vec::with_capacity(8),
             dropped: 0,
+            duplicate_attribute: None,
             root_attrs: OnceCell::new(),
         },
         stack: Vec::with_capacity(8),
@@ -245,6 +251,48 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<Cow<'static, str>, XmlError> {
     }
 }
 
+/// The first attribute written twice in a start tag, if any (quick-xml's
+/// own check, which the attribute lookups turn off to read the rest).
+fn duplicated(tag: &str, name_len: usize) -> Option<String> {
+    let mut attrs = Attributes::new(tag, name_len);
+    attrs.with_checks(true);
+    attrs.find_map(|a| match a {
+        Err(quick_xml::events::attributes::AttrError::Duplicated(at, _)) => {
+            let rest = tag.get(at..).unwrap_or_default();
+            let name = rest.split(|c: char| c == '=' || c.is_whitespace()).next();
+            Some(name.unwrap_or_default().to_owned())
+        }
+        _ => None,
+    })
+}
+
+impl Element<'_> {
+    /// What parsing left out or let pass, as findings for the caller to
+    /// place: elements over `max_xml_nodes`, an attribute written twice.
+    pub(crate) fn findings(&self, max_nodes: usize) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if self.dropped > 0 {
+            out.push(Finding::new(
+                FindingCode::TooManyElements,
+                format!(
+                    "<{}> has more than {max_nodes} elements (max_xml_nodes); {} more were checked but not analysed",
+                    self.root().name(),
+                    self.dropped
+                ),
+            ));
+        }
+        if let Some((element, attr)) = &self.duplicate_attribute {
+            out.push(Finding::new(
+                FindingCode::DuplicateAttribute,
+                format!(
+                    "<{element}> has the attribute {attr} twice (not well-formed XML); the first value is used"
+                ),
+            ));
+        }
+        out
+    }
+}
+
 fn to_usize(pos: u64) -> usize {
     usize::try_from(pos).unwrap_or(usize::MAX)
 }
@@ -287,6 +335,9 @@ impl<'a> Builder<'a> {
             .filter(|t| t.len() >= name_len)
             .ok_or(XmlError::Empty)?;
         let qname = tag.get(..name_len).ok_or(XmlError::Empty)?;
+        if self.el.duplicate_attribute.is_none() {
+            self.el.duplicate_attribute = duplicated(tag, name_len).map(|attr| (qname, attr));
+        }
         let idx = if self.el.nodes.len() < self.max_nodes {
             self.el.nodes.push(Node {
                 qname,

@@ -183,3 +183,56 @@ fn every_prefix_of_an_element_is_an_error_not_a_panic() {
     )
     .is_ok());
 }
+
+#[test]
+fn node_cap_and_duplicate_attributes_become_findings() {
+    let limits = Limits {
+        max_xml_nodes: 2,
+        ..Limits::default()
+    };
+    let el = parse_element(
+        "<a><b x='1' y='2' x='3'/><c><d/></c></a>",
+        &Context::default(),
+        &limits,
+        &mut Scratch::default(),
+    )
+    .unwrap();
+    assert_eq!(el.duplicate_attribute, Some(("b", "x".to_owned())));
+    let findings = el.findings(limits.max_xml_nodes);
+    let codes: Vec<&str> = findings.iter().map(|f| f.code.code()).collect();
+    assert_eq!(
+        codes,
+        ["xmpp.too_many_elements", "xmpp.duplicate_attribute"]
+    );
+    assert!(
+        findings[0].message.contains("more than 2 elements"),
+        "{}",
+        findings[0].message
+    );
+    assert!(
+        findings[1]
+            .message
+            .contains("<b> has the attribute x twice"),
+        "{}",
+        findings[1].message
+    );
+    // The first value is the one read.
+    let b = el.root().children().next().unwrap();
+    assert_eq!(b.attr("x").as_deref(), Some("1"));
+}
+
+#[test]
+fn distinct_attributes_and_small_elements_give_no_finding() {
+    let el = parse_ok("<iq type='get' id='1' xml:lang='en'><ping xmlns='urn:xmpp:ping'/></iq>");
+    assert!(el.findings(Limits::default().max_xml_nodes).is_empty());
+}
+
+#[test]
+fn a_duplicate_on_the_root_is_found_too() {
+    let el = parse_ok("<presence type='a' type='b'/>");
+    assert_eq!(
+        el.duplicate_attribute,
+        Some(("presence", "type".to_owned()))
+    );
+    assert_eq!(el.root().attr("type").as_deref(), Some("a"));
+}

@@ -8,15 +8,19 @@
 //! and last bytes, to the connection's [`Session`]. Hands a direction over to
 //! TLS at the exact byte after `<proceed/>` (server) or `<starttls/>`
 //! (client), resynchronises after a capture gap on the next plausible
-//! top-level element, and reports bytes that are not XMPP. Never panics,
-//! never buffers more than one capped element per direction.
+//! top-level element, and reports bytes that are not XMPP. A client whose
+//! first bytes are a TLS record (a ClientHello sent to a plain XMPP port) is
+//! named with `xmpp.tls_on_plaintext_port`; its bytes are counted, not read,
+//! while the server's reply is read as usual. Never panics, never buffers
+//! more than one capped element per direction.
 
 use super::scan::{ItemKind, Pending, Scanner, Step};
 use super::session::{Session, Signal, Span};
 use super::{Ending, Sink, Summary, TlsHandover, Transport};
-use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::Finding;
 use crate::limits::Limits;
+use crate::position::{Dir, FrameRef};
+use crate::xmpp::FindingCode;
 
 /// The first byte of a TLS record carrying a handshake (the ClientHello).
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -31,6 +35,9 @@ enum State {
     HandedOver,
     /// Fed the plaintext from inside TLS (`on_tls_data`).
     InsideTls,
+    /// The client opened with TLS where the server speaks plain XMPP: its
+    /// bytes are counted as unparsed, never read as XML.
+    ClientTls,
 }
 
 #[derive(Debug)]
@@ -49,6 +56,8 @@ struct Direction {
     /// Junk skipped since the last element, and where it began.
     junk: u64,
     junk_at: Option<FrameRef>,
+    /// Bytes counted but not read (see [`State::ClientTls`]).
+    unparsed: u64,
 }
 
 impl Direction {
@@ -64,6 +73,7 @@ impl Direction {
             offset: 0,
             junk: 0,
             junk_at: None,
+            unparsed: 0,
         }
     }
 
@@ -99,16 +109,22 @@ pub struct StreamFramer {
 impl StreamFramer {
     /// A connection with Wireshark's `tcp.stream` index `stream`.
     pub fn new(stream: u64, limits: &Limits, show_secrets: bool) -> StreamFramer {
+        Self::over(Session::new(stream, Transport::Tcp, limits, show_secrets))
+    }
+
+    /// Frames the stream of a session made elsewhere (over [`Transport::Tcp`]).
+    pub fn over(session: Session) -> StreamFramer {
         StreamFramer {
-            session: Session::new(stream, Transport::Tcp, limits, show_secrets),
+            session,
             dirs: [Direction::new(), Direction::new()],
             finished: false,
         }
     }
 
-    /// See [`Session::skip_notifications`].
-    pub fn skip_notifications(&mut self) {
-        self.session.skip_notifications();
+    /// Bytes held now: each direction's element in progress, and the session's.
+    pub fn held_bytes(&self) -> usize {
+        let items: usize = self.dirs.iter().map(|d| d.buf.capacity()).sum();
+        items + self.session.held_bytes()
     }
 
     pub fn session(&self) -> &Session {
@@ -119,6 +135,12 @@ impl StreamFramer {
         self.session.summary()
     }
 
+    /// Bytes of `dir` that were counted but not read: a TLS client's
+    /// records on a plain XMPP connection.
+    pub fn unparsed(&self, dir: Dir) -> u64 {
+        self.dirs[dir.index()].unparsed
+    }
+
     /// Bytes of one frame in one direction. Returns how many were taken:
     /// all of them, unless the direction switched to TLS (then a
     /// [`TlsHandover`] was emitted and the rest belongs to the TLS stage).
@@ -126,6 +148,17 @@ impl StreamFramer {
         let d = &mut self.dirs[dir.index()];
         match d.state {
             State::HandedOver | State::InsideTls => return 0,
+            State::ClientTls => {
+                d.unparsed = d.unparsed.saturating_add(bytes.len() as u64);
+                return bytes.len();
+            }
+            State::Xml if dir == Dir::ClientToServer && d.offset == 0 => {
+                // XML never starts with 0x16: this is a TLS handshake record.
+                if bytes.first() == Some(&TLS_HANDSHAKE) {
+                    self.client_spoke_tls(at, sink);
+                    return self.on_data(dir, at, bytes, sink);
+                }
+            }
             State::StartTlsRequested => {
                 if bytes.first() == Some(&TLS_HANDSHAKE) {
                     self.hand_over(dir, at, sink);
@@ -159,7 +192,7 @@ impl StreamFramer {
         let d = &mut self.dirs[dir.index()];
         let offset = d.offset;
         d.offset = d.offset.saturating_add(len);
-        if d.state == State::HandedOver {
+        if matches!(d.state, State::HandedOver | State::ClientTls) {
             return;
         }
         let partial = if d.scanner.in_item() {
@@ -172,10 +205,8 @@ impl StreamFramer {
         d.begin(at);
         self.session.note_gap();
         sink.push_finding(
-            Finding::from_code_str(
-                Level::Warn,
-                Layer::Xmpp,
-                "xmpp.gap",
+            Finding::new(
+                FindingCode::Gap,
                 format!(
                     "{len} bytes from the {} were lost{partial}; resynchronising on the next element",
                     dir.side()
@@ -211,10 +242,8 @@ impl StreamFramer {
             if d.scanner.in_item() && matches!(d.state, State::Xml | State::InsideTls) {
                 let name = String::from_utf8_lossy(d.scanner.name()).into_owned();
                 sink.push_finding(
-                    Finding::from_code_str(
-                        Level::Info,
-                        Layer::Xmpp,
-                        "xmpp.truncated",
+                    Finding::new(
+                        FindingCode::Truncated,
                         format!(
                             "the stream ended inside <{name}> ({} bytes never completed)",
                             d.item_len
@@ -333,6 +362,22 @@ impl StreamFramer {
         signal
     }
 
+    /// The client's first bytes are a TLS record on a stream where the
+    /// server speaks XMPP (the pipeline chose XMPP from the server's bytes).
+    fn client_spoke_tls(&mut self, at: FrameRef, sink: &mut impl Sink) {
+        let stream = self.session.summary().stream;
+        self.dirs[Dir::ClientToServer.index()].state = State::ClientTls;
+        sink.push_finding(
+            Finding::new(
+                FindingCode::TlsOnPlaintextPort,
+                "the client sent a TLS ClientHello to a port where the server speaks plain XMPP (STARTTLS expected, or the client should use 5223 direct TLS)",
+            )
+            .at(at)
+            .in_stream(stream, Some(Dir::ClientToServer))
+            .at_offset(0),
+        );
+    }
+
     fn hand_over(&mut self, dir: Dir, at: FrameRef, sink: &mut impl Sink) {
         let d = &mut self.dirs[dir.index()];
         d.state = State::HandedOver;
@@ -351,10 +396,8 @@ fn report_junk(d: &mut Direction, stream: u64, dir: Dir, sink: &mut impl Sink) {
     }
     let at = d.junk_at.take().unwrap_or_default();
     sink.push_finding(
-        Finding::from_code_str(
-            Level::Warn,
-            Layer::Xmpp,
-            "xmpp.junk",
+        Finding::new(
+            FindingCode::Junk,
             format!(
                 "{} bytes from the {} are not part of any XMPP element (stream seen from its middle, after a gap, or not XMPP)",
                 d.junk,

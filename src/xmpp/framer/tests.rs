@@ -1,6 +1,7 @@
 //! Framer tests: stanzas split anywhere across segments, STARTTLS at the exact byte, gaps.
 
 use super::*;
+use crate::finding::Level;
 use crate::xmpp::testkit::{frame, Collect};
 use Dir::{ClientToServer as C, ServerToClient as S};
 
@@ -330,4 +331,80 @@ fn malformed_element_then_continue() {
 fn truncated_element_at_the_end_is_reported() {
     let (_, sink) = feed_chunks(&[(S, b"<message><body>cut")]);
     assert_eq!(sink.codes(), ["xmpp.truncated"]);
+}
+
+#[test]
+fn held_bytes_counts_the_element_in_progress_and_the_open_iqs() {
+    let mut f = StreamFramer::new(0, &Limits::default(), false);
+    let mut sink = Collect::default();
+    let base = f.held_bytes();
+    let head = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='f1' version='1.0'>";
+    f.on_data(C, frame(1, 0), head, &mut sink);
+    let partial = b"<iq type='get' id='ping-1'><ping xmlns='urn:xmpp:ping'/>";
+    f.on_data(C, frame(2, 1), partial, &mut sink);
+    let waiting = f.held_bytes();
+    assert!(waiting >= base + partial.len(), "{waiting} after {base}");
+    f.on_data(C, frame(3, 2), b"</iq>", &mut sink);
+    assert_eq!(sink.stanzas.last().map(|s| s.name.as_str()), Some("iq"));
+    // The element is done; the ping waits for its reply, and is counted.
+    let with_ping = f.session().held_bytes();
+    assert!(with_ping >= 2 * "ping-1".len());
+    f.on_data(S, frame(4, 3), b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='f1' id='s1' version='1.0'><iq type='result' id='ping-1'/>", &mut sink);
+    // Answered: the request is no longer held.
+    assert_eq!(sink.stanzas.last().map(|s| s.name.as_str()), Some("iq"));
+    assert!(f.session().held_bytes() < with_ping);
+}
+
+/// A TLS 1.2 ClientHello's record header and start (RFC 5246 §6.2.1,
+/// §7.4.1.2), as a client configured for direct TLS sends it first.
+const CLIENT_HELLO: &[u8] = b"\x16\x03\x01\x00\x31\x01\x00\x00\x2d\x03\x03abcdefghijklmnopqrstuvwxyz012345\x00\x00\x02\x00\x2f\x01\x00";
+
+/// What Prosody's mod_c2s answers bytes that are not XML: its stream
+/// header, then `<not-well-formed/>`, then the end of the stream.
+const PROSODY_NOT_WELL_FORMED: &str = concat!(
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='x1' from='example.com' version='1.0'>",
+    "<stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>",
+    "</stream:stream>",
+);
+
+#[test]
+fn tls_client_on_a_plain_port_is_named_and_the_server_reply_read() {
+    let want = |f: &StreamFramer, sink: &Collect| {
+        assert_eq!(
+            sink.codes().first(),
+            Some(&"xmpp.tls_on_plaintext_port"),
+            "{:?}",
+            sink.log
+        );
+        let tls = &sink.findings[0];
+        assert_eq!(tls.level, Level::Error);
+        assert_eq!((tls.dir, tls.offset), (Some(C), Some(0)));
+        assert!(tls.message.contains("5223 direct TLS"), "{}", tls.message);
+        let names: Vec<String> = sink.stanzas.iter().map(|s| s.name.clone()).collect();
+        assert_eq!(names, ["stream:stream", "stream:error", "/stream:stream"]);
+        assert!(sink.stanzas.iter().all(|s| s.dir == S));
+        assert_eq!(sink.stanzas[1].summary, "stream error not-well-formed");
+        assert!(sink.handovers.is_empty());
+        assert_eq!(f.unparsed(C), CLIENT_HELLO.len() as u64);
+        assert_eq!(f.unparsed(S), 0);
+        assert!(!sink.codes().contains(&"xmpp.junk"), "{:?}", sink.codes());
+    };
+    let reply = PROSODY_NOT_WELL_FORMED.as_bytes();
+    let (f, sink) = feed_chunks(&[(C, CLIENT_HELLO), (S, reply)]);
+    want(&f, &sink);
+    for cut in 0..=CLIENT_HELLO.len() {
+        let (a, b) = CLIENT_HELLO.split_at(cut);
+        let (f, sink) = feed_chunks(&[(C, a), (C, b), (S, reply)]);
+        want(&f, &sink);
+    }
+}
+
+#[test]
+fn a_client_hello_later_in_the_stream_is_not_a_tls_client() {
+    // Only the very first client byte says "TLS client": later, 0x16 is junk.
+    let mut c = br"<?xml version='1.0'?><stream:stream to='example.com' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>".to_vec();
+    c.extend_from_slice(CLIENT_HELLO);
+    let (f, sink) = feed_chunks(&[(C, &c)]);
+    assert!(!sink.codes().contains(&"xmpp.tls_on_plaintext_port"));
+    assert_eq!(f.unparsed(C), 0);
 }

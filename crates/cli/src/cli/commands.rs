@@ -15,7 +15,7 @@ use xmppcap::finding::Level;
 use xmppcap::pipeline::{self, Options, PipelineError};
 use xmppcap::report::model::Report;
 use xmppcap::report::ndjson::{NdjsonWriter, Selection};
-use xmppcap::report::{html, json};
+use xmppcap::report::{html, json, terminal};
 
 use super::{open_output, EXIT_ERROR, EXIT_FINDINGS};
 use crate::render;
@@ -109,7 +109,10 @@ pub(super) fn exit_code_of<T>(
     let mut failed = false;
     for (path, report) in captures.iter().zip(reports) {
         if let Err(e) = report {
-            eprintln!("xmppcap: {}: {e}", path.display());
+            eprintln!(
+                "xmppcap: {}",
+                terminal::field(&format!("{}: {e}", path.display()))
+            );
             failed = true;
         }
     }
@@ -164,7 +167,7 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
                 });
             }
             Err(e) => {
-                eprintln!("xmppcap: {name}: {e}");
+                eprintln!("xmppcap: {}", terminal::field(&format!("{name}: {e}")));
                 failed = true;
             }
         }

@@ -15,11 +15,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use xmppcap::common::Dir;
 use xmppcap::finding::Level;
 use xmppcap::pipeline::{self, Depth, Options};
+use xmppcap::position::Dir;
+use xmppcap::report::follow::{FollowStyle, FollowWriter};
 use xmppcap::report::ndjson::Selection;
 use xmppcap::report::streams::{self, StreamsReport};
+use xmppcap::report::terminal;
 
 use crate::progress::StderrBar;
 use crate::render;
@@ -154,6 +156,10 @@ struct FollowArgs {
     /// TLS key log file (for `--layer tls`); repeatable.
     #[arg(long = "keylog", value_name = "FILE")]
     keylogs: Vec<PathBuf>,
+    /// A server's RSA private key (PEM, PKCS#1 or PKCS#8) to decrypt TLS_RSA_*
+    /// suites (for `--layer tls`); repeatable. Needs a build with `--features rsa-keys`.
+    #[arg(long = "rsa-key", value_name = "FILE")]
+    rsa_keys: Vec<PathBuf>,
     /// Show credentials (Authorization, cookies, SASL) in the readable view;
     /// `--raw` always writes the exact bytes.
     #[arg(long = "show-secrets")]
@@ -232,7 +238,7 @@ pub(crate) fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("xmppcap: {e:#}");
+            eprintln!("xmppcap: {}", terminal::field(&format!("{e:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -369,7 +375,11 @@ fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
 
 fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
     let mut opts = options(args.no_progress);
+    if !args.rsa_keys.is_empty() && !cfg!(feature = "rsa-keys") {
+        anyhow::bail!("--rsa-key needs a build with the rsa-keys feature: cargo build --release --features rsa-keys");
+    }
     opts.keylogs = args.keylogs.clone();
+    opts.rsa_keys = args.rsa_keys.clone();
     opts.use_env_keylog = true;
     opts.show_secrets = args.show_secrets;
     let layer = match args.layer {
@@ -382,15 +392,16 @@ fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
         FollowDir::Both => &Dir::BOTH,
     };
     let mut out = open_output(args.output.as_ref())?;
-    let followed = pipeline::follow(
-        &args.capture,
-        args.stream,
-        layer,
-        &opts,
+    let style = FollowStyle {
         dirs,
-        &mut out,
-        args.raw,
-    )?;
+        raw: args.raw,
+        redact: !opts.show_secrets,
+    };
+    let mut writer = FollowWriter::new(&mut out, style);
+    let followed = pipeline::follow(&args.capture, args.stream, layer, &opts, &mut |chunk| {
+        writer.on_chunk(chunk)
+    })?;
+    let gaps = writer.finish().map_err(pipeline::PipelineError::Output)?;
     out.flush()?;
     if !followed.found {
         let what = if layer == pipeline::FollowLayer::Tls {
@@ -406,11 +417,11 @@ fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.raw {
-        for gap in &followed.gaps {
-            eprintln!("gap: {gap}");
+        for gap in &gaps.listed {
+            eprintln!("gap: {}", terminal::field(gap));
         }
-        if followed.gaps_not_listed > 0 {
-            eprintln!("gap: {} more", followed.gaps_not_listed);
+        if gaps.not_listed > 0 {
+            eprintln!("gap: {} more", gaps.not_listed);
         }
     }
     Ok(ExitCode::SUCCESS)

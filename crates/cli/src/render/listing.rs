@@ -10,6 +10,7 @@ use xmppcap::finding::Layer;
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::model::Report;
 use xmppcap::report::ndjson::Selection;
+use xmppcap::report::terminal;
 use xmppcap::report::text;
 use xmppcap::tls::{self, Decrypted};
 
@@ -30,7 +31,8 @@ fn capture_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "capture {}: {} packets",
-        report.capture.name, report.capture.packets
+        terminal::field(&report.capture.name),
+        report.capture.packets
     )
 }
 
@@ -97,7 +99,7 @@ fn event_row(e: &Event) -> Vec<Cell> {
         Detail::WsMessage(m) => m
             .text
             .as_deref()
-            .map_or_else(|| e.summary.clone(), shortened),
+            .map_or_else(|| text::printable(e.summary.as_bytes()), shortened),
         _ => text::printable(e.summary.as_bytes()),
     };
     vec![
@@ -133,7 +135,11 @@ pub(crate) fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result
             writeln!(out)?;
         }
         capture_line(report, out)?;
-        writeln!(out, "keys: {}", report.keys_in_words())?;
+        writeln!(
+            out,
+            "keys: {}",
+            terminal::field(&text::key_sources(&report.keys))
+        )?;
         let mut any = false;
         for c in &report.connections {
             let Some(s) = &c.tls else { continue };
@@ -143,7 +149,7 @@ pub(crate) fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result
                 writeln!(out, "  started by XMPP STARTTLS")?;
             }
             for line in tls_lines(s) {
-                writeln!(out, "  {line}")?;
+                writeln!(out, "  {}", terminal::field(&line))?;
             }
         }
         if !any {

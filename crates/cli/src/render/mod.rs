@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use xmppcap::finding::Finding;
-use xmppcap::report::text;
+use xmppcap::report::terminal;
 
 pub(crate) mod listing;
 pub(crate) mod streams;
@@ -45,8 +45,11 @@ pub(crate) fn render_findings(findings: &[Finding], out: &mut dyn Write) -> io::
             f.level,
             f.code,
             place,
-            text::printable(f.message.as_bytes())
+            terminal::field(&f.message)
         )?;
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

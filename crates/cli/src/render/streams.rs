@@ -11,6 +11,7 @@ use xmppcap::capture::CaptureSummary;
 use xmppcap::decode::DecodeStats;
 use xmppcap::pipeline::PipelineError;
 use xmppcap::report::streams::StreamsReport;
+use xmppcap::report::terminal;
 use xmppcap::report::text;
 use xmppcap::tcp::{DirStats, Origin, StreamStats};
 
@@ -96,7 +97,8 @@ fn traffic(d: &DirStats) -> String {
     format!("{} pkts\n{}", d.packets, text::bytes(d.bytes))
 }
 
-/// Retransmissions, out-of-order segments and gaps, one line each, only when present.
+/// Retransmissions, out-of-order and out-of-window segments and gaps, one
+/// line each, only when present.
 fn anomalies(s: &StreamStats) -> String {
     let pair = |c: u64, v: u64| format!("{c}/{v}");
     let (c, v) = (&s.client_to_server, &s.server_to_client);
@@ -111,6 +113,12 @@ fn anomalies(s: &StreamStats) -> String {
         lines.push(format!(
             "ooo segs {}",
             pair(c.out_of_order_segments, v.out_of_order_segments)
+        ));
+    }
+    if c.out_of_window_segments + v.out_of_window_segments > 0 {
+        lines.push(format!(
+            "out of window {} segs",
+            pair(c.out_of_window_segments, v.out_of_window_segments)
         ));
     }
     if c.gaps + v.gaps > 0 {
@@ -144,7 +152,8 @@ fn capture_line(c: &CaptureSummary) -> String {
     let gzip = if c.gzip { ", gzip" } else { "" };
     format!(
         "capture {} ({format}{gzip}): {} packets{span}",
-        c.name, c.packets
+        terminal::field(&c.name),
+        c.packets
     )
 }
 

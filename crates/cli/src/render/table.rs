@@ -10,10 +10,11 @@
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, ContentArrangement, Table};
-use xmppcap::common::{Dir, Timestamp};
 use xmppcap::finding::Level;
+use xmppcap::position::{Dir, Timestamp};
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::model::{Grouped, Report, SessionReport};
+use xmppcap::report::terminal;
 use xmppcap::report::text::{self, event_label, session_facts};
 
 use super::render_findings;
@@ -50,11 +51,20 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         ),
         _ => String::new(),
     };
-    writeln!(out, "capture {}: {} packets{span}", c.name, c.packets)?;
+    writeln!(
+        out,
+        "capture {}: {} packets{span}",
+        terminal::field(&c.name),
+        c.packets
+    )?;
     if c.truncated {
         writeln!(out, "  the file is truncated (see findings)")?;
     }
-    writeln!(out, "keys: {}", report.keys_in_words())?;
+    writeln!(
+        out,
+        "keys: {}",
+        terminal::field(&text::key_sources(&report.keys))
+    )?;
     let tls = report
         .connections
         .iter()
@@ -79,9 +89,9 @@ fn render_session(s: &SessionReport, events: &[&Event], out: &mut dyn Write) -> 
         .clone()
         .or_else(|| s.xmpp.sasl.as_ref().and_then(|a| a.user.clone()))
         .unwrap_or_else(|| "(no JID)".to_owned());
-    writeln!(out, "━━ session {} · {who} ━━", s.id)?;
+    writeln!(out, "━━ session {} · {} ━━", s.id, terminal::field(&who))?;
     for (label, value) in session_facts(s) {
-        writeln!(out, "  {label:<13} {value}")?;
+        writeln!(out, "  {label:<13} {}", terminal::field(&value))?;
     }
     render_timeline(events, s.start, out)
 }
@@ -170,7 +180,7 @@ fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::R
             c.stream, c.client, c.server
         )?;
         if let Some(tls) = &c.tls {
-            writeln!(out, "    tls: {}", tls.describe())?;
+            writeln!(out, "    tls: {}", terminal::field(&tls.describe()))?;
         }
         for e in events {
             writeln!(

@@ -261,3 +261,27 @@ fn json_report_has_the_fields_its_schema_requires() {
         }
     }
 }
+
+#[test]
+fn follow_takes_rsa_key_like_the_other_commands() {
+    let capture = "fixtures/tls12-ecdhe-aes128gcm.pcapng";
+    let out = xmppcap(&[
+        "follow",
+        capture,
+        "0",
+        "--layer",
+        "tls",
+        "--rsa-key",
+        "no-such.pem",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    if cfg!(feature = "rsa-keys") {
+        assert!(stderr.contains("no-such.pem"), "{stderr}");
+    } else {
+        assert!(
+            stderr.contains("--rsa-key needs a build with the rsa-keys feature"),
+            "{stderr}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Golden reports: the table, JSON and NDJSON reports of every Finesse
-//! fixture must equal the files in `fixtures/expected/` byte for byte.
+//! fixture and of issue 15's real-capture cases must equal the files in
+//! `fixtures/expected/` byte for byte.
 //! `XMPPCAP_BLESS=1 cargo test -p xmppcap-cli golden` rewrites them.
 
 use std::path::Path;
@@ -19,6 +20,12 @@ const FIXTURES: &[(&str, &str)] = &[
     ),
     ("finesse-conflict.pcapng", "keys/finesse-conflict.keys"),
     ("finesse-failover.pcapng", "keys/finesse-failover.keys"),
+    ("binary-not-websocket.pcap", ""),
+    ("tunnels.pcap", ""),
+    ("tcp-time-glitch.pcap", ""),
+    ("tls12-deflate.pcapng", "keys/tls12-deflate.keys"),
+    ("tls12-suites.pcapng", "keys/tls12-suites.keys"),
+    ("xmpp-tls-on-plain-port.pcap", ""),
 ];
 
 const FORMATS: &[(&str, &str)] = &[("table", "txt"), ("json", "json"), ("ndjson", "ndjson")];

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 mod cli;
 mod depth;
 mod golden;
+mod real;
+mod terminal;
 
 /// The workspace root (two levels above this crate): where `fixtures/`,
 /// `keys/` and `docs/` are.

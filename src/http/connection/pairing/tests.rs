@@ -3,9 +3,9 @@
 //! report order and the end of the connection.
 
 use super::*;
-use crate::common::Timestamp;
 use crate::http::parser::{Fields, RequestHead};
 use crate::http::tests::{Ev, Rec};
+use crate::position::Timestamp;
 
 const C2S: Dir = Dir::ClientToServer;
 const S2C: Dir = Dir::ServerToClient;

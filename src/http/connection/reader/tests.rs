@@ -2,9 +2,9 @@
 //! held upgrade bytes and the hand-over.
 
 use super::*;
-use crate::common::Timestamp;
 use crate::http::parser::request_framing;
 use crate::http::tests::Rec;
+use crate::position::Timestamp;
 
 use super::super::head::Head;
 

@@ -1,16 +1,19 @@
-//! Turns each stage's events into report [`Event`]s with a one-line summary
-//! in words. Pure functions; never reads payload beyond what a stage already
-//! redacted.
+//! Report [`Event`]s from each stage's events, with a one-line summary in
+//! words: the only place the timeline's sentences are written.
+//!
+//! Takes stage events (TCP, HTTP, BOSH, WebSocket, XMPP, Finesse); gives
+//! report events. Pure functions; never reads payload beyond what a stage
+//! already redacted.
 
 use std::fmt::Write as _;
 
-use crate::common::{Dir, FrameRef};
 use crate::http::{self, bosh};
+use crate::position::{Dir, FrameRef};
 use crate::report::event::{
     BoshBody, Detail, Event, FinesseUpdate, RestRequest, Stanza, WsControl, WsMessage,
 };
 use crate::report::text;
-use crate::{finesse, tcp, ws, xmpp};
+use crate::{finesse, tcp, tls, ws, xmpp};
 
 pub(crate) fn tcp_open(
     stream: u64,
@@ -417,6 +420,128 @@ pub(crate) fn tls_handover(stream: u64, h: &xmpp::TlsHandover) -> Event {
     .in_stream(stream, Some(h.dir))
 }
 
+/// A TLS handshake milestone as a report event.
+pub(crate) fn tls_event(event: &tls::Event) -> Event {
+    use tls::EventKind as K;
+    let (name, summary) = match &event.kind {
+        K::ClientHello {
+            sni,
+            alpn,
+            versions,
+            ..
+        } => (
+            "client_hello",
+            client_hello_summary(sni.as_deref(), alpn, versions),
+        ),
+        K::ServerHello {
+            version,
+            suite,
+            hello_retry_request,
+            ..
+        } => (
+            "server_hello",
+            if *hello_retry_request {
+                format!("HelloRetryRequest ({suite})")
+            } else {
+                format!("ServerHello {version} {suite}")
+            },
+        ),
+        K::EncryptedExtensions { alpn, .. } => (
+            "encrypted_extensions",
+            format!(
+                "EncryptedExtensions{}",
+                alpn.as_deref()
+                    .map(|a| format!(" ALPN {a}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        K::Certificate { certificates } => {
+            let first = certificates.first().and_then(|c| c.subject_cn.clone());
+            let name = first.unwrap_or_else(|| format!("({} certificates)", certificates.len()));
+            ("certificate", format!("Certificate {name}"))
+        }
+        K::ChangeCipherSpec => ("change_cipher_spec", "ChangeCipherSpec".to_owned()),
+        K::Finished => ("finished", "Finished".to_owned()),
+        K::EndOfEarlyData => ("end_of_early_data", "EndOfEarlyData".to_owned()),
+        K::Alert {
+            level, description, ..
+        } => ("alert", format!("Alert {level} {description}")),
+        K::NewSessionTicket { lifetime, .. } => (
+            "new_session_ticket",
+            format!("NewSessionTicket (lifetime {lifetime} s)"),
+        ),
+        K::KeyUpdate { generation, .. } => (
+            "key_update",
+            format!("KeyUpdate (traffic secret {generation})"),
+        ),
+        K::DecryptionStarted { key_source, .. } => (
+            "decryption_started",
+            format!("decrypting with keys from {key_source}"),
+        ),
+        K::DecryptionFailed { reason } => {
+            ("decryption_failed", format!("cannot decrypt: {reason}"))
+        }
+    };
+    Event::new(
+        format!("tls.{name}"),
+        Some(event.at),
+        summary,
+        Detail::Tls {
+            event: Box::new(event.kind.clone()),
+        },
+    )
+    .in_stream(event.stream, Some(event.dir))
+}
+
+/// "ClientHello SNI host ALPN h2,http/1.1, offers TLS 1.3".
+fn client_hello_summary(sni: Option<&str>, alpn: &[String], versions: &[String]) -> String {
+    let sni = sni.map(|s| format!(" SNI {s}")).unwrap_or_default();
+    let alpn = if alpn.is_empty() {
+        String::new()
+    } else {
+        format!(" ALPN {}", alpn.join(","))
+    };
+    format!("ClientHello{sni}{alpn}, offers {}", versions.join(", "))
+}
+
+/// The WebSocket part of a session's transport, in words.
+pub(crate) fn websocket_detail(summary: &ws::Summary) -> String {
+    let mut parts = Vec::new();
+    if summary.midstream {
+        parts.push("handshake not captured".to_owned());
+    }
+    parts.push(describe_ws_closed(&summary.closed));
+    parts.join(", ")
+}
+
+/// How an XMPP session ended, in words.
+pub(crate) fn describe_ending(s: &xmpp::Summary) -> String {
+    let mut parts = Vec::new();
+    if let Some(e) = &s.stream_error {
+        parts.push(format!(
+            "stream error {} from the {}",
+            e.condition.as_deref().unwrap_or("(no condition)"),
+            e.by.side()
+        ));
+    }
+    if let Some(c) = &s.close {
+        let what = if s.transport == xmpp::Transport::WebSocket {
+            "<close/>"
+        } else {
+            "</stream:stream>"
+        };
+        parts.push(format!("{what} from the {}", c.by.side()));
+        if let Some(uri) = &c.see_other_uri {
+            parts.push(format!("redirected to {uri}"));
+        }
+    }
+    match s.end.as_ref().map(|e| &e.how) {
+        Some(how) => parts.push(how.in_words()),
+        None => parts.push(xmpp::Ending::CaptureEnded.in_words()),
+    }
+    parts.join(", ")
+}
+
 /// The first `max` characters of `s` on one line.
 pub(crate) fn one_line(s: &str, max: usize) -> String {
     let mut out: String = s
@@ -433,7 +558,7 @@ pub(crate) fn one_line(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Timestamp;
+    use crate::position::Timestamp;
 
     fn compressed(
         len: Option<u64>,

@@ -1,9 +1,11 @@
-//! Small value types every stage shares: the direction of a byte, the capture
-//! time of a packet and the Wireshark frame it came from.
+//! Where and when a piece of input was seen, as every stage says it: the
+//! direction of a byte, the capture time, the Wireshark frame it came from
+//! ([`FrameRef`]), and the [`Position`] that is either that frame or, for a
+//! browser HAR file, an entry and message index.
 //!
-//! Takes nothing from the capture itself; gives plain `Copy` values with a
-//! stable, documented serialisation (`c2s`/`s2c`, RFC 3339 UTC). Never fails:
-//! timestamps out of the representable range saturate.
+//! Takes nothing from the input itself; gives plain `Copy` values with a
+//! stable, documented serialisation (`c2s`/`s2c`, RFC 3339 UTC, `frame` /
+//! `har`). Never fails: timestamps out of the representable range saturate.
 
 use std::fmt;
 
@@ -193,6 +195,82 @@ impl FrameRef {
     pub fn new(frame: u64, ts: Timestamp) -> FrameRef {
         FrameRef { frame, ts }
     }
+
+    /// The frame as a [`Position`].
+    pub fn position(self) -> Position {
+        Position::Frame(self.frame)
+    }
+}
+
+/// Where a piece of input is in its file: a capture frame, or a HAR entry
+/// and message. One input gives one kind, so frames and HAR positions are
+/// never compared with each other (frames sort first).
+///
+/// Serialises as the fields an event carries: `{"frame": 67}` for a
+/// capture, `{"frame": null, "har": {"entry": 12, "message": 340}}` for HAR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Position {
+    /// Wireshark's `frame.number`: 1 for the first packet record of the file.
+    Frame(u64),
+    Har(HarPosition),
+}
+
+/// A place in a HAR file: 0-based indices into `log.entries` and the
+/// entry's `_webSocketMessages`. Orders by entry, then message, the entry's
+/// own request and response (no message) first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct HarPosition {
+    pub entry: u64,
+    /// `None` for the entry's HTTP exchange itself.
+    pub message: Option<u64>,
+}
+
+impl Position {
+    /// The capture frame number, if this is a capture position.
+    pub fn frame(self) -> Option<u64> {
+        match self {
+            Position::Frame(frame) => Some(frame),
+            Position::Har(_) => None,
+        }
+    }
+
+    /// The HAR entry and message, if this is a HAR position.
+    pub fn har(self) -> Option<HarPosition> {
+        match self {
+            Position::Frame(_) => None,
+            Position::Har(har) => Some(har),
+        }
+    }
+}
+
+/// `frame 67`, `e12.m340`, or `e12` for a HAR entry's HTTP exchange.
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Frame(frame) => write!(f, "frame {frame}"),
+            Position::Har(HarPosition {
+                entry,
+                message: None,
+            }) => write!(f, "e{entry}"),
+            Position::Har(HarPosition {
+                entry,
+                message: Some(message),
+            }) => write!(f, "e{entry}.m{message}"),
+        }
+    }
+}
+
+impl Serialize for Position {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let har = self.har();
+        let mut map = s.serialize_map(Some(if har.is_some() { 2 } else { 1 }))?;
+        map.serialize_entry("frame", &self.frame())?;
+        if let Some(har) = har {
+            map.serialize_entry("har", &har)?;
+        }
+        map.end()
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +372,78 @@ mod tests {
         assert_eq!(
             Timestamp::from_nanos_i128(i128::MAX).nanos_since(t),
             i64::MAX
+        );
+    }
+
+    #[test]
+    fn positions_show_as_frames_or_har_places() {
+        let at = FrameRef::new(67, Timestamp::default());
+        assert_eq!(at.position(), Position::Frame(67));
+        assert_eq!(at.position().to_string(), "frame 67");
+        let message = Position::Har(HarPosition {
+            entry: 12,
+            message: Some(340),
+        });
+        assert_eq!(message.to_string(), "e12.m340");
+        let exchange = Position::Har(HarPosition {
+            entry: 12,
+            message: None,
+        });
+        assert_eq!(exchange.to_string(), "e12");
+        assert_eq!(
+            (message.frame(), message.har().map(|h| h.entry)),
+            (None, Some(12))
+        );
+        assert_eq!(
+            (at.position().frame(), at.position().har()),
+            (Some(67), None)
+        );
+    }
+
+    #[test]
+    fn positions_order_by_frame_or_by_entry_then_message() {
+        let har = |entry, message| Position::Har(HarPosition { entry, message });
+        let mut positions = vec![
+            har(2, Some(0)),
+            har(1, Some(5)),
+            har(1, None),
+            har(1, Some(0)),
+            Position::Frame(10),
+            Position::Frame(9),
+        ];
+        positions.sort();
+        assert_eq!(
+            positions,
+            vec![
+                Position::Frame(9),
+                Position::Frame(10),
+                har(1, None),
+                har(1, Some(0)),
+                har(1, Some(5)),
+                har(2, Some(0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn positions_serialise_as_the_event_fields() {
+        let json = |p: Position| serde_json::to_string(&p).unwrap();
+        assert_eq!(json(Position::Frame(67)), r#"{"frame":67}"#);
+        let har = Position::Har(HarPosition {
+            entry: 12,
+            message: Some(340),
+        });
+        assert_eq!(
+            json(har),
+            r#"{"frame":null,"har":{"entry":12,"message":340}}"#
+        );
+        let exchange = Position::Har(HarPosition {
+            entry: 3,
+            message: None,
+        });
+        assert_eq!(
+            json(exchange),
+            r#"{"frame":null,"har":{"entry":3,"message":null}}"#
         );
     }
 

@@ -11,7 +11,7 @@ use crate::tcp::FindingCode;
 impl Assembler {
     pub(super) fn record_overlap(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         overlap: Overlap,
         sink: &mut impl Sink,
@@ -24,10 +24,13 @@ impl Assembler {
         self.stats.conflicting_overlaps += overlap.conflicts;
         if reported < MAX_MISMATCH_FINDINGS {
             sink.push_finding(
-                Finding::new(FindingCode::OverlapMismatch, format!(
+                Finding::new(
+                    FindingCode::OverlapMismatch,
+                    format!(
                         "bytes retransmitted in frame {} differ from the first copy in frame {}; the first copy is kept",
                         at.frame, first.frame
-                    ))
+                    ),
+                )
                 .at(at)
                 .in_stream(cx.stream, Some(cx.dir))
                 .at_offset(offset),
@@ -35,20 +38,33 @@ impl Assembler {
         }
     }
 
+    /// A segment or FIN more than a window away from the receive point,
+    /// ahead or behind: counted and ignored, said once when first met and
+    /// once in total when the direction ends.
     pub(super) fn note_out_of_window(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
+        span: u64,
         sink: &mut impl Sink,
     ) {
         self.stats.out_of_window_segments += 1;
+        self.out_of_window_bytes += span;
         if self.stats.out_of_window_segments == 1 {
+            let side = if seq.diff(self.next_seq) >= 0 {
+                "ahead of"
+            } else {
+                "behind"
+            };
             sink.push_finding(
-                Finding::new(FindingCode::OutOfWindow, format!(
-                        "segment at sequence number {seq} is more than 2^30 bytes ahead of the next expected byte ({}); ignored",
+                Finding::new(
+                    FindingCode::OutOfWindow,
+                    format!(
+                        "segment at sequence number {seq} is more than 2^30 bytes (the largest TCP window) {side} the next expected byte ({}): neither new data nor a retransmission, so it is ignored (a receiver would drop it too); the sequence numbers may have been rewritten or the capture mixes two connections",
                         self.next_seq
-                    ))
+                    ),
+                )
                 .at(at)
                 .in_stream(cx.stream, Some(cx.dir))
                 .at_offset(self.next_off),
@@ -56,9 +72,36 @@ impl Assembler {
         }
     }
 
+    /// At the end of the direction: how much was ignored as out of window,
+    /// when more than the first segment was.
+    pub(super) fn note_out_of_window_total(
+        &mut self,
+        cx: StreamDir,
+        at: FrameRef,
+        sink: &mut impl Sink,
+    ) {
+        let segments = self.stats.out_of_window_segments;
+        if segments < 2 || self.noted_out_of_window_total {
+            return;
+        }
+        self.noted_out_of_window_total = true;
+        sink.push_finding(
+            Finding::new(
+                FindingCode::OutOfWindow,
+                format!(
+                    "{segments} segments ({} bytes) in all were more than 2^30 bytes from the next expected byte ({}) and ignored; the stream after them is not analysed",
+                    self.out_of_window_bytes, self.next_seq
+                ),
+            )
+            .at(at)
+            .in_stream(cx.stream, Some(cx.dir))
+            .at_offset(self.next_off),
+        );
+    }
+
     pub(super) fn note_after_fin(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         fin_off: u64,
         bytes: u64,
@@ -68,9 +111,12 @@ impl Assembler {
         if !self.noted_after_fin {
             self.noted_after_fin = true;
             sink.push_finding(
-                Finding::new(FindingCode::DataAfterFin, format!(
+                Finding::new(
+                    FindingCode::DataAfterFin,
+                    format!(
                         "{bytes} bytes sent after this direction's FIN at offset {fin_off}; they are not part of the stream"
-                    ))
+                    ),
+                )
                 .at(at)
                 .in_stream(cx.stream, Some(cx.dir))
                 .at_offset(fin_off),
@@ -81,7 +127,7 @@ impl Assembler {
     /// Payload after the FIN was delivered, or after a RST.
     pub(super) fn on_late_data(
         &mut self,
-        cx: Ctx,
+        cx: StreamDir,
         at: FrameRef,
         seq: Seq,
         captured: u64,

@@ -1,28 +1,31 @@
-//! The sinks between stages: each adapter receives one stage's events,
+//! The sinks between stages: each receives one stage's events,
 //! turns them into report events (located in the connection and XMPP
-//! session) and feeds the stage above where there is one. Matching a
-//! Finesse Update to the REST request that caused it (by `requestId`) spans
-//! connections, so its finding lives here: `finesse.slow_update` (warn).
+//! session) and feeds the stage above where there is one (XMPP stanzas and
+//! REST exchanges go on to the capture-wide Finesse stage).
 //!
-//! Takes stage events; gives report events to the [`Context`]. Never decides
+//! Takes stage events; gives report events to the [`Wiring`]. Never decides
 //! protocols (that is `upper`'s) and never keeps payload beyond one call.
 
-use crate::common::{Dir, FrameRef};
 use crate::finding::{Finding, Findings};
+use crate::finesse;
 use crate::http;
-use crate::pipeline::context::Context;
-use crate::pipeline::convert;
-use crate::pipeline::Depth;
+use crate::pipeline::context::Wiring;
+use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
+use crate::report::from_stages as convert;
 use crate::xmpp;
 
-/// Receives the XMPP stage's stanzas, Finesse updates and STARTTLS switches.
+/// Receives the XMPP stage's stanzas, pubsub items and STARTTLS switches,
+/// and gives stanzas and items to the Finesse stage.
 /// Events are buffered so a caller can put them after the message that
 /// carried them; `flush` emits them.
 pub(crate) struct XmppOut<'c, 's> {
-    pub ctx: &'c mut Context<'s>,
+    pub ctx: &'c mut Wiring<'s>,
     pub stream: u64,
     pub session: Option<u32>,
+    /// The connection the XMPP session is filed under (for BOSH, its first
+    /// one; otherwise `stream`).
+    pub session_stream: u64,
     pub events: Vec<Event>,
     /// Directions the XMPP stage handed to TLS (STARTTLS) during this call.
     pub handovers: Vec<xmpp::TlsHandover>,
@@ -32,14 +35,14 @@ pub(crate) struct XmppOut<'c, 's> {
 }
 
 impl<'c, 's> XmppOut<'c, 's> {
-    pub fn new(ctx: &'c mut Context<'s>, stream: u64, session: Option<u32>) -> Self {
+    pub fn new(ctx: &'c mut Wiring<'s>, stream: u64, session: Option<u32>) -> Self {
         Self::with_buffer(ctx, stream, session, Vec::new())
     }
 
     /// Like [`XmppOut::new`], gathering events in `events` (an empty buffer
     /// kept from an earlier call: one per message adds up).
     pub fn with_buffer(
-        ctx: &'c mut Context<'s>,
+        ctx: &'c mut Wiring<'s>,
         stream: u64,
         session: Option<u32>,
         events: Vec<Event>,
@@ -49,6 +52,7 @@ impl<'c, 's> XmppOut<'c, 's> {
             ctx,
             stream,
             session,
+            session_stream: stream,
             events,
             handovers: Vec::new(),
             keep_raw,
@@ -96,26 +100,17 @@ impl xmpp::Sink for XmppOut<'_, '_> {
         let mut event = convert::stanza(self.stream, stanza, self.keep_raw);
         event.session = self.session;
         self.events.push(event);
+        let at = self.stanza_at(stanza);
+        let mut out = FinesseOut::default();
+        self.ctx.wide.finesse.on_stanza(&at, stanza, &mut out);
+        self.take_finesse(stanza, out);
     }
 
-    fn on_finesse(&mut self, stanza: &xmpp::Stanza<'_>, update: crate::finesse::Update) {
-        let rest = self
-            .ctx
-            .match_rest(update.request_id.as_deref(), stanza.first);
-        let slow = rest
-            .as_ref()
-            .filter(|r| r.ms_before_update > SLOW_UPDATE_MS)
-            .map(|r| slow_update(r, update.request_id.as_deref().unwrap_or_default()));
-        let mut event = convert::finesse(self.stream, stanza, update, rest);
-        event.session = self.session;
-        self.events.push(event);
-        if let Some(finding) = slow {
-            self.push_finding(
-                finding
-                    .at(stanza.first)
-                    .in_stream(self.stream, Some(stanza.dir)),
-            );
-        }
+    fn on_pubsub_items(&mut self, stanza: &xmpp::Stanza<'_>, items: &[xmpp::PubsubItem<'_>]) {
+        let at = self.stanza_at(stanza);
+        let mut out = FinesseOut::default();
+        self.ctx.wide.finesse.on_pubsub_items(&at, items, &mut out);
+        self.take_finesse(stanza, out);
     }
 
     fn on_tls_handover(&mut self, handover: &xmpp::TlsHandover) {
@@ -126,30 +121,73 @@ impl xmpp::Sink for XmppOut<'_, '_> {
     }
 }
 
-/// From a REST request to the Update that echoes its `requestId`, beyond
-/// which the desktop has shown the old state for too long (DOMAIN.md: a
-/// Cisco TAC case shows 14.7 s). Finesse answers `202` at once and does the
-/// work asynchronously; a healthy server sends the Update well under a second later.
-const SLOW_UPDATE_MS: f64 = 5_000.0;
+impl XmppOut<'_, '_> {
+    fn stanza_at(&self, stanza: &xmpp::Stanza<'_>) -> finesse::StanzaAt {
+        finesse::StanzaAt {
+            session: self.session,
+            stream: self.stream,
+            session_stream: self.session_stream,
+            dir: stanza.dir,
+            first: stanza.first,
+            last: stanza.last,
+        }
+    }
 
-fn slow_update(rest: &crate::report::event::RestRequest, request_id: &str) -> Finding {
-    Finding::from_code_str(
-        crate::finding::Level::Warn,
-        crate::finding::Layer::Finesse,
-        "finesse.slow_update",
-        format!(
-            "the Update for {} {} (frame {}, requestId {request_id}) came {} after the request: the desktop showed the old state until then",
-            rest.method,
-            rest.path,
-            rest.frame,
-            crate::report::text::duration_nanos((rest.ms_before_update * 1e6) as i64)
-        ),
-    )
+    /// The Finesse stage's output about `stanza`, as report events in the
+    /// order it was given.
+    fn take_finesse(&mut self, stanza: &xmpp::Stanza<'_>, out: FinesseOut) {
+        for item in out.items {
+            match item {
+                FinesseItem::Update(update, rest) => {
+                    let rest = rest.map(|r| crate::report::event::RestRequest {
+                        frame: r.frame,
+                        stream: r.stream,
+                        method: r.method,
+                        path: r.path,
+                        ms_before_update: r.ms_before_update,
+                    });
+                    let mut event = convert::finesse(self.stream, stanza, *update, rest);
+                    event.session = self.session;
+                    self.events.push(event);
+                }
+                FinesseItem::Finding(finding) => self.push_finding(finding),
+            }
+        }
+    }
+}
+
+/// What the Finesse stage gave during one call, in order (the stage is
+/// part of the context, so it cannot write into the context directly).
+#[derive(Default)]
+struct FinesseOut {
+    items: Vec<FinesseItem>,
+}
+
+enum FinesseItem {
+    Update(Box<finesse::Update>, Option<finesse::RestMatch>),
+    Finding(Finding),
+}
+
+impl Findings for FinesseOut {
+    fn push_finding(&mut self, finding: Finding) {
+        self.items.push(FinesseItem::Finding(finding));
+    }
+}
+
+impl finesse::Sink for FinesseOut {
+    fn on_update(
+        &mut self,
+        _: &finesse::StanzaAt,
+        update: finesse::Update,
+        rest: Option<finesse::RestMatch>,
+    ) {
+        self.items.push(FinesseItem::Update(Box::new(update), rest));
+    }
 }
 
 /// Receives the HTTP stage's exchanges, upgrades and BOSH bodies.
 pub(crate) struct HttpOut<'c, 's> {
-    pub ctx: &'c mut Context<'s>,
+    pub ctx: &'c mut Wiring<'s>,
     pub stream: u64,
     pub upgrade: Option<http::Upgrade>,
     pub exchanges: u64,
@@ -157,7 +195,7 @@ pub(crate) struct HttpOut<'c, 's> {
 }
 
 impl<'c, 's> HttpOut<'c, 's> {
-    pub fn new(ctx: &'c mut Context<'s>, stream: u64) -> Self {
+    pub fn new(ctx: &'c mut Wiring<'s>, stream: u64) -> Self {
         HttpOut {
             ctx,
             stream,
@@ -177,24 +215,27 @@ impl Findings for HttpOut<'_, '_> {
 impl http::Sink for HttpOut<'_, '_> {
     fn on_exchange(&mut self, exchange: &http::Exchange) {
         self.exchanges += 1;
-        if let Some(r) = &exchange.request {
-            if let Some(id) = r.headers.request_id.as_deref() {
-                self.ctx
-                    .remember_rest(id, r.first, self.stream, &r.method, &r.path);
-            }
-        }
         self.ctx.emit(convert::exchange(exchange));
-        if let (Some(q), Some(r)) = (&exchange.request, &exchange.response) {
-            let call = crate::finesse::RestCall {
+        let rest = finesse::RestExchange {
+            stream: self.stream,
+            request: exchange.request.as_ref().map(|q| finesse::RestRequest {
+                at: q.first,
                 method: &q.method,
                 path: &q.path,
+                request_id: q.headers.request_id.as_deref(),
+            }),
+            response: exchange.response.as_ref().map(|r| finesse::RestResponse {
+                at: r.first,
                 status: r.status,
                 reason: &r.reason,
                 body: r.body.text.as_deref(),
-            };
-            if let Some(f) = crate::finesse::rest_failure(&call, &self.ctx.limits) {
-                let dir = Some(Dir::ServerToClient);
-                self.push_finding(f.at(r.first).in_stream(self.stream, dir));
+            }),
+        };
+        let mut out = FinesseOut::default();
+        self.ctx.wide.finesse.on_rest_exchange(&rest, &mut out);
+        for item in out.items {
+            if let FinesseItem::Finding(finding) = item {
+                self.push_finding(finding);
             }
         }
     }
@@ -216,7 +257,7 @@ impl http::Sink for HttpOut<'_, '_> {
 
 /// Locates findings in one connection before handing them to the context.
 pub(crate) struct StreamFindings<'c, 's> {
-    pub ctx: &'c mut Context<'s>,
+    pub ctx: &'c mut Wiring<'s>,
     pub stream: u64,
     pub session: Option<u32>,
 }
@@ -241,7 +282,7 @@ pub(crate) struct XmppOverWs {
 /// Receives the WebSocket stage's messages and control frames; text
 /// messages of an XMPP connection go on to the XMPP stage.
 pub(crate) struct WsOut<'a, 'c, 's> {
-    pub ctx: &'c mut Context<'s>,
+    pub ctx: &'c mut Wiring<'s>,
     pub stream: u64,
     pub xmpp: &'a mut Option<Box<XmppOverWs>>,
     /// The handshake negotiated the `xmpp` subprotocol.
@@ -255,17 +296,13 @@ impl WsOut<'_, '_, '_> {
 
     /// Starts the XMPP session at the first message that needs it.
     fn start_xmpp_if_needed(&mut self, text: &str) {
-        if self.xmpp.is_none() && (self.wants_xmpp || looks_like_xmpp(text)) {
-            let mut session = xmpp::Session::new(
-                self.stream,
-                xmpp::Transport::WebSocket,
-                &self.ctx.limits,
-                self.ctx.show_secrets,
-            );
-            if self.ctx.depth != Depth::Finesse {
-                session.skip_notifications();
-            }
-            let id = self.ctx.new_session();
+        if self.xmpp.is_some() {
+            return;
+        }
+        if self.wants_xmpp || xmpp::looks_like_ws_message(text) {
+            let (id, session) = self
+                .ctx
+                .start_xmpp_session(self.stream, xmpp::Transport::WebSocket);
             *self.xmpp = Some(Box::new(XmppOverWs {
                 session,
                 id,
@@ -273,24 +310,6 @@ impl WsOut<'_, '_, '_> {
             }));
         }
     }
-}
-
-/// Text that starts like an RFC 7395 (or legacy) XMPP element.
-fn looks_like_xmpp(text: &str) -> bool {
-    const STARTS: [&str; 9] = [
-        "<open",
-        "<close",
-        "<stream:",
-        "<?xml",
-        "<iq",
-        "<presence",
-        "<message",
-        "<auth",
-        "<success",
-    ];
-    let t = text.trim_start();
-    STARTS.iter().any(|s| t.starts_with(s))
-        || (t.starts_with('<') && t.contains("urn:ietf:params:xml:ns:xmpp"))
 }
 
 impl Findings for WsOut<'_, '_, '_> {
@@ -320,7 +339,7 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
         let buffer = std::mem::take(&mut over.events);
         let mut out = XmppOut::with_buffer(self.ctx, stream, Some(over.id), buffer);
         over.session
-            .on_text_spanning(m.dir, m.frame, m.last_frame, text, &mut out);
+            .on_ws_message(m.dir, m.frame, m.last_frame, text, &mut out);
         let shown = if !out.ctx.xmpp_message_text {
             // The stanza events say what the message held; its text only with --raw or `ws`.
             None

@@ -1,31 +1,27 @@
-//! The application side of one TCP connection: decides by content what the
-//! (decrypted) bytes are — HTTP, WebSocket, XMPP, TLS to be handed down, or
-//! something xmppcap does not decode — and feeds the matching stages,
-//! switching at the exact byte where the protocol changes (HTTP 101 to
-//! WebSocket, XMPP STARTTLS to TLS, a CONNECT tunnel).
+//! The application stage of one TCP connection: asks the stages' probes
+//! (`tls::detect`, `http::detect`, `xmpp::detect`, `ws::probe`) what the
+//! (decrypted) bytes are, feeds the stage that claims them, and switches at
+//! the exact byte a stage asks for (HTTP's 101 to WebSocket or a CONNECT
+//! tunnel, the XMPP stage's STARTTLS handover).
 //!
-//! Takes in-order bytes and gaps per direction, marked as coming through TLS
-//! or not; gives events to the context and, for bytes that turn out to be
-//! TLS, hands them back to the connection (`handover`). Never buffers more
-//! than [`PROBE_LIMIT`] bytes per direction while undecided.
+//! Takes in-order bytes and gaps per direction with the [`Route`] they came
+//! by; gives events to the capture-wide layer and, when bytes turn out to
+//! be TLS, a [`StartTls`] request to the connection. Knows no protocol byte itself,
+//! and never buffers more than [`PROBE_LIMIT`] bytes per direction while
+//! undecided.
 
 use std::mem;
 
-use crate::common::{Dir, FrameRef};
-use crate::finding::{Finding, Layer, Level};
-use crate::pipeline::adapters::{HttpOut, WsOut, XmppOut, XmppOverWs};
-use crate::pipeline::context::Context;
+use crate::finding::Finding;
+use crate::pipeline::context::Wiring;
+use crate::pipeline::route::{Held, Route, StartTls};
+use crate::pipeline::stage_sinks::{HttpOut, WsOut, XmppOut, XmppOverWs};
 use crate::pipeline::Depth;
+use crate::position::{Dir, FrameRef};
 use crate::{http, tls, ws, xmpp};
 
 /// Bytes buffered per direction before an undecided protocol is called unknown.
 pub(crate) const PROBE_LIMIT: usize = 16 << 10;
-
-/// Bytes or a gap, waiting for a decision (or for the TLS stage).
-pub(crate) enum Pending {
-    Data(Dir, FrameRef, Vec<u8>),
-    Gap(Dir, FrameRef, u64),
-}
 
 enum App {
     Undecided,
@@ -45,6 +41,38 @@ struct WsApp {
 struct XmppTcp {
     framer: xmpp::StreamFramer,
     id: u32,
+    /// Where the XMPP stream began: on plain TCP, TLS plaintext comes after
+    /// STARTTLS; inside TLS (direct TLS, port 5223), it is the stream itself.
+    started_on: Route,
+}
+
+impl XmppTcp {
+    /// Feeds the framer `dir`'s bytes. Gives the request when the framer
+    /// hands directions to TLS (STARTTLS), and how many bytes past a
+    /// STARTTLS inside TLS were left undecoded (nested TLS is not decoded).
+    fn on_data(
+        &mut self,
+        out: &mut XmppOut,
+        dir: Dir,
+        at: FrameRef,
+        bytes: &[u8],
+        route: Route,
+    ) -> (Option<StartTls>, u64) {
+        if route == Route::Tls && self.started_on == Route::Plain {
+            self.framer.on_tls_data(dir, at, bytes, out);
+            return (None, 0);
+        }
+        let taken = self.framer.on_data(dir, at, bytes, out);
+        let rest = bytes.get(taken..).unwrap_or_default();
+        let dirs: Vec<Dir> = out.handovers.drain(..).map(|h| h.dir).collect();
+        if route == Route::Tls {
+            (None, rest.len() as u64)
+        } else if !dirs.is_empty() || !rest.is_empty() {
+            (Some(starttls_request(dirs, dir, at, rest)), 0)
+        } else {
+            (None, 0)
+        }
+    }
 }
 
 /// What the first bytes of a direction look like.
@@ -58,18 +86,13 @@ enum Guess {
     NeedMore,
 }
 
-pub(crate) struct Upper {
+pub(crate) struct AppStage {
     stream: u64,
     ports: ws::Ports,
     app: App,
-    pending: Vec<Pending>,
+    pending: Vec<Held>,
     /// The first bytes of each direction (up to [`PROBE_LIMIT`]) while undecided.
     probe: [Vec<u8>; 2],
-    /// Items for the TLS stage: bytes found to be TLS, or after STARTTLS.
-    pub handover: Vec<Pending>,
-    handover_dirs: [bool; 2],
-    /// Directions the XMPP framer switched to TLS (STARTTLS).
-    framer_tls: [bool; 2],
     tcp_ended: bool,
     /// Protocol layers found, outermost first (TLS is added by the connection).
     pub layers: Vec<&'static str>,
@@ -85,22 +108,19 @@ pub(crate) struct FinishedSession {
     pub websocket: Option<String>,
 }
 
-impl Upper {
-    /// XMPP on TCP switched to TLS with STARTTLS (in either direction).
-    pub fn started_tls(&self) -> bool {
-        self.framer_tls.contains(&true)
+impl AppStage {
+    /// The stage is XMPP that began on plain TCP (so a TLS route means STARTTLS).
+    pub fn carries_plain_xmpp(&self) -> bool {
+        matches!(&self.app, App::Xmpp(x) if x.started_on == Route::Plain)
     }
 
-    pub fn new(stream: u64, ports: ws::Ports) -> Upper {
-        Upper {
+    pub fn new(stream: u64, ports: ws::Ports) -> AppStage {
+        AppStage {
             stream,
             ports,
             app: App::Undecided,
             pending: Vec::new(),
             probe: [Vec::new(), Vec::new()],
-            handover: Vec::new(),
-            handover_dirs: [false; 2],
-            framer_tls: [false; 2],
             tcp_ended: false,
             layers: Vec::new(),
             unparsed: [0; 2],
@@ -118,29 +138,27 @@ impl Upper {
         }
     }
 
-    /// In-order bytes of one direction; `via_tls`: they were decrypted.
+    /// In-order bytes of one direction, come by `route`. Gives a request
+    /// when they (or bytes held before them) turn out to be TLS; only bytes
+    /// on the plain route can: TLS inside TLS is not decoded.
     pub fn on_data(
         &mut self,
-        ctx: &mut Context,
+        ctx: &mut Wiring,
         dir: Dir,
         at: FrameRef,
         bytes: &[u8],
-        via_tls: bool,
-    ) {
+        route: Route,
+    ) -> Option<StartTls> {
         if bytes.is_empty() {
-            return;
-        }
-        if self.handover_dirs[dir.index()] && !via_tls {
-            self.handover.push(Pending::Data(dir, at, bytes.to_vec()));
-            return;
+            return None;
         }
         match &mut self.app {
             App::Undecided => {
-                self.pending.push(Pending::Data(dir, at, bytes.to_vec()));
+                self.pending.push(Held::Data(dir, at, bytes.to_vec()));
                 let probe = &mut self.probe[dir.index()];
                 let room = PROBE_LIMIT.saturating_sub(probe.len());
                 probe.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
-                self.decide(ctx, via_tls, false);
+                return self.decide(ctx, route, false);
             }
             App::Http(h) => {
                 let mut out = HttpOut::new(ctx, self.stream);
@@ -153,7 +171,7 @@ impl Upper {
                 }
                 if let Some(up) = upgrade {
                     let rest = bytes.get(taken..).unwrap_or_default();
-                    self.switch_after_upgrade(ctx, up, dir, at, rest, via_tls);
+                    return self.switch_after_upgrade(ctx, up, dir, at, rest, route);
                 }
             }
             App::WebSocket(w) => {
@@ -167,38 +185,22 @@ impl Upper {
             }
             App::Xmpp(x) => {
                 let mut out = XmppOut::new(ctx, self.stream, Some(x.id));
-                if via_tls && self.framer_tls[dir.index()] {
-                    x.framer.on_tls_data(dir, at, bytes, &mut out);
-                } else {
-                    let taken = x.framer.on_data(dir, at, bytes, &mut out);
-                    for h in mem::take(&mut out.handovers) {
-                        self.framer_tls[h.dir.index()] = true;
-                        self.handover_dirs[h.dir.index()] = true;
-                    }
-                    if taken < bytes.len() {
-                        self.handover.push(Pending::Data(
-                            dir,
-                            at,
-                            bytes.get(taken..).unwrap_or_default().to_vec(),
-                        ));
-                    }
-                }
+                let (start_tls, not_decoded) = x.on_data(&mut out, dir, at, bytes, route);
                 out.flush();
+                self.unparsed[dir.index()] += not_decoded;
+                return start_tls;
             }
             App::Opaque => self.unparsed[dir.index()] += bytes.len() as u64,
         }
+        None
     }
 
     /// `len` bytes of one direction are missing (capture loss, or TLS records
     /// that could not be decrypted).
-    pub fn on_gap(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, len: u64, via_tls: bool) {
-        if self.handover_dirs[dir.index()] && !via_tls {
-            self.handover.push(Pending::Gap(dir, at, len));
-            return;
-        }
+    pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
         let stream = self.stream;
         match &mut self.app {
-            App::Undecided => self.pending.push(Pending::Gap(dir, at, len)),
+            App::Undecided => self.pending.push(Held::Gap(dir, at, len)),
             App::Http(h) => h.on_gap(dir, at, len, &mut HttpOut::new(ctx, stream)),
             App::WebSocket(w) => {
                 let mut out = WsOut {
@@ -219,7 +221,7 @@ impl Upper {
     }
 
     /// A FIN or RST from the side sending `dir`.
-    pub fn on_tcp_end(&mut self, ctx: &mut Context, dir: Dir, at: FrameRef, rst: bool) {
+    pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
         let stream = self.stream;
         let first_end = !mem::replace(&mut self.tcp_ended, true);
         match &mut self.app {
@@ -247,10 +249,12 @@ impl Upper {
     }
 
     /// The connection is over: flush every stage. Gives the XMPP session it carried.
-    pub fn finish(&mut self, ctx: &mut Context, via_tls: bool) -> Option<FinishedSession> {
-        let has_data = self.pending.iter().any(|p| matches!(p, Pending::Data(..)));
+    pub fn finish(&mut self, ctx: &mut Wiring, route: Route) -> Option<FinishedSession> {
+        let has_data = self.pending.iter().any(|p| matches!(p, Held::Data(..)));
         if matches!(self.app, App::Undecided) && has_data {
-            self.decide(ctx, via_tls, true);
+            // The TLS stage has finished: bytes found to be TLS only now are
+            // past decrypting.
+            let _too_late = self.decide(ctx, route, true);
         }
         let stream = self.stream;
         match mem::replace(&mut self.app, App::Opaque) {
@@ -274,7 +278,7 @@ impl Upper {
                 };
                 w.ws.finish(&mut out);
                 let summary = w.ws.summary();
-                let websocket = websocket_detail(&summary);
+                let websocket = crate::report::from_stages::websocket_detail(&summary);
                 self.ws_summary = Some(summary);
                 let mut over = w.xmpp.take()?;
                 let mut out = XmppOut::new(ctx, stream, Some(over.id));
@@ -290,6 +294,9 @@ impl Upper {
                 let mut out = XmppOut::new(ctx, stream, Some(x.id));
                 x.framer.finish(&mut out);
                 out.flush();
+                for dir in Dir::BOTH {
+                    self.unparsed[dir.index()] += x.framer.unparsed(dir);
+                }
                 Some(FinishedSession {
                     id: x.id,
                     summary: x.framer.summary().clone(),
@@ -300,16 +307,17 @@ impl Upper {
     }
 
     /// Chooses the protocol from the pending bytes, then replays them.
-    fn decide(&mut self, ctx: &mut Context, via_tls: bool, at_end: bool) {
-        let guess = self.guess(ctx, via_tls, at_end);
+    fn decide(&mut self, ctx: &mut Wiring, route: Route, at_end: bool) -> Option<StartTls> {
+        let guess = self.guess(ctx, route == Route::Tls, at_end);
         let app = match guess {
-            Guess::NeedMore => return,
+            Guess::NeedMore => return None,
             Guess::Tls => {
                 // Everything so far, and everything after, belongs to TLS.
-                self.handover_dirs = [true, true];
-                self.handover.append(&mut self.pending);
                 self.probe = [Vec::new(), Vec::new()];
-                return;
+                return Some(StartTls {
+                    dirs: Dir::BOTH.to_vec(),
+                    replay: mem::take(&mut self.pending),
+                });
             }
             Guess::Http => App::Http(Box::new(http::Connection::new(
                 self.stream,
@@ -317,14 +325,12 @@ impl Upper {
                 ctx.show_secrets,
             ))),
             Guess::Xmpp => {
-                let mut framer =
-                    xmpp::StreamFramer::new(self.stream, &ctx.limits, ctx.show_secrets);
-                if ctx.depth != Depth::Finesse {
-                    framer.skip_notifications();
-                }
+                let (id, session) = ctx.start_xmpp_session(self.stream, xmpp::Transport::Tcp);
+                let framer = xmpp::StreamFramer::over(session);
                 App::Xmpp(Box::new(XmppTcp {
                     framer,
-                    id: ctx.new_session(),
+                    id,
+                    started_on: route,
                 }))
             }
             // `http` and `tls` stop here: the bytes are counted as unparsed, without a finding.
@@ -346,31 +352,58 @@ impl Upper {
         self.layers.push(layer_name(guess));
         self.app = app;
         self.probe = [Vec::new(), Vec::new()];
-        for item in mem::take(&mut self.pending) {
-            match item {
-                Pending::Data(dir, at, bytes) => self.on_data(ctx, dir, at, &bytes, via_tls),
-                Pending::Gap(dir, at, len) => self.on_gap(ctx, dir, at, len, via_tls),
+        let held = mem::take(&mut self.pending);
+        self.replay(ctx, held, route)
+    }
+
+    /// Feeds held items in order; once a direction switches to TLS, its
+    /// later items join the request instead.
+    fn replay(&mut self, ctx: &mut Wiring, items: Vec<Held>, route: Route) -> Option<StartTls> {
+        let mut start_tls: Option<StartTls> = None;
+        for item in items {
+            if let Some(request) = start_tls.as_mut().filter(|r| r.switches(item.dir())) {
+                request.replay.push(item);
+                continue;
             }
+            let more = match item {
+                Held::Data(dir, at, bytes) => self.on_data(ctx, dir, at, &bytes, route),
+                Held::Gap(dir, at, len) => {
+                    self.on_gap(ctx, dir, at, len);
+                    None
+                }
+            };
+            StartTls::merge(&mut start_tls, more);
         }
+        start_tls
     }
 
     /// What the pending bytes look like: the first direction to give a
     /// definite answer wins; a direction without bytes yet waits.
-    fn guess(&self, ctx: &Context, via_tls: bool, at_end: bool) -> Guess {
-        let mut unknown = [false; 2];
+    fn guess(&self, ctx: &Wiring, via_tls: bool, at_end: bool) -> Guess {
         let [c2s, s2c] = &self.probe;
         let max_frame = ctx.limits.max_ws_resync_frame as u64;
         let websocket = ws::probe([c2s, s2c], Some(self.ports), max_frame, at_end);
+        let answer = |dir: Dir| classify(&self.probe[dir.index()], dir, via_tls, websocket);
+        let full = self.probe.iter().any(|p| p.len() >= PROBE_LIMIT);
+        if answer(Dir::ClientToServer) == Guess::Tls {
+            // A TLS client may have reached a server that speaks plain XMPP
+            // (the XMPP stage names that): the server's first bytes tell.
+            return match answer(Dir::ServerToClient) {
+                Guess::Xmpp => Guess::Xmpp,
+                Guess::NeedMore if !at_end && !full => Guess::NeedMore,
+                _ => Guess::Tls,
+            };
+        }
+        let mut unknown = [false; 2];
         for dir in Dir::BOTH {
             let bytes = &self.probe[dir.index()];
             let full = bytes.len() >= PROBE_LIMIT;
-            match classify(bytes, dir, via_tls, websocket) {
+            match answer(dir) {
                 Guess::NeedMore => unknown[dir.index()] = full || (at_end && !bytes.is_empty()),
                 Guess::Unknown => unknown[dir.index()] = true,
                 definite => return definite,
             }
         }
-        let full = self.probe.iter().any(|p| p.len() >= PROBE_LIMIT);
         // Both sides unknown, one side past the probe limit (never buffer
         // more), or the end: the protocol is not one xmppcap decodes.
         if unknown == [true, true] || full || at_end {
@@ -380,15 +413,13 @@ impl Upper {
         }
     }
 
-    fn report_unknown(&self, ctx: &mut Context) {
+    fn report_unknown(&self, ctx: &mut Wiring) {
         let first = self.pending.iter().find_map(|p| match p {
-            Pending::Data(_, at, _) => Some(*at),
-            Pending::Gap(..) => None,
+            Held::Data(_, at, _) => Some(*at),
+            Held::Gap(..) => None,
         });
-        let mut f = Finding::from_code_str(
-            Level::Info,
-            Layer::Tcp,
-            "stream.not_decoded",
+        let mut f = Finding::new(
+            crate::tcp::FindingCode::StreamNotDecoded,
             format!(
                 "connection {} carries something other than TLS, HTTP, WebSocket or XMPP: its bytes are counted as unparsed",
                 self.stream
@@ -403,13 +434,13 @@ impl Upper {
     /// After an HTTP upgrade: WebSocket framing, an opaque protocol, or a tunnel.
     fn switch_after_upgrade(
         &mut self,
-        ctx: &mut Context,
+        ctx: &mut Wiring,
         up: http::Upgrade,
         dir: Dir,
         at: FrameRef,
         rest: &[u8],
-        via_tls: bool,
-    ) {
+        route: Route,
+    ) -> Option<StartTls> {
         match &up.protocol {
             http::Protocol::Websocket if ctx.depth == Depth::Http => {
                 self.app = App::Opaque;
@@ -445,23 +476,42 @@ impl Upper {
             http::Protocol::Other(_) => self.app = App::Opaque,
             http::Protocol::Tunnel => self.app = App::Undecided,
         }
-        for held in up.client_held {
-            if held.gap_before > 0 {
-                self.on_gap(ctx, Dir::ClientToServer, held.at, held.gap_before, via_tls);
-            }
-            self.on_data(ctx, Dir::ClientToServer, held.at, &held.bytes, via_tls);
-        }
-        if up.client_dropped > 0 {
-            self.on_gap(
-                ctx,
-                Dir::ClientToServer,
-                up.client_at,
-                up.client_dropped,
-                via_tls,
-            );
-        }
-        self.on_data(ctx, dir, at, rest, via_tls);
+        self.replay(ctx, past_upgrade(up, dir, at, rest), route)
     }
+}
+
+/// The client's bytes the HTTP stage held past an upgrade, then the rest of
+/// the bytes that carried its answer: in arrival order, for the new stage.
+fn past_upgrade(up: http::Upgrade, dir: Dir, at: FrameRef, rest: &[u8]) -> Vec<Held> {
+    let mut items = Vec::new();
+    for held in up.client_held {
+        if held.gap_before > 0 {
+            items.push(Held::Gap(Dir::ClientToServer, held.at, held.gap_before));
+        }
+        items.push(Held::Data(Dir::ClientToServer, held.at, held.bytes));
+    }
+    if up.client_dropped > 0 {
+        items.push(Held::Gap(
+            Dir::ClientToServer,
+            up.client_at,
+            up.client_dropped,
+        ));
+    }
+    items.push(Held::Data(dir, at, rest.to_vec()));
+    items
+}
+
+/// The XMPP stage handed `dirs` to TLS (STARTTLS) while fed `dir`'s bytes,
+/// of which `rest` were past the switch.
+fn starttls_request(mut dirs: Vec<Dir>, dir: Dir, at: FrameRef, rest: &[u8]) -> StartTls {
+    let mut replay = Vec::new();
+    if !rest.is_empty() {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+        replay.push(Held::Data(dir, at, rest.to_vec()));
+    }
+    StartTls { dirs, replay }
 }
 
 /// One direction's first bytes: what protocol they start (`websocket`: what
@@ -483,16 +533,10 @@ fn classify(bytes: &[u8], dir: Dir, via_tls: bool, websocket: ws::Probe) -> Gues
         http::Probe::NeedMore => maybe = true,
         http::Probe::NotHttp => {}
     }
-    let text = bytes
-        .iter()
-        .position(|b| !b" \t\r\n".contains(b))
-        .and_then(|i| bytes.get(i..));
-    match text {
-        Some([b'<', next, ..]) if next.is_ascii_alphabetic() || b"?!/".contains(next) => {
-            return Guess::Xmpp
-        }
-        Some([b'<']) | None => maybe = true,
-        _ => {}
+    match xmpp::detect(bytes) {
+        xmpp::Probe::Xmpp => return Guess::Xmpp,
+        xmpp::Probe::NeedMore => maybe = true,
+        xmpp::Probe::NotXmpp => {}
     }
     match websocket {
         ws::Probe::WebSocket => return Guess::WebSocket,
@@ -514,18 +558,6 @@ fn layer_name(guess: Guess) -> &'static str {
         Guess::WebSocket => "websocket",
         Guess::Unknown | Guess::NeedMore => "unknown",
     }
-}
-
-/// The WebSocket part of a session's transport, in words.
-fn websocket_detail(summary: &ws::Summary) -> String {
-    let mut parts = Vec::new();
-    if summary.midstream {
-        parts.push("handshake not captured".to_owned());
-    }
-    parts.push(crate::pipeline::convert::describe_ws_closed(
-        &summary.closed,
-    ));
-    parts.join(", ")
 }
 
 #[cfg(test)]

@@ -1,0 +1,421 @@
+//! One TCP connection through every stage above TCP: each direction's
+//! bytes follow its [`Route`], straight to the application stage
+//! ([`AppStage`]) or through TLS first, and the route changes only when the
+//! application stage asks ([`StartTls`]: TLS from the first byte, STARTTLS,
+//! TLS in a CONNECT tunnel).
+//!
+//! Takes the TCP stage's data, gaps and ends for one stream; gives report
+//! events and, when the connection is done, its [`ConnectionReport`] (and
+//! the XMPP session it carried). Every byte is accounted for: decoded, lost
+//! in the capture, undecryptable, or unparsed.
+
+use std::net::SocketAddr;
+
+use crate::finding::{Finding, Findings};
+use crate::pipeline::app_stage::{AppStage, FinishedSession};
+use crate::pipeline::context::Wiring;
+use crate::pipeline::route::{Held, Route, StartTls};
+use crate::position::{Dir, FrameRef};
+use crate::report::from_stages;
+use crate::report::model::{ByteAccounts, ConnectionReport, SessionReport};
+use crate::tcp::StreamStats;
+use crate::tls::{self, KeyLog};
+
+pub(crate) struct ConnectionStack {
+    pub stream: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    tls: Option<Box<tls::Session>>,
+    /// Where each direction's TCP bytes go (indexed by [`Dir::index`]).
+    routes: [Route; 2],
+    app: AppStage,
+    bytes: ByteAccounts,
+}
+
+impl ConnectionStack {
+    pub fn new(stream: u64, client: SocketAddr, server: SocketAddr) -> ConnectionStack {
+        ConnectionStack {
+            stream,
+            client,
+            server,
+            tls: None,
+            routes: [Route::Plain; 2],
+            app: AppStage::new(
+                stream,
+                crate::ws::Ports {
+                    client: client.port(),
+                    server: server.port(),
+                },
+            ),
+            bytes: ByteAccounts::default(),
+        }
+    }
+
+    pub fn on_data(
+        &mut self,
+        ctx: &mut Wiring,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        bytes: &[u8],
+    ) {
+        self.bytes.dir_mut(dir).tcp += bytes.len() as u64;
+        match self.routes[dir.index()] {
+            Route::Tls => self.tls_data(ctx, keys, dir, at, bytes),
+            Route::Plain => {
+                let request = self.app.on_data(ctx, dir, at, bytes, Route::Plain);
+                self.start_tls(ctx, keys, request);
+            }
+        }
+    }
+
+    pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
+        self.bytes.dir_mut(dir).gaps += len;
+        match self.routes[dir.index()] {
+            Route::Tls => self.tls_gap(ctx, dir, at, len),
+            Route::Plain => self.app.on_gap(ctx, dir, at, len),
+        }
+    }
+
+    pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
+        self.app.on_tcp_end(ctx, dir, at, rst);
+    }
+
+    /// The stream left the TCP table: flush every stage and file the reports.
+    pub fn finish(mut self, ctx: &mut Wiring, stats: Option<&StreamStats>) {
+        let stream = self.stream;
+        let session_hint = self.app.session();
+        if let Some(tls) = self.tls.as_mut() {
+            let mut out = TlsOut {
+                ctx,
+                app: &mut self.app,
+                bytes: &mut self.bytes,
+                stream,
+                session: session_hint,
+            };
+            tls.finish(&mut out);
+        }
+        let route = if self.tls.is_some() {
+            Route::Tls
+        } else {
+            Route::Plain
+        };
+        let starttls = self.app.carries_plain_xmpp() && self.routes.contains(&Route::Tls);
+        let finished = self.app.finish(ctx, route);
+        for dir in Dir::BOTH {
+            self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
+        }
+        let tls_summary = self.tls.as_ref().map(|t| t.summary().clone());
+        let mut layers = Vec::new();
+        if starttls {
+            // Plain XMPP first, then TLS, with XMPP inside.
+            layers.push("xmpp");
+        }
+        if tls_summary.is_some() {
+            layers.push("tls");
+        }
+        layers.extend(self.app.layers.iter().copied());
+        if let Some(f) = &finished {
+            if !layers.contains(&"xmpp") {
+                layers.push("xmpp");
+            }
+            let mut report = session_report(f, &self, tls_summary.as_ref());
+            // The session starts with its connection, not its first stanza.
+            report.start = stats
+                .map(|s| s.first.ts)
+                .into_iter()
+                .chain(report.start)
+                .min();
+            ctx.keep_session(report);
+        }
+        ctx.keep_connection(ConnectionReport {
+            stream,
+            client: self.client,
+            server: self.server,
+            layers,
+            tcp: stats.cloned(),
+            tls: tls_summary,
+            websocket: self.app.ws_summary.take(),
+            http_exchanges: self.app.http_exchanges,
+            session: finished.as_ref().map(|f| f.id),
+            bytes: self.bytes,
+        });
+    }
+
+    /// Follows the application stage's request: the directions it names
+    /// take the TLS route from here on, starting with the bytes it carries.
+    fn start_tls(&mut self, ctx: &mut Wiring, keys: &KeyLog, request: Option<StartTls>) {
+        let Some(request) = request else { return };
+        for dir in request.dirs {
+            self.routes[dir.index()] = Route::Tls;
+        }
+        for item in request.replay {
+            match item {
+                Held::Data(dir, at, bytes) => self.tls_data(ctx, keys, dir, at, &bytes),
+                Held::Gap(dir, at, len) => self.tls_gap(ctx, dir, at, len),
+            }
+        }
+    }
+
+    /// The TLS stage of this connection, created at its first byte, with
+    /// the sink that takes its plaintext up to the application stage.
+    fn tls_and_out<'a, 'c, 's>(
+        &'a mut self,
+        ctx: &'c mut Wiring<'s>,
+    ) -> (&'a mut tls::Session, TlsOut<'a, 'c, 's>) {
+        let stream = self.stream;
+        let session = self.app.session();
+        let tls = self.tls.get_or_insert_with(|| {
+            Box::new(tls::Session::new(stream, &ctx.limits).with_keys_given(ctx.keys_given))
+        });
+        let out = TlsOut {
+            ctx,
+            app: &mut self.app,
+            bytes: &mut self.bytes,
+            stream,
+            session,
+        };
+        (tls, out)
+    }
+
+    fn tls_data(&mut self, ctx: &mut Wiring, keys: &KeyLog, dir: Dir, at: FrameRef, bytes: &[u8]) {
+        let (tls, mut out) = self.tls_and_out(ctx);
+        out.bytes.dir_mut(dir).tls += bytes.len() as u64;
+        tls.on_data(keys, dir, at, bytes, &mut out);
+    }
+
+    fn tls_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
+        let (tls, mut out) = self.tls_and_out(ctx);
+        tls.on_gap(dir, at, len, &mut out);
+    }
+}
+
+/// Receives the TLS stage's plaintext (for the application side), its
+/// undecryptable stretches and its handshake events.
+struct TlsOut<'a, 'c, 's> {
+    ctx: &'c mut Wiring<'s>,
+    app: &'a mut AppStage,
+    bytes: &'a mut ByteAccounts,
+    stream: u64,
+    session: Option<u32>,
+}
+
+impl Findings for TlsOut<'_, '_, '_> {
+    fn push_finding(&mut self, finding: Finding) {
+        self.ctx.finding(finding, Some(self.stream), self.session);
+    }
+}
+
+impl tls::Sink for TlsOut<'_, '_, '_> {
+    fn on_plaintext(&mut self, dir: Dir, at: FrameRef, bytes: &[u8]) {
+        self.bytes.dir_mut(dir).decrypted += bytes.len() as u64;
+        self.ctx.sink.on_plaintext(self.stream, dir, at, bytes);
+        // Inside TLS the application stage never asks for TLS again.
+        let _nested = self.app.on_data(self.ctx, dir, at, bytes, Route::Tls);
+    }
+
+    fn on_plaintext_gap(&mut self, dir: Dir, at: FrameRef, len: u64, reason: tls::GapReason) {
+        let why = format!("{reason:?}");
+        self.ctx
+            .sink
+            .on_plaintext_gap(self.stream, dir, at, len, &why);
+        match reason {
+            tls::GapReason::CaptureGap => {}
+            tls::GapReason::Unparsed => self.bytes.dir_mut(dir).unparsed += len,
+            _ => self.bytes.dir_mut(dir).undecryptable += len,
+        }
+        self.app.on_gap(self.ctx, dir, at, len);
+    }
+
+    fn on_tls_event(&mut self, event: &tls::Event) {
+        let mut e = from_stages::tls_event(event);
+        e.session = self.session;
+        self.ctx.emit(e);
+    }
+}
+
+fn session_report(
+    f: &FinishedSession,
+    conn: &ConnectionStack,
+    tls: Option<&tls::Summary>,
+) -> SessionReport {
+    SessionReport {
+        id: f.id,
+        streams: vec![conn.stream],
+        client: Some(conn.client),
+        server: Some(conn.server),
+        tls: tls.map(tls::Summary::describe),
+        transport_detail: f.websocket.clone(),
+        start: f.summary.first.map(|a| a.ts),
+        end: f.summary.last_seen().map(|a| a.ts),
+        ended: from_stages::describe_ending(&f.summary),
+        xmpp: f.summary.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::position::Timestamp;
+    use crate::report::event::Event;
+    use crate::report::sink::EventSink;
+
+    const C2S: Dir = Dir::ClientToServer;
+    const S2C: Dir = Dir::ServerToClient;
+
+    #[derive(Default)]
+    struct Kinds(Vec<String>);
+
+    impl EventSink for Kinds {
+        fn emit(&mut self, event: Event) {
+            self.0.push(event.kind);
+        }
+    }
+
+    /// A TLS record of `typ` holding one handshake message of `kind` (RFC 5246 §6.2.1, §7.4).
+    fn handshake_record(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut message = vec![kind, 0, 0, body.len() as u8];
+        message.extend(body);
+        let mut record = vec![22, 3, 1, 0, message.len() as u8];
+        record.extend(message);
+        record
+    }
+
+    /// Hello body: version, random, empty session id, then `rest` (RFC 5246 §7.4.1.2-3).
+    fn hello(random: u8, rest: &[u8]) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend([random; 32]);
+        body.push(0);
+        body.extend(rest);
+        body
+    }
+
+    fn client_hello() -> Vec<u8> {
+        handshake_record(1, &hello(0x11, &[0, 2, 0, 0x2f, 1, 0]))
+    }
+
+    fn server_hello() -> Vec<u8> {
+        handshake_record(2, &hello(0x22, &[0, 0x2f, 0]))
+    }
+
+    /// Feeds `script`, each segment split into pieces of `step` bytes; gives
+    /// the event kinds, the routes at the end and the connection's layers.
+    fn run(script: &[(Dir, Vec<u8>)], step: usize) -> (Vec<String>, [Route; 2], Vec<&'static str>) {
+        let mut kinds = Kinds::default();
+        let mut ctx = Wiring::new(Limits::default(), false, false, false, &mut kinds);
+        let keys = KeyLog::new();
+        let client = "10.0.0.1:50000".parse().unwrap();
+        let server = "10.0.0.2:5222".parse().unwrap();
+        let mut stack = ConnectionStack::new(0, client, server);
+        for (frame, (dir, bytes)) in script.iter().enumerate() {
+            let at = FrameRef::new(frame as u64 + 1, Timestamp::default());
+            for piece in bytes.chunks(step) {
+                stack.on_data(&mut ctx, &keys, *dir, at, piece);
+            }
+        }
+        let routes = stack.routes;
+        stack.finish(&mut ctx, None);
+        let layers = ctx.connections.first().map(|c| c.layers.clone());
+        drop(ctx);
+        (kinds.0, routes, layers.unwrap_or_default())
+    }
+
+    fn same_whatever_the_chunking(
+        script: &[(Dir, Vec<u8>)],
+    ) -> (Vec<String>, [Route; 2], Vec<&'static str>) {
+        let whole = run(script, usize::MAX);
+        for step in [1, 2, 3, 7, 64] {
+            assert_eq!(run(script, step), whole, "pieces of {step} bytes");
+        }
+        whole
+    }
+
+    #[test]
+    fn a_connection_that_starts_with_tls_takes_the_tls_route_both_ways() {
+        let script = [(C2S, client_hello()), (S2C, server_hello())];
+        let (kinds, routes, layers) = same_whatever_the_chunking(&script);
+        assert_eq!(routes, [Route::Tls, Route::Tls]);
+        assert!(kinds.contains(&"tls.client_hello".to_owned()), "{kinds:?}");
+        assert!(kinds.contains(&"tls.server_hello".to_owned()), "{kinds:?}");
+        assert_eq!(layers, vec!["tls"]);
+    }
+
+    #[test]
+    fn starttls_switches_each_direction_at_the_byte_the_xmpp_stage_names() {
+        let ns =
+            "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'";
+        let tls_ns = "xmlns='urn:ietf:params:xml:ns:xmpp-tls'";
+        let script = [
+            (
+                C2S,
+                format!("<?xml version='1.0'?><stream:stream to='example.com' {ns}>").into_bytes(),
+            ),
+            (
+                S2C,
+                format!(
+                    "<?xml version='1.0'?><stream:stream from='example.com' id='s1' {ns}>\
+                     <stream:features><starttls {tls_ns}><required/></starttls></stream:features>"
+                )
+                .into_bytes(),
+            ),
+            (C2S, format!("<starttls {tls_ns}/>").into_bytes()),
+            (S2C, format!("<proceed {tls_ns}/>").into_bytes()),
+            (C2S, client_hello()),
+            (S2C, server_hello()),
+        ];
+        let (kinds, routes, layers) = same_whatever_the_chunking(&script);
+        assert_eq!(routes, [Route::Tls, Route::Tls]);
+        let position = |kind: &str| kinds.iter().position(|k| k == kind);
+        let starttls = position("xmpp.starttls").expect("a STARTTLS handover");
+        let hello = position("tls.client_hello").expect("the ClientHello decoded as TLS");
+        assert!(starttls < hello, "{kinds:?}");
+        assert!(kinds.contains(&"tls.server_hello".to_owned()), "{kinds:?}");
+        assert_eq!(layers, vec!["xmpp", "tls", "xmpp"]);
+    }
+
+    #[test]
+    fn tls_inside_a_connect_tunnel_switches_after_the_200() {
+        let script = [
+            (
+                C2S,
+                b"CONNECT finesse.example:443 HTTP/1.1\r\nHost: finesse.example:443\r\n\r\n"
+                    .to_vec(),
+            ),
+            (S2C, b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec()),
+            (C2S, client_hello()),
+            (S2C, server_hello()),
+        ];
+        let (kinds, routes, layers) = same_whatever_the_chunking(&script);
+        assert_eq!(routes, [Route::Tls, Route::Tls]);
+        let position = |kind: &str| kinds.iter().position(|k| k == kind);
+        let upgrade = position("http.upgrade").expect("the tunnel opened");
+        let hello = position("tls.client_hello").expect("TLS inside the tunnel");
+        assert!(upgrade < hello, "{kinds:?}");
+        assert!(
+            layers.contains(&"http") && layers.contains(&"tls"),
+            "{layers:?}"
+        );
+    }
+
+    #[test]
+    fn plain_xmpp_keeps_the_plain_route() {
+        let ns =
+            "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'";
+        let script = [
+            (
+                C2S,
+                format!("<stream:stream to='example.com' {ns}>").into_bytes(),
+            ),
+            (
+                S2C,
+                format!("<stream:stream from='example.com' id='s2' {ns}>").into_bytes(),
+            ),
+            (C2S, b"<presence/>".to_vec()),
+        ];
+        let (kinds, routes, layers) = same_whatever_the_chunking(&script);
+        assert_eq!(routes, [Route::Plain, Route::Plain]);
+        assert!(!kinds.iter().any(|k| k.starts_with("tls.")), "{kinds:?}");
+        assert_eq!(layers, vec!["xmpp"]);
+    }
+}
