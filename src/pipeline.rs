@@ -14,8 +14,10 @@
 //! connection's stack keeps its own state, and everything that spans
 //! connections (XMPP session numbering, BOSH sessions by `sid`, Finesse
 //! `requestId` correlation, reconnect analysis, the finding log, the
-//! summaries) sits behind the one capture-wide layer (`context::Wiring`),
-//! which is handed to the stacks and hears from them in capture order.
+//! summaries) sits in `context::Wiring` (options, sink, finding log) and the
+//! capture-wide stages inside it (`capture_wide::CaptureWide`: session
+//! numbering, BOSH sessions, the Finesse stage, reconnect analysis), handed
+//! to the stacks and hearing from them in capture order.
 //!
 //! Never prints: rendering is `report`'s (and the binary's); exit codes and
 //! the progress bar are the `xmppcap` binary's (see [`Progress`]). Depends

@@ -131,9 +131,10 @@ pub struct CaptureSummary {
     pub packets: u64,
     /// Packets per LINKTYPE_* number.
     pub packets_per_link_type: BTreeMap<i32, u64>,
-    /// Earliest packet time (like capinfos' "First packet time").
+    /// Earliest packet time (like capinfos' "First packet time"), frames
+    /// taken for time glitches left out.
     pub first_time: Option<Timestamp>,
-    /// Latest packet time.
+    /// Latest packet time, frames taken for time glitches left out.
     pub last_time: Option<Timestamp>,
     /// Frames dated absurdly (before 1971, beyond 2262, or a day or more
     /// away from the frames around them): each is a `capture.time_glitch`.

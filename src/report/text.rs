@@ -57,6 +57,18 @@ pub fn duration_nanos(nanos: i64) -> String {
     format!("{sign}{text}")
 }
 
+/// The end of a span after its start `from`: the time of day when both fall
+/// on the same day, the whole timestamp otherwise (an end without its date
+/// would read as the same day).
+pub fn span_end(from: Timestamp, to: Timestamp) -> String {
+    let (a, b) = (from.to_rfc3339(), to.to_rfc3339());
+    if a.get(..10) == b.get(..10) {
+        clock(to)
+    } else {
+        b
+    }
+}
+
 /// Time of day with milliseconds, UTC: `09:00:01.234`.
 pub fn clock(ts: Timestamp) -> String {
     let full = ts.to_rfc3339();
@@ -141,7 +153,10 @@ pub fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
     facts.extend(pings_fact(x).map(|p| ("pings", p)));
     if let (Some(a), Some(b)) = (s.start, s.end) {
         let span = duration_nanos(b.nanos_since(a));
-        facts.push(("time", format!("{} → {} ({span})", clock(a), clock(b))));
+        facts.push((
+            "time",
+            format!("{} → {} ({span})", clock(a), span_end(a, b)),
+        ));
     }
     facts.push(("ended", s.ended.clone()));
     facts
@@ -223,6 +238,15 @@ mod tests {
             clock(Timestamp::from_secs_nanos(1_700_000_000, 123_456_789)),
             "22:13:20.123"
         );
+    }
+
+    #[test]
+    fn a_span_end_on_another_day_keeps_its_date() {
+        let start = Timestamp::from_secs_nanos(1_700_000_000, 0);
+        let same_day = Timestamp::from_secs_nanos(1_700_000_060, 0);
+        let next_day = Timestamp::from_secs_nanos(1_700_090_000, 0);
+        assert_eq!(span_end(start, same_day), "22:14:20.000");
+        assert_eq!(span_end(start, next_day), next_day.to_rfc3339());
     }
 
     #[test]

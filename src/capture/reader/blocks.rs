@@ -154,14 +154,19 @@ impl CaptureReader {
         s.packets += 1;
         *s.packets_per_link_type.entry(meta.link_type.0).or_insert(0) += 1;
         s.bytes += meta.len as u64;
-        s.first_time = Some(s.first_time.map_or(ts, |t| t.min(ts)));
-        s.last_time = Some(s.last_time.map_or(ts, |t| t.max(ts)));
         self.last_ts = ts;
         self.pending_consume = block_len;
         meta.at = FrameRef::new(s.packets, ts);
-        // Queued findings come out right after this packet.
-        if let Some(glitch) = self.clock.on_frame(meta.at) {
-            self.queued.push_back(glitch);
+        // Queued findings come out right after this packet. A glitched date
+        // stays out of the capture's span: one frame dated 2066 must not
+        // make a two-minute capture last forty years.
+        match self.clock.on_frame(meta.at) {
+            Some(glitch) => self.queued.push_back(glitch),
+            None => {
+                let s = &mut self.summary;
+                s.first_time = Some(s.first_time.map_or(ts, |t| t.min(ts)));
+                s.last_time = Some(s.last_time.map_or(ts, |t| t.max(ts)));
+            }
         }
         self.summary.time_glitches = self.clock.glitches;
         Step::Packet(meta)

@@ -193,6 +193,11 @@ fn tls_lines(s: &tls::Summary) -> Vec<String> {
     if s.midstream {
         extras.push("joined mid-stream");
     }
+    let compression = s
+        .compression
+        .as_deref()
+        .map(|m| format!("record compression {m} (RFC 3749)"));
+    extras.extend(compression.as_deref());
     if !extras.is_empty() {
         proto.push_str(&format!(" · {}", extras.join(", ")));
     }

@@ -140,7 +140,7 @@ fn capture_line(c: &CaptureSummary) -> String {
         (Some(first), Some(last)) => format!(
             ", {} → {} ({})",
             first,
-            text::clock(last),
+            text::span_end(first, last),
             text::duration_nanos(last.nanos_since(first))
         ),
         _ => String::new(),

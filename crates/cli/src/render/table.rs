@@ -46,7 +46,7 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let span = match (c.first_time, c.last_time) {
         (Some(a), Some(b)) => format!(
             ", {a} → {} ({})",
-            text::clock(b),
+            text::span_end(a, b),
             text::duration_nanos(b.nanos_since(a))
         ),
         _ => String::new(),
