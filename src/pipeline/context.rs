@@ -143,10 +143,6 @@ impl<'s> Wiring<'s> {
         stream: Option<u64>,
         session: Option<u32>,
     ) -> Event {
-        if finding.code == "tls.undecryptable" && !self.keys_given && finding.level > Level::Info {
-            finding.level = Level::Info;
-            finding.message.push_str(" (no key material was given)");
-        }
         if finding.stream.is_none() {
             finding.stream = stream;
         }

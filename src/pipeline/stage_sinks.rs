@@ -4,7 +4,7 @@
 //! REST exchanges go on to the capture-wide Finesse stage).
 //!
 //! Takes stage events; gives report events to the [`Wiring`]. Never decides
-//! protocols (that is `upper`'s) and never keeps payload beyond one call.
+//! protocols (that is `app_stage`'s) and never keeps payload beyond one call.
 
 use crate::finding::{Finding, Findings};
 use crate::finesse;
