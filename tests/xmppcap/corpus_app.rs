@@ -176,7 +176,7 @@ fn xmpp_elements_match_tshark() {
         let ours: Vec<(u64, u64, u64, String, Option<String>)> = analyze(&path)
             .into_iter()
             .filter_map(|e| match e.detail {
-                Detail::Stanza(s) => {
+                Detail::XmppStanza(s) => {
                     let first = e.frame.unwrap_or(0);
                     Some((
                         e.stream.unwrap_or(0),
@@ -250,20 +250,20 @@ fn starttls_is_seen_and_the_tls_after_it_reported() {
     let events = analyze(&dir.join("zeek/tls_xmpp-starttls.pcap"));
     let handovers: Vec<&Event> = events
         .iter()
-        .filter(|e| e.kind == "xmpp.starttls")
+        .filter(|e| e.kind() == "xmpp.starttls")
         .collect();
     assert_eq!(handovers.len(), 2, "both directions switch to TLS");
     let hello = events
         .iter()
-        .position(|e| e.kind == "tls.client_hello")
+        .position(|e| e.kind() == "tls.client_hello")
         .expect("the ClientHello after STARTTLS is reported");
     let server_hello = events
         .iter()
-        .position(|e| e.kind == "tls.server_hello")
+        .position(|e| e.kind() == "tls.server_hello")
         .expect("and the ServerHello");
     let switch = events
         .iter()
-        .position(|e| e.kind == "xmpp.starttls")
+        .position(|e| e.kind() == "xmpp.starttls")
         .unwrap_or(usize::MAX);
     assert!(switch < hello && hello < server_hello);
     let mut events = Events::default();
