@@ -123,4 +123,73 @@ fn the_schema_refuses_an_unknown_kind_and_a_kind_with_the_wrong_fields() {
     let mut gap_fields_on_fin = common.clone();
     gap_fields_on_fin["offset"] = json!(0);
     assert!(!validator.is_valid(&gap_fields_on_fin));
+    let mut gap = common.clone();
+    gap["kind"] = json!("tcp.gap");
+    gap["offset"] = json!(0);
+    gap["len"] = json!(10);
+    gap["reason"] = json!("lost");
+    assert!(validator.is_valid(&gap));
+    gap["reason"] = json!("stolen");
+    assert!(
+        !validator.is_valid(&gap),
+        "a reason the schema does not list"
+    );
+}
+
+/// A shared definition used through `$ref` (a capture position) is checked,
+/// not taken on trust.
+#[test]
+fn the_schema_checks_what_its_shared_definitions_hold() {
+    let validator = line_validator();
+    let mut found = None;
+    for path in goldens("ndjson") {
+        let text = std::fs::read_to_string(&path).expect("golden readable");
+        found = found.or_else(|| {
+            text.lines()
+                .map(|l| read_json(&path, l))
+                .find(|v| v["kind"] == "http.exchange")
+        });
+    }
+    let mut exchange = found.expect("an http.exchange line in the goldens");
+    assert!(validator.is_valid(&exchange));
+    exchange["exchange"]["request"]["first"]["frame"] = json!("one");
+    assert!(!validator.is_valid(&exchange));
+}
+
+/// Public captures that show what the goldens do not (HTTP requests without
+/// responses, TCP gaps, STARTTLS on XMPP, undecrypted TLS 1.3, WebSocket
+/// pings): their NDJSON lines and JSON report are valid too.
+const CORPUS: &[&str] = &[
+    "wireshark-4.0.17/captures/http-ooo.pcap",
+    "ndpi/jabber.pcap",
+    "zeek/tls_xmpp-starttls.pcap",
+    "wireshark-4.0.17/captures/tls13-rfc8446.pcap",
+    "suricata-verify/websocket-ping/input.pcap",
+];
+
+#[test]
+fn corpus_reports_are_valid_against_the_schema() {
+    let corpus = workspace_root().join("../shared/corpus");
+    let (lines, report) = (line_validator(), report_validator());
+    let mut failures = Vec::new();
+    for capture in CORPUS {
+        let path = corpus.join(capture);
+        assert!(path.exists(), "{} in the corpus", path.display());
+        let path = path.to_string_lossy().into_owned();
+        for format in ["ndjson", "json"] {
+            let out = crate::cli::xmppcap(&["report", &path, "--format", format, "--no-progress"]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            let (validator, docs): (&Validator, Vec<&str>) = if format == "json" {
+                (&report, vec![&text])
+            } else {
+                (&lines, text.lines().collect())
+            };
+            for (n, doc) in docs.into_iter().enumerate() {
+                let what = format!("{capture} {format} #{}", n + 1);
+                let value = read_json(Path::new(capture), doc);
+                failures.extend(errors(validator, &value, &what));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
