@@ -269,7 +269,7 @@ mod tests {
 
     impl EventSink for Kinds {
         fn emit(&mut self, event: Event) {
-            self.0.push(event.kind);
+            self.0.push(event.kind().to_owned());
         }
     }
 

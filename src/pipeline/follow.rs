@@ -170,7 +170,7 @@ mod tests {
             Chunk::Lost { dir, len, .. } => format!("lost {dir} {len}"),
             Chunk::NotDecrypted { dir, len, .. } => format!("not decrypted {dir} {len}"),
             Chunk::End { dir, rst, .. } => format!("end {dir} rst={rst}"),
-            Chunk::Event(e) => format!("event {}", e.kind),
+            Chunk::Event(e) => format!("event {}", e.kind()),
         }
     }
 

@@ -64,7 +64,7 @@ impl<'c, 's> XmppOut<'c, 's> {
     /// Only kept with `--raw` or when message texts are shown without secrets.
     pub fn stanza_text(&self) -> Option<String> {
         let mut texts = self.events.iter().filter_map(|e| match &e.detail {
-            crate::report::event::Detail::Stanza(s) => s.raw.as_deref(),
+            crate::report::event::Detail::XmppStanza(s) => s.raw.as_deref(),
             _ => None,
         });
         let first = texts.next()?;
@@ -75,9 +75,9 @@ impl<'c, 's> XmppOut<'c, 's> {
 
     pub fn flush(&mut self) {
         for mut event in self.events.drain(..) {
-            if event.kind != "xmpp.stanza" || !self.ctx.raw {
-                // The raw XML was kept for `stanza_text`; it is shown only with --raw.
-                if let crate::report::event::Detail::Stanza(s) = &mut event.detail {
+            // The raw XML was kept for `stanza_text`; it is shown only with --raw.
+            if let crate::report::event::Detail::XmppStanza(s) = &mut event.detail {
+                if !self.ctx.raw {
                     s.raw = None;
                 }
             }

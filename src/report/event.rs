@@ -1,25 +1,25 @@
 //! The event model every report renderer consumes: one [`Event`] per thing
 //! that happened on the wire, owned and serialisable.
 //!
-//! Takes nothing by itself (the pipeline builds events from the stages');
-//! gives the NDJSON line format (`kind`, `time`, `frame`, `stream`, `dir`,
-//! `session`, `summary`, then the kind's own fields) and the timeline rows.
+//! Takes nothing by itself (the report's `from_stages` builds events from the
+//! stages'); gives the NDJSON line format (`kind`, `time`, `frame`,
+//! `last_frame`, `stream`, `dir`, `session`, `summary`, then the kind's own
+//! fields) and the timeline rows. The kind is the [`Detail`] variant; its
+//! name on the wire is derived from it ([`Detail::kind`]), never stored.
 //! Never holds captured secrets: stages redact before events are built.
 
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::finding::{Finding, Layer, Level};
 use crate::position::{Dir, FrameRef, Timestamp};
 use crate::tcp::{GapReason, Origin, StreamStats};
 
-/// One thing that happened, located in the capture.
-#[derive(Clone, Debug, Serialize)]
+/// One thing that happened, located in the capture: the fields every kind
+/// has, around the [`Detail`] that says which kind it is.
+#[derive(Clone, Debug)]
 pub struct Event {
-    /// What it is: `tcp.open`, `tls.client_hello`, `http.exchange`, `ws.message`,
-    /// `xmpp.stanza`, `finesse.update`, `finding`...
-    pub kind: String,
     /// Capture time of `frame` (RFC 3339 UTC).
     pub time: Option<Timestamp>,
     /// Wireshark `frame.number` of the event's first byte (or of the packet that showed it).
@@ -33,8 +33,41 @@ pub struct Event {
     pub session: Option<u32>,
     /// One line in words.
     pub summary: String,
-    #[serde(flatten)]
+    /// What happened: one variant per kind, with the kind's own fields.
     pub detail: Detail,
+}
+
+/// The wire form of an [`Event`]: the kind's name first, then the common
+/// fields, then the kind's own fields, in the order the schema documents.
+#[derive(Serialize)]
+struct Repr<'e> {
+    kind: &'static str,
+    time: &'e Option<Timestamp>,
+    frame: Option<u64>,
+    last_frame: Option<u64>,
+    stream: Option<u64>,
+    dir: Option<Dir>,
+    session: Option<u32>,
+    summary: &'e str,
+    #[serde(flatten)]
+    detail: &'e Detail,
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Repr {
+            kind: self.kind(),
+            time: &self.time,
+            frame: self.frame,
+            last_frame: self.last_frame,
+            stream: self.stream,
+            dir: self.dir,
+            session: self.session,
+            summary: &self.summary,
+            detail: &self.detail,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Event {
@@ -45,30 +78,29 @@ impl Event {
         let len = |t: &Option<String>| t.as_ref().map_or(0, String::len);
         let heavy = match &self.detail {
             Detail::WsMessage(m) => len(&m.text),
-            Detail::Http { exchange } => {
+            Detail::HttpExchange { exchange } => {
                 let q = exchange.request.as_ref();
                 let r = exchange.response.as_ref();
                 q.map_or(0, |q| q.path.len() + len(&q.body.text))
                     + r.map_or(0, |r| len(&r.body.text))
             }
-            Detail::Stanza(s) => len(&s.raw) + len(&s.id) + len(&s.from) + len(&s.to),
+            Detail::XmppStanza(s) => len(&s.raw) + len(&s.id) + len(&s.from) + len(&s.to),
             Detail::Finding { message, .. } => message.len(),
             _ => 0,
         };
-        512 + self.summary.len() + self.kind.len() + heavy
+        512 + self.summary.len() + self.kind().len() + heavy
+    }
+
+    /// The kind's name on the wire (`tcp.open`, `ws.message`, `finding`...).
+    pub fn kind(&self) -> &'static str {
+        self.detail.kind()
     }
 }
 
 impl Event {
-    /// An event at a frame; `detail` and `summary` say what it is.
-    pub fn new(
-        kind: impl Into<String>,
-        at: Option<FrameRef>,
-        summary: impl Into<String>,
-        detail: Detail,
-    ) -> Event {
+    /// An event at a frame; `detail` says what it is, `summary` in words.
+    pub fn new(at: Option<FrameRef>, summary: impl Into<String>, detail: Detail) -> Event {
         Event {
-            kind: kind.into(),
             time: at.map(|a| a.ts),
             frame: at.map(|a| a.frame),
             last_frame: None,
@@ -94,7 +126,6 @@ impl Event {
     /// The event for a finding.
     pub fn finding(f: &Finding) -> Event {
         Event {
-            kind: "finding".to_owned(),
             time: f.time,
             frame: f.frame,
             last_frame: None,
@@ -121,31 +152,38 @@ impl Event {
     }
 }
 
-/// The fields specific to each kind. Serialised flat into the event.
+/// What happened: one variant per event kind, holding the kind's own
+/// fields. Serialised flat into the event, after the common fields.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum Detail {
-    /// Nothing beyond the common fields (e.g. `tcp.fin`).
-    Empty {},
+    /// A TCP connection seen for the first time.
     TcpOpen {
         client: SocketAddr,
         server: SocketAddr,
         origin: Origin,
     },
+    /// Bytes missing from the capture in one direction.
     TcpGap {
         offset: u64,
         len: u64,
         reason: GapReason,
     },
+    /// One side closed its direction (FIN).
+    TcpFin {},
+    /// One side reset the connection (RST).
+    TcpRst {},
+    /// The connection is done; its counters.
     TcpClose {
         stats: Box<StreamStats>,
     },
-    /// TLS handshake milestones: the stage's own event fields.
+    /// A TLS handshake milestone: the stage's own event, whose variant is
+    /// the kind (`tls.client_hello`, `tls.alert`...).
     Tls {
         #[serde(flatten)]
         event: Box<crate::tls::EventKind>,
     },
-    Http {
+    HttpExchange {
         exchange: Box<crate::http::Exchange>,
     },
     HttpUpgrade {
@@ -155,17 +193,19 @@ pub enum Detail {
         extensions_accepted: Option<String>,
         accept_valid: Option<bool>,
     },
-    Bosh(Box<BoshBody>),
+    BoshBody(Box<BoshBody>),
     WsMessage(WsMessage),
     WsControl(WsControl),
-    WsClosed {
+    /// How a WebSocket ended (close frames, or the TCP end without them).
+    WsClose {
         closed: Box<crate::ws::Closed>,
     },
-    Stanza(Stanza),
-    Finesse(Box<FinesseUpdate>),
-    TlsHandover {
+    XmppStanza(Stanza),
+    /// STARTTLS: a direction's bytes are TLS from `offset` on.
+    XmppStartTls {
         offset: u64,
     },
+    FinesseUpdate(Box<FinesseUpdate>),
     Finding {
         level: Level,
         layer: Layer,
@@ -174,6 +214,65 @@ pub enum Detail {
         #[serde(skip_serializing_if = "Option::is_none")]
         offset: Option<u64>,
     },
+}
+
+impl Detail {
+    /// The kind's name on the wire: the `kind` field of the NDJSON line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Detail::TcpOpen { .. } => "tcp.open",
+            Detail::TcpGap { .. } => "tcp.gap",
+            Detail::TcpFin {} => "tcp.fin",
+            Detail::TcpRst {} => "tcp.rst",
+            Detail::TcpClose { .. } => "tcp.close",
+            Detail::Tls { event } => tls_kind(event),
+            Detail::HttpExchange { .. } => "http.exchange",
+            Detail::HttpUpgrade { .. } => "http.upgrade",
+            Detail::BoshBody(_) => "bosh.body",
+            Detail::WsMessage(_) => "ws.message",
+            Detail::WsControl(_) => "ws.control",
+            Detail::WsClose { .. } => "ws.close",
+            Detail::XmppStanza(_) => "xmpp.stanza",
+            Detail::XmppStartTls { .. } => "xmpp.starttls",
+            Detail::FinesseUpdate(_) => "finesse.update",
+            Detail::Finding { .. } => "finding",
+        }
+    }
+
+    /// A WebSocket message, control frame or ending (what `ws` lists).
+    pub fn is_websocket(&self) -> bool {
+        matches!(
+            self,
+            Detail::WsMessage(_) | Detail::WsControl(_) | Detail::WsClose { .. }
+        )
+    }
+
+    /// An HTTP exchange, upgrade or BOSH body (what `http` lists).
+    pub fn is_http(&self) -> bool {
+        matches!(
+            self,
+            Detail::HttpExchange { .. } | Detail::HttpUpgrade { .. } | Detail::BoshBody(_)
+        )
+    }
+}
+
+/// The wire name of a TLS milestone's kind.
+fn tls_kind(event: &crate::tls::EventKind) -> &'static str {
+    use crate::tls::EventKind as K;
+    match event {
+        K::ClientHello { .. } => "tls.client_hello",
+        K::ServerHello { .. } => "tls.server_hello",
+        K::EncryptedExtensions { .. } => "tls.encrypted_extensions",
+        K::Certificate { .. } => "tls.certificate",
+        K::ChangeCipherSpec => "tls.change_cipher_spec",
+        K::Finished => "tls.finished",
+        K::EndOfEarlyData => "tls.end_of_early_data",
+        K::Alert { .. } => "tls.alert",
+        K::NewSessionTicket { .. } => "tls.new_session_ticket",
+        K::KeyUpdate { .. } => "tls.key_update",
+        K::DecryptionStarted { .. } => "tls.decryption_started",
+        K::DecryptionFailed { .. } => "tls.decryption_failed",
+    }
 }
 
 /// A WebSocket data message (all fragments, inflated).

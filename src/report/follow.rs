@@ -412,7 +412,6 @@ mod tests {
     #[test]
     fn tls_milestones_are_marked_and_other_events_are_not() {
         let failed = Event::new(
-            "tls.decryption_failed",
             Some(at(9)),
             "cannot decrypt: no key",
             Detail::Tls {
@@ -422,7 +421,6 @@ mod tests {
             },
         );
         let finished = Event::new(
-            "tls.finished",
             Some(at(10)),
             "Finished",
             Detail::Tls {

@@ -24,7 +24,6 @@ pub(crate) fn tcp_open(
 ) -> Event {
     let summary = format!("TCP {client} → {server}, {}", origin.describe());
     Event::new(
-        "tcp.open",
         Some(at),
         summary,
         Detail::TcpOpen {
@@ -50,7 +49,6 @@ pub(crate) fn tcp_gap(
         reason.as_str()
     );
     Event::new(
-        "tcp.gap",
         Some(at),
         summary,
         Detail::TcpGap {
@@ -63,18 +61,12 @@ pub(crate) fn tcp_gap(
 }
 
 pub(crate) fn tcp_end(stream: u64, dir: Dir, at: FrameRef, rst: bool) -> Event {
-    let (kind, what) = if rst {
-        ("tcp.rst", "reset the connection (RST)")
+    let (detail, what) = if rst {
+        (Detail::TcpRst {}, "reset the connection (RST)")
     } else {
-        ("tcp.fin", "closed its side (FIN)")
+        (Detail::TcpFin {}, "closed its side (FIN)")
     };
-    Event::new(
-        kind,
-        Some(at),
-        format!("{} {what}", dir.side()),
-        Detail::Empty {},
-    )
-    .in_stream(stream, Some(dir))
+    Event::new(Some(at), format!("{} {what}", dir.side()), detail).in_stream(stream, Some(dir))
 }
 
 pub(crate) fn tcp_close(stream: u64, at: FrameRef, stats: &tcp::StreamStats) -> Event {
@@ -86,7 +78,6 @@ pub(crate) fn tcp_close(stream: u64, at: FrameRef, stats: &tcp::StreamStats) -> 
         stats.client_to_server.gaps + stats.server_to_client.gaps,
     );
     Event::new(
-        "tcp.close",
         Some(at),
         summary,
         Detail::TcpClose {
@@ -125,10 +116,9 @@ pub(crate) fn exchange(ex: &http::Exchange) -> Event {
         (None, _) => "no response".to_owned(),
     };
     let mut event = Event::new(
-        "http.exchange",
         at,
         format!("{request} → {response}"),
-        Detail::Http {
+        Detail::HttpExchange {
             exchange: Box::new(ex.clone()),
         },
     )
@@ -162,8 +152,7 @@ pub(crate) fn upgrade(up: &http::Upgrade) -> Event {
         extensions_accepted: up.extensions_accepted.clone(),
         accept_valid: up.accept_valid,
     };
-    Event::new("http.upgrade", Some(up.server_at), summary, detail)
-        .in_stream(up.stream, Some(Dir::ServerToClient))
+    Event::new(Some(up.server_at), summary, detail).in_stream(up.stream, Some(Dir::ServerToClient))
 }
 
 pub(crate) fn bosh_body(body: &bosh::Body) -> Event {
@@ -207,7 +196,7 @@ pub(crate) fn bosh_body(body: &bosh::Body) -> Event {
             text::duration_nanos((ms * 1e6) as i64)
         ));
     }
-    let detail = Detail::Bosh(Box::new(BoshBody {
+    let detail = Detail::BoshBody(Box::new(BoshBody {
         role,
         status: body.status,
         attrs: body.attrs.clone(),
@@ -215,7 +204,7 @@ pub(crate) fn bosh_body(body: &bosh::Body) -> Event {
         held_ms: body.held_ms,
         error: body.error.clone(),
     }));
-    Event::new("bosh.body", Some(body.first), summary, detail)
+    Event::new(Some(body.first), summary, detail)
         .in_stream(body.stream, Some(body.dir))
         .until(body.last)
 }
@@ -263,7 +252,7 @@ pub(crate) fn ws_message(m: &ws::Message<'_>, text: Option<String>) -> Event {
         not_inflated: m.not_inflated.map(|n| format!("{n:?}").to_lowercase()),
         text,
     });
-    Event::new("ws.message", Some(m.frame), summary, detail)
+    Event::new(Some(m.frame), summary, detail)
         .in_stream(m.stream, Some(m.dir))
         .until(m.last_frame)
 }
@@ -298,7 +287,7 @@ pub(crate) fn ws_control(c: &ws::Control<'_>) -> Event {
         answers_frame: c.answers_frame,
         latency_ms: c.latency_ms,
     });
-    Event::new("ws.control", Some(c.frame), summary, detail).in_stream(c.stream, Some(c.dir))
+    Event::new(Some(c.frame), summary, detail).in_stream(c.stream, Some(c.dir))
 }
 
 /// How a WebSocket ended, in words (also used in session summaries).
@@ -351,12 +340,11 @@ pub(crate) fn ws_closed(closed: &ws::Closed) -> Option<Event> {
         (None, Some(end)) => (end.frame, end.dir),
         (None, None) => return None,
     };
-    let detail = Detail::WsClosed {
+    let detail = Detail::WsClose {
         closed: Box::new(closed.clone()),
     };
     Some(
         Event::new(
-            "ws.close",
             Some(at),
             format!("WebSocket ended: {}", describe_ws_closed(closed)),
             detail,
@@ -366,7 +354,7 @@ pub(crate) fn ws_closed(closed: &ws::Closed) -> Option<Event> {
 }
 
 pub(crate) fn stanza(stream: u64, s: &xmpp::Stanza<'_>, raw: bool) -> Event {
-    let detail = Detail::Stanza(Stanza {
+    let detail = Detail::XmppStanza(Stanza {
         name: s.name.to_owned(),
         kind: s.kind.as_deref().map(str::to_owned),
         id: s.id.as_deref().map(str::to_owned),
@@ -374,7 +362,7 @@ pub(crate) fn stanza(stream: u64, s: &xmpp::Stanza<'_>, raw: bool) -> Event {
         to: s.to.as_deref().map(str::to_owned),
         raw: raw.then(|| s.raw.to_string()),
     });
-    Event::new("xmpp.stanza", Some(s.first), s.summary.clone(), detail)
+    Event::new(Some(s.first), s.summary.clone(), detail)
         .in_stream(stream, Some(s.dir))
         .until(s.last)
 }
@@ -395,7 +383,7 @@ pub(crate) fn finesse(
             text::duration_nanos((r.ms_before_update * 1e6) as i64)
         ));
     }
-    let detail = Detail::Finesse(Box::new(FinesseUpdate {
+    let detail = Detail::FinesseUpdate(Box::new(FinesseUpdate {
         node: u.node,
         item_id: u.item_id,
         event: u.event,
@@ -404,7 +392,7 @@ pub(crate) fn finesse(
         data: u.payload,
         rest_request: rest,
     }));
-    Event::new("finesse.update", Some(s.first), summary, detail)
+    Event::new(Some(s.first), summary, detail)
         .in_stream(stream, Some(s.dir))
         .until(s.last)
 }
@@ -412,85 +400,67 @@ pub(crate) fn finesse(
 pub(crate) fn tls_handover(stream: u64, h: &xmpp::TlsHandover) -> Event {
     let summary = format!("STARTTLS: the {}'s bytes are TLS from here", h.dir.side());
     Event::new(
-        "xmpp.starttls",
         Some(h.at),
         summary,
-        Detail::TlsHandover { offset: h.offset },
+        Detail::XmppStartTls { offset: h.offset },
     )
     .in_stream(stream, Some(h.dir))
 }
 
 /// A TLS handshake milestone as a report event.
 pub(crate) fn tls_event(event: &tls::Event) -> Event {
-    use tls::EventKind as K;
-    let (name, summary) = match &event.kind {
-        K::ClientHello {
-            sni,
-            alpn,
-            versions,
-            ..
-        } => (
-            "client_hello",
-            client_hello_summary(sni.as_deref(), alpn, versions),
-        ),
-        K::ServerHello {
-            version,
-            suite,
-            hello_retry_request,
-            ..
-        } => (
-            "server_hello",
-            if *hello_retry_request {
-                format!("HelloRetryRequest ({suite})")
-            } else {
-                format!("ServerHello {version} {suite}")
-            },
-        ),
-        K::EncryptedExtensions { alpn, .. } => (
-            "encrypted_extensions",
-            format!(
-                "EncryptedExtensions{}",
-                alpn.as_deref()
-                    .map(|a| format!(" ALPN {a}"))
-                    .unwrap_or_default()
-            ),
-        ),
-        K::Certificate { certificates } => {
-            let first = certificates.first().and_then(|c| c.subject_cn.clone());
-            let name = first.unwrap_or_else(|| format!("({} certificates)", certificates.len()));
-            ("certificate", format!("Certificate {name}"))
-        }
-        K::ChangeCipherSpec => ("change_cipher_spec", "ChangeCipherSpec".to_owned()),
-        K::Finished => ("finished", "Finished".to_owned()),
-        K::EndOfEarlyData => ("end_of_early_data", "EndOfEarlyData".to_owned()),
-        K::Alert {
-            level, description, ..
-        } => ("alert", format!("Alert {level} {description}")),
-        K::NewSessionTicket { lifetime, .. } => (
-            "new_session_ticket",
-            format!("NewSessionTicket (lifetime {lifetime} s)"),
-        ),
-        K::KeyUpdate { generation, .. } => (
-            "key_update",
-            format!("KeyUpdate (traffic secret {generation})"),
-        ),
-        K::DecryptionStarted { key_source, .. } => (
-            "decryption_started",
-            format!("decrypting with keys from {key_source}"),
-        ),
-        K::DecryptionFailed { reason } => {
-            ("decryption_failed", format!("cannot decrypt: {reason}"))
-        }
-    };
     Event::new(
-        format!("tls.{name}"),
         Some(event.at),
-        summary,
+        tls_summary(&event.kind),
         Detail::Tls {
             event: Box::new(event.kind.clone()),
         },
     )
     .in_stream(event.stream, Some(event.dir))
+}
+
+/// A TLS milestone in words.
+fn tls_summary(kind: &tls::EventKind) -> String {
+    use tls::EventKind as K;
+    match kind {
+        K::ClientHello {
+            sni,
+            alpn,
+            versions,
+            ..
+        } => client_hello_summary(sni.as_deref(), alpn, versions),
+        K::ServerHello {
+            suite,
+            hello_retry_request: true,
+            ..
+        } => format!("HelloRetryRequest ({suite})"),
+        K::ServerHello { version, suite, .. } => format!("ServerHello {version} {suite}"),
+        K::EncryptedExtensions { alpn, .. } => format!(
+            "EncryptedExtensions{}",
+            alpn.as_deref()
+                .map(|a| format!(" ALPN {a}"))
+                .unwrap_or_default()
+        ),
+        K::Certificate { certificates } => {
+            let first = certificates.first().and_then(|c| c.subject_cn.clone());
+            let name = first.unwrap_or_else(|| format!("({} certificates)", certificates.len()));
+            format!("Certificate {name}")
+        }
+        K::ChangeCipherSpec => "ChangeCipherSpec".to_owned(),
+        K::Finished => "Finished".to_owned(),
+        K::EndOfEarlyData => "EndOfEarlyData".to_owned(),
+        K::Alert {
+            level, description, ..
+        } => format!("Alert {level} {description}"),
+        K::NewSessionTicket { lifetime, .. } => {
+            format!("NewSessionTicket (lifetime {lifetime} s)")
+        }
+        K::KeyUpdate { generation, .. } => format!("KeyUpdate (traffic secret {generation})"),
+        K::DecryptionStarted { key_source, .. } => {
+            format!("decrypting with keys from {key_source}")
+        }
+        K::DecryptionFailed { reason } => format!("cannot decrypt: {reason}"),
+    }
 }
 
 /// "ClientHello SNI host ALPN h2,http/1.1, offers TLS 1.3".

@@ -15,7 +15,7 @@ use crate::capture::CaptureSummary;
 use crate::decode::DecodeStats;
 use crate::finding::{Finding, Level};
 use crate::position::{Dir, Timestamp};
-use crate::report::event::Event;
+use crate::report::event::{Detail, Event};
 use crate::tcp::StreamStats;
 
 /// JSON schema identifier of `xmppcap report --format json`.
@@ -70,8 +70,7 @@ impl Report {
                 }
                 _ => {}
             }
-            let listed =
-                e.kind.starts_with("http.") || e.kind == "bosh.body" || e.kind == "finding";
+            let listed = e.detail.is_http() || matches!(e.detail, Detail::Finding { .. });
             if let Some(st) = e
                 .stream
                 .filter(|st| listed && !sessions_of.contains_key(st))
@@ -92,17 +91,20 @@ impl Report {
 /// The events a session's timeline shows: not the WebSocket messages (their
 /// stanzas are shown) nor the TLS handshake's inner steps (NDJSON has them).
 pub(crate) fn in_session_timeline(e: &Event) -> bool {
-    const HIDDEN: [&str; 8] = [
-        "ws.message",
-        "tls.change_cipher_spec",
-        "tls.encrypted_extensions",
-        "tls.finished",
-        "tls.new_session_ticket",
-        "tls.decryption_started",
-        "tls.end_of_early_data",
-        "tcp.close",
-    ];
-    !HIDDEN.contains(&e.kind.as_str())
+    use crate::tls::EventKind as K;
+    match &e.detail {
+        Detail::WsMessage(_) | Detail::TcpClose { .. } => false,
+        Detail::Tls { event } => !matches!(
+            **event,
+            K::ChangeCipherSpec
+                | K::EncryptedExtensions { .. }
+                | K::Finished
+                | K::NewSessionTicket { .. }
+                | K::DecryptionStarted { .. }
+                | K::EndOfEarlyData
+        ),
+        _ => true,
+    }
 }
 
 /// See [`Report::grouped`].

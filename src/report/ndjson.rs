@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::report::event::Event;
+use crate::report::event::{Detail, Event};
 use crate::report::sink::EventSink;
 
 /// Which event kinds a command shows.
@@ -29,9 +29,9 @@ impl Selection {
     pub fn keeps(self, event: &Event) -> bool {
         match self {
             Selection::All => true,
-            Selection::WebSocket => event.kind.starts_with("ws."),
-            Selection::Http => event.kind.starts_with("http.") || event.kind == "bosh.body",
-            Selection::Tls => event.kind.starts_with("tls."),
+            Selection::WebSocket => event.detail.is_websocket(),
+            Selection::Http => event.detail.is_http(),
+            Selection::Tls => matches!(event.detail, Detail::Tls { .. }),
         }
     }
 }
@@ -153,7 +153,7 @@ mod tests {
             not_inflated: None,
             text: Some("x".repeat(text_len)),
         };
-        Event::new("ws.message", None, "text message", Detail::WsMessage(m))
+        Event::new(None, "text message", Detail::WsMessage(m))
     }
 
     #[test]

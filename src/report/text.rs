@@ -198,9 +198,9 @@ fn pings_fact(x: &xmpp::Summary) -> Option<String> {
 /// finding's level and code for findings, else the event kind.
 pub fn event_label(e: &Event) -> String {
     match &e.detail {
-        Detail::Stanza(s) => s.name.clone(),
+        Detail::XmppStanza(s) => s.name.clone(),
         Detail::Finding { level, code, .. } => format!("{level} {code}"),
-        _ => e.kind.clone(),
+        _ => e.kind().to_owned(),
     }
 }
 

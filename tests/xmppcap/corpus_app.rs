@@ -7,6 +7,7 @@ use std::path::Path;
 
 use xmppcap::pipeline::{self, EventSink, Options};
 use xmppcap::report::event::{Detail, Event};
+use xmppcap::tls::EventKind as TlsKind;
 
 use crate::corpus;
 
@@ -176,7 +177,7 @@ fn xmpp_elements_match_tshark() {
         let ours: Vec<(u64, u64, u64, String, Option<String>)> = analyze(&path)
             .into_iter()
             .filter_map(|e| match e.detail {
-                Detail::Stanza(s) => {
+                Detail::XmppStanza(s) => {
                     let first = e.frame.unwrap_or(0);
                     Some((
                         e.stream.unwrap_or(0),
@@ -242,6 +243,11 @@ fn pdml_counts(capture: &Path) -> Vec<(String, usize)> {
         .collect()
 }
 
+/// A TLS milestone event whose stage event passes `is`.
+fn is_tls(event: &Event, is: impl Fn(&TlsKind) -> bool) -> bool {
+    matches!(&event.detail, Detail::Tls { event } if is(event))
+}
+
 #[test]
 fn starttls_is_seen_and_the_tls_after_it_reported() {
     let Some(dir) = corpus::dir("starttls_is_seen_and_the_tls_after_it_reported") else {
@@ -250,20 +256,20 @@ fn starttls_is_seen_and_the_tls_after_it_reported() {
     let events = analyze(&dir.join("zeek/tls_xmpp-starttls.pcap"));
     let handovers: Vec<&Event> = events
         .iter()
-        .filter(|e| e.kind == "xmpp.starttls")
+        .filter(|e| matches!(e.detail, Detail::XmppStartTls { .. }))
         .collect();
     assert_eq!(handovers.len(), 2, "both directions switch to TLS");
     let hello = events
         .iter()
-        .position(|e| e.kind == "tls.client_hello")
+        .position(|e| is_tls(e, |k| matches!(k, TlsKind::ClientHello { .. })))
         .expect("the ClientHello after STARTTLS is reported");
     let server_hello = events
         .iter()
-        .position(|e| e.kind == "tls.server_hello")
+        .position(|e| is_tls(e, |k| matches!(k, TlsKind::ServerHello { .. })))
         .expect("and the ServerHello");
     let switch = events
         .iter()
-        .position(|e| e.kind == "xmpp.starttls")
+        .position(|e| matches!(e.detail, Detail::XmppStartTls { .. }))
         .unwrap_or(usize::MAX);
     assert!(switch < hello && hello < server_hello);
     let mut events = Events::default();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use xmppcap::pipeline::{self, EventSink, Options};
 use xmppcap::position::{Dir, FrameRef};
-use xmppcap::report::event::Event;
+use xmppcap::report::event::{Detail, Event};
 
 use crate::corpus;
 
@@ -35,7 +35,7 @@ struct Plaintext {
 
 impl EventSink for Plaintext {
     fn emit(&mut self, event: Event) {
-        if event.kind.starts_with("tls.") || event.kind == "tcp.open" {
+        if matches!(event.detail, Detail::Tls { .. } | Detail::TcpOpen { .. }) {
             self.events.push(event);
         }
     }
@@ -213,7 +213,7 @@ fn dsb_capture_and_exported_key_log_give_identical_reports() {
         let summaries = |p: &Plaintext| {
             p.events
                 .iter()
-                .map(|e| (e.kind.clone(), e.frame))
+                .map(|e| (e.kind(), e.frame))
                 .collect::<Vec<_>>()
         };
         assert_eq!(summaries(&a), summaries(&b), "{dsb}: same TLS events");

@@ -66,7 +66,7 @@ struct Seen {
 impl EventSink for Seen {
     fn emit(&mut self, e: Event) {
         match &e.detail {
-            Detail::Stanza(s) => {
+            Detail::XmppStanza(s) => {
                 let dir = e.dir.map(|d| d.to_string()).unwrap_or_default();
                 self.stanzas.push((dir, s.name.clone(), e.summary.clone()));
             }

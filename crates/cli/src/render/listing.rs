@@ -93,7 +93,7 @@ fn event_row(e: &Event) -> Vec<Cell> {
             if m.compressed { " (deflate)" } else { "" }
         ),
         Detail::WsControl(c) => c.opcode.to_owned(),
-        _ => e.kind.clone(),
+        _ => e.kind().to_owned(),
     };
     let summary = match &e.detail {
         Detail::WsMessage(m) => m

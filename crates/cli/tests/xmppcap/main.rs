@@ -10,6 +10,7 @@ mod cli;
 mod depth;
 mod golden;
 mod real;
+mod schema;
 mod terminal;
 
 /// The workspace root (two levels above this crate): where `fixtures/`,
