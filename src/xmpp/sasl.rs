@@ -286,7 +286,7 @@ mod tests {
         use crate::position::{Dir, FrameRef};
         let limits = crate::limits::Limits::default();
         let mut scratch = super::super::escaped::Scratch::default();
-        let ctx = super::super::element::Context::default();
+        let ctx = super::super::element::Namespaces::default();
         let el = super::super::element::parse_element(xml, &ctx, &limits, &mut scratch).unwrap();
         let at = FrameRef::default();
         let span = Span {

@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 
-use super::element::{self, Context, Element, NodeRef, XmlError};
+use super::element::{self, Element, Namespaces, NodeRef, XmlError};
 use super::escaped::Scratch;
 use super::iq::Tracker;
 use super::ns::Ns;
@@ -377,7 +377,8 @@ impl Session {
         match parsed {
             Ok(el) => {
                 if header {
-                    self.stream.set_context(span.dir, Context::from_header(&el));
+                    self.stream
+                        .set_context(span.dir, Namespaces::from_header(&el));
                 }
                 self.dispatch(span, &el, sink)
             }

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::element::{Context, NodeRef};
+use super::element::{Namespaces, NodeRef};
 use super::ns::Ns;
 use super::session::{condition_and_text, Out, Session, Signal, Span};
 use super::summary::{Close, StreamError};
@@ -23,7 +23,7 @@ use crate::xmpp::FindingCode;
 #[derive(Debug, Default)]
 pub(crate) struct StreamState {
     /// Per direction: the namespace context of its last stream header.
-    contexts: [Context; 2],
+    namespaces: [Namespaces; 2],
     /// Per direction: the frame of its first stream open (`<open/>` or a header).
     opened: [Option<FrameRef>; 2],
     /// Per direction: it sent at least one item (an element, a stream end,
@@ -33,13 +33,13 @@ pub(crate) struct StreamState {
 
 impl StreamState {
     /// The namespace context `dir`'s elements are read in.
-    pub(crate) fn context(&self, dir: Dir) -> &Context {
-        &self.contexts[dir.index()]
+    pub(crate) fn context(&self, dir: Dir) -> &Namespaces {
+        &self.namespaces[dir.index()]
     }
 
-    /// `dir` sent a stream header declaring `context`.
-    pub(crate) fn set_context(&mut self, dir: Dir, context: Context) {
-        self.contexts[dir.index()] = context;
+    /// `dir` sent a stream header declaring `namespaces`.
+    pub(crate) fn set_context(&mut self, dir: Dir, namespaces: Namespaces) {
+        self.namespaces[dir.index()] = namespaces;
     }
 
     /// `dir` opens its stream at `at`: true when it had opened before (a restart).

@@ -613,7 +613,7 @@ fn throughput_parts() {
         std::hint::black_box(
             element::parse_element(
                 &user,
-                &element::Context::default(),
+                &element::Namespaces::default(),
                 &limits,
                 &mut crate::xmpp::escaped::Scratch::default(),
             )
@@ -673,7 +673,7 @@ fn throughput_parts2() {
         std::hint::black_box(
             element::parse_element(
                 &plain,
-                &element::Context::default(),
+                &element::Namespaces::default(),
                 &Limits::default(),
                 &mut crate::xmpp::escaped::Scratch::default(),
             )
@@ -705,7 +705,7 @@ fn loop_stanza() {
         std::hint::black_box(
             element::parse_element(
                 &plain,
-                &element::Context::default(),
+                &element::Namespaces::default(),
                 &Limits::default(),
                 &mut crate::xmpp::escaped::Scratch::default(),
             )

@@ -51,20 +51,20 @@ pub enum XmlError {
 /// Namespace bindings an element inherits: from the `<stream:stream>`
 /// header on TCP, assumed (`jabber:client`, `stream:`) on WebSocket and BOSH.
 #[derive(Clone, Debug)]
-pub(crate) struct Context {
+pub(crate) struct Namespaces {
     /// quick-xml's resolver with those bindings, built once and cloned for
     /// each element (building it binds and copies every namespace again).
     resolver: NamespaceResolver,
 }
 
-impl Default for Context {
-    fn default() -> Context {
-        Context::with(ns::CLIENT, &[("stream", ns::STREAMS)])
+impl Default for Namespaces {
+    fn default() -> Namespaces {
+        Namespaces::with(ns::CLIENT, &[("stream", ns::STREAMS)])
     }
 }
 
-impl Context {
-    fn with(default: &str, prefixes: &[(&str, &str)]) -> Context {
+impl Namespaces {
+    fn with(default: &str, prefixes: &[(&str, &str)]) -> Namespaces {
         let mut resolver = NamespaceResolver::default();
         // A binding quick-xml refuses (e.g. a header rebinding `xml:`) is just
         // left out: the element then resolves as if it were not declared.
@@ -72,12 +72,12 @@ impl Context {
         for (prefix, uri) in prefixes {
             let _ = resolver.add(PrefixDeclaration::Named(prefix), Namespace(uri));
         }
-        Context { resolver }
+        Namespaces { resolver }
     }
 
     /// The bindings a stream header declares, on top of the defaults (a header
     /// that forgets `xmlns:stream` still gets the usual one).
-    pub(crate) fn from_header(header: &Element<'_>) -> Context {
+    pub(crate) fn from_header(header: &Element<'_>) -> Namespaces {
         let mut default = Cow::Borrowed(ns::CLIENT);
         let mut prefixes = vec![(Cow::Borrowed("stream"), Cow::Borrowed(ns::STREAMS))];
         let root = header.root();
@@ -90,7 +90,7 @@ impl Context {
             }
         }
         let prefixes: Vec<(&str, &str)> = prefixes.iter().map(|(p, u)| (&**p, &**u)).collect();
-        Context::with(&default, &prefixes)
+        Namespaces::with(&default, &prefixes)
     }
 }
 
@@ -128,11 +128,11 @@ pub(crate) struct Element<'a> {
 /// declaration around it are allowed).
 pub(crate) fn parse_element<'a>(
     src: &'a str,
-    ctx: &Context,
+    namespaces: &Namespaces,
     limits: &Limits,
     scratch: &mut Scratch,
 ) -> Result<Element<'a>, XmlError> {
-    let parsed = parse(src, ctx, limits, false, scratch);
+    let parsed = parse(src, namespaces, limits, false, scratch);
     scratch.keep_small();
     parsed
 }
@@ -140,18 +140,18 @@ pub(crate) fn parse_element<'a>(
 /// Parses a `<stream:stream ...>` header: a start tag that is never closed.
 pub(crate) fn parse_header<'a>(
     src: &'a str,
-    ctx: &Context,
+    namespaces: &Namespaces,
     limits: &Limits,
     scratch: &mut Scratch,
 ) -> Result<Element<'a>, XmlError> {
-    let parsed = parse(src, ctx, limits, true, scratch);
+    let parsed = parse(src, namespaces, limits, true, scratch);
     scratch.keep_small();
     parsed
 }
 
 fn parse<'a>(
     src: &'a str,
-    ctx: &Context,
+    namespaces: &Namespaces,
     limits: &Limits,
     open_root: bool,
     scratch: &mut Scratch,
@@ -167,7 +167,7 @@ fn parse<'a>(
     // out, and unescape each of them in one go from the source instead.
     let (input, runs) = scratch.mask(src).unwrap_or((src, &[]));
     let mut reader = NsReader::from_str(input);
-    *reader.resolver_mut() = ctx.resolver.clone();
+    *reader.resolver_mut() = namespaces.resolver.clone();
     let mut builder = Builder {
         el: Element {
             src,

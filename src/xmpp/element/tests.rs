@@ -5,7 +5,7 @@ use super::*;
 fn parse_ok(src: &str) -> Element<'_> {
     parse_element(
         src,
-        &Context::default(),
+        &Namespaces::default(),
         &Limits::default(),
         &mut Scratch::default(),
     )
@@ -15,7 +15,7 @@ fn parse_ok(src: &str) -> Element<'_> {
 fn parse_err(src: &str) -> XmlError {
     parse_element(
         src,
-        &Context::default(),
+        &Namespaces::default(),
         &Limits::default(),
         &mut Scratch::default(),
     )
@@ -41,14 +41,14 @@ fn header_bindings_replace_defaults() {
     let limits = Limits::default();
     let h = parse_header(
         "<s:stream xmlns='jabber:server' xmlns:s='http://etherx.jabber.org/streams' to='a'>",
-        &Context::default(),
+        &Namespaces::default(),
         &limits,
         &mut Scratch::default(),
     )
     .unwrap();
     assert_eq!(h.root().name(), "s:stream");
     assert_eq!(h.root().attr("to").as_deref(), Some("a"));
-    let ctx = Context::from_header(&h);
+    let ctx = Namespaces::from_header(&h);
     let el = parse_element("<s:features/>", &ctx, &limits, &mut Scratch::default()).unwrap();
     assert_eq!(el.root().ns(), Ns::Streams);
     let el = parse_element("<iq/>", &ctx, &limits, &mut Scratch::default()).unwrap();
@@ -103,7 +103,7 @@ fn each_malformation_names_its_error() {
     };
     let r = parse_element(
         "<a><b><c><d/></c></b></a>",
-        &Context::default(),
+        &Namespaces::default(),
         &limits,
         &mut Scratch::default(),
     );
@@ -114,7 +114,7 @@ fn each_malformation_names_its_error() {
     };
     let r = parse_element(
         "<abc/>",
-        &Context::default(),
+        &Namespaces::default(),
         &limits,
         &mut Scratch::default(),
     );
@@ -154,7 +154,7 @@ fn node_cap_keeps_parsing_but_drops_elements() {
     };
     let el = parse_element(
         "<a><b/><c><d/></c></a>",
-        &Context::default(),
+        &Namespaces::default(),
         &limits,
         &mut Scratch::default(),
     )
@@ -169,7 +169,7 @@ fn every_prefix_of_an_element_is_an_error_not_a_panic() {
     for end in 0..src.len() {
         assert!(parse_element(
             &src[..end],
-            &Context::default(),
+            &Namespaces::default(),
             &Limits::default(),
             &mut Scratch::default()
         )
@@ -177,7 +177,7 @@ fn every_prefix_of_an_element_is_an_error_not_a_panic() {
     }
     assert!(parse_element(
         src,
-        &Context::default(),
+        &Namespaces::default(),
         &Limits::default(),
         &mut Scratch::default()
     )
@@ -192,7 +192,7 @@ fn node_cap_and_duplicate_attributes_become_findings() {
     };
     let el = parse_element(
         "<a><b x='1' y='2' x='3'/><c><d/></c></a>",
-        &Context::default(),
+        &Namespaces::default(),
         &limits,
         &mut Scratch::default(),
     )
