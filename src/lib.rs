@@ -6,7 +6,8 @@
 //! [`http`] (HTTP/1.1, upgrade, BOSH) → [`ws`] (WebSocket) → [`xmpp`]
 //! (stanzas, sessions) → [`finesse`] (notification payloads) → [`report`]
 //! (timeline, findings, renderers). Only [`pipeline`] knows every stage;
-//! [`position`] says where and when a piece of input was seen, for all.
+//! [`position`] says where and when a piece of input was seen, for all;
+//! [`words`] how a duration is said, for stages and renderers alike.
 //!
 //! This crate is the analyzer only. The command line, its terminal tables
 //! and progress bar are the `xmppcap` binary (`crates/cli`); the captures the
@@ -32,6 +33,7 @@ pub mod position;
 pub mod report;
 pub mod tcp;
 pub mod tls;
+pub mod words;
 pub mod ws;
 pub mod xmpp;
 

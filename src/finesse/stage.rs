@@ -280,7 +280,7 @@ fn slow_update(rest: &RestMatch, request_id: &str) -> Finding {
             rest.method,
             rest.path,
             rest.frame,
-            crate::report::text::duration_nanos((rest.ms_before_update * 1e6) as i64)
+            crate::words::duration_nanos((rest.ms_before_update * 1e6) as i64)
         ),
     )
 }

@@ -1,7 +1,8 @@
-//! The words the human-readable renderers share: sizes, durations, clock
-//! times, safe display of captured bytes, and a session's header facts and
-//! an event's label. Used by the HTML report here and by the `xmppcap`
-//! binary's tables, so both say the same thing the same way.
+//! The words the human-readable renderers share: sizes, durations (from
+//! [`crate::words`], which the stages use too), clock times, safe display of
+//! captured bytes, and a session's header facts and an event's label. Used
+//! by the HTML report here and by the `xmppcap` binary's tables, so both say
+//! the same thing the same way.
 //!
 //! Takes model values; gives strings. Never fails and never derives a fact
 //! the model does not hold.
@@ -35,27 +36,7 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("TiB"))
 }
 
-/// A duration in seconds, short: `850 µs`, `12 ms`, `1.234 s`, `2 min 5 s`, `3 h 02 min`.
-pub fn duration_nanos(nanos: i64) -> String {
-    let sign = if nanos < 0 { "-" } else { "" };
-    let n = nanos.unsigned_abs();
-    let text = if n < 1_000_000 {
-        format!("{} µs", n / 1_000)
-    } else if n < 1_000_000_000 {
-        format!("{} ms", n / 1_000_000)
-    } else if n < 60_000_000_000 {
-        format!("{:.3} s", n as f64 / 1e9)
-    } else if n < 3_600_000_000_000 {
-        format!("{} min {} s", n / 60_000_000_000, (n / 1_000_000_000) % 60)
-    } else {
-        format!(
-            "{} h {:02} min",
-            n / 3_600_000_000_000,
-            (n / 60_000_000_000) % 60
-        )
-    };
-    format!("{sign}{text}")
-}
+pub use crate::words::duration_nanos;
 
 /// The end of a span after its start `from`: the time of day when both fall
 /// on the same day, the whole timestamp otherwise (an end without its date
@@ -221,15 +202,6 @@ mod tests {
         assert_eq!(bytes(10239), "10239 B");
         assert_eq!(bytes(10 * 1024), "10.0 KiB");
         assert_eq!(bytes(5 << 20), "5.0 MiB");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration_nanos(850_000), "850 µs");
-        assert_eq!(duration_nanos(12_000_000), "12 ms");
-        assert_eq!(duration_nanos(1_234_000_000), "1.234 s");
-        assert_eq!(duration_nanos(125_000_000_000), "2 min 5 s");
-        assert_eq!(duration_nanos(-12_000_000), "-12 ms");
     }
 
     #[test]

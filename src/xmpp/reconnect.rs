@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use super::Summary;
 use crate::finding::Finding;
 use crate::position::{FrameRef, Timestamp};
-use crate::report::text;
+use crate::words;
 use crate::xmpp::FindingCode;
 
 /// Sessions shorter than this, several in a row, make a loop.
@@ -113,7 +113,7 @@ fn reconnect(user: &str, a: &SessionFacts, b: &SessionFacts) -> Option<Finding> 
     if b_start < a_end {
         return None;
     }
-    let after = text::duration_nanos(b_start.nanos_since(a_end));
+    let after = words::duration_nanos(b_start.nanos_since(a_end));
     let moved = a.server.zip(b.server).filter(|(x, y)| x.ip() != y.ip());
     let finding = match moved {
         Some((from, to)) => Finding::new(
@@ -150,7 +150,7 @@ fn reconnect_loop(user: &str, list: &[&SessionFacts]) -> Option<Finding> {
     }
     let (first, last) = (run.first()?, run.last()?);
     let span = match (first.start, last.end) {
-        (Some(a), Some(b)) => text::duration_nanos(b.nanos_since(a)),
+        (Some(a), Some(b)) => words::duration_nanos(b.nanos_since(a)),
         _ => "?".to_owned(),
     };
     let finding = Finding::new(
