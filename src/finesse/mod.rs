@@ -19,6 +19,7 @@
 
 mod agents;
 mod correlate;
+mod feeds;
 mod findings;
 pub(crate) mod fuzz;
 mod map;
@@ -29,6 +30,7 @@ mod update;
 
 pub use agents::{AgentStates, Entered, StateChange};
 pub use correlate::RestMatch;
+pub use feeds::automatic_feed;
 pub use findings::FindingCode;
 pub use rest::{api_errors, rest_failure, RestCall};
 pub use stage::{RestExchange, RestRequest, RestResponse, SessionFacts, Sink, Stage, StanzaAt};

@@ -167,4 +167,28 @@ mod tests {
         assert!(codes.contains(&"bosh.session_limit"), "{codes:?}");
         assert_eq!(ctx.sessions[0].xmpp.stanzas, [1, 0]);
     }
+
+    /// The wiring tells XMPP sessions which nodes Finesse delivers unasked.
+    #[test]
+    fn subscribing_to_a_finesse_automatic_feed_is_redundant() {
+        let mut sink = Drop;
+        let mut ctx = Wiring::new(Limits::default(), false, false, false, &mut sink);
+        let mut request = body("a", 1);
+        request.stanzas = vec![bosh::Stanza {
+            name: "iq".to_owned(),
+            xml: "<iq type='set' id='s1' to='pubsub.f' xmlns='jabber:client'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='/finesse/api/User/1001/Dialogs' jid='1001@f/desktop'/></pubsub></iq>".to_owned(),
+        }];
+        feed(&mut ctx, 1, &[bosh::Event::Body(Box::new(request))]);
+        finish(&mut ctx);
+        let findings = std::mem::take(&mut ctx.findings).into_sorted();
+        let redundant: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.code.code() == "xmpp.subscription_redundant")
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(
+            redundant,
+            ["the subscription to /finesse/api/User/1001/Dialogs is redundant: Finesse delivers the Dialogs feed to the user without one"]
+        );
+    }
 }

@@ -121,7 +121,8 @@ impl<'s> Wiring<'s> {
         transport: xmpp::Transport,
     ) -> (u32, xmpp::Session) {
         let id = self.wide.number_session();
-        let session = xmpp::Session::new(stream, transport, &self.limits, self.show_secrets);
+        let session = xmpp::Session::new(stream, transport, &self.limits, self.show_secrets)
+            .with_automatic_feeds(crate::finesse::automatic_feed);
         (id, session)
     }
 

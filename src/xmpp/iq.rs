@@ -224,9 +224,13 @@ impl Session {
             },
             Some(p) if p.is(Ns::Session, "session") => Kind::Session,
             Some(p) if p.is(Ns::Ping, "ping") => Kind::Ping,
-            Some(p) if p.is(Ns::Pubsub, "pubsub") => {
-                subscriptions::pubsub_request(span, p, &mut self.summary.subscriptions, out)
-            }
+            Some(p) if p.is(Ns::Pubsub, "pubsub") => subscriptions::pubsub_request(
+                span,
+                p,
+                self.automatic_feeds,
+                &mut self.summary.subscriptions,
+                out,
+            ),
             Some(p) if p.is(Ns::IqAuth, "query") => Kind::Other {
                 what: match nonempty(p.child_text("username")) {
                     Some(u) => format!("{ty} jabber:iq:auth as {u}"),

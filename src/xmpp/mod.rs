@@ -59,6 +59,7 @@ pub use findings::FindingCode;
 pub use framer::StreamFramer;
 pub use probe::{detect, looks_like_ws_message, Probe};
 pub use session::Session;
+pub use subscriptions::AutomaticFeeds;
 pub use summary::{
     Bind, Close, End, Features, Pings, Presence, Sasl, StartTls, StreamError, Subscription, Summary,
 };

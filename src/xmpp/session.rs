@@ -22,6 +22,7 @@ use super::ns::Ns;
 use super::sasl::SaslExchange;
 use super::scan::{ItemKind, Pending, Scanner, Step};
 use super::stream::StreamState;
+use super::subscriptions::{no_automatic_feeds, AutomaticFeeds};
 use super::summary::{End, Summary};
 use super::{Ending, PubsubItem, Sink, Stanza, Transport};
 use crate::finding::{Finding, Layer, Level};
@@ -115,6 +116,8 @@ pub struct Session {
     pub(crate) gaps: u32,
     /// Parser buffers kept from one element to the next.
     scratch: Scratch,
+    /// The pubsub nodes its server delivers unasked (none unless told).
+    pub(crate) automatic_feeds: AutomaticFeeds,
 }
 
 const REDACTED: &str = "[redacted]";
@@ -132,7 +135,15 @@ impl Session {
             sasl: SaslExchange::new(show_secrets),
             gaps: 0,
             scratch: Scratch::default(),
+            automatic_feeds: no_automatic_feeds,
         }
+    }
+
+    /// The same session, told which pubsub nodes its server delivers without
+    /// a subscription: subscribing to one is `xmpp.subscription_redundant`.
+    pub fn with_automatic_feeds(mut self, automatic_feeds: AutomaticFeeds) -> Session {
+        self.automatic_feeds = automatic_feeds;
+        self
     }
 
     /// Bytes the session holds now beyond its summary: requests waiting for

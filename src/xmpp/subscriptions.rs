@@ -1,15 +1,16 @@
 //! XEP-0060 subscriptions: subscribe and unsubscribe requests, their
 //! replies, and what Cisco's guidance says about them (a desktop is
 //! subscribed to its own feeds automatically; subscriptions persist on the
-//! node until unsubscribed).
+//! node until unsubscribed). Which nodes are such automatic feeds is not
+//! known here: the session is given it ([`AutomaticFeeds`]).
 //!
 //! Takes the `<pubsub>` payload of an iq request and the reply that matched
 //! it; gives the summaries in words, the session summary's subscription list
 //! and the findings: `xmpp.subscription_failed`, `xmpp.subscription_redundant`
-//! (an automatic feed subscribed explicitly), `xmpp.subscription_bare_jid`
-//! (delivered to every resource of the user), and at the end of a session
-//! that ended, `xmpp.subscription_left` (never unsubscribed: it persists on
-//! the node). Keeps at most [`MAX_SUBSCRIPTIONS`] per session.
+//! (a node the session was told is an automatic feed, subscribed
+//! explicitly), `xmpp.subscription_bare_jid` (delivered to every resource of
+//! the user), and at the end of a session that ended, `xmpp.subscription_left`
+//! (never unsubscribed: it persists on the node). Keeps at most [`MAX_SUBSCRIPTIONS`] per session.
 
 use super::element::NodeRef;
 use super::iq::{fmt_ms, Kind};
@@ -20,6 +21,18 @@ use super::summary::Subscription;
 use crate::finding::{Finding, Level};
 use crate::position::Dir;
 use crate::xmpp::FindingCode;
+
+/// Which pubsub nodes the server delivers without a subscription: for such
+/// a node, why subscribing is redundant, in words that complete `the
+/// subscription to <node> is redundant: `; `None` otherwise. The XMPP stage
+/// knows no such node itself: the application above it says
+/// ([`Session::with_automatic_feeds`](super::Session::with_automatic_feeds)).
+pub type AutomaticFeeds = fn(node: &str) -> Option<&'static str>;
+
+/// The default: no node is an automatic feed.
+pub(super) fn no_automatic_feeds(_node: &str) -> Option<&'static str> {
+    None
+}
 
 /// Subscriptions kept in the summary (a session normally has a handful).
 const MAX_SUBSCRIPTIONS: usize = 256;
@@ -34,6 +47,7 @@ const NAME_CAP: usize = 256;
 pub(super) fn pubsub_request(
     span: Span,
     pubsub: NodeRef<'_, '_>,
+    automatic_feeds: AutomaticFeeds,
     subs: &mut Vec<Subscription>,
     out: &mut Out,
 ) -> Kind {
@@ -61,7 +75,7 @@ pub(super) fn pubsub_request(
         s.push_str(&format!(" for {j}"));
     }
     if action == "subscribe" {
-        subscribe_advice(&node, jid.as_deref(), out);
+        subscribe_advice(&node, jid.as_deref(), automatic_feeds, out);
     }
     if let Some(id) = &subid {
         s.push_str(&format!(" (subid {id})"));
@@ -190,12 +204,12 @@ fn same_subscription(subscribe: &Subscription, unsubscribe: &Subscription) -> bo
 /// Findings on a subscribe request as Cisco's developer guide sees it:
 /// automatic feeds need no explicit subscription,
 /// and explicit ones should name the full JID.
-fn subscribe_advice(node: &str, jid: Option<&str>, out: &mut Out) {
-    if let Some(feed) = automatic_feed(node) {
+fn subscribe_advice(node: &str, jid: Option<&str>, automatic_feeds: AutomaticFeeds, out: &mut Out) {
+    if let Some(why) = automatic_feeds(node) {
         out.find(
             Level::Info,
             "xmpp.subscription_redundant",
-            format!("the subscription to {node} is redundant: Finesse delivers the {feed} feed to the user without one"),
+            format!("the subscription to {node} is redundant: {why}"),
         );
     }
     if let Some(j) = jid.filter(|j| !j.contains('/')) {
@@ -204,33 +218,6 @@ fn subscribe_advice(node: &str, jid: Option<&str>, out: &mut Out) {
             "xmpp.subscription_bare_jid",
             format!("the subscription to {node} uses the bare JID {j}: the notification service delivers it to every available resource of the user (this desktop included); Cisco asks for the full JID on explicit subscriptions so that the user's other resources are not sent the same traffic"),
         );
-    }
-}
-
-/// The Finesse feed a node belongs to when Finesse delivers it without an
-/// explicit subscription: `/finesse/api/User/<id>` (User),
-/// `/finesse/api/User/<id>/Dialogs`, `/finesse/api/User/<id>/Media/<mrdId>`
-/// and `/finesse/api/SystemInfo`. Team and Queue feeds need one.
-fn automatic_feed(node: &str) -> Option<&'static str> {
-    let prefix = "/finesse/api/";
-    let rest = node
-        .get(..prefix.len())
-        .filter(|p| p.eq_ignore_ascii_case(prefix))
-        .and_then(|_| node.get(prefix.len()..))?;
-    let parts: Vec<&str> = rest.split('/').collect();
-    let is = |part: &str, name: &str| part.eq_ignore_ascii_case(name);
-    match parts.as_slice() {
-        [system] if is(system, "SystemInfo") => Some("SystemInfo"),
-        [user, id] if is(user, "User") && !id.is_empty() => Some("User"),
-        [user, id, dialogs] if is(user, "User") && !id.is_empty() && is(dialogs, "Dialogs") => {
-            Some("Dialogs")
-        }
-        [user, id, media, mrd]
-            if is(user, "User") && !id.is_empty() && is(media, "Media") && !mrd.is_empty() =>
-        {
-            Some("Media")
-        }
-        _ => None,
     }
 }
 
