@@ -85,13 +85,6 @@ code_of_stages! {
     Finesse(finesse::FindingCode),
 }
 
-impl Code {
-    /// The catalogue's code with this string, if any.
-    pub fn from_code_str(code: &str) -> Option<Code> {
-        catalogue().iter().copied().find(|c| c.code() == code)
-    }
-}
-
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
@@ -104,7 +97,7 @@ impl Serialize for Code {
     }
 }
 
-/// Lets tests (and the code not yet converted) compare a code with its string.
+/// Lets tests compare a code with its string.
 impl PartialEq<&str> for Code {
     fn eq(&self, other: &&str) -> bool {
         self.code() == *other

@@ -124,31 +124,6 @@ impl Finding {
         }
     }
 
-    /// Transitional: builds a finding from a code string, for the call sites
-    /// not converted to typed codes yet. The lead converts the remaining call
-    /// sites after the reshaping branches merge.
-    ///
-    /// `code` must be in the [`catalogue`] and `layer` must be its layer
-    /// (checked in debug builds, so every test catches a stray string); in a
-    /// release build an unknown string becomes the catch-all
-    /// [`UNKNOWN_CODE`] rather than a panic.
-    #[doc(hidden)]
-    pub fn from_code_str(
-        level: Level,
-        layer: Layer,
-        code: &str,
-        message: impl Into<String>,
-    ) -> Finding {
-        let typed = Code::from_code_str(code);
-        debug_assert!(
-            typed.is_some(),
-            "finding code {code:?} is not in the catalogue"
-        );
-        let typed = typed.unwrap_or(UNKNOWN_CODE);
-        debug_assert_eq!(typed.layer(), layer, "layer of {code:?}");
-        Finding::new(typed, message).with_level(level)
-    }
-
     /// Overrides the code's default level, where the stage decides by context.
     pub fn with_level(mut self, level: Level) -> Finding {
         self.level = level;
@@ -194,10 +169,6 @@ impl Finding {
         self
     }
 }
-
-/// What a transitional call site with a string outside the catalogue gets in
-/// a release build (debug builds stop at the assertion instead).
-const UNKNOWN_CODE: Code = Code::Capture(crate::capture::FindingCode::Internal);
 
 /// The JSON shape of a finding: today's field order, with the layer taken
 /// from the code.

@@ -39,7 +39,7 @@ pub use update::{
     ReasonCode, SystemInfo, Team, TeamUser, Update, User,
 };
 
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::Finding;
 use crate::limits::Limits;
 
 /// Why a notification could not be read.
@@ -121,26 +121,23 @@ impl Update {
     /// Findings this update carries, not yet located (the caller adds stream and frame).
     pub fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
-        let mut push = |level, code, message: String| {
-            out.push(Finding::from_code_str(level, Layer::Finesse, code, message));
+        let mut push = |code: FindingCode, message: String| {
+            out.push(Finding::new(code, message));
         };
         match &self.payload {
             Payload::SystemInfo(info) if info.status.as_deref() == Some("OUT_OF_SERVICE") => push(
-                Level::Error,
-                "finesse.out_of_service",
+                FindingCode::OutOfService,
                 "Finesse reports OUT_OF_SERVICE: desktops fail over to the other node".to_owned(),
             ),
             Payload::User(u) if is_forced(&u.reason_code, &u.reason_code_id) => {
                 let who = u.login_id.as_deref().unwrap_or("?");
                 match u.state.as_deref() {
                     Some("LOGOUT") => push(
-                        Level::Error,
-                        "finesse.forced_logout",
+                        FindingCode::ForcedLogout,
                         format!("agent {who} logged out by the server with reason 255: its desktop session vanished"),
                     ),
                     Some("NOT_READY") => push(
-                        Level::Warn,
-                        "finesse.forced_not_ready",
+                        FindingCode::ForcedNotReady,
                         format!("agent {who} made NOT_READY by the server with reason 255: its desktop session vanished"),
                     ),
                     _ => {}
@@ -149,12 +146,11 @@ impl Update {
             Payload::ApiErrors { errors } => {
                 for e in errors {
                     let msg = format!("Finesse API error: {}", e.describe());
-                    push(Level::Error, "finesse.api_error", msg);
+                    push(FindingCode::ApiError, msg);
                 }
             }
             Payload::Dialog(d) if d.state.as_deref() == Some("FAILED") => push(
-                Level::Warn,
-                "finesse.dialog_failed",
+                FindingCode::DialogFailed,
                 format!("dialog {} FAILED", d.id.as_deref().unwrap_or("?")),
             ),
             _ => {}

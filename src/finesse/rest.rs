@@ -11,7 +11,8 @@
 use super::map::api_errors_in;
 use super::tree;
 use super::ApiError;
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::{Finding, Level};
+use crate::http::FindingCode::RestError;
 use crate::limits::Limits;
 
 /// The response of one REST call, as the HTTP stage saw it.
@@ -45,12 +46,7 @@ pub fn rest_failure(call: &RestCall<'_>, limits: &Limits) -> Option<Finding> {
         msg.push_str(&e.describe());
     }
     // Layer HTTP: `xmppcap http` shows it beside the exchange.
-    Some(Finding::from_code_str(
-        level,
-        Layer::Http,
-        "http.rest_error",
-        msg,
-    ))
+    Some(Finding::new(RestError, msg).with_level(level))
 }
 
 /// The errors of an `<ApiErrors>` body (any case, XML or JSON); empty when

@@ -4,6 +4,7 @@
 //! after the stanza parse.
 
 use super::*;
+use crate::finding::{Layer, Level};
 
 pub(crate) const USER_NOT_READY: &str = "<Update><data><user><dialogs>/finesse/api/User/1001/Dialogs</dialogs><extension>1001001</extension><firstName>Ann</firstName><lastName>Agent</lastName><loginId>1001</loginId><loginName>ann</loginName><mediaType>1</mediaType><pendingState></pendingState><reasonCodeId>3</reasonCodeId><ReasonCode><category>NOT_READY</category><code>12</code><label>Lunch</label><forAll>true</forAll><id>3</id><uri>/finesse/api/ReasonCode/3</uri></ReasonCode><roles><role>Agent</role></roles><settings><wrapUpOnIncoming>OPTIONAL</wrapUpOnIncoming></settings><state>NOT_READY</state><stateChangeTime>2026-03-02T10:15:01.123Z</stateChangeTime><teamId>3</teamId><teamName>Sales</teamName><uri>/finesse/api/User/1001</uri></user></data><event>PUT</event><requestId>a5b3c1d2-0001</requestId><source>/finesse/api/User/1001</source></Update>";
 

@@ -8,7 +8,7 @@
 //! at the end (session and connection summaries, a bounded finding log).
 //! Never holds payload bytes.
 
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::{Code, Finding};
 use crate::limits::Limits;
 use crate::pipeline::capture_wide::CaptureWide;
 use crate::report::event::Event;
@@ -73,7 +73,7 @@ impl<'s> Wiring<'s> {
         if self.connections.len() < self.limits.max_summaries {
             self.connections.push(c);
         } else if self.connections_seen == self.limits.max_summaries as u64 + 1 {
-            self.summary_limit(Layer::Tcp, "tcp.summary_limit", "connections");
+            self.summary_limit(crate::tcp::FindingCode::SummaryLimit.into(), "connections");
         }
     }
 
@@ -95,20 +95,16 @@ impl<'s> Wiring<'s> {
         if kept {
             self.sessions.push(s);
         } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {
-            self.summary_limit(Layer::Xmpp, "xmpp.summary_limit", "XMPP sessions");
+            self.summary_limit(xmpp::FindingCode::SummaryLimit.into(), "XMPP sessions");
         }
     }
 
-    fn summary_limit(&mut self, layer: Layer, code: &'static str, what: &str) {
+    fn summary_limit(&mut self, code: Code, what: &str) {
         let cap = self.limits.max_summaries;
         let message = format!(
             "more than {cap} {what}: the rest are in the NDJSON events, not in the summaries (limits)"
         );
-        self.finding(
-            Finding::from_code_str(Level::Warn, layer, code, message),
-            None,
-            None,
-        );
+        self.finding(Finding::new(code, message), None, None);
     }
 
     /// A new XMPP session carried by connection `stream` over `transport`,

@@ -16,13 +16,14 @@ use super::ns::Ns;
 use super::session::{Out, Session, Span};
 use super::subscriptions;
 use super::summary::{Bind, Summary};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::{Finding, Level, Throttle};
 use crate::position::{Dir, FrameRef};
+use crate::xmpp::FindingCode;
 
 /// A Finesse desktop pings about every 10 s with a 10 s timeout.
 const PING_TIMEOUT_MS: f64 = 10_000.0;
 /// Unanswered-request findings reported one by one before being counted.
-const MAX_UNANSWERED_FINDINGS: usize = 10;
+const MAX_UNANSWERED_FINDINGS: u64 = 10;
 
 /// What a pending request asked for.
 #[derive(Debug)]
@@ -258,8 +259,7 @@ impl Session {
         }
         if let Some(cap) = self.iqs.await_reply(span.dir, id, kind, span.first) {
             out.find(
-                Level::Warn,
-                "xmpp.pending_iq_limit",
+                FindingCode::PendingIqLimit,
                 format!("more than {cap} iq requests awaiting replies: the oldest are no longer matched"),
             );
         }
@@ -285,8 +285,7 @@ impl Session {
                 if let Some(e) = &err {
                     out.summary = format!("session → error {e} ({lat})");
                     out.find(
-                        Level::Error,
-                        "xmpp.session_failed",
+                        FindingCode::SessionFailed,
                         format!("session establishment failed: {e}"),
                     );
                 } else {
@@ -303,8 +302,7 @@ impl Session {
                 Some(e) => {
                     out.summary = format!("iq {what} → error {e} ({lat})");
                     out.find(
-                        Level::Info,
-                        "xmpp.iq_error",
+                        FindingCode::IqError,
                         format!("iq {what} answered with error {e}"),
                     );
                 }
@@ -320,8 +318,7 @@ impl Session {
         if let Some(e) = err {
             out.summary = format!("bind → error {e} ({lat})");
             out.find(
-                Level::Error,
-                "xmpp.bind_failed",
+                FindingCode::BindFailed,
                 format!(
                     "binding resource {} failed: {e}",
                     bind.requested_resource
@@ -357,8 +354,7 @@ impl Session {
         };
         if ms > PING_TIMEOUT_MS {
             out.find(
-                Level::Warn,
-                "xmpp.slow_ping_reply",
+                FindingCode::SlowPingReply,
                 format!(
                     "the {} answered a ping after {lat}, beyond the 10 s a Finesse desktop waits",
                     span.dir.side()
@@ -384,26 +380,25 @@ impl Tracker {
         }
         all.sort_by_key(|(_, _, p)| p.seq);
         let end = last.unwrap_or_default();
-        let mut counted: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut throttle: Throttle<FindingCode> = Throttle::new(MAX_UNANSWERED_FINDINGS);
         for (dir, id, p) in all {
             let (code, what) = match &p.kind {
                 Kind::Ping => {
                     summary.pings.unanswered += 1;
-                    ("xmpp.unanswered_ping", "ping".to_owned())
+                    (FindingCode::UnansweredPing, "ping".to_owned())
                 }
-                Kind::Subscribe { node, .. } => {
-                    ("xmpp.subscription_unanswered", format!("subscribe {node}"))
-                }
+                Kind::Subscribe { node, .. } => (
+                    FindingCode::SubscriptionUnanswered,
+                    format!("subscribe {node}"),
+                ),
                 Kind::Unsubscribe { node, .. } => {
-                    ("xmpp.unanswered_iq", format!("unsubscribe {node}"))
+                    (FindingCode::UnansweredIq, format!("unsubscribe {node}"))
                 }
-                Kind::Bind { .. } => ("xmpp.unanswered_iq", "bind".to_owned()),
-                Kind::Session => ("xmpp.unanswered_iq", "session".to_owned()),
-                Kind::Other { what } => ("xmpp.unanswered_iq", format!("iq {what}")),
+                Kind::Bind { .. } => (FindingCode::UnansweredIq, "bind".to_owned()),
+                Kind::Session => (FindingCode::UnansweredIq, "session".to_owned()),
+                Kind::Other { what } => (FindingCode::UnansweredIq, format!("iq {what}")),
             };
-            let n = counted.entry(code).or_default();
-            *n += 1;
-            if *n > MAX_UNANSWERED_FINDINGS {
+            if !throttle.admit(code) {
                 continue;
             }
             let waited = latency_ms(p.at, end);
@@ -422,23 +417,24 @@ impl Tracker {
             } else if gaps > 0 {
                 msg.push_str(" (a capture gap may have hidden it)");
             }
+            // Short waits are likely the capture ending, not a silent peer.
             out.push(
-                Finding::from_code_str(level, Layer::Xmpp, code, msg)
+                Finding::new(code, msg)
+                    .with_level(level)
                     .at(p.at)
                     .in_stream(summary.stream, Some(dir)),
             );
         }
-        for (code, n) in counted {
-            if n > MAX_UNANSWERED_FINDINGS {
-                let msg = format!(
-                    "{} more unanswered requests like the above",
-                    n - MAX_UNANSWERED_FINDINGS
-                );
-                out.push(
-                    Finding::from_code_str(Level::Warn, Layer::Xmpp, code, msg)
-                        .in_stream(summary.stream, None),
-                );
-            }
+        let mut overflowed: Vec<_> = throttle.overflowed().collect();
+        // By code string, the order the summaries have always come in.
+        overflowed.sort_by_key(|o| o.key.code());
+        for over in overflowed {
+            let msg = format!("{} more unanswered requests like the above", over.hidden());
+            out.push(
+                Finding::new(over.key, msg)
+                    .with_level(Level::Warn)
+                    .in_stream(summary.stream, None),
+            );
         }
     }
 }
@@ -455,6 +451,7 @@ fn fmt_secs(ms: f64) -> String {
 mod tests {
     use super::*;
     use crate::position::Timestamp;
+    use crate::xmpp::Transport;
 
     fn at(n: u64) -> FrameRef {
         FrameRef::new(n, Timestamp::from_secs_nanos(n as i64, 0))
@@ -476,5 +473,43 @@ mod tests {
         let p = t.take(c, "c").unwrap();
         assert_eq!((p.at, matches!(p.kind, Kind::Ping)), (at(3), true));
         assert!(t.held_bytes() < two);
+    }
+
+    #[test]
+    fn unanswered_requests_past_the_cut_off_are_counted_by_code_string() {
+        let mut t = Tracker::new(100);
+        let c = Dir::ClientToServer;
+        // Pings first, so first-seen order differs from code-string order.
+        for n in 0..12 {
+            t.await_reply(c, format!("p{n}"), Kind::Ping, at(n));
+        }
+        for n in 12..23 {
+            t.await_reply(c, format!("s{n}"), Kind::Session, at(n));
+        }
+        let mut summary = Summary::new(7, Transport::Tcp);
+        let mut out = Vec::new();
+        t.finish(&mut summary, Some(at(100)), 0, &mut out);
+        assert_eq!(out.len(), 2 * MAX_UNANSWERED_FINDINGS as usize + 2);
+        let tail: Vec<(String, Level, &str)> = out
+            .iter()
+            .skip(2 * MAX_UNANSWERED_FINDINGS as usize)
+            .map(|f| (f.code.to_string(), f.level, f.message.as_str()))
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                (
+                    "xmpp.unanswered_iq".to_owned(),
+                    Level::Warn,
+                    "1 more unanswered requests like the above"
+                ),
+                (
+                    "xmpp.unanswered_ping".to_owned(),
+                    Level::Warn,
+                    "2 more unanswered requests like the above"
+                ),
+            ]
+        );
+        assert_eq!(summary.pings.unanswered, 12);
     }
 }

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use super::element::NodeRef;
 use super::session::{condition_and_text, Out, Span};
 use super::summary::Sasl;
-use crate::finding::Level;
+use crate::xmpp::FindingCode;
 
 /// The decoded PLAIN (or X-OAUTH2) initial response: `authzid \0 authcid \0 secret`.
 pub(crate) struct Plain {
@@ -239,7 +239,7 @@ fn failure(root: NodeRef<'_, '_>, summary: &mut Option<Sasl>, out: &mut Out) {
     if let Some(t) = &text {
         message.push_str(&format!(" ({t})"));
     }
-    out.find(Level::Error, "xmpp.sasl_failure", message);
+    out.find(FindingCode::SaslFailure, message);
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use super::stream::StreamState;
 use super::subscriptions::{no_automatic_feeds, AutomaticFeeds};
 use super::summary::{End, Summary};
 use super::{Ending, PubsubItem, Sink, Stanza, Transport};
-use crate::finding::{Finding, Layer, Level};
+use crate::finding::Finding;
 use crate::limits::Limits;
 use crate::position::{Dir, FrameRef};
 use crate::xmpp::FindingCode;
@@ -94,9 +94,14 @@ pub(crate) struct Out<'e> {
 }
 
 impl Out<'_> {
-    pub(crate) fn find(&mut self, level: Level, code: &'static str, message: impl Into<String>) {
-        self.findings
-            .push(Finding::from_code_str(level, Layer::Xmpp, code, message));
+    /// A finding of `code` at its default level.
+    pub(crate) fn find(&mut self, code: FindingCode, message: impl Into<String>) {
+        self.findings.push(Finding::new(code, message));
+    }
+
+    /// A finding built by the caller, for a level chosen by context.
+    pub(crate) fn push(&mut self, finding: Finding) {
+        self.findings.push(finding);
     }
 }
 
@@ -512,15 +517,13 @@ impl Session {
         let stanza = Stanza::bare(span, name, format!("malformed XML: {err}"), raw);
         sink.on_stanza(&stanza);
         let code = if text.len() > self.limits.max_stanza_bytes {
-            "xmpp.stanza_too_large"
+            FindingCode::StanzaTooLarge
         } else {
-            "xmpp.malformed_xml"
+            FindingCode::MalformedXml
         };
         let label = if name.is_empty() { "data" } else { name };
         sink.push_finding(
-            Finding::from_code_str(
-                Level::Warn,
-                Layer::Xmpp,
+            Finding::new(
                 code,
                 format!("malformed XML in <{label}> ({} bytes): {err}", bytes.len()),
             )

@@ -14,8 +14,8 @@ use super::ns::Ns;
 use super::session::{Out, Session, Span};
 use super::summary::Presence;
 use super::PubsubItem;
-use crate::finding::Level;
 use crate::position::Dir;
+use crate::xmpp::FindingCode;
 
 /// Characters of a message body shown in its summary.
 const BODY_CAP: usize = 120;
@@ -63,8 +63,7 @@ pub(crate) fn presence(
     if broadcast {
         if let Some(p) = priority.filter(|p| *p < 0) {
             out.find(
-                    Level::Warn,
-                    "xmpp.negative_priority",
+                    FindingCode::NegativePriority,
                     format!("the client announced presence priority {p}: a negative priority gets no events delivered"),
                 );
         }

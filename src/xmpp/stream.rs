@@ -13,7 +13,7 @@ use super::ns::Ns;
 use super::session::{condition_and_text, Out, Session, Signal, Span};
 use super::summary::{Close, StreamError};
 use super::{Sink, Stanza};
-use crate::finding::{Finding, Level};
+use crate::finding::Finding;
 use crate::position::{Dir, FrameRef};
 use crate::xmpp::FindingCode;
 
@@ -108,8 +108,7 @@ impl Session {
         if let Some(uri) = &see_other {
             out.summary = format!("close, see-other-uri {uri}");
             out.find(
-                Level::Warn,
-                "xmpp.redirect",
+                FindingCode::Redirect,
                 format!("the server redirects the client to {uri} (see-other-uri)"),
             );
         }
@@ -213,33 +212,29 @@ impl Session {
             None => format!("stream error {cond}"),
         };
         let resource = self.bound_resource();
-        let (level, code, message) = match cond {
+        let (code, message) = match cond {
             "conflict" => (
-                Level::Error,
-                "xmpp.conflict",
+                FindingCode::Conflict,
                 format!(
                     "stream error conflict: another client bound the same resource{}; this session was replaced",
                     resource.map(|r| format!(" ({r})")).unwrap_or_default()
                 ),
             ),
             "system-shutdown" => (
-                Level::Error,
-                "xmpp.system_shutdown",
+                FindingCode::SystemShutdown,
                 "stream error system-shutdown: the server is going down".to_owned(),
             ),
             "connection-timeout" => (
-                Level::Warn,
-                "xmpp.connection_timeout",
+                FindingCode::ConnectionTimeout,
                 "stream error connection-timeout: the server closed the idle session".to_owned(),
             ),
             "see-other-host" => (
-                Level::Warn,
-                "xmpp.redirect",
+                FindingCode::Redirect,
                 format!("stream error see-other-host: the server redirects the client to {}", text.as_deref().unwrap_or("another host")),
             ),
-            _ => (Level::Error, "xmpp.stream_error", format!("stream error {cond}")),
+            _ => (FindingCode::StreamError, format!("stream error {cond}")),
         };
-        out.find(level, code, message);
+        out.find(code, message);
         if self.summary.stream_error.is_none() {
             self.summary.stream_error = Some(StreamError {
                 condition,
@@ -308,11 +303,7 @@ impl Session {
             }
             "failure" => {
                 out.summary = "starttls failure".to_owned();
-                out.find(
-                    Level::Error,
-                    "xmpp.starttls_failure",
-                    "the server refused STARTTLS",
-                );
+                out.find(FindingCode::StarttlsFailure, "the server refused STARTTLS");
                 self.set_tls_outcome(span, "failure");
             }
             other => out.summary = other.to_owned(),

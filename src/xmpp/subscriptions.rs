@@ -131,10 +131,14 @@ pub(super) fn subscription_reply(
         } else {
             Level::Warn
         };
-        out.find(
-            level,
-            "xmpp.subscription_failed",
-            format!("subscription to {node} is not active: {outcome}"),
+        // An error reply is a refusal; a grant other than `subscribed` (pending,
+        // unconfigured) is only a warning.
+        out.push(
+            Finding::new(
+                FindingCode::SubscriptionFailed,
+                format!("subscription to {node} is not active: {outcome}"),
+            )
+            .with_level(level),
         );
     }
     if let Some(sub) = sub {
@@ -207,15 +211,13 @@ fn same_subscription(subscribe: &Subscription, unsubscribe: &Subscription) -> bo
 fn subscribe_advice(node: &str, jid: Option<&str>, automatic_feeds: AutomaticFeeds, out: &mut Out) {
     if let Some(why) = automatic_feeds(node) {
         out.find(
-            Level::Info,
-            "xmpp.subscription_redundant",
+            FindingCode::SubscriptionRedundant,
             format!("the subscription to {node} is redundant: {why}"),
         );
     }
     if let Some(j) = jid.filter(|j| !j.contains('/')) {
         out.find(
-            Level::Info,
-            "xmpp.subscription_bare_jid",
+            FindingCode::SubscriptionBareJid,
             format!("the subscription to {node} uses the bare JID {j}: the notification service delivers it to every available resource of the user (this desktop included); Cisco asks for the full JID on explicit subscriptions so that the user's other resources are not sent the same traffic"),
         );
     }

@@ -13,6 +13,8 @@ use quick_xml::NsReader;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::FindingCode;
+
 /// XEP-0124's namespace for `<body>`.
 pub const HTTPBIND_NS: &str = "http://jabber.org/protocol/httpbind";
 /// XEP-0206's namespace for `xmpp:restart` and `xmpp:version`.
@@ -78,13 +80,16 @@ pub enum BodyError {
 }
 
 impl BodyError {
-    pub(crate) fn code(&self) -> &'static str {
+    /// The finding code a body that fails this way is reported with.
+    pub(crate) fn code(&self) -> FindingCode {
         match self {
-            BodyError::TooDeep { .. } => "bosh.too_deep",
+            BodyError::TooDeep { .. } => FindingCode::TooDeep,
             BodyError::StanzaTooLarge { .. } | BodyError::TooMuchExpansion { .. } => {
-                "bosh.stanza_too_large"
+                FindingCode::StanzaTooLarge
             }
-            _ => "bosh.malformed",
+            BodyError::NotUtf8 { .. } | BodyError::Xml { .. } | BodyError::Truncated { .. } => {
+                FindingCode::Malformed
+            }
         }
     }
 }

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::finding::{Finding, Findings, Layer, Level};
+use crate::finding::{Finding, Findings, Level};
 use crate::limits::Limits;
 use crate::position::{Dir, FrameRef};
 
-use super::{millis, Body, Event, Role, Unanswered};
+use super::{millis, Body, Event, FindingCode, Role, Unanswered};
 
 /// TCP streams listed per BOSH session.
 pub(crate) const MAX_STREAMS_LISTED: usize = 64;
@@ -88,17 +88,8 @@ pub struct Sessions {
     by_sid: BTreeMap<String, Session>,
 }
 
-fn finding(
-    level: Level,
-    code: &'static str,
-    stream: u64,
-    dir: Dir,
-    at: FrameRef,
-    msg: String,
-) -> Finding {
-    Finding::from_code_str(level, Layer::Bosh, code, msg)
-        .in_stream(stream, Some(dir))
-        .at(at)
+fn finding(code: FindingCode, stream: u64, dir: Dir, at: FrameRef, msg: String) -> Finding {
+    Finding::new(code, msg).in_stream(stream, Some(dir)).at(at)
 }
 
 impl Sessions {
@@ -178,15 +169,15 @@ impl Sessions {
         let Some(rid) = b.attrs.rid else { return };
         let msg = match s.last_rid {
             Some(last) if rid == last => Some((
-                "bosh.rid_repeat",
+                FindingCode::RidRepeat,
                 format!("session {sid}: rid {rid} sent again: a retransmission (the client saw no answer to the first one)"),
             )),
             Some(last) if rid < last => Some((
-                "bosh.rid_repeat",
+                FindingCode::RidRepeat,
                 format!("session {sid}: rid {rid} sent after rid {last}: an old request repeated"),
             )),
             Some(last) if rid > last.saturating_add(1) => Some((
-                "bosh.rid_jump",
+                FindingCode::RidJump,
                 format!(
                     "session {sid}: rid jumped from {last} to {rid}: {} request(s) not seen (lost, or on a connection missing from the capture)",
                     rid - last - 1
@@ -196,7 +187,7 @@ impl Sessions {
         };
         s.last_rid = Some(s.last_rid.map_or(rid, |l| l.max(rid)));
         if let Some((code, m)) = msg {
-            findings.push_finding(finding(Level::Warn, code, b.stream, b.dir, b.first, m));
+            findings.push_finding(finding(code, b.stream, b.dir, b.first, m));
         }
     }
 
@@ -212,14 +203,7 @@ impl Sessions {
             if let Some(status) = b.status.filter(|s| *s != 200) {
                 let m =
                     format!("BOSH request answered with HTTP {status} before a session existed");
-                findings.push_finding(finding(
-                    Level::Error,
-                    "bosh.http_error",
-                    b.stream,
-                    b.dir,
-                    b.first,
-                    m,
-                ));
+                findings.push_finding(finding(FindingCode::HttpError, b.stream, b.dir, b.first, m));
             }
             return;
         };
@@ -271,32 +255,23 @@ impl Sessions {
         }
         let rid = attrs.rid.map_or_else(|| "?".to_string(), |r| r.to_string());
         let sid_txt = sid.unwrap_or_else(|| "(new)".to_string());
-        let (level, code, m) = match wait {
+        let (code, m) = match wait {
             Some(w) if held + WAIT_SLACK_MS < f64::from(w) * 1000.0 => (
-                Level::Error,
-                "bosh.poll_cut",
+                FindingCode::PollCut,
                 format!(
                     "session {sid_txt}: long poll rid {rid} cut after {:.1} s, before wait={w} s elapsed: something between client and server (proxy, load balancer, firewall) closes long polls",
                     held / 1000.0
                 ),
             ),
             _ => (
-                Level::Warn,
-                "bosh.poll_unanswered",
+                FindingCode::PollUnanswered,
                 format!(
                     "session {sid_txt}: request rid {rid} got no answer; the connection closed {:.1} s later",
                     held / 1000.0
                 ),
             ),
         };
-        findings.push_finding(finding(
-            level,
-            code,
-            u.stream,
-            Dir::ClientToServer,
-            u.ended,
-            m,
-        ));
+        findings.push_finding(finding(code, u.stream, Dir::ClientToServer, u.ended, m));
     }
 }
 
@@ -325,7 +300,8 @@ fn terminated(b: &Body, sid: &str, rid: Option<u64>, cond: &str) -> Finding {
         rid_text(rid),
         held_text(b)
     );
-    finding(level, "bosh.terminate", b.stream, b.dir, b.first, m)
+    // A terminate without a condition is the normal end of a session.
+    finding(FindingCode::Terminate, b.stream, b.dir, b.first, m).with_level(level)
 }
 
 /// A BOSH request answered with an HTTP error status.
@@ -341,5 +317,5 @@ fn http_error(b: &Body, sid: &str, rid: Option<u64>, status: u16, wait: Option<u
         rid_text(rid),
         held_text(b)
     );
-    finding(Level::Error, "bosh.http_error", b.stream, b.dir, b.first, m)
+    finding(FindingCode::HttpError, b.stream, b.dir, b.first, m)
 }

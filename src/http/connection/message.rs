@@ -185,16 +185,7 @@ fn bosh_caps(limits: &Limits) -> bosh::Caps {
 
 fn push_bosh_error(notes: &mut Vec<Note>, p: &bosh::Parsed) {
     if let Some(e) = &p.error {
-        // Transitional: `BodyError::code` (src/http/bosh) still gives a string;
-        // the lead converts it after the reshaping branches merge.
-        let code = crate::finding::Code::from_code_str(e.code());
-        debug_assert!(
-            code.is_some(),
-            "BOSH code {:?} not in the catalogue",
-            e.code()
-        );
-        let code = code.unwrap_or(bosh::FindingCode::Malformed.into());
-        notes.push((code, format!("BOSH body: {e}")));
+        notes.push((e.code().into(), format!("BOSH body: {e}")));
     }
 }
 
