@@ -1279,59 +1279,79 @@ mod properties {
             gap in proptest::option::of((any::<usize>(), 1u64..40)),
             fragment in any::<bool>(),
         ) {
-            let mut z = Compress::new(Compression::default(), false);
-            let mut bytes = Vec::new();
-            for w in &words {
-                let c = compress_message(&mut z, w.as_bytes());
-                if fragment && c.len() > 2 {
-                    let (a, b) = c.split_at(c.len() / 2);
-                    bytes.extend(frame(false, 4, 1, None, a));
-                    bytes.extend(frame(true, 0, 9, None, b"p"));
-                    bytes.extend(frame(true, 0, 0, None, b));
-                } else {
-                    bytes.extend(frame(true, 4, 1, None, &c));
-                }
-            }
-            let start = start % bytes.len();
-            let mut conn = if start == 0 {
-                Connection::new(0, deflate_both(), &Limits::default())
+            missing_window_gives_no_garbage(&words, start, gap, fragment)?;
+        }
+    }
+
+    /// The property's body: compresses `words` (context takeover), joins
+    /// at `start`, loses `gap`, and checks every text and partly known
+    /// message against the words.
+    fn missing_window_gives_no_garbage(
+        words: &[String],
+        start: usize,
+        gap: Option<(usize, u64)>,
+        fragment: bool,
+    ) -> Result<(), TestCaseError> {
+        let mut z = Compress::new(Compression::default(), false);
+        let mut bytes = Vec::new();
+        for w in words {
+            let c = compress_message(&mut z, w.as_bytes());
+            if fragment && c.len() > 2 {
+                let (a, b) = c.split_at(c.len() / 2);
+                bytes.extend(frame(false, 4, 1, None, a));
+                bytes.extend(frame(true, 0, 9, None, b"p"));
+                bytes.extend(frame(true, 0, 0, None, b));
             } else {
-                Connection::new_midstream(0, &Limits::default())
-            };
-            let mut r = Recorder::default();
-            let rest = &bytes[start..];
-            match gap {
-                Some((at_byte, len)) => {
-                    let cut = at_byte % (rest.len() + 1);
-                    let skip = (cut + len as usize).min(rest.len());
-                    conn.on_data(S2C, at(1), &rest[..cut], &mut r);
-                    conn.on_gap(S2C, at(2), (skip - cut) as u64, &mut r);
-                    conn.on_data(S2C, at(3), &rest[skip..], &mut r);
-                }
-                None => {
-                    conn.on_data(S2C, at(1), rest, &mut r);
-                }
-            }
-            conn.finish(&mut r);
-            for (_, text) in &r.texts {
-                prop_assert!(words.iter().any(|w| w.starts_with(text.as_str())), "garbage {:?}", text);
-            }
-            // A partly known message is a word (or, cut, the start of one) with
-            // some bytes 0xFF, never other bytes.
-            for (_, json, payload) in &r.messages {
-                if json.contains("known_bytes") {
-                    let cut = json.contains("\"truncated\":true");
-                    let fits = |w: &String| {
-                        (w.len() == payload.len() || (cut && w.len() > payload.len()))
-                            && payload.iter().zip(w.as_bytes()).all(|(&p, &b)| p == b || p == 0xff)
-                    };
-                    prop_assert!(words.iter().any(fits), "garbage {:02x?}", payload);
-                }
-            }
-            if start == 0 && gap.is_none() {
-                prop_assert_eq!(r.texts.len(), words.len());
+                bytes.extend(frame(true, 4, 1, None, &c));
             }
         }
+        let start = start % bytes.len();
+        let mut conn = if start == 0 {
+            Connection::new(0, deflate_both(), &Limits::default())
+        } else {
+            Connection::new_midstream(0, &Limits::default())
+        };
+        let mut r = Recorder::default();
+        let rest = &bytes[start..];
+        match gap {
+            Some((at_byte, len)) => {
+                let cut = at_byte % (rest.len() + 1);
+                let skip = (cut + len as usize).min(rest.len());
+                conn.on_data(S2C, at(1), &rest[..cut], &mut r);
+                conn.on_gap(S2C, at(2), (skip - cut) as u64, &mut r);
+                conn.on_data(S2C, at(3), &rest[skip..], &mut r);
+            }
+            None => {
+                conn.on_data(S2C, at(1), rest, &mut r);
+            }
+        }
+        conn.finish(&mut r);
+        for (_, text) in &r.texts {
+            prop_assert!(
+                words.iter().any(|w| w.starts_with(text.as_str())),
+                "garbage {:?}",
+                text
+            );
+        }
+        // A partly known message is a word (or, cut, the start of one) with
+        // some bytes 0xFF, never other bytes.
+        for (_, json, payload) in &r.messages {
+            if json.contains("known_bytes") {
+                let cut = json.contains("\"truncated\":true");
+                let fits = |w: &String| {
+                    (w.len() == payload.len() || (cut && w.len() > payload.len()))
+                        && payload
+                            .iter()
+                            .zip(w.as_bytes())
+                            .all(|(&p, &b)| p == b || p == 0xff)
+                };
+                prop_assert!(words.iter().any(fits), "garbage {:02x?}", payload);
+            }
+        }
+        if start == 0 && gap.is_none() {
+            prop_assert_eq!(r.texts.len(), words.len());
+        }
+        Ok(())
     }
 }
 
