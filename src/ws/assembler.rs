@@ -433,6 +433,12 @@ impl Assembler {
     }
 
     /// `len` payload bytes of the current frame are missing from the capture.
+    ///
+    /// A compressed message cut here (or in [`Assembler::abort`]) keeps its
+    /// output only when the inflater saw this direction from its first
+    /// compressed byte: otherwise the frame may have been found by heuristic,
+    /// and only a message that inflates to its end shows that its data is
+    /// deflate at all; the output of a cut one could be garbage.
     pub(crate) fn gap<S: Sink>(&mut self, len: u64, at: FrameRef, cx: &mut Emitter<'_, S>) {
         let Some(open) = &mut self.open else {
             return;
@@ -442,8 +448,9 @@ impl Assembler {
         if open.inflating {
             open.inflating = false;
             open.len_known = false;
-            if self.buf.is_empty() {
+            if self.buf.is_empty() || !open.trusted {
                 open.not_inflated = Some(NotInflated::Gap);
+                self.buf.clear();
             }
             let offset = open.offset;
             self.lose_context(at, offset, cx);
@@ -477,6 +484,10 @@ impl Assembler {
         if open.inflating {
             open.inflating = false;
             open.len_known = false;
+            if !open.trusted {
+                open.not_inflated = Some(NotInflated::Unfinished);
+                self.buf.clear();
+            }
             let offset = open.offset;
             self.lose_context(at, offset, cx);
         }

@@ -40,6 +40,10 @@ pub enum NotInflated {
     InvalidDeflate,
     /// Part of it is missing from the capture.
     Gap,
+    /// It never ended (a new message began, sync or the capture was lost)
+    /// and its frame boundary was found by heuristic: what inflated before
+    /// the cut cannot be told from garbage.
+    Unfinished,
     /// RSV1 belongs to an extension other than permessage-deflate.
     OtherExtension,
 }
