@@ -15,8 +15,9 @@ use crate::limits::Limits;
 use crate::position::{Dir, FrameRef};
 use crate::ws::connection::Emitter;
 use crate::ws::deflate::{exactness, Exactness, Inflater, Stop};
+use crate::ws::emit::emit;
 use crate::ws::frame::{unmask, Header, Opcode, RSV1};
-use crate::ws::message::{DirSummary, Message, MessageOpcode, NotInflated};
+use crate::ws::message::{DirSummary, MessageOpcode, NotInflated};
 use crate::ws::FindingCode;
 use crate::ws::Sink;
 
@@ -49,32 +50,32 @@ struct Caps {
 
 /// The message being assembled.
 #[derive(Clone, Debug)]
-struct Open {
-    opcode: MessageOpcode,
-    first: FrameRef,
-    last: FrameRef,
-    offset: u64,
-    frames: u32,
+pub(super) struct Open {
+    pub(super) opcode: MessageOpcode,
+    pub(super) first: FrameRef,
+    pub(super) last: FrameRef,
+    pub(super) offset: u64,
+    pub(super) frames: u32,
     /// Payload bytes of all frames so far (including bytes lost in gaps).
-    wire_len: u64,
+    pub(super) wire_len: u64,
     /// `wire_len` before the current frame.
-    frame_base: u64,
-    compressed: bool,
+    pub(super) frame_base: u64,
+    pub(super) compressed: bool,
     /// Compressed and still being inflated.
-    inflating: bool,
+    pub(super) inflating: bool,
     /// The inflater saw this direction from its first compressed byte: an
     /// invalid deflate stream is the sender's fault.
-    trusted: bool,
+    pub(super) trusted: bool,
     /// The window held no unknown byte when the message began.
-    window_known: bool,
-    truncated: bool,
-    not_inflated: Option<NotInflated>,
+    pub(super) window_known: bool,
+    pub(super) truncated: bool,
+    pub(super) not_inflated: Option<NotInflated>,
     /// The full plain length is known (false once inflation stopped early).
-    len_known: bool,
+    pub(super) len_known: bool,
     /// Bytes known of a message that refers to a lost window.
-    known: Option<usize>,
+    pub(super) known: Option<usize>,
     /// Inflation stopped at this cap.
-    capped: Option<usize>,
+    pub(super) capped: Option<usize>,
 }
 
 pub(crate) struct Assembler {
@@ -522,92 +523,6 @@ fn inflate_cap(caps: &Caps, compressed: u64) -> usize {
         .unwrap_or(usize::MAX)
         .max(RATIO_GRACE);
     caps.message.min(caps.inflated).min(by_ratio)
-}
-
-fn emit<S: Sink>(
-    dir: Dir,
-    open: &Open,
-    payload: &[u8],
-    stats: &mut DirSummary,
-    cx: &mut Emitter<'_, S>,
-) {
-    let text = match open.opcode {
-        MessageOpcode::Text if open.not_inflated.is_none() && open.known.is_none() => {
-            text_of(open, payload, dir, cx)
-        }
-        _ => None,
-    };
-    let len = if !open.len_known {
-        None
-    } else if open.compressed {
-        Some(payload.len() as u64)
-    } else {
-        Some(open.wire_len)
-    };
-    let message = Message {
-        stream: cx.stream,
-        dir,
-        frame: open.first,
-        last_frame: open.last,
-        time: open.first.ts,
-        opcode: open.opcode,
-        compressed: open.compressed,
-        frames: open.frames,
-        wire_len: open.wire_len,
-        len,
-        truncated: open.truncated,
-        not_inflated: open.not_inflated,
-        known_bytes: open.known.map(|k| k as u64),
-        inflate_cap: open.capped.map(|c| c as u64),
-        text,
-        payload,
-    };
-    stats.messages += 1;
-    match open.opcode {
-        MessageOpcode::Text => stats.text += 1,
-        MessageOpcode::Binary => stats.binary += 1,
-    }
-    stats.compressed += u64::from(open.compressed);
-    stats.not_inflated += u64::from(open.not_inflated.is_some());
-    stats.partial += u64::from(open.known.is_some());
-    stats.truncated += u64::from(open.truncated);
-    stats.inflated_bytes = stats.inflated_bytes.saturating_add(payload.len() as u64);
-    if open.opcode == MessageOpcode::Text && !open.truncated {
-        cx.note_text(dir, payload);
-    }
-    cx.sink.on_message(&message);
-}
-
-/// The text of a text message; invalid UTF-8 is a finding, except for an
-/// incomplete last character of a cut message.
-fn text_of<'p, S: Sink>(
-    open: &Open,
-    payload: &'p [u8],
-    dir: Dir,
-    cx: &mut Emitter<'_, S>,
-) -> Option<&'p str> {
-    match std::str::from_utf8(payload) {
-        Ok(text) => Some(text),
-        Err(e) if open.truncated && e.error_len().is_none() => {
-            std::str::from_utf8(payload.get(..e.valid_up_to()).unwrap_or_default()).ok()
-        }
-        Err(e) => {
-            let msg = format!(
-                "text message at frame {} is not valid UTF-8 (at byte {})",
-                open.first.frame,
-                e.valid_up_to()
-            );
-            cx.report(
-                Level::Warn,
-                FindingCode::InvalidUtf8,
-                dir,
-                open.first,
-                open.offset,
-                msg,
-            );
-            None
-        }
-    }
 }
 
 /// `8 MiB`, `64 KiB`, or a byte count: caps are usually round.

@@ -28,6 +28,7 @@
 mod assembler;
 mod connection;
 mod deflate;
+mod emit;
 mod evidence;
 mod findings;
 mod frame;
