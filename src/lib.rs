@@ -5,7 +5,9 @@
 //! (link, IP, TCP headers) → [`tcp`] (streams) → [`tls`] (decryption) →
 //! [`http`] (HTTP/1.1, upgrade, BOSH) → [`ws`] (WebSocket) → [`xmpp`]
 //! (stanzas, sessions) → [`finesse`] (notification payloads) → [`report`]
-//! (timeline, findings, renderers). Only [`pipeline`] knows every stage;
+//! (timeline, findings, renderers). Beside them, [`conn`] tells each TCP
+//! connection's story from what the wire shows, keys or not. Only
+//! [`pipeline`] knows every stage;
 //! [`position`] says where and when a piece of input was seen, for all;
 //! [`words`] how a duration is said, for stages and renderers alike.
 //!
@@ -22,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod conn;
 pub mod decode;
 pub mod finding;
 pub mod finesse;
