@@ -48,7 +48,7 @@ mod stage_sinks;
 
 pub use crate::report::sink::EventSink;
 pub use analysis::{analyze, Analyzed};
-pub use follow::{follow, Followed, Layer as FollowLayer};
+pub use follow::{follow, Followed, Layer as FollowLayer, View as FollowView};
 
 /// What the user asked for, independent of the command.
 #[derive(Clone, Debug, Default)]

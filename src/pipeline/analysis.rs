@@ -157,6 +157,7 @@ impl tcp::Sink for Analysis<'_> {
     fn on_tcp(&mut self, event: tcp::Event<'_>) {
         use tcp::Event as E;
         let (ctx, keys) = (&mut self.ctx, &self.keys);
+        ctx.sink.on_tcp(&event);
         match event {
             E::Opened {
                 stream,

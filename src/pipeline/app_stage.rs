@@ -18,6 +18,7 @@ use crate::pipeline::route::{Held, Route, StartTls};
 use crate::pipeline::stage_sinks::{HttpOut, WsOut, XmppOut, XmppOverWs};
 use crate::pipeline::Depth;
 use crate::position::{Dir, FrameRef};
+use crate::report::sink::WebSocketStart;
 use crate::{http, tls, ws, xmpp};
 
 /// Bytes buffered per direction before an undecided protocol is called unknown.
@@ -466,6 +467,12 @@ impl AppStage {
                 let mut conn = ws::Connection::new(self.stream, negotiated, &ctx.limits);
                 conn.set_stream_offset(Dir::ClientToServer, up.client_offset);
                 conn.set_stream_offset(Dir::ServerToClient, up.server_offset);
+                let start = WebSocketStart {
+                    over_tls: route == Route::Tls,
+                    client_offset: up.client_offset,
+                    server_offset: up.server_offset,
+                };
+                ctx.sink.on_websocket_start(self.stream, start);
                 self.app = App::WebSocket(Box::new(WsApp {
                     ws: conn,
                     xmpp: None,

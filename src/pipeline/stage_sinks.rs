@@ -321,6 +321,7 @@ impl Findings for WsOut<'_, '_, '_> {
 
 impl crate::ws::Sink for WsOut<'_, '_, '_> {
     fn on_message(&mut self, m: &crate::ws::Message<'_>) {
+        self.ctx.sink.on_ws_message(m);
         let (stream, show_secrets) = (self.stream, self.ctx.show_secrets);
         let text = m
             .text

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use crate::position::{Dir, FrameRef};
 use crate::report::event::{Detail, Event};
 use crate::report::text;
-use crate::{tcp, tls};
+use crate::{tcp, tls, ws};
 
 /// One piece of a followed stream, in capture order.
 #[derive(Clone, Copy, Debug)]
@@ -52,6 +52,8 @@ pub enum Chunk<'a> {
     End { dir: Dir, at: FrameRef, rst: bool },
     /// A report event of the stream (TLS handshake milestones among them).
     Event(&'a Event),
+    /// A whole WebSocket message, unmasked and inflated (readable view).
+    WsMessage(&'a ws::Message<'a>),
 }
 
 /// Gaps in the shown directions, described for stderr: the first
@@ -142,6 +144,9 @@ impl<'o> FollowWriter<'o> {
                 let what = if rst { "RST" } else { "FIN" };
                 self.note(format!("{what} from the {dir} side · {}", at.position()));
             }
+            Chunk::WsMessage(message) if !self.style.raw && self.shows(message.dir) => {
+                self.ws_message(message);
+            }
             Chunk::Event(event) if !self.style.raw && is_tls_milestone(event) => {
                 self.note(format!(
                     "{} · frame {}",
@@ -215,6 +220,36 @@ impl<'o> FollowWriter<'o> {
         self.write(|o| o.write_all(shown.as_bytes()));
     }
 
+    /// One WebSocket message under its own header: its text (redacted like
+    /// every readable block), or its bytes escaped, and what is missing.
+    fn ws_message(&mut self, m: &ws::Message<'_>) {
+        self.flush_block();
+        self.last_dir = None;
+        let header = ws_message_header(m);
+        self.write(|o| writeln!(o, "\n── {header} ──"));
+        // Bytes that were not inflated are compressed data: nothing to read.
+        let body = match (m.text, m.not_inflated) {
+            (_, Some(_)) => String::new(),
+            (Some(text), None) => text::printable(text.as_bytes()),
+            (None, None) => text::printable(m.payload),
+        };
+        let body = if self.style.redact {
+            crate::http::redact_view(&body)
+        } else {
+            body
+        };
+        let missing = ws_message_missing(m);
+        self.write(|o| {
+            if !body.is_empty() {
+                writeln!(o, "{body}")?;
+            }
+            match missing {
+                Some(line) => writeln!(o, "[{line}]"),
+                None => Ok(()),
+            }
+        });
+    }
+
     /// Missing bytes: a marker in the readable view, a line for stderr in raw mode.
     fn gap(&mut self, what: String) {
         self.flush_block();
@@ -237,6 +272,56 @@ impl<'o> FollowWriter<'o> {
             self.write(|o| writeln!(o, "\n── {line} ──"));
         }
     }
+}
+
+/// `client → server · WebSocket text message, 152 bytes (inflated from 98) · frame 12 · 09:00:01.234`.
+fn ws_message_header(m: &ws::Message<'_>) -> String {
+    let arrow = if m.dir == Dir::ClientToServer {
+        "client → server"
+    } else {
+        "server → client"
+    };
+    let kind = match m.opcode {
+        ws::MessageOpcode::Text => "text",
+        ws::MessageOpcode::Binary => "binary",
+    };
+    let size = match (m.len, m.compressed) {
+        (Some(len), true) => format!("{len} bytes (inflated from {})", m.wire_len),
+        (Some(len), false) => format!("{len} bytes"),
+        (None, true) => format!("{} bytes compressed", m.wire_len),
+        (None, false) => format!("{} bytes", m.wire_len),
+    };
+    format!(
+        "{arrow} · WebSocket {kind} message, {size} · {} · {}",
+        m.frame.position(),
+        text::clock(m.time)
+    )
+}
+
+/// What the shown payload lacks, if anything, in words.
+fn ws_message_missing(m: &ws::Message<'_>) -> Option<String> {
+    if let Some(why) = m.not_inflated {
+        use ws::NotInflated as N;
+        let why = match why {
+            N::NoContext => "it refers to compression history from before the capture",
+            N::InvalidDeflate => "its deflate data is invalid",
+            N::Gap => "part of it is missing from the capture",
+            N::Unfinished => "it never ended, and what inflated cannot be told from garbage",
+            N::OtherExtension => "RSV1 belongs to an extension other than permessage-deflate",
+        };
+        return Some(format!("not inflated: {why}"));
+    }
+    if let Some(known) = m.known_bytes {
+        return Some(format!(
+            "only {known} of {} bytes known: the rest refers to compression history from before the capture (shown as \\xff)",
+            m.payload.len()
+        ));
+    }
+    if let Some(cap) = m.inflate_cap {
+        return Some(format!("cut at the inflate limit ({cap} bytes)"));
+    }
+    m.truncated
+        .then(|| "cut: the rest of the message is not in the capture".to_owned())
 }
 
 /// The TLS events the readable view marks between blocks.

@@ -2,11 +2,13 @@
 //! [`EventSink`] as events happen; the NDJSON writer streams them, the
 //! collector keeps the timeline the other renderers draw.
 //!
-//! Takes report events (and, for `follow --layer tls`, decrypted bytes);
-//! gives nothing back to the pipeline.
+//! Takes report events (and, for `follow`, the bytes each layer saw: TCP
+//! segments, decrypted TLS data, WebSocket messages); gives nothing back to
+//! the pipeline.
 
 use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
+use crate::{tcp, ws};
 
 /// Where events go as they happen: an NDJSON writer, or a collector for the
 /// table/JSON/HTML timeline.
@@ -20,4 +22,33 @@ pub trait EventSink {
     /// TLS application data of `stream` that could not be given: `len` bytes
     /// (an upper bound: the ciphertext length) and why.
     fn on_plaintext_gap(&mut self, _stream: u64, _dir: Dir, _at: FrameRef, _len: u64, _why: &str) {}
+
+    /// Each TCP event, before the stages above TCP are fed it (for `follow`).
+    fn on_tcp(&mut self, _event: &tcp::Event<'_>) {}
+
+    /// `stream` switched to WebSocket framing at these byte offsets of each
+    /// direction: offsets of the decrypted data when `over_tls`, of the TCP
+    /// payload otherwise. Comes after the bytes that carried the switch.
+    fn on_websocket_start(&mut self, _stream: u64, _start: WebSocketStart) {}
+
+    /// A whole WebSocket message (unmasked and inflated), for `follow`.
+    fn on_ws_message(&mut self, _message: &ws::Message<'_>) {}
+}
+
+/// Where WebSocket framing began on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebSocketStart {
+    pub over_tls: bool,
+    pub client_offset: u64,
+    pub server_offset: u64,
+}
+
+impl WebSocketStart {
+    /// The offset where `dir`'s WebSocket frames begin.
+    pub fn offset(&self, dir: Dir) -> u64 {
+        match dir {
+            Dir::ClientToServer => self.client_offset,
+            Dir::ServerToClient => self.server_offset,
+        }
+    }
 }

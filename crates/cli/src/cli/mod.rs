@@ -147,7 +147,9 @@ struct FollowArgs {
     /// Which direction to show.
     #[arg(long, value_enum, default_value_t = FollowDir::Both)]
     dir: FollowDir,
-    /// Write exactly the bytes of the chosen direction to stdout (gaps skipped and listed on stderr).
+    /// Write exactly the bytes of the chosen direction to stdout (gaps skipped and
+    /// listed on stderr): WebSocket frames as sent, masked, never redacted. Without
+    /// it, a WebSocket is shown as its messages (unmasked, inflated, redacted).
     #[arg(long)]
     raw: bool,
     /// `tcp`: the TCP payload; `tls`: the decrypted TLS application data.
@@ -398,9 +400,19 @@ fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
         redact: !opts.show_secrets,
     };
     let mut writer = FollowWriter::new(&mut out, style);
-    let followed = pipeline::follow(&args.capture, args.stream, layer, &opts, &mut |chunk| {
-        writer.on_chunk(chunk)
-    })?;
+    let view = if args.raw {
+        pipeline::FollowView::Raw
+    } else {
+        pipeline::FollowView::Readable
+    };
+    let followed = pipeline::follow(
+        &args.capture,
+        args.stream,
+        layer,
+        view,
+        &opts,
+        &mut |chunk| writer.on_chunk(chunk),
+    )?;
     let gaps = writer.finish().map_err(pipeline::PipelineError::Output)?;
     out.flush()?;
     if !followed.found {

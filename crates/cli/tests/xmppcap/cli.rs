@@ -285,3 +285,72 @@ fn follow_takes_rsa_key_like_the_other_commands() {
         );
     }
 }
+
+/// The readable view of a WebSocket: the upgrade, then the messages
+/// unmasked and inflated with SASL redacted, and never a client frame (whose
+/// mask key would give the password back to anyone who XORs it).
+fn assert_follow_shows_messages_not_frames(args: &[&str]) {
+    let out = xmppcap(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let text = String::from_utf8(out.stdout).expect("the readable view is UTF-8");
+    let (before, after) = text
+        .split_once("101 Switching Protocols")
+        .expect("the upgrade is shown");
+    assert!(before.contains("GET /ws/ HTTP/1.1"), "{text}");
+    assert!(
+        after.contains(
+            "<auth xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\" mechanism=\"PLAIN\"><redacted></auth>"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("Fin3sse"), "{text}");
+    // Past the upgrade, every client block is a WebSocket message.
+    for header in after
+        .lines()
+        .filter(|l| l.starts_with("── client → server"))
+    {
+        assert!(header.contains("WebSocket text message"), "{header}");
+    }
+    assert!(after.contains("<success xmlns"), "{text}");
+}
+
+#[test]
+fn follow_readable_view_shows_websocket_messages_redacted_over_tcp() {
+    assert_follow_shows_messages_not_frames(&["follow", "fixtures/finesse-ws.pcap", "0"]);
+}
+
+#[test]
+fn follow_readable_view_shows_websocket_messages_redacted_over_tls() {
+    assert_follow_shows_messages_not_frames(&[
+        "follow",
+        "fixtures/finesse-wss.pcapng",
+        "0",
+        "--layer",
+        "tls",
+        "--keylog",
+        "keys/finesse-wss.keys",
+    ]);
+}
+
+#[test]
+fn follow_raw_view_stays_the_exact_masked_frames() {
+    let out = xmppcap(&[
+        "follow",
+        "fixtures/finesse-ws.pcap",
+        "0",
+        "--raw",
+        "--dir",
+        "client",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let upgrade_end = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("the upgrade request");
+    let frames = out.stdout.get(upgrade_end + 4..).unwrap_or_default();
+    // A client frame: FIN + text or continuation, MASK bit set.
+    assert!(frames.len() > 6, "frames follow the upgrade");
+    assert_eq!(frames[1] & 0x80, 0x80, "client frames stay masked in --raw");
+}
