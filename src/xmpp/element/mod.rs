@@ -251,9 +251,40 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<Cow<'static, str>, XmlError> {
     }
 }
 
-/// The first attribute written twice in a start tag, if any (quick-xml's
-/// own check, which the attribute lookups turn off to read the rest).
+/// The first attribute written twice in a start tag, if any. Checked on
+/// every element, so the common cases are cheap: a tag with fewer than two
+/// `=` has no attribute walk at all, one with a few attributes compares
+/// their names on the stack; a tag with more attributes than that falls back to quick-xml's
+/// own check, which allocates.
 fn duplicated(tag: &str, name_len: usize) -> Option<String> {
+    const FEW: usize = 8;
+    // Most elements carry one attribute or none: no attribute walk for them
+    // (an `=` inside a value only sends a tag to the walk below).
+    let attrs_at_most = tag.bytes().filter(|&b| b == b'=').count();
+    if attrs_at_most < 2 {
+        return None;
+    }
+    let mut seen: [&str; FEW] = [""; FEW];
+    let mut count = 0;
+    let mut attrs = Attributes::new(tag, name_len);
+    attrs.with_checks(false);
+    for attr in attrs.flatten() {
+        let key = attr.key.into_inner();
+        let earlier = seen.get(..count).unwrap_or_default();
+        if earlier.contains(&key) {
+            return Some(key.to_owned());
+        }
+        match seen.get_mut(count) {
+            Some(slot) => *slot = key,
+            None => return duplicated_among_many(tag, name_len),
+        }
+        count += 1;
+    }
+    None
+}
+
+/// [`duplicated`] for a tag with many attributes: quick-xml's check.
+fn duplicated_among_many(tag: &str, name_len: usize) -> Option<String> {
     let mut attrs = Attributes::new(tag, name_len);
     attrs.with_checks(true);
     attrs.find_map(|a| match a {

@@ -236,3 +236,24 @@ fn a_duplicate_on_the_root_is_found_too() {
     );
     assert_eq!(el.root().attr("type").as_deref(), Some("a"));
 }
+
+#[test]
+fn duplicates_are_found_among_few_and_among_many_attributes() {
+    assert_eq!(
+        duplicated(r#"a x="1" y="2" x="3""#, 1),
+        Some("x".to_owned())
+    );
+    assert_eq!(duplicated(r#"a x="1" y="2" z="3""#, 1), None);
+    let many: String = (0..12).map(|i| format!(r#" k{i}="v""#)).collect();
+    assert_eq!(duplicated(&format!("a{many}"), 1), None);
+    assert_eq!(
+        duplicated(&format!(r#"a{many} k3="again""#), 1),
+        Some("k3".to_owned())
+    );
+    // Past the few compared on the stack, a repeat of an early name too.
+    assert_eq!(
+        duplicated(&format!(r#"a{many} k0="again""#), 1),
+        Some("k0".to_owned())
+    );
+    assert_eq!(duplicated(r#"a x="1" x"#, 1), None, "malformed tail");
+}
