@@ -265,10 +265,9 @@ fn duplicated(tag: &str, name_len: usize) -> Option<String> {
         return None;
     }
     let mut seen: [&str; FEW] = [""; FEW];
-    let mut count = 0;
     let mut attrs = Attributes::new(tag, name_len);
     attrs.with_checks(false);
-    for attr in attrs.flatten() {
+    for (count, attr) in attrs.flatten().enumerate() {
         let key = attr.key.into_inner();
         let earlier = seen.get(..count).unwrap_or_default();
         if earlier.contains(&key) {
@@ -278,7 +277,6 @@ fn duplicated(tag: &str, name_len: usize) -> Option<String> {
             Some(slot) => *slot = key,
             None => return duplicated_among_many(tag, name_len),
         }
-        count += 1;
     }
     None
 }
