@@ -59,6 +59,9 @@ pub struct Options {
     pub progress: Option<Arc<dyn Progress>>,
     /// Key log files given with `--keylog`.
     pub keylogs: Vec<PathBuf>,
+    /// Key log text read before the analysis (`--keylog -`: standard input,
+    /// read once for every capture), with the name it is reported under.
+    pub keylog_texts: Vec<(String, Arc<[u8]>)>,
     /// Show credentials, cookies and tokens instead of redacting them.
     pub show_secrets: bool,
     /// Keep each stanza's (redacted) XML in the report.

@@ -47,7 +47,14 @@ pub fn analyze(
         sink,
     );
     let (keys, key_sources) = load_keys(opts, &mut ctx)?;
-    ctx.keys_given = !keys.is_empty() || !opts.rsa_keys.is_empty();
+    // Given, even when a source held nothing: then each connection says
+    // its key is missing, and `tls.keylog_empty` says why.
+    ctx.keys_given = !keys.is_empty()
+        || !opts.rsa_keys.is_empty()
+        || !opts.keylogs.is_empty()
+        || !opts.keylog_texts.is_empty()
+        || (opts.use_env_keylog
+            && std::env::var_os("SSLKEYLOGFILE").is_some_and(|p| !p.is_empty()));
     ctx.set_depth(opts.depth);
     let mut analysis = Analysis {
         ctx,
@@ -91,13 +98,18 @@ fn load_keys(opts: &Options, ctx: &mut Wiring) -> Result<(KeyLog, KeySources), P
         let secrets = keys.load_file(path, &mut findings)?;
         sources.note(|| path.display().to_string(), secrets);
     }
+    for (name, text) in &opts.keylog_texts {
+        let source = crate::tls::KeySource::Named(name.clone());
+        let secrets = keys.add_text(text, source, &mut findings);
+        sources.note(|| name.clone(), secrets);
+    }
     #[cfg(feature = "rsa-keys")]
     for path in &opts.rsa_keys {
         keys.load_rsa_key(path)?;
         sources.note(|| format!("RSA private key {}", path.display()), 1);
     }
     if opts.use_env_keylog {
-        let secrets = keys.load_env(&mut findings)?;
+        let secrets = keys.load_env(&mut findings);
         if let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
             sources.note(
                 || format!("SSLKEYLOGFILE={}", path.to_string_lossy()),

@@ -39,6 +39,10 @@ finding_codes! {
         Truncated => "tls.truncated", Info;
         /// A key log line cannot be read; it is ignored (the first 20 per source, then a count).
         KeylogMalformed => "tls.keylog_malformed", Warn;
+        /// A key log source holds no TLS secret at all (not a key log, or an empty one).
+        KeylogEmpty => "tls.keylog_empty", Warn;
+        /// The file named by `SSLKEYLOGFILE` cannot be read; the analysis goes on without it.
+        KeylogUnreadable => "tls.keylog_unreadable", Warn;
         /// More key sources than `max_key_sources`; the later ones are still used but named together.
         KeySourceLimit => "tls.key_source_limit", Warn;
         /// More secrets than `max_key_secrets`; the new ones are not kept, so their connections are not decrypted.

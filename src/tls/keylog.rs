@@ -233,17 +233,27 @@ impl KeyLog {
         Ok(self.add_text(&text, KeySource::File(path.to_path_buf()), findings))
     }
 
-    /// Reads the file named by `SSLKEYLOGFILE`, if that variable is set and not empty.
-    pub fn load_env(&mut self, findings: &mut impl Findings) -> Result<usize, KeyLogError> {
+    /// Reads the file named by `SSLKEYLOGFILE`, if that variable is set and
+    /// not empty. The variable may be left over from another task, so a file
+    /// that cannot be read is a finding naming the variable, not an error.
+    pub fn load_env(&mut self, findings: &mut impl Findings) -> usize {
         let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) else {
-            return Ok(0);
+            return 0;
         };
         let path = PathBuf::from(path);
-        let text = std::fs::read(&path).map_err(|source| KeyLogError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(self.add_text(&text, KeySource::Env(path), findings))
+        match std::fs::read(&path) {
+            Ok(text) => self.add_text(&text, KeySource::Env(path), findings),
+            Err(e) => {
+                findings.push_finding(Finding::new(
+                    FindingCode::KeylogUnreadable,
+                    format!(
+                        "the environment variable SSLKEYLOGFILE names {}, which cannot be read ({e}); going on without it",
+                        path.display()
+                    ),
+                ));
+                0
+            }
+        }
     }
 
     /// Adds key log text; returns how many new secrets it gave.
@@ -254,17 +264,21 @@ impl KeyLog {
         findings: &mut impl Findings,
     ) -> usize {
         let id = self.source_id(&source, findings);
-        let (mut added, mut over_cap) = (0, 0u64);
+        let (mut added, mut over_cap, mut secret_lines, mut bad_lines) = (0, 0u64, 0u64, 0u64);
         let mut malformed = Throttle::new(MALFORMED_LINES_SHOWN);
         for (n, line) in text.split(|&b| b == b'\n').enumerate() {
             match parse_line(line) {
                 Ok(None) => {}
-                Ok(Some((label, random, secret))) => match self.insert(label, random, secret, id) {
-                    Added::New => added += 1,
-                    Added::Known => {}
-                    Added::OverCap => over_cap += 1,
-                },
+                Ok(Some((label, random, secret))) => {
+                    secret_lines += 1;
+                    match self.insert(label, random, secret, id) {
+                        Added::New => added += 1,
+                        Added::Known => {}
+                        Added::OverCap => over_cap += 1,
+                    }
+                }
                 Err(e) => {
+                    bad_lines += 1;
                     if malformed.admit(FindingCode::KeylogMalformed) {
                         findings.push_finding(Finding::new(
                             FindingCode::KeylogMalformed,
@@ -282,6 +296,18 @@ impl KeyLog {
         }
         if over_cap > 0 {
             self.note_secrets_over_cap(&source, over_cap, findings);
+        }
+        // Malformed lines already say what is wrong; an empty Decryption
+        // Secrets Block is the capture's business, and there may be millions.
+        let named_by_user = matches!(
+            source,
+            KeySource::File(_) | KeySource::Env(_) | KeySource::Named(_)
+        );
+        if secret_lines == 0 && bad_lines == 0 && named_by_user {
+            findings.push_finding(Finding::new(
+                FindingCode::KeylogEmpty,
+                format!("{source} holds no TLS secret: is it an NSS key log (the SSLKEYLOGFILE format, lines like CLIENT_RANDOM <random> <secret>)?"),
+            ));
         }
         if added > 0 {
             self.generation += 1;
@@ -487,6 +513,18 @@ mod tests {
             k.get(&random, Label::MasterSecret).unwrap().0.bytes().len(),
             48
         );
+    }
+
+    #[test]
+    fn a_source_without_any_secret_says_so_once() {
+        let (k, findings) = log("[package]\nname = \"xmppcap\"\n");
+        assert!(k.is_empty());
+        let codes: Vec<&str> = findings.iter().map(|f| f.code.code()).collect();
+        assert_eq!(codes, ["tls.keylog_empty"]);
+        assert!(findings[0].message.contains("test holds no TLS secret"));
+        let r = hex(32, "AB");
+        let (_, findings) = log(&format!("CLIENT_RANDOM {r} {}\n", hex(48, "01")));
+        assert!(findings.is_empty(), "{findings:?}");
     }
 
     #[test]

@@ -109,10 +109,12 @@ pub(super) fn exit_code_of<T>(
     let mut failed = false;
     for (path, report) in captures.iter().zip(reports) {
         if let Err(e) = report {
-            eprintln!(
-                "xmppcap: {}",
-                terminal::field(&format!("{}: {e}", path.display()))
-            );
+            // A key file's error names the key file; the capture is not at fault.
+            let said = match e {
+                PipelineError::Keys(_) => e.to_string(),
+                _ => format!("{}: {e}", path.display()),
+            };
+            eprintln!("xmppcap: {}", terminal::field(&said));
             failed = true;
         }
     }

@@ -250,10 +250,22 @@ pub(crate) fn main() -> ExitCode {
 /// when the first argument is neither a known command nor an option.
 fn with_default_command(mut args: Vec<OsString>) -> Vec<OsString> {
     const COMMANDS: &[&str] = &["streams", "follow", "tls", "http", "ws", "report", "help"];
+    const HELP_OR_VERSION: &[&str] = &["-h", "--help", "-V", "--version"];
     let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("-h");
     let is_command = COMMANDS.contains(&first);
     let is_option = first.starts_with('-') && first != "-";
-    if !is_command && !is_option && args.len() > 1 {
+    // `xmppcap --keylog k cap.pcapng`, as tshark users type it: options
+    // first mean `report` too, unless a command is named later.
+    let names_a_command = args
+        .iter()
+        .skip(1)
+        .any(|a| a.to_str().is_some_and(|a| COMMANDS.contains(&a)));
+    let shorthand = if is_option {
+        !HELP_OR_VERSION.contains(&first) && !names_a_command
+    } else {
+        !is_command
+    };
+    if shorthand && args.len() > 1 {
         args.insert(1, OsString::from("report"));
     }
     args
@@ -283,23 +295,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ReportFormat::Ndjson => commands::Format::Ndjson,
                 ReportFormat::Html => commands::Format::Html,
             };
-            let mut setup = args.analysis.setup(args.raw);
+            let mut setup = args.analysis.setup(args.raw)?;
             setup.opts.xmpp_message_text = args.raw;
             commands::run_analysis(&setup, Selection::All, format)
         }
         Command::Tls(args) => {
-            let mut setup = args.analysis.setup(false);
+            let mut setup = args.analysis.setup(false)?;
             setup.opts.depth = Depth::Http;
             commands::run_tls(&setup, args.format == TableOrJson::Json)
         }
         Command::Ws(args) => {
-            let mut setup = args.analysis.setup(false);
+            let mut setup = args.analysis.setup(false)?;
             setup.opts.xmpp_message_text = true;
             setup.opts.depth = Depth::Xmpp;
             commands::run_analysis(&setup, Selection::WebSocket, args.format.into())
         }
         Command::Http(args) => {
-            let mut setup = args.analysis.setup(false);
+            let mut setup = args.analysis.setup(false)?;
             setup.opts.depth = Depth::Http;
             commands::run_analysis(&setup, Selection::Http, args.format.into())
         }
@@ -319,20 +331,39 @@ impl From<ListFormat> for commands::Format {
 }
 
 impl AnalysisArgs {
-    fn setup(&self, raw: bool) -> commands::Setup {
+    fn setup(&self, raw: bool) -> anyhow::Result<commands::Setup> {
         let mut opts = options(self.input.no_progress);
-        opts.keylogs = self.keylogs.clone();
+        (opts.keylogs, opts.keylog_texts) = keylogs_and_stdin(&self.keylogs, &self.input.captures)?;
         opts.rsa_keys = self.rsa_keys.clone();
         opts.show_secrets = self.show_secrets;
         opts.raw = raw;
         opts.use_env_keylog = true;
-        commands::Setup {
+        Ok(commands::Setup {
             captures: self.input.captures.clone(),
             output: self.input.output.clone(),
             fail_on: self.input.fail_on.map(FailOn::level),
             opts,
-        }
+        })
     }
+}
+
+/// `--keylog` files, and `--keylog -` read from standard input once (so
+/// every capture of the run gets it); refused when a capture is `-` too.
+type KeyLogInputs = (Vec<PathBuf>, Vec<(String, std::sync::Arc<[u8]>)>);
+
+fn keylogs_and_stdin(keylogs: &[PathBuf], captures: &[PathBuf]) -> anyhow::Result<KeyLogInputs> {
+    let is_stdin = |p: &PathBuf| p.as_os_str() == "-";
+    let files = keylogs.iter().filter(|p| !is_stdin(p)).cloned().collect();
+    if !keylogs.iter().any(is_stdin) {
+        return Ok((files, Vec::new()));
+    }
+    if captures.iter().any(is_stdin) {
+        anyhow::bail!("--keylog - and a capture named - cannot both read standard input");
+    }
+    let mut text = Vec::new();
+    io::Read::read_to_end(&mut io::stdin().lock(), &mut text)
+        .map_err(|e| anyhow::anyhow!("cannot read the key log from standard input: {e}"))?;
+    Ok((files, vec![("standard input".to_owned(), text.into())]))
 }
 
 /// The options every command starts from: a progress bar on stderr unless
@@ -380,7 +411,8 @@ fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
     if !args.rsa_keys.is_empty() && !cfg!(feature = "rsa-keys") {
         anyhow::bail!("--rsa-key needs a build with the rsa-keys feature: cargo build --release --features rsa-keys");
     }
-    opts.keylogs = args.keylogs.clone();
+    (opts.keylogs, opts.keylog_texts) =
+        keylogs_and_stdin(&args.keylogs, std::slice::from_ref(&args.capture))?;
     opts.rsa_keys = args.rsa_keys.clone();
     opts.use_env_keylog = true;
     opts.show_secrets = args.show_secrets;
@@ -462,6 +494,20 @@ mod tests {
             ["xmppcap", "streams", "a.pcap"]
         );
         assert_eq!(args(&["xmppcap", "--help"]), ["xmppcap", "--help"]);
+    }
+
+    #[test]
+    fn options_before_the_capture_mean_report_too() {
+        assert_eq!(
+            args(&["xmppcap", "--keylog", "k", "a.pcap"]),
+            ["xmppcap", "report", "--keylog", "k", "a.pcap"]
+        );
+        assert_eq!(args(&["xmppcap", "-V"]), ["xmppcap", "-V"]);
+        // A command named after options is left for clap to judge.
+        assert_eq!(
+            args(&["xmppcap", "--no-progress", "ws", "a.pcap"]),
+            ["xmppcap", "--no-progress", "ws", "a.pcap"]
+        );
     }
 
     #[test]

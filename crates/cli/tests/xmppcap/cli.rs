@@ -354,3 +354,71 @@ fn follow_raw_view_stays_the_exact_masked_frames() {
     assert!(frames.len() > 6, "frames follow the upgrade");
     assert_eq!(frames[1] & 0x80, 0x80, "client frames stay masked in --raw");
 }
+
+/// Runs the binary with `stdin` as its standard input and `env` set.
+fn xmppcap_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xmppcap"))
+        .args(args)
+        .current_dir(workspace_root())
+        .env_remove("SSLKEYLOGFILE")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the xmppcap binary runs");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin).expect("stdin takes the key log");
+    drop(input);
+    child.wait_with_output().expect("the binary ends")
+}
+
+#[test]
+fn keylog_dash_reads_standard_input_once_for_every_capture() {
+    let keys = std::fs::read(workspace_root().join("keys/finesse-wss.keys")).unwrap();
+    let cap = "fixtures/finesse-wss.pcapng";
+    let out = xmppcap_with(&["--keylog", "-", cap, cap], &keys, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // Options first, as tshark users type them, and both captures decrypted.
+    assert_eq!(
+        text.matches("keys: standard input (8 secrets)").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches("1 XMPP session").count(), 2, "{text}");
+    let both = xmppcap_with(&["report", "--keylog", "-", "-"], &keys, &[]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot both read standard input"));
+}
+
+#[test]
+fn key_log_problems_are_named_for_what_they_are() {
+    let cap = "fixtures/finesse-wss.pcapng";
+    // A file that is not a key log: said once, and no "no key material was given".
+    let out = xmppcap_with(&[cap, "--keylog", "Cargo.toml"], b"", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("tls.keylog_empty: Cargo.toml holds no TLS secret"),
+        "{text}"
+    );
+    assert!(!text.contains("no key material was given"), "{text}");
+    // An unreadable SSLKEYLOGFILE names the variable and the run goes on.
+    let out = xmppcap_with(&[cap], b"", &[("SSLKEYLOGFILE", "/no/such/keys.txt")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("the environment variable SSLKEYLOGFILE names /no/such/keys.txt"),
+        "{text}"
+    );
+    // An unreadable --keylog is an error about the key file, not the capture.
+    let out = xmppcap_with(&[cap, "--keylog", "no/such/keys.txt"], b"", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.starts_with("xmppcap: cannot read key log file no/such/keys.txt"),
+        "{stderr}"
+    );
+}
