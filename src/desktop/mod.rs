@@ -1,0 +1,26 @@
+//! The desktop story: what happened across one desktop's connections —
+//! attempts a node refused or never answered, reconnects, failovers to the
+//! other node, connect/disconnect loops — keys or not.
+//!
+//! Takes one [`crate::conn::Summary`] per TCP connection as it ends, with
+//! the user of the XMPP session it carried when that was decrypted (so two
+//! agents behind one NAT address are told apart); gives `conn.*` findings
+//! and one [`Desktop`] per client address for the report. Every finding
+//! names the frames that prove it and says what is seen and what is
+//! inferred: one resting on an inferred notification role is at most
+//! `info`. Never reads payload, never decides a connection's role (the
+//! connection story does), and holds per desktop only what its findings
+//! and its capped report list need.
+
+mod attempts;
+mod chain;
+mod findings;
+mod model;
+mod story;
+
+#[cfg(test)]
+mod tests;
+
+pub use findings::FindingCode;
+pub use model::{Desktop, DesktopConnection, Node, RestTraffic};
+pub use story::Story;
