@@ -391,6 +391,11 @@ fn two_agents_behind_one_address_are_told_apart_with_keys() {
         f[1].message
     );
     assert_eq!(d[0].users, ["1001", "1002"]);
+    let node = &crate::report::desktops::connection_row(&d[0], &d[0].connections[1])[2];
+    assert_eq!(
+        node, "finesse1.example.com (10.20.30.40) · 1002",
+        "two users: each row names its own"
+    );
     let gaps: Vec<Option<f64>> = d[0].connections.iter().map(|c| c.gap_s).collect();
     assert_eq!(gaps, [None, None, Some(2.0), Some(29.0)]);
 }
