@@ -19,6 +19,8 @@ mod model;
 mod story;
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 mod tests;
 
 pub use findings::FindingCode;
