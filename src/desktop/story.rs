@@ -142,6 +142,7 @@ impl DesktopState {
             Kind::Other => return,
         }
         if self.listed.len() >= cap {
+            self.dropped = self.dropped.saturating_add(1);
             return self.over_cap(client, s, cap, sink);
         }
         self.listed.push(listed(s, user));
@@ -174,8 +175,9 @@ impl DesktopState {
         }
     }
 
+    /// Says once per desktop that a cap was reached (the list's, or of the
+    /// users, runs or REST nodes followed).
     fn over_cap(&mut self, client: IpAddr, s: &Summary, cap: usize, sink: &mut dyn Findings) {
-        self.dropped = self.dropped.saturating_add(1);
         if !self.told_limit {
             self.told_limit = true;
             sink.push_finding(desktop_limit(
