@@ -11,6 +11,13 @@
 //! `info`. Never reads payload, never decides a connection's role (the
 //! connection story does), and holds per desktop only what its findings
 //! and its capped report list need.
+//!
+//! With keys the same findings rest on decrypted facts: the connection
+//! summary's role is `decrypted`, and the user of the session carried (SASL
+//! user, else the JID's local part, as `xmpp::reconnect::SessionFacts::user_of`
+//! says it) keys the reconnect chain. This replaces `xmpp::reconnect`
+//! (`xmpp.reconnect`, `xmpp.failover`, `xmpp.reconnect_loop`) once the
+//! wiring feeds [`Story`] from `Wiring::on_conn_summary`.
 
 mod attempts;
 mod chain;
