@@ -4,8 +4,9 @@
 //! Takes the attempts of one desktop as their summaries end, in any order;
 //! gives one `conn.refused` or `conn.no_answer` finding per run (attempts to
 //! one server address ending the same way, none more than [`RUN_BREAK_NANOS`]
-//! after the run's last). Holds one small record per open run; never looks
-//! at established connections, so a run is only cut by time.
+//! after the run's last, and none after a connection to that server opened).
+//! Holds one small record per open run; never reads what an opened
+//! connection carried, only when it started.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -100,6 +101,30 @@ impl Attempts {
             None => {
                 self.runs
                     .insert(key, Run::new(attempt, s.ended.syn_retries));
+            }
+        }
+    }
+
+    /// A connection to `server` that opened, starting at `start`: runs to
+    /// that server whose last attempt came before it are over (the node
+    /// answered again), so they are told now and a later refusal starts a
+    /// new run.
+    pub(crate) fn on_opened(
+        &mut self,
+        client: IpAddr,
+        server: SocketAddr,
+        start: Timestamp,
+        sink: &mut dyn Findings,
+    ) {
+        let over: Vec<(SocketAddr, EndHow)> = self
+            .runs
+            .iter()
+            .filter(|((to, _), run)| *to == server && run.last.start.ts <= start)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in over {
+            if let Some(run) = self.runs.remove(&key) {
+                sink.push_finding(tell(client, key, &run));
             }
         }
     }

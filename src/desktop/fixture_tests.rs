@@ -246,16 +246,16 @@ fn the_desktop_story_of_each_fixture_with_stand_in_summaries() {
     assert_eq!(
         told(&f),
         [
-            ("conn.reconnect", Info, Some(59)),
-            ("conn.refused", Warn, Some(55))
+            ("conn.refused", Warn, Some(55)),
+            ("conn.reconnect", Info, Some(59))
         ]
     );
-    assert!(f[0].message.contains("1001 on 192.168.10.21 reconnected to finesse1.example.com (10.20.30.41) 14.000 s after stream 0 ended (RST by the server at frame 54)"), "{}", f[0].message);
+    assert!(f[1].message.contains("1001 on 192.168.10.21 reconnected to finesse1.example.com (10.20.30.41) 14.000 s after stream 0 ended (RST by the server at frame 54)"), "{}", f[1].message);
     assert!(
-        f[1].message
+        f[0].message
             .contains("2 connection attempts over 4.000 s refused"),
         "{}",
-        f[1].message
+        f[0].message
     );
     let gaps: Vec<Option<f64>> = d[0]
         .connections

@@ -130,6 +130,7 @@ impl DesktopState {
                 }
             }
             Kind::Notification => {
+                self.attempts.on_opened(client, s.server, s.first.ts, sink);
                 let key = user.map(str::to_owned);
                 if !self.chains.contains_key(&key) && self.chains.len() >= cap {
                     self.over_cap(client, s, cap, sink);
@@ -149,6 +150,7 @@ impl DesktopState {
     }
 
     fn on_rest(&mut self, client: IpAddr, s: &Summary, cap: usize, sink: &mut dyn Findings) {
+        self.attempts.on_opened(client, s.server, s.first.ts, sink);
         let node = node_of(s);
         let (start, end) = (s.first.ts, end_of(s));
         let decrypted = s.role_basis == Basis::Decrypted;

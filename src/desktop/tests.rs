@@ -130,8 +130,12 @@ fn a_node_that_went_away_refused_twice_then_a_success_is_a_reconnect_and_a_refus
         refused(2, NODE1, 36.0),
         ws(3, NODE1, 44.0, 100.0, EndHow::Fin),
     ]));
-    assert_eq!(codes(&f), ["conn.reconnect", "conn.refused"]);
-    let refused = &f[1];
+    assert_eq!(
+        codes(&f),
+        ["conn.refused", "conn.reconnect"],
+        "the run is over once the node answers"
+    );
+    let refused = &f[0];
     assert_eq!(refused.level, Level::Warn, "a RST to a SYN is seen");
     assert_eq!((refused.frame, refused.stream), (Some(100), Some(1)));
     assert!(
@@ -148,7 +152,7 @@ fn a_node_that_went_away_refused_twice_then_a_success_is_a_reconnect_and_a_refus
         "{}",
         refused.message
     );
-    let reconnect = &f[0];
+    let reconnect = &f[1];
     assert_eq!(reconnect.level, Level::Info);
     assert_eq!((reconnect.frame, reconnect.stream), (Some(300), Some(3)));
     assert!(
@@ -230,6 +234,28 @@ fn attempts_far_apart_are_two_runs_and_other_servers_their_own() {
     let mut rest: Vec<Option<u64>> = f[1..].iter().map(|x| x.stream).collect();
     rest.sort();
     assert_eq!(rest, [Some(2), Some(3)]);
+}
+
+#[test]
+fn a_connection_that_opens_ends_the_run_before_it() {
+    let (f, _) = story(&by_end(vec![
+        refused(1, NODE1, 0.0),
+        refused(2, NODE1, 2.0),
+        ws(3, NODE1, 5.0, 60.0, EndHow::Rst),
+        refused(4, NODE1, 61.0),
+    ]));
+    assert_eq!(codes(&f), ["conn.refused", "conn.refused"]);
+    assert!(
+        f[0].message.contains("2 connection attempts over 2.000 s"),
+        "{}",
+        f[0].message
+    );
+    assert_eq!((f[1].stream, f[1].frame), (Some(4), Some(400)));
+    assert!(
+        f[1].message.contains("1 connection attempt refused"),
+        "{}",
+        f[1].message
+    );
 }
 
 #[test]
