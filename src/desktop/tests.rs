@@ -544,3 +544,34 @@ fn nodes_differ_by_address_or_by_a_named_sni() {
     assert_eq!(super::chain::median(&[]), None);
     assert_eq!(super::chain::median(&[5, 1, 3, 2]), Some(2));
 }
+
+proptest::proptest! {
+    /// Attempts within the run break of each other, to two servers, ending
+    /// either way: whatever order their summaries come in, the same runs are told.
+    #[test]
+    fn runs_do_not_depend_on_the_order_attempts_end_in(
+        attempts in proptest::collection::vec((0u32..240_000, proptest::bool::ANY, proptest::bool::ANY, 0u32..4), 1..12),
+        seed in proptest::num::u64::ANY,
+    ) {
+        let list: Vec<Summary> = attempts
+            .iter()
+            .enumerate()
+            .map(|(i, &(ms, other_node, refused_it, retries))| {
+                let node = if other_node { NODE2 } else { NODE1 };
+                let start = f64::from(ms) / 1000.0;
+                if refused_it {
+                    refused(i as u64 + 1, node, start)
+                } else {
+                    unanswered(i as u64 + 1, node, start, retries)
+                }
+            })
+            .collect();
+        let (mut forward, _) = story(&anonymous(list.clone()));
+        let mut shuffled = list;
+        fastrand::Rng::with_seed(seed).shuffle(&mut shuffled);
+        let (mut other, _) = story(&anonymous(shuffled));
+        forward.sort_by(|a, b| a.message.cmp(&b.message));
+        other.sort_by(|a, b| a.message.cmp(&b.message));
+        proptest::prop_assert_eq!(forward, other);
+    }
+}
