@@ -6,7 +6,8 @@
 //! [`http`] (HTTP/1.1, upgrade, BOSH) → [`ws`] (WebSocket) → [`xmpp`]
 //! (stanzas, sessions) → [`finesse`] (notification payloads) → [`report`]
 //! (timeline, findings, renderers). Beside them, [`conn`] tells each TCP
-//! connection's story from what the wire shows, keys or not. Only
+//! connection's story from what the wire shows, keys or not, and
+//! [`desktop`] the story across one desktop's connections. Only
 //! [`pipeline`] knows every stage;
 //! [`position`] says where and when a piece of input was seen, for all;
 //! [`words`] how a duration is said, for stages and renderers alike.
@@ -26,6 +27,7 @@
 pub mod capture;
 pub mod conn;
 pub mod decode;
+pub mod desktop;
 pub mod finding;
 pub mod finesse;
 pub mod har;

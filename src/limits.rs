@@ -105,6 +105,14 @@ pub struct Limits {
     /// a few hundred bytes); the rest are counted (`tcp.summary_limit`,
     /// `xmpp.summary_limit`), and reconnects are looked for among the kept.
     pub max_summaries: usize,
+    /// Connections listed per desktop (notification connections and refused
+    /// or unanswered attempts, about 200 bytes each), and REST nodes, users
+    /// and attempt runs followed per desktop; the rest are counted
+    /// (`conn.desktop_limit`).
+    pub max_desktop_connections: usize,
+    /// Desktops (client addresses) followed across connections; connections
+    /// of later ones are counted, not told (`conn.desktop_limit`).
+    pub max_desktops: usize,
 }
 
 impl Default for Limits {
@@ -140,6 +148,8 @@ impl Default for Limits {
             max_timeline_events: 200_000,
             max_timeline_bytes: 256 << 20,
             max_summaries: 100_000,
+            max_desktop_connections: 10_000,
+            max_desktops: 10_000,
             max_stanza_bytes: 4 << 20,
             max_xml_nodes: 4096,
             max_pending_iqs: 4096,

@@ -284,6 +284,8 @@ pub fn report(
         keys: analyzed.keys,
         connections: analyzed.connections,
         sessions: analyzed.sessions,
+        // The desktop stage is not fed until the connection story is wired.
+        desktops: Vec::new(),
         timeline,
         timeline_dropped,
         findings: analyzed.findings,

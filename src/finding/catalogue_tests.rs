@@ -152,6 +152,7 @@ fn stage_dir(stage: &str) -> (&'static str, &'static str) {
         "Har" => ("src/har", "har"),
         "Xmpp" => ("src/xmpp", "xmpp"),
         "Finesse" => ("src/finesse", "finesse"),
+        "Desktop" => ("src/desktop", "desktop"),
         other => panic!("no directory known for stage {other}"),
     }
 }

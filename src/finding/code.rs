@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use super::{Layer, Level};
-use crate::{capture, decode, finesse, har, http, tcp, tls, ws, xmpp};
+use crate::{capture, decode, desktop, finesse, har, http, tcp, tls, ws, xmpp};
 
 /// Declares `Code` with one variant per stage enum, its `From` impls and the
 /// dispatch of `code`/`layer`/`level`/`meaning` to the stage enum.
@@ -83,6 +83,7 @@ code_of_stages! {
     Har(har::FindingCode),
     Xmpp(xmpp::FindingCode),
     Finesse(finesse::FindingCode),
+    Desktop(desktop::FindingCode),
 }
 
 impl fmt::Display for Code {

@@ -63,6 +63,8 @@ pub enum Layer {
     Capture,
     Decode,
     Tcp,
+    /// The connection and desktop stories (`conn.*`): across a desktop's connections.
+    Conn,
     Tls,
     Http,
     Ws,
@@ -78,6 +80,7 @@ impl Layer {
             Layer::Capture => "capture",
             Layer::Decode => "decode",
             Layer::Tcp => "tcp",
+            Layer::Conn => "conn",
             Layer::Tls => "tls",
             Layer::Http => "http",
             Layer::Ws => "ws",

@@ -8,6 +8,8 @@ use std::io::{self, Write};
 
 use quick_xml::escape::escape;
 
+use crate::desktop::Desktop;
+use crate::report::desktops;
 use crate::report::event::Event;
 use crate::report::model::{Grouped, Report, SessionReport};
 use crate::report::text::{self, event_label, session_facts};
@@ -60,6 +62,9 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         render_session(s, grouped.session(s.id), out)?;
     }
     render_other_connections(&grouped, out)?;
+    for d in &report.desktops {
+        render_desktop(d, out)?;
+    }
     render_findings(report, out)
 }
 
@@ -133,6 +138,32 @@ fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::R
         )?;
     }
     writeln!(out, "</table>")
+}
+
+/// A desktop's connections in order, with the gaps, and its REST traffic.
+fn render_desktop(d: &Desktop, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "<h2>{}</h2>", escape(desktops::title(d)))?;
+    let heads: Vec<String> = desktops::COLUMNS
+        .iter()
+        .map(|h| format!("<th>{}</th>", escape(*h)))
+        .collect();
+    writeln!(out, "<table><tr>{}</tr>", heads.concat())?;
+    for c in &d.connections {
+        let cells: Vec<String> = desktops::connection_row(d, c)
+            .iter()
+            .map(|cell| format!("<td>{}</td>", escape(cell)))
+            .collect();
+        writeln!(out, "<tr>{}</tr>", cells.concat())?;
+    }
+    writeln!(out, "</table>")?;
+    let lines: Vec<String> = desktops::dropped_line(d)
+        .into_iter()
+        .chain(d.rest.iter().map(desktops::rest_line))
+        .collect();
+    for line in lines {
+        writeln!(out, "<p>{}</p>", escape(&line))?;
+    }
+    Ok(())
 }
 
 fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {

@@ -10,6 +10,7 @@
 //! Renderers never derive facts of their own: every number they print is
 //! in the model.
 
+pub mod desktops;
 pub mod event;
 pub mod findings;
 pub mod follow;

@@ -32,6 +32,11 @@ pub struct Report {
     pub connections: Vec<ConnectionReport>,
     /// One per XMPP session, in order of appearance.
     pub sessions: Vec<SessionReport>,
+    /// One per desktop (client address) with notification connections,
+    /// refused or unanswered attempts, or REST traffic, in address order.
+    /// Left out of JSON when empty (no connection story was told).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub desktops: Vec<crate::desktop::Desktop>,
     /// Events in capture order (time, then frame).
     pub timeline: Vec<Event>,
     /// Events left out of the timeline by the cap (NDJSON has them all).

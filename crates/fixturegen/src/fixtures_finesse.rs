@@ -59,11 +59,11 @@ pub(crate) const SPECS: &[FixtureSpec] = &[
     },
 ];
 
-fn env(seed: u64) -> Result<TlsEnv, Error> {
+pub(crate) fn env(seed: u64) -> Result<TlsEnv, Error> {
     Ok(TlsEnv::new(&TlsOptions::tls13(), seed)?)
 }
 
-fn keyed(cap: &Capture, env: &TlsEnv) -> Result<Fixture, Error> {
+pub(crate) fn keyed(cap: &Capture, env: &TlsEnv) -> Result<Fixture, Error> {
     let (frames, streams) = cap.finish()?;
     Ok(Fixture {
         bytes: pcapng_bytes(&frames, None)?,
@@ -74,7 +74,7 @@ fn keyed(cap: &Capture, env: &TlsEnv) -> Result<Fixture, Error> {
 }
 
 /// A wss transport on conversation `id` to `node` (1 or 2) at `start`.
-fn wss_transport(
+pub(crate) fn wss_transport(
     env: &TlsEnv,
     id: u32,
     node: u8,

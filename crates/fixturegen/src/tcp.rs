@@ -158,12 +158,8 @@ impl Conversation {
 
     /// SYN, SYN-ACK, ACK. Sequence numbers then start at ISN + 1.
     pub fn handshake(&mut self) {
-        let c = Dir::ClientToServer;
         let s = Dir::ServerToClient;
-        let mut syn = self.segment(c, Vec::new());
-        syn.syn = true;
-        syn.ack = None;
-        syn.mss = Some(self.cfg.mss as u16);
+        let syn = self.syn();
         self.push(syn);
         self.next[0] = self.next[0].wrapping_add(1);
         self.now += self.cfg.rtt_ns / 2;
@@ -173,9 +169,47 @@ impl Conversation {
         self.push(syn_ack);
         self.next[1] = self.next[1].wrapping_add(1);
         self.now += self.cfg.rtt_ns / 2;
-        let ack = self.segment(c, Vec::new());
+        let ack = self.segment(Dir::ClientToServer, Vec::new());
         self.push(ack);
         self.now += self.cfg.gap_ns;
+    }
+
+    /// A connection attempt the server's host refuses (nothing listens on
+    /// the port): the SYN is answered by a RST-ACK (sequence 0, as Linux
+    /// sends it, acknowledging the SYN), never by a SYN-ACK.
+    pub fn syn_refused(&mut self) {
+        let syn = self.syn();
+        self.push(syn);
+        self.now += self.cfg.rtt_ns / 2;
+        let mut rst = self.segment(Dir::ServerToClient, Vec::new());
+        rst.rst = true;
+        rst.seq = 0;
+        rst.ack = Some(self.cfg.isn_client.wrapping_add(1));
+        rst.window = 0;
+        self.push(rst);
+        self.now += self.cfg.gap_ns;
+    }
+
+    /// A connection attempt nobody answers (a firewall drops it, or the
+    /// host is down): the SYN and `retries` retransmissions of it, the
+    /// retransmission timeout doubling from `rto_ns` (RFC 6298 backoff).
+    pub fn syn_unanswered(&mut self, retries: u32, rto_ns: i64) {
+        let mut rto = rto_ns;
+        for _ in 0..=retries {
+            let syn = self.syn();
+            self.push(syn);
+            self.now += rto;
+            rto = rto.saturating_mul(2);
+        }
+    }
+
+    /// The client's SYN (its sequence number is the ISN; not advanced here).
+    fn syn(&mut self) -> Segment {
+        let mut syn = self.segment(Dir::ClientToServer, Vec::new());
+        syn.syn = true;
+        syn.ack = None;
+        syn.mss = Some(self.cfg.mss as u16);
+        syn
     }
 
     /// Sends `bytes` in `dir`, cut into MSS-sized segments, each flight
@@ -354,6 +388,30 @@ mod tests {
         assert_eq!(fin.seq, 25u32.wrapping_add(u32::MAX - 4));
         let last = segs.last().unwrap();
         assert_eq!(last.ack, Some(fin.seq.wrapping_add(1)));
+    }
+
+    #[test]
+    fn a_refused_attempt_is_a_syn_and_a_rst_ack_of_it() {
+        let mut c = conv();
+        c.syn_refused();
+        let segs = c.drain();
+        assert_eq!(segs.len(), 2);
+        assert!(segs[0].syn && !segs[0].rst && segs[0].ack.is_none());
+        assert_eq!(segs[1].dir, Dir::ServerToClient);
+        assert!(segs[1].rst && !segs[1].syn);
+        assert_eq!(segs[1].ack, Some(segs[0].seq.wrapping_add(1)));
+    }
+
+    #[test]
+    fn an_unanswered_attempt_retransmits_its_syn_with_backoff() {
+        let mut c = conv();
+        c.syn_unanswered(3, 1_000);
+        let segs = c.drain();
+        assert_eq!(segs.len(), 4);
+        assert!(segs.iter().all(|s| s.syn && s.dir == Dir::ClientToServer));
+        assert!(segs.iter().all(|s| s.seq == segs[0].seq));
+        let times: Vec<i64> = segs.iter().map(|s| s.ts_ns).collect();
+        assert_eq!(times, [0, 1_000, 3_000, 7_000]);
     }
 
     #[test]

@@ -52,4 +52,6 @@ pub(crate) fn render_findings(findings: &[Finding], out: &mut dyn Write) -> io::
 }
 
 #[cfg(test)]
+mod desktop_tests;
+#[cfg(test)]
 mod tests;

@@ -10,8 +10,10 @@
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, ContentArrangement, Table};
+use xmppcap::desktop::Desktop;
 use xmppcap::finding::Level;
 use xmppcap::position::{Dir, Timestamp};
+use xmppcap::report::desktops;
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::model::{Grouped, Report, SessionReport};
 use xmppcap::report::terminal;
@@ -29,6 +31,10 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         render_session(session, grouped.session(session.id), out)?;
     }
     render_other_connections(&grouped, out)?;
+    for desktop in &report.desktops {
+        writeln!(out)?;
+        render_desktop(desktop, out)?;
+    }
     if report.timeline_dropped > 0 {
         writeln!(
             out,
@@ -191,6 +197,32 @@ fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::R
                 text::printable(e.summary.as_bytes())
             )?;
         }
+    }
+    Ok(())
+}
+
+/// A desktop's connections in order, with the gaps between notification
+/// connections, then its REST traffic per node.
+fn render_desktop(d: &Desktop, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "━━ {} ━━", terminal::field(&desktops::title(d)))?;
+    if !d.connections.is_empty() {
+        let mut table = Table::new();
+        table
+            .load_style(presets::NOTHING)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(WIDTH)
+            .set_header(desktops::COLUMNS.to_vec());
+        for c in &d.connections {
+            let row = desktops::connection_row(d, c);
+            table.add_row(row.iter().map(|cell| Cell::new(terminal::field(cell))));
+        }
+        writeln!(out, "{table}")?;
+    }
+    for line in desktops::dropped_line(d)
+        .into_iter()
+        .chain(d.rest.iter().map(desktops::rest_line))
+    {
+        writeln!(out, "  {}", terminal::field(&line))?;
     }
     Ok(())
 }
