@@ -278,6 +278,10 @@ pub fn report(
     );
     let analyzed = analyze(path, opts, &mut collector)?;
     let (timeline, timeline_dropped) = collector.into_timeline();
+    let mut findings = analyzed.findings;
+    if timeline_dropped > 0 {
+        findings.push(timeline_cut(timeline_dropped, &opts.limits));
+    }
     Ok(crate::report::model::Report {
         capture: analyzed.run.summary,
         decode: analyzed.run.decode,
@@ -288,6 +292,17 @@ pub fn report(
         desktops: Vec::new(),
         timeline,
         timeline_dropped,
-        findings: analyzed.findings,
+        findings,
     })
+}
+
+/// `report.timeline_cut`: the kept timeline reached its cap.
+fn timeline_cut(dropped: u64, limits: &Limits) -> Finding {
+    Finding::new(
+        crate::report::FindingCode::TimelineCut,
+        format!(
+            "{dropped} events are not in this report's timeline (max_timeline_events {}, max_timeline_bytes {}); the findings and summaries count them, and --format ndjson gives every event",
+            limits.max_timeline_events, limits.max_timeline_bytes
+        ),
+    )
 }

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use super::{Layer, Level};
-use crate::{capture, decode, desktop, finesse, har, http, tcp, tls, ws, xmpp};
+use crate::{capture, decode, desktop, finesse, har, http, report, tcp, tls, ws, xmpp};
 
 /// Declares `Code` with one variant per stage enum, its `From` impls and the
 /// dispatch of `code`/`layer`/`level`/`meaning` to the stage enum.
@@ -84,6 +84,7 @@ code_of_stages! {
     Xmpp(xmpp::FindingCode),
     Finesse(finesse::FindingCode),
     Desktop(desktop::FindingCode),
+    Report(report::FindingCode),
 }
 
 impl fmt::Display for Code {

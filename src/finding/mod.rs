@@ -72,6 +72,8 @@ pub enum Layer {
     Xmpp,
     Finesse,
     Har,
+    /// The report itself (`report.*`): what a renderer left out.
+    Report,
 }
 
 impl Layer {
@@ -88,6 +90,7 @@ impl Layer {
             Layer::Xmpp => "xmpp",
             Layer::Finesse => "finesse",
             Layer::Har => "har",
+            Layer::Report => "report",
         }
     }
 }

@@ -4,12 +4,15 @@
 //! human-readable renderers share ([`text`]). The terminal tables are drawn
 //! by the `xmppcap` binary from these same models.
 //!
+//! Its one finding, [`FindingCode`], says what the timeline left out.
+//!
 //! Takes the stages' public types: events through the [`sink::EventSink`]
 //! the pipeline feeds, a followed stream's [`follow::Chunk`]s, and finished
 //! models; gives text on a writer. Depends on no `pipeline` item.
 //! Renderers never derive facts of their own: every number they print is
 //! in the model.
 
+mod codes;
 pub mod desktops;
 pub mod event;
 pub mod findings;
@@ -23,3 +26,5 @@ pub mod sink;
 pub mod streams;
 pub mod terminal;
 pub mod text;
+
+pub use codes::FindingCode;

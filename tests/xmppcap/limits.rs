@@ -41,14 +41,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "not a drop: the body is kept whole up to max_http_body (http.body_truncated past it); only the copy shown as text is cut, and the exchange marks it (text_truncated)",
     ),
     (
-        "max_timeline_bytes",
-        "the timeline is cut silently: the report counts timeline_dropped and the table says so, but no finding is emitted (the reshape moves the timeline into the memory budget)",
-    ),
-    (
-        "max_timeline_events",
-        "as max_timeline_bytes: counted in timeline_dropped and said by the table, no finding",
-    ),
-    (
         "max_desktop_connections",
         "the desktop stage is not fed by the pipeline yet (Wiring::on_conn_summary); conn.desktop_limit is tested in src/desktop/tests.rs; give it a trigger once wired",
     ),
@@ -312,6 +304,18 @@ fn triggers() -> Vec<Trigger> {
     const WS: Capture = F("finesse-ws.pcap", None);
     const BOSH: Capture = F("finesse-bosh.pcapng", Some("finesse-bosh.keys"));
     vec![
+        Trigger {
+            cap: "max_timeline_events",
+            capture: F("finesse-wss.pcapng", Some("finesse-wss.keys")),
+            lower: |l| l.max_timeline_events = 10,
+            codes: &["report.timeline_cut"],
+        },
+        Trigger {
+            cap: "max_timeline_bytes",
+            capture: F("finesse-wss.pcapng", Some("finesse-wss.keys")),
+            lower: |l| l.max_timeline_bytes = 4096,
+            codes: &["report.timeline_cut"],
+        },
         Trigger {
             cap: "max_capture_block",
             capture: F("tcp-in-order.pcap", None),
