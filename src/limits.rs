@@ -105,6 +105,10 @@ pub struct Limits {
     /// a few hundred bytes); the rest are counted (`tcp.summary_limit`,
     /// `xmpp.summary_limit`), and reconnects are looked for among the kept.
     pub max_summaries: usize,
+    // --- conn ---
+    /// Keepalive intervals kept per connection for their median (the
+    /// first ones; later exchanges are counted only).
+    pub max_keepalive_intervals: usize,
 }
 
 impl Default for Limits {
@@ -143,6 +147,7 @@ impl Default for Limits {
             max_stanza_bytes: 4 << 20,
             max_xml_nodes: 4096,
             max_pending_iqs: 4096,
+            max_keepalive_intervals: 1024,
         }
     }
 }
