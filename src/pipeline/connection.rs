@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 
+use crate::conn;
 use crate::finding::{Finding, Findings};
 use crate::pipeline::app_stage::{AppStage, FinishedSession};
 use crate::pipeline::context::Wiring;
@@ -30,6 +31,8 @@ pub(crate) struct ConnectionStack {
     routes: [Route; 2],
     app: AppStage,
     bytes: ByteAccounts,
+    /// The connection's story (`None` only in tests that need no summary).
+    story: Option<conn::Tracker>,
 }
 
 impl ConnectionStack {
@@ -48,6 +51,22 @@ impl ConnectionStack {
                 },
             ),
             bytes: ByteAccounts::default(),
+            story: None,
+        }
+    }
+
+    /// Tells this connection's story with `tracker`.
+    pub fn with_story(mut self, tracker: conn::Tracker) -> ConnectionStack {
+        self.story = Some(tracker);
+        self
+    }
+
+    /// Gives the facts the stage sinks read during the last call to the story.
+    fn take_facts(&mut self, ctx: &mut Wiring) {
+        for (stream, fact) in ctx.conn_facts.drain(..) {
+            if let Some(story) = self.story.as_mut().filter(|_| stream == self.stream) {
+                story.on_fact(fact);
+            }
         }
     }
 
@@ -60,6 +79,9 @@ impl ConnectionStack {
         bytes: &[u8],
     ) {
         self.bytes.dir_mut(dir).tcp += bytes.len() as u64;
+        if let Some(story) = self.story.as_mut() {
+            story.on_tcp_data(dir, at);
+        }
         match self.routes[dir.index()] {
             Route::Tls => self.tls_data(ctx, keys, dir, at, bytes),
             Route::Plain => {
@@ -67,6 +89,7 @@ impl ConnectionStack {
                 self.start_tls(ctx, keys, request);
             }
         }
+        self.take_facts(ctx);
     }
 
     pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
@@ -75,10 +98,15 @@ impl ConnectionStack {
             Route::Tls => self.tls_gap(ctx, dir, at, len),
             Route::Plain => self.app.on_gap(ctx, dir, at, len),
         }
+        self.take_facts(ctx);
     }
 
     pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
+        if let Some(story) = self.story.as_mut() {
+            story.on_tcp_end(dir, at, rst);
+        }
         self.app.on_tcp_end(ctx, dir, at, rst);
+        self.take_facts(ctx);
     }
 
     /// The stream left the TCP table: flush every stage and file the reports.
@@ -90,6 +118,7 @@ impl ConnectionStack {
                 ctx,
                 app: &mut self.app,
                 bytes: &mut self.bytes,
+                story: self.story.as_mut(),
                 stream,
                 session: session_hint,
             };
@@ -102,6 +131,7 @@ impl ConnectionStack {
         };
         let starttls = self.app.carries_plain_xmpp() && self.routes.contains(&Route::Tls);
         let finished = self.app.finish(ctx, route);
+        self.take_facts(ctx);
         for dir in Dir::BOTH {
             self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
         }
@@ -128,6 +158,13 @@ impl ConnectionStack {
                 .min();
             ctx.keep_session(report);
         }
+        if let Some(story) = self.story.take() {
+            let story = story.finish(stats, tls_summary.as_ref());
+            for finding in story.findings {
+                ctx.finding(finding, Some(stream), finished.as_ref().map(|f| f.id));
+            }
+            ctx.on_conn_summary(&story.summary);
+        }
         ctx.keep_connection(ConnectionReport {
             stream,
             client: self.client,
@@ -139,6 +176,7 @@ impl ConnectionStack {
             http_exchanges: self.app.http_exchanges,
             session: finished.as_ref().map(|f| f.id),
             bytes: self.bytes,
+            summary: None,
         });
     }
 
@@ -172,6 +210,7 @@ impl ConnectionStack {
             ctx,
             app: &mut self.app,
             bytes: &mut self.bytes,
+            story: self.story.as_mut(),
             stream,
             session,
         };
@@ -196,6 +235,7 @@ struct TlsOut<'a, 'c, 's> {
     ctx: &'c mut Wiring<'s>,
     app: &'a mut AppStage,
     bytes: &'a mut ByteAccounts,
+    story: Option<&'a mut conn::Tracker>,
     stream: u64,
     session: Option<u32>,
 }
@@ -227,7 +267,16 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
         self.app.on_gap(self.ctx, dir, at, len);
     }
 
+    fn on_record(&mut self, dir: Dir, at: FrameRef, content_type: u8, len: usize) {
+        if let Some(story) = self.story.as_deref_mut() {
+            story.on_record(dir, at, content_type, len);
+        }
+    }
+
     fn on_tls_event(&mut self, event: &tls::Event) {
+        if let Some(story) = self.story.as_deref_mut() {
+            story.on_tls_event(event);
+        }
         let mut e = from_stages::tls_event(event);
         e.session = self.session;
         self.ctx.emit(e);
