@@ -41,6 +41,10 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "not a drop: the body is kept whole up to max_http_body (http.body_truncated past it); only the copy shown as text is cut, and the exchange marks it (text_truncated)",
     ),
     (
+        "max_keepalive_intervals",
+        "not a drop: every keepalive exchange is still counted; the median interval is taken over the first max_keepalive_intervals intervals only",
+    ),
+    (
         "max_timeline_bytes",
         "the timeline is cut silently: the report counts timeline_dropped and the table says so, but no finding is emitted (the reshape moves the timeline into the memory budget)",
     ),
