@@ -24,3 +24,6 @@ pub use summary::{
     Summary, TlsFacts,
 };
 pub use tracker::{Fact, Ping, Story, Tracker};
+
+#[cfg(test)]
+mod tests;
