@@ -166,7 +166,7 @@ fn keepalive_stopped(s: &Summary, e: &Evidence<'_>) -> Option<Finding> {
     };
     let ending = match s.ended.how {
         EndHow::Open => "the capture ended".to_owned(),
-        how => format!("the connection ended ({}) ", end_word(how)),
+        how => format!("the connection ended ({})", end_word(how)),
     };
     let message = format!(
         "keepalive stopped {:.1} s before {ending}: {} exchanges every {interval:.1} s, the last at frame {} ({basis}); {}",

@@ -156,6 +156,7 @@ impl Tracker {
     pub fn on_tcp_end(&mut self, dir: Dir, at: FrameRef, rst: bool) {
         let how = if rst { EndHow::Rst } else { EndHow::Fin };
         self.first_end.get_or_insert((how, dir, at));
+        self.idle.on_activity(at, MAX_IDLE_GAPS);
         if let Some(inference) = self.inference.as_mut() {
             inference.on_end(at.ts);
         }
