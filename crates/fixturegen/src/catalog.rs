@@ -16,7 +16,8 @@ use super::pcap::{PcapFormat, PcapWriter};
 use super::pcapng::{Interface, PcapNgWriter};
 use super::truth::StreamTruth;
 use super::{
-    fixtures_finesse, fixtures_real, fixtures_tcp, fixtures_tls, fixtures_tls12, fixtures_ws, Error,
+    fixtures_conn, fixtures_finesse, fixtures_real, fixtures_tcp, fixtures_tls, fixtures_tls12,
+    fixtures_ws, Error,
 };
 
 /// One committed fixture.
@@ -69,6 +70,7 @@ pub fn catalog() -> Vec<FixtureSpec> {
     all.extend_from_slice(fixtures_finesse::SPECS);
     all.extend_from_slice(fixtures_real::SPECS);
     all.extend_from_slice(fixtures_tls12::SPECS);
+    all.extend_from_slice(fixtures_conn::SPECS);
     all
 }
 

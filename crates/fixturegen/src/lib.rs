@@ -28,6 +28,7 @@ pub mod channel;
 pub mod content;
 pub mod det;
 pub mod finesse;
+mod fixtures_conn;
 mod fixtures_finesse;
 mod fixtures_real;
 mod fixtures_tcp;

@@ -25,6 +25,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("tcp-time-glitch.pcap", ""),
     ("tls12-deflate.pcapng", "keys/tls12-deflate.keys"),
     ("tls12-suites.pcapng", "keys/tls12-suites.keys"),
+    ("tls12-bad-certs.pcapng", "keys/tls12-bad-certs.keys"),
+    ("conn-nat-timeout.pcapng", "keys/conn-nat-timeout.keys"),
     ("xmpp-tls-on-plain-port.pcap", ""),
 ];
 
@@ -98,7 +100,11 @@ fn first_difference(golden: &Path, expected: &[u8], got: &[u8]) -> String {
 
 /// Fixtures whose table report is also kept as read without their key log
 /// (`{stem}.nokeys.report.txt`): the connection story from the wire alone.
-const WITHOUT_KEYS: &[&str] = &["finesse-failover.pcapng"];
+const WITHOUT_KEYS: &[&str] = &[
+    "finesse-failover.pcapng",
+    "tls12-bad-certs.pcapng",
+    "conn-nat-timeout.pcapng",
+];
 
 #[test]
 fn reports_without_keys_match_golden_files() {
