@@ -158,13 +158,8 @@ impl ConnectionStack {
                 .min();
             ctx.keep_session(report);
         }
-        if let Some(story) = self.story.take() {
-            let story = story.finish(stats, tls_summary.as_ref());
-            for finding in story.findings {
-                ctx.finding(finding, Some(stream), finished.as_ref().map(|f| f.id));
-            }
-            ctx.on_conn_summary(&story.summary);
-        }
+        let session = finished.as_ref().map(|f| f.id);
+        self.tell_story(ctx, stats, tls_summary.as_ref(), session);
         ctx.keep_connection(ConnectionReport {
             stream,
             client: self.client,
@@ -178,6 +173,24 @@ impl ConnectionStack {
             bytes: self.bytes,
             summary: None,
         });
+    }
+
+    /// The connection's story, now that it ended: its findings, then its
+    /// summary to the capture-wide layer.
+    fn tell_story(
+        &mut self,
+        ctx: &mut Wiring,
+        stats: Option<&StreamStats>,
+        tls: Option<&tls::Summary>,
+        session: Option<u32>,
+    ) {
+        if let Some(story) = self.story.take() {
+            let story = story.finish(stats, tls);
+            for finding in story.findings {
+                ctx.finding(finding, Some(self.stream), session);
+            }
+            ctx.on_conn_summary(&story.summary);
+        }
     }
 
     /// Follows the application stage's request: the directions it names
