@@ -54,14 +54,19 @@ pub(crate) struct WireEvidence<'a> {
     pub early_client_turns: u64,
 }
 
+/// `1 XMPP stanza`, `3 XMPP stanzas`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The role from decoded facts, when the stages above read anything.
 pub(crate) fn decoded_role(d: &Decoded) -> Option<(Role, Vec<String>)> {
     if !d.any() {
         return None;
     }
-    let stanzas = format!("{} XMPP stanzas", d.stanzas);
+    let stanzas = count(d.stanzas, "XMPP stanza", "XMPP stanzas");
     Some(if d.bosh_bodies > 0 {
-        let bodies = format!("{} BOSH bodies", d.bosh_bodies);
+        let bodies = count(d.bosh_bodies, "BOSH body", "BOSH bodies");
         (Role::XmppBosh, vec![bodies])
     } else if d.websocket && (d.websocket_xmpp || d.stanzas > 0) {
         let upgrade = if d.websocket_xmpp {
@@ -73,12 +78,18 @@ pub(crate) fn decoded_role(d: &Decoded) -> Option<(Role, Vec<String>)> {
     } else if d.stanzas > 0 && !d.websocket {
         (Role::XmppTcp, vec![stanzas])
     } else if d.rest_exchanges > 0 {
-        let rest = format!("{} exchanges to /finesse/api", d.rest_exchanges);
+        let rest = format!(
+            "{} to /finesse/api",
+            count(d.rest_exchanges, "exchange", "exchanges")
+        );
         (Role::Rest, vec![rest])
     } else if d.websocket {
         (Role::Other, vec!["WebSocket without XMPP".to_owned()])
     } else {
-        let http = format!("{} HTTP exchanges, none to /finesse/api", d.http_exchanges);
+        let http = format!(
+            "{}, none to /finesse/api",
+            count(d.http_exchanges, "HTTP exchange", "HTTP exchanges")
+        );
         (Role::Other, vec![http])
     })
 }
@@ -123,10 +134,17 @@ fn desktop_port_role(w: &WireEvidence<'_>, reasons: &mut Vec<String>) -> Role {
         reasons.push(format!("long-lived ({:.1} s)", w.duration_s));
         if pushed {
             let n = w.unprompted_server_records;
-            reasons.push(format!("{n} server records unprompted"));
+            reasons.push(format!(
+                "{} unprompted",
+                count(n, "server record", "server records")
+            ));
         }
         if w.keepalives > 0 {
-            reasons.push(format!("{} keepalive exchanges", w.keepalives));
+            reasons.push(count(
+                w.keepalives,
+                "keepalive exchange",
+                "keepalive exchanges",
+            ));
         }
         return Role::XmppWebsocket;
     }
