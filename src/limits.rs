@@ -113,6 +113,10 @@ pub struct Limits {
     /// Desktops (client addresses) followed across connections; connections
     /// of later ones are counted, not told (`conn.desktop_limit`).
     pub max_desktops: usize,
+    // --- conn ---
+    /// Keepalive intervals kept per connection for their median (the
+    /// first ones; later exchanges are counted only).
+    pub max_keepalive_intervals: usize,
 }
 
 impl Default for Limits {
@@ -153,6 +157,7 @@ impl Default for Limits {
             max_stanza_bytes: 4 << 20,
             max_xml_nodes: 4096,
             max_pending_iqs: 4096,
+            max_keepalive_intervals: 1024,
         }
     }
 }

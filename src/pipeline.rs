@@ -29,9 +29,8 @@ use std::sync::Arc;
 
 use crate::capture::{CaptureError, CaptureReader, CaptureSummary, Item};
 use crate::decode::{DecodeStats, Decoded, Decoder};
-use crate::finding::{Finding, Findings, Level};
+use crate::finding::{Finding, Level};
 use crate::limits::Limits;
-use crate::report::findings::FindingLog;
 use crate::report::streams::StreamsReport;
 use crate::tcp::{self, Reassembler};
 
@@ -222,42 +221,45 @@ pub fn run_many<T: Send>(
         .collect()
 }
 
-/// `xmppcap streams`: the per-connection table of one capture.
+/// `xmppcap streams`: the per-connection table of one capture, with the
+/// findings of the TCP stage and of each connection's story (a
+/// notification connection reset, a failed handshake...): the whole
+/// analysis runs, its events are dropped.
 pub fn streams(path: &Path, opts: &Options) -> Result<StreamsReport, PipelineError> {
-    let mut collector = StreamCollector::default();
-    let run = run_tcp(path, opts, &mut collector)?;
-    let mut streams = collector.streams;
-    streams.sort_by_key(|s| s.stream);
+    let analyzed = analyze(path, opts, &mut DropEvents)?;
+    let streams = analyzed
+        .connections
+        .into_iter()
+        .filter_map(|c| c.tcp)
+        .collect();
+    let findings = analyzed
+        .findings
+        .into_iter()
+        .filter(|f| {
+            use crate::finding::Code;
+            // `stream.not_decoded` is the application stage's, shown by `report`.
+            let above_tcp = Code::Tcp(tcp::FindingCode::StreamNotDecoded);
+            f.code != above_tcp
+                && matches!(
+                    f.code,
+                    Code::Capture(_) | Code::Decode(_) | Code::Tcp(_) | Code::Conn(_)
+                )
+        })
+        .collect();
     Ok(StreamsReport {
-        capture: run.summary,
-        decode: run.decode,
+        capture: analyzed.run.summary,
+        decode: analyzed.run.decode,
         streams,
-        findings: collector.findings.into_sorted(),
+        findings,
     })
 }
 
-/// Keeps the final statistics of every stream and the findings.
-#[derive(Default)]
-struct StreamCollector {
-    streams: Vec<tcp::StreamStats>,
-    findings: FindingLog,
-}
+/// An event sink that keeps nothing.
+struct DropEvents;
 
-impl Findings for StreamCollector {
-    fn push_finding(&mut self, finding: Finding) {
-        self.findings.push(finding);
-    }
+impl EventSink for DropEvents {
+    fn emit(&mut self, _: crate::report::event::Event) {}
 }
-
-impl tcp::Sink for StreamCollector {
-    fn on_tcp(&mut self, event: tcp::Event<'_>) {
-        if let tcp::Event::Closed { stats, .. } = event {
-            self.streams.push(stats.clone());
-        }
-    }
-}
-
-impl TcpConsumer for StreamCollector {}
 
 /// The worst level among findings, for `--fail-on`.
 pub fn worst_level(findings: &[Finding]) -> Option<Level> {

@@ -162,7 +162,9 @@ pub struct TlsFacts {
 /// One TCP connection's story.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
-    /// Wireshark's `tcp.stream`.
+    /// Wireshark's `tcp.stream` (not serialised: the `conn.summary` event
+    /// and the connection report around the summary carry it).
+    #[serde(skip)]
     pub stream: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,

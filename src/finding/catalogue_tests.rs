@@ -145,6 +145,7 @@ fn stage_dir(stage: &str) -> (&'static str, &'static str) {
         "Capture" => ("src/capture", "capture"),
         "Decode" => ("src/decode", "decode"),
         "Tcp" => ("src/tcp", "tcp"),
+        "Conn" => ("src/conn", "conn"),
         "Tls" => ("src/tls", "tls"),
         "Http" => ("src/http", "http"),
         "Bosh" => ("src/http/bosh", "bosh"),

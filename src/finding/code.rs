@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use super::{Layer, Level};
-use crate::{capture, decode, desktop, finesse, har, http, report, tcp, tls, ws, xmpp};
+use crate::{capture, conn, decode, desktop, finesse, har, http, report, tcp, tls, ws, xmpp};
 
 /// Declares `Code` with one variant per stage enum, its `From` impls and the
 /// dispatch of `code`/`layer`/`level`/`meaning` to the stage enum.
@@ -76,6 +76,7 @@ code_of_stages! {
     Capture(capture::FindingCode),
     Decode(decode::FindingCode),
     Tcp(tcp::FindingCode),
+    Conn(conn::FindingCode),
     Tls(tls::FindingCode),
     Http(http::FindingCode),
     Bosh(http::bosh::FindingCode),

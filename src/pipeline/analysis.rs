@@ -178,8 +178,12 @@ impl tcp::Sink for Analysis<'_> {
                 server,
                 origin,
             } => {
-                self.conns
-                    .insert(stream, ConnectionStack::new(stream, client, server));
+                let story =
+                    crate::conn::Tracker::new(stream, client, server, at, origin, &ctx.limits);
+                self.conns.insert(
+                    stream,
+                    ConnectionStack::new(stream, client, server).with_story(story),
+                );
                 ctx.emit(from_stages::tcp_open(stream, at, client, server, origin));
             }
             E::Data {

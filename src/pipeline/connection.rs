@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 
+use crate::conn;
 use crate::finding::{Finding, Findings};
 use crate::pipeline::app_stage::{AppStage, FinishedSession};
 use crate::pipeline::context::Wiring;
@@ -30,6 +31,8 @@ pub(crate) struct ConnectionStack {
     routes: [Route; 2],
     app: AppStage,
     bytes: ByteAccounts,
+    /// The connection's story (`None` only in tests that need no summary).
+    story: Option<conn::Tracker>,
 }
 
 impl ConnectionStack {
@@ -48,6 +51,22 @@ impl ConnectionStack {
                 },
             ),
             bytes: ByteAccounts::default(),
+            story: None,
+        }
+    }
+
+    /// Tells this connection's story with `tracker`.
+    pub fn with_story(mut self, tracker: conn::Tracker) -> ConnectionStack {
+        self.story = Some(tracker);
+        self
+    }
+
+    /// Gives the facts the stage sinks read during the last call to the story.
+    fn take_facts(&mut self, ctx: &mut Wiring) {
+        for (stream, fact) in ctx.conn_facts.drain(..) {
+            if let Some(story) = self.story.as_mut().filter(|_| stream == self.stream) {
+                story.on_fact(fact);
+            }
         }
     }
 
@@ -60,6 +79,9 @@ impl ConnectionStack {
         bytes: &[u8],
     ) {
         self.bytes.dir_mut(dir).tcp += bytes.len() as u64;
+        if let Some(story) = self.story.as_mut() {
+            story.on_tcp_data(dir, at);
+        }
         match self.routes[dir.index()] {
             Route::Tls => self.tls_data(ctx, keys, dir, at, bytes),
             Route::Plain => {
@@ -67,6 +89,7 @@ impl ConnectionStack {
                 self.start_tls(ctx, keys, request);
             }
         }
+        self.take_facts(ctx);
     }
 
     pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
@@ -75,10 +98,15 @@ impl ConnectionStack {
             Route::Tls => self.tls_gap(ctx, dir, at, len),
             Route::Plain => self.app.on_gap(ctx, dir, at, len),
         }
+        self.take_facts(ctx);
     }
 
     pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
+        if let Some(story) = self.story.as_mut() {
+            story.on_tcp_end(dir, at, rst);
+        }
         self.app.on_tcp_end(ctx, dir, at, rst);
+        self.take_facts(ctx);
     }
 
     /// The stream left the TCP table: flush every stage and file the reports.
@@ -90,6 +118,7 @@ impl ConnectionStack {
                 ctx,
                 app: &mut self.app,
                 bytes: &mut self.bytes,
+                story: self.story.as_mut(),
                 stream,
                 session: session_hint,
             };
@@ -102,6 +131,7 @@ impl ConnectionStack {
         };
         let starttls = self.app.carries_plain_xmpp() && self.routes.contains(&Route::Tls);
         let finished = self.app.finish(ctx, route);
+        self.take_facts(ctx);
         for dir in Dir::BOTH {
             self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
         }
@@ -128,6 +158,8 @@ impl ConnectionStack {
                 .min();
             ctx.keep_session(report);
         }
+        let session = finished.as_ref().map(|f| f.id);
+        self.tell_story(ctx, stats, tls_summary.as_ref(), session);
         ctx.keep_connection(ConnectionReport {
             stream,
             client: self.client,
@@ -139,7 +171,26 @@ impl ConnectionStack {
             http_exchanges: self.app.http_exchanges,
             session: finished.as_ref().map(|f| f.id),
             bytes: self.bytes,
+            summary: None,
         });
+    }
+
+    /// The connection's story, now that it ended: its findings, then its
+    /// summary to the capture-wide layer.
+    fn tell_story(
+        &mut self,
+        ctx: &mut Wiring,
+        stats: Option<&StreamStats>,
+        tls: Option<&tls::Summary>,
+        session: Option<u32>,
+    ) {
+        if let Some(story) = self.story.take() {
+            let story = story.finish(stats, tls);
+            for finding in story.findings {
+                ctx.finding(finding, Some(self.stream), session);
+            }
+            ctx.on_conn_summary(&story.summary);
+        }
     }
 
     /// Follows the application stage's request: the directions it names
@@ -172,6 +223,7 @@ impl ConnectionStack {
             ctx,
             app: &mut self.app,
             bytes: &mut self.bytes,
+            story: self.story.as_mut(),
             stream,
             session,
         };
@@ -196,6 +248,7 @@ struct TlsOut<'a, 'c, 's> {
     ctx: &'c mut Wiring<'s>,
     app: &'a mut AppStage,
     bytes: &'a mut ByteAccounts,
+    story: Option<&'a mut conn::Tracker>,
     stream: u64,
     session: Option<u32>,
 }
@@ -227,7 +280,16 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
         self.app.on_gap(self.ctx, dir, at, len);
     }
 
+    fn on_record(&mut self, dir: Dir, at: FrameRef, content_type: u8, len: usize) {
+        if let Some(story) = self.story.as_deref_mut() {
+            story.on_record(dir, at, content_type, len);
+        }
+    }
+
     fn on_tls_event(&mut self, event: &tls::Event) {
+        if let Some(story) = self.story.as_deref_mut() {
+            story.on_tls_event(event);
+        }
         let mut e = from_stages::tls_event(event);
         e.session = self.session;
         self.ctx.emit(e);
@@ -260,6 +322,7 @@ mod tests {
     use crate::position::Timestamp;
     use crate::report::event::Event;
     use crate::report::sink::EventSink;
+    use crate::tcp::Origin;
 
     const C2S: Dir = Dir::ClientToServer;
     const S2C: Dir = Dir::ServerToClient;
@@ -269,7 +332,12 @@ mod tests {
 
     impl EventSink for Kinds {
         fn emit(&mut self, event: Event) {
-            self.0.push(event.kind().to_owned());
+            let kind = event.kind().to_owned();
+            // The story's words show its counters: they must not depend on chunking.
+            self.0.push(match &event.detail {
+                crate::report::event::Detail::ConnSummary(_) => format!("{kind} {}", event.summary),
+                _ => kind,
+            });
         }
     }
 
@@ -307,7 +375,9 @@ mod tests {
         let keys = KeyLog::new();
         let client = "10.0.0.1:50000".parse().unwrap();
         let server = "10.0.0.2:5222".parse().unwrap();
-        let mut stack = ConnectionStack::new(0, client, server);
+        let start = FrameRef::new(1, Timestamp::default());
+        let story = conn::Tracker::new(0, client, server, start, Origin::Handshake, &ctx.limits);
+        let mut stack = ConnectionStack::new(0, client, server).with_story(story);
         for (frame, (dir, bytes)) in script.iter().enumerate() {
             let at = FrameRef::new(frame as u64 + 1, Timestamp::default());
             for piece in bytes.chunks(step) {
@@ -339,6 +409,11 @@ mod tests {
         assert!(kinds.contains(&"tls.client_hello".to_owned()), "{kinds:?}");
         assert!(kinds.contains(&"tls.server_hello".to_owned()), "{kinds:?}");
         assert_eq!(layers, vec!["tls"]);
+        let story = kinds.iter().find(|k| k.starts_with("conn.summary"));
+        assert!(
+            story.is_some_and(|s| s.contains("role xmpp-tcp (inferred: port 5222")),
+            "{kinds:?}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! at the end (session and connection summaries, a bounded finding log).
 //! Never holds payload bytes.
 
+use crate::conn;
 use crate::finding::{Code, Finding};
 use crate::limits::Limits;
 use crate::pipeline::capture_wide::CaptureWide;
@@ -39,6 +40,11 @@ pub(crate) struct Wiring<'s> {
     pub sessions_seen: u64,
     /// What spans connections.
     pub wide: CaptureWide,
+    /// Facts the stage sinks read for the connection story during the
+    /// current call, by stream; the connection drains them after each call.
+    pub conn_facts: Vec<(u64, conn::Fact)>,
+    /// The last connection summary, until its connection's report is kept.
+    conn_summary: Option<conn::Summary>,
 }
 
 impl<'s> Wiring<'s> {
@@ -64,11 +70,31 @@ impl<'s> Wiring<'s> {
             connections: Vec::new(),
             connections_seen: 0,
             sessions_seen: 0,
+            conn_facts: Vec::new(),
+            conn_summary: None,
         }
     }
 
+    /// A connection's story is told: the one place a `conn::Summary`
+    /// reaches the capture-wide layer. Emits its `conn.summary` event and
+    /// keeps it for the connection's report.
+    pub fn on_conn_summary(&mut self, summary: &conn::Summary) {
+        self.emit(crate::report::from_stages::conn_summary(summary));
+        self.conn_summary = Some(summary.clone());
+    }
+
+    /// A fact for the story of connection `stream`.
+    pub fn conn_fact(&mut self, stream: u64, fact: conn::Fact) {
+        self.conn_facts.push((stream, fact));
+    }
+
     /// Keeps a finished connection's summary, up to `limits.max_summaries`.
-    pub fn keep_connection(&mut self, c: ConnectionReport) {
+    pub fn keep_connection(&mut self, mut c: ConnectionReport) {
+        if let Some(summary) = self.conn_summary.take() {
+            if summary.stream == c.stream {
+                c.summary = Some(summary);
+            }
+        }
         self.connections_seen += 1;
         if self.connections.len() < self.limits.max_summaries {
             self.connections.push(c);

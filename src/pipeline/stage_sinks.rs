@@ -100,6 +100,9 @@ impl xmpp::Sink for XmppOut<'_, '_> {
         let mut event = convert::stanza(self.stream, stanza, self.keep_raw);
         event.session = self.session;
         self.events.push(event);
+        let ping = ping_part(stanza);
+        self.ctx
+            .conn_fact(self.stream, crate::conn::Fact::Stanza { ping });
         let at = self.stanza_at(stanza);
         let mut out = FinesseOut::default();
         self.ctx.wide.finesse.on_stanza(&at, stanza, &mut out);
@@ -153,6 +156,20 @@ impl XmppOut<'_, '_> {
                 FinesseItem::Finding(finding) => self.push_finding(finding),
             }
         }
+    }
+}
+
+/// The XMPP stage's words for a ping and its answer (`ping`, `ping → pong
+/// 0.9 ms`): whether this stanza is one, for the connection's keepalive count.
+fn ping_part(stanza: &xmpp::Stanza<'_>) -> Option<crate::conn::Ping> {
+    let id = stanza.id.as_deref()?.to_owned();
+    let (dir, at) = (stanza.dir, stanza.first);
+    if stanza.summary.starts_with("ping → ") {
+        Some(crate::conn::Ping::Answer { dir, at, id })
+    } else if stanza.summary == "ping" && stanza.kind.as_deref() == Some("get") {
+        Some(crate::conn::Ping::Request { dir, at, id })
+    } else {
+        None
     }
 }
 
@@ -215,6 +232,12 @@ impl Findings for HttpOut<'_, '_> {
 impl http::Sink for HttpOut<'_, '_> {
     fn on_exchange(&mut self, exchange: &http::Exchange) {
         self.exchanges += 1;
+        let rest = exchange
+            .request
+            .as_ref()
+            .is_some_and(|q| q.path.starts_with("/finesse/api/"));
+        self.ctx
+            .conn_fact(self.stream, crate::conn::Fact::HttpExchange { rest });
         self.ctx.emit(convert::exchange(exchange));
         let rest = finesse::RestExchange {
             stream: self.stream,
@@ -242,12 +265,18 @@ impl http::Sink for HttpOut<'_, '_> {
 
     fn on_upgrade(&mut self, upgrade: &http::Upgrade) {
         self.ctx.emit(convert::upgrade(upgrade));
+        if matches!(upgrade.protocol, http::Protocol::Websocket) {
+            let xmpp = upgrade.subprotocol.as_deref() == Some("xmpp");
+            self.ctx
+                .conn_fact(self.stream, crate::conn::Fact::WebSocket { xmpp });
+        }
         self.upgrade = Some(upgrade.clone());
     }
 
     fn on_bosh(&mut self, event: &http::bosh::Event) {
         if let http::bosh::Event::Body(body) = event {
             self.ctx.emit(convert::bosh_body(body));
+            self.ctx.conn_fact(self.stream, crate::conn::Fact::BoshBody);
         }
         // The XMPP side of BOSH is capture-wide (one session spans connections):
         // the analysis feeds it after this call.
@@ -361,6 +390,19 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
     }
 
     fn on_control(&mut self, c: &crate::ws::Control<'_>) {
+        let fact = match c.opcode {
+            crate::ws::ControlOpcode::Ping => Some(crate::conn::Fact::WsPing {
+                dir: c.dir,
+                at: c.frame,
+            }),
+            crate::ws::ControlOpcode::Pong => Some(crate::conn::Fact::WsPong {
+                answers: c.answers_frame,
+            }),
+            crate::ws::ControlOpcode::Close => None,
+        };
+        if let Some(fact) = fact {
+            self.ctx.conn_fact(self.stream, fact);
+        }
         let mut event = convert::ws_control(c);
         event.session = self.session_id();
         self.ctx.emit(event);

@@ -206,6 +206,8 @@ pub enum Detail {
         offset: u64,
     },
     FinesseUpdate(Box<FinesseUpdate>),
+    /// One connection's story, when it ended (or at the end of the capture).
+    ConnSummary(Box<crate::conn::Summary>),
     Finding {
         level: Level,
         layer: Layer,
@@ -235,6 +237,7 @@ impl Detail {
             Detail::XmppStanza(_) => "xmpp.stanza",
             Detail::XmppStartTls { .. } => "xmpp.starttls",
             Detail::FinesseUpdate(_) => "finesse.update",
+            Detail::ConnSummary(_) => "conn.summary",
             Detail::Finding { .. } => "finding",
         }
     }

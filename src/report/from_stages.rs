@@ -87,6 +87,17 @@ pub(crate) fn tcp_close(stream: u64, at: FrameRef, stats: &tcp::StreamStats) -> 
     .in_stream(stream, None)
 }
 
+/// A connection's story, from its first frame to the frame that ended it.
+pub(crate) fn conn_summary(s: &crate::conn::Summary) -> Event {
+    let summary = crate::report::story::one_line(s);
+    let detail = Detail::ConnSummary(Box::new(s.clone()));
+    let event = Event::new(Some(s.first), summary, detail).in_stream(s.stream, None);
+    match (s.ended.frame, s.ended.time) {
+        (Some(frame), Some(ts)) => event.until(FrameRef::new(frame, ts)),
+        _ => event,
+    }
+}
+
 pub(crate) fn exchange(ex: &http::Exchange) -> Event {
     let at = ex
         .request

@@ -12,6 +12,7 @@ use crate::desktop::Desktop;
 use crate::report::desktops;
 use crate::report::event::Event;
 use crate::report::model::{Grouped, Report, SessionReport};
+use crate::report::story;
 use crate::report::text::{self, event_label, session_facts};
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
@@ -59,7 +60,13 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "</table>")?;
     let grouped = report.grouped();
     for s in &report.sessions {
-        render_session(s, grouped.session(s.id), out)?;
+        let stories: Vec<&crate::conn::Summary> = report
+            .connections
+            .iter()
+            .filter(|c| s.streams.contains(&c.stream))
+            .filter_map(|c| c.summary.as_ref())
+            .collect();
+        render_session(s, &stories, grouped.session(s.id), out)?;
     }
     render_other_connections(&grouped, out)?;
     for d in &report.desktops {
@@ -77,7 +84,20 @@ fn fact(out: &mut dyn Write, label: &str, value: &str) -> io::Result<()> {
     )
 }
 
-fn render_session(s: &SessionReport, events: &[&Event], out: &mut dyn Write) -> io::Result<()> {
+/// A connection's story as report lines (role, ending, keepalive; the
+/// transport; the certificate when the wire shows it).
+fn story_lines(s: &crate::conn::Summary) -> Vec<String> {
+    let mut lines = vec![story::one_line(s), story::transport(s)];
+    lines.extend(story::certificate(s));
+    lines
+}
+
+fn render_session(
+    s: &SessionReport,
+    stories: &[&crate::conn::Summary],
+    events: &[&Event],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let who = s.xmpp.jid.clone().unwrap_or_else(|| "(no JID)".to_owned());
     writeln!(
         out,
@@ -87,6 +107,9 @@ fn render_session(s: &SessionReport, events: &[&Event], out: &mut dyn Write) -> 
     )?;
     for (label, value) in session_facts(s) {
         fact(out, label, &value)?;
+    }
+    for story in stories {
+        fact(out, "connection", &story_lines(story).join(" · "))?;
     }
     writeln!(out, "</table>")?;
     writeln!(out, "<table><tr><th>time (UTC)</th><th>dir</th><th>frame</th><th>event</th><th>summary</th></tr>")?;
@@ -121,6 +144,7 @@ fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::R
             .iter()
             .map(|t| format!("TLS: {}", t.describe()))
             .collect();
+        lines.extend(c.summary.iter().flat_map(story_lines));
         lines.extend(
             events
                 .iter()

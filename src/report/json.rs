@@ -2,7 +2,7 @@
 //! failed capture as `{"capture": name, "error": message}`.
 //!
 //! Takes reports; writes pretty-printed JSON. The schemas are versioned
-//! (`xmppcap.report/1`, `xmppcap.ws/1`, `xmppcap.http/1`, `xmppcap.tls/1`)
+//! (`xmppcap.report/2`, `xmppcap.ws/1`, `xmppcap.http/1`, `xmppcap.tls/1`)
 //! and documented in `docs/report.schema.json` and README.
 
 use std::fmt::Display;

@@ -23,6 +23,7 @@ pub mod json;
 pub mod model;
 pub mod ndjson;
 pub mod sink;
+pub mod story;
 pub mod streams;
 pub mod terminal;
 pub mod text;

@@ -19,7 +19,7 @@ use crate::report::event::{Detail, Event};
 use crate::tcp::StreamStats;
 
 /// JSON schema identifier of `xmppcap report --format json`.
-pub const SCHEMA: &str = "xmppcap.report/1";
+pub const SCHEMA: &str = "xmppcap.report/2";
 
 /// Everything the report says about one capture.
 #[derive(Debug, Serialize)]
@@ -98,7 +98,8 @@ impl Report {
 pub(crate) fn in_session_timeline(e: &Event) -> bool {
     use crate::tls::EventKind as K;
     match &e.detail {
-        Detail::WsMessage(_) | Detail::TcpClose { .. } => false,
+        // A connection's story is shown under its session's header.
+        Detail::WsMessage(_) | Detail::TcpClose { .. } | Detail::ConnSummary(_) => false,
         Detail::Tls { event } => !matches!(
             **event,
             K::ChangeCipherSpec
@@ -157,6 +158,8 @@ pub struct ConnectionReport {
     pub session: Option<u32>,
     /// Where every byte of each direction went.
     pub bytes: ByteAccounts,
+    /// The connection's story (`conn.summary`), keys or not.
+    pub summary: Option<crate::conn::Summary>,
 }
 
 /// Every payload byte of a connection, accounted for per direction.

@@ -162,6 +162,31 @@ pub struct DirStats {
     pub zero_window_probes: u64,
     /// Payload bytes that arrived after this direction's FIN or after a RST.
     pub bytes_after_close: u64,
+    /// Segments in which this side advertised a zero receive window.
+    pub zero_windows: u64,
+}
+
+/// The opening handshake as seen: the frames of the first SYN, the last
+/// SYN, the first SYN-ACK and the client's ACK of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Handshake {
+    pub syn: Option<FrameRef>,
+    /// The last SYN sent (equal to `syn` without retries).
+    pub last_syn: Option<FrameRef>,
+    /// SYNs sent again after the first (same sequence number).
+    pub syn_retries: u32,
+    pub syn_ack: Option<FrameRef>,
+    /// The client's first ACK after the SYN-ACK.
+    pub ack: Option<FrameRef>,
+}
+
+impl Handshake {
+    /// SYN → SYN-ACK → ACK, in milliseconds (Wireshark's `tcp.analysis.initial_rtt`).
+    pub fn rtt_ms(&self) -> Option<f64> {
+        let (syn, ack) = (self.last_syn?, self.ack?);
+        let ns = ack.ts.nanos_since(syn.ts);
+        (ns >= 0).then(|| ns as f64 / 1e6)
+    }
 }
 
 /// How a stream ended.
@@ -201,6 +226,7 @@ pub struct StreamStats {
     /// The side that sent the first RST.
     pub rst_from: Option<Dir>,
     pub ending: Ending,
+    pub handshake: Handshake,
 }
 
 impl StreamStats {
@@ -260,6 +286,7 @@ mod tests {
             fin_from_server: false,
             rst_from: Some(Dir::ServerToClient),
             ending: Ending::OpenAtEnd,
+            handshake: Handshake::default(),
         };
         let json = serde_json::to_string(&stats).unwrap();
         assert!(json.contains("\"origin\":\"syn_ack\""), "{json}");

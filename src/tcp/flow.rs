@@ -13,7 +13,7 @@ use crate::decode::TcpSegment;
 use crate::position::{Dir, FrameRef};
 
 use super::assembler::{Assembler, Caps, StreamDir};
-use super::event::{Ending, Event, GapReason, Origin, Sink, StreamStats};
+use super::event::{Ending, Event, GapReason, Handshake, Origin, Sink, StreamStats};
 use super::seq::Seq;
 
 /// Ports that identify the server side when a capture starts mid-connection:
@@ -102,6 +102,7 @@ pub(crate) struct Flow {
     fin_seen: [bool; 2],
     rst_from: Option<Dir>,
     state: State,
+    handshake: Handshake,
 }
 
 impl Flow {
@@ -136,6 +137,7 @@ impl Flow {
             fin_seen: [false, false],
             rst_from: None,
             state: State::Open,
+            handshake: Handshake::default(),
         }
     }
 
@@ -204,6 +206,7 @@ impl Flow {
         self.last = FrameRef::new(at.frame, at.ts.max(self.first.ts));
         self.track_base_seq(dir, seg);
         let flags = seg.flags;
+        self.note_handshake(dir, at, seg);
         if flags.syn {
             if flags.ack {
                 self.syn_ack_seen = true;
@@ -216,6 +219,9 @@ impl Flow {
         }
         let [own, other] = self.pair_mut(dir);
         own.stats.packets += 1;
+        if flags.ack && !flags.rst && !flags.syn && seg.window == 0 {
+            own.stats.zero_windows += 1;
+        }
         if flags.rst {
             // RST payload is not stream data (RFC 9293 §3.5.3).
             self.on_rst(dir, at, sink);
@@ -243,6 +249,30 @@ impl Flow {
         }
         if self.state == State::Open && self.asm.iter().all(Assembler::is_finished) {
             self.state = State::Closed(Ending::Fin);
+        }
+    }
+
+    /// The opening handshake's frames: the SYNs (and their retries), the
+    /// first SYN-ACK, and the client's first ACK after it.
+    fn note_handshake(&mut self, dir: Dir, at: FrameRef, seg: &TcpSegment<'_>) {
+        let hs = &mut self.handshake;
+        let flags = seg.flags;
+        match (dir, flags.syn, flags.ack) {
+            (Dir::ClientToServer, true, false) => {
+                if hs.syn.is_some() {
+                    hs.syn_retries = hs.syn_retries.saturating_add(1);
+                } else {
+                    hs.syn = Some(at);
+                }
+                hs.last_syn = Some(at);
+            }
+            (Dir::ServerToClient, true, true) if hs.syn_ack.is_none() => hs.syn_ack = Some(at),
+            (Dir::ClientToServer, false, true)
+                if hs.syn_ack.is_some() && hs.ack.is_none() && !flags.rst =>
+            {
+                hs.ack = Some(at)
+            }
+            _ => {}
         }
     }
 
@@ -323,6 +353,7 @@ impl Flow {
                 State::Closed(e) => e,
                 State::Open => Ending::OpenAtEnd,
             },
+            handshake: self.handshake,
         }
     }
 }

@@ -90,6 +90,6 @@ pub(crate) mod testkit;
 mod tests;
 
 pub(crate) use event::gap_finding;
-pub use event::{DirStats, Ending, Event, GapReason, Origin, Sink, StreamStats};
+pub use event::{DirStats, Ending, Event, GapReason, Handshake, Origin, Sink, StreamStats};
 pub use findings::FindingCode;
 pub use table::Reassembler;

@@ -1028,3 +1028,55 @@ fn held_bytes_are_the_out_of_order_bytes_waiting_for_a_hole() {
     assert_eq!(r.concat(C2S), b"in order0123456789later");
     assert_eq!(r.concat(S2C), b"abcxyz");
 }
+
+#[test]
+fn handshake_frames_give_the_rtt_and_count_syn_retries() {
+    let segs = vec![
+        seg(C, S).seq(1000).syn(),
+        seg(C, S).seq(1000).syn(),
+        seg(S, C).seq(5000).ack(1001).syn(),
+        seg(C, S).seq(1001).ack(5001),
+    ];
+    let r = run(&segs);
+    assert_eq!(opened(&r).len(), 1, "a retried SYN stays in its stream");
+    let hs = stats_of(&r, 0).handshake;
+    assert_eq!(hs.syn.map(|f| f.frame), Some(1));
+    assert_eq!(hs.last_syn.map(|f| f.frame), Some(2));
+    assert_eq!(hs.syn_retries, 1);
+    assert_eq!(hs.syn_ack.map(|f| f.frame), Some(3));
+    assert_eq!(hs.ack.map(|f| f.frame), Some(4));
+    // Frames are one second apart: from the last SYN (2) to the ACK (4).
+    assert_eq!(hs.rtt_ms(), Some(2000.0));
+}
+
+#[test]
+fn a_refused_or_unanswered_syn_still_opens_and_closes_its_stream() {
+    let refused = run(&[seg(C, S).seq(1000).syn(), seg(S, C).seq(0).ack(1001).rst()]);
+    assert_eq!(opened(&refused).len(), 1);
+    let stats = stats_of(&refused, 0);
+    assert_eq!(stats.rst_from, Some(S2C));
+    assert!(stats.syn_seen && !stats.syn_ack_seen);
+    assert_eq!(stats.handshake.rtt_ms(), None);
+
+    let unanswered = run(&[
+        seg(C, S).seq(1000).syn(),
+        seg(C, S).seq(1000).syn(),
+        seg(C, S).seq(1000).syn(),
+    ]);
+    assert_eq!(opened(&unanswered).len(), 1);
+    let stats = stats_of(&unanswered, 0);
+    assert_eq!(stats.handshake.syn_retries, 2);
+    assert_eq!(stats.ending, Ending::OpenAtEnd);
+}
+
+#[test]
+fn zero_windows_count_on_the_side_that_advertised_them() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(C, S).seq(1001).ack(5001).data(b"hello"));
+    segs.push(seg(S, C).seq(5001).ack(1006).window(0));
+    segs.push(seg(S, C).seq(5001).ack(1006).window(0));
+    let r = run(&segs);
+    let stats = stats_of(&r, 0);
+    assert_eq!(stats.server_to_client.zero_windows, 2);
+    assert_eq!(stats.client_to_server.zero_windows, 0);
+}

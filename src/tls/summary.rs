@@ -23,6 +23,11 @@ pub trait Sink: Findings {
     fn on_plaintext_gap(&mut self, dir: Dir, at: FrameRef, len: u64, reason: GapReason);
     /// A handshake milestone for the timeline.
     fn on_tls_event(&mut self, event: &Event);
+    /// Every whole record as framed on the wire, opened or not: its
+    /// direction, the frame of its first byte, its outer content type
+    /// (RFC 8446 §5.1: 23 for everything encrypted in TLS 1.3) and its body
+    /// length. What the connection story reads when there are no keys.
+    fn on_record(&mut self, _dir: Dir, _at: FrameRef, _content_type: u8, _len: usize) {}
 }
 
 /// Why a stretch of application data is missing.

@@ -3,6 +3,7 @@
 //! (`xmppcap-fixturegen`), and the summaries. The tests that run the
 //! `xmppcap` binary are in `crates/cli/tests/`.
 
+mod conn_story;
 mod corpus;
 mod corpus_app;
 mod corpus_tcp;

@@ -16,8 +16,8 @@ use super::pcap::{PcapFormat, PcapWriter};
 use super::pcapng::{Interface, PcapNgWriter};
 use super::truth::StreamTruth;
 use super::{
-    fixtures_desktop, fixtures_finesse, fixtures_real, fixtures_tcp, fixtures_tls, fixtures_tls12,
-    fixtures_ws, Error,
+    fixtures_conn, fixtures_desktop, fixtures_finesse, fixtures_real, fixtures_tcp, fixtures_tls,
+    fixtures_tls12, fixtures_ws, Error,
 };
 
 /// One committed fixture.
@@ -71,6 +71,7 @@ pub fn catalog() -> Vec<FixtureSpec> {
     all.extend_from_slice(fixtures_real::SPECS);
     all.extend_from_slice(fixtures_tls12::SPECS);
     all.extend_from_slice(fixtures_desktop::SPECS);
+    all.extend_from_slice(fixtures_conn::SPECS);
     all
 }
 

@@ -32,6 +32,10 @@ const C2S: Dir = Dir::ClientToServer;
 const S2C: Dir = Dir::ServerToClient;
 const MS: i64 = 1_000_000;
 const CERT_PEM: &[u8] = include_bytes!("../../../keys/finesse.pem");
+/// The test CA's certificate for finesse1, valid only during 2024.
+const EXPIRED_PEM: &[u8] = include_bytes!("../../../keys/finesse-expired.pem");
+/// The test CA's certificate for another name (`finesse-old.example.com`).
+const OTHER_NAME_PEM: &[u8] = include_bytes!("../../../keys/finesse-old-name.pem");
 
 /// The hand-sealed TLS 1.2 fixtures.
 pub(crate) const SPECS: &[FixtureSpec] = &[
@@ -44,6 +48,11 @@ pub(crate) const SPECS: &[FixtureSpec] = &[
         name: "tls12-suites.pcapng",
         about: "five TLS 1.2 connections, one per added suite family: AES-CBC-SHA256 (DHE-DSS), AES-256-GCM-SHA384 (DHE-DSS), AES-256-CBC-SHA384 (ECDH-RSA), 3DES, Camellia-256-CBC-SHA384",
         build: suites,
+    },
+    FixtureSpec {
+        name: "tls12-bad-certs.pcapng",
+        about: "two TLS 1.2 REST connections to finesse1.example.com whose certificates are seen in clear: one expired (valid during 2024 only), one naming finesse-old.example.com",
+        build: bad_certs,
     },
 ];
 
@@ -142,8 +151,8 @@ fn server_hello(random: &[u8], session_id: &[u8], suite: u16, method: u8) -> Vec
     handshake(2, &b)
 }
 
-fn certificate() -> Result<Vec<u8>, Error> {
-    let der = CertificateDer::from_pem_slice(CERT_PEM)
+fn certificate(pem: &[u8]) -> Result<Vec<u8>, Error> {
+    let der = CertificateDer::from_pem_slice(pem)
         .map_err(|e| rustls::Error::General(format!("test PKI: {e:?}")))?;
     let u24 = |n: usize| u32::try_from(n).unwrap_or(0).to_be_bytes()[1..].to_vec();
     let mut list = u24(der.len());
@@ -190,12 +199,25 @@ impl Secrets {
     }
 }
 
-/// A whole connection on `c`: handshake, REST GET, a `resp_len` response in
-/// `record_len`-byte records, close_notify both ways, FIN both ways.
+/// A whole connection on `c`: handshake (the test PKI's certificate),
+/// REST GET, a `resp_len` response in `record_len`-byte records,
+/// close_notify both ways, FIN both ways.
 fn session(
     c: &mut Conversation,
     rng: &mut Rng,
     suite: &Suite,
+    deflate: bool,
+    resp_len: usize,
+    record_len: usize,
+) -> Result<Sealed, Error> {
+    session_with(c, rng, (suite, CERT_PEM), deflate, resp_len, record_len)
+}
+
+/// [`session`] with the server certificate `cert` (PEM).
+fn session_with(
+    c: &mut Conversation,
+    rng: &mut Rng,
+    (suite, cert): (&Suite, &[u8]),
     deflate: bool,
     resp_len: usize,
     record_len: usize,
@@ -207,7 +229,7 @@ fn session(
         master: random(rng, 48),
     };
     c.handshake();
-    let (mut cw, mut sw) = tls_handshake(c, rng, suite, deflate, &secrets)?;
+    let (mut cw, mut sw) = tls_handshake(c, rng, (suite, cert), deflate, &secrets)?;
     c.advance(3 * MS);
     let request = rest_get_user(DOMAIN);
     c.send(C2S, &cw.seal(23, &request));
@@ -232,7 +254,7 @@ fn session(
 fn tls_handshake(
     c: &mut Conversation,
     rng: &mut Rng,
-    suite: &Suite,
+    (suite, cert): (&Suite, &[u8]),
     deflate: bool,
     secrets: &Secrets,
 ) -> Result<(Writer, Writer), Error> {
@@ -248,7 +270,7 @@ fn tls_handshake(
             suite.id,
             u8::from(deflate),
         ),
-        certificate()?,
+        certificate(cert)?,
         handshake(14, &[]),
     ] {
         flight.extend(record(22, &m));
@@ -318,6 +340,24 @@ fn suites() -> Result<Fixture, Error> {
         let id = i as u32;
         let mut c = finesse_conv(id, 50_700 + i as u16, 1, 8445, i as i64 * 1000 * MS);
         let sealed = session(&mut c, &mut rng, suite, false, 600, 16_384)?;
+        keylog.push_str(&sealed.keylog);
+        let segs = c.drain();
+        cap.add(&c, segs, Wire::ethernet());
+        cap.set_tls(id, sealed.truth);
+    }
+    finish(&cap, keylog)
+}
+
+/// Two REST connections a second apart whose certificates the wire shows:
+/// the first expired before the capture, the second names another host.
+fn bad_certs() -> Result<Fixture, Error> {
+    let mut rng = Rng::with_seed(1512);
+    let mut cap = Capture::new();
+    let mut keylog = String::new();
+    for (i, cert) in [EXPIRED_PEM, OTHER_NAME_PEM].into_iter().enumerate() {
+        let id = i as u32;
+        let mut c = finesse_conv(id, 50_800 + i as u16, 1, 8445, i as i64 * 1000 * MS);
+        let sealed = session_with(&mut c, &mut rng, (&GCM128, cert), false, 600, 16_384)?;
         keylog.push_str(&sealed.keylog);
         let segs = c.drain();
         cap.add(&c, segs, Wire::ethernet());

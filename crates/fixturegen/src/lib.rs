@@ -28,6 +28,7 @@ pub mod channel;
 pub mod content;
 pub mod det;
 pub mod finesse;
+mod fixtures_conn;
 mod fixtures_desktop;
 mod fixtures_finesse;
 mod fixtures_real;

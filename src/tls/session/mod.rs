@@ -202,6 +202,7 @@ impl Session {
     fn take_record(&mut self, from: Arrival<'_>, h: Header, sink: &mut impl Sink) {
         let (at, mut buf) = self.flow(from.dir).take_record();
         let total = h.total_len().min(buf.len());
+        sink.on_record(from.dir, at, h.typ.to_u8(), h.len);
         if let Some(body) = buf.get_mut(h.header_len..total) {
             self.on_record(from.with_frame(at), &h, body, sink);
         }

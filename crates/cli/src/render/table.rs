@@ -15,9 +15,9 @@ use xmppcap::finding::Level;
 use xmppcap::position::{Dir, Timestamp};
 use xmppcap::report::desktops;
 use xmppcap::report::event::{Detail, Event};
-use xmppcap::report::model::{Grouped, Report, SessionReport};
-use xmppcap::report::terminal;
+use xmppcap::report::model::{ConnectionReport, Grouped, Report, SessionReport};
 use xmppcap::report::text::{self, event_label, session_facts};
+use xmppcap::report::{story, terminal};
 
 use super::render_findings;
 
@@ -28,7 +28,12 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let grouped = report.grouped();
     for session in &report.sessions {
         writeln!(out)?;
-        render_session(session, grouped.session(session.id), out)?;
+        let connections: Vec<&ConnectionReport> = report
+            .connections
+            .iter()
+            .filter(|c| session.streams.contains(&c.stream))
+            .collect();
+        render_session(session, &connections, grouped.session(session.id), out)?;
     }
     render_other_connections(&grouped, out)?;
     for desktop in &report.desktops {
@@ -88,7 +93,12 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     )
 }
 
-fn render_session(s: &SessionReport, events: &[&Event], out: &mut dyn Write) -> io::Result<()> {
+fn render_session(
+    s: &SessionReport,
+    connections: &[&ConnectionReport],
+    events: &[&Event],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let who = s
         .xmpp
         .jid
@@ -99,7 +109,34 @@ fn render_session(s: &SessionReport, events: &[&Event], out: &mut dyn Write) -> 
     for (label, value) in session_facts(s) {
         writeln!(out, "  {label:<13} {}", terminal::field(&value))?;
     }
+    for c in connections {
+        render_story(c, "  ", out)?;
+    }
     render_timeline(events, s.start, out)
+}
+
+/// The connection's story in two or three lines: role, ending and
+/// keepalive; the transport facts; the certificate when the wire shows it.
+fn render_story(c: &ConnectionReport, indent: &str, out: &mut dyn Write) -> io::Result<()> {
+    let Some(s) = &c.summary else {
+        return Ok(());
+    };
+    let label = format!("stream {}", c.stream);
+    writeln!(
+        out,
+        "{indent}{label:<13} {}",
+        terminal::field(&story::one_line(s))
+    )?;
+    writeln!(
+        out,
+        "{indent}{:<13} {}",
+        "",
+        terminal::field(&story::transport(s))
+    )?;
+    if let Some(cert) = story::certificate(s) {
+        writeln!(out, "{indent}{:<13} {}", "", terminal::field(&cert))?;
+    }
+    Ok(())
 }
 
 fn render_timeline(
@@ -188,6 +225,7 @@ fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::R
         if let Some(tls) = &c.tls {
             writeln!(out, "    tls: {}", terminal::field(&tls.describe()))?;
         }
+        render_story(c, "    ", out)?;
         for e in events {
             writeln!(
                 out,

@@ -422,3 +422,20 @@ fn key_log_problems_are_named_for_what_they_are() {
         "{stderr}"
     );
 }
+
+#[test]
+fn streams_fail_on_warn_sees_a_notification_connection_reset_without_keys() {
+    let out = xmppcap(&[
+        "streams",
+        "fixtures/finesse-failover.pcapng",
+        "--no-progress",
+        "--fail-on",
+        "warn",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the server's RST on stream 0");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("warn conn.reset [frame 54, stream 0]"),
+        "{table}"
+    );
+}

@@ -25,6 +25,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("tcp-time-glitch.pcap", ""),
     ("tls12-deflate.pcapng", "keys/tls12-deflate.keys"),
     ("tls12-suites.pcapng", "keys/tls12-suites.keys"),
+    ("tls12-bad-certs.pcapng", "keys/tls12-bad-certs.keys"),
+    ("conn-nat-timeout.pcapng", "keys/conn-nat-timeout.keys"),
     ("xmpp-tls-on-plain-port.pcap", ""),
 ];
 
@@ -94,4 +96,42 @@ fn first_difference(golden: &Path, expected: &[u8], got: &[u8]) -> String {
         e.lines().nth(line).unwrap_or("<end>"),
         g.lines().nth(line).unwrap_or("<end>")
     )
+}
+
+/// Fixtures whose table report is also kept as read without their key log
+/// (`{stem}.nokeys.report.txt`): the connection story from the wire alone.
+const WITHOUT_KEYS: &[&str] = &[
+    "finesse-failover.pcapng",
+    "tls12-bad-certs.pcapng",
+    "conn-nat-timeout.pcapng",
+];
+
+#[test]
+fn reports_without_keys_match_golden_files() {
+    let root = workspace_root();
+    let bless = std::env::var_os("XMPPCAP_BLESS").is_some();
+    let mut failures = Vec::new();
+    for fixture in WITHOUT_KEYS {
+        let capture = format!("fixtures/{fixture}");
+        let args = ["report", capture.as_str(), "--no-progress"];
+        let out = xmppcap(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stem = fixture.split('.').next().unwrap_or(fixture);
+        let golden = root
+            .join("fixtures/expected")
+            .join(format!("{stem}.nokeys.report.txt"));
+        if bless {
+            std::fs::write(&golden, &out.stdout).expect("golden file writable");
+            continue;
+        }
+        let expected = std::fs::read(&golden).unwrap_or_default();
+        if expected != out.stdout {
+            failures.push(first_difference(&golden, &expected, &out.stdout));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "reports differ from golden files (XMPPCAP_BLESS=1 to accept):\n{}",
+        failures.join("\n")
+    );
 }
