@@ -103,7 +103,7 @@ pub struct Limits {
     pub max_timeline_bytes: usize,
     /// Connection and session summaries kept for table, JSON and HTML (each
     /// a few hundred bytes); the rest are counted (`tcp.summary_limit`,
-    /// `xmpp.summary_limit`), and reconnects are looked for among the kept.
+    /// `xmpp.summary_limit`); the desktop story sees every connection.
     pub max_summaries: usize,
     /// Connections listed per desktop (notification connections and refused
     /// or unanswered attempts, about 200 bytes each), and REST nodes, users

@@ -13,10 +13,10 @@
 //! Two layers, so that connections can later be processed apart: a
 //! connection's stack keeps its own state, and everything that spans
 //! connections (XMPP session numbering, BOSH sessions by `sid`, Finesse
-//! `requestId` correlation, reconnect analysis, the finding log, the
+//! `requestId` correlation, desktop story, the finding log, the
 //! summaries) sits in `context::Wiring` (options, sink, finding log) and the
 //! capture-wide stages inside it (`capture_wide::CaptureWide`: session
-//! numbering, BOSH sessions, the Finesse stage, reconnect analysis), handed
+//! numbering, BOSH sessions, the Finesse stage, the desktop story), handed
 //! to the stacks and hearing from them in capture order.
 //!
 //! Never prints: rendering is `report`'s (and the binary's); exit codes and
@@ -290,8 +290,7 @@ pub fn report(
         keys: analyzed.keys,
         connections: analyzed.connections,
         sessions: analyzed.sessions,
-        // The desktop stage is not fed until the connection story is wired.
-        desktops: Vec::new(),
+        desktops: analyzed.desktops,
         timeline,
         timeline_dropped,
         findings,

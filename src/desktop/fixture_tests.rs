@@ -1,9 +1,9 @@
-//! The desktop fixtures read end to end as far as the pipeline goes today
-//! (it does not feed the desktop stage yet): each connection opens and ends
-//! the way the desktop story needs (SYNs refused by RST-ACK, SYNs
-//! retransmitted unanswered, sessions reset by the server), and with their
-//! key logs the sessions decrypt, so the lead can bless the desktop goldens
-//! once `Wiring::on_conn_summary` feeds [`super::Story`].
+//! The desktop fixtures read end to end: each connection opens and ends the
+//! way the desktop story needs (SYNs refused by RST-ACK, SYNs retransmitted
+//! unanswered, sessions reset by the server), the sessions decrypt with
+//! their key logs, and the pipeline's connection summaries tell the same
+//! desktop story with keys (roles seen) and without (roles inferred, so the
+//! findings resting on them are info).
 
 use std::path::{Path, PathBuf};
 
@@ -108,9 +108,8 @@ fn desktop_no_answer_retransmits_its_syns_then_reaches_the_other_node() {
         sessions[1],
         (3, Some("1001@finesse2.example.com/desktop".to_owned()))
     );
-    // Today's session-level failover sees the same story the desktop stage will tell.
     assert!(
-        findings.iter().any(|f| f.code == "xmpp.failover"),
+        findings.iter().any(|f| f.code == "conn.failover"),
         "{findings:?}"
     );
 }
@@ -146,90 +145,26 @@ fn desktop_loop_is_four_short_sessions_each_reset_by_the_server() {
     let (sessions, findings) = sessions(name, "desktop-loop.keys");
     assert_eq!(sessions.len(), 4);
     assert!(
-        findings.iter().any(|f| f.code == "xmpp.reconnect_loop"),
+        findings.iter().any(|f| f.code == "conn.reconnect_loop"),
         "{findings:?}"
     );
 }
 
-/// A stand-in for the connection story (which another branch builds): the
-/// summary of one stream from its TCP facts, with the role and user of the
-/// session it carried when decrypted. Only what the desktop stage reads.
-fn stand_in_summary(s: &StreamStats, session: Option<&Option<String>>) -> crate::conn::Summary {
-    use crate::conn::{Basis, DirFacts, EndHow, Ended, Keepalive, Opened, Role, Side, Summary};
-    let how = match (s.syn_ack_seen, s.ending) {
-        (false, Ending::Rst) => EndHow::Refused,
-        (false, _) => EndHow::NoAnswer,
-        (true, Ending::Rst) => EndHow::Rst,
-        (true, Ending::Fin) => EndHow::Fin,
-        (true, _) => EndHow::Open,
+/// The desktop story the pipeline tells of a fixture, with its key log or
+/// without: the desktop findings in frame order, and the desktops.
+fn story_of(name: &str, keylog: Option<&str>) -> (Vec<Finding>, Vec<super::Desktop>) {
+    let opts = Options {
+        keylogs: keylog.map(keys).into_iter().collect(),
+        ..Options::default()
     };
-    let by = match how {
-        EndHow::Refused => Some(Side::Server),
-        EndHow::Rst if s.rst_from == Some(Dir::ServerToClient) => Some(Side::Server),
-        EndHow::Rst | EndHow::Fin => Some(Side::Client),
-        EndHow::NoAnswer | EndHow::Open => None,
-    };
-    let (role, role_basis) = match session {
-        Some(_) => (Role::XmppWebsocket, Basis::Decrypted),
-        None => (Role::Other, Basis::Inferred),
-    };
-    Summary {
-        stream: s.stream,
-        client: s.client,
-        server: s.server,
-        sni: session.and_then(|jid| jid.as_deref()?.split(['@', '/']).nth(1).map(str::to_owned)),
-        role,
-        role_basis,
-        role_reasons: vec!["XMPP over WebSocket decrypted".to_owned()],
-        opened: Opened::Syn,
-        first: s.first,
-        ended: Ended {
-            how,
-            by,
-            frame: (how != EndHow::Open).then_some(s.last.frame),
-            time: (how != EndHow::Open).then_some(s.last.ts),
-            syn_retries: if s.syn_ack_seen {
-                0
-            } else {
-                u32::try_from(s.client_to_server.packets.saturating_sub(1)).unwrap_or(u32::MAX)
-            },
-        },
-        duration_s: s.last.ts.secs_since(s.first.ts),
-        c2s: DirFacts::default(),
-        s2c: DirFacts::default(),
-        rtt_ms: None,
-        idle_gaps: Vec::new(),
-        keepalive: Keepalive {
-            exchanges: 0,
-            interval_s: None,
-            last_time: None,
-            last_frame: None,
-            basis: Basis::Inferred,
-        },
-        tls: None,
-    }
-}
-
-/// The desktop story of a fixture with keys, the stand-in summaries fed in
-/// the order the connections end.
-fn story_of(name: &str, keylog: &str) -> (Vec<Finding>, Vec<super::Desktop>) {
-    let report =
-        pipeline::streams(&fixture(name), &Options::default()).unwrap_or_else(|e| panic!("{e}"));
-    let (sessions, _) = sessions(name, keylog);
-    let mut ordered = report.streams.clone();
-    ordered.sort_by_key(|s| (s.last.ts, s.stream));
-    let mut story = super::Story::new(&crate::limits::Limits::default());
-    let mut findings = Vec::new();
-    for s in &ordered {
-        let jid = sessions
-            .iter()
-            .find(|(st, _)| *st == s.stream)
-            .map(|(_, j)| j);
-        let user = jid.and_then(|j| j.as_deref()?.split('@').next());
-        story.on_connection(&stand_in_summary(s, jid), user, &mut findings);
-    }
-    let desktops = story.finish(&mut findings);
-    (findings, desktops)
+    let report = pipeline::report(&fixture(name), &opts, Selection::All)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let findings = report
+        .findings
+        .into_iter()
+        .filter(|f| matches!(f.code, crate::finding::Code::Desktop(_)))
+        .collect();
+    (findings, report.desktops)
 }
 
 fn told(findings: &[Finding]) -> Vec<(&'static str, crate::finding::Level, Option<u64>)> {
@@ -240,59 +175,97 @@ fn told(findings: &[Finding]) -> Vec<(&'static str, crate::finding::Level, Optio
 }
 
 #[test]
-fn the_desktop_story_of_each_fixture_with_stand_in_summaries() {
+fn refused_attempts_are_seen_and_the_reconnect_told_keys_or_not() {
     use crate::finding::Level::{Info, Warn};
-    let (f, d) = story_of("desktop-refused.pcapng", "desktop-refused.keys");
-    assert_eq!(
-        told(&f),
-        [
-            ("conn.refused", Warn, Some(55)),
-            ("conn.reconnect", Info, Some(59))
-        ]
-    );
+    for keylog in [Some("desktop-refused.keys"), None] {
+        let (f, d) = story_of("desktop-refused.pcapng", keylog);
+        assert_eq!(
+            told(&f),
+            [
+                ("conn.refused", Warn, Some(55)),
+                ("conn.reconnect", Info, Some(59))
+            ],
+            "{keylog:?}"
+        );
+        assert!(
+            f[0].message
+                .contains("2 connection attempts over 4.000 s refused"),
+            "{}",
+            f[0].message
+        );
+        let gaps: Vec<Option<f64>> = d[0]
+            .connections
+            .iter()
+            .map(|c| c.gap_s.map(f64::round))
+            .collect();
+        assert_eq!(gaps, [None, Some(2.0), Some(6.0), Some(14.0)]);
+    }
+    let (f, _) = story_of("desktop-refused.pcapng", Some("desktop-refused.keys"));
     assert!(f[1].message.contains("1001 on 192.168.10.21 reconnected to finesse1.example.com (10.20.30.41) 14.000 s after stream 0 ended (RST by the server at frame 54)"), "{}", f[1].message);
+    let (f, _) = story_of("desktop-refused.pcapng", None);
     assert!(
-        f[0].message
-            .contains("2 connection attempts over 4.000 s refused"),
-        "{}",
-        f[0].message
-    );
-    let gaps: Vec<Option<f64>> = d[0]
-        .connections
-        .iter()
-        .map(|c| c.gap_s.map(f64::round))
-        .collect();
-    assert_eq!(gaps, [None, Some(2.0), Some(6.0), Some(14.0)]);
-
-    let (f, _) = story_of("desktop-no-answer.pcapng", "desktop-no-answer.keys");
-    assert_eq!(
-        told(&f),
-        [
-            ("conn.failover", Warn, Some(62)),
-            ("conn.no_answer", Warn, Some(55))
-        ]
-    );
-    assert!(
-        f[1].message.contains("to 7 SYNs, 5 of them retries"),
+        f[1].message
+            .contains("the desktop at 192.168.10.21 reconnected"),
         "{}",
         f[1].message
     );
+    assert!(f[1].message.contains("inferred"), "{}", f[1].message);
+}
 
-    let (f, _) = story_of("desktop-loop.pcapng", "desktop-loop.keys");
-    let codes: Vec<&str> = f.iter().map(|x| x.code.code()).collect();
+#[test]
+fn unanswered_attempts_then_a_failover_warn_only_when_seen() {
+    use crate::finding::Level::{Info, Warn};
+    let (f, _) = story_of("desktop-no-answer.pcapng", Some("desktop-no-answer.keys"));
     assert_eq!(
-        codes,
+        told(&f),
         [
-            "conn.reconnect",
-            "conn.reconnect",
-            "conn.reconnect",
-            "conn.reconnect_loop"
+            ("conn.no_answer", Warn, Some(55)),
+            ("conn.failover", Warn, Some(62))
         ]
     );
-    assert_eq!(f[3].level, Warn);
     assert!(
-        f[3].message.contains("reconnected 3 times within"),
+        f[0].message.contains("to 7 SYNs, 5 of them retries"),
         "{}",
-        f[3].message
+        f[0].message
     );
+    // Without keys the failover rests on inferred roles: said, at info.
+    let (f, _) = story_of("desktop-no-answer.pcapng", None);
+    assert_eq!(
+        told(&f),
+        [
+            ("conn.no_answer", Warn, Some(55)),
+            ("conn.failover", Info, Some(62))
+        ]
+    );
+}
+
+#[test]
+fn a_reconnect_loop_is_told_keys_or_not() {
+    for (keylog, level) in [
+        (Some("desktop-loop.keys"), crate::finding::Level::Warn),
+        (None, crate::finding::Level::Info),
+    ] {
+        let (f, _) = story_of("desktop-loop.pcapng", keylog);
+        let mut codes: Vec<&str> = f.iter().map(|x| x.code.code()).collect();
+        codes.sort_unstable();
+        assert_eq!(
+            codes,
+            [
+                "conn.reconnect",
+                "conn.reconnect",
+                "conn.reconnect",
+                "conn.reconnect_loop"
+            ]
+        );
+        let looped = f
+            .iter()
+            .find(|x| x.code == "conn.reconnect_loop")
+            .expect("the loop");
+        assert_eq!(looped.level, level, "{keylog:?}");
+        assert!(
+            looped.message.contains("reconnected 3 times within"),
+            "{}",
+            looped.message
+        );
+    }
 }

@@ -26,6 +26,8 @@ pub struct Analyzed {
     pub keys: Vec<KeySourceReport>,
     pub connections: Vec<ConnectionReport>,
     pub sessions: Vec<SessionReport>,
+    /// One per client address, with its connections in order (the desktop story).
+    pub desktops: Vec<crate::desktop::Desktop>,
     /// Connections and sessions seen, including those beyond `max_summaries`.
     pub connections_seen: u64,
     pub sessions_seen: u64,
@@ -71,7 +73,11 @@ pub fn analyze(
     crate::pipeline::bosh::finish(&mut ctx);
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
-    for finding in ctx.wide.reconnect_findings() {
+    let mut desktop_findings: Vec<Finding> = Vec::new();
+    let desktops = ctx
+        .wide
+        .finish_desktops(&opts.limits, &mut desktop_findings);
+    for finding in desktop_findings {
         ctx.finding(finding, None, None);
     }
     let mut connections = std::mem::take(&mut ctx.connections);
@@ -83,6 +89,7 @@ pub fn analyze(
         keys: key_sources.into_list(),
         connections,
         sessions,
+        desktops,
         connections_seen: ctx.connections_seen,
         sessions_seen: ctx.sessions_seen,
         findings,

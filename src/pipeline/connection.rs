@@ -159,7 +159,8 @@ impl ConnectionStack {
             ctx.keep_session(report);
         }
         let session = finished.as_ref().map(|f| f.id);
-        self.tell_story(ctx, stats, tls_summary.as_ref(), session);
+        let user = finished.as_ref().and_then(|f| f.summary.user());
+        self.tell_story(ctx, stats, tls_summary.as_ref(), session, user.as_deref());
         ctx.keep_connection(ConnectionReport {
             stream,
             client: self.client,
@@ -183,13 +184,14 @@ impl ConnectionStack {
         stats: Option<&StreamStats>,
         tls: Option<&tls::Summary>,
         session: Option<u32>,
+        user: Option<&str>,
     ) {
         if let Some(story) = self.story.take() {
             let story = story.finish(stats, tls);
             for finding in story.findings {
                 ctx.finding(finding, Some(self.stream), session);
             }
-            ctx.on_conn_summary(&story.summary);
+            ctx.on_conn_summary(&story.summary, user);
         }
     }
 

@@ -1,7 +1,7 @@
 //! State shared by every connection of one capture: the options, where
 //! events go, the summaries and findings kept for the report, and the
 //! capture-wide layer ([`CaptureWide`]: session numbering, BOSH sessions,
-//! the Finesse stage, the reconnect analysis).
+//! the Finesse stage, the desktop story).
 //!
 //! Takes events and findings from the stage sinks; gives them to the
 //! [`EventSink`] in the order they happen, and keeps what the report needs
@@ -78,8 +78,13 @@ impl<'s> Wiring<'s> {
     /// A connection's story is told: the one place a `conn::Summary`
     /// reaches the capture-wide layer. Emits its `conn.summary` event and
     /// keeps it for the connection's report.
-    pub fn on_conn_summary(&mut self, summary: &conn::Summary) {
+    pub fn on_conn_summary(&mut self, summary: &conn::Summary, user: Option<&str>) {
         self.emit(crate::report::from_stages::conn_summary(summary));
+        let mut findings: Vec<Finding> = Vec::new();
+        self.wide.on_connection(summary, user, &mut findings);
+        for finding in findings {
+            self.finding(finding, None, None);
+        }
         self.conn_summary = Some(summary.clone());
     }
 
@@ -117,7 +122,7 @@ impl<'s> Wiring<'s> {
     pub fn keep_session(&mut self, mut s: SessionReport) {
         self.sessions_seen += 1;
         let kept = self.sessions.len() < self.limits.max_summaries;
-        self.wide.file_session(&mut s, kept);
+        self.wide.file_session(&mut s);
         if kept {
             self.sessions.push(s);
         } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {

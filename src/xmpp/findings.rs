@@ -64,12 +64,6 @@ finding_codes! {
         PendingIqLimit => "xmpp.pending_iq_limit", Warn;
         /// More XMPP sessions than `max_summaries`: the rest are in the NDJSON events only.
         SummaryLimit => "xmpp.summary_limit", Warn;
-        /// The same user connected again after a session ended, to the same server.
-        Reconnect => "xmpp.reconnect", Info;
-        /// The same user connected again after a session ended, to another server: a failover.
-        Failover => "xmpp.failover", Warn;
-        /// The same user reconnected again and again in a short time: a connect/disconnect loop.
-        ReconnectLoop => "xmpp.reconnect_loop", Warn;
         /// The server never answered the client's stream open: no stream header, features or stream error came back.
         NoStreamResponse => "xmpp.no_stream_response", Warn;
         /// The client sent a TLS ClientHello to a port where the server speaks plain XMPP.

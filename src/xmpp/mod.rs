@@ -38,7 +38,6 @@ pub(crate) mod fuzz;
 mod iq;
 mod ns;
 mod probe;
-pub mod reconnect;
 mod sasl;
 mod scan;
 mod session;

@@ -57,6 +57,16 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Who the session is: the SASL user, else the local part of the bound JID.
+    pub fn user(&self) -> Option<String> {
+        let sasl = self.sasl.as_ref().and_then(|a| a.user.clone());
+        sasl.or_else(|| {
+            self.jid
+                .as_deref()
+                .map(|j| j.split(['@', '/']).next().unwrap_or(j).to_owned())
+        })
+    }
+
     /// The session's last moment: its last stanza, or how its transport
     /// ended (a Close, a TCP RST) when that came later.
     pub fn last_seen(&self) -> Option<crate::position::FrameRef> {

@@ -370,7 +370,8 @@ fn xmppcap_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
         .spawn()
         .expect("the xmppcap binary runs");
     let mut input = child.stdin.take().expect("stdin is piped");
-    input.write_all(stdin).expect("stdin takes the key log");
+    // A run that refuses its arguments exits without reading: a broken pipe then.
+    let _ = input.write_all(stdin);
     drop(input);
     child.wait_with_output().expect("the binary ends")
 }

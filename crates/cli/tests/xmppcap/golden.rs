@@ -28,6 +28,9 @@ const FIXTURES: &[(&str, &str)] = &[
     ("tls12-bad-certs.pcapng", "keys/tls12-bad-certs.keys"),
     ("conn-nat-timeout.pcapng", "keys/conn-nat-timeout.keys"),
     ("xmpp-tls-on-plain-port.pcap", ""),
+    ("desktop-refused.pcapng", "keys/desktop-refused.keys"),
+    ("desktop-no-answer.pcapng", "keys/desktop-no-answer.keys"),
+    ("desktop-loop.pcapng", "keys/desktop-loop.keys"),
 ];
 
 const FORMATS: &[(&str, &str)] = &[("table", "txt"), ("json", "json"), ("ndjson", "ndjson")];
@@ -104,6 +107,9 @@ const WITHOUT_KEYS: &[&str] = &[
     "finesse-failover.pcapng",
     "tls12-bad-certs.pcapng",
     "conn-nat-timeout.pcapng",
+    "desktop-refused.pcapng",
+    "desktop-no-answer.pcapng",
+    "desktop-loop.pcapng",
 ];
 
 #[test]
