@@ -41,16 +41,8 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "not a drop: the body is kept whole up to max_http_body (http.body_truncated past it); only the copy shown as text is cut, and the exchange marks it (text_truncated)",
     ),
     (
-        "max_desktop_connections",
-        "the desktop stage is not fed by the pipeline yet (Wiring::on_conn_summary); conn.desktop_limit is tested in src/desktop/tests.rs; give it a trigger once wired",
-    ),
-    (
         "max_keepalive_intervals",
         "not a drop: every keepalive exchange is still counted; the median interval is taken over the first max_keepalive_intervals intervals only",
-    ),
-    (
-        "max_desktops",
-        "as max_desktop_connections",
     ),
 ];
 
@@ -120,6 +112,21 @@ fn ip_in_ip(path: &Path) {
     }
     pcap.extend_from_slice(&frame);
     write(path, pcap);
+}
+
+/// Three desktops on wss, each from its own address (the benchmark's
+/// generator, cut short).
+fn three_desktops(path: &Path) {
+    let format = PcapFormat::usec(Wire::ethernet().link.linktype());
+    let mut w = PcapWriter::new(Vec::new(), format).unwrap();
+    let cfg = xmppcap_fixturegen::bench::BenchConfig {
+        size: 60_000,
+        conns: 3,
+        seed: 1,
+        varied: false,
+    };
+    xmppcap_fixturegen::bench::bench_wss(&mut w, &cfg).unwrap();
+    write(path, w.into_inner().unwrap());
 }
 
 fn write_frames(path: &Path, frames: &[Frame]) {
@@ -308,6 +315,18 @@ fn triggers() -> Vec<Trigger> {
     const WS: Capture = F("finesse-ws.pcap", None);
     const BOSH: Capture = F("finesse-bosh.pcapng", Some("finesse-bosh.keys"));
     vec![
+        Trigger {
+            cap: "max_desktop_connections",
+            capture: F("desktop-loop.pcapng", None),
+            lower: |l| l.max_desktop_connections = 2,
+            codes: &["conn.desktop_limit"],
+        },
+        Trigger {
+            cap: "max_desktops",
+            capture: G("three-desktops.pcap", three_desktops),
+            lower: |l| l.max_desktops = 2,
+            codes: &["conn.desktop_limit"],
+        },
         Trigger {
             cap: "max_timeline_events",
             capture: F("finesse-wss.pcapng", Some("finesse-wss.keys")),
