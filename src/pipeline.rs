@@ -42,6 +42,8 @@ mod capture_wide;
 mod connection;
 mod context;
 mod follow;
+mod har_feed;
+mod har_input;
 mod key_sources;
 mod route;
 mod stage_sinks;
@@ -120,6 +122,10 @@ pub enum PipelineError {
     Output(#[from] std::io::Error),
     #[error(transparent)]
     Keys(#[from] crate::tls::KeyLogError),
+    /// A HAR that cannot be read to its end (truncated or invalid JSON, not
+    /// a HAR): the events before the byte offset it names were given.
+    #[error(transparent)]
+    Har(#[from] crate::har::Error),
 }
 
 /// What reading a capture's packets produced, besides the stage events.

@@ -1,0 +1,258 @@
+//! A browser HAR as an input: the same analysis a capture gets, with the
+//! HAR's entries and WebSocket messages in place of TCP connections.
+//!
+//! Takes a HAR path (plain or gzip, recognised by content: [`is_har`]) and
+//! [`Options`]; gives report events to an [`EventSink`] as they are read and
+//! an [`Analyzed`] at the end, built by the same [`Wiring`] and capture-wide
+//! layer as a capture's (sessions, BOSH routing, Finesse, reconnects).
+//!
+//! Reads the file twice, streaming both times: first only the REST requests
+//! that carry a `requestId` (Chrome lists a WebSocket entry, with all its
+//! messages, before the REST calls made while it was open, so an Update
+//! would otherwise come before the request it answers), then everything.
+//! Nothing holds all entries or messages. Never decides what the traffic
+//! is (the stages do), never reports TCP or TLS facts a HAR does not have.
+//! A HAR that cannot be read to its end is an error naming the byte offset
+//! ([`PipelineError::Har`]), after the events read before it were given.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use crate::capture::{CaptureError, CaptureSummary, Format, HarSummary};
+use crate::decode::DecodeStats;
+use crate::finding::Finding;
+use crate::finesse;
+use crate::har;
+use crate::http;
+use crate::pipeline::context::Wiring;
+use crate::pipeline::har_feed::{HarCounts, HarFeed};
+use crate::pipeline::{Analyzed, CaptureProgress, CaptureRun, Options, PipelineError};
+use crate::report::sink::EventSink;
+
+/// Whether the file at `path` is a HAR (by its first bytes); `false` for
+/// stdin and for files that cannot be read (the capture reader says why).
+pub(crate) fn is_har(path: &Path) -> bool {
+    if path.as_os_str() == "-" {
+        return false;
+    }
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let mut head = Vec::with_capacity(4096);
+    if file.take(4096).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    har::detect(&head) == har::Probe::Har
+}
+
+/// Reads the HAR at `path` through every stage, emitting events into `sink`.
+pub(crate) fn analyze(
+    path: &Path,
+    opts: &Options,
+    sink: &mut dyn EventSink,
+) -> Result<Analyzed, PipelineError> {
+    let mut ctx = Wiring::new(
+        opts.limits.clone(),
+        opts.show_secrets,
+        opts.raw,
+        opts.xmpp_message_text,
+        sink,
+    );
+    ctx.set_depth(opts.depth);
+    let limits = har::HarLimits::default();
+    let mut known = KnownRequests {
+        finesse: &mut ctx.wide.finesse,
+        limits: &opts.limits,
+        show_secrets: opts.show_secrets,
+    };
+    har::read(open(path, None)?, &limits, &mut known)?;
+    let mut progress = opts.progress.as_ref().map(|p| p.start(path));
+    let mut feed = HarFeed::new(&mut ctx);
+    let read = har::read(open(path, progress.as_mut())?, &limits, &mut feed);
+    let counts = std::mem::take(&mut feed.counts);
+    feed.finish();
+    if let Some(progress) = progress.as_mut() {
+        progress.finish();
+    }
+    let summary = read?;
+    no_xmpp_finding(&mut ctx, &counts);
+    let run = CaptureRun {
+        summary: capture_summary(path, summary, counts),
+        decode: DecodeStats::default(),
+    };
+    Ok(finish(ctx, run))
+}
+
+/// The file, gunzipped by the reader; `progress` hears the bytes read.
+fn open<'p>(
+    path: &Path,
+    progress: Option<&'p mut Box<dyn CaptureProgress>>,
+) -> Result<impl Read + 'p, PipelineError> {
+    let file = File::open(path).map_err(|source| CaptureError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(Counted {
+        inner: BufReader::with_capacity(256 << 10, file),
+        read: 0,
+        told: 0,
+        progress,
+    })
+}
+
+/// A reader that tells a progress tracker how far it got, every 4 MiB.
+struct Counted<'p, R> {
+    inner: R,
+    read: u64,
+    told: u64,
+    progress: Option<&'p mut Box<dyn CaptureProgress>>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.told >= 4 << 20 {
+            self.told = self.read;
+            if let Some(p) = self.progress.as_mut() {
+                p.update(self.read);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The first pass: REST requests with a `requestId`, remembered by the
+/// Finesse stage so that the Updates read later find them. Its findings
+/// are dropped: the second pass, which feeds each exchange whole, gives them.
+struct KnownRequests<'a> {
+    finesse: &'a mut finesse::Stage,
+    limits: &'a crate::limits::Limits,
+    show_secrets: bool,
+}
+
+impl har::Sink for KnownRequests<'_> {
+    fn on_entry(&mut self, entry: har::Entry) {
+        let q = &entry.request;
+        if entry.kind != har::EntryKind::Http || q.header("requestId").is_none() {
+            return;
+        }
+        let stream = entry.index as u64;
+        let headers: Vec<(&str, &str)> = q
+            .headers
+            .iter()
+            .map(|h| (h.name.as_str(), h.value.as_str()))
+            .collect();
+        let at = crate::position::FrameRef::har(stream, None, entry.started.unwrap_or_default());
+        let parts = http::RequestParts {
+            method: &q.method,
+            target: crate::pipeline::har_feed::target_of(&q.url),
+            message: http::MessageParts {
+                first: at,
+                last: at,
+                minor: 1,
+                headers: &headers,
+                body: &[],
+            },
+        };
+        let place = http::ExchangeAt {
+            stream,
+            index: 0,
+            limits: self.limits,
+            show_secrets: self.show_secrets,
+        };
+        let mut dropped = Vec::new();
+        let exchange = http::exchange_from_parts(place, Some(&parts), None, &mut dropped);
+        let Some(request) = &exchange.request else {
+            return;
+        };
+        let rest = finesse::RestExchange {
+            stream,
+            request: Some(finesse::RestRequest {
+                at: request.first,
+                method: &request.method,
+                path: &request.path,
+                request_id: request.headers.request_id.as_deref(),
+            }),
+            response: None,
+        };
+        self.finesse.on_rest_exchange(&rest, &mut dropped);
+    }
+    fn on_ws_message(&mut self, _: har::WsMessage) {}
+    fn on_finding(&mut self, _: har::Finding) {}
+}
+
+/// Why the HAR gives no XMPP, when it gives none: the report then tells
+/// only the HTTP side, and says so.
+fn no_xmpp_finding(ctx: &mut Wiring, counts: &HarCounts) {
+    if ctx.sessions_seen > 0 {
+        return;
+    }
+    let creator = counts.creator.as_deref().unwrap_or("an unnamed tool");
+    let chromium = creator.starts_with("WebInspector");
+    let why = if !chromium && counts.messages == 0 {
+        format!("the HAR was written by {creator}, which records no WebSocket messages (Chrome and Edge do)")
+    } else if counts.websockets == 0 {
+        "the HAR holds no WebSocket entry and no BOSH body: the page opened none while the browser recorded (open DevTools before the desktop logs in)".to_owned()
+    } else if counts.messages == 0 {
+        "the HAR's WebSocket entries hold no messages: saved without content, or the socket never carried any".to_owned()
+    } else {
+        "none of the HAR's WebSocket messages is XMPP".to_owned()
+    };
+    let message = format!("no XMPP in this HAR: {why}; only the HTTP exchanges are reported");
+    ctx.finding(Finding::new(har::FindingCode::NoXmpp, message), None, None);
+}
+
+fn capture_summary(path: &Path, read: har::Summary, counts: HarCounts) -> CaptureSummary {
+    let gzip = File::open(path)
+        .ok()
+        .and_then(|f| {
+            let mut magic = Vec::with_capacity(2);
+            f.take(2).read_to_end(&mut magic).ok()?;
+            Some(magic == [0x1f, 0x8b])
+        })
+        .unwrap_or(false);
+    let mut summary = CaptureSummary::new(path.display().to_string(), Format::Har, gzip);
+    summary.first_time = counts.first_time;
+    summary.last_time = counts.last_time;
+    summary.file_bytes = read.bytes;
+    summary.har = Some(HarSummary {
+        creator: counts.creator,
+        entries: counts.entries,
+        websockets: counts.websockets,
+        messages: counts.messages,
+    });
+    summary
+}
+
+/// The end of the HAR: BOSH sessions finish, reconnects are looked for, the
+/// summaries are sorted as a capture's are.
+fn finish(mut ctx: Wiring, run: CaptureRun) -> Analyzed {
+    crate::pipeline::bosh::finish(&mut ctx);
+    for finding in ctx.wide.reconnect_findings() {
+        ctx.finding(finding, None, None);
+    }
+    let mut sessions = std::mem::take(&mut ctx.sessions);
+    sessions.sort_by_key(|s| s.id);
+    let mut connections = std::mem::take(&mut ctx.connections);
+    connections.sort_by_key(|c| c.stream);
+    for s in sessions.iter_mut().filter(|s| s.server.is_none()) {
+        s.server = s
+            .streams
+            .first()
+            .and_then(|first| connections.iter().find(|c| c.stream == *first))
+            .map(|c| c.server)
+            .filter(|a| !a.ip().is_unspecified());
+    }
+    let findings = std::mem::take(&mut ctx.findings).into_sorted();
+    Analyzed {
+        run,
+        keys: Vec::new(),
+        connections,
+        sessions,
+        connections_seen: ctx.connections_seen,
+        sessions_seen: ctx.sessions_seen,
+        findings,
+    }
+}
