@@ -31,6 +31,8 @@ pub(crate) struct HarCounts {
     pub creator: Option<String>,
     pub entries: u64,
     pub websockets: u64,
+    /// WebSocket entries that opened (101).
+    pub websockets_opened: u64,
     /// WebSocket data messages (sent or received) read.
     pub messages: u64,
     pub first_time: Option<Timestamp>,
@@ -99,6 +101,11 @@ impl<'c, 's> HarFeed<'c, 's> {
         }
         let bosh = std::mem::take(&mut out.bosh);
         crate::pipeline::bosh::feed(self.ctx, stream, &bosh);
+        if entry.kind == har::EntryKind::Preflight {
+            // The browser's CORS check, not the page's call: its exchange is
+            // in the events, not a line of its own among the connections.
+            return;
+        }
         let mut layers = vec!["http"];
         if !bosh.is_empty() {
             layers.push("bosh");
@@ -147,6 +154,7 @@ impl<'c, 's> HarFeed<'c, 's> {
             exchanges: u64::from(exchange.is_some()),
         });
         self.counts.websockets += 1;
+        self.counts.websockets_opened += u64::from(entry.response.status == Some(101));
     }
 
     /// The WebSocket entry ends: its XMPP session ends as "unknown (HAR)",

@@ -66,7 +66,8 @@ pub(crate) fn analyze(
         limits: &opts.limits,
         show_secrets: opts.show_secrets,
     };
-    har::read(open(path, None)?, &limits, &mut known)?;
+    // A file that breaks off is reported by the second pass, after what it read.
+    let _ = har::read(open(path, None)?, &limits, &mut known);
     let mut progress = opts.progress.as_ref().map(|p| p.start(path));
     let mut feed = HarFeed::new(&mut ctx);
     let read = har::read(open(path, progress.as_mut())?, &limits, &mut feed);
@@ -76,6 +77,7 @@ pub(crate) fn analyze(
         progress.finish();
     }
     let summary = read?;
+    crate::pipeline::bosh::finish(&mut ctx);
     no_xmpp_finding(&mut ctx, &counts);
     let run = CaptureRun {
         summary: capture_summary(path, summary, counts),
@@ -195,6 +197,8 @@ fn no_xmpp_finding(ctx: &mut Wiring, counts: &HarCounts) {
         format!("the HAR was written by {creator}, which records no WebSocket messages (Chrome and Edge do)")
     } else if counts.websockets == 0 {
         "the HAR holds no WebSocket entry and no BOSH body: the page opened none while the browser recorded (open DevTools before the desktop logs in)".to_owned()
+    } else if counts.websockets_opened == 0 {
+        "no WebSocket of the HAR opened (see the har.websocket_* findings)".to_owned()
     } else if counts.messages == 0 {
         "the HAR's WebSocket entries hold no messages: saved without content, or the socket never carried any".to_owned()
     } else {
@@ -226,10 +230,9 @@ fn capture_summary(path: &Path, read: har::Summary, counts: HarCounts) -> Captur
     summary
 }
 
-/// The end of the HAR: BOSH sessions finish, reconnects are looked for, the
-/// summaries are sorted as a capture's are.
+/// The end of the HAR (BOSH sessions have finished): reconnects are looked
+/// for, the summaries are sorted as a capture's are.
 fn finish(mut ctx: Wiring, run: CaptureRun) -> Analyzed {
-    crate::pipeline::bosh::finish(&mut ctx);
     for finding in ctx.wide.reconnect_findings() {
         ctx.finding(finding, None, None);
     }
