@@ -552,12 +552,17 @@ fn upgrade_of(entry: &har::Entry, times: &Times) -> http::Upgrade {
     }
 }
 
-/// The request-target of a URL: its path and query (`/` when it has none).
+/// The request-target of a URL: its path and query, without the fragment
+/// (`/` when it has no path; a query without a path is dropped with it).
 pub(crate) fn target_of(url: &str) -> &str {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    match after_scheme.find(['/', '?']) {
-        Some(at) => after_scheme.get(at..).unwrap_or("/"),
-        None => "/",
+    let without_fragment = after_scheme.split('#').next().unwrap_or_default();
+    let authority_end = without_fragment
+        .find(['/', '?'])
+        .unwrap_or(without_fragment.len());
+    match without_fragment.get(authority_end..) {
+        Some(target) if target.starts_with('/') => target,
+        _ => "/",
     }
 }
 
@@ -611,5 +616,113 @@ fn connection_report(
         http_exchanges,
         session,
         bytes: ByteAccounts::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::har::{Entry, EntryKind, Request, Response, Timings};
+
+    fn entry(kind: EntryKind, url: &str, server_ip: Option<&str>) -> Entry {
+        Entry {
+            index: 4,
+            kind,
+            started: Some(Timestamp::from_secs_nanos(1_000, 0)),
+            time_ms: Some(500.0),
+            timings: Timings {
+                blocked: Some(2.0),
+                dns: None,
+                connect: Some(-1.0),
+                ssl: None,
+                send: Some(1.0),
+                wait: Some(400.0),
+                receive: Some(97.0),
+            },
+            resource_type: None,
+            initiator: None,
+            server_ip: server_ip.map(str::to_owned),
+            connection: None,
+            request: Request {
+                method: "GET".to_owned(),
+                url: url.to_owned(),
+                ..Request::default()
+            },
+            response: Response::default(),
+        }
+    }
+
+    #[test]
+    fn a_url_gives_its_request_target() {
+        let cases = [
+            (
+                "https://finesse1:8445/finesse/api/User/1001?a=1#x",
+                "/finesse/api/User/1001?a=1",
+            ),
+            ("wss://finesse1/ws/", "/ws/"),
+            ("http://finesse1", "/"),
+            ("http://finesse1?token=secret", "/"),
+            ("http://[::1]:8080/http-bind/", "/http-bind/"),
+            ("/relative?q", "/relative?q"),
+            ("", "/"),
+        ];
+        for (url, target) in cases {
+            assert_eq!(target_of(url), target, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_server_is_the_recorded_address_and_the_url_port() {
+        let addr = |url, ip| server_of(&entry(EntryKind::Http, url, ip));
+        assert_eq!(
+            addr("https://finesse1:8445/x", Some("10.20.30.41")),
+            "10.20.30.41:8445".parse().ok()
+        );
+        assert_eq!(
+            addr("https://finesse1/x", Some("10.20.30.41")),
+            "10.20.30.41:443".parse().ok()
+        );
+        assert_eq!(
+            addr("ws://finesse1/ws/", Some("10.20.30.41")),
+            "10.20.30.41:80".parse().ok()
+        );
+        assert_eq!(
+            addr("http://[::1]:8080/", Some("[::1]")),
+            "[::1]:8080".parse().ok()
+        );
+        assert_eq!(addr("http://[::1]/", Some("::1")), "[::1]:80".parse().ok());
+        // Chrome leaves WebSocket addresses empty; the reader gives None.
+        assert_eq!(addr("ws://finesse1/ws/", None), None);
+        assert_eq!(addr("ftp://finesse1/x", Some("10.0.0.1")), None);
+        assert_eq!(addr("https://finesse1/x", Some("not an address")), None);
+    }
+
+    #[test]
+    fn versions_other_than_http_1_0_read_as_1_1() {
+        assert_eq!(minor_of("HTTP/1.0"), 0);
+        for v in ["HTTP/1.1", "http/2.0", "h3", ""] {
+            assert_eq!(minor_of(v), 1, "{v}");
+        }
+    }
+
+    #[test]
+    fn a_response_comes_after_the_waits_and_a_101_before_the_socket_lives() {
+        let http = Times::of(&entry(EntryKind::Http, "https://f/x", None));
+        let ms = |at: FrameRef| at.ts.nanos_since(Timestamp::from_secs_nanos(1_000, 0)) / 1_000_000;
+        // blocked 2 + send 1 + wait 400; -1 and absent timings count nothing.
+        assert_eq!(
+            (
+                ms(http.request),
+                ms(http.response_first),
+                ms(http.response_last)
+            ),
+            (0, 403, 500)
+        );
+        assert_eq!(http.request.position().to_string(), "e4");
+        let socket = Times::of(&entry(EntryKind::WebSocket, "wss://f/ws/", None));
+        assert_eq!(
+            (ms(socket.response_first), ms(socket.response_last)),
+            (3, 3)
+        );
     }
 }

@@ -259,3 +259,119 @@ fn finish(mut ctx: Wiring, run: CaptureRun) -> Analyzed {
         findings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::pipeline::{report, Options};
+    use crate::position::{HarPosition, Position};
+    use crate::report::event::Detail;
+    use crate::report::ndjson::Selection;
+
+    /// A HAR written for one test, removed when dropped.
+    struct TempHar(std::path::PathBuf);
+
+    impl TempHar {
+        fn new(name: &str, text: &str) -> TempHar {
+            let path =
+                std::env::temp_dir().join(format!("xmppcap-{}-{name}.har", std::process::id()));
+            std::fs::write(&path, text).expect("temp file writable");
+            TempHar(path)
+        }
+    }
+
+    impl Drop for TempHar {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    const HEAD: &str = r#"{"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"}, "entries": ["#;
+
+    /// A socket that closed 100 ms after it opened, with a message Chrome
+    /// recorded after that: the message is kept, with the reader's finding.
+    #[test]
+    fn messages_recorded_after_the_close_are_kept_and_the_ending_is_unknown() {
+        let har = TempHar::new(
+            "late",
+            &format!(
+                r#"{HEAD}{{"_resourceType": "websocket", "startedDateTime": "2026-03-02T09:00:00.000Z", "time": 100,
+                "request": {{"method": "GET", "url": "wss://finesse1:8445/ws/", "httpVersion": "HTTP/1.1", "headers": [{{"name": "Sec-WebSocket-Protocol", "value": "xmpp"}}]}},
+                "response": {{"status": 101, "statusText": "Switching Protocols", "httpVersion": "HTTP/1.1", "headers": [{{"name": "Sec-WebSocket-Protocol", "value": "xmpp"}}]}},
+                "timings": {{"send": 0, "wait": 100, "receive": 0}},
+                "_webSocketMessages": [
+                  {{"type": "send", "time": 1772442000.01, "opcode": 1, "data": "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='finesse1' version='1.0'/>"}},
+                  {{"type": "send", "time": 1772442000.02, "opcode": 1, "data": "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AHUAc2VjcmV0</auth>"}},
+                  {{"type": "receive", "time": 1772442005.0, "opcode": 1, "data": "<message xmlns='jabber:client' from='pubsub.finesse1'/>"}}
+                ]}}]}}}}"#
+            ),
+        );
+        let model = report(&har.0, &Options::default(), Selection::All).expect("reads");
+        let codes: Vec<&str> = model.findings.iter().map(|f| f.code.code()).collect();
+        assert!(codes.contains(&"har.messages_after_close"), "{codes:?}");
+        let late = model
+            .timeline
+            .iter()
+            .find(|e| matches!(&e.detail, Detail::XmppStanza(s) if s.name == "message"))
+            .expect("the late message's stanza");
+        let place = Position::Har(HarPosition {
+            entry: 0,
+            message: Some(2),
+        });
+        assert_eq!(late.position(), Some(place));
+        assert_eq!((late.stream, late.session), (Some(0), Some(1)));
+        let session = model.sessions.first().expect("a session");
+        assert_eq!(session.ended, "unknown (HAR)");
+        assert!(!session.ended.contains("1006"));
+        let json = serde_json::to_string(&model.timeline).expect("serialises");
+        assert!(!json.contains("AHUAc2VjcmV0"), "SASL PLAIN payload shown");
+        assert_eq!(model.capture.har.as_ref().map(|h| h.messages), Some(3));
+    }
+
+    /// BOSH request and response bodies pair by entry; the session's stream
+    /// is its first request's entry, and its SASL payload is redacted.
+    #[test]
+    fn bosh_bodies_pair_by_entry_into_one_session() {
+        let post = |n: usize, rid: u64, body: &str, answer: &str| {
+            format!(
+                r#"{{"_resourceType": "xhr", "startedDateTime": "2026-03-02T09:00:0{n}.000Z", "time": 20,
+                "request": {{"method": "POST", "url": "https://finesse1:7443/http-bind/", "httpVersion": "HTTP/1.1", "headers": [],
+                  "postData": {{"mimeType": "text/xml", "text": "<body rid='{rid}' sid='s1' xmlns='http://jabber.org/protocol/httpbind'>{body}</body>"}}}},
+                "response": {{"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": [],
+                  "content": {{"mimeType": "text/xml", "text": "<body xmlns='http://jabber.org/protocol/httpbind'>{answer}</body>"}}}},
+                "serverIPAddress": "10.20.30.41", "timings": {{"send": 1, "wait": 10, "receive": 9}}}}"#
+            )
+        };
+        let entries = [
+            post(0, 10, "", "<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"),
+            r#"{"_resourceType": "preflight", "startedDateTime": "2026-03-02T09:00:00.500Z", "time": 1, "request": {"method": "OPTIONS", "url": "https://finesse1:7443/http-bind/", "httpVersion": "HTTP/1.1", "headers": [{"name": "Access-Control-Request-Method", "value": "POST"}]}, "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": []}, "timings": {}}"#.to_owned(),
+            post(1, 11, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AHUAc2VjcmV0</auth>", "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"),
+        ];
+        let har = TempHar::new("bosh", &format!("{HEAD}{}]}}}}", entries.join(",")));
+        let model = report(&har.0, &Options::default(), Selection::All).expect("reads");
+        assert_eq!(model.sessions.len(), 1, "{:?}", model.findings);
+        let session = &model.sessions[0];
+        assert_eq!(session.streams, [0, 2]);
+        assert_eq!(session.server, "10.20.30.41:7443".parse().ok());
+        assert_eq!(
+            session
+                .xmpp
+                .sasl
+                .as_ref()
+                .and_then(|s| s.outcome.as_deref()),
+            Some("success")
+        );
+        // The preflight's exchange is an event, not a line among the connections.
+        let streams: Vec<u64> = model.connections.iter().map(|c| c.stream).collect();
+        assert_eq!(streams, [0, 2]);
+        assert!(model
+            .timeline
+            .iter()
+            .any(|e| e.stream == Some(1) && e.kind() == "http.exchange"));
+        let json = serde_json::to_string(&model.timeline).expect("serialises");
+        assert!(!json.contains("AHUAc2VjcmV0"), "SASL PLAIN payload shown");
+        assert!(!model
+            .findings
+            .iter()
+            .any(|f| f.code.code() == "har.no_xmpp"));
+    }
+}
