@@ -126,6 +126,9 @@ pub enum PipelineError {
     /// a HAR): the events before the byte offset it names were given.
     #[error(transparent)]
     Har(#[from] crate::har::Error),
+    /// `streams` and `follow` show TCP connections, which a HAR does not record.
+    #[error("a browser HAR records no TCP connections: `{command}` reads captures only (`report`, `ws`, `http` and `tls` read HARs)")]
+    HarHasNoTcp { command: &'static str },
 }
 
 /// What reading a capture's packets produced, besides the stage events.
@@ -227,6 +230,9 @@ pub fn run_many<T: Send>(
 
 /// `xmppcap streams`: the per-connection table of one capture.
 pub fn streams(path: &Path, opts: &Options) -> Result<StreamsReport, PipelineError> {
+    if har_input::is_har(path) {
+        return Err(PipelineError::HarHasNoTcp { command: "streams" });
+    }
     let mut collector = StreamCollector::default();
     let run = run_tcp(path, opts, &mut collector)?;
     let mut streams = collector.streams;

@@ -52,11 +52,12 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if c.har.is_none() {
         fact(out, "keys", &text::key_sources(&report.keys))?;
     }
+    let units = if c.har.is_some() { "entries" } else { "TCP" };
     fact(
         out,
         "connections",
         &format!(
-            "{} TCP, {}",
+            "{} {units}, {}",
             report.connections.len(),
             text::count(report.sessions.len(), "XMPP session")
         ),

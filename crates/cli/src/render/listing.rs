@@ -29,6 +29,14 @@ fn table(header: Vec<&str>) -> Table {
 }
 
 fn capture_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(har) = &report.capture.har {
+        return writeln!(
+            out,
+            "HAR {}: {}",
+            terminal::field(&report.capture.name),
+            terminal::field(&text::har_contents(har))
+        );
+    }
     writeln!(
         out,
         "capture {}: {} packets",

@@ -332,3 +332,28 @@ fn a_har_without_websocket_messages_says_why_there_is_no_xmpp() {
             .as_str()
             .is_some_and(|m| m.contains("no WebSocket of the HAR opened"))));
 }
+
+#[test]
+fn streams_and_follow_say_a_har_has_no_tcp() {
+    for args in [
+        &["streams", "fixtures/har/finesse-ws.har"][..],
+        &["follow", "fixtures/har/finesse-ws.har", "6"][..],
+    ] {
+        let out = xmppcap(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("a browser HAR records no TCP connections"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let listing = xmppcap(&["ws", "fixtures/har/finesse-ws.har", "--no-progress"]);
+    assert_eq!(listing.status.code(), Some(0));
+    let listing = text(&listing.stdout);
+    assert!(
+        listing.starts_with("HAR fixtures/har/finesse-ws.har: 8 entries"),
+        "{listing}"
+    );
+    assert!(listing.contains(" e6.m3 "), "{listing}");
+}
