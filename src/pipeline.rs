@@ -42,6 +42,7 @@ mod capture_wide;
 mod connection;
 mod context;
 mod follow;
+mod har_entry;
 mod har_feed;
 mod har_input;
 mod key_sources;

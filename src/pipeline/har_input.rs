@@ -149,7 +149,7 @@ impl har::Sink for KnownRequests<'_> {
         let at = crate::position::FrameRef::har(stream, None, entry.started.unwrap_or_default());
         let parts = http::RequestParts {
             method: &q.method,
-            target: crate::pipeline::har_feed::target_of(&q.url),
+            target: crate::pipeline::har_entry::target_of(&q.url),
             message: http::MessageParts {
                 first: at,
                 last: at,
