@@ -169,11 +169,20 @@ impl<'c, 's> HarFeed<'c, 's> {
         let mut session = None;
         if let Some(mut over) = socket.xmpp.take() {
             let mut out = XmppOut::new(self.ctx, stream, Some(over.id));
-            over.session
-                .on_transport_end(socket.last, xmpp::Ending::HarUnknown, &mut out);
+            // A session that sent its <close/> ended, over a socket whose end
+            // the browser did not record; one without was still open when
+            // the HAR was saved (nothing it subscribed to was left behind yet).
+            let closed = over.session.summary().close.is_some();
+            if closed {
+                over.session
+                    .on_transport_end(socket.last, xmpp::Ending::HarUnknown, &mut out);
+            }
             over.session.finish(&mut out);
             out.flush();
-            let summary = over.session.summary().clone();
+            let mut summary = over.session.summary().clone();
+            if let Some(end) = summary.end.as_mut() {
+                end.how = xmpp::Ending::HarUnknown;
+            }
             layers.push("xmpp");
             session = Some(over.id);
             self.ctx.keep_session(SessionReport {

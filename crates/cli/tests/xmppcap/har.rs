@@ -115,6 +115,10 @@ fn a_har_and_a_capture_of_one_conversation_agree() {
             "fixtures/har/finesse-bosh.pcapng",
             "fixtures/har/finesse-bosh.har.gz",
         ),
+        (
+            "fixtures/har/finesse-ws-open.pcapng",
+            "fixtures/har/finesse-ws-open.har.gz",
+        ),
     ] {
         let from_capture = conversation(&ndjson(&[capture]));
         let from_har = conversation(&ndjson(&[har]));
@@ -356,4 +360,37 @@ fn streams_and_follow_say_a_har_has_no_tcp() {
         "{listing}"
     );
     assert!(listing.contains(" e6.m3 "), "{listing}");
+}
+
+/// A socket still open when the HAR was saved: its session's ending is
+/// unknown, and what it subscribed to was not (yet) left behind.
+#[test]
+fn a_session_open_at_the_export_ends_unknown_without_leftovers() {
+    let out = xmppcap(&[
+        "report",
+        "fixtures/har/finesse-ws-open.har.gz",
+        "--format",
+        "json",
+        "--no-progress",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let capture = &json["captures"][0];
+    assert_eq!(capture["capture"]["gzip"], true);
+    let session = &capture["sessions"][0];
+    assert_eq!(session["ended"], "unknown (HAR)");
+    assert_eq!(session["xmpp"]["end"]["how"], "har_unknown");
+    let codes: Vec<&str> = capture["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(!codes.contains(&"xmpp.subscription_left"), "{codes:?}");
+    assert!(
+        !codes
+            .iter()
+            .any(|c| c.starts_with("tcp.") || c.starts_with("tls.") || c.starts_with("ws.")),
+        "{codes:?}"
+    );
 }
