@@ -66,11 +66,15 @@ pub(crate) fn analyze(
         limits: &opts.limits,
         show_secrets: opts.show_secrets,
     };
-    // A file that breaks off is reported by the second pass, after what it read.
-    let _ = har::read(open(path, None)?, &limits, &mut known);
     let mut progress = opts.progress.as_ref().map(|p| p.start(path));
+    // Each pass is half of the bar: the first reads the file up to halfway.
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let first = Told::new(progress.as_mut(), 0);
+    // A file that breaks off is reported by the second pass, after what it read.
+    let _ = har::read(open(path, first)?, &limits, &mut known);
     let mut feed = HarFeed::new(&mut ctx);
-    let read = har::read(open(path, progress.as_mut())?, &limits, &mut feed);
+    let second = Told::new(progress.as_mut(), size / 2);
+    let read = har::read(open(path, second)?, &limits, &mut feed);
     let counts = std::mem::take(&mut feed.counts);
     feed.finish();
     if let Some(progress) = progress.as_mut() {
@@ -86,11 +90,20 @@ pub(crate) fn analyze(
     Ok(finish(ctx, run))
 }
 
-/// The file, gunzipped by the reader; `progress` hears the bytes read.
-fn open<'p>(
-    path: &Path,
+/// Where one pass tells its progress: half the bytes it read, after `base`.
+struct Told<'p> {
     progress: Option<&'p mut Box<dyn CaptureProgress>>,
-) -> Result<impl Read + 'p, PipelineError> {
+    base: u64,
+}
+
+impl<'p> Told<'p> {
+    fn new(progress: Option<&'p mut Box<dyn CaptureProgress>>, base: u64) -> Told<'p> {
+        Told { progress, base }
+    }
+}
+
+/// The file (of which the reader inflates gzip); `told` hears the bytes read.
+fn open<'p>(path: &Path, told: Told<'p>) -> Result<impl Read + 'p, PipelineError> {
     let file = File::open(path).map_err(|source| CaptureError::Open {
         path: path.to_owned(),
         source,
@@ -98,8 +111,8 @@ fn open<'p>(
     Ok(Counted {
         inner: BufReader::with_capacity(256 << 10, file),
         read: 0,
-        told: 0,
-        progress,
+        since: 0,
+        told,
     })
 }
 
@@ -107,18 +120,19 @@ fn open<'p>(
 struct Counted<'p, R> {
     inner: R,
     read: u64,
-    told: u64,
-    progress: Option<&'p mut Box<dyn CaptureProgress>>,
+    since: u64,
+    told: Told<'p>,
 }
 
 impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
-        if self.read - self.told >= 4 << 20 {
-            self.told = self.read;
-            if let Some(p) = self.progress.as_mut() {
-                p.update(self.read);
+        if self.read - self.since >= 4 << 20 {
+            self.since = self.read;
+            let at = self.told.base + self.read / 2;
+            if let Some(p) = self.told.progress.as_mut() {
+                p.update(at);
             }
         }
         Ok(n)

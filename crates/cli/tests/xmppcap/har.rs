@@ -360,6 +360,23 @@ fn streams_and_follow_say_a_har_has_no_tcp() {
         "{listing}"
     );
     assert!(listing.contains(" e6.m3 "), "{listing}");
+    let html = xmppcap(&[
+        "report",
+        "fixtures/har/finesse-ws.har",
+        "--format",
+        "html",
+        "--no-progress",
+    ]);
+    let html = text(&html.stdout);
+    assert!(
+        html.contains("<h1>HAR fixtures/har/finesse-ws.har</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>e6.m3</td>"), "a stanza's place");
+    assert!(
+        html.contains("e7: PUT /finesse/api/User/1001"),
+        "the REST entry among the others"
+    );
 }
 
 /// A socket still open when the HAR was saved: its session's ending is
