@@ -8,7 +8,10 @@
 //! changes only when the application stage asks (`app_stage`, which asks
 //! each protocol's probe what the bytes are). Gives each command its model:
 //! report events to an [`EventSink`] as they happen, [`Analyzed`] at the
-//! end, or a followed stream's chunks ([`follow`]).
+//! end, or a followed stream's chunks ([`follow`]). A browser HAR given in
+//! place of a capture is read by `har_input` (entries and WebSocket
+//! messages fed through the same sinks, `har_feed` and `har_entry`) into
+//! the same model.
 //!
 //! Two layers, so that connections can later be processed apart: a
 //! connection's stack keeps its own state, and everything that spans

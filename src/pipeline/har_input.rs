@@ -60,7 +60,14 @@ pub(crate) fn analyze(
         sink,
     );
     ctx.set_depth(opts.depth);
-    let limits = har::HarLimits::default();
+    // The caps a capture's HTTP and WebSocket stages apply, so that a HAR
+    // keeps no more of a body or message than a capture would.
+    let limits = har::HarLimits {
+        max_body: opts.limits.max_http_body,
+        max_ws_message: opts.limits.max_ws_message,
+        max_headers: opts.limits.max_http_headers,
+        ..har::HarLimits::default()
+    };
     let mut known = KnownRequests {
         finesse: &mut ctx.wide.finesse,
         limits: &opts.limits,
