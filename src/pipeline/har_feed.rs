@@ -69,6 +69,8 @@ pub(crate) struct HarFeed<'c, 's> {
     socket: Option<Socket>,
     /// The entry being read and its start, to place the reader's findings.
     current: Option<(u64, Option<Timestamp>)>,
+    /// The last message read (entry, index, time): its findings come right after it.
+    last_message: Option<(u64, u64, Option<Timestamp>)>,
     pub counts: HarCounts,
 }
 
@@ -80,6 +82,7 @@ impl<'c, 's> HarFeed<'c, 's> {
             limits,
             socket: None,
             current: None,
+            last_message: None,
             counts: HarCounts::default(),
         }
     }
@@ -275,6 +278,7 @@ impl har::Sink for HarFeed<'_, '_> {
     }
 
     fn on_ws_message(&mut self, message: har::WsMessage) {
+        self.last_message = Some((message.entry as u64, message.index as u64, message.time));
         self.message(message);
     }
 
@@ -283,10 +287,7 @@ impl har::Sink for HarFeed<'_, '_> {
         let mut located = Finding::new(finding.code(), finding.to_string());
         if let Some(entry) = entry {
             let message = finding.message().map(|m| m as u64);
-            let time = self
-                .current
-                .filter(|(e, _)| *e == entry)
-                .and_then(|(_, t)| t);
+            let time = self.finding_time(entry, message);
             located.frame = Some(FrameRef::har(entry, message, Timestamp::default()).frame);
             located.time = time;
             located.stream = Some(entry);
@@ -297,6 +298,23 @@ impl har::Sink for HarFeed<'_, '_> {
             .filter(|s| Some(s.entry) == entry)
             .and_then(|s| s.xmpp.as_ref().map(|x| x.id));
         self.ctx.finding(located, None, session);
+    }
+}
+
+impl HarFeed<'_, '_> {
+    /// When the reader's finding about `entry` (and `message`) happened: the
+    /// message's time when it was just read, else the entry's start when the
+    /// entry is the one being read; unknown for findings given later.
+    fn finding_time(&self, entry: u64, message: Option<u64>) -> Option<Timestamp> {
+        let of_message = self
+            .last_message
+            .filter(|(e, m, _)| *e == entry && Some(*m) == message)
+            .and_then(|(_, _, t)| t);
+        let of_entry = self
+            .current
+            .filter(|(e, _)| *e == entry)
+            .and_then(|(_, t)| t);
+        of_message.or(of_entry)
     }
 }
 

@@ -348,6 +348,36 @@ mod tests {
         assert_eq!(model.capture.har.as_ref().map(|h| h.messages), Some(3));
     }
 
+    /// Every prefix of a real Chromium HAR is either the whole report or an
+    /// error naming where the JSON broke off, never a panic; each is cut at
+    /// a different place (every 997th byte, and the last 64 bytes one by one).
+    #[test]
+    fn every_prefix_of_a_har_is_an_error_at_its_end_or_the_whole_report() {
+        use crate::har;
+        use crate::pipeline::PipelineError;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let whole = std::fs::read(root.join("fixtures/har/finesse-ws.har")).expect("fixture");
+        let full = TempHar::new("whole", std::str::from_utf8(&whole).expect("UTF-8"));
+        let complete = report(&full.0, &Options::default(), Selection::All).expect("reads");
+        let cuts = (1..whole.len())
+            .step_by(997)
+            .chain(whole.len().saturating_sub(64)..whole.len());
+        for cut in cuts {
+            let prefix = String::from_utf8_lossy(whole.get(..cut).unwrap_or_default()).into_owned();
+            let har = TempHar::new("prefix", &prefix);
+            match report(&har.0, &Options::default(), Selection::All) {
+                Err(PipelineError::Har(har::Error::Truncated { offset })) => {
+                    assert!(offset <= cut as u64, "cut {cut}: offset {offset}");
+                }
+                // Too short to be recognised as a HAR: read as a capture, refused.
+                Err(PipelineError::Capture(_)) => assert!(cut < 16, "cut {cut}"),
+                Err(other) => panic!("cut {cut}: {other}"),
+                // Only trailing whitespace was cut.
+                Ok(model) => assert_eq!(model.timeline.len(), complete.timeline.len(), "cut {cut}"),
+            }
+        }
+    }
+
     /// BOSH request and response bodies pair by entry; the session's stream
     /// is its first request's entry, and its SASL payload is redacted.
     #[test]
