@@ -8,7 +8,10 @@
 //! changes only when the application stage asks (`app_stage`, which asks
 //! each protocol's probe what the bytes are). Gives each command its model:
 //! report events to an [`EventSink`] as they happen, [`Analyzed`] at the
-//! end, or a followed stream's chunks ([`follow`]).
+//! end, or a followed stream's chunks ([`follow`]). A browser HAR given in
+//! place of a capture is read by `har_input` (entries and WebSocket
+//! messages fed through the same sinks, `har_feed` and `har_entry`) into
+//! the same model.
 //!
 //! Two layers, so that connections can later be processed apart: a
 //! connection's stack keeps its own state, and everything that spans
@@ -41,6 +44,9 @@ mod capture_wide;
 mod connection;
 mod context;
 mod follow;
+mod har_entry;
+mod har_feed;
+mod har_input;
 mod key_sources;
 mod route;
 mod stage_sinks;
@@ -122,6 +128,13 @@ pub enum PipelineError {
     Output(#[from] std::io::Error),
     #[error(transparent)]
     Keys(#[from] crate::tls::KeyLogError),
+    /// A HAR that cannot be read to its end (truncated or invalid JSON, not
+    /// a HAR): the events before the byte offset it names were given.
+    #[error(transparent)]
+    Har(#[from] crate::har::Error),
+    /// `streams` and `follow` show TCP connections, which a HAR does not record.
+    #[error("a browser HAR records no TCP connections: `{command}` reads captures only (`report`, `ws`, `http` and `tls` read HARs)")]
+    HarHasNoTcp { command: &'static str },
 }
 
 /// What reading a capture's packets produced, besides the stage events.
@@ -226,6 +239,9 @@ pub fn run_many<T: Send>(
 /// notification connection reset, a failed handshake...): the whole
 /// analysis runs, its events are dropped.
 pub fn streams(path: &Path, opts: &Options) -> Result<StreamsReport, PipelineError> {
+    if har_input::is_har(path) {
+        return Err(PipelineError::HarHasNoTcp { command: "streams" });
+    }
     let analyzed = analyze(path, opts, &mut DropEvents)?;
     let streams = analyzed
         .connections
@@ -242,7 +258,11 @@ pub fn streams(path: &Path, opts: &Options) -> Result<StreamsReport, PipelineErr
             f.code != above_tcp
                 && matches!(
                     f.code,
-                    Code::Capture(_) | Code::Decode(_) | Code::Tcp(_) | Code::Conn(_)
+                    Code::Capture(_)
+                        | Code::Decode(_)
+                        | Code::Tcp(_)
+                        | Code::Conn(_)
+                        | Code::Desktop(_)
                 )
         })
         .collect();

@@ -183,22 +183,68 @@ impl Serialize for Timestamp {
 }
 
 /// Where a piece of data was seen: Wireshark's `frame.number` (1-based) and its capture time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+///
+/// A HAR item has no frame: [`FrameRef::har`] gives it a frame number that
+/// stands for its entry and message (bit 63 set, far beyond any capture's
+/// frame count), so that every stage, which locates things by `FrameRef`,
+/// carries HAR positions unchanged; [`FrameRef::position`] and
+/// [`Position::of_frame_number`] read them back, and every serialisation
+/// and renderer shows them as HAR positions, never as that number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FrameRef {
-    /// Wireshark's `frame.number`: 1 for the first packet record of the file.
+    /// Wireshark's `frame.number`: 1 for the first packet record of the
+    /// file; or a HAR position's number (see [`FrameRef::har`]).
     pub frame: u64,
     /// Capture time of that frame.
     pub ts: Timestamp,
 }
+
+/// Frame numbers with this bit stand for HAR positions.
+const HAR_TAG: u64 = 1 << 63;
+/// Bits of a HAR frame number holding the message index plus one (0: none).
+const MESSAGE_BITS: u32 = 32;
+/// Largest entry index a HAR frame number holds (31 bits); larger ones saturate.
+const MAX_HAR_ENTRY: u64 = (1 << (63 - MESSAGE_BITS)) - 1;
+/// Largest message index a HAR frame number holds; larger ones saturate.
+const MAX_HAR_MESSAGE: u64 = (1 << MESSAGE_BITS) - 2;
 
 impl FrameRef {
     pub fn new(frame: u64, ts: Timestamp) -> FrameRef {
         FrameRef { frame, ts }
     }
 
+    /// The place of a HAR item: entry `entry` (0-based in `log.entries`),
+    /// message `message` (0-based in its `_webSocketMessages`, `None` for the
+    /// entry's HTTP exchange), seen at `ts`. Indices beyond 2^31 entries or
+    /// 2^32 messages saturate (no browser writes that many).
+    pub fn har(entry: u64, message: Option<u64>, ts: Timestamp) -> FrameRef {
+        let entry = entry.min(MAX_HAR_ENTRY);
+        let message = message.map_or(0, |m| m.min(MAX_HAR_MESSAGE) + 1);
+        FrameRef {
+            frame: HAR_TAG | entry << MESSAGE_BITS | message,
+            ts,
+        }
+    }
+
     /// The frame as a [`Position`].
     pub fn position(self) -> Position {
-        Position::Frame(self.frame)
+        Position::of_frame_number(self.frame)
+    }
+}
+
+/// `{"frame": 67, "ts": …}` for a capture, `{"frame": null, "har": {…}, "ts": …}` for a HAR item.
+impl Serialize for FrameRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let position = self.position();
+        let har = position.har();
+        let mut map = s.serialize_map(Some(if har.is_some() { 3 } else { 2 }))?;
+        map.serialize_entry("frame", &position.frame())?;
+        if let Some(har) = har {
+            map.serialize_entry("har", &har)?;
+        }
+        map.serialize_entry("ts", &self.ts)?;
+        map.end()
     }
 }
 
@@ -226,6 +272,27 @@ pub struct HarPosition {
 }
 
 impl Position {
+    /// The position a frame number stands for: a capture frame, or the HAR
+    /// position [`FrameRef::har`] encoded in it.
+    pub fn of_frame_number(frame: u64) -> Position {
+        if frame & HAR_TAG == 0 {
+            return Position::Frame(frame);
+        }
+        let message = frame & ((1 << MESSAGE_BITS) - 1);
+        Position::Har(HarPosition {
+            entry: (frame & !HAR_TAG) >> MESSAGE_BITS,
+            message: message.checked_sub(1),
+        })
+    }
+
+    /// How a table shows it where a frame number would be: `67`, `e12.m340` or `e12`.
+    pub fn short(self) -> String {
+        match self {
+            Position::Frame(frame) => frame.to_string(),
+            har => har.to_string(),
+        }
+    }
+
     /// The capture frame number, if this is a capture position.
     pub fn frame(self) -> Option<u64> {
         match self {
@@ -397,6 +464,53 @@ mod tests {
         assert_eq!(
             (at.position().frame(), at.position().har()),
             (Some(67), None)
+        );
+    }
+
+    #[test]
+    fn har_places_ride_in_frame_numbers_and_come_back() {
+        let ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
+        for (entry, message) in [(0, None), (0, Some(0)), (12, Some(340)), (7, None)] {
+            let at = FrameRef::har(entry, message, ts);
+            assert_eq!(at.position(), Position::Har(HarPosition { entry, message }));
+            assert_eq!(at.position().frame(), None);
+        }
+        // Saturates instead of spilling into the other field or the tag.
+        let far = FrameRef::har(u64::MAX, Some(u64::MAX), ts).position();
+        assert_eq!(
+            far,
+            Position::Har(HarPosition {
+                entry: MAX_HAR_ENTRY,
+                message: Some(MAX_HAR_MESSAGE)
+            })
+        );
+        // Real frame numbers stay frames; HAR numbers sort after them, by entry then message.
+        assert_eq!(Position::of_frame_number(67), Position::Frame(67));
+        let order = [
+            FrameRef::new(u64::from(u32::MAX), ts),
+            FrameRef::har(1, None, ts),
+            FrameRef::har(1, Some(0), ts),
+            FrameRef::har(1, Some(5), ts),
+            FrameRef::har(2, None, ts),
+        ];
+        assert!(order.windows(2).all(|w| w[0].frame < w[1].frame));
+        assert_eq!(
+            FrameRef::har(12, Some(340), ts).position().short(),
+            "e12.m340"
+        );
+        assert_eq!(FrameRef::new(67, ts).position().short(), "67");
+    }
+
+    #[test]
+    fn frame_refs_serialise_with_their_har_place() {
+        let ts = Timestamp::from_secs_nanos(0, 0);
+        assert_eq!(
+            serde_json::to_string(&FrameRef::new(3, ts)).unwrap(),
+            r#"{"frame":3,"ts":"1970-01-01T00:00:00.000000Z"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&FrameRef::har(4, Some(2), ts)).unwrap(),
+            r#"{"frame":null,"har":{"entry":4,"message":2},"ts":"1970-01-01T00:00:00.000000Z"}"#
         );
     }
 

@@ -80,6 +80,9 @@ pub enum Format {
     },
     /// pcapng (each section has its own byte order; see [`CaptureSummary::sections`]).
     Pcapng,
+    /// A browser HAR, read by `har` rather than by this module's reader (which
+    /// never gives this format); what it held is in [`CaptureSummary::har`].
+    Har,
 }
 
 /// Timestamp precision of a libpcap file.
@@ -150,6 +153,22 @@ pub struct CaptureSummary {
     pub truncated: bool,
     /// Reading stopped early at garbage or a read error.
     pub corrupt: bool,
+    /// For a HAR: what it held (absent for captures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub har: Option<HarSummary>,
+}
+
+/// What a browser HAR held: the counts a capture gives in packets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HarSummary {
+    /// `log.creator` name and version (`WebInspector 537.36` for Chrome and Edge).
+    pub creator: Option<String>,
+    /// Elements of `log.entries` read.
+    pub entries: u64,
+    /// WebSocket entries among them.
+    pub websockets: u64,
+    /// WebSocket messages read (`_webSocketMessages` of every entry).
+    pub messages: u64,
 }
 
 impl CaptureSummary {
@@ -171,6 +190,7 @@ impl CaptureSummary {
             key_logs: 0,
             truncated: false,
             corrupt: false,
+            har: None,
         }
     }
 }

@@ -451,7 +451,8 @@ fn create_inner(format: Format, source: Filling, capacity: usize) -> (Kind, Resu
                 .map_err(|e| describe_error(&e));
             (kind, created)
         }
-        Format::Pcapng => {
+        // `source` never opens a HAR as a capture; the arm only keeps the match whole.
+        Format::Pcapng | Format::Har => {
             let kind = Kind::Ng {
                 big_endian: false,
                 interfaces: Vec::new(),

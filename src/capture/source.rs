@@ -247,7 +247,7 @@ pub(crate) fn open_reader(
     };
     let first_block_len = match format {
         Format::Pcapng => first_section_len(&prefix),
-        Format::Pcap { .. } => None,
+        Format::Pcap { .. } | Format::Har => None,
     };
     let source = Filling {
         inner: Box::new(Cursor::new(prefix).chain(rest)),

@@ -115,6 +115,11 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Where the finding shows: its frame, or its HAR entry and message.
+    pub fn position(&self) -> Option<crate::position::Position> {
+        self.frame.map(crate::position::Position::of_frame_number)
+    }
+
     /// A finding of `code` at the code's default level.
     pub fn new(code: impl Into<Code>, message: impl Into<String>) -> Finding {
         let code = code.into();
@@ -187,6 +192,9 @@ struct Repr<'a> {
     stream: Option<u64>,
     dir: Option<Dir>,
     frame: Option<u64>,
+    /// Where a finding in a HAR is (`frame` is null then); absent for captures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    har: Option<crate::position::HarPosition>,
     time: &'a Option<Timestamp>,
     offset: Option<u64>,
 }
@@ -200,7 +208,8 @@ impl Serialize for Finding {
             message: &self.message,
             stream: self.stream,
             dir: self.dir,
-            frame: self.frame,
+            frame: self.position().and_then(crate::position::Position::frame),
+            har: self.position().and_then(crate::position::Position::har),
             time: &self.time,
             offset: self.offset,
         }
@@ -214,8 +223,8 @@ pub const MAX_MESSAGE: usize = 1024;
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}", self.level, self.code, self.message)?;
-        if let Some(frame) = self.frame {
-            write!(f, " (frame {frame})")?;
+        if let Some(position) = self.position() {
+            write!(f, " ({position})")?;
         }
         Ok(())
     }

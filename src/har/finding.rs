@@ -166,6 +166,23 @@ impl Finding {
     }
 }
 
+impl Finding {
+    /// The WebSocket message this finding is about, if any (for messages
+    /// recorded after the close, the first of them).
+    pub fn message(&self) -> Option<usize> {
+        use Finding::*;
+        match self {
+            MalformedField { message, .. }
+            | NotWallClock { message, .. }
+            | InvalidBase64 { message, .. }
+            | Capped { message, .. } => *message,
+            MessagesAfterClose { first, .. } => Some(*first),
+            UnknownMessageType { message, .. } | UnexpectedOpcode { message, .. } => Some(*message),
+            _ => None,
+        }
+    }
+}
+
 /// `entry 3` or `entry 3 message 7`.
 struct At(usize, Option<usize>);
 

@@ -43,6 +43,8 @@ finding_codes! {
         HeldMessagesDropped => "har.held_messages_dropped", Warn;
         /// An entry field came after `_webSocketMessages`, when the entry had already been given; it is ignored.
         LateField => "har.late_field", Warn;
+        /// The HAR gives no XMPP (no WebSocket entry, no messages recorded, another browser, no BOSH): only the HTTP side can be reported.
+        NoXmpp => "har.no_xmpp", Warn;
         /// More findings of one kind than `max_findings_per_kind`; the rest are only counted.
         Suppressed => "har.suppressed", Info;
     }

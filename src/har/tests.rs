@@ -1016,6 +1016,20 @@ fn the_generator_gives_valid_json() {
 /// Measured on the 2-core build machine (loaded): 388 MB, 10 001 entries and
 /// 300 000 messages in 6.9 s (3.2 s CPU) with a peak RSS of 6 MiB for the
 /// whole test process (release); 124 s and 12 MiB in a debug build.
+/// Writes the same 300 MB HAR to the file `XMPPCAP_HAR_OUT` names (default
+/// `target/har-300M.har`), for measuring `xmppcap report` on it (BENCHMARKS.md):
+/// `XMPPCAP_HAR_OUT=/tmp/big.har cargo test --lib har::tests::writes_a_300_mb_har -- --ignored`.
+#[test]
+#[ignore = "writes 300 MB: a measurement's input, made by hand"]
+fn writes_a_300_mb_har() {
+    let path = std::env::var_os("XMPPCAP_HAR_OUT")
+        .map_or_else(|| "target/har-300M.har".into(), std::path::PathBuf::from);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("writable"));
+    let written =
+        std::io::copy(&mut GeneratedHar::new(10_000, 300_000), &mut file).expect("written");
+    assert!(written > 300_000_000, "{written}");
+}
+
 #[test]
 #[ignore = "reads 300 MB: a measurement, run by hand"]
 fn streams_a_300_mb_har() {

@@ -35,12 +35,17 @@ pub struct Analyzed {
     pub findings: Vec<Finding>,
 }
 
-/// Reads `path` through every stage, emitting events into `sink` as they happen.
+/// Reads `path` through every stage, emitting events into `sink` as they
+/// happen. A browser HAR (recognised by content) is read as its entries and
+/// messages instead of packets (`har_input`).
 pub fn analyze(
     path: &Path,
     opts: &Options,
     sink: &mut dyn EventSink,
 ) -> Result<Analyzed, PipelineError> {
+    if crate::pipeline::har_input::is_har(path) {
+        return crate::pipeline::har_input::analyze(path, opts, sink);
+    }
     let mut ctx = Wiring::new(
         opts.limits.clone(),
         opts.show_secrets,

@@ -57,6 +57,9 @@ pub fn follow(
     opts: &Options,
     on_chunk: &mut dyn FnMut(Chunk<'_>),
 ) -> Result<Followed, PipelineError> {
+    if crate::pipeline::har_input::is_har(path) {
+        return Err(PipelineError::HarHasNoTcp { command: "follow" });
+    }
     let mut follower = Follower {
         stream,
         layer,

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use serde::{Serialize, Serializer};
 
 use crate::finding::{Finding, Layer, Level};
-use crate::position::{Dir, FrameRef, Timestamp};
+use crate::position::{Dir, FrameRef, HarPosition, Position, Timestamp};
 use crate::tcp::{GapReason, Origin, StreamStats};
 
 /// One thing that happened, located in the capture: the fields every kind
@@ -44,6 +44,9 @@ struct Repr<'e> {
     kind: &'static str,
     time: &'e Option<Timestamp>,
     frame: Option<u64>,
+    /// Where a HAR event is (`frame` is null then); absent for captures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    har: Option<HarPosition>,
     last_frame: Option<u64>,
     stream: Option<u64>,
     dir: Option<Dir>,
@@ -58,8 +61,12 @@ impl Serialize for Event {
         Repr {
             kind: self.kind(),
             time: &self.time,
-            frame: self.frame,
-            last_frame: self.last_frame,
+            frame: self.position().and_then(Position::frame),
+            har: self.position().and_then(Position::har),
+            last_frame: self
+                .last_frame
+                .map(Position::of_frame_number)
+                .and_then(Position::frame),
             stream: self.stream,
             dir: self.dir,
             session: self.session,
@@ -89,6 +96,11 @@ impl Event {
             _ => 0,
         };
         512 + self.summary.len() + self.kind().len() + heavy
+    }
+
+    /// Where the event is: its frame, or its HAR entry and message.
+    pub fn position(&self) -> Option<Position> {
+        self.frame.map(Position::of_frame_number)
     }
 
     /// The kind's name on the wire (`tcp.open`, `ws.message`, `finding`...).
@@ -347,14 +359,42 @@ pub struct FinesseUpdate {
 }
 
 /// A REST request matched to an update by `requestId`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct RestRequest {
+    /// Its frame (or HAR position number, see [`FrameRef::har`]).
     pub frame: u64,
     pub stream: u64,
     pub method: String,
     pub path: String,
     /// From the request to the update, in milliseconds.
     pub ms_before_update: f64,
+}
+
+/// The wire form of a [`RestRequest`]: `frame` null and `har` set for a HAR entry.
+#[derive(Serialize)]
+struct RestRequestRepr<'r> {
+    frame: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    har: Option<HarPosition>,
+    stream: u64,
+    method: &'r str,
+    path: &'r str,
+    ms_before_update: f64,
+}
+
+impl Serialize for RestRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let position = Position::of_frame_number(self.frame);
+        RestRequestRepr {
+            frame: position.frame(),
+            har: position.har(),
+            stream: self.stream,
+            method: &self.method,
+            path: &self.path,
+            ms_before_update: self.ms_before_update,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A BOSH `<body>`: its attributes and the names of the stanzas it carried

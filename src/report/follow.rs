@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use crate::position::{Dir, FrameRef};
+use crate::position::{Dir, FrameRef, Position};
 use crate::report::event::{Detail, Event};
 use crate::report::text;
 use crate::{tcp, tls, ws};
@@ -148,11 +148,8 @@ impl<'o> FollowWriter<'o> {
                 self.ws_message(message);
             }
             Chunk::Event(event) if !self.style.raw && is_tls_milestone(event) => {
-                self.note(format!(
-                    "{} · frame {}",
-                    event.summary,
-                    event.frame.unwrap_or(0)
-                ));
+                let place = event.position().unwrap_or(Position::Frame(0));
+                self.note(format!("{} · {place}", event.summary));
             }
             _ => {}
         }

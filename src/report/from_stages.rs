@@ -387,10 +387,10 @@ pub(crate) fn finesse(
     let mut summary = u.summary();
     if let Some(r) = &rest {
         summary.push_str(&format!(
-            " (answers {} {} of frame {}, {} earlier)",
+            " (answers {} {} of {}, {} earlier)",
             r.method,
             r.path,
-            r.frame,
+            crate::position::Position::of_frame_number(r.frame),
             text::duration_nanos((r.ms_before_update * 1e6) as i64)
         ));
     }

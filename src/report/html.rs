@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use quick_xml::escape::escape;
 
 use crate::desktop::Desktop;
+use crate::position::Position;
 use crate::report::desktops;
 use crate::report::event::Event;
 use crate::report::model::{Grouped, Report, SessionReport};
@@ -33,26 +34,33 @@ pub fn render(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
     for report in reports {
         render_one(report, out)?;
     }
-    writeln!(out, "<p><small>Made by xmppcap {}. Frame numbers are Wireshark's <code>frame.number</code>; stream numbers are <code>tcp.stream</code>.</small></p>", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "<p><small>Made by xmppcap {}. Frame numbers are Wireshark's <code>frame.number</code>; stream numbers are <code>tcp.stream</code>; for a HAR, <code>e12.m340</code> is entry 12 of <code>log.entries</code>, message 340 of its <code>_webSocketMessages</code>, and the stream is the entry.</small></p>", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "</body></html>")
 }
 
 fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let c = &report.capture;
-    writeln!(out, "<h1>Capture {}</h1>", escape(&c.name))?;
+    let what = if c.har.is_some() { "HAR" } else { "Capture" };
+    writeln!(out, "<h1>{what} {}</h1>", escape(&c.name))?;
     let span = match (c.first_time, c.last_time) {
         (Some(a), Some(b)) => format!("{a} → {b} ({})", text::duration_nanos(b.nanos_since(a))),
         _ => "no packets".to_owned(),
     };
     writeln!(out, "<table class=\"facts\">")?;
-    fact(out, "packets", &c.packets.to_string())?;
+    match &c.har {
+        Some(har) => fact(out, "entries", &text::har_contents(har))?,
+        None => fact(out, "packets", &c.packets.to_string())?,
+    }
     fact(out, "time", &span)?;
-    fact(out, "keys", &text::key_sources(&report.keys))?;
+    if c.har.is_none() {
+        fact(out, "keys", &text::key_sources(&report.keys))?;
+    }
+    let units = if c.har.is_some() { "entries" } else { "TCP" };
     fact(
         out,
         "connections",
         &format!(
-            "{} TCP, {}",
+            "{} {units}, {}",
             report.connections.len(),
             text::count(report.sessions.len(), "XMPP session")
         ),
@@ -68,7 +76,7 @@ fn render_one(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .collect();
         render_session(s, &stories, grouped.session(s.id), out)?;
     }
-    render_other_connections(&grouped, out)?;
+    render_other_connections(&grouped, c.har.is_some(), out)?;
     for d in &report.desktops {
         render_desktop(d, out)?;
     }
@@ -120,7 +128,7 @@ fn render_session(
             "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             e.time.map(text::clock).unwrap_or_default(),
             e.dir.map(|d| d.as_str()).unwrap_or(""),
-            e.frame.map(|f| f.to_string()).unwrap_or_default(),
+            e.position().map(|p| p.short()).unwrap_or_default(),
             escape(event_label(e)),
             escape(&e.summary)
         )?;
@@ -128,12 +136,21 @@ fn render_session(
     writeln!(out, "</table>")
 }
 
-fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::Result<()> {
+fn render_other_connections(
+    grouped: &Grouped<'_>,
+    har: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let others = &grouped.others;
     if others.is_empty() {
         return Ok(());
     }
-    writeln!(out, "<h2>Other connections</h2>")?;
+    let title = if har {
+        "Other entries"
+    } else {
+        "Other connections"
+    };
+    writeln!(out, "<h2>{title}</h2>")?;
     writeln!(
         out,
         "<table><tr><th>stream</th><th>endpoints</th><th>layers</th><th>what happened</th></tr>"
@@ -148,15 +165,14 @@ fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::R
         lines.extend(
             events
                 .iter()
-                .map(|e| format!("frame {}: {}", e.frame.unwrap_or(0), e.summary)),
+                .map(|e| format!("{}: {}", place(e.position()), e.summary)),
         );
         let lines: Vec<String> = lines.iter().map(|l| escape(l).into_owned()).collect();
         writeln!(
             out,
-            "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             c.stream,
-            c.client,
-            c.server,
+            escape(text::endpoints(c, har)),
             escape(c.layers.join(" → ")),
             lines.join("<br>")
         )?;
@@ -190,6 +206,11 @@ fn render_desktop(d: &Desktop, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// `frame 67`, `e12.m340`, or `frame 0` for an event without a place.
+fn place(position: Option<Position>) -> String {
+    position.unwrap_or(Position::Frame(0)).to_string()
+}
+
 fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "<h2>Findings</h2>")?;
     if report.findings.is_empty() {
@@ -206,7 +227,7 @@ fn render_findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             f.level,
             f.level,
             escape(f.code.code()),
-            f.frame.map(|x| x.to_string()).unwrap_or_default(),
+            f.position().map(|p| p.short()).unwrap_or_default(),
             f.stream.map(|x| x.to_string()).unwrap_or_default(),
             escape(&f.message)
         )?;

@@ -7,9 +7,10 @@
 //! Takes model values; gives strings. Never fails and never derives a fact
 //! the model does not hold.
 
+use crate::capture::HarSummary;
 use crate::position::Timestamp;
 use crate::report::event::{Detail, Event};
-use crate::report::model::{KeySourceReport, SessionReport};
+use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::xmpp::{self, Transport};
 
 /// `n` and the noun, plural unless `n` is 1: "1 XMPP session", "2 XMPP sessions".
@@ -143,11 +144,38 @@ pub fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
     facts
 }
 
+/// What a HAR held: `8 entries (3 WebSocket, 28 messages), written by WebInspector 537.36`.
+pub fn har_contents(h: &HarSummary) -> String {
+    let by = h
+        .creator
+        .as_deref()
+        .map(|c| format!(", written by {c}"))
+        .unwrap_or_default();
+    format!(
+        "{} ({} WebSocket, {}){by}",
+        count(h.entries as usize, "entry").replace("entrys", "entries"),
+        h.websockets,
+        count(h.messages as usize, "message")
+    )
+}
+
+/// Where a connection went: `client → server`; for a HAR entry (no client
+/// address in a HAR) the server, or `server unknown` when the browser left it out.
+pub fn endpoints(c: &ConnectionReport, har: bool) -> String {
+    match (har, c.server.ip().is_unspecified()) {
+        (false, _) => format!("{} → {}", c.client, c.server),
+        (true, false) => format!("server {}", c.server),
+        (true, true) => "server unknown".to_owned(),
+    }
+}
+
 /// "websocket · stream 0 · client → server".
 fn transport_fact(s: &SessionReport) -> String {
     let streams: Vec<String> = s.streams.iter().map(u64::to_string).collect();
     let endpoints = match (s.client, s.server) {
         (Some(c), Some(v)) => format!(" · {c} → {v}"),
+        // A HAR knows the server, never the client.
+        (None, Some(v)) => format!(" · server {v}"),
         _ => String::new(),
     };
     format!(

@@ -30,7 +30,7 @@
 //!
 //! let mut findings = Vec::new();
 //! let mut keys = KeyLog::new();
-//! keys.load_env(&mut findings).unwrap(); // and KeyLog::load_file for each --keylog
+//! keys.load_env(&mut findings); // and KeyLog::load_file for each --keylog
 //! // A pcapng Decryption Secrets Block met during the capture:
 //! keys.add_text(b"# no secrets here\n", KeySource::Dsb { offset: 1234 }, &mut findings);
 //!

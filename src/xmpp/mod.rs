@@ -141,6 +141,9 @@ pub enum Ending {
     TcpClosed { by: Option<Dir>, reset: bool },
     /// The capture ended with the session still open.
     CaptureEnded,
+    /// A WebSocket read from a browser HAR: the browser records no Close or
+    /// ping frames, so how it ended is not known (never a 1006).
+    HarUnknown,
 }
 
 impl Ending {
@@ -171,6 +174,7 @@ impl Ending {
                 by(*who).unwrap_or_default()
             ),
             Ending::CaptureEnded => "still open at the end of the capture".to_owned(),
+            Ending::HarUnknown => "unknown (HAR)".to_owned(),
         }
     }
 
@@ -181,7 +185,7 @@ impl Ending {
             Ending::WebSocketAbnormal { .. } => true,
             Ending::BoshTerminate { condition, .. } => condition.is_some(),
             Ending::TcpClosed { reset, .. } => *reset,
-            Ending::CaptureEnded => false,
+            Ending::CaptureEnded | Ending::HarUnknown => false,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, ContentArrangement, Table};
 use xmppcap::finding::Layer;
+use xmppcap::position::Position;
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::model::Report;
 use xmppcap::report::ndjson::Selection;
@@ -28,6 +29,14 @@ fn table(header: Vec<&str>) -> Table {
 }
 
 fn capture_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(har) = &report.capture.har {
+        return writeln!(
+            out,
+            "HAR {}: {}",
+            terminal::field(&report.capture.name),
+            terminal::field(&text::har_contents(har))
+        );
+    }
     writeln!(
         out,
         "capture {}: {} packets",
@@ -81,9 +90,10 @@ pub(crate) fn render_events(
 }
 
 fn event_row(e: &Event) -> Vec<Cell> {
+    let short = |frame| Position::of_frame_number(frame).short();
     let frames = match (e.frame, e.last_frame) {
-        (Some(a), Some(b)) if a != b => format!("{a}–{b}"),
-        (Some(a), _) => a.to_string(),
+        (Some(a), Some(b)) if a != b => format!("{}–{}", short(a), short(b)),
+        (Some(a), _) => short(a),
         _ => String::new(),
     };
     let what = match &e.detail {

@@ -22,8 +22,9 @@ pub(crate) fn render_findings(findings: &[Finding], out: &mut dyn Write) -> io::
     writeln!(out, "findings:")?;
     for f in findings {
         let mut place = String::new();
-        if let Some(frame) = f.frame {
-            place.push_str(&format!("frame {frame}"));
+        if let Some(position) = f.position() {
+            // `frame 67`, or `e12.m340` for a HAR.
+            place.push_str(&position.to_string());
         }
         if let Some(stream) = f.stream {
             place.push_str(&format!(

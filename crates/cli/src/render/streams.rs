@@ -148,6 +148,7 @@ fn capture_line(c: &CaptureSummary) -> String {
     let format = match c.format {
         xmppcap::capture::Format::Pcap { .. } => "pcap",
         xmppcap::capture::Format::Pcapng => "pcapng",
+        xmppcap::capture::Format::Har => "HAR",
     };
     let gzip = if c.gzip { ", gzip" } else { "" };
     format!(

@@ -10,9 +10,10 @@
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, ContentArrangement, Table};
+use xmppcap::capture::HarSummary;
 use xmppcap::desktop::Desktop;
 use xmppcap::finding::Level;
-use xmppcap::position::{Dir, Timestamp};
+use xmppcap::position::{Dir, Position, Timestamp};
 use xmppcap::report::desktops;
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::model::{ConnectionReport, Grouped, Report, SessionReport};
@@ -35,7 +36,7 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .collect();
         render_session(session, &connections, grouped.session(session.id), out)?;
     }
-    render_other_connections(&grouped, out)?;
+    render_other_connections(&grouped, report.capture.har.is_some(), out)?;
     for desktop in &report.desktops {
         writeln!(out)?;
         render_desktop(desktop, out)?;
@@ -62,6 +63,9 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         ),
         _ => String::new(),
     };
+    if let Some(har) = &c.har {
+        return render_har_header(report, har, &span, out);
+    }
     writeln!(
         out,
         "capture {}: {} packets{span}",
@@ -86,6 +90,30 @@ fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         out,
         "{} ({tls} TLS), {}; findings: {} error, {} warn, {} info",
         text::count(report.connections.len(), "TCP connection"),
+        text::count(report.sessions.len(), "XMPP session"),
+        counts(Level::Error),
+        counts(Level::Warn),
+        counts(Level::Info)
+    )
+}
+
+/// A HAR has entries and messages, no packets, keys or TCP.
+fn render_har_header(
+    report: &Report,
+    har: &HarSummary,
+    span: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "HAR {}: {}{span}",
+        terminal::field(&report.capture.name),
+        terminal::field(&text::har_contents(har))
+    )?;
+    let counts = |l| report.findings.iter().filter(|f| f.level == l).count();
+    writeln!(
+        out,
+        "{}; findings: {} error, {} warn, {} info",
         text::count(report.sessions.len(), "XMPP session"),
         counts(Level::Error),
         counts(Level::Warn),
@@ -163,7 +191,7 @@ fn render_timeline(
             Cell::new(e.time.map(text::clock).unwrap_or_default()),
             Cell::new(offset),
             Cell::new(arrow(e.dir)),
-            Cell::new(e.frame.map(|f| f.to_string()).unwrap_or_default()),
+            Cell::new(e.position().map(|p| p.short()).unwrap_or_default()),
             Cell::new(event_cell(e)),
             Cell::new(summary_cell(e)),
         ]);
@@ -205,12 +233,21 @@ fn summary_cell(e: &Event) -> String {
 }
 
 /// Connections that carried no XMPP session (REST, BOSH polls, other traffic).
-fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::Result<()> {
+fn render_other_connections(
+    grouped: &Grouped<'_>,
+    har: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let others = &grouped.others;
     if others.is_empty() {
         return Ok(());
     }
-    writeln!(out, "\n━━ other connections ━━")?;
+    let title = if har {
+        "other entries"
+    } else {
+        "other connections"
+    };
+    writeln!(out, "\n━━ {title} ━━")?;
     for (c, events) in others {
         let layers = if c.layers.is_empty() {
             "no payload".to_owned()
@@ -219,19 +256,23 @@ fn render_other_connections(grouped: &Grouped<'_>, out: &mut dyn Write) -> io::R
         };
         writeln!(
             out,
-            "  stream {} · {} → {} · {layers}",
-            c.stream, c.client, c.server
+            "  stream {} · {} · {layers}",
+            c.stream,
+            text::endpoints(c, har)
         )?;
         if let Some(tls) = &c.tls {
             writeln!(out, "    tls: {}", terminal::field(&tls.describe()))?;
         }
         render_story(c, "    ", out)?;
         for e in events {
+            let place = match e.position() {
+                Some(Position::Har(har)) => format!("{:<12}", Position::Har(har)),
+                other => format!("frame {:<6}", other.and_then(Position::frame).unwrap_or(0)),
+            };
             writeln!(
                 out,
-                "    {} frame {:<6} {}",
+                "    {} {place} {}",
                 e.time.map(text::clock).unwrap_or_default(),
-                e.frame.unwrap_or(0),
                 text::printable(e.summary.as_bytes())
             )?;
         }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 mod cli;
 mod depth;
 mod golden;
+mod har;
 mod real;
 mod schema;
 mod terminal;
