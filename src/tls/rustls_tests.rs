@@ -639,7 +639,9 @@ fn shared_transcript() -> &'static (Transcript, KeyLog) {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        crate::tls::testutil::proptest_cases_or(48)
+    ))]
 
     /// Any chunking of each frame's bytes gives the same plaintext, events, findings and summary.
     #[test]
