@@ -220,6 +220,35 @@ impl AppStage {
         }
     }
 
+    /// `len` bytes of `dir` were captured but the TLS stage could not
+    /// decrypt them (`why`): the stage above resynchronises as after a gap
+    /// but says "not decrypted"; XMPP framing has no such words and is told
+    /// of a gap.
+    pub fn on_undecrypted(
+        &mut self,
+        ctx: &mut Wiring,
+        dir: Dir,
+        at: FrameRef,
+        len: u64,
+        why: String,
+    ) {
+        let stream = self.stream;
+        match &mut self.app {
+            App::Undecided => self.pending.push(Held::Undecrypted(dir, at, len, why)),
+            App::Http(h) => h.on_undecrypted(dir, at, len, &why, &mut HttpOut::new(ctx, stream)),
+            App::WebSocket(w) => {
+                let mut out = WsOut {
+                    ctx,
+                    stream,
+                    xmpp: &mut w.xmpp,
+                    wants_xmpp: w.wants_xmpp,
+                };
+                w.ws.on_undecrypted(dir, at, len, &why, &mut out);
+            }
+            App::Xmpp(_) | App::Opaque => self.on_gap(ctx, dir, at, len),
+        }
+    }
+
     /// A FIN or RST from the side sending `dir`.
     pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
         let stream = self.stream;
@@ -371,6 +400,10 @@ impl AppStage {
                     self.on_gap(ctx, dir, at, len);
                     None
                 }
+                Held::Undecrypted(dir, at, len, why) => {
+                    self.on_undecrypted(ctx, dir, at, len, why);
+                    None
+                }
             };
             StartTls::merge(&mut start_tls, more);
         }
@@ -416,7 +449,7 @@ impl AppStage {
     fn report_unknown(&self, ctx: &mut Wiring) {
         let first = self.pending.iter().find_map(|p| match p {
             Held::Data(_, at, _) => Some(*at),
-            Held::Gap(..) => None,
+            Held::Gap(..) | Held::Undecrypted(..) => None,
         });
         let mut f = Finding::new(
             crate::tcp::FindingCode::StreamNotDecoded,

@@ -152,7 +152,10 @@ impl ConnectionStack {
         for item in request.replay {
             match item {
                 Held::Data(dir, at, bytes) => self.tls_data(ctx, keys, dir, at, &bytes),
-                Held::Gap(dir, at, len) => self.tls_gap(ctx, dir, at, len),
+                // Undecrypted bytes come from a TLS stage: never held before one.
+                Held::Gap(dir, at, len) | Held::Undecrypted(dir, at, len, _) => {
+                    self.tls_gap(ctx, dir, at, len)
+                }
             }
         }
     }
@@ -224,7 +227,10 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
             tls::GapReason::Unparsed => self.bytes.dir_mut(dir).unparsed += len,
             _ => self.bytes.dir_mut(dir).undecryptable += len,
         }
-        self.app.on_gap(self.ctx, dir, at, len);
+        match reason.why_not_decrypted(dir) {
+            Some(why) => self.app.on_undecrypted(self.ctx, dir, at, len, why),
+            None => self.app.on_gap(self.ctx, dir, at, len),
+        }
     }
 
     fn on_tls_event(&mut self, event: &tls::Event) {

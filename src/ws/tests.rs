@@ -1476,3 +1476,38 @@ fn held_bytes_are_the_header_and_message_read_so_far() {
     hunting.on_data(S2C, at(4), b"\x81", &mut r);
     assert_eq!(hunting.held_bytes(), 1);
 }
+
+/// Bytes the TLS stage could not decrypt (a partial key log) are told as
+/// not decrypted (info), inside a frame or between frames, never as a gap.
+#[test]
+fn undecrypted_bytes_are_not_decrypted_never_a_gap() {
+    const WHY: &str = "no key for the server's direction";
+    let first = frame(true, 0, 1, None, b"<presence/>");
+    let mut conn = Connection::new(0, Negotiated::default(), &Limits::default());
+    let mut r = Recorder::default();
+    conn.on_data(S2C, at(1), first.get(..5).unwrap(), &mut r);
+    conn.on_undecrypted(S2C, at(2), (first.len() - 5) as u64, WHY, &mut r);
+    conn.on_undecrypted(S2C, at(3), 40, WHY, &mut r);
+    conn.on_data(S2C, at(4), &frame(true, 0, 1, None, b"<iq/>"), &mut r);
+    conn.finish(&mut r);
+    let findings: Vec<&String> = r
+        .events
+        .iter()
+        .filter(|e| e.starts_with("finding"))
+        .collect();
+    assert!(
+        findings.iter().all(|f| !f.contains("ws.gap")),
+        "{findings:#?}"
+    );
+    let not_decrypted: Vec<_> = findings
+        .iter()
+        .filter(|f| f.contains("\"code\":\"ws.not_decrypted\""))
+        .collect();
+    assert_eq!(not_decrypted.len(), 2, "{findings:#?}");
+    assert!(not_decrypted[0].contains("\"level\":\"info\""));
+    assert!(not_decrypted[0].contains(
+        "8 bytes not decrypted (no key for the server's direction) inside the frame at frame 1"
+    ));
+    assert!(not_decrypted[1]
+        .contains("40 bytes not decrypted (no key for the server's direction): looking for the next frame boundary"));
+}
