@@ -67,6 +67,9 @@ pub fn analyze(
     for finding in ctx.wide.reconnect_findings() {
         ctx.finding(finding, None, None);
     }
+    if let Some(advice) = ctx.wide.tls.advice(ctx.keys_given) {
+        ctx.finding(advice, None, None);
+    }
     let mut connections = std::mem::take(&mut ctx.connections);
     connections.sort_by_key(|c| c.stream);
     fill_bosh_endpoints(&mut sessions, &connections);

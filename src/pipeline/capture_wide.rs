@@ -24,6 +24,8 @@ pub(crate) struct CaptureWide {
     pub bosh: BoshState,
     pub finesse: finesse::Stage,
     reconnects: xmpp::reconnect::Reconnects,
+    /// TLS connections decrypted or not, for the advice at the end.
+    pub tls: crate::tls::DecryptionTally,
 }
 
 impl CaptureWide {
@@ -35,6 +37,7 @@ impl CaptureWide {
             bosh: BoshState::new(limits),
             finesse: finesse::Stage::new(limits, read_notifications),
             reconnects: Default::default(),
+            tls: Default::default(),
         }
     }
 

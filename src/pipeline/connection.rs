@@ -106,6 +106,9 @@ impl ConnectionStack {
             self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
         }
         let tls_summary = self.tls.as_ref().map(|t| t.summary().clone());
+        if let Some(summary) = &tls_summary {
+            ctx.wide.tls.note(summary);
+        }
         let mut layers = Vec::new();
         if starttls {
             // Plain XMPP first, then TLS, with XMPP inside.

@@ -43,5 +43,7 @@ finding_codes! {
         KeySourceLimit => "tls.key_source_limit", Warn;
         /// More secrets than `max_key_secrets`; the new ones are not kept, so their connections are not decrypted.
         KeySecretLimit => "tls.key_secret_limit", Warn;
+        /// The capture has TLS connections and none could be decrypted: how to get keys next time (once per capture).
+        NoKeys => "tls.no_keys", Info;
     }
 }
