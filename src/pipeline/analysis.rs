@@ -209,7 +209,8 @@ impl tcp::Sink for Analysis<'_> {
                 }
             }
             E::Closed { stream, at, stats } => {
-                if let Some(conn) = self.conns.remove(&stream) {
+                if let Some(mut conn) = self.conns.remove(&stream) {
+                    conn.settle_at_end(ctx, &self.keys);
                     conn.finish(ctx, Some(stats));
                 }
                 ctx.emit(from_stages::tcp_close(stream, at, stats));

@@ -277,6 +277,17 @@ impl AppStage {
         }
     }
 
+    /// The connection is about to end with its protocol still undecided
+    /// (a ClientHello the server never answered): decide on what there is,
+    /// so that bytes found to be TLS still reach a TLS stage.
+    pub fn decide_at_end(&mut self, ctx: &mut Wiring, route: Route) -> Option<StartTls> {
+        let has_data = self.pending.iter().any(|p| matches!(p, Held::Data(..)));
+        if matches!(self.app, App::Undecided) && has_data {
+            return self.decide(ctx, route, true);
+        }
+        None
+    }
+
     /// The connection is over: flush every stage. Gives the XMPP session it carried.
     pub fn finish(&mut self, ctx: &mut Wiring, route: Route) -> Option<FinishedSession> {
         let has_data = self.pending.iter().any(|p| matches!(p, Held::Data(..)));

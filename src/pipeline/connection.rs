@@ -77,6 +77,17 @@ impl ConnectionStack {
         }
     }
 
+    /// Before [`Self::finish`]: bytes still undecided on the plain route
+    /// that turn out to be TLS (a ClientHello never answered) get their TLS
+    /// stage, so the connection shows its TLS layer and handshake facts.
+    pub fn settle_at_end(&mut self, ctx: &mut Wiring, keys: &KeyLog) {
+        if self.routes.contains(&Route::Tls) {
+            return;
+        }
+        let request = self.app.decide_at_end(ctx, Route::Plain);
+        self.start_tls(ctx, keys, request);
+    }
+
     pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
         self.app.on_tcp_end(ctx, dir, at, rst);
     }

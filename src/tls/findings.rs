@@ -45,5 +45,7 @@ finding_codes! {
         KeySecretLimit => "tls.key_secret_limit", Warn;
         /// The capture has TLS connections and none could be decrypted: how to get keys next time (once per capture).
         NoKeys => "tls.no_keys", Info;
+        /// A ClientHello got no ServerHello before the connection or the capture ended: the handshake did not complete.
+        HandshakeIncomplete => "tls.handshake_incomplete", Warn;
     }
 }

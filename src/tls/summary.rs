@@ -259,6 +259,9 @@ impl Summary {
                 s.reason.as_deref().unwrap_or("see findings")
             ),
             Decrypted::No => format!("not decrypted: {}", s.reason.as_deref().unwrap_or("no key")),
+            Decrypted::NothingEncrypted if s.suite.is_none() && s.client_random.is_some() => {
+                "handshake not completed (a ClientHello, no ServerHello)".to_owned()
+            }
             Decrypted::NothingEncrypted => "nothing encrypted".to_owned(),
         });
         parts.join(", ")

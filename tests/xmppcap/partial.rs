@@ -2,10 +2,16 @@
 //! decrypted", never "lost"; a capture with no usable key gets one piece of
 //! advice on how to get keys next time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use xmppcap::pipeline::{self, EventSink, Options};
 use xmppcap::report::event::Event;
+use xmppcap_fixturegen::capture::Capture as Frames;
+use xmppcap_fixturegen::frame::{FrameSink, START_NS};
+use xmppcap_fixturegen::pcap::{PcapFormat, PcapWriter};
+use xmppcap_fixturegen::tcp::{ConvConfig, Conversation};
+use xmppcap_fixturegen::wire::Wire;
+use xmppcap_fixturegen::Dir::ClientToServer as C;
 
 struct Ignore;
 
@@ -15,13 +21,19 @@ impl EventSink for Ignore {
 
 fn analyze(fixture: &str, keys: Option<&str>) -> pipeline::Analyzed {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    analyze_path(
+        &root.join("fixtures").join(fixture),
+        keys.map(|k| root.join("keys").join(k)),
+    )
+}
+
+fn analyze_path(capture: &Path, keys: Option<PathBuf>) -> pipeline::Analyzed {
     let opts = Options {
-        keylogs: keys.map(|k| root.join("keys").join(k)).into_iter().collect(),
+        keylogs: keys.into_iter().collect(),
         use_env_keylog: false,
         ..Options::default()
     };
-    pipeline::analyze(&root.join("fixtures").join(fixture), &opts, &mut Ignore)
-        .expect("fixture readable")
+    pipeline::analyze(capture, &opts, &mut Ignore).expect("capture readable")
 }
 
 fn count(a: &pipeline::Analyzed, code: &str) -> usize {
@@ -35,7 +47,11 @@ fn a_partial_key_log_leaves_bytes_not_decrypted_never_lost() {
     assert_eq!(count(&a, "ws.gap"), 0);
     assert_eq!(count(&a, "http.unanswered"), 0);
     assert!(count(&a, "http.not_decrypted") >= 2);
-    assert_eq!(count(&a, "tls.no_keys"), 0, "the client's bytes were decrypted");
+    assert_eq!(
+        count(&a, "tls.no_keys"),
+        0,
+        "the client's bytes were decrypted"
+    );
     for c in &a.connections {
         assert!(c.bytes.s2c.undecryptable > 0, "stream {}", c.stream);
         assert_eq!(c.bytes.s2c.gaps, 0, "stream {}", c.stream);
@@ -57,4 +73,52 @@ fn no_usable_key_gives_one_piece_of_advice() {
     assert_eq!(count(&keys, "tls.no_keys"), 0);
     let plain = analyze("finesse-ws.pcap", None);
     assert_eq!(count(&plain, "tls.no_keys"), 0, "no TLS at all");
+}
+
+/// A TLS 1.2 ClientHello offering one suite, no extensions (RFC 5246 §7.4.1.2).
+fn client_hello() -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend([0x11; 32]);
+    body.extend([0, 0, 2, 0xc0, 0x2f, 1, 0]);
+    let mut message = vec![1, 0, 0, body.len() as u8];
+    message.extend(body);
+    let mut record = vec![22, 3, 1, 0, message.len() as u8];
+    record.extend(message);
+    record
+}
+
+/// A connection to 8445 whose ClientHello the server never answers (it
+/// only ACKs), closed by the client's FIN.
+fn client_hello_only(path: &Path) {
+    let client = "192.168.10.21:51000".parse().expect("address");
+    let server = std::net::SocketAddr::from(([10, 20, 30, 41], 8445));
+    let mut conv = Conversation::new(0, ConvConfig::new(client, server), START_NS);
+    conv.handshake();
+    conv.send(C, &client_hello());
+    conv.advance(10_000_000_000);
+    conv.close_fin(C);
+    let mut cap = Frames::new();
+    let segments = conv.drain();
+    cap.add(&conv, segments, Wire::ethernet());
+    let (frames, _) = cap.finish().expect("frames");
+    let format = PcapFormat::usec(Wire::ethernet().link.linktype());
+    let mut w = PcapWriter::new(Vec::new(), format).expect("pcap");
+    for f in &frames {
+        w.write_frame(f).expect("frame");
+    }
+    std::fs::write(path, w.into_inner().expect("pcap")).expect("temp file writable");
+}
+
+#[test]
+fn a_client_hello_never_answered_shows_its_tls_layer_and_says_so() {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tls-client-hello-only.pcap");
+    client_hello_only(&path);
+    let a = analyze_path(&path, None);
+    let conn = a.connections.first().expect("one connection");
+    assert!(conn.layers.contains(&"tls"), "{:?}", conn.layers);
+    let tls = conn.tls.as_ref().expect("a TLS summary");
+    assert_eq!(tls.client_random.as_deref(), Some("11".repeat(32).as_str()));
+    assert!(tls.suite.is_none());
+    assert_eq!(count(&a, "tls.handshake_incomplete"), 1);
+    assert_eq!(count(&a, "tls.no_keys"), 0, "nothing encrypted to decrypt");
 }

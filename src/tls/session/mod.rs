@@ -73,6 +73,8 @@ pub struct Session {
     /// A decompressed record (TLS compression), reused.
     inflated: Vec<u8>,
     summary: Summary,
+    /// Where the ClientHello was, once seen (for a handshake never answered).
+    client_hello_at: Option<FrameRef>,
     /// Handshake hash and resumable master secrets for RSA key exchange.
     #[cfg(feature = "rsa-keys")]
     rsa: super::rsa::RsaState,
@@ -101,6 +103,7 @@ impl Session {
                 stream,
                 ..Summary::default()
             },
+            client_hello_at: None,
             #[cfg(feature = "rsa-keys")]
             rsa: Default::default(),
         }
@@ -322,7 +325,32 @@ impl Session {
                 sink.push_finding(f);
             }
         }
+        self.report_incomplete_handshake(sink);
         self.summary.settle();
+    }
+
+    /// A ClientHello without a ServerHello: say the handshake did not
+    /// complete, and whether the server sent anything at all.
+    fn report_incomplete_handshake(&self, sink: &mut impl Sink) {
+        let Some(at) = self.client_hello_at else {
+            return;
+        };
+        if self.summary.suite.is_some() {
+            return;
+        }
+        let server = Dir::ServerToClient;
+        let message = if self.flows[server.index()].offset() == 0 {
+            "the server never answered the ClientHello: the TLS handshake did not complete"
+        } else {
+            "the server's bytes held no ServerHello: the TLS handshake did not complete"
+        };
+        let f = self.finding(
+            FindingCode::HandshakeIncomplete,
+            message,
+            Dir::ClientToServer,
+            at,
+        );
+        sink.push_finding(f);
     }
 
     fn finding(
