@@ -47,5 +47,7 @@ finding_codes! {
         NoKeys => "tls.no_keys", Info;
         /// A ClientHello got no ServerHello before the connection or the capture ended: the handshake did not complete.
         HandshakeIncomplete => "tls.handshake_incomplete", Warn;
+        /// A record cut by the snaplen or the end of the capture was decrypted without its tag (AES-GCM, ChaCha20-Poly1305): its plaintext is given but unauthenticated.
+        Unauthenticated => "tls.unauthenticated", Info;
     }
 }

@@ -76,6 +76,8 @@ pub use summary::{
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
+mod cut_tests;
+#[cfg(test)]
 pub(crate) mod rustls_tests;
 #[cfg(test)]
 mod testutil;

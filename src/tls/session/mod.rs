@@ -11,6 +11,7 @@
 //! per direction, never allocates per record on the application-data path,
 //! and never panics on input.
 
+mod cut;
 mod decrypt;
 mod messages;
 
@@ -273,6 +274,8 @@ impl Session {
 
     /// `len` bytes of `dir` were lost by the capture.
     pub fn on_gap(&mut self, dir: Dir, at: FrameRef, len: u64, sink: &mut impl Sink) {
+        // The start of a record the gap cuts comes before the gap.
+        self.open_cut_record(dir, sink);
         let cut = self.flow(dir).on_gap(at, len);
         if cut == GapCut::Stopped {
             return;
@@ -308,6 +311,7 @@ impl Session {
     /// The connection ended: reports records and messages cut off.
     pub fn finish(&mut self, sink: &mut impl Sink) {
         for dir in Dir::BOTH {
+            self.open_cut_record(dir, sink);
             let left = self.flow(dir).finish();
             let partial_message = self.messages[dir.index()].is_partial();
             self.summary.stats_mut(dir).bytes_unparsed += left.pending as u64;
