@@ -122,3 +122,59 @@ fn a_client_hello_never_answered_shows_its_tls_layer_and_says_so() {
     assert_eq!(count(&a, "tls.handshake_incomplete"), 1);
     assert_eq!(count(&a, "tls.no_keys"), 0, "nothing encrypted to decrypt");
 }
+
+/// The WebSocket messages of the event stream: summary, XMPP session, detail.
+#[derive(Default)]
+struct WsMessages(Vec<(String, Option<u32>, xmppcap::report::event::WsMessage)>);
+
+impl EventSink for WsMessages {
+    fn emit(&mut self, e: Event) {
+        if let xmppcap::report::event::Detail::WsMessage(m) = e.detail {
+            self.0.push((e.summary, e.session, m));
+        }
+    }
+}
+
+/// `ws-deflate-midstream.pcap` starts after three compressed server
+/// messages (context takeover). The three classes: a message that refers
+/// to the lost window is partly known and never given as text or to XMPP;
+/// new text is exact while the window is still partly unknown; once 32 KiB
+/// of known output lie behind, every message is exact again (Finesse
+/// updates whose templates were in the lost window decode as usual).
+#[test]
+fn a_capture_started_mid_deflate_gives_partly_known_then_exact() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let opts = Options {
+        use_env_keylog: false,
+        ..Options::default()
+    };
+    let mut sink = WsMessages::default();
+    let a = pipeline::analyze(
+        &root.join("fixtures/ws-deflate-midstream.pcap"),
+        &opts,
+        &mut sink,
+    )
+    .expect("fixture readable");
+    let server: Vec<_> = sink.0.iter().filter(|m| m.2.compressed).collect();
+    assert_eq!(server.len(), 1 + 9 + 3, "one message per message sent");
+    // Partly known: said so, with its length, never given to XMPP.
+    let (summary, session, m) = server[0];
+    assert!(
+        summary.starts_with("text message, 21 of 92 bytes known"),
+        "{summary}"
+    );
+    assert_eq!((session, m.len, &m.not_inflated), (&None, Some(92), &None));
+    assert!(a.findings.iter().any(|f| f.code == "ws.partly_inflated"));
+    // Exact while the lost window is still within reach (new text), and
+    // for good after 32 KiB: whole, and read by XMPP.
+    let plain_len = |n: usize| (15 + 2 * n + 17) as u64;
+    for (i, (summary, session, m)) in server.iter().enumerate().skip(1) {
+        assert!(!summary.contains("known"), "message {i}: {summary}");
+        assert!(session.is_some(), "message {i} reached XMPP");
+        if i < 10 {
+            assert_eq!(m.len, Some(plain_len(2048)), "message {i}");
+        }
+    }
+    let session = a.sessions.first().expect("the XMPP session");
+    assert_eq!(session.xmpp.finesse_updates, 3);
+}

@@ -30,22 +30,29 @@ const FIXTURES: &[(&str, &str)] = &[
 
 const FORMATS: &[(&str, &str)] = &[("table", "txt"), ("json", "json"), ("ndjson", "ndjson")];
 
-/// (fixture, partial key log, golden stem): the table report with only
-/// part of the secrets (issue 10 §3: bytes "not decrypted", never "lost").
-const PARTIAL_KEYS: &[(&str, &str, &str)] = &[(
-    "finesse-wss.pcapng",
-    "keys/finesse-wss.client-only.keys",
-    "finesse-wss.client-only",
-)];
+/// (fixture, key log or "", golden stem): table reports of partial and
+/// damaged evidence (issue 10 §3): a partial key log (bytes "not
+/// decrypted", never "lost"), a capture started mid-deflate.
+const PARTIAL_EVIDENCE: &[(&str, &str, &str)] = &[
+    (
+        "finesse-wss.pcapng",
+        "keys/finesse-wss.client-only.keys",
+        "finesse-wss.client-only",
+    ),
+    ("ws-deflate-midstream.pcap", "", "ws-deflate-midstream"),
+];
 
 #[test]
-fn partial_key_log_reports_match_golden_files() {
+fn partial_evidence_reports_match_golden_files() {
     let root = workspace_root();
     let bless = std::env::var_os("XMPPCAP_BLESS").is_some();
     let mut failures = Vec::new();
-    for (fixture, keys, stem) in PARTIAL_KEYS {
+    for (fixture, keys, stem) in PARTIAL_EVIDENCE {
         let capture = format!("fixtures/{fixture}");
-        let args = ["report", &capture, "--no-progress", "--keylog", keys];
+        let mut args = vec!["report", &capture, "--no-progress"];
+        if !keys.is_empty() {
+            args.extend(["--keylog", keys]);
+        }
         let out = xmppcap(&args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         let golden = root
