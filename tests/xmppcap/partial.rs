@@ -178,3 +178,35 @@ fn a_capture_started_mid_deflate_gives_partly_known_then_exact() {
     let session = a.sessions.first().expect("the XMPP session");
     assert_eq!(session.xmpp.finesse_updates, 3);
 }
+
+/// A snaplen cuts the record carrying a stanza (TLS 1.3 and TLS 1.2,
+/// AES-GCM): its captured start is decrypted unauthenticated, so XMPP sees
+/// the `<message>` begin, and the report says how far to trust it.
+#[test]
+fn a_snaplen_cut_record_still_shows_which_stanza_began() {
+    for (fixture, tls13) in [
+        ("tls13-snaplen-cut", true),
+        ("tls12-gcm-snaplen-cut", false),
+    ] {
+        let a = analyze(
+            &format!("{fixture}.pcapng"),
+            Some(&format!("{fixture}.keys")),
+        );
+        let said: Vec<&str> = a
+            .findings
+            .iter()
+            .filter(|f| f.code == "tls.unauthenticated")
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(said.len(), 1, "{fixture}: {said:?}");
+        assert!(
+            said[0].contains("decrypted but unauthenticated"),
+            "{fixture}"
+        );
+        assert_eq!(said[0].contains("by assumption"), tls13, "{fixture}");
+        let began = a.findings.iter().any(|f| {
+            f.code == "xmpp.gap" && f.message.contains("with the partial <message> element")
+        });
+        assert!(began, "{fixture}: the stanza's start reached XMPP");
+    }
+}

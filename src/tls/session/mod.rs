@@ -346,7 +346,7 @@ impl Session {
         let message = if self.flows[server.index()].offset() == 0 {
             "the server never answered the ClientHello: the TLS handshake did not complete"
         } else {
-            "the server's bytes held no ServerHello: the TLS handshake did not complete"
+            "no ServerHello could be read in the server's bytes: the TLS handshake did not complete, or its start was not captured whole"
         };
         let f = self.finding(
             FindingCode::HandshakeIncomplete,

@@ -249,6 +249,6 @@ fn a_client_hello_never_answered_is_an_incomplete_handshake() {
         .collect();
     assert_eq!(
         incomplete,
-        ["the server's bytes held no ServerHello: the TLS handshake did not complete"]
+        ["no ServerHello could be read in the server's bytes: the TLS handshake did not complete, or its start was not captured whole"]
     );
 }
