@@ -222,8 +222,7 @@ impl AppStage {
 
     /// `len` bytes of `dir` were captured but the TLS stage could not
     /// decrypt them (`why`): the stage above resynchronises as after a gap
-    /// but says "not decrypted"; XMPP framing has no such words and is told
-    /// of a gap.
+    /// but says "not decrypted".
     pub fn on_undecrypted(
         &mut self,
         ctx: &mut Wiring,
@@ -245,7 +244,12 @@ impl AppStage {
                 };
                 w.ws.on_undecrypted(dir, at, len, &why, &mut out);
             }
-            App::Xmpp(_) | App::Opaque => self.on_gap(ctx, dir, at, len),
+            App::Xmpp(x) => {
+                let mut out = XmppOut::new(ctx, stream, Some(x.id));
+                x.framer.on_undecrypted(dir, at, len, &why, &mut out);
+                out.flush();
+            }
+            App::Opaque => {}
         }
     }
 

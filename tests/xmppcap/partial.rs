@@ -210,3 +210,31 @@ fn a_snaplen_cut_record_still_shows_which_stanza_began() {
         assert!(began, "{fixture}: the stanza's start reached XMPP");
     }
 }
+
+/// XMPP over TLS with the client's secrets only: the server's stanzas are
+/// "not decrypted" (info) in XMPP's words too, never lost.
+#[test]
+fn xmpp_over_tls_with_a_partial_key_log_says_not_decrypted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let all = std::fs::read_to_string(root.join("keys/tls13-snaplen-cut.keys")).expect("keys");
+    let client_only: String = all
+        .lines()
+        .filter(|l| !l.starts_with("SERVER_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let keys = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tls13-snaplen-cut.client-only.keys");
+    std::fs::write(&keys, client_only).expect("temp file writable");
+    let a = analyze_path(&root.join("fixtures/tls13-snaplen-cut.pcapng"), Some(keys));
+    let not_decrypted: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.code == "xmpp.not_decrypted")
+        .collect();
+    assert_eq!(not_decrypted.len(), 2, "{:?}", a.findings);
+    assert!(not_decrypted[0]
+        .message
+        .contains("bytes from the server not decrypted (no key for the server's direction)"));
+    // The only XMPP gaps left are the snaplen's.
+    let gaps = a.findings.iter().filter(|f| f.code == "xmpp.gap").count();
+    assert_eq!(gaps, 2);
+}
