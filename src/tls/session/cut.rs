@@ -15,6 +15,20 @@ use crate::tls::record::ContentType;
 use crate::tls::record_layer::ReadState;
 use crate::tls::{FindingCode, KeyPhase, Sink};
 
+/// What the report says of a cut record.
+#[derive(Clone, Copy)]
+struct CutRecord {
+    dir: Dir,
+    /// Frame of the record's first byte.
+    at: FrameRef,
+    /// Body bytes captured, and the body length the header gives.
+    captured: usize,
+    record_len: usize,
+    /// Plaintext bytes given upward.
+    plain: usize,
+    tls13: bool,
+}
+
 impl Session {
     /// Decrypts the captured start of the record `dir` has begun, if the
     /// direction is open with a key whose cipher can, and gives it upward.
@@ -49,21 +63,27 @@ impl Session {
             return;
         }
         let plain = scratch.get(range).unwrap_or_default().to_vec();
-        self.report_unauthenticated(dir, at, captured, record_len, plain.len(), tls13, sink);
+        let cut = CutRecord {
+            dir,
+            at,
+            captured,
+            record_len,
+            plain: plain.len(),
+            tls13,
+        };
+        self.report_unauthenticated(&cut, sink);
         sink.on_plaintext(dir, at, &plain);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn report_unauthenticated(
-        &self,
-        dir: Dir,
-        at: FrameRef,
-        captured: usize,
-        record_len: usize,
-        plain: usize,
-        tls13: bool,
-        sink: &mut impl Sink,
-    ) {
+    fn report_unauthenticated(&self, cut: &CutRecord, sink: &mut impl Sink) {
+        let CutRecord {
+            dir,
+            at,
+            captured,
+            record_len,
+            plain,
+            tls13,
+        } = *cut;
         let frame = at.frame;
         let assumed = if tls13 {
             "; TLS 1.3 keeps a record's content type at its end, which was not captured, so these bytes are taken as application data by assumption"
