@@ -1222,7 +1222,24 @@ mod properties {
         out
     }
 
+    /// What is missing at `gap_at`: 7 bytes lost, or 7 bytes not decrypted.
+    #[derive(Clone, Copy)]
+    enum Missing {
+        Lost,
+        NotDecrypted,
+    }
+
     fn feed(mode: u8, bytes: &[u8], cuts: &[usize], gap_at: Option<usize>) -> Vec<String> {
+        feed_missing(mode, bytes, cuts, gap_at, Missing::Lost)
+    }
+
+    fn feed_missing(
+        mode: u8,
+        bytes: &[u8],
+        cuts: &[usize],
+        gap_at: Option<usize>,
+        missing: Missing,
+    ) -> Vec<String> {
         let limits = Limits {
             max_ws_message: 200,
             max_ws_resync_frame: 512,
@@ -1250,7 +1267,10 @@ mod properties {
             };
             conn.on_data(S2C, at(n), &bytes[a..b], &mut r);
             if gap_at.is_some_and(|g| b == g % (bytes.len() + 1)) {
-                conn.on_gap(S2C, at(2), 7, &mut r);
+                match missing {
+                    Missing::Lost => conn.on_gap(S2C, at(2), 7, &mut r),
+                    Missing::NotDecrypted => conn.on_undecrypted(S2C, at(2), 7, "no key", &mut r),
+                }
             }
         }
         conn.finish(&mut r);
@@ -1314,10 +1334,12 @@ mod properties {
             gap in proptest::option::of(any::<usize>()),
         ) {
             let bytes = wire(&frames);
-            let whole = feed(mode, &bytes, &[], gap);
-            prop_assert_eq!(&whole, &feed(mode, &bytes, &cuts, gap));
             let every: Vec<usize> = (0..bytes.len()).collect();
-            prop_assert_eq!(&whole, &feed(mode, &bytes, &every, gap));
+            for missing in [Missing::Lost, Missing::NotDecrypted] {
+                let whole = feed_missing(mode, &bytes, &[], gap, missing);
+                prop_assert_eq!(&whole, &feed_missing(mode, &bytes, &cuts, gap, missing));
+                prop_assert_eq!(&whole, &feed_missing(mode, &bytes, &every, gap, missing));
+            }
         }
     }
 
