@@ -40,6 +40,11 @@ finding_codes! {
         BodyTruncated => "http.body_truncated", Warn;
         /// Bytes were lost by the capture; HTTP resynchronises at the next message start.
         Gap => "http.gap", Warn;
+        /// Bytes were captured but the TLS stage could not decrypt them (a
+        /// partial key log, say); HTTP resynchronises at the next message start.
+        NotDecrypted => "http.not_decrypted", Info;
+        /// A request's response may be in bytes that were captured but not decrypted.
+        ResponseNotDecrypted => "http.response_not_decrypted", Info;
         /// The connection ended inside a body.
         BodyCut => "http.body_cut", Warn;
         /// The connection ended inside a head.

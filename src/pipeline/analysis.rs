@@ -85,6 +85,9 @@ pub fn analyze(
     for finding in desktop_findings {
         ctx.finding(finding, None, None);
     }
+    if let Some(advice) = ctx.wide.tls.advice(ctx.keys_given) {
+        ctx.finding(advice, None, None);
+    }
     let mut connections = std::mem::take(&mut ctx.connections);
     connections.sort_by_key(|c| c.stream);
     fill_bosh_endpoints(&mut sessions, &connections);
@@ -235,7 +238,8 @@ impl tcp::Sink for Analysis<'_> {
                 }
             }
             E::Closed { stream, at, stats } => {
-                if let Some(conn) = self.conns.remove(&stream) {
+                if let Some(mut conn) = self.conns.remove(&stream) {
+                    conn.settle_at_end(ctx, &self.keys);
                     conn.finish(ctx, Some(stats));
                 }
                 ctx.emit(from_stages::tcp_close(stream, at, stats));

@@ -221,6 +221,39 @@ impl AppStage {
         }
     }
 
+    /// `len` bytes of `dir` were captured but the TLS stage could not
+    /// decrypt them (`why`): the stage above resynchronises as after a gap
+    /// but says "not decrypted".
+    pub fn on_undecrypted(
+        &mut self,
+        ctx: &mut Wiring,
+        dir: Dir,
+        at: FrameRef,
+        len: u64,
+        why: String,
+    ) {
+        let stream = self.stream;
+        match &mut self.app {
+            App::Undecided => self.pending.push(Held::Undecrypted(dir, at, len, why)),
+            App::Http(h) => h.on_undecrypted(dir, at, len, &why, &mut HttpOut::new(ctx, stream)),
+            App::WebSocket(w) => {
+                let mut out = WsOut {
+                    ctx,
+                    stream,
+                    xmpp: &mut w.xmpp,
+                    wants_xmpp: w.wants_xmpp,
+                };
+                w.ws.on_undecrypted(dir, at, len, &why, &mut out);
+            }
+            App::Xmpp(x) => {
+                let mut out = XmppOut::new(ctx, stream, Some(x.id));
+                x.framer.on_undecrypted(dir, at, len, &why, &mut out);
+                out.flush();
+            }
+            App::Opaque => {}
+        }
+    }
+
     /// A FIN or RST from the side sending `dir`.
     pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
         let stream = self.stream;
@@ -247,6 +280,17 @@ impl AppStage {
             }
             _ => {}
         }
+    }
+
+    /// The connection is about to end with its protocol still undecided
+    /// (a ClientHello the server never answered): decide on what there is,
+    /// so that bytes found to be TLS still reach a TLS stage.
+    pub fn decide_at_end(&mut self, ctx: &mut Wiring, route: Route) -> Option<StartTls> {
+        let has_data = self.pending.iter().any(|p| matches!(p, Held::Data(..)));
+        if matches!(self.app, App::Undecided) && has_data {
+            return self.decide(ctx, route, true);
+        }
+        None
     }
 
     /// The connection is over: flush every stage. Gives the XMPP session it carried.
@@ -372,6 +416,10 @@ impl AppStage {
                     self.on_gap(ctx, dir, at, len);
                     None
                 }
+                Held::Undecrypted(dir, at, len, why) => {
+                    self.on_undecrypted(ctx, dir, at, len, why);
+                    None
+                }
             };
             StartTls::merge(&mut start_tls, more);
         }
@@ -417,7 +465,7 @@ impl AppStage {
     fn report_unknown(&self, ctx: &mut Wiring) {
         let first = self.pending.iter().find_map(|p| match p {
             Held::Data(_, at, _) => Some(*at),
-            Held::Gap(..) => None,
+            Held::Gap(..) | Held::Undecrypted(..) => None,
         });
         let mut f = Finding::new(
             crate::tcp::FindingCode::StreamNotDecoded,

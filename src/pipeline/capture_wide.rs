@@ -25,6 +25,8 @@ pub(crate) struct CaptureWide {
     pub bosh: BoshState,
     pub finesse: finesse::Stage,
     desktops: desktop::Story,
+    /// TLS connections decrypted or not, for the advice at the end.
+    pub tls: crate::tls::DecryptionTally,
 }
 
 impl CaptureWide {
@@ -36,6 +38,7 @@ impl CaptureWide {
             bosh: BoshState::new(limits),
             finesse: finesse::Stage::new(limits, read_notifications),
             desktops: desktop::Story::new(limits),
+            tls: Default::default(),
         }
     }
 

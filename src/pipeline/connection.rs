@@ -101,6 +101,17 @@ impl ConnectionStack {
         self.take_facts(ctx);
     }
 
+    /// Before [`Self::finish`]: bytes still undecided on the plain route
+    /// that turn out to be TLS (a ClientHello never answered) get their TLS
+    /// stage, so the connection shows its TLS layer and handshake facts.
+    pub fn settle_at_end(&mut self, ctx: &mut Wiring, keys: &KeyLog) {
+        if self.routes.contains(&Route::Tls) {
+            return;
+        }
+        let request = self.app.decide_at_end(ctx, Route::Plain);
+        self.start_tls(ctx, keys, request);
+    }
+
     pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
         if let Some(story) = self.story.as_mut() {
             story.on_tcp_end(dir, at, rst);
@@ -136,6 +147,9 @@ impl ConnectionStack {
             self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
         }
         let tls_summary = self.tls.as_ref().map(|t| t.summary().clone());
+        if let Some(summary) = &tls_summary {
+            ctx.wide.tls.note(summary);
+        }
         let mut layers = Vec::new();
         if starttls {
             // Plain XMPP first, then TLS, with XMPP inside.
@@ -205,7 +219,10 @@ impl ConnectionStack {
         for item in request.replay {
             match item {
                 Held::Data(dir, at, bytes) => self.tls_data(ctx, keys, dir, at, &bytes),
-                Held::Gap(dir, at, len) => self.tls_gap(ctx, dir, at, len),
+                // Undecrypted bytes come from a TLS stage: never held before one.
+                Held::Gap(dir, at, len) | Held::Undecrypted(dir, at, len, _) => {
+                    self.tls_gap(ctx, dir, at, len)
+                }
             }
         }
     }
@@ -279,7 +296,10 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
             tls::GapReason::Unparsed => self.bytes.dir_mut(dir).unparsed += len,
             _ => self.bytes.dir_mut(dir).undecryptable += len,
         }
-        self.app.on_gap(self.ctx, dir, at, len);
+        match reason.why_not_decrypted(dir) {
+            Some(why) => self.app.on_undecrypted(self.ctx, dir, at, len, why),
+            None => self.app.on_gap(self.ctx, dir, at, len),
+        }
     }
 
     fn on_record(&mut self, dir: Dir, at: FrameRef, content_type: u8, len: usize) {

@@ -26,12 +26,14 @@ pub(crate) enum Route {
 pub(crate) enum Held {
     Data(Dir, FrameRef, Vec<u8>),
     Gap(Dir, FrameRef, u64),
+    /// Bytes captured but not decrypted (inside TLS only), and why.
+    Undecrypted(Dir, FrameRef, u64, String),
 }
 
 impl Held {
     pub fn dir(&self) -> Dir {
         match self {
-            Held::Data(dir, ..) | Held::Gap(dir, ..) => *dir,
+            Held::Data(dir, ..) | Held::Gap(dir, ..) | Held::Undecrypted(dir, ..) => *dir,
         }
     }
 }

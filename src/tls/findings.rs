@@ -47,5 +47,11 @@ finding_codes! {
         KeySourceLimit => "tls.key_source_limit", Warn;
         /// More secrets than `max_key_secrets`; the new ones are not kept, so their connections are not decrypted.
         KeySecretLimit => "tls.key_secret_limit", Warn;
+        /// The capture has TLS connections and none could be decrypted: how to get keys next time (once per capture).
+        NoKeys => "tls.no_keys", Info;
+        /// A ClientHello got no ServerHello before the connection or the capture ended: the handshake did not complete.
+        HandshakeIncomplete => "tls.handshake_incomplete", Warn;
+        /// A record cut by the snaplen or the end of the capture was decrypted without its tag (AES-GCM, ChaCha20-Poly1305): its plaintext is given but unauthenticated.
+        Unauthenticated => "tls.unauthenticated", Info;
     }
 }

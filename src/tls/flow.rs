@@ -293,6 +293,20 @@ impl Flow {
         (at, dropped)
     }
 
+    /// The record begun in the buffer and not complete: its header and the
+    /// body bytes captured so far (none when framing is lost, or only the
+    /// header is there).
+    pub(super) fn partial_record(&self) -> Option<(Header, &[u8])> {
+        if self.mode != Mode::Records {
+            return None;
+        }
+        let Parse::Complete(h) = record::parse_header(&self.buf, self.max_record, false) else {
+            return None;
+        };
+        let body = self.buf.get(h.header_len..)?;
+        (!body.is_empty() && body.len() < h.len).then_some((h, body))
+    }
+
     /// `len` bytes were lost by the capture.
     pub(super) fn on_gap(&mut self, at: FrameRef, len: u64) -> GapCut {
         self.next_offset += len;

@@ -43,6 +43,7 @@
 //! println!("{}", serde_json::to_string(session.summary()).unwrap());
 //! ```
 
+mod advice;
 mod camellia_gcm;
 mod cbc;
 mod compression;
@@ -62,6 +63,7 @@ mod session;
 mod suites;
 mod summary;
 
+pub use advice::DecryptionTally;
 pub use findings::FindingCode;
 pub use handshake::CertSummary;
 pub use keylog::{KeyCaps, KeyLog, KeyLogError, KeySource, Label, Secret};
@@ -73,6 +75,8 @@ pub use summary::{
 
 #[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod cut_tests;
 #[cfg(test)]
 pub(crate) mod rustls_tests;
 #[cfg(test)]

@@ -54,6 +54,31 @@ pub enum GapReason {
     Unparsed,
 }
 
+impl GapReason {
+    /// Why bytes of `dir` that were captured could not be decrypted, in
+    /// words for the stages above ("no key for the server's direction");
+    /// `None` when the bytes were not captured or are not TLS records: those
+    /// are lost or unparsed, not undecryptable.
+    pub fn why_not_decrypted(self, dir: Dir) -> Option<String> {
+        let side = dir.side();
+        let why = match self {
+            GapReason::CaptureGap | GapReason::Unparsed => return None,
+            GapReason::NoKey => format!("no key for the {side}'s direction"),
+            GapReason::NoEarlyKey => "0-RTT data without CLIENT_EARLY_TRAFFIC_SECRET".to_string(),
+            GapReason::ClientHelloNotCaptured => {
+                "the ClientHello was not captured and no key log secret fits".to_string()
+            }
+            GapReason::UnsupportedSuite => "cipher suite not supported".to_string(),
+            GapReason::UnsupportedCompression => "TLS compression method not supported".to_string(),
+            GapReason::DecompressionFailed => "TLS decompression failed".to_string(),
+            GapReason::AuthenticationFailed => {
+                format!("record authentication failed in the {side}'s direction")
+            }
+        };
+        Some(why)
+    }
+}
+
 /// Which key opened (or was meant to open) a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -239,6 +264,9 @@ impl Summary {
                 s.reason.as_deref().unwrap_or("see findings")
             ),
             Decrypted::No => format!("not decrypted: {}", s.reason.as_deref().unwrap_or("no key")),
+            Decrypted::NothingEncrypted if s.suite.is_none() && s.client_random.is_some() => {
+                "handshake not completed (a ClientHello, no ServerHello)".to_owned()
+            }
             Decrypted::NothingEncrypted => "nothing encrypted".to_owned(),
         });
         parts.join(", ")

@@ -15,6 +15,14 @@ use crate::finding::{Finding, Findings};
 use crate::position::{Dir, FrameRef, Timestamp};
 
 /// The corpus folder, or `None` (said loudly) when it is not there.
+/// `PROPTEST_CASES` when set (a long run), else `default` (every `cargo test`).
+pub(crate) fn proptest_cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 pub(crate) fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("XMPPCAP_CORPUS")
         .map(PathBuf::from)

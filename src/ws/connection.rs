@@ -149,7 +149,22 @@ impl Connection {
     /// `len` bytes of direction `dir` are missing from the capture before `at`.
     pub fn on_gap<S: Sink>(&mut self, dir: Dir, at: FrameRef, len: u64, sink: &mut S) {
         let (side, mut cx) = self.parts(dir, sink);
-        side.on_gap(at, len, &mut cx);
+        side.on_gap(at, len, None, &mut cx);
+    }
+
+    /// `len` bytes of direction `dir` were captured before `at` but the TLS
+    /// stage could not decrypt them, for the reason `why`: the frames are
+    /// hunted for again as after a gap, but told as not decrypted (info).
+    pub fn on_undecrypted<S: Sink>(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        len: u64,
+        why: &str,
+        sink: &mut S,
+    ) {
+        let (side, mut cx) = self.parts(dir, sink);
+        side.on_gap(at, len, Some(why), &mut cx);
     }
 
     /// Side `dir` sent a TCP FIN (or RST when `rst`) in frame `at`.

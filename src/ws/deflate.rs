@@ -221,6 +221,11 @@ impl Inflater {
         window
     }
 
+    /// Inflates into `out` through a window that never reaches past
+    /// `cap + 1` bytes, whatever capacity `out` already has: zlib stops where
+    /// its output space ends, so the space must depend on the cap alone, or
+    /// whether data past the cap is read (and found invalid) would depend on
+    /// how the input was cut.
     fn run(
         &mut self,
         mut input: &[u8],
@@ -231,27 +236,32 @@ impl Inflater {
         while !self.ended {
             // Room for one byte beyond the cap, so that going over it shows.
             let room = cap.saturating_add(1).saturating_sub(out.len());
-            if out.capacity() == out.len() {
-                out.reserve_exact(room.min(STEP.max(out.len())));
-            }
-            let (in_before, out_before) = (self.z.total_in(), out.len());
-            let status = self
+            let step = room.min(STEP.max(out.len()));
+            let start = out.len();
+            out.resize(start.saturating_add(step), 0);
+            let (in_before, out_before) = (self.z.total_in(), self.z.total_out());
+            let result = self
                 .z
-                .decompress_vec(input, out, flush)
-                .map_err(|e| Stop::Invalid(e.to_string()))?;
+                .decompress(input, out.get_mut(start..).unwrap_or_default(), flush);
             let used =
                 usize::try_from(self.z.total_in().wrapping_sub(in_before)).unwrap_or(usize::MAX);
+            let made =
+                usize::try_from(self.z.total_out().wrapping_sub(out_before)).unwrap_or(usize::MAX);
+            out.truncate(start.saturating_add(made));
             input = input.get(used..).unwrap_or_default();
+            // Past the cap is a limit even when zlib went on to find invalid
+            // data: with the input cut elsewhere it would have stopped first.
             if out.len() > cap {
                 out.truncate(cap);
                 return Err(Stop::Limit);
             }
+            let status = result.map_err(|e| Stop::Invalid(e.to_string()))?;
             if status == Status::StreamEnd {
                 self.ended = true;
                 break;
             }
-            let progressed = used > 0 || out.len() > out_before;
-            let full = out.len() == out.capacity();
+            let progressed = used > 0 || made > 0;
+            let full = made == step;
             if !progressed || (input.is_empty() && !full) {
                 break;
             }

@@ -75,6 +75,9 @@ finding_codes! {
         GapInFrame => "ws.gap_in_frame", Warn;
         /// Bytes were lost between frames; xmppcap hunts for the next frame boundary.
         Gap => "ws.gap", Warn;
+        /// Bytes were captured but the TLS stage could not decrypt them (a
+        /// partial key log, say): they are not lost, only unread.
+        NotDecrypted => "ws.not_decrypted", Info;
         /// The capture starts inside a WebSocket connection: frames were found without the upgrade, with the evidence for it.
         Midstream => "ws.midstream", Info;
     }

@@ -1172,6 +1172,14 @@ mod properties {
 
     use super::*;
 
+    /// `PROPTEST_CASES` when set (a long run), else `default` (every `cargo test`).
+    fn cases_or(default: u32) -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
     /// One frame of a generated stream: (fin, rsv1, opcode, masked, payload).
     fn frame_strategy() -> impl Strategy<Value = (bool, bool, u8, bool, Vec<u8>)> {
         let opcode = prop_oneof![
@@ -1214,7 +1222,24 @@ mod properties {
         out
     }
 
+    /// What is missing at `gap_at`: 7 bytes lost, or 7 bytes not decrypted.
+    #[derive(Clone, Copy)]
+    enum Missing {
+        Lost,
+        NotDecrypted,
+    }
+
     fn feed(mode: u8, bytes: &[u8], cuts: &[usize], gap_at: Option<usize>) -> Vec<String> {
+        feed_missing(mode, bytes, cuts, gap_at, Missing::Lost)
+    }
+
+    fn feed_missing(
+        mode: u8,
+        bytes: &[u8],
+        cuts: &[usize],
+        gap_at: Option<usize>,
+        missing: Missing,
+    ) -> Vec<String> {
         let limits = Limits {
             max_ws_message: 200,
             max_ws_resync_frame: 512,
@@ -1242,15 +1267,64 @@ mod properties {
             };
             conn.on_data(S2C, at(n), &bytes[a..b], &mut r);
             if gap_at.is_some_and(|g| b == g % (bytes.len() + 1)) {
-                conn.on_gap(S2C, at(2), 7, &mut r);
+                match missing {
+                    Missing::Lost => conn.on_gap(S2C, at(2), 7, &mut r),
+                    Missing::NotDecrypted => conn.on_undecrypted(S2C, at(2), 7, "no key", &mut r),
+                }
             }
         }
         conn.finish(&mut r);
         r.events
     }
 
+    /// Shrunk from a 5,000-case run: a compressed message whose output
+    /// crosses the message cap just before data that is not valid deflate.
+    /// Fed whole it gave `ws.inflate_limit`; fed in pieces, `ws.invalid_deflate`.
+    #[test]
+    fn limit_or_invalid_deflate_does_not_depend_on_the_chunking() {
+        let frames: Vec<(bool, bool, u8, bool, Vec<u8>)> = vec![
+            (false, false, 1, false, b"'aa    'aa  a'<<".to_vec()),
+            (false, true, 1, true, b"<</< 'a/a a ".to_vec()),
+            (false, false, 1, true, vec![0; 54]),
+            (
+                false,
+                false,
+                1,
+                false,
+                b"'/aa//'<''<aa/<a /< <'a</'</a<a/".to_vec(),
+            ),
+            (
+                false,
+                false,
+                1,
+                false,
+                vec![
+                    14, 11, 168, 164, 174, 120, 146, 21, 119, 159, 186, 254, 33, 210, 149, 101, 92,
+                    243, 211, 165, 63, 227, 145, 86, 219, 52, 120, 22, 97, 111, 108, 181, 82, 94,
+                    133, 161, 188, 45, 246, 149, 57, 193, 103, 223, 165, 145, 189, 234, 76, 130,
+                    159, 143, 238, 176, 179, 84, 4, 236, 124, 60, 76, 37, 179, 97, 154, 160, 137,
+                    28, 136, 72, 134, 25, 93, 33, 9, 97, 198, 12, 238, 116, 162, 105, 233, 50, 9,
+                    129, 253, 162, 142, 113, 119, 234, 161, 195, 179, 140, 151, 117, 204, 55, 210,
+                    134, 185, 189, 120, 18, 37, 96, 97, 14, 12, 186, 157, 174, 201, 244, 125, 95,
+                    0, 55, 235, 160, 74, 13, 13, 187, 201, 97, 65, 198, 71, 225, 158, 70, 50, 124,
+                    168, 143, 209, 143, 55, 70, 41, 157, 169, 221, 252, 151, 139, 124, 90, 36, 86,
+                    130, 156, 216, 122, 214, 41, 167, 79, 8, 217, 255, 204, 121, 9, 151, 242, 215,
+                    113, 164, 241, 172, 73, 135, 102, 113, 124, 58, 89, 73, 88, 99,
+                ],
+            ),
+            (false, false, 0, true, b"/ '/ = < u/".to_vec()),
+            (false, true, 0, true, b" aoui////'tw'===y y/' o ".to_vec()),
+        ];
+        let bytes = wire(&frames);
+        let gap = Some(8_775_946_813_703_799_766);
+        let whole = feed(2, &bytes, &[], gap);
+        assert_eq!(whole, feed(2, &bytes, &[16_196_095_459_299_121_289], gap));
+        let every: Vec<usize> = (0..bytes.len()).collect();
+        assert_eq!(whole, feed(2, &bytes, &every, gap));
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(cases_or(200)))]
 
         #[test]
         fn same_events_whatever_the_chunking(
@@ -1260,15 +1334,17 @@ mod properties {
             gap in proptest::option::of(any::<usize>()),
         ) {
             let bytes = wire(&frames);
-            let whole = feed(mode, &bytes, &[], gap);
-            prop_assert_eq!(&whole, &feed(mode, &bytes, &cuts, gap));
             let every: Vec<usize> = (0..bytes.len()).collect();
-            prop_assert_eq!(&whole, &feed(mode, &bytes, &every, gap));
+            for missing in [Missing::Lost, Missing::NotDecrypted] {
+                let whole = feed_missing(mode, &bytes, &[], gap, missing);
+                prop_assert_eq!(&whole, &feed_missing(mode, &bytes, &cuts, gap, missing));
+                prop_assert_eq!(&whole, &feed_missing(mode, &bytes, &every, gap, missing));
+            }
         }
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(cases_or(200)))]
 
         /// Whatever is lost (a late start, a gap), a compressed message is
         /// either inflated to exactly what was sent or reported as not inflated.
@@ -1421,4 +1497,39 @@ fn held_bytes_are_the_header_and_message_read_so_far() {
     let mut hunting = Connection::new_midstream(2, &Limits::default());
     hunting.on_data(S2C, at(4), b"\x81", &mut r);
     assert_eq!(hunting.held_bytes(), 1);
+}
+
+/// Bytes the TLS stage could not decrypt (a partial key log) are told as
+/// not decrypted (info), inside a frame or between frames, never as a gap.
+#[test]
+fn undecrypted_bytes_are_not_decrypted_never_a_gap() {
+    const WHY: &str = "no key for the server's direction";
+    let first = frame(true, 0, 1, None, b"<presence/>");
+    let mut conn = Connection::new(0, Negotiated::default(), &Limits::default());
+    let mut r = Recorder::default();
+    conn.on_data(S2C, at(1), first.get(..5).unwrap(), &mut r);
+    conn.on_undecrypted(S2C, at(2), (first.len() - 5) as u64, WHY, &mut r);
+    conn.on_undecrypted(S2C, at(3), 40, WHY, &mut r);
+    conn.on_data(S2C, at(4), &frame(true, 0, 1, None, b"<iq/>"), &mut r);
+    conn.finish(&mut r);
+    let findings: Vec<&String> = r
+        .events
+        .iter()
+        .filter(|e| e.starts_with("finding"))
+        .collect();
+    assert!(
+        findings.iter().all(|f| !f.contains("ws.gap")),
+        "{findings:#?}"
+    );
+    let not_decrypted: Vec<_> = findings
+        .iter()
+        .filter(|f| f.contains("\"code\":\"ws.not_decrypted\""))
+        .collect();
+    assert_eq!(not_decrypted.len(), 2, "{findings:#?}");
+    assert!(not_decrypted[0].contains("\"level\":\"info\""));
+    assert!(not_decrypted[0].contains(
+        "8 bytes not decrypted (no key for the server's direction) inside the frame at frame 1"
+    ));
+    assert!(not_decrypted[1]
+        .contains("40 bytes not decrypted (no key for the server's direction): looking for the next frame boundary"));
 }

@@ -12,6 +12,8 @@ finding_codes! {
     pub enum FindingCode in Xmpp {
         /// Bytes of the XML stream were lost by the capture; parsing resynchronises on the next element.
         Gap => "xmpp.gap", Warn;
+        /// Bytes of the XML stream were captured but not decrypted (a partial key log); parsing resynchronises on the next element.
+        NotDecrypted => "xmpp.not_decrypted", Info;
         /// The connection or capture ended inside an element.
         Truncated => "xmpp.truncated", Info;
         /// Bytes that are not XML where an element should start; they are skipped.

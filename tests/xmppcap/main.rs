@@ -12,4 +12,5 @@ mod fixtures_app;
 mod fixtures_tcp;
 mod fixtures_xmpp;
 mod limits;
+mod partial;
 mod summaries;

@@ -87,6 +87,16 @@ pub(crate) const SPECS: &[FixtureSpec] = &[
         about: "TLS 1.3 capture starting after the handshake (and the tickets)",
         build: tls13_midstream,
     },
+    FixtureSpec {
+        name: "tls13-snaplen-cut.pcapng",
+        about: "XMPP over TLS 1.3 (AES-128-GCM) on 5223 captured with a 400-byte snaplen: the record carrying a 1.3 KB stanza is cut",
+        build: tls13_snaplen_cut,
+    },
+    FixtureSpec {
+        name: "tls12-gcm-snaplen-cut.pcapng",
+        about: "XMPP over TLS 1.2 (ECDHE_ECDSA_WITH_AES_128_GCM_SHA256) on 5223 captured with a 1000-byte snaplen: the record carrying a 1.3 KB stanza is cut",
+        build: tls12_gcm_snaplen_cut,
+    },
 ];
 
 fn opts(suite: SupportedCipherSuite) -> TlsOptions {
@@ -378,4 +388,47 @@ fn xmpp_after_tls() -> Vec<(Dir, String)> {
         (C2S, "</stream:stream>".to_string()),
         (S2C, "</stream:stream>".to_string()),
     ]
+}
+
+fn tls13_snaplen_cut() -> Result<Fixture, Error> {
+    snaplen_cut(opts(suite::TLS13_AES_128_GCM_SHA256), 113, 400)
+}
+
+fn tls12_gcm_snaplen_cut() -> Result<Fixture, Error> {
+    // The server's first flight is one clear handshake record: it must fit.
+    snaplen_cut(
+        tls12(suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+        114,
+        1000,
+    )
+}
+
+/// XMPP over direct TLS on 5223 (stream headers, then a long message
+/// stanza from the server in one record), every frame cut to `snaplen`
+/// bytes. No TLS truth: what a record cut this way gives is the
+/// analyzer's choice (its start, unauthenticated), checked by its tests.
+fn snaplen_cut(options: TlsOptions, seed: u64, snaplen: usize) -> Result<Fixture, Error> {
+    let env = TlsEnv::new(&options, seed)?;
+    let mut c = finesse_conv(0, 50900, 1, 5223, 0);
+    let mut sess = env.connect(DOMAIN)?;
+    c.handshake();
+    sess.handshake(&mut c)?;
+    c.advance(2 * MS);
+    sess.send(&mut c, C2S, client_open().as_bytes(), 16_384)?;
+    c.advance(2 * MS);
+    sess.send(&mut c, S2C, server_open("cut1").as_bytes(), 16_384)?;
+    c.advance(5 * MS);
+    let body = "Agent 1001 changed state to TALKING on dialog 16777216. ".repeat(22);
+    let stanza = format!(
+        "<message from='pubsub.{DOMAIN}' to='1001@{DOMAIN}' id='cut-1'><body>{body}</body></message>"
+    );
+    sess.send(&mut c, S2C, stanza.as_bytes(), 16_384)?;
+    c.advance(5 * MS);
+    c.close_fin(C2S);
+    c.close_fin(S2C);
+    let mut cap = Capture::new();
+    let segs = c.drain();
+    cap.add(&c, segs, Wire::ethernet());
+    cap.set_snaplen(snaplen);
+    finish(&cap, Some(env.keylog.text()), false)
 }

@@ -43,6 +43,11 @@ pub(crate) const SPECS: &[FixtureSpec] = &[
         about: "capture starts after the upgrade and the first messages (compressed with context takeover)",
         build: midstream,
     },
+    FixtureSpec {
+        name: "ws-deflate-midstream.pcap",
+        about: "capture starts after three compressed server messages (context takeover): a message that refers to them is partly known, 36 KiB of new text are exact, and everything after is exact",
+        build: deflate_midstream,
+    },
 ];
 
 fn pcap(cap: &Capture) -> Result<Fixture, Error> {
@@ -177,6 +182,62 @@ fn midstream() -> Result<Fixture, Error> {
     t.close()?;
     let mut segs = t.ch.conv.drain();
     // Drop the handshake, the upgrade and the first three messages.
+    let first = segs
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.dir == S2C && !s.payload.is_empty())
+        .nth(4)
+        .map_or(0, |(i, _)| i);
+    impair::start_mid_stream(&mut segs, first);
+    let mut cap = Capture::new();
+    cap.add(&t.ch.conv, segs, super::wire::Wire::ethernet());
+    pcap(&cap)
+}
+
+/// `n` Greek letters (two UTF-8 bytes each): text that shares no three
+/// bytes with anything the server sent before.
+fn greek(seed: u64, n: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_u32(0x3b1 + (x % 24) as u32).unwrap_or('α')
+        })
+        .collect()
+}
+
+/// The three kinds of compressed message a capture that starts late sees
+/// with context takeover. Lost with the start: the upgrade, the server's
+/// `<open/>`, an iq result and a presence. Then: a presence that refers to
+/// the lost one (partly known, never given as text); nine 4 KiB messages
+/// of new text (exact, decoded as usual); once 32 KiB of known output lie
+/// behind, Finesse updates whose references can no longer reach the lost
+/// window (exact).
+fn deflate_midstream() -> Result<Fixture, Error> {
+    let me = "1001@finesse/desktop";
+    let mut t = ws(0, Some(DeflateParams::browser()), 0)?;
+    t.client(&xmpp::ws_open(DOMAIN))?;
+    t.server(&xmpp::ws_open_reply(DOMAIN, "c0ffee05"))?;
+    t.server(&format!("<iq type='result' id='sess_1' to='{me}'/>"))?;
+    t.server(&format!("<presence from='{me}' to='{me}'/>"))?;
+    t.server(&format!(
+        "<presence from='{me}' to='{me}'><show>away</show></presence>"
+    ))?;
+    for i in 0..9 {
+        t.server(&format!(
+            "<message><body>{}</body></message>",
+            greek(i, 2048)
+        ))?;
+    }
+    for i in 0..3 {
+        t.server(&user_update(i))?;
+    }
+    t.close()?;
+    let mut segs = t.ch.conv.drain();
+    // Drop the handshake, the upgrade and the first three server messages
+    // (each one segment): start at the fifth server segment with payload.
     let first = segs
         .iter()
         .enumerate()

@@ -382,11 +382,36 @@ impl Connection {
 
     /// `len` bytes of `dir` were lost in the capture at frame `at`.
     pub fn on_gap(&mut self, dir: Dir, at: FrameRef, len: u64, sink: &mut impl Sink) {
+        self.on_missing(dir, at, len, None, sink);
+    }
+
+    /// `len` bytes of `dir` were captured at frame `at` but the TLS stage
+    /// could not decrypt them, for the reason `why` ("no key for the
+    /// server's direction"): told as such (info), never as lost.
+    pub fn on_undecrypted(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        len: u64,
+        why: &str,
+        sink: &mut impl Sink,
+    ) {
+        self.on_missing(dir, at, len, Some(why), sink);
+    }
+
+    fn on_missing(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        len: u64,
+        not_decrypted: Option<&str>,
+        sink: &mut impl Sink,
+    ) {
         self.last_seen = self.last_seen.max(at);
         if dir == S2C {
-            self.pairing.on_server_gap();
+            self.pairing.on_server_gap(not_decrypted.is_some());
         }
-        if let Some(cut) = self.reader_mut(dir).on_gap(at, len, sink) {
+        if let Some(cut) = self.reader_mut(dir).on_gap(at, len, not_decrypted, sink) {
             self.complete(dir, cut, sink);
         }
     }

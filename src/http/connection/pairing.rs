@@ -93,6 +93,9 @@ pub(super) struct Pairing {
     next_index: u64,
     /// Server bytes were lost in the capture since the last final response.
     server_lost: bool,
+    /// Server bytes were captured but not decrypted: a request without an
+    /// answer may have had one there.
+    server_undecrypted: bool,
     /// Two requests were seen waiting at once with nothing lost: the client
     /// pipelines, so responses pair first-in first-out whatever happens.
     pipelined: bool,
@@ -119,6 +122,7 @@ impl Pairing {
             pending: VecDeque::new(),
             next_index: 0,
             server_lost: false,
+            server_undecrypted: false,
             pipelined: false,
         }
     }
@@ -154,9 +158,11 @@ impl Pairing {
         self.pending.iter_mut().find(|e| e.index == index)
     }
 
-    /// Server bytes were lost in the capture.
-    pub fn on_server_gap(&mut self) {
+    /// Server bytes were lost in the capture (or, `undecrypted`, captured
+    /// but not decrypted).
+    pub fn on_server_gap(&mut self, undecrypted: bool) {
         self.server_lost = true;
+        self.server_undecrypted |= undecrypted;
     }
 
     /// Which exchange the response whose head starts at `start` answers.
@@ -228,18 +234,27 @@ impl Pairing {
         while let Some(entry) = self.pending.pop_front() {
             let answered = entry.resp.is_some();
             if let (false, Some(req)) = (answered, &entry.req) {
-                let msg = format!(
-                    "{} {} got no response before the {} ended",
-                    req.report.method,
-                    req.report.path,
-                    if closed { "connection" } else { "capture" }
-                );
+                let (code, msg) = if self.server_undecrypted {
+                    let msg = format!(
+                        "{} {} got no response that could be read: the server's direction was not all decrypted",
+                        req.report.method, req.report.path,
+                    );
+                    (FindingCode::ResponseNotDecrypted, msg)
+                } else {
+                    let msg = format!(
+                        "{} {} got no response before the {} ended",
+                        req.report.method,
+                        req.report.path,
+                        if closed { "connection" } else { "capture" }
+                    );
+                    (FindingCode::Unanswered, msg)
+                };
                 let at = Spot {
                     dir: Dir::ClientToServer,
                     at: req.report.first,
                     offset: req.offset,
                 };
-                note(sink, self.stream, at, FindingCode::Unanswered, msg);
+                note(sink, self.stream, at, code, msg);
                 if let Some(attrs) = &req.bosh {
                     let request = bosh::RequestRef {
                         attrs: attrs.clone(),

@@ -83,8 +83,20 @@ pub(super) struct MessageReader {
     /// Stream offset of the next byte.
     offset: u64,
     unparsed: u64,
+    /// Stretches captured but not decrypted after the first one (which was
+    /// reported): counted, and reported once at the end.
+    undecrypted_more: Undecrypted,
     last_at: Option<FrameRef>,
     closed: bool,
+}
+
+/// Captured bytes the TLS stage could not decrypt, beyond the first stretch.
+#[derive(Debug, Default)]
+struct Undecrypted {
+    /// The first stretch was reported.
+    seen: bool,
+    stretches: u64,
+    bytes: u64,
 }
 
 impl MessageReader {
@@ -110,6 +122,7 @@ impl MessageReader {
             head: HeadReader::new(stream, dir, limits),
             offset: 0,
             unparsed: 0,
+            undecrypted_more: Undecrypted::default(),
             last_at: None,
             closed: false,
         }
@@ -347,26 +360,38 @@ impl MessageReader {
         }
     }
 
-    /// `len` bytes were lost in the capture at frame `at`. Gives the body
-    /// the gap cut, if it did.
-    pub fn on_gap(&mut self, at: FrameRef, len: u64, sink: &mut impl Sink) -> Option<BodyEnd> {
+    /// `len` bytes are missing at frame `at`: lost in the capture, or
+    /// (`not_decrypted`: why) captured but not decrypted by the TLS stage.
+    /// Gives the body the missing bytes cut, if they did.
+    pub fn on_gap(
+        &mut self,
+        at: FrameRef,
+        len: u64,
+        not_decrypted: Option<&str>,
+        sink: &mut impl Sink,
+    ) -> Option<BodyEnd> {
         let here = self.spot(at, self.offset);
         let phase = std::mem::replace(&mut self.phase, Phase::Head);
         let mut cut = None;
-        match phase {
-            Phase::Switched => self.phase = Phase::Switched,
+        let missing = match not_decrypted {
+            None => format!("{len} bytes lost in the capture"),
+            Some(why) => format!("{len} bytes not decrypted ({why})"),
+        };
+        let msg = match phase {
+            Phase::Switched => {
+                self.phase = Phase::Switched;
+                None
+            }
             Phase::Held(mut h) => {
                 h.on_gap(len);
                 self.phase = Phase::Held(h);
+                None
             }
             Phase::Body(mut b) => {
                 if b.body.on_gap(len) {
-                    let msg = format!("{len} body bytes lost in the capture; the message goes on");
-                    self.warn(sink, here, FindingCode::Gap, msg);
                     self.phase = Phase::Body(b);
+                    Some(format!("{missing} inside a body; the message goes on"))
                 } else {
-                    let msg = format!("{len} bytes lost in the capture inside a body; the message is cut and parsing resynchronises");
-                    self.warn(sink, here, FindingCode::Gap, msg);
                     self.lose(at, 0, false);
                     cut = Some(BodyEnd {
                         index: b.index,
@@ -374,6 +399,9 @@ impl MessageReader {
                         whole: false,
                         end: here,
                     });
+                    Some(format!(
+                        "{missing} inside a body; the message is cut and parsing resynchronises"
+                    ))
                 }
             }
             Phase::Head | Phase::Lost(_) => {
@@ -382,13 +410,41 @@ impl MessageReader {
                     Phase::Lost(r) => r.skipped(),
                     _ => partial,
                 };
-                let msg = format!("{len} bytes lost in the capture; parsing resynchronises at the next message start");
-                self.warn(sink, here, FindingCode::Gap, msg);
                 self.lose(at, skipped, false);
+                Some(format!(
+                    "{missing}; parsing resynchronises at the next message start"
+                ))
             }
+        };
+        if let Some(msg) = msg {
+            self.report_missing(sink, here, len, not_decrypted.is_some(), msg);
         }
         self.offset += len;
         cut
+    }
+
+    /// A gap in the capture is a warning each time; bytes not decrypted are
+    /// expected with a partial key log: the first stretch is told (info),
+    /// the others counted and told once at the end.
+    fn report_missing(
+        &mut self,
+        sink: &mut impl Sink,
+        here: Spot,
+        len: u64,
+        not_decrypted: bool,
+        msg: String,
+    ) {
+        if !not_decrypted {
+            self.warn(sink, here, FindingCode::Gap, msg);
+            return;
+        }
+        let more = &mut self.undecrypted_more;
+        if std::mem::replace(&mut more.seen, true) {
+            more.stretches += 1;
+            more.bytes = more.bytes.saturating_add(len);
+            return;
+        }
+        note(sink, self.stream, here, FindingCode::NotDecrypted, msg);
     }
 
     /// The sending peer closed (FIN or RST) at frame `at`: a body delimited
@@ -431,6 +487,17 @@ impl MessageReader {
 
     /// The connection is over at frame `at`: as a close, without marking the direction closed.
     pub fn finish(&mut self, at: FrameRef, sink: &mut impl Sink) -> Option<BodyEnd> {
+        let more = &self.undecrypted_more;
+        if more.stretches > 0 {
+            let msg = format!(
+                "{} more bytes not decrypted in {} more stretches of the {}'s direction",
+                more.bytes,
+                more.stretches,
+                self.dir.side()
+            );
+            let here = self.spot(self.last_at.unwrap_or(at), self.offset);
+            note(sink, self.stream, here, FindingCode::NotDecrypted, msg);
+        }
         let was_closed = self.closed;
         let cut = self.on_close(at, sink);
         self.closed = was_closed;

@@ -497,6 +497,43 @@ fn gap_in_a_head_resynchronises_at_the_next_request() {
     assert_eq!(x[0].request.as_ref().unwrap().path, "/b");
 }
 
+/// A partial key log: the server's bytes were captured but not decrypted.
+/// They are told once as "not decrypted" (info) and summed at the end,
+/// never as lost; the request without a readable answer is no warning.
+#[test]
+fn undecrypted_server_bytes_are_not_decrypted_never_lost() {
+    const WHY: &str = "no key for the server's direction";
+    let script = [
+        data(C, GET1),
+        Step::Undecrypted(S, 120, WHY),
+        data(C, GET2),
+        Step::Undecrypted(S, 30, WHY),
+        Step::Undecrypted(S, 12, WHY),
+    ];
+    let rec = run_all_ways(&script, &limits(), false).rec();
+    assert_eq!(
+        rec.codes(),
+        [
+            "http.not_decrypted",
+            "http.not_decrypted",
+            "http.response_not_decrypted",
+            "http.response_not_decrypted",
+        ]
+    );
+    let f = rec.findings();
+    assert_eq!(
+        f[0].message,
+        "120 bytes not decrypted (no key for the server's direction); parsing resynchronises at the next message start"
+    );
+    assert_eq!(f[0].level, crate::finding::Level::Info);
+    assert_eq!(
+        f[1].message,
+        "42 more bytes not decrypted in 2 more stretches of the server's direction"
+    );
+    assert!(f.iter().all(|f| f.level == crate::finding::Level::Info));
+    assert_eq!(rec.exchanges().len(), 2);
+}
+
 #[test]
 fn gap_inside_a_length_body_keeps_sync() {
     let script = [

@@ -99,6 +99,8 @@ impl Rec {
 pub(super) enum Step {
     Data(Dir, Vec<u8>),
     Gap(Dir, u64),
+    /// Captured but not decrypted, and why.
+    Undecrypted(Dir, u64, &'static str),
     Close(Dir),
 }
 
@@ -177,6 +179,7 @@ pub(super) fn run_with(
                 }
             }
             Step::Gap(dir, len) => conn.on_gap(*dir, at, *len, &mut rec),
+            Step::Undecrypted(dir, len, why) => conn.on_undecrypted(*dir, at, *len, why, &mut rec),
             Step::Close(dir) => conn.on_close(*dir, at, &mut rec),
         }
     }

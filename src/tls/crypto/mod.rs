@@ -24,6 +24,9 @@ use thiserror::Error;
 use super::keylog::Secret;
 use super::suites::{Aead, Hash};
 
+mod keystream;
+use keystream::StreamKey;
+
 /// Why a record did not decrypt.
 #[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
 pub(crate) enum DecryptError {
@@ -58,6 +61,21 @@ pub(crate) trait RecordDecrypter: Send {
         body: &mut [u8],
         seq: u64,
     ) -> Result<Plain, DecryptError>;
+
+    /// Decrypts in place the captured start `prefix` of a record whose body
+    /// is `record_len` bytes long but whose end (and tag) was not captured,
+    /// *without authenticating it*; gives where the plaintext lies in
+    /// `prefix`. `None` when the cipher cannot (CBC and others: only the
+    /// stream-cipher AEADs can decrypt a record's start alone).
+    fn decrypt_prefix(
+        &self,
+        record_len: usize,
+        prefix: &mut [u8],
+        seq: u64,
+    ) -> Option<Range<usize>> {
+        let _ = (record_len, prefix, seq);
+        None
+    }
 }
 
 const TAG_LEN: usize = 16;
@@ -73,11 +91,29 @@ fn ring_alg(aead: Aead) -> &'static aead::Algorithm {
 /// Per-record nonce: the IV with the sequence number XORed into its last 8 bytes
 /// (RFC 8446 §5.3, RFC 7905 §2).
 fn xor_nonce(iv: &[u8; NONCE_LEN], seq: u64) -> Nonce {
+    Nonce::assume_unique_for_key(nonce_bytes(iv, seq))
+}
+
+fn nonce_bytes(iv: &[u8; NONCE_LEN], seq: u64) -> [u8; NONCE_LEN] {
     let mut n = *iv;
     for (b, s) in n[4..].iter_mut().zip(seq.to_be_bytes()) {
         *b ^= s;
     }
-    Nonce::assume_unique_for_key(n)
+    n
+}
+
+/// Decrypts `prefix[start..]`, at most `plain_max` bytes of it, with the
+/// keystream of `nonce`; gives the range decrypted.
+fn keystream_prefix(
+    stream: &StreamKey,
+    nonce: &[u8; NONCE_LEN],
+    prefix: &mut [u8],
+    start: usize,
+    plain_max: usize,
+) -> Option<Range<usize>> {
+    let end = prefix.len().min(start.checked_add(plain_max)?);
+    stream.apply(nonce, prefix.get_mut(start..end)?)?;
+    Some(start..end)
 }
 
 /// TLS 1.2 additional data: seq, type, version, plaintext length (RFC 5246 §6.2.3.3).
@@ -101,6 +137,8 @@ fn aead_key(aead: Aead, key: &[u8]) -> Option<LessSafeKey> {
 /// TLS 1.3 record protection (RFC 8446 §5.2).
 pub(crate) struct Tls13Decrypter {
     key: LessSafeKey,
+    /// The same key for the keystream of a record cut before its tag.
+    stream: Option<StreamKey>,
     iv: [u8; NONCE_LEN],
     /// Drafts before 25 authenticated no additional data (draft-ietf-tls-tls13-25 §5.2).
     empty_aad: bool,
@@ -135,12 +173,27 @@ impl RecordDecrypter for Tls13Decrypter {
             range: 0..end,
         })
     }
+
+    /// The inner content type and padding are at the record's end, which
+    /// was not captured: every byte but the tag is taken as content.
+    fn decrypt_prefix(
+        &self,
+        record_len: usize,
+        prefix: &mut [u8],
+        seq: u64,
+    ) -> Option<Range<usize>> {
+        let plain_max = record_len.checked_sub(TAG_LEN + 1)?;
+        let nonce = nonce_bytes(&self.iv, seq);
+        keystream_prefix(self.stream.as_ref()?, &nonce, prefix, 0, plain_max)
+    }
 }
 
 /// TLS 1.2 AEAD record protection: GCM with an explicit nonce (RFC 5288 §3),
 /// ChaCha20-Poly1305 with an implicit one (RFC 7905 §2).
 pub(crate) struct Tls12AeadDecrypter {
     key: LessSafeKey,
+    /// The same key for the keystream of a record cut before its tag.
+    stream: Option<StreamKey>,
     aead: Aead,
     /// GCM: 4-byte salt then zeros; ChaCha: the 12-byte IV.
     iv: [u8; NONCE_LEN],
@@ -178,6 +231,24 @@ impl RecordDecrypter for Tls12AeadDecrypter {
             typ,
             range: 0..plain_len,
         })
+    }
+
+    fn decrypt_prefix(
+        &self,
+        record_len: usize,
+        prefix: &mut [u8],
+        seq: u64,
+    ) -> Option<Range<usize>> {
+        let stream = self.stream.as_ref()?;
+        if self.aead == Aead::ChaCha20Poly1305 {
+            let plain_max = record_len.checked_sub(TAG_LEN)?;
+            return keystream_prefix(stream, &nonce_bytes(&self.iv, seq), prefix, 0, plain_max);
+        }
+        // GCM: the explicit nonce (8 bytes) comes first and must be captured.
+        let plain_max = record_len.checked_sub(8 + TAG_LEN)?;
+        let mut nonce = self.iv;
+        nonce.get_mut(4..)?.copy_from_slice(prefix.get(..8)?);
+        keystream_prefix(stream, &nonce, prefix, 8, plain_max)
     }
 }
 
@@ -236,6 +307,7 @@ pub(crate) fn tls13_decrypter(
     hkdf_expand_label(hash, secret, b"iv", &[], &mut iv);
     Some(Tls13Decrypter {
         key: aead_key(aead, key)?,
+        stream: StreamKey::new(aead, key),
         iv,
         empty_aad,
     })
@@ -393,6 +465,7 @@ pub(crate) fn tls12_aead_decrypter(
     nonce.get_mut(..iv.len())?.copy_from_slice(iv);
     Some(Tls12AeadDecrypter {
         key: aead_key(aead, key)?,
+        stream: StreamKey::new(aead, key),
         aead,
         iv: nonce,
     })

@@ -157,6 +157,7 @@ fn ring_aead_matches_rustls_decrypter() {
     assert_eq!(plain.payload, b"hello");
     let mut ours = Tls13Decrypter {
         key: aead_key(Aead::ChaCha20Poly1305, &key).unwrap(),
+        stream: StreamKey::new(Aead::ChaCha20Poly1305, &key),
         iv,
         empty_aad: false,
     };

@@ -205,6 +205,7 @@ impl Session {
         sink: &mut impl Sink,
     ) {
         let (dir, at) = (from.dir, from.at);
+        self.client_hello_at.get_or_insert(at);
         self.schedule.client_random = Some(ch.random);
         self.schedule.offered_tls13 = ch
             .suites

@@ -11,6 +11,7 @@
 //! per direction, never allocates per record on the application-data path,
 //! and never panics on input.
 
+mod cut;
 mod decrypt;
 mod messages;
 
@@ -73,6 +74,8 @@ pub struct Session {
     /// A decompressed record (TLS compression), reused.
     inflated: Vec<u8>,
     summary: Summary,
+    /// Where the ClientHello was, once seen (for a handshake never answered).
+    client_hello_at: Option<FrameRef>,
     /// Handshake hash and resumable master secrets for RSA key exchange.
     #[cfg(feature = "rsa-keys")]
     rsa: super::rsa::RsaState,
@@ -101,6 +104,7 @@ impl Session {
                 stream,
                 ..Summary::default()
             },
+            client_hello_at: None,
             #[cfg(feature = "rsa-keys")]
             rsa: Default::default(),
         }
@@ -271,6 +275,8 @@ impl Session {
 
     /// `len` bytes of `dir` were lost by the capture.
     pub fn on_gap(&mut self, dir: Dir, at: FrameRef, len: u64, sink: &mut impl Sink) {
+        // The start of a record the gap cuts comes before the gap.
+        self.open_cut_record(dir, sink);
         let cut = self.flow(dir).on_gap(at, len);
         if cut == GapCut::Stopped {
             return;
@@ -306,6 +312,7 @@ impl Session {
     /// The connection ended: reports records and messages cut off.
     pub fn finish(&mut self, sink: &mut impl Sink) {
         for dir in Dir::BOTH {
+            self.open_cut_record(dir, sink);
             let left = self.flow(dir).finish();
             let partial_message = self.messages[dir.index()].is_partial();
             self.summary.stats_mut(dir).bytes_unparsed += left.pending as u64;
@@ -323,7 +330,32 @@ impl Session {
                 sink.push_finding(f);
             }
         }
+        self.report_incomplete_handshake(sink);
         self.summary.settle();
+    }
+
+    /// A ClientHello without a ServerHello: say the handshake did not
+    /// complete, and whether the server sent anything at all.
+    fn report_incomplete_handshake(&self, sink: &mut impl Sink) {
+        let Some(at) = self.client_hello_at else {
+            return;
+        };
+        if self.summary.suite.is_some() {
+            return;
+        }
+        let server = Dir::ServerToClient;
+        let message = if self.flows[server.index()].offset() == 0 {
+            "the server never answered the ClientHello: the TLS handshake did not complete"
+        } else {
+            "no ServerHello could be read in the server's bytes: the TLS handshake did not complete, or its start was not captured whole"
+        };
+        let f = self.finding(
+            FindingCode::HandshakeIncomplete,
+            message,
+            Dir::ClientToServer,
+            at,
+        );
+        sink.push_finding(f);
     }
 
     fn finding(

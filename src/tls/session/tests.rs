@@ -164,3 +164,91 @@ fn held_bytes_are_the_partial_record_and_handshake_message() {
     s.on_data(&keys, s2c, at(4), &record(22, tail), &mut sink);
     assert_eq!(s.held_bytes(), 0);
 }
+
+/// A minimal TLS 1.2 ClientHello offering one suite, no extensions
+/// (RFC 5246 §7.4.1.2).
+fn client_hello() -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend([0x11; 32]);
+    b.push(0);
+    b.extend([0, 2, 0xc0, 0x2f, 1, 0]);
+    let mut m = vec![1, 0, 0, b.len() as u8];
+    m.extend(b);
+    record(22, &m)
+}
+
+#[test]
+fn a_client_hello_never_answered_is_an_incomplete_handshake() {
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    let keys = KeyLog::new();
+    s.on_data(
+        &keys,
+        Dir::ClientToServer,
+        at(4),
+        &client_hello(),
+        &mut sink,
+    );
+    s.finish(&mut sink);
+    let codes: Vec<&str> = sink.findings.iter().map(|f| f.code.code()).collect();
+    assert_eq!(codes, ["tls.handshake_incomplete"]);
+    assert_eq!(
+        sink.findings[0].message,
+        "the server never answered the ClientHello: the TLS handshake did not complete"
+    );
+    assert_eq!(sink.findings[0].frame, Some(4));
+    assert_eq!(
+        s.summary().describe(),
+        "TLS, handshake not completed (a ClientHello, no ServerHello)"
+    );
+    // Answered: no finding.
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    s.on_data(
+        &keys,
+        Dir::ClientToServer,
+        at(4),
+        &client_hello(),
+        &mut sink,
+    );
+    s.on_data(
+        &keys,
+        Dir::ServerToClient,
+        at(5),
+        &server_hello(0xc02f),
+        &mut sink,
+    );
+    s.finish(&mut sink);
+    assert!(sink
+        .findings
+        .iter()
+        .all(|f| f.code != "tls.handshake_incomplete"));
+    // The server sent bytes, none of them a ServerHello.
+    let mut s = Session::new(1, &Limits::default());
+    let mut sink = Collect::default();
+    s.on_data(
+        &keys,
+        Dir::ClientToServer,
+        at(4),
+        &client_hello(),
+        &mut sink,
+    );
+    s.on_data(
+        &keys,
+        Dir::ServerToClient,
+        at(5),
+        &record(21, &[2, 40]),
+        &mut sink,
+    );
+    s.finish(&mut sink);
+    let incomplete: Vec<&str> = sink
+        .findings
+        .iter()
+        .filter(|f| f.code == "tls.handshake_incomplete")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        incomplete,
+        ["no ServerHello could be read in the server's bytes: the TLS handshake did not complete, or its start was not captured whole"]
+    );
+}

@@ -87,10 +87,19 @@ impl Side {
         cx.report(level, FindingCode::Unparsed, self.dir, first, offset, msg);
     }
 
-    /// `len` bytes of this direction are missing from the capture.
-    pub(crate) fn on_gap<S: Sink>(&mut self, at: FrameRef, len: u64, cx: &mut Emitter<'_, S>) {
-        let stats = &mut self.asm.stats;
-        stats.gap_bytes = stats.gap_bytes.saturating_add(len);
+    /// `len` bytes of this direction are missing: lost in the capture, or
+    /// (`not_decrypted`: why) captured but not decrypted.
+    pub(crate) fn on_gap<S: Sink>(
+        &mut self,
+        at: FrameRef,
+        len: u64,
+        not_decrypted: Option<&str>,
+        cx: &mut Emitter<'_, S>,
+    ) {
+        if not_decrypted.is_none() {
+            let stats = &mut self.asm.stats;
+            stats.gap_bytes = stats.gap_bytes.saturating_add(len);
+        }
         let gap_end = self.stream_end().saturating_add(len);
         // Nothing can follow the bytes before the gap: hunt in them as at an end.
         self.flush_hunt(cx);
@@ -104,6 +113,18 @@ impl Side {
             }
             Mode::Frames => {}
         }
+        let (level, code, missing) = match not_decrypted {
+            None => (
+                Level::Warn,
+                FindingCode::Gap,
+                format!("{len} bytes missing"),
+            ),
+            Some(why) => (
+                Level::Info,
+                FindingCode::NotDecrypted,
+                format!("{len} bytes not decrypted ({why})"),
+            ),
+        };
         if let Some(f) = &mut self.frame {
             let remaining = f.h.payload_len.saturating_sub(f.done);
             if len <= remaining {
@@ -115,33 +136,20 @@ impl Side {
                     Kind::Control => self.control_truncated = true,
                     Kind::Skip => {}
                 }
-                let msg = format!(
-                    "{len} bytes missing inside the frame at frame {}",
-                    first.frame
-                );
-                cx.report(
-                    Level::Warn,
-                    FindingCode::GapInFrame,
-                    self.dir,
-                    at,
-                    offset,
-                    msg,
-                );
+                let msg = format!("{missing} inside the frame at frame {}", first.frame);
+                let code = match not_decrypted {
+                    None => FindingCode::GapInFrame,
+                    Some(_) => code,
+                };
+                cx.report(level, code, self.dir, at, offset, msg);
                 if len == remaining {
                     self.end_frame(at, cx);
                 }
                 return;
             }
         }
-        let msg = format!("{len} bytes missing: looking for the next frame boundary");
-        cx.report(
-            Level::Warn,
-            FindingCode::Gap,
-            self.dir,
-            at,
-            self.stream_end(),
-            msg,
-        );
+        let msg = format!("{missing}: looking for the next frame boundary");
+        cx.report(level, code, self.dir, at, self.stream_end(), msg);
         self.start_hunting(at, gap_end, cx);
     }
 

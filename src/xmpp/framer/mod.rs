@@ -188,6 +188,30 @@ impl StreamFramer {
 
     /// `len` bytes of this direction were lost: resynchronise on the next element.
     pub fn on_gap(&mut self, dir: Dir, at: FrameRef, len: u64, sink: &mut impl Sink) {
+        self.on_missing(dir, at, len, None, sink);
+    }
+
+    /// `len` bytes of this direction were captured but the TLS stage could
+    /// not decrypt them (`why`): resynchronise as after a gap, said as such.
+    pub fn on_undecrypted(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        len: u64,
+        why: &str,
+        sink: &mut impl Sink,
+    ) {
+        self.on_missing(dir, at, len, Some(why), sink);
+    }
+
+    fn on_missing(
+        &mut self,
+        dir: Dir,
+        at: FrameRef,
+        len: u64,
+        not_decrypted: Option<&str>,
+        sink: &mut impl Sink,
+    ) {
         let stream = self.session.summary().stream;
         let d = &mut self.dirs[dir.index()];
         let offset = d.offset;
@@ -203,18 +227,27 @@ impl StreamFramer {
         };
         d.scanner.hunt();
         d.begin(at);
-        self.session.note_gap();
+        let side = dir.side();
+        let (code, message) = match not_decrypted {
+            None => {
+                self.session.note_gap();
+                let message = format!(
+                    "{len} bytes from the {side} were lost{partial}; resynchronising on the next element"
+                );
+                (FindingCode::Gap, message)
+            }
+            Some(why) => {
+                let message = format!(
+                    "{len} bytes from the {side} not decrypted ({why}){partial}; resynchronising on the next element"
+                );
+                (FindingCode::NotDecrypted, message)
+            }
+        };
         sink.push_finding(
-            Finding::new(
-                FindingCode::Gap,
-                format!(
-                    "{len} bytes from the {} were lost{partial}; resynchronising on the next element",
-                    dir.side()
-                ),
-            )
-            .at(at)
-            .in_stream(stream, Some(dir))
-            .at_offset(offset),
+            Finding::new(code, message)
+                .at(at)
+                .in_stream(stream, Some(dir))
+                .at_offset(offset),
         );
     }
 

@@ -35,6 +35,50 @@ const FIXTURES: &[(&str, &str)] = &[
 
 const FORMATS: &[(&str, &str)] = &[("table", "txt"), ("json", "json"), ("ndjson", "ndjson")];
 
+/// (fixture, key log or "", golden stem): table reports of partial and
+/// damaged evidence (issue 10 §3): a partial key log (bytes "not
+/// decrypted", never "lost"), a capture started mid-deflate.
+const PARTIAL_EVIDENCE: &[(&str, &str, &str)] = &[
+    (
+        "finesse-wss.pcapng",
+        "keys/finesse-wss.client-only.keys",
+        "finesse-wss.client-only",
+    ),
+    ("ws-deflate-midstream.pcap", "", "ws-deflate-midstream"),
+];
+
+#[test]
+fn partial_evidence_reports_match_golden_files() {
+    let root = workspace_root();
+    let bless = std::env::var_os("XMPPCAP_BLESS").is_some();
+    let mut failures = Vec::new();
+    for (fixture, keys, stem) in PARTIAL_EVIDENCE {
+        let capture = format!("fixtures/{fixture}");
+        let mut args = vec!["report", &capture, "--no-progress"];
+        if !keys.is_empty() {
+            args.extend(["--keylog", keys]);
+        }
+        let out = xmppcap(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let golden = root
+            .join("fixtures/expected")
+            .join(format!("{stem}.report.txt"));
+        if bless {
+            std::fs::write(&golden, &out.stdout).expect("golden file writable");
+            continue;
+        }
+        let expected = std::fs::read(&golden).unwrap_or_default();
+        if expected != out.stdout {
+            failures.push(first_difference(&golden, &expected, &out.stdout));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "reports differ from golden files (XMPPCAP_BLESS=1 to accept):\n{}",
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn finesse_reports_match_golden_files() {
     let root = workspace_root();

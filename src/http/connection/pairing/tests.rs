@@ -119,7 +119,7 @@ fn interim_answers_are_kept_on_the_waiting_request() {
 fn after_a_server_loss_the_response_answers_the_latest_request() {
     let (mut p, mut rec) = (Pairing::new(7, 8), Rec::default());
     p.open(Some(get("/a", 1)), spot(C2S, 1), &mut rec);
-    p.on_server_gap();
+    p.on_server_gap(false);
     let b = p.open(Some(get("/b", 3)), spot(C2S, 3), &mut rec);
     assert_eq!(
         p.answer(&status(202), spot(S2C, 4), &mut rec),
@@ -156,7 +156,7 @@ fn a_pipelining_client_keeps_first_in_first_out_after_a_loss() {
     );
     respond(&mut p, a, 200, 2);
     p.open(Some(get("/c", 3)), spot(C2S, 3), &mut rec);
-    p.on_server_gap();
+    p.on_server_gap(false);
     assert_eq!(
         p.answer(&status(200), spot(S2C, 4), &mut rec),
         Answer::Final(b)
@@ -168,7 +168,7 @@ fn a_pipelining_client_keeps_first_in_first_out_after_a_loss() {
 fn a_loss_with_one_request_waiting_pairs_as_usual() {
     let (mut p, mut rec) = (Pairing::new(7, 8), Rec::default());
     let a = p.open(Some(get("/a", 1)), spot(C2S, 1), &mut rec);
-    p.on_server_gap();
+    p.on_server_gap(false);
     assert_eq!(
         p.answer(&status(200), spot(S2C, 2), &mut rec),
         Answer::Final(a)

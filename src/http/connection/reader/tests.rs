@@ -100,7 +100,9 @@ fn a_gap_in_a_body_cuts_it_and_the_next_start_line_resumes() {
     let mut r = reader();
     let mut rec = Rec::default();
     run(&mut r, &POST[..42], 64, &mut rec);
-    let cut = r.on_gap(frame(2), 100, &mut rec).expect("the body is cut");
+    let cut = r
+        .on_gap(frame(2), 100, None, &mut rec)
+        .expect("the body is cut");
     assert_eq!((cut.index, cut.whole, cut.end.offset), (0, false, 42));
     let next = b"tail\r\nGET /b HTTP/1.1\r\n\r\n";
     let seen = run(&mut r, next, 64, &mut rec);
