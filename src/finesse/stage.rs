@@ -87,7 +87,7 @@ pub trait Sink: Findings {
 }
 
 /// What the Finesse stage knows of one XMPP session.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SessionFacts {
     /// Notifications read as Finesse Updates.
     pub updates: u64,

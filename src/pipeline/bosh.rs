@@ -94,6 +94,7 @@ fn retire(ctx: &mut Wiring, mut x: bosh::Routed<xmpp::Session>) {
     out.flush();
     let summary = x.session.summary().clone();
     ctx.keep_session(SessionReport {
+        finesse: Default::default(),
         id: x.id,
         streams: x.streams.iter().copied().collect(),
         client: None,

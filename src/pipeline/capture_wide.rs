@@ -50,9 +50,7 @@ impl CaptureWide {
 
     /// A session is filed: its summary gets what the Finesse stage counted for it.
     pub fn file_session(&mut self, s: &mut SessionReport) {
-        let facts = self.finesse.take_session_facts(s.id);
-        s.xmpp.finesse_updates = facts.updates;
-        s.xmpp.last_agent_state = facts.last_agent_state;
+        s.finesse = self.finesse.take_session_facts(s.id);
     }
 
     /// A connection ended: the desktop story takes its summary, with the

@@ -324,6 +324,7 @@ fn session_report(
     tls: Option<&tls::Summary>,
 ) -> SessionReport {
     SessionReport {
+        finesse: Default::default(),
         id: f.id,
         streams: vec![conn.stream],
         client: Some(conn.client),

@@ -189,6 +189,7 @@ impl<'c, 's> HarFeed<'c, 's> {
             layers.push("xmpp");
             session = Some(over.id);
             self.ctx.keep_session(SessionReport {
+                finesse: Default::default(),
                 id: over.id,
                 streams: vec![stream],
                 client: None,

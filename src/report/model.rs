@@ -221,4 +221,6 @@ pub struct SessionReport {
     pub ended: String,
     /// What the XMPP stage knows (JID, SASL, bind, presence, subscriptions, pings...).
     pub xmpp: crate::xmpp::Summary,
+    /// What the Finesse stage read in its notifications (updates, last agent state).
+    pub finesse: crate::finesse::SessionFacts,
 }

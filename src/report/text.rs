@@ -124,13 +124,14 @@ pub fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
         let outcome = sub.outcome.as_deref().unwrap_or("no answer");
         facts.push(("subscription", format!("{} {node} → {outcome}", sub.action)));
     }
-    if x.finesse_updates > 0 {
-        let state = x
+    if s.finesse.updates > 0 {
+        let state = s
+            .finesse
             .last_agent_state
             .as_deref()
             .map(|s| format!(", last agent state {s}"))
             .unwrap_or_default();
-        facts.push(("finesse", format!("{} updates{state}", x.finesse_updates)));
+        facts.push(("finesse", format!("{} updates{state}", s.finesse.updates)));
     }
     facts.extend(pings_fact(x).map(|p| ("pings", p)));
     if let (Some(a), Some(b)) = (s.start, s.end) {

@@ -41,13 +41,6 @@ pub struct Summary {
     pub stanzas: [u64; 2],
     pub malformed: u64,
     pub pubsub_events: u64,
-    /// Never set by the XMPP stage: the Finesse stage counts the Updates
-    /// (`finesse::SessionFacts`) and the wiring copies them here when it
-    /// files the session, so the report's session block keeps its shape.
-    pub finesse_updates: u64,
-    /// Like `finesse_updates`, from the Finesse stage: the last agent state
-    /// a User update announced, e.g. `1001 NOT_READY`.
-    pub last_agent_state: Option<String>,
     pub pings: Pings,
     pub stream_error: Option<StreamError>,
     pub close: Option<Close>,
@@ -100,8 +93,6 @@ impl Summary {
             stanzas: [0, 0],
             malformed: 0,
             pubsub_events: 0,
-            finesse_updates: 0,
-            last_agent_state: None,
             pings: Pings::default(),
             stream_error: None,
             close: None,

@@ -159,7 +159,7 @@ fn full_finesse_websocket_conversation() {
     assert_eq!(s.subscriptions[0].outcome.as_deref(), Some("subscribed"));
     assert_eq!(s.pings.answered, 1);
     assert_eq!(s.stanzas, [11, 13]);
-    assert_eq!((s.pubsub_events, s.finesse_updates), (2, 0));
+    assert_eq!(s.pubsub_events, 2);
     assert!(s.close.as_ref().unwrap().answered);
     assert!(!sink.json.contains(PASSWORD) && !sink.json.contains(PLAIN_B64));
     assert!(sink.stanzas[3].raw.contains("[redacted]"));

@@ -176,7 +176,7 @@ fn a_capture_started_mid_deflate_gives_partly_known_then_exact() {
         }
     }
     let session = a.sessions.first().expect("the XMPP session");
-    assert_eq!(session.xmpp.finesse_updates, 3);
+    assert_eq!(session.finesse.updates, 3);
 }
 
 /// A snaplen cuts the record carrying a stanza (TLS 1.3 and TLS 1.2,

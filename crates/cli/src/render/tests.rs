@@ -66,9 +66,9 @@ fn poison_report(r: &mut Report) {
         poison(&mut s.tls, "sessiontls");
         poison(&mut s.transport_detail, "wsclose");
         s.ended = hostile("ended");
+        poison(&mut s.finesse.last_agent_state, "agentstate");
         let x = &mut s.xmpp;
         poison(&mut x.jid, "jid");
-        poison(&mut x.last_agent_state, "agentstate");
         if let Some(sasl) = &mut x.sasl {
             poison(&mut sasl.user, "authcid");
             poison(&mut sasl.mechanism, "mechanism");
