@@ -10,7 +10,7 @@ use crate::finding::codes::finding_codes;
 finding_codes! {
     /// What the HTTP stage notices.
     pub enum FindingCode in Http {
-        /// A request or status line cannot be parsed; the message is skipped.
+        /// A request or status line cannot be parsed, and the message is skipped; or a request target holds a control byte, read as `?` (the request goes on).
         BadStartLine => "http.bad_start_line", Warn;
         /// A header line cannot be parsed; the message (or the header) is skipped.
         BadHeader => "http.bad_header", Warn;

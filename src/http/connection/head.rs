@@ -270,11 +270,20 @@ impl HeadReader {
             Dir::ServerToClient => "response",
         };
         for bad in &skipped.described {
+            let offset = start.offset + bad.at as u64;
+            if let HeaderFault::TargetByte { .. } = bad.fault {
+                let msg = format!(
+                    "{what} line: {} at stream offset {offset}; read as `?` and the {what} goes on (target: \"{}\")",
+                    bad.fault, bad.shown
+                );
+                let at = Spot { offset, ..start };
+                note(sink, self.stream, at, FindingCode::BadStartLine, msg);
+                continue;
+            }
             let name = match bad.name.as_str() {
                 "" => "a header line without a name".to_string(),
                 name => format!("header {name:?}"),
             };
-            let offset = start.offset + bad.at as u64;
             let dropped = match bad.fault {
                 HeaderFault::Folded => "the continuation is dropped",
                 _ => "the header is skipped",

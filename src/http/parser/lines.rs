@@ -43,6 +43,9 @@ pub(crate) enum HeaderFault {
     SpaceBeforeColon,
     #[error("a continuation line (obsolete line folding)")]
     Folded,
+    /// Not a header: a control byte in the request target, read as `?`.
+    #[error("byte 0x{byte:02x} in the request target")]
+    TargetByte { byte: u8 },
 }
 
 /// One header field the tolerant parse skips.
@@ -91,6 +94,73 @@ impl BadHeaders {
         out.extend_from_slice(head.get(from..).unwrap_or_default());
         Some(out)
     }
+}
+
+/// The request line's target with the bytes httparse refuses there (C0
+/// controls, space, DEL) replaced by `?`: the same length, so offsets hold,
+/// and one bad byte in a URL does not hide the exchange (Wireshark still
+/// dissects such a request). Gives the repaired head and each byte
+/// replaced, described; `None` when the target is clean or the request
+/// line is not complete yet.
+pub(crate) fn repair_target(head: &[u8]) -> Option<(Vec<u8>, Vec<BadHeader>)> {
+    let line_end = head.iter().position(|b| *b == b'\n')?;
+    let line = head.get(..line_end)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let first_space = line.iter().position(|b| *b == b' ')?;
+    let version_space = line.iter().rposition(|b| *b == b' ')?;
+    let after = line.get(version_space + 1..)?;
+    if version_space <= first_space || !after.starts_with(b"HTTP/") {
+        return None;
+    }
+    let target = first_space + 1..version_space;
+    let bad: Vec<usize> = target
+        .clone()
+        .filter(|&i| line.get(i).is_some_and(|&b| b < 0x21 || b == 0x7f))
+        .collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let mut repaired = head.to_vec();
+    let mut described = Vec::new();
+    for &i in &bad {
+        let byte = head.get(i).copied().unwrap_or(b'?');
+        if let Some(slot) = repaired.get_mut(i) {
+            *slot = b'?';
+        }
+        if described.len() < MAX_DESCRIBED {
+            described.push(BadHeader {
+                name: String::new(),
+                line: 1,
+                at: i,
+                fault: HeaderFault::TargetByte { byte },
+                shown: line
+                    .get(target.clone())
+                    .unwrap_or_default()
+                    .iter()
+                    .take(MAX_SHOWN)
+                    .copied()
+                    .collect::<Vec<u8>>()
+                    .escape_ascii()
+                    .to_string(),
+            });
+        }
+    }
+    Some((repaired, described))
+}
+
+/// The request line is not complete yet and what it has of the target holds
+/// a byte httparse refuses: wait for the line's end (then
+/// [`repair_target`] reads it) rather than let httparse refuse the head.
+pub(crate) fn target_unfinished_and_bad(head: &[u8]) -> bool {
+    if head.contains(&b'\n') {
+        return false;
+    }
+    let Some(first_space) = head.iter().position(|b| *b == b' ') else {
+        return false;
+    };
+    let rest = head.get(first_space + 1..).unwrap_or_default();
+    let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
+    rest.iter().any(|&b| (b < 0x21 && b != b' ') || b == 0x7f)
 }
 
 /// httparse's header-name bytes (RFC 9110 `tchar`).

@@ -70,8 +70,10 @@ fn probe_request_line(bytes: &[u8]) -> Probe {
         match bytes.get(i) {
             None => return Probe::NeedMore,
             Some(b' ') if i > target_start => break,
-            Some(b) if b.is_ascii_graphic() || *b >= 0x80 => {}
-            Some(_) => return Probe::NotHttp,
+            // A control byte in the target is a bad request, not another
+            // protocol: the parse reads it as `?` and says so.
+            Some(b'\r' | b'\n' | b' ') => return Probe::NotHttp,
+            Some(_) => {}
         }
         i += 1;
         if i - target_start > MAX_PROBE_TARGET {
@@ -329,9 +331,21 @@ fn checked(buf: &[u8], kind: Kind) -> (BadHeaders, Option<Vec<u8>>) {
 /// skipped and listed, a malformed request line refuses the head.
 pub(crate) fn parse_request(buf: &[u8], slots: &mut HeaderSlots) -> HeadStatus<RequestHead> {
     let limit = slots.limit();
-    let (skipped, cleaned) = checked(buf, Kind::Request);
-    let input = cleaned.as_deref().unwrap_or(buf);
+    let (mut skipped, cleaned) = checked(buf, Kind::Request);
+    let mut input = cleaned.as_deref().unwrap_or(buf);
     let removed = skipped.refused_len();
+    if lines::target_unfinished_and_bad(input) {
+        return Ok(httparse::Status::Partial);
+    }
+    let repaired = lines::repair_target(input);
+    if let Some((head, target_bytes)) = &repaired {
+        input = head;
+        // The start line comes first in the head's order.
+        skipped.described.splice(0..0, target_bytes.iter().cloned());
+        let over = skipped.described.len().saturating_sub(MAX_DESCRIBED);
+        skipped.described.truncate(MAX_DESCRIBED);
+        skipped.more += over;
+    }
     slots.with(|headers| {
         let mut req = httparse::Request::new(headers);
         match tolerant().parse_request(&mut req, input) {

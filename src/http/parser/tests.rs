@@ -129,7 +129,6 @@ fn malformed_fields_name_their_error() {
     assert_eq!(req_err(b"GET / HTTQ/1.1\r\n\r\n"), HeadError::Version);
     // A bad byte in the start line still refuses the head.
     assert_eq!(req_err(b"GET / HTTP/1.1\rX\r\n\r\n"), HeadError::NewLine);
-    assert_eq!(req_err(b"GET /\x1b HTTP/1.1\r\n\r\n"), HeadError::Token);
     assert_eq!(resp_err(b"HTTP/1.1 2x0 OK\r\n\r\n"), HeadError::Status);
     assert_eq!(resp_err(b"HTTP/1.1 200 O\x00K\r\n\r\n"), HeadError::Status);
     let many: Vec<u8> = [
@@ -464,4 +463,40 @@ fn content_length_too_large_says_so() {
             ..
         })
     ));
+}
+
+#[test]
+fn a_control_byte_in_the_request_target_is_read_as_a_question_mark() {
+    let head = b"GET /ws/\x1b[2J x HTTP/1.1\r\nHost: a\r\n\r\n";
+    let Ok(httparse::Status::Complete(p)) = parse_request(head, &mut slots()) else {
+        panic!("the request is read");
+    };
+    assert_eq!(p.head.target, "/ws/?[2J?x");
+    assert_eq!(p.len, head.len());
+    let faults: Vec<(usize, HeaderFault)> = p
+        .skipped
+        .described
+        .iter()
+        .map(|b| (b.at, b.fault.clone()))
+        .collect();
+    assert_eq!(
+        faults,
+        [
+            (8, HeaderFault::TargetByte { byte: 0x1b }),
+            (12, HeaderFault::TargetByte { byte: b' ' })
+        ]
+    );
+    // Every prefix: partial, never a panic, never a different target.
+    for n in 0..head.len() {
+        match parse_request(&head[..n], &mut slots()) {
+            Ok(httparse::Status::Partial) => {}
+            other => panic!("prefix {n}: {other:?}"),
+        }
+    }
+    // A clean target is left alone.
+    let Ok(httparse::Status::Complete(p)) = parse_request(b"GET /a HTTP/1.1\r\n\r\n", &mut slots())
+    else {
+        panic!("clean");
+    };
+    assert!(p.skipped.described.is_empty());
 }

@@ -154,3 +154,36 @@ fn a_content_length_too_large_to_believe_cannot_delimit_the_body() {
         .collect();
     assert_eq!(paths, ["/a", "/b"]);
 }
+
+#[test]
+fn a_control_byte_in_the_request_target_is_a_finding_and_the_upgrade_goes_on() {
+    let req = [
+        b"GET /ws/\x1b]0;pwned\x07 HTTP/1.1\r\nHost: finesse1:8445\r\n".as_slice(),
+        REQ_REST,
+    ]
+    .concat();
+    let s2c = [RESP_START, RESP_REST, FRAME].concat();
+    let run = run_all_ways(
+        &[data(C, &req), data(S, &s2c), data(C, FRAME)],
+        &Limits::default(),
+        false,
+    );
+    let rec = run.rec();
+    assert_eq!(rec.upgrades().len(), 1, "{:?}", rec.codes());
+    assert_eq!(
+        rec.codes(),
+        ["http.bad_start_line", "http.bad_start_line"],
+        "{:?}",
+        rec.findings()
+    );
+    let f = &rec.findings()[0];
+    assert_eq!(f.offset, Some(8));
+    assert!(
+        f.message
+            .starts_with("request line: byte 0x1b in the request target at stream offset 8; read as `?` and the request goes on"),
+        "{}",
+        f.message
+    );
+    let q = rec.exchanges()[0].request.clone().unwrap();
+    assert_eq!(q.path, "/ws/?]0;pwned?");
+}
