@@ -1,6 +1,7 @@
 //! The terminal renderers: `report` ([`table`]), `ws`, `http` and `tls`
-//! ([`listing`]) and `streams` ([`streams`]), readable at 100 columns, drawn
-//! with comfy-table.
+//! ([`listing`]) and `streams` ([`streams`]), drawn with comfy-table at the
+//! terminal's width, or unwrapped (one line per row, no trailing spaces)
+//! for a pipe or a file, as [`style::Style`] says.
 //!
 //! Take the library's models; write text. They lay out what the models hold
 //! and the words [`xmppcap::report::text`] gives; they derive no fact.
@@ -12,10 +13,23 @@ use xmppcap::report::terminal;
 
 pub(crate) mod listing;
 pub(crate) mod streams;
+pub(crate) mod style;
 pub(crate) mod table;
+
+use style::{Ink, Style};
 
 /// Lists findings under a table, one per line, in frame order.
 pub(crate) fn render_findings(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
+    render_findings_with(findings, &Style::default(), out)
+}
+
+/// [`render_findings`] in `style`'s colours: each finding on one line
+/// whatever its length, so `grep` finds it whole.
+pub(crate) fn render_findings_with(
+    findings: &[Finding],
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if findings.is_empty() {
         return Ok(());
     }
@@ -39,11 +53,11 @@ pub(crate) fn render_findings(findings: &[Finding], out: &mut dyn Write) -> io::
         } else {
             format!(" [{place}]")
         };
+        let level = style.paint(&f.level.to_string(), Ink::Level(f.level));
         writeln!(
             out,
-            "  {:<5} {}{}: {}",
-            f.level,
-            f.code,
+            "  {level} {}{}: {}",
+            style.paint(&f.code.to_string(), Ink::Code),
             place,
             terminal::field(&f.message)
         )?;
