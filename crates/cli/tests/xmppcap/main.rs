@@ -11,6 +11,7 @@ mod depth;
 mod golden;
 mod real;
 mod schema;
+mod table;
 mod terminal;
 
 /// The workspace root (two levels above this crate): where `fixtures/`,
