@@ -145,6 +145,8 @@ struct StreamsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
     format: TableOrJson,
+    #[command(flatten)]
+    view: ViewArgs,
 }
 
 #[derive(Args, Debug)]
@@ -417,7 +419,12 @@ fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
     let reports = pipeline::run_many(&args.input.captures, |path| pipeline::streams(path, &opts));
     let mut out = open_output(args.input.output.as_ref())?;
     match args.format {
-        TableOrJson::Table => render::streams::render_table(&reports, &mut out)?,
+        TableOrJson::Table => {
+            let style = args
+                .view
+                .style(args.input.output.as_ref(), false, &Default::default());
+            render::streams::render_table(&reports, &style, &mut out)?
+        }
         TableOrJson::Json => streams::render_json(&reports, &mut out)?,
     }
     out.flush()?;

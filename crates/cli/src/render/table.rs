@@ -323,7 +323,10 @@ fn render_desktop(d: &Desktop, style: &Style, out: &mut dyn Write) -> io::Result
     if !d.connections.is_empty() {
         let mut table = style.table(desktops::COLUMNS.iter().map(|c| c.to_string()).collect());
         for c in &d.connections {
-            let row = desktops::connection_row(d, c);
+            let mut row = desktops::connection_row(d, c);
+            // The start column in the table's clock (`--local`, `--precision`).
+            let [start, ..] = &mut row;
+            *start = style.clock.time_of_day(c.start);
             table.add_row(row.iter().map(|cell| Cell::new(terminal::field(cell))));
         }
         style.write_table(&table, out)?;
