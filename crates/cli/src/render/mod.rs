@@ -23,8 +23,9 @@ pub(crate) fn render_findings(findings: &[Finding], out: &mut dyn Write) -> io::
     render_findings_with(findings, &Style::default(), out)
 }
 
-/// [`render_findings`] in `style`'s colours: each finding on one line
-/// whatever its length, so `grep` finds it whole.
+/// [`render_findings`] in `style`: each finding on one line whatever its
+/// length, so `grep` finds it whole, unless the style wraps at a terminal's
+/// width.
 pub(crate) fn render_findings_with(
     findings: &[Finding],
     style: &Style,
@@ -53,14 +54,14 @@ pub(crate) fn render_findings_with(
         } else {
             format!(" [{place}]")
         };
-        let level = style.paint(&f.level.to_string(), Ink::Level(f.level));
-        writeln!(
-            out,
-            "  {level} {}{}: {}",
-            style.paint(&f.code.to_string(), Ink::Code),
-            place,
-            terminal::field(&f.message)
-        )?;
+        let (level, code) = (f.level.to_string(), f.code.to_string());
+        let head = format!(
+            "  {} {}{place}: ",
+            style.paint(&level, Ink::Level(f.level)),
+            style.paint(&code, Ink::Code)
+        );
+        let head_width = 2 + level.len() + 1 + code.len() + place.chars().count() + 2;
+        style.write_wrapped(out, &head, head_width, &terminal::field(&f.message), 4)?;
     }
     Ok(())
 }

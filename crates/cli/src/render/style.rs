@@ -90,6 +90,41 @@ impl Style {
         Ok(())
     }
 
+    /// Writes `head` then `text` (both already escaped) as one line, or,
+    /// when the style wraps, as lines of at most the width where words
+    /// allow, the later ones indented by `indent` spaces. `head_width` is
+    /// what `head` takes on screen (its colour codes take nothing).
+    pub fn write_wrapped(
+        &self,
+        out: &mut dyn Write,
+        head: &str,
+        head_width: usize,
+        text: &str,
+        indent: usize,
+    ) -> io::Result<()> {
+        let Some(width) = self.width.map(usize::from) else {
+            return writeln!(out, "{head}{text}");
+        };
+        let mut line = head.to_owned();
+        let (mut used, mut first) = (head_width, true);
+        // A word too long for any line stands alone rather than being cut.
+        for word in text.split(' ') {
+            let len = word.chars().count();
+            if !first && used + 1 + len > width {
+                writeln!(out, "{line}")?;
+                line = " ".repeat(indent);
+                used = indent;
+            } else if !first {
+                line.push(' ');
+                used += 1;
+            }
+            line.push_str(word);
+            used += len;
+            first = false;
+        }
+        writeln!(out, "{line}")
+    }
+
     /// `text` (already escaped) in `ink`'s colour when colour is on.
     pub fn paint(&self, text: &str, ink: Ink) -> String {
         if self.color && !text.is_empty() {
@@ -144,6 +179,43 @@ mod tests {
         let text = String::from_utf8(out).unwrap_or_default();
         assert_eq!(text.lines().count(), 3, "{text}");
         assert!(text.lines().all(|l| !l.ends_with(' ')), "{text:?}");
+    }
+
+    #[test]
+    fn wrapped_lines_keep_to_the_width_and_unwrapped_ones_stay_whole() {
+        let text = "one two three four five six seven eight nine ten";
+        let mut out = Vec::new();
+        Style::default()
+            .write_wrapped(&mut out, "> ", 2, text, 4)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(String::from_utf8_lossy(&out), format!("> {text}\n"));
+        let narrow = Style {
+            width: Some(16),
+            ..Style::default()
+        };
+        let mut out = Vec::new();
+        narrow
+            .write_wrapped(&mut out, "> ", 2, text, 4)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "> one two three\n    four five\n    six seven\n    eight nine\n    ten\n"
+        );
+        // A word longer than the width stays whole on its own line.
+        let mut out = Vec::new();
+        narrow
+            .write_wrapped(
+                &mut out,
+                "> ",
+                2,
+                "a https://finesse.example/a/long/path b",
+                4,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "> a\n    https://finesse.example/a/long/path\n    b\n"
+        );
     }
 
     #[test]

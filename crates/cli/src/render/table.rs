@@ -76,12 +76,8 @@ fn render_header(report: &Report, style: &Style, out: &mut dyn Write) -> io::Res
         ),
         _ => String::new(),
     };
-    writeln!(
-        out,
-        "capture {}: {} packets{span}",
-        terminal::field(&c.name),
-        c.packets
-    )?;
+    let words = format!("{}: {} packets{span}", terminal::field(&c.name), c.packets);
+    style.write_wrapped(out, "capture ", 8, &words, 2)?;
     if c.truncated {
         writeln!(out, "  the file is truncated (see findings)")?;
     }
@@ -125,34 +121,36 @@ fn render_session(
         .unwrap_or_else(|| "(no JID)".to_owned());
     writeln!(out, "━━ session {} · {} ━━", s.id, terminal::field(&who))?;
     for (label, value) in session_facts_with(s, &style.clock) {
-        writeln!(out, "  {label:<13} {}", terminal::field(&value))?;
+        let head = format!("  {label:<13} ");
+        style.write_wrapped(out, &head, 16, &terminal::field(&value), 16)?;
     }
     for c in connections {
-        render_story(c, "  ", out)?;
+        render_story(c, "  ", style, out)?;
     }
     render_timeline(events, s.start, style, out)
 }
 
 /// The connection's story in two or three lines: role, ending and
 /// keepalive; the transport facts; the certificate when the wire shows it.
-fn render_story(c: &ConnectionReport, indent: &str, out: &mut dyn Write) -> io::Result<()> {
+fn render_story(
+    c: &ConnectionReport,
+    indent: &str,
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let Some(s) = &c.summary else {
         return Ok(());
     };
     let label = format!("stream {}", c.stream);
-    writeln!(
-        out,
-        "{indent}{label:<13} {}",
-        terminal::field(&story::one_line(s))
-    )?;
-    writeln!(
-        out,
-        "{indent}{:<13} {}",
-        "",
-        terminal::field(&story::transport(s))
-    )?;
-    if let Some(cert) = story::certificate(s) {
-        writeln!(out, "{indent}{:<13} {}", "", terminal::field(&cert))?;
+    let lines = [
+        Some(story::one_line(s)),
+        Some(story::transport(s)),
+        story::certificate(s),
+    ];
+    let width = indent.len() + 14;
+    for (i, line) in lines.into_iter().flatten().enumerate() {
+        let head = format!("{indent}{:<13} ", if i == 0 { label.as_str() } else { "" });
+        style.write_wrapped(out, &head, width, &terminal::field(&line), width)?;
     }
     Ok(())
 }
@@ -297,20 +295,14 @@ fn render_other_connections(
         if let Some(tls) = &c.tls {
             writeln!(out, "    tls: {}", terminal::field(&tls.describe()))?;
         }
-        render_story(c, "    ", out)?;
+        render_story(c, "    ", style, out)?;
         for e in events {
             let time = e.time.map(|t| style.clock.time_of_day(t));
             let frame = e.frame.map(|f| f.to_string());
-            let summary = match &e.detail {
-                Detail::Finding { level, .. } => style.paint(&summary_cell(e), Ink::Level(*level)),
-                _ => summary_cell(e),
-            };
-            writeln!(
-                out,
-                "    {} frame {:<6} {summary}",
-                or_dash(time),
-                or_dash(frame),
-            )?;
+            let summary = summary_cell(e);
+            let head = format!("    {} frame {:<6} ", or_dash(time), or_dash(frame));
+            let head_width = head.chars().count();
+            style.write_wrapped(out, &head, head_width, &summary, head_width)?;
         }
     }
     Ok(())
