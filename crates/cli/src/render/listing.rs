@@ -59,7 +59,12 @@ pub(crate) fn render_events_with(
             writeln!(out, "filter: {}", terminal::field(&style.filter))?;
         }
         if report.timeline.is_empty() {
-            writeln!(out, "nothing of this kind in the capture")?;
+            let place = if style.filter.is_empty() {
+                "in the capture"
+            } else {
+                "inside the filter"
+            };
+            writeln!(out, "nothing of this kind {place}")?;
         } else {
             let zone = format!("time ({})", style.clock.zone());
             let header = [zone.as_str(), "stream", "dir", "frames", "what", "summary"];
