@@ -14,12 +14,16 @@ use serde::Serialize;
 use crate::capture::CaptureSummary;
 use crate::finding::Finding;
 use crate::report::event::Event;
+use crate::report::filter::Filter;
 use crate::report::model::{KeySourceReport, Report, SCHEMA};
 use crate::report::ndjson::Selection;
 
 #[derive(Serialize)]
-struct Document<T: Serialize> {
+struct Document<'f, T: Serialize> {
     schema: &'static str,
+    /// What the command line narrowed the report to; left out when nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter: Option<&'f Filter>,
     captures: Vec<T>,
 }
 
@@ -35,7 +39,22 @@ fn write<T: Serialize>(
     captures: Vec<Entry<T>>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &Document { schema, captures })?;
+    write_filtered(schema, None, captures, out)
+}
+
+fn write_filtered<T: Serialize>(
+    schema: &'static str,
+    filter: Option<&Filter>,
+    captures: Vec<Entry<T>>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let filter = filter.filter(|f| f.is_active());
+    let document = Document {
+        schema,
+        filter,
+        captures,
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
     writeln!(out)
 }
 
@@ -59,7 +78,17 @@ pub fn render_reports<E: Display>(
     reports: &[Result<Report, E>],
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    write(SCHEMA, entries(reports, |r| r), out)
+    render_reports_filtered(reports, None, out)
+}
+
+/// `xmppcap report --format json` of reports narrowed by `filter`
+/// ([`Filter::apply`]), which the document names in its `filter` object.
+pub fn render_reports_filtered<E: Display>(
+    reports: &[Result<Report, E>],
+    filter: Option<&Filter>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    write_filtered(SCHEMA, filter, entries(reports, |r| r), out)
 }
 
 #[derive(Serialize)]
@@ -74,6 +103,16 @@ struct EventsView<'r> {
 pub fn render_events<E: Display>(
     reports: &[Result<Report, E>],
     selection: Selection,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    render_events_filtered(reports, selection, None, out)
+}
+
+/// [`render_events`] of reports narrowed by `filter`, named in the document.
+pub fn render_events_filtered<E: Display>(
+    reports: &[Result<Report, E>],
+    selection: Selection,
+    filter: Option<&Filter>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let (schema, layers): (&'static str, &[&str]) = match selection {
@@ -100,7 +139,7 @@ pub fn render_events<E: Display>(
             },
         })
         .collect();
-    write(schema, captures, out)
+    write_filtered(schema, filter, captures, out)
 }
 
 #[derive(Serialize)]

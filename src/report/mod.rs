@@ -15,6 +15,7 @@
 mod codes;
 pub mod desktops;
 pub mod event;
+pub mod filter;
 pub mod findings;
 pub mod follow;
 pub mod from_stages;

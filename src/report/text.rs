@@ -39,23 +39,120 @@ pub fn bytes(n: u64) -> String {
 
 pub use crate::words::duration_nanos;
 
-/// The end of a span after its start `from`: the time of day when both fall
-/// on the same day, the whole timestamp otherwise (an end without its date
-/// would read as the same day).
+/// The end of a span after its start `from`, in UTC with milliseconds: see
+/// [`Clock::span_end`].
 pub fn span_end(from: Timestamp, to: Timestamp) -> String {
-    let (a, b) = (from.to_rfc3339(), to.to_rfc3339());
-    if a.get(..10) == b.get(..10) {
-        clock(to)
-    } else {
-        b
+    Clock::default().span_end(from, to)
+}
+
+/// Time of day with milliseconds, UTC: `09:00:01.234` (truncated, like every
+/// time the renderers show: see [`Clock`]).
+pub fn clock(ts: Timestamp) -> String {
+    Clock::default().time_of_day(ts)
+}
+
+/// Digits after the second in the time and offset columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    #[default]
+    Millis,
+    Micros,
+}
+
+impl Precision {
+    fn digits(self) -> usize {
+        match self {
+            Precision::Millis => 3,
+            Precision::Micros => 6,
+        }
     }
 }
 
-/// Time of day with milliseconds, UTC: `09:00:01.234`.
-pub fn clock(ts: Timestamp) -> String {
-    let full = ts.to_rfc3339();
-    // RFC 3339 from Timestamp is `YYYY-MM-DDTHH:MM:SS.ffffffZ`; take `HH:MM:SS.fff`.
-    full.get(11..23).map(str::to_owned).unwrap_or(full)
+/// How the human-readable renderers write times: the precision, and UTC or
+/// the local time of the machine reading the capture. One rounding rule for
+/// every time and offset: truncate (a frame at 3.872 ms is `.003`, `+0.003`),
+/// so that a time and its offset never disagree.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Clock {
+    pub precision: Precision,
+    /// The local offset from UTC, in seconds, at a given time (`--local`);
+    /// `None` for UTC. A function, not a number: the offset changes with
+    /// daylight saving time within a capture.
+    pub local_offset: Option<fn(Timestamp) -> i32>,
+}
+
+impl Clock {
+    /// The zone the times are in, for a column header: `UTC` or `local`.
+    pub fn zone(&self) -> &'static str {
+        if self.local_offset.is_some() {
+            "local"
+        } else {
+            "UTC"
+        }
+    }
+
+    /// RFC 3339 with microseconds in the clock's zone:
+    /// `2026-03-02T09:00:00.000000Z`, or `2026-03-02T10:00:00.000000+01:00`.
+    pub fn date_time(&self, ts: Timestamp) -> String {
+        let Some(offset_of) = self.local_offset else {
+            return ts.to_rfc3339();
+        };
+        let offset = offset_of(ts);
+        let shifted = Timestamp::from_nanos_i128(
+            i128::from(ts.as_nanos()) + i128::from(offset) * 1_000_000_000,
+        );
+        let text = shifted.to_rfc3339();
+        let sign = if offset < 0 { '-' } else { '+' };
+        let abs = offset.unsigned_abs();
+        let zone = format!("{sign}{:02}:{:02}", abs / 3600, abs % 3600 / 60);
+        match text.strip_suffix('Z') {
+            Some(local) => format!("{local}{zone}"),
+            None => text,
+        }
+    }
+
+    /// Time of day in the clock's zone and precision: `09:00:01.234`.
+    pub fn time_of_day(&self, ts: Timestamp) -> String {
+        let full = self.date_time(ts);
+        // `YYYY-MM-DDTHH:MM:SS.ffffff…`: take `HH:MM:SS.` and the digits kept.
+        let end = 20 + self.precision.digits();
+        full.get(11..end).map_or(full.clone(), str::to_owned)
+    }
+
+    /// The end of a span after its start `from`: the time of day when both
+    /// fall on the same day (in the clock's zone), the whole date and time
+    /// otherwise (an end without its date would read as the same day).
+    pub fn span_end(&self, from: Timestamp, to: Timestamp) -> String {
+        let (a, b) = (self.date_time(from), self.date_time(to));
+        if a.get(..10) == b.get(..10) {
+            self.time_of_day(to)
+        } else {
+            b
+        }
+    }
+
+    /// `start → end (duration)`, the end dated when the day changes.
+    pub fn span(&self, from: Timestamp, to: Timestamp) -> String {
+        format!(
+            "{} → {} ({})",
+            self.time_of_day(from),
+            self.span_end(from, to),
+            duration_nanos(to.nanos_since(from))
+        )
+    }
+
+    /// Seconds from `start` to `ts`, signed and truncated to the clock's
+    /// precision: `+0.003`, `-1.250`.
+    pub fn offset(&self, ts: Timestamp, start: Timestamp) -> String {
+        let nanos = ts.nanos_since(start);
+        let sign = if nanos < 0 { '-' } else { '+' };
+        let abs = nanos.unsigned_abs();
+        let (secs, frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
+        match self.precision {
+            Precision::Millis => format!("{sign}{secs}.{:03}", frac / 1_000_000),
+            Precision::Micros => format!("{sign}{secs}.{:06}", frac / 1_000),
+        }
+    }
 }
 
 /// The key sources in words: `keys/a.keys (6 secrets), pcapng DSB at byte 120 (2 secrets)` or `none`.
@@ -86,8 +183,14 @@ pub fn printable(data: &[u8]) -> String {
     crate::report::terminal::block(data)
 }
 
-/// The session's header lines: transport, TLS, user, subscriptions, time, end.
+/// The session's header lines: transport, TLS, user, subscriptions, time
+/// (UTC, milliseconds), end.
 pub fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
+    session_facts_with(s, &Clock::default())
+}
+
+/// [`session_facts`] with times written by `clock`.
+pub fn session_facts_with(s: &SessionReport, clock: &Clock) -> Vec<(&'static str, String)> {
     let x = &s.xmpp;
     let mut facts = vec![("transport", transport_fact(s))];
     if let Some(tls) = &s.tls {
@@ -135,11 +238,7 @@ pub fn session_facts(s: &SessionReport) -> Vec<(&'static str, String)> {
     }
     facts.extend(pings_fact(x).map(|p| ("pings", p)));
     if let (Some(a), Some(b)) = (s.start, s.end) {
-        let span = duration_nanos(b.nanos_since(a));
-        facts.push((
-            "time",
-            format!("{} → {} ({span})", clock(a), span_end(a, b)),
-        ));
+        facts.push(("time", clock.span(a, b)));
     }
     facts.push(("ended", s.ended.clone()));
     facts
@@ -248,6 +347,48 @@ mod tests {
         let next_day = Timestamp::from_secs_nanos(1_700_090_000, 0);
         assert_eq!(span_end(start, same_day), "22:14:20.000");
         assert_eq!(span_end(start, next_day), next_day.to_rfc3339());
+    }
+
+    #[test]
+    fn time_and_offset_truncate_alike() {
+        // The frame of the issue: 3.872 ms after the start.
+        let start = Timestamp::from_secs_nanos(1_772_442_000, 0);
+        let at = Timestamp::from_secs_nanos(1_772_442_000, 3_872_000);
+        let ms = Clock::default();
+        assert_eq!(ms.time_of_day(at), "09:00:00.003");
+        assert_eq!(ms.offset(at, start), "+0.003");
+        let us = Clock {
+            precision: Precision::Micros,
+            ..Clock::default()
+        };
+        assert_eq!(us.time_of_day(at), "09:00:00.003872");
+        assert_eq!(us.offset(at, start), "+0.003872");
+        assert_eq!(ms.offset(start, at), "-0.003");
+        assert_eq!(ms.offset(start, start), "+0.000");
+    }
+
+    #[test]
+    fn a_local_clock_shifts_and_names_its_offset() {
+        let local = Clock {
+            local_offset: Some(|_| -(4 * 3600 + 30 * 60)),
+            ..Clock::default()
+        };
+        let ts = Timestamp::from_secs_nanos(1_772_442_000, 0);
+        assert_eq!(local.date_time(ts), "2026-03-02T04:30:00.000000-04:30");
+        assert_eq!(local.time_of_day(ts), "04:30:00.000");
+        assert_eq!(local.zone(), "local");
+        // 05:00 local is the next day in UTC but the same day here.
+        let later = Timestamp::from_secs_nanos(1_772_442_000 + 15 * 3600, 0);
+        assert_eq!(local.span_end(ts, later), "19:30:00.000");
+        assert_eq!(Clock::default().span_end(ts, later), later.to_rfc3339());
+    }
+
+    #[test]
+    fn a_span_across_days_dates_its_end() {
+        let start = Timestamp::from_secs_nanos(1_502_379_693, 0);
+        let end = Timestamp::from_secs_nanos(1_502_379_693 + 42_668 * 3600, 406_000_000);
+        let span = Clock::default().span(start, end);
+        assert!(span.starts_with("15:41:33.000 → 2022-"), "{span}");
     }
 
     #[test]

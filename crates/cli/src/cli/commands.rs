@@ -13,12 +13,16 @@ use serde::Serialize;
 
 use xmppcap::finding::Level;
 use xmppcap::pipeline::{self, Options, PipelineError};
+use xmppcap::report::event::{Detail, Event};
+use xmppcap::report::filter::{Filter, Scope};
 use xmppcap::report::model::Report;
 use xmppcap::report::ndjson::{NdjsonWriter, Selection};
+use xmppcap::report::sink::EventSink;
 use xmppcap::report::{html, json, terminal};
 
 use super::{open_output, EXIT_ERROR, EXIT_FINDINGS};
 use crate::render;
+use crate::render::style::Style;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Format {
@@ -34,6 +38,10 @@ pub(super) struct Setup {
     pub output: Option<PathBuf>,
     pub fail_on: Option<Level>,
     pub opts: Options,
+    /// What to keep of each capture (`--stream`, `--agent`, `--since`...).
+    pub filter: Filter,
+    /// How the tables look (`--width`, `--color`, `--precision`, `--local`, `--raw`).
+    pub style: Style,
 }
 
 pub(super) fn exit_code(worst: Option<Level>, fail_on: Option<Level>) -> ExitCode {
@@ -52,23 +60,29 @@ pub(super) fn run_analysis(
         return run_ndjson(setup, selection);
     }
     let reports = pipeline::run_many(&setup.captures, |path| {
-        pipeline::report(path, &setup.opts, selection)
+        let mut report = pipeline::report(path, &setup.opts, selection)?;
+        // Narrowed once, here: every format and the exit code see the same report.
+        setup.filter.apply(&mut report);
+        Ok(report)
     });
     let mut out = open_output(setup.output.as_ref())?;
     let ok: Vec<&Report> = reports.iter().flatten().collect();
+    let filter = Some(&setup.filter);
     match (format, selection) {
-        (Format::Json, Selection::All) => json::render_reports(&reports, &mut out)?,
-        (Format::Json, _) => json::render_events(&reports, selection, &mut out)?,
+        (Format::Json, Selection::All) => {
+            json::render_reports_filtered(&reports, filter, &mut out)?
+        }
+        (Format::Json, _) => json::render_events_filtered(&reports, selection, filter, &mut out)?,
         (Format::Html, _) => html::render(&ok, &mut out)?,
         (_, Selection::All) => {
             for (i, report) in ok.iter().enumerate() {
                 if i > 0 {
                     writeln!(out)?;
                 }
-                render::table::render(report, &mut out)?;
+                render::table::render_with(report, &setup.style, &mut out)?;
             }
         }
-        (_, _) => render::listing::render_events(&ok, selection, &mut out)?,
+        (_, _) => render::listing::render_events_with(&ok, selection, &setup.style, &mut out)?,
     }
     out.flush()?;
     finish(setup, &reports)
@@ -129,6 +143,51 @@ pub(super) fn exit_code_of<T>(
 struct CaptureStart<'a> {
     kind: &'static str,
     capture: &'a str,
+    /// The filter applied to the events that follow, when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter: Option<&'a Filter>,
+}
+
+/// The NDJSON writer behind a filter: events outside it are dropped as they
+/// stream. The window's offsets count from the first event's time (the
+/// capture's first packet is not known before it is read: they differ only
+/// when the capture opens with packets that make no event).
+struct Narrowed<'s, 'w> {
+    writer: &'s mut NdjsonWriter<'w>,
+    filter: &'s Filter,
+    scope: Option<Scope>,
+}
+
+impl Narrowed<'_, '_> {
+    fn keeps(&mut self, e: &Event) -> bool {
+        if self.filter.summary
+            && !matches!(e.detail, Detail::Finding { .. } | Detail::ConnSummary(_))
+        {
+            return false;
+        }
+        if self.scope.is_none() && e.time.is_some() {
+            self.scope = Some(self.filter.scope(e.time));
+        }
+        match &self.scope {
+            Some(scope) => scope.keeps_event(e),
+            None => self.filter.scope(None).keeps_event(e),
+        }
+    }
+
+    fn keeps_finding(&self, f: &xmppcap::finding::Finding) -> bool {
+        match &self.scope {
+            Some(scope) => scope.keeps_finding(f),
+            None => self.filter.scope(None).keeps_finding(f),
+        }
+    }
+}
+
+impl EventSink for Narrowed<'_, '_> {
+    fn emit(&mut self, event: Event) {
+        if self.keeps(&event) {
+            self.writer.emit(event);
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -145,6 +204,13 @@ struct CaptureEnd<'a> {
 /// NDJSON: captures one after the other, each event written as it happens,
 /// framed by `capture.start` and `capture.end` lines.
 fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
+    if setup.filter.agent.is_some() {
+        // An event streams before the session names its agent (SASL, bind).
+        anyhow::bail!(
+            "--agent needs the whole capture first: use --format json or table with it, not ndjson"
+        );
+    }
+    let filter = Some(&setup.filter).filter(|f| f.is_active());
     let mut out = open_output(setup.output.as_ref())?;
     let mut writer = NdjsonWriter::new(&mut out, selection);
     let (mut worst, mut failed) = (None, false);
@@ -153,10 +219,23 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
         writer.line(&CaptureStart {
             kind: "capture.start",
             capture: &name,
+            filter,
         });
-        match pipeline::analyze(path, &setup.opts, &mut writer) {
-            Ok(a) => {
-                let capture_worst = a.findings.iter().map(|f| f.level).max();
+        let mut narrowed = Narrowed {
+            writer: &mut writer,
+            filter: &setup.filter,
+            scope: None,
+        };
+        let analysis = pipeline::analyze(path, &setup.opts, &mut narrowed);
+        let shown = analysis.as_ref().map(|a| {
+            a.findings
+                .iter()
+                .filter(|f| narrowed.keeps_finding(f))
+                .collect::<Vec<_>>()
+        });
+        match (analysis.as_ref(), shown) {
+            (Ok(a), Ok(shown)) => {
+                let capture_worst = shown.iter().map(|f| f.level).max();
                 worst = worst.max(capture_worst);
                 writer.line(&CaptureEnd {
                     kind: "capture.end",
@@ -164,11 +243,11 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
                     packets: a.run.summary.packets,
                     connections: a.connections_seen,
                     sessions: a.sessions_seen,
-                    findings: a.findings.len(),
+                    findings: shown.len(),
                     worst: capture_worst,
                 });
             }
-            Err(e) => {
+            (Err(e), _) | (_, Err(e)) => {
                 eprintln!("xmppcap: {}", terminal::field(&format!("{name}: {e}")));
                 failed = true;
             }

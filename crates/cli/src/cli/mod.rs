@@ -27,6 +27,9 @@ use crate::progress::StderrBar;
 use crate::render;
 
 mod commands;
+mod view;
+
+use view::{FilterArgs, ViewArgs};
 
 /// Exit code when a finding reaches `--fail-on`.
 const EXIT_FINDINGS: u8 = 1;
@@ -104,9 +107,13 @@ struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     format: ReportFormat,
-    /// Add each stanza's XML (redacted unless --show-secrets).
+    /// Add each stanza's XML (redacted unless --show-secrets), in every format.
     #[arg(long)]
     raw: bool,
+    #[command(flatten)]
+    view: ViewArgs,
+    #[command(flatten)]
+    filter: FilterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -125,6 +132,10 @@ struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     format: ListFormat,
+    #[command(flatten)]
+    view: ViewArgs,
+    #[command(flatten)]
+    filter: FilterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +145,8 @@ struct StreamsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
     format: TableOrJson,
+    #[command(flatten)]
+    view: ViewArgs,
 }
 
 #[derive(Args, Debug)]
@@ -297,6 +310,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let mut setup = args.analysis.setup(args.raw)?;
             setup.opts.xmpp_message_text = args.raw;
+            setup.narrow(&args.view, &args.filter, args.raw);
             commands::run_analysis(&setup, Selection::All, format)
         }
         Command::Tls(args) => {
@@ -308,11 +322,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut setup = args.analysis.setup(false)?;
             setup.opts.xmpp_message_text = true;
             setup.opts.depth = Depth::Xmpp;
+            setup.narrow(&args.view, &args.filter, false);
             commands::run_analysis(&setup, Selection::WebSocket, args.format.into())
         }
         Command::Http(args) => {
             let mut setup = args.analysis.setup(false)?;
             setup.opts.depth = Depth::Http;
+            setup.narrow(&args.view, &args.filter, false);
             commands::run_analysis(&setup, Selection::Http, args.format.into())
         }
         Command::Streams(args) => run_streams(args),
@@ -343,7 +359,17 @@ impl AnalysisArgs {
             output: self.input.output.clone(),
             fail_on: self.input.fail_on.map(FailOn::level),
             opts,
+            filter: Default::default(),
+            style: Default::default(),
         })
+    }
+}
+
+impl commands::Setup {
+    /// The filter and the table's style the command line asked for.
+    fn narrow(&mut self, view: &ViewArgs, filter: &FilterArgs, raw: bool) {
+        self.filter = filter.filter();
+        self.style = view.style(self.output.as_ref(), raw, &self.filter);
     }
 }
 
@@ -393,7 +419,12 @@ fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
     let reports = pipeline::run_many(&args.input.captures, |path| pipeline::streams(path, &opts));
     let mut out = open_output(args.input.output.as_ref())?;
     match args.format {
-        TableOrJson::Table => render::streams::render_table(&reports, &mut out)?,
+        TableOrJson::Table => {
+            let style = args
+                .view
+                .style(args.input.output.as_ref(), false, &Default::default());
+            render::streams::render_table(&reports, &style, &mut out)?
+        }
         TableOrJson::Json => streams::render_json(&reports, &mut out)?,
     }
     out.flush()?;

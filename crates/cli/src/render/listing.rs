@@ -1,11 +1,12 @@
 //! Table output of `xmppcap ws`, `xmppcap http` and `xmppcap tls`: one row
-//! per message, exchange or TLS connection. Readable at 100 columns.
+//! per message, exchange or TLS connection, wrapped at the terminal's width
+//! or one line each for a pipe ([`Style`]).
 //!
 //! Takes reports; writes text. Shows only what the model holds.
 
 use std::io::{self, Write};
 
-use comfy_table::{presets, Cell, ContentArrangement, Table};
+use comfy_table::Cell;
 use xmppcap::finding::Layer;
 use xmppcap::position::Position;
 use xmppcap::report::event::{Detail, Event};
@@ -15,18 +16,8 @@ use xmppcap::report::terminal;
 use xmppcap::report::text;
 use xmppcap::tls::{self, Decrypted};
 
-use super::render_findings;
-
-const WIDTH: u16 = 100;
-
-fn table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(WIDTH)
-        .set_header(header);
-    t
-}
+use super::style::{Ink, Style};
+use super::{render_findings, render_findings_with};
 
 fn capture_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if let Some(har) = &report.capture.har {
@@ -45,10 +36,21 @@ fn capture_line(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     )
 }
 
-/// `ws` and `http`: the selected events, one row each, then their findings.
+/// `ws` and `http` in the default style (unwrapped, no colour, UTC).
+#[cfg(test)]
 pub(crate) fn render_events(
     reports: &[&Report],
     selection: Selection,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    render_events_with(reports, selection, &Style::default(), out)
+}
+
+/// `ws` and `http`: the selected events, one row each, then their findings.
+pub(crate) fn render_events_with(
+    reports: &[&Report],
+    selection: Selection,
+    style: &Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let layers: &[&str] = match selection {
@@ -62,21 +64,24 @@ pub(crate) fn render_events(
             writeln!(out)?;
         }
         capture_line(report, out)?;
+        if !style.filter.is_empty() {
+            writeln!(out, "filter: {}", terminal::field(&style.filter))?;
+        }
         if report.timeline.is_empty() {
-            writeln!(out, "nothing of this kind in the capture")?;
+            let place = if style.filter.is_empty() {
+                "in the capture"
+            } else {
+                "inside the filter"
+            };
+            writeln!(out, "nothing of this kind {place}")?;
         } else {
-            let mut t = table(vec![
-                "time (UTC)",
-                "stream",
-                "dir",
-                "frames",
-                "what",
-                "summary",
-            ]);
+            let zone = format!("time ({})", style.clock.zone());
+            let header = [zone.as_str(), "stream", "dir", "frames", "what", "summary"];
+            let mut t = style.table(header.iter().map(|h| h.to_string()).collect());
             for e in &report.timeline {
-                t.add_row(event_row(e));
+                t.add_row(event_row(e, style));
             }
-            writeln!(out, "{t}")?;
+            style.write_table(&t, out)?;
         }
         let findings: Vec<_> = report
             .findings
@@ -84,13 +89,15 @@ pub(crate) fn render_events(
             .filter(|f| layers.contains(&f.layer().as_str()))
             .cloned()
             .collect();
-        render_findings(&findings, out)?;
+        render_findings_with(&findings, style, out)?;
     }
     Ok(())
 }
 
-fn event_row(e: &Event) -> Vec<Cell> {
+/// One row; an empty place shows `-` so that every row splits into as many words.
+fn event_row(e: &Event, style: &Style) -> Vec<Cell> {
     let short = |frame| Position::of_frame_number(frame).short();
+    let dash = |s: String| if s.is_empty() { "-".to_owned() } else { s };
     let frames = match (e.frame, e.last_frame) {
         (Some(a), Some(b)) if a != b => format!("{}–{}", short(a), short(b)),
         (Some(a), _) => short(a),
@@ -109,15 +116,26 @@ fn event_row(e: &Event) -> Vec<Cell> {
         Detail::WsMessage(m) => m
             .text
             .as_deref()
-            .map_or_else(|| text::printable(e.summary.as_bytes()), shortened),
-        _ => text::printable(e.summary.as_bytes()),
+            .map_or_else(|| terminal::field(&e.summary).into_owned(), shortened),
+        _ => terminal::field(&e.summary).into_owned(),
+    };
+    let level = match &e.detail {
+        Detail::Finding { level, .. } => Some(Ink::Level(*level)),
+        _ => None,
     };
     vec![
-        Cell::new(e.time.map(text::clock).unwrap_or_default()),
-        Cell::new(e.stream.map(|s| s.to_string()).unwrap_or_default()),
-        Cell::new(e.dir.map(|d| d.as_str()).unwrap_or_default()),
-        Cell::new(frames),
-        Cell::new(what),
+        Cell::new(dash(
+            e.time
+                .map(|t| style.clock.time_of_day(t))
+                .unwrap_or_default(),
+        )),
+        Cell::new(dash(e.stream.map(|s| s.to_string()).unwrap_or_default())),
+        style.cell(
+            dash(e.dir.map(|d| d.as_str().to_owned()).unwrap_or_default()),
+            e.dir.map(Ink::Dir),
+        ),
+        Cell::new(dash(frames)),
+        style.cell(what, level),
         Cell::new(summary),
     ]
 }
@@ -125,15 +143,16 @@ fn event_row(e: &Event) -> Vec<Cell> {
 /// Characters of a message's text shown in a table row (JSON and NDJSON have it all).
 const TEXT_SHOWN: usize = 240;
 
-/// A message's text for a table row: printable, at most [`TEXT_SHOWN`] characters.
+/// A message's text for a table row: on one line (line breaks escaped), at
+/// most [`TEXT_SHOWN`] characters.
 fn shortened(t: &str) -> String {
-    // Cut before making printable: a message can be megabytes.
+    // Cut before escaping: a message can be megabytes.
     match t.char_indices().nth(TEXT_SHOWN) {
         Some((cut, _)) => {
-            let head = text::printable(t.get(..cut).unwrap_or_default().as_bytes());
+            let head = terminal::field(t.get(..cut).unwrap_or_default());
             format!("{head}… ({} bytes)", t.len())
         }
-        None => text::printable(t.as_bytes()),
+        None => terminal::field(t).into_owned(),
     }
 }
 

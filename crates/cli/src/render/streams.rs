@@ -1,12 +1,12 @@
 //! `xmppcap streams` as a table: one row per TCP connection, then the
-//! findings. Readable at 100 columns.
+//! findings. At the terminal's width, or unwrapped for a pipe ([`Style`]).
 //!
 //! Takes the library's [`StreamsReport`]s; gives text. Never derives a fact
 //! the model does not hold.
 
 use std::io::{self, Write};
 
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{presets, Cell, CellAlignment};
 use xmppcap::capture::CaptureSummary;
 use xmppcap::decode::DecodeStats;
 use xmppcap::pipeline::PipelineError;
@@ -15,14 +15,13 @@ use xmppcap::report::terminal;
 use xmppcap::report::text;
 use xmppcap::tcp::{DirStats, Origin, StreamStats};
 
-use super::render_findings;
-
-/// Table width when stdout is not a terminal: readable at 100 columns.
-const WIDTH: u16 = 100;
+use super::render_findings_with;
+use super::style::Style;
 
 /// Renders each capture's table and findings, one after the other.
 pub(crate) fn render_table(
     reports: &[Result<StreamsReport, PipelineError>],
+    style: &Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     // Failed captures are reported on stderr by the caller.
@@ -30,32 +29,29 @@ pub(crate) fn render_table(
         if i > 0 {
             writeln!(out)?;
         }
-        render_one_table(report, out)?;
+        render_one_table(report, style, out)?;
     }
     Ok(())
 }
 
-fn render_one_table(report: &StreamsReport, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "{}", capture_line(&report.capture))?;
+fn render_one_table(report: &StreamsReport, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{}", capture_line(&report.capture, style))?;
     writeln!(out, "{}", decode_line(&report.decode))?;
     if report.streams.is_empty() {
         writeln!(out, "no TCP connections")?;
-        return render_findings(&report.findings, out);
+        return render_findings_with(&report.findings, style, out);
     }
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_HORIZONTAL_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(WIDTH)
-        .set_header(vec![
-            "stream",
-            "client → server",
-            "frames, time",
-            "c→s",
-            "s→c",
-            "anomalies",
-            "opened, ended",
-        ]);
+    let header = [
+        "stream",
+        "client → server",
+        "frames, time",
+        "c→s",
+        "s→c",
+        "anomalies",
+        "opened, ended",
+    ];
+    let mut table = style.table(header.iter().map(|h| h.to_string()).collect());
+    table.load_style(presets::UTF8_HORIZONTAL_ONLY);
     for s in &report.streams {
         table.add_row(vec![
             Cell::new(s.stream).set_alignment(CellAlignment::Right),
@@ -64,7 +60,7 @@ fn render_one_table(report: &StreamsReport, out: &mut dyn Write) -> io::Result<(
                 "{}–{}\n{}\n{}",
                 s.first.frame,
                 s.last.frame,
-                text::clock(s.first.ts),
+                style.clock.time_of_day(s.first.ts),
                 text::duration_nanos(s.last.ts.nanos_since(s.first.ts))
             )),
             Cell::new(traffic(&s.client_to_server)),
@@ -83,14 +79,14 @@ fn render_one_table(report: &StreamsReport, out: &mut dyn Write) -> io::Result<(
             column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
         }
     }
-    writeln!(out, "{table}")?;
+    style.write_table(&table, out)?;
     if report.streams.iter().any(|s| anomalies(s) != "none") {
         writeln!(
             out,
             "(anomalies a/b: client → server / server → client; ooo: out-of-order)"
         )?;
     }
-    render_findings(&report.findings, out)
+    render_findings_with(&report.findings, style, out)
 }
 
 fn traffic(d: &DirStats) -> String {
@@ -135,12 +131,12 @@ fn anomalies(s: &StreamStats) -> String {
     }
 }
 
-fn capture_line(c: &CaptureSummary) -> String {
+fn capture_line(c: &CaptureSummary, style: &Style) -> String {
     let span = match (c.first_time, c.last_time) {
         (Some(first), Some(last)) => format!(
             ", {} → {} ({})",
-            first,
-            text::span_end(first, last),
+            style.clock.date_time(first),
+            style.clock.span_end(first, last),
             text::duration_nanos(last.nanos_since(first))
         ),
         _ => String::new(),

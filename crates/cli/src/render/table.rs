@@ -1,6 +1,7 @@
 //! `xmppcap report` as text for a terminal: the capture summary, one block
 //! per XMPP session with its timeline, the other connections, and the
-//! findings. Readable at 100 columns.
+//! findings. Wrapped at the terminal's width, or one line per event for a
+//! pipe ([`Style`]).
 //!
 //! Takes a [`Report`]; writes text. The events each section shows
 //! ([`Report::grouped`]) and the words of a session's header
@@ -9,7 +10,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{presets, Cell, ContentArrangement, Table};
+use comfy_table::Cell;
 use xmppcap::capture::HarSummary;
 use xmppcap::desktop::Desktop;
 use xmppcap::finding::Level;
@@ -17,15 +18,20 @@ use xmppcap::position::{Dir, Position, Timestamp};
 use xmppcap::report::desktops;
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::model::{ConnectionReport, Grouped, Report, SessionReport};
-use xmppcap::report::text::{self, event_label, session_facts};
+use xmppcap::report::text::{self, event_label, session_facts_with};
 use xmppcap::report::{story, terminal};
 
-use super::render_findings;
+use super::render_findings_with;
+use super::style::{Ink, Style};
 
-const WIDTH: u16 = 100;
-
+/// The report in the default style: unwrapped, no colour, UTC.
+#[cfg(test)]
 pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    render_header(report, out)?;
+    render_with(report, &Style::default(), out)
+}
+
+pub(crate) fn render_with(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
+    render_header(report, style, out)?;
     let grouped = report.grouped();
     for session in &report.sessions {
         writeln!(out)?;
@@ -34,12 +40,18 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .iter()
             .filter(|c| session.streams.contains(&c.stream))
             .collect();
-        render_session(session, &connections, grouped.session(session.id), out)?;
+        render_session(
+            session,
+            &connections,
+            grouped.session(session.id),
+            style,
+            out,
+        )?;
     }
-    render_other_connections(&grouped, report.capture.har.is_some(), out)?;
+    render_other_connections(&grouped, report.capture.har.is_some(), style, out)?;
     for desktop in &report.desktops {
         writeln!(out)?;
-        render_desktop(desktop, out)?;
+        render_desktop(desktop, style, out)?;
     }
     if report.timeline_dropped > 0 {
         writeln!(
@@ -50,30 +62,31 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     writeln!(out)?;
-    render_findings(&report.findings, out)
+    render_findings_with(&report.findings, style, out)
 }
 
-fn render_header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+fn render_header(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
     let c = &report.capture;
+    let clock = &style.clock;
     let span = match (c.first_time, c.last_time) {
         (Some(a), Some(b)) => format!(
-            ", {a} → {} ({})",
-            text::span_end(a, b),
+            ", {} → {} ({})",
+            clock.date_time(a),
+            clock.span_end(a, b),
             text::duration_nanos(b.nanos_since(a))
         ),
         _ => String::new(),
     };
     if let Some(har) = &c.har {
-        return render_har_header(report, har, &span, out);
+        return render_har_header(report, har, &span, style, out);
     }
-    writeln!(
-        out,
-        "capture {}: {} packets{span}",
-        terminal::field(&c.name),
-        c.packets
-    )?;
+    let words = format!("{}: {} packets{span}", terminal::field(&c.name), c.packets);
+    style.write_wrapped(out, "capture ", 8, &words, 2)?;
     if c.truncated {
         writeln!(out, "  the file is truncated (see findings)")?;
+    }
+    if !style.filter.is_empty() {
+        writeln!(out, "filter: {}", terminal::field(&style.filter))?;
     }
     writeln!(
         out,
@@ -102,6 +115,7 @@ fn render_har_header(
     report: &Report,
     har: &HarSummary,
     span: &str,
+    style: &Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     writeln!(
@@ -110,6 +124,9 @@ fn render_har_header(
         terminal::field(&report.capture.name),
         terminal::field(&text::har_contents(har))
     )?;
+    if !style.filter.is_empty() {
+        writeln!(out, "filter: {}", terminal::field(&style.filter))?;
+    }
     let counts = |l| report.findings.iter().filter(|f| f.level == l).count();
     writeln!(
         out,
@@ -125,6 +142,7 @@ fn render_session(
     s: &SessionReport,
     connections: &[&ConnectionReport],
     events: &[&Event],
+    style: &Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let who = s
@@ -134,35 +152,37 @@ fn render_session(
         .or_else(|| s.xmpp.sasl.as_ref().and_then(|a| a.user.clone()))
         .unwrap_or_else(|| "(no JID)".to_owned());
     writeln!(out, "━━ session {} · {} ━━", s.id, terminal::field(&who))?;
-    for (label, value) in session_facts(s) {
-        writeln!(out, "  {label:<13} {}", terminal::field(&value))?;
+    for (label, value) in session_facts_with(s, &style.clock) {
+        let head = format!("  {label:<13} ");
+        style.write_wrapped(out, &head, 16, &terminal::field(&value), 16)?;
     }
     for c in connections {
-        render_story(c, "  ", out)?;
+        render_story(c, "  ", style, out)?;
     }
-    render_timeline(events, s.start, out)
+    render_timeline(events, s.start, style, out)
 }
 
 /// The connection's story in two or three lines: role, ending and
 /// keepalive; the transport facts; the certificate when the wire shows it.
-fn render_story(c: &ConnectionReport, indent: &str, out: &mut dyn Write) -> io::Result<()> {
+fn render_story(
+    c: &ConnectionReport,
+    indent: &str,
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let Some(s) = &c.summary else {
         return Ok(());
     };
     let label = format!("stream {}", c.stream);
-    writeln!(
-        out,
-        "{indent}{label:<13} {}",
-        terminal::field(&story::one_line(s))
-    )?;
-    writeln!(
-        out,
-        "{indent}{:<13} {}",
-        "",
-        terminal::field(&story::transport(s))
-    )?;
-    if let Some(cert) = story::certificate(s) {
-        writeln!(out, "{indent}{:<13} {}", "", terminal::field(&cert))?;
+    let lines = [
+        Some(story::one_line(s)),
+        Some(story::transport(s)),
+        story::certificate(s),
+    ];
+    let width = indent.len() + 14;
+    for (i, line) in lines.into_iter().flatten().enumerate() {
+        let head = format!("{indent}{:<13} ", if i == 0 { label.as_str() } else { "" });
+        style.write_wrapped(out, &head, width, &terminal::field(&line), width)?;
     }
     Ok(())
 }
@@ -170,41 +190,90 @@ fn render_story(c: &ConnectionReport, indent: &str, out: &mut dyn Write) -> io::
 fn render_timeline(
     events: &[&Event],
     start: Option<Timestamp>,
+    style: &Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if events.is_empty() {
         return Ok(());
     }
     let start = start.or_else(|| events.iter().find_map(|e| e.time));
-    let mut table = Table::new();
-    table
-        .load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(WIDTH)
-        .set_header(vec!["time (UTC)", "+", "dir", "frame", "event", "summary"]);
+    let header = [
+        &format!("time ({})", style.clock.zone()),
+        "+",
+        "dir",
+        "frame",
+        "event",
+        "summary",
+    ];
+    let mut table = style.table(header.iter().map(|h| h.to_string()).collect());
     for e in events {
-        let offset = match (e.time, start) {
-            (Some(t), Some(s)) => format!("+{:.3}", t.secs_since(s)),
-            _ => String::new(),
-        };
-        table.add_row(vec![
-            Cell::new(e.time.map(text::clock).unwrap_or_default()),
-            Cell::new(offset),
-            Cell::new(arrow(e.dir)),
-            Cell::new(e.position().map(|p| p.short()).unwrap_or_default()),
-            Cell::new(event_cell(e)),
-            Cell::new(summary_cell(e)),
-        ]);
+        table.add_row(timeline_row(e, start, style));
+        if let Some(raw) = raw_xml(e, style) {
+            let mut row = timeline_row(e, start, style);
+            // The stanza's place again, so that grep by frame finds its XML too.
+            row.truncate(4);
+            row.extend([Cell::new("xml"), Cell::new(terminal::field(raw))]);
+            table.add_row(row);
+        }
     }
-    // The summary is what a reader reads: give it the room, wrap the event name instead.
+    if style.width.is_some() {
+        keep_place_columns_whole(&mut table);
+    }
+    style.write_table(&table, out)
+}
+
+/// One timeline row: time, offset from the block's start, direction,
+/// frame, event, summary. An empty place shows `-`, so that every row has
+/// as many words before its summary (`awk '{print $4}'` is the frame).
+fn timeline_row(e: &Event, start: Option<Timestamp>, style: &Style) -> Vec<Cell> {
+    let clock = &style.clock;
+    let offset = match (e.time, start) {
+        (Some(t), Some(s)) => clock.offset(t, s),
+        _ => String::new(),
+    };
+    let level = match &e.detail {
+        Detail::Finding { level, .. } => Some(Ink::Level(*level)),
+        _ => None,
+    };
+    vec![
+        Cell::new(or_dash(e.time.map(|t| clock.time_of_day(t)))),
+        Cell::new(or_dash(Some(offset))),
+        style.cell(or_dash(Some(arrow(e.dir).to_owned())), e.dir.map(Ink::Dir)),
+        Cell::new(or_dash(e.position().map(|p| p.short()))),
+        style.cell(event_cell(e), level),
+        Cell::new(summary_cell(e)),
+    ]
+}
+
+/// When wrapping: the time, offset, direction and frame never wrap; the
+/// summary is what a reader reads, so it gets the room and the event name
+/// wraps instead.
+fn keep_place_columns_whole(table: &mut comfy_table::Table) {
     use comfy_table::{ColumnConstraint, Width};
+    for index in 0..4 {
+        if let Some(column) = table.column_mut(index) {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
     if let Some(event) = table.column_mut(4) {
-        event.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(18)));
+        event.set_constraint(ColumnConstraint::Boundaries {
+            lower: Width::Fixed(10),
+            upper: Width::Fixed(18),
+        });
     }
-    if let Some(summary) = table.column_mut(5) {
-        summary.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(44)));
+}
+
+fn or_dash(cell: Option<String>) -> String {
+    cell.filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// A stanza's XML (already redacted by the pipeline), with `--raw`.
+fn raw_xml<'e>(e: &'e Event, style: &Style) -> Option<&'e str> {
+    match &e.detail {
+        Detail::XmppStanza(s) if style.raw => s.raw.as_deref(),
+        _ => None,
     }
-    writeln!(out, "{table}")
 }
 
 fn arrow(dir: Option<Dir>) -> &'static str {
@@ -225,7 +294,8 @@ fn event_cell(e: &Event) -> String {
 }
 
 fn summary_cell(e: &Event) -> String {
-    let summary = text::printable(e.summary.as_bytes());
+    // One line whatever the summary holds: a row is one event.
+    let summary = terminal::field(&e.summary).into_owned();
     match &e.detail {
         Detail::Finding { code, .. } => format!("{summary} [{code}]"),
         _ => summary,
@@ -236,6 +306,7 @@ fn summary_cell(e: &Event) -> String {
 fn render_other_connections(
     grouped: &Grouped<'_>,
     har: bool,
+    style: &Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let others = &grouped.others;
@@ -263,18 +334,20 @@ fn render_other_connections(
         if let Some(tls) = &c.tls {
             writeln!(out, "    tls: {}", terminal::field(&tls.describe()))?;
         }
-        render_story(c, "    ", out)?;
+        render_story(c, "    ", style, out)?;
         for e in events {
+            let time = e.time.map(|t| style.clock.time_of_day(t));
             let place = match e.position() {
-                Some(Position::Har(har)) => format!("{:<12}", Position::Har(har)),
-                other => format!("frame {:<6}", other.and_then(Position::frame).unwrap_or(0)),
+                Some(Position::Har(har)) => format!("{:<12}", Position::Har(har).short()),
+                other => format!(
+                    "frame {:<6}",
+                    or_dash(other.and_then(Position::frame).map(|f| f.to_string()))
+                ),
             };
-            writeln!(
-                out,
-                "    {} {place} {}",
-                e.time.map(text::clock).unwrap_or_default(),
-                text::printable(e.summary.as_bytes())
-            )?;
+            let summary = summary_cell(e);
+            let head = format!("    {} {place} ", or_dash(time));
+            let head_width = head.chars().count();
+            style.write_wrapped(out, &head, head_width, &summary, head_width)?;
         }
     }
     Ok(())
@@ -282,26 +355,24 @@ fn render_other_connections(
 
 /// A desktop's connections in order, with the gaps between notification
 /// connections, then its REST traffic per node.
-fn render_desktop(d: &Desktop, out: &mut dyn Write) -> io::Result<()> {
+fn render_desktop(d: &Desktop, style: &Style, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "━━ {} ━━", terminal::field(&desktops::title(d)))?;
     if !d.connections.is_empty() {
-        let mut table = Table::new();
-        table
-            .load_style(presets::NOTHING)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(WIDTH)
-            .set_header(desktops::COLUMNS.to_vec());
+        let mut table = style.table(desktops::COLUMNS.iter().map(|c| c.to_string()).collect());
         for c in &d.connections {
-            let row = desktops::connection_row(d, c);
+            let mut row = desktops::connection_row(d, c);
+            // The start column in the table's clock (`--local`, `--precision`).
+            let [start, ..] = &mut row;
+            *start = style.clock.time_of_day(c.start);
             table.add_row(row.iter().map(|cell| Cell::new(terminal::field(cell))));
         }
-        writeln!(out, "{table}")?;
+        style.write_table(&table, out)?;
     }
     for line in desktops::dropped_line(d)
         .into_iter()
         .chain(d.rest.iter().map(desktops::rest_line))
     {
-        writeln!(out, "  {}", terminal::field(&line))?;
+        style.write_wrapped(out, "  ", 2, &terminal::field(&line), 4)?;
     }
     Ok(())
 }

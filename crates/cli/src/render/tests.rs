@@ -184,7 +184,8 @@ fn streams_table_escapes_the_file_name_and_findings() {
     report.capture.name = hostile("file");
     report.findings.push(a_finding(Layer::Tcp));
     let mut out = Vec::new();
-    streams::render_table(&[Ok(report)], &mut out).unwrap_or_else(|e| panic!("{e}"));
+    streams::render_table(&[Ok(report)], &Default::default(), &mut out)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_inert(&out, &["file", "finding"]);
 }
 
@@ -199,7 +200,8 @@ fn streams_table_shows_out_of_window_segments_as_an_anomaly() {
     let stream = report.streams.first_mut().expect("one connection");
     stream.client_to_server.out_of_window_segments = 3;
     let mut out = Vec::new();
-    streams::render_table(&[Ok(report)], &mut out).unwrap_or_else(|e| panic!("{e}"));
+    streams::render_table(&[Ok(report)], &Default::default(), &mut out)
+        .unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out);
     assert!(text.contains("out of window"), "{text}");
     assert!(text.contains("3/0 segs"), "{text}");

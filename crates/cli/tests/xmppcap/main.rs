@@ -12,6 +12,7 @@ mod golden;
 mod har;
 mod real;
 mod schema;
+mod table;
 mod terminal;
 
 /// The workspace root (two levels above this crate): where `fixtures/`,

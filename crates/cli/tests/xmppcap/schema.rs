@@ -193,3 +193,47 @@ fn corpus_reports_are_valid_against_the_schema() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A filtered report names its filter, in JSON and on NDJSON's
+/// `capture.start`, and both are valid against the schema.
+#[test]
+fn a_filtered_report_is_valid_against_the_schema() {
+    let common = [
+        "report",
+        "fixtures/finesse-failover.pcapng",
+        "--keylog",
+        "keys/finesse-failover.keys",
+        "--no-progress",
+        "--stream",
+        "2",
+        "--since",
+        "+5s",
+        "--until",
+        "2026-03-02T09:00:40Z",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = common.to_vec();
+        args.extend_from_slice(extra);
+        crate::cli::xmppcap(&args)
+    };
+    let json = with(&["--format", "json", "--raw"]);
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(
+        doc["filter"],
+        json!({"streams": [2], "since": "+5s", "until": "2026-03-02T09:00:40Z"})
+    );
+    let errs = errors(&report_validator(), &doc, "filtered json");
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    let summary = with(&["--format", "json", "--summary"]);
+    let doc: Value = serde_json::from_slice(&summary.stdout).expect("JSON");
+    assert_eq!(doc["filter"]["summary"], true);
+    let errs = errors(&report_validator(), &doc, "summary json");
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    let ndjson = with(&["--format", "ndjson"]);
+    let validator = line_validator();
+    for (i, line) in String::from_utf8_lossy(&ndjson.stdout).lines().enumerate() {
+        let value: Value = serde_json::from_str(line).expect("NDJSON line");
+        let errs = errors(&validator, &value, &format!("line {}", i + 1));
+        assert!(errs.is_empty(), "{}", errs.join("\n"));
+    }
+}

@@ -208,3 +208,53 @@ fn no_command_writes_captured_control_bytes_to_the_terminal() {
         assert!(report.contains(&field), "{field} not in\n{report}");
     }
 }
+
+/// Colour codes are the renderer's own, around escaped text: with
+/// `--color always` every ESC written starts an SGR sequence, and the
+/// captured fields are still shown escaped.
+#[test]
+fn colour_never_lets_captured_control_bytes_through() {
+    let capture = hostile_capture();
+    let cap = capture.to_str().unwrap();
+    for args in [
+        &["report", "--color", "always", "--raw", cap][..],
+        &["http", "--color", "always", "--width", "80", cap],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xmppcap"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains('\u{1b}'), "no colour at all: {text}");
+        for (i, _) in text.match_indices('\u{1b}') {
+            let sgr = text[i + 1..]
+                .strip_prefix('[')
+                .and_then(|rest| rest.find('m').map(|end| &rest[..end]));
+            assert!(
+                sgr.is_some_and(|p| p.chars().all(|c| c.is_ascii_digit() || c == ';')),
+                "{args:?}: an ESC that is not a colour at {i}: {:?}",
+                &text[i..(i + 20).min(text.len())]
+            );
+        }
+        let without_colour: Vec<u8> = strip_sgr(&text).into_bytes();
+        assert_inert(args[0], &without_colour);
+        if args[0] == "report" {
+            assert!(
+                text.contains(&format!("agent{SHOWN}@example.com/desk")),
+                "{text}"
+            );
+        }
+    }
+}
+
+fn strip_sgr(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('\u{1b}') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        rest = rest.find('m').map_or("", |end| &rest[end + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
