@@ -5,8 +5,10 @@
 //! Takes, in capture order, each encrypted record's direction, frame and
 //! body length (inference) or each decrypted keepalive exchange (counting);
 //! gives a [`Tally`] of exchanges (count, bounded sample of intervals for
-//! the median, first and last) and the idle gaps. Never keeps a per-record
-//! log: a few timestamps per direction and a capped interval sample.
+//! the median, first and last), the idle gaps, and for a role whose
+//! keepalives records cannot show (BOSH) the reason no count is inferred.
+//! Never keeps a per-record log: a few timestamps per direction and a
+//! capped interval sample.
 
 use super::Role;
 use crate::position::{Dir, FrameRef, Timestamp};
