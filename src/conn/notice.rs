@@ -17,6 +17,11 @@ use super::{Basis, EndHow, Role, Side, Summary};
 /// How long the client's records may go unanswered: two missed answers to
 /// a Finesse desktop's pings (every 10 s, 10 s timeout).
 const CLIENT_UNANSWERED_NS: i64 = 20_000_000_000;
+/// On BOSH the server holds a request up to `wait` seconds before answering
+/// (CAXL asks 30, Strophe 60; DOMAIN §1): a client record unanswered for
+/// less than the longest `wait` is a held poll, and there is no ping rhythm
+/// to time the silence against.
+const BOSH_UNANSWERED_NS: i64 = 60_000_000_000;
 /// How long the server may push with no word from the client: beyond the
 /// longest keepalive interval a desktop or Openfire uses (about 60 s).
 const SERVER_UNANSWERED_NS: i64 = 60_000_000_000;
@@ -24,14 +29,23 @@ const SERVER_UNANSWERED_NS: i64 = 60_000_000_000;
 /// three intervals and at least this much.
 const STOPPED_MIN_NS: i64 = 10_000_000_000;
 
-/// The longest stretch in which one side sent application records and the
-/// other none, streaming.
+/// One side's run of application records with none from the other side:
+/// the first and last record, and how many.
+type Run = (FrameRef, FrameRef, u64);
+
+/// Per sender, the longest stretch in which it sent application records
+/// and the other side none, streaming; whether it was too long depends on
+/// the connection's role, known only at the end.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Silence {
-    /// Per sender: the first and last record of its current unanswered run, and how many.
-    run: [Option<(FrameRef, FrameRef, u64)>; 2],
-    /// The longest run that exceeded its side's timeout: (sender, first, last, records).
-    worst: Option<(Dir, FrameRef, FrameRef, u64)>,
+    /// Per sender: its current unanswered run.
+    run: [Option<Run>; 2],
+    /// Per sender: its longest run of at least two records.
+    longest: [Option<Run>; 2],
+}
+
+fn span_ns((first, last, _): Run) -> i64 {
+    last.ts.nanos_since(first.ts)
 }
 
 impl Silence {
@@ -39,23 +53,38 @@ impl Silence {
         if let Some(other) = self.run.get_mut(dir.flip().index()) {
             *other = None;
         }
-        if let Some(run) = self.run.get_mut(dir.index()) {
-            let (first, _, n) = run.unwrap_or((at, at, 0));
-            *run = Some((first, at, n.saturating_add(1)));
-        }
-        if let Some(Some((first, last, n))) = self.run.get(dir.index()).copied() {
-            let long = last.ts.nanos_since(first.ts);
-            let timeout = match dir {
-                Dir::ClientToServer => CLIENT_UNANSWERED_NS,
-                Dir::ServerToClient => SERVER_UNANSWERED_NS,
-            };
-            let longer = self
-                .worst
-                .is_none_or(|(_, f, l, _)| long > l.ts.nanos_since(f.ts));
-            if n >= 2 && long > timeout && longer {
-                self.worst = Some((dir, first, last, n));
+        let Some(run) = self.run.get_mut(dir.index()) else {
+            return;
+        };
+        let (first, _, n) = run.unwrap_or((at, at, 0));
+        let current = (first, at, n.saturating_add(1));
+        *run = Some(current);
+        if let Some(longest) = self.longest.get_mut(dir.index()) {
+            if current.2 >= 2 && longest.is_none_or(|l| span_ns(current) > span_ns(l)) {
+                *longest = Some(current);
             }
         }
+    }
+
+    /// The longest run past its sender's timeout on a connection of
+    /// `role`, with its sender.
+    fn worst(&self, role: Role) -> Option<(Dir, Run)> {
+        [Dir::ClientToServer, Dir::ServerToClient]
+            .into_iter()
+            .filter_map(|dir| {
+                let run = self.longest.get(dir.index()).copied().flatten()?;
+                (span_ns(run) > unanswered_ns(dir, role)).then_some((dir, run))
+            })
+            .max_by_key(|&(_, run)| span_ns(run))
+    }
+}
+
+/// How long `dir`'s records may go unanswered on a connection of `role`.
+fn unanswered_ns(dir: Dir, role: Role) -> i64 {
+    match (dir, role) {
+        (Dir::ClientToServer, Role::XmppBosh) => BOSH_UNANSWERED_NS,
+        (Dir::ClientToServer, _) => CLIENT_UNANSWERED_NS,
+        (Dir::ServerToClient, _) => SERVER_UNANSWERED_NS,
     }
 }
 
@@ -144,8 +173,9 @@ fn reset(s: &Summary) -> Option<Finding> {
 /// The keepalive rhythm stopped well before the end.
 fn keepalive_stopped(s: &Summary, e: &Evidence<'_>) -> Option<Finding> {
     let k = &s.keepalive;
-    let (interval, last_time) = (k.interval_s?, k.last_time?);
-    if k.exchanges < 2 || interval <= 0.0 {
+    // A declined count (`None`) has no rhythm that could stop.
+    let (exchanges, interval, last_time) = (k.exchanges?, k.interval_s?, k.last_time?);
+    if exchanges < 2 || interval <= 0.0 {
         return None;
     }
     let end = s
@@ -171,7 +201,7 @@ fn keepalive_stopped(s: &Summary, e: &Evidence<'_>) -> Option<Finding> {
     let message = format!(
         "keepalive stopped {:.1} s before {ending}: {} exchanges every {interval:.1} s, the last at frame {} ({basis}); {}",
         quiet_ns as f64 / 1e9,
-        k.exchanges,
+        exchanges,
         k.last_frame.unwrap_or_default(),
         quiet_side(e, last_time),
     );
@@ -213,7 +243,7 @@ fn quiet_side(e: &Evidence<'_>, last_exchange: crate::position::Timestamp) -> St
 
 /// One side's records unanswered for longer than a keepalive timeout.
 fn peer_silent(s: &Summary, silence: &Silence) -> Option<Finding> {
-    let (dir, first, last, n) = silence.worst?;
+    let (dir, (first, last, n)) = silence.worst(s.role)?;
     let (talker, silent) = match dir {
         Dir::ClientToServer => ("client", "server"),
         Dir::ServerToClient => ("server", "client"),

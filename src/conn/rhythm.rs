@@ -5,10 +5,32 @@
 //! Takes, in capture order, each encrypted record's direction, frame and
 //! body length (inference) or each decrypted keepalive exchange (counting);
 //! gives a [`Tally`] of exchanges (count, bounded sample of intervals for
-//! the median, first and last) and the idle gaps. Never keeps a per-record
-//! log: a few timestamps per direction and a capped interval sample.
+//! the median, first and last), the idle gaps, and for a role whose
+//! keepalives records cannot show (BOSH) the reason no count is inferred.
+//! Never keeps a per-record log: a few timestamps per direction and a
+//! capped interval sample.
 
+use super::Role;
 use crate::position::{Dir, FrameRef, Timestamp};
+
+/// Why keepalives are not inferred on a BOSH connection.
+pub(crate) const BOSH_NOT_INFERABLE: &str =
+    "BOSH carries pings inside HTTP polls; record sizes cannot tell them apart";
+
+/// Why the keepalive exchanges of a connection with this (inferred) role
+/// cannot be inferred from its records, if they cannot. Over BOSH
+/// (XEP-0124/0206) a ping is one more stanza in a POST body: its request
+/// differs from an `iq` of the login (session, bind) or a presence by a few
+/// bytes of id and attributes, and its answer comes at once like every
+/// request's while another one is held; an empty poll is answered at once
+/// as well whenever a newer request displaces it. Neither size nor timing
+/// sets a ping apart, so a count would be a guess presented as a fact.
+pub(crate) fn not_inferable(role: Role) -> Option<&'static str> {
+    match role {
+        Role::XmppBosh => Some(BOSH_NOT_INFERABLE),
+        Role::XmppWebsocket | Role::XmppTcp | Role::Rest | Role::Other => None,
+    }
+}
 
 /// Silence that ends the login burst, and that a side must have kept
 /// before the other side's record can be a keepalive request: a keepalive
@@ -363,6 +385,30 @@ mod tests {
         let mut records = login_burst();
         records.extend([(S2C, 10_000, 400), (C2S, 10_001, 50), (S2C, 10_002, 40)]);
         assert_eq!(infer(&records), vec![14]);
+    }
+
+    #[test]
+    fn only_bosh_declines_and_says_why() {
+        assert_eq!(not_inferable(Role::XmppBosh), Some(BOSH_NOT_INFERABLE));
+        for role in [Role::XmppWebsocket, Role::XmppTcp, Role::Rest, Role::Other] {
+            assert_eq!(not_inferable(role), None, "{role:?}");
+        }
+    }
+
+    /// Why BOSH declines: on the records of a BOSH session (lengths of
+    /// `fixtures/finesse-bosh.pcapng`, decrypted to check what each was)
+    /// the rule counts an XMPP ping (457 → 305), an empty poll displaced
+    /// by the next request (341 → 178), the session `iq` (465 → 286) and
+    /// the terminate body (417 → 195) alike: all small, all answered at
+    /// once. Only the ping is a keepalive.
+    #[test]
+    fn on_bosh_records_a_ping_looks_like_a_poll_an_iq_or_the_terminate() {
+        let mut records = login_burst();
+        records.extend([(C2S, 10_000, 457), (S2C, 10_002, 305)]);
+        records.extend([(C2S, 20_000, 341), (S2C, 20_002, 178)]);
+        records.extend([(C2S, 30_000, 465), (S2C, 30_002, 286)]);
+        records.extend([(C2S, 40_000, 417), (S2C, 40_002, 195)]);
+        assert_eq!(infer(&records), vec![13, 15, 17, 19]);
     }
 
     #[test]

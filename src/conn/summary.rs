@@ -111,16 +111,22 @@ pub struct IdleGap {
 
 /// The keepalive rhythm: XEP-0199 pings answered and WebSocket ping/pong
 /// pairs (decrypted), or small records answered by small records at a
-/// steady rhythm after the login burst (inferred).
+/// steady rhythm after the login burst (inferred). Without keys on a
+/// connection whose keepalives the wire cannot tell from other traffic
+/// (BOSH), no count is given and `not_inferred_because` says why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Keepalive {
-    pub exchanges: u64,
+    /// The exchanges; `None` when they cannot be inferred.
+    pub exchanges: Option<u64>,
     /// The median interval between exchanges, in seconds.
     pub interval_s: Option<f64>,
     /// When the last exchange began.
     pub last_time: Option<Timestamp>,
     pub last_frame: Option<u64>,
     pub basis: Basis,
+    /// Why `exchanges` is `None`, in words (serialised only then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_inferred_because: Option<&'static str>,
 }
 
 /// What the wire shows of the server's certificate (TLS 1.2 and below:

@@ -190,7 +190,7 @@ fn decrypted_facts_give_the_role_and_count_the_keepalives() {
         (s.role, s.role_basis),
         (Role::XmppWebsocket, Basis::Decrypted)
     );
-    assert_eq!(s.keepalive.exchanges, 3);
+    assert_eq!(s.keepalive.exchanges, Some(3));
     assert_eq!(s.keepalive.basis, Basis::Decrypted);
     // Exchanges at 10, 20 and 30 s, dated by their requests.
     assert_eq!(s.keepalive.interval_s, Some(10.0));
@@ -419,9 +419,109 @@ fn inferred_keepalives_come_from_record_rhythm_without_keys() {
         None,
     );
     let k = &story.summary.keepalive;
-    assert_eq!((k.exchanges, k.basis), (3, Basis::Inferred));
+    assert_eq!((k.exchanges, k.basis), (Some(3), Basis::Inferred));
     assert_eq!(k.interval_s, Some(10.0));
     assert_eq!(k.last_frame, Some(24));
     assert_eq!(story.summary.role, Role::XmppWebsocket);
     assert_eq!(story.summary.c2s.tls_records, 7);
+}
+
+/// A tracker for a connection to `port`, fed without keys the records of a
+/// BOSH session's second connection: a login (auth, restart, bind,
+/// session, presence) answered at once, then client pings answered at
+/// once at 10 and 20 s, then nothing until the client's FIN at 120 s.
+/// Record lengths are the shape of `fixtures/finesse-bosh.pcapng`
+/// stream 1 (pings 457 → 305, the session iq 465 → 286).
+fn undecrypted_bosh(port: u16) -> Story {
+    let server: SocketAddr = format!("10.20.30.41:{port}").parse().unwrap();
+    let mut t = Tracker::new(
+        0,
+        client(),
+        server,
+        at(1, 0),
+        Origin::Handshake,
+        &Limits::default(),
+    );
+    t.on_tcp_data(C2S, at(4, 1));
+    let login = [(456, 236), (430, 390), (490, 385), (465, 286), (413, 178)];
+    for (i, (request, answer)) in login.into_iter().enumerate() {
+        let (frame, ms) = (10 + 2 * i as u64, 5 + 5 * i as i64);
+        t.on_record(C2S, at(frame, ms), 23, request);
+        t.on_record(S2C, at(frame + 1, ms + 2), 23, answer);
+    }
+    for (frame, ms) in [(30, 10_000), (32, 20_000)] {
+        t.on_record(C2S, at(frame, ms), 23, 457);
+        t.on_record(S2C, at(frame + 1, ms + 2), 23, 305);
+    }
+    t.on_tcp_end(C2S, at(40, 120_000), false);
+    t.finish(
+        Some(&stats(at(41, 120_001), handshake(), true, [9, 9])),
+        None,
+    )
+}
+
+#[test]
+fn without_keys_a_bosh_connection_declines_the_keepalive_count_with_its_reason() {
+    let story = undecrypted_bosh(7443);
+    let s = &story.summary;
+    assert_eq!((s.role, s.role_basis), (Role::XmppBosh, Basis::Inferred));
+    let k = &s.keepalive;
+    assert_eq!(
+        (k.exchanges, k.interval_s, k.last_frame),
+        (None, None, None)
+    );
+    assert_eq!(k.basis, Basis::Inferred);
+    assert_eq!(
+        k.not_inferred_because,
+        Some("BOSH carries pings inside HTTP polls; record sizes cannot tell them apart")
+    );
+    // No rhythm was stated, so none can have stopped.
+    assert!(story.findings.is_empty(), "{:?}", codes(&story));
+    let json = serde_json::to_value(k).unwrap();
+    assert_eq!(json["exchanges"], serde_json::Value::Null);
+    assert!(json["not_inferred_because"].is_string());
+}
+
+#[test]
+fn the_same_records_on_the_desktop_port_are_counted_and_their_stop_reported() {
+    // What the inference says of those records where it is trusted: the
+    // two pings, and a rhythm that stopped 100 s before the FIN.
+    let story = undecrypted_bosh(8445);
+    let k = &story.summary.keepalive;
+    assert_eq!((k.exchanges, k.last_frame), (Some(2), Some(32)));
+    assert_eq!(k.not_inferred_because, None);
+    assert!(
+        codes(&story).contains(&("keepalive.stopped", Level::Info)),
+        "{:?}",
+        codes(&story)
+    );
+    let json = serde_json::to_value(k).unwrap();
+    assert!(json.get("not_inferred_because").is_none(), "{json}");
+}
+
+#[test]
+fn a_held_bosh_poll_is_no_peer_silence_but_past_the_longest_wait_it_is() {
+    // A poll held 25 s until the client's next request displaces it
+    // (hold=1): silence for a WebSocket, a held request for BOSH.
+    let run = |port: u16, held_s: i64| {
+        let server: SocketAddr = format!("10.20.30.41:{port}").parse().unwrap();
+        let mut t = Tracker::new(
+            0,
+            client(),
+            server,
+            at(1, 0),
+            Origin::Handshake,
+            &Limits::default(),
+        );
+        t.on_record(C2S, at(5, 10), 23, 341);
+        t.on_record(S2C, at(6, 12), 23, 178);
+        t.on_record(C2S, at(7, 1000), 23, 341);
+        t.on_record(C2S, at(8, 1000 + held_s * 1000), 23, 457);
+        t.on_record(S2C, at(9, 1002 + held_s * 1000), 23, 178);
+        let end = at(10, 2000 + held_s * 1000);
+        codes(&t.finish(Some(&stats(end, handshake(), true, [9, 9])), None))
+    };
+    assert_eq!(run(7443, 25), vec![]);
+    assert_eq!(run(8445, 25), vec![("conn.peer_silent", Level::Info)]);
+    assert_eq!(run(7443, 65), vec![("conn.peer_silent", Level::Info)]);
 }

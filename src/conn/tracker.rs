@@ -17,7 +17,7 @@ use crate::tcp::{Origin, StreamStats};
 use crate::tls;
 
 use super::notice::{self, Evidence, Silence};
-use super::rhythm::{Inference, Tally};
+use super::rhythm::{self, Inference, Tally};
 use super::role::{self, Decoded, WireEvidence};
 use super::{
     certificate, Basis, DirFacts, EndHow, Ended, IdleGap, Keepalive, Opened, Side, Summary,
@@ -35,6 +35,30 @@ const OPENING_NS: i64 = 2_000_000_000;
 const ALERT_MAX: usize = 26;
 /// Ping ids longer than this are not remembered (an XMPP id is short).
 const MAX_PING_ID: usize = 128;
+
+/// The keepalive rhythm as counted (decrypted) or inferred.
+fn counted(tally: &Tally, basis: Basis) -> Keepalive {
+    Keepalive {
+        exchanges: Some(tally.exchanges),
+        interval_s: tally.median_interval_s(),
+        last_time: tally.last.map(|f| f.ts),
+        last_frame: tally.last.map(|f| f.frame),
+        basis,
+        not_inferred_because: None,
+    }
+}
+
+/// No count: the wire cannot tell this role's keepalives apart.
+fn declined(because: &'static str) -> Keepalive {
+    Keepalive {
+        exchanges: None,
+        interval_s: None,
+        last_time: None,
+        last_frame: None,
+        basis: Basis::Inferred,
+        not_inferred_because: Some(because),
+    }
+}
 
 /// A fact the stages above read in clear or decrypted bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,7 +114,7 @@ pub struct Tracker {
     /// TLS 1.3 was chosen and the client's Finished has not passed yet.
     client_finished_pending: bool,
     inference: Option<Inference>,
-    idle: super::rhythm::IdleGaps,
+    idle: rhythm::IdleGaps,
     silence: Silence,
     decoded: Decoded,
     decrypted: Tally,
@@ -128,7 +152,7 @@ impl Tracker {
             last_app_dir: None,
             client_finished_pending: false,
             inference: None,
-            idle: super::rhythm::IdleGaps::default(),
+            idle: rhythm::IdleGaps::default(),
             silence: Silence::default(),
             decoded: Decoded::default(),
             decrypted: Tally::default(),
@@ -170,7 +194,7 @@ impl Tracker {
         if content_type != APPLICATION_DATA {
             return;
         }
-        let reply_ns = super::rhythm::reply_window_ns(self.rtt_estimate_ms);
+        let reply_ns = rhythm::reply_window_ns(self.rtt_estimate_ms);
         let client_last = self.last_record[Dir::ClientToServer.index()];
         if dir == Dir::ServerToClient
             && client_last.is_none_or(|c| at.ts.nanos_since(c.ts) > reply_ns)
@@ -315,9 +339,12 @@ impl Tracker {
             early_client_turns: self.early_client_turns,
         };
         let (role, role_basis, role_reasons) = role::role(&self.decoded, &wire);
-        let (tally, basis) = match self.keepalive_basis(role_basis, tls) {
-            Basis::Decrypted => (&self.decrypted, Basis::Decrypted),
-            Basis::Inferred => (&inferred, Basis::Inferred),
+        let keepalive = match self.keepalive_basis(role_basis, tls) {
+            Basis::Decrypted => counted(&self.decrypted, Basis::Decrypted),
+            Basis::Inferred => match rhythm::not_inferable(role) {
+                Some(because) => declined(because),
+                None => counted(&inferred, Basis::Inferred),
+            },
         };
         Summary {
             stream: self.stream,
@@ -338,13 +365,7 @@ impl Tracker {
             s2c: self.dir_facts(stats, Dir::ServerToClient),
             rtt_ms,
             idle_gaps: self.idle_gaps(),
-            keepalive: Keepalive {
-                exchanges: tally.exchanges,
-                interval_s: tally.median_interval_s(),
-                last_time: tally.last.map(|f| f.ts),
-                last_frame: tally.last.map(|f| f.frame),
-                basis,
-            },
+            keepalive,
             tls: tls.map(|t| self.tls_facts(t)),
         }
     }

@@ -64,11 +64,12 @@ fn conn(n: u64, node: &str, role: Role, start: f64, end: f64, how: EndHow) -> Su
         rtt_ms: None,
         idle_gaps: Vec::new(),
         keepalive: Keepalive {
-            exchanges: 0,
+            exchanges: Some(0),
             interval_s: None,
             last_time: None,
             last_frame: None,
             basis: Basis::Inferred,
+            not_inferred_because: None,
         },
         tls: None,
     }

@@ -67,14 +67,19 @@ pub fn ending(s: &Summary) -> String {
     line
 }
 
-/// `keepalive 3 every 11.2 s, last 09:00:41.355 (inferred)` or `no keepalive (decrypted)`.
+/// `keepalive 3 every 11.2 s, last 09:00:41.355 (inferred)`, `no keepalive
+/// (decrypted)`, or `keepalive not inferred: <why>` when no count is given.
 pub fn keepalive(s: &Summary) -> String {
     let k = &s.keepalive;
     let basis = basis_word(k.basis);
-    if k.exchanges == 0 {
+    let Some(exchanges) = k.exchanges else {
+        let why = k.not_inferred_because.unwrap_or("no reason given");
+        return format!("keepalive not inferred: {why}");
+    };
+    if exchanges == 0 {
         return format!("no keepalive ({basis})");
     }
-    let mut line = format!("keepalive {}", k.exchanges);
+    let mut line = format!("keepalive {exchanges}");
     if let Some(interval) = k.interval_s {
         line.push_str(&format!(" every {interval:.1} s"));
     }

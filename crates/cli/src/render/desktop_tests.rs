@@ -55,11 +55,12 @@ fn summary(
         rtt_ms: None,
         idle_gaps: Vec::new(),
         keepalive: Keepalive {
-            exchanges: 0,
+            exchanges: Some(0),
             interval_s: None,
             last_time: None,
             last_frame: None,
             basis: Basis::Inferred,
+            not_inferred_because: None,
         },
         tls: None,
     }

@@ -154,6 +154,7 @@ const WITHOUT_KEYS: &[&str] = &[
     "desktop-refused.pcapng",
     "desktop-no-answer.pcapng",
     "desktop-loop.pcapng",
+    "finesse-bosh.pcapng",
 ];
 
 #[test]

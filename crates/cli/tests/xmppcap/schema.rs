@@ -237,3 +237,33 @@ fn a_filtered_report_is_valid_against_the_schema() {
         assert!(errs.is_empty(), "{}", errs.join("\n"));
     }
 }
+
+/// A keepalive count declined without keys (finesse-bosh's BOSH
+/// connections) is valid as written, and the schema ties the reason to the
+/// missing count: no count without a reason, no reason beside a count.
+#[test]
+fn a_declined_keepalive_count_is_valid_and_needs_its_reason() {
+    let path = workspace_root().join("fixtures/finesse-bosh.pcapng");
+    let path = path.to_string_lossy().into_owned();
+    let out = crate::cli::xmppcap(&["report", &path, "--format", "ndjson", "--no-progress"]);
+    let validator = line_validator();
+    let mut declined = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let value = read_json(Path::new(&path), line);
+        assert!(validator.is_valid(&value), "{line}");
+        if value["kind"] == "conn.summary" && value["keepalive"]["exchanges"].is_null() {
+            declined.push(value);
+        }
+    }
+    assert_eq!(declined.len(), 2, "the two BOSH connections decline");
+    let mut line = declined.remove(0);
+    let keepalive = line["keepalive"].clone();
+    assert!(keepalive["not_inferred_because"].is_string(), "{keepalive}");
+    line["keepalive"]
+        .as_object_mut()
+        .map(|k| k.remove("not_inferred_because"));
+    assert!(!validator.is_valid(&line), "no count and no reason");
+    line["keepalive"] = keepalive;
+    line["keepalive"]["exchanges"] = json!(2);
+    assert!(!validator.is_valid(&line), "a count beside a reason");
+}
