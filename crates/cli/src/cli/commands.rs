@@ -59,7 +59,7 @@ pub(super) fn run_analysis(
     match (format, selection) {
         (Format::Json, Selection::All) => json::render_reports(&reports, &mut out)?,
         (Format::Json, _) => json::render_events(&reports, selection, &mut out)?,
-        (Format::Html, _) => html::render(&ok, &mut out)?,
+        (Format::Html, _) => html::render_page(&ok, &html_page(setup, &reports), &mut out)?,
         (_, Selection::All) => {
             for (i, report) in ok.iter().enumerate() {
                 if i > 0 {
@@ -72,6 +72,27 @@ pub(super) fn run_analysis(
     }
     out.flush()?;
     finish(setup, &reports)
+}
+
+/// The HTML footer's facts: the command line as typed (secrets removed by
+/// the library), each input's SHA-256, and the captures that failed.
+fn html_page(setup: &Setup, reports: &[Result<Report, PipelineError>]) -> html::Page {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let inputs: Vec<&std::path::Path> = setup.captures.iter().map(PathBuf::as_path).collect();
+    let mut page = html::Page::for_run(&args, &inputs);
+    page.failed = setup
+        .captures
+        .iter()
+        .zip(reports)
+        .filter_map(|(path, r)| {
+            r.as_ref()
+                .err()
+                .map(|e| (path.display().to_string(), e.to_string()))
+        })
+        .collect();
+    page
 }
 
 pub(super) fn run_tls(setup: &Setup, json: bool) -> anyhow::Result<ExitCode> {
