@@ -60,6 +60,16 @@ pub fn render(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
 /// sessions and the findings; then the captures that failed, and a footer
 /// saying how the page was made.
 pub fn render_page(reports: &[&Report], page: &Page, out: &mut dyn Write) -> io::Result<()> {
+    render_with_budget(reports, page, MAX_SESSION_ROWS, out)
+}
+
+/// [`render_page`] with `budget` event rows for the sessions of each capture.
+fn render_with_budget(
+    reports: &[&Report],
+    page: &Page,
+    budget: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let names: Vec<&str> = reports
         .iter()
         .map(|r| r.capture.name.as_str())
@@ -85,7 +95,7 @@ pub fn render_page(reports: &[&Report], page: &Page, out: &mut dyn Write) -> io:
         } else {
             format!("c{k}-")
         };
-        render_one(report, &prefix, out)?;
+        render_one(report, &prefix, budget, out)?;
     }
     for (name, why) in &page.failed {
         writeln!(
@@ -99,7 +109,7 @@ pub fn render_page(reports: &[&Report], page: &Page, out: &mut dyn Write) -> io:
     writeln!(out, "</body></html>")
 }
 
-fn render_one(report: &Report, prefix: &str, out: &mut dyn Write) -> io::Result<()> {
+fn render_one(report: &Report, prefix: &str, budget: usize, out: &mut dyn Write) -> io::Result<()> {
     let c = &report.capture;
     let what = if c.har.is_some() { "HAR" } else { "Capture" };
     writeln!(out, "<h1>{what} {}</h1>", escape(&c.name))?;
@@ -118,8 +128,8 @@ fn render_one(report: &Report, prefix: &str, out: &mut dyn Write) -> io::Result<
         .iter()
         .map(|s| grouped.session(s.id).len())
         .sum();
-    let per_session = if rows > MAX_SESSION_ROWS {
-        (MAX_SESSION_ROWS / report.sessions.len().max(1)).max(10)
+    let per_session = if rows > budget {
+        (budget / report.sessions.len().max(1)).max(10)
     } else {
         usize::MAX
     };
@@ -396,3 +406,6 @@ fn render_findings(report: &Report, prefix: &str, out: &mut dyn Write) -> io::Re
     }
     writeln!(out, "</table>")
 }
+
+#[cfg(test)]
+mod tests;

@@ -120,9 +120,18 @@ pub(crate) fn render(report: &Report, prefix: &str, out: &mut dyn Write) -> io::
     }
     let drawn: Vec<(&IpAddr, &Lane<'_>)> = all.iter().take(MAX_LANES).collect();
     let height = AXIS_H + drawn.iter().map(|(_, l)| lane_height(l)).sum::<f64>();
+    writeln!(out, "<figure class=\"timeline\">")?;
+    if all.len() > MAX_LANES {
+        writeln!(
+            out,
+            "<p class=\"note\">The first {} of {} desktops are drawn; every desktop is in the sections below, and JSON/NDJSON have all the data.</p>",
+            MAX_LANES,
+            all.len()
+        )?;
+    }
     writeln!(
         out,
-        "<figure class=\"timeline\"><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"100%\" role=\"img\" aria-label=\"connections per desktop over time\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"100%\" role=\"img\" aria-label=\"connections per desktop over time\">"
     )?;
     render_axis(&scale, t1, height, out)?;
     let mut y = AXIS_H;
@@ -132,14 +141,6 @@ pub(crate) fn render(report: &Report, prefix: &str, out: &mut dyn Write) -> io::
     }
     writeln!(out, "</svg>")?;
     render_legend(out)?;
-    if all.len() > MAX_LANES {
-        writeln!(
-            out,
-            "<p class=\"note\">{} of {} desktops drawn; the others are in the sections below and in JSON/NDJSON.</p>",
-            MAX_LANES,
-            all.len()
-        )?;
-    }
     writeln!(out, "</figure>")
 }
 
