@@ -194,7 +194,7 @@ fn render_lane(
             escape(shorten(node, 26))
         )?;
         for s in conns {
-            render_bar(s, scale, y + 14.0, t1, out)?;
+            render_bar(s, scale, y, t1, out)?;
         }
         y += ROW_H;
     }
@@ -239,17 +239,19 @@ fn render_states(
 fn render_bar(
     s: &Summary,
     scale: &Scale,
-    baseline: f64,
+    row_top: f64,
     t1: Timestamp,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let start = s.first.ts;
     let end = s.ended.time.unwrap_or(t1);
     let notification = matches!(s.role, Role::XmppWebsocket | Role::XmppBosh | Role::XmppTcp);
-    let (h, kind) = if notification {
-        (10.0, "notify")
+    // Thin bars go under the thick ones, so that a REST call during a
+    // notification connection to the same node stays visible.
+    let (top, h, kind) = if notification {
+        (row_top + 2.0, 9.0, "notify")
     } else {
-        (4.0, "rest")
+        (row_top + 12.0, 4.0, "rest")
     };
     let (x0, x1) = (scale.x(start), scale.x(end));
     let how = how_word(s.ended.how);
@@ -260,7 +262,7 @@ fn render_bar(
     writeln!(
         out,
         "<rect class=\"conn {kind} end-{how}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h}\"><title>stream {} · {} ({}) · {} → {} · from {} · {until}</title></rect>",
-        baseline - h,
+        top,
         (x1 - x0).max(3.0),
         s.stream,
         role_word(s.role),
@@ -283,7 +285,7 @@ fn render_legend(out: &mut dyn Write) -> io::Result<()> {
     for (class, label) in items {
         write!(out, "<span class=\"key {class}\"></span>{label} ")?;
     }
-    writeln!(out, "· thick bars: notification connections, thin: REST and others · ▼ findings (link to their rows) · bands above: agent states</figcaption>")
+    writeln!(out, "· thick bars: notification connections, thin: REST and others · ▼ findings (link to their rows) · bands above: agent states (green READY, orange NOT_READY, blue TALKING or HOLD, purple WORK or RESERVED, red LOGOUT; hover for the reason)</figcaption>")
 }
 
 /// A captured word made safe for a class name: letters, digits, `_` and `-`.

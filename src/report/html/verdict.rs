@@ -215,7 +215,7 @@ fn grouped_findings(findings: &[Finding], told: &BTreeSet<u64>) -> Vec<Statement
         .filter_map(|((level, _), indexes)| {
             let first = *indexes.first()?;
             let f = findings.get(first)?;
-            let more = match indexes.len() - 1 {
+            let more = match indexes.len().saturating_sub(1) {
                 0 => String::new(),
                 1 => " (and once more)".to_owned(),
                 n => format!(" (and {n} more times)"),
