@@ -220,9 +220,10 @@ fn grouped_findings(findings: &[Finding], told: &BTreeSet<u64>) -> Vec<Statement
                 1 => " (and once more)".to_owned(),
                 n => format!(" (and {n} more times)"),
             };
+            // The message may already say "at frame N": the time goes in brackets.
             let at = f
                 .time
-                .map(|t| format!(" at {}", short_clock(t)))
+                .map(|t| format!(" ({})", short_clock(t)))
                 .unwrap_or_default();
             Some(Statement {
                 level,

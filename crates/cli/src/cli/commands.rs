@@ -6,7 +6,7 @@
 //! and print them in the order given.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -77,10 +77,15 @@ pub(super) fn run_analysis(
 /// The HTML footer's facts: the command line as typed (secrets removed by
 /// the library), each input's SHA-256, and the captures that failed.
 fn html_page(setup: &Setup, reports: &[Result<Report, PipelineError>]) -> html::Page {
+    // The program as a user types it (`xmppcap`), not the path it ran from.
     let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
+        .enumerate()
+        .map(|(i, a)| match Path::new(&a).file_name() {
+            Some(name) if i == 0 => name.to_string_lossy().into_owned(),
+            _ => a.to_string_lossy().into_owned(),
+        })
         .collect();
-    let inputs: Vec<&std::path::Path> = setup.captures.iter().map(PathBuf::as_path).collect();
+    let inputs: Vec<&Path> = setup.captures.iter().map(PathBuf::as_path).collect();
     let mut page = html::Page::for_run(&args, &inputs);
     page.failed = setup
         .captures

@@ -182,6 +182,10 @@ fn every_finesse_fixture_page_reads_in_chromium() {
             "{what}: no input hash in the footer"
         );
         assert!(
+            dom.contains("<code>xmppcap report --no-progress --format html -o "),
+            "{what}: no command line in the footer"
+        );
+        assert!(
             dom.contains("2026-03-02T12:00:00Z"),
             "{what}: no generation time"
         );

@@ -36,7 +36,7 @@ fn the_failover_says_the_reset_the_reconnect_and_the_503_errors_first() {
     );
     assert!(
         said.contains(
-            &"REST GET /finesse/api/User/1001 answered 503 Service Unavailable at 09:00:07."
+            &"REST GET /finesse/api/User/1001 answered 503 Service Unavailable (09:00:07)."
                 .to_owned()
         ),
         "{said:#?}"
