@@ -1,8 +1,15 @@
 //! `xmppcap report --format html`: a self-contained case report (one file,
-//! inline CSS, no scripts, no external resources) to attach to a support case.
+//! inline CSS and SVG, no scripts, no external resources, a print
+//! stylesheet) to attach to a support case. Per capture, in reading order:
+//! the facts, the verdict (`verdict`), the timeline picture
+//! (`timeline_svg`), a table of contents, the desktops, the sessions
+//! (collapsed when large; cut past a row budget with a note pointing to
+//! JSON/NDJSON), other connections and the findings (anchored `f-<n>`); then
+//! the captures that failed and the footer (`page`).
 //!
-//! Takes reports; writes HTML. Every captured text is escaped; credentials
-//! are already redacted in the model unless `--show-secrets`.
+//! Takes reports and a [`Page`]; writes HTML. Every captured text is
+//! escaped; credentials are already redacted in the model unless
+//! `--show-secrets`. Never derives a fact the model does not hold.
 
 use std::io::{self, Write};
 
