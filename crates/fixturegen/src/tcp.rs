@@ -114,7 +114,7 @@ impl Conversation {
             now: start_ns,
             next: [cfg.isn_client, cfg.isn_server],
             sent: [0, 0],
-            ip_id: [0x1f00 + (id as u16).wrapping_mul(97), 0x4a00],
+            ip_id: [0x1f00u16.wrapping_add((id as u16).wrapping_mul(97)), 0x4a00],
             window: [64_240, 65_160],
             data: [Vec::new(), Vec::new()],
             out: Vec::new(),

@@ -6,7 +6,7 @@
 //! and print them in the order given.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -73,7 +73,7 @@ pub(super) fn run_analysis(
             json::render_reports_filtered(&reports, filter, &mut out)?
         }
         (Format::Json, _) => json::render_events_filtered(&reports, selection, filter, &mut out)?,
-        (Format::Html, _) => html::render(&ok, &mut out)?,
+        (Format::Html, _) => html::render_page(&ok, &html_page(setup, &reports), &mut out)?,
         (_, Selection::All) => {
             for (i, report) in ok.iter().enumerate() {
                 if i > 0 {
@@ -86,6 +86,32 @@ pub(super) fn run_analysis(
     }
     out.flush()?;
     finish(setup, &reports)
+}
+
+/// The HTML footer's facts: the command line as typed (secrets removed by
+/// the library), each input's SHA-256, and the captures that failed.
+fn html_page(setup: &Setup, reports: &[Result<Report, PipelineError>]) -> html::Page {
+    // The program as a user types it (`xmppcap`), not the path it ran from.
+    let args: Vec<String> = std::env::args_os()
+        .enumerate()
+        .map(|(i, a)| match Path::new(&a).file_name() {
+            Some(name) if i == 0 => name.to_string_lossy().into_owned(),
+            _ => a.to_string_lossy().into_owned(),
+        })
+        .collect();
+    let inputs: Vec<&Path> = setup.captures.iter().map(PathBuf::as_path).collect();
+    let mut page = html::Page::for_run(&args, &inputs);
+    page.failed = setup
+        .captures
+        .iter()
+        .zip(reports)
+        .filter_map(|(path, r)| {
+            r.as_ref()
+                .err()
+                .map(|e| (path.display().to_string(), e.to_string()))
+        })
+        .collect();
+    page
 }
 
 pub(super) fn run_tls(setup: &Setup, json: bool) -> anyhow::Result<ExitCode> {

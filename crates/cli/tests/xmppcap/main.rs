@@ -10,6 +10,7 @@ mod cli;
 mod depth;
 mod golden;
 mod har;
+mod html_browser;
 mod real;
 mod schema;
 mod table;

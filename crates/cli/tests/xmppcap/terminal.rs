@@ -22,7 +22,7 @@ const HOSTILE: &str = "\u{1b}[2J\u{1b}]0;owned\u{7}\u{1b}]52;c;aGFjaw==\u{7}\rX\
 /// How it must look once escaped.
 const SHOWN: &str = "\\u{1b}[2J\\u{1b}]0;owned\\u{7}\\u{1b}]52;c;aGFjaw==\\u{7}\\u{d}X\\u{202e}Y";
 
-fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
@@ -44,7 +44,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// A TLS 1.2 ClientHello (RFC 5246 §7.4.1.2) whose server_name (RFC 6066 §3) is `sni`.
-fn client_hello(sni: &[u8]) -> Vec<u8> {
+pub(crate) fn client_hello(sni: &[u8]) -> Vec<u8> {
     let len16 = |n: usize| (n as u16).to_be_bytes();
     let mut name = vec![0];
     name.extend_from_slice(&len16(sni.len()));
@@ -68,7 +68,7 @@ fn client_hello(sni: &[u8]) -> Vec<u8> {
 }
 
 /// What each side writes, in order.
-type Script = Vec<(Dir, Vec<u8>)>;
+pub(crate) type Script = Vec<(Dir, Vec<u8>)>;
 
 fn xmpp_script() -> Script {
     let h = HOSTILE;
