@@ -96,6 +96,13 @@ fn render_with_budget(
         "<title>{}</title><style>{STYLE}</style></head><body>",
         escape(&title)
     )?;
+    if let Some(filter) = &page.filter {
+        writeln!(
+            out,
+            "<p class=\"filter\">Filtered: {}. The verdict, the picture, the sessions and the findings show only what the filter keeps.</p>",
+            escape(filter)
+        )?;
+    }
     for (k, report) in reports.iter().enumerate() {
         let prefix = if k == 0 {
             String::new()

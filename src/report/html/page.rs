@@ -33,6 +33,8 @@ pub struct Page {
     pub inputs: Vec<InputFile>,
     /// Inputs that could not be analysed, with why: each gets a section.
     pub failed: Vec<(String, String)>,
+    /// The filter the report was narrowed by, in words (`--stream`, `--agent`, …).
+    pub filter: Option<String>,
 }
 
 /// One input file and its SHA-256 (none when it could not be read again).
@@ -57,6 +59,7 @@ impl Page {
                 })
                 .collect(),
             failed: Vec::new(),
+            filter: None,
         }
     }
 }
@@ -233,6 +236,7 @@ mod tests {
         let page = Page {
             generated_at: Some("2026-01-01T00:00:00Z".to_owned()),
             command_line: Some("xmppcap '<script>'".to_owned()),
+            filter: None,
             inputs: vec![InputFile {
                 name: "<b>x</b>.pcap".to_owned(),
                 sha256: None,

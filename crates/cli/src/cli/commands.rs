@@ -101,6 +101,7 @@ fn html_page(setup: &Setup, reports: &[Result<Report, PipelineError>]) -> html::
         .collect();
     let inputs: Vec<&Path> = setup.captures.iter().map(PathBuf::as_path).collect();
     let mut page = html::Page::for_run(&args, &inputs);
+    page.filter = setup.filter.is_active().then(|| setup.filter.describe());
     page.failed = setup
         .captures
         .iter()

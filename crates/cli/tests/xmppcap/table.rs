@@ -379,3 +379,15 @@ fn fail_on_judges_what_is_shown() {
     assert_eq!(ndjson.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&ndjson.stdout).contains(r#""worst":"warn""#));
 }
+
+#[test]
+fn the_html_report_says_it_was_filtered() {
+    let out = failover(&["--stream", "2", "--format", "html"]);
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains("<p class=\"filter\">Filtered: stream 2."),
+        "{page}"
+    );
+    let whole = failover(&["--format", "html"]);
+    assert!(!String::from_utf8_lossy(&whole.stdout).contains("class=\"filter\""));
+}
