@@ -82,4 +82,7 @@ pub mod fuzzing {
         crate::finesse::fuzz::notification(data)
     }
     pub use crate::tls::fuzz::{tls_handshake, tls_keylog, tls_record, tls_session};
+
+    /// The HAR reader on arbitrary bytes (plain or gzip), to the end or its error.
+    pub use crate::har::fuzz_read as har_read;
 }

@@ -251,7 +251,7 @@ fn read_json<B: BufRead>(
 }
 
 /// Reads arbitrary bytes as a HAR into a sink that drops everything: the
-/// entry for fuzzers (to be listed in `crate::fuzzing`). Not a stable API.
+/// entry for fuzzers (`crate::fuzzing::har_read`). Not a stable API.
 #[doc(hidden)]
 pub fn fuzz_read(data: &[u8]) {
     struct Drop;
