@@ -299,6 +299,7 @@ pub fn report(
         opts.limits.max_timeline_bytes,
     );
     let analyzed = analyze(path, opts, &mut collector)?;
+    let agents = analyzed.agent_stories(opts.raw);
     let (timeline, timeline_dropped) = collector.into_timeline();
     let mut findings = analyzed.findings;
     if timeline_dropped > 0 {
@@ -311,6 +312,7 @@ pub fn report(
         connections: analyzed.connections,
         sessions: analyzed.sessions,
         desktops: analyzed.desktops,
+        agents,
         timeline,
         timeline_dropped,
         findings,

@@ -119,6 +119,10 @@ impl AgentLog {
         &self.by_agent
     }
 
+    pub(crate) fn into_agents(self) -> BTreeMap<String, AgentStates> {
+        self.by_agent
+    }
+
     /// Bytes of the records held now (strings counted by length).
     pub(crate) fn held_bytes(&self) -> usize {
         let record = std::mem::size_of::<StateChange>();

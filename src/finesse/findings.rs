@@ -25,5 +25,7 @@ finding_codes! {
         SlowUpdate => "finesse.slow_update", Warn;
         /// A REST `requestId` longer than xmppcap keeps is cut; Updates are matched on its start (said once per capture).
         RequestIdCut => "finesse.request_id_cut", Warn;
+        /// More dialogs than xmppcap keeps for the agents' stories: the later ones are counted, not kept (said once per capture).
+        DialogsCut => "finesse.dialogs_cut", Warn;
     }
 }

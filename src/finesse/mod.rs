@@ -18,7 +18,9 @@
 //! panics and never keeps more than the XML caps of [`Limits`].
 
 mod agents;
+mod calls;
 mod correlate;
+mod dialogs;
 mod feeds;
 mod findings;
 pub(crate) mod fuzz;
@@ -29,11 +31,15 @@ mod tree;
 mod update;
 
 pub use agents::{AgentStates, Entered, StateChange};
+pub use calls::RestCallRecord;
 pub use correlate::RestMatch;
+pub use dialogs::{DialogRecord, DialogState};
 pub use feeds::automatic_feed;
 pub use findings::FindingCode;
 pub use rest::{api_errors, rest_failure, RestCall};
-pub use stage::{RestExchange, RestRequest, RestResponse, SessionFacts, Sink, Stage, StanzaAt};
+pub use stage::{
+    Records, RestExchange, RestRequest, RestResponse, SessionFacts, Sink, Stage, StanzaAt,
+};
 pub use update::{
     ApiError, CallVariable, Dialog, Media, MediaProperties, Participant, Payload, Queue,
     ReasonCode, SystemInfo, Team, TeamUser, Update, User,

@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::agents::{AgentLog, AgentStates};
+use super::calls::{CallLog, RestCallRecord};
 use super::correlate::{RestLog, RestMatch, MAX_REQUEST_ID_BYTES};
+use super::dialogs::{DialogLog, DialogRecord};
 use super::{parse_notification, rest_failure, Payload, RestCall, Update};
 use crate::finding::{Finding, Findings};
 use crate::finesse::FindingCode;
@@ -107,6 +109,24 @@ pub struct Stage {
     id_cut_said: bool,
     sessions: BTreeMap<u32, SessionFacts>,
     agents: AgentLog,
+    dialogs: DialogLog,
+    calls: CallLog,
+}
+
+/// What the Finesse stage kept of a capture for the agents' stories, each
+/// part bounded by its own caps.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Records {
+    /// Each agent's state changes, by login id.
+    pub agents: BTreeMap<String, AgentStates>,
+    /// Dialogs in order of first appearance.
+    pub dialogs: Vec<DialogRecord>,
+    /// Dialogs seen past the cap, counted only.
+    pub dialogs_not_kept: u64,
+    /// Finesse REST calls in capture order.
+    pub rest_calls: Vec<RestCallRecord>,
+    /// REST calls seen past the cap, counted only.
+    pub rest_calls_not_kept: u64,
 }
 
 impl Stage {
@@ -118,6 +138,8 @@ impl Stage {
             id_cut_said: false,
             sessions: BTreeMap::new(),
             agents: AgentLog::default(),
+            dialogs: DialogLog::default(),
+            calls: CallLog::default(),
         }
     }
 
@@ -192,6 +214,7 @@ impl Stage {
             self.agents
                 .on_user(user, at.first, at.session, request_id, rest.as_ref());
         }
+        self.on_dialogs(at, &update, sink);
         if let Some(session) = at.session {
             self.sessions.entry(session).or_default().updates += 1;
         }
@@ -205,9 +228,25 @@ impl Stage {
         }
     }
 
+    /// The dialogs an Update announces, recorded for the agents' stories.
+    fn on_dialogs(&mut self, at: &StanzaAt, update: &Update, sink: &mut impl Sink) {
+        let dialogs = match &update.payload {
+            Payload::Dialog(d) => std::slice::from_ref(d),
+            Payload::Dialogs { dialogs } => dialogs.as_slice(),
+            _ => return,
+        };
+        let node = update.node.as_deref();
+        for d in dialogs {
+            if let Some(f) = self.dialogs.on_dialog(d, node, at.first, at.session) {
+                sink.push_finding(f.at(at.first).in_stream(at.session_stream, Some(at.dir)));
+            }
+        }
+    }
+
     /// One complete REST exchange: its `requestId` is remembered for the
     /// Update that will echo it, and a failed `/finesse/` call is a finding.
     pub fn on_rest_exchange(&mut self, exchange: &RestExchange<'_>, sink: &mut impl Findings) {
+        self.calls.on_exchange(exchange);
         if let Some(q) = &exchange.request {
             if let Some(id) = q.request_id {
                 let cut = self
@@ -249,6 +288,20 @@ impl Stage {
         self.agents.agents()
     }
 
+    /// What the stage kept for the agents' stories, forgotten from here
+    /// (the wiring asks once, at the end of the capture).
+    pub fn take_records(&mut self) -> Records {
+        let dialogs = std::mem::take(&mut self.dialogs);
+        let calls = std::mem::take(&mut self.calls);
+        Records {
+            agents: std::mem::take(&mut self.agents).into_agents(),
+            dialogs_not_kept: dialogs.not_kept(),
+            dialogs: dialogs.into_dialogs(),
+            rest_calls_not_kept: calls.not_kept(),
+            rest_calls: calls.into_calls(),
+        }
+    }
+
     /// Bytes of REST requests, session facts and agent records held now.
     pub fn held_bytes(&self) -> usize {
         let sessions: usize = self
@@ -259,7 +312,11 @@ impl Stage {
                     + f.last_agent_state.as_ref().map_or(0, String::len)
             })
             .sum();
-        self.rest.held_bytes() + sessions + self.agents.held_bytes()
+        self.rest.held_bytes()
+            + sessions
+            + self.agents.held_bytes()
+            + self.dialogs.held_bytes()
+            + self.calls.held_bytes()
     }
 }
 

@@ -33,6 +33,24 @@ pub struct Analyzed {
     pub sessions_seen: u64,
     /// In frame order, bounded per code.
     pub findings: Vec<Finding>,
+    /// What the Finesse stage kept for the agents' stories.
+    pub finesse: crate::finesse::Records,
+}
+
+impl Analyzed {
+    /// Each agent's story ([`crate::report::agents`]); the dialogs' call
+    /// variables only when `raw`.
+    pub fn agent_stories(&self, raw: bool) -> Vec<crate::report::agents::AgentStory> {
+        crate::report::agents::build(&crate::report::agents::Sources {
+            sessions: &self.sessions,
+            connections: &self.connections,
+            desktops: &self.desktops,
+            findings: &self.findings,
+            records: &self.finesse,
+            capture_end: self.run.summary.last_time,
+            raw,
+        })
+    }
 }
 
 /// Reads `path` through every stage, emitting events into `sink` as they
@@ -101,6 +119,7 @@ pub fn analyze(
         connections_seen: ctx.connections_seen,
         sessions_seen: ctx.sessions_seen,
         findings,
+        finesse: ctx.wide.finesse.take_records(),
     })
 }
 

@@ -164,6 +164,9 @@ impl Filter {
                     && !windowed)
         });
         report.findings.retain(|f| scope.keeps_finding(f));
+        if let Some(agent) = &self.agent {
+            report.agents.retain(|a| a.agent == *agent);
+        }
         if self.summary {
             report.timeline.clear();
             report.timeline_dropped = 0;

@@ -12,6 +12,7 @@
 //! Renderers never derive facts of their own: every number they print is
 //! in the model.
 
+pub mod agents;
 mod codes;
 pub mod desktops;
 pub mod event;

@@ -37,6 +37,10 @@ pub struct Report {
     /// Left out of JSON when empty (no connection story was told).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub desktops: Vec<crate::desktop::Desktop>,
+    /// One per agent (login id), in login-id order: the agent's story
+    /// ([`crate::report::agents`]). Left out of JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<crate::report::agents::AgentStory>,
     /// Events in capture order (time, then frame).
     pub timeline: Vec<Event>,
     /// Events left out of the timeline by the cap (NDJSON has them all).

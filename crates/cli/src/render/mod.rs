@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use xmppcap::finding::Finding;
 use xmppcap::report::terminal;
 
+pub(crate) mod agents;
 pub(crate) mod listing;
 pub(crate) mod streams;
 pub(crate) mod style;

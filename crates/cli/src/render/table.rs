@@ -53,6 +53,10 @@ pub(crate) fn render_with(report: &Report, style: &Style, out: &mut dyn Write) -
         writeln!(out)?;
         render_desktop(desktop, style, out)?;
     }
+    for agent in &report.agents {
+        writeln!(out)?;
+        super::agents::render_agent(agent, style, out)?;
+    }
     if report.timeline_dropped > 0 {
         writeln!(
             out,

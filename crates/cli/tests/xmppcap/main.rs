@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod agents;
 mod cli;
 mod depth;
 mod golden;
