@@ -23,6 +23,7 @@ use crate::report::model::{Grouped, Report, SessionReport};
 use crate::report::story;
 use crate::report::text::{self, event_label, session_facts};
 
+mod agents;
 mod page;
 mod timeline_svg;
 mod verdict;
@@ -137,6 +138,9 @@ fn render_one(report: &Report, prefix: &str, budget: usize, out: &mut dyn Write)
         render_desktop(d, out)?;
         writeln!(out, "</section>")?;
     }
+    for (k, a) in report.agents.iter().enumerate() {
+        agents::render(a, &format!("{prefix}a-{k}"), out)?;
+    }
     let rows: usize = report
         .sessions
         .iter()
@@ -208,6 +212,13 @@ fn render_toc(
             out,
             "<li><a href=\"#{prefix}d-{k}\">{}</a></li>",
             escape(desktops::title(d))
+        )?;
+    }
+    for (k, a) in report.agents.iter().enumerate() {
+        writeln!(
+            out,
+            "<li><a href=\"#{prefix}a-{k}\">{}</a></li>",
+            escape(crate::report::agents::words::title(a))
         )?;
     }
     for s in &report.sessions {

@@ -100,3 +100,30 @@ fn call_variables_only_with_raw_and_the_agent_filter_keeps_the_section() {
         "{table}"
     );
 }
+
+#[test]
+fn the_html_report_has_each_agents_story() {
+    let out = crate::cli::xmppcap(&[
+        "report",
+        "fixtures/finesse-failover.pcapng",
+        "--keylog",
+        "keys/finesse-failover.keys",
+        "--format",
+        "html",
+        "--no-progress",
+    ]);
+    let page = String::from_utf8_lossy(&out.stdout);
+    let (_, section) = page
+        .split_once("<section id=\"a-0\"><h2>agent 1001")
+        .expect("agent 1001's section");
+    let section = section.split("</section>").next().unwrap_or_default();
+    assert!(
+        section.contains("<table class=\"agent-states\">"),
+        "{section}"
+    );
+    assert!(section.contains("503"), "{section}");
+    assert!(
+        page.contains("<a href=\"#a-0\">agent 1001"),
+        "listed in the contents"
+    );
+}

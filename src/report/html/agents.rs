@@ -1,0 +1,65 @@
+//! The HTML section of one agent's story: the state timeline with how long
+//! each state lasted and how it was entered, the dialogs, and the dated
+//! lines of sessions, REST calls and findings.
+//!
+//! Takes an [`AgentStory`] and its anchor; writes HTML, every captured text
+//! escaped. The words are `report::agents::words`, shared with the terminal
+//! table; this file only lays them out.
+
+use std::io::{self, Write};
+
+use quick_xml::escape::escape;
+
+use crate::report::agents::{words, AgentStory};
+use crate::report::text;
+
+/// One agent's section, anchored at `id`.
+pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "<section id=\"{id}\"><h2>{}</h2>",
+        escape(words::title(a))
+    )?;
+    if !a.states.is_empty() {
+        let heads: String = words::STATE_COLUMNS
+            .iter()
+            .map(|h| format!("<th>{}</th>", escape(*h)))
+            .collect();
+        writeln!(out, "<table class=\"agent-states\"><tr>{heads}</tr>")?;
+        for s in &a.states {
+            let cells: String = words::state_row(s)
+                .iter()
+                .map(|c| format!("<td>{}</td>", escape(c.as_str())))
+                .collect();
+            writeln!(out, "<tr>{cells}</tr>")?;
+        }
+        writeln!(out, "</table>")?;
+    }
+    if a.states_not_kept > 0 {
+        writeln!(
+            out,
+            "<p>{} later state changes not kept (cap reached)</p>",
+            a.states_not_kept
+        )?;
+    }
+    for d in &a.dialogs {
+        writeln!(
+            out,
+            "<p class=\"dialog\">{}</p>",
+            escape(&words::dialog_line(d))
+        )?;
+        if let Some(vars) = words::call_variables_line(d) {
+            writeln!(out, "<p class=\"callvars\">{}</p>", escape(&vars))?;
+        }
+    }
+    let lines = words::story_lines(a);
+    if !lines.is_empty() {
+        writeln!(out, "<ul class=\"agent-story\">")?;
+        for (at, line) in lines {
+            let time = at.map_or_else(|| "?".to_owned(), text::clock);
+            writeln!(out, "<li>{} {}</li>", escape(&time), escape(&line))?;
+        }
+        writeln!(out, "</ul>")?;
+    }
+    writeln!(out, "</section>")
+}
