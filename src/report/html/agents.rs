@@ -46,7 +46,7 @@ pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Resul
         writeln!(
             out,
             "<p class=\"dialog\">{}</p>",
-            escape(&words::dialog_line(d))
+            escape(words::dialog_line(d))
         )?;
         if let Some(vars) = words::call_variables_line(d) {
             writeln!(out, "<p class=\"callvars\">{}</p>", escape(&vars))?;
