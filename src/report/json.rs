@@ -31,7 +31,20 @@ struct Document<'f, T: Serialize> {
 #[serde(untagged)]
 enum Entry<T: Serialize> {
     Ok(T),
-    Err { error: String },
+    Err {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        capture: Option<String>,
+        error: String,
+    },
+}
+
+/// The entry of a failed input: its name (the `names` given beside the
+/// reports, in the same order) and why it failed.
+fn failed<T: Serialize>(names: &[String], i: usize, error: &dyn Display) -> Entry<T> {
+    Entry::Err {
+        capture: names.get(i).cloned(),
+        error: error.to_string(),
+    }
 }
 
 fn write<T: Serialize>(
@@ -60,15 +73,15 @@ fn write_filtered<T: Serialize>(
 
 fn entries<'r, T: Serialize, E: Display>(
     reports: &'r [Result<Report, E>],
+    names: &[String],
     view: impl Fn(&'r Report) -> T,
 ) -> Vec<Entry<T>> {
     reports
         .iter()
-        .map(|r| match r {
+        .enumerate()
+        .map(|(i, r)| match r {
             Ok(report) => Entry::Ok(view(report)),
-            Err(e) => Entry::Err {
-                error: e.to_string(),
-            },
+            Err(e) => failed(names, i, e),
         })
         .collect()
 }
@@ -78,17 +91,19 @@ pub fn render_reports<E: Display>(
     reports: &[Result<Report, E>],
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    render_reports_filtered(reports, None, out)
+    render_reports_filtered(reports, &[], None, out)
 }
 
 /// `xmppcap report --format json` of reports narrowed by `filter`
 /// ([`Filter::apply`]), which the document names in its `filter` object.
+/// `names` are the inputs in the same order: a failed one's entry names it.
 pub fn render_reports_filtered<E: Display>(
     reports: &[Result<Report, E>],
+    names: &[String],
     filter: Option<&Filter>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    write_filtered(SCHEMA, filter, entries(reports, |r| r), out)
+    write_filtered(SCHEMA, filter, entries(reports, names, |r| r), out)
 }
 
 #[derive(Serialize)]
@@ -105,12 +120,14 @@ pub fn render_events<E: Display>(
     selection: Selection,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    render_events_filtered(reports, selection, None, out)
+    render_events_filtered(reports, &[], selection, None, out)
 }
 
-/// [`render_events`] of reports narrowed by `filter`, named in the document.
+/// [`render_events`] of reports narrowed by `filter`, named in the document;
+/// `names` as for [`render_reports_filtered`].
 pub fn render_events_filtered<E: Display>(
     reports: &[Result<Report, E>],
+    names: &[String],
     selection: Selection,
     filter: Option<&Filter>,
     out: &mut dyn Write,
@@ -123,7 +140,8 @@ pub fn render_events_filtered<E: Display>(
     };
     let captures = reports
         .iter()
-        .map(|r| match r {
+        .enumerate()
+        .map(|(i, r)| match r {
             Ok(report) => Entry::Ok(EventsView {
                 capture: &report.capture,
                 events: &report.timeline,
@@ -134,9 +152,7 @@ pub fn render_events_filtered<E: Display>(
                     .filter(|f| layers.contains(&f.layer().as_str()))
                     .collect(),
             }),
-            Err(e) => Entry::Err {
-                error: e.to_string(),
-            },
+            Err(e) => failed(names, i, e),
         })
         .collect();
     write_filtered(schema, filter, captures, out)
@@ -161,11 +177,13 @@ struct TlsView<'r> {
 }
 
 /// `xmppcap tls --format json`: every TLS connection's summary.
+/// `names` as for [`render_reports_filtered`].
 pub fn render_tls<E: Display>(
     reports: &[Result<Report, E>],
+    names: &[String],
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    write("xmppcap.tls/1", entries(reports, tls_view), out)
+    write("xmppcap.tls/1", entries(reports, names, tls_view), out)
 }
 
 fn tls_view(r: &Report) -> TlsView<'_> {

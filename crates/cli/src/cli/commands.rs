@@ -44,6 +44,16 @@ pub(super) struct Setup {
     pub style: Style,
 }
 
+impl Setup {
+    /// The inputs as named in the output (a failed one's JSON entry, NDJSON's framing).
+    fn capture_names(&self) -> Vec<String> {
+        self.captures
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+}
+
 pub(super) fn exit_code(worst: Option<Level>, fail_on: Option<Level>) -> ExitCode {
     match (worst, fail_on) {
         (Some(worst), Some(fail_on)) if worst >= fail_on => ExitCode::from(EXIT_FINDINGS),
@@ -68,11 +78,14 @@ pub(super) fn run_analysis(
     let mut out = open_output(setup.output.as_ref())?;
     let ok: Vec<&Report> = reports.iter().flatten().collect();
     let filter = Some(&setup.filter);
+    let names = setup.capture_names();
     match (format, selection) {
         (Format::Json, Selection::All) => {
-            json::render_reports_filtered(&reports, filter, &mut out)?
+            json::render_reports_filtered(&reports, &names, filter, &mut out)?
         }
-        (Format::Json, _) => json::render_events_filtered(&reports, selection, filter, &mut out)?,
+        (Format::Json, _) => {
+            json::render_events_filtered(&reports, &names, selection, filter, &mut out)?
+        }
         (Format::Html, _) => html::render_page(&ok, &html_page(setup, &reports), &mut out)?,
         (_, Selection::All) => {
             for (i, report) in ok.iter().enumerate() {
@@ -121,7 +134,7 @@ pub(super) fn run_tls(setup: &Setup, json: bool) -> anyhow::Result<ExitCode> {
     });
     let mut out = open_output(setup.output.as_ref())?;
     if json {
-        json::render_tls(&reports, &mut out)?;
+        json::render_tls(&reports, &setup.capture_names(), &mut out)?;
     } else {
         let ok: Vec<&Report> = reports.iter().flatten().collect();
         render::listing::render_tls(&ok, &mut out)?;
@@ -228,6 +241,14 @@ struct CaptureEnd<'a> {
     worst: Option<Level>,
 }
 
+/// The `capture.end` of a capture that could not be read to its end.
+#[derive(Serialize)]
+struct CaptureFailed<'a> {
+    kind: &'static str,
+    capture: &'a str,
+    error: String,
+}
+
 /// NDJSON: captures one after the other, each event written as it happens,
 /// framed by `capture.start` and `capture.end` lines.
 fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
@@ -276,6 +297,12 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
             }
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("xmppcap: {}", terminal::field(&format!("{name}: {e}")));
+                // The framing closes even when the capture failed part way.
+                writer.line(&CaptureFailed {
+                    kind: "capture.end",
+                    capture: &name,
+                    error: e.to_string(),
+                });
                 failed = true;
             }
         }

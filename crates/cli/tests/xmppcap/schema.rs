@@ -267,3 +267,39 @@ fn a_declined_keepalive_count_is_valid_and_needs_its_reason() {
     line["keepalive"]["exchanges"] = json!(2);
     assert!(!validator.is_valid(&line), "a count beside a reason");
 }
+
+/// A capture that fails is named in JSON and closes its NDJSON framing with
+/// its error; both are valid against the schema.
+#[test]
+fn a_failed_capture_is_named_in_json_and_closed_in_ndjson() {
+    let args = [
+        "report",
+        "fixtures/finesse-ws.pcap",
+        "Cargo.toml",
+        "--no-progress",
+    ];
+    let run = |format: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--format", format]);
+        crate::cli::xmppcap(&all)
+    };
+    let json_out = run("json");
+    assert_eq!(json_out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&json_out.stdout).expect("JSON");
+    assert_eq!(doc["captures"][1]["capture"], "Cargo.toml");
+    assert!(doc["captures"][1]["error"].is_string());
+    let errs = errors(&report_validator(), &doc, "json with a failure");
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    let ndjson = run("ndjson");
+    let text = String::from_utf8_lossy(&ndjson.stdout);
+    let last: Value = serde_json::from_str(text.lines().last().unwrap_or_default()).expect("line");
+    assert_eq!(last["kind"], "capture.end");
+    assert_eq!(last["capture"], "Cargo.toml");
+    assert!(last["error"].is_string(), "{last}");
+    let validator = line_validator();
+    for (i, line) in text.lines().enumerate() {
+        let value: Value = serde_json::from_str(line).expect("NDJSON line");
+        let errs = errors(&validator, &value, &format!("line {}", i + 1));
+        assert!(errs.is_empty(), "{}", errs.join("\n"));
+    }
+}
