@@ -306,6 +306,16 @@ fn render_session(
             escape(event_label(e)),
             escape(&e.summary)
         )?;
+        // The stanza's XML (redacted) is in the event only with `--raw`.
+        if let crate::report::event::Detail::XmppStanza(s) = &e.detail {
+            if let Some(raw) = s.raw.as_deref() {
+                writeln!(
+                    out,
+                    "<tr class=\"xml\"><td colspan=\"5\"><pre>{}</pre></td></tr>",
+                    escape(raw)
+                )?;
+            }
+        }
     }
     writeln!(out, "</table>")?;
     cut_note(rows.events.len(), rows.max, out)?;

@@ -391,3 +391,29 @@ fn the_html_report_says_it_was_filtered() {
     let whole = failover(&["--format", "html"]);
     assert!(!String::from_utf8_lossy(&whole.stdout).contains("class=\"filter\""));
 }
+
+#[test]
+fn raw_shows_each_stanzas_xml_in_the_html_report_too_redacted() {
+    let page = |raw: bool| {
+        let mut args = vec![
+            "report",
+            "fixtures/finesse-wss.pcapng",
+            "--keylog",
+            "keys/finesse-wss.keys",
+            "--format",
+            "html",
+            "--no-progress",
+        ];
+        if raw {
+            args.push("--raw");
+        }
+        String::from_utf8_lossy(&crate::cli::xmppcap(&args).stdout).into_owned()
+    };
+    let with = page(true);
+    assert!(
+        with.contains("<tr class=\"xml\"><td colspan=\"5\"><pre>&lt;auth xmlns=&quot;urn:ietf:params:xml:ns:xmpp-sasl&quot; mechanism=&quot;PLAIN&quot;&gt;[redacted]&lt;/auth&gt;</pre>"),
+        "{with}"
+    );
+    assert!(!with.contains("Fin3sse"));
+    assert!(!page(false).contains("class=\"xml\""));
+}
