@@ -53,7 +53,7 @@ svg line.tick{stroke:#e4e4e4}svg .lane-sep{stroke:#bbb}svg .lane-label{font-weig
 .conn.end-fin,.key.end-fin{fill:#3a8d4f;background:#3a8d4f}.conn.end-rst,.key.end-rst{fill:#c62828;background:#c62828}\
 .conn.end-refused,.key.end-refused{fill:#ef8a00;background:#ef8a00}.conn.end-no-answer,.key.end-no-answer{fill:#8e8e8e;background:#8e8e8e}\
 .conn.end-open,.key.end-open{fill:#2f6fd0;background:#2f6fd0}.key{display:inline-block;width:12px;height:10px;margin:0 3px 0 8px}\
-.state{fill:#b0bec5}.s-READY{fill:#81c784}.s-NOT_READY{fill:#ffb74d}.s-TALKING,.s-HOLD{fill:#64b5f6}.s-LOGOUT{fill:#e57373}\
+.dialog{fill:#455a64}.state{fill:#b0bec5}.s-READY{fill:#81c784}.s-NOT_READY{fill:#ffb74d}.s-TALKING,.s-HOLD{fill:#64b5f6}.s-LOGOUT{fill:#e57373}\
 .s-WORK,.s-WORK_READY,.s-RESERVED{fill:#ba68c8}.marker.error{fill:#b00020}.marker.warn{fill:#e08600}\
 nav.toc ul{columns:3;font-size:13px}footer{margin-top:3em;color:#555;border-top:1px solid #ccc}\
 @media print{body{margin:0;font-size:10pt}nav.toc{display:none}details>summary{list-style:none}\

@@ -127,4 +127,8 @@ fn one_timeline_bar_per_connection() {
         html.contains("<rect class=\"state s-READY\""),
         "agent-state bands"
     );
+    assert!(
+        html.contains("<title>dialog 16777301 ALERTING → ACTIVE → DROPPED from 09:00:22.347 for 19.004 s</title>"),
+        "the dialog's bar: {html}"
+    );
 }

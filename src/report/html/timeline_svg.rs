@@ -39,6 +39,9 @@ struct Lane<'r> {
     agents: Vec<String>,
     nodes: BTreeMap<String, Vec<&'r Summary>>,
     states: Vec<(Timestamp, String)>,
+    /// The agents' dialogs: start, end (None: still on at the end of the
+    /// capture) and their states in words.
+    dialogs: Vec<(Timestamp, Option<Timestamp>, String)>,
     findings: Vec<(usize, Timestamp, Level, &'r str)>,
 }
 
@@ -65,7 +68,15 @@ fn lanes(report: &Report) -> BTreeMap<IpAddr, Lane<'_>> {
         lane.nodes.entry(node).or_default().push(s);
     }
     for d in &report.desktops {
-        lanes.entry(d.client).or_default().agents = d.users.clone();
+        let lane = lanes.entry(d.client).or_default();
+        lane.agents = d.users.clone();
+        lane.dialogs = report
+            .agents
+            .iter()
+            .filter(|a| d.users.contains(&a.agent))
+            .flat_map(|a| a.dialogs.iter())
+            .filter_map(dialog_span)
+            .collect();
     }
     for e in &report.timeline {
         let (Detail::FinesseUpdate(u), Some(t), Some(stream)) = (&e.detail, e.time, e.stream)
@@ -95,12 +106,27 @@ fn lanes(report: &Report) -> BTreeMap<IpAddr, Lane<'_>> {
     lanes
 }
 
-fn lane_height(lane: &Lane<'_>) -> f64 {
-    let bands = if lane.states.is_empty() {
-        0.0
-    } else {
-        BAND_H + 2.0
+/// A dialog as a span: from its first state to the end of its last one.
+fn dialog_span(
+    d: &crate::report::agents::DialogStory,
+) -> Option<(Timestamp, Option<Timestamp>, String)> {
+    let first = d.states.first()?;
+    let last = d.states.last()?;
+    let end = match (last.until_capture_end, last.duration_s) {
+        (true, _) => None,
+        (false, Some(s)) => Some(Timestamp::from_nanos_i128(
+            i128::from(last.at.ts.as_nanos()) + (s * 1e9) as i128,
+        )),
+        (false, None) => Some(last.at.ts),
     };
+    let states: Vec<&str> = d.states.iter().map(|s| s.state.as_str()).collect();
+    let label = format!("dialog {} {}", d.id, states.join(" → "));
+    Some((first.at.ts, end, label))
+}
+
+fn lane_height(lane: &Lane<'_>) -> f64 {
+    let band = |present: bool| if present { BAND_H + 2.0 } else { 0.0 };
+    let bands = band(!lane.states.is_empty()) + band(!lane.dialogs.is_empty());
     16.0 + bands + ROW_H * lane.nodes.len().max(1) as f64 + 4.0
 }
 
@@ -184,6 +210,23 @@ fn render_lane(
     let mut y = top + 16.0;
     if !lane.states.is_empty() {
         render_states(&lane.states, scale, y, t1, out)?;
+        y += BAND_H + 2.0;
+    }
+    if !lane.dialogs.is_empty() {
+        for (start, end, label) in &lane.dialogs {
+            let until = end.unwrap_or(t1);
+            let (x0, x1) = (scale.x(*start), scale.x(until));
+            writeln!(
+                out,
+                "<rect class=\"dialog\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{} from {} for {}</title></rect>",
+                y + 2.0,
+                (x1 - x0).max(1.0),
+                BAND_H - 4.0,
+                escape(label),
+                text::clock(*start),
+                text::duration_nanos(until.nanos_since(*start))
+            )?;
+        }
         y += BAND_H + 2.0;
     }
     for (node, conns) in &lane.nodes {
@@ -285,7 +328,7 @@ fn render_legend(out: &mut dyn Write) -> io::Result<()> {
     for (class, label) in items {
         write!(out, "<span class=\"key {class}\"></span>{label} ")?;
     }
-    writeln!(out, "· thick bars: notification connections, thin: REST and others · ▼ findings (link to their rows) · bands above: agent states (green READY, orange NOT_READY, blue TALKING or HOLD, purple WORK or RESERVED, red LOGOUT; hover for the reason)</figcaption>")
+    writeln!(out, "· thick bars: notification connections, thin: REST and others · ▼ findings (link to their rows) · bands above: agent states (green READY, orange NOT_READY, blue TALKING or HOLD, purple WORK or RESERVED, red LOGOUT; hover for the reason), then dialogs (dark: from the first state to the last; hover for the states)</figcaption>")
 }
 
 /// A captured word made safe for a class name: letters, digits, `_` and `-`.
