@@ -13,6 +13,23 @@ use quick_xml::escape::escape;
 use crate::report::agents::{words, AgentStory};
 use crate::report::text;
 
+/// Rows of each list (states, dialogs, story lines) one agent's section
+/// shows, so one agent seen on a thousand desktops keeps the page small;
+/// the rest are counted, and JSON has them all.
+const MAX_ROWS: usize = 300;
+
+/// Says how many rows of a list were left out, when any.
+fn more(out: &mut dyn Write, total: usize, what: &str) -> io::Result<()> {
+    if total > MAX_ROWS {
+        writeln!(
+            out,
+            "<p class=\"cut\">{} more {what} not shown here: --format json has them all.</p>",
+            total - MAX_ROWS
+        )?;
+    }
+    Ok(())
+}
+
 /// One agent's section, anchored at `id`.
 pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
@@ -26,7 +43,7 @@ pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Resul
             .map(|h| format!("<th>{}</th>", escape(*h)))
             .collect();
         writeln!(out, "<table class=\"agent-states\"><tr>{heads}</tr>")?;
-        for s in &a.states {
+        for s in a.states.iter().take(MAX_ROWS) {
             let cells: String = words::state_row(s)
                 .iter()
                 .map(|c| format!("<td>{}</td>", escape(c.as_str())))
@@ -34,6 +51,7 @@ pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Resul
             writeln!(out, "<tr>{cells}</tr>")?;
         }
         writeln!(out, "</table>")?;
+        more(out, a.states.len(), "states")?;
     }
     if a.states_not_kept > 0 {
         writeln!(
@@ -42,7 +60,7 @@ pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Resul
             a.states_not_kept
         )?;
     }
-    for d in &a.dialogs {
+    for d in a.dialogs.iter().take(MAX_ROWS) {
         writeln!(
             out,
             "<p class=\"dialog\">{}</p>",
@@ -52,14 +70,17 @@ pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Resul
             writeln!(out, "<p class=\"callvars\">{}</p>", escape(&vars))?;
         }
     }
+    more(out, a.dialogs.len(), "dialogs")?;
     let lines = words::story_lines(a);
     if !lines.is_empty() {
         writeln!(out, "<ul class=\"agent-story\">")?;
-        for (at, line) in lines {
+        let total = lines.len();
+        for (at, line) in lines.into_iter().take(MAX_ROWS) {
             let time = at.map_or_else(|| "?".to_owned(), text::clock);
             writeln!(out, "<li>{} {}</li>", escape(&time), escape(&line))?;
         }
         writeln!(out, "</ul>")?;
+        more(out, total, "lines of the story")?;
     }
     writeln!(out, "</section>")
 }

@@ -31,6 +31,8 @@ const LABEL_W: f64 = 190.0;
 const ROW_H: f64 = 18.0;
 const BAND_H: f64 = 12.0;
 const AXIS_H: f64 = 22.0;
+/// Dialog bars drawn per lane (a dialog lasts seconds to minutes: more would be one dark band).
+const MAX_DIALOGS: usize = 500;
 
 /// One desktop's lane: its agent, its nodes with their connections, and the
 /// agent states its updates showed.
@@ -67,6 +69,12 @@ fn lanes(report: &Report) -> BTreeMap<IpAddr, Lane<'_>> {
         let lane = lanes.entry(s.client.ip()).or_default();
         lane.nodes.entry(node).or_default().push(s);
     }
+    // A dialog is drawn in its agent's lane only when the agent used one
+    // desktop: a dialog record does not say which connection carried it.
+    let mut desktops_of: BTreeMap<&str, usize> = BTreeMap::new();
+    for user in report.desktops.iter().flat_map(|d| d.users.iter()) {
+        *desktops_of.entry(user.as_str()).or_default() += 1;
+    }
     for d in &report.desktops {
         let lane = lanes.entry(d.client).or_default();
         lane.agents = d.users.clone();
@@ -74,7 +82,9 @@ fn lanes(report: &Report) -> BTreeMap<IpAddr, Lane<'_>> {
             .agents
             .iter()
             .filter(|a| d.users.contains(&a.agent))
+            .filter(|a| desktops_of.get(a.agent.as_str()) == Some(&1))
             .flat_map(|a| a.dialogs.iter())
+            .take(MAX_DIALOGS)
             .filter_map(dialog_span)
             .collect();
     }
