@@ -31,8 +31,10 @@ pub(crate) const UNKNOWN: u8 = 0xff;
 pub(crate) const WINDOW: usize = 1 << 15;
 /// The window of a direction whose history is lost.
 static UNKNOWN_WINDOW: [u8; WINDOW] = [UNKNOWN; WINDOW];
-/// Output is grown at most this much (or doubled) per step.
-const STEP: usize = 32 << 10;
+/// Output is inflated this much at most per zlib call, into a stack buffer,
+/// then appended: a long message fed a segment at a time never zero-fills
+/// more than this per call (growing by doubling made that quadratic).
+const STEP: usize = 8 << 10;
 
 /// Why inflating a message stopped early.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,21 +235,20 @@ impl Inflater {
         cap: usize,
         flush: FlushDecompress,
     ) -> Result<(), Stop> {
+        let mut space = [0u8; STEP];
         while !self.ended {
             // Room for one byte beyond the cap, so that going over it shows.
             let room = cap.saturating_add(1).saturating_sub(out.len());
-            let step = room.min(STEP.max(out.len()));
-            let start = out.len();
-            out.resize(start.saturating_add(step), 0);
+            let step = room.min(STEP);
             let (in_before, out_before) = (self.z.total_in(), self.z.total_out());
             let result = self
                 .z
-                .decompress(input, out.get_mut(start..).unwrap_or_default(), flush);
+                .decompress(input, space.get_mut(..step).unwrap_or_default(), flush);
             let used =
                 usize::try_from(self.z.total_in().wrapping_sub(in_before)).unwrap_or(usize::MAX);
             let made =
                 usize::try_from(self.z.total_out().wrapping_sub(out_before)).unwrap_or(usize::MAX);
-            out.truncate(start.saturating_add(made));
+            out.extend_from_slice(space.get(..made.min(step)).unwrap_or_default());
             input = input.get(used..).unwrap_or_default();
             // Past the cap is a limit even when zlib went on to find invalid
             // data: with the input cut elsewhere it would have stopped first.
