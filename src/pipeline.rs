@@ -40,6 +40,7 @@ use crate::tcp::{self, Reassembler};
 mod analysis;
 mod app_stage;
 mod bosh;
+mod budget;
 mod capture_wide;
 mod connection;
 mod context;

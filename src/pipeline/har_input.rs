@@ -278,6 +278,7 @@ fn finish(mut ctx: Wiring, run: CaptureRun) -> Analyzed {
         connections_seen: ctx.connections_seen,
         sessions_seen: ctx.sessions_seen,
         findings,
+        memory_peak: 0,
     }
 }
 
