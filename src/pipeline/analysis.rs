@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::finding::{Finding, Findings};
-use crate::pipeline::budget::MemoryBudget;
+use crate::pipeline::budget::{Holder, Holdings, MemoryBudget};
 use crate::pipeline::connection::ConnectionStack;
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
-use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer, TcpEnds};
 use crate::report::from_stages;
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::report::sink::EventSink;
@@ -79,6 +79,8 @@ pub fn analyze(
         budget: MemoryBudget::new(opts.limits.memory_budget),
         cut: BTreeMap::new(),
         events: 0,
+        tcp_held: BTreeMap::new(),
+        tcp_cuts: Vec::new(),
     };
     let run = run_tcp(path, opts, &mut analysis)?;
     let Analysis {
@@ -183,13 +185,17 @@ struct Analysis<'s> {
     cut: BTreeMap<u64, [u64; 2]>,
     /// TCP events seen, for [`CAPTURE_WIDE_EVERY`].
     events: u64,
+    /// Out-of-order bytes the TCP stage holds, by stream (only those holding some).
+    tcp_held: BTreeMap<u64, (usize, TcpEnds)>,
+    /// Streams whose out-of-order buffers are to be given up after this segment.
+    tcp_cuts: Vec<(u64, TcpEnds)>,
 }
 
 impl Analysis<'_> {
     /// Accounts what connection `stream` holds after an event, then
     /// finishes the largest holders while the total is over the budget.
     fn account(&mut self, stream: u64) {
-        let held = self.conns.get(&stream).map_or(0, |c| c.holdings().total());
+        let held = self.holdings(stream).total();
         self.budget.set_connection(stream, held);
         self.events += 1;
         if self.events % CAPTURE_WIDE_EVERY == 0 {
@@ -200,18 +206,35 @@ impl Analysis<'_> {
         }
     }
 
-    /// Finishes connection `stream` with what it has, to free what it holds.
+    /// What connection `stream` holds: its stages, and the TCP stage's
+    /// out-of-order buffers for it.
+    fn holdings(&self, stream: u64) -> Holdings {
+        let mut held = self
+            .conns
+            .get(&stream)
+            .map(ConnectionStack::holdings)
+            .unwrap_or_default();
+        if let Some((tcp, _)) = self.tcp_held.get(&stream) {
+            held.add(Holder::TcpOutOfOrder, *tcp);
+        }
+        held
+    }
+
+    /// Finishes connection `stream` with what it has, and asks the TCP
+    /// stage to give up its out-of-order holes, to free what it holds.
     fn cut_connection(&mut self, stream: u64) {
-        let Some(conn) = self.conns.remove(&stream) else {
-            // Not a held connection: drop it from the index all the same.
-            self.budget.set_connection(stream, 0);
-            return;
-        };
-        let finding = self.budget.cut_finding(stream, &conn.holdings());
-        self.ctx.finding(finding, Some(stream), None);
+        if self.conns.contains_key(&stream) {
+            let finding = self.budget.cut_finding(stream, &self.holdings(stream));
+            self.ctx.finding(finding, Some(stream), None);
+        }
         self.budget.set_connection(stream, 0);
-        conn.finish(&mut self.ctx, None);
-        self.cut.insert(stream, [0; 2]);
+        if let Some((_, ends)) = self.tcp_held.remove(&stream) {
+            self.tcp_cuts.push((stream, ends));
+        }
+        if let Some(conn) = self.conns.remove(&stream) {
+            conn.finish(&mut self.ctx, None);
+            self.cut.insert(stream, [0; 2]);
+        }
     }
 
     /// A connection cut early closed: its report gets its TCP statistics
@@ -243,6 +266,20 @@ impl Findings for Analysis<'_> {
 }
 
 impl TcpConsumer for Analysis<'_> {
+    fn on_tcp_held(&mut self, stream: u64, ends: TcpEnds, held: usize) {
+        let before = match held {
+            0 => self.tcp_held.remove(&stream).map(|(b, _)| b),
+            _ => self.tcp_held.insert(stream, (held, ends)).map(|(b, _)| b),
+        };
+        if before.unwrap_or(0) != held {
+            self.account(stream);
+        }
+    }
+
+    fn take_tcp_cuts(&mut self) -> Vec<(u64, TcpEnds)> {
+        std::mem::take(&mut self.tcp_cuts)
+    }
+
     fn on_key_log(&mut self, at_offset: u64, text: &[u8]) {
         let mut findings = Vec::new();
         let secrets = self
@@ -324,10 +361,11 @@ impl tcp::Sink for Analysis<'_> {
                 if let Some(mut conn) = self.conns.remove(&stream) {
                     conn.settle_at_end(ctx, &self.keys);
                     conn.finish(ctx, Some(stats));
-                    self.budget.set_connection(stream, 0);
                 } else if let Some(after) = self.cut.remove(&stream) {
                     self.close_cut(stream, after, stats);
                 }
+                self.tcp_held.remove(&stream);
+                self.budget.set_connection(stream, 0);
                 self.ctx.emit(from_stages::tcp_close(stream, at, stats));
             }
         }

@@ -18,6 +18,7 @@ use crate::report::text::{bytes as size, count};
 /// What holds a connection's bytes, in the order the stages see them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Holder {
+    TcpOutOfOrder,
     TlsRecords,
     Probe,
     HttpMessage,
@@ -26,7 +27,8 @@ pub(crate) enum Holder {
 }
 
 impl Holder {
-    const ALL: [Holder; 5] = [
+    const ALL: [Holder; 6] = [
+        Holder::TcpOutOfOrder,
         Holder::TlsRecords,
         Holder::Probe,
         Holder::HttpMessage,
@@ -37,6 +39,7 @@ impl Holder {
     /// Words for the finding: "an unfinished WebSocket message of 7.9 MB".
     fn describe(self) -> &'static str {
         match self {
+            Holder::TcpOutOfOrder => "out-of-order TCP segments waiting for a hole",
             Holder::TlsRecords => "partial TLS records and handshake messages",
             Holder::Probe => "bytes waiting for their protocol to be recognised",
             Holder::HttpMessage => "an unfinished HTTP message (head and body)",
@@ -68,7 +71,7 @@ impl Holdings {
         Holder::ALL
             .iter()
             .zip(self.bytes)
-            .fold((Holder::TlsRecords, 0), |best, (&h, b)| {
+            .fold((Holder::TcpOutOfOrder, 0), |best, (&h, b)| {
                 if b > best.1 {
                     (h, b)
                 } else {
@@ -166,7 +169,7 @@ impl MemoryBudget {
     pub fn cut_finding(&mut self, stream: u64, held: &Holdings) -> Finding {
         self.cuts += 1;
         let message = format!(
-            "the analysis held {} with connection {stream} holding {}, over the memory budget of {} (memory_budget, --memory-limit): the connection was finished early with what it had, and its later bytes are counted as unparsed ({} cut so far)",
+            "the analysis held {} with connection {stream} holding {}, over the memory budget of {} (memory_budget, --memory-limit): the connection was finished early with what it had (its out-of-order holes given up as gaps), and its later bytes are counted as unparsed ({} cut so far)",
             size(self.total() as u64),
             held.describe(),
             size(self.limit as u64),

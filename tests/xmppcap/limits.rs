@@ -13,7 +13,7 @@ use xmppcap::report::ndjson::Selection;
 use xmppcap_fixturegen::capture::Capture as Frames;
 use xmppcap_fixturegen::frame::{Frame, FrameSink, START_NS};
 use xmppcap_fixturegen::hostile;
-use xmppcap_fixturegen::hostile_held::{held_connections, HeldCase};
+use xmppcap_fixturegen::hostile_held::{held_connections, held_out_of_order, HeldCase};
 use xmppcap_fixturegen::pcap::{PcapFormat, PcapWriter};
 use xmppcap_fixturegen::tcp::{ConvConfig, Conversation};
 use xmppcap_fixturegen::wire::{render, Wire};
@@ -639,7 +639,8 @@ fn a_flood_of_secrets_blocks_is_held_and_said_in_bounded_space() {
 }
 
 /// Issue 13's held-buffer cases, small: 40 connections each holding 200 KB
-/// (an unfinished stanza, HTTP body or compressed WebSocket message), under
+/// (an unfinished stanza, HTTP body or compressed WebSocket message, or
+/// out-of-order segments after a hole; `None` below), under
 /// a 1 MiB budget. The accounted total stays within the budget plus what one
 /// TCP event can add before the cut it causes (a segment, or a buffer's
 /// capacity doubling: at most one holder's size, 256 KiB here), every
@@ -648,15 +649,18 @@ fn a_flood_of_secrets_blocks_is_held_and_said_in_bounded_space() {
 fn many_held_buffers_stay_within_the_memory_budget() {
     let budget = 1 << 20;
     for case in [
-        HeldCase::Stanza,
-        HeldCase::HttpBody,
-        HeldCase::CompressedWsMessage,
+        Some(HeldCase::Stanza),
+        Some(HeldCase::HttpBody),
+        Some(HeldCase::CompressedWsMessage),
+        None,
     ] {
         let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("held-{case:?}.pcap"));
-        write(
-            &path,
-            held_connections(Vec::new(), case, 40, 200_000).unwrap(),
-        );
+        let capture = match case {
+            Some(case) => held_connections(Vec::new(), case, 40, 200_000).unwrap(),
+            // 40 connections × 137 segments of 1460 bytes: 200 KB each.
+            None => held_out_of_order(Vec::new(), 40, 137).unwrap(),
+        };
+        write(&path, capture);
         let opts = Options {
             limits: Limits {
                 memory_budget: budget,

@@ -68,7 +68,8 @@ enum Cmd {
         /// or `xml-flood` (a stanza of COUNT elements, each with a duplicate attribute),
         /// or COUNT connections each holding a buffer just under its cap (pcap, never
         /// ended): `held-stanzas` (4 MiB stanzas), `held-http-bodies` (4 MiB bodies),
-        /// `held-ws-deflate` (8 MiB first fragments of compressed WebSocket messages).
+        /// `held-ws-deflate` (8 MiB first fragments of compressed WebSocket messages),
+        /// `held-out-of-order` (16 segments after a hole that never fills).
         case: String,
         #[arg(long, default_value_t = 5_000_000)]
         count: u64,
@@ -307,6 +308,7 @@ fn write_hostile(case: &str, count: u64, out: &Path) -> Result<()> {
         "held-stanzas" => held(sink, HeldCase::Stanza, count, (4 << 20) - 4096)?,
         "held-http-bodies" => held(sink, HeldCase::HttpBody, count, (4 << 20) - 4096)?,
         "held-ws-deflate" => held(sink, HeldCase::CompressedWsMessage, count, (8 << 20) - 4096)?,
+        "held-out-of-order" => hostile_held::held_out_of_order(sink, u32::try_from(count)?, 16)?,
         other => bail!("unknown hostile case {other:?}: see --help"),
     };
     drop(done);

@@ -59,6 +59,40 @@ pub fn held_connections<W: Write>(
     Ok(w.into_inner()?)
 }
 
+/// `count` connections (never ended) whose client sends `segments + 1`
+/// full segments after the handshake, of which the capture lost the first
+/// and every ACK from the server: each connection holds `segments`
+/// out-of-order segments waiting for a hole that never fills.
+pub fn held_out_of_order<W: Write>(out: W, count: u32, segments: usize) -> Result<W, Error> {
+    let mut w = PcapWriter::new(out, PcapFormat::usec(LINKTYPE_ETHERNET))?;
+    let wire = Wire::ethernet();
+    for i in 0..count {
+        let octets = (i + 1).to_be_bytes();
+        let client: SocketAddr = ([10, octets[1], octets[2], octets[3]], 40_000).into();
+        let server: SocketAddr = ([10, 250, 0, 1], 5222).into();
+        let cfg = ConvConfig::new(client, server);
+        let mss = cfg.mss;
+        let start = START_NS + i64::from(i) * 100_000;
+        let mut conv = Conversation::new(i, cfg, start);
+        conv.handshake();
+        let handshake = conv.drain();
+        conv.send(Dir::ClientToServer, &vec![b'a'; mss * (segments + 1)]);
+        let data = conv
+            .drain()
+            .into_iter()
+            .filter(|seg| seg.dir == Dir::ClientToServer && !seg.payload.is_empty());
+        for seg in handshake
+            .iter()
+            .chain(data.skip(1).collect::<Vec<_>>().iter())
+        {
+            for r in render(seg, &wire)? {
+                w.write_frame(&r.frame)?;
+            }
+        }
+    }
+    Ok(w.into_inner()?)
+}
+
 /// What one connection says, up to the buffer it leaves unfinished.
 fn script(case: HeldCase, held: usize) -> Vec<(Dir, Vec<u8>)> {
     let filler = vec![b'a'; held];
@@ -127,6 +161,17 @@ mod tests {
             assert!(one.len() > 10_000, "{case:?}: {}", one.len());
             assert!(three.len() > 3 * 10_000, "{case:?}");
         }
+    }
+
+    #[test]
+    fn out_of_order_connections_lose_their_first_data_segment_and_every_ack() {
+        let one = held_out_of_order(Vec::new(), 1, 4).unwrap();
+        // Three handshake frames, then four of the five data segments.
+        assert!(
+            one.len() > 4 * 1460 && one.len() < 5 * 1460 + 1000,
+            "{}",
+            one.len()
+        );
     }
 
     #[test]
