@@ -134,10 +134,13 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            // The process needs about 40 MB besides held buffers on the
-            // hostile captures (reader, tables, summaries, findings; measured
-            // in BENCHMARKS.md); 96 MiB of buffers keeps the peak near 150 MB.
-            memory_budget: 96 << 20,
+            // Held bytes are counted by length, and a growing buffer may
+            // have up to twice that allocated: 64 MiB accounted is at most
+            // about 130 MB of buffers, and the rest of the process (reader,
+            // decoder, summaries, findings) needs 5 to 20 MB on the
+            // held-buffer captures of BENCHMARKS.md, whose peaks are 68 to
+            // 151 MB with this default (96 MiB gave 182 MB).
+            memory_budget: 64 << 20,
             max_capture_block: 16 << 20,
             max_encapsulation_depth: 8,
             max_fragment_datagrams: 1024,

@@ -80,7 +80,7 @@ struct InputArgs {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long = "no-progress")]
     no_progress: bool,
-    /// Bytes all connections' buffers may hold together (default 96M); past
+    /// Bytes all connections' buffers may hold together (default 64M); past
     /// it the connection holding the most is finished early with a
     /// `limits.memory` finding. A number with K, M or G (powers of 1024).
     #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
@@ -190,7 +190,7 @@ struct FollowArgs {
     /// Never draw a progress bar.
     #[arg(long = "no-progress")]
     no_progress: bool,
-    /// Bytes all connections' buffers may hold together (default 96M); past
+    /// Bytes all connections' buffers may hold together (default 64M); past
     /// it the connection holding the most is finished early with a
     /// `limits.memory` finding. A number with K, M or G (powers of 1024).
     #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
