@@ -52,6 +52,7 @@ impl Holder {
 /// The bytes one connection holds, by holder.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Holdings {
+    /// Indexed by `Holder as usize`: [`Holder::TcpOutOfOrder`] first.
     bytes: [usize; Holder::ALL.len()],
 }
 
@@ -168,8 +169,12 @@ impl MemoryBudget {
     /// The `limits.memory` finding for connection `stream`, cut with `held`.
     pub fn cut_finding(&mut self, stream: u64, held: &Holdings) -> Finding {
         self.cuts += 1;
+        let holes = match held.bytes.first() {
+            Some(&tcp) if tcp > 0 => " (its out-of-order holes given up as gaps)",
+            _ => "",
+        };
         let message = format!(
-            "the analysis held {} with connection {stream} holding {}, over the memory budget of {} (memory_budget, --memory-limit): the connection was finished early with what it had (its out-of-order holes given up as gaps), and its later bytes are counted as unparsed ({} cut so far)",
+            "the analysis held {} with connection {stream} holding {}, over the memory budget of {} (memory_budget, --memory-limit): the connection was finished early with what it had{holes}, and its later bytes are counted as unparsed ({} cut so far)",
             size(self.total() as u64),
             held.describe(),
             size(self.limit as u64),
