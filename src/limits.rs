@@ -3,14 +3,26 @@
 //! Takes nothing; gives the numbers each stage checks before it buffers,
 //! allocates or inflates. Hitting a cap is always a finding in the report and
 //! the stage skips or resynchronises; it is never a crash or an abort. The
-//! defaults keep peak memory under about 100 MB on any capture while leaving
-//! real Finesse traffic untouched. README.md lists them.
+//! per-connection caps multiply by the connections open at once, so one
+//! budget ([`Limits::memory_budget`]) bounds what all of them hold together:
+//! when it is full, the largest holder is finished early
+//! ([`FindingCode::Memory`]). The defaults keep peak memory under about
+//! 150 MB on any capture while leaving real Finesse traffic untouched.
+//! README.md lists them.
 
 use std::time::Duration;
 
 /// All caps, grouped by stage. `Limits::default()` is what the CLI uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
+    // --- whole analysis ---
+    /// Bytes every connection's buffers (out-of-order data, partial records,
+    /// heads, bodies, WebSocket messages, stanzas) and the capture-wide maps
+    /// (BOSH sessions, the Finesse stage) may hold together. Past it the
+    /// connection holding the most is finished early with a `limits.memory`
+    /// finding and the analysis goes on (`--memory-limit`).
+    pub memory_budget: usize,
+
     // --- capture ---
     /// Largest pcap record or pcapng block accepted; larger ones are skipped with a finding.
     pub max_capture_block: usize,
@@ -122,6 +134,13 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
+            // Held bytes are counted by length, and a growing buffer may
+            // have up to twice that allocated: 64 MiB accounted is at most
+            // about 130 MB of buffers, and the rest of the process (reader,
+            // decoder, summaries, findings) needs 5 to 20 MB on the
+            // held-buffer captures of BENCHMARKS.md, whose peaks are 68 to
+            // 151 MB with this default (96 MiB gave 182 MB).
+            memory_budget: 64 << 20,
             max_capture_block: 16 << 20,
             max_encapsulation_depth: 8,
             max_fragment_datagrams: 1024,
@@ -159,5 +178,13 @@ impl Default for Limits {
             max_pending_iqs: 4096,
             max_keepalive_intervals: 1024,
         }
+    }
+}
+
+crate::finding::codes::finding_codes! {
+    /// What the whole-analysis budget cuts.
+    pub enum FindingCode in Limits {
+        /// The buffers of all connections together passed `memory_budget`: the connection holding the most was finished early with what it had, and its later bytes are counted as unparsed.
+        Memory => "limits.memory", Warn;
     }
 }

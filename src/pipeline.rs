@@ -40,6 +40,7 @@ use crate::tcp::{self, Reassembler};
 mod analysis;
 mod app_stage;
 mod bosh;
+mod budget;
 mod capture_wide;
 mod connection;
 mod context;
@@ -148,7 +149,20 @@ pub struct CaptureRun {
 pub trait TcpConsumer: tcp::Sink {
     /// Key log text found in a pcapng Decryption Secrets Block.
     fn on_key_log(&mut self, _at_offset: u64, _text: &[u8]) {}
+
+    /// After a segment: the TCP stage holds `held` out-of-order bytes of
+    /// `stream`, the connection between `ends` (for the memory budget).
+    fn on_tcp_held(&mut self, _stream: u64, _ends: TcpEnds, _held: usize) {}
+
+    /// Streams whose out-of-order buffers the consumer wants given up now
+    /// (holes become gaps, the data is delivered; the stream goes on).
+    fn take_tcp_cuts(&mut self) -> Vec<(u64, TcpEnds)> {
+        Vec::new()
+    }
 }
+
+/// The two ends of a TCP connection, as its segments name them.
+pub type TcpEnds = (std::net::SocketAddr, std::net::SocketAddr);
 
 /// Reads `path` through decode and TCP reassembly, feeding `consumer`.
 pub fn run_tcp(
@@ -168,6 +182,13 @@ pub fn run_tcp(
                 packets += 1;
                 if let Decoded::Tcp(segment) = decoder.on_packet(&packet, &mut decode_findings) {
                     tcp.on_segment(packet.at, &segment, consumer);
+                    let ends = (segment.src, segment.dst);
+                    if let Some((stream, held)) = tcp.held_between(segment.src, segment.dst) {
+                        consumer.on_tcp_held(stream, ends, held);
+                    }
+                    for (stream, (a, b)) in consumer.take_tcp_cuts() {
+                        tcp.give_up_holes(a, b, stream, packet.at, consumer);
+                    }
                 }
                 for finding in decode_findings.drain(..) {
                     consumer.push_finding(finding);

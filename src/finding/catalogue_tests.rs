@@ -154,6 +154,7 @@ fn stage_dir(stage: &str) -> (&'static str, &'static str) {
         "Xmpp" => ("src/xmpp", "xmpp"),
         "Finesse" => ("src/finesse", "finesse"),
         "Desktop" => ("src/desktop", "desktop"),
+        "Limits" => ("src/limits.rs", "limits"),
         "Report" => ("src/report", "report"),
         other => panic!("no directory known for stage {other}"),
     }

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use super::{Layer, Level};
-use crate::{capture, conn, decode, desktop, finesse, har, http, report, tcp, tls, ws, xmpp};
+use crate::{
+    capture, conn, decode, desktop, finesse, har, http, limits, report, tcp, tls, ws, xmpp,
+};
 
 /// Declares `Code` with one variant per stage enum, its `From` impls and the
 /// dispatch of `code`/`layer`/`level`/`meaning` to the stage enum.
@@ -85,6 +87,7 @@ code_of_stages! {
     Xmpp(xmpp::FindingCode),
     Finesse(finesse::FindingCode),
     Desktop(desktop::FindingCode),
+    Limits(limits::FindingCode),
     Report(report::FindingCode),
 }
 

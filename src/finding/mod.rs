@@ -72,6 +72,8 @@ pub enum Layer {
     Xmpp,
     Finesse,
     Har,
+    /// The whole analysis's budget (`limits.*`): a connection cut to stay within it.
+    Limits,
     /// The report itself (`report.*`): what a renderer left out.
     Report,
 }
@@ -90,6 +92,7 @@ impl Layer {
             Layer::Xmpp => "xmpp",
             Layer::Finesse => "finesse",
             Layer::Har => "har",
+            Layer::Limits => "limits",
             Layer::Report => "report",
         }
     }

@@ -4,16 +4,21 @@
 //!
 //! Takes a capture path and options; gives events to an [`EventSink`] (the
 //! NDJSON writer streams them) and an [`Analyzed`] with connections, XMPP
-//! sessions and findings. Memory grows with the connections open at once.
+//! sessions and findings. Memory grows with the connections open at once,
+//! within one budget ([`MemoryBudget`]): after each TCP event a connection
+//! handled, its held bytes are accounted; past the budget the connection
+//! holding the most is finished early (`limits.memory`) and its later bytes
+//! are only counted.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::finding::{Finding, Findings};
+use crate::pipeline::budget::{Holder, Holdings, MemoryBudget};
 use crate::pipeline::connection::ConnectionStack;
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
-use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer};
+use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer, TcpEnds};
 use crate::report::from_stages;
 use crate::report::model::{ConnectionReport, KeySourceReport, SessionReport};
 use crate::report::sink::EventSink;
@@ -35,6 +40,9 @@ pub struct Analyzed {
     pub findings: Vec<Finding>,
     /// What the Finesse stage kept for the agents' stories.
     pub finesse: crate::finesse::Records,
+    /// The most bytes the memory budget accounted at once (connections'
+    /// buffers and capture-wide maps), before any cut it caused.
+    pub memory_peak: usize,
 }
 
 impl Analyzed {
@@ -86,11 +94,17 @@ pub fn analyze(
         keys,
         key_sources,
         conns: BTreeMap::new(),
+        budget: MemoryBudget::new(opts.limits.memory_budget),
+        cut: BTreeMap::new(),
+        events: 0,
+        tcp_held: BTreeMap::new(),
+        tcp_cuts: Vec::new(),
     };
     let run = run_tcp(path, opts, &mut analysis)?;
     let Analysis {
         mut ctx,
         key_sources,
+        budget,
         ..
     } = analysis;
     crate::pipeline::bosh::finish(&mut ctx);
@@ -120,6 +134,7 @@ pub fn analyze(
         sessions_seen: ctx.sessions_seen,
         findings,
         finesse: ctx.wide.finesse.take_records(),
+        memory_peak: budget.peak(),
     })
 }
 
@@ -172,11 +187,95 @@ fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[Connection
     }
 }
 
+/// TCP events between two readings of the capture-wide layer's held bytes:
+/// reading them walks its BOSH sessions and Finesse maps, so it is done once
+/// every this many events, not per event (a connection's end included: with
+/// many connections that would be quadratic).
+const CAPTURE_WIDE_EVERY: u64 = 1024;
+
 struct Analysis<'s> {
     ctx: Wiring<'s>,
     keys: KeyLog,
     key_sources: KeySources,
     conns: BTreeMap<u64, ConnectionStack>,
+    budget: MemoryBudget,
+    /// Connections finished early for the budget: their bytes from then on,
+    /// per direction, added to their report as unparsed when they close.
+    cut: BTreeMap<u64, [u64; 2]>,
+    /// TCP events seen, for [`CAPTURE_WIDE_EVERY`].
+    events: u64,
+    /// Out-of-order bytes the TCP stage holds, by stream (only those holding some).
+    tcp_held: BTreeMap<u64, (usize, TcpEnds)>,
+    /// Streams whose out-of-order buffers are to be given up after this segment.
+    tcp_cuts: Vec<(u64, TcpEnds)>,
+}
+
+impl Analysis<'_> {
+    /// Accounts what connection `stream` holds after an event, then
+    /// finishes the largest holders while the total is over the budget.
+    fn account(&mut self, stream: u64) {
+        let held = self.holdings(stream).total();
+        self.budget.set_connection(stream, held);
+        self.events += 1;
+        if self.events % CAPTURE_WIDE_EVERY == 0 {
+            self.budget.set_capture_wide(self.ctx.wide.held_bytes());
+        }
+        while let Some((largest, _)) = self.budget.over_by_largest() {
+            self.cut_connection(largest);
+        }
+    }
+
+    /// What connection `stream` holds: its stages, and the TCP stage's
+    /// out-of-order buffers for it.
+    fn holdings(&self, stream: u64) -> Holdings {
+        let mut held = self
+            .conns
+            .get(&stream)
+            .map(ConnectionStack::holdings)
+            .unwrap_or_default();
+        if let Some((tcp, _)) = self.tcp_held.get(&stream) {
+            held.add(Holder::TcpOutOfOrder, *tcp);
+        }
+        held
+    }
+
+    /// Finishes connection `stream` with what it has, and asks the TCP
+    /// stage to give up its out-of-order holes, to free what it holds.
+    fn cut_connection(&mut self, stream: u64) {
+        if self.conns.contains_key(&stream) {
+            let finding = self.budget.cut_finding(stream, &self.holdings(stream));
+            self.ctx.finding(finding, Some(stream), None);
+        }
+        self.budget.set_connection(stream, 0);
+        if let Some((_, ends)) = self.tcp_held.remove(&stream) {
+            self.tcp_cuts.push((stream, ends));
+        }
+        if let Some(conn) = self.conns.remove(&stream) {
+            conn.finish(&mut self.ctx, None);
+            self.cut.insert(stream, [0; 2]);
+        }
+    }
+
+    /// A connection cut early closed: its report gets its TCP statistics
+    /// and the bytes that came after the cut, as unparsed.
+    fn close_cut(&mut self, stream: u64, after: [u64; 2], stats: &tcp::StreamStats) {
+        let Some(report) = self
+            .ctx
+            .connections
+            .iter_mut()
+            .rev()
+            .find(|c| c.stream == stream)
+        else {
+            return;
+        };
+        report.tcp = Some(stats.clone());
+        for dir in crate::position::Dir::BOTH {
+            let n = after.get(dir.index()).copied().unwrap_or(0);
+            let bytes = report.bytes.dir_mut(dir);
+            bytes.tcp += n;
+            bytes.unparsed += n;
+        }
+    }
 }
 
 impl Findings for Analysis<'_> {
@@ -186,6 +285,20 @@ impl Findings for Analysis<'_> {
 }
 
 impl TcpConsumer for Analysis<'_> {
+    fn on_tcp_held(&mut self, stream: u64, ends: TcpEnds, held: usize) {
+        let before = match held {
+            0 => self.tcp_held.remove(&stream).map(|(b, _)| b),
+            _ => self.tcp_held.insert(stream, (held, ends)).map(|(b, _)| b),
+        };
+        if before.unwrap_or(0) != held {
+            self.account(stream);
+        }
+    }
+
+    fn take_tcp_cuts(&mut self) -> Vec<(u64, TcpEnds)> {
+        std::mem::take(&mut self.tcp_cuts)
+    }
+
     fn on_key_log(&mut self, at_offset: u64, text: &[u8]) {
         let mut findings = Vec::new();
         let secrets = self
@@ -229,6 +342,11 @@ impl tcp::Sink for Analysis<'_> {
             } => {
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_data(ctx, keys, dir, at, bytes);
+                    self.account(stream);
+                } else if let Some(after) = self.cut.get_mut(&stream) {
+                    if let Some(n) = after.get_mut(dir.index()) {
+                        *n += bytes.len() as u64;
+                    }
                 }
             }
             E::Gap {
@@ -247,6 +365,7 @@ impl tcp::Sink for Analysis<'_> {
                 );
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_gap(ctx, dir, at, len);
+                    self.account(stream);
                 }
             }
             E::Fin { stream, dir, at } | E::Rst { stream, dir, at } => {
@@ -254,14 +373,19 @@ impl tcp::Sink for Analysis<'_> {
                 ctx.emit(from_stages::tcp_end(stream, dir, at, rst));
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_tcp_end(ctx, dir, at, rst);
+                    self.account(stream);
                 }
             }
             E::Closed { stream, at, stats } => {
                 if let Some(mut conn) = self.conns.remove(&stream) {
                     conn.settle_at_end(ctx, &self.keys);
                     conn.finish(ctx, Some(stats));
+                } else if let Some(after) = self.cut.remove(&stream) {
+                    self.close_cut(stream, after, stats);
                 }
-                ctx.emit(from_stages::tcp_close(stream, at, stats));
+                self.tcp_held.remove(&stream);
+                self.budget.set_connection(stream, 0);
+                self.ctx.emit(from_stages::tcp_close(stream, at, stats));
             }
         }
     }

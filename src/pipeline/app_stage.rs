@@ -13,6 +13,7 @@
 use std::mem;
 
 use crate::finding::Finding;
+use crate::pipeline::budget::{Holder, Holdings};
 use crate::pipeline::context::Wiring;
 use crate::pipeline::route::{Held, Route, StartTls};
 use crate::pipeline::stage_sinks::{HttpOut, WsOut, XmppOut, XmppOverWs};
@@ -136,6 +137,31 @@ impl AppStage {
             App::Xmpp(x) => Some(x.id),
             App::WebSocket(w) => w.xmpp.as_ref().map(|x| x.id),
             _ => None,
+        }
+    }
+
+    /// What this stage holds now, by holder (for the memory budget).
+    pub fn add_holdings(&self, held: &mut Holdings) {
+        let probed: usize = self.probe.iter().map(Vec::len).sum();
+        let pending: usize = self
+            .pending
+            .iter()
+            .map(|item| match item {
+                Held::Data(_, _, bytes) => bytes.len(),
+                Held::Gap(..) | Held::Undecrypted(..) => 0,
+            })
+            .sum();
+        held.add(Holder::Probe, probed.saturating_add(pending));
+        match &self.app {
+            App::Http(h) => held.add(Holder::HttpMessage, h.held_bytes()),
+            App::WebSocket(w) => {
+                held.add(Holder::WebSocketMessage, w.ws.held_bytes());
+                if let Some(x) = &w.xmpp {
+                    held.add(Holder::XmppStanza, x.session.held_bytes());
+                }
+            }
+            App::Xmpp(x) => held.add(Holder::XmppStanza, x.framer.held_bytes()),
+            App::Undecided | App::Opaque => {}
         }
     }
 

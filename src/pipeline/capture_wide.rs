@@ -74,8 +74,6 @@ impl CaptureWide {
     }
 
     /// Bytes held now (BOSH XMPP sessions counted by what they hold).
-    // Read by tests only until the global memory budget (issue 13) reads it.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn held_bytes(&self) -> usize {
         self.bosh.held_bytes(xmpp::Session::held_bytes) + self.finesse.held_bytes()
     }

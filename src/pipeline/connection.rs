@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use crate::conn;
 use crate::finding::{Finding, Findings};
 use crate::pipeline::app_stage::{AppStage, FinishedSession};
+use crate::pipeline::budget::{Holder, Holdings};
 use crate::pipeline::context::Wiring;
 use crate::pipeline::route::{Held, Route, StartTls};
 use crate::position::{Dir, FrameRef};
@@ -53,6 +54,16 @@ impl ConnectionStack {
             bytes: ByteAccounts::default(),
             story: None,
         }
+    }
+
+    /// What this connection's stages hold now, by holder (for the memory budget).
+    pub fn holdings(&self) -> Holdings {
+        let mut held = Holdings::default();
+        if let Some(tls) = &self.tls {
+            held.add(Holder::TlsRecords, tls.held_bytes());
+        }
+        self.app.add_holdings(&mut held);
+        held
     }
 
     /// Tells this connection's story with `tracker`.

@@ -279,6 +279,7 @@ fn finish(mut ctx: Wiring, run: CaptureRun) -> Analyzed {
         sessions_seen: ctx.sessions_seen,
         findings,
         finesse: ctx.wide.finesse.take_records(),
+        memory_peak: 0,
     }
 }
 

@@ -111,6 +111,20 @@ impl Flow {
         self.asm.iter().map(Assembler::held_bytes).sum()
     }
 
+    /// Frees both directions' out-of-order buffers: holes become gaps, the
+    /// data is delivered (see `Assembler::give_up_holes`).
+    pub(crate) fn give_up_holes(&mut self, at: FrameRef, sink: &mut impl Sink) {
+        for dir in Dir::BOTH {
+            let cx = StreamDir {
+                stream: self.id.stream,
+                dir,
+            };
+            if let Some(asm) = self.asm.get_mut(dir.index()) {
+                asm.give_up_holes(cx, at, sink);
+            }
+        }
+    }
+
     /// A new stream whose first packet is `seg`; roles are decided here, once.
     pub(crate) fn new(stream: u64, at: FrameRef, seg: &TcpSegment<'_>, caps: Caps) -> Flow {
         let (client, server, origin) = match (seg.flags.syn, seg.flags.ack) {

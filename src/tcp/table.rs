@@ -163,6 +163,39 @@ impl Reassembler {
             .sum()
     }
 
+    /// The stream of the connection between `a` and `b` and the bytes its
+    /// out-of-order buffers hold now (one lookup, for the memory budget).
+    pub fn held_between(&self, a: SocketAddr, b: SocketAddr) -> Option<(u64, usize)> {
+        let slot = *self.index.get(&key_of(a, b))?;
+        match self.entry(slot)? {
+            Entry::Live(flow) => Some((flow.stream(), flow.held_bytes())),
+            Entry::Released(_) => None,
+        }
+    }
+
+    /// The memory budget cut stream `stream` (between `a` and `b`): its
+    /// out-of-order buffers are given up as gaps and their data delivered,
+    /// in frame `at`; the stream stays open.
+    pub fn give_up_holes(
+        &mut self,
+        a: SocketAddr,
+        b: SocketAddr,
+        stream: u64,
+        at: FrameRef,
+        sink: &mut impl Sink,
+    ) {
+        let Some(&slot) = self.index.get(&key_of(a, b)) else {
+            return;
+        };
+        if let Some(Some(Entry::Live(flow))) =
+            self.slots.get_mut(slot as usize).map(|s| s.entry.as_mut())
+        {
+            if flow.stream() == stream {
+                flow.give_up_holes(at, sink);
+            }
+        }
+    }
+
     /// End of the capture: every stream is flushed and closed, in stream index order.
     pub fn finish(&mut self, sink: &mut impl Sink) {
         let mut live: Vec<(u64, u32)> = self

@@ -1080,3 +1080,40 @@ fn zero_windows_count_on_the_side_that_advertised_them() {
     assert_eq!(stats.server_to_client.zero_windows, 2);
     assert_eq!(stats.client_to_server.zero_windows, 0);
 }
+
+#[test]
+fn given_up_holes_become_buffer_limit_gaps_and_the_stream_goes_on() {
+    let mut r = Recorder::default();
+    let mut t = Reassembler::new(&Limits::default());
+    let mut n = 0;
+    let mut feed = |t: &mut Reassembler, r: &mut Recorder, s: Seg| {
+        n += 1;
+        t.on_segment(frame(n), &s.view(), r);
+    };
+    for s in handshake(1000, 5000) {
+        feed(&mut t, &mut r, s);
+    }
+    feed(&mut t, &mut r, seg(C, S).seq(1011).ack(5001).data(b"later"));
+    let (c, s) = (C.parse().unwrap(), S.parse().unwrap());
+    assert_eq!(
+        t.held_between(s, c),
+        Some((0, 5)),
+        "either end names the stream"
+    );
+    t.give_up_holes(c, s, 1, frame(9), &mut r);
+    assert_eq!(
+        t.held_bytes(),
+        5,
+        "another stream's number gives up nothing"
+    );
+    t.give_up_holes(c, s, 0, frame(9), &mut r);
+    assert_eq!(t.held_between(c, s), Some((0, 0)));
+    let gap = r.events.iter().find_map(|e| match e {
+        Owned::Gap { len, reason, .. } => Some((*len, *reason)),
+        _ => None,
+    });
+    assert_eq!(gap, Some((10, GapReason::BufferLimit)));
+    feed(&mut t, &mut r, seg(C, S).seq(1016).ack(5001).data(b" more"));
+    t.finish(&mut r);
+    assert_eq!(r.concat(C2S), b"later more");
+}

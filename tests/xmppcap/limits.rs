@@ -13,6 +13,7 @@ use xmppcap::report::ndjson::Selection;
 use xmppcap_fixturegen::capture::Capture as Frames;
 use xmppcap_fixturegen::frame::{Frame, FrameSink, START_NS};
 use xmppcap_fixturegen::hostile;
+use xmppcap_fixturegen::hostile_held::{held_connections, held_out_of_order, HeldCase};
 use xmppcap_fixturegen::pcap::{PcapFormat, PcapWriter};
 use xmppcap_fixturegen::tcp::{ConvConfig, Conversation};
 use xmppcap_fixturegen::wire::{render, Wire};
@@ -309,6 +310,15 @@ fn dsbs(path: &Path) {
     write(path, hostile::distinct_secrets(Vec::new(), 10, 2).unwrap());
 }
 
+/// Eight connections each holding 100 KB of an unfinished compressed
+/// WebSocket message.
+fn held_ws(path: &Path) {
+    write(
+        path,
+        held_connections(Vec::new(), HeldCase::CompressedWsMessage, 8, 100_000).unwrap(),
+    );
+}
+
 fn triggers() -> Vec<Trigger> {
     use Capture::{Fixture as F, Generated as G};
     const WSS: Capture = F("finesse-wss.pcapng", Some("finesse-wss.keys"));
@@ -520,6 +530,12 @@ fn triggers() -> Vec<Trigger> {
             lower: |l| l.max_summaries = 0,
             codes: &["tcp.summary_limit", "xmpp.summary_limit"],
         },
+        Trigger {
+            cap: "memory_budget",
+            capture: G("held-ws.pcap", held_ws),
+            lower: |l| l.memory_budget = 256 << 10,
+            codes: &["limits.memory"],
+        },
         // Not a `Limits` field but a drop all the same (issue 13).
         Trigger {
             cap: "(sequence jump of 2^31 or more)",
@@ -620,4 +636,66 @@ fn a_flood_of_secrets_blocks_is_held_and_said_in_bounded_space() {
         .filter(|f| f.code == "tls.key_source_limit")
         .count();
     assert_eq!(limit_findings, 1);
+}
+
+/// Issue 13's held-buffer cases, small: 40 connections each holding 200 KB
+/// (an unfinished stanza, HTTP body or compressed WebSocket message, or
+/// out-of-order segments after a hole; `None` below), under
+/// a 1 MiB budget. The accounted total stays within the budget plus what one
+/// TCP event can add before the cut it causes (a segment, or a buffer's
+/// capacity doubling: at most one holder's size, 256 KiB here), every
+/// connection cut is said, and the analysis goes on to the end.
+#[test]
+fn many_held_buffers_stay_within_the_memory_budget() {
+    let budget = 1 << 20;
+    for case in [
+        Some(HeldCase::Stanza),
+        Some(HeldCase::HttpBody),
+        Some(HeldCase::CompressedWsMessage),
+        None,
+    ] {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("held-{case:?}.pcap"));
+        let capture = match case {
+            Some(case) => held_connections(Vec::new(), case, 40, 200_000).unwrap(),
+            // 40 connections × 137 segments of 1460 bytes: 200 KB each.
+            None => held_out_of_order(Vec::new(), 40, 137).unwrap(),
+        };
+        write(&path, capture);
+        let opts = Options {
+            limits: Limits {
+                memory_budget: budget,
+                ..Limits::default()
+            },
+            ..Options::default()
+        };
+        let analyzed = pipeline::analyze(&path, &opts, &mut IgnoreEvents).unwrap();
+        assert!(
+            analyzed.memory_peak > budget / 2 && analyzed.memory_peak <= budget + (256 << 10),
+            "{case:?}: peak {}",
+            analyzed.memory_peak
+        );
+        let cuts: Vec<_> = analyzed
+            .findings
+            .iter()
+            .filter(|f| f.code == "limits.memory")
+            .collect();
+        assert!(cuts.len() >= 30, "{case:?}: {} cuts", cuts.len());
+        assert!(
+            cuts.iter()
+                .all(|f| f.stream.is_some() && f.message.contains("1.0 MiB")),
+            "{case:?}: {:?}",
+            cuts.first()
+        );
+        assert_eq!(
+            analyzed.connections.len(),
+            40,
+            "{case:?}: every connection is still reported"
+        );
+    }
+}
+
+struct IgnoreEvents;
+
+impl pipeline::EventSink for IgnoreEvents {
+    fn emit(&mut self, _event: xmppcap::report::event::Event) {}
 }

@@ -21,6 +21,7 @@ use flate2::Compression;
 use xmppcap_fixturegen::bench::{self, BenchConfig, BenchStats};
 use xmppcap_fixturegen::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
 use xmppcap_fixturegen::hostile;
+use xmppcap_fixturegen::hostile_held::{self, HeldCase};
 use xmppcap_fixturegen::pcap::{PcapFormat, PcapWriter};
 use xmppcap_fixturegen::pcapng::{Interface, PcapNgWriter};
 use xmppcap_fixturegen::{catalog, catalog::write_all, DirTruth, Fixture};
@@ -64,7 +65,11 @@ enum Cmd {
         /// (COUNT secrets, 1000 to a block), `seq-jump` (a TCP connection
         /// jumping 2^31 + 1000 after 100 bytes, then COUNT bytes), or
         /// `big-records` (pcap, snaplen 65535: COUNT records of 300 KB to 8 MiB),
-        /// or `xml-flood` (a stanza of COUNT elements, each with a duplicate attribute).
+        /// or `xml-flood` (a stanza of COUNT elements, each with a duplicate attribute),
+        /// or COUNT connections each holding a buffer just under its cap (pcap, never
+        /// ended): `held-stanzas` (4 MiB stanzas), `held-http-bodies` (4 MiB bodies),
+        /// `held-ws-deflate` (8 MiB first fragments of compressed WebSocket messages),
+        /// `held-out-of-order` (16 segments after a hole that never fills).
         case: String,
         #[arg(long, default_value_t = 5_000_000)]
         count: u64,
@@ -270,6 +275,16 @@ fn run() -> Result<()> {
     Ok(())
 }
 
+/// `count` connections each holding `bytes` in `case`'s buffer.
+fn held(sink: Box<dyn Write>, case: HeldCase, count: u64, bytes: usize) -> Result<Box<dyn Write>> {
+    Ok(hostile_held::held_connections(
+        sink,
+        case,
+        u32::try_from(count)?,
+        bytes,
+    )?)
+}
+
 fn write_hostile(case: &str, count: u64, out: &Path) -> Result<()> {
     let name = out.display().to_string();
     let file = File::create(out).with_context(|| format!("creating {name}"))?;
@@ -290,6 +305,10 @@ fn write_hostile(case: &str, count: u64, out: &Path) -> Result<()> {
                 .collect();
             hostile::raw_records(sink, 65535, &sizes)?
         }
+        "held-stanzas" => held(sink, HeldCase::Stanza, count, (4 << 20) - 4096)?,
+        "held-http-bodies" => held(sink, HeldCase::HttpBody, count, (4 << 20) - 4096)?,
+        "held-ws-deflate" => held(sink, HeldCase::CompressedWsMessage, count, (8 << 20) - 4096)?,
+        "held-out-of-order" => hostile_held::held_out_of_order(sink, u32::try_from(count)?, 16)?,
         other => bail!("unknown hostile case {other:?}: see --help"),
     };
     drop(done);

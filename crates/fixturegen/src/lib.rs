@@ -38,6 +38,7 @@ mod fixtures_tls12;
 mod fixtures_ws;
 pub mod frame;
 pub mod hostile;
+pub mod hostile_held;
 pub mod impair;
 pub mod pcap;
 pub mod pcapng;

@@ -579,6 +579,20 @@ impl Assembler {
         }
     }
 
+    /// The whole analysis's memory budget needs this buffer: every hole
+    /// before buffered data is given up as a gap (`BufferLimit`, as when the
+    /// per-direction cap is reached) and the data is delivered; the
+    /// direction stays open.
+    pub(crate) fn give_up_holes(&mut self, cx: StreamDir, at: FrameRef, sink: &mut impl Sink) {
+        while self.phase == Phase::Open {
+            let Some(k) = self.ooo.first_start() else {
+                break;
+            };
+            self.gap_to(cx, at, k, GapReason::BufferLimit, sink);
+            self.drain(cx, sink);
+        }
+    }
+
     /// Rule (b): over the caps, the first hole is declared lost and the buffer drains.
     fn enforce_caps(&mut self, cx: StreamDir, at: FrameRef, sink: &mut impl Sink) {
         let caps = self.caps;

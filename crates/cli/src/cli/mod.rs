@@ -80,6 +80,11 @@ struct InputArgs {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long = "no-progress")]
     no_progress: bool,
+    /// Bytes all connections' buffers may hold together (default 64M); past
+    /// it the connection holding the most is finished early with a
+    /// `limits.memory` finding. A number with K, M or G (powers of 1024).
+    #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<usize>,
 }
 
 /// Options of the commands that decode above TCP.
@@ -185,6 +190,11 @@ struct FollowArgs {
     /// Never draw a progress bar.
     #[arg(long = "no-progress")]
     no_progress: bool,
+    /// Bytes all connections' buffers may hold together (default 64M); past
+    /// it the connection holding the most is finished early with a
+    /// `limits.memory` finding. A number with K, M or G (powers of 1024).
+    #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<usize>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,7 +358,7 @@ impl From<ListFormat> for commands::Format {
 
 impl AnalysisArgs {
     fn setup(&self, raw: bool) -> anyhow::Result<commands::Setup> {
-        let mut opts = options(self.input.no_progress);
+        let mut opts = options(self.input.no_progress, self.input.memory_limit);
         (opts.keylogs, opts.keylog_texts) = keylogs_and_stdin(&self.keylogs, &self.input.captures)?;
         opts.rsa_keys = self.rsa_keys.clone();
         opts.show_secrets = self.show_secrets;
@@ -393,13 +403,41 @@ fn keylogs_and_stdin(keylogs: &[PathBuf], captures: &[PathBuf]) -> anyhow::Resul
 }
 
 /// The options every command starts from: a progress bar on stderr unless
-/// `--no-progress` or stderr is not a terminal.
-fn options(no_progress: bool) -> Options {
+/// `--no-progress` or stderr is not a terminal, and the memory budget
+/// `--memory-limit` set.
+fn options(no_progress: bool, memory_limit: Option<usize>) -> Options {
     let bar = !no_progress && io::stderr().is_terminal();
-    Options {
+    let mut opts = Options {
         progress: bar.then(|| Arc::new(StderrBar) as Arc<dyn pipeline::Progress>),
         ..Options::default()
+    };
+    if let Some(bytes) = memory_limit {
+        opts.limits.memory_budget = bytes;
     }
+    opts
+}
+
+/// `--memory-limit`: `150M`, `1G`, `65536`, `512K` (K, M, G are powers of
+/// 1024; `KiB`, `MB` and the like are read the same way).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size: a number, then K, M or G"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        other => return Err(format!("unknown size unit {other:?}: use K, M or G")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Opens the output: the file named by `-o`, else a locked, buffered stdout.
@@ -415,7 +453,7 @@ pub(crate) fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Writ
 }
 
 fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
-    let opts = options(args.input.no_progress);
+    let opts = options(args.input.no_progress, args.input.memory_limit);
     let reports = pipeline::run_many(&args.input.captures, |path| pipeline::streams(path, &opts));
     let mut out = open_output(args.input.output.as_ref())?;
     match args.format {
@@ -438,7 +476,7 @@ fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_follow(args: FollowArgs) -> anyhow::Result<ExitCode> {
-    let mut opts = options(args.no_progress);
+    let mut opts = options(args.no_progress, args.memory_limit);
     if !args.rsa_keys.is_empty() && !cfg!(feature = "rsa-keys") {
         anyhow::bail!("--rsa-key needs a build with the rsa-keys feature: cargo build --release --features rsa-keys");
     }
@@ -511,6 +549,20 @@ mod tests {
             .into_iter()
             .map(|a| a.into_string().unwrap_or_default())
             .collect()
+    }
+
+    #[test]
+    fn memory_limit_reads_sizes_with_binary_units() {
+        assert_eq!(parse_size("150M"), Ok(150 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("2MiB"), Ok(2 << 20));
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+        let cli = Cli::try_parse_from(["xmppcap", "report", "--memory-limit", "150M", "a.pcap"]);
+        assert!(cli.is_ok(), "{cli:?}");
     }
 
     #[test]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Peak memory on issue 13's held-buffer captures, before and after the
+# whole-analysis memory budget.
+#
+#   benches/hostile.sh [BEFORE_BINARY] [COUNT_SCALE]
+#
+# Generates the hostile captures (gzip) into bench-data/ once, builds the
+# release binary, runs `xmppcap report --format json` on each with GNU time
+# and prints the peak RSS and the limits.memory findings. BEFORE_BINARY (for
+# example main's target/release/xmppcap) is measured too when given.
+# COUNT_SCALE divides the connection counts (default 1: the full sizes).
+# Record results in BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+before=${1:-}
+scale=${2:-1}
+data=bench-data
+mkdir -p "$data"
+cargo build --release --quiet -p xmppcap-cli --bin xmppcap -p xmppcap-fixturegen --example fixturegen
+gen=target/release/examples/fixturegen
+after=target/release/xmppcap
+
+run() { # binary file
+    /usr/bin/time -f '%e %M' -o "$data/time.txt" "$1" report --format json --no-progress "$2" > "$data/out.json" || true
+    read -r secs rss_kb < "$data/time.txt"
+    local cuts; cuts=$(grep -o '"code": *"limits.memory"' "$data/out.json" | wc -l || true)
+    printf '  %-28s %7.1f MB peak RSS, %6.1f s, %s limits.memory findings\n' "$1" "$(echo "$rss_kb / 1024" | bc -l)" "$secs" "$cuts"
+}
+
+for spec in held-ws-deflate:1000 held-stanzas:1000 held-http-bodies:1000 held-out-of-order:65536; do
+    case=${spec%%:*}
+    count=$(( ${spec##*:} / scale ))
+    f=$data/$case-$count.pcap.gz
+    [[ -f $f ]] || "$gen" hostile "$case" --count "$count" --out "$f"
+    echo "$case, $count connections ($(stat -c %s "$f") bytes gzip)"
+    [[ -n $before ]] && run "$before" "$f"
+    run "$after" "$f"
+done
