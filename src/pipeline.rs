@@ -49,6 +49,7 @@ mod har_entry;
 mod har_feed;
 mod har_input;
 mod key_sources;
+mod probe_order;
 mod route;
 mod stage_sinks;
 
