@@ -17,7 +17,7 @@ use crate::har;
 use crate::http::{self, bosh};
 use crate::limits::Limits;
 use crate::pipeline::context::Wiring;
-use crate::position::{Dir, FrameRef, Timestamp};
+use crate::position::{FrameRef, Timestamp};
 use crate::ws;
 
 /// When an entry's request and response were, from `startedDateTime` and `timings`.
@@ -175,12 +175,12 @@ fn bosh_bodies(
     };
     let is_bosh = bosh::looks_like(bytes);
     let answer = parse(bytes, times.response_first).unwrap_or_default();
-    let mut body = bosh_body(
+    let mut body = bosh::Body::from_parsed(
+        answer,
         stream,
         bosh::Role::Response,
         times.response_first,
         times.response_last,
-        answer,
     );
     body.status = Some(status);
     body.request = Some(bosh::RequestRef {
@@ -203,33 +203,9 @@ fn bosh_event(
     last: FrameRef,
     p: bosh::Parsed,
 ) -> bosh::Event {
-    bosh::Event::Body(Box::new(bosh_body(stream, role, first, last, p)))
-}
-
-fn bosh_body(
-    stream: u64,
-    role: bosh::Role,
-    first: FrameRef,
-    last: FrameRef,
-    p: bosh::Parsed,
-) -> bosh::Body {
-    let dir = match role {
-        bosh::Role::Request => Dir::ClientToServer,
-        bosh::Role::Response => Dir::ServerToClient,
-    };
-    bosh::Body {
-        stream,
-        dir,
-        role,
-        first,
-        last,
-        status: None,
-        attrs: p.attrs,
-        stanzas: p.stanzas,
-        error: p.error.map(|e| e.to_string()),
-        request: None,
-        held_ms: None,
-    }
+    bosh::Event::Body(Box::new(bosh::Body::from_parsed(
+        p, stream, role, first, last,
+    )))
 }
 
 /// The 101 answer of a WebSocket entry as the HTTP stage's upgrade.

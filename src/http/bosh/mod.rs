@@ -70,6 +70,34 @@ pub struct Body {
 }
 
 impl Body {
+    /// The body of a parsed `<body>` of `stream` (capture or HAR): a
+    /// response's status, request and hold time are the caller's to add.
+    pub(crate) fn from_parsed(
+        p: Parsed,
+        stream: u64,
+        role: Role,
+        first: FrameRef,
+        last: FrameRef,
+    ) -> Body {
+        let dir = match role {
+            Role::Request => Dir::ClientToServer,
+            Role::Response => Dir::ServerToClient,
+        };
+        Body {
+            stream,
+            dir,
+            role,
+            first,
+            last,
+            status: None,
+            attrs: p.attrs,
+            stanzas: p.stanzas,
+            error: p.error.map(|e| e.to_string()),
+            request: None,
+            held_ms: None,
+        }
+    }
+
     /// An empty response: the normal end of a long poll with nothing to say.
     pub fn is_empty_poll(&self) -> bool {
         self.role == Role::Response

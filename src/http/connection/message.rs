@@ -8,7 +8,7 @@
 //! never emits anything itself: the connection locates and sends.
 
 use crate::limits::Limits;
-use crate::position::{Dir, FrameRef};
+use crate::position::FrameRef;
 
 use super::super::body::Reader;
 use super::super::bosh;
@@ -97,7 +97,7 @@ impl Req {
             if let Some(p) = bosh::parse(&fin.decoded, bosh_caps(how.limits)) {
                 self.bosh = Some(p.attrs.clone());
                 push_bosh_error(&mut notes, &p);
-                event = Some(bosh_body(
+                event = Some(bosh::Body::from_parsed(
                     p,
                     how.stream,
                     bosh::Role::Request,
@@ -154,7 +154,8 @@ impl Resp {
             let status = self.report.status;
             let p = parsed.unwrap_or_default();
             push_bosh_error(&mut notes, &p);
-            let mut body = bosh_body(p, how.stream, bosh::Role::Response, first, how.last);
+            let mut body =
+                bosh::Body::from_parsed(p, how.stream, bosh::Role::Response, first, how.last);
             body.status = Some(status);
             body.request = req.map(|r| bosh::RequestRef {
                 attrs: bosh_req.unwrap_or_default(),
@@ -186,32 +187,5 @@ fn bosh_caps(limits: &Limits) -> bosh::Caps {
 fn push_bosh_error(notes: &mut Vec<Note>, p: &bosh::Parsed) {
     if let Some(e) = &p.error {
         notes.push((e.code().into(), format!("BOSH body: {e}")));
-    }
-}
-
-/// The BOSH event of a parsed body; a response's status and request are added by the caller.
-fn bosh_body(
-    p: bosh::Parsed,
-    stream: u64,
-    role: bosh::Role,
-    first: FrameRef,
-    last: FrameRef,
-) -> bosh::Body {
-    let dir = match role {
-        bosh::Role::Request => Dir::ClientToServer,
-        bosh::Role::Response => Dir::ServerToClient,
-    };
-    bosh::Body {
-        stream,
-        dir,
-        role,
-        first,
-        last,
-        status: None,
-        attrs: p.attrs,
-        stanzas: p.stanzas,
-        error: p.error.map(|e| e.to_string()),
-        request: None,
-        held_ms: None,
     }
 }
