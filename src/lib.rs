@@ -85,4 +85,38 @@ pub mod fuzzing {
 
     /// The HAR reader on arbitrary bytes (plain or gzip), to the end or its error.
     pub use crate::har::fuzz_read as har_read;
+
+    /// The whole analysis on one input, rendered as JSON and HTML: the first
+    /// two bytes (big-endian) are the length of a key log text that follows,
+    /// the rest is the capture (or HAR). The input is written to a file in
+    /// the temporary directory (the pipeline reads paths), one per process.
+    pub fn pipeline_report(data: &[u8]) {
+        let (keylog, capture) = match data {
+            [hi, lo, rest @ ..] => {
+                let len = usize::from(u16::from_be_bytes([*hi, *lo])).min(rest.len());
+                rest.split_at(len)
+            }
+            _ => (&[][..], data),
+        };
+        let path = std::env::temp_dir().join(format!("xmppcap-fuzz-{}.input", std::process::id()));
+        if std::fs::write(&path, capture).is_err() {
+            return;
+        }
+        let opts = crate::pipeline::Options {
+            limits: crate::limits::Limits {
+                memory_budget: 16 << 20,
+                ..crate::limits::Limits::default()
+            },
+            keylog_texts: vec![("fuzz.keys".to_string(), std::sync::Arc::from(keylog))],
+            raw: true,
+            xmpp_message_text: true,
+            ..crate::pipeline::Options::default()
+        };
+        let report = crate::pipeline::report(&path, &opts, crate::report::ndjson::Selection::All);
+        if let Ok(report) = &report {
+            let mut sink = std::io::sink();
+            let _ = crate::report::html::render(&[report], &mut sink);
+        }
+        let _ = crate::report::json::render_reports(&[report], &mut std::io::sink());
+    }
 }
