@@ -20,7 +20,7 @@ use xmppcap::report::ndjson::{NdjsonWriter, Selection};
 use xmppcap::report::sink::EventSink;
 use xmppcap::report::{html, json, terminal};
 
-use super::{open_output, EXIT_ERROR, EXIT_FINDINGS};
+use super::{fleet, open_output, EXIT_ERROR, EXIT_FINDINGS};
 use crate::render;
 use crate::render::style::Style;
 
@@ -45,6 +45,18 @@ pub(super) struct Setup {
 }
 
 impl Setup {
+    /// The same run narrowed to one capture (`-o DIR/` runs them one by one).
+    pub fn for_one(&self, path: &Path) -> Setup {
+        Setup {
+            captures: vec![path.to_path_buf()],
+            output: None,
+            fail_on: self.fail_on,
+            opts: self.opts.clone(),
+            filter: self.filter.clone(),
+            style: self.style.clone(),
+        }
+    }
+
     /// The inputs as named in the output (a failed one's JSON entry, NDJSON's framing).
     fn capture_names(&self) -> Vec<String> {
         self.captures
@@ -66,6 +78,9 @@ pub(super) fn run_analysis(
     selection: Selection,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = setup.output.as_deref().filter(|p| fleet::is_output_dir(p)) {
+        return fleet::run(setup, selection, format, dir);
+    }
     if format == Format::Ndjson {
         return run_ndjson(setup, selection);
     }
@@ -76,17 +91,30 @@ pub(super) fn run_analysis(
         Ok(report)
     });
     let mut out = open_output(setup.output.as_ref())?;
+    render_reports(setup, &reports, selection, format, &mut out)?;
+    finish(setup, &reports)
+}
+
+/// Writes `reports` (in the order of `setup.captures`) in `format`.
+pub(super) fn render_reports(
+    setup: &Setup,
+    reports: &[Result<Report, PipelineError>],
+    selection: Selection,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let ok: Vec<&Report> = reports.iter().flatten().collect();
     let filter = Some(&setup.filter);
     let names = setup.capture_names();
+    let mut out = out;
     match (format, selection) {
         (Format::Json, Selection::All) => {
-            json::render_reports_filtered(&reports, &names, filter, &mut out)?
+            json::render_reports_filtered(reports, &names, filter, &mut out)?
         }
         (Format::Json, _) => {
-            json::render_events_filtered(&reports, &names, selection, filter, &mut out)?
+            json::render_events_filtered(reports, &names, selection, filter, &mut out)?
         }
-        (Format::Html, _) => html::render_page(&ok, &html_page(setup, &reports), &mut out)?,
+        (Format::Html, _) => html::render_page(&ok, &html_page(setup, reports), &mut out)?,
         (_, Selection::All) => {
             for (i, report) in ok.iter().enumerate() {
                 if i > 0 {
@@ -98,7 +126,7 @@ pub(super) fn run_analysis(
         (_, _) => render::listing::render_events_with(&ok, selection, &setup.style, &mut out)?,
     }
     out.flush()?;
-    finish(setup, &reports)
+    Ok(())
 }
 
 /// The HTML footer's facts: the command line as typed (secrets removed by
@@ -249,66 +277,31 @@ struct CaptureFailed<'a> {
     error: String,
 }
 
+/// What one capture's NDJSON said at its end (the `capture.end` line's
+/// figures), or why it stopped.
+pub(super) struct NdjsonOutcome {
+    pub packets: u64,
+    pub connections: u64,
+    pub sessions: u64,
+    pub findings: usize,
+    pub worst: Option<Level>,
+    pub error: Option<String>,
+}
+
 /// NDJSON: captures one after the other, each event written as it happens,
 /// framed by `capture.start` and `capture.end` lines.
 fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
-    if setup.filter.agent.is_some() {
-        // An event streams before the session names its agent (SASL, bind).
-        anyhow::bail!(
-            "--agent needs the whole capture first: use --format json or table with it, not ndjson"
-        );
-    }
-    let filter = Some(&setup.filter).filter(|f| f.is_active());
+    refuse_agent_filter(setup)?;
     let mut out = open_output(setup.output.as_ref())?;
     let mut writer = NdjsonWriter::new(&mut out, selection);
     let (mut worst, mut failed) = (None, false);
     for path in &setup.captures {
-        let name = path.display().to_string();
-        writer.line(&CaptureStart {
-            kind: "capture.start",
-            capture: &name,
-            filter,
-        });
-        let mut narrowed = Narrowed {
-            writer: &mut writer,
-            filter: &setup.filter,
-            scope: None,
-        };
-        let analysis = pipeline::analyze(path, &setup.opts, &mut narrowed);
-        let shown = analysis.as_ref().map(|a| {
-            a.findings
-                .iter()
-                .filter(|f| narrowed.keeps_finding(f))
-                .collect::<Vec<_>>()
-        });
-        match (analysis.as_ref(), shown) {
-            (Ok(a), Ok(shown)) => {
-                let capture_worst = shown.iter().map(|f| f.level).max();
-                worst = worst.max(capture_worst);
-                writer.line(&CaptureEnd {
-                    kind: "capture.end",
-                    capture: &name,
-                    packets: a.run.summary.packets,
-                    connections: a.connections_seen,
-                    sessions: a.sessions_seen,
-                    findings: shown.len(),
-                    worst: capture_worst,
-                });
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                eprintln!("xmppcap: {}", terminal::field(&format!("{name}: {e}")));
-                // The framing closes even when the capture failed part way.
-                writer.line(&CaptureFailed {
-                    kind: "capture.end",
-                    capture: &name,
-                    error: e.to_string(),
-                });
-                failed = true;
-            }
-        }
+        let outcome = ndjson_capture(setup, path, &mut writer);
         if let Some(e) = writer.take_error() {
             return Err(e.into());
         }
+        worst = worst.max(outcome.worst);
+        failed |= outcome.error.is_some();
     }
     drop(writer);
     out.flush()?;
@@ -316,4 +309,82 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     Ok(exit_code(worst, setup.fail_on))
+}
+
+pub(super) fn refuse_agent_filter(setup: &Setup) -> anyhow::Result<()> {
+    if setup.filter.agent.is_some() {
+        // An event streams before the session names its agent (SASL, bind).
+        anyhow::bail!(
+            "--agent needs the whole capture first: use --format json or table with it, not ndjson"
+        );
+    }
+    Ok(())
+}
+
+/// One capture's NDJSON, from `capture.start` to `capture.end` (which says
+/// the error when the capture could not be read to its end; the error is
+/// also said on stderr).
+pub(super) fn ndjson_capture(
+    setup: &Setup,
+    path: &Path,
+    writer: &mut NdjsonWriter<'_>,
+) -> NdjsonOutcome {
+    let name = path.display().to_string();
+    let filter = Some(&setup.filter).filter(|f| f.is_active());
+    writer.line(&CaptureStart {
+        kind: "capture.start",
+        capture: &name,
+        filter,
+    });
+    let mut narrowed = Narrowed {
+        writer,
+        filter: &setup.filter,
+        scope: None,
+    };
+    let analysis = pipeline::analyze(path, &setup.opts, &mut narrowed);
+    let shown = analysis.as_ref().map(|a| {
+        a.findings
+            .iter()
+            .filter(|f| narrowed.keeps_finding(f))
+            .collect::<Vec<_>>()
+    });
+    match (analysis.as_ref(), shown) {
+        (Ok(a), Ok(shown)) => {
+            let outcome = NdjsonOutcome {
+                packets: a.run.summary.packets,
+                connections: a.connections_seen,
+                sessions: a.sessions_seen,
+                findings: shown.len(),
+                worst: shown.iter().map(|f| f.level).max(),
+                error: None,
+            };
+            writer.line(&CaptureEnd {
+                kind: "capture.end",
+                capture: &name,
+                packets: outcome.packets,
+                connections: outcome.connections,
+                sessions: outcome.sessions,
+                findings: outcome.findings,
+                worst: outcome.worst,
+            });
+            outcome
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("xmppcap: {}", terminal::field(&format!("{name}: {e}")));
+            // The framing closes even when the capture failed part way.
+            writer.line(&CaptureFailed {
+                kind: "capture.end",
+                capture: &name,
+                error: e.to_string(),
+            });
+            NdjsonOutcome {
+                packets: 0,
+                connections: 0,
+                sessions: 0,
+                findings: 0,
+                worst: None,
+                error: Some(e.to_string()),
+            }
+        }
+    }
 }

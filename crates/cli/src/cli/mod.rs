@@ -27,6 +27,7 @@ use crate::progress::StderrBar;
 use crate::render;
 
 mod commands;
+mod fleet;
 mod view;
 
 use view::{FilterArgs, ViewArgs};
@@ -71,8 +72,10 @@ struct InputArgs {
     /// Capture files (pcap or pcapng, optionally gzip-compressed); `-` reads stdin.
     #[arg(required = true, value_name = "CAPTURE")]
     captures: Vec<PathBuf>,
-    /// Write the output to FILE instead of stdout.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// Write the output to FILE instead of stdout. A directory (ending with
+    /// `/`, or existing) gets one file per capture plus `manifest.json`, one
+    /// line per capture: input, SHA-256, exit status, counts (`report`, `ws`, `http`).
+    #[arg(short = 'o', long = "output", value_name = "FILE|DIR/")]
     output: Option<PathBuf>,
     /// Exit with code 1 when a finding at or above this level is reported.
     #[arg(long = "fail-on", value_enum, value_name = "LEVEL")]

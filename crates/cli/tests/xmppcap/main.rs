@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 mod agents;
 mod cli;
 mod depth;
+mod fleet;
 mod golden;
 mod har;
 mod html_browser;
