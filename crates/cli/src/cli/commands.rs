@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use xmppcap::finding::Level;
 use xmppcap::pipeline::{self, Options, PipelineError};
+use xmppcap::report::agents::AgentStory;
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::filter::{Filter, Scope};
 use xmppcap::report::model::Report;
@@ -241,6 +242,16 @@ struct CaptureEnd<'a> {
     worst: Option<Level>,
 }
 
+/// One agent's story at the end of a capture: the JSON report's `agents[]`
+/// entry, the same serializer, with the line's kind and capture.
+#[derive(Serialize)]
+struct AgentSummary<'a> {
+    kind: &'static str,
+    capture: &'a str,
+    #[serde(flatten)]
+    story: &'a AgentStory,
+}
+
 /// The `capture.end` of a capture that could not be read to its end.
 #[derive(Serialize)]
 struct CaptureFailed<'a> {
@@ -250,7 +261,8 @@ struct CaptureFailed<'a> {
 }
 
 /// NDJSON: captures one after the other, each event written as it happens,
-/// framed by `capture.start` and `capture.end` lines.
+/// framed by `capture.start` and `capture.end` lines; before the end, one
+/// `agent.summary` line per agent (their stories need the whole capture).
 fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
     if setup.filter.agent.is_some() {
         // An event streams before the session names its agent (SASL, bind).
@@ -283,6 +295,13 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
         });
         match (analysis.as_ref(), shown) {
             (Ok(a), Ok(shown)) => {
+                for story in a.agent_stories(setup.opts.raw) {
+                    writer.line(&AgentSummary {
+                        kind: "agent.summary",
+                        capture: &name,
+                        story: &story,
+                    });
+                }
                 let capture_worst = shown.iter().map(|f| f.level).max();
                 worst = worst.max(capture_worst);
                 writer.line(&CaptureEnd {

@@ -127,3 +127,46 @@ fn the_html_report_has_each_agents_story() {
         "listed in the contents"
     );
 }
+
+/// The NDJSON lines of `capture` with its keys and `extra` options.
+fn ndjson_lines(capture: &str, extra: &[&str]) -> Vec<Value> {
+    let cap = format!("fixtures/{capture}.pcapng");
+    let keys = format!("keys/{capture}.keys");
+    let mut args = vec![
+        "report",
+        cap.as_str(),
+        "--keylog",
+        keys.as_str(),
+        "--format",
+        "ndjson",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    let out = xmppcap(&args);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn ndjson_ends_each_capture_with_the_json_reports_agent_entries() {
+    for extra in [&[][..], &["--raw"][..]] {
+        let lines = ndjson_lines("finesse-failover", extra);
+        let kinds: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+        let summaries: Vec<usize> = kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k == "agent.summary")
+            .map(|(i, _)| i)
+            .collect();
+        // Just before capture.end, after every event.
+        assert_eq!(summaries, [kinds.len() - 2], "{kinds:?}");
+        let mut line = lines[kinds.len() - 2].clone();
+        assert_eq!(line["capture"], "fixtures/finesse-failover.pcapng");
+        let object = line.as_object_mut().expect("an object");
+        object.remove("kind");
+        object.remove("capture");
+        assert_eq!(vec![line], agents("finesse-failover", extra));
+    }
+}
