@@ -126,7 +126,7 @@ fn render_with_budget(
     if let Some(filter) = &page.filter {
         writeln!(
             out,
-            "<p class=\"filter\">Filtered: {}. The verdict, the picture, the sessions and the findings show only what the filter keeps.</p>",
+            "<p class=\"filter\">Filtered: {}. Every section (the verdict, the picture, the desktops, the agents&#39; stories, the sessions and the findings) shows only what the filter keeps; a state, session or connection that overlaps the time window is kept whole.</p>",
             escape(filter)
         )?;
     }

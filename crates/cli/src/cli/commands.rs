@@ -295,11 +295,14 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
         });
         match (analysis.as_ref(), shown) {
             (Ok(a), Ok(shown)) => {
-                for story in a.agent_stories(setup.opts.raw) {
+                let mut stories = a.agent_stories(setup.opts.raw);
+                let start = a.run.summary.first_time;
+                setup.filter.narrow_agents(&mut stories, &a.sessions, start);
+                for story in &stories {
                     writer.line(&AgentSummary {
                         kind: "agent.summary",
                         capture: &name,
-                        story: &story,
+                        story,
                     });
                 }
                 let capture_worst = shown.iter().map(|f| f.level).max();

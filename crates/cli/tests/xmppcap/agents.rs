@@ -170,3 +170,61 @@ fn ndjson_ends_each_capture_with_the_json_reports_agent_entries() {
         assert_eq!(vec![line], agents("finesse-failover", extra));
     }
 }
+
+#[test]
+fn a_time_window_narrows_the_agents_story_in_every_format() {
+    let window = ["--since", "+20s"];
+    let agents = agents("finesse-failover", &window);
+    let [a] = agents.as_slice() else {
+        panic!("one agent expected: {agents:?}");
+    };
+    // The NOT_READY that ended at 19.3 s is left out; the READY that
+    // began then and lasted into the window is kept whole.
+    let states: Vec<&str> = a["states"]
+        .as_array()
+        .expect("states")
+        .iter()
+        .filter_map(|s| s["state"].as_str())
+        .collect();
+    assert_eq!(states, ["READY", "RESERVED", "TALKING", "READY"]);
+    assert_eq!(a["rest_calls"].as_array().map(Vec::len), Some(0));
+    let lines = ndjson_lines("finesse-failover", &window);
+    let summary = lines
+        .iter()
+        .find(|l| l["kind"] == "agent.summary")
+        .expect("an agent.summary line");
+    assert_eq!(summary["states"], a["states"]);
+    let table = xmppcap(&[
+        "report",
+        "fixtures/finesse-failover.pcapng",
+        "--keylog",
+        "keys/finesse-failover.keys",
+        "--since",
+        "+20s",
+    ]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("filter: since +20s"), "{table}");
+    assert!(!table.contains("NOT_READY"), "{table}");
+    assert!(
+        !table.contains("REST GET /finesse/api/User/1001 → 503"),
+        "{table}"
+    );
+    let html = xmppcap(&[
+        "report",
+        "fixtures/finesse-failover.pcapng",
+        "--keylog",
+        "keys/finesse-failover.keys",
+        "--since",
+        "+20s",
+        "--format",
+        "html",
+    ]);
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(
+        html.contains("<p class=\"filter\">Filtered: since +20s."),
+        "{html}"
+    );
+    assert!(html.contains("<td>READY</td>"), "{html}");
+    assert!(!html.contains("<td>NOT_READY</td>"), "{html}");
+    assert!(!html.contains("class=\"state s-NOT_READY\""), "{html}");
+}
