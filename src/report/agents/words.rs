@@ -1,11 +1,13 @@
 //! The words of an agent's section, shared by the terminal table and the
 //! HTML report: the title, one row per state, one line per dialog, and the
-//! story (sessions, connections, REST calls, findings) as dated lines.
+//! story (sessions, connections, REST calls, references to findings) as
+//! dated lines.
 //!
 //! Takes an [`AgentStory`]; gives strings. Never derives a fact: every
 //! number is in the story, only said here.
 
 use super::{AgentStory, DialogStory, LinkedBy, StateSpan};
+use crate::finding::Finding;
 use crate::finesse::Entered;
 use crate::position::Timestamp;
 use crate::report::text;
@@ -127,8 +129,18 @@ pub fn call_variables_line(d: &DialogStory) -> Option<String> {
     Some(format!("call variables of {}: {}", d.id, pairs.join(", ")))
 }
 
+/// A finding where it is only pointed at (an agent's story, a timeline):
+/// `warn conn.reset (frame 54): see findings`. Its whole line is in the
+/// findings list only, so that a search for its words finds it once.
+pub fn finding_reference(f: &Finding) -> String {
+    match f.position() {
+        Some(place) => format!("{} {} ({place}): see findings", f.level, f.code),
+        None => format!("{} {}: see findings", f.level, f.code),
+    }
+}
+
 /// The story as dated lines in time order: sessions, notification
-/// connections, REST calls and findings.
+/// connections, REST calls and findings (referred to, not repeated).
 pub fn story_lines(a: &AgentStory) -> Vec<(Option<Timestamp>, String)> {
     let mut lines: Vec<(Option<Timestamp>, u64, String)> = Vec::new();
     for s in &a.sessions {
@@ -187,11 +199,7 @@ pub fn story_lines(a: &AgentStory) -> Vec<(Option<Timestamp>, String)> {
     }
     for f in &a.findings {
         let frame = f.frame.unwrap_or_default();
-        lines.push((
-            f.time,
-            frame,
-            format!("{} {}: {}", f.level, f.code, f.message),
-        ));
+        lines.push((f.time, frame, finding_reference(f)));
     }
     lines.sort_by_key(|(t, frame, _)| (*t, *frame));
     lines.into_iter().map(|(t, _, line)| (t, line)).collect()

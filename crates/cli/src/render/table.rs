@@ -297,12 +297,14 @@ fn event_cell(e: &Event) -> String {
     }
 }
 
+/// An event's summary on one line whatever it holds (a row is one event);
+/// a finding only points at its line in the findings list, where its words
+/// are written once, so that a search for them finds one line.
 fn summary_cell(e: &Event) -> String {
-    // One line whatever the summary holds: a row is one event.
-    let summary = terminal::field(&e.summary).into_owned();
     match &e.detail {
-        Detail::Finding { code, .. } => format!("{summary} [{code}]"),
-        _ => summary,
+        // The row's frame column says where.
+        Detail::Finding { code, .. } => format!("{code}: see findings"),
+        _ => terminal::field(&e.summary).into_owned(),
     }
 }
 
