@@ -171,6 +171,23 @@ fn local_time_says_so_in_the_header() {
         table.contains("2026-03-02T05:30:00.000000-03:30 → 05:30:46.363"),
         "{table}"
     );
+    // Every time goes through the one clock: the connection story's last
+    // keepalive, the desktop's and the agent's tables (their heads say
+    // so), the dialog's states, the REST traffic, the story's lines.
+    for local in [
+        "keepalive 3 every 11.2 s, last 05:30:41.355 (decrypted)",
+        "ACTIVE at 05:30:26.349 (frame 162)",
+        " 05:30:19.344  READY ",
+        " 05:30:11.021  2 ",
+        "(from 05:30:07.021, decrypted)",
+        "  05:30:07.024 REST GET /finesse/api/User/1001 → 503",
+    ] {
+        assert!(table.contains(local), "{local:?} missing:\n{table}");
+    }
+    assert!(!table.contains("(UTC)"), "{table}");
+    assert!(table.matches(" time (local) ").count() >= 4, "{table}");
+    // No UTC time of day is left anywhere (the capture ran 09:00–09:01 UTC).
+    assert!(!table.contains("09:00:"), "{table}");
 }
 
 #[test]
