@@ -2,10 +2,13 @@
 //! inline CSS and SVG, no scripts, no external resources, a print
 //! stylesheet) to attach to a support case. Per capture, in reading order:
 //! the facts, the verdict (`verdict`), the timeline picture
-//! (`timeline_svg`), a table of contents, the desktops, the sessions
-//! (collapsed when large; cut past a row budget with a note pointing to
-//! JSON/NDJSON), other connections and the findings (anchored `f-<n>`); then
-//! the captures that failed and the footer (`page`).
+//! (`timeline_svg`), a table of contents, the desktops (`desktops`), the
+//! agents' stories (`agents`), the sessions (`sessions`: collapsed when
+//! large, cut past a row budget with a note pointing to JSON/NDJSON; past
+//! 50 sessions the page summarises them, one row each, and the desktops in
+//! one table), other connections and the findings (anchored `f-<n>`); then
+//! the captures that failed and the footer (`page`). Sections are laid out
+//! by the browser only when on screen, so a huge capture's page opens fast.
 //!
 //! Takes reports and a [`Page`]; writes HTML. Every captured text is
 //! escaped; credentials are already redacted in the model unless
