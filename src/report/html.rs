@@ -174,7 +174,7 @@ fn render_one(
         desktops::render_blocks(&report.desktops, prefix, out)?;
     }
     for (k, a) in report.agents.iter().enumerate() {
-        agents::render(a, &format!("{prefix}a-{k}"), out)?;
+        agents::render(a, &format!("{prefix}a-{k}"), &report.findings, prefix, out)?;
     }
     let rows: usize = report
         .sessions

@@ -187,3 +187,23 @@ fn one_timeline_bar_per_connection() {
         "the dialog's bar: {html}"
     );
 }
+
+#[test]
+fn the_agents_story_links_each_finding_to_its_row() {
+    let r = failover();
+    let html = page_of(&[&r], &Page::default(), Budget::PAGE);
+    let a = r.agents.first().unwrap_or_else(|| panic!("no agent"));
+    assert!(!a.findings.is_empty());
+    for f in &a.findings {
+        let i = r
+            .findings
+            .iter()
+            .position(|g| g == f)
+            .unwrap_or_else(|| panic!("{f:?} not in the list"));
+        let reference = crate::report::agents::words::finding_reference(f);
+        assert!(
+            html.contains(&format!("<a href=\"#f-{i}\">{}</a>", escape(&reference))),
+            "{reference}: {html}"
+        );
+    }
+}
