@@ -8,11 +8,25 @@
 
 use crate::conn::{Basis, EndHow, Role, Side};
 use crate::desktop::{Desktop, DesktopConnection, RestTraffic};
-use crate::report::text;
+use crate::report::text::{self, Clock};
 use crate::words;
 
-/// The column heads of [`connection_row`].
+/// The column heads of [`connection_row`] (UTC).
 pub const COLUMNS: [&str; 6] = ["time (UTC)", "stream", "node", "role", "ended", "gap"];
+
+/// The column heads of [`connection_row_with`] in `clock`'s zone.
+pub fn columns(clock: &Clock) -> [String; 6] {
+    let [_, rest @ ..] = COLUMNS;
+    let [a, b, c, d, e] = rest;
+    [
+        format!("time ({})", clock.zone()),
+        a.to_owned(),
+        b.to_owned(),
+        c.to_owned(),
+        d.to_owned(),
+        e.to_owned(),
+    ]
+}
 
 /// The title of a desktop's section: its address and the users it carried.
 pub fn title(d: &Desktop) -> String {
@@ -26,6 +40,11 @@ pub fn title(d: &Desktop) -> String {
 /// connection's user when the desktop carried several (agents behind one
 /// NAT address), the title names a single one.
 pub fn connection_row(d: &Desktop, c: &DesktopConnection) -> [String; 6] {
+    connection_row_with(d, c, &Clock::default())
+}
+
+/// [`connection_row`] with its time written by `clock`.
+pub fn connection_row_with(d: &Desktop, c: &DesktopConnection, clock: &Clock) -> [String; 6] {
     let node = match c.node.sni {
         Some(_) => c.node.to_string(),
         None => c.server.to_string(),
@@ -39,7 +58,7 @@ pub fn connection_row(d: &Desktop, c: &DesktopConnection) -> [String; 6] {
         _ => String::new(),
     };
     [
-        text::clock(c.start),
+        clock.time_of_day(c.start),
         c.stream.to_string(),
         format!("{node}{user}"),
         role,
@@ -72,8 +91,13 @@ pub fn ended(c: &DesktopConnection) -> String {
     format!("{}{by}{frame}{lived}{retries}", how_word(c.ended))
 }
 
-/// A node's REST traffic in one line.
+/// A node's REST traffic in one line (UTC).
 pub fn rest_line(r: &RestTraffic) -> String {
+    rest_line_with(r, &Clock::default())
+}
+
+/// [`rest_line`] with its time written by `clock`.
+pub fn rest_line_with(r: &RestTraffic, clock: &Clock) -> String {
     format!(
         "REST to {}: {} over {} (from {}, {})",
         r.node,
@@ -82,7 +106,7 @@ pub fn rest_line(r: &RestTraffic) -> String {
             "connection"
         ),
         seconds(r.span_s),
-        text::clock(r.first),
+        clock.time_of_day(r.first),
         basis_word(r.basis)
     )
 }

@@ -3,7 +3,8 @@
 //!
 //! Takes a [`Filter`] (built by the command line) and a finished [`Report`]
 //! or, for NDJSON, events as they stream; gives the report with only the
-//! sessions, connections, desktops, events and findings inside the filter,
+//! sessions, connections, desktops, agents' stories, events and findings
+//! inside the filter,
 //! so that every renderer (table, JSON, NDJSON, HTML) and the exit code see
 //! the same narrowed model. Never invents or rewrites a fact: it only
 //! leaves things out, and the filter itself is carried to the output so the
@@ -15,6 +16,7 @@ use serde::{Serialize, Serializer};
 
 use crate::finding::Finding;
 use crate::position::Timestamp;
+use crate::report::agents::AgentStory;
 use crate::report::event::Event;
 use crate::report::model::{Report, SessionReport};
 
@@ -73,6 +75,8 @@ pub struct Scope {
     streams: Option<BTreeSet<u64>>,
     /// `None` keeps every session.
     sessions: Option<BTreeSet<u32>>,
+    /// Streams were asked for (`--stream`), not only implied by `--agent`.
+    asked_streams: bool,
 }
 
 impl Filter {
@@ -127,21 +131,25 @@ impl Filter {
             until: resolve(&self.until),
             streams: (!self.streams.is_empty()).then(|| self.streams.iter().copied().collect()),
             sessions: None,
+            asked_streams: !self.streams.is_empty(),
         }
     }
 
-    /// Narrows `report` in place: see the module doc.
+    /// Narrows `report` in place: see the module doc. Every section is
+    /// narrowed alike: sessions, connections, events, findings, and the
+    /// desktops' and agents' stories ([`stories`]).
     pub fn apply(&self, report: &mut Report) {
         if !self.is_active() {
             return;
         }
         let mut scope = self.scope(report.capture.first_time);
         if let Some(agent) = &self.agent {
-            scope.keep_agent(agent, &report.sessions);
+            report.agents.retain(|a| a.agent == *agent);
+            scope.keep_agent(agent, &report.sessions, report.agents.first());
         }
         report.sessions.retain(|s| scope.keeps_session(s));
-        let kept_sessions: Vec<&SessionReport> = report.sessions.iter().collect();
-        let session_streams: BTreeSet<u64> = kept_sessions
+        let session_streams: BTreeSet<u64> = report
+            .sessions
             .iter()
             .flat_map(|s| s.streams.iter().copied())
             .collect();
@@ -153,36 +161,55 @@ impl Filter {
             scope.keeps_stream(c.stream)
                 && (!windowed
                     || session_streams.contains(&c.stream)
-                    || event_streams.contains(&c.stream))
+                    || event_streams.contains(&c.stream)
+                    || c.summary
+                        .as_ref()
+                        .is_some_and(|s| scope.overlaps(Some(s.first.ts), s.ended.time)))
         });
-        let streams: BTreeSet<u64> = report.connections.iter().map(|c| c.stream).collect();
-        report.desktops.retain(|d| {
-            d.connections.iter().any(|c| streams.contains(&c.stream))
-                || (scope.streams.is_none()
-                    && scope.sessions.is_none()
-                    && d.connections.is_empty()
-                    && !windowed)
-        });
+        report.desktops.retain_mut(|d| scope.narrow_desktop(d));
         report.findings.retain(|f| scope.keeps_finding(f));
-        if let Some(agent) = &self.agent {
-            report.agents.retain(|a| a.agent == *agent);
-        }
+        report.agents.retain_mut(|a| scope.narrow_agent(a));
         if self.summary {
             report.timeline.clear();
             report.timeline_dropped = 0;
         }
     }
+
+    /// The agents' stories of one capture narrowed as [`Filter::apply`]
+    /// narrows the report's (NDJSON's `agent.summary`, written after the
+    /// capture). `start` is where offsets in the window count from.
+    pub fn narrow_agents(
+        &self,
+        agents: &mut Vec<AgentStory>,
+        sessions: &[SessionReport],
+        start: Option<Timestamp>,
+    ) {
+        if !self.is_active() {
+            return;
+        }
+        let mut scope = self.scope(start);
+        if let Some(agent) = &self.agent {
+            agents.retain(|a| a.agent == *agent);
+            scope.keep_agent(agent, sessions, agents.first());
+        }
+        agents.retain_mut(|a| scope.narrow_agent(a));
+    }
 }
 
 impl Scope {
-    /// Keeps only the sessions of `agent` (JID local part or SASL user), and
-    /// only their streams.
-    fn keep_agent(&mut self, agent: &str, sessions: &[SessionReport]) {
+    /// Keeps only the sessions of `agent` (JID local part or SASL user),
+    /// their streams and the other streams of its story (REST calls,
+    /// connection attempts from its desktop).
+    fn keep_agent(&mut self, agent: &str, sessions: &[SessionReport], story: Option<&AgentStory>) {
         let theirs: Vec<&SessionReport> = sessions.iter().filter(|s| is_agents(s, agent)).collect();
-        let streams: BTreeSet<u64> = theirs
+        let mut streams: BTreeSet<u64> = theirs
             .iter()
             .flat_map(|s| s.streams.iter().copied())
             .collect();
+        if let Some(a) = story {
+            streams.extend(a.connections.iter().map(|c| c.stream));
+            streams.extend(a.rest_calls.iter().map(|r| r.call.stream));
+        }
         self.streams = Some(match self.streams.take() {
             Some(asked) => asked.intersection(&streams).copied().collect(),
             None => streams,
@@ -247,6 +274,8 @@ fn is_agents(s: &SessionReport, agent: &str) -> bool {
         .and_then(local);
     from_jid.as_deref() == Some(agent) || from_sasl.as_deref() == Some(agent)
 }
+
+mod stories;
 
 #[cfg(test)]
 mod tests;

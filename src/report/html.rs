@@ -2,10 +2,13 @@
 //! inline CSS and SVG, no scripts, no external resources, a print
 //! stylesheet) to attach to a support case. Per capture, in reading order:
 //! the facts, the verdict (`verdict`), the timeline picture
-//! (`timeline_svg`), a table of contents, the desktops, the sessions
-//! (collapsed when large; cut past a row budget with a note pointing to
-//! JSON/NDJSON), other connections and the findings (anchored `f-<n>`); then
-//! the captures that failed and the footer (`page`).
+//! (`timeline_svg`), a table of contents, the desktops (`desktops`), the
+//! agents' stories (`agents`), the sessions (`sessions`: collapsed when
+//! large, cut past a row budget with a note pointing to JSON/NDJSON; past
+//! 50 sessions the page summarises them, one row each, and the desktops in
+//! one table), other connections and the findings (anchored `f-<n>`); then
+//! the captures that failed and the footer (`page`). Sections are laid out
+//! by the browser only when on screen, so a huge capture's page opens fast.
 //!
 //! Takes reports and a [`Page`]; writes HTML. Every captured text is
 //! escaped; credentials are already redacted in the model unless
@@ -15,18 +18,19 @@ use std::io::{self, Write};
 
 use quick_xml::escape::escape;
 
-use crate::desktop::Desktop;
 use crate::position::Position;
-use crate::report::desktops;
-use crate::report::event::Event;
-use crate::report::model::{Grouped, Report, SessionReport};
-use crate::report::story;
-use crate::report::text::{self, event_label, session_facts};
+use crate::report::model::{Grouped, Report};
+
+use crate::report::text;
 
 mod agents;
+mod desktops;
 mod page;
+mod sessions;
 mod timeline_svg;
 mod verdict;
+
+use sessions::{story_lines, SessionRows};
 
 pub use page::{redact_args, sha256_of_file, InputFile, Page, GENERATED_AT_VAR};
 
@@ -38,7 +42,31 @@ const MAX_SESSION_ROWS: usize = 6_000;
 const OPEN_SESSION_ROWS: usize = 40;
 /// Past this many sessions, every session is collapsed.
 const OPEN_SESSIONS: usize = 20;
+/// Past this many sessions, the page summarises: one dense row per session
+/// instead of its block (a thousand blocks of facts take a browser seconds
+/// to lay out; see BENCHMARKS.md).
+const DENSE_SESSIONS: usize = 50;
 
+/// How much of the sessions one capture's page shows.
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    /// Event rows of all the session blocks together.
+    rows: usize,
+    /// Sessions shown as blocks; more are summarised one row each.
+    sessions: usize,
+}
+
+impl Budget {
+    const PAGE: Budget = Budget {
+        rows: MAX_SESSION_ROWS,
+        sessions: DENSE_SESSIONS,
+    };
+}
+
+/// The page's stylesheet. Sections are `content-visibility:auto`: the
+/// browser lays out only those on screen, which on a summarised
+/// 1,000-session page halves the time to open it (BENCHMARKS.md); printing
+/// lays out everything.
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.5em;border-bottom:1px solid #ccc}\
 summary h2{display:inline-block;border:0;margin:.8em 0 .2em}summary{cursor:pointer}\
@@ -55,8 +83,9 @@ svg line.tick{stroke:#e4e4e4}svg .lane-sep{stroke:#bbb}svg .lane-label{font-weig
 .conn.end-open,.key.end-open{fill:#2f6fd0;background:#2f6fd0}.key{display:inline-block;width:12px;height:10px;margin:0 3px 0 8px}\
 .dialog{fill:#455a64}.state{fill:#b0bec5}.s-READY{fill:#81c784}.s-NOT_READY{fill:#ffb74d}.s-TALKING,.s-HOLD{fill:#64b5f6}.s-LOGOUT{fill:#e57373}\
 .s-WORK,.s-WORK_READY,.s-RESERVED{fill:#ba68c8}.marker.error{fill:#b00020}.marker.warn{fill:#e08600}\
-nav.toc ul{columns:3;font-size:13px}footer{margin-top:3em;color:#555;border-top:1px solid #ccc}\
-@media print{body{margin:0;font-size:10pt}nav.toc{display:none}details>summary{list-style:none}\
+nav.toc ul{columns:3;font-size:13px}table.dense{font-size:12px}table.dense td{padding:1px 6px}footer{margin-top:3em;color:#555;border-top:1px solid #ccc}\
+section{content-visibility:auto;contain-intrinsic-size:auto 40em}\
+@media print{body{margin:0;font-size:10pt}section{content-visibility:visible}nav.toc{display:none}details>summary{list-style:none}\
 tr,li,figure{break-inside:avoid}a{color:inherit;text-decoration:none}svg{max-width:100%}}";
 
 /// The page with no footer facts (see [`render_page`]).
@@ -68,14 +97,14 @@ pub fn render(reports: &[&Report], out: &mut dyn Write) -> io::Result<()> {
 /// sessions and the findings; then the captures that failed, and a footer
 /// saying how the page was made.
 pub fn render_page(reports: &[&Report], page: &Page, out: &mut dyn Write) -> io::Result<()> {
-    render_with_budget(reports, page, MAX_SESSION_ROWS, out)
+    render_with_budget(reports, page, Budget::PAGE, out)
 }
 
 /// [`render_page`] with `budget` event rows for the sessions of each capture.
 fn render_with_budget(
     reports: &[&Report],
     page: &Page,
-    budget: usize,
+    budget: Budget,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let names: Vec<&str> = reports
@@ -100,7 +129,7 @@ fn render_with_budget(
     if let Some(filter) = &page.filter {
         writeln!(
             out,
-            "<p class=\"filter\">Filtered: {}. The verdict, the picture, the sessions and the findings show only what the filter keeps.</p>",
+            "<p class=\"filter\">Filtered: {}. Every section (the verdict, the picture, the desktops, the agents&#39; stories, the sessions and the findings) shows only what the filter keeps; a state, session or connection that overlaps the time window is kept whole.</p>",
             escape(filter)
         )?;
     }
@@ -124,7 +153,12 @@ fn render_with_budget(
     writeln!(out, "</body></html>")
 }
 
-fn render_one(report: &Report, prefix: &str, budget: usize, out: &mut dyn Write) -> io::Result<()> {
+fn render_one(
+    report: &Report,
+    prefix: &str,
+    budget: Budget,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let c = &report.capture;
     let what = if c.har.is_some() { "HAR" } else { "Capture" };
     writeln!(out, "<h1>{what} {}</h1>", escape(&c.name))?;
@@ -132,25 +166,43 @@ fn render_one(report: &Report, prefix: &str, budget: usize, out: &mut dyn Write)
     verdict::render(report, prefix, out)?;
     timeline_svg::render(report, prefix, out)?;
     let grouped = report.grouped();
-    render_toc(report, &grouped, prefix, out)?;
-    for (k, d) in report.desktops.iter().enumerate() {
-        writeln!(out, "<section id=\"{prefix}d-{k}\">")?;
-        render_desktop(d, out)?;
-        writeln!(out, "</section>")?;
+    let dense = report.sessions.len() > budget.sessions;
+    render_toc(report, &grouped, dense, prefix, out)?;
+    if dense {
+        desktops::render_dense(&report.desktops, prefix, out)?;
+    } else {
+        desktops::render_blocks(&report.desktops, prefix, out)?;
     }
     for (k, a) in report.agents.iter().enumerate() {
-        agents::render(a, &format!("{prefix}a-{k}"), out)?;
+        agents::render(a, &format!("{prefix}a-{k}"), &report.findings, prefix, out)?;
     }
     let rows: usize = report
         .sessions
         .iter()
         .map(|s| grouped.session(s.id).len())
         .sum();
-    let per_session = if rows > budget {
-        (budget / report.sessions.len().max(1)).max(10)
+    let per_session = if rows > budget.rows {
+        (budget.rows / report.sessions.len().max(1)).max(10)
     } else {
         usize::MAX
     };
+    if dense {
+        sessions::render_dense(report, prefix, out)?;
+    } else {
+        render_session_blocks(report, &grouped, per_session, prefix, out)?;
+    }
+    render_other_connections(&grouped, c.har.is_some(), per_session, prefix, out)?;
+    render_findings(report, prefix, out)
+}
+
+/// Each session as its own block, its rows cut to `per_session`.
+fn render_session_blocks(
+    report: &Report,
+    grouped: &Grouped<'_>,
+    per_session: usize,
+    prefix: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let many = report.sessions.len() > OPEN_SESSIONS;
     for s in &report.sessions {
         let stories: Vec<&crate::conn::Summary> = report
@@ -165,10 +217,9 @@ fn render_one(report: &Report, prefix: &str, budget: usize, out: &mut dyn Write)
             max: per_session,
             open: !many && events.len() <= OPEN_SESSION_ROWS,
         };
-        render_session(s, &stories, &shown, prefix, out)?;
+        sessions::render_block(s, &stories, &shown, prefix, out)?;
     }
-    render_other_connections(&grouped, c.har.is_some(), per_session, prefix, out)?;
-    render_findings(report, prefix, out)
+    Ok(())
 }
 
 fn render_facts(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -203,15 +254,23 @@ fn render_facts(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 fn render_toc(
     report: &Report,
     grouped: &Grouped<'_>,
+    dense: bool,
     prefix: &str,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     writeln!(out, "<nav class=\"toc\"><h2>Contents</h2><ul>")?;
-    for (k, d) in report.desktops.iter().enumerate() {
+    if dense && !report.desktops.is_empty() {
+        writeln!(
+            out,
+            "<li><a href=\"#{prefix}desktops\">Desktops ({}, one table)</a></li>",
+            report.desktops.len()
+        )?;
+    }
+    for (k, d) in report.desktops.iter().enumerate().filter(|_| !dense) {
         writeln!(
             out,
             "<li><a href=\"#{prefix}d-{k}\">{}</a></li>",
-            escape(desktops::title(d))
+            escape(crate::report::desktops::title(d))
         )?;
     }
     for (k, a) in report.agents.iter().enumerate() {
@@ -221,7 +280,15 @@ fn render_toc(
             escape(crate::report::agents::words::title(a))
         )?;
     }
-    for s in &report.sessions {
+    if dense {
+        // One entry for the summary table, not one per session.
+        writeln!(
+            out,
+            "<li><a href=\"#{prefix}sessions\">Sessions ({}, one row each)</a></li>",
+            report.sessions.len()
+        )?;
+    }
+    for s in report.sessions.iter().filter(|_| !dense) {
         let who = s.xmpp.jid.as_deref().unwrap_or("(no JID)");
         writeln!(
             out,
@@ -254,86 +321,6 @@ fn fact(out: &mut dyn Write, label: &str, value: &str) -> io::Result<()> {
     )
 }
 
-/// A connection's story as report lines (role, ending, keepalive; the
-/// transport; the certificate when the wire shows it).
-fn story_lines(s: &crate::conn::Summary) -> Vec<String> {
-    let mut lines = vec![story::one_line(s), story::transport(s)];
-    lines.extend(story::certificate(s));
-    lines
-}
-
-/// The event rows a session shows: at most `max`, its block open or not.
-struct SessionRows<'a, 'r> {
-    events: &'a [&'r Event],
-    max: usize,
-    open: bool,
-}
-
-fn render_session(
-    s: &SessionReport,
-    stories: &[&crate::conn::Summary],
-    rows: &SessionRows<'_, '_>,
-    prefix: &str,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let who = s.xmpp.jid.clone().unwrap_or_else(|| "(no JID)".to_owned());
-    let open = if rows.open { " open" } else { "" };
-    writeln!(
-        out,
-        "<details id=\"{prefix}s-{}\"{open}><summary><h2>Session {} · {}</h2> <small>{} · {}</small></summary>\n<table class=\"facts\">",
-        s.id,
-        s.id,
-        escape(&who),
-        text::count(rows.events.len(), "event"),
-        escape(&s.ended)
-    )?;
-    for (label, value) in session_facts(s) {
-        fact(out, label, &value)?;
-    }
-    for story in stories {
-        fact(out, "connection", &story_lines(story).join(" · "))?;
-    }
-    writeln!(out, "</table>")?;
-    writeln!(out, "<table><tr><th>time (UTC)</th><th>dir</th><th>frame</th><th>event</th><th>summary</th></tr>")?;
-    for e in rows.events.iter().take(rows.max) {
-        let class = e.level().map(|l| l.as_str()).unwrap_or("");
-        writeln!(
-            out,
-            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e.time.map(text::clock).unwrap_or_default(),
-            e.dir.map(|d| d.as_str()).unwrap_or(""),
-            e.position().map(|p| p.short()).unwrap_or_default(),
-            escape(event_label(e)),
-            escape(&e.summary)
-        )?;
-        // The stanza's XML (redacted) is in the event only with `--raw`.
-        if let crate::report::event::Detail::XmppStanza(s) = &e.detail {
-            if let Some(raw) = s.raw.as_deref() {
-                writeln!(
-                    out,
-                    "<tr class=\"xml\"><td colspan=\"5\"><pre>{}</pre></td></tr>",
-                    escape(raw)
-                )?;
-            }
-        }
-    }
-    writeln!(out, "</table>")?;
-    cut_note(rows.events.len(), rows.max, out)?;
-    writeln!(out, "</details>")
-}
-
-/// Says how many rows a large capture's page left out, and where they are.
-fn cut_note(total: usize, max: usize, out: &mut dyn Write) -> io::Result<()> {
-    if total <= max {
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "<p class=\"note\">{} more not shown: this page summarises a large capture; <code>--format ndjson</code> or <code>--format json</code> has every event.</p>",
-        total - max
-    )
-}
-
 fn render_other_connections(
     grouped: &Grouped<'_>,
     har: bool,
@@ -350,7 +337,10 @@ fn render_other_connections(
     } else {
         "Other connections"
     };
-    writeln!(out, "<h2 id=\"{prefix}others\">{title}</h2>")?;
+    writeln!(
+        out,
+        "<section class=\"others\"><h2 id=\"{prefix}others\">{title}</h2>"
+    )?;
     writeln!(
         out,
         "<table><tr><th>stream</th><th>endpoints</th><th>layers</th><th>what happened</th></tr>"
@@ -384,33 +374,7 @@ fn render_other_connections(
             lines.join("<br>")
         )?;
     }
-    writeln!(out, "</table>")
-}
-
-/// A desktop's connections in order, with the gaps, and its REST traffic.
-fn render_desktop(d: &Desktop, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "<h2>{}</h2>", escape(desktops::title(d)))?;
-    let heads: Vec<String> = desktops::COLUMNS
-        .iter()
-        .map(|h| format!("<th>{}</th>", escape(*h)))
-        .collect();
-    writeln!(out, "<table><tr>{}</tr>", heads.concat())?;
-    for c in &d.connections {
-        let cells: Vec<String> = desktops::connection_row(d, c)
-            .iter()
-            .map(|cell| format!("<td>{}</td>", escape(cell)))
-            .collect();
-        writeln!(out, "<tr>{}</tr>", cells.concat())?;
-    }
-    writeln!(out, "</table>")?;
-    let lines: Vec<String> = desktops::dropped_line(d)
-        .into_iter()
-        .chain(d.rest.iter().map(desktops::rest_line))
-        .collect();
-    for line in lines {
-        writeln!(out, "<p>{}</p>", escape(&line))?;
-    }
-    Ok(())
+    writeln!(out, "</table></section>")
 }
 
 /// `frame 67`, `e12.m340`, or `frame 0` for an event without a place.
@@ -419,9 +383,12 @@ fn place(position: Option<Position>) -> String {
 }
 
 fn render_findings(report: &Report, prefix: &str, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "<h2 id=\"{prefix}findings\">Findings</h2>")?;
+    writeln!(
+        out,
+        "<section class=\"findings\"><h2 id=\"{prefix}findings\">Findings</h2>"
+    )?;
     if report.findings.is_empty() {
-        return writeln!(out, "<p>None.</p>");
+        return writeln!(out, "<p>None.</p></section>");
     }
     writeln!(
         out,
@@ -439,7 +406,7 @@ fn render_findings(report: &Report, prefix: &str, out: &mut dyn Write) -> io::Re
             escape(&f.message)
         )?;
     }
-    writeln!(out, "</table>")
+    writeln!(out, "</table></section>")
 }
 
 #[cfg(test)]

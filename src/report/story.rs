@@ -5,7 +5,7 @@
 //! was seen and what inferred. Never derives a fact the summary lacks.
 
 use crate::conn::{Basis, EndHow, Opened, Role, Side, Summary};
-use crate::report::text;
+use crate::report::text::{self, Clock};
 
 fn role_word(role: Role) -> &'static str {
     match role {
@@ -70,6 +70,11 @@ pub fn ending(s: &Summary) -> String {
 /// `keepalive 3 every 11.2 s, last 09:00:41.355 (inferred)`, `no keepalive
 /// (decrypted)`, or `keepalive not inferred: <why>` when no count is given.
 pub fn keepalive(s: &Summary) -> String {
+    keepalive_with(s, &Clock::default())
+}
+
+/// [`keepalive`] with its time written by `clock`.
+pub fn keepalive_with(s: &Summary, clock: &Clock) -> String {
     let k = &s.keepalive;
     let basis = basis_word(k.basis);
     let Some(exchanges) = k.exchanges else {
@@ -84,7 +89,7 @@ pub fn keepalive(s: &Summary) -> String {
         line.push_str(&format!(" every {interval:.1} s"));
     }
     if let Some(last) = k.last_time {
-        line.push_str(&format!(", last {}", text::clock(last)));
+        line.push_str(&format!(", last {}", clock.time_of_day(last)));
     }
     line.push_str(&format!(" ({basis})"));
     line
@@ -136,7 +141,12 @@ pub fn certificate(s: &Summary) -> Option<String> {
     Some(line)
 }
 
-/// The one-line summary of the `conn.summary` event.
+/// The one-line summary of the `conn.summary` event (UTC).
 pub fn one_line(s: &Summary) -> String {
-    format!("{} · {} · {}", role(s), ending(s), keepalive(s))
+    one_line_with(s, &Clock::default())
+}
+
+/// [`one_line`] with its time written by `clock` (the table's `--local`).
+pub fn one_line_with(s: &Summary, clock: &Clock) -> String {
+    format!("{} · {} · {}", role(s), ending(s), keepalive_with(s, clock))
 }

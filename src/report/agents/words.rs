@@ -1,18 +1,33 @@
 //! The words of an agent's section, shared by the terminal table and the
 //! HTML report: the title, one row per state, one line per dialog, and the
-//! story (sessions, connections, REST calls, findings) as dated lines.
+//! story (sessions, connections, REST calls, references to findings) as
+//! dated lines.
 //!
 //! Takes an [`AgentStory`]; gives strings. Never derives a fact: every
 //! number is in the story, only said here.
 
 use super::{AgentStory, DialogStory, LinkedBy, StateSpan};
+use crate::finding::Finding;
 use crate::finesse::Entered;
 use crate::position::Timestamp;
-use crate::report::text;
+use crate::report::text::Clock;
 use crate::words;
 
-/// The column heads of [`state_row`].
+/// The column heads of [`state_row`] (UTC).
 pub const STATE_COLUMNS: [&str; 5] = ["time (UTC)", "state", "reason", "duration", "entered"];
+
+/// The column heads of [`state_row_with`] in `clock`'s zone.
+pub fn state_columns(clock: &Clock) -> [String; 5] {
+    let [_, rest @ ..] = STATE_COLUMNS;
+    let [a, b, c, d] = rest;
+    [
+        format!("time ({})", clock.zone()),
+        a.to_owned(),
+        b.to_owned(),
+        c.to_owned(),
+        d.to_owned(),
+    ]
+}
 
 /// The title of an agent's section: login id and JIDs.
 pub fn title(a: &AgentStory) -> String {
@@ -37,13 +52,18 @@ fn duration(d: Option<f64>, until_end: bool) -> String {
 
 /// One state in words, in [`STATE_COLUMNS`] order; the time is the state's start.
 pub fn state_row(s: &StateSpan) -> [String; 5] {
+    state_row_with(s, &Clock::default())
+}
+
+/// [`state_row`] with its time written by `clock`.
+pub fn state_row_with(s: &StateSpan, clock: &Clock) -> [String; 5] {
     let reason = match (&s.reason_code, &s.reason_label) {
         (Some(c), Some(l)) => format!("{c} \"{l}\""),
         (Some(c), None) => c.clone(),
         (None, _) => String::new(),
     };
     [
-        text::clock(s.at.ts),
+        clock.time_of_day(s.at.ts),
         s.state.clone(),
         reason,
         duration(s.duration_s, s.until_capture_end),
@@ -76,6 +96,11 @@ pub fn entered(e: &Entered, reason_code: Option<&str>) -> String {
 
 /// A dialog on one line: `dialog 16777301 Voice 6125551234 → 4001: ALERTING 4.000 s → ACTIVE 15.000 s → DROPPED; participants 4001 DROPPED`.
 pub fn dialog_line(d: &DialogStory) -> String {
+    dialog_line_with(d, &Clock::default())
+}
+
+/// [`dialog_line`] with its times written by `clock`.
+pub fn dialog_line_with(d: &DialogStory, clock: &Clock) -> String {
     let q = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".to_owned());
     let media = d
         .media_type
@@ -87,7 +112,7 @@ pub fn dialog_line(d: &DialogStory) -> String {
         .iter()
         .map(|s| {
             let lasted = duration(s.duration_s, s.until_capture_end);
-            let at = text::clock(s.at.ts);
+            let at = clock.time_of_day(s.at.ts);
             match lasted.is_empty() {
                 true => format!("{} at {at} (frame {})", s.state, s.at.frame),
                 false => format!("{} at {at} (frame {}) for {lasted}", s.state, s.at.frame),
@@ -127,8 +152,18 @@ pub fn call_variables_line(d: &DialogStory) -> Option<String> {
     Some(format!("call variables of {}: {}", d.id, pairs.join(", ")))
 }
 
+/// A finding where it is only pointed at (an agent's story, a timeline):
+/// `warn conn.reset (frame 54): see findings`. Its whole line is in the
+/// findings list only, so that a search for its words finds it once.
+pub fn finding_reference(f: &Finding) -> String {
+    match f.position() {
+        Some(place) => format!("{} {} ({place}): see findings", f.level, f.code),
+        None => format!("{} {}: see findings", f.level, f.code),
+    }
+}
+
 /// The story as dated lines in time order: sessions, notification
-/// connections, REST calls and findings.
+/// connections, REST calls and findings (referred to, not repeated).
 pub fn story_lines(a: &AgentStory) -> Vec<(Option<Timestamp>, String)> {
     let mut lines: Vec<(Option<Timestamp>, u64, String)> = Vec::new();
     for s in &a.sessions {
@@ -187,11 +222,7 @@ pub fn story_lines(a: &AgentStory) -> Vec<(Option<Timestamp>, String)> {
     }
     for f in &a.findings {
         let frame = f.frame.unwrap_or_default();
-        lines.push((
-            f.time,
-            frame,
-            format!("{} {}: {}", f.level, f.code, f.message),
-        ));
+        lines.push((f.time, frame, finding_reference(f)));
     }
     lines.sort_by_key(|(t, frame, _)| (*t, *frame));
     lines.into_iter().map(|(t, _, line)| (t, line)).collect()

@@ -6,10 +6,12 @@
 //! escaped. The words are `report::agents::words`, shared with the terminal
 //! table; this file only lays them out.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use quick_xml::escape::escape;
 
+use crate::finding::Finding;
 use crate::report::agents::{words, AgentStory};
 use crate::report::text;
 
@@ -30,8 +32,16 @@ fn more(out: &mut dyn Write, total: usize, what: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// One agent's section, anchored at `id`.
-pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Result<()> {
+/// One agent's section, anchored at `id`. Its findings are references
+/// linked to their rows in `all` (the capture's findings, anchored
+/// `<prefix>f-<n>`), where their words are.
+pub(super) fn render(
+    a: &AgentStory,
+    id: &str,
+    all: &[Finding],
+    prefix: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(
         out,
         "<section id=\"{id}\"><h2>{}</h2>",
@@ -75,9 +85,23 @@ pub(super) fn render(a: &AgentStory, id: &str, out: &mut dyn Write) -> io::Resul
     if !lines.is_empty() {
         writeln!(out, "<ul class=\"agent-story\">")?;
         let total = lines.len();
+        let links: BTreeMap<String, usize> = a
+            .findings
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    words::finding_reference(f),
+                    all.iter().position(|g| g == f)?,
+                ))
+            })
+            .collect();
         for (at, line) in lines.into_iter().take(MAX_ROWS) {
             let time = at.map_or_else(|| "?".to_owned(), text::clock);
-            writeln!(out, "<li>{} {}</li>", escape(&time), escape(&line))?;
+            let line = match links.get(&line) {
+                Some(i) => format!("<a href=\"#{prefix}f-{i}\">{}</a>", escape(&line)),
+                None => escape(&line).into_owned(),
+            };
+            writeln!(out, "<li>{} {line}</li>", escape(&time))?;
         }
         writeln!(out, "</ul>")?;
         more(out, total, "lines of the story")?;

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use xmppcap::finding::Level;
 use xmppcap::pipeline::{self, Options, PipelineError};
+use xmppcap::report::agents::AgentStory;
 use xmppcap::report::event::{Detail, Event};
 use xmppcap::report::filter::{Filter, Scope};
 use xmppcap::report::model::Report;
@@ -269,6 +270,16 @@ struct CaptureEnd<'a> {
     worst: Option<Level>,
 }
 
+/// One agent's story at the end of a capture: the JSON report's `agents[]`
+/// entry, the same serializer, with the line's kind and capture.
+#[derive(Serialize)]
+struct AgentSummary<'a> {
+    kind: &'static str,
+    capture: &'a str,
+    #[serde(flatten)]
+    story: &'a AgentStory,
+}
+
 /// The `capture.end` of a capture that could not be read to its end.
 #[derive(Serialize)]
 struct CaptureFailed<'a> {
@@ -289,7 +300,8 @@ pub(super) struct NdjsonOutcome {
 }
 
 /// NDJSON: captures one after the other, each event written as it happens,
-/// framed by `capture.start` and `capture.end` lines.
+/// framed by `capture.start` and `capture.end` lines; before the end, one
+/// `agent.summary` line per agent (their stories need the whole capture).
 fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
     refuse_agent_filter(setup)?;
     let mut out = open_output(setup.output.as_ref())?;
@@ -350,6 +362,16 @@ pub(super) fn ndjson_capture(
     });
     match (analysis.as_ref(), shown) {
         (Ok(a), Ok(shown)) => {
+            let mut stories = a.agent_stories(setup.opts.raw);
+            let start = a.run.summary.first_time;
+            setup.filter.narrow_agents(&mut stories, &a.sessions, start);
+            for story in &stories {
+                writer.line(&AgentSummary {
+                    kind: "agent.summary",
+                    capture: &name,
+                    story,
+                });
+            }
             let outcome = NdjsonOutcome {
                 packets: a.run.summary.packets,
                 connections: a.connections_seen,

@@ -20,12 +20,9 @@ pub(crate) fn render_agent(a: &AgentStory, style: &Style, out: &mut dyn Write) -
     let title = format!("{} ━━", terminal::field(&words::title(a)));
     style.write_wrapped(out, "━━ ", 3, &title, 3)?;
     if !a.states.is_empty() {
-        let mut table = style.table(words::STATE_COLUMNS.iter().map(|c| c.to_string()).collect());
+        let mut table = style.table(words::state_columns(&style.clock).to_vec());
         for s in &a.states {
-            let mut row = words::state_row(s);
-            // The start column in the table's clock (`--local`, `--precision`).
-            let [start, ..] = &mut row;
-            *start = style.clock.time_of_day(s.at.ts);
+            let row = words::state_row_with(s, &style.clock);
             table.add_row(row.iter().map(|cell| Cell::new(terminal::field(cell))));
         }
         style.write_table(&table, out)?;
@@ -38,7 +35,13 @@ pub(crate) fn render_agent(a: &AgentStory, style: &Style, out: &mut dyn Write) -
         style.write_wrapped(out, "  ", 2, &line, 4)?;
     }
     for d in &a.dialogs {
-        style.write_wrapped(out, "  ", 2, &terminal::field(&words::dialog_line(d)), 4)?;
+        style.write_wrapped(
+            out,
+            "  ",
+            2,
+            &terminal::field(&words::dialog_line_with(d, &style.clock)),
+            4,
+        )?;
         if let Some(vars) = words::call_variables_line(d) {
             style.write_wrapped(out, "    ", 4, &terminal::field(&vars), 6)?;
         }

@@ -179,7 +179,7 @@ fn render_story(
     };
     let label = format!("stream {}", c.stream);
     let lines = [
-        Some(story::one_line(s)),
+        Some(story::one_line_with(s, &style.clock)),
         Some(story::transport(s)),
         story::certificate(s),
     ];
@@ -297,12 +297,14 @@ fn event_cell(e: &Event) -> String {
     }
 }
 
+/// An event's summary on one line whatever it holds (a row is one event);
+/// a finding only points at its line in the findings list, where its words
+/// are written once, so that a search for them finds one line.
 fn summary_cell(e: &Event) -> String {
-    // One line whatever the summary holds: a row is one event.
-    let summary = terminal::field(&e.summary).into_owned();
     match &e.detail {
-        Detail::Finding { code, .. } => format!("{summary} [{code}]"),
-        _ => summary,
+        // The row's frame column says where.
+        Detail::Finding { code, .. } => format!("{code}: see findings"),
+        _ => terminal::field(&e.summary).into_owned(),
     }
 }
 
@@ -362,20 +364,18 @@ fn render_other_connections(
 fn render_desktop(d: &Desktop, style: &Style, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "━━ {} ━━", terminal::field(&desktops::title(d)))?;
     if !d.connections.is_empty() {
-        let mut table = style.table(desktops::COLUMNS.iter().map(|c| c.to_string()).collect());
+        let mut table = style.table(desktops::columns(&style.clock).to_vec());
         for c in &d.connections {
-            let mut row = desktops::connection_row(d, c);
-            // The start column in the table's clock (`--local`, `--precision`).
-            let [start, ..] = &mut row;
-            *start = style.clock.time_of_day(c.start);
+            let row = desktops::connection_row_with(d, c, &style.clock);
             table.add_row(row.iter().map(|cell| Cell::new(terminal::field(cell))));
         }
         style.write_table(&table, out)?;
     }
-    for line in desktops::dropped_line(d)
-        .into_iter()
-        .chain(d.rest.iter().map(desktops::rest_line))
-    {
+    for line in desktops::dropped_line(d).into_iter().chain(
+        d.rest
+            .iter()
+            .map(|r| desktops::rest_line_with(r, &style.clock)),
+    ) {
         style.write_wrapped(out, "  ", 2, &terminal::field(&line), 4)?;
     }
     Ok(())

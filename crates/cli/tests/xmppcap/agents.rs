@@ -127,3 +127,104 @@ fn the_html_report_has_each_agents_story() {
         "listed in the contents"
     );
 }
+
+/// The NDJSON lines of `capture` with its keys and `extra` options.
+fn ndjson_lines(capture: &str, extra: &[&str]) -> Vec<Value> {
+    let cap = format!("fixtures/{capture}.pcapng");
+    let keys = format!("keys/{capture}.keys");
+    let mut args = vec![
+        "report",
+        cap.as_str(),
+        "--keylog",
+        keys.as_str(),
+        "--format",
+        "ndjson",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    let out = xmppcap(&args);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn ndjson_ends_each_capture_with_the_json_reports_agent_entries() {
+    for extra in [&[][..], &["--raw"][..]] {
+        let lines = ndjson_lines("finesse-failover", extra);
+        let kinds: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+        let summaries: Vec<usize> = kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k == "agent.summary")
+            .map(|(i, _)| i)
+            .collect();
+        // Just before capture.end, after every event.
+        assert_eq!(summaries, [kinds.len() - 2], "{kinds:?}");
+        let mut line = lines[kinds.len() - 2].clone();
+        assert_eq!(line["capture"], "fixtures/finesse-failover.pcapng");
+        let object = line.as_object_mut().expect("an object");
+        object.remove("kind");
+        object.remove("capture");
+        assert_eq!(vec![line], agents("finesse-failover", extra));
+    }
+}
+
+#[test]
+fn a_time_window_narrows_the_agents_story_in_every_format() {
+    let window = ["--since", "+20s"];
+    let agents = agents("finesse-failover", &window);
+    let [a] = agents.as_slice() else {
+        panic!("one agent expected: {agents:?}");
+    };
+    // The NOT_READY that ended at 19.3 s is left out; the READY that
+    // began then and lasted into the window is kept whole.
+    let states: Vec<&str> = a["states"]
+        .as_array()
+        .expect("states")
+        .iter()
+        .filter_map(|s| s["state"].as_str())
+        .collect();
+    assert_eq!(states, ["READY", "RESERVED", "TALKING", "READY"]);
+    assert_eq!(a["rest_calls"].as_array().map(Vec::len), Some(0));
+    let lines = ndjson_lines("finesse-failover", &window);
+    let summary = lines
+        .iter()
+        .find(|l| l["kind"] == "agent.summary")
+        .expect("an agent.summary line");
+    assert_eq!(summary["states"], a["states"]);
+    let table = xmppcap(&[
+        "report",
+        "fixtures/finesse-failover.pcapng",
+        "--keylog",
+        "keys/finesse-failover.keys",
+        "--since",
+        "+20s",
+    ]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("filter: since +20s"), "{table}");
+    assert!(!table.contains("NOT_READY"), "{table}");
+    assert!(
+        !table.contains("REST GET /finesse/api/User/1001 → 503"),
+        "{table}"
+    );
+    let html = xmppcap(&[
+        "report",
+        "fixtures/finesse-failover.pcapng",
+        "--keylog",
+        "keys/finesse-failover.keys",
+        "--since",
+        "+20s",
+        "--format",
+        "html",
+    ]);
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(
+        html.contains("<p class=\"filter\">Filtered: since +20s."),
+        "{html}"
+    );
+    assert!(html.contains("<td>READY</td>"), "{html}");
+    assert!(!html.contains("<td>NOT_READY</td>"), "{html}");
+    assert!(!html.contains("class=\"state s-NOT_READY\""), "{html}");
+}

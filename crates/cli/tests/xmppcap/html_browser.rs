@@ -302,3 +302,69 @@ fn markup_in_captured_fields_stays_text_in_chromium() {
     assert_inert("hostile", &dom, &console);
     assert_eq!(title(&dom), format!("{} · xmppcap", capture.display()));
 }
+
+/// `conns` wss desktops of the bench generator, with their key log.
+fn many_sessions(dir: &Path, conns: usize) -> (PathBuf, PathBuf) {
+    use xmppcap_fixturegen::bench::{bench_wss, BenchConfig};
+    let mut w = PcapWriter::new(
+        Vec::new(),
+        PcapFormat::usec(Wire::ethernet().link.linktype()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = BenchConfig {
+        size: 0,
+        conns,
+        seed: 7,
+        varied: false,
+    };
+    let (_, keys) = bench_wss(&mut w, &cfg).unwrap_or_else(|e| panic!("{e}"));
+    let capture = dir.join("many.pcap");
+    let keylog = dir.join("many.keys");
+    std::fs::write(&capture, w.into_inner().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&keylog, keys).unwrap_or_else(|e| panic!("{e}"));
+    (capture, keylog)
+}
+
+#[test]
+fn a_page_of_many_sessions_summarises_them_and_its_links_land() {
+    let Some(browser) = chromium() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html_many");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let (capture, keys) = many_sessions(&dir, 60);
+    let page = dir.join("many.html");
+    let conns = render(&capture, Some(&keys), &page);
+    assert_eq!(conns, 60);
+    let (dom, console) = load(&browser, &page);
+    assert_inert("many", &dom, &console);
+    // One dense row per session in one table, no per-session block.
+    assert!(
+        dom.contains("<section id=\"sessions\" class=\"sessions-summarised\">"),
+        "no summary table"
+    );
+    assert!(dom.contains("This page summarises a capture of 60 XMPP sessions"));
+    assert_eq!(dom.matches("<tr id=\"s-").count(), 60);
+    assert_eq!(dom.matches("<details").count(), 0);
+    // The desktops in one table too, each still anchored.
+    assert_eq!(dom.matches("<tr id=\"d-").count(), 60);
+    // Every link of the DOM lands on an element of the DOM.
+    let ids: Vec<&str> = attribute_values(&dom, "id");
+    let hrefs = attribute_values(&dom, "href");
+    assert!(hrefs.len() > 3, "{hrefs:?}");
+    for href in hrefs {
+        let target = href.strip_prefix('#').unwrap_or(href);
+        assert!(ids.contains(&target), "#{target} has no element");
+    }
+    assert!(dom.contains("<section class=\"verdict\"><h2>Verdict</h2>"));
+}
+
+/// The values of `attr="…"` in `html`.
+fn attribute_values<'h>(html: &'h str, attr: &str) -> Vec<&'h str> {
+    let key = format!(" {attr}=\"");
+    html.match_indices(&key)
+        .filter_map(|(i, _)| {
+            let rest = html.get(i + key.len()..)?;
+            rest.get(..rest.find('"')?)
+        })
+        .collect()
+}

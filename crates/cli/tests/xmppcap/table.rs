@@ -64,7 +64,8 @@ fn timeline_lines(table: &str) -> Vec<&str> {
 fn piped_the_table_is_one_line_per_event_and_every_finding_greps_whole() {
     let table = stdout(&failover(&[]));
     assert!(table.lines().all(|l| !l.ends_with(' ')), "trailing spaces");
-    // Every finding's whole message is on one line, in the timeline and in the list.
+    // Every finding's whole message is on exactly one line, in the findings
+    // list; the timeline and the agent's story only point at it.
     let findings = json(&failover(&["--format", "json"]));
     let messages: Vec<&str> = findings["captures"][0]["findings"]
         .as_array()
@@ -78,16 +79,27 @@ fn piped_the_table_is_one_line_per_event_and_every_finding_greps_whole() {
         .copied()
         .unwrap_or("");
     assert!(longest.len() > 200, "{longest}");
+    let list = table
+        .split("\nfindings:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no findings list:\n{table}"));
     for message in &messages {
         let lines: Vec<&str> = table.lines().filter(|l| l.contains(message)).collect();
-        assert!(lines.len() >= 2, "{message} not whole on a line:\n{table}");
+        let findings = messages.iter().filter(|m| *m == message).count();
+        assert_eq!(lines.len(), findings, "{message} not once:\n{table}");
+        assert!(lines.iter().all(|l| list.contains(*l)), "{lines:?}");
     }
+    // The timeline's row and the agent's story name the code and the frame.
     let errors: Vec<&str> = table.lines().filter(|l| l.contains("ERROR")).collect();
     assert!(
         errors
             .iter()
-            .any(|l| l.contains("CF_RESOURCE_OUT_OF_SERVICE")),
+            .any(|l| l.contains(" 168 ") && l.ends_with("finesse.api_error: see findings")),
         "{errors:?}"
+    );
+    assert!(
+        table.contains(" error finesse.api_error (frame 168): see findings"),
+        "{table}"
     );
     // Every timeline row splits into the same columns: awk's $4 is the frame.
     let rows = timeline_lines(&table);
@@ -116,10 +128,7 @@ fn width_wraps_every_line_and_keeps_every_place_column_whole() {
         assert!(table.contains(" 09:00:06.021  +6.021 "), "{table}");
     }
     let count = |t: &str| timeline_lines(t).len();
-    assert!(
-        count(&piped) < count(&at_200),
-        "a long finding wraps at 200"
-    );
+    assert!(count(&piped) <= count(&at_200));
     assert!(count(&at_200) < count(&at_80));
 }
 
@@ -162,6 +171,23 @@ fn local_time_says_so_in_the_header() {
         table.contains("2026-03-02T05:30:00.000000-03:30 → 05:30:46.363"),
         "{table}"
     );
+    // Every time goes through the one clock: the connection story's last
+    // keepalive, the desktop's and the agent's tables (their heads say
+    // so), the dialog's states, the REST traffic, the story's lines.
+    for local in [
+        "keepalive 3 every 11.2 s, last 05:30:41.355 (decrypted)",
+        "ACTIVE at 05:30:26.349 (frame 162)",
+        " 05:30:19.344  READY ",
+        " 05:30:11.021  2 ",
+        "(from 05:30:07.021, decrypted)",
+        "  05:30:07.024 REST GET /finesse/api/User/1001 → 503",
+    ] {
+        assert!(table.contains(local), "{local:?} missing:\n{table}");
+    }
+    assert!(!table.contains("(UTC)"), "{table}");
+    assert!(table.matches(" time (local) ").count() >= 4, "{table}");
+    // No UTC time of day is left anywhere (the capture ran 09:00–09:01 UTC).
+    assert!(!table.contains("09:00:"), "{table}");
 }
 
 #[test]
