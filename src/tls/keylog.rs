@@ -369,6 +369,30 @@ impl KeyLog {
         self.secrets
     }
 
+    /// Bytes the key material holds, for the memory budget: per secret its
+    /// map entry, the secret itself (48 bytes at most) and a share of the
+    /// tree's node (about 16 bytes); per source its entry (a path or name
+    /// counted by length). Bounded by `max_key_secrets` and `max_key_sources`.
+    pub fn held_bytes(&self) -> usize {
+        const SECRET_BYTES: usize = 48;
+        const NODE_SHARE: usize = 16;
+        let entry = std::mem::size_of::<(([u8; 32], Label), (Secret, SourceId))>()
+            + SECRET_BYTES
+            + NODE_SHARE;
+        let names: usize = self
+            .sources
+            .iter()
+            .map(|source| match source {
+                KeySource::File(path) | KeySource::Env(path) => path.as_os_str().len(),
+                KeySource::Named(name) => name.len(),
+                KeySource::Dsb { .. } | KeySource::Beyond { .. } => 0,
+            })
+            .sum();
+        self.secrets.saturating_mul(entry)
+            + self.sources.len() * std::mem::size_of::<KeySource>()
+            + names
+    }
+
     /// New secrets left out because `max_key_secrets` was reached.
     pub fn secrets_over_cap(&self) -> u64 {
         self.secrets_over_cap
