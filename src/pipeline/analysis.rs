@@ -6,9 +6,11 @@
 //! NDJSON writer streams them) and an [`Analyzed`] with connections, XMPP
 //! sessions and findings. Memory grows with the connections open at once,
 //! within one budget ([`MemoryBudget`]): after each TCP event a connection
-//! handled, its held bytes are accounted; past the budget the connection
-//! holding the most is finished early (`limits.memory`) and its later bytes
-//! are only counted.
+//! handled, what it holds is accounted (its fixed state and its buffers);
+//! past the budget the connection holding the most in buffers is finished
+//! early (`limits.memory`) and its later bytes are only counted, or, when
+//! many connections each hold little, the least recently active one is
+//! finished and its TCP flow released.
 
 use std::collections::BTreeMap;
 use std::path::Path;
