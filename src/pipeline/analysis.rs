@@ -99,10 +99,12 @@ pub fn analyze(
         budget: MemoryBudget::new(opts.limits.memory_budget),
         cut: BTreeMap::new(),
         events: 0,
+        wide_held: 0,
         tcp_held: BTreeMap::new(),
         tcp_cuts: Vec::new(),
         tcp_releases: Vec::new(),
     };
+    analysis.account_keys();
     let run = run_tcp(path, opts, &mut analysis)?;
     let Analysis {
         mut ctx,
@@ -208,6 +210,8 @@ struct Analysis<'s> {
     cut: BTreeMap<u64, CutConnection>,
     /// TCP events seen, for [`CAPTURE_WIDE_EVERY`].
     events: u64,
+    /// What the capture-wide layer held when last read.
+    wide_held: usize,
     /// Out-of-order bytes the TCP stage holds, by stream (only those holding some).
     tcp_held: BTreeMap<u64, (usize, TcpEnds)>,
     /// Streams whose out-of-order buffers are to be given up after this segment.
@@ -252,9 +256,17 @@ impl Analysis<'_> {
         self.cut_while_over();
     }
 
-    /// What spans connections: the capture-wide layer and the key material.
+    /// What spans connections: the capture-wide layer (walked, so read
+    /// only every [`CAPTURE_WIDE_EVERY`] events) and the key material.
     fn account_capture_wide(&mut self) {
-        let held = self.ctx.wide.held_bytes() + self.keys.held_bytes();
+        self.wide_held = self.ctx.wide.held_bytes();
+        self.account_keys();
+    }
+
+    /// The key material grew (a Decryption Secrets Block): O(1), with the
+    /// capture-wide layer as last read.
+    fn account_keys(&mut self) {
+        let held = self.wide_held.saturating_add(self.keys.held_bytes());
         self.budget.set_capture_wide(held);
     }
 
@@ -373,7 +385,7 @@ impl TcpConsumer for Analysis<'_> {
         for f in findings {
             self.ctx.finding(f, None, None);
         }
-        self.account_capture_wide();
+        self.account_keys();
         self.cut_while_over();
     }
 }
