@@ -4,8 +4,9 @@
 //! allocates or inflates. Hitting a cap is always a finding in the report and
 //! the stage skips or resynchronises; it is never a crash or an abort. The
 //! per-connection caps multiply by the connections open at once, so one
-//! budget ([`Limits::memory_budget`]) bounds what all of them hold together:
-//! when it is full, the largest holder is finished early
+//! budget ([`Limits::memory_budget`]) bounds what all of them hold together,
+//! and what every open connection costs: when it is full, the largest holder
+//! or the least recently active connection is finished early
 //! ([`FindingCode::Memory`]). The defaults keep peak memory under about
 //! 150 MB on any capture while leaving real Finesse traffic untouched.
 //! README.md lists them.
@@ -17,10 +18,14 @@ use std::time::Duration;
 pub struct Limits {
     // --- whole analysis ---
     /// Bytes every connection's buffers (out-of-order data, partial records,
-    /// heads, bodies, WebSocket messages, stanzas) and the capture-wide maps
-    /// (BOSH sessions, the Finesse stage) may hold together. Past it the
-    /// connection holding the most is finished early with a `limits.memory`
-    /// finding and the analysis goes on (`--memory-limit`).
+    /// heads, bodies, WebSocket messages, stanzas), its fixed state (TCP
+    /// flow, stages, permessage-deflate inflaters) and the capture-wide
+    /// maps (BOSH sessions, the Finesse stage, the TLS key material) may
+    /// hold together (`pipeline::budget` says how each is counted). Past it
+    /// the connection holding the most in buffers is finished early, or,
+    /// when many connections each hold little, the least recently active
+    /// one with its TCP flow released; each with a `limits.memory` finding,
+    /// and the analysis goes on (`--memory-limit`).
     pub memory_budget: usize,
 
     // --- capture ---
@@ -184,7 +189,7 @@ impl Default for Limits {
 crate::finding::codes::finding_codes! {
     /// What the whole-analysis budget cuts.
     pub enum FindingCode in Limits {
-        /// The buffers of all connections together passed `memory_budget`: the connection holding the most was finished early with what it had, and its later bytes are counted as unparsed.
+        /// What all connections and the capture-wide maps held together passed `memory_budget`: the connection holding the most in buffers was finished early with what it had (its later bytes counted as unparsed), or, under connection-count pressure, the least recently active one, with its TCP flow released.
         Memory => "limits.memory", Warn;
     }
 }

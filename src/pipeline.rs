@@ -160,6 +160,13 @@ pub trait TcpConsumer: tcp::Sink {
     fn take_tcp_cuts(&mut self) -> Vec<(u64, TcpEnds)> {
         Vec::new()
     }
+
+    /// Streams the consumer wants released now (closed as if evicted:
+    /// their `Closed` follows; later packets of the 4-tuple start a new
+    /// stream), for the memory budget's connection-count pressure.
+    fn take_tcp_releases(&mut self) -> Vec<(u64, TcpEnds)> {
+        Vec::new()
+    }
 }
 
 /// The two ends of a TCP connection, as its segments name them.
@@ -189,6 +196,9 @@ pub fn run_tcp(
                     }
                     for (stream, (a, b)) in consumer.take_tcp_cuts() {
                         tcp.give_up_holes(a, b, stream, packet.at, consumer);
+                    }
+                    for (stream, (a, b)) in consumer.take_tcp_releases() {
+                        tcp.release_stream(a, b, stream, packet.at, consumer);
                     }
                 }
                 for finding in decode_findings.drain(..) {

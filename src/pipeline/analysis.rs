@@ -6,15 +6,17 @@
 //! NDJSON writer streams them) and an [`Analyzed`] with connections, XMPP
 //! sessions and findings. Memory grows with the connections open at once,
 //! within one budget ([`MemoryBudget`]): after each TCP event a connection
-//! handled, its held bytes are accounted; past the budget the connection
-//! holding the most is finished early (`limits.memory`) and its later bytes
-//! are only counted.
+//! handled, what it holds is accounted (its fixed state and its buffers);
+//! past the budget the connection holding the most in buffers is finished
+//! early (`limits.memory`) and its later bytes are only counted, or, when
+//! many connections each hold little, the least recently active one is
+//! finished and its TCP flow released.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::finding::{Finding, Findings};
-use crate::pipeline::budget::{Holder, Holdings, MemoryBudget};
+use crate::pipeline::budget::{Cut, Holder, Holdings, MemoryBudget};
 use crate::pipeline::connection::ConnectionStack;
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
@@ -97,9 +99,12 @@ pub fn analyze(
         budget: MemoryBudget::new(opts.limits.memory_budget),
         cut: BTreeMap::new(),
         events: 0,
+        wide_held: 0,
         tcp_held: BTreeMap::new(),
         tcp_cuts: Vec::new(),
+        tcp_releases: Vec::new(),
     };
+    analysis.account_keys();
     let run = run_tcp(path, opts, &mut analysis)?;
     let Analysis {
         mut ctx,
@@ -199,60 +204,127 @@ struct Analysis<'s> {
     key_sources: KeySources,
     conns: BTreeMap<u64, ConnectionStack>,
     budget: MemoryBudget,
-    /// Connections finished early for the budget: their bytes from then on,
-    /// per direction, added to their report as unparsed when they close.
-    cut: BTreeMap<u64, [u64; 2]>,
+    /// Connections finished early for the budget whose TCP flow is still
+    /// open: their bytes from then on, per direction, added to their report
+    /// as unparsed when they close.
+    cut: BTreeMap<u64, CutConnection>,
     /// TCP events seen, for [`CAPTURE_WIDE_EVERY`].
     events: u64,
+    /// What the capture-wide layer held when last read.
+    wide_held: usize,
     /// Out-of-order bytes the TCP stage holds, by stream (only those holding some).
     tcp_held: BTreeMap<u64, (usize, TcpEnds)>,
     /// Streams whose out-of-order buffers are to be given up after this segment.
     tcp_cuts: Vec<(u64, TcpEnds)>,
+    /// Streams the TCP stage is to release after this segment.
+    tcp_releases: Vec<(u64, TcpEnds)>,
+}
+
+/// A connection finished early for the budget, while its TCP flow lasts.
+#[derive(Clone, Copy, Debug)]
+struct CutConnection {
+    ends: TcpEnds,
+    /// Bytes per direction since the cut.
+    after: [u64; 2],
+    /// Its TCP flow is being released: no longer accounted.
+    released: bool,
+}
+
+impl CutConnection {
+    fn new(ends: TcpEnds) -> CutConnection {
+        CutConnection {
+            ends,
+            after: [0; 2],
+            released: false,
+        }
+    }
 }
 
 impl Analysis<'_> {
     /// Accounts what connection `stream` holds after an event, then
-    /// finishes the largest holders while the total is over the budget.
+    /// finishes connections while the total is over the budget.
     fn account(&mut self, stream: u64) {
-        let held = self.holdings(stream).total();
-        self.budget.set_connection(stream, held);
+        if self.cut.get(&stream).is_some_and(|c| c.released) {
+            return;
+        }
+        let held = self.holdings(stream);
+        self.budget.set_connection(stream, &held);
         self.events += 1;
         if self.events % CAPTURE_WIDE_EVERY == 0 {
-            self.budget.set_capture_wide(self.ctx.wide.held_bytes());
+            self.account_capture_wide();
         }
-        while let Some((largest, _)) = self.budget.over_by_largest() {
-            self.cut_connection(largest);
+        self.cut_while_over();
+    }
+
+    /// What spans connections: the capture-wide layer (walked, so read
+    /// only every [`CAPTURE_WIDE_EVERY`] events) and the key material.
+    fn account_capture_wide(&mut self) {
+        self.wide_held = self.ctx.wide.held_bytes();
+        self.account_keys();
+    }
+
+    /// The key material grew (a Decryption Secrets Block): O(1), with the
+    /// capture-wide layer as last read.
+    fn account_keys(&mut self) {
+        let held = self.wide_held.saturating_add(self.keys.held_bytes());
+        self.budget.set_capture_wide(held);
+    }
+
+    fn cut_while_over(&mut self) {
+        while let Some(cut) = self.budget.over() {
+            self.cut_connection(cut);
         }
     }
 
-    /// What connection `stream` holds: its stages, and the TCP stage's
-    /// out-of-order buffers for it.
+    /// What connection `stream` holds: its TCP flow's state and
+    /// out-of-order buffers, and its stages (until it is cut).
     fn holdings(&self, stream: u64) -> Holdings {
         let mut held = self
             .conns
             .get(&stream)
             .map(ConnectionStack::holdings)
             .unwrap_or_default();
+        if self.conns.contains_key(&stream) || self.cut.contains_key(&stream) {
+            held.add(Holder::ConnectionState, tcp::FLOW_STATE_BYTES);
+        }
         if let Some((tcp, _)) = self.tcp_held.get(&stream) {
             held.add(Holder::TcpOutOfOrder, *tcp);
         }
         held
     }
 
-    /// Finishes connection `stream` with what it has, and asks the TCP
-    /// stage to give up its out-of-order holes, to free what it holds.
-    fn cut_connection(&mut self, stream: u64) {
-        if self.conns.contains_key(&stream) {
-            let finding = self.budget.cut_finding(stream, &self.holdings(stream));
+    /// Finishes the connection `cut` names with what it has. The largest
+    /// holder's out-of-order holes are given up and its flow goes on,
+    /// charging its TCP state; the oldest's flow is released.
+    fn cut_connection(&mut self, cut: Cut) {
+        let (Cut::Largest(stream) | Cut::Oldest(stream)) = cut;
+        let held = self.holdings(stream);
+        // A connection cut before and holding out-of-order data again is
+        // only relieved of it: it was named once.
+        if self.conns.contains_key(&stream) || matches!(cut, Cut::Oldest(_)) {
+            let finding = self.budget.cut_finding(cut, &held);
             self.ctx.finding(finding, Some(stream), None);
         }
-        self.budget.set_connection(stream, 0);
+        self.budget.forget(stream);
+        if let Some(conn) = self.conns.remove(&stream) {
+            let ends = (conn.client, conn.server);
+            conn.finish(&mut self.ctx, None);
+            self.cut.insert(stream, CutConnection::new(ends));
+        }
         if let Some((_, ends)) = self.tcp_held.remove(&stream) {
             self.tcp_cuts.push((stream, ends));
         }
-        if let Some(conn) = self.conns.remove(&stream) {
-            conn.finish(&mut self.ctx, None);
-            self.cut.insert(stream, [0; 2]);
+        match cut {
+            Cut::Largest(_) => {
+                let held = self.holdings(stream);
+                self.budget.set_connection(stream, &held);
+            }
+            Cut::Oldest(_) => {
+                if let Some(cut) = self.cut.get_mut(&stream) {
+                    cut.released = true;
+                    self.tcp_releases.push((stream, cut.ends));
+                }
+            }
         }
     }
 
@@ -299,6 +371,10 @@ impl TcpConsumer for Analysis<'_> {
         std::mem::take(&mut self.tcp_cuts)
     }
 
+    fn take_tcp_releases(&mut self) -> Vec<(u64, TcpEnds)> {
+        std::mem::take(&mut self.tcp_releases)
+    }
+
     fn on_key_log(&mut self, at_offset: u64, text: &[u8]) {
         let mut findings = Vec::new();
         let secrets = self
@@ -309,6 +385,8 @@ impl TcpConsumer for Analysis<'_> {
         for f in findings {
             self.ctx.finding(f, None, None);
         }
+        self.account_keys();
+        self.cut_while_over();
     }
 }
 
@@ -332,6 +410,7 @@ impl tcp::Sink for Analysis<'_> {
                     ConnectionStack::new(stream, client, server).with_story(story),
                 );
                 ctx.emit(from_stages::tcp_open(stream, at, client, server, origin));
+                self.account(stream);
             }
             E::Data {
                 stream,
@@ -343,8 +422,8 @@ impl tcp::Sink for Analysis<'_> {
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_data(ctx, keys, dir, at, bytes);
                     self.account(stream);
-                } else if let Some(after) = self.cut.get_mut(&stream) {
-                    if let Some(n) = after.get_mut(dir.index()) {
+                } else if let Some(cut) = self.cut.get_mut(&stream) {
+                    if let Some(n) = cut.after.get_mut(dir.index()) {
                         *n += bytes.len() as u64;
                     }
                 }
@@ -380,11 +459,11 @@ impl tcp::Sink for Analysis<'_> {
                 if let Some(mut conn) = self.conns.remove(&stream) {
                     conn.settle_at_end(ctx, &self.keys);
                     conn.finish(ctx, Some(stats));
-                } else if let Some(after) = self.cut.remove(&stream) {
-                    self.close_cut(stream, after, stats);
+                } else if let Some(cut) = self.cut.remove(&stream) {
+                    self.close_cut(stream, cut.after, stats);
                 }
                 self.tcp_held.remove(&stream);
-                self.budget.set_connection(stream, 0);
+                self.budget.forget(stream);
                 self.ctx.emit(from_stages::tcp_close(stream, at, stats));
             }
         }

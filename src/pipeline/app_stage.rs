@@ -142,15 +142,26 @@ impl AppStage {
             })
             .sum();
         held.add(Holder::Probe, probed.saturating_add(pending));
+        use std::mem::size_of;
+        // The boxed stage itself is fixed state, charged as the connection's.
         match &self.app {
-            App::Http(h) => held.add(Holder::HttpMessage, h.held_bytes()),
+            App::Http(h) => {
+                held.add(Holder::ConnectionState, size_of::<http::Connection>());
+                held.add(Holder::HttpMessage, h.held_bytes());
+            }
             App::WebSocket(w) => {
+                held.add(Holder::ConnectionState, size_of::<WsApp>());
                 held.add(Holder::WebSocketMessage, w.ws.held_bytes());
+                held.add(Holder::Inflater, w.ws.inflater_bytes());
                 if let Some(x) = &w.xmpp {
+                    held.add(Holder::ConnectionState, size_of::<XmppOverWs>());
                     held.add(Holder::XmppStanza, x.session.held_bytes());
                 }
             }
-            App::Xmpp(x) => held.add(Holder::XmppStanza, x.framer.held_bytes()),
+            App::Xmpp(x) => {
+                held.add(Holder::ConnectionState, size_of::<XmppTcp>());
+                held.add(Holder::XmppStanza, x.framer.held_bytes());
+            }
             App::Undecided | App::Opaque => {}
         }
     }

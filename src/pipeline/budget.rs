@@ -3,47 +3,82 @@
 //!
 //! Takes, after each TCP event a connection handled, that connection's
 //! [`Holdings`] (its stages' held bytes, by holder), and now and then the
-//! capture-wide layer's held bytes; gives the total, the connection holding
-//! the most (to be finished early when the total passes
-//! [`Limits::memory_budget`](crate::limits::Limits::memory_budget)) and the
-//! highest total accounted. Each update costs O(log n) in the connections
-//! holding something, never a walk over them. Never frees anything itself:
-//! the analysis finishes the connection it names.
+//! capture-wide layer's held bytes (BOSH sessions, the Finesse stage's maps,
+//! the TLS key material); gives the total, the connection to finish when
+//! the total passes [`Limits::memory_budget`](crate::limits::Limits::memory_budget)
+//! and the highest total accounted. Each update costs O(log n) in the open
+//! connections, never a walk over them. Never frees anything itself: the
+//! analysis finishes the connection it names.
+//!
+//! What is counted, one rule for every stage: the **length** of the data a
+//! stage holds because the input has not finished something (out-of-order
+//! segments, partial records, heads and bodies, messages, stanzas, map keys
+//! taken from the capture), never a buffer's capacity (a growing buffer may
+//! have up to twice its length allocated, which the default budget allows
+//! for), **plus a fixed estimate for each structure that exists because the
+//! input opened it**: an open TCP flow (`tcp::FLOW_STATE_BYTES`), a
+//! connection's stack and the stages it created (their `size_of` and an
+//! allowance for their idle heap, [`STACK_HEAP_BYTES`]), a permessage-deflate
+//! inflater (`ws::INFLATER_STATE_BYTES`), a secret of the key log.
+//!
+//! Which connection is finished when the total is over: the one holding the
+//! most in buffers, when those buffers are more than its fixed state (one
+//! cut then frees more than finishing an idle connection would); otherwise
+//! the least recently active connection (many connections each holding
+//! little: connection-count pressure), whose TCP flow is released too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::finding::Finding;
 use crate::report::text::{bytes as size, count};
 
+/// What the idle heap of a connection's stack is estimated at, beyond the
+/// `size_of` of its structures (1.8 KB for the stack with its story inline,
+/// 1.2 KB for a TLS session, 0.6 to 2 KB for the application stage): the
+/// story's and the stages' small vectors and strings (the TLS summary, the
+/// HTTP pairing queue, the XMPP summary). An allowance, not a measurement
+/// per connection: with the TCP flow (960 bytes), an idle connection is charged about
+/// 4.8 KB, against the 7.6 KB per connection of RSS that BENCHMARKS.md
+/// measured with everything a connection leaves behind (its report, its
+/// findings) included.
+pub(crate) const STACK_HEAP_BYTES: usize = 2 << 10;
+
 /// What holds a connection's bytes, in the order the stages see them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Holder {
+    /// Fixed state: the TCP flow, the stack and its stages, whatever they hold.
+    ConnectionState,
     TcpOutOfOrder,
     TlsRecords,
     Probe,
     HttpMessage,
     WebSocketMessage,
+    Inflater,
     XmppStanza,
 }
 
 impl Holder {
-    const ALL: [Holder; 6] = [
+    const ALL: [Holder; 8] = [
+        Holder::ConnectionState,
         Holder::TcpOutOfOrder,
         Holder::TlsRecords,
         Holder::Probe,
         Holder::HttpMessage,
         Holder::WebSocketMessage,
+        Holder::Inflater,
         Holder::XmppStanza,
     ];
 
     /// Words for the finding: "an unfinished WebSocket message of 7.9 MB".
     fn describe(self) -> &'static str {
         match self {
+            Holder::ConnectionState => "the state of an open connection (TCP flow, stages, story)",
             Holder::TcpOutOfOrder => "out-of-order TCP segments waiting for a hole",
             Holder::TlsRecords => "partial TLS records and handshake messages",
             Holder::Probe => "bytes waiting for their protocol to be recognised",
             Holder::HttpMessage => "an unfinished HTTP message (head and body)",
             Holder::WebSocketMessage => "an unfinished WebSocket message",
+            Holder::Inflater => "permessage-deflate inflaters (window and state)",
             Holder::XmppStanza => "an unfinished XMPP stanza",
         }
     }
@@ -52,7 +87,7 @@ impl Holder {
 /// The bytes one connection holds, by holder.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Holdings {
-    /// Indexed by `Holder as usize`: [`Holder::TcpOutOfOrder`] first.
+    /// Indexed by `Holder as usize`: [`Holder::ConnectionState`] first.
     bytes: [usize; Holder::ALL.len()],
 }
 
@@ -63,8 +98,18 @@ impl Holdings {
         }
     }
 
+    pub fn get(&self, holder: Holder) -> usize {
+        self.bytes.get(holder as usize).copied().unwrap_or(0)
+    }
+
     pub fn total(&self) -> usize {
         self.bytes.iter().fold(0, |sum, b| sum.saturating_add(*b))
+    }
+
+    /// What the connection holds beyond its fixed state.
+    pub fn buffers(&self) -> usize {
+        self.total()
+            .saturating_sub(self.get(Holder::ConnectionState))
     }
 
     /// The holder with the most bytes (the first in stage order on a tie).
@@ -72,7 +117,7 @@ impl Holdings {
         Holder::ALL
             .iter()
             .zip(self.bytes)
-            .fold((Holder::TcpOutOfOrder, 0), |best, (&h, b)| {
+            .fold((Holder::ConnectionState, 0), |best, (&h, b)| {
                 if b > best.1 {
                     (h, b)
                 } else {
@@ -93,13 +138,35 @@ impl Holdings {
     }
 }
 
-/// The running total and the ordered index of holders.
+/// Which connection to finish to get back within the budget, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The connection holding the most in buffers: finished with what it
+    /// has, its out-of-order holes given up; its TCP flow goes on.
+    Largest(u64),
+    /// The least recently active connection: finished, and its TCP flow
+    /// released (connection-count pressure).
+    Oldest(u64),
+}
+
+/// What the budget knows of one connection.
+#[derive(Clone, Copy, Debug)]
+struct Accounted {
+    total: usize,
+    buffers: usize,
+    /// When it was last accounted (the budget's own clock).
+    tick: u64,
+}
+
+/// The running total and the ordered indexes of holders.
 pub(crate) struct MemoryBudget {
     limit: usize,
-    /// What each connection holding something holds, by stream.
-    by_stream: BTreeMap<u64, usize>,
-    /// The same, ordered by bytes held: the largest is the last.
-    index: BTreeSet<(usize, u64)>,
+    by_stream: BTreeMap<u64, Accounted>,
+    /// (buffers, stream) of the connections holding buffers: the largest last.
+    by_buffers: BTreeSet<(usize, u64)>,
+    /// (tick, stream) of every accounted connection: the oldest first.
+    by_age: BTreeSet<(u64, u64)>,
+    tick: u64,
     connections: usize,
     capture_wide: usize,
     peak: usize,
@@ -111,7 +178,9 @@ impl MemoryBudget {
         MemoryBudget {
             limit,
             by_stream: BTreeMap::new(),
-            index: BTreeSet::new(),
+            by_buffers: BTreeSet::new(),
+            by_age: BTreeSet::new(),
+            tick: 0,
             connections: 0,
             capture_wide: 0,
             peak: 0,
@@ -119,22 +188,35 @@ impl MemoryBudget {
         }
     }
 
-    /// Connection `stream` holds `held` bytes now (0 when it ended).
-    pub fn set_connection(&mut self, stream: u64, held: usize) {
-        let before = if held == 0 {
-            self.by_stream.remove(&stream)
-        } else {
-            self.by_stream.insert(stream, held)
+    /// Connection `stream` holds `held` now (and was active now).
+    pub fn set_connection(&mut self, stream: u64, held: &Holdings) {
+        self.forget(stream);
+        let total = held.total();
+        if total == 0 {
+            return;
+        }
+        self.tick += 1;
+        let entry = Accounted {
+            total,
+            buffers: held.buffers(),
+            tick: self.tick,
         };
-        if let Some(before) = before {
-            self.index.remove(&(before, stream));
-            self.connections = self.connections.saturating_sub(before);
+        self.by_stream.insert(stream, entry);
+        if entry.buffers > 0 {
+            self.by_buffers.insert((entry.buffers, stream));
         }
-        if held > 0 {
-            self.index.insert((held, stream));
-            self.connections = self.connections.saturating_add(held);
-        }
+        self.by_age.insert((entry.tick, stream));
+        self.connections = self.connections.saturating_add(total);
         self.note_peak();
+    }
+
+    /// Connection `stream` holds nothing any more (it ended, or was cut).
+    pub fn forget(&mut self, stream: u64) {
+        if let Some(before) = self.by_stream.remove(&stream) {
+            self.by_buffers.remove(&(before.buffers, stream));
+            self.by_age.remove(&(before.tick, stream));
+            self.connections = self.connections.saturating_sub(before.total);
+        }
     }
 
     /// The capture-wide layer holds `held` bytes now.
@@ -151,13 +233,27 @@ impl MemoryBudget {
         self.connections.saturating_add(self.capture_wide)
     }
 
-    /// The connection to finish now to get back within the budget: the one
-    /// holding the most, while the total is over the limit.
-    pub fn over_by_largest(&self) -> Option<(u64, usize)> {
+    /// Connections accounted now.
+    pub fn open(&self) -> usize {
+        self.by_stream.len()
+    }
+
+    /// The connection to finish now to get back within the budget, while
+    /// the total is over the limit (see the module's rule).
+    pub fn over(&self) -> Option<Cut> {
         if self.total() <= self.limit {
             return None;
         }
-        self.index.last().map(|&(held, stream)| (stream, held))
+        if let Some(&(buffers, stream)) = self.by_buffers.last() {
+            let fixed = self
+                .by_stream
+                .get(&stream)
+                .map_or(0, |a| a.total.saturating_sub(a.buffers));
+            if buffers > fixed {
+                return Some(Cut::Largest(stream));
+            }
+        }
+        self.by_age.first().map(|&(_, stream)| Cut::Oldest(stream))
     }
 
     /// The highest total accounted so far (after each update, before any cut
@@ -167,14 +263,21 @@ impl MemoryBudget {
     }
 
     /// The `limits.memory` finding for connection `stream`, cut with `held`.
-    pub fn cut_finding(&mut self, stream: u64, held: &Holdings) -> Finding {
+    pub fn cut_finding(&mut self, cut: Cut, held: &Holdings) -> Finding {
         self.cuts += 1;
-        let holes = match held.bytes.first() {
-            Some(&tcp) if tcp > 0 => " (its out-of-order holes given up as gaps)",
-            _ => "",
+        let (stream, what) = match cut {
+            Cut::Largest(stream) => {
+                let holes = if held.get(Holder::TcpOutOfOrder) > 0 {
+                    " (its out-of-order holes given up as gaps)"
+                } else {
+                    ""
+                };
+                (stream, format!("the connection was finished early with what it had{holes}, and its later bytes are counted as unparsed"))
+            }
+            Cut::Oldest(stream) => (stream, format!("it was the least recently active of {}, so it was finished early with what it had and its TCP flow released; later packets of its 4-tuple start a new stream", count(self.open(), "open connection"))),
         };
         let message = format!(
-            "the analysis held {} with connection {stream} holding {}, over the memory budget of {} (memory_budget, --memory-limit): the connection was finished early with what it had{holes}, and its later bytes are counted as unparsed ({} cut so far)",
+            "the analysis held {} with connection {stream} holding {}, over the memory budget of {} (memory_budget, --memory-limit): {what} ({} cut so far)",
             size(self.total() as u64),
             held.describe(),
             size(self.limit as u64),
@@ -188,42 +291,82 @@ impl MemoryBudget {
 mod tests {
     use super::*;
 
+    fn holding(fixed: usize, buffers: usize) -> Holdings {
+        let mut held = Holdings::default();
+        held.add(Holder::ConnectionState, fixed);
+        held.add(Holder::HttpMessage, buffers);
+        held
+    }
+
     #[test]
     fn the_total_follows_updates_and_names_the_largest_holder_only_when_over() {
         let mut budget = MemoryBudget::new(100);
-        budget.set_connection(1, 40);
-        budget.set_connection(2, 50);
-        assert_eq!((budget.total(), budget.over_by_largest()), (90, None));
+        budget.set_connection(1, &holding(0, 40));
+        budget.set_connection(2, &holding(0, 50));
+        assert_eq!((budget.total(), budget.over()), (90, None));
         budget.set_capture_wide(20);
-        assert_eq!(budget.over_by_largest(), Some((2, 50)));
-        budget.set_connection(2, 10);
-        budget.set_connection(1, 0);
-        assert_eq!((budget.total(), budget.over_by_largest()), (30, None));
+        assert_eq!(budget.over(), Some(Cut::Largest(2)));
+        budget.set_connection(2, &holding(0, 10));
+        budget.forget(1);
+        assert_eq!((budget.total(), budget.over()), (30, None));
         assert_eq!(budget.peak(), 110);
-        budget.set_connection(3, 0);
+        budget.set_connection(3, &Holdings::default());
         assert_eq!(budget.total(), 30, "an empty connection is not indexed");
+        assert_eq!(budget.open(), 1);
     }
 
     #[test]
     fn ties_in_bytes_pick_the_higher_stream_and_never_lose_count() {
         let mut budget = MemoryBudget::new(10);
-        budget.set_connection(7, 30);
-        budget.set_connection(3, 30);
-        assert_eq!(budget.over_by_largest(), Some((7, 30)));
-        budget.set_connection(7, 0);
-        assert_eq!(budget.over_by_largest(), Some((3, 30)));
-        budget.set_connection(3, 0);
-        assert_eq!((budget.total(), budget.over_by_largest()), (0, None));
+        budget.set_connection(7, &holding(0, 30));
+        budget.set_connection(3, &holding(0, 30));
+        assert_eq!(budget.over(), Some(Cut::Largest(7)));
+        budget.forget(7);
+        assert_eq!(budget.over(), Some(Cut::Largest(3)));
+        budget.forget(3);
+        assert_eq!((budget.total(), budget.over()), (0, None));
+    }
+
+    #[test]
+    fn many_small_connections_give_way_oldest_first() {
+        let mut budget = MemoryBudget::new(950);
+        for stream in 0..10 {
+            budget.set_connection(stream, &holding(100, 10));
+        }
+        assert_eq!(budget.total(), 1100);
+        // Stream 0 was active again: stream 1 is now the least recently active.
+        budget.set_connection(0, &holding(100, 20));
+        assert_eq!(budget.over(), Some(Cut::Oldest(1)));
+        budget.forget(1);
+        assert_eq!(budget.over(), Some(Cut::Oldest(2)));
+        budget.forget(2);
+        assert_eq!(budget.over(), None);
+    }
+
+    #[test]
+    fn buffers_larger_than_a_connections_state_are_cut_first() {
+        let mut budget = MemoryBudget::new(1000);
+        for stream in 0..10 {
+            budget.set_connection(stream, &holding(90, 0));
+        }
+        budget.set_connection(10, &holding(90, 91));
+        assert_eq!(budget.over(), Some(Cut::Largest(10)));
+        budget.set_connection(10, &holding(90, 90));
+        assert_eq!(
+            budget.over(),
+            Some(Cut::Oldest(0)),
+            "no more than its state"
+        );
     }
 
     #[test]
     fn the_finding_names_the_stream_the_holder_and_the_budget() {
         let mut budget = MemoryBudget::new(1 << 20);
-        budget.set_connection(4, 3 << 20);
         let mut held = Holdings::default();
         held.add(Holder::WebSocketMessage, 3 << 20);
         held.add(Holder::TlsRecords, 100);
-        let finding = budget.cut_finding(4, &held);
+        budget.set_connection(4, &held);
+        let finding = budget.cut_finding(Cut::Largest(4), &held);
         assert_eq!(finding.code, "limits.memory");
         assert_eq!(finding.stream, Some(4));
         assert!(
@@ -234,5 +377,18 @@ mod tests {
             finding.message
         );
         assert!(finding.message.contains("in all"), "{}", finding.message);
+        let finding = budget.cut_finding(Cut::Oldest(4), &holding(7000, 0));
+        assert!(
+            finding
+                .message
+                .contains("holding the state of an open connection")
+                && finding
+                    .message
+                    .contains("least recently active of 1 open connection")
+                && finding.message.contains("TCP flow released")
+                && finding.message.contains("2 connections cut so far"),
+            "{}",
+            finding.message
+        );
     }
 }

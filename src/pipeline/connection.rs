@@ -59,7 +59,12 @@ impl ConnectionStack {
     /// What this connection's stages hold now, by holder (for the memory budget).
     pub fn holdings(&self) -> Holdings {
         let mut held = Holdings::default();
+        held.add(
+            Holder::ConnectionState,
+            std::mem::size_of::<ConnectionStack>() + crate::pipeline::budget::STACK_HEAP_BYTES,
+        );
         if let Some(tls) = &self.tls {
+            held.add(Holder::ConnectionState, std::mem::size_of::<tls::Session>());
             held.add(Holder::TlsRecords, tls.held_bytes());
         }
         self.app.add_holdings(&mut held);

@@ -201,6 +201,9 @@ pub enum Ending {
     OpenAtEnd,
     /// Closed to make room under `max_open_flows`.
     Evicted,
+    /// Released by the memory budget (the least recently active connection
+    /// when many connections fill it; `limits.memory`).
+    MemoryBudget,
     /// A new SYN reused the 4-tuple while this stream was still open.
     PortReused,
 }
@@ -248,6 +251,7 @@ impl StreamStats {
                 _ => "open at end".to_owned(),
             },
             Ending::Evicted => "evicted (flow limit)".to_owned(),
+            Ending::MemoryBudget => "released (memory budget)".to_owned(),
             Ending::PortReused => "port reused".to_owned(),
         }
     }

@@ -92,4 +92,4 @@ mod tests;
 pub(crate) use event::gap_finding;
 pub use event::{DirStats, Ending, Event, GapReason, Handshake, Origin, Sink, StreamStats};
 pub use findings::FindingCode;
-pub use table::Reassembler;
+pub use table::{Reassembler, FLOW_STATE_BYTES};

@@ -42,6 +42,13 @@ fn key_of(a: SocketAddr, b: SocketAddr) -> Key {
 }
 
 const NIL: u32 = u32::MAX;
+
+/// What an open stream costs the table whatever it holds: its boxed
+/// [`Flow`], its slot, and its index entry (counted twice for the hash
+/// map's spare room). Out-of-order data is counted apart, by length.
+pub const FLOW_STATE_BYTES: usize = std::mem::size_of::<Flow>()
+    + std::mem::size_of::<Slot>()
+    + 2 * std::mem::size_of::<(Key, u32)>();
 const SWEEP_EVERY_NANOS: i64 = 1_000_000_000;
 
 /// What the table holds for a 4-tuple.
@@ -193,6 +200,32 @@ impl Reassembler {
             if flow.stream() == stream {
                 flow.give_up_holes(at, sink);
             }
+        }
+    }
+
+    /// The memory budget releases stream `stream` (between `a` and `b`)
+    /// in frame `at`: it is closed as an evicted one is (its holes become
+    /// gaps, its `Closed` is emitted) and later packets of its 4-tuple
+    /// start a new stream.
+    pub fn release_stream(
+        &mut self,
+        a: SocketAddr,
+        b: SocketAddr,
+        stream: u64,
+        at: FrameRef,
+        sink: &mut impl Sink,
+    ) {
+        let Some(&slot) = self.index.get(&key_of(a, b)) else {
+            return;
+        };
+        if matches!(self.entry(slot), Some(Entry::Live(flow)) if flow.stream() == stream) {
+            self.release(
+                slot,
+                Some(at),
+                Ending::MemoryBudget,
+                GapReason::Closed,
+                sink,
+            );
         }
     }
 

@@ -103,6 +103,17 @@ pub enum KeySource {
     Beyond { cap: usize },
 }
 
+impl KeySource {
+    /// Bytes of its path or name.
+    fn name_bytes(&self) -> usize {
+        match self {
+            KeySource::File(path) | KeySource::Env(path) => path.as_os_str().len(),
+            KeySource::Named(name) => name.len(),
+            KeySource::Dsb { .. } | KeySource::Beyond { .. } => 0,
+        }
+    }
+}
+
 impl fmt::Display for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -149,6 +160,8 @@ pub struct KeyLog {
     /// Secrets left out because of `caps.max_secrets`.
     secrets_over_cap: u64,
     sources: Vec<KeySource>,
+    /// Bytes of the sources' paths and names (for [`KeyLog::held_bytes`]).
+    source_name_bytes: usize,
     caps: KeyCaps,
     generation: u64,
     #[cfg(feature = "rsa-keys")]
@@ -213,6 +226,7 @@ impl KeyLog {
             secrets: 0,
             secrets_over_cap: 0,
             sources: Vec::new(),
+            source_name_bytes: 0,
             caps,
             generation: 0,
             #[cfg(feature = "rsa-keys")]
@@ -321,6 +335,7 @@ impl KeyLog {
     fn source_id(&mut self, source: &KeySource, findings: &mut impl Findings) -> SourceId {
         let cap = self.caps.max_sources;
         if self.sources.len() < cap {
+            self.source_name_bytes += source.name_bytes();
             self.sources.push(source.clone());
             return self.sources.len() - 1;
         }
@@ -367,6 +382,22 @@ impl KeyLog {
     /// Number of secrets known.
     pub fn len(&self) -> usize {
         self.secrets
+    }
+
+    /// Bytes the key material holds, for the memory budget: per secret its
+    /// map entry, the secret itself (48 bytes at most) and a share of the
+    /// tree's node (about 16 bytes); per source its entry (a path or name
+    /// counted by length). Bounded by `max_key_secrets` and `max_key_sources`;
+    /// O(1), as it is asked after every Decryption Secrets Block.
+    pub fn held_bytes(&self) -> usize {
+        const SECRET_BYTES: usize = 48;
+        const NODE_SHARE: usize = 16;
+        let entry = std::mem::size_of::<(([u8; 32], Label), (Secret, SourceId))>()
+            + SECRET_BYTES
+            + NODE_SHARE;
+        self.secrets.saturating_mul(entry)
+            + self.sources.len() * std::mem::size_of::<KeySource>()
+            + self.source_name_bytes
     }
 
     /// New secrets left out because `max_key_secrets` was reached.
@@ -513,6 +544,30 @@ mod tests {
             k.get(&random, Label::MasterSecret).unwrap().0.bytes().len(),
             48
         );
+    }
+
+    #[test]
+    fn held_bytes_grow_with_new_secrets_and_sources_only() {
+        let mut k = KeyLog::new();
+        let mut f = Vec::new();
+        assert_eq!(k.held_bytes(), 0);
+        let line = |byte: &str| format!("CLIENT_RANDOM {} {}\n", hex(32, byte), hex(48, "01"));
+        k.add_text(
+            line("AA").as_bytes(),
+            KeySource::Named("one".into()),
+            &mut f,
+        );
+        let one = k.held_bytes();
+        assert!(one > 48 + 3, "{one}");
+        k.add_text(line("AA").as_bytes(), KeySource::Dsb { offset: 8 }, &mut f);
+        let repeated = k.held_bytes();
+        assert_eq!(
+            repeated - one,
+            std::mem::size_of::<KeySource>(),
+            "a repeated secret costs nothing, its source its entry"
+        );
+        k.add_text(line("BB").as_bytes(), KeySource::Dsb { offset: 9 }, &mut f);
+        assert!(k.held_bytes() - repeated > 48 + std::mem::size_of::<KeySource>());
     }
 
     #[test]

@@ -95,10 +95,15 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
-    /// Bytes held now: the message being assembled (the inflater's window
-    /// is decoder state, not input, and is not counted).
+    /// Bytes held now: the message being assembled (the inflater is
+    /// counted apart, by [`Assembler::inflater_bytes`]).
     pub(crate) fn held_bytes(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Bytes the inflater holds, while there is one (its state and window).
+    pub(crate) fn inflater_bytes(&self) -> usize {
+        self.inflater.as_ref().map_or(0, Inflater::held_bytes)
     }
 
     pub(crate) fn new(dir: Dir, deflate: DeflateUse, limits: &Limits) -> Assembler {

@@ -206,6 +206,12 @@ impl Connection {
         self.sides.iter().map(Side::held_bytes).sum()
     }
 
+    /// Bytes both directions' permessage-deflate inflaters hold while they
+    /// exist (charged to the memory budget apart from the held messages).
+    pub fn inflater_bytes(&self) -> usize {
+        self.sides.iter().map(Side::inflater_bytes).sum()
+    }
+
     /// Counts so far and how the connection closed.
     pub fn summary(&self) -> Summary {
         Summary {

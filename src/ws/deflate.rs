@@ -80,6 +80,12 @@ pub(crate) fn exactness(window_known: bool, out: &[u8]) -> Exactness {
     }
 }
 
+/// What one zlib inflater holds while it exists, whatever it inflates:
+/// its 32 KiB window and its state, about 44 KiB in all with zlib-rs (the
+/// backend flate2 uses here, issue 13's measurement). Charged to the
+/// memory budget per inflater.
+pub(crate) const INFLATER_STATE_BYTES: usize = 44 << 10;
+
 pub(crate) struct Inflater {
     z: Decompress,
     /// The window carries over to the next message.
@@ -114,6 +120,12 @@ impl Inflater {
             inflater.lose_context();
         }
         inflater
+    }
+
+    /// Bytes held: the inflater's state and the plain text window kept
+    /// between messages.
+    pub(crate) fn held_bytes(&self) -> usize {
+        INFLATER_STATE_BYTES + self.history.as_ref().map_or(0, Vec::len)
     }
 
     pub(crate) fn trusted(&self) -> bool {

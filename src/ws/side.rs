@@ -113,6 +113,11 @@ impl Side {
             + self.replay.as_ref().map_or(0, Spool::len)
     }
 
+    /// Bytes this side's inflater holds (0 without permessage-deflate).
+    pub(crate) fn inflater_bytes(&self) -> usize {
+        self.asm.inflater_bytes()
+    }
+
     pub(crate) fn new(
         dir: Dir,
         rules: Rules,

@@ -22,9 +22,11 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// Bytes of buffer kept now.
+    /// Bytes held now, by length as every stage counts for the memory
+    /// budget (the capacity kept between elements is bounded by
+    /// [`Scratch::keep_small`]).
     pub(crate) fn held_bytes(&self) -> usize {
-        self.masked.capacity() + self.runs.capacity() * std::mem::size_of::<(usize, usize)>()
+        self.masked.len() + self.runs.len() * std::mem::size_of::<(usize, usize)>()
     }
 }
 

@@ -694,6 +694,59 @@ fn many_held_buffers_stay_within_the_memory_budget() {
     }
 }
 
+/// Connection-count pressure (issue 13: 65,536 connections each holding
+/// little peaked at 499 MB): 600 connections that only shake hands, under a
+/// budget that holds about a third of them. The least recently active are
+/// finished and their flows released, each said; the accounted total stays
+/// within the budget and every connection is still reported, with its TCP
+/// statistics.
+#[test]
+fn many_idle_connections_give_way_oldest_first_within_the_budget() {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("idle-connections.pcap");
+    write(&path, held_out_of_order(Vec::new(), 600, 0).unwrap());
+    let per_connection = xmppcap::tcp::FLOW_STATE_BYTES + 4096;
+    let budget = 200 * per_connection;
+    let opts = Options {
+        limits: Limits {
+            memory_budget: budget,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let analyzed = pipeline::analyze(&path, &opts, &mut IgnoreEvents).unwrap();
+    assert!(
+        analyzed.memory_peak <= budget + per_connection,
+        "peak {} over {budget}",
+        analyzed.memory_peak
+    );
+    let cuts: Vec<_> = analyzed
+        .findings
+        .iter()
+        .filter(|f| f.code == "limits.memory")
+        .collect();
+    assert!(cuts.len() >= 300, "{} cuts", cuts.len());
+    let first = cuts.first().unwrap();
+    assert_eq!(first.stream, Some(0), "the oldest goes first");
+    assert!(
+        first.message.contains("least recently active")
+            && first.message.contains("the state of an open connection"),
+        "{}",
+        first.message
+    );
+    assert_eq!(analyzed.connections.len(), 600);
+    assert!(analyzed.connections.iter().all(|c| c.tcp.is_some()));
+    let released = analyzed
+        .connections
+        .iter()
+        .filter(|c| {
+            c.tcp
+                .as_ref()
+                .is_some_and(|t| t.ending == xmppcap::tcp::Ending::MemoryBudget)
+        })
+        .count();
+    assert_eq!(released, cuts.len());
+}
+
 struct IgnoreEvents;
 
 impl pipeline::EventSink for IgnoreEvents {

@@ -11,6 +11,7 @@ mod corpus_tls;
 mod fixtures_app;
 mod fixtures_tcp;
 mod fixtures_xmpp;
+mod fuzz_smoke;
 mod limits;
 mod partial;
 mod summaries;

@@ -69,7 +69,8 @@ enum Cmd {
         /// or COUNT connections each holding a buffer just under its cap (pcap, never
         /// ended): `held-stanzas` (4 MiB stanzas), `held-http-bodies` (4 MiB bodies),
         /// `held-ws-deflate` (8 MiB first fragments of compressed WebSocket messages),
-        /// `held-out-of-order` (16 segments after a hole that never fills).
+        /// `held-out-of-order` (16 segments after a hole that never fills),
+        /// `held-out-of-order-deep` (700 such segments).
         case: String,
         #[arg(long, default_value_t = 5_000_000)]
         count: u64,
@@ -309,6 +310,9 @@ fn write_hostile(case: &str, count: u64, out: &Path) -> Result<()> {
         "held-http-bodies" => held(sink, HeldCase::HttpBody, count, (4 << 20) - 4096)?,
         "held-ws-deflate" => held(sink, HeldCase::CompressedWsMessage, count, (8 << 20) - 4096)?,
         "held-out-of-order" => hostile_held::held_out_of_order(sink, u32::try_from(count)?, 16)?,
+        "held-out-of-order-deep" => {
+            hostile_held::held_out_of_order(sink, u32::try_from(count)?, 700)?
+        }
         other => bail!("unknown hostile case {other:?}: see --help"),
     };
     drop(done);

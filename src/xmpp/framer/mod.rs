@@ -121,9 +121,10 @@ impl StreamFramer {
         }
     }
 
-    /// Bytes held now: each direction's element in progress, and the session's.
+    /// Bytes held now: each direction's element in progress (by length,
+    /// as every stage counts for the memory budget), and the session's.
     pub fn held_bytes(&self) -> usize {
-        let items: usize = self.dirs.iter().map(|d| d.buf.capacity()).sum();
+        let items: usize = self.dirs.iter().map(|d| d.buf.len()).sum();
         items + self.session.held_bytes()
     }
 
