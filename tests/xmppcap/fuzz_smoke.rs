@@ -382,3 +382,34 @@ fn the_mutator_is_deterministic_and_changes_its_input() {
     assert_eq!(first, run());
     assert!(first.iter().filter(|m| **m != seed).count() > 40);
 }
+
+/// The whole analysis (`fuzzing::pipeline_report`): the Finesse and TLS
+/// fixtures with their key logs, shaped as the cargo-fuzz target reads them
+/// (a two-byte key log length, the key log, the capture). The only test
+/// that calls it: it writes one temporary file per process.
+#[test]
+fn fuzz_smoke_pipeline_report() {
+    let dir = repo();
+    let seeds: Vec<Vec<u8>> = files_under(&dir.join("fixtures"))
+        .into_iter()
+        .filter(|p| is_capture(p))
+        .filter_map(|capture| {
+            let stem = capture
+                .file_name()?
+                .to_string_lossy()
+                .split('.')
+                .next()?
+                .to_string();
+            let keys = std::fs::read(dir.join("keys").join(format!("{stem}.keys"))).ok()?;
+            let capture = std::fs::read(&capture).ok()?;
+            if capture.len() > SEED_BYTES * 4 || keys.len() > 0xffff {
+                return None;
+            }
+            let mut seed = (keys.len() as u16).to_be_bytes().to_vec();
+            seed.extend(keys);
+            seed.extend(capture);
+            Some(seed)
+        })
+        .collect();
+    smoke("pipeline_report", seeds, fuzzing::pipeline_report);
+}
