@@ -551,6 +551,7 @@ impl Side {
             );
             self.asm.abort(at, cx);
         }
+        self.asm.release();
         self.mode = Mode::Ended;
     }
 }
