@@ -79,6 +79,7 @@ pub fn analyze(
         opts.xmpp_message_text,
         sink,
     );
+    ctx.events_only = opts.events_only;
     let (keys, key_sources) = load_keys(opts, &mut ctx)?;
     // Given, even when a source held nothing: then each connection says
     // its key is missing, and `tls.keylog_empty` says why.
@@ -373,6 +374,10 @@ impl tcp::Sink for Analysis<'_> {
                 ctx.emit(from_stages::tcp_end(stream, dir, at, rst));
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_tcp_end(ctx, dir, at, rst);
+                    if conn.both_fins() {
+                        // It may wait in the TCP table for an hour: its stages go now.
+                        conn.settle_closed(ctx, keys);
+                    }
                     self.account(stream);
                 }
             }

@@ -35,6 +35,8 @@ pub(crate) struct Wiring<'s> {
     pub findings: FindingLog,
     pub sessions: Vec<SessionReport>,
     pub connections: Vec<ConnectionReport>,
+    /// Keep no summaries, only count them (`Options::events_only`).
+    pub events_only: bool,
     /// Connections and sessions that ended, kept or not (see `max_summaries`).
     pub connections_seen: u64,
     pub sessions_seen: u64,
@@ -45,6 +47,9 @@ pub(crate) struct Wiring<'s> {
     pub conn_facts: Vec<(u64, conn::Fact)>,
     /// The last connection summary, until its connection's report is kept.
     conn_summary: Option<conn::Summary>,
+    /// While a closed connection's stages finish early: their events, held
+    /// for the moment it leaves the TCP table (see [`Wiring::hold_events`]).
+    held: Option<Vec<Event>>,
 }
 
 impl<'s> Wiring<'s> {
@@ -68,10 +73,12 @@ impl<'s> Wiring<'s> {
             findings: FindingLog::default(),
             sessions: Vec::new(),
             connections: Vec::new(),
+            events_only: false,
             connections_seen: 0,
             sessions_seen: 0,
             conn_facts: Vec::new(),
             conn_summary: None,
+            held: None,
         }
     }
 
@@ -101,6 +108,9 @@ impl<'s> Wiring<'s> {
             }
         }
         self.connections_seen += 1;
+        if self.events_only {
+            return;
+        }
         if self.connections.len() < self.limits.max_summaries {
             self.connections.push(c);
         } else if self.connections_seen == self.limits.max_summaries as u64 + 1 {
@@ -122,7 +132,11 @@ impl<'s> Wiring<'s> {
     pub fn keep_session(&mut self, mut s: SessionReport) {
         self.sessions_seen += 1;
         let kept = self.sessions.len() < self.limits.max_summaries;
+        // Filed even when not kept: the Finesse stage lets go of its facts.
         self.wide.file_session(&mut s);
+        if self.events_only {
+            return;
+        }
         if kept {
             self.sessions.push(s);
         } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {
@@ -154,14 +168,30 @@ impl<'s> Wiring<'s> {
     }
 
     pub fn emit(&mut self, event: Event) {
-        self.sink.emit(event);
+        match &mut self.held {
+            Some(held) => held.push(event),
+            None => self.sink.emit(event),
+        }
+    }
+
+    /// From now until [`Wiring::take_held`], events are kept instead of
+    /// emitted: a connection whose TCP ends both closed finishes its stages
+    /// at once (freeing their state) but must still say it where it said
+    /// it before, when the TCP stage releases the stream.
+    pub fn hold_events(&mut self) {
+        self.held = Some(Vec::new());
+    }
+
+    /// The events held since [`Wiring::hold_events`]; emitting goes on as usual.
+    pub fn take_held(&mut self) -> Vec<Event> {
+        self.held.take().unwrap_or_default()
     }
 
     /// Records a finding located in `stream` (when the stage did not say)
     /// and emits it as an event.
     pub fn finding(&mut self, finding: Finding, stream: Option<u64>, session: Option<u32>) {
         let event = self.log_finding(finding, stream, session);
-        self.sink.emit(event);
+        self.emit(event);
     }
 
     /// Records a finding and gives its event, for the caller to emit in order.
