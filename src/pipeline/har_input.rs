@@ -60,6 +60,7 @@ pub(crate) fn analyze(
         sink,
     );
     ctx.set_depth(opts.depth);
+    ctx.events_only = opts.events_only;
     // The caps a capture's HTTP and WebSocket stages apply, so that a HAR
     // keeps no more of a body or message than a capture would.
     let limits = har::HarLimits {

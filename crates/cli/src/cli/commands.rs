@@ -259,6 +259,11 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
         );
     }
     let filter = Some(&setup.filter).filter(|f| f.is_active());
+    // The events are the output: a finished connection leaves nothing behind.
+    let opts = Options {
+        events_only: true,
+        ..setup.opts.clone()
+    };
     let mut out = open_output(setup.output.as_ref())?;
     let mut writer = NdjsonWriter::new(&mut out, selection);
     let (mut worst, mut failed) = (None, false);
@@ -274,7 +279,7 @@ fn run_ndjson(setup: &Setup, selection: Selection) -> anyhow::Result<ExitCode> {
             filter: &setup.filter,
             scope: None,
         };
-        let analysis = pipeline::analyze(path, &setup.opts, &mut narrowed);
+        let analysis = pipeline::analyze(path, &opts, &mut narrowed);
         let shown = analysis.as_ref().map(|a| {
             a.findings
                 .iter()
