@@ -2,6 +2,8 @@
 # Throughput and peak memory of xmppcap's commands on large generated captures.
 #
 #   benches/bench.sh [streams|tls|report|layers|all] [SIZE]     (default: all 500M)
+#   benches/bench.sh sessions N [CONCURRENT]   (issue 14: N short desktop sessions,
+#                                               CONCURRENT at once, default 200)
 #
 # Generates the captures with the fixture generator into bench-data/ (once),
 # builds the release binary, runs each command 3 times with GNU time and
@@ -11,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 size=${2:-500M}
+concurrent=${3:-200}
 data=bench-data
 mkdir -p "$data"
 # The binary is package xmppcap-cli; the generator's command line is an example of xmppcap-fixturegen.
@@ -57,4 +60,20 @@ if [[ $what == layers ]]; then
     measure "tls (+ decryption)" "$f" tls --no-progress --format json --keylog "$k"
     measure "ws (+ frames, inflate, stanzas)" "$f" ws --no-progress --format ndjson --keylog "$k"
     measure "report (+ Finesse, all events)" "$f" report --no-progress --format ndjson --keylog "$k"
+fi
+if [[ $what == sessions ]]; then
+    # The server-side shape: memory must follow the sessions open, not the sessions seen.
+    f=$data/sessions-$size-$concurrent.pcapng
+    [[ -f $f ]] || "$gen" bench-wss --sessions "$size" --concurrent "$concurrent" --out "$f"
+    k=${f%.*}.keys
+    measure "report ndjson ($size sessions)" "$f" report --no-progress --format ndjson --keylog "$k"
+    measure "ws ndjson ($size sessions)" "$f" ws --no-progress --format ndjson --keylog "$k"
+    measure "tls json ($size sessions)" "$f" tls --no-progress --format json --keylog "$k"
+    measure "report json ($size sessions)" "$f" report --no-progress --format json --keylog "$k"
+    if command -v tshark > /dev/null; then
+        /usr/bin/time -f '%e %M' -o "$data/time.txt" tshark -r "$f" -o "tls.keylog_file:$k" \
+            -Y websocket -T fields -e websocket.payload.text > /dev/null 2>&1
+        read -r secs rss_kb < "$data/time.txt"
+        echo "tshark -Y websocket -e websocket.payload.text: $secs s, peak RSS $((rss_kb / 1024)) MB"
+    fi
 fi

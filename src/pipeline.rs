@@ -84,6 +84,11 @@ pub struct Options {
     /// How far up the stack to decode: the commands that show a lower layer
     /// skip the work above it.
     pub depth: Depth,
+    /// The events are the whole output (NDJSON): keep no connection or
+    /// session summaries, only their counts, so that a finished connection
+    /// leaves nothing behind ([`Analyzed::connections`] and
+    /// [`Analyzed::sessions`] stay empty).
+    pub events_only: bool,
 }
 
 /// Hears how far reading each capture has got, so that a front end can

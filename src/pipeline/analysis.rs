@@ -81,6 +81,7 @@ pub fn analyze(
         opts.xmpp_message_text,
         sink,
     );
+    ctx.events_only = opts.events_only;
     let (keys, key_sources) = load_keys(opts, &mut ctx)?;
     // Given, even when a source held nothing: then each connection says
     // its key is missing, and `tls.keylog_empty` says why.
@@ -127,7 +128,7 @@ pub fn analyze(
     }
     let mut connections = std::mem::take(&mut ctx.connections);
     connections.sort_by_key(|c| c.stream);
-    fill_bosh_endpoints(&mut sessions, &connections);
+    fill_bosh_endpoints(&mut sessions, &connections, &ctx.connection_ends);
     let findings = std::mem::take(&mut ctx.findings).into_sorted();
     Ok(Analyzed {
         run,
@@ -177,17 +178,27 @@ fn load_keys(opts: &Options, ctx: &mut Wiring) -> Result<(KeyLog, KeySources), P
     Ok((keys, sources))
 }
 
-/// BOSH sessions span connections: take client and server from the first one.
-fn fill_bosh_endpoints(sessions: &mut [SessionReport], connections: &[ConnectionReport]) {
+/// BOSH sessions span connections: take client and server from the first
+/// one (`connections` sorted by stream; an NDJSON run keeps no connection
+/// reports, only each connection's two ends in `ends`).
+fn fill_bosh_endpoints(
+    sessions: &mut [SessionReport],
+    connections: &[ConnectionReport],
+    ends: &BTreeMap<u64, crate::pipeline::TcpEnds>,
+) {
     for s in sessions.iter_mut().filter(|s| s.client.is_none()) {
-        if let Some(c) = s
-            .streams
-            .first()
-            .and_then(|first| connections.iter().find(|c| c.stream == *first))
-        {
-            s.client = Some(c.client);
-            s.server = Some(c.server);
-            s.tls = c.tls.as_ref().map(crate::tls::Summary::describe);
+        let Some(&first) = s.streams.first() else {
+            continue;
+        };
+        if let Ok(i) = connections.binary_search_by_key(&first, |c| c.stream) {
+            if let Some(c) = connections.get(i) {
+                s.client = Some(c.client);
+                s.server = Some(c.server);
+                s.tls = c.tls.as_ref().map(crate::tls::Summary::describe);
+            }
+        } else if let Some(&(client, server)) = ends.get(&first) {
+            s.client = Some(client);
+            s.server = Some(server);
         }
     }
 }
@@ -452,6 +463,10 @@ impl tcp::Sink for Analysis<'_> {
                 ctx.emit(from_stages::tcp_end(stream, dir, at, rst));
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_tcp_end(ctx, dir, at, rst);
+                    if conn.both_fins() {
+                        // It may wait in the TCP table for an hour: its stages go now.
+                        conn.settle_closed(ctx, keys);
+                    }
                     self.account(stream);
                 }
             }

@@ -34,6 +34,21 @@ pub(crate) struct ConnectionStack {
     bytes: ByteAccounts,
     /// The connection's story (`None` only in tests that need no summary).
     story: Option<conn::Tracker>,
+    /// Directions whose TCP FIN came (every byte before it delivered).
+    fin: [bool; 2],
+    /// Its stages finished once both FINs came (see [`Self::settle_closed`]).
+    settled: Option<Settled>,
+}
+
+/// What a connection whose stages finished keeps until the TCP stage
+/// releases its stream (up to `flow_idle_timeout` later): the stages' results
+/// and the events they said, not the stages (a TLS session, an inflater, an
+/// XMPP parser: tens of kilobytes each, for every connection of the hour).
+struct Settled {
+    finished: Option<FinishedSession>,
+    tls: Option<tls::Summary>,
+    starttls: bool,
+    events: Vec<crate::report::event::Event>,
 }
 
 impl ConnectionStack {
@@ -53,12 +68,24 @@ impl ConnectionStack {
             ),
             bytes: ByteAccounts::default(),
             story: None,
+            fin: [false; 2],
+            settled: None,
         }
     }
 
     /// What this connection's stages hold now, by holder (for the memory budget).
     pub fn holdings(&self) -> Holdings {
         let mut held = Holdings::default();
+        if let Some(settled) = &self.settled {
+            // Its stages are gone (both FINs came): what is left is the stack
+            // and the events it holds until the stream leaves the TCP table.
+            let events = settled.events.len() * std::mem::size_of::<crate::report::event::Event>();
+            held.add(
+                Holder::ConnectionState,
+                std::mem::size_of::<ConnectionStack>() + events,
+            );
+            return held;
+        }
         held.add(
             Holder::ConnectionState,
             std::mem::size_of::<ConnectionStack>() + crate::pipeline::budget::STACK_HEAP_BYTES,
@@ -98,6 +125,11 @@ impl ConnectionStack {
         if let Some(story) = self.story.as_mut() {
             story.on_tcp_data(dir, at);
         }
+        if self.settled.is_some() {
+            // The TCP stage delivers nothing after both FINs; were it to, the stages are gone.
+            self.bytes.dir_mut(dir).unparsed += bytes.len() as u64;
+            return;
+        }
         match self.routes[dir.index()] {
             Route::Tls => self.tls_data(ctx, keys, dir, at, bytes),
             Route::Plain => {
@@ -110,6 +142,9 @@ impl ConnectionStack {
 
     pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
         self.bytes.dir_mut(dir).gaps += len;
+        if self.settled.is_some() {
+            return;
+        }
         match self.routes[dir.index()] {
             Route::Tls => self.tls_gap(ctx, dir, at, len),
             Route::Plain => self.app.on_gap(ctx, dir, at, len),
@@ -121,7 +156,7 @@ impl ConnectionStack {
     /// that turn out to be TLS (a ClientHello never answered) get their TLS
     /// stage, so the connection shows its TLS layer and handshake facts.
     pub fn settle_at_end(&mut self, ctx: &mut Wiring, keys: &KeyLog) {
-        if self.routes.contains(&Route::Tls) {
+        if self.routes.contains(&Route::Tls) || self.settled.is_some() {
             return;
         }
         let request = self.app.decide_at_end(ctx, Route::Plain);
@@ -132,40 +167,58 @@ impl ConnectionStack {
         if let Some(story) = self.story.as_mut() {
             story.on_tcp_end(dir, at, rst);
         }
+        if self.settled.is_some() {
+            return;
+        }
         self.app.on_tcp_end(ctx, dir, at, rst);
         self.take_facts(ctx);
+        if !rst {
+            if let Some(fin) = self.fin.get_mut(dir.index()) {
+                *fin = true;
+            }
+        }
     }
 
-    /// The stream left the TCP table: flush every stage and file the reports.
+    /// Both directions sent their FIN and every byte before them was
+    /// delivered: nothing more can reach the stages.
+    pub fn both_fins(&self) -> bool {
+        self.fin == [true; 2]
+    }
+
+    /// Finishes the stages now, holding the events they say until
+    /// [`Self::finish`] (when the TCP stage releases the stream, with its
+    /// statistics), so that the output is the same as finishing them then.
+    pub fn settle_closed(&mut self, ctx: &mut Wiring, keys: &KeyLog) {
+        if self.settled.is_some() {
+            return;
+        }
+        ctx.hold_events();
+        self.settle_at_end(ctx, keys);
+        let mut settled = self.finish_stages(ctx);
+        settled.events = ctx.take_held();
+        self.tls = None;
+        self.settled = Some(settled);
+    }
+
+    /// The stream left the TCP table: flush every stage (unless
+    /// [`Self::settle_closed`] did) and file the reports.
     pub fn finish(mut self, ctx: &mut Wiring, stats: Option<&StreamStats>) {
         let stream = self.stream;
-        let session_hint = self.app.session();
-        if let Some(tls) = self.tls.as_mut() {
-            let mut out = TlsOut {
-                ctx,
-                app: &mut self.app,
-                bytes: &mut self.bytes,
-                story: self.story.as_mut(),
-                stream,
-                session: session_hint,
-            };
-            tls.finish(&mut out);
-        }
-        let route = if self.tls.is_some() {
-            Route::Tls
-        } else {
-            Route::Plain
+        let settled = match self.settled.take() {
+            Some(mut settled) => {
+                for event in std::mem::take(&mut settled.events) {
+                    ctx.emit(event);
+                }
+                settled
+            }
+            None => self.finish_stages(ctx),
         };
-        let starttls = self.app.carries_plain_xmpp() && self.routes.contains(&Route::Tls);
-        let finished = self.app.finish(ctx, route);
-        self.take_facts(ctx);
-        for dir in Dir::BOTH {
-            self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
-        }
-        let tls_summary = self.tls.as_ref().map(|t| t.summary().clone());
-        if let Some(summary) = &tls_summary {
-            ctx.wide.tls.note(summary);
-        }
+        let Settled {
+            finished,
+            tls: tls_summary,
+            starttls,
+            ..
+        } = settled;
         let mut layers = Vec::new();
         if starttls {
             // Plain XMPP first, then TLS, with XMPP inside.
@@ -204,6 +257,44 @@ impl ConnectionStack {
             bytes: self.bytes,
             summary: None,
         });
+    }
+
+    /// Flushes the TLS and application stages; gives what the reports need of them.
+    fn finish_stages(&mut self, ctx: &mut Wiring) -> Settled {
+        let stream = self.stream;
+        let session_hint = self.app.session();
+        if let Some(tls) = self.tls.as_mut() {
+            let mut out = TlsOut {
+                ctx,
+                app: &mut self.app,
+                bytes: &mut self.bytes,
+                story: self.story.as_mut(),
+                stream,
+                session: session_hint,
+            };
+            tls.finish(&mut out);
+        }
+        let route = if self.tls.is_some() {
+            Route::Tls
+        } else {
+            Route::Plain
+        };
+        let starttls = self.app.carries_plain_xmpp() && self.routes.contains(&Route::Tls);
+        let finished = self.app.finish(ctx, route);
+        self.take_facts(ctx);
+        for dir in Dir::BOTH {
+            self.bytes.dir_mut(dir).unparsed += self.app.unparsed[dir.index()];
+        }
+        let tls = self.tls.as_ref().map(|t| t.summary().clone());
+        if let Some(summary) = &tls {
+            ctx.wide.tls.note(summary);
+        }
+        Settled {
+            finished,
+            tls,
+            starttls,
+            events: Vec::new(),
+        }
     }
 
     /// The connection's story, now that it ended: its findings, then its
@@ -409,6 +500,16 @@ mod tests {
     /// Feeds `script`, each segment split into pieces of `step` bytes; gives
     /// the event kinds, the routes at the end and the connection's layers.
     fn run(script: &[(Dir, Vec<u8>)], step: usize) -> (Vec<String>, [Route; 2], Vec<&'static str>) {
+        run_ending(script, step, None)
+    }
+
+    /// [`run`], and with `fins`, both FINs come after the script (settling
+    /// the stages then when `fins` is true) before the stream leaves the table.
+    fn run_ending(
+        script: &[(Dir, Vec<u8>)],
+        step: usize,
+        fins: Option<bool>,
+    ) -> (Vec<String>, [Route; 2], Vec<&'static str>) {
         let mut kinds = Kinds::default();
         let mut ctx = Wiring::new(Limits::default(), false, false, false, &mut kinds);
         let keys = KeyLog::new();
@@ -424,10 +525,45 @@ mod tests {
             }
         }
         let routes = stack.routes;
+        if let Some(settle) = fins {
+            let at = FrameRef::new(script.len() as u64 + 1, Timestamp::default());
+            stack.on_tcp_end(&mut ctx, C2S, at, false);
+            assert!(!stack.both_fins());
+            stack.on_tcp_end(&mut ctx, S2C, at, false);
+            assert!(stack.both_fins());
+            if settle {
+                let open = stack.holdings().total();
+                stack.settle_closed(&mut ctx, &keys);
+                // Settled, it holds no buffer and less than its open stages.
+                let held = stack.holdings();
+                assert!(stack.tls.is_none() && held.total() < open);
+                assert_eq!(held.buffers(), 0);
+                // A stray segment after both FINs reaches no stage.
+                stack.on_data(&mut ctx, &keys, C2S, at, &client_hello());
+                assert!(stack.tls.is_none());
+            }
+        }
         stack.finish(&mut ctx, None);
         let layers = ctx.connections.first().map(|c| c.layers.clone());
         drop(ctx);
         (kinds.0, routes, layers.unwrap_or_default())
+    }
+
+    /// A connection whose stages finish at its FINs says the same, in the
+    /// same place, as one finished when the stream leaves the TCP table.
+    #[test]
+    fn settling_at_the_fins_changes_nothing_said() {
+        let scripts = [
+            vec![(C2S, client_hello()), (S2C, server_hello())],
+            vec![(C2S, b"<stream:stream to='example.com' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>".to_vec())],
+            vec![(C2S, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec())],
+        ];
+        for script in &scripts {
+            let late = run_ending(script, usize::MAX, Some(false));
+            let early = run_ending(script, usize::MAX, Some(true));
+            assert_eq!(early.0, late.0);
+            assert_eq!(early.2, late.2);
+        }
     }
 
     fn same_whatever_the_chunking(

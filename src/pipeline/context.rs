@@ -35,6 +35,10 @@ pub(crate) struct Wiring<'s> {
     pub findings: FindingLog,
     pub sessions: Vec<SessionReport>,
     pub connections: Vec<ConnectionReport>,
+    /// Keep no summaries, only count them (`Options::events_only`).
+    pub events_only: bool,
+    /// With `events_only`: each finished connection's two ends, by stream.
+    pub connection_ends: std::collections::BTreeMap<u64, crate::pipeline::TcpEnds>,
     /// Connections and sessions that ended, kept or not (see `max_summaries`).
     pub connections_seen: u64,
     pub sessions_seen: u64,
@@ -45,6 +49,9 @@ pub(crate) struct Wiring<'s> {
     pub conn_facts: Vec<(u64, conn::Fact)>,
     /// The last connection summary, until its connection's report is kept.
     conn_summary: Option<conn::Summary>,
+    /// While a closed connection's stages finish early: their events, held
+    /// for the moment it leaves the TCP table (see [`Wiring::hold_events`]).
+    held: Option<Vec<Event>>,
 }
 
 impl<'s> Wiring<'s> {
@@ -68,10 +75,13 @@ impl<'s> Wiring<'s> {
             findings: FindingLog::default(),
             sessions: Vec::new(),
             connections: Vec::new(),
+            events_only: false,
+            connection_ends: Default::default(),
             connections_seen: 0,
             sessions_seen: 0,
             conn_facts: Vec::new(),
             conn_summary: None,
+            held: None,
         }
     }
 
@@ -101,6 +111,14 @@ impl<'s> Wiring<'s> {
             }
         }
         self.connections_seen += 1;
+        if self.events_only {
+            // A BOSH session's ends are its first connection's, filled in at
+            // the end (`analysis::fill_bosh_endpoints`).
+            if self.connection_ends.len() < self.limits.max_summaries {
+                self.connection_ends.insert(c.stream, (c.client, c.server));
+            }
+            return;
+        }
         if self.connections.len() < self.limits.max_summaries {
             self.connections.push(c);
         } else if self.connections_seen == self.limits.max_summaries as u64 + 1 {
@@ -122,7 +140,17 @@ impl<'s> Wiring<'s> {
     pub fn keep_session(&mut self, mut s: SessionReport) {
         self.sessions_seen += 1;
         let kept = self.sessions.len() < self.limits.max_summaries;
+        // Filed even when not kept: the Finesse stage lets go of its facts.
         self.wide.file_session(&mut s);
+        if self.events_only {
+            // NDJSON's agent.summary lines list each agent's sessions: keep
+            // what they read (ids, streams, node, JID, times, ending) and
+            // nothing else, for sessions with an agent only.
+            if kept && crate::report::agents::session_agent(&s).is_some() {
+                self.sessions.push(for_agent_stories(s));
+            }
+            return;
+        }
         if kept {
             self.sessions.push(s);
         } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {
@@ -154,14 +182,30 @@ impl<'s> Wiring<'s> {
     }
 
     pub fn emit(&mut self, event: Event) {
-        self.sink.emit(event);
+        match &mut self.held {
+            Some(held) => held.push(event),
+            None => self.sink.emit(event),
+        }
+    }
+
+    /// From now until [`Wiring::take_held`], events are kept instead of
+    /// emitted: a connection whose TCP ends both closed finishes its stages
+    /// at once (freeing their state) but must still say it where it said
+    /// it before, when the TCP stage releases the stream.
+    pub fn hold_events(&mut self) {
+        self.held = Some(Vec::new());
+    }
+
+    /// The events held since [`Wiring::hold_events`]; emitting goes on as usual.
+    pub fn take_held(&mut self) -> Vec<Event> {
+        self.held.take().unwrap_or_default()
     }
 
     /// Records a finding located in `stream` (when the stage did not say)
     /// and emits it as an event.
     pub fn finding(&mut self, finding: Finding, stream: Option<u64>, session: Option<u32>) {
         let event = self.log_finding(finding, stream, session);
-        self.sink.emit(event);
+        self.emit(event);
     }
 
     /// Records a finding and gives its event, for the caller to emit in order.
@@ -180,4 +224,31 @@ impl<'s> Wiring<'s> {
         self.findings.push(finding);
         event
     }
+}
+
+/// A session's report cut down to what the agents' stories read (see
+/// `report::agents::build`): an NDJSON run keeps only these.
+fn for_agent_stories(mut s: SessionReport) -> SessionReport {
+    s.tls = None;
+    s.transport_detail = None;
+    s.finesse = Default::default();
+    let x = &mut s.xmpp;
+    let user = x.sasl.take().and_then(|sasl| sasl.user);
+    x.sasl = user.map(|user| xmpp::Sasl {
+        user: Some(user),
+        ..Default::default()
+    });
+    x.from = None;
+    x.stream_id = None;
+    x.version = None;
+    x.lang = None;
+    x.features = Default::default();
+    x.starttls = None;
+    x.bind = None;
+    x.presence = None;
+    x.subscriptions = Vec::new();
+    x.stream_error = None;
+    x.close = None;
+    x.end = None;
+    s
 }

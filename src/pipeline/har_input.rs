@@ -60,6 +60,7 @@ pub(crate) fn analyze(
         sink,
     );
     ctx.set_depth(opts.depth);
+    ctx.events_only = opts.events_only;
     // The caps a capture's HTTP and WebSocket stages apply, so that a HAR
     // keeps no more of a body or message than a capture would.
     let limits = har::HarLimits {
@@ -260,13 +261,16 @@ fn finish(mut ctx: Wiring, run: CaptureRun) -> Analyzed {
     sessions.sort_by_key(|s| s.id);
     let mut connections = std::mem::take(&mut ctx.connections);
     connections.sort_by_key(|c| c.stream);
+    // An NDJSON run keeps no connection reports, only their ends.
     for s in sessions.iter_mut().filter(|s| s.server.is_none()) {
-        s.server = s
-            .streams
-            .first()
-            .and_then(|first| connections.iter().find(|c| c.stream == *first))
-            .map(|c| c.server)
-            .filter(|a| !a.ip().is_unspecified());
+        let Some(&first) = s.streams.first() else {
+            continue;
+        };
+        let server = match connections.binary_search_by_key(&first, |c| c.stream) {
+            Ok(i) => connections.get(i).map(|c| c.server),
+            Err(_) => ctx.connection_ends.get(&first).map(|&(_, server)| server),
+        };
+        s.server = server.filter(|a| !a.ip().is_unspecified());
     }
     let findings = std::mem::take(&mut ctx.findings).into_sorted();
     Analyzed {

@@ -126,6 +126,22 @@ impl Assembler {
         }
     }
 
+    /// No more bytes will come in this direction: the decoder state goes
+    /// (the inflater alone keeps a 32 KiB window and its tables), the
+    /// counts stay for the summary. A closed connection can linger in the
+    /// TCP table for `flow_idle_timeout`; what it holds there must be small.
+    pub(crate) fn release(&mut self) {
+        self.inflater = None;
+        self.buf = Vec::new();
+        self.scratch = Vec::new();
+    }
+
+    /// The inflater (its window) is kept: what a closed connection must not do.
+    #[cfg(test)]
+    pub(crate) fn keeps_inflater(&self) -> bool {
+        self.inflater.is_some()
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         self.open.is_some()
     }

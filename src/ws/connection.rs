@@ -200,6 +200,12 @@ impl Connection {
         sink.on_closed(&self.shared.closed());
     }
 
+    /// Directions whose inflater (and its 32 KiB window) is still kept.
+    #[cfg(test)]
+    pub(crate) fn inflaters_kept(&self) -> usize {
+        self.sides.iter().filter(|s| s.asm.keeps_inflater()).count()
+    }
+
     /// Bytes held now by both directions (frame headers, control payloads,
     /// messages being assembled, bytes spooled while hunting for frames).
     pub fn held_bytes(&self) -> usize {

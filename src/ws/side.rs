@@ -556,6 +556,7 @@ impl Side {
             );
             self.asm.abort(at, cx);
         }
+        self.asm.release();
         self.mode = Mode::Ended;
     }
 }

@@ -249,3 +249,33 @@ fn masked_client_messages_from_mid_session() {
             .all(|(&p, s)| p == *s || p == 0xff));
     }
 }
+
+/// A closed connection can wait in the TCP table for `flow_idle_timeout`
+/// before it is finished: each direction frees its inflater when its FIN
+/// comes, and the messages and the summary are the same.
+#[test]
+fn a_direction_that_ended_frees_its_inflater() {
+    let mut z = Compress::new_with_window_bits(Compression::default(), false, 15);
+    let mut conn = Connection::new(1, deflate_both(), &Limits::default());
+    let mut r = Recorder::default();
+    for i in 0..3 {
+        let payload = compress_message(&mut z, update(i).as_bytes());
+        conn.on_data(
+            S2C,
+            at(1 + i as u64),
+            &frame(true, 4, 1, None, &payload),
+            &mut r,
+        );
+    }
+    assert_eq!(conn.inflaters_kept(), 1);
+    conn.on_tcp_end(S2C, at(5), false, &mut r);
+    assert_eq!(conn.inflaters_kept(), 0);
+    conn.on_tcp_end(C2S, at(6), false, &mut r);
+    conn.finish(&mut r);
+    assert_eq!(r.texts_of(S2C), (0..3).map(update).collect::<Vec<_>>());
+    // Bytes after the end are counted, not inflated with a lost window.
+    let payload = compress_message(&mut z, update(3).as_bytes());
+    conn.on_data(S2C, at(7), &frame(true, 4, 1, None, &payload), &mut r);
+    assert_eq!(conn.inflaters_kept(), 0);
+    assert_eq!(r.texts_of(S2C).len(), 3);
+}

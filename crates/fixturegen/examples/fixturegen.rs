@@ -4,6 +4,7 @@
 //! cargo run --release --example fixturegen -- write fixtures/ [--keys keys/] [--only NAME]
 //! cargo run --release --example fixturegen -- list
 //! cargo run --release --example fixturegen -- bench-tcp --size 500M --out /tmp/bench-tcp.pcap
+//! cargo run --release --example fixturegen -- bench-wss --sessions 10000 --concurrent 200 --out /tmp/s.pcapng
 //! ```
 //!
 //! Output format follows the file name: `.pcap` or `.pcapng`, plus `.gz`
@@ -19,6 +20,7 @@ use clap::{Parser, Subcommand};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use xmppcap_fixturegen::bench::{self, BenchConfig, BenchStats};
+use xmppcap_fixturegen::bench_sessions::{self, SessionsConfig};
 use xmppcap_fixturegen::frame::{Endian, Frame, FrameSink, LINKTYPE_ETHERNET};
 use xmppcap_fixturegen::hostile;
 use xmppcap_fixturegen::hostile_held::{self, HeldCase};
@@ -57,7 +59,9 @@ enum Cmd {
     BenchTcp(BenchArgs),
     /// Many concurrent TLS 1.3 connections (key log written to OUT.keys).
     BenchTls(BenchArgs),
-    /// Many concurrent Finesse desktops over wss (key log written to OUT.keys).
+    /// Many concurrent Finesse desktops over wss (key log written to OUT.keys):
+    /// long sessions until --size, or with --sessions N many short ones
+    /// (login, subscriptions, a few notifications, close), --concurrent at once.
     BenchWss(BenchArgs),
     /// A hostile capture for memory measurements (pcapng, `.gz` for gzip).
     Hostile {
@@ -95,8 +99,15 @@ struct BenchArgs {
     seed: u64,
     /// bench-wss: vary the notifications like a contact centre's (new calls,
     /// caller numbers, call variables, reason codes, timestamps).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sessions")]
     varied: bool,
+    /// bench-wss: this many short sessions, each its own connection, instead
+    /// of long ones until --size (which is then ignored).
+    #[arg(long)]
+    sessions: Option<u64>,
+    /// bench-wss --sessions: sessions open at once.
+    #[arg(long, default_value_t = 200, requires = "sessions")]
+    concurrent: usize,
 }
 
 impl BenchArgs {
@@ -240,6 +251,28 @@ fn keyed_bench(what: &str, args: &BenchArgs, gen: KeyedBench) -> Result<()> {
     Ok(())
 }
 
+/// `bench-wss --sessions`: frames and key log both streamed to their files.
+fn sessions_bench(args: &BenchArgs, sessions: u64) -> Result<()> {
+    let cfg = SessionsConfig {
+        sessions,
+        concurrent: args.concurrent,
+        seed: args.seed,
+    };
+    let mut sink = Sink::create(&args.out)?;
+    let keys = keys_path(&args.out);
+    let file = File::create(&keys).with_context(|| format!("creating {}", keys.display()))?;
+    let mut keylog = BufWriter::new(file);
+    let started = Instant::now();
+    let stats = bench_sessions::bench_sessions(&mut sink, &mut keylog, &cfg)?;
+    sink.finish()?;
+    keylog
+        .flush()
+        .with_context(|| format!("writing {}", keys.display()))?;
+    report("bench-wss --sessions", stats, started);
+    eprintln!("key log: {}", keys.display());
+    Ok(())
+}
+
 fn run() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Write { dir, keys, only } => {
@@ -270,7 +303,10 @@ fn run() -> Result<()> {
             report("bench-tcp", stats, started);
         }
         Cmd::BenchTls(args) => keyed_bench("bench-tls", &args, bench::bench_tls)?,
-        Cmd::BenchWss(args) => keyed_bench("bench-wss", &args, bench::bench_wss)?,
+        Cmd::BenchWss(args) => match args.sessions {
+            Some(sessions) => sessions_bench(&args, sessions)?,
+            None => keyed_bench("bench-wss", &args, bench::bench_wss)?,
+        },
         Cmd::Hostile { case, count, out } => write_hostile(&case, count, &out)?,
     }
     Ok(())

@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use serde::{Serialize, Serializer};
 
 pub mod bench;
+pub mod bench_sessions;
 mod bench_varied;
 pub mod bosh;
 pub mod capture;

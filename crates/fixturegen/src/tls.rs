@@ -39,6 +39,12 @@ impl KeyLogRecorder {
     pub fn text(&self) -> String {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Everything logged since the last call, removed from the recorder
+    /// (streamed benchmarks write it out as they go).
+    pub fn take(&self) -> String {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 fn hex(b: &[u8]) -> String {

@@ -353,7 +353,13 @@ pub(super) fn ndjson_capture(
         filter: &setup.filter,
         scope: None,
     };
-    let analysis = pipeline::analyze(path, &setup.opts, &mut narrowed);
+    // The events are the output: a finished connection leaves nothing behind
+    // (no connection or session summary is kept, only counted).
+    let opts = Options {
+        events_only: true,
+        ..setup.opts.clone()
+    };
+    let analysis = pipeline::analyze(path, &opts, &mut narrowed);
     let shown = analysis.as_ref().map(|a| {
         a.findings
             .iter()
