@@ -299,6 +299,20 @@ pub(super) struct NdjsonOutcome {
     pub error: Option<String>,
 }
 
+impl NdjsonOutcome {
+    /// A capture that gave nothing: why.
+    pub fn failed(error: String) -> NdjsonOutcome {
+        NdjsonOutcome {
+            packets: 0,
+            connections: 0,
+            sessions: 0,
+            findings: 0,
+            worst: None,
+            error: Some(error),
+        }
+    }
+}
+
 /// NDJSON: captures one after the other, each event written as it happens,
 /// framed by `capture.start` and `capture.end` lines; before the end, one
 /// `agent.summary` line per agent (their stories need the whole capture).
@@ -405,14 +419,7 @@ pub(super) fn ndjson_capture(
                 capture: &name,
                 error: e.to_string(),
             });
-            NdjsonOutcome {
-                packets: 0,
-                connections: 0,
-                sessions: 0,
-                findings: 0,
-                worst: None,
-                error: Some(e.to_string()),
-            }
+            NdjsonOutcome::failed(e.to_string())
         }
     }
 }

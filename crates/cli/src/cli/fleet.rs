@@ -77,7 +77,7 @@ pub(super) fn run(
     let names = output_names(&setup.captures, format);
     let outcomes = in_parallel(setup.captures.len(), |i| {
         let (Some(path), Some(name)) = (setup.captures.get(i), names.get(i)) else {
-            return failed("no such capture".into());
+            return NdjsonOutcome::failed("no such capture".into());
         };
         one_capture(setup, selection, format, path, &dir.join(name))
     });
@@ -128,7 +128,7 @@ fn one_capture(
 ) -> NdjsonOutcome {
     let file = match File::create(out) {
         Ok(file) => file,
-        Err(e) => return failed(format!("cannot create {}: {e}", out.display())),
+        Err(e) => return NdjsonOutcome::failed(format!("cannot create {}: {e}", out.display())),
     };
     let mut file = BufWriter::new(file);
     let one = setup.for_one(path);
@@ -156,12 +156,12 @@ fn one_capture(
         },
         Err(e) => {
             eprintln!("xmppcap: {}: {e}", path.display());
-            failed(e.to_string())
+            NdjsonOutcome::failed(e.to_string())
         }
     };
     let reports = [report];
     if let Err(e) = commands::render_reports(&one, &reports, selection, format, &mut file) {
-        return failed(format!("cannot write {}: {e}", out.display()));
+        return NdjsonOutcome::failed(format!("cannot write {}: {e}", out.display()));
     }
     flushed(outcome, &mut file, out)
 }
@@ -171,17 +171,6 @@ fn flushed(mut outcome: NdjsonOutcome, file: &mut impl Write, out: &Path) -> Ndj
         outcome.error = Some(format!("cannot write {}: {e}", out.display()));
     }
     outcome
-}
-
-fn failed(error: String) -> NdjsonOutcome {
-    NdjsonOutcome {
-        packets: 0,
-        connections: 0,
-        sessions: 0,
-        findings: 0,
-        worst: None,
-        error: Some(error),
-    }
 }
 
 fn exit_of(outcome: &NdjsonOutcome, fail_on: Option<Level>) -> u8 {
