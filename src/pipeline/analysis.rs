@@ -17,7 +17,7 @@ use std::path::Path;
 
 use crate::finding::{Finding, Findings};
 use crate::pipeline::budget::{Cut, Holder, Holdings, MemoryBudget};
-use crate::pipeline::connection::ConnectionStack;
+use crate::pipeline::connection::{Connection, ConnectionStack};
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer, TcpEnds};
@@ -213,7 +213,9 @@ struct Analysis<'s> {
     ctx: Wiring<'s>,
     keys: KeyLog,
     key_sources: KeySources,
-    conns: BTreeMap<u64, ConnectionStack>,
+    /// Open connections and those settled at their two FINs, until the
+    /// TCP stage releases their stream.
+    conns: BTreeMap<u64, Connection>,
     budget: MemoryBudget,
     /// Connections finished early for the budget whose TCP flow is still
     /// open: their bytes from then on, per direction, added to their report
@@ -293,7 +295,7 @@ impl Analysis<'_> {
         let mut held = self
             .conns
             .get(&stream)
-            .map(ConnectionStack::holdings)
+            .map(Connection::holdings)
             .unwrap_or_default();
         if self.conns.contains_key(&stream) || self.cut.contains_key(&stream) {
             held.add(Holder::ConnectionState, tcp::FLOW_STATE_BYTES);
@@ -318,7 +320,7 @@ impl Analysis<'_> {
         }
         self.budget.forget(stream);
         if let Some(conn) = self.conns.remove(&stream) {
-            let ends = (conn.client, conn.server);
+            let ends = conn.ends();
             conn.finish(&mut self.ctx, None);
             self.cut.insert(stream, CutConnection::new(ends));
         }
@@ -416,10 +418,8 @@ impl tcp::Sink for Analysis<'_> {
             } => {
                 let story =
                     crate::conn::Tracker::new(stream, client, server, at, origin, &ctx.limits);
-                self.conns.insert(
-                    stream,
-                    ConnectionStack::new(stream, client, server).with_story(story),
-                );
+                let stack = ConnectionStack::new(stream, client, server).with_story(story);
+                self.conns.insert(stream, Connection::open(stack));
                 ctx.emit(from_stages::tcp_open(stream, at, client, server, origin));
                 self.account(stream);
             }
@@ -464,8 +464,11 @@ impl tcp::Sink for Analysis<'_> {
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_tcp_end(ctx, dir, at, rst);
                     if conn.both_fins() {
-                        // It may wait in the TCP table for an hour: its stages go now.
-                        conn.settle_closed(ctx, keys);
+                        // It may wait in the TCP table for an hour: its
+                        // stages go now, and the stack that held them.
+                        if let Some(open) = self.conns.remove(&stream) {
+                            self.conns.insert(stream, open.settle_closed(ctx, keys));
+                        }
                     }
                     self.account(stream);
                 }

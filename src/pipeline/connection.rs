@@ -7,7 +7,10 @@
 //! Takes the TCP stage's data, gaps and ends for one stream; gives report
 //! events and, when the connection is done, its [`ConnectionReport`] (and
 //! the XMPP session it carried). Every byte is accounted for: decoded, lost
-//! in the capture, undecryptable, or unparsed.
+//! in the capture, undecryptable, or unparsed. A connection closed both ways
+//! ([`ConnectionStack::settle_closed`]) shrinks to a [`SettledConnection`]:
+//! its stages' results and held events, never its stages, until the TCP
+//! stage releases its stream.
 
 use std::net::SocketAddr;
 
@@ -18,10 +21,101 @@ use crate::pipeline::budget::{Holder, Holdings};
 use crate::pipeline::context::Wiring;
 use crate::pipeline::route::{Held, Route, StartTls};
 use crate::position::{Dir, FrameRef};
+use crate::report::event::Event;
 use crate::report::from_stages;
 use crate::report::model::{ByteAccounts, ConnectionReport, SessionReport};
 use crate::tcp::StreamStats;
 use crate::tls::{self, KeyLog};
+
+/// A connection in the analysis's table: open, with its stages, or settled
+/// at its two FINs, as the small record its reports need. Both boxed: the
+/// table holds thousands of closed connections for an hour of capture time.
+pub(crate) enum Connection {
+    Open(Box<ConnectionStack>),
+    Settled(Box<SettledConnection>),
+}
+
+impl Connection {
+    pub fn open(stack: ConnectionStack) -> Connection {
+        Connection::Open(Box::new(stack))
+    }
+
+    /// Its client and server addresses.
+    pub fn ends(&self) -> (SocketAddr, SocketAddr) {
+        match self {
+            Connection::Open(stack) => (stack.client, stack.server),
+            Connection::Settled(settled) => (settled.client, settled.server),
+        }
+    }
+
+    pub fn holdings(&self) -> Holdings {
+        match self {
+            Connection::Open(stack) => stack.holdings(),
+            Connection::Settled(settled) => settled.holdings(),
+        }
+    }
+
+    pub fn on_data(
+        &mut self,
+        ctx: &mut Wiring,
+        keys: &KeyLog,
+        dir: Dir,
+        at: FrameRef,
+        bytes: &[u8],
+    ) {
+        match self {
+            Connection::Open(stack) => stack.on_data(ctx, keys, dir, at, bytes),
+            Connection::Settled(settled) => settled.on_data(dir, at, bytes.len()),
+        }
+    }
+
+    pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
+        match self {
+            Connection::Open(stack) => stack.on_gap(ctx, dir, at, len),
+            Connection::Settled(settled) => settled.on_gap(dir, len),
+        }
+    }
+
+    pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
+        match self {
+            Connection::Open(stack) => stack.on_tcp_end(ctx, dir, at, rst),
+            Connection::Settled(settled) => settled.on_tcp_end(dir, at, rst),
+        }
+    }
+
+    /// Open, with both FINs come: nothing more can reach its stages.
+    pub fn both_fins(&self) -> bool {
+        matches!(self, Connection::Open(stack) if stack.both_fins())
+    }
+
+    /// Its stages finish now ([`ConnectionStack::settle_closed`]); what is
+    /// left is the settled record.
+    pub fn settle_closed(self, ctx: &mut Wiring, keys: &KeyLog) -> Connection {
+        match self {
+            Connection::Open(stack) => {
+                Connection::Settled(Box::new(stack.settle_closed(ctx, keys)))
+            }
+            settled @ Connection::Settled(_) => settled,
+        }
+    }
+
+    /// Before [`Self::finish`] at the stream's release: see
+    /// [`ConnectionStack::settle_at_end`] (a settled one did at its FINs).
+    pub fn settle_at_end(&mut self, ctx: &mut Wiring, keys: &KeyLog) {
+        if let Connection::Open(stack) = self {
+            stack.settle_at_end(ctx, keys);
+        }
+    }
+
+    /// The stream left the TCP table (or the budget cut it): files its
+    /// reports, finishing its stages first when still open.
+    pub fn finish(self, ctx: &mut Wiring, stats: Option<&StreamStats>) {
+        match self {
+            Connection::Open(stack) => stack.finish(ctx, stats),
+            Connection::Settled(settled) => settled.finish(ctx, stats),
+        }
+    }
+}
 
 pub(crate) struct ConnectionStack {
     pub stream: u64,
@@ -36,19 +130,14 @@ pub(crate) struct ConnectionStack {
     story: Option<conn::Tracker>,
     /// Directions whose TCP FIN came (every byte before it delivered).
     fin: [bool; 2],
-    /// Its stages finished once both FINs came (see [`Self::settle_closed`]).
-    settled: Option<Settled>,
 }
 
-/// What a connection whose stages finished keeps until the TCP stage
-/// releases its stream (up to `flow_idle_timeout` later): the stages' results
-/// and the events they said, not the stages (a TLS session, an inflater, an
-/// XMPP parser: tens of kilobytes each, for every connection of the hour).
+/// What the stages said of a connection when they finished.
+#[derive(Default)]
 struct Settled {
     finished: Option<FinishedSession>,
     tls: Option<tls::Summary>,
     starttls: bool,
-    events: Vec<crate::report::event::Event>,
 }
 
 impl ConnectionStack {
@@ -69,23 +158,12 @@ impl ConnectionStack {
             bytes: ByteAccounts::default(),
             story: None,
             fin: [false; 2],
-            settled: None,
         }
     }
 
     /// What this connection's stages hold now, by holder (for the memory budget).
     pub fn holdings(&self) -> Holdings {
         let mut held = Holdings::default();
-        if let Some(settled) = &self.settled {
-            // Its stages are gone (both FINs came): what is left is the stack
-            // and the events it holds until the stream leaves the TCP table.
-            let events = settled.events.len() * std::mem::size_of::<crate::report::event::Event>();
-            held.add(
-                Holder::ConnectionState,
-                std::mem::size_of::<ConnectionStack>() + events,
-            );
-            return held;
-        }
         held.add(
             Holder::ConnectionState,
             std::mem::size_of::<ConnectionStack>() + crate::pipeline::budget::STACK_HEAP_BYTES,
@@ -125,11 +203,6 @@ impl ConnectionStack {
         if let Some(story) = self.story.as_mut() {
             story.on_tcp_data(dir, at);
         }
-        if self.settled.is_some() {
-            // The TCP stage delivers nothing after both FINs; were it to, the stages are gone.
-            self.bytes.dir_mut(dir).unparsed += bytes.len() as u64;
-            return;
-        }
         match self.routes[dir.index()] {
             Route::Tls => self.tls_data(ctx, keys, dir, at, bytes),
             Route::Plain => {
@@ -142,9 +215,6 @@ impl ConnectionStack {
 
     pub fn on_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
         self.bytes.dir_mut(dir).gaps += len;
-        if self.settled.is_some() {
-            return;
-        }
         match self.routes[dir.index()] {
             Route::Tls => self.tls_gap(ctx, dir, at, len),
             Route::Plain => self.app.on_gap(ctx, dir, at, len),
@@ -156,7 +226,7 @@ impl ConnectionStack {
     /// that turn out to be TLS (a ClientHello never answered) get their TLS
     /// stage, so the connection shows its TLS layer and handshake facts.
     pub fn settle_at_end(&mut self, ctx: &mut Wiring, keys: &KeyLog) {
-        if self.routes.contains(&Route::Tls) || self.settled.is_some() {
+        if self.routes.contains(&Route::Tls) {
             return;
         }
         let request = self.app.decide_at_end(ctx, Route::Plain);
@@ -166,9 +236,6 @@ impl ConnectionStack {
     pub fn on_tcp_end(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, rst: bool) {
         if let Some(story) = self.story.as_mut() {
             story.on_tcp_end(dir, at, rst);
-        }
-        if self.settled.is_some() {
-            return;
         }
         self.app.on_tcp_end(ctx, dir, at, rst);
         self.take_facts(ctx);
@@ -186,77 +253,48 @@ impl ConnectionStack {
     }
 
     /// Finishes the stages now, holding the events they say until
-    /// [`Self::finish`] (when the TCP stage releases the stream, with its
-    /// statistics), so that the output is the same as finishing them then.
-    pub fn settle_closed(&mut self, ctx: &mut Wiring, keys: &KeyLog) {
-        if self.settled.is_some() {
-            return;
-        }
+    /// [`SettledConnection::finish`] (when the TCP stage releases the
+    /// stream, with its statistics), so that the output is the same as
+    /// finishing them then. Gives what is left of the connection: its
+    /// results, not its stages.
+    pub fn settle_closed(
+        mut self: Box<Self>,
+        ctx: &mut Wiring,
+        keys: &KeyLog,
+    ) -> SettledConnection {
         ctx.hold_events();
         self.settle_at_end(ctx, keys);
-        let mut settled = self.finish_stages(ctx);
-        settled.events = ctx.take_held();
-        self.tls = None;
-        self.settled = Some(settled);
+        let settled = self.finish_stages(ctx);
+        let mut events = ctx.take_held();
+        // Held for up to `flow_idle_timeout`: no spare capacity.
+        events.shrink_to_fit();
+        self.into_settled(settled, events)
     }
 
-    /// The stream left the TCP table: flush every stage (unless
-    /// [`Self::settle_closed`] did) and file the reports.
-    pub fn finish(mut self, ctx: &mut Wiring, stats: Option<&StreamStats>) {
-        let stream = self.stream;
-        let settled = match self.settled.take() {
-            Some(mut settled) => {
-                for event in std::mem::take(&mut settled.events) {
-                    ctx.emit(event);
-                }
-                settled
-            }
-            None => self.finish_stages(ctx),
-        };
-        let Settled {
-            finished,
-            tls: tls_summary,
-            starttls,
-            ..
-        } = settled;
-        let mut layers = Vec::new();
-        if starttls {
-            // Plain XMPP first, then TLS, with XMPP inside.
-            layers.push("xmpp");
-        }
-        if tls_summary.is_some() {
-            layers.push("tls");
-        }
-        layers.extend(self.app.layers.iter().copied());
-        if let Some(f) = &finished {
-            if !layers.contains(&"xmpp") {
-                layers.push("xmpp");
-            }
-            let mut report = session_report(f, &self, tls_summary.as_ref());
-            // The session starts with its connection, not its first stanza.
-            report.start = stats
-                .map(|s| s.first.ts)
-                .into_iter()
-                .chain(report.start)
-                .min();
-            ctx.keep_session(report);
-        }
-        let session = finished.as_ref().map(|f| f.id);
-        let user = finished.as_ref().and_then(|f| f.summary.user());
-        self.tell_story(ctx, stats, tls_summary.as_ref(), session, user.as_deref());
-        ctx.keep_connection(ConnectionReport {
-            stream,
+    /// The stream left the TCP table: flush every stage and file the reports.
+    pub fn finish(mut self: Box<Self>, ctx: &mut Wiring, stats: Option<&StreamStats>) {
+        let settled = self.finish_stages(ctx);
+        self.into_settled(settled, Vec::new()).finish(ctx, stats);
+    }
+
+    /// Keeps of the finished stages only what the reports read.
+    fn into_settled(
+        mut self: Box<Self>,
+        settled: Settled,
+        events: Vec<Event>,
+    ) -> SettledConnection {
+        SettledConnection {
+            stream: self.stream,
             client: self.client,
             server: self.server,
-            layers,
-            tcp: stats.cloned(),
-            tls: tls_summary,
-            websocket: self.app.ws_summary.take(),
+            layers: std::mem::take(&mut self.app.layers),
             http_exchanges: self.app.http_exchanges,
-            session: finished.as_ref().map(|f| f.id),
+            websocket: self.app.ws_summary.take(),
             bytes: self.bytes,
-            summary: None,
-        });
+            story: self.story,
+            settled,
+            events,
+        }
     }
 
     /// Flushes the TLS and application stages; gives what the reports need of them.
@@ -293,26 +331,6 @@ impl ConnectionStack {
             finished,
             tls,
             starttls,
-            events: Vec::new(),
-        }
-    }
-
-    /// The connection's story, now that it ended: its findings, then its
-    /// summary to the capture-wide layer.
-    fn tell_story(
-        &mut self,
-        ctx: &mut Wiring,
-        stats: Option<&StreamStats>,
-        tls: Option<&tls::Summary>,
-        session: Option<u32>,
-        user: Option<&str>,
-    ) {
-        if let Some(story) = self.story.take() {
-            let story = story.finish(stats, tls);
-            for finding in story.findings {
-                ctx.finding(finding, Some(self.stream), session);
-            }
-            ctx.on_conn_summary(&story.summary, user);
         }
     }
 
@@ -365,6 +383,129 @@ impl ConnectionStack {
     fn tls_gap(&mut self, ctx: &mut Wiring, dir: Dir, at: FrameRef, len: u64) {
         let (tls, mut out) = self.tls_and_out(ctx);
         tls.on_gap(dir, at, len, &mut out);
+    }
+}
+
+/// A connection whose stages finished at its two FINs, as it waits for the
+/// TCP stage to release its stream (up to `flow_idle_timeout` later): the
+/// stages' results, the events they said and the connection's story, not the
+/// stages (a TLS session, an inflater, an XMPP parser) nor the stack that
+/// held them.
+pub(crate) struct SettledConnection {
+    pub stream: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// The application stage's layers, in the order it found them.
+    layers: Vec<&'static str>,
+    http_exchanges: u64,
+    websocket: Option<crate::ws::Summary>,
+    bytes: ByteAccounts,
+    story: Option<conn::Tracker>,
+    settled: Settled,
+    /// Said by the stages as they finished, emitted at [`Self::finish`].
+    events: Vec<Event>,
+}
+
+impl SettledConnection {
+    /// What it holds (for the memory budget): itself and its held events.
+    pub fn holdings(&self) -> Holdings {
+        let events = self.events.len() * std::mem::size_of::<Event>();
+        let mut held = Holdings::default();
+        held.add(
+            Holder::ConnectionState,
+            std::mem::size_of::<SettledConnection>() + events,
+        );
+        held
+    }
+
+    /// The TCP stage delivers nothing after both FINs; were it to, the
+    /// stages are gone: its bytes are counted, unparsed.
+    pub fn on_data(&mut self, dir: Dir, at: FrameRef, len: usize) {
+        let bytes = self.bytes.dir_mut(dir);
+        bytes.tcp += len as u64;
+        bytes.unparsed += len as u64;
+        if let Some(story) = self.story.as_mut() {
+            story.on_tcp_data(dir, at);
+        }
+    }
+
+    pub fn on_gap(&mut self, dir: Dir, len: u64) {
+        self.bytes.dir_mut(dir).gaps += len;
+    }
+
+    pub fn on_tcp_end(&mut self, dir: Dir, at: FrameRef, rst: bool) {
+        if let Some(story) = self.story.as_mut() {
+            story.on_tcp_end(dir, at, rst);
+        }
+    }
+
+    /// The stream left the TCP table: emit the held events and file the reports.
+    pub fn finish(mut self, ctx: &mut Wiring, stats: Option<&StreamStats>) {
+        for event in std::mem::take(&mut self.events) {
+            ctx.emit(event);
+        }
+        let Settled {
+            finished,
+            tls: tls_summary,
+            starttls,
+        } = std::mem::take(&mut self.settled);
+        let mut layers = Vec::new();
+        if starttls {
+            // Plain XMPP first, then TLS, with XMPP inside.
+            layers.push("xmpp");
+        }
+        if tls_summary.is_some() {
+            layers.push("tls");
+        }
+        layers.extend(self.layers.iter().copied());
+        if let Some(f) = &finished {
+            if !layers.contains(&"xmpp") {
+                layers.push("xmpp");
+            }
+            let mut report = session_report(f, &self, tls_summary.as_ref());
+            // The session starts with its connection, not its first stanza.
+            report.start = stats
+                .map(|s| s.first.ts)
+                .into_iter()
+                .chain(report.start)
+                .min();
+            ctx.keep_session(report);
+        }
+        let session = finished.as_ref().map(|f| f.id);
+        let user = finished.as_ref().and_then(|f| f.summary.user());
+        self.tell_story(ctx, stats, tls_summary.as_ref(), session, user.as_deref());
+        ctx.keep_connection(ConnectionReport {
+            stream: self.stream,
+            client: self.client,
+            server: self.server,
+            layers,
+            tcp: stats.cloned(),
+            tls: tls_summary,
+            websocket: self.websocket,
+            http_exchanges: self.http_exchanges,
+            session,
+            bytes: self.bytes,
+            summary: None,
+        });
+    }
+
+    /// The connection's story, now that it ended: its findings, then its
+    /// summary to the capture-wide layer.
+    fn tell_story(
+        &mut self,
+        ctx: &mut Wiring,
+        stats: Option<&StreamStats>,
+        tls: Option<&tls::Summary>,
+        session: Option<u32>,
+        user: Option<&str>,
+    ) {
+        if let Some(story) = self.story.take() {
+            let story = story.finish(stats, tls);
+            for finding in story.findings {
+                ctx.finding(finding, Some(self.stream), session);
+            }
+            ctx.on_conn_summary(&story.summary, user);
+        }
     }
 }
 
@@ -427,7 +568,7 @@ impl tls::Sink for TlsOut<'_, '_, '_> {
 
 fn session_report(
     f: &FinishedSession,
-    conn: &ConnectionStack,
+    conn: &SettledConnection,
     tls: Option<&tls::Summary>,
 ) -> SessionReport {
     SessionReport {
@@ -525,25 +666,39 @@ mod tests {
             }
         }
         let routes = stack.routes;
+        let mut conn = Connection::open(stack);
+        let mut stray = 0;
         if let Some(settle) = fins {
             let at = FrameRef::new(script.len() as u64 + 1, Timestamp::default());
-            stack.on_tcp_end(&mut ctx, C2S, at, false);
-            assert!(!stack.both_fins());
-            stack.on_tcp_end(&mut ctx, S2C, at, false);
-            assert!(stack.both_fins());
+            conn.on_tcp_end(&mut ctx, C2S, at, false);
+            assert!(!conn.both_fins());
+            conn.on_tcp_end(&mut ctx, S2C, at, false);
+            assert!(conn.both_fins());
             if settle {
-                let open = stack.holdings().total();
-                stack.settle_closed(&mut ctx, &keys);
-                // Settled, it holds no buffer and less than its open stages.
-                let held = stack.holdings();
-                assert!(stack.tls.is_none() && held.total() < open);
+                let open = conn.holdings().total();
+                conn = conn.settle_closed(&mut ctx, &keys);
+                // Settled, it is the small record: no buffer, less than its open stages.
+                let held = conn.holdings();
+                assert!(matches!(conn, Connection::Settled(_)) && held.total() < open);
                 assert_eq!(held.buffers(), 0);
-                // A stray segment after both FINs reaches no stage.
-                stack.on_data(&mut ctx, &keys, C2S, at, &client_hello());
-                assert!(stack.tls.is_none());
+                assert!(!conn.both_fins(), "settled once");
+                // A stray segment after both FINs reaches no stage: counted, unparsed.
+                let hello = client_hello();
+                conn.on_data(&mut ctx, &keys, C2S, at, &hello);
+                stray = hello.len() as u64;
+                conn.settle_at_end(&mut ctx, &keys);
             }
         }
-        stack.finish(&mut ctx, None);
+        conn.finish(&mut ctx, None);
+        if let Some(report) = ctx.connections.first() {
+            let sent: usize = script
+                .iter()
+                .filter(|(d, _)| *d == C2S)
+                .map(|(_, b)| b.len())
+                .sum();
+            assert_eq!(report.bytes.dir(C2S).tcp, sent as u64 + stray);
+            assert!(report.bytes.dir(C2S).unparsed >= stray);
+        }
         let layers = ctx.connections.first().map(|c| c.layers.clone());
         drop(ctx);
         (kinds.0, routes, layers.unwrap_or_default())
