@@ -306,16 +306,7 @@ fn user_doc(
     reason: Option<(u32, &str)>,
     stamp: &str,
 ) -> String {
-    let (id, rc) = match reason {
-        Some((code, label)) => (
-            code.to_string(),
-            format!(
-                "<ReasonCode><category>NOT_READY</category><code>{code}</code>\
-                 <label>{label}</label><id>{code}</id></ReasonCode>"
-            ),
-        ),
-        None => (String::new(), String::new()),
-    };
+    let (id, rc) = crate::xmpp::reason_code(reason);
     format!(
         "<user><dialogs>/finesse/api/User/{agent}/Dialogs</dialogs><extension>{ext}</extension>\
          <firstName>Agent</firstName><lastName>{agent}</lastName><loginId>{agent}</loginId>\

@@ -195,9 +195,10 @@ pub fn update(event: &str, request_id: &str, source: &str, data: &str) -> String
     )
 }
 
-/// A `<user>` payload with a state and an optional reason code.
-pub fn user(state: &str, reason: Option<(u32, &str)>, changed: &str) -> String {
-    let (id, rc) = match reason {
+/// A user document's `<reasonCodeId>` text and `<ReasonCode>` element for
+/// an optional NOT_READY reason (code, label); both empty without one.
+pub fn reason_code(reason: Option<(u32, &str)>) -> (String, String) {
+    match reason {
         Some((code, label)) => (
             code.to_string(),
             format!(
@@ -206,7 +207,12 @@ pub fn user(state: &str, reason: Option<(u32, &str)>, changed: &str) -> String {
             ),
         ),
         None => (String::new(), String::new()),
-    };
+    }
+}
+
+/// A `<user>` payload with a state and an optional reason code.
+pub fn user(state: &str, reason: Option<(u32, &str)>, changed: &str) -> String {
+    let (id, rc) = reason_code(reason);
     format!(
         "<user><dialogs>/finesse/api/User/{AGENT}/Dialogs</dialogs><extension>4001</extension>\
          <firstName>Ada</firstName><lastName>Agent</lastName><loginId>{AGENT}</loginId>\
