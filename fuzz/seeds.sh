@@ -94,4 +94,97 @@ for name in fixtures:
                 if d == 'client':
                     put('ws_negotiate', f'{name}-{s}', plain[:2048])
 PY
+# Packets, segments, handshake messages, frame headers and BOSH bodies for
+# the targets below the stream level, cut out of the seeds above and the
+# captures (classic pcap and pcapng, gzip or not).
+python3 - "$out" "${captures[@]}" <<'PY'
+import gzip, os, re, struct, sys
+out, caps = sys.argv[1], sys.argv[2:]
+LINK_TYPES = [1, 0, 108, 12, 14, 101, 228, 229, 113, 276, 147]
+def put(target, name, data):
+    os.makedirs(os.path.join(out, target), exist_ok=True)
+    with open(os.path.join(out, target, name), 'wb') as f:
+        f.write(data)
+def packets(raw):
+    """(link type, packet bytes) of a classic pcap or a pcapng file."""
+    if raw[:2] == b'\x1f\x8b':
+        raw = gzip.decompress(raw)
+    magic = raw[:4]
+    if magic in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1', b'\xa1\xb2\xc3\xd4', b'\xa1\xb2\x3c\x4d'):
+        e = '<' if magic[0] in (0xd4, 0x4d) else '>'
+        link = struct.unpack(e + 'I', raw[20:24])[0] & 0xffff
+        at = 24
+        while at + 16 <= len(raw):
+            caplen = struct.unpack(e + 'I', raw[at + 8:at + 12])[0]
+            yield link, raw[at + 16:at + 16 + caplen]
+            at += 16 + caplen
+    elif magic == b'\x0a\x0d\x0d\x0a':
+        e, links, at = '<', [], 0
+        while at + 12 <= len(raw):
+            kind = struct.unpack(e + 'I', raw[at:at + 4])[0]
+            if kind == 0x0a0d0d0a:
+                e = '<' if raw[at + 8:at + 12] == b'\x4d\x3c\x2b\x1a' else '>'
+            size = struct.unpack(e + 'I', raw[at + 4:at + 8])[0]
+            if size < 12:
+                break
+            body = raw[at + 8:at + size - 4]
+            if kind == 1:
+                links.append(struct.unpack(e + 'H', body[:2])[0])
+            elif kind == 6 and len(body) >= 20:
+                iface, _, _, caplen = struct.unpack(e + 'IIII', body[:16])
+                if iface < len(links):
+                    yield links[iface], body[20:20 + caplen]
+            at += size
+for cap in caps:
+    name = os.path.basename(cap)
+    try:
+        pkts = list(packets(open(cap, 'rb').read()))
+    except Exception:
+        continue
+    pkts = [(LINK_TYPES.index(l), p) for l, p in pkts if l in LINK_TYPES]
+    for i, (pick, p) in enumerate(pkts[:6]):
+        put('decode_packet', f'{name}-{i}', bytes([pick]) + p)
+    if pkts:
+        run = bytes([pkts[0][0]]) + b''.join(len(p[:65535]).to_bytes(2, 'big') + p[:65535]
+                                            for pick, p in pkts[:40] if pick == pkts[0][0])
+        put('decode_packets', name, run[:65536])
+# TCP segments in the target's 14-byte form: a handshake, data, FINs, then
+# the same with a hole, a retransmission and a RST.
+def seg(t, f, seq, ack, payload=b'', miss=0, dt=1):
+    return bytes([t, f]) + seq.to_bytes(4, 'big') + ack.to_bytes(4, 'big') + bytes([255, len(payload), miss, dt]) + payload
+clean = seg(0, 1, 100, 0) + seg(1, 3, 50, 101) + seg(0, 2, 101, 51, b'abc') + seg(1, 2, 51, 104, b'hello') + seg(0, 6, 104, 56) + seg(1, 6, 56, 105)
+put('tcp_reassemble', 'clean', clean)
+put('tcp_reassemble', 'hole', seg(0, 1, 100, 0) + seg(1, 3, 50, 101) + seg(0, 2, 104, 51, b'def') + seg(0, 2, 101, 51, b'abc') + seg(0, 2, 101, 51, b'abc'))
+put('tcp_reassemble', 'rst', seg(0, 1, 100, 0) + seg(1, 3, 50, 101) + seg(0, 2, 101, 51, b'x' * 40, miss=5) + seg(1, 8, 51, 0))
+put('tcp_reassemble', 'wrap', seg(0, 1, 0xfffffff0, 0) + seg(1, 3, 7, 0xfffffff1) + seg(0, 2, 0xfffffff1, 8, b'y' * 63) + seg(2, 1, 9, 0))
+# TLS handshake messages: the handshake records of the TLS seeds.
+tls_dir = os.path.join(out, 'tls_record')
+for name in sorted(os.listdir(tls_dir)) if os.path.isdir(tls_dir) else []:
+    data, at, n = open(os.path.join(tls_dir, name), 'rb').read(), 0, 0
+    while at + 5 <= len(data) and n < 8:
+        kind, size = data[at], int.from_bytes(data[at + 3:at + 5], 'big')
+        if kind == 22 and size:
+            put('tls_handshake', f'{name}-{n}', data[at + 5:at + 5 + size])
+            n += 1
+        at += 5 + size
+# WebSocket frame headers: the first bytes of the client and server streams
+# after the upgrade, and the length forms by hand.
+ws_dir = os.path.join(out, 'ws_connection')
+for name in sorted(os.listdir(ws_dir))[:40] if os.path.isdir(ws_dir) else []:
+    data = open(os.path.join(ws_dir, name), 'rb').read()
+    at = data.find(b'\r\n\r\n')
+    if at > 0 and len(data) > at + 4:
+        put('ws_frame_header', name, data[at + 4:at + 4 + 14])
+for name, head in {'masked-text': b'\x81\x85\x01\x02\x03\x04', 'len16': b'\x82\x7e\x01\x00',
+                   'len64': b'\x82\x7f\x00\x00\x00\x01\x00\x00\x00\x00', 'close': b'\x88\x02\x03\xe8',
+                   'rsv1-deflate': b'\xc1\x05', 'ping-masked': b'\x89\x80\xaa\xbb\xcc\xdd'}.items():
+    put('ws_frame_header', name, head)
+# BOSH bodies: every <body ...>...</body> of the decrypted streams.
+http_dir = os.path.join(out, 'http_connection')
+for name in sorted(os.listdir(http_dir)) if os.path.isdir(http_dir) else []:
+    data = open(os.path.join(http_dir, name), 'rb').read()
+    for i, m in enumerate(re.finditer(rb'<body[^>]*(?:/>|>.*?</body>)', data, re.S)):
+        if i < 12:
+            put('http_bosh_body', f'{name}-{i}', m.group(0))
+PY
 for t in "$out"/*/; do printf '%s %s\n' "$(basename "$t")" "$(ls "$t" | wc -l)"; done
