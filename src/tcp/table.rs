@@ -517,3 +517,18 @@ fn count(n: u64, noun: &str) -> String {
     let plural = if n == 1 { "" } else { "s" };
     format!("{n} {noun}{plural}")
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a stream leaves in the table once released, until eviction
+    /// forgets it (up to `max_open_flows` of them): its slot (with the
+    /// identity, no boxed flow) and its index entry.
+    #[test]
+    fn a_released_stream_costs_its_slot_and_index_entry_only() {
+        let slot = std::mem::size_of::<Slot>();
+        let index_entry = std::mem::size_of::<(Key, u32)>();
+        assert!(slot <= 136 && index_entry <= 72, "{slot} + {index_entry}");
+        assert!(std::mem::size_of::<Entry>() < std::mem::size_of::<Flow>() / 8);
+    }
+}
