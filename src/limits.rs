@@ -50,9 +50,11 @@ pub struct Limits {
     pub max_ooo_bytes_per_dir: usize,
     /// Out-of-order segments buffered per direction.
     pub max_ooo_segments_per_dir: usize,
-    /// A connection closed by FIN or RST with no packet for this long (capture
-    /// time) is released (its stream number is remembered); an open one is
-    /// never closed for being silent.
+    /// A connection whose two FINs came but not the ACK of the last one (the
+    /// capture missed it) is released after no packet for this long (capture
+    /// time); a RST or both FINs acknowledged release it at once. Its stream
+    /// number is remembered either way; an open one is never closed for
+    /// being silent.
     pub flow_idle_timeout: Duration,
 
     // --- tls ---

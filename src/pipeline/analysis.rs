@@ -464,8 +464,9 @@ impl tcp::Sink for Analysis<'_> {
                 if let Some(conn) = self.conns.get_mut(&stream) {
                     conn.on_tcp_end(ctx, dir, at, rst);
                     if conn.both_fins() {
-                        // It may wait in the TCP table for an hour: its
-                        // stages go now, and the stack that held them.
+                        // Its stages go now, and the stack that held them:
+                        // the TCP stage ends the stream at the last FIN's
+                        // ACK, or an hour later if the capture missed it.
                         if let Some(open) = self.conns.remove(&stream) {
                             self.conns.insert(stream, open.settle_closed(ctx, keys));
                         }

@@ -10,7 +10,9 @@
 //! in the capture, undecryptable, or unparsed. A connection closed both ways
 //! ([`ConnectionStack::settle_closed`]) shrinks to a [`SettledConnection`]:
 //! its stages' results and held events, never its stages, until the TCP
-//! stage releases its stream.
+//! stage ends its stream: at the ACK of the last FIN (usually the next
+//! packet), or `flow_idle_timeout` later when the capture missed that ACK.
+//! Then everything is filed and nothing of the connection stays.
 
 use std::net::SocketAddr;
 
@@ -28,8 +30,9 @@ use crate::tcp::StreamStats;
 use crate::tls::{self, KeyLog};
 
 /// A connection in the analysis's table: open, with its stages, or settled
-/// at its two FINs, as the small record its reports need. Both boxed: the
-/// table holds thousands of closed connections for an hour of capture time.
+/// at its two FINs, as the small record its reports need. Both boxed: a
+/// capture that misses the last ACKs leaves the table thousands of closed
+/// connections for an hour of capture time.
 pub(crate) enum Connection {
     Open(Box<ConnectionStack>),
     Settled(Box<SettledConnection>),
@@ -387,7 +390,8 @@ impl ConnectionStack {
 }
 
 /// A connection whose stages finished at its two FINs, as it waits for the
-/// TCP stage to release its stream (up to `flow_idle_timeout` later): the
+/// TCP stage to end its stream (at the last FIN's ACK, or up to
+/// `flow_idle_timeout` later without it): the
 /// stages' results, the events they said and the connection's story, not the
 /// stages (a TLS session, an inflater, an XMPP parser) nor the stack that
 /// held them.

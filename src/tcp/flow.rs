@@ -171,6 +171,19 @@ impl Flow {
         self.state == State::Open
     }
 
+    /// Closed for good: a RST came (both directions flushed), or both
+    /// FINs were delivered and each acknowledged by its peer. What comes
+    /// later of its 4-tuple is a late retransmission or ACK, or a new
+    /// connection ([`Identity::starts_new_stream`]): the table releases
+    /// the stream now and keeps only its identity.
+    pub(crate) fn is_done(&self) -> bool {
+        match self.state {
+            State::Open => false,
+            State::Closed(_) if self.rst_from.is_some() => true,
+            State::Closed(_) => self.asm.iter().all(Assembler::is_fin_acked),
+        }
+    }
+
     pub(crate) fn opened(&self) -> Event<'static> {
         Event::Opened {
             stream: self.id.stream,

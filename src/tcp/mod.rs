@@ -62,14 +62,20 @@
 //! - FIN is delivered in sequence order; bytes after it are a finding
 //!   (`tcp.data_after_fin`). A RST flushes both directions, then `Rst`; its
 //!   payload is not data.
-//! - A stream closed by FINs or RST stays in the table without buffers, so
-//!   late packets attach to it, until `flow_idle_timeout` of capture time
-//!   passes without a packet: then `Closed` (with final [`StreamStats`]) is
-//!   emitted and the stream's state freed, but its identity stays, so later
-//!   packets of the 4-tuple still number as above (they are counted in one
-//!   `tcp.late_packets` finding). `Closed` is also emitted at port reuse,
-//!   eviction and [`Reassembler::finish`] (in stream index order); an open
-//!   stream is never closed for being silent.
+//! - A stream ends at a RST, or once both FINs were delivered and each
+//!   acknowledged by its peer: `Closed` (with final [`StreamStats`]) is
+//!   emitted right after the packet that did it, and the stream's state is
+//!   freed; only its identity stays (a few dozen bytes), so later packets of
+//!   the 4-tuple still number as above: a late retransmission or ACK belongs
+//!   to the old stream, a SYN with another ISN starts a new one. Those late
+//!   packets are in no stream's statistics; they are counted in one
+//!   `tcp.late_packets` finding. A stream whose FINs came but not both
+//!   acknowledgements (the capture missed the last ACK) waits without buffers
+//!   until `flow_idle_timeout` of capture time passes without a packet, then
+//!   ends the same way. `Closed` is also emitted at port reuse, eviction and
+//!   [`Reassembler::finish`] (in stream index order); an open stream is never
+//!   closed for being silent. Identities are forgotten only at eviction
+//!   (`max_open_flows` counts them), never for time.
 //! - Time: `first` is the stream's first frame, `last` its last, dated no
 //!   earlier than `first` (a frame dated before the first, in a capture
 //!   whose clock went back, counts at the first's time), so no duration

@@ -7,13 +7,15 @@
 //! connection, a clock jump or a frame dated decades away keeps its stream.
 //!
 //! Streams leave the table at port reuse, eviction at `max_open_flows`
-//! (least recently active first) and [`Reassembler::finish`]. A stream closed
-//! by FINs or RST is also released (its `Closed` emitted, its state freed)
-//! once no packet came for `flow_idle_timeout` of capture time after the
-//! close, checked at most once per second of capture time; its [`Identity`]
-//! stays, so later packets of the 4-tuple still number as Wireshark does
-//! (they are counted, see `tcp.late_packets`). Never iterates a hash map to
-//! emit anything: streams closed together are closed in stream index order.
+//! (least recently active first) and [`Reassembler::finish`]. A stream is
+//! also released (its `Closed` emitted, its [`Flow`] freed) as soon as it is
+//! done ([`Flow::is_done`]: a RST, or both FINs acknowledged), or, closed by
+//! FINs whose acknowledgements the capture missed, once no packet came for
+//! `flow_idle_timeout` of capture time after the close, checked at most once
+//! per second of capture time. Its [`Identity`] stays, so later packets of
+//! the 4-tuple still number as Wireshark does (they are counted, see
+//! `tcp.late_packets`), until eviction forgets it. Never iterates a hash map
+//! to emit anything: streams closed together are closed in stream index order.
 //! Per segment: one hash lookup and an O(1) move in an intrusive
 //! least-recently-used list.
 
@@ -56,15 +58,16 @@ const SWEEP_EVERY_NANOS: i64 = 1_000_000_000;
 enum Entry {
     /// Boxed: released entries, many in long captures, stay small.
     Live(Box<Flow>),
-    /// A closed stream already released: how to number its 4-tuple's next packets.
-    Released(Identity),
+    /// A closed stream already released: how to number its 4-tuple's next
+    /// packets, and whether one came (to count the streams with late packets).
+    Released { id: Identity, late: bool },
 }
 
 impl Entry {
     fn identity(&self) -> Identity {
         match self {
             Entry::Live(flow) => flow.identity(),
-            Entry::Released(id) => *id,
+            Entry::Released { id, .. } => *id,
         }
     }
 }
@@ -99,8 +102,9 @@ pub struct Reassembler {
     closing: VecDeque<(u32, u64)>,
     /// Capture time (ns) of the next check for closed streams to release.
     next_sweep: Option<i64>,
-    /// Packets that arrived for streams already released.
+    /// Packets that arrived for streams already released, and those streams.
     late_packets: u64,
+    late_streams: u64,
     first_late: Option<(FrameRef, u64)>,
     noted_closed_evictions: bool,
 }
@@ -123,6 +127,7 @@ impl Reassembler {
             closing: VecDeque::new(),
             next_sweep: None,
             late_packets: 0,
+            late_streams: 0,
             first_late: None,
             noted_closed_evictions: false,
         }
@@ -176,7 +181,7 @@ impl Reassembler {
         let slot = *self.index.get(&key_of(a, b))?;
         match self.entry(slot)? {
             Entry::Live(flow) => Some((flow.stream(), flow.held_bytes())),
-            Entry::Released(_) => None,
+            Entry::Released { .. } => None,
         }
     }
 
@@ -249,8 +254,9 @@ impl Reassembler {
                 Finding::new(
                     FindingCode::LatePackets,
                     format!(
-                        "{} packets came for streams already closed and released (more than flow_idle_timeout after their FIN or RST), the first for stream {stream}: they belong to those streams, as in Wireshark, but are not in their statistics",
-                        self.late_packets
+                        "{} came for {} already closed (a RST, both FINs acknowledged, or no packet for flow_idle_timeout after their close), the first for stream {stream}: they belong to those streams, as in Wireshark, but are not in their statistics",
+                        count(self.late_packets, "packet"),
+                        count(self.late_streams, "stream"),
                     ),
                 )
                 .at(at)
@@ -280,13 +286,19 @@ impl Reassembler {
             Some(Entry::Live(flow)) => {
                 let was_open = flow.is_open();
                 flow.on_segment(at, seg, sink);
-                if was_open && !flow.is_open() {
+                if flow.is_done() {
+                    self.retire(slot, sink);
+                } else if was_open && !flow.is_open() {
                     let stream = flow.stream();
                     self.queue_closing(slot, stream);
                 }
             }
-            Some(Entry::Released(id)) => {
+            Some(Entry::Released { id, late }) => {
                 self.late_packets += 1;
+                if !*late {
+                    *late = true;
+                    self.late_streams += 1;
+                }
                 self.first_late.get_or_insert((at, id.stream));
             }
             None => {}
@@ -301,7 +313,8 @@ impl Reassembler {
         self.next_stream += 1;
         sink.on_tcp(flow.opened());
         flow.on_segment(at, seg, sink);
-        let closed = (!flow.is_open()).then_some(flow.stream());
+        let (closed, done) = (!flow.is_open(), flow.is_done());
+        let stream = flow.stream();
         let slot = Slot {
             key,
             entry: Some(Entry::Live(Box::new(flow))),
@@ -322,7 +335,9 @@ impl Reassembler {
         };
         self.index.insert(key, id);
         self.push_newest(id);
-        if let Some(stream) = closed {
+        if done {
+            self.retire(id, sink);
+        } else if closed {
             self.queue_closing(id, stream);
         }
     }
@@ -349,7 +364,7 @@ impl Reassembler {
         let slot = self.oldest;
         let (stream, open) = match self.entry(slot) {
             Some(Entry::Live(flow)) => (flow.stream(), flow.is_open()),
-            Some(Entry::Released(id)) => (id.stream, false),
+            Some(Entry::Released { id, .. }) => (id.stream, false),
             None => return,
         };
         if open {
@@ -418,7 +433,10 @@ impl Reassembler {
             return;
         };
         if let Some(Entry::Live(mut flow)) = s.entry.take() {
-            s.entry = Some(Entry::Released(flow.identity()));
+            s.entry = Some(Entry::Released {
+                id: flow.identity(),
+                late: false,
+            });
             let last = flow.last();
             // Closed already: the stream keeps its own ending (FIN or RST).
             flow.release(last, Ending::Fin, GapReason::Closed, sink);
@@ -491,5 +509,26 @@ impl Reassembler {
             None if self.oldest == slot => self.oldest = newer,
             None => {}
         }
+    }
+}
+
+/// `1 packet`, `2 packets`.
+fn count(n: u64, noun: &str) -> String {
+    let plural = if n == 1 { "" } else { "s" };
+    format!("{n} {noun}{plural}")
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a stream leaves in the table once released, until eviction
+    /// forgets it (up to `max_open_flows` of them): its slot (with the
+    /// identity, no boxed flow) and its index entry.
+    #[test]
+    fn a_released_stream_costs_its_slot_and_index_entry_only() {
+        let slot = std::mem::size_of::<Slot>();
+        let index_entry = std::mem::size_of::<(Key, u32)>();
+        assert!(slot <= 136 && index_entry <= 72, "{slot} + {index_entry}");
+        assert!(std::mem::size_of::<Entry>() < std::mem::size_of::<Flow>() / 8);
     }
 }

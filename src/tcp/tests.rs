@@ -247,8 +247,13 @@ fn both_directions_are_one_stream_and_streams_count_in_first_packet_order() {
     assert_eq!(stats_of(&r, 1).server_to_client.packets, 1);
 }
 
+/// The findings of code `code`.
+fn findings_of<'r>(r: &'r Recorder, code: &str) -> Vec<&'r crate::finding::Finding> {
+    r.findings.iter().filter(|f| f.code == code).collect()
+}
+
 #[test]
-fn rst_flushes_then_late_packets_stay_in_the_stream() {
+fn rst_flushes_and_ends_the_stream_and_later_packets_stay_in_it_as_late() {
     let mut segs = handshake(0, 0);
     segs.push(seg(C, S).seq(5).ack(1).data(b"later")); // offset 4: hole before it
     segs.push(seg(S, C).seq(1).ack(1).rst());
@@ -256,10 +261,11 @@ fn rst_flushes_then_late_packets_stay_in_the_stream() {
     segs.push(seg(S, C).seq(1).ack(1).rst());
     let r = run(&segs);
     assert_eq!(opened(&r).len(), 1);
-    let tail: Vec<_> = r.events.iter().skip(1).take(3).cloned().collect();
+    let tail: Vec<_> = r.events.iter().skip(1).cloned().collect();
+    assert_eq!(tail.len(), 4, "{tail:?}");
     assert_eq!(
-        tail,
-        vec![
+        tail[..3],
+        [
             Owned::gap(0, C2S, 5, 0, 4, GapReason::Closed),
             Owned::data(0, C2S, 4, 4, b"later"),
             Owned::Rst {
@@ -269,11 +275,137 @@ fn rst_flushes_then_late_packets_stay_in_the_stream() {
             },
         ]
     );
+    // Closed at the RST itself, not at the end of the capture.
+    assert!(matches!(
+        tail[3],
+        Owned::Closed {
+            stream: 0,
+            frame: 5,
+            ..
+        }
+    ));
     let st = stats_of(&r, 0);
     assert_eq!((st.rst_from, st.ending), (Some(S2C), Ending::Rst));
     assert_eq!(st.client_to_server.bytes_after_close, 0);
-    assert_eq!(st.client_to_server.retransmitted_bytes, 4);
-    assert_eq!(st.server_to_client.packets, 3);
+    assert_eq!(st.client_to_server.retransmitted_bytes, 0);
+    assert_eq!(
+        (st.client_to_server.packets, st.server_to_client.packets),
+        (3, 2)
+    );
+    let late = findings_of(&r, "tcp.late_packets");
+    assert_eq!(late.len(), 1);
+    assert_eq!((late[0].frame, late[0].stream), (Some(6), Some(0)));
+    assert!(late[0]
+        .message
+        .starts_with("2 packets came for 1 stream already closed"));
+}
+
+/// The usual teardown: the last ACK (of the second FIN) ends the stream
+/// then; a late ACK or FIN retransmission after it stays in its
+/// `tcp.stream` (one stream opened) but in no statistics.
+#[test]
+fn a_late_ack_after_both_fins_stays_in_the_stream_and_is_counted_late() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(C, S).seq(1001).ack(5001).data(b"hi"));
+    segs.push(seg(C, S).seq(1003).ack(5001).fin()); // frame 5
+    segs.push(seg(S, C).seq(5001).ack(1004).fin()); // frame 6: acks the client's FIN
+    segs.push(seg(C, S).seq(1004).ack(5002)); // frame 7: acks the server's: done
+    segs.push(seg(C, S).seq(1004).ack(5002)); // frame 8: a duplicate ACK, late
+    segs.push(seg(S, C).seq(5001).ack(1004).fin()); // frame 9: a FIN again, late
+    let r = run(&segs);
+    assert_eq!(opened(&r).len(), 1);
+    let closed = r.events.iter().position(|e| {
+        matches!(
+            e,
+            Owned::Closed {
+                stream: 0,
+                frame: 7,
+                ..
+            }
+        )
+    });
+    assert_eq!(closed, Some(r.events.len() - 1), "{:?}", r.events);
+    let st = stats_of(&r, 0);
+    assert_eq!((st.ending, st.last.frame), (Ending::Fin, 7));
+    assert_eq!(
+        (st.client_to_server.packets, st.server_to_client.packets),
+        (5, 2)
+    );
+    assert_eq!(st.server_to_client.retransmitted_bytes, 0);
+    let late = findings_of(&r, "tcp.late_packets");
+    assert_eq!(late.len(), 1);
+    assert_eq!((late[0].frame, late[0].stream), (Some(8), Some(0)));
+    assert!(late[0]
+        .message
+        .starts_with("2 packets came for 1 stream already"));
+}
+
+/// Both FINs, and the ACK of the first, but the second FIN acknowledged
+/// only later: the stream stays until that ACK, with everything before it.
+#[test]
+fn the_stream_ends_at_the_ack_of_the_second_fin_whichever_side_acks_last() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(S, C).seq(5001).ack(1001).fin()); // frame 4: the server first
+    segs.push(seg(C, S).seq(1001).ack(5001).data(b"tail")); // frame 5: not yet acking the FIN
+    segs.push(seg(C, S).seq(1005).ack(5002).fin()); // frame 6: acks it, its own FIN
+    segs.push(seg(S, C).seq(5002).ack(1005)); // frame 7: short of the FIN: not done
+    segs.push(seg(S, C).seq(5002).ack(1006)); // frame 8: done
+    let r = run(&segs);
+    assert_eq!(r.concat(C2S), b"tail");
+    let st = stats_of(&r, 0);
+    assert_eq!((st.ending, st.last.frame), (Ending::Fin, 8));
+    assert!(findings_of(&r, "tcp.late_packets").is_empty());
+}
+
+/// One side's FIN, acknowledged, while the other keeps sending: the
+/// stream stays open (half-closed) and delivers that side's bytes.
+#[test]
+fn one_fin_only_keeps_the_stream_open() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(C, S).seq(1001).ack(5001).fin()); // frame 4
+    segs.push(seg(S, C).seq(5001).ack(1002).data(b"still")); // frame 5
+    segs.push(seg(C, S).seq(1002).ack(5006)); // frame 6
+    segs.push(seg(S, C).seq(5006).ack(1002).data(b" here")); // frame 7
+    let r = run(&segs);
+    assert_eq!(r.concat(S2C), b"still here");
+    let closed: Vec<_> = r
+        .closed()
+        .iter()
+        .map(|s| (s.ending, s.last.frame))
+        .collect();
+    assert_eq!(closed, vec![(Ending::OpenAtEnd, 7)]);
+    // Closed by the capture's end only, after every other event.
+    assert!(matches!(
+        r.events.last(),
+        Some(Owned::Closed { frame: 7, .. })
+    ));
+    assert!(findings_of(&r, "tcp.late_packets").is_empty());
+}
+
+/// After a close by FINs, a new SYN with another ISN on the same
+/// 4-tuple is a new stream, opened after the old one's `Closed`; a SYN
+/// with the old ISN is a late retransmission of the old one.
+#[test]
+fn a_new_syn_after_the_close_opens_a_new_stream_and_the_old_isn_does_not() {
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(C, S).seq(1001).ack(5001).fin());
+    segs.push(seg(S, C).seq(5001).ack(1002).fin());
+    segs.push(seg(C, S).seq(1002).ack(5002)); // frame 6: done
+    segs.push(seg(C, S).seq(1000).syn()); // frame 7: the old ISN: late
+    segs.extend(handshake(90_000, 7000)); // frames 8-10: stream 1
+    segs.push(seg(C, S).seq(90_001).ack(7001).data(b"again"));
+    let r = run(&segs);
+    let o = opened(&r);
+    assert_eq!(o.iter().map(|o| o.0).collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(stats_of(&r, 0).last.frame, 6);
+    let first = stats_of(&r, 1);
+    assert_eq!((first.first.frame, first.client_to_server.packets), (8, 3));
+    let late = findings_of(&r, "tcp.late_packets");
+    assert_eq!(late.len(), 1);
+    assert_eq!((late[0].frame, late[0].stream), (Some(7), Some(0)));
+    assert!(late[0]
+        .message
+        .starts_with("1 packet came for 1 stream already"));
 }
 
 #[test]
@@ -447,11 +579,14 @@ fn syn_after_fin_with_the_same_isn_stays_in_the_stream_as_in_wireshark_4_0() {
     segs.extend(handshake(1000, 5000));
     let r = run(&segs);
     assert_eq!(opened(&r).len(), 1);
-    assert_eq!(stats_of(&r, 0).client_to_server.packets, 6);
+    // The handshake again comes after the stream ended: late, in no statistics.
+    assert_eq!(stats_of(&r, 0).client_to_server.packets, 4);
+    let late = findings_of(&r, "tcp.late_packets");
+    assert!(late.len() == 1 && late[0].message.starts_with("3 packets came for 1 stream"));
 }
 
-/// A closed stream is released after `flow_idle_timeout`, but later
-/// packets of its 4-tuple keep being numbered by Wireshark's rule.
+/// A stream reset is released at once; later packets of its 4-tuple keep
+/// being numbered by Wireshark's rule, however late.
 #[test]
 fn released_streams_keep_their_number() {
     let limits = Limits {
@@ -459,11 +594,11 @@ fn released_streams_keep_their_number() {
         ..Limits::default()
     };
     let mut segs: Vec<(i64, Seg)> = handshake(1000, 5000).into_iter().map(|s| (0, s)).collect();
-    segs.push((1, seg(S, C).seq(5001).ack(1001).rst()));
-    segs.push((5, seg(S, C).seq(5001).ack(1001).rst())); // late, before the release
-    segs.push((20, seg("10.0.0.9:1", S).seq(1).data(b"x"))); // releases stream 0
-    segs.push((HOUR, seg(S, C).seq(5001).ack(1001).rst())); // late, after it
-    segs.push((HOUR, seg(C, S).seq(1000).syn())); // the old ISN again
+    segs.push((1, seg(S, C).seq(5001).ack(1001).rst())); // frame 4: released
+    segs.push((5, seg(S, C).seq(5001).ack(1001).rst())); // late
+    segs.push((20, seg("10.0.0.9:1", S).seq(1).data(b"x"))); // stream 1
+    segs.push((HOUR, seg(S, C).seq(5001).ack(1001).rst())); // late, an hour on
+    segs.push((HOUR, seg(C, S).seq(1000).syn())); // the old ISN again: late
     segs.push((HOUR + 1, seg(C, S).seq(77_000).syn())); // a new ISN: a new stream
     let r = run_timed(&limits, &segs);
     assert_eq!(
@@ -475,28 +610,79 @@ fn released_streams_keep_their_number() {
             e,
             Owned::Closed {
                 stream: 0,
+                frame: 4,
+                ..
+            }
+        )
+    });
+    let late_rst = r.events.iter().position(|e| {
+        matches!(
+            e,
+            Owned::Rst {
+                stream: 0,
                 frame: 5,
                 ..
             }
         )
     });
-    let other_opened_at = r
-        .events
-        .iter()
-        .position(|e| matches!(e, Owned::Opened { stream: 1, .. }));
-    assert!(closed_at.is_some() && closed_at < other_opened_at);
+    assert_eq!(closed_at, Some(2), "right after its RST: {:?}", r.events);
+    assert_eq!(late_rst, None, "a late RST says nothing");
     let st = stats_of(&r, 0);
-    assert_eq!((st.ending, st.server_to_client.packets), (Ending::Rst, 3));
-    let late: Vec<_> = r
-        .findings
-        .iter()
-        .filter(|f| f.code == "tcp.late_packets")
-        .collect();
+    assert_eq!((st.ending, st.server_to_client.packets), (Ending::Rst, 2));
+    let late = findings_of(&r, "tcp.late_packets");
     assert_eq!(late.len(), 1);
-    assert_eq!((late[0].frame, late[0].stream), (Some(7), Some(0)));
+    assert_eq!((late[0].frame, late[0].stream), (Some(5), Some(0)));
     assert!(late[0]
         .message
-        .starts_with("2 packets came for streams already closed"));
+        .starts_with("3 packets came for 1 stream already closed"));
+}
+
+/// Both FINs came but the capture missed the last ACK: the stream waits,
+/// counting what comes, until `flow_idle_timeout` passes without a packet.
+#[test]
+fn fins_without_their_last_ack_wait_for_flow_idle_timeout() {
+    let limits = Limits {
+        flow_idle_timeout: Duration::from_secs(10),
+        ..Limits::default()
+    };
+    let mut segs: Vec<(i64, Seg)> = handshake(1000, 5000).into_iter().map(|s| (0, s)).collect();
+    segs.push((1, seg(C, S).seq(1001).ack(5001).fin())); // frame 4
+    segs.push((1, seg(S, C).seq(5001).ack(1002).fin())); // frame 5: not acknowledged
+    segs.push((5, seg(S, C).seq(5001).ack(1002).fin())); // frame 6: again, in the stream
+    segs.push((12, seg("10.0.0.9:1", S).seq(1).data(b"x"))); // frame 7: not due yet
+    segs.push((16, seg("10.0.0.9:1", S).seq(2).data(b"y"))); // frame 8: releases stream 0
+    segs.push((HOUR, seg(C, S).seq(1002).ack(5002))); // frame 9: late
+    let r = run_timed(&limits, &segs);
+    let closed: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Owned::Closed { stream, frame, .. } => Some((*stream, *frame)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed, vec![(0, 6), (1, 8)]);
+    // Released when frame 8 came, before its data.
+    let released = r
+        .events
+        .iter()
+        .position(|e| matches!(e, Owned::Closed { stream: 0, .. }));
+    let y = r
+        .events
+        .iter()
+        .position(|e| matches!(e, Owned::Data { frame: 8, .. }));
+    assert!(released < y);
+    let st = stats_of(&r, 0);
+    assert_eq!((st.ending, st.server_to_client.packets), (Ending::Fin, 3));
+    let late = findings_of(&r, "tcp.late_packets");
+    assert!(late.len() == 1 && late[0].frame == Some(9));
+}
+
+/// Both FINs of a new stream from `client`, neither acknowledged (so the
+/// stream waits for `flow_idle_timeout`), in frame `at`.
+fn close_unacked(t: &mut Reassembler, r: &mut Recorder, client: &str, at: FrameRef) {
+    t.on_segment(at, &seg(client, S).seq(1).fin().view(), r);
+    t.on_segment(at, &seg(S, client).seq(1).fin().view(), r);
 }
 
 #[test]
@@ -511,7 +697,7 @@ fn release_check_runs_at_most_once_per_capture_second_or_when_time_goes_back() {
         let nanos = 1_700_000_000_000_000_000 + i128::from(ms) * 1_000_000;
         FrameRef::new(n, Timestamp::from_nanos_i128(nanos))
     };
-    t.on_segment(at(1, 0), &seg(C, S).seq(1).rst().view(), &mut r);
+    close_unacked(&mut t, &mut r, C, at(1, 0));
     t.on_segment(
         at(2, 500),
         &seg("10.0.0.3:1", S).seq(1).data(b"a").view(),
@@ -528,16 +714,8 @@ fn release_check_runs_at_most_once_per_capture_second_or_when_time_goes_back() {
         vec![0]
     );
     // A reset far in the capture's future, then the clock going back.
-    t.on_segment(
-        at(4, 40_000),
-        &seg("10.0.0.4:1", S).seq(1).rst().view(),
-        &mut r,
-    );
-    t.on_segment(
-        at(5, 40_500),
-        &seg("10.0.0.5:1", S).seq(1).rst().view(),
-        &mut r,
-    );
+    close_unacked(&mut t, &mut r, "10.0.0.4:1", at(4, 40_000));
+    close_unacked(&mut t, &mut r, "10.0.0.5:1", at(5, 40_500));
     t.on_segment(
         at(6, 1_200),
         &seg("10.0.0.3:1", S).seq(3).data(b"c").view(),
@@ -574,18 +752,14 @@ fn the_release_queue_stays_bounded_behind_a_stuck_stream() {
     let mut r = Recorder::default();
     let at =
         |n: u64, secs: i64| FrameRef::new(n, Timestamp::from_secs_nanos(1_700_000_000 + secs, 0));
-    t.on_segment(at(1, 40 * YEAR), &seg(C, S).seq(1).rst().view(), &mut r);
+    close_unacked(&mut t, &mut r, C, at(1, 40 * YEAR));
     for i in 0..1000u16 {
         let client = format!("10.0.1.1:{}", 1000 + i);
         let frame = 2 + 2 * u64::from(i);
         let secs = i64::from(i);
-        t.on_segment(
-            at(frame, secs),
-            &seg(&client, S).seq(1).rst().view(),
-            &mut r,
-        );
-        // A late packet keeps the stuck stream the most recently active one.
-        t.on_segment(at(frame + 1, secs), &seg(C, S).seq(1).rst().view(), &mut r);
+        close_unacked(&mut t, &mut r, &client, at(frame, secs));
+        // A FIN again keeps the stuck stream the most recently active one.
+        t.on_segment(at(frame + 1, secs), &seg(C, S).seq(1).fin().view(), &mut r);
         assert!(
             t.queued_for_release() <= 2 * 8 + 17,
             "{}",

@@ -136,6 +136,16 @@ impl Assembler {
         self.phase == Phase::Finished
     }
 
+    /// True once the FIN of this direction was delivered in order and the
+    /// peer acknowledged it (an ACK at most 2^30 beyond it: a wild one closes nothing).
+    pub(crate) fn is_fin_acked(&self) -> bool {
+        self.phase == Phase::Finished
+            && self.peer_ack.is_some_and(|ack| {
+                let beyond = ack.diff(self.fin_seq);
+                beyond > 0 && beyond as u64 <= MAX_AHEAD
+            })
+    }
+
     /// Offset of the next byte to deliver.
     #[cfg(test)]
     pub(crate) fn next_offset(&self) -> u64 {
