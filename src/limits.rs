@@ -149,14 +149,14 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            // Held bytes are counted by length, and a growing buffer may
-            // have up to twice that allocated: 64 MiB accounted is at most
-            // about 130 MB of buffers, and the rest of the process (reader,
-            // decoder, summaries, findings) needs 5 to 20 MB on the
-            // held-buffer captures of BENCHMARKS.md, whose peaks are 68 to
-            // 151 MB with this default (96 MiB gave 182 MB).
-            // `max_report_bytes` and `max_timeline_bytes` are sized to fit
-            // beside it.
+            // Held bytes are counted by length, and the RSS they cost is up
+            // to about twice that (a growing buffer's spare capacity; freed
+            // out-of-order segments leaving the heap fragmented among the
+            // long-lived records): 48 MiB accounted leaves room for the
+            // report's 16 + 16 MiB and the rest of the process under 150 MB
+            // on issue 13's hostile captures in every format (BENCHMARKS.md;
+            // 64 MiB gave 159 MB for NDJSON and 170 MB for JSON on 65,536
+            // connections each holding out-of-order segments).
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_capture_block: 16 << 20,
             max_encapsulation_depth: 8,
@@ -200,7 +200,7 @@ impl Default for Limits {
 }
 
 /// The default [`Limits::memory_budget`].
-pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
+pub const DEFAULT_MEMORY_BUDGET: usize = 48 << 20;
 /// The default [`Limits::max_timeline_bytes`]: with the budget full and the
 /// report at its cap, peak RSS stays under 150 MB (BENCHMARKS.md, issue 13).
 pub const DEFAULT_TIMELINE_BYTES: usize = 16 << 20;

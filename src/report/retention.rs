@@ -63,6 +63,8 @@ pub struct Retention {
     kept: usize,
     /// Indexed like [`Kept::ALL`]: items refused, and their bytes.
     refused: [(u64, u64); Kept::ALL.len()],
+    /// Indexed like [`Kept::ALL`]: items kept.
+    admitted: [u64; Kept::ALL.len()],
 }
 
 impl Retention {
@@ -71,6 +73,7 @@ impl Retention {
             cap,
             kept: 0,
             refused: [(0, 0); Kept::ALL.len()],
+            admitted: [0; Kept::ALL.len()],
         }
     }
 
@@ -85,6 +88,9 @@ impl Retention {
         let after = self.kept.saturating_add(bytes);
         if after <= room {
             self.kept = after;
+            if let Some(n) = self.admitted.get_mut(what as usize) {
+                *n = n.saturating_add(1);
+            }
             return true;
         }
         if let Some((items, refused)) = self.refused.get_mut(what as usize) {
@@ -111,7 +117,14 @@ impl Retention {
             .iter()
             .filter_map(|&what| {
                 let (items, bytes) = self.refused.get(what as usize).copied()?;
-                (items > 0).then(|| format!("{items} {} (about {})", what.words(), size(bytes)))
+                let offered = items.saturating_add(self.admitted.get(what as usize).copied()?);
+                (items > 0).then(|| {
+                    format!(
+                        "{items} of {offered} {} (about {})",
+                        what.words(),
+                        size(bytes)
+                    )
+                })
             })
             .collect();
         if parts.is_empty() {
@@ -184,8 +197,9 @@ mod tests {
         assert_eq!(f.code, "limits.report");
         assert!(
             f.message.contains("1.0 MiB")
-                && f.message.contains("2 connection summaries (about 4.0 MiB)")
-                && f.message.contains("1 findings")
+                && f.message
+                    .contains("2 of 2 connection summaries (about 4.0 MiB)")
+                && f.message.contains("1 of 1 findings")
                 && !f.message.contains("session"),
             "{}",
             f.message

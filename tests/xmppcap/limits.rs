@@ -798,7 +798,7 @@ fn many_connections_keep_a_report_within_its_byte_cap() {
         .filter(|f| f.code == "limits.report")
         .collect();
     assert_eq!(said.len(), 1, "said once");
-    let words = format!("{} connection summaries", 600 - kept);
+    let words = format!("{} of 600 connection summaries", 600 - kept);
     assert!(
         said[0].message.contains(&words) && said[0].message.contains("256.0 KiB"),
         "{}",

@@ -83,7 +83,7 @@ struct InputArgs {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long = "no-progress")]
     no_progress: bool,
-    /// Bytes all connections' buffers may hold together (default 64M); past
+    /// Bytes all connections' buffers may hold together (default 48M); past
     /// it the connection holding the most is finished early with a
     /// `limits.memory` finding. The report's caps (max_report_bytes,
     /// max_timeline_bytes) scale with it. A number with K, M or G (powers of 1024).
@@ -194,7 +194,7 @@ struct FollowArgs {
     /// Never draw a progress bar.
     #[arg(long = "no-progress")]
     no_progress: bool,
-    /// Bytes all connections' buffers may hold together (default 64M); past
+    /// Bytes all connections' buffers may hold together (default 48M); past
     /// it the connection holding the most is finished early with a
     /// `limits.memory` finding. The report's caps (max_report_bytes,
     /// max_timeline_bytes) scale with it. A number with K, M or G (powers of 1024).
