@@ -153,7 +153,7 @@ impl Default for Limits {
             // to about twice that (a growing buffer's spare capacity; freed
             // out-of-order segments leaving the heap fragmented among the
             // long-lived records): 48 MiB accounted leaves room for the
-            // report's 16 + 16 MiB and the rest of the process under 150 MB
+            // report's 32 + 16 MiB and the rest of the process under 150 MB
             // on issue 13's hostile captures in every format (BENCHMARKS.md;
             // 64 MiB gave 159 MB for NDJSON and 170 MB for JSON on 65,536
             // connections each holding out-of-order segments).
@@ -204,8 +204,11 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 48 << 20;
 /// The default [`Limits::max_timeline_bytes`]: with the budget full and the
 /// report at its cap, peak RSS stays under 150 MB (BENCHMARKS.md, issue 13).
 pub const DEFAULT_TIMELINE_BYTES: usize = 16 << 20;
-/// The default [`Limits::max_report_bytes`] (see [`DEFAULT_TIMELINE_BYTES`]).
-pub const DEFAULT_REPORT_BYTES: usize = 16 << 20;
+/// The default [`Limits::max_report_bytes`] (see [`DEFAULT_TIMELINE_BYTES`]):
+/// about 7,000 connection summaries. The sizes counted are JSON lengths,
+/// above the heap they take: 16 MiB of report and 16 MiB of timeline cost
+/// 13 MB of RSS on 65,536 connections.
+pub const DEFAULT_REPORT_BYTES: usize = 32 << 20;
 /// The least [`Limits::with_memory_limit`] gives the report's caps.
 const MIN_REPORT_BYTES: usize = 1 << 20;
 
