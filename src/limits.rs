@@ -149,13 +149,14 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            // Held bytes are counted by length, and the RSS they cost is up
-            // to about twice that (a growing buffer's spare capacity; freed
-            // out-of-order segments leaving the heap fragmented among the
-            // long-lived records): 48 MiB accounted leaves room for the
-            // report's 32 + 16 MiB and the rest of the process under 150 MB
-            // on issue 13's hostile captures in every format (BENCHMARKS.md;
-            // 64 MiB gave 159 MB for NDJSON and 170 MB for JSON on 65,536
+            // Held bytes are counted by length, and a growing buffer may
+            // have up to twice that allocated; beside the budget, what the
+            // TCP stage keeps per connection seen (its flow, its table
+            // slot, and, in NDJSON too, the desktop story and cut records)
+            // is not accounted: 48 MiB leaves room for the report's
+            // 32 + 16 MiB and the rest under 150 MB on issue 13's hostile
+            // captures in every format (at most 119 MB, BENCHMARKS.md; 64
+            // MiB gave 159 MB for NDJSON and 170 MB for JSON on 65,536
             // connections each holding out-of-order segments).
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_capture_block: 16 << 20,
