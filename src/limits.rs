@@ -7,9 +7,12 @@
 //! budget ([`Limits::memory_budget`]) bounds what all of them hold together,
 //! and what every open connection costs: when it is full, the largest holder
 //! or the least recently active connection is finished early
-//! ([`FindingCode::Memory`]). The defaults keep peak memory under about
-//! 150 MB on any capture while leaving real Finesse traffic untouched.
-//! README.md lists them.
+//! ([`FindingCode::Memory`]). What the report keeps for table, JSON and
+//! HTML is capped in bytes beside it (`max_report_bytes`,
+//! `max_timeline_bytes`: [`FindingCode::Report`], `report.timeline_cut`).
+//! The defaults keep peak memory under about 150 MB on any capture in every
+//! output format while leaving real Finesse traffic untouched;
+//! [`Limits::with_memory_limit`] scales them. README.md lists them.
 
 use std::time::Duration;
 
@@ -118,8 +121,15 @@ pub struct Limits {
     /// Events kept for a table, JSON or HTML timeline (NDJSON streams them all).
     pub max_timeline_events: usize,
     /// About how many bytes those events may hold together (long message
-    /// texts and bodies count by their length).
+    /// texts and bodies count by their length; each event at least 512).
     pub max_timeline_bytes: usize,
+    /// About how many bytes the connection and session summaries and the
+    /// findings kept for table, JSON and HTML may hold together (each
+    /// counted by its inline size plus its JSON length): summaries stop at
+    /// three quarters of it, findings may use the rest. What no longer fits
+    /// is counted, not kept, and said once (`limits.report`); NDJSON
+    /// streams it all.
+    pub max_report_bytes: usize,
     /// Connection and session summaries kept for table, JSON and HTML (each
     /// a few hundred bytes); the rest are counted (`tcp.summary_limit`,
     /// `xmpp.summary_limit`); the desktop story sees every connection.
@@ -142,12 +152,15 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             // Held bytes are counted by length, and a growing buffer may
-            // have up to twice that allocated: 64 MiB accounted is at most
-            // about 130 MB of buffers, and the rest of the process (reader,
-            // decoder, summaries, findings) needs 5 to 20 MB on the
-            // held-buffer captures of BENCHMARKS.md, whose peaks are 68 to
-            // 151 MB with this default (96 MiB gave 182 MB).
-            memory_budget: 64 << 20,
+            // have up to twice that allocated; beside the budget, what the
+            // TCP stage keeps per connection seen (its flow, its table
+            // slot, and, in NDJSON too, the desktop story and cut records)
+            // is not accounted: 48 MiB leaves room for the report's
+            // 32 + 16 MiB and the rest under 150 MB on issue 13's hostile
+            // captures in every format (at most 119 MB, BENCHMARKS.md; 64
+            // MiB gave 159 MB for NDJSON and 170 MB for JSON on 65,536
+            // connections each holding out-of-order segments).
+            memory_budget: DEFAULT_MEMORY_BUDGET,
             max_capture_block: 16 << 20,
             max_encapsulation_depth: 8,
             max_fragment_datagrams: 1024,
@@ -176,7 +189,8 @@ impl Default for Limits {
             max_ws_resync_frame: 256 << 10,
             max_xml_depth: 64,
             max_timeline_events: 200_000,
-            max_timeline_bytes: 256 << 20,
+            max_timeline_bytes: DEFAULT_TIMELINE_BYTES,
+            max_report_bytes: DEFAULT_REPORT_BYTES,
             max_summaries: 100_000,
             max_desktop_connections: 10_000,
             max_desktops: 10_000,
@@ -188,10 +202,46 @@ impl Default for Limits {
     }
 }
 
+/// The default [`Limits::memory_budget`].
+pub const DEFAULT_MEMORY_BUDGET: usize = 48 << 20;
+/// The default [`Limits::max_timeline_bytes`]: with the budget full and the
+/// report at its cap, peak RSS stays under 150 MB (BENCHMARKS.md, issue 13).
+pub const DEFAULT_TIMELINE_BYTES: usize = 16 << 20;
+/// The default [`Limits::max_report_bytes`] (see [`DEFAULT_TIMELINE_BYTES`]):
+/// about 7,000 connection summaries. The sizes counted are JSON lengths,
+/// above the heap they take: 16 MiB of report and 16 MiB of timeline cost
+/// 13 MB of RSS on 65,536 connections.
+pub const DEFAULT_REPORT_BYTES: usize = 32 << 20;
+/// The least [`Limits::with_memory_limit`] gives the report's caps.
+const MIN_REPORT_BYTES: usize = 1 << 20;
+
+impl Limits {
+    /// The defaults with a memory budget of `bytes` (`--memory-limit`): the
+    /// report's byte caps (`max_report_bytes`, `max_timeline_bytes`) scale
+    /// by the same ratio to the default budget, so that peak memory stays
+    /// about proportional (at least 1 MiB each).
+    pub fn with_memory_limit(bytes: usize) -> Limits {
+        let scaled = |default: usize| {
+            let ratio = bytes as f64 / DEFAULT_MEMORY_BUDGET as f64;
+            // A float: `default * bytes` overflows for budgets near usize::MAX.
+            let value = (default as f64 * ratio).min(usize::MAX as f64) as usize;
+            value.max(MIN_REPORT_BYTES)
+        };
+        Limits {
+            memory_budget: bytes,
+            max_timeline_bytes: scaled(DEFAULT_TIMELINE_BYTES),
+            max_report_bytes: scaled(DEFAULT_REPORT_BYTES),
+            ..Limits::default()
+        }
+    }
+}
+
 crate::finding::codes::finding_codes! {
     /// What the whole-analysis budget cuts.
     pub enum FindingCode in Limits {
         /// What all connections and the capture-wide maps held together passed `memory_budget`: the connection holding the most in buffers was finished early with what it had (its later bytes counted as unparsed), or, under connection-count pressure, the least recently active one, with its TCP flow released.
         Memory => "limits.memory", Warn;
+        /// What the report keeps for table, JSON and HTML (connection and session summaries, findings) reached `max_report_bytes`: later ones were counted, not kept; the finding says how many of each. NDJSON streams them all.
+        Report => "limits.report", Warn;
     }
 }

@@ -129,7 +129,7 @@ pub fn analyze(
     let mut connections = std::mem::take(&mut ctx.connections);
     connections.sort_by_key(|c| c.stream);
     fill_bosh_endpoints(&mut sessions, &connections, &ctx.connection_ends);
-    let findings = std::mem::take(&mut ctx.findings).into_sorted();
+    let findings = ctx.take_findings();
     Ok(Analyzed {
         run,
         keys: key_sources.into_list(),

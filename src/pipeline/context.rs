@@ -15,6 +15,7 @@ use crate::pipeline::capture_wide::CaptureWide;
 use crate::report::event::Event;
 use crate::report::findings::FindingLog;
 use crate::report::model::{ConnectionReport, SessionReport};
+use crate::report::retention::{approx_bytes, Kept, Retention};
 use crate::report::sink::EventSink;
 use crate::xmpp;
 
@@ -33,6 +34,8 @@ pub(crate) struct Wiring<'s> {
     pub depth: crate::pipeline::Depth,
     pub sink: &'s mut dyn EventSink,
     pub findings: FindingLog,
+    /// What the kept summaries and findings hold, against `max_report_bytes`.
+    pub retention: Retention,
     pub sessions: Vec<SessionReport>,
     pub connections: Vec<ConnectionReport>,
     /// Keep no summaries, only count them (`Options::events_only`).
@@ -63,8 +66,10 @@ impl<'s> Wiring<'s> {
         sink: &'s mut dyn EventSink,
     ) -> Self {
         let wide = CaptureWide::new(&limits, true);
+        let retention = Retention::new(limits.max_report_bytes);
         Wiring {
             wide,
+            retention,
             limits,
             show_secrets,
             raw,
@@ -114,13 +119,22 @@ impl<'s> Wiring<'s> {
         if self.events_only {
             // A BOSH session's ends are its first connection's, filled in at
             // the end (`analysis::fill_bosh_endpoints`).
-            if self.connection_ends.len() < self.limits.max_summaries {
+            if self.connection_ends.len() < self.limits.max_summaries
+                && self
+                    .retention
+                    .admit(Kept::ConnectionEnds, CONNECTION_ENDS_BYTES)
+            {
                 self.connection_ends.insert(c.stream, (c.client, c.server));
             }
             return;
         }
         if self.connections.len() < self.limits.max_summaries {
-            self.connections.push(c);
+            if self
+                .retention
+                .admit(Kept::ConnectionSummary, approx_bytes(&c))
+            {
+                self.connections.push(c);
+            }
         } else if self.connections_seen == self.limits.max_summaries as u64 + 1 {
             self.summary_limit(crate::tcp::FindingCode::SummaryLimit.into(), "connections");
         }
@@ -147,12 +161,17 @@ impl<'s> Wiring<'s> {
             // what they read (ids, streams, node, JID, times, ending) and
             // nothing else, for sessions with an agent only.
             if kept && crate::report::agents::session_agent(&s).is_some() {
-                self.sessions.push(for_agent_stories(s));
+                let s = for_agent_stories(s);
+                if self.retention.admit(Kept::SessionSummary, approx_bytes(&s)) {
+                    self.sessions.push(s);
+                }
             }
             return;
         }
         if kept {
-            self.sessions.push(s);
+            if self.retention.admit(Kept::SessionSummary, approx_bytes(&s)) {
+                self.sessions.push(s);
+            }
         } else if self.sessions_seen == self.limits.max_summaries as u64 + 1 {
             self.summary_limit(xmpp::FindingCode::SummaryLimit.into(), "XMPP sessions");
         }
@@ -221,10 +240,26 @@ impl<'s> Wiring<'s> {
         let finding = finding.clipped();
         let mut event = Event::finding(&finding);
         event.session = session;
-        self.findings.push(finding);
+        self.findings.push_within(finding, &mut self.retention);
         event
     }
+
+    /// The end of the analysis: the kept findings in order, with their
+    /// summaries, and `limits.report` (emitted too) when the report's byte
+    /// cap left something out.
+    pub fn take_findings(&mut self) -> Vec<Finding> {
+        let mut findings = std::mem::take(&mut self.findings).into_sorted();
+        if let Some(cut) = self.retention.finding() {
+            self.emit(Event::finding(&cut));
+            findings.push(cut);
+        }
+        findings
+    }
 }
+
+/// What one entry of `Wiring::connection_ends` holds: its key, two socket
+/// addresses and its share of the map's nodes.
+const CONNECTION_ENDS_BYTES: usize = 96;
 
 /// A session's report cut down to what the agents' stories read (see
 /// `report::agents::build`): an NDJSON run keeps only these.

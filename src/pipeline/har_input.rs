@@ -272,7 +272,7 @@ fn finish(mut ctx: Wiring, run: CaptureRun) -> Analyzed {
         };
         s.server = server.filter(|a| !a.ip().is_unspecified());
     }
-    let findings = std::mem::take(&mut ctx.findings).into_sorted();
+    let findings = ctx.take_findings();
     Analyzed {
         run,
         keys: Vec::new(),

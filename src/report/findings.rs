@@ -1,11 +1,13 @@
 //! A bounded log of findings.
 //!
-//! Takes findings as they come; keeps the first [`PER_CODE`] of each code and
-//! counts the rest, so a capture with a million gaps cannot exhaust memory.
-//! Gives them sorted by frame (then code), followed by one summary finding
-//! per code that overflowed. Never drops the count.
+//! Takes findings as they come; keeps the first [`PER_CODE`] of each code,
+//! while the report's byte cap has room ([`Retention`]), and counts the
+//! rest, so a capture with a million gaps cannot exhaust memory. Gives them
+//! sorted by frame (then code), followed by one summary finding per code
+//! with findings not listed. Never drops the count.
 
-use crate::finding::{Code, Finding, Findings, Throttle};
+use crate::finding::{Code, Finding, Findings, Level, Throttle};
+use crate::report::retention::{approx_bytes, Kept, Retention};
 
 /// Findings kept per code; the rest are only counted.
 pub const PER_CODE: usize = 1000;
@@ -14,6 +16,9 @@ pub const PER_CODE: usize = 1000;
 pub struct FindingLog {
     kept: Vec<Finding>,
     per_code: Throttle<Code>,
+    /// Codes with a finding refused for the byte cap, with the level of
+    /// the first (for its summary when none of the code was kept).
+    refused: Vec<(Code, Level)>,
 }
 
 impl Default for FindingLog {
@@ -21,14 +26,30 @@ impl Default for FindingLog {
         FindingLog {
             kept: Vec::new(),
             per_code: Throttle::new(PER_CODE as u64),
+            refused: Vec::new(),
         }
     }
 }
 
 impl FindingLog {
+    /// Keeps `finding` among the first [`PER_CODE`] of its code.
     pub fn push(&mut self, finding: Finding) {
         if self.per_code.admit(finding.code) {
             self.kept.push(finding);
+        }
+    }
+
+    /// Keeps `finding` among the first [`PER_CODE`] of its code when the
+    /// report's byte cap has room for it; counts it either way.
+    pub fn push_within(&mut self, finding: Finding, retention: &mut Retention) {
+        if !self.per_code.admit(finding.code) {
+            return;
+        }
+        let bytes = approx_bytes(&finding);
+        if retention.admit(Kept::Finding, bytes) {
+            self.kept.push(finding);
+        } else if !self.refused.iter().any(|(code, _)| *code == finding.code) {
+            self.refused.push((finding.code, finding.level));
         }
     }
 
@@ -44,22 +65,37 @@ impl FindingLog {
         let mut kept = self.kept;
         // Stable sort: findings at the same frame keep their arrival order.
         kept.sort_by_key(|f| f.frame.unwrap_or(0));
-        let mut overflowed: Vec<_> = self.per_code.overflowed().collect();
+        let mut overflowed: Vec<Code> = self.per_code.overflowed().map(|o| o.key).collect();
+        for (code, _) in &self.refused {
+            if !overflowed.contains(code) {
+                overflowed.push(*code);
+            }
+        }
         // By code string rather than first-seen order: the reports have always
         // listed summaries that way, and their goldens stay byte for byte.
-        overflowed.sort_by_key(|o| o.key.code());
-        for over in overflowed {
-            let code = over.key;
+        overflowed.sort_by_key(|code| code.code());
+        for code in overflowed {
+            let total = self.per_code.count(code);
+            let listed = kept.iter().filter(|f| f.code == code).count() as u64;
             // The summary takes the level of the first listed finding of its
-            // code, which the stage may have raised or lowered by context.
-            if let Some(sample) = kept.iter().find(|f| f.code == code) {
+            // code, which the stage may have raised or lowered by context
+            // (of the first refused one when none is listed).
+            let level = kept
+                .iter()
+                .find(|f| f.code == code)
+                .map(|f| f.level)
+                .or_else(|| {
+                    self.refused
+                        .iter()
+                        .find(|(c, _)| *c == code)
+                        .map(|(_, level)| *level)
+                });
+            if let Some(level) = level {
                 let message = format!(
-                    "{} more `{code}` findings not listed ({} in all)",
-                    over.hidden(),
-                    over.total
+                    "{} more `{code}` findings not listed ({total} in all)",
+                    total.saturating_sub(listed)
                 );
-                let summary = Finding::new(code, message).with_level(sample.level);
-                kept.push(summary);
+                kept.push(Finding::new(code, message).with_level(level));
             }
         }
         kept
@@ -99,6 +135,42 @@ mod tests {
             last.message.starts_with("5 more `tcp.gap` findings"),
             "{}",
             last.message
+        );
+    }
+
+    #[test]
+    fn findings_past_the_byte_cap_are_counted_in_their_code_summary() {
+        let one = approx_bytes(&finding(Tcp::Gap, 10));
+        let mut retention = Retention::new(3 * one);
+        let mut log = FindingLog::default();
+        for i in 0..5 {
+            log.push_within(finding(Tcp::Gap, 10 + i), &mut retention);
+        }
+        log.push_within(
+            finding(Tcp::OooLimit, 1).with_level(Level::Error),
+            &mut retention,
+        );
+        assert_eq!(log.total(), 6);
+        assert_eq!(retention.refused(Kept::Finding), 3);
+        let sorted = log.into_sorted();
+        let words: Vec<(&str, &str, Level)> = sorted
+            .iter()
+            .map(|f| (f.code.code(), f.message.as_str(), f.level))
+            .collect();
+        assert_eq!(
+            words[3..],
+            [
+                (
+                    "tcp.gap",
+                    "2 more `tcp.gap` findings not listed (5 in all)",
+                    Level::Warn
+                ),
+                (
+                    "tcp.ooo_limit",
+                    "1 more `tcp.ooo_limit` findings not listed (1 in all)",
+                    Level::Error
+                ),
+            ]
         );
     }
 

@@ -136,6 +136,12 @@ impl Buffer {
     pub(crate) fn pop_first(&mut self) -> Option<(u64, Chunk)> {
         let (k, chunk) = self.chunks.pop_first()?;
         self.bytes -= chunk.heap_bytes();
+        if self.chunks.is_empty() {
+            // An emptied map keeps its last node (about 600 bytes here):
+            // one per connection that ever held out-of-order data, 24 MB
+            // of issue 13's 65,536-connection capture.
+            self.chunks = BTreeMap::new();
+        }
         Some((k, chunk))
     }
 

@@ -357,6 +357,12 @@ fn triggers() -> Vec<Trigger> {
             codes: &["report.timeline_cut"],
         },
         Trigger {
+            cap: "max_report_bytes",
+            capture: WSS,
+            lower: |l| l.max_report_bytes = 4096,
+            codes: &["limits.report"],
+        },
+        Trigger {
             cap: "max_capture_block",
             capture: F("tcp-in-order.pcap", None),
             lower: |l| l.max_capture_block = 64,
@@ -758,4 +764,87 @@ struct IgnoreEvents;
 
 impl pipeline::EventSink for IgnoreEvents {
     fn emit(&mut self, _event: xmppcap::report::event::Event) {}
+}
+
+/// What the report keeps for table, JSON and HTML with many connections
+/// (issue 13: 65,536 connections kept 486 MB for JSON): 600 connections
+/// under a 256 KiB report cap and a 128 KiB timeline. The kept summaries,
+/// findings and timeline stay within their caps, what was left out is said
+/// once with its exact count, and the counts of what was seen stay whole.
+#[test]
+fn many_connections_keep_a_report_within_its_byte_cap() {
+    use xmppcap::report::retention::approx_bytes;
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-cap-connections.pcap");
+    write(&path, held_out_of_order(Vec::new(), 600, 2).unwrap());
+    let limits = Limits {
+        max_report_bytes: 256 << 10,
+        max_timeline_bytes: 128 << 10,
+        ..Limits::default()
+    };
+    let opts = Options {
+        limits: limits.clone(),
+        ..Options::default()
+    };
+    let report = pipeline::report(&path, &opts, Selection::All).unwrap();
+    let summaries: usize = report.connections.iter().map(approx_bytes).sum::<usize>()
+        + report.sessions.iter().map(approx_bytes).sum::<usize>();
+    assert!(
+        summaries <= limits.max_report_bytes * 3 / 4,
+        "summaries hold {summaries}"
+    );
+    let findings: usize = report.findings.iter().map(approx_bytes).sum();
+    assert!(
+        summaries + findings <= limits.max_report_bytes + (8 << 10),
+        "summaries {summaries} + findings {findings}"
+    );
+    let kept = report.connections.len();
+    assert!(kept > 20 && kept < 600, "{kept} connection summaries kept");
+    let said: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "limits.report")
+        .collect();
+    assert_eq!(said.len(), 1, "said once");
+    let words = format!("{} of 600 connection summaries", 600 - kept);
+    assert!(
+        said[0].message.contains(&words) && said[0].message.contains("256.0 KiB"),
+        "{}",
+        said[0].message
+    );
+    let timeline: usize = report.timeline.iter().map(|e| e.approx_bytes()).sum();
+    assert!(timeline <= limits.max_timeline_bytes, "timeline {timeline}");
+    assert!(report.timeline_dropped > 0);
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.code == "report.timeline_cut"));
+    // NDJSON streams every event and keeps no summary: the count of
+    // connections stays exact whatever the report kept.
+    let ndjson = Options {
+        events_only: true,
+        ..opts
+    };
+    let analyzed = pipeline::analyze(&path, &ndjson, &mut IgnoreEvents).unwrap();
+    assert_eq!(analyzed.connections_seen, 600);
+}
+
+/// `--memory-limit` scales the report's byte caps with the budget.
+#[test]
+fn the_memory_limit_scales_the_report_caps() {
+    let default = Limits::default();
+    assert_eq!(
+        Limits::with_memory_limit(default.memory_budget),
+        default,
+        "the default budget gives the defaults"
+    );
+    let double = Limits::with_memory_limit(default.memory_budget * 2);
+    assert_eq!(double.max_report_bytes, default.max_report_bytes * 2);
+    assert_eq!(double.max_timeline_bytes, default.max_timeline_bytes * 2);
+    let tiny = Limits::with_memory_limit(1 << 10);
+    assert_eq!(
+        (tiny.memory_budget, tiny.max_report_bytes),
+        (1 << 10, 1 << 20)
+    );
+    let huge = Limits::with_memory_limit(usize::MAX);
+    assert!(huge.max_report_bytes >= default.max_report_bytes);
 }

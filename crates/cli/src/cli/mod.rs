@@ -83,9 +83,10 @@ struct InputArgs {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long = "no-progress")]
     no_progress: bool,
-    /// Bytes all connections' buffers may hold together (default 64M); past
+    /// Bytes all connections' buffers may hold together (default 48M); past
     /// it the connection holding the most is finished early with a
-    /// `limits.memory` finding. A number with K, M or G (powers of 1024).
+    /// `limits.memory` finding. The report's caps (max_report_bytes,
+    /// max_timeline_bytes) scale with it. A number with K, M or G (powers of 1024).
     #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
 }
@@ -193,9 +194,10 @@ struct FollowArgs {
     /// Never draw a progress bar.
     #[arg(long = "no-progress")]
     no_progress: bool,
-    /// Bytes all connections' buffers may hold together (default 64M); past
+    /// Bytes all connections' buffers may hold together (default 48M); past
     /// it the connection holding the most is finished early with a
-    /// `limits.memory` finding. A number with K, M or G (powers of 1024).
+    /// `limits.memory` finding. The report's caps (max_report_bytes,
+    /// max_timeline_bytes) scale with it. A number with K, M or G (powers of 1024).
     #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
 }
@@ -415,7 +417,7 @@ fn options(no_progress: bool, memory_limit: Option<usize>) -> Options {
         ..Options::default()
     };
     if let Some(bytes) = memory_limit {
-        opts.limits.memory_budget = bytes;
+        opts.limits = xmppcap::limits::Limits::with_memory_limit(bytes);
     }
     opts
 }
