@@ -3,24 +3,28 @@
 //! Takes the text of one top-level element (a stanza, `<open/>`, a stream
 //! header...) and the namespace bindings it inherits; gives a small read-only
 //! tree whose names, attributes and (unescaped where possible) texts borrow
-//! from that text. Uses quick-xml's `NsReader` for the XML itself. Never
+//! from that text. Uses quick-xml's `Reader` for the XML itself and its
+//! `NamespaceResolver` for namespaces (see [`scope`]). Never
 //! panics, never keeps more than `max_xml_nodes` elements, never nests deeper
 //! than `max_xml_depth`: anything else is a typed [`XmlError`].
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{Namespace, NamespaceResolver, PrefixDeclaration, ResolveResult};
-use quick_xml::{NsReader, XmlVersion};
+use quick_xml::{Reader, XmlVersion};
 
 use super::escaped::{source_text, Scratch};
 use super::ns::{self, Ns};
 use crate::finding::Finding;
 use crate::limits::Limits;
 use crate::xmpp::FindingCode;
+use scope::Scope;
+
+mod scope;
 
 /// Why an element could not be parsed.
 #[derive(Debug, thiserror::Error)]
@@ -50,11 +54,30 @@ pub enum XmlError {
 
 /// Namespace bindings an element inherits: from the `<stream:stream>`
 /// header on TCP, assumed (`jabber:client`, `stream:`) on WebSocket and BOSH.
-#[derive(Clone, Debug)]
 pub(crate) struct Namespaces {
-    /// quick-xml's resolver with those bindings, built once and cloned for
-    /// each element (building it binds and copies every namespace again).
+    /// quick-xml's resolver with those bindings, built once (building it
+    /// binds and copies every namespace again).
     resolver: NamespaceResolver,
+    /// A copy of `resolver` lent to each element read and given back as it
+    /// was found, so that the bindings are not copied for every element.
+    spare: Cell<Option<NamespaceResolver>>,
+}
+
+impl Clone for Namespaces {
+    fn clone(&self) -> Namespaces {
+        Namespaces {
+            resolver: self.resolver.clone(),
+            spare: Cell::new(None),
+        }
+    }
+}
+
+impl std::fmt::Debug for Namespaces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespaces")
+            .field("resolver", &self.resolver)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Namespaces {
@@ -72,7 +95,20 @@ impl Namespaces {
         for (prefix, uri) in prefixes {
             let _ = resolver.add(PrefixDeclaration::Named(prefix), Namespace(uri));
         }
-        Namespaces { resolver }
+        Namespaces {
+            resolver,
+            spare: Cell::new(None),
+        }
+    }
+
+    /// The bindings to read one element with: the spare copy, or a new one.
+    fn take_resolver(&self) -> NamespaceResolver {
+        self.spare.take().unwrap_or_else(|| self.resolver.clone())
+    }
+
+    /// Takes back a copy that is again exactly `resolver`.
+    fn give_back(&self, resolver: NamespaceResolver) {
+        self.spare.set(Some(resolver));
     }
 
     /// The bindings a stream header declares, on top of the defaults (a header
@@ -166,8 +202,8 @@ fn parse<'a>(
     // quick-xml one event per reference: parse a copy where they are blanked
     // out, and unescape each of them in one go from the source instead.
     let (input, runs) = scratch.mask(src).unwrap_or((src, &[]));
-    let mut reader = NsReader::from_str(input);
-    *reader.resolver_mut() = namespaces.resolver.clone();
+    let mut reader = Reader::from_str(input);
+    let mut scope = Scope::new(namespaces);
     let mut builder = Builder {
         el: Element {
             src,
@@ -196,11 +232,17 @@ fn parse<'a>(
         };
         let after = reader.buffer_position();
         let span = (to_usize(before), to_usize(after));
-        let ns = |e: &BytesStart<'_>| resolve(&reader.resolver().resolve_element(e.name()).0);
+        let syntax = |source| XmlError::Syntax {
+            position: reader.error_position(),
+            source,
+        };
         match event {
-            Event::Start(e) => builder.open(&e, ns(&e), span, false)?,
-            Event::Empty(e) => builder.open(&e, ns(&e), span, true)?,
-            Event::End(_) => builder.close(),
+            Event::Start(e) => builder.open(&e, scope.start(&e).map_err(syntax)?, span, false)?,
+            Event::Empty(e) => builder.open(&e, scope.empty(&e).map_err(syntax)?, span, true)?,
+            Event::End(_) => {
+                scope.end();
+                builder.close()
+            }
             Event::Text(_) => builder.text(source_text(src, span, runs)?, span, before)?,
             Event::CData(_) => {
                 let inner = src
@@ -228,6 +270,7 @@ fn parse<'a>(
     if builder.el.nodes.is_empty() {
         return Err(XmlError::Empty);
     }
+    scope.finish(namespaces);
     Ok(builder.el)
 }
 

@@ -257,3 +257,46 @@ fn duplicates_are_found_among_few_and_among_many_attributes() {
     );
     assert_eq!(duplicated(r#"a x="1" x"#, 1), None, "malformed tail");
 }
+
+#[test]
+fn the_lent_resolver_comes_back_as_it_was_lent() {
+    // One `Namespaces` for a run of elements (its resolver copy is lent to
+    // each and given back), against a fresh one for each element.
+    let limits = Limits::default();
+    let elements = [
+        "<a xmlns:p='urn:p' xmlns='urn:d'><p:b xmlns:p='urn:q'><p:c/></p:b><p:d xmlns:p=''/><e xmlns=''/><stream:f/></a>",
+        "<p:x/>",
+        "<x><y xmlns='urn:y'/><z/></x>",
+        "<bad xmlns:xml='urn:not-xml'/>",
+        "<unclosed xmlns='urn:u'><inner>",
+        "<mismatch xmlns='urn:m'></other>",
+        "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/></stream:features>",
+        "<m note='xmlns only in a value'><n/></m>",
+        "<iq type='get'/>",
+    ];
+    let shared = Namespaces::default();
+    for round in 0..2 {
+        for src in elements {
+            let mut scratch = Scratch::default();
+            let fresh = format!(
+                "{:?}",
+                parse_element(src, &Namespaces::default(), &limits, &mut scratch)
+            );
+            let mut scratch = Scratch::default();
+            let lent = format!("{:?}", parse_element(src, &shared, &limits, &mut scratch));
+            assert_eq!(lent, fresh, "round {round}: {src}");
+        }
+        // A header leaves its start tag open: the copy it used is not given back.
+        let header = "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'>";
+        let h = parse_header(header, &shared, &limits, &mut Scratch::default()).unwrap();
+        assert_eq!(h.root().ns(), Ns::Streams);
+    }
+    let ns_of = |src| {
+        parse_element(src, &shared, &limits, &mut Scratch::default())
+            .unwrap()
+            .root()
+            .ns()
+    };
+    assert_eq!(ns_of("<iq/>"), Ns::Client);
+    assert_eq!(ns_of("<p:iq/>"), Ns::Other);
+}
