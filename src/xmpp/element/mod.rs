@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 
 use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::attributes::Attributes;
+use quick_xml::events::attributes::{Attribute, Attributes};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{Namespace, NamespaceResolver, PrefixDeclaration, ResolveResult};
 use quick_xml::{Reader, XmlVersion};
@@ -503,6 +503,15 @@ impl<'a> Element<'a> {
     }
 }
 
+/// An attribute's name as written and its value unescaped and normalised
+/// (as written when that fails).
+fn unescaped(a: Attribute<'_>) -> (&str, Cow<'_, str>) {
+    let value = a
+        .normalized_value(XmlVersion::Implicit1_0)
+        .unwrap_or(a.value);
+    (a.key.0, value)
+}
+
 static EMPTY_NODE: Node<'static> = Node {
     qname: "",
     ns: Ns::None,
@@ -544,14 +553,14 @@ impl<'e, 'a> NodeRef<'e, 'a> {
 
     /// All attributes (name as written, unescaped value); malformed ones end the list.
     pub(crate) fn attrs(&self) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + 'a {
+        self.raw_attrs().map(unescaped)
+    }
+
+    /// The attributes as written; malformed ones end the list.
+    fn raw_attrs(&self) -> impl Iterator<Item = Attribute<'a>> + 'a {
         let mut it = Attributes::new(self.node.tag, self.node.name_len);
         it.with_checks(false);
-        it.map_while(|a| a.ok()).map(|a| {
-            let value = a
-                .normalized_value(XmlVersion::Implicit1_0)
-                .unwrap_or(a.value);
-            (a.key.0, value)
-        })
+        it.map_while(|a| a.ok())
     }
 
     /// One attribute by its name as written (`type`, `xml:lang`).
@@ -560,7 +569,10 @@ impl<'e, 'a> NodeRef<'e, 'a> {
             let all = self.el.root_attrs.get_or_init(|| self.attrs().collect());
             return all.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
         }
-        self.attrs().find(|(k, _)| *k == name).map(|(_, v)| v)
+        // Only the value asked for is unescaped.
+        self.raw_attrs()
+            .find(|a| a.key.0 == name)
+            .map(|a| unescaped(a).1)
     }
 
     /// Direct children, in order.

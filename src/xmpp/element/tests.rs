@@ -75,6 +75,15 @@ fn attributes_borrow_and_unescape() {
     assert_eq!(r.attr("type").as_deref(), Some("chat"));
     assert_eq!(r.attr("xml:lang").as_deref(), Some("en"));
     assert_eq!(r.attr("id"), None);
+    // Below the root, only the value asked for is unescaped; the first of two counts.
+    let el = parse_ok(r#"<iq><items node="a&amp;b" max='5' max='6' bad="&bogus;"/></iq>"#);
+    let items = el.root().children().next().unwrap();
+    assert_eq!(items.attr("node").as_deref(), Some("a&b"));
+    assert_eq!(items.attr("max").as_deref(), Some("5"));
+    assert_eq!(items.attr("bad").as_deref(), Some("&bogus;"));
+    assert_eq!(items.attr("id"), None);
+    let all: Vec<_> = items.attrs().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(all, ["node=a&b", "max=5", "max=6", "bad=&bogus;"]);
 }
 
 #[test]
@@ -287,7 +296,8 @@ fn the_lent_resolver_comes_back_as_it_was_lent() {
             assert_eq!(lent, fresh, "round {round}: {src}");
         }
         // A header leaves its start tag open: the copy it used is not given back.
-        let header = "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'>";
+        let header =
+            "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'>";
         let h = parse_header(header, &shared, &limits, &mut Scratch::default()).unwrap();
         assert_eq!(h.root().ns(), Ns::Streams);
     }
