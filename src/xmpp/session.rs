@@ -311,8 +311,16 @@ impl Session {
             .and_then(|s| s.outcome.as_deref())
             == Some("success");
         findings.extend(self.unanswered_open());
-        if self.summary.end.is_some() {
-            // Only a session that really ended left its subscriptions behind.
+        let ended = self
+            .summary
+            .end
+            .as_ref()
+            .is_some_and(|end| end.how != Ending::CaptureEnded);
+        if ended {
+            // Only a session seen to end left its subscriptions behind: one
+            // still open when the capture ended, or when the analysis
+            // stopped following its connection (the memory budget), may
+            // yet unsubscribe, and saying otherwise would be a guess.
             super::subscriptions::left_subscriptions(
                 &self.summary.subscriptions,
                 self.summary.stream,

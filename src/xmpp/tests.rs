@@ -998,6 +998,12 @@ fn subscriptions_never_unsubscribed_are_left_on_the_node() {
     let (mut session, mut sink) = run(&subscribe(10, team, "1001@f/desktop"), false);
     session.finish(&mut sink);
     assert!(findings_of(&sink, "xmpp.subscription_left").is_empty());
+    // Nor does a session whose transport ended with the capture, or when the
+    // analysis stopped following its connection (the memory budget): both
+    // are told `CaptureEnded`, and the session may still unsubscribe.
+    let (mut session, mut sink) = run(&subscribe(10, team, "1001@f/desktop"), false);
+    end(&mut session, &mut sink, Ending::CaptureEnded);
+    assert!(findings_of(&sink, "xmpp.subscription_left").is_empty());
 }
 
 #[test]
