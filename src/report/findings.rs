@@ -6,7 +6,7 @@
 //! sorted by frame (then code), followed by one summary finding per code
 //! with findings not listed. Never drops the count.
 
-use crate::finding::{Code, Finding, Findings, Level, Throttle};
+use crate::finding::{Code, Finding, Level, Throttle};
 use crate::report::retention::{approx_bytes, Kept, Retention};
 
 /// Findings kept per code; the rest are only counted.
@@ -32,13 +32,6 @@ impl Default for FindingLog {
 }
 
 impl FindingLog {
-    /// Keeps `finding` among the first [`PER_CODE`] of its code.
-    pub fn push(&mut self, finding: Finding) {
-        if self.per_code.admit(finding.code) {
-            self.kept.push(finding);
-        }
-    }
-
     /// Keeps `finding` among the first [`PER_CODE`] of its code when the
     /// report's byte cap has room for it; counts it either way.
     pub fn push_within(&mut self, finding: Finding, retention: &mut Retention) {
@@ -102,12 +95,6 @@ impl FindingLog {
     }
 }
 
-impl Findings for FindingLog {
-    fn push_finding(&mut self, finding: Finding) {
-        self.push(finding);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,15 +106,28 @@ mod tests {
         Finding::new(code, "x").at(FrameRef::new(frame, Timestamp::default()))
     }
 
+    /// A log whose byte cap never binds: only the per-code count does.
+    struct Unbounded(FindingLog, Retention);
+
+    impl Unbounded {
+        fn new() -> Unbounded {
+            Unbounded(FindingLog::default(), Retention::new(usize::MAX))
+        }
+
+        fn push(&mut self, finding: Finding) {
+            self.0.push_within(finding, &mut self.1);
+        }
+    }
+
     #[test]
     fn keeps_first_per_code_and_summarises_the_rest() {
-        let mut log = FindingLog::default();
+        let mut log = Unbounded::new();
         for i in 0..(PER_CODE as u64 + 5) {
             log.push(finding(Tcp::Gap, 10 + i));
         }
         log.push(finding(Tcp::OooLimit, 1));
-        assert_eq!(log.total(), PER_CODE as u64 + 6);
-        let sorted = log.into_sorted();
+        assert_eq!(log.0.total(), PER_CODE as u64 + 6);
+        let sorted = log.0.into_sorted();
         assert_eq!(sorted.len(), PER_CODE + 2);
         assert_eq!(sorted[0].code, "tcp.ooo_limit");
         let last = sorted.last().unwrap();
@@ -176,14 +176,14 @@ mod tests {
 
     #[test]
     fn summaries_come_by_code_string_with_the_first_listed_level() {
-        let mut log = FindingLog::default();
+        let mut log = Unbounded::new();
         for i in 0..=(PER_CODE as u64) {
             log.push(finding(Tcp::OooLimit, i).with_level(Level::Error));
         }
         for i in 0..=(PER_CODE as u64) {
             log.push(finding(Tcp::Gap, i));
         }
-        let sorted = log.into_sorted();
+        let sorted = log.0.into_sorted();
         let summaries: Vec<(String, Level)> = sorted
             .iter()
             .skip(2 * PER_CODE)
