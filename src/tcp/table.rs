@@ -517,6 +517,7 @@ fn count(n: u64, noun: &str) -> String {
     let plural = if n == 1 { "" } else { "s" };
     format!("{n} {noun}{plural}")
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
