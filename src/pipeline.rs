@@ -42,6 +42,7 @@ mod app_stage;
 mod bosh;
 mod budget;
 mod capture_wide;
+mod conn_table;
 mod connection;
 mod context;
 mod follow;
@@ -49,9 +50,12 @@ mod har_entry;
 mod har_feed;
 mod har_input;
 mod key_sources;
+mod merge;
 mod probe_order;
+mod record;
 mod route;
 mod stage_sinks;
+mod workers;
 
 pub use crate::report::sink::EventSink;
 pub use analysis::{analyze, Analyzed};
@@ -89,6 +93,13 @@ pub struct Options {
     /// leaves nothing behind ([`Analyzed::connections`] and
     /// [`Analyzed::sessions`] stay empty).
     pub events_only: bool,
+    /// Threads for one capture's analysis (`-j N`): the reading thread
+    /// reads, decodes and reassembles TCP, and `jobs` workers run the
+    /// connections' stacks (stream `s` on worker `s % jobs`), their output
+    /// merged back in the order one thread gives it (`pipeline::workers`).
+    /// 0 or 1: one thread. A HAR, and a sink that follows bytes (`follow`),
+    /// always take one thread.
+    pub jobs: usize,
 }
 
 /// Hears how far reading each capture has got, so that a front end can

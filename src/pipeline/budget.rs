@@ -171,11 +171,23 @@ pub(crate) struct MemoryBudget {
     capture_wide: usize,
     peak: usize,
     cuts: u64,
+    /// With `-j N`: this budget is worker `.0`'s (0-based) of `.1`, each
+    /// given `memory_budget / N` (said in the cut's finding).
+    worker: Option<(usize, usize)>,
 }
 
 impl MemoryBudget {
+    /// Worker `worker`'s (0-based) of `workers` budget: `limit` is its share.
+    pub fn of_worker(limit: usize, worker: usize, workers: usize) -> MemoryBudget {
+        MemoryBudget {
+            worker: Some((worker, workers)),
+            ..MemoryBudget::new(limit)
+        }
+    }
+
     pub fn new(limit: usize) -> MemoryBudget {
         MemoryBudget {
+            worker: None,
             limit,
             by_stream: BTreeMap::new(),
             by_buffers: BTreeSet::new(),
@@ -274,10 +286,19 @@ impl MemoryBudget {
                 };
                 (stream, format!("the connection was finished early with what it had{holes}, and its later bytes are counted as unparsed"))
             }
+            // A worker cannot release a flow of the TCP table (it is the reading thread's).
+            Cut::Oldest(stream) if self.worker.is_some() => (stream, format!("it was the least recently active of {}, so it was finished early with what it had, and its later bytes are counted as unparsed", count(self.open(), "open connection"))),
             Cut::Oldest(stream) => (stream, format!("it was the least recently active of {}, so it was finished early with what it had and its TCP flow released; later packets of its 4-tuple start a new stream", count(self.open(), "open connection"))),
         };
+        let share = match self.worker {
+            Some((worker, workers)) => format!(
+                " of worker {} of {workers} (-j {workers}: each worker has memory_budget / {workers})",
+                worker + 1
+            ),
+            None => String::new(),
+        };
         let message = format!(
-            "the analysis held {} with connection {stream} holding {}, over the memory budget of {} (memory_budget, --memory-limit): {what} ({} cut so far)",
+            "the analysis held {} with connection {stream} holding {}, over the memory budget{share} of {} (memory_budget, --memory-limit): {what} ({} cut so far)",
             size(self.total() as u64),
             held.describe(),
             size(self.limit as u64),

@@ -1,0 +1,417 @@
+//! The merger of `-j N`: puts the workers' recorded calls
+//! (`pipeline::record::Op`) back in the order one thread makes them, and
+//! applies them to the real `Wiring`, so that the capture-wide stages
+//! (Finesse correlation, BOSH routing, session numbering, the findings'
+//! per-code caps, retention) and the event sink see exactly the calls they
+//! see with one thread.
+//!
+//! Takes, in the reading thread's order, what it says itself and which
+//! worker's output for which TCP event comes next ([`Sequencer`]), and the
+//! workers' outputs as they arrive; gives the ops in sequence order, and
+//! applies each one ([`Merger::apply`]): numbering the sessions the workers
+//! named locally and writing the capture's numbers in their place, running
+//! the Finesse calls and emitting their events where the stack said them.
+//! Never sorts events: the order is the single thread's by construction.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::pipeline::context::Wiring;
+use crate::pipeline::record::{Op, LOCAL_SESSION};
+use crate::pipeline::stage_sinks::{finesse_on_pubsub, finesse_on_rest, finesse_on_stanza};
+use crate::report::event::Event;
+
+/// What the merger keeps between ops: the workers' local session names
+/// and the Finesse events waiting for their place.
+#[derive(Default)]
+pub(crate) struct Merger {
+    /// Local session name → the capture's number, while the session's
+    /// connection lasts.
+    sessions: BTreeMap<u32, u32>,
+    /// Finesse events computed at their call, until their place comes.
+    slots: BTreeMap<u64, Vec<Event>>,
+    /// What BOSH bodies' stanzas told of their connection, for its story.
+    facts: BTreeMap<u64, Vec<crate::conn::Fact>>,
+}
+
+impl Merger {
+    /// The capture's number for `session` (a local name, or already one).
+    fn number(&self, session: Option<u32>) -> Option<u32> {
+        match session {
+            Some(local) if local & LOCAL_SESSION != 0 => self.sessions.get(&local).copied(),
+            other => other,
+        }
+    }
+
+    /// Applies one recorded call to the real `Wiring`.
+    pub fn apply(&mut self, ctx: &mut Wiring, op: Op) {
+        match op {
+            Op::Emit(mut event) => {
+                event.session = self.number(event.session);
+                ctx.emit(event);
+            }
+            Op::EmitFinesse(slot) => {
+                for event in self.slots.remove(&slot).unwrap_or_default() {
+                    ctx.emit(event);
+                }
+            }
+            Op::LogFinding(finding) => ctx.findings.push_within(finding, &mut ctx.retention),
+            Op::StartSession(local) => {
+                let id = ctx.wide.number_session();
+                self.sessions.insert(local, id);
+            }
+            Op::FinesseStanza {
+                slot,
+                mut at,
+                stanza,
+            } => {
+                at.session = self.number(at.session);
+                let events = finesse_on_stanza(ctx, &at, &stanza.view());
+                self.keep_slot(slot, events);
+            }
+            Op::FinessePubsub {
+                slot,
+                mut at,
+                stanza,
+                items,
+            } => {
+                at.session = self.number(at.session);
+                let items: Vec<_> = items.iter().map(|i| i.view()).collect();
+                let events = finesse_on_pubsub(ctx, &at, &stanza.view(), &items);
+                self.keep_slot(slot, events);
+            }
+            Op::RestExchange(rest) => finesse_on_rest(ctx, &rest.view()),
+            Op::Bosh { stream, events } => {
+                crate::pipeline::bosh::feed(ctx, stream, &events);
+                // What the bodies' stanzas tell the connection's story (with
+                // one thread its stack takes them right after this call).
+                for (fact_stream, fact) in ctx.conn_facts.drain(..) {
+                    if fact_stream == stream {
+                        self.facts.entry(stream).or_default().push(fact);
+                    }
+                }
+            }
+            Op::TlsNote(summary) => ctx.wide.tls.note(&summary),
+            Op::Story(mut end) => {
+                for fact in self.facts.remove(&end.stream).unwrap_or_default() {
+                    end.story.on_fact(fact);
+                }
+                end.session = self.number(end.session);
+                end.tell(ctx);
+            }
+            Op::KeepSession(mut report) => {
+                report.id = self.number(Some(report.id)).unwrap_or(report.id);
+                ctx.keep_session(*report);
+            }
+            Op::KeepConnection(mut report) => {
+                let local = report.session;
+                report.session = self.number(local);
+                ctx.keep_connection(*report);
+                // Nothing of a connection is said after its report is kept.
+                if let Some(local) = local.filter(|l| l & LOCAL_SESSION != 0) {
+                    self.sessions.remove(&local);
+                }
+            }
+            Op::CloseCut {
+                stream,
+                after,
+                stats,
+            } => ctx.close_cut(stream, after, &stats),
+        }
+    }
+
+    fn keep_slot(&mut self, slot: u64, events: Vec<Event>) {
+        if !events.is_empty() {
+            self.slots.insert(slot, events);
+        }
+    }
+}
+
+/// Where the next ops come from, in the order one thread makes them.
+#[derive(Debug)]
+enum Next {
+    /// Said by the reading thread itself.
+    Own(Box<Op>),
+    /// Worker `.0`'s ops for the TCP event numbered `.1`.
+    Worker(usize, u64),
+}
+
+/// Worker output: the ops of each TCP event that made some, by event
+/// number, and the number of the last event handled.
+#[derive(Debug, Default)]
+pub(crate) struct Done {
+    pub worker: usize,
+    pub through: u64,
+    pub ops: Vec<(u64, Vec<Op>)>,
+}
+
+/// Orders the reading thread's own ops and the workers' outputs: a queue
+/// of places in sequence order, and each worker's output as it came (each
+/// worker's output is already in its own sequence order).
+#[derive(Debug)]
+pub(crate) struct Sequencer {
+    queue: VecDeque<Next>,
+    /// Per worker: its outputs received and not applied yet.
+    received: Vec<VecDeque<(u64, Vec<Op>)>>,
+    /// Per worker: the last event it handled (`None`: none yet).
+    through: Vec<Option<u64>>,
+}
+
+impl Sequencer {
+    pub fn new(workers: usize) -> Sequencer {
+        Sequencer {
+            queue: VecDeque::new(),
+            received: (0..workers).map(|_| VecDeque::new()).collect(),
+            through: vec![None; workers],
+        }
+    }
+
+    /// Places waiting (for backpressure).
+    pub fn waiting(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The reading thread says `op` here.
+    pub fn own(&mut self, op: Op) {
+        self.queue.push_back(Next::Own(Box::new(op)));
+    }
+
+    /// Worker `worker`'s output for event `seq` goes here.
+    pub fn worker(&mut self, worker: usize, seq: u64) {
+        self.queue.push_back(Next::Worker(worker, seq));
+    }
+
+    /// A worker's output arrived.
+    pub fn on_done(&mut self, done: Done) {
+        if let Some(received) = self.received.get_mut(done.worker) {
+            received.extend(done.ops);
+        }
+        if let Some(through) = self.through.get_mut(done.worker) {
+            *through = Some(done.through);
+        }
+    }
+
+    /// The worker the next place waits for, if it waits for one.
+    pub fn blocked_on(&self) -> Option<usize> {
+        match self.queue.front() {
+            Some(Next::Worker(w, seq)) if !self.has(*w, *seq) => Some(*w),
+            _ => None,
+        }
+    }
+
+    fn has(&self, worker: usize, seq: u64) -> bool {
+        self.through
+            .get(worker)
+            .copied()
+            .flatten()
+            .is_some_and(|t| t >= seq)
+    }
+
+    /// The next ops in sequence order, when they are here: the reading
+    /// thread's own, or a worker's for one event (none when it said nothing).
+    pub fn next_ready(&mut self) -> Option<Vec<Op>> {
+        match self.queue.front()? {
+            Next::Own(_) => match self.queue.pop_front() {
+                Some(Next::Own(op)) => Some(vec![*op]),
+                _ => None,
+            },
+            &Next::Worker(w, seq) => {
+                if !self.has(w, seq) {
+                    return None;
+                }
+                self.queue.pop_front();
+                let received = self.received.get_mut(w)?;
+                match received.front() {
+                    Some((s, _)) if *s == seq => received.pop_front().map(|(_, ops)| ops),
+                    _ => Some(Vec::new()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::pipeline::record::{OwnedStanza, Recorder};
+    use crate::position::{Dir, FrameRef, Timestamp};
+    use crate::report::sink::EventSink;
+    use std::borrow::Cow;
+
+    /// The marker each op stands for in these tests.
+    fn marker(op: &Op) -> u32 {
+        match op {
+            Op::StartSession(n) => *n,
+            _ => u32::MAX,
+        }
+    }
+
+    fn done(worker: usize, through: u64, ops: &[(u64, u32)]) -> Done {
+        Done {
+            worker,
+            through,
+            ops: ops
+                .iter()
+                .map(|&(seq, m)| (seq, vec![Op::StartSession(m)]))
+                .collect(),
+        }
+    }
+
+    fn drain(sequencer: &mut Sequencer) -> Vec<u32> {
+        let mut seen = Vec::new();
+        while let Some(ops) = sequencer.next_ready() {
+            seen.extend(ops.iter().map(marker));
+            if ops.is_empty() {
+                seen.push(0);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn ops_come_out_in_event_order_whatever_order_the_workers_finish_in() {
+        let mut sequencer = Sequencer::new(2);
+        sequencer.own(Op::StartSession(10));
+        sequencer.worker(0, 1);
+        sequencer.worker(1, 2);
+        sequencer.own(Op::StartSession(11));
+        sequencer.worker(0, 3);
+        sequencer.worker(1, 4);
+        // Worker 1 is first: only the reading thread's own op can go.
+        sequencer.on_done(done(1, 4, &[(2, 22), (4, 24)]));
+        assert_eq!(drain(&mut sequencer), [10]);
+        assert_eq!(sequencer.blocked_on(), Some(0));
+        // Worker 0 handled event 1 only: its op, then worker 1's for event 2.
+        sequencer.on_done(done(0, 1, &[(1, 21)]));
+        assert_eq!(drain(&mut sequencer), [21, 22, 11]);
+        assert_eq!(sequencer.blocked_on(), Some(0));
+        // Event 3 said nothing: an empty place, then event 4.
+        sequencer.on_done(done(0, 3, &[]));
+        assert_eq!(drain(&mut sequencer), [0, 24]);
+        assert_eq!((sequencer.waiting(), sequencer.blocked_on()), (0, None));
+    }
+
+    #[derive(Default)]
+    struct Kept(Vec<Event>);
+
+    impl EventSink for Kept {
+        fn emit(&mut self, event: Event) {
+            self.0.push(event);
+        }
+    }
+
+    fn event(session: Option<u32>, summary: &str) -> Event {
+        let mut e = Event::finding(&crate::finding::Finding::new(
+            crate::tcp::FindingCode::Gap,
+            summary,
+        ));
+        e.session = session;
+        e
+    }
+
+    fn connection(stream: u64, session: Option<u32>) -> ConnectionReport {
+        ConnectionReport {
+            stream,
+            client: "10.0.0.1:50000".parse().expect("an address"),
+            server: "10.0.0.2:7443".parse().expect("an address"),
+            layers: Vec::new(),
+            tcp: None,
+            tls: None,
+            websocket: None,
+            http_exchanges: 0,
+            session,
+            bytes: Default::default(),
+            summary: None,
+        }
+    }
+
+    use crate::report::model::ConnectionReport;
+
+    #[test]
+    fn sessions_are_numbered_in_the_order_they_start_across_workers() {
+        let (mut first, mut second) = (Recorder::new(0, 2), Recorder::new(1, 2));
+        // Worker 1's session starts first in the capture: it is session 1.
+        let b = second.name_session();
+        let a = first.name_session();
+        let mut kept = Kept::default();
+        let mut ctx = Wiring::new(Limits::default(), false, false, false, &mut kept);
+        ctx.wide.number_session(); // a BOSH session numbered by the merger itself
+        let mut merger = Merger::default();
+        let ops = [
+            Op::StartSession(b),
+            Op::StartSession(a),
+            Op::Emit(event(Some(a), "a")),
+            Op::Emit(event(Some(b), "b")),
+            Op::Emit(event(Some(1), "bosh")),
+            Op::Emit(event(None, "none")),
+            Op::KeepConnection(Box::new(connection(7, Some(a)))),
+        ];
+        for op in ops {
+            merger.apply(&mut ctx, op);
+        }
+        assert_eq!(ctx.connections.first().and_then(|c| c.session), Some(3));
+        assert!(
+            !merger.sessions.contains_key(&a),
+            "forgotten with its connection"
+        );
+        assert_eq!(merger.sessions.get(&b), Some(&2));
+        drop(ctx);
+        let sessions: Vec<Option<u32>> = kept.0.iter().map(|e| e.session).collect();
+        assert_eq!(sessions, [Some(3), Some(2), Some(1), None]);
+    }
+
+    #[test]
+    fn a_finesse_call_s_events_are_emitted_where_the_stack_said_them() {
+        let mut recorder = Recorder::new(0, 1);
+        let local = recorder.name_session();
+        let slot = recorder.finesse_slot();
+        let at = FrameRef::new(9, Timestamp::default());
+        let stanza = crate::xmpp::Stanza {
+            dir: Dir::ServerToClient,
+            first: at,
+            last: at,
+            name: "presence",
+            kind: Some(Cow::Borrowed("unavailable")),
+            id: None,
+            from: Some(Cow::Borrowed("finesse@node-a.example")),
+            to: None,
+            summary: String::new(),
+            raw: Cow::Borrowed(""),
+        };
+        let stanza_at = crate::finesse::StanzaAt {
+            session: Some(local),
+            stream: 4,
+            session_stream: 4,
+            dir: Dir::ServerToClient,
+            first: at,
+            last: at,
+        };
+        let mut kept = Kept::default();
+        let mut ctx = Wiring::new(Limits::default(), false, false, false, &mut kept);
+        let mut merger = Merger::default();
+        let ops = [
+            Op::StartSession(local),
+            Op::FinesseStanza {
+                slot,
+                at: stanza_at,
+                stanza: OwnedStanza::of(&stanza),
+            },
+            Op::Emit(event(Some(local), "the message")),
+            Op::EmitFinesse(slot),
+        ];
+        for op in ops {
+            merger.apply(&mut ctx, op);
+        }
+        let logged = std::mem::take(&mut ctx.findings).into_sorted();
+        assert_eq!(logged.len(), 1, "logged at the call");
+        drop(ctx);
+        let said: Vec<(&str, Option<u32>)> = kept.0.iter().map(|e| (e.kind(), e.session)).collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert_eq!(said.first().map(|s| s.1), Some(Some(1)));
+        assert!(kept
+            .0
+            .last()
+            .is_some_and(|e| e.summary.contains("went unavailable")));
+        assert!(merger.slots.is_empty());
+    }
+}
