@@ -52,6 +52,7 @@ mod har_input;
 mod key_sources;
 mod merge;
 mod probe_order;
+mod reader;
 mod record;
 mod route;
 mod stage_sinks;

@@ -128,7 +128,7 @@ impl Merger {
 
 /// Where the next ops come from, in the order one thread makes them.
 #[derive(Debug)]
-enum Next {
+pub(crate) enum Place {
     /// Said by the reading thread itself.
     Own(Box<Op>),
     /// Worker `.0`'s ops for the TCP event numbered `.1`.
@@ -149,7 +149,7 @@ pub(crate) struct Done {
 /// worker's output is already in its own sequence order).
 #[derive(Debug)]
 pub(crate) struct Sequencer {
-    queue: VecDeque<Next>,
+    queue: VecDeque<Place>,
     /// Per worker: its outputs received and not applied yet.
     received: Vec<VecDeque<(u64, Vec<Op>)>>,
     /// Per worker: the last event it handled (`None`: none yet).
@@ -170,14 +170,9 @@ impl Sequencer {
         self.queue.len()
     }
 
-    /// The reading thread says `op` here.
-    pub fn own(&mut self, op: Op) {
-        self.queue.push_back(Next::Own(Box::new(op)));
-    }
-
-    /// Worker `worker`'s output for event `seq` goes here.
-    pub fn worker(&mut self, worker: usize, seq: u64) {
-        self.queue.push_back(Next::Worker(worker, seq));
+    /// The places the reading thread gave, in its order.
+    pub fn extend(&mut self, places: Vec<Place>) {
+        self.queue.extend(places);
     }
 
     /// A worker's output arrived.
@@ -191,9 +186,10 @@ impl Sequencer {
     }
 
     /// The worker the next place waits for, if it waits for one.
+    #[cfg(test)]
     pub fn blocked_on(&self) -> Option<usize> {
         match self.queue.front() {
-            Some(Next::Worker(w, seq)) if !self.has(*w, *seq) => Some(*w),
+            Some(Place::Worker(w, seq)) if !self.has(*w, *seq) => Some(*w),
             _ => None,
         }
     }
@@ -210,11 +206,11 @@ impl Sequencer {
     /// thread's own, or a worker's for one event (none when it said nothing).
     pub fn next_ready(&mut self) -> Option<Vec<Op>> {
         match self.queue.front()? {
-            Next::Own(_) => match self.queue.pop_front() {
-                Some(Next::Own(op)) => Some(vec![*op]),
+            Place::Own(_) => match self.queue.pop_front() {
+                Some(Place::Own(op)) => Some(vec![*op]),
                 _ => None,
             },
-            &Next::Worker(w, seq) => {
+            &Place::Worker(w, seq) => {
                 if !self.has(w, seq) {
                     return None;
                 }
@@ -271,12 +267,9 @@ mod tests {
     #[test]
     fn ops_come_out_in_event_order_whatever_order_the_workers_finish_in() {
         let mut sequencer = Sequencer::new(2);
-        sequencer.own(Op::StartSession(10));
-        sequencer.worker(0, 1);
-        sequencer.worker(1, 2);
-        sequencer.own(Op::StartSession(11));
-        sequencer.worker(0, 3);
-        sequencer.worker(1, 4);
+        let own = |m| Place::Own(Box::new(Op::StartSession(m)));
+        sequencer.extend(vec![own(10), Place::Worker(0, 1), Place::Worker(1, 2)]);
+        sequencer.extend(vec![own(11), Place::Worker(0, 3), Place::Worker(1, 4)]);
         // Worker 1 is first: only the reading thread's own op can go.
         sequencer.on_done(done(1, 4, &[(2, 22), (4, 24)]));
         assert_eq!(drain(&mut sequencer), [10]);

@@ -22,45 +22,40 @@
 //! the memory budget's cuts (each worker decides alone over its share).
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::finding::{Finding, Findings};
 use crate::limits::Limits;
-use crate::pipeline::analysis::{say_after, say_before};
 use crate::pipeline::budget::MemoryBudget;
 use crate::pipeline::conn_table::ConnTable;
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
-use crate::pipeline::merge::{Done, Merger, Sequencer};
-use crate::pipeline::{run_tcp, CaptureRun, Depth, Options, PipelineError, TcpConsumer};
+use crate::pipeline::merge::{Done, Merger, Place, Sequencer};
+use crate::pipeline::reader::Reader;
+use crate::pipeline::{run_tcp, CaptureRun, Depth, Options, PipelineError};
 use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};
 
-/// TCP events per batch handed to a worker.
-const BATCH_EVENTS: usize = 512;
-/// Payload bytes per batch handed to a worker.
-const BATCH_BYTES: usize = 256 << 10;
 /// Batches queued per worker before the reading thread waits.
 const QUEUED_BATCHES: usize = 4;
 /// Places (TCP events and the reading thread's own ops) waiting for the
-/// merger before the reading thread stops reading to merge.
+/// merger before the reading thread waits.
 const MAX_WAITING: usize = 1 << 14;
-/// How long the merger waits for a worker before checking it is alive.
+/// How long the merger waits before checking the other threads are alive.
 const WAIT_CHECK: Duration = Duration::from_millis(200);
 
 /// One TCP event for a worker, owned, with its number.
 #[derive(Debug)]
-struct Work {
-    seq: u64,
-    what: What,
+pub(crate) struct Work {
+    pub seq: u64,
+    pub what: What,
 }
 
 #[derive(Debug)]
-enum What {
+pub(crate) enum What {
     Opened(u64, FrameRef, crate::pipeline::TcpEnds, tcp::Origin),
     Data(u64, Dir, FrameRef, Vec<u8>),
     Gap(u64, Dir, FrameRef, u64),
@@ -72,7 +67,7 @@ enum What {
 
 /// What a worker's `Wiring` is made with: the options a single thread's has.
 #[derive(Clone)]
-struct Settings {
+pub(crate) struct Settings {
     limits: Limits,
     show_secrets: bool,
     raw: bool,
@@ -96,7 +91,7 @@ impl Settings {
     }
 
     /// A recording `Wiring` (worker `worker` of `workers`) over `sink`.
-    fn wiring<'s>(
+    pub fn wiring<'s>(
         &self,
         sink: &'s mut dyn crate::report::sink::EventSink,
         worker: usize,
@@ -118,14 +113,66 @@ impl Settings {
 }
 
 /// A sink for the recording `Wiring`s: a recording `Wiring` emits nothing.
-struct Nowhere;
+pub(crate) struct Nowhere;
 
 impl crate::report::sink::EventSink for Nowhere {
     fn emit(&mut self, _: Event) {}
 }
 
-/// Runs the capture at `path` with `jobs` workers, merging into `ctx`.
-/// Gives the run and the sum of the workers' budget peaks.
+/// What reaches the merger (the calling thread).
+pub(crate) enum ToMerger {
+    /// The reading thread's places, in its order.
+    Places(Vec<Place>),
+    /// A worker's output for one batch.
+    Done(Done),
+    /// The reading thread gave its last place.
+    Read,
+}
+
+/// How many places the merger has been given and not applied: the reading
+/// thread waits while there are too many, so that memory stays bounded
+/// whatever the speed of the merger.
+#[derive(Default)]
+pub(crate) struct Gate {
+    waiting: Mutex<(usize, bool)>,
+    room: Condvar,
+}
+
+impl Gate {
+    /// Before giving `count` places: waits while the merger holds too many
+    /// (unless it holds none, or the merger stopped).
+    pub fn enter(&self, count: usize) {
+        let mut state = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        while state.0 > 0 && state.0 + count > MAX_WAITING && !state.1 {
+            state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.0 += count;
+    }
+
+    /// Whether giving `count` places now would wait.
+    pub fn is_full(&self, count: usize) -> bool {
+        let state = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 > 0 && state.0 + count > MAX_WAITING && !state.1
+    }
+
+    /// The merger applied `count` places.
+    fn leave(&self, count: usize) {
+        let mut state = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = state.0.saturating_sub(count);
+        self.room.notify_all();
+    }
+
+    /// The merger stopped: nobody waits any more.
+    fn close(&self) {
+        let mut state = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 = true;
+        self.room.notify_all();
+    }
+}
+
+/// Runs the capture at `path` with `jobs` workers and a reading thread,
+/// merging into `ctx` on this thread (the sink's). Gives the run and the
+/// sum of the workers' budget peaks.
 pub(crate) fn run(
     path: &Path,
     opts: &Options,
@@ -136,45 +183,102 @@ pub(crate) fn run(
 ) -> Result<(CaptureRun, usize), PipelineError> {
     let settings = Settings::of(ctx);
     let keys = Arc::new(keys);
+    let gate = Gate::default();
     std::thread::scope(|scope| {
-        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        let (to_merger, merger_rx) = mpsc::channel::<ToMerger>();
         let mut senders = Vec::with_capacity(jobs);
-        let mut handles = Vec::with_capacity(jobs);
+        let mut workers = Vec::with_capacity(jobs);
         for worker in 0..jobs {
             let (tx, rx) = mpsc::sync_channel::<Vec<Work>>(QUEUED_BATCHES);
-            let (settings, keys, done_tx) = (settings.clone(), Arc::clone(&keys), done_tx.clone());
-            handles.push(scope.spawn(move || work(worker, jobs, &settings, keys, rx, done_tx)));
+            let (settings, keys) = (settings.clone(), Arc::clone(&keys));
+            let done = to_merger.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("xmppcap-worker-{worker}"))
+                .spawn_scoped(scope, move || work(worker, jobs, &settings, keys, rx, done));
+            match spawned {
+                Ok(handle) => workers.push(handle),
+                // Without its threads, the capture cannot be read as asked.
+                Err(e) => return Err(PipelineError::Output(e)),
+            }
             senders.push(tx);
         }
-        drop(done_tx);
-        let mut nowhere = Nowhere;
-        let mut reading = Reading {
-            own: settings.wiring(&mut nowhere, 0, 1),
-            ctx,
-            keys,
-            key_sources,
-            senders,
-            batches: (0..jobs).map(|_| Batch::default()).collect(),
-            sequencer: Sequencer::new(jobs),
-            merger: Merger::default(),
-            done: done_rx,
-            seq: 0,
-            stalled: false,
-            handles: &handles,
+        let gate = &gate;
+        let reading = std::thread::Builder::new()
+            .name("xmppcap-reader".to_owned())
+            .spawn_scoped(scope, move || {
+                let mut nowhere = Nowhere;
+                let own = settings.wiring(&mut nowhere, 0, 1);
+                let mut reader = Reader::new(own, keys, key_sources, senders, to_merger, gate);
+                let run = run_tcp(path, opts, &mut reader);
+                reader.finish();
+                run
+            })
+            .map_err(PipelineError::Output)?;
+        merge(ctx, &merger_rx, jobs, gate, (&reading, &workers));
+        gate.close();
+        drop(merger_rx);
+        let run = match reading.join() {
+            Ok(run) => run,
+            // A panic on another thread is the same bug it is with one thread.
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        let run = run_tcp(path, opts, &mut reading);
-        reading.merge_all();
-        drop(reading);
         let mut peak = 0usize;
-        for handle in handles {
+        for handle in workers {
             match handle.join() {
                 Ok(worker_peak) => peak = peak.saturating_add(worker_peak),
-                // A worker's panic is the same bug it is with one thread.
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
         run.map(|run| (run, peak))
     })
+}
+
+type Handles<'a, 'scope> = (
+    &'a std::thread::ScopedJoinHandle<'scope, Result<CaptureRun, PipelineError>>,
+    &'a [std::thread::ScopedJoinHandle<'scope, usize>],
+);
+
+/// The merger: applies every op in sequence order to `ctx` as the places
+/// and the workers' outputs arrive, until the reading thread's last place.
+/// Stops early only when another thread stopped without finishing (a
+/// panic, raised again at its join).
+fn merge(ctx: &mut Wiring, rx: &Receiver<ToMerger>, jobs: usize, gate: &Gate, threads: Handles) {
+    let mut sequencer = Sequencer::new(jobs);
+    let mut merger = Merger::default();
+    let mut read = false;
+    while !(read && sequencer.waiting() == 0) {
+        let input = match rx.recv_timeout(WAIT_CHECK) {
+            Ok(input) => input,
+            Err(RecvTimeoutError::Timeout) => {
+                // Read is given before the reading thread ends, and a
+                // worker ends after it: anything else is a panic.
+                let (reading, workers) = threads;
+                let stopped = if read {
+                    workers.iter().all(|w| w.is_finished())
+                } else {
+                    reading.is_finished() || workers.iter().any(|w| w.is_finished())
+                };
+                match rx.try_recv() {
+                    Ok(input) => input,
+                    Err(TryRecvError::Empty) if !stopped => continue,
+                    Err(_) => return,
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        match input {
+            ToMerger::Places(places) => sequencer.extend(places),
+            ToMerger::Done(done) => sequencer.on_done(done),
+            ToMerger::Read => read = true,
+        }
+        let before = sequencer.waiting();
+        while let Some(ops) = sequencer.next_ready() {
+            for op in ops {
+                merger.apply(ctx, op);
+            }
+        }
+        gate.leave(before - sequencer.waiting());
+    }
 }
 
 /// One worker: its share of the connections, until the reading thread is done.
@@ -184,7 +288,7 @@ fn work(
     settings: &Settings,
     mut keys: Arc<KeyLog>,
     batches: Receiver<Vec<Work>>,
-    done: Sender<Done>,
+    done: Sender<ToMerger>,
 ) -> usize {
     let mut nowhere = Nowhere;
     let mut ctx = settings.wiring(&mut nowhere, worker, workers);
@@ -221,208 +325,9 @@ fn work(
             }
             out.through = seq;
         }
-        if done.send(out).is_err() {
+        if done.send(ToMerger::Done(out)).is_err() {
             break;
         }
     }
     table.budget.peak()
-}
-
-/// The events gathered for one worker, not sent yet.
-#[derive(Default)]
-struct Batch {
-    work: Vec<Work>,
-    bytes: usize,
-}
-
-/// The reading thread: numbers the TCP events, says the TCP stage's own
-/// events, hands the rest to the workers and merges their output.
-struct Reading<'r, 'c, 's, 'h> {
-    /// Records what the reading thread itself says, for the sequencer.
-    own: Wiring<'r>,
-    ctx: &'c mut Wiring<'s>,
-    keys: Arc<KeyLog>,
-    key_sources: &'c mut KeySources,
-    senders: Vec<SyncSender<Vec<Work>>>,
-    batches: Vec<Batch>,
-    sequencer: Sequencer,
-    merger: Merger,
-    done: Receiver<Done>,
-    /// The number of the last TCP event.
-    seq: u64,
-    /// A worker stopped (it panicked): merging stops, the panic is raised at the join.
-    stalled: bool,
-    handles: &'h [std::thread::ScopedJoinHandle<'h, usize>],
-}
-
-impl Reading<'_, '_, '_, '_> {
-    /// What the reading thread said since the last call goes in the queue.
-    fn queue_own(&mut self) {
-        for op in self.own.take_ops() {
-            self.sequencer.own(op);
-        }
-    }
-
-    fn push(&mut self, worker: usize, what: What) {
-        let Some(batch) = self.batches.get_mut(worker) else {
-            return;
-        };
-        if let What::Data(_, _, _, bytes) = &what {
-            batch.bytes += bytes.len();
-        }
-        batch.work.push(Work {
-            seq: self.seq,
-            what,
-        });
-        if batch.work.len() >= BATCH_EVENTS || batch.bytes >= BATCH_BYTES {
-            self.send(worker);
-        }
-    }
-
-    /// Hands worker `worker` its batch (waiting while its queue is full).
-    fn send(&mut self, worker: usize) {
-        let Some(batch) = self.batches.get_mut(worker) else {
-            return;
-        };
-        if batch.work.is_empty() {
-            return;
-        }
-        let work = std::mem::take(&mut batch.work);
-        batch.bytes = 0;
-        let sent = self.senders.get(worker).map(|s| s.send(work));
-        if !matches!(sent, Some(Ok(()))) {
-            self.stalled = true;
-        }
-    }
-
-    /// Applies every op whose place has come; with `until`, waits for the
-    /// workers until at most that many places are waiting.
-    fn merge(&mut self, until: Option<usize>) {
-        while let Ok(done) = self.done.try_recv() {
-            self.sequencer.on_done(done);
-        }
-        loop {
-            while let Some(ops) = self.sequencer.next_ready() {
-                for op in ops {
-                    self.merger.apply(self.ctx, op);
-                }
-            }
-            let Some(limit) = until else { return };
-            if self.sequencer.waiting() <= limit || self.stalled {
-                return;
-            }
-            let Some(worker) = self.sequencer.blocked_on() else {
-                return;
-            };
-            self.send(worker);
-            self.wait_for(worker);
-        }
-    }
-
-    /// Waits for the next output of any worker, checking that `worker`
-    /// (the one the merger needs) is still alive.
-    fn wait_for(&mut self, worker: usize) {
-        loop {
-            match self.done.recv_timeout(WAIT_CHECK) {
-                Ok(done) => {
-                    self.sequencer.on_done(done);
-                    return;
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.handles.get(worker).is_none_or(|h| h.is_finished()) {
-                        self.stalled = true;
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.stalled = true;
-                    return;
-                }
-            }
-        }
-    }
-
-    /// The capture is read: every batch goes, every op is applied, and
-    /// the workers are told there is no more.
-    fn merge_all(&mut self) {
-        for worker in 0..self.batches.len() {
-            self.send(worker);
-        }
-        self.merge(Some(0));
-        self.senders.clear();
-    }
-
-    fn worker_of(&self, stream: u64) -> usize {
-        let workers = self.batches.len().max(1) as u64;
-        usize::try_from(stream % workers).unwrap_or(0)
-    }
-}
-
-impl Findings for Reading<'_, '_, '_, '_> {
-    fn push_finding(&mut self, finding: Finding) {
-        self.own.finding(finding, None, None);
-        self.queue_own();
-    }
-}
-
-impl TcpConsumer for Reading<'_, '_, '_, '_> {
-    fn on_key_log(&mut self, at_offset: u64, text: &[u8]) {
-        let mut findings = Vec::new();
-        let source = KeySource::Dsb { offset: at_offset };
-        let secrets = Arc::make_mut(&mut self.keys).add_text(text, source, &mut findings);
-        self.key_sources
-            .note(|| format!("pcapng DSB at byte {at_offset}"), secrets);
-        for f in findings {
-            self.own.finding(f, None, None);
-        }
-        self.queue_own();
-        let text: Arc<[u8]> = Arc::from(text);
-        for worker in 0..self.batches.len() {
-            self.push(worker, What::Keys(at_offset, Arc::clone(&text)));
-        }
-    }
-}
-
-impl tcp::Sink for Reading<'_, '_, '_, '_> {
-    fn on_tcp(&mut self, event: tcp::Event<'_>) {
-        use tcp::Event as E;
-        self.seq += 1;
-        say_before(&mut self.own, &event);
-        self.queue_own();
-        let (stream, what) = match event {
-            E::Opened {
-                stream,
-                at,
-                client,
-                server,
-                origin,
-            } => (stream, What::Opened(stream, at, (client, server), origin)),
-            E::Data {
-                stream,
-                dir,
-                at,
-                bytes,
-                ..
-            } => (stream, What::Data(stream, dir, at, bytes.to_vec())),
-            E::Gap {
-                stream,
-                dir,
-                at,
-                len,
-                ..
-            } => (stream, What::Gap(stream, dir, at, len)),
-            E::Fin { stream, dir, at } => (stream, What::End(stream, dir, at, false)),
-            E::Rst { stream, dir, at } => (stream, What::End(stream, dir, at, true)),
-            E::Closed { stream, stats, .. } => {
-                (stream, What::Closed(stream, Box::new(stats.clone())))
-            }
-        };
-        let worker = self.worker_of(stream);
-        self.push(worker, what);
-        self.sequencer.worker(worker, self.seq);
-        say_after(&mut self.own, &event);
-        self.queue_own();
-        let until = (self.sequencer.waiting() > MAX_WAITING).then_some(MAX_WAITING / 2);
-        self.merge(until);
-    }
 }
