@@ -135,14 +135,29 @@ pub(crate) enum Place {
     Worker(usize, u64),
 }
 
-/// Worker output: the ops of each TCP event that made some, by event
-/// number, and the number of the last event handled.
+/// Worker output for one batch: the ops of the TCP events that made some,
+/// all in one vector, and for each such event its number and how many of
+/// the ops are its; then the number of the last event handled.
 #[derive(Debug, Default)]
 pub(crate) struct Done {
     pub worker: usize,
     pub through: u64,
-    pub ops: Vec<(u64, Vec<Op>)>,
+    pub ops: Vec<Op>,
+    pub marks: Vec<(u64, usize)>,
 }
+
+/// One worker output being taken apart, in order.
+#[derive(Debug)]
+struct Received {
+    /// Taken ops are replaced by [`SPENT`].
+    ops: Vec<Op>,
+    next_op: usize,
+    marks: Vec<(u64, usize)>,
+    next_mark: usize,
+}
+
+/// What stands in an output's place once its op is taken.
+const SPENT: Op = Op::EmitFinesse(u64::MAX);
 
 /// Orders the reading thread's own ops and the workers' outputs: a queue
 /// of places in sequence order, and each worker's output as it came (each
@@ -151,9 +166,12 @@ pub(crate) struct Done {
 pub(crate) struct Sequencer {
     queue: VecDeque<Place>,
     /// Per worker: its outputs received and not applied yet.
-    received: Vec<VecDeque<(u64, Vec<Op>)>>,
+    received: Vec<VecDeque<Received>>,
     /// Per worker: the last event it handled (`None`: none yet).
     through: Vec<Option<u64>>,
+    /// Outputs taken apart, emptied, for their worker to fill again (a
+    /// vector freed on another thread than it grew on costs the allocator).
+    spent: Vec<Done>,
 }
 
 impl Sequencer {
@@ -162,7 +180,13 @@ impl Sequencer {
             queue: VecDeque::new(),
             received: (0..workers).map(|_| VecDeque::new()).collect(),
             through: vec![None; workers],
+            spent: Vec::new(),
         }
+    }
+
+    /// The emptied outputs, to give back to their workers.
+    pub fn take_spent(&mut self) -> Vec<Done> {
+        std::mem::take(&mut self.spent)
     }
 
     /// Places waiting (for backpressure).
@@ -177,11 +201,21 @@ impl Sequencer {
 
     /// A worker's output arrived.
     pub fn on_done(&mut self, done: Done) {
-        if let Some(received) = self.received.get_mut(done.worker) {
-            received.extend(done.ops);
-        }
         if let Some(through) = self.through.get_mut(done.worker) {
-            *through = Some(done.through);
+            // A batch of key material only handles no event.
+            *through = (*through).max(Some(done.through));
+        }
+        if let Some(received) = self.received.get_mut(done.worker) {
+            if done.marks.is_empty() {
+                self.spent.push(done.emptied());
+            } else {
+                received.push_back(Received {
+                    ops: done.ops,
+                    next_op: 0,
+                    marks: done.marks,
+                    next_mark: 0,
+                });
+            }
         }
     }
 
@@ -202,26 +236,72 @@ impl Sequencer {
             .is_some_and(|t| t >= seq)
     }
 
-    /// The next ops in sequence order, when they are here: the reading
-    /// thread's own, or a worker's for one event (none when it said nothing).
-    pub fn next_ready(&mut self) -> Option<Vec<Op>> {
-        match self.queue.front()? {
-            Place::Own(_) => match self.queue.pop_front() {
-                Some(Place::Own(op)) => Some(vec![*op]),
-                _ => None,
-            },
-            &Place::Worker(w, seq) => {
-                if !self.has(w, seq) {
-                    return None;
+    /// Gives `apply` every op whose place has come, in sequence order;
+    /// returns how many places that took.
+    pub fn apply_ready(&mut self, mut apply: impl FnMut(Op)) -> usize {
+        let mut places = 0;
+        while let Some(place) = self.queue.front() {
+            match place {
+                Place::Own(_) => {
+                    if let Some(Place::Own(op)) = self.queue.pop_front() {
+                        apply(*op);
+                    }
                 }
-                self.queue.pop_front();
-                let received = self.received.get_mut(w)?;
-                match received.front() {
-                    Some((s, _)) if *s == seq => received.pop_front().map(|(_, ops)| ops),
-                    _ => Some(Vec::new()),
+                &Place::Worker(w, seq) => {
+                    if !self.has(w, seq) {
+                        break;
+                    }
+                    self.queue.pop_front();
+                    self.take_worker_ops(w, seq, &mut apply);
                 }
             }
+            places += 1;
         }
+        places
+    }
+
+    /// Worker `w`'s ops for event `seq`, if it made any.
+    fn take_worker_ops(&mut self, w: usize, seq: u64, apply: &mut impl FnMut(Op)) {
+        let Some(received) = self.received.get_mut(w) else {
+            return;
+        };
+        let Some(front) = received.front_mut() else {
+            return;
+        };
+        let Some(&(mark, count)) = front.marks.get(front.next_mark) else {
+            return;
+        };
+        if mark != seq {
+            return;
+        }
+        front.next_mark += 1;
+        let end = front.next_op.saturating_add(count);
+        for slot in front.ops.get_mut(front.next_op..end).unwrap_or_default() {
+            apply(std::mem::replace(slot, SPENT));
+        }
+        front.next_op = end;
+        if front.next_mark >= front.marks.len() {
+            if let Some(used) = received.pop_front() {
+                self.spent.push(
+                    Done {
+                        worker: w,
+                        through: 0,
+                        ops: used.ops,
+                        marks: used.marks,
+                    }
+                    .emptied(),
+                );
+            }
+        }
+    }
+}
+
+impl Done {
+    /// The same vectors, emptied (their capacity kept).
+    fn emptied(mut self) -> Done {
+        self.ops.clear();
+        self.marks.clear();
+        self
     }
 }
 
@@ -242,25 +322,25 @@ mod tests {
         }
     }
 
+    /// Worker output with one op per event named (two for `0`).
     fn done(worker: usize, through: u64, ops: &[(u64, u32)]) -> Done {
-        Done {
+        let mut out = Done {
             worker,
             through,
-            ops: ops
-                .iter()
-                .map(|&(seq, m)| (seq, vec![Op::StartSession(m)]))
-                .collect(),
+            ..Done::default()
+        };
+        for &(seq, m) in ops {
+            let count = if m == 0 { 2 } else { 1 };
+            out.ops.extend((0..count).map(|_| Op::StartSession(m)));
+            out.marks.push((seq, count));
         }
+        out
     }
 
     fn drain(sequencer: &mut Sequencer) -> Vec<u32> {
         let mut seen = Vec::new();
-        while let Some(ops) = sequencer.next_ready() {
-            seen.extend(ops.iter().map(marker));
-            if ops.is_empty() {
-                seen.push(0);
-            }
-        }
+        let places = sequencer.apply_ready(|op| seen.push(marker(&op)));
+        assert!(places >= seen.len().min(1), "{places} places for {seen:?}");
         seen
     }
 
@@ -278,9 +358,10 @@ mod tests {
         sequencer.on_done(done(0, 1, &[(1, 21)]));
         assert_eq!(drain(&mut sequencer), [21, 22, 11]);
         assert_eq!(sequencer.blocked_on(), Some(0));
-        // Event 3 said nothing: an empty place, then event 4.
-        sequencer.on_done(done(0, 3, &[]));
-        assert_eq!(drain(&mut sequencer), [0, 24]);
+        // Event 3 said nothing, event 5 (worker 0 again) two things.
+        sequencer.extend(vec![Place::Worker(0, 5)]);
+        sequencer.on_done(done(0, 5, &[(5, 0)]));
+        assert_eq!(drain(&mut sequencer), [24, 0, 0]);
         assert_eq!((sequencer.waiting(), sequencer.blocked_on()), (0, None));
     }
 

@@ -10,7 +10,7 @@
 //! with a place unsent to its worker (that would wait forever): it sends
 //! every batch first.
 
-use std::sync::mpsc::{Sender, SyncSender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use crate::finding::{Finding, Findings};
@@ -18,7 +18,7 @@ use crate::pipeline::analysis::{say_after, say_before};
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::merge::Place;
-use crate::pipeline::workers::{Gate, ToMerger, What, Work};
+use crate::pipeline::workers::{Batch, Gate, ToMerger, What, Work};
 use crate::pipeline::TcpConsumer;
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};
@@ -30,19 +30,13 @@ const BATCH_BYTES: usize = 256 << 10;
 /// Places per message to the merger.
 const BATCH_PLACES: usize = 1024;
 
-/// The events gathered for one worker, not sent yet.
-#[derive(Default)]
-struct Batch {
-    work: Vec<Work>,
-    bytes: usize,
-}
-
 pub(crate) struct Reader<'r, 'k, 'g> {
     /// Records what the reading thread itself says.
     own: Wiring<'r>,
     keys: Arc<KeyLog>,
     key_sources: &'k mut KeySources,
-    workers: Vec<SyncSender<Vec<Work>>>,
+    workers: Vec<(SyncSender<Batch>, Receiver<Batch>)>,
+    /// Per worker: the batch being filled.
     batches: Vec<Batch>,
     /// Places not given to the merger yet.
     places: Vec<Place>,
@@ -57,7 +51,7 @@ impl<'r, 'k, 'g> Reader<'r, 'k, 'g> {
         own: Wiring<'r>,
         keys: Arc<KeyLog>,
         key_sources: &'k mut KeySources,
-        workers: Vec<SyncSender<Vec<Work>>>,
+        workers: Vec<(SyncSender<Batch>, Receiver<Batch>)>,
         merger: Sender<ToMerger>,
         gate: &'g Gate,
     ) -> Self {
@@ -94,16 +88,23 @@ impl<'r, 'k, 'g> Reader<'r, 'k, 'g> {
         let Some(batch) = self.batches.get_mut(worker) else {
             return;
         };
-        if let What::Data(_, _, _, bytes) = &what {
-            batch.bytes += bytes.len();
-        }
         batch.work.push(Work {
             seq: self.seq,
             what,
         });
-        if batch.work.len() >= BATCH_EVENTS || batch.bytes >= BATCH_BYTES {
+        if batch.work.len() >= BATCH_EVENTS || batch.bytes.len() >= BATCH_BYTES {
             self.send(worker);
         }
+    }
+
+    /// Copies `bytes` into worker `worker`'s batch: where they are in it.
+    fn keep_bytes(&mut self, worker: usize, bytes: &[u8]) -> std::ops::Range<usize> {
+        let Some(batch) = self.batches.get_mut(worker) else {
+            return 0..0;
+        };
+        let start = batch.bytes.len();
+        batch.bytes.extend_from_slice(bytes);
+        start..batch.bytes.len()
     }
 
     /// Hands worker `worker` its batch (waiting while its queue is full).
@@ -114,12 +115,13 @@ impl<'r, 'k, 'g> Reader<'r, 'k, 'g> {
         if batch.work.is_empty() {
             return;
         }
-        let work = std::mem::take(&mut batch.work);
-        batch.bytes = 0;
-        if let Some(sender) = self.workers.get(worker) {
-            // A worker gone panicked: the merger stops and raises it.
-            let _ = sender.send(work);
-        }
+        let Some((sender, recycled)) = self.workers.get(worker) else {
+            return;
+        };
+        let next = recycled.try_recv().unwrap_or_default();
+        let full = std::mem::replace(batch, next);
+        // A worker gone panicked: the merger stops and raises it.
+        let _ = sender.send(full);
     }
 
     /// Gives the merger the places so far, every batch sent first (the
@@ -201,7 +203,10 @@ impl tcp::Sink for Reader<'_, '_, '_> {
                 at,
                 bytes,
                 ..
-            } => (stream, What::Data(stream, dir, at, bytes.to_vec())),
+            } => {
+                let range = self.keep_bytes(self.worker_of(stream), bytes);
+                (stream, What::Data(stream, dir, at, range))
+            }
             E::Gap {
                 stream,
                 dir,

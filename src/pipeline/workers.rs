@@ -57,12 +57,21 @@ pub(crate) struct Work {
 #[derive(Debug)]
 pub(crate) enum What {
     Opened(u64, FrameRef, crate::pipeline::TcpEnds, tcp::Origin),
-    Data(u64, Dir, FrameRef, Vec<u8>),
+    /// Its bytes are this range of the batch's `bytes`.
+    Data(u64, Dir, FrameRef, std::ops::Range<usize>),
     Gap(u64, Dir, FrameRef, u64),
     End(u64, Dir, FrameRef, bool),
     Closed(u64, Box<tcp::StreamStats>),
     /// Key log text from a Decryption Secrets Block at this byte offset.
     Keys(u64, Arc<[u8]>),
+}
+
+/// TCP events for one worker, with the bytes of their data in one buffer.
+/// A worker gives each batch back emptied, for the reader to fill again.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub work: Vec<Work>,
+    pub bytes: Vec<u8>,
 }
 
 /// What a worker's `Wiring` is made with: the options a single thread's has.
@@ -188,19 +197,25 @@ pub(crate) fn run(
         let (to_merger, merger_rx) = mpsc::channel::<ToMerger>();
         let mut senders = Vec::with_capacity(jobs);
         let mut workers = Vec::with_capacity(jobs);
+        let mut spent = Vec::with_capacity(jobs);
         for worker in 0..jobs {
-            let (tx, rx) = mpsc::sync_channel::<Vec<Work>>(QUEUED_BATCHES);
+            let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
+            let (back, recycled) = mpsc::channel::<Batch>();
+            let (spent_tx, spent_rx) = mpsc::channel::<Done>();
+            spent.push(spent_tx);
             let (settings, keys) = (settings.clone(), Arc::clone(&keys));
             let done = to_merger.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("xmppcap-worker-{worker}"))
-                .spawn_scoped(scope, move || work(worker, jobs, &settings, keys, rx, done));
+                .spawn_scoped(scope, move || {
+                    work(worker, jobs, &settings, keys, rx, (done, back, spent_rx))
+                });
             match spawned {
                 Ok(handle) => workers.push(handle),
                 // Without its threads, the capture cannot be read as asked.
                 Err(e) => return Err(PipelineError::Output(e)),
             }
-            senders.push(tx);
+            senders.push((tx, recycled));
         }
         let gate = &gate;
         let reading = std::thread::Builder::new()
@@ -214,7 +229,7 @@ pub(crate) fn run(
                 run
             })
             .map_err(PipelineError::Output)?;
-        merge(ctx, &merger_rx, jobs, gate, (&reading, &workers));
+        let merged = merge(ctx, (&merger_rx, &spent), gate, (&reading, &workers));
         gate.close();
         drop(merger_rx);
         let run = match reading.join() {
@@ -229,6 +244,8 @@ pub(crate) fn run(
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
+        // The merger stops early only when a thread panicked, raised above.
+        assert!(merged, "invariant: -j merged every place");
         run.map(|run| (run, peak))
     })
 }
@@ -240,10 +257,15 @@ type Handles<'a, 'scope> = (
 
 /// The merger: applies every op in sequence order to `ctx` as the places
 /// and the workers' outputs arrive, until the reading thread's last place.
-/// Stops early only when another thread stopped without finishing (a
-/// panic, raised again at its join).
-fn merge(ctx: &mut Wiring, rx: &Receiver<ToMerger>, jobs: usize, gate: &Gate, threads: Handles) {
-    let mut sequencer = Sequencer::new(jobs);
+/// Stops early (false) only when another thread stopped without
+/// finishing (a panic, raised again at its join).
+fn merge(
+    ctx: &mut Wiring,
+    (rx, spent): (&Receiver<ToMerger>, &[Sender<Done>]),
+    gate: &Gate,
+    threads: Handles,
+) -> bool {
+    let mut sequencer = Sequencer::new(spent.len());
     let mut merger = Merger::default();
     let mut read = false;
     while !(read && sequencer.waiting() == 0) {
@@ -261,24 +283,26 @@ fn merge(ctx: &mut Wiring, rx: &Receiver<ToMerger>, jobs: usize, gate: &Gate, th
                 match rx.try_recv() {
                     Ok(input) => input,
                     Err(TryRecvError::Empty) if !stopped => continue,
-                    Err(_) => return,
+                    Err(_) => return false,
                 }
             }
-            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Disconnected) => return false,
         };
         match input {
             ToMerger::Places(places) => sequencer.extend(places),
             ToMerger::Done(done) => sequencer.on_done(done),
             ToMerger::Read => read = true,
         }
-        let before = sequencer.waiting();
-        while let Some(ops) = sequencer.next_ready() {
-            for op in ops {
-                merger.apply(ctx, op);
+        let places = sequencer.apply_ready(|op| merger.apply(ctx, op));
+        gate.leave(places);
+        for done in sequencer.take_spent() {
+            if let Some(worker) = spent.get(done.worker) {
+                // A worker gone: its vectors are dropped here.
+                let _ = worker.send(done);
             }
         }
-        gate.leave(before - sequencer.waiting());
     }
+    true
 }
 
 /// One worker: its share of the connections, until the reading thread is done.
@@ -287,27 +311,25 @@ fn work(
     workers: usize,
     settings: &Settings,
     mut keys: Arc<KeyLog>,
-    batches: Receiver<Vec<Work>>,
-    done: Sender<ToMerger>,
+    batches: Receiver<Batch>,
+    (done, back, spent): (Sender<ToMerger>, Sender<Batch>, Receiver<Done>),
 ) -> usize {
     let mut nowhere = Nowhere;
     let mut ctx = settings.wiring(&mut nowhere, worker, workers);
     let share = settings.limits.memory_budget / workers.max(1);
     let mut table = ConnTable::of_worker(MemoryBudget::of_worker(share, worker, workers));
-    for batch in batches {
-        let mut out = Done {
-            worker,
-            through: 0,
-            ops: Vec::new(),
-        };
-        for Work { seq, what } in batch {
+    for mut batch in batches {
+        let mut out = spent.try_recv().unwrap_or_default();
+        (out.worker, out.through) = (worker, 0);
+        for Work { seq, what } in batch.work.drain(..) {
             let ctx = &mut ctx;
             match what {
                 What::Opened(stream, at, ends, origin) => {
                     table.on_opened(ctx, &keys, (stream, at, ends, origin))
                 }
-                What::Data(stream, dir, at, bytes) => {
-                    table.on_data(ctx, &keys, (stream, dir, at), &bytes)
+                What::Data(stream, dir, at, range) => {
+                    let bytes = batch.bytes.get(range).unwrap_or_default();
+                    table.on_data(ctx, &keys, (stream, dir, at), bytes)
                 }
                 What::Gap(stream, dir, at, len) => table.on_gap(ctx, &keys, (stream, dir, at), len),
                 What::End(stream, dir, at, rst) => table.on_end(ctx, &keys, (stream, dir, at), rst),
@@ -319,15 +341,18 @@ fn work(
                     continue;
                 }
             }
-            let ops = ctx.take_ops();
-            if !ops.is_empty() {
-                out.ops.push((seq, ops));
+            let count = ctx.move_ops(&mut out.ops);
+            if count > 0 {
+                out.marks.push((seq, count));
             }
             out.through = seq;
         }
         if done.send(ToMerger::Done(out)).is_err() {
             break;
         }
+        batch.bytes.clear();
+        // The reader may be gone already: then the batch is dropped here.
+        let _ = back.send(batch);
     }
     table.budget.peak()
 }
