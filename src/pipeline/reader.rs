@@ -10,16 +10,18 @@
 //! with a place unsent to its worker (that would wait forever): it sends
 //! every batch first.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use crate::finding::{Finding, Findings};
 use crate::pipeline::analysis::{say_after, say_before};
+use crate::pipeline::budget::{Cut, Holder, Holdings, MemoryBudget};
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::merge::Place;
 use crate::pipeline::workers::{Batch, Gate, ToMerger, What, Work};
-use crate::pipeline::TcpConsumer;
+use crate::pipeline::{TcpConsumer, TcpEnds};
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};
 
@@ -44,6 +46,13 @@ pub(crate) struct Reader<'r, 'k, 'g> {
     gate: &'g Gate,
     /// The number of the last TCP event.
     seq: u64,
+    /// Over the TCP stage's out-of-order buffers (the connections' stages
+    /// are the workers' to account).
+    pub budget: MemoryBudget,
+    /// Out-of-order bytes the TCP stage holds, by stream (only those holding some).
+    tcp_held: BTreeMap<u64, (usize, TcpEnds)>,
+    /// Streams whose out-of-order buffers are to be given up after this segment.
+    tcp_cuts: Vec<(u64, TcpEnds)>,
 }
 
 impl<'r, 'k, 'g> Reader<'r, 'k, 'g> {
@@ -65,7 +74,27 @@ impl<'r, 'k, 'g> Reader<'r, 'k, 'g> {
             merger,
             gate,
             seq: 0,
+            budget: MemoryBudget::new(usize::MAX),
+            tcp_held: BTreeMap::new(),
+            tcp_cuts: Vec::new(),
         }
+    }
+
+    /// Gives up the out-of-order holes of the streams holding the most
+    /// while the TCP stage holds more than the reading thread's share.
+    fn cut_while_over(&mut self) {
+        while let Some(cut) = self.budget.over() {
+            let (Cut::Largest(stream) | Cut::Oldest(stream)) = cut;
+            let mut held = Holdings::default();
+            if let Some((bytes, ends)) = self.tcp_held.remove(&stream) {
+                held.add(Holder::TcpOutOfOrder, bytes);
+                self.tcp_cuts.push((stream, ends));
+            }
+            let finding = self.budget.cut_finding(cut, &held);
+            self.own.finding(finding, Some(stream), None);
+            self.budget.forget(stream);
+        }
+        self.queue_own();
     }
 
     /// The capture is read: every batch and place goes, then the workers
@@ -166,6 +195,24 @@ impl Findings for Reader<'_, '_, '_> {
 }
 
 impl TcpConsumer for Reader<'_, '_, '_> {
+    fn on_tcp_held(&mut self, stream: u64, ends: TcpEnds, held: usize) {
+        let before = match held {
+            0 => self.tcp_held.remove(&stream).map(|(b, _)| b),
+            _ => self.tcp_held.insert(stream, (held, ends)).map(|(b, _)| b),
+        };
+        if before.unwrap_or(0) == held {
+            return;
+        }
+        let mut holdings = Holdings::default();
+        holdings.add(Holder::TcpOutOfOrder, held);
+        self.budget.set_connection(stream, &holdings);
+        self.cut_while_over();
+    }
+
+    fn take_tcp_cuts(&mut self) -> Vec<(u64, TcpEnds)> {
+        std::mem::take(&mut self.tcp_cuts)
+    }
+
     fn on_key_log(&mut self, at_offset: u64, text: &[u8]) {
         let mut findings = Vec::new();
         let source = KeySource::Dsb { offset: at_offset };
@@ -220,6 +267,10 @@ impl tcp::Sink for Reader<'_, '_, '_> {
                 (stream, What::Closed(stream, Box::new(stats.clone())))
             }
         };
+        if let E::Closed { stream, .. } = event {
+            self.tcp_held.remove(&stream);
+            self.budget.forget(stream);
+        }
         let worker = self.worker_of(stream);
         self.push(worker, what);
         self.places.push(Place::Worker(worker, self.seq));

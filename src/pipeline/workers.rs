@@ -15,11 +15,12 @@
 //! summaries, the sink). Key material from a Decryption Secrets Block goes
 //! to every worker at its place in the event stream.
 //!
-//! Gives the capture's run and the sum of the workers' budget peaks. Memory
+//! Gives the capture's run and the sum of the threads' budget peaks. Memory
 //! stays bounded: bounded batch queues, batches of bounded size, and at most
 //! [`MAX_WAITING`] places waiting for the merger. Never sorts output and
 //! never decides anything a single thread would decide differently, except
-//! the memory budget's cuts (each worker decides alone over its share).
+//! the memory budget's cuts (each worker, and the reading thread for the TCP
+//! stage's out-of-order buffers, decides alone over `memory_budget / (N + 1)`).
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -27,7 +28,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::limits::Limits;
-use crate::pipeline::budget::MemoryBudget;
+use crate::pipeline::budget::{MemoryBudget, Share};
 use crate::pipeline::conn_table::ConnTable;
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
@@ -181,7 +182,7 @@ impl Gate {
 
 /// Runs the capture at `path` with `jobs` workers and a reading thread,
 /// merging into `ctx` on this thread (the sink's). Gives the run and the
-/// sum of the workers' budget peaks.
+/// sum of the workers' and the reading thread's budget peaks.
 pub(crate) fn run(
     path: &Path,
     opts: &Options,
@@ -223,10 +224,14 @@ pub(crate) fn run(
             .spawn_scoped(scope, move || {
                 let mut nowhere = Nowhere;
                 let own = settings.wiring(&mut nowhere, 0, 1);
+                let budget =
+                    MemoryBudget::of_share(share_of(&settings.limits, jobs), Share::Reader(jobs));
                 let mut reader = Reader::new(own, keys, key_sources, senders, to_merger, gate);
+                reader.budget = budget;
                 let run = run_tcp(path, opts, &mut reader);
+                let peak = reader.budget.peak();
                 reader.finish();
-                run
+                run.map(|run| (run, peak))
             })
             .map_err(PipelineError::Output)?;
         let merged = merge(ctx, (&merger_rx, &spent), gate, (&reading, &workers));
@@ -237,7 +242,7 @@ pub(crate) fn run(
             // A panic on another thread is the same bug it is with one thread.
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        let mut peak = 0usize;
+        let mut peak = run.as_ref().map_or(0, |(_, reader_peak)| *reader_peak);
         for handle in workers {
             match handle.join() {
                 Ok(worker_peak) => peak = peak.saturating_add(worker_peak),
@@ -246,12 +251,12 @@ pub(crate) fn run(
         }
         // The merger stops early only when a thread panicked, raised above.
         assert!(merged, "invariant: -j merged every place");
-        run.map(|run| (run, peak))
+        run.map(|(run, _)| (run, peak))
     })
 }
 
 type Handles<'a, 'scope> = (
-    &'a std::thread::ScopedJoinHandle<'scope, Result<CaptureRun, PipelineError>>,
+    &'a std::thread::ScopedJoinHandle<'scope, Result<(CaptureRun, usize), PipelineError>>,
     &'a [std::thread::ScopedJoinHandle<'scope, usize>],
 );
 
@@ -305,6 +310,12 @@ fn merge(
     true
 }
 
+/// What each of the `workers` and the reading thread may hold:
+/// `memory_budget / (workers + 1)`.
+pub(crate) fn share_of(limits: &Limits, workers: usize) -> usize {
+    limits.memory_budget / workers.saturating_add(1)
+}
+
 /// One worker: its share of the connections, until the reading thread is done.
 fn work(
     worker: usize,
@@ -316,8 +327,9 @@ fn work(
 ) -> usize {
     let mut nowhere = Nowhere;
     let mut ctx = settings.wiring(&mut nowhere, worker, workers);
-    let share = settings.limits.memory_budget / workers.max(1);
-    let mut table = ConnTable::of_worker(MemoryBudget::of_worker(share, worker, workers));
+    let limit = share_of(&settings.limits, workers);
+    let share = Share::Worker(worker, workers);
+    let mut table = ConnTable::of_worker(MemoryBudget::of_share(limit, share));
     for mut batch in batches {
         let mut out = spent.try_recv().unwrap_or_default();
         (out.worker, out.through) = (worker, 0);

@@ -91,7 +91,8 @@ struct InputArgs {
     #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
     /// Threads for one capture: one reads, decodes and reassembles TCP, N
-    /// workers run the connections (each with memory-limit / N), and the
+    /// workers run the connections (they and the reader each have
+    /// memory-limit / (N + 1)), and the
     /// output is the same as with -j 1. Default: the number of cores for
     /// one capture; 1 each when several captures are given (they run side
     /// by side, one per core), unless -j is given. A HAR is read by one thread.

@@ -166,3 +166,37 @@ fn any_number_of_workers_gives_the_output_of_one() {
         failures.join("\n")
     );
 }
+
+/// Past its share of the budget a worker cuts alone, and its finding says
+/// whose share it was.
+#[test]
+fn a_worker_s_cut_names_its_share_of_the_budget() {
+    let args = [
+        "report",
+        "fixtures/finesse-wss.pcapng",
+        "--keylog",
+        "keys/finesse-wss.keys",
+        "--format",
+        "ndjson",
+        "--no-progress",
+        "--memory-limit",
+        "4K",
+        "-j",
+        "2",
+    ];
+    let out = xmppcap(&args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cuts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(r#"{"kind":"finding""#) && l.contains("limits.memory"))
+        .collect();
+    assert!(!cuts.is_empty(), "no limits.memory finding");
+    for worker in ["of worker 1 of 2", "of worker 2 of 2"] {
+        assert!(
+            cuts.iter()
+                .any(|c| c.contains(worker) && c.contains("memory_budget / 3")),
+            "{worker}: {cuts:?}"
+        );
+    }
+}
