@@ -20,7 +20,11 @@
 //! summaries) sits in `context::Wiring` (options, sink, finding log) and the
 //! capture-wide stages inside it (`capture_wide::CaptureWide`: session
 //! numbering, BOSH sessions, the Finesse stage, the desktop story), handed
-//! to the stacks and hearing from them in capture order.
+//! to the stacks and hearing from them in capture order. With
+//! [`Options::jobs`] above 1 the stacks run on worker threads (`workers`,
+//! `reader`): their calls on the `Wiring` are recorded (`record`) and
+//! applied in that same order by a merger (`merge`), so the output is the
+//! single thread's.
 //!
 //! Never prints: rendering is `report`'s (and the binary's); exit codes and
 //! the progress bar are the `xmppcap` binary's (see [`Progress`]). Depends

@@ -59,37 +59,9 @@ impl Merger {
                 let id = ctx.wide.number_session();
                 self.sessions.insert(local, id);
             }
-            Op::FinesseStanza {
-                slot,
-                mut at,
-                stanza,
-            } => {
-                at.session = self.number(at.session);
-                let events = finesse_on_stanza(ctx, &at, &stanza.view());
-                self.keep_slot(slot, events);
-            }
-            Op::FinessePubsub {
-                slot,
-                mut at,
-                stanza,
-                items,
-            } => {
-                at.session = self.number(at.session);
-                let items: Vec<_> = items.iter().map(|i| i.view()).collect();
-                let events = finesse_on_pubsub(ctx, &at, &stanza.view(), &items);
-                self.keep_slot(slot, events);
-            }
+            Op::FinesseStanza { .. } | Op::FinessePubsub { .. } => self.finesse(ctx, op),
             Op::RestExchange(rest) => finesse_on_rest(ctx, &rest.view()),
-            Op::Bosh { stream, events } => {
-                crate::pipeline::bosh::feed(ctx, stream, &events);
-                // What the bodies' stanzas tell the connection's story (with
-                // one thread its stack takes them right after this call).
-                for (fact_stream, fact) in ctx.conn_facts.drain(..) {
-                    if fact_stream == stream {
-                        self.facts.entry(stream).or_default().push(fact);
-                    }
-                }
-            }
+            Op::Bosh { stream, events } => self.bosh(ctx, stream, &events),
             Op::TlsNote(summary) => ctx.wide.tls.note(&summary),
             Op::Story(mut end) => {
                 for fact in self.facts.remove(&end.stream).unwrap_or_default() {
@@ -116,6 +88,44 @@ impl Merger {
                 after,
                 stats,
             } => ctx.close_cut(stream, after, &stats),
+        }
+    }
+
+    /// A Finesse call about a stanza: run now, its events kept for their slot.
+    fn finesse(&mut self, ctx: &mut Wiring, op: Op) {
+        let (slot, events) = match op {
+            Op::FinesseStanza {
+                slot,
+                mut at,
+                stanza,
+            } => {
+                at.session = self.number(at.session);
+                (slot, finesse_on_stanza(ctx, &at, &stanza.view()))
+            }
+            Op::FinessePubsub {
+                slot,
+                mut at,
+                stanza,
+                items,
+            } => {
+                at.session = self.number(at.session);
+                let items: Vec<_> = items.iter().map(|i| i.view()).collect();
+                (slot, finesse_on_pubsub(ctx, &at, &stanza.view(), &items))
+            }
+            _ => return,
+        };
+        self.keep_slot(slot, events);
+    }
+
+    /// A connection's BOSH events, routed capture-wide.
+    fn bosh(&mut self, ctx: &mut Wiring, stream: u64, events: &[crate::http::bosh::Event]) {
+        crate::pipeline::bosh::feed(ctx, stream, events);
+        // What the bodies' stanzas tell the connection's story (with one
+        // thread its stack takes them right after this call).
+        for (fact_stream, fact) in ctx.conn_facts.drain(..) {
+            if fact_stream == stream {
+                self.facts.entry(stream).or_default().push(fact);
+            }
         }
     }
 

@@ -196,28 +196,7 @@ pub(crate) fn run(
     let gate = Gate::default();
     std::thread::scope(|scope| {
         let (to_merger, merger_rx) = mpsc::channel::<ToMerger>();
-        let mut senders = Vec::with_capacity(jobs);
-        let mut workers = Vec::with_capacity(jobs);
-        let mut spent = Vec::with_capacity(jobs);
-        for worker in 0..jobs {
-            let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
-            let (back, recycled) = mpsc::channel::<Batch>();
-            let (spent_tx, spent_rx) = mpsc::channel::<Done>();
-            spent.push(spent_tx);
-            let (settings, keys) = (settings.clone(), Arc::clone(&keys));
-            let done = to_merger.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("xmppcap-worker-{worker}"))
-                .spawn_scoped(scope, move || {
-                    work(worker, jobs, &settings, keys, rx, (done, back, spent_rx))
-                });
-            match spawned {
-                Ok(handle) => workers.push(handle),
-                // Without its threads, the capture cannot be read as asked.
-                Err(e) => return Err(PipelineError::Output(e)),
-            }
-            senders.push((tx, recycled));
-        }
+        let (workers, senders, spent) = spawn_workers(scope, &settings, &keys, &to_merger, jobs)?;
         let gate = &gate;
         let reading = std::thread::Builder::new()
             .name("xmppcap-reader".to_owned())
@@ -237,22 +216,67 @@ pub(crate) fn run(
         let merged = merge(ctx, (&merger_rx, &spent), gate, (&reading, &workers));
         gate.close();
         drop(merger_rx);
-        let run = match reading.join() {
-            Ok(run) => run,
-            // A panic on another thread is the same bug it is with one thread.
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        let mut peak = run.as_ref().map_or(0, |(_, reader_peak)| *reader_peak);
-        for handle in workers {
-            match handle.join() {
-                Ok(worker_peak) => peak = peak.saturating_add(worker_peak),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        // The merger stops early only when a thread panicked, raised above.
+        let run = join(reading, workers);
+        // The merger stops early only when a thread panicked, raised by `join`.
         assert!(merged, "invariant: -j merged every place");
-        run.map(|(run, _)| (run, peak))
+        run
     })
+}
+
+/// A worker's thread handle, the sender of its batches with the receiver
+/// of the batches it gives back, and the sender of its spent outputs.
+type Spawned<'scope> = (
+    Vec<std::thread::ScopedJoinHandle<'scope, usize>>,
+    Vec<(mpsc::SyncSender<Batch>, Receiver<Batch>)>,
+    Vec<Sender<Done>>,
+);
+
+/// Starts the `jobs` workers.
+fn spawn_workers<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    settings: &Settings,
+    keys: &Arc<KeyLog>,
+    to_merger: &Sender<ToMerger>,
+    jobs: usize,
+) -> Result<Spawned<'scope>, PipelineError> {
+    let mut spawned: Spawned = (Vec::new(), Vec::new(), Vec::new());
+    for worker in 0..jobs {
+        let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
+        let (back, recycled) = mpsc::channel::<Batch>();
+        let (spent_tx, spent_rx) = mpsc::channel::<Done>();
+        let (settings, keys, done) = (settings.clone(), Arc::clone(keys), to_merger.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("xmppcap-worker-{worker}"))
+            .spawn_scoped(scope, move || {
+                work(worker, jobs, &settings, keys, rx, (done, back, spent_rx))
+            })
+            // Without its threads, the capture cannot be read as asked.
+            .map_err(PipelineError::Output)?;
+        spawned.0.push(handle);
+        spawned.1.push((tx, recycled));
+        spawned.2.push(spent_tx);
+    }
+    Ok(spawned)
+}
+
+/// Waits for the reading thread and the workers: the run, and the sum of
+/// their budget peaks. A panic on another thread is raised here: it is
+/// the same bug it is with one thread.
+fn join(
+    reading: std::thread::ScopedJoinHandle<'_, Result<(CaptureRun, usize), PipelineError>>,
+    workers: Vec<std::thread::ScopedJoinHandle<'_, usize>>,
+) -> Result<(CaptureRun, usize), PipelineError> {
+    let run = reading
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let mut peak = run.as_ref().map_or(0, |(_, reader_peak)| *reader_peak);
+    for handle in workers {
+        let worker_peak = handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        peak = peak.saturating_add(worker_peak);
+    }
+    run.map(|(run, _)| (run, peak))
 }
 
 type Handles<'a, 'scope> = (
