@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::pipeline::context::Wiring;
 use crate::pipeline::record::{Op, LOCAL_SESSION};
-use crate::pipeline::stage_sinks::{finesse_on_pubsub, finesse_on_rest, finesse_on_stanza};
+use crate::pipeline::stage_sinks::{finesse_on_read, finesse_on_rest, finesse_on_stanza};
 use crate::report::event::Event;
 
 /// What the merger keeps between ops: the workers' local session names
@@ -106,11 +106,10 @@ impl Merger {
                 slot,
                 mut at,
                 stanza,
-                items,
+                read,
             } => {
                 at.session = self.number(at.session);
-                let items: Vec<_> = items.iter().map(|i| i.view()).collect();
-                (slot, finesse_on_pubsub(ctx, &at, &stanza.view(), &items))
+                (slot, finesse_on_read(ctx, &at, &stanza.view(), read))
             }
             _ => return,
         };

@@ -53,12 +53,14 @@ pub(crate) enum Op {
         at: StanzaAt,
         stanza: OwnedStanza,
     },
-    /// `finesse::Stage::on_pubsub_items`, its events to be kept under `slot`.
+    /// `finesse::Stage::on_pubsub_items`, its events to be kept under
+    /// `slot`; the notifications already read by the worker
+    /// (`finesse::read_notifications`: pure).
     FinessePubsub {
         slot: u64,
         at: StanzaAt,
         stanza: OwnedStanza,
-        items: Vec<OwnedItem>,
+        read: Vec<Result<crate::finesse::Update, Finding>>,
     },
     /// `finesse::Stage::on_rest_exchange` (its findings located in the stream).
     RestExchange(OwnedRest),
@@ -174,35 +176,6 @@ impl OwnedStanza {
             to: borrowed(&self.to),
             summary: String::new(),
             raw: Cow::Borrowed(""),
-        }
-    }
-}
-
-/// A pubsub item, owned.
-#[derive(Clone, Debug)]
-pub(crate) struct OwnedItem {
-    node: String,
-    item_id: Option<String>,
-    name: String,
-    text: String,
-}
-
-impl OwnedItem {
-    pub fn of(i: &xmpp::PubsubItem<'_>) -> OwnedItem {
-        OwnedItem {
-            node: i.node.clone().into_owned(),
-            item_id: i.item_id.as_deref().map(str::to_owned),
-            name: i.name.to_owned(),
-            text: i.text.to_owned(),
-        }
-    }
-
-    pub fn view(&self) -> xmpp::PubsubItem<'_> {
-        xmpp::PubsubItem {
-            node: Cow::Borrowed(&self.node),
-            item_id: self.item_id.as_deref().map(Cow::Borrowed),
-            name: &self.name,
-            text: &self.text,
         }
     }
 }

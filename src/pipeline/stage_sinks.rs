@@ -10,7 +10,7 @@ use crate::finding::{Finding, Findings};
 use crate::finesse;
 use crate::http;
 use crate::pipeline::context::Wiring;
-use crate::pipeline::record::{Emitted, Op, OwnedItem, OwnedRest, OwnedStanza};
+use crate::pipeline::record::{Emitted, Op, OwnedRest, OwnedStanza};
 use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
 use crate::report::from_stages as convert;
@@ -123,18 +123,21 @@ impl xmpp::Sink for XmppOut<'_, '_> {
 
     fn on_pubsub_items(&mut self, stanza: &xmpp::Stanza<'_>, items: &[xmpp::PubsubItem<'_>]) {
         let at = self.stanza_at(stanza);
-        let reads_notifications = self.ctx.depth == crate::pipeline::Depth::Finesse;
-        if let Some(recorder) = self.ctx.recorder() {
-            // The Finesse stage reads notifications at this depth only.
-            if reads_notifications {
+        if self.ctx.recorder().is_some() {
+            // The Finesse stage reads notifications at this depth only; the
+            // reading is pure, and most of its work: done here.
+            if self.ctx.depth != crate::pipeline::Depth::Finesse {
+                return;
+            }
+            let read = finesse::read_notifications(items, &self.ctx.limits);
+            if let Some(recorder) = self.ctx.recorder() {
                 let slot = recorder.finesse_slot();
                 let stanza = OwnedStanza::of(stanza);
-                let items = items.iter().map(OwnedItem::of).collect();
                 let op = Op::FinessePubsub {
                     slot,
                     at,
                     stanza,
-                    items,
+                    read,
                 };
                 recorder.ops.push(op);
                 self.events.push(Emitted::Finesse(slot));
@@ -188,6 +191,18 @@ pub(crate) fn finesse_on_pubsub(
 ) -> Vec<Event> {
     let mut out = FinesseOut::default();
     ctx.wide.finesse.on_pubsub_items(at, items, &mut out);
+    finesse_events(ctx, at, stanza, out)
+}
+
+/// [`finesse_on_pubsub`] with the notifications already read.
+pub(crate) fn finesse_on_read(
+    ctx: &mut Wiring,
+    at: &finesse::StanzaAt,
+    stanza: &xmpp::Stanza<'_>,
+    read: Vec<Result<finesse::Update, Finding>>,
+) -> Vec<Event> {
+    let mut out = FinesseOut::default();
+    ctx.wide.finesse.on_read_notifications(at, read, &mut out);
     finesse_events(ctx, at, stanza, out)
 }
 
