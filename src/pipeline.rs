@@ -20,7 +20,11 @@
 //! summaries) sits in `context::Wiring` (options, sink, finding log) and the
 //! capture-wide stages inside it (`capture_wide::CaptureWide`: session
 //! numbering, BOSH sessions, the Finesse stage, the desktop story), handed
-//! to the stacks and hearing from them in capture order.
+//! to the stacks and hearing from them in capture order. With
+//! [`Options::jobs`] above 1 the stacks run on worker threads (`workers`,
+//! `reader`): their calls on the `Wiring` are recorded (`record`) and
+//! applied in that same order by a merger (`merge`), so the output is the
+//! single thread's.
 //!
 //! Never prints: rendering is `report`'s (and the binary's); exit codes and
 //! the progress bar are the `xmppcap` binary's (see [`Progress`]). Depends
@@ -42,6 +46,7 @@ mod app_stage;
 mod bosh;
 mod budget;
 mod capture_wide;
+mod conn_table;
 mod connection;
 mod context;
 mod follow;
@@ -49,9 +54,13 @@ mod har_entry;
 mod har_feed;
 mod har_input;
 mod key_sources;
+mod merge;
 mod probe_order;
+mod reader;
+mod record;
 mod route;
 mod stage_sinks;
+mod workers;
 
 pub use crate::report::sink::EventSink;
 pub use analysis::{analyze, Analyzed};
@@ -89,6 +98,13 @@ pub struct Options {
     /// leaves nothing behind ([`Analyzed::connections`] and
     /// [`Analyzed::sessions`] stay empty).
     pub events_only: bool,
+    /// Threads for one capture's analysis (`-j N`): the reading thread
+    /// reads, decodes and reassembles TCP, and `jobs` workers run the
+    /// connections' stacks (stream `s` on worker `s % jobs`), their output
+    /// merged back in the order one thread gives it (`pipeline::workers`).
+    /// 0 or 1: one thread. A HAR, and a sink that follows bytes (`follow`),
+    /// always take one thread.
+    pub jobs: usize,
 }
 
 /// Hears how far reading each capture has got, so that a front end can

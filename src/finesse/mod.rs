@@ -38,7 +38,8 @@ pub use feeds::automatic_feed;
 pub use findings::FindingCode;
 pub use rest::{api_errors, rest_failure, RestCall};
 pub use stage::{
-    Records, RestExchange, RestRequest, RestResponse, SessionFacts, Sink, Stage, StanzaAt,
+    read_notifications, Records, RestExchange, RestRequest, RestResponse, SessionFacts, Sink,
+    Stage, StanzaAt,
 };
 pub use update::{
     ApiError, CallVariable, Dialog, Media, MediaProperties, Participant, Payload, Queue,

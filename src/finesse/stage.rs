@@ -50,6 +50,29 @@ pub struct StanzaAt {
     pub last: FrameRef,
 }
 
+/// Each `<notification>` among a stanza's pubsub items read as an Update
+/// (with its node and item id), or the finding saying why it could not be:
+/// the pure part of [`Stage::on_pubsub_items`].
+pub fn read_notifications(
+    items: &[xmpp::PubsubItem<'_>],
+    limits: &Limits,
+) -> Vec<Result<Update, Finding>> {
+    let notifications = items.iter().filter(|i| i.name == "notification");
+    notifications
+        .map(|item| match parse_notification(item.text, limits) {
+            Ok(mut update) => {
+                update.node = Some(item.node.clone().into_owned()).filter(|n| !n.is_empty());
+                update.item_id = item.item_id.as_deref().map(str::to_owned);
+                Ok(update)
+            }
+            Err(e) => Err(Finding::new(
+                FindingCode::MalformedNotification,
+                format!("notification on {} could not be read: {e}", item.node),
+            )),
+        })
+        .collect()
+}
+
 /// The request of one REST exchange.
 #[derive(Clone, Copy, Debug)]
 pub struct RestRequest<'a> {
@@ -175,19 +198,26 @@ impl Stage {
         if !self.read_notifications {
             return;
         }
+        let read = read_notifications(items, &self.limits);
+        self.on_read_notifications(at, read, sink);
+    }
+
+    /// [`Stage::on_pubsub_items`] after [`read_notifications`] (which
+    /// `-j N` runs on a worker thread: it is pure).
+    pub fn on_read_notifications(
+        &mut self,
+        at: &StanzaAt,
+        read: Vec<Result<Update, Finding>>,
+        sink: &mut impl Sink,
+    ) {
         let mut findings = Vec::new();
-        for item in items.iter().filter(|i| i.name == "notification") {
-            match parse_notification(item.text, &self.limits) {
-                Ok(mut update) => {
-                    update.node = Some(item.node.clone().into_owned()).filter(|n| !n.is_empty());
-                    update.item_id = item.item_id.as_deref().map(str::to_owned);
+        for item in read {
+            match item {
+                Ok(update) => {
                     findings.extend(update.findings());
                     self.on_update(at, update, sink);
                 }
-                Err(e) => findings.push(Finding::new(
-                    FindingCode::MalformedNotification,
-                    format!("notification on {} could not be read: {e}", item.node),
-                )),
+                Err(f) => findings.push(f),
             }
         }
         for f in findings {

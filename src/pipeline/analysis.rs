@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::finding::{Finding, Findings};
-use crate::pipeline::budget::{Cut, Holder, Holdings, MemoryBudget};
-use crate::pipeline::connection::{Connection, ConnectionStack};
+use crate::pipeline::budget::MemoryBudget;
+use crate::pipeline::conn_table::ConnTable;
 use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::{run_tcp, CaptureRun, Options, PipelineError, TcpConsumer, TcpEnds};
@@ -74,6 +74,7 @@ pub fn analyze(
     if crate::pipeline::har_input::is_har(path) {
         return crate::pipeline::har_input::analyze(path, opts, sink);
     }
+    let jobs = if sink.follows_bytes() { 1 } else { opts.jobs };
     let mut ctx = Wiring::new(
         opts.limits.clone(),
         opts.show_secrets,
@@ -82,7 +83,7 @@ pub fn analyze(
         sink,
     );
     ctx.events_only = opts.events_only;
-    let (keys, key_sources) = load_keys(opts, &mut ctx)?;
+    let (keys, mut key_sources) = load_keys(opts, &mut ctx)?;
     // Given, even when a source held nothing: then each connection says
     // its key is missing, and `tls.keylog_empty` says why.
     ctx.keys_given = !keys.is_empty()
@@ -92,27 +93,19 @@ pub fn analyze(
         || (opts.use_env_keylog
             && std::env::var_os("SSLKEYLOGFILE").is_some_and(|p| !p.is_empty()));
     ctx.set_depth(opts.depth);
-    let mut analysis = Analysis {
-        ctx,
-        keys,
-        key_sources,
-        conns: BTreeMap::new(),
-        budget: MemoryBudget::new(opts.limits.memory_budget),
-        cut: BTreeMap::new(),
-        events: 0,
-        wide_held: 0,
-        tcp_held: BTreeMap::new(),
-        tcp_cuts: Vec::new(),
-        tcp_releases: Vec::new(),
+    let (run, memory_peak) = if jobs > 1 {
+        crate::pipeline::workers::run(path, opts, &mut ctx, keys, &mut key_sources, jobs)?
+    } else {
+        let mut analysis = Analysis {
+            ctx: &mut ctx,
+            keys,
+            key_sources: &mut key_sources,
+            table: ConnTable::new(MemoryBudget::new(opts.limits.memory_budget)),
+        };
+        analysis.table.account_keys(&analysis.keys);
+        let run = run_tcp(path, opts, &mut analysis)?;
+        (run, analysis.table.budget.peak())
     };
-    analysis.account_keys();
-    let run = run_tcp(path, opts, &mut analysis)?;
-    let Analysis {
-        mut ctx,
-        key_sources,
-        budget,
-        ..
-    } = analysis;
     crate::pipeline::bosh::finish(&mut ctx);
     let mut sessions = std::mem::take(&mut ctx.sessions);
     sessions.sort_by_key(|s| s.id);
@@ -140,7 +133,7 @@ pub fn analyze(
         sessions_seen: ctx.sessions_seen,
         findings,
         finesse: ctx.wide.finesse.take_records(),
-        memory_peak: budget.peak(),
+        memory_peak,
     })
 }
 
@@ -203,189 +196,32 @@ fn fill_bosh_endpoints(
     }
 }
 
-/// TCP events between two readings of the capture-wide layer's held bytes:
-/// reading them walks its BOSH sessions and Finesse maps, so it is done once
-/// every this many events, not per event (a connection's end included: with
-/// many connections that would be quadratic).
-const CAPTURE_WIDE_EVERY: u64 = 1024;
-
-struct Analysis<'s> {
-    ctx: Wiring<'s>,
+/// One thread's analysis: every connection in one table.
+struct Analysis<'c, 's> {
+    ctx: &'c mut Wiring<'s>,
     keys: KeyLog,
-    key_sources: KeySources,
-    /// Open connections and those settled at their two FINs, until the
-    /// TCP stage releases their stream.
-    conns: BTreeMap<u64, Connection>,
-    budget: MemoryBudget,
-    /// Connections finished early for the budget whose TCP flow is still
-    /// open: their bytes from then on, per direction, added to their report
-    /// as unparsed when they close.
-    cut: BTreeMap<u64, CutConnection>,
-    /// TCP events seen, for [`CAPTURE_WIDE_EVERY`].
-    events: u64,
-    /// What the capture-wide layer held when last read.
-    wide_held: usize,
-    /// Out-of-order bytes the TCP stage holds, by stream (only those holding some).
-    tcp_held: BTreeMap<u64, (usize, TcpEnds)>,
-    /// Streams whose out-of-order buffers are to be given up after this segment.
-    tcp_cuts: Vec<(u64, TcpEnds)>,
-    /// Streams the TCP stage is to release after this segment.
-    tcp_releases: Vec<(u64, TcpEnds)>,
+    key_sources: &'c mut KeySources,
+    table: ConnTable,
 }
 
-/// A connection finished early for the budget, while its TCP flow lasts.
-#[derive(Clone, Copy, Debug)]
-struct CutConnection {
-    ends: TcpEnds,
-    /// Bytes per direction since the cut.
-    after: [u64; 2],
-    /// Its TCP flow is being released: no longer accounted.
-    released: bool,
-}
-
-impl CutConnection {
-    fn new(ends: TcpEnds) -> CutConnection {
-        CutConnection {
-            ends,
-            after: [0; 2],
-            released: false,
-        }
-    }
-}
-
-impl Analysis<'_> {
-    /// Accounts what connection `stream` holds after an event, then
-    /// finishes connections while the total is over the budget.
-    fn account(&mut self, stream: u64) {
-        if self.cut.get(&stream).is_some_and(|c| c.released) {
-            return;
-        }
-        let held = self.holdings(stream);
-        self.budget.set_connection(stream, &held);
-        self.events += 1;
-        if self.events % CAPTURE_WIDE_EVERY == 0 {
-            self.account_capture_wide();
-        }
-        self.cut_while_over();
-    }
-
-    /// What spans connections: the capture-wide layer (walked, so read
-    /// only every [`CAPTURE_WIDE_EVERY`] events) and the key material.
-    fn account_capture_wide(&mut self) {
-        self.wide_held = self.ctx.wide.held_bytes();
-        self.account_keys();
-    }
-
-    /// The key material grew (a Decryption Secrets Block): O(1), with the
-    /// capture-wide layer as last read.
-    fn account_keys(&mut self) {
-        let held = self.wide_held.saturating_add(self.keys.held_bytes());
-        self.budget.set_capture_wide(held);
-    }
-
-    fn cut_while_over(&mut self) {
-        while let Some(cut) = self.budget.over() {
-            self.cut_connection(cut);
-        }
-    }
-
-    /// What connection `stream` holds: its TCP flow's state and
-    /// out-of-order buffers, and its stages (until it is cut).
-    fn holdings(&self, stream: u64) -> Holdings {
-        let mut held = self
-            .conns
-            .get(&stream)
-            .map(Connection::holdings)
-            .unwrap_or_default();
-        if self.conns.contains_key(&stream) || self.cut.contains_key(&stream) {
-            held.add(Holder::ConnectionState, tcp::FLOW_STATE_BYTES);
-        }
-        if let Some((tcp, _)) = self.tcp_held.get(&stream) {
-            held.add(Holder::TcpOutOfOrder, *tcp);
-        }
-        held
-    }
-
-    /// Finishes the connection `cut` names with what it has. The largest
-    /// holder's out-of-order holes are given up and its flow goes on,
-    /// charging its TCP state; the oldest's flow is released.
-    fn cut_connection(&mut self, cut: Cut) {
-        let (Cut::Largest(stream) | Cut::Oldest(stream)) = cut;
-        let held = self.holdings(stream);
-        // A connection cut before and holding out-of-order data again is
-        // only relieved of it: it was named once.
-        if self.conns.contains_key(&stream) || matches!(cut, Cut::Oldest(_)) {
-            let finding = self.budget.cut_finding(cut, &held);
-            self.ctx.finding(finding, Some(stream), None);
-        }
-        self.budget.forget(stream);
-        if let Some(conn) = self.conns.remove(&stream) {
-            let ends = conn.ends();
-            conn.finish(&mut self.ctx, None);
-            self.cut.insert(stream, CutConnection::new(ends));
-        }
-        if let Some((_, ends)) = self.tcp_held.remove(&stream) {
-            self.tcp_cuts.push((stream, ends));
-        }
-        match cut {
-            Cut::Largest(_) => {
-                let held = self.holdings(stream);
-                self.budget.set_connection(stream, &held);
-            }
-            Cut::Oldest(_) => {
-                if let Some(cut) = self.cut.get_mut(&stream) {
-                    cut.released = true;
-                    self.tcp_releases.push((stream, cut.ends));
-                }
-            }
-        }
-    }
-
-    /// A connection cut early closed: its report gets its TCP statistics
-    /// and the bytes that came after the cut, as unparsed.
-    fn close_cut(&mut self, stream: u64, after: [u64; 2], stats: &tcp::StreamStats) {
-        let Some(report) = self
-            .ctx
-            .connections
-            .iter_mut()
-            .rev()
-            .find(|c| c.stream == stream)
-        else {
-            return;
-        };
-        report.tcp = Some(stats.clone());
-        for dir in crate::position::Dir::BOTH {
-            let n = after.get(dir.index()).copied().unwrap_or(0);
-            let bytes = report.bytes.dir_mut(dir);
-            bytes.tcp += n;
-            bytes.unparsed += n;
-        }
-    }
-}
-
-impl Findings for Analysis<'_> {
+impl Findings for Analysis<'_, '_> {
     fn push_finding(&mut self, finding: Finding) {
         self.ctx.finding(finding, None, None);
     }
 }
 
-impl TcpConsumer for Analysis<'_> {
+impl TcpConsumer for Analysis<'_, '_> {
     fn on_tcp_held(&mut self, stream: u64, ends: TcpEnds, held: usize) {
-        let before = match held {
-            0 => self.tcp_held.remove(&stream).map(|(b, _)| b),
-            _ => self.tcp_held.insert(stream, (held, ends)).map(|(b, _)| b),
-        };
-        if before.unwrap_or(0) != held {
-            self.account(stream);
-        }
+        let (ctx, keys) = (&mut *self.ctx, &self.keys);
+        self.table.on_tcp_held(ctx, keys, stream, ends, held);
     }
 
     fn take_tcp_cuts(&mut self) -> Vec<(u64, TcpEnds)> {
-        std::mem::take(&mut self.tcp_cuts)
+        self.table.take_tcp_cuts()
     }
 
     fn take_tcp_releases(&mut self) -> Vec<(u64, TcpEnds)> {
-        std::mem::take(&mut self.tcp_releases)
+        self.table.take_tcp_releases()
     }
 
     fn on_key_log(&mut self, at_offset: u64, text: &[u8]) {
@@ -398,16 +234,18 @@ impl TcpConsumer for Analysis<'_> {
         for f in findings {
             self.ctx.finding(f, None, None);
         }
-        self.account_keys();
-        self.cut_while_over();
+        self.table.account_keys(&self.keys);
+        self.table.cut_while_over(self.ctx);
     }
 }
 
-impl tcp::Sink for Analysis<'_> {
+impl tcp::Sink for Analysis<'_, '_> {
     fn on_tcp(&mut self, event: tcp::Event<'_>) {
         use tcp::Event as E;
-        let (ctx, keys) = (&mut self.ctx, &self.keys);
+        let (ctx, keys) = (&mut *self.ctx, &self.keys);
         ctx.sink.on_tcp(&event);
+        say_before(ctx, &event);
+        let table = &mut self.table;
         match event {
             E::Opened {
                 stream,
@@ -415,76 +253,68 @@ impl tcp::Sink for Analysis<'_> {
                 client,
                 server,
                 origin,
-            } => {
-                let story =
-                    crate::conn::Tracker::new(stream, client, server, at, origin, &ctx.limits);
-                let stack = ConnectionStack::new(stream, client, server).with_story(story);
-                self.conns.insert(stream, Connection::open(stack));
-                ctx.emit(from_stages::tcp_open(stream, at, client, server, origin));
-                self.account(stream);
-            }
+            } => table.on_opened(ctx, keys, (stream, at, (client, server), origin)),
             E::Data {
                 stream,
                 dir,
                 at,
                 bytes,
                 ..
-            } => {
-                if let Some(conn) = self.conns.get_mut(&stream) {
-                    conn.on_data(ctx, keys, dir, at, bytes);
-                    self.account(stream);
-                } else if let Some(cut) = self.cut.get_mut(&stream) {
-                    if let Some(n) = cut.after.get_mut(dir.index()) {
-                        *n += bytes.len() as u64;
-                    }
-                }
-            }
+            } => table.on_data(ctx, keys, (stream, dir, at), bytes),
             E::Gap {
                 stream,
                 dir,
                 at,
-                offset,
                 len,
-                reason,
-            } => {
-                ctx.emit(from_stages::tcp_gap(stream, dir, at, offset, len, reason));
-                ctx.finding(
-                    tcp::gap_finding(stream, dir, at, offset, len, reason),
-                    Some(stream),
-                    None,
-                );
-                if let Some(conn) = self.conns.get_mut(&stream) {
-                    conn.on_gap(ctx, dir, at, len);
-                    self.account(stream);
-                }
-            }
-            E::Fin { stream, dir, at } | E::Rst { stream, dir, at } => {
-                let rst = matches!(event, E::Rst { .. });
-                ctx.emit(from_stages::tcp_end(stream, dir, at, rst));
-                if let Some(conn) = self.conns.get_mut(&stream) {
-                    conn.on_tcp_end(ctx, dir, at, rst);
-                    if conn.both_fins() {
-                        // Its stages go now, and the stack that held them:
-                        // the TCP stage ends the stream at the last FIN's
-                        // ACK, or an hour later if the capture missed it.
-                        if let Some(open) = self.conns.remove(&stream) {
-                            self.conns.insert(stream, open.settle_closed(ctx, keys));
-                        }
-                    }
-                    self.account(stream);
-                }
-            }
-            E::Closed { stream, at, stats } => {
-                if let Some(mut conn) = self.conns.remove(&stream) {
-                    conn.settle_at_end(ctx, &self.keys);
-                    conn.finish(ctx, Some(stats));
-                } else if let Some(cut) = self.cut.remove(&stream) {
-                    self.close_cut(stream, cut.after, stats);
-                }
-                self.tcp_held.remove(&stream);
-                self.budget.forget(stream);
-                self.ctx.emit(from_stages::tcp_close(stream, at, stats));
+                ..
+            } => table.on_gap(ctx, keys, (stream, dir, at), len),
+            E::Fin { stream, dir, at } => table.on_end(ctx, keys, (stream, dir, at), false),
+            E::Rst { stream, dir, at } => table.on_end(ctx, keys, (stream, dir, at), true),
+            E::Closed { stream, stats, .. } => {
+                table.on_closed(ctx, keys, stream, stats);
+                say_after(ctx, &event);
             }
         }
+    }
+}
+
+/// What the TCP stage says of `event` before the connection hears of it:
+/// `tcp.open`, a gap's event and finding, a FIN's or RST's event.
+pub(crate) fn say_before(ctx: &mut Wiring, event: &tcp::Event<'_>) {
+    use tcp::Event as E;
+    match *event {
+        E::Opened {
+            stream,
+            at,
+            client,
+            server,
+            origin,
+        } => ctx.emit(from_stages::tcp_open(stream, at, client, server, origin)),
+        E::Gap {
+            stream,
+            dir,
+            at,
+            offset,
+            len,
+            reason,
+        } => {
+            ctx.emit(from_stages::tcp_gap(stream, dir, at, offset, len, reason));
+            ctx.finding(
+                tcp::gap_finding(stream, dir, at, offset, len, reason),
+                Some(stream),
+                None,
+            );
+        }
+        E::Fin { stream, dir, at } => ctx.emit(from_stages::tcp_end(stream, dir, at, false)),
+        E::Rst { stream, dir, at } => ctx.emit(from_stages::tcp_end(stream, dir, at, true)),
+        E::Data { .. } | E::Closed { .. } => {}
+    }
+}
+
+/// What the TCP stage says of `event` after the connection heard of it:
+/// `tcp.close` once the connection filed its reports.
+pub(crate) fn say_after(ctx: &mut Wiring, event: &tcp::Event<'_>) {
+    if let tcp::Event::Closed { stream, at, stats } = *event {
+        ctx.emit(from_stages::tcp_close(stream, at, stats));
     }
 }

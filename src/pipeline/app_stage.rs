@@ -193,7 +193,7 @@ impl AppStage {
                 let taken = h.on_data(dir, at, bytes, &mut out);
                 self.http_exchanges += out.exchanges;
                 let (upgrade, bosh) = (out.upgrade.take(), mem::take(&mut out.bosh));
-                crate::pipeline::bosh::feed(ctx, self.stream, &bosh);
+                ctx.feed_bosh(self.stream, &bosh);
                 if !bosh.is_empty() && !self.layers.contains(&"bosh") {
                     self.layers.push("bosh");
                 }
@@ -335,7 +335,7 @@ impl AppStage {
                 let mut out = HttpOut::new(ctx, stream);
                 h.finish(&mut out);
                 let bosh = mem::take(&mut out.bosh);
-                crate::pipeline::bosh::feed(ctx, stream, &bosh);
+                ctx.feed_bosh(stream, &bosh);
                 for dir in Dir::BOTH {
                     self.unparsed[dir.index()] += h.unparsed(dir);
                 }

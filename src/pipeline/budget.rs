@@ -171,11 +171,34 @@ pub(crate) struct MemoryBudget {
     capture_wide: usize,
     peak: usize,
     cuts: u64,
+    /// Whose budget this is (said in the cut's finding).
+    share: Share,
+}
+
+/// Whose budget a [`MemoryBudget`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Share {
+    /// The whole analysis' (one thread).
+    Whole,
+    /// With `-j N`: worker `.0`'s (0-based) of `.1`, over its connections.
+    Worker(usize, usize),
+    /// With `-j N`: the reading thread's, over the TCP stage's out-of-order
+    /// buffers (its cuts give up holes; the connections go on).
+    Reader(usize),
 }
 
 impl MemoryBudget {
+    /// A share of the budget, `limit` bytes (`-j N`: `memory_budget / (N + 1)`).
+    pub fn of_share(limit: usize, share: Share) -> MemoryBudget {
+        MemoryBudget {
+            share,
+            ..MemoryBudget::new(limit)
+        }
+    }
+
     pub fn new(limit: usize) -> MemoryBudget {
         MemoryBudget {
+            share: Share::Whole,
             limit,
             by_stream: BTreeMap::new(),
             by_buffers: BTreeSet::new(),
@@ -266,6 +289,7 @@ impl MemoryBudget {
     pub fn cut_finding(&mut self, cut: Cut, held: &Holdings) -> Finding {
         self.cuts += 1;
         let (stream, what) = match cut {
+            Cut::Largest(stream) | Cut::Oldest(stream) if matches!(self.share, Share::Reader(_)) => (stream, "its out-of-order holes were given up as gaps and the connection goes on".to_owned()),
             Cut::Largest(stream) => {
                 let holes = if held.get(Holder::TcpOutOfOrder) > 0 {
                     " (its out-of-order holes given up as gaps)"
@@ -274,10 +298,24 @@ impl MemoryBudget {
                 };
                 (stream, format!("the connection was finished early with what it had{holes}, and its later bytes are counted as unparsed"))
             }
+            // A worker cannot release a flow of the TCP table (it is the reading thread's).
+            Cut::Oldest(stream) if matches!(self.share, Share::Worker(..)) => (stream, format!("it was the least recently active of {}, so it was finished early with what it had, and its later bytes are counted as unparsed", count(self.open(), "open connection"))),
             Cut::Oldest(stream) => (stream, format!("it was the least recently active of {}, so it was finished early with what it had and its TCP flow released; later packets of its 4-tuple start a new stream", count(self.open(), "open connection"))),
         };
+        let share = match self.share {
+            Share::Whole => String::new(),
+            Share::Worker(worker, n) => format!(
+                " of worker {} of {n} (-j {n}: the workers and the reading thread each have memory_budget / {})",
+                worker + 1,
+                n + 1
+            ),
+            Share::Reader(n) => format!(
+                " of the reading thread, for out-of-order TCP segments (-j {n}: the workers and the reading thread each have memory_budget / {})",
+                n + 1
+            ),
+        };
         let message = format!(
-            "the analysis held {} with connection {stream} holding {}, over the memory budget of {} (memory_budget, --memory-limit): {what} ({} cut so far)",
+            "the analysis held {} with connection {stream} holding {}, over the memory budget{share} of {} (memory_budget, --memory-limit): {what} ({} cut so far)",
             size(self.total() as u64),
             held.describe(),
             size(self.limit as u64),

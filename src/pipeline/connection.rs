@@ -21,6 +21,7 @@ use crate::finding::{Finding, Findings};
 use crate::pipeline::app_stage::{AppStage, FinishedSession};
 use crate::pipeline::budget::{Holder, Holdings};
 use crate::pipeline::context::Wiring;
+use crate::pipeline::record::{Emitted, Op};
 use crate::pipeline::route::{Held, Route, StartTls};
 use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
@@ -284,7 +285,7 @@ impl ConnectionStack {
     fn into_settled(
         mut self: Box<Self>,
         settled: Settled,
-        events: Vec<Event>,
+        events: Vec<Emitted>,
     ) -> SettledConnection {
         SettledConnection {
             stream: self.stream,
@@ -328,7 +329,7 @@ impl ConnectionStack {
         }
         let tls = self.tls.as_ref().map(|t| t.summary().clone());
         if let Some(summary) = &tls {
-            ctx.wide.tls.note(summary);
+            ctx.note_tls(summary);
         }
         Settled {
             finished,
@@ -407,7 +408,7 @@ pub(crate) struct SettledConnection {
     story: Option<conn::Tracker>,
     settled: Settled,
     /// Said by the stages as they finished, emitted at [`Self::finish`].
-    events: Vec<Event>,
+    events: Vec<Emitted>,
 }
 
 impl SettledConnection {
@@ -445,8 +446,8 @@ impl SettledConnection {
 
     /// The stream left the TCP table: emit the held events and file the reports.
     pub fn finish(mut self, ctx: &mut Wiring, stats: Option<&StreamStats>) {
-        for event in std::mem::take(&mut self.events) {
-            ctx.emit(event);
+        for said in std::mem::take(&mut self.events) {
+            ctx.emit_said(said);
         }
         let Settled {
             finished,
@@ -503,13 +504,45 @@ impl SettledConnection {
         session: Option<u32>,
         user: Option<&str>,
     ) {
-        if let Some(story) = self.story.take() {
-            let story = story.finish(stats, tls);
-            for finding in story.findings {
-                ctx.finding(finding, Some(self.stream), session);
-            }
-            ctx.on_conn_summary(&story.summary, user);
+        let Some(story) = self.story.take() else {
+            return;
+        };
+        let end = StoryEnd {
+            stream: self.stream,
+            story,
+            stats: stats.cloned(),
+            tls: tls.cloned(),
+            session,
+            user: user.map(str::to_owned),
+        };
+        match ctx.recorder() {
+            // The story may still hear of its BOSH bodies' stanzas, which
+            // are capture-wide: it is told where those are fed.
+            Some(recorder) => recorder.ops.push(Op::Story(Box::new(end))),
+            None => end.tell(ctx),
         }
+    }
+}
+
+/// A connection's story at its end, with what its telling needs.
+#[derive(Debug)]
+pub(crate) struct StoryEnd {
+    pub stream: u64,
+    pub story: conn::Tracker,
+    pub stats: Option<StreamStats>,
+    pub tls: Option<tls::Summary>,
+    pub session: Option<u32>,
+    pub user: Option<String>,
+}
+
+impl StoryEnd {
+    /// The story's findings, then its summary to the capture-wide layer.
+    pub fn tell(self, ctx: &mut Wiring) {
+        let story = self.story.finish(self.stats.as_ref(), self.tls.as_ref());
+        for finding in story.findings {
+            ctx.finding(finding, Some(self.stream), self.session);
+        }
+        ctx.on_conn_summary(&story.summary, self.user.as_deref());
     }
 }
 

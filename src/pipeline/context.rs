@@ -12,6 +12,7 @@ use crate::conn;
 use crate::finding::{Code, Finding};
 use crate::limits::Limits;
 use crate::pipeline::capture_wide::CaptureWide;
+use crate::pipeline::record::{Emitted, Op, Recorder};
 use crate::report::event::Event;
 use crate::report::findings::FindingLog;
 use crate::report::model::{ConnectionReport, SessionReport};
@@ -54,7 +55,10 @@ pub(crate) struct Wiring<'s> {
     conn_summary: Option<conn::Summary>,
     /// While a closed connection's stages finish early: their events, held
     /// for the moment it leaves the TCP table (see [`Wiring::hold_events`]).
-    held: Option<Vec<Event>>,
+    held: Option<Vec<Emitted>>,
+    /// On a worker thread (`-j N`): every call that reaches beyond the
+    /// connection is recorded here instead of acted on (`pipeline::record`).
+    recorder: Option<Recorder>,
 }
 
 impl<'s> Wiring<'s> {
@@ -87,7 +91,38 @@ impl<'s> Wiring<'s> {
             conn_facts: Vec::new(),
             conn_summary: None,
             held: None,
+            recorder: None,
         }
+    }
+
+    /// From now on, record instead of acting: this `Wiring` is worker
+    /// `worker`'s of `workers` (see [`Recorder`]).
+    pub fn record(&mut self, worker: usize, workers: usize) {
+        self.recorder = Some(Recorder::new(worker, workers));
+    }
+
+    /// The calls recorded since the last time (none unless [`Self::record`]).
+    pub fn take_ops(&mut self) -> Vec<Op> {
+        self.recorder
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.ops))
+            .unwrap_or_default()
+    }
+
+    /// Moves the calls recorded since the last time to the end of `ops`;
+    /// gives how many there were.
+    pub fn move_ops(&mut self, ops: &mut Vec<Op>) -> usize {
+        let Some(recorder) = self.recorder.as_mut() else {
+            return 0;
+        };
+        let count = recorder.ops.len();
+        ops.append(&mut recorder.ops);
+        count
+    }
+
+    /// The recorder, when this `Wiring` records (on a worker thread).
+    pub fn recorder(&mut self) -> Option<&mut Recorder> {
+        self.recorder.as_mut()
     }
 
     /// A connection's story is told: the one place a `conn::Summary`
@@ -110,6 +145,10 @@ impl<'s> Wiring<'s> {
 
     /// Keeps a finished connection's summary, up to `limits.max_summaries`.
     pub fn keep_connection(&mut self, mut c: ConnectionReport) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.ops.push(Op::KeepConnection(Box::new(c)));
+            return;
+        }
         if let Some(summary) = self.conn_summary.take() {
             if summary.stream == c.stream {
                 c.summary = Some(summary);
@@ -152,6 +191,10 @@ impl<'s> Wiring<'s> {
     /// Keeps a finished XMPP session's summary, up to `limits.max_summaries`,
     /// with what the Finesse stage counted for it.
     pub fn keep_session(&mut self, mut s: SessionReport) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.ops.push(Op::KeepSession(Box::new(s)));
+            return;
+        }
         self.sessions_seen += 1;
         let kept = self.sessions.len() < self.limits.max_summaries;
         // Filed even when not kept: the Finesse stage lets go of its facts.
@@ -194,16 +237,87 @@ impl<'s> Wiring<'s> {
         stream: u64,
         transport: xmpp::Transport,
     ) -> (u32, xmpp::Session) {
-        let id = self.wide.number_session();
+        let id = match self.recorder.as_mut() {
+            Some(recorder) => recorder.name_session(),
+            None => self.wide.number_session(),
+        };
         let session = xmpp::Session::new(stream, transport, &self.limits, self.show_secrets)
             .with_automatic_feeds(crate::finesse::automatic_feed);
         (id, session)
     }
 
     pub fn emit(&mut self, event: Event) {
-        match &mut self.held {
-            Some(held) => held.push(event),
-            None => self.sink.emit(event),
+        if let Some(held) = &mut self.held {
+            held.push(Emitted::Event(event));
+        } else if let Some(recorder) = self.recorder.as_mut() {
+            recorder.ops.push(Op::Emit(event));
+        } else {
+            self.sink.emit(event);
+        }
+    }
+
+    /// Emits what a stack said: an event, or (recording) the place of a
+    /// Finesse call's events.
+    pub fn emit_said(&mut self, said: Emitted) {
+        match said {
+            Emitted::Event(event) => self.emit(event),
+            Emitted::Finesse(slot) => {
+                if let Some(held) = &mut self.held {
+                    held.push(said);
+                } else if let Some(recorder) = self.recorder.as_mut() {
+                    recorder.ops.push(Op::EmitFinesse(slot));
+                }
+            }
+        }
+    }
+
+    /// A TLS connection finished: the no-keys advice counts it.
+    pub fn note_tls(&mut self, summary: &crate::tls::Summary) {
+        match self.recorder.as_mut() {
+            Some(recorder) => recorder.ops.push(Op::TlsNote(Box::new(summary.clone()))),
+            None => self.wide.tls.note(summary),
+        }
+    }
+
+    /// The BOSH events of connection `stream`, to the capture-wide BOSH
+    /// routing (`pipeline::bosh`).
+    pub fn feed_bosh(&mut self, stream: u64, events: &[crate::http::bosh::Event]) {
+        match self.recorder.as_mut() {
+            Some(_) if events.is_empty() => {}
+            Some(recorder) => recorder.ops.push(Op::Bosh {
+                stream,
+                events: events.to_vec(),
+            }),
+            None => crate::pipeline::bosh::feed(self, stream, events),
+        }
+    }
+
+    /// A connection cut early for the budget closed: its report gets its
+    /// TCP statistics and the bytes that came after the cut, as unparsed.
+    pub fn close_cut(&mut self, stream: u64, after: [u64; 2], stats: &crate::tcp::StreamStats) {
+        if let Some(recorder) = self.recorder.as_mut() {
+            let stats = Box::new(stats.clone());
+            recorder.ops.push(Op::CloseCut {
+                stream,
+                after,
+                stats,
+            });
+            return;
+        }
+        let Some(report) = self
+            .connections
+            .iter_mut()
+            .rev()
+            .find(|c| c.stream == stream)
+        else {
+            return;
+        };
+        report.tcp = Some(stats.clone());
+        for dir in crate::position::Dir::BOTH {
+            let n = after.get(dir.index()).copied().unwrap_or(0);
+            let bytes = report.bytes.dir_mut(dir);
+            bytes.tcp += n;
+            bytes.unparsed += n;
         }
     }
 
@@ -216,7 +330,7 @@ impl<'s> Wiring<'s> {
     }
 
     /// The events held since [`Wiring::hold_events`]; emitting goes on as usual.
-    pub fn take_held(&mut self) -> Vec<Event> {
+    pub fn take_held(&mut self) -> Vec<Emitted> {
         self.held.take().unwrap_or_default()
     }
 
@@ -240,7 +354,10 @@ impl<'s> Wiring<'s> {
         let finding = finding.clipped();
         let mut event = Event::finding(&finding);
         event.session = session;
-        self.findings.push_within(finding, &mut self.retention);
+        match self.recorder.as_mut() {
+            Some(recorder) => recorder.ops.push(Op::LogFinding(finding)),
+            None => self.findings.push_within(finding, &mut self.retention),
+        }
         event
     }
 

@@ -246,6 +246,10 @@ impl tcp::Sink for Follower<'_> {
 impl TcpConsumer for Follower<'_> {}
 
 impl EventSink for Follower<'_> {
+    fn follows_bytes(&self) -> bool {
+        true
+    }
+
     fn emit(&mut self, event: Event) {
         if self.layer == Layer::Tls && event.stream == Some(self.stream) {
             self.release_held();

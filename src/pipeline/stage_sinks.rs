@@ -10,6 +10,7 @@ use crate::finding::{Finding, Findings};
 use crate::finesse;
 use crate::http;
 use crate::pipeline::context::Wiring;
+use crate::pipeline::record::{Emitted, Op, OwnedRest, OwnedStanza};
 use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
 use crate::report::from_stages as convert;
@@ -26,7 +27,7 @@ pub(crate) struct XmppOut<'c, 's> {
     /// The connection the XMPP session is filed under (for BOSH, its first
     /// one; otherwise `stream`).
     pub session_stream: u64,
-    pub events: Vec<Event>,
+    pub events: Vec<Emitted>,
     /// Directions the XMPP stage handed to TLS (STARTTLS) during this call.
     pub handovers: Vec<xmpp::TlsHandover>,
     /// Keep each stanza's redacted XML in its event: for `--raw`, or for the
@@ -45,7 +46,7 @@ impl<'c, 's> XmppOut<'c, 's> {
         ctx: &'c mut Wiring<'s>,
         stream: u64,
         session: Option<u32>,
-        events: Vec<Event>,
+        events: Vec<Emitted>,
     ) -> Self {
         let keep_raw = ctx.raw || (ctx.xmpp_message_text && !ctx.show_secrets);
         XmppOut {
@@ -63,9 +64,12 @@ impl<'c, 's> XmppOut<'c, 's> {
     /// WebSocket message carrying them may show); `None` when there are none.
     /// Only kept with `--raw` or when message texts are shown without secrets.
     pub fn stanza_text(&self) -> Option<String> {
-        let mut texts = self.events.iter().filter_map(|e| match &e.detail {
-            crate::report::event::Detail::XmppStanza(s) => s.raw.as_deref(),
-            _ => None,
+        let mut texts = self.events.iter().filter_map(|e| match e {
+            Emitted::Event(e) => match &e.detail {
+                crate::report::event::Detail::XmppStanza(s) => s.raw.as_deref(),
+                _ => None,
+            },
+            Emitted::Finesse(_) => None,
         });
         let first = texts.next()?;
         let mut all = first.to_owned();
@@ -74,14 +78,16 @@ impl<'c, 's> XmppOut<'c, 's> {
     }
 
     pub fn flush(&mut self) {
-        for mut event in self.events.drain(..) {
+        for mut said in self.events.drain(..) {
             // The raw XML was kept for `stanza_text`; it is shown only with --raw.
-            if let crate::report::event::Detail::XmppStanza(s) = &mut event.detail {
-                if !self.ctx.raw {
-                    s.raw = None;
+            if let Emitted::Event(event) = &mut said {
+                if let crate::report::event::Detail::XmppStanza(s) = &mut event.detail {
+                    if !self.ctx.raw {
+                        s.raw = None;
+                    }
                 }
             }
-            self.ctx.emit(event);
+            self.ctx.emit_said(said);
         }
     }
 }
@@ -91,7 +97,7 @@ impl Findings for XmppOut<'_, '_> {
         let event = self
             .ctx
             .log_finding(finding, Some(self.stream), self.session);
-        self.events.push(event);
+        self.events.push(Emitted::Event(event));
     }
 }
 
@@ -99,27 +105,53 @@ impl xmpp::Sink for XmppOut<'_, '_> {
     fn on_stanza(&mut self, stanza: &xmpp::Stanza<'_>) {
         let mut event = convert::stanza(self.stream, stanza, self.keep_raw);
         event.session = self.session;
-        self.events.push(event);
+        self.events.push(Emitted::Event(event));
         let ping = ping_part(stanza);
         self.ctx
             .conn_fact(self.stream, crate::conn::Fact::Stanza { ping });
         let at = self.stanza_at(stanza);
-        let mut out = FinesseOut::default();
-        self.ctx.wide.finesse.on_stanza(&at, stanza, &mut out);
-        self.take_finesse(stanza, out);
+        if let Some(recorder) = self.ctx.recorder() {
+            let slot = recorder.finesse_slot();
+            let stanza = OwnedStanza::of(stanza);
+            recorder.ops.push(Op::FinesseStanza { slot, at, stanza });
+            self.events.push(Emitted::Finesse(slot));
+            return;
+        }
+        let events = finesse_on_stanza(self.ctx, &at, stanza);
+        self.events.extend(events.into_iter().map(Emitted::Event));
     }
 
     fn on_pubsub_items(&mut self, stanza: &xmpp::Stanza<'_>, items: &[xmpp::PubsubItem<'_>]) {
         let at = self.stanza_at(stanza);
-        let mut out = FinesseOut::default();
-        self.ctx.wide.finesse.on_pubsub_items(&at, items, &mut out);
-        self.take_finesse(stanza, out);
+        if self.ctx.recorder().is_some() {
+            // The Finesse stage reads notifications at this depth only; the
+            // reading is pure, and most of its work: done here.
+            if self.ctx.depth != crate::pipeline::Depth::Finesse {
+                return;
+            }
+            let read = finesse::read_notifications(items, &self.ctx.limits);
+            if let Some(recorder) = self.ctx.recorder() {
+                let slot = recorder.finesse_slot();
+                let stanza = OwnedStanza::of(stanza);
+                let op = Op::FinessePubsub {
+                    slot,
+                    at,
+                    stanza,
+                    read,
+                };
+                recorder.ops.push(op);
+                self.events.push(Emitted::Finesse(slot));
+            }
+            return;
+        }
+        let events = finesse_on_pubsub(self.ctx, &at, stanza, items);
+        self.events.extend(events.into_iter().map(Emitted::Event));
     }
 
     fn on_tls_handover(&mut self, handover: &xmpp::TlsHandover) {
         let mut event = convert::tls_handover(self.stream, handover);
         event.session = self.session;
-        self.events.push(event);
+        self.events.push(Emitted::Event(event));
         self.handovers.push(*handover);
     }
 }
@@ -135,26 +167,84 @@ impl XmppOut<'_, '_> {
             last: stanza.last,
         }
     }
+}
 
-    /// The Finesse stage's output about `stanza`, as report events in the
-    /// order it was given.
-    fn take_finesse(&mut self, stanza: &xmpp::Stanza<'_>, out: FinesseOut) {
-        for item in out.items {
-            match item {
-                FinesseItem::Update(update, rest) => {
-                    let rest = rest.map(|r| crate::report::event::RestRequest {
-                        frame: r.frame,
-                        stream: r.stream,
-                        method: r.method,
-                        path: r.path,
-                        ms_before_update: r.ms_before_update,
-                    });
-                    let mut event = convert::finesse(self.stream, stanza, *update, rest);
-                    event.session = self.session;
-                    self.events.push(event);
-                }
-                FinesseItem::Finding(finding) => self.push_finding(finding),
+/// The capture-wide Finesse stage hears of a stanza: its events (Updates,
+/// findings logged as they come), in the order it gave them.
+pub(crate) fn finesse_on_stanza(
+    ctx: &mut Wiring,
+    at: &finesse::StanzaAt,
+    stanza: &xmpp::Stanza<'_>,
+) -> Vec<Event> {
+    let mut out = FinesseOut::default();
+    ctx.wide.finesse.on_stanza(at, stanza, &mut out);
+    finesse_events(ctx, at, stanza, out)
+}
+
+/// The capture-wide Finesse stage reads the pubsub items of a stanza: its
+/// events, as [`finesse_on_stanza`].
+pub(crate) fn finesse_on_pubsub(
+    ctx: &mut Wiring,
+    at: &finesse::StanzaAt,
+    stanza: &xmpp::Stanza<'_>,
+    items: &[xmpp::PubsubItem<'_>],
+) -> Vec<Event> {
+    let mut out = FinesseOut::default();
+    ctx.wide.finesse.on_pubsub_items(at, items, &mut out);
+    finesse_events(ctx, at, stanza, out)
+}
+
+/// [`finesse_on_pubsub`] with the notifications already read.
+pub(crate) fn finesse_on_read(
+    ctx: &mut Wiring,
+    at: &finesse::StanzaAt,
+    stanza: &xmpp::Stanza<'_>,
+    read: Vec<Result<finesse::Update, Finding>>,
+) -> Vec<Event> {
+    let mut out = FinesseOut::default();
+    ctx.wide.finesse.on_read_notifications(at, read, &mut out);
+    finesse_events(ctx, at, stanza, out)
+}
+
+/// The Finesse stage's output about `stanza`, as report events in the
+/// order it was given (findings logged now).
+fn finesse_events(
+    ctx: &mut Wiring,
+    at: &finesse::StanzaAt,
+    stanza: &xmpp::Stanza<'_>,
+    out: FinesseOut,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    for item in out.items {
+        match item {
+            FinesseItem::Update(update, rest) => {
+                let rest = rest.map(|r| crate::report::event::RestRequest {
+                    frame: r.frame,
+                    stream: r.stream,
+                    method: r.method,
+                    path: r.path,
+                    ms_before_update: r.ms_before_update,
+                });
+                let mut event = convert::finesse(at.stream, stanza, *update, rest);
+                event.session = at.session;
+                events.push(event);
             }
+            FinesseItem::Finding(finding) => {
+                events.push(ctx.log_finding(finding, Some(at.stream), at.session));
+            }
+        }
+    }
+    events
+}
+
+/// The capture-wide Finesse stage hears of a REST exchange (its findings
+/// located in the exchange's connection).
+pub(crate) fn finesse_on_rest(ctx: &mut Wiring, rest: &finesse::RestExchange<'_>) {
+    let mut out = FinesseOut::default();
+    ctx.wide.finesse.on_rest_exchange(rest, &mut out);
+    for item in out.items {
+        if let FinesseItem::Finding(finding) = item {
+            ctx.finding(finding, Some(rest.stream), None);
         }
     }
 }
@@ -254,12 +344,9 @@ impl http::Sink for HttpOut<'_, '_> {
                 body: r.body.text.as_deref(),
             }),
         };
-        let mut out = FinesseOut::default();
-        self.ctx.wide.finesse.on_rest_exchange(&rest, &mut out);
-        for item in out.items {
-            if let FinesseItem::Finding(finding) = item {
-                self.push_finding(finding);
-            }
+        match self.ctx.recorder() {
+            Some(recorder) => recorder.ops.push(Op::RestExchange(OwnedRest::of(&rest))),
+            None => finesse_on_rest(self.ctx, &rest),
         }
     }
 
@@ -305,7 +392,7 @@ pub(crate) struct XmppOverWs {
     pub session: xmpp::Session,
     pub id: u32,
     /// The (empty) buffer its messages' events are gathered in.
-    pub events: Vec<Event>,
+    pub events: Vec<Emitted>,
 }
 
 /// Receives the WebSocket stage's messages and control frames; text

@@ -33,6 +33,14 @@ pub trait EventSink {
 
     /// A whole WebSocket message (unmasked and inflated), for `follow`.
     fn on_ws_message(&mut self, _message: &ws::Message<'_>) {}
+
+    /// Whether this sink reads the bytes each layer saw (the calls above
+    /// other than [`EventSink::emit`]): those come from every connection's
+    /// stack as it runs, so a sink that reads them is fed by one thread
+    /// (`pipeline::Options::jobs` is not used for it).
+    fn follows_bytes(&self) -> bool {
+        false
+    }
 }
 
 /// Where WebSocket framing began on a connection.

@@ -62,7 +62,8 @@ enum Command {
     Http(ListArgs),
     /// One row per TCP connection: endpoints, frames, bytes, retransmissions, gaps, how it ended.
     Streams(StreamsArgs),
-    /// The reassembled bytes of one TCP stream, like Wireshark's Follow TCP Stream.
+    /// The reassembled bytes of one TCP stream, like Wireshark's Follow TCP Stream
+    /// (read by one thread: it follows the bytes as each layer sees them).
     Follow(FollowArgs),
 }
 
@@ -89,6 +90,42 @@ struct InputArgs {
     /// max_timeline_bytes) scale with it. A number with K, M or G (powers of 1024).
     #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
+    /// Threads for one capture: one reads, decodes and reassembles TCP, N
+    /// workers run the connections (they and the reader each have
+    /// memory-limit / (N + 1)), and the
+    /// output is the same as with -j 1. Default: the number of cores for
+    /// one capture; 1 each when several captures are given (they run side
+    /// by side, one per core), unless -j is given. A HAR is read by one thread.
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = parse_jobs)]
+    jobs: Option<usize>,
+}
+
+impl InputArgs {
+    /// The options every capture-reading command starts from, with `-j`.
+    fn options(&self) -> Options {
+        let mut opts = options(self.no_progress, self.memory_limit);
+        opts.jobs = jobs_per_capture(self.jobs, self.captures.len());
+        opts
+    }
+}
+
+/// `-j`: threads for each capture. Captures run side by side first (one
+/// per core, `run_many` and `-o DIR/`), so with several captures each gets
+/// one thread unless `-j` says otherwise; one capture gets every core.
+fn jobs_per_capture(asked: Option<usize>, captures: usize) -> usize {
+    match asked {
+        Some(jobs) => jobs,
+        None if captures > 1 => 1,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// `-j N`: a whole number, at least 1.
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("{text:?} is not a number of threads: 1 or more")),
+        Ok(jobs) => Ok(jobs),
+    }
 }
 
 /// Options of the commands that decode above TCP.
@@ -363,7 +400,7 @@ impl From<ListFormat> for commands::Format {
 
 impl AnalysisArgs {
     fn setup(&self, raw: bool) -> anyhow::Result<commands::Setup> {
-        let mut opts = options(self.input.no_progress, self.input.memory_limit);
+        let mut opts = self.input.options();
         (opts.keylogs, opts.keylog_texts) = keylogs_and_stdin(&self.keylogs, &self.input.captures)?;
         opts.rsa_keys = self.rsa_keys.clone();
         opts.show_secrets = self.show_secrets;
@@ -458,7 +495,7 @@ pub(crate) fn open_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Writ
 }
 
 fn run_streams(args: StreamsArgs) -> anyhow::Result<ExitCode> {
-    let opts = options(args.input.no_progress, args.input.memory_limit);
+    let opts = args.input.options();
     let reports = pipeline::run_many(&args.input.captures, |path| pipeline::streams(path, &opts));
     let mut out = open_output(args.input.output.as_ref())?;
     match args.format {
@@ -568,6 +605,20 @@ mod tests {
         assert!(parse_size("99999999999999999999G").is_err());
         let cli = Cli::try_parse_from(["xmppcap", "report", "--memory-limit", "150M", "a.pcap"]);
         assert!(cli.is_ok(), "{cli:?}");
+    }
+
+    #[test]
+    fn jobs_default_to_the_cores_for_one_capture_and_to_one_for_several() {
+        assert_eq!(jobs_per_capture(Some(3), 5), 3);
+        assert_eq!(jobs_per_capture(None, 2), 1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(jobs_per_capture(None, 1), cores);
+        assert_eq!(parse_jobs("8"), Ok(8));
+        assert!(parse_jobs("0").is_err() && parse_jobs("many").is_err());
+        let cli = Cli::try_parse_from(["xmppcap", "report", "-j", "2", "a.pcap"]);
+        assert!(cli.is_ok(), "{cli:?}");
+        let cli = Cli::try_parse_from(["xmppcap", "streams", "--jobs", "0", "a.pcap"]);
+        assert!(cli.is_err());
     }
 
     #[test]

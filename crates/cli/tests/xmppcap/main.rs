@@ -13,6 +13,7 @@ mod fleet;
 mod golden;
 mod har;
 mod html_browser;
+mod jobs;
 mod real;
 mod schema;
 mod table;
