@@ -22,7 +22,7 @@ use super::agents::{AgentLog, AgentStates};
 use super::calls::{CallLog, RestCallRecord};
 use super::correlate::{RestLog, RestMatch, MAX_REQUEST_ID_BYTES};
 use super::dialogs::{DialogLog, DialogRecord};
-use super::{parse_notification, rest_failure, Payload, RestCall, Update};
+use super::{parse_notification_in, rest_failure, Payload, RestCall, Update};
 use crate::finding::{Finding, Findings};
 use crate::finesse::FindingCode;
 use crate::limits::Limits;
@@ -111,6 +111,8 @@ pub struct Stage {
     agents: AgentLog,
     dialogs: DialogLog,
     calls: CallLog,
+    /// Buffers the notification trees are built in, reused.
+    scratch: super::tree::Scratch,
 }
 
 /// What the Finesse stage kept of a capture for the agents' stories, each
@@ -140,6 +142,7 @@ impl Stage {
             agents: AgentLog::default(),
             dialogs: DialogLog::default(),
             calls: CallLog::default(),
+            scratch: super::tree::Scratch::default(),
         }
     }
 
@@ -177,7 +180,7 @@ impl Stage {
         }
         let mut findings = Vec::new();
         for item in items.iter().filter(|i| i.name == "notification") {
-            match parse_notification(item.text, &self.limits) {
+            match parse_notification_in(item.text, &self.limits, &mut self.scratch) {
                 Ok(mut update) => {
                     update.node = Some(item.node.clone().into_owned()).filter(|n| !n.is_empty());
                     update.item_id = item.item_id.as_deref().map(str::to_owned);
