@@ -84,6 +84,36 @@ pub(crate) struct Element<'a> {
     root_attrs: OnceCell<Vec<(&'a str, Cow<'a, str>)>>,
 }
 
+/// The node list and element stack of one parse, kept in the session's
+/// [`Scratch`] for the next element: a session parses thousands.
+#[derive(Debug, Default)]
+pub(crate) struct Buffers {
+    /// Always empty between elements; only its allocation is kept.
+    nodes: Vec<Node<'static>>,
+    stack: Vec<usize>,
+}
+
+/// Node lists larger than this are not kept between elements.
+const KEEP_NODES: usize = 256;
+
+/// An emptied node list under another lifetime, in the same allocation
+/// (an empty vector collected into itself keeps its buffer).
+// `filter` would keep the element type, and the point is to change it.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel<'b>(mut nodes: Vec<Node<'_>>) -> Vec<Node<'b>> {
+    nodes.clear();
+    nodes.into_iter().filter_map(|_| None).collect()
+}
+
+impl Element<'_> {
+    /// Gives the node list back to `scratch` for the next element.
+    pub(crate) fn recycle(self, scratch: &mut Scratch) {
+        if self.nodes.capacity() <= KEEP_NODES {
+            scratch.buffers.nodes = relabel(self.nodes);
+        }
+    }
+}
+
 /// Parses `src` as exactly one element (whitespace, comments and an XML
 /// declaration around it are allowed).
 pub(crate) fn parse_element<'a>(
@@ -122,6 +152,10 @@ fn parse<'a>(
             limit: limits.max_stanza_bytes,
         });
     }
+    let Buffers { nodes, mut stack } = std::mem::take(&mut scratch.buffers);
+    let mut nodes = relabel(nodes);
+    nodes.reserve(8);
+    stack.clear();
     // Long escaped texts (a Finesse notification is hundreds of `&lt;`) cost
     // quick-xml one event per reference: parse a copy where they are blanked
     // out, and unescape each of them in one go from the source instead.
@@ -131,12 +165,12 @@ fn parse<'a>(
     let mut builder = Builder {
         el: Element {
             src,
-            nodes: Vec::with_capacity(8),
+            nodes,
             dropped: 0,
             duplicate_attribute: None,
             root_attrs: OnceCell::new(),
         },
-        stack: Vec::with_capacity(8),
+        stack,
         done: false,
         max_nodes: limits.max_xml_nodes,
         max_depth: limits.max_xml_depth,
@@ -181,6 +215,7 @@ fn parse<'a>(
         }
         if open_root && builder.stack.len() == 1 {
             // A header is complete once its start tag is read.
+            scratch.buffers.stack = builder.stack;
             return Ok(builder.el);
         }
         before = after;
@@ -195,6 +230,7 @@ fn parse<'a>(
         return Err(XmlError::Empty);
     }
     scope.finish(namespaces);
+    scratch.buffers.stack = builder.stack;
     Ok(builder.el)
 }
 
