@@ -12,10 +12,10 @@ mod cli;
 mod progress;
 mod render;
 
-// Owned events and parsed trees make a few million small allocations per
-// 10 MB of capture; mimalloc serves them in a fraction of glibc's
-// instructions and returns freed pages sooner (BENCHMARKS.md, issue 14:
-// -5.9 % instructions, peak RSS 150 -> 101 MB on 10,000 sessions).
+// Owned events and parsed trees make about 40 small allocations per
+// WebSocket message; mimalloc serves them in a fraction of glibc's
+// instructions (BENCHMARKS.md, issue 14: -5.9 % for `report`). Its v2 keeps
+// less resident than v3 on every command measured there.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
