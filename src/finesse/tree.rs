@@ -4,8 +4,10 @@
 //! attributes ignored, a lone `&` tolerated) or JSON (serde_json: object keys
 //! become child elements, arrays repeat their key, scalars become text); gives
 //! one tree whose names are compared ignoring ASCII case, so `dialogs/Dialog`,
-//! `Queue` and `apiErrors`/`ApiErrors` all look alike. Never keeps more than
-//! `max_xml_nodes` elements or nests deeper than `max_xml_depth`.
+//! `Queue` and `apiErrors`/`ApiErrors` all look alike. The tree is built in
+//! a [`Scratch`] the caller keeps, so a stream of notifications reuses one
+//! node list. Never keeps more than `max_xml_nodes` elements or nests deeper
+//! than `max_xml_depth`.
 
 use std::borrow::Cow;
 

@@ -4,7 +4,9 @@
 //! header...) and the namespace bindings it inherits; gives a small read-only
 //! tree whose names, attributes and (unescaped where possible) texts borrow
 //! from that text. Uses quick-xml's `Reader` for the XML itself and its
-//! `NamespaceResolver` for namespaces (see [`scope`]). Never
+//! `NamespaceResolver` for namespaces (see [`scope`]); the node list and
+//! element stack come from the session's [`Scratch`] and go back to it
+//! ([`Element::recycle`]). Never
 //! panics, never keeps more than `max_xml_nodes` elements, never nests deeper
 //! than `max_xml_depth`: anything else is a typed [`XmlError`].
 
