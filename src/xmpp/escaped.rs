@@ -19,8 +19,6 @@ pub(crate) struct Scratch {
     masked: String,
     /// Those texts' byte ranges.
     runs: Vec<(usize, usize)>,
-    /// The element parser's node list and stack.
-    pub(super) buffers: super::element::Buffers,
 }
 
 impl Scratch {

@@ -5,13 +5,13 @@
 //! tree whose names, attributes and (unescaped where possible) texts borrow
 //! from that text. Uses quick-xml's `Reader` for the XML itself and its
 //! `NamespaceResolver` for namespaces (see [`scope`]); the node list and
-//! element stack come from the session's [`Scratch`] and go back to it
+//! element stack are kept per thread between elements
 //! ([`Element::recycle`]). Never
 //! panics, never keeps more than `max_xml_nodes` elements, never nests deeper
 //! than `max_xml_depth`: anything else is a typed [`XmlError`].
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::attributes::{Attribute, Attributes};
@@ -86,19 +86,18 @@ pub(crate) struct Element<'a> {
     root_attrs: OnceCell<Vec<(&'a str, Cow<'a, str>)>>,
 }
 
-/// The node list and element stack of one parse, kept in the session's
-/// [`Scratch`] for the next element: a session parses thousands.
-#[derive(Debug, Default)]
-pub(crate) struct Buffers {
-    /// Always empty between elements; only its allocation is kept.
-    nodes: Vec<Node<'static>>,
-    stack: Vec<usize>,
+thread_local! {
+    /// The node list of the last element parsed on this thread, emptied:
+    /// kept per thread rather than per session, so 20,000 open sessions
+    /// keep nothing each and a session's size (which the memory budget
+    /// counts) does not change.
+    static NODES: Cell<Vec<Node<'static>>> = const { Cell::new(Vec::new()) };
+    /// The element stack of the last parse on this thread.
+    static STACK: Cell<Vec<usize>> = const { Cell::new(Vec::new()) };
 }
 
-/// Node lists larger than this are not kept between elements: a session
-/// keeps at most about 3 KB of them (stanzas have a handful of elements),
-/// which matters when 20,000 sessions are open at once.
-const KEEP_NODES: usize = 32;
+/// Node lists larger than this (about 27 KB) are not kept between elements.
+const KEEP_NODES: usize = 256;
 
 /// An emptied node list under another lifetime, in the same allocation
 /// (an empty vector collected into itself keeps its buffer).
@@ -110,10 +109,10 @@ fn relabel<'b>(mut nodes: Vec<Node<'_>>) -> Vec<Node<'b>> {
 }
 
 impl Element<'_> {
-    /// Gives the node list back to `scratch` for the next element.
-    pub(crate) fn recycle(self, scratch: &mut Scratch) {
+    /// Gives the node list back to this thread for the next element.
+    pub(crate) fn recycle(self) {
         if self.nodes.capacity() <= KEEP_NODES {
-            scratch.buffers.nodes = relabel(self.nodes);
+            NODES.set(relabel(self.nodes));
         }
     }
 }
@@ -156,8 +155,8 @@ fn parse<'a>(
             limit: limits.max_stanza_bytes,
         });
     }
-    let Buffers { nodes, mut stack } = std::mem::take(&mut scratch.buffers);
-    let mut nodes = relabel(nodes);
+    let mut nodes = relabel(NODES.take());
+    let mut stack = STACK.take();
     nodes.reserve(8);
     stack.clear();
     // Long escaped texts (a Finesse notification is hundreds of `&lt;`) cost
@@ -219,7 +218,7 @@ fn parse<'a>(
         }
         if open_root && builder.stack.len() == 1 {
             // A header is complete once its start tag is read.
-            scratch.buffers.stack = builder.stack;
+            STACK.set(builder.stack);
             return Ok(builder.el);
         }
         before = after;
@@ -234,7 +233,7 @@ fn parse<'a>(
         return Err(XmlError::Empty);
     }
     scope.finish(namespaces);
-    scratch.buffers.stack = builder.stack;
+    STACK.set(builder.stack);
     Ok(builder.el)
 }
 
