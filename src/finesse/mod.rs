@@ -75,6 +75,16 @@ pub enum Error {
 
 /// Parses one notification text into an [`Update`] (`node` and `item_id` unset).
 pub fn parse_notification(text: &str, limits: &Limits) -> Result<Update, Error> {
+    parse_notification_in(text, limits, &mut tree::Scratch::default())
+}
+
+/// [`parse_notification`] with the tree built in `scratch`, which keeps its
+/// buffers for the next notification.
+pub(crate) fn parse_notification_in(
+    text: &str,
+    limits: &Limits,
+    scratch: &mut tree::Scratch,
+) -> Result<Update, Error> {
     if text.len() > limits.max_stanza_bytes {
         return Err(Error::TooLarge {
             len: text.len(),
@@ -86,8 +96,8 @@ pub fn parse_notification(text: &str, limits: &Limits) -> Result<Update, Error> 
         return Err(Error::Empty);
     }
     if trimmed.starts_with('{') {
-        let tree = tree::parse_json(trimmed, limits)?;
-        return from_doc(tree.doc());
+        let tree = tree::parse_json(trimmed, limits, scratch)?;
+        return from_tree(tree, scratch);
     }
     if trimmed.starts_with("&lt;") {
         // Escaped once more than usual (a hand-made publisher): undo that first.
@@ -95,11 +105,18 @@ pub fn parse_notification(text: &str, limits: &Limits) -> Result<Update, Error> 
             position: 0,
             source: e.into(),
         })?;
-        let tree = tree::parse_xml(&once, limits)?;
-        return from_doc(tree.doc());
+        let tree = tree::parse_xml(&once, limits, scratch)?;
+        return from_tree(tree, scratch);
     }
-    let tree = tree::parse_xml(trimmed, limits)?;
-    from_doc(tree.doc())
+    let tree = tree::parse_xml(trimmed, limits, scratch)?;
+    from_tree(tree, scratch)
+}
+
+/// The Update in a parsed tree, whose buffers then go back to `scratch`.
+fn from_tree(tree: tree::Tree<'_>, scratch: &mut tree::Scratch) -> Result<Update, Error> {
+    let update = from_doc(tree.doc());
+    tree.recycle(scratch);
+    update
 }
 
 fn from_doc(doc: tree::El<'_, '_>) -> Result<Update, Error> {

@@ -56,10 +56,11 @@ pub fn api_errors(body: &str, limits: &Limits) -> Vec<ApiError> {
     if text.len() > limits.max_stanza_bytes {
         return Vec::new();
     }
+    let scratch = &mut tree::Scratch::default();
     let tree = if text.starts_with('{') {
-        tree::parse_json(text, limits)
+        tree::parse_json(text, limits, scratch)
     } else {
-        tree::parse_xml(text, limits)
+        tree::parse_xml(text, limits, scratch)
     };
     let Ok(tree) = tree else {
         return Vec::new();

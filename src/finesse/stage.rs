@@ -22,7 +22,7 @@ use super::agents::{AgentLog, AgentStates};
 use super::calls::{CallLog, RestCallRecord};
 use super::correlate::{RestLog, RestMatch, MAX_REQUEST_ID_BYTES};
 use super::dialogs::{DialogLog, DialogRecord};
-use super::{parse_notification, rest_failure, Payload, RestCall, Update};
+use super::{parse_notification_in, rest_failure, Payload, RestCall, Update};
 use crate::finding::{Finding, Findings};
 use crate::finesse::FindingCode;
 use crate::limits::Limits;
@@ -58,19 +58,32 @@ pub fn read_notifications(
     limits: &Limits,
 ) -> Vec<Result<Update, Finding>> {
     let notifications = items.iter().filter(|i| i.name == "notification");
-    notifications
-        .map(|item| match parse_notification(item.text, limits) {
-            Ok(mut update) => {
-                update.node = Some(item.node.clone().into_owned()).filter(|n| !n.is_empty());
-                update.item_id = item.item_id.as_deref().map(str::to_owned);
-                Ok(update)
-            }
-            Err(e) => Err(Finding::new(
-                FindingCode::MalformedNotification,
-                format!("notification on {} could not be read: {e}", item.node),
-            )),
-        })
-        .collect()
+    let mut scratch = NOTIFICATION_SCRATCH.take();
+    let read = notifications
+        .map(
+            |item| match parse_notification_in(item.text, limits, &mut scratch) {
+                Ok(mut update) => {
+                    update.node = Some(item.node.clone().into_owned()).filter(|n| !n.is_empty());
+                    update.item_id = item.item_id.as_deref().map(str::to_owned);
+                    Ok(update)
+                }
+                Err(e) => Err(Finding::new(
+                    FindingCode::MalformedNotification,
+                    format!("notification on {} could not be read: {e}", item.node),
+                )),
+            },
+        )
+        .collect();
+    NOTIFICATION_SCRATCH.set(scratch);
+    read
+}
+
+thread_local! {
+    /// The node list and stack the last notification on this thread was
+    /// built in: kept per thread (a worker's, with `-j N`) so that reading
+    /// thousands of notifications allocates them once.
+    static NOTIFICATION_SCRATCH: std::cell::Cell<super::tree::Scratch> =
+        std::cell::Cell::new(super::tree::Scratch::default());
 }
 
 /// The request of one REST exchange.

@@ -4,8 +4,10 @@
 //! attributes ignored, a lone `&` tolerated) or JSON (serde_json: object keys
 //! become child elements, arrays repeat their key, scalars become text); gives
 //! one tree whose names are compared ignoring ASCII case, so `dialogs/Dialog`,
-//! `Queue` and `apiErrors`/`ApiErrors` all look alike. Never keeps more than
-//! `max_xml_nodes` elements or nests deeper than `max_xml_depth`.
+//! `Queue` and `apiErrors`/`ApiErrors` all look alike. The tree is built in
+//! a [`Scratch`] the caller keeps, so a stream of notifications reuses one
+//! node list. Never keeps more than `max_xml_nodes` elements or nests deeper
+//! than `max_xml_depth`.
 
 use std::borrow::Cow;
 
@@ -38,30 +40,53 @@ pub(crate) struct El<'t, 'a> {
     idx: usize,
 }
 
-struct Builder<'a> {
-    nodes: Vec<Node<'a>>,
+/// The node list and element stack a tree is built in, kept from one
+/// document to the next so that reading a notification allocates neither:
+/// a node list of a few kilobytes is a large-bin request for malloc, which
+/// first sweeps every small freed chunk (malloc_consolidate).
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// Always empty between documents; only its allocation is kept.
+    nodes: Vec<Node<'static>>,
     stack: Vec<usize>,
+}
+
+/// Node lists larger than this (about 57 KB) are not kept between documents.
+const KEEP_NODES: usize = 1024;
+
+/// An emptied node list under another lifetime, in the same allocation
+/// (an empty vector collected into itself keeps its buffer).
+// `filter` would keep the element type, and the point is to change it.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel<'b>(mut nodes: Vec<Node<'_>>) -> Vec<Node<'b>> {
+    nodes.clear();
+    nodes.into_iter().filter_map(|_| None).collect()
+}
+
+struct Builder<'a, 's> {
+    nodes: Vec<Node<'a>>,
+    stack: &'s mut Vec<usize>,
     max_nodes: usize,
     max_depth: usize,
 }
 
-impl<'a> Builder<'a> {
-    fn new(limits: &Limits, size_hint: usize) -> Builder<'a> {
+impl<'a, 's> Builder<'a, 's> {
+    fn new(limits: &Limits, size_hint: usize, scratch: &'s mut Scratch) -> Builder<'a, 's> {
+        let mut nodes = relabel(std::mem::take(&mut scratch.nodes));
         // About one element per 24 bytes of a Finesse payload: reserve a
-        // little more so that the vector is allocated once.
-        let mut nodes = Vec::with_capacity((size_hint / 20).clamp(8, 1024));
+        // little more so that the vector grows at most once.
+        nodes.reserve((size_hint / 20).clamp(8, KEEP_NODES));
         nodes.push(Node {
             name: Cow::Borrowed(""),
             text: Cow::Borrowed(""),
             end: 1,
         });
+        let stack = &mut scratch.stack;
+        stack.clear();
+        stack.push(0);
         Builder {
             nodes,
-            stack: {
-                let mut stack = Vec::with_capacity(16);
-                stack.push(0);
-                stack
-            },
+            stack,
             max_nodes: limits.max_xml_nodes,
             max_depth: limits.max_xml_depth,
         }
@@ -126,10 +151,14 @@ impl<'a> Builder<'a> {
 }
 
 /// Parses the XML form.
-pub(crate) fn parse_xml<'a>(text: &'a str, limits: &Limits) -> Result<Tree<'a>, Error> {
+pub(crate) fn parse_xml<'a>(
+    text: &'a str,
+    limits: &Limits,
+    scratch: &mut Scratch,
+) -> Result<Tree<'a>, Error> {
     let mut reader = Reader::from_str(text);
     reader.config_mut().allow_dangling_amp = true;
-    let mut b = Builder::new(limits, text.len());
+    let mut b = Builder::new(limits, text.len(), scratch);
     let mut before = 0;
     loop {
         let event = reader.read_event().map_err(|source| Error::Xml {
@@ -185,9 +214,13 @@ pub(crate) fn parse_xml<'a>(text: &'a str, limits: &Limits) -> Result<Tree<'a>, 
 }
 
 /// Parses the JSON form.
-pub(crate) fn parse_json<'a>(text: &str, limits: &Limits) -> Result<Tree<'a>, Error> {
+pub(crate) fn parse_json<'a>(
+    text: &str,
+    limits: &Limits,
+    scratch: &mut Scratch,
+) -> Result<Tree<'a>, Error> {
     let value: Value = serde_json::from_str(text).map_err(|source| Error::Json { source })?;
-    let mut b = Builder::new(limits, text.len());
+    let mut b = Builder::new(limits, text.len(), scratch);
     match value {
         Value::Object(map) => {
             for (key, v) in map {
@@ -199,7 +232,7 @@ pub(crate) fn parse_json<'a>(text: &str, limits: &Limits) -> Result<Tree<'a>, Er
     Ok(b.finish())
 }
 
-fn add_json(b: &mut Builder<'_>, key: String, value: Value) -> Result<(), Error> {
+fn add_json(b: &mut Builder<'_, '_>, key: String, value: Value) -> Result<(), Error> {
     match value {
         Value::Array(items) => {
             for item in items {
@@ -231,6 +264,13 @@ fn add_json(b: &mut Builder<'_>, key: String, value: Value) -> Result<(), Error>
 }
 
 impl<'a> Tree<'a> {
+    /// Gives the node list back to `scratch` for the next document.
+    pub(crate) fn recycle(self, scratch: &mut Scratch) {
+        if self.nodes.capacity() <= KEEP_NODES {
+            scratch.nodes = relabel(self.nodes);
+        }
+    }
+
     /// The document: its children are the top-level elements.
     pub(crate) fn doc(&self) -> El<'_, 'a> {
         El { tree: self, idx: 0 }
@@ -357,6 +397,7 @@ mod tests {
         let t = parse_xml(
             "<Update><data><Dialogs><dialog><v>AT&amp;T</v></dialog></Dialogs></data></Update>",
             &limits,
+            &mut Scratch::default(),
         )
         .unwrap();
         let u = t.doc().child("update").unwrap();
@@ -367,7 +408,7 @@ mod tests {
     #[test]
     fn json_arrays_repeat_their_key() {
         let limits = Limits::default();
-        let t = parse_json(r#"{"Update":{"data":{"dialogs":{"Dialog":[{"id":"1"},{"id":2}]}},"event":"put","requestId":null}}"#, &limits).unwrap();
+        let t = parse_json(r#"{"Update":{"data":{"dialogs":{"Dialog":[{"id":"1"},{"id":2}]}},"event":"put","requestId":null}}"#, &limits, &mut Scratch::default()).unwrap();
         let u = t.doc().child("Update").unwrap();
         let ids: Vec<_> = u
             .path("data/dialogs")
@@ -387,7 +428,7 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            parse_xml("<a><b><c/></b></a>", &limits),
+            parse_xml("<a><b><c/></b></a>", &limits, &mut Scratch::default()),
             Err(Error::TooDeep { limit: 2 })
         ));
         let limits = Limits {
@@ -395,12 +436,47 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            parse_xml("<a><b/><c/></a>", &limits),
+            parse_xml("<a><b/><c/></a>", &limits, &mut Scratch::default()),
             Err(Error::TooManyElements { limit: 3 })
         ));
         assert!(matches!(
-            parse_json("[[[", &limits),
+            parse_json("[[[", &limits, &mut Scratch::default()),
             Err(Error::Json { .. })
         ));
+    }
+
+    #[test]
+    fn a_scratch_keeps_its_allocation_and_changes_no_tree() {
+        let limits = Limits::default();
+        let mut scratch = Scratch::default();
+        let text = "<Update><data><user><state>READY</state></user></data></Update>";
+        let first = parse_xml(text, &limits, &mut scratch).unwrap();
+        let capacity = first.nodes.capacity();
+        assert_eq!(
+            first.doc().get("Update/data/user/state").as_deref(),
+            Some("READY")
+        );
+        first.recycle(&mut scratch);
+        assert_eq!(scratch.nodes.capacity(), capacity);
+        // A different document in the same buffers reads as it would alone.
+        let other =
+            "<Update><event>PUT</event><data><team><name>A&amp;B</name></team></data></Update>";
+        let reused = parse_xml(other, &limits, &mut scratch).unwrap();
+        assert_eq!(reused.nodes.capacity(), capacity);
+        let alone = parse_xml(other, &limits, &mut Scratch::default()).unwrap();
+        let texts = |t: &Tree<'_>| -> Vec<(String, String)> {
+            t.nodes
+                .iter()
+                .map(|n| (n.name.to_string(), n.text.to_string()))
+                .collect()
+        };
+        assert_eq!(texts(&reused), texts(&alone));
+        assert_eq!(
+            reused.doc().get("update/data/team/name").as_deref(),
+            Some("A&B")
+        );
+        // An error leaves the scratch usable.
+        assert!(parse_xml("<a><b>", &limits, &mut scratch).is_err());
+        assert!(parse_xml(text, &limits, &mut scratch).is_ok());
     }
 }

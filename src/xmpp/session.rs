@@ -253,6 +253,7 @@ impl Session {
         match element::parse_element(text, ctx, &self.limits, &mut self.scratch) {
             Ok(el) if el.root().local() != "stream" => {
                 self.dispatch(span, &el, sink);
+                el.recycle();
                 true
             }
             Ok(_) | Err(XmlError::Trailing { .. } | XmlError::Unclosed { .. }) => false,

@@ -4,12 +4,14 @@
 //! header...) and the namespace bindings it inherits; gives a small read-only
 //! tree whose names, attributes and (unescaped where possible) texts borrow
 //! from that text. Uses quick-xml's `Reader` for the XML itself and its
-//! `NamespaceResolver` for namespaces (see [`scope`]). Never
+//! `NamespaceResolver` for namespaces (see [`scope`]); the node list and
+//! element stack are kept per thread between elements
+//! ([`Element::recycle`]). Never
 //! panics, never keeps more than `max_xml_nodes` elements, never nests deeper
 //! than `max_xml_depth`: anything else is a typed [`XmlError`].
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::attributes::{Attribute, Attributes};
@@ -84,6 +86,37 @@ pub(crate) struct Element<'a> {
     root_attrs: OnceCell<Vec<(&'a str, Cow<'a, str>)>>,
 }
 
+thread_local! {
+    /// The node list of the last element parsed on this thread, emptied:
+    /// kept per thread rather than per session, so 20,000 open sessions
+    /// keep nothing each and a session's size (which the memory budget
+    /// counts) does not change.
+    static NODES: Cell<Vec<Node<'static>>> = const { Cell::new(Vec::new()) };
+    /// The element stack of the last parse on this thread.
+    static STACK: Cell<Vec<usize>> = const { Cell::new(Vec::new()) };
+}
+
+/// Node lists larger than this (about 27 KB) are not kept between elements.
+const KEEP_NODES: usize = 256;
+
+/// An emptied node list under another lifetime, in the same allocation
+/// (an empty vector collected into itself keeps its buffer).
+// `filter` would keep the element type, and the point is to change it.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel<'b>(mut nodes: Vec<Node<'_>>) -> Vec<Node<'b>> {
+    nodes.clear();
+    nodes.into_iter().filter_map(|_| None).collect()
+}
+
+impl Element<'_> {
+    /// Gives the node list back to this thread for the next element.
+    pub(crate) fn recycle(self) {
+        if self.nodes.capacity() <= KEEP_NODES {
+            NODES.set(relabel(self.nodes));
+        }
+    }
+}
+
 /// Parses `src` as exactly one element (whitespace, comments and an XML
 /// declaration around it are allowed).
 pub(crate) fn parse_element<'a>(
@@ -122,6 +155,10 @@ fn parse<'a>(
             limit: limits.max_stanza_bytes,
         });
     }
+    let mut nodes = relabel(NODES.take());
+    let mut stack = STACK.take();
+    nodes.reserve(8);
+    stack.clear();
     // Long escaped texts (a Finesse notification is hundreds of `&lt;`) cost
     // quick-xml one event per reference: parse a copy where they are blanked
     // out, and unescape each of them in one go from the source instead.
@@ -131,12 +168,12 @@ fn parse<'a>(
     let mut builder = Builder {
         el: Element {
             src,
-            nodes: Vec::with_capacity(8),
+            nodes,
             dropped: 0,
             duplicate_attribute: None,
             root_attrs: OnceCell::new(),
         },
-        stack: Vec::with_capacity(8),
+        stack,
         done: false,
         max_nodes: limits.max_xml_nodes,
         max_depth: limits.max_xml_depth,
@@ -181,6 +218,7 @@ fn parse<'a>(
         }
         if open_root && builder.stack.len() == 1 {
             // A header is complete once its start tag is read.
+            STACK.set(builder.stack);
             return Ok(builder.el);
         }
         before = after;
@@ -195,6 +233,7 @@ fn parse<'a>(
         return Err(XmlError::Empty);
     }
     scope.finish(namespaces);
+    STACK.set(builder.stack);
     Ok(builder.el)
 }
 

@@ -310,3 +310,34 @@ fn the_lent_resolver_comes_back_as_it_was_lent() {
     assert_eq!(ns_of("<iq/>"), Ns::Client);
     assert_eq!(ns_of("<p:iq/>"), Ns::Other);
 }
+
+#[test]
+fn recycled_buffers_keep_their_allocation_and_change_no_tree() {
+    let (ns, limits) = (Namespaces::default(), Limits::default());
+    let mut scratch = Scratch::default();
+    let first = "<iq type='result' id='a1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>1001@f/desktop</jid></bind></iq>";
+    let el = parse_element(first, &ns, &limits, &mut scratch).unwrap();
+    let capacity = el.nodes.capacity();
+    el.recycle();
+    assert_eq!(NODES.take().capacity(), capacity);
+    NODES.set(Vec::with_capacity(capacity));
+    let second = "<message to='x'><body>AT&amp;T</body><subject>s</subject></message>";
+    let reused = parse_element(second, &ns, &limits, &mut scratch).unwrap();
+    assert_eq!(reused.nodes.capacity(), capacity);
+    let alone = parse_ok(second);
+    let shape = |e: &Element<'_>| -> Vec<(String, String, usize)> {
+        e.nodes
+            .iter()
+            .map(|n| (n.qname.to_owned(), n.text.to_string(), n.end))
+            .collect()
+    };
+    assert_eq!(shape(&reused), shape(&alone));
+    assert_eq!(reused.root().attr("to").as_deref(), Some("x"));
+    reused.recycle();
+    // A failed parse leaves the scratch usable.
+    assert!(parse_element("<a><b>", &ns, &limits, &mut scratch).is_err());
+    assert_eq!(
+        shape(&parse_element(second, &ns, &limits, &mut scratch).unwrap()),
+        shape(&alone)
+    );
+}
