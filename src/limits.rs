@@ -72,10 +72,15 @@ pub struct Limits {
     /// Cipher suites, versions and ALPN names kept per hello, and alerts kept
     /// per connection; the rest are counted (`tls.list_limit`).
     pub max_tls_list_items: usize,
-    /// TLS secrets held from key log files and pcapng Decryption Secrets
-    /// Blocks together (a repeated secret counts once); later new ones are
-    /// counted, not kept (`tls.key_secret_limit`). About 100 bytes each.
+    /// TLS secrets held in memory from pcapng Decryption Secrets Blocks and
+    /// key log text that is not a regular file (a pipe), together (a
+    /// repeated secret counts once); later new ones are counted, not kept
+    /// (`tls.key_secret_limit`). About 150 bytes each.
     pub max_key_secrets: usize,
+    /// TLS secrets of key log files indexed where they lie (16 bytes each:
+    /// the secret is read back from the file when a connection needs it);
+    /// later new ones are counted, not kept (`tls.key_secret_limit`).
+    pub max_key_file_secrets: usize,
     /// Key sources (key log files, Decryption Secrets Blocks) named one by
     /// one; later ones are still used but named together (`tls.key_source_limit`).
     pub max_key_sources: usize,
@@ -176,6 +181,7 @@ impl Default for Limits {
             max_tls_certificates: 16,
             max_tls_list_items: 256,
             max_key_secrets: 200_000,
+            max_key_file_secrets: 1_000_000,
             max_key_sources: 1024,
             max_http_head: 64 << 10,
             max_http_headers: 128,

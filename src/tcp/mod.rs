@@ -90,6 +90,7 @@ mod flow;
 pub mod fuzz;
 mod seq;
 mod table;
+mod table_index;
 #[cfg(test)]
 pub(crate) mod testkit;
 #[cfg(test)]

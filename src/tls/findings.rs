@@ -45,7 +45,7 @@ finding_codes! {
         KeylogUnreadable => "tls.keylog_unreadable", Warn;
         /// More key sources than `max_key_sources`; the later ones are still used but named together.
         KeySourceLimit => "tls.key_source_limit", Warn;
-        /// More secrets than `max_key_secrets`; the new ones are not kept, so their connections are not decrypted.
+        /// More secrets than `max_key_secrets` (held in memory: Decryption Secrets Blocks, text) or `max_key_file_secrets` (key log files, indexed); the new ones are not kept, so their connections are not decrypted.
         KeySecretLimit => "tls.key_secret_limit", Warn;
         /// The capture has TLS connections and none could be decrypted: how to get keys next time (once per capture).
         NoKeys => "tls.no_keys", Info;

@@ -182,7 +182,7 @@ fn lookup<'k>(
     keys: &'k KeyLog,
     random: &[u8; 32],
     label: Label,
-) -> Result<(&'k Secret, &'k KeySource), KeyError> {
+) -> Result<(Secret, &'k KeySource), KeyError> {
     keys.get(random, label).ok_or(KeyError::NoKey {
         label,
         random: *random,
@@ -365,7 +365,7 @@ fn build_tls12(
     };
     let (master, source) = match (lookup(keys, random, Label::MasterSecret), &params.master) {
         (Ok(found), _) => found,
-        (Err(_), Some((secret, source))) => (secret, source),
+        (Err(_), Some((secret, source))) => (secret.clone(), source),
         (Err(e), None) => return Err(e),
     };
     let client = dir == Dir::ClientToServer;
@@ -438,13 +438,12 @@ fn midstream_search(
     scratch: &mut Vec<u8>,
 ) -> Option<(Key, u64, [u8; 32])> {
     let label = tls13_label(dir, KeyPhase::Application);
-    let mut candidates: Vec<([u8; 32], &Secret)> = keys.all(label).map(|(r, s)| (*r, s)).collect();
-    if let Some(p) = prefer {
-        // The matched connection first; the rest are still tried (a bad guess costs only time).
-        candidates.sort_by_key(|(r, _)| *r != p);
-    }
-    for (random, secret) in candidates {
-        let source = keys.get(&random, label).map(|(_, s)| s.clone())?;
+    // The matched connection first; the rest are still tried (a bad guess
+    // costs only time). Lazily: key log files' secrets are read back one
+    // at a time, never all held at once.
+    let preferred = prefer.and_then(|p| keys.get(&p, label).map(|(s, src)| (p, s, src)));
+    let rest = keys.all(label).filter(|(r, _, _)| Some(*r) != prefer);
+    for (random, secret, source) in preferred.into_iter().chain(rest) {
         for aead in Aead::TLS13 {
             let Some(mut key) = tls13_key(
                 aead,

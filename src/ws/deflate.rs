@@ -19,7 +19,9 @@
 //! the last 32 KiB of plain text as its dictionary, so later messages can
 //! still refer to earlier ones.
 
-use flate2::{Decompress, FlushDecompress, Status};
+use flate2::{FlushDecompress, Status};
+
+use super::inflater_pool::PooledInflater;
 
 /// Appended to every compressed message before inflating (RFC 7692 §7.2.2).
 pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -87,7 +89,7 @@ pub(crate) fn exactness(window_known: bool, out: &[u8]) -> Exactness {
 pub(crate) const INFLATER_STATE_BYTES: usize = 44 << 10;
 
 pub(crate) struct Inflater {
-    z: Decompress,
+    z: PooledInflater,
     /// The window carries over to the next message.
     takeover: bool,
     /// Everything this direction compressed so far went through this
@@ -109,7 +111,7 @@ impl Inflater {
     /// byte. Otherwise, with context takeover, it starts with an unknown window.
     pub(crate) fn new(takeover: bool, trusted: bool) -> Inflater {
         let mut inflater = Inflater {
-            z: Decompress::new(false),
+            z: PooledInflater::take(),
             takeover,
             trusted,
             known_run: None,
@@ -495,7 +497,7 @@ pub(crate) mod tests {
     /// copies the window differs between the two; every other byte is the
     /// plain text in both.
     fn depends_on_window(messages: &[Vec<u8>]) -> Vec<Vec<bool>> {
-        let mut z = Decompress::new(false);
+        let mut z = PooledInflater::take();
         z.set_dictionary(&[0xfe; WINDOW]).unwrap();
         let mut other = Inflater {
             z,

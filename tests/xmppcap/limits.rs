@@ -448,8 +448,14 @@ fn triggers() -> Vec<Trigger> {
         },
         Trigger {
             cap: "max_key_secrets",
-            capture: WSS,
+            capture: G("dsbs.pcapng", dsbs),
             lower: |l| l.max_key_secrets = 1,
+            codes: &["tls.key_secret_limit"],
+        },
+        Trigger {
+            cap: "max_key_file_secrets",
+            capture: WSS,
+            lower: |l| l.max_key_file_secrets = 1,
             codes: &["tls.key_secret_limit"],
         },
         Trigger {

@@ -34,13 +34,13 @@ fn change(
 fn rest_entered() -> Entered {
     Entered::Rest {
         request_id: "r-1".to_owned(),
-        request: RestMatch {
+        request: Box::new(RestMatch {
             frame: 142,
             stream: 3,
             method: "PUT".to_owned(),
             path: "/finesse/api/User/1001".to_owned(),
             ms_before_update: 298.0,
-        },
+        }),
     }
 }
 

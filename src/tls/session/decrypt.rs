@@ -340,8 +340,8 @@ impl Session {
         self.layer(from.dir).set(ReadState::Midstream {
             tried: Some(from.keys.generation()),
         });
-        let only_tls12 = from.keys.all(Label::MasterSecret).next().is_some()
-            && from.keys.all(Label::ClientTraffic0).next().is_none();
+        let only_tls12 =
+            from.keys.has_label(Label::MasterSecret) && !from.keys.has_label(Label::ClientTraffic0);
         let why = if only_tls12 {
             "ClientHello not captured (TLS 1.2 master secrets cannot be used without the handshake randoms)"
         } else {
