@@ -44,7 +44,7 @@ use crate::tls::{KeyLog, KeySource};
 const QUEUED_BATCHES: usize = 4;
 /// Places (TCP events and the reading thread's own ops) waiting for the
 /// merger before the reading thread waits.
-const MAX_WAITING: usize = 1 << 14;
+const MAX_WAITING: usize = 1 << 12;
 /// How long the merger waits before checking the other threads are alive.
 const WAIT_CHECK: Duration = Duration::from_millis(200);
 
