@@ -19,9 +19,7 @@
 //! the last 32 KiB of plain text as its dictionary, so later messages can
 //! still refer to earlier ones.
 
-use flate2::{FlushDecompress, Status};
-
-use super::inflater_pool::PooledInflater;
+use flate2::{Decompress, FlushDecompress, Status};
 
 /// Appended to every compressed message before inflating (RFC 7692 §7.2.2).
 pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -89,7 +87,7 @@ pub(crate) fn exactness(window_known: bool, out: &[u8]) -> Exactness {
 pub(crate) const INFLATER_STATE_BYTES: usize = 44 << 10;
 
 pub(crate) struct Inflater {
-    z: PooledInflater,
+    z: Decompress,
     /// The window carries over to the next message.
     takeover: bool,
     /// Everything this direction compressed so far went through this
@@ -111,7 +109,7 @@ impl Inflater {
     /// byte. Otherwise, with context takeover, it starts with an unknown window.
     pub(crate) fn new(takeover: bool, trusted: bool) -> Inflater {
         let mut inflater = Inflater {
-            z: PooledInflater::take(),
+            z: Decompress::new(false),
             takeover,
             trusted,
             known_run: None,
@@ -497,7 +495,7 @@ pub(crate) mod tests {
     /// copies the window differs between the two; every other byte is the
     /// plain text in both.
     fn depends_on_window(messages: &[Vec<u8>]) -> Vec<Vec<bool>> {
-        let mut z = PooledInflater::take();
+        let mut z = Decompress::new(false);
         z.set_dictionary(&[0xfe; WINDOW]).unwrap();
         let mut other = Inflater {
             z,

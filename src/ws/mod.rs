@@ -18,8 +18,7 @@
 //! whose only sign of WebSocket is frame structure.
 //!
 //! Files: `frame` (pure header parser, unmasking), `negotiate` (handshake
-//! headers), `deflate` (one inflater per direction; `inflater_pool` recycles
-//! them between connections), `assembler` (frames to
+//! headers), `deflate` (one inflater per direction), `assembler` (frames to
 //! messages), `midstream` (finding frame boundaries), `evidence` (grading
 //! what frames show), `probe` (WebSocket or not, without a handshake),
 //! `proof` (findings held until the connection is proven), `side` (one
@@ -33,7 +32,6 @@ mod emit;
 mod evidence;
 mod findings;
 mod frame;
-mod inflater_pool;
 mod message;
 mod midstream;
 mod negotiate;
