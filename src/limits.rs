@@ -185,7 +185,7 @@ impl Default for Limits {
             max_tls_record: (1 << 14) + 2048,
             max_tls_handshake_message: 256 << 10,
             tls_midstream_seq_search: 64,
-            tls_midstream_search_bytes: 4 << 20,
+            tls_midstream_search_bytes: 2 << 20,
             max_tls_certificates: 16,
             max_tls_list_items: 256,
             max_key_secrets: 200_000,
