@@ -67,6 +67,13 @@ pub struct Limits {
     pub max_tls_handshake_message: usize,
     /// Sequence numbers tried per key when decryption starts mid-connection.
     pub tls_midstream_seq_search: u64,
+    /// Work one search of the key log may do for a direction joined
+    /// mid-connection, in AEAD input bytes (record length per trial, plus a
+    /// fixed share per trial and per derived key). Past it the search stops
+    /// and the direction's `tls.undecryptable` reason says after how many
+    /// secrets, so a capture of many such connections against a big key log
+    /// costs linear time.
+    pub tls_midstream_search_bytes: u64,
     /// Certificates summarised per Certificate message (real chains have 2 to 5).
     pub max_tls_certificates: usize,
     /// Cipher suites, versions and ALPN names kept per hello, and alerts kept
@@ -178,6 +185,7 @@ impl Default for Limits {
             max_tls_record: (1 << 14) + 2048,
             max_tls_handshake_message: 256 << 10,
             tls_midstream_seq_search: 64,
+            tls_midstream_search_bytes: 2 << 20,
             max_tls_certificates: 16,
             max_tls_list_items: 256,
             max_key_secrets: 200_000,

@@ -7,8 +7,8 @@
 //! none ("no key for client random 1a2b…", "suite not supported: 0x…"):
 //! TLS ≤ 1.2 master secret → PRF key block → MAC keys, cipher keys, IVs;
 //! TLS 1.3 traffic secrets → HKDF traffic keys, and their KeyUpdate
-//! generations. Also searches the key log for a connection joined
-//! mid-stream. Never logs key material.
+//! generations (the search for a connection joined mid-stream is
+//! [`super::midstream`]). Never logs key material.
 
 use super::camellia_gcm::CamelliaGcmDecrypter;
 use super::cbc::CbcDecrypter;
@@ -237,20 +237,45 @@ impl Key {
         scratch: &mut Vec<u8>,
     ) -> Option<u64> {
         for seq in seqs {
-            scratch.clear();
-            scratch.extend_from_slice(body);
-            match self
-                .dec
-                .decrypt(header.typ.to_u8(), header.version, scratch, seq)
-            {
-                Ok(_) => return Some(seq),
-                Err(DecryptError::Auth) => continue,
-                // Length or padding faults do not depend on the sequence number (CBC aside, which is never searched).
-                Err(_) => return None,
+            match self.try_seq(header, body, seq, scratch) {
+                SeqTrial::Opened => return Some(seq),
+                SeqTrial::NotAuthentic => continue,
+                SeqTrial::NeverOpens => return None,
             }
         }
         None
     }
+
+    /// Tries this key on a copy of `body` at one sequence number.
+    pub(crate) fn try_seq(
+        &mut self,
+        header: &Header,
+        body: &[u8],
+        seq: u64,
+        scratch: &mut Vec<u8>,
+    ) -> SeqTrial {
+        scratch.clear();
+        scratch.extend_from_slice(body);
+        match self
+            .dec
+            .decrypt(header.typ.to_u8(), header.version, scratch, seq)
+        {
+            Ok(_) => SeqTrial::Opened,
+            Err(DecryptError::Auth) => SeqTrial::NotAuthentic,
+            // Length or padding faults do not depend on the sequence number (CBC aside, which is never searched).
+            Err(_) => SeqTrial::NeverOpens,
+        }
+    }
+}
+
+/// What one trial decryption gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SeqTrial {
+    Opened,
+    /// Not at this sequence number; perhaps at another.
+    NotAuthentic,
+    /// At no sequence number (the record's length does not fit the cipher).
+    NeverOpens,
 }
 
 fn negotiated_suite(params: &KeySchedule) -> Result<&'static Suite, KeyError> {
@@ -268,29 +293,6 @@ impl KeySchedule {
         phase: KeyPhase,
     ) -> Result<Vec<Key>, KeyError> {
         build(self, keys, dir, phase)
-    }
-
-    /// A connection joined mid-stream: every TLS 1.3 application secret of this
-    /// direction in the key log, with each AEAD of its hash, at sequence numbers
-    /// 0..`max_seq`; a client random already matched by the other direction first.
-    pub(crate) fn midstream_search(
-        &self,
-        keys: &KeyLog,
-        dir: Dir,
-        header: &Header,
-        body: &[u8],
-        max_seq: u64,
-        scratch: &mut Vec<u8>,
-    ) -> Option<(Key, u64, [u8; 32])> {
-        midstream_search(
-            keys,
-            dir,
-            header,
-            body,
-            max_seq,
-            self.client_random,
-            scratch,
-        )
     }
 }
 
@@ -426,47 +428,9 @@ fn build_tls12(
     })
 }
 
-/// See [`KeySchedule::midstream_search`]; `prefer` is a client random already
-/// matched by the other direction.
-fn midstream_search(
-    keys: &KeyLog,
-    dir: Dir,
-    header: &Header,
-    body: &[u8],
-    max_seq: u64,
-    prefer: Option<[u8; 32]>,
-    scratch: &mut Vec<u8>,
-) -> Option<(Key, u64, [u8; 32])> {
-    let label = tls13_label(dir, KeyPhase::Application);
-    // The matched connection first; the rest are still tried (a bad guess
-    // costs only time). Lazily: key log files' secrets are read back one
-    // at a time, never all held at once.
-    let preferred = prefer.and_then(|p| keys.get(&p, label).map(|(s, src)| (p, s, src)));
-    let rest = keys.all(label).filter(|(r, _, _)| Some(*r) != prefer);
-    for (random, secret, source) in preferred.into_iter().chain(rest) {
-        for aead in Aead::TLS13 {
-            let Some(mut key) = tls13_key(
-                aead,
-                secret.clone(),
-                KeyPhase::Application,
-                source.clone(),
-                0,
-                false,
-            ) else {
-                continue;
-            };
-            if let Some(seq) = key.try_seqs(header, body, 0..max_seq, scratch) {
-                return Some((key, seq, random));
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::record::ContentType;
 
     fn log(lines: &str) -> KeyLog {
         let mut k = KeyLog::new();
@@ -576,73 +540,5 @@ mod tests {
                 .len(),
             2
         );
-    }
-
-    #[test]
-    fn midstream_search_finds_secret_and_sequence() {
-        use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
-        let secret = [0x5au8; 32];
-        let keys = log(&format!(
-            "SERVER_TRAFFIC_SECRET_0 {} {}\nSERVER_TRAFFIC_SECRET_0 {} {}\n",
-            "02".repeat(32),
-            "77".repeat(32),
-            "01".repeat(32),
-            "5a".repeat(32)
-        ));
-        // Seal one record at sequence 5 with ChaCha20-Poly1305 under the second secret.
-        let mut key = [0u8; 32];
-        let mut iv = [0u8; 12];
-        crypto::hkdf_expand_label(suites::Hash::Sha256, &secret, b"key", &[], &mut key);
-        crypto::hkdf_expand_label(suites::Hash::Sha256, &secret, b"iv", &[], &mut iv);
-        let mut nonce = iv;
-        nonce[11] ^= 5;
-        let mut body = b"hi\x17".to_vec();
-        let sealing = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &key).unwrap());
-        sealing
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from([23, 3, 3, 0, 19]),
-                &mut body,
-            )
-            .unwrap();
-        let header = Header {
-            typ: ContentType::ApplicationData,
-            version: 0x0303,
-            len: body.len(),
-            header_len: 5,
-        };
-        let mut scratch = Vec::new();
-        let (k, seq, random) = midstream_search(
-            &keys,
-            Dir::ServerToClient,
-            &header,
-            &body,
-            8,
-            None,
-            &mut scratch,
-        )
-        .unwrap();
-        assert_eq!((seq, random), (5, [1; 32]));
-        assert_eq!(k.phase, KeyPhase::Application);
-        assert!(midstream_search(
-            &keys,
-            Dir::ServerToClient,
-            &header,
-            &body,
-            5,
-            None,
-            &mut scratch
-        )
-        .is_none());
-        assert!(midstream_search(
-            &keys,
-            Dir::ClientToServer,
-            &header,
-            &body,
-            8,
-            None,
-            &mut scratch
-        )
-        .is_none());
     }
 }

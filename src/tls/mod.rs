@@ -55,6 +55,7 @@ pub mod fuzz;
 mod handshake;
 mod keylog;
 mod keys;
+mod midstream;
 mod record;
 mod record_layer;
 #[cfg(feature = "rsa-keys")]

@@ -10,6 +10,7 @@
 
 use super::crypto::{DecryptError, Plain};
 use super::keys::{Key, KeyError};
+use super::midstream::Stopped;
 use super::record::{ContentType, Header};
 use super::summary::KeyPhase;
 
@@ -24,8 +25,12 @@ pub(super) enum ReadState {
     /// later (a pcapng DSB) starts at the right sequence number.
     Waiting(Waiting),
     /// Joined after the ClientHello: the key log is searched at the first
-    /// record; `tried` is the key log generation searched last.
-    Midstream { tried: Option<u64> },
+    /// record; `tried` is the key log generation searched last, `stopped`
+    /// how far that search got when its work cap ended it.
+    Midstream {
+        tried: Option<u64>,
+        stopped: Option<Stopped>,
+    },
 }
 
 /// An encrypted direction without a key.
@@ -223,7 +228,10 @@ mod tests {
         assert!(layer.is_encrypted(&header(ContentType::ApplicationData, 40)));
         assert!(!layer.is_encrypted(&hs));
         assert!(!layer.is_encrypted(&header(ContentType::Sslv2ClientHello, 40)));
-        layer.set(ReadState::Midstream { tried: None });
+        layer.set(ReadState::Midstream {
+            tried: None,
+            stopped: None,
+        });
         assert!(!layer.is_encrypted(&header(ContentType::Alert, 2)));
         assert!(layer.is_encrypted(&header(ContentType::Alert, 26)));
         layer.install(key(KeyPhase::Handshake), 0);

@@ -481,6 +481,41 @@ fn midstream_join_finds_secret_and_sequence_number() {
     );
 }
 
+#[test]
+fn midstream_search_past_its_work_cap_says_where_it_stopped() {
+    let steps = [
+        Step::Send(Dir::ClientToServer, b"first"),
+        Step::Send(Dir::ServerToClient, b"reply one"),
+        Step::Send(Dir::ClientToServer, b"second"),
+        Step::Send(Dir::ServerToClient, b"reply two"),
+    ];
+    let t = converse(
+        &suite_setup(provider::cipher_suite::TLS13_AES_128_GCM_SHA256, false),
+        &steps,
+    );
+    let keys = keys_of(&t);
+    let start = t.chunks.len() - 2;
+    let limits = Limits {
+        tls_midstream_search_bytes: 0,
+        ..Limits::default()
+    };
+    let mut s = Session::new(2, &limits);
+    let mut sink = Collect::default();
+    for (i, (dir, bytes)) in t.chunks.iter().enumerate().skip(start) {
+        s.on_data(&keys, *dir, at(i), bytes, &mut sink);
+    }
+    assert_eq!(sink.plain, [Vec::<u8>::new(), Vec::new()], "{sink:#?}");
+    let why = "ClientHello not captured; the mid-stream search stopped after 0 of 1 secrets (tls_midstream_search_bytes)";
+    assert_eq!(s.summary().reason.as_deref(), Some(why));
+    let undecryptable: Vec<&str> = sink
+        .findings
+        .iter()
+        .filter(|f| f.code == "tls.undecryptable")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(undecryptable, [why]);
+}
+
 /// Index of the chunk carrying `text` (the only application record of that chunk).
 fn chunk_with(t: &Transcript, dir: Dir, len_hint: usize) -> usize {
     t.chunks

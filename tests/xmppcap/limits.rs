@@ -435,6 +435,12 @@ fn triggers() -> Vec<Trigger> {
             codes: &["tls.undecryptable"],
         },
         Trigger {
+            cap: "tls_midstream_search_bytes",
+            capture: F("tls13-midstream.pcapng", Some("tls13-midstream.keys")),
+            lower: |l| l.tls_midstream_search_bytes = 0,
+            codes: &["tls.undecryptable"],
+        },
+        Trigger {
             cap: "max_tls_certificates",
             capture: WSS,
             lower: |l| l.max_tls_certificates = 0,

@@ -84,6 +84,8 @@ pub(super) struct FileIndex {
     /// Sorted up to `sorted`; the file being read appends after it.
     entries: Vec<Entry>,
     sorted: usize,
+    /// Sorted entries by label (indexed by `Label as usize`).
+    by_label: [usize; Label::ALL.len()],
 }
 
 impl FileIndex {
@@ -137,6 +139,13 @@ impl FileIndex {
         self.entries.sort_unstable();
         self.entries.shrink_to_fit();
         self.sorted = self.entries.len();
+        self.by_label = [0; Label::ALL.len()];
+        for e in &self.entries {
+            let slot = usize::try_from(e.label_bits()).ok();
+            if let Some(n) = slot.and_then(|i| self.by_label.get_mut(i)) {
+                *n += 1;
+            }
+        }
         dropped
     }
 
@@ -218,9 +227,11 @@ impl FileIndex {
     }
 
     /// Whether any secret of this label is indexed (read so far).
-    pub(super) fn has_label(&self, label: Label) -> bool {
-        let sorted = self.entries.get(..self.sorted).unwrap_or_default();
-        sorted.iter().any(|e| e.label_bits() == label as u64)
+    pub(super) fn count(&self, label: Label) -> usize {
+        self.by_label
+            .get(label as usize)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Every secret of a label, read back one line at a time, in index order.

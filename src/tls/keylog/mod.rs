@@ -169,6 +169,9 @@ pub struct KeyLog {
     files: FileIndex,
     /// Secrets in `entries`.
     secrets: usize,
+    /// Secrets in `entries` by label (indexed by `Label as usize`), so that
+    /// counting them costs nothing however many there are.
+    held_by_label: [usize; Label::ALL.len()],
     /// Secrets left out because of `caps.max_secrets` or `caps.max_file_secrets`.
     secrets_over_cap: u64,
     sources: Vec<KeySource>,
@@ -241,6 +244,7 @@ impl KeyLog {
             entries: BTreeMap::new(),
             files: FileIndex::default(),
             secrets: 0,
+            held_by_label: [0; Label::ALL.len()],
             secrets_over_cap: 0,
             sources: Vec::new(),
             source_name_bytes: 0,
@@ -303,6 +307,9 @@ impl KeyLog {
         }
         self.entries.insert(key, (secret, id));
         self.secrets += 1;
+        if let Some(n) = self.held_by_label.get_mut(label as usize) {
+            *n += 1;
+        }
         Added::New
     }
 
@@ -373,7 +380,14 @@ impl KeyLog {
 
     /// Whether any secret of this label is known.
     pub(crate) fn has_label(&self, label: Label) -> bool {
-        self.entries.keys().any(|(_, l)| *l == label) || self.files.has_label(label)
+        self.count(label) > 0
+    }
+
+    /// How many secrets of a label are known; O(1), as it is asked per
+    /// connection joined mid-stream.
+    pub(crate) fn count(&self, label: Label) -> usize {
+        let held = self.held_by_label.get(label as usize).copied();
+        held.unwrap_or_default() + self.files.count(label)
     }
 
     /// Every secret with a label, with its source (for mid-stream trials):

@@ -19,6 +19,7 @@ use crate::tls::crypto::DecryptError;
 use crate::tls::handshake as hs;
 use crate::tls::keylog::Label;
 use crate::tls::keys::{Key, KeyError};
+use crate::tls::midstream::{self, Found, Outcome, SearchCaps, Stopped};
 use crate::tls::record::{ContentType, Header};
 use crate::tls::record_layer::{self, ReadState, Waiting};
 use crate::tls::summary::{EventKind, GapReason, KeyPhase, Sink};
@@ -69,8 +70,10 @@ impl Session {
             Some(phase) => self.switch_phase(from, phase, sink),
             None => {
                 self.summary.midstream = true;
-                self.layer(from.dir)
-                    .set(ReadState::Midstream { tried: None });
+                self.layer(from.dir).set(ReadState::Midstream {
+                    tried: None,
+                    stopped: None,
+                });
             }
         }
     }
@@ -143,7 +146,9 @@ impl Session {
                 let why = error.reason();
                 self.undecryptable(from.dir, from.at, h.len, error.gap_reason(), why, sink);
             }
-            ReadState::Midstream { tried } => self.on_midstream(from, h, body, tried, sink),
+            ReadState::Midstream { tried, stopped } => {
+                self.on_midstream(from, h, body, (tried, stopped), sink)
+            }
             ReadState::Clear => {}
         }
     }
@@ -309,46 +314,75 @@ impl Session {
         false
     }
 
+    /// A record of a direction joined mid-stream: searches the key log once
+    /// per key log generation (never once per record), then counts the
+    /// record as undecryptable if nothing opened it.
     fn on_midstream(
         &mut self,
         from: Arrival<'_>,
         h: &Header,
         body: &mut [u8],
-        tried: Option<u64>,
+        (tried, mut stopped): (Option<u64>, Option<Stopped>),
         sink: &mut impl Sink,
     ) {
         if tried != Some(from.keys.generation()) {
-            let search = self.limits.seq_search;
-            let found = self.schedule.midstream_search(
-                from.keys,
-                from.dir,
-                h,
-                body,
-                search,
-                &mut self.scratch,
-            );
-            if let Some((mut key, seq, random)) = found {
-                self.midstream_found(from, &key, seq, random, sink);
-                if let Ok(plain) = record_layer::open(&mut key, h, body, seq) {
-                    self.layer(from.dir).install(key, seq + 1);
-                    let data = body.get(plain.range).unwrap_or_default();
-                    self.on_plain(from, plain.typ, data, KeyPhase::Application, sink);
-                    return;
+            let caps = SearchCaps {
+                max_seq: self.limits.seq_search,
+                max_bytes: self.limits.midstream_search_bytes,
+            };
+            let prefer = self.schedule.client_random;
+            let scratch = &mut self.scratch;
+            stopped = match midstream::search(from.keys, from.dir, h, body, caps, prefer, scratch) {
+                Outcome::Found(found) => {
+                    if self.midstream_open(from, h, body, found, sink) {
+                        return;
+                    }
+                    None
                 }
-            }
+                Outcome::NotFound => None,
+                Outcome::Stopped(at) => Some(at),
+            };
         }
         self.layer(from.dir).set(ReadState::Midstream {
             tried: Some(from.keys.generation()),
+            stopped,
         });
         let only_tls12 =
             from.keys.has_label(Label::MasterSecret) && !from.keys.has_label(Label::ClientTraffic0);
-        let why = if only_tls12 {
-            "ClientHello not captured (TLS 1.2 master secrets cannot be used without the handshake randoms)"
+        let mut why = if only_tls12 {
+            "ClientHello not captured (TLS 1.2 master secrets cannot be used without the handshake randoms)".to_string()
         } else {
-            "ClientHello not captured"
+            "ClientHello not captured".to_string()
         };
+        if let Some(at) = stopped {
+            why = format!("{why}; {}", at.clause());
+        }
         let reason = GapReason::ClientHelloNotCaptured;
-        self.undecryptable(from.dir, from.at, h.len, reason, why.to_string(), sink);
+        self.undecryptable(from.dir, from.at, h.len, reason, why, sink);
+    }
+
+    /// The search found the key: opens the record and installs the key after it.
+    fn midstream_open(
+        &mut self,
+        from: Arrival<'_>,
+        h: &Header,
+        body: &mut [u8],
+        found: Found,
+        sink: &mut impl Sink,
+    ) -> bool {
+        let Found {
+            mut key,
+            seq,
+            client_random,
+        } = found;
+        self.midstream_found(from, &key, seq, client_random, sink);
+        let Ok(plain) = record_layer::open(&mut key, h, body, seq) else {
+            return false;
+        };
+        self.layer(from.dir).install(key, seq.saturating_add(1));
+        let data = body.get(plain.range).unwrap_or_default();
+        self.on_plain(from, plain.typ, data, KeyPhase::Application, sink);
+        true
     }
 
     fn midstream_found(

@@ -53,6 +53,8 @@ struct SessionLimits {
     max_list: usize,
     /// `limits.tls_midstream_seq_search`.
     seq_search: u64,
+    /// `limits.tls_midstream_search_bytes`.
+    midstream_search_bytes: u64,
 }
 
 /// TLS on one TCP connection.
@@ -92,6 +94,7 @@ impl Session {
                 max_certificates: limits.max_tls_certificates,
                 max_list: limits.max_tls_list_items,
                 seq_search: limits.tls_midstream_seq_search,
+                midstream_search_bytes: limits.tls_midstream_search_bytes,
             },
             schedule: KeySchedule::default(),
             handshake: Tracker::new(),

@@ -252,3 +252,49 @@ fn a_client_hello_never_answered_is_an_incomplete_handshake() {
         ["no ServerHello could be read in the server's bytes: the TLS handshake did not complete, or its start was not captured whole"]
     );
 }
+
+#[test]
+fn a_stopped_midstream_search_runs_once_and_its_reason_stays() {
+    use crate::tls::keylog::KeySource;
+    use crate::tls::midstream::{Stopped, DERIVATION_BYTES, TRIAL_FIXED_BYTES};
+    use crate::tls::record_layer::ReadState;
+    let mut lines = String::new();
+    for random in ["01", "02", "03"] {
+        let (random, secret) = (random.repeat(32), "77".repeat(32));
+        lines += &format!("CLIENT_TRAFFIC_SECRET_0 {random} {secret}\n");
+    }
+    let mut keys = KeyLog::new();
+    keys.add_text(
+        lines.as_bytes(),
+        KeySource::Named("t.keys".into()),
+        &mut Vec::new(),
+    );
+    // Work for one secret in full (two SHA-256 AEADs at 64 sequence numbers), not two.
+    let per_secret = 2 * DERIVATION_BYTES + 2 * 64 * (40 + TRIAL_FIXED_BYTES);
+    let limits = Limits {
+        tls_midstream_search_bytes: per_secret + per_secret / 2,
+        ..Limits::default()
+    };
+    let mut s = Session::new(1, &limits);
+    let mut sink = Collect::default();
+    let expected = Stopped {
+        tried: 1,
+        secrets: 3,
+    };
+    for frame in [9, 10] {
+        let bytes = record(23, &[0x55; 40]);
+        s.on_data(&keys, Dir::ClientToServer, at(frame), &bytes, &mut sink);
+        // The generation searched is kept: the next record is not searched again.
+        let state = s.layers[Dir::ClientToServer.index()].state();
+        assert!(
+            matches!(state, ReadState::Midstream { tried: Some(g), stopped: Some(st) }
+                if *g == keys.generation() && *st == expected),
+            "{state:?}"
+        );
+    }
+    assert_eq!(s.summary().c2s.records_undecryptable, 2);
+    assert_eq!(
+        s.summary().reason.as_deref(),
+        Some("ClientHello not captured; the mid-stream search stopped after 1 of 3 secrets (tls_midstream_search_bytes)")
+    );
+}
