@@ -206,7 +206,13 @@ fn tls_view(r: &Report) -> TlsView<'_> {
         findings: r
             .findings
             .iter()
-            .filter(|f| f.layer() == crate::finding::Layer::Tls)
+            // A cap that left connections out of the list is said here too.
+            .filter(|f| {
+                matches!(
+                    f.layer(),
+                    crate::finding::Layer::Tls | crate::finding::Layer::Limits
+                )
+            })
             .collect(),
     }
 }

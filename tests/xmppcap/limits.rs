@@ -830,6 +830,18 @@ fn many_connections_keep_a_report_within_its_byte_cap() {
         .findings
         .iter()
         .any(|f| f.code == "report.timeline_cut"));
+    // `tls --format json` lists the kept connections: it says the rest
+    // were left out (it showed only TLS findings before).
+    let tls_report = pipeline::report(&path, &opts, Selection::Tls).unwrap();
+    let mut tls_json = Vec::new();
+    xmppcap::report::json::render_tls::<pipeline::PipelineError>(
+        &[Ok(tls_report)],
+        &["c.pcap".to_string()],
+        &mut tls_json,
+    )
+    .unwrap();
+    let tls_json = String::from_utf8(tls_json).unwrap();
+    assert!(tls_json.contains("\"limits.report\""), "{tls_json}");
     // NDJSON streams every event and keeps no summary: the count of
     // connections stays exact whatever the report kept.
     let ndjson = Options {

@@ -187,7 +187,8 @@ pub(crate) fn render_tls(reports: &[&Report], out: &mut dyn Write) -> io::Result
         let findings: Vec<_> = report
             .findings
             .iter()
-            .filter(|f| f.layer() == Layer::Tls)
+            // A cap that left connections out of the list is said here too.
+            .filter(|f| matches!(f.layer(), Layer::Tls | Layer::Limits))
             .cloned()
             .collect();
         if !findings.is_empty() {
