@@ -59,6 +59,7 @@ mod probe_order;
 mod reader;
 mod record;
 mod route;
+mod settled;
 mod stage_sinks;
 mod workers;
 

@@ -74,7 +74,7 @@ pub(crate) enum Op {
     TlsNote(Box<tls::Summary>),
     /// A connection's story is told (`Wiring::on_conn_summary` after its
     /// findings), once it heard the stanzas of the BOSH bodies it carried.
-    Story(Box<crate::pipeline::connection::StoryEnd>),
+    Story(Box<crate::pipeline::settled::StoryEnd>),
     KeepSession(Box<SessionReport>),
     KeepConnection(Box<ConnectionReport>),
     /// A connection finished early for the budget closed (`Wiring::close_cut`).
