@@ -15,7 +15,9 @@ mod render;
 // Owned events and parsed trees make about 40 small allocations per
 // WebSocket message; mimalloc serves them in a fraction of glibc's
 // instructions (BENCHMARKS.md, issue 14: -5.9 % for `report`). Its v2 keeps
-// less resident than v3 on every command measured there.
+// less resident than v3 on every command measured there. Built without
+// transparent huge pages (`no_thp`): with them a half-used 2 MiB page
+// counts whole in the peak RSS.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
