@@ -14,7 +14,7 @@ use super::camellia_gcm::CamelliaGcmDecrypter;
 use super::cbc::CbcDecrypter;
 use super::compression::{Inflater, Method};
 use super::crypto::{self, DecryptError, PrfKind, RecordDecrypter};
-use super::keylog::{short_hex, KeyLog, KeySource, Label, Secret};
+use super::keylog::{short_hex, KeyLog, KeySource, Label, Missing, Secret};
 use super::record::Header;
 use super::suites::{self, Aead, Protection, Suite, Undecrypted};
 use super::summary::{GapReason, KeyPhase};
@@ -85,6 +85,13 @@ pub(crate) enum KeyError {
         label: Label,
         random: [u8; 32],
     },
+    /// The key log file named had a line for it when it was indexed, and
+    /// that line no longer reads back: the file changed during the run.
+    KeyLogChanged {
+        label: Label,
+        random: [u8; 32],
+        file: String,
+    },
     /// A suite xmppcap does not know, or cannot use in this version.
     UnsupportedSuite(u16),
     /// A known suite whose cipher xmppcap does not decrypt.
@@ -118,6 +125,15 @@ impl KeyError {
                     other.as_str()
                 ),
             },
+            KeyError::KeyLogChanged {
+                label,
+                random,
+                file,
+            } => format!(
+                "the {} line for client random {} in {file} no longer reads back as it did when the file was read: the key log changed during the run",
+                label.as_str(),
+                short_hex(random)
+            ),
             KeyError::UnsupportedSuite(id) => {
                 format!("suite not supported: 0x{id:04x} ({})", suites::name(*id))
             }
@@ -147,7 +163,7 @@ impl KeyError {
                 label: Label::ClientEarlyTraffic,
                 ..
             } => GapReason::NoEarlyKey,
-            KeyError::NoKey { .. } => GapReason::NoKey,
+            KeyError::NoKey { .. } | KeyError::KeyLogChanged { .. } => GapReason::NoKey,
             KeyError::UnsupportedSuite(_)
             | KeyError::UndecryptedCipher { .. }
             | KeyError::UnsupportedVersion(_) => GapReason::UnsupportedSuite,
@@ -183,9 +199,16 @@ fn lookup<'k>(
     random: &[u8; 32],
     label: Label,
 ) -> Result<(Secret, &'k KeySource), KeyError> {
-    keys.get(random, label).ok_or(KeyError::NoKey {
-        label,
-        random: *random,
+    keys.lookup(random, label).map_err(|missing| match missing {
+        Missing::Absent => KeyError::NoKey {
+            label,
+            random: *random,
+        },
+        Missing::Changed(source) => KeyError::KeyLogChanged {
+            label,
+            random: *random,
+            file: source.to_string(),
+        },
     })
 }
 
@@ -465,6 +488,37 @@ mod tests {
         );
         assert_eq!(rc4.gap_reason(), GapReason::UnsupportedSuite);
         assert_eq!(KeyError::for_suite(0x000a), None);
+    }
+
+    #[test]
+    fn a_key_log_rewritten_during_the_run_is_named_as_the_reason() {
+        let path = std::env::temp_dir().join(format!(
+            "xmppcap-keys-rewritten-{}.keys",
+            std::process::id()
+        ));
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let line = format!("CLIENT_RANDOM {} {}\n", hex(&[0x3c; 32]), hex(&[7; 48]));
+        std::fs::write(&path, line).unwrap();
+        let mut keys = KeyLog::new();
+        keys.load_file(&path, &mut Vec::new()).unwrap();
+        assert!(lookup(&keys, &[0x3c; 32], Label::MasterSecret).is_ok());
+        std::fs::write(&path, b"# emptied by a log rotation\n").unwrap();
+        let e = lookup(&keys, &[0x3c; 32], Label::MasterSecret).unwrap_err();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            e.reason(),
+            format!(
+                "the CLIENT_RANDOM line for client random 3c3c3c3c3c3c3c3c\u{2026} in {} no longer reads back as it did when the file was read: the key log changed during the run",
+                path.display()
+            )
+        );
+        assert_eq!(e.gap_reason(), GapReason::NoKey);
+        // Not [0x3d; 32]: every random of one repeated byte folds to 0,
+        // the fold of the changed line's, so it would be named changed too.
+        let mut other = [0x3d; 32];
+        other[0] = 1;
+        let never = lookup(&keys, &other, Label::MasterSecret).unwrap_err();
+        assert!(matches!(never, KeyError::NoKey { .. }));
     }
 
     #[test]

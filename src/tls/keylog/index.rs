@@ -8,7 +8,7 @@
 //! as owned secrets in a map), never the key material itself, and never
 //! trusts the file to be unchanged: a line read back is parsed again and
 //! used only if it still holds that label and client random (otherwise the
-//! secret is missing, as if never logged).
+//! secret is missing, and [`FileIndex::find`] says the file changed).
 //!
 //! Entries are sorted by a 64-bit fold of the client random, then label,
 //! file and offset, so the first line of the first file wins, as it does
@@ -60,6 +60,15 @@ impl Entry {
     fn len(self) -> usize {
         (self.packed & ((1 << LEN_BITS) - 1)) as usize
     }
+}
+
+/// What the index says of a client random and label.
+#[derive(Clone, Debug)]
+pub(super) enum Found {
+    Secret(Secret, SourceId),
+    /// A line was indexed for it, but no longer reads back as that secret.
+    Changed(SourceId),
+    Absent,
 }
 
 /// Where a line lies: file number (from [`FileIndex::begin_file`]), byte
@@ -206,19 +215,39 @@ impl FileIndex {
     /// The secret for a client random and label in the files read so far
     /// (not the one being read), with its source.
     pub(super) fn get(&self, random: &[u8; 32], label: Label) -> Option<(Secret, SourceId)> {
+        match self.find(random, label) {
+            Found::Secret(secret, source) => Some((secret, source)),
+            Found::Changed(_) | Found::Absent => None,
+        }
+    }
+
+    /// Like [`FileIndex::get`], telling a secret never logged from one whose
+    /// line no longer reads back as it did when the file was indexed (the
+    /// file was rewritten or truncated during the run). A line that reads
+    /// back with another random of the same fold is a collision, not a change.
+    pub(super) fn find(&self, random: &[u8; 32], label: Label) -> Found {
         let sorted = self.entries.get(..self.sorted).unwrap_or_default();
         let key = (fold(random), label as u64);
         let from = sorted.partition_point(|e| (e.fold, e.label_bits()) < key);
-        sorted
+        let mut changed = None;
+        for e in sorted
             .get(from..)
             .unwrap_or_default()
             .iter()
             .take_while(|e| (e.fold, e.label_bits()) == key)
-            .find_map(|e| {
-                let (l, r, secret) = self.read(*e)?;
-                let source = self.files.get(e.file())?.source;
-                (l == label && r == *random).then_some((secret, source))
-            })
+        {
+            let Some(source) = self.files.get(e.file()).map(|f| f.source) else {
+                continue;
+            };
+            match self.read(*e) {
+                Some((l, r, secret)) if l == label && r == *random => {
+                    return Found::Secret(secret, source)
+                }
+                Some((l, r, _)) if l == label && fold(&r) == key.0 => {}
+                _ => changed = changed.or(Some(source)),
+            }
+        }
+        changed.map_or(Found::Absent, Found::Changed)
     }
 
     /// Whether the files read so far hold this secret.

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::{KeyCaps, KeyLog, KeySource, Label};
+use super::{KeyCaps, KeyLog, KeySource, Label, Missing};
 use crate::finding::Finding;
 
 const LABELS: [Label; 6] = [
@@ -236,8 +236,20 @@ fn a_file_changed_after_it_was_read_gives_no_wrong_secret() {
     std::fs::write(&file.0, other).unwrap();
     assert!(keys.get(&random(7), Label::MasterSecret).is_none());
     assert!(keys.get(&random(8), Label::MasterSecret).is_none());
+    let source = KeySource::File(file.0.clone());
+    let changed = Err(Missing::Changed(&source));
+    assert_eq!(
+        keys.lookup(&random(7), Label::MasterSecret).map(drop),
+        changed
+    );
+    let never_logged = keys.lookup(&random(8), Label::MasterSecret).map(drop);
+    assert_eq!(never_logged, Err(Missing::Absent));
     std::fs::write(&file.0, b"").unwrap();
     assert!(keys.get(&random(7), Label::MasterSecret).is_none());
+    assert_eq!(
+        keys.lookup(&random(7), Label::MasterSecret).map(drop),
+        changed
+    );
 }
 
 #[test]

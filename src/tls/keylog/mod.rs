@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde::{Serialize, Serializer};
 use thiserror::Error;
 
-use index::FileIndex;
+use index::{FileIndex, Found};
 
 mod index;
 mod load;
@@ -227,6 +227,16 @@ impl Default for KeyLog {
     }
 }
 
+/// Why [`KeyLog::lookup`] has no secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Missing<'k> {
+    /// No source gave it.
+    Absent,
+    /// This key log file had a line for it when it was indexed, and that
+    /// line no longer reads back (the file changed during the run).
+    Changed(&'k KeySource),
+}
+
 /// What adding one secret did.
 enum Added {
     New,
@@ -358,13 +368,35 @@ impl KeyLog {
         client_random: &[u8; 32],
         label: Label,
     ) -> Option<(Secret, &KeySource)> {
+        self.lookup(client_random, label).ok()
+    }
+
+    /// Like [`KeyLog::get`], saying why there is no secret: never logged,
+    /// or logged in a file whose line no longer reads back as it did.
+    pub(crate) fn lookup(
+        &self,
+        client_random: &[u8; 32],
+        label: Label,
+    ) -> Result<(Secret, &KeySource), Missing<'_>> {
         // A secret is in one place only: each source's lines are checked
         // against both before they are kept.
         let (secret, id) = match self.entries.get(&(*client_random, label)) {
             Some((held, id)) => (held.clone(), *id),
-            None => self.files.get(client_random, label)?,
+            None => match self.files.find(client_random, label) {
+                Found::Secret(secret, id) => (secret, id),
+                Found::Changed(id) => {
+                    return Err(self
+                        .sources
+                        .get(id)
+                        .map_or(Missing::Absent, Missing::Changed))
+                }
+                Found::Absent => return Err(Missing::Absent),
+            },
         };
-        Some((secret, self.sources.get(id)?))
+        self.sources
+            .get(id)
+            .map(|source| (secret, source))
+            .ok_or(Missing::Absent)
     }
 
     #[cfg(feature = "rsa-keys")]
