@@ -196,6 +196,7 @@ fn keepalive_stopped(s: &Summary, e: &Evidence<'_>) -> Option<Finding> {
     };
     let ending = match s.ended.how {
         EndHow::Open => "the capture ended".to_owned(),
+        EndHow::NotFollowed => "the analysis stopped following the connection".to_owned(),
         how => format!("the connection ended ({})", end_word(how)),
     };
     let message = format!(
@@ -219,6 +220,7 @@ fn end_word(how: EndHow) -> &'static str {
         EndHow::Refused => "refused",
         EndHow::NoAnswer => "no answer",
         EndHow::Open => "open",
+        EndHow::NotFollowed => "not followed",
     }
 }
 
@@ -285,6 +287,8 @@ fn handshake_failed(s: &Summary, e: &Evidence<'_>) -> Option<Finding> {
             ),
             a.frame,
         ),
+        // Cut by the budget before a ServerHello: it may yet have come.
+        (None, false) if s.ended.how == EndHow::NotFollowed => return None,
         (None, false) => (
             format!(
                 "TLS handshake failed{sni}: the ClientHello at frame {} got no ServerHello before the connection {}",

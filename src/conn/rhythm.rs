@@ -257,6 +257,11 @@ pub(crate) struct IdleGaps {
 }
 
 impl IdleGaps {
+    /// The last packet with payload, or FIN or RST, seen so far.
+    pub fn last(&self) -> Option<FrameRef> {
+        self.last
+    }
+
     pub fn on_activity(&mut self, at: FrameRef, cap: usize) {
         if let Some(last) = self.last {
             if at.ts.nanos_since(last.ts) > IDLE_GAP_NS {

@@ -69,6 +69,9 @@ pub enum EndHow {
     NoAnswer,
     /// Neither FIN nor RST by the end of the capture.
     Open,
+    /// Neither FIN nor RST before the analysis stopped following it: the
+    /// memory budget cut it (`limits.memory`); how it ended is not known.
+    NotFollowed,
 }
 
 /// The ending: how, who, where and when.

@@ -144,6 +144,36 @@ fn the_first_fin_or_rst_says_how_it_ended_and_open_otherwise() {
     );
 }
 
+#[test]
+fn a_connection_cut_by_the_budget_is_not_followed_and_lasts_as_far_as_it_was_seen() {
+    let mut t = tracker();
+    t.on_tls_event(&hello(client_hello(), 4, C2S));
+    t.on_tcp_data(C2S, at(4, 3));
+    t.on_tcp_data(S2C, at(7, 250));
+    // No statistics: the memory budget finished it (`ConnTable`).
+    let story = t.finish(None, Some(&tls::Summary::default()));
+    let ended = &story.summary.ended;
+    assert_eq!(
+        (ended.how, ended.by, ended.frame),
+        (EndHow::NotFollowed, None, None)
+    );
+    assert!((story.summary.duration_s - 0.25).abs() < 1e-9);
+    assert!(
+        codes(&story).is_empty(),
+        "no ServerHello seen before the cut is no failed handshake: {:?}",
+        story.findings
+    );
+
+    let mut t = tracker();
+    t.on_tcp_end(C2S, at(9, 500), false);
+    let story = t.finish(None, None);
+    assert_eq!(
+        story.summary.ended.how,
+        EndHow::Fin,
+        "a FIN seen before the cut says how"
+    );
+}
+
 /// A decrypted WebSocket session with two answered pings and a ping/pong pair.
 fn decrypted_websocket(t: &mut Tracker) {
     t.on_fact(Fact::WebSocket { xmpp: true });

@@ -321,7 +321,8 @@ impl Tracker {
     }
 
     fn summary(&self, stats: Option<&StreamStats>, tls: Option<&tls::Summary>) -> Summary {
-        let last = stats.map_or(self.first, |s| s.last);
+        // Cut by the budget (no statistics): as far as it was followed.
+        let last = stats.map_or(self.idle.last().unwrap_or(self.first), |s| s.last);
         let duration_s = last.ts.secs_since(self.first.ts).max(0.0);
         let rtt_ms = stats.and_then(|s| s.handshake.rtt_ms());
         let inferred = self.inferred_tally();
@@ -403,6 +404,8 @@ impl Tracker {
             }
             Some((how, dir, at)) => (how, Some(side(dir)), Some(at)),
             None if unanswered => (EndHow::NoAnswer, None, hs.last_syn),
+            // Finished without TCP statistics: the budget cut it.
+            None if stats.is_none() => (EndHow::NotFollowed, None, None),
             None => (EndHow::Open, None, None),
         };
         Ended {

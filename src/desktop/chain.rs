@@ -120,6 +120,11 @@ impl Chain {
         let Some(previous) = previous else {
             return;
         };
+        if previous.how == EndHow::NotFollowed {
+            // The budget cut the previous one: whether it had ended when
+            // this one opened is not known, so no reconnect is claimed.
+            return;
+        }
         let gap = s.first.ts.nanos_since(previous.end);
         let same_bosh = this.role == Role::XmppBosh && previous.role == Role::XmppBosh;
         if gap < 0 || (same_bosh && gap < BOSH_SESSION_GAP_NANOS) {
@@ -270,6 +275,7 @@ fn how_word(how: EndHow) -> &'static str {
         EndHow::Refused => "refused",
         EndHow::NoAnswer => "no answer",
         EndHow::Open => "still open",
+        EndHow::NotFollowed => "not followed to its end (memory budget)",
     }
 }
 

@@ -21,7 +21,7 @@ fn at(secs: f64) -> Timestamp {
 /// its first frame `n * 100`, its last `n * 100 + 99`.
 fn conn(n: u64, node: &str, role: Role, start: f64, end: f64, how: EndHow) -> Summary {
     let ended = match how {
-        EndHow::Open => Ended {
+        EndHow::Open | EndHow::NotFollowed => Ended {
             how,
             by: None,
             frame: None,
@@ -307,6 +307,20 @@ fn three_reconnects_within_two_minutes_are_a_loop_with_its_rhythm() {
         "{}",
         l.message
     );
+}
+
+#[test]
+fn a_connection_the_budget_cut_is_followed_by_no_claimed_reconnect() {
+    // Stream 1 was cut after 10 s: whether it was still open when stream 2
+    // opened is not known, so neither a reconnect nor a failover is said;
+    // stream 2's FIN is seen, so stream 3 after it is a reconnect.
+    let (f, _) = story(&by_end(vec![
+        ws(1, NODE1, 0.0, 10.0, EndHow::NotFollowed),
+        ws(2, NODE2, 40.0, 60.0, EndHow::Fin),
+        ws(3, NODE2, 70.0, 90.0, EndHow::Fin),
+    ]));
+    assert_eq!(codes(&f), ["conn.reconnect"]);
+    assert!(f[0].message.contains("stream 2 ended"), "{}", f[0].message);
 }
 
 #[test]

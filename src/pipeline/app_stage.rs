@@ -91,6 +91,8 @@ pub(crate) struct AppStage {
     pub unparsed: [u64; 2],
     pub http_exchanges: u64,
     pub ws_summary: Option<ws::Summary>,
+    /// The memory budget cut the connection ([`AppStage::not_followed`]).
+    not_followed: bool,
 }
 
 /// The XMPP session a connection carried, when it finished.
@@ -118,6 +120,7 @@ impl AppStage {
             unparsed: [0; 2],
             http_exchanges: 0,
             ws_summary: None,
+            not_followed: false,
         }
     }
 
@@ -166,6 +169,29 @@ impl AppStage {
         }
     }
 
+    /// The memory budget cut the connection: an XMPP session on it ends
+    /// "not followed" rather than "still open at the end of the capture".
+    pub fn not_followed(&mut self, ctx: &mut Wiring) {
+        self.not_followed = true;
+        let stream = self.stream;
+        let how = xmpp::Ending::NotFollowed;
+        match &mut self.app {
+            App::WebSocket(w) => {
+                if let Some(over) = w.xmpp.as_deref_mut() {
+                    let mut out = XmppOut::new(ctx, stream, Some(over.id));
+                    over.session.on_transport_end(None, how, &mut out);
+                    out.flush();
+                }
+            }
+            App::Xmpp(x) => {
+                let mut out = XmppOut::new(ctx, stream, Some(x.id));
+                x.framer.on_transport_end(None, how, &mut out);
+                out.flush();
+            }
+            App::Http(_) | App::Undecided | App::Opaque => {}
+        }
+    }
+
     /// In-order bytes of one direction, come by `route`. Gives a request
     /// when they (or bytes held before them) turn out to be TLS; only bytes
     /// on the plain route can: TLS inside TLS is not decoded.
@@ -208,6 +234,7 @@ impl AppStage {
                     stream: self.stream,
                     xmpp: &mut w.xmpp,
                     wants_xmpp: w.wants_xmpp,
+                    not_followed: false,
                 };
                 w.ws.on_data(dir, at, bytes, &mut out);
             }
@@ -236,6 +263,7 @@ impl AppStage {
                     stream,
                     xmpp: &mut w.xmpp,
                     wants_xmpp: w.wants_xmpp,
+                    not_followed: false,
                 };
                 w.ws.on_gap(dir, at, len, &mut out);
             }
@@ -269,6 +297,7 @@ impl AppStage {
                     stream,
                     xmpp: &mut w.xmpp,
                     wants_xmpp: w.wants_xmpp,
+                    not_followed: false,
                 };
                 w.ws.on_undecrypted(dir, at, len, &why, &mut out);
             }
@@ -293,6 +322,7 @@ impl AppStage {
                     stream,
                     xmpp: &mut w.xmpp,
                     wants_xmpp: w.wants_xmpp,
+                    not_followed: false,
                 };
                 w.ws.on_tcp_end(dir, at, rst, &mut out);
             }
@@ -347,6 +377,7 @@ impl AppStage {
                     stream,
                     xmpp: &mut w.xmpp,
                     wants_xmpp: w.wants_xmpp,
+                    not_followed: self.not_followed,
                 };
                 w.ws.finish(&mut out);
                 let summary = w.ws.summary();

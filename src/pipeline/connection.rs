@@ -268,7 +268,11 @@ impl ConnectionStack {
     }
 
     /// The stream left the TCP table: flush every stage and file the reports.
+    /// Without `stats`, the memory budget cut it (`ConnTable`).
     pub fn finish(mut self: Box<Self>, ctx: &mut Wiring, stats: Option<&StreamStats>) {
+        if stats.is_none() {
+            self.app.not_followed(ctx);
+        }
         let settled = self.finish_stages(ctx);
         self.into_settled(settled, Vec::new()).finish(ctx, stats);
     }

@@ -248,6 +248,7 @@ impl<'c, 's> HarFeed<'c, 's> {
             stream: socket.entry,
             xmpp: &mut socket.xmpp,
             wants_xmpp: socket.wants_xmpp,
+            not_followed: false,
         };
         ws::Sink::on_message(&mut out, &recorded);
         socket.last = Some(at);

@@ -403,6 +403,9 @@ pub(crate) struct WsOut<'a, 'c, 's> {
     pub xmpp: &'a mut Option<Box<XmppOverWs>>,
     /// The handshake negotiated the `xmpp` subprotocol.
     pub wants_xmpp: bool,
+    /// The memory budget cut the connection: a WebSocket still open ends
+    /// its session "not followed", not "open at the end of the capture".
+    pub not_followed: bool,
 }
 
 impl WsOut<'_, '_, '_> {
@@ -503,7 +506,7 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
         }
         let stream = self.stream;
         if let Some(over) = self.xmpp.as_deref_mut() {
-            let (at, how) = ws_ending(closed);
+            let (at, how) = ws_ending(closed, self.not_followed);
             let mut out = XmppOut::new(self.ctx, stream, Some(over.id));
             over.session.on_transport_end(at, how, &mut out);
             out.flush();
@@ -512,7 +515,7 @@ impl crate::ws::Sink for WsOut<'_, '_, '_> {
 }
 
 /// How the XMPP session over a WebSocket ended, from the WebSocket's close.
-fn ws_ending(closed: &crate::ws::Closed) -> (Option<FrameRef>, xmpp::Ending) {
+fn ws_ending(closed: &crate::ws::Closed, not_followed: bool) -> (Option<FrameRef>, xmpp::Ending) {
     match (closed.first, &closed.tcp_end) {
         (Some(by), _) => {
             let sent = if by == Dir::ClientToServer {
@@ -531,6 +534,7 @@ fn ws_ending(closed: &crate::ws::Closed) -> (Option<FrameRef>, xmpp::Ending) {
                 dropped_by: Some(end.dir),
             },
         ),
+        (None, None) if not_followed => (None, xmpp::Ending::NotFollowed),
         (None, None) => (None, xmpp::Ending::CaptureEnded),
     }
 }

@@ -149,5 +149,6 @@ pub fn how_word(how: EndHow) -> &'static str {
         EndHow::Refused => "refused",
         EndHow::NoAnswer => "no-answer",
         EndHow::Open => "open",
+        EndHow::NotFollowed => "not-followed",
     }
 }

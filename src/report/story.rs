@@ -50,6 +50,7 @@ pub fn ending(s: &Summary) -> String {
         EndHow::Refused => "refused",
         EndHow::NoAnswer => "no answer",
         EndHow::Open => "open at the end of the capture",
+        EndHow::NotFollowed => "not followed to its end (cut for the memory budget, limits.memory)",
     };
     let mut line = how.to_owned();
     if let Some(by) = e.by {
@@ -81,6 +82,10 @@ pub fn keepalive_with(s: &Summary, clock: &Clock) -> String {
         let why = k.not_inferred_because.unwrap_or("no reason given");
         return format!("keepalive not inferred: {why}");
     };
+    let cut = s.ended.how == EndHow::NotFollowed;
+    if exchanges == 0 && cut {
+        return format!("no keepalive before the cut ({basis})");
+    }
     if exchanges == 0 {
         return format!("no keepalive ({basis})");
     }

@@ -141,6 +141,9 @@ pub enum Ending {
     TcpClosed { by: Option<Dir>, reset: bool },
     /// The capture ended with the session still open.
     CaptureEnded,
+    /// The analysis stopped following its connection (the memory budget
+    /// cut it, `limits.memory`): how it ended is not known.
+    NotFollowed,
     /// A WebSocket read from a browser HAR: the browser records no Close or
     /// ping frames, so how it ended is not known (never a 1006).
     HarUnknown,
@@ -174,6 +177,10 @@ impl Ending {
                 by(*who).unwrap_or_default()
             ),
             Ending::CaptureEnded => "still open at the end of the capture".to_owned(),
+            Ending::NotFollowed => {
+                "not followed to its end: its connection was cut for the memory budget (limits.memory)"
+                    .to_owned()
+            }
             Ending::HarUnknown => "unknown (HAR)".to_owned(),
         }
     }
@@ -185,7 +192,7 @@ impl Ending {
             Ending::WebSocketAbnormal { .. } => true,
             Ending::BoshTerminate { condition, .. } => condition.is_some(),
             Ending::TcpClosed { reset, .. } => *reset,
-            Ending::CaptureEnded | Ending::HarUnknown => false,
+            Ending::CaptureEnded | Ending::NotFollowed | Ending::HarUnknown => false,
         }
     }
 }

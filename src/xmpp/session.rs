@@ -316,7 +316,7 @@ impl Session {
             .summary
             .end
             .as_ref()
-            .is_some_and(|end| end.how != Ending::CaptureEnded);
+            .is_some_and(|end| !matches!(end.how, Ending::CaptureEnded | Ending::NotFollowed));
         if ended {
             // Only a session seen to end left its subscriptions behind: one
             // still open when the capture ended, or when the analysis

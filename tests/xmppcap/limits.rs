@@ -716,6 +716,42 @@ fn many_held_buffers_stay_within_the_memory_budget() {
             40,
             "{case:?}: every connection is still reported"
         );
+        assert_cut_ones_are_not_followed(&analyzed, &cuts, case);
+    }
+}
+
+/// A connection the budget cut never reads "open at the end of the
+/// capture": its story and its XMPP session say they were not followed.
+fn assert_cut_ones_are_not_followed(
+    analyzed: &pipeline::Analyzed,
+    cuts: &[&xmppcap::finding::Finding],
+    case: Option<HeldCase>,
+) {
+    use xmppcap::conn::EndHow;
+    for stream in cuts.iter().filter_map(|f| f.stream) {
+        let conn = analyzed.connections.iter().find(|c| c.stream == stream);
+        let how = conn.and_then(|c| c.summary.as_ref()).map(|s| s.ended.how);
+        assert_eq!(how, Some(EndHow::NotFollowed), "{case:?}: stream {stream}");
+    }
+    let on_cut = |s: &&xmppcap::report::model::SessionReport| {
+        s.streams
+            .iter()
+            .any(|st| cuts.iter().any(|f| f.stream == Some(*st)))
+    };
+    let sessions: Vec<_> = analyzed.sessions.iter().filter(on_cut).collect();
+    if case == Some(HeldCase::CompressedWsMessage) {
+        assert!(
+            sessions.len() >= 30,
+            "{case:?}: {} sessions",
+            sessions.len()
+        );
+    }
+    for s in sessions {
+        assert!(
+            s.ended.starts_with("not followed to its end"),
+            "{case:?}: {}",
+            s.ended
+        );
     }
 }
 

@@ -297,7 +297,13 @@ fn render_bar(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let start = s.first.ts;
-    let end = s.ended.time.unwrap_or(t1);
+    let followed_until =
+        Timestamp::from_nanos_i128(i128::from(start.as_nanos()) + (s.duration_s * 1e9) as i128);
+    let end = match s.ended.how {
+        // Drawn as far as it was followed, not to the capture's end.
+        EndHow::NotFollowed => followed_until,
+        _ => s.ended.time.unwrap_or(t1),
+    };
     let notification = matches!(s.role, Role::XmppWebsocket | Role::XmppBosh | Role::XmppTcp);
     // Thin bars go under the thick ones, so that a REST call during a
     // notification connection to the same node stays visible.
@@ -310,6 +316,10 @@ fn render_bar(
     let how = how_word(s.ended.how);
     let until = match s.ended.how {
         EndHow::Open => "still open at the end of the capture".to_owned(),
+        EndHow::NotFollowed => format!(
+            "not followed after {} (cut for the memory budget)",
+            text::clock(end)
+        ),
         _ => format!("ended {how} at {}", text::clock(end)),
     };
     writeln!(

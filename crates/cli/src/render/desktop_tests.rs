@@ -30,7 +30,7 @@ fn summary(
     let by = match how {
         EndHow::Fin => Some(Side::Client),
         EndHow::Rst | EndHow::Refused => Some(Side::Server),
-        EndHow::NoAnswer | EndHow::Open => None,
+        EndHow::NoAnswer | EndHow::Open | EndHow::NotFollowed => None,
     };
     Summary {
         stream: n,
