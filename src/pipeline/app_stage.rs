@@ -381,7 +381,8 @@ impl AppStage {
                 };
                 w.ws.finish(&mut out);
                 let summary = w.ws.summary();
-                let websocket = crate::report::from_stages::websocket_detail(&summary);
+                let websocket =
+                    crate::report::from_stages::websocket_detail(&summary, self.not_followed);
                 self.ws_summary = Some(summary);
                 let mut over = w.xmpp.take()?;
                 let mut out = XmppOut::new(ctx, stream, Some(over.id));

@@ -485,13 +485,19 @@ fn client_hello_summary(sni: Option<&str>, alpn: &[String], versions: &[String])
     format!("ClientHello{sni}{alpn}, offers {}", versions.join(", "))
 }
 
-/// The WebSocket part of a session's transport, in words.
-pub(crate) fn websocket_detail(summary: &ws::Summary) -> String {
+/// The WebSocket part of a session's transport, in words; `not_followed`:
+/// the memory budget cut its connection (an open one is not said open).
+pub(crate) fn websocket_detail(summary: &ws::Summary, not_followed: bool) -> String {
     let mut parts = Vec::new();
     if summary.midstream {
         parts.push("handshake not captured".to_owned());
     }
-    parts.push(describe_ws_closed(&summary.closed));
+    let closed = &summary.closed;
+    if not_followed && closed.first.is_none() && closed.tcp_end.is_none() {
+        parts.push("not followed to its end (cut for the memory budget)".to_owned());
+    } else {
+        parts.push(describe_ws_closed(closed));
+    }
     parts.join(", ")
 }
 

@@ -752,6 +752,8 @@ fn assert_cut_ones_are_not_followed(
             "{case:?}: {}",
             s.ended
         );
+        let transport = s.transport_detail.as_deref().unwrap_or_default();
+        assert!(!transport.contains("still open"), "{case:?}: {transport}");
     }
 }
 
