@@ -355,6 +355,7 @@ pub fn report(
     let analyzed = analyze(path, opts, &mut collector)?;
     let agents = analyzed.agent_stories(opts.raw);
     let (timeline, timeline_dropped) = collector.into_timeline();
+    let (connections_seen, sessions_seen) = (analyzed.connections_seen, analyzed.sessions_seen);
     let mut findings = analyzed.findings;
     if timeline_dropped > 0 {
         findings.push(timeline_cut(timeline_dropped, &opts.limits));
@@ -370,6 +371,8 @@ pub fn report(
         timeline,
         timeline_dropped,
         findings,
+        connections_seen,
+        sessions_seen,
     })
 }
 

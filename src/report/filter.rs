@@ -168,6 +168,9 @@ impl Filter {
         });
         report.desktops.retain_mut(|d| scope.narrow_desktop(d));
         report.findings.retain(|f| scope.keeps_finding(f));
+        // What the filter kept is all that is in scope: no count beyond it.
+        report.connections_seen = report.connections.len() as u64;
+        report.sessions_seen = report.sessions.len() as u64;
         report.agents.retain_mut(|a| scope.narrow_agent(a));
         if self.summary {
             report.timeline.clear();

@@ -47,6 +47,14 @@ pub struct Report {
     pub timeline_dropped: u64,
     /// Findings in frame order.
     pub findings: Vec<Finding>,
+    /// TCP connections and XMPP sessions the capture had, listed or not:
+    /// `connections` and `sessions` stop at the report's byte cap
+    /// (`limits.report` says how many were left out). A filter sets them to
+    /// what it kept. Not in JSON, whose `limits.report` finding gives them.
+    #[serde(skip)]
+    pub connections_seen: u64,
+    #[serde(skip)]
+    pub sessions_seen: u64,
 }
 
 impl Report {

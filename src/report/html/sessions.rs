@@ -125,7 +125,12 @@ pub(super) fn render_dense(report: &Report, prefix: &str, out: &mut dyn Write) -
     writeln!(
         out,
         "<p class=\"note\">This page summarises a capture of {}: one row per session, without its facts and timeline, so that the page stays small and opens quickly. The agents' stories and the findings above and below are whole. <code>--format json</code> has every session in full (<code>sessions[]</code>, by <code>id</code>), <code>--format ndjson</code> every event, and <code>--stream N</code> narrows any format to one session's connection.</p>",
-        text::count(report.sessions.len(), "XMPP session")
+        text::count(
+            usize::try_from(report.sessions_seen)
+                .unwrap_or(usize::MAX)
+                .max(report.sessions.len()),
+            "XMPP session"
+        )
     )?;
     let heads: String = DENSE_COLUMNS
         .iter()

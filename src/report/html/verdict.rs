@@ -253,6 +253,12 @@ fn upper_first(s: &str) -> String {
     }
 }
 
+/// How many the capture had: counted, or listed when more (a report built
+/// by hand counts nothing).
+fn seen(counted: u64, listed: usize) -> usize {
+    usize::try_from(counted).unwrap_or(usize::MAX).max(listed)
+}
+
 /// The verdict section: the statements as a list, or that nothing is wrong.
 /// Links go to `#{prefix}f-<n>` (finding `n`'s row) and `#{prefix}findings`.
 pub(crate) fn render(report: &Report, prefix: &str, out: &mut dyn Write) -> io::Result<()> {
@@ -263,8 +269,8 @@ pub(crate) fn render(report: &Report, prefix: &str, out: &mut dyn Write) -> io::
         writeln!(
             out,
             "<p class=\"ok\">Nothing wrong was found: no error and no warning in {} and {} ({}).</p></section>",
-            text::count(report.connections.len(), "connection"),
-            text::count(report.sessions.len(), "XMPP session"),
+            text::count(seen(report.connections_seen, report.connections.len()), "connection"),
+            text::count(seen(report.sessions_seen, report.sessions.len()), "XMPP session"),
             text::count(infos, "informational note"),
         )?;
         return Ok(());

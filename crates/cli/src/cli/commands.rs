@@ -225,6 +225,11 @@ struct Narrowed<'s, 'w> {
     writer: &'s mut NdjsonWriter<'w>,
     filter: &'s Filter,
     scope: Option<Scope>,
+    /// `finding` lines written, and the worst level among them: the
+    /// report's finding log keeps the first 1,000 of each code, the stream
+    /// has them all, and `capture.end` counts what the stream holds.
+    findings: u64,
+    worst: Option<Level>,
 }
 
 impl Narrowed<'_, '_> {
@@ -254,6 +259,10 @@ impl Narrowed<'_, '_> {
 impl EventSink for Narrowed<'_, '_> {
     fn emit(&mut self, event: Event) {
         if self.keeps(&event) {
+            if let Detail::Finding { level, .. } = &event.detail {
+                self.findings += 1;
+                self.worst = self.worst.max(Some(*level));
+            }
             self.writer.emit(event);
         }
     }
@@ -366,6 +375,8 @@ pub(super) fn ndjson_capture(
         writer,
         filter: &setup.filter,
         scope: None,
+        findings: 0,
+        worst: None,
     };
     // The events are the output: a finished connection leaves nothing behind
     // (no connection or session summary is kept, only counted).
@@ -380,6 +391,7 @@ pub(super) fn ndjson_capture(
             .filter(|f| narrowed.keeps_finding(f))
             .collect::<Vec<_>>()
     });
+    let (streamed, streamed_worst) = (narrowed.findings, narrowed.worst);
     match (analysis.as_ref(), shown) {
         (Ok(a), Ok(shown)) => {
             let mut stories = a.agent_stories(setup.opts.raw);
@@ -396,8 +408,10 @@ pub(super) fn ndjson_capture(
                 packets: a.run.summary.packets,
                 connections: a.connections_seen,
                 sessions: a.sessions_seen,
-                findings: shown.len(),
-                worst: shown.iter().map(|f| f.level).max(),
+                // Not `shown.len()`: past 1,000 of a code the log only
+                // counts (its summary lines are not findings of their own).
+                findings: usize::try_from(streamed).unwrap_or(usize::MAX),
+                worst: shown.iter().map(|f| f.level).max().max(streamed_worst),
                 error: None,
             };
             writer.line(&CaptureEnd {

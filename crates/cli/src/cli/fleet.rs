@@ -146,10 +146,11 @@ fn one_capture(
         report
     });
     let outcome = match &report {
+        // Counted, not only listed (a filter counts what it kept).
         Ok(r) => NdjsonOutcome {
             packets: r.capture.packets,
-            connections: r.connections.len() as u64,
-            sessions: r.sessions.len() as u64,
+            connections: r.connections_seen.max(r.connections.len() as u64),
+            sessions: r.sessions_seen.max(r.sessions.len() as u64),
             findings: r.findings.len(),
             worst: r.worst_level(),
             error: None,

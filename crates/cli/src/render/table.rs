@@ -103,14 +103,35 @@ fn render_header(report: &Report, style: &Style, out: &mut dyn Write) -> io::Res
         .filter(|c| c.tls.is_some())
         .count();
     let counts = |l| report.findings.iter().filter(|f| f.level == l).count();
+    let (connections, sessions) = seen_and_listed(report);
     writeln!(
         out,
-        "{} ({tls} TLS), {}; findings: {} error, {} warn, {} info",
-        text::count(report.connections.len(), "TCP connection"),
-        text::count(report.sessions.len(), "XMPP session"),
+        "{connections} ({tls} TLS), {sessions}; findings: {} error, {} warn, {} info",
         counts(Level::Error),
         counts(Level::Warn),
         counts(Level::Info)
+    )
+}
+
+/// `10000 TCP connections, 3138 listed` when the report's byte cap left
+/// some out (`limits.report`), else `3138 TCP connections`; the same for
+/// sessions (a filtered report counts what it lists: `Filter::apply`).
+pub(super) fn seen_and_listed(report: &Report) -> (String, String) {
+    let say = |seen: u64, listed: usize, what: &str| {
+        let seen = usize::try_from(seen).unwrap_or(usize::MAX);
+        if seen <= listed {
+            text::count(listed, what)
+        } else {
+            format!("{}, {listed} listed", text::count(seen, what))
+        }
+    };
+    (
+        say(
+            report.connections_seen,
+            report.connections.len(),
+            "TCP connection",
+        ),
+        say(report.sessions_seen, report.sessions.len(), "XMPP session"),
     )
 }
 

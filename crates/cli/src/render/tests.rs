@@ -206,3 +206,41 @@ fn streams_table_shows_out_of_window_segments_as_an_anomaly() {
     assert!(text.contains("out of window"), "{text}");
     assert!(text.contains("3/0 segs"), "{text}");
 }
+
+/// The header counts what the capture had, and says how many are listed
+/// when the report's byte cap left some out; a filtered report counts what
+/// it lists.
+#[test]
+fn the_header_counts_connections_and_sessions_seen_not_only_listed() {
+    let mut report = fixture_report(Selection::All);
+    let (conns, sessions) = (report.connections.len(), report.sessions.len());
+    let line = |r: &Report| {
+        let (c, s) = table::seen_and_listed(r);
+        format!("{c} / {s}")
+    };
+    assert_eq!(
+        line(&report),
+        format!("{conns} TCP connections / {sessions} XMPP session")
+    );
+    report.connections_seen = 10_000;
+    report.sessions_seen = 9_000;
+    assert_eq!(
+        line(&report),
+        format!("10000 TCP connections, {conns} listed / 9000 XMPP sessions, {sessions} listed")
+    );
+    let filter = xmppcap::report::filter::Filter {
+        streams: report
+            .connections
+            .iter()
+            .map(|c| c.stream)
+            .take(1)
+            .collect(),
+        ..Default::default()
+    };
+    filter.apply(&mut report);
+    assert_eq!(
+        line(&report),
+        format!("1 TCP connection / {sessions} XMPP session"),
+        "a filtered report counts what it kept"
+    );
+}

@@ -441,3 +441,41 @@ fn streams_fail_on_warn_sees_a_notification_connection_reset_without_keys() {
         "{table}"
     );
 }
+
+/// `capture.end` counts the `finding` lines the NDJSON holds, even past the
+/// 1,000 of one code the report's finding log keeps: 1,500 connections that
+/// only shake hands under a 1 MiB budget are cut by the hundred.
+#[test]
+fn ndjson_capture_end_counts_every_finding_line() {
+    let path =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-1500-idle-connections.pcap");
+    let capture = xmppcap_fixturegen::hostile_held::held_out_of_order(Vec::new(), 1500, 0)
+        .expect("the capture is generated");
+    std::fs::write(&path, capture).expect("the capture is written");
+    let path = path.display().to_string();
+    let args = [
+        "report",
+        "--format",
+        "ndjson",
+        "-j",
+        "1",
+        "--memory-limit",
+        "1M",
+    ];
+    let out = xmppcap(&[&args[..], &[path.as_str()]].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let findings = lines.iter().filter(|l| l["kind"] == "finding").count();
+    let cuts = lines
+        .iter()
+        .filter(|l| l["kind"] == "finding" && l["code"] == "limits.memory")
+        .count();
+    assert!(cuts > 1000, "{cuts} cuts");
+    let end = lines.last().expect("a capture.end line");
+    assert_eq!(end["kind"], "capture.end");
+    assert_eq!(end["findings"], findings, "{end}");
+    assert_eq!(end["connections"], 1500, "{end}");
+}
