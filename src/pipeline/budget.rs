@@ -300,7 +300,7 @@ impl MemoryBudget {
             }
             // A worker cannot release a flow of the TCP table (it is the reading thread's).
             Cut::Oldest(stream) if matches!(self.share, Share::Worker(..)) => (stream, format!("it was the least recently active of {}, so it was finished early with what it had, and its later bytes are counted as unparsed", count(self.open(), "open connection"))),
-            Cut::Oldest(stream) => (stream, format!("it was the least recently active of {}, so it was finished early with what it had and its TCP flow released; later packets of its 4-tuple start a new stream", count(self.open(), "open connection"))),
+            Cut::Oldest(stream) => (stream, format!("it was the least recently active of {}, so it was finished early with what it had and its TCP flow released; later packets of its 4-tuple are counted, not analysed", count(self.open(), "open connection"))),
         };
         let share = match self.share {
             Share::Whole => String::new(),

@@ -19,7 +19,7 @@ finding_codes! {
         OutOfWindow => "tcp.out_of_window", Warn;
         /// Data was sent after this direction's FIN; it is not part of the stream.
         DataAfterFin => "tcp.data_after_fin", Warn;
-        /// Packets came for streams already closed and released; they count in no stream's statistics.
+        /// Packets came for streams already closed and released, or released while open by the memory budget (said apart); they count in no stream's statistics.
         LatePackets => "tcp.late_packets", Info;
         /// An open stream was closed to stay under `max_open_flows`; later packets of its 4-tuple start a new stream.
         FlowEvicted => "tcp.flow_evicted", Warn;

@@ -32,6 +32,35 @@ use super::assembler::Caps;
 use super::event::{Ending, GapReason, Sink};
 use super::flow::{Flow, Identity};
 
+/// Packets that came for streams no longer in the table, and those streams.
+#[derive(Debug, Default)]
+struct LateTally {
+    packets: u64,
+    streams: u64,
+    first: Option<(FrameRef, u64)>,
+}
+
+impl LateTally {
+    /// `tcp.late_packets`, once, when any came; `why` says which streams.
+    fn say(&self, why: &str, sink: &mut impl Sink) {
+        let Some((at, stream)) = self.first else {
+            return;
+        };
+        sink.push_finding(
+            Finding::new(
+                FindingCode::LatePackets,
+                format!(
+                    "{} came for {} {why}, the first for stream {stream}: they belong to those streams, as in Wireshark, but are not in their statistics",
+                    count(self.packets, "packet"),
+                    count(self.streams, "stream"),
+                ),
+            )
+            .at(at)
+            .in_stream(stream, None),
+        );
+    }
+}
+
 /// Direction-independent 4-tuple: the smaller endpoint first.
 use super::table_index::{FlowIndex, Key};
 
@@ -68,8 +97,9 @@ enum Entry {
     /// Boxed: released entries, many in long captures, stay small.
     Live(Box<Flow>),
     /// A closed stream already released: how to number its 4-tuple's next
-    /// packets, and whether one came (to count the streams with late packets).
-    Released { id: Identity, late: bool },
+    /// packets, and whether one came (to count the streams with late
+    /// packets); `cut`: the memory budget released it while open.
+    Released { id: Identity, late: bool, cut: bool },
 }
 
 impl Entry {
@@ -111,10 +141,10 @@ pub struct Reassembler {
     closing: VecDeque<(u32, u64)>,
     /// Capture time (ns) of the next check for closed streams to release.
     next_sweep: Option<i64>,
-    /// Packets that arrived for streams already released, and those streams.
-    late_packets: u64,
-    late_streams: u64,
-    first_late: Option<(FrameRef, u64)>,
+    /// Packets that arrived for streams already closed and released, and
+    /// for streams the memory budget released while open.
+    late: LateTally,
+    after_cut: LateTally,
     noted_closed_evictions: bool,
 }
 
@@ -135,9 +165,8 @@ impl Reassembler {
             next_stream: 0,
             closing: VecDeque::new(),
             next_sweep: None,
-            late_packets: 0,
-            late_streams: 0,
-            first_late: None,
+            late: LateTally::default(),
+            after_cut: LateTally::default(),
             noted_closed_evictions: false,
         }
     }
@@ -223,8 +252,11 @@ impl Reassembler {
 
     /// The memory budget releases stream `stream` (between `a` and `b`)
     /// in frame `at`: it is closed as an evicted one is (its holes become
-    /// gaps, its `Closed` is emitted) and later packets of its 4-tuple
-    /// start a new stream.
+    /// gaps, its `Closed` is emitted, its flow freed) but keeps its
+    /// identity, so later packets of its 4-tuple stay in its stream, as in
+    /// Wireshark, and are counted ([`FindingCode::LatePackets`]) instead
+    /// of starting a stream joined mid-way (whose TLS key search would be
+    /// spent on bytes the budget gave up).
     pub fn release_stream(
         &mut self,
         a: SocketAddr,
@@ -236,14 +268,19 @@ impl Reassembler {
         let Some(slot) = self.index.get(&key_of(a, b), self.key_of()) else {
             return;
         };
-        if matches!(self.entry(slot), Some(Entry::Live(flow)) if flow.stream() == stream) {
-            self.release(
-                slot,
-                Some(at),
-                Ending::MemoryBudget,
-                GapReason::Closed,
-                sink,
-            );
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if !matches!(&s.entry, Some(Entry::Live(flow)) if flow.stream() == stream) {
+            return;
+        }
+        if let Some(Entry::Live(mut flow)) = s.entry.take() {
+            s.entry = Some(Entry::Released {
+                id: flow.identity(),
+                late: false,
+                cut: true,
+            });
+            flow.release(at, Ending::MemoryBudget, GapReason::Closed, sink);
         }
     }
 
@@ -262,20 +299,10 @@ impl Reassembler {
         for (_, slot) in live {
             self.release(slot, None, Ending::OpenAtEnd, GapReason::EndOfCapture, sink);
         }
-        if let Some((at, stream)) = self.first_late {
-            sink.push_finding(
-                Finding::new(
-                    FindingCode::LatePackets,
-                    format!(
-                        "{} came for {} already closed (a RST, both FINs acknowledged, or no packet for flow_idle_timeout after their close), the first for stream {stream}: they belong to those streams, as in Wireshark, but are not in their statistics",
-                        count(self.late_packets, "packet"),
-                        count(self.late_streams, "stream"),
-                    ),
-                )
-                .at(at)
-                .in_stream(stream, None),
-            );
-        }
+        let why = "already closed (a RST, both FINs acknowledged, or no packet for flow_idle_timeout after their close)";
+        self.late.say(why, sink);
+        let why = "the memory budget had released while open (limits.memory)";
+        self.after_cut.say(why, sink);
         self.index.clear();
         self.slots.clear();
         self.free.clear();
@@ -306,13 +333,18 @@ impl Reassembler {
                     self.queue_closing(slot, stream);
                 }
             }
-            Some(Entry::Released { id, late }) => {
-                self.late_packets += 1;
+            Some(Entry::Released { id, late, cut }) => {
+                let tally = if *cut {
+                    &mut self.after_cut
+                } else {
+                    &mut self.late
+                };
+                tally.packets += 1;
                 if !*late {
                     *late = true;
-                    self.late_streams += 1;
+                    tally.streams += 1;
                 }
-                self.first_late.get_or_insert((at, id.stream));
+                tally.first.get_or_insert((at, id.stream));
             }
             None => {}
         }
@@ -450,6 +482,7 @@ impl Reassembler {
             s.entry = Some(Entry::Released {
                 id: flow.identity(),
                 late: false,
+                cut: false,
             });
             let last = flow.last();
             // Closed already: the stream keeps its own ending (FIN or RST).

@@ -1291,3 +1291,43 @@ fn given_up_holes_become_buffer_limit_gaps_and_the_stream_goes_on() {
     t.finish(&mut r);
     assert_eq!(r.concat(C2S), b"later more");
 }
+
+/// The memory budget releases an open stream: its `Closed` says so, and
+/// the 4-tuple's later packets stay in its stream (Wireshark's numbering)
+/// as counted late packets, never a stream joined mid-way.
+#[test]
+fn a_stream_the_budget_released_keeps_its_later_packets() {
+    let mut r = Recorder::default();
+    let mut t = Reassembler::new(&Limits::default());
+    let mut segs = handshake(1000, 5000);
+    segs.push(seg(C, S).seq(1001).ack(5001).data(b"before"));
+    for (i, s) in segs.iter().enumerate() {
+        t.on_segment(frame(i as u64 + 1), &s.view(), &mut r);
+    }
+    t.release_stream(addr(C), addr(S), 0, frame(4), &mut r);
+    let later = [
+        seg(S, C).seq(5001).ack(1007).data(b"reply"),
+        seg(C, S).seq(1007).ack(5006).data(b"after"),
+        seg("10.0.0.9:1", S).seq(1).syn(),
+    ];
+    for (i, s) in later.iter().enumerate() {
+        t.on_segment(frame(i as u64 + 5), &s.view(), &mut r);
+    }
+    t.finish(&mut r);
+    r.assert_well_formed();
+    assert_eq!(
+        opened(&r).iter().map(|o| o.0).collect::<Vec<_>>(),
+        vec![0, 1],
+        "no stream is born from the released one's packets"
+    );
+    assert_eq!(stats_of(&r, 0).ending, Ending::MemoryBudget);
+    let late = findings_of(&r, "tcp.late_packets");
+    assert_eq!(late.len(), 1);
+    assert!(
+        late[0]
+            .message
+            .starts_with("2 packets came for 1 stream the memory budget had released"),
+        "{}",
+        late[0].message
+    );
+}
