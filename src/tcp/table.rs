@@ -268,19 +268,8 @@ impl Reassembler {
         let Some(slot) = self.index.get(&key_of(a, b), self.key_of()) else {
             return;
         };
-        let Some(s) = self.slots.get_mut(slot as usize) else {
-            return;
-        };
-        if !matches!(&s.entry, Some(Entry::Live(flow)) if flow.stream() == stream) {
-            return;
-        }
-        if let Some(Entry::Live(mut flow)) = s.entry.take() {
-            s.entry = Some(Entry::Released {
-                id: flow.identity(),
-                late: false,
-                cut: true,
-            });
-            flow.release(at, Ending::MemoryBudget, GapReason::Closed, sink);
+        if matches!(self.entry(slot), Some(Entry::Live(flow)) if flow.stream() == stream) {
+            self.keep_identity(slot, Some(at), Ending::MemoryBudget, sink);
         }
     }
 
@@ -475,18 +464,34 @@ impl Reassembler {
 
     /// Emits a closed stream's end and keeps only its identity.
     fn retire(&mut self, slot: u32, sink: &mut impl Sink) {
+        // Closed already: the stream keeps its own ending (FIN or RST).
+        self.keep_identity(slot, None, Ending::Fin, sink);
+    }
+
+    /// Frees a live stream's flow, emitting its end (`at`: its last frame
+    /// by default), and keeps its identity in the slot for its 4-tuple's
+    /// later packets; a [`Ending::MemoryBudget`] one is remembered as cut.
+    fn keep_identity(
+        &mut self,
+        slot: u32,
+        at: Option<FrameRef>,
+        ending: Ending,
+        sink: &mut impl Sink,
+    ) {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return;
         };
+        if !matches!(s.entry, Some(Entry::Live(_))) {
+            return;
+        }
         if let Some(Entry::Live(mut flow)) = s.entry.take() {
             s.entry = Some(Entry::Released {
                 id: flow.identity(),
                 late: false,
-                cut: false,
+                cut: ending == Ending::MemoryBudget,
             });
-            let last = flow.last();
-            // Closed already: the stream keeps its own ending (FIN or RST).
-            flow.release(last, Ending::Fin, GapReason::Closed, sink);
+            let at = at.unwrap_or(flow.last());
+            flow.release(at, ending, GapReason::Closed, sink);
         }
     }
 
