@@ -28,7 +28,7 @@
 //! the least recently active connection (many connections each holding
 //! little: connection-count pressure), whose TCP flow is released too.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::finding::Finding;
 use crate::report::text::{bytes as size, count};
@@ -164,8 +164,11 @@ pub(crate) struct MemoryBudget {
     limit: usize,
     /// Hashed, never iterated: nothing said depends on its order.
     by_stream: hashbrown::HashMap<u64, Accounted, foldhash::fast::FixedState>,
-    /// (buffers, stream) of the connections holding buffers: the largest last.
-    by_buffers: BTreeSet<(usize, u64)>,
+    /// (buffers, stream) of the connections holding buffers, the largest on
+    /// top. An entry whose buffers are no longer its stream's is stale and
+    /// skipped, as in `by_age` (a connection's buffers change with nearly
+    /// every segment); the top is never stale.
+    by_buffers: BinaryHeap<(usize, u64)>,
     /// (tick, stream) in the order of the ticks, the oldest first. An entry
     /// whose tick is no longer its stream's is stale and skipped: every
     /// update appends one entry instead of moving one in an ordered set
@@ -207,7 +210,7 @@ impl MemoryBudget {
             share: Share::Whole,
             limit,
             by_stream: hashbrown::HashMap::default(),
-            by_buffers: BTreeSet::new(),
+            by_buffers: BinaryHeap::new(),
             by_age: VecDeque::new(),
             tick: 0,
             connections: 0,
@@ -232,14 +235,8 @@ impl MemoryBudget {
             tick: self.tick,
         };
         let before = self.by_stream.insert(stream, entry);
-        let before_buffers = before.map_or(0, |b| b.buffers);
-        if before_buffers != buffers {
-            if before_buffers > 0 {
-                self.by_buffers.remove(&(before_buffers, stream));
-            }
-            if buffers > 0 {
-                self.by_buffers.insert((buffers, stream));
-            }
+        if buffers > 0 && before.is_none_or(|b| b.buffers != buffers) {
+            self.by_buffers.push((buffers, stream));
         }
         let before_total = before.map_or(0, |b| b.total);
         self.connections = self
@@ -254,9 +251,6 @@ impl MemoryBudget {
     /// Connection `stream` holds nothing any more (it ended, or was cut).
     pub fn forget(&mut self, stream: u64) {
         if let Some(before) = self.by_stream.remove(&stream) {
-            if before.buffers > 0 {
-                self.by_buffers.remove(&(before.buffers, stream));
-            }
             self.connections = self.connections.saturating_sub(before.total);
             self.drop_stale();
         }
@@ -267,8 +261,16 @@ impl MemoryBudget {
         self.by_stream.get(&stream).is_none_or(|a| a.tick != tick)
     }
 
-    /// Keeps the front of `by_age` live, and `by_age` within twice the
-    /// live entries (each compaction follows as many updates as it walks).
+    /// Whether `by_buffers`' entry (buffers, stream) is no longer its stream's.
+    fn is_stale_buffers(&self, (buffers, stream): (usize, u64)) -> bool {
+        self.by_stream
+            .get(&stream)
+            .is_none_or(|a| a.buffers != buffers)
+    }
+
+    /// Keeps the front of `by_age` and the top of `by_buffers` live, and
+    /// each within twice the live entries (each compaction follows as many
+    /// updates as it walks).
     fn drop_stale(&mut self) {
         while let Some(&front) = self.by_age.front() {
             if !self.is_stale(front) {
@@ -276,10 +278,26 @@ impl MemoryBudget {
             }
             self.by_age.pop_front();
         }
-        if self.by_age.len() > 2 * self.by_stream.len() + 64 {
-            let by_stream = &self.by_stream;
+        while let Some(&top) = self.by_buffers.peek() {
+            if !self.is_stale_buffers(top) {
+                break;
+            }
+            self.by_buffers.pop();
+        }
+        let most = 2 * self.by_stream.len() + 64;
+        let by_stream = &self.by_stream;
+        if self.by_age.len() > most {
             self.by_age
                 .retain(|&(tick, stream)| by_stream.get(&stream).is_some_and(|a| a.tick == tick));
+        }
+        if self.by_buffers.len() > most {
+            // Live entries only, once each (a stream back at an earlier size
+            // has two entries for it).
+            self.by_buffers = by_stream
+                .iter()
+                .filter(|(_, a)| a.buffers > 0)
+                .map(|(&stream, a)| (a.buffers, stream))
+                .collect();
         }
     }
 
@@ -308,7 +326,7 @@ impl MemoryBudget {
         if self.total() <= self.limit {
             return None;
         }
-        if let Some(&(buffers, stream)) = self.by_buffers.last() {
+        if let Some(&(buffers, stream)) = self.by_buffers.peek() {
             let fixed = self
                 .by_stream
                 .get(&stream)
@@ -443,8 +461,8 @@ mod tests {
     #[derive(Default)]
     struct OrderedModel {
         by_stream: std::collections::BTreeMap<u64, Accounted>,
-        by_buffers: BTreeSet<(usize, u64)>,
-        by_age: BTreeSet<(u64, u64)>,
+        by_buffers: std::collections::BTreeSet<(usize, u64)>,
+        by_age: std::collections::BTreeSet<(u64, u64)>,
         tick: u64,
         connections: usize,
     }
@@ -531,6 +549,7 @@ mod tests {
                     model.forget(s);
                 }
                 assert!(budget.by_age.len() <= 2 * budget.open() + 65);
+                assert!(budget.by_buffers.len() <= 2 * budget.open() + 65);
             }
         }
     }
