@@ -240,8 +240,8 @@ impl Session {
             },
             Some(p) => Kind::Other {
                 what: match p.attr("xmlns") {
-                    Some(ns) => format!("{ty} {} ({ns})", p.name()),
-                    None => format!("{ty} {}", p.name()),
+                    Some(ns) => [ty, " ", p.name(), " (", &ns, ")"].concat(),
+                    None => [ty, " ", p.name()].concat(),
                 },
             },
             None => Kind::Other {
