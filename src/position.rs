@@ -7,7 +7,10 @@
 //! stable, documented serialisation (`c2s`/`s2c`, RFC 3339 UTC, `frame` /
 //! `har`). Never fails: timestamps out of the representable range saturate.
 
+use std::cell::Cell;
 use std::fmt;
+
+use arrayvec::ArrayString;
 
 use serde::{Serialize, Serializer};
 
@@ -116,42 +119,95 @@ impl Timestamp {
 
     /// The RFC 3339 text of [`Timestamp::to_rfc3339`], on the stack: every
     /// event carries a time, so this is formatted by hand, not with `time`'s
-    /// generic formatter (the tests check both agree).
+    /// generic formatter (the tests check both agree). Events come many to
+    /// a second: the text up to the second is kept per thread and reused.
     pub(crate) fn rfc3339(self) -> Rfc3339 {
         const NANOS: i64 = 1_000_000_000;
         let secs = self.0.div_euclid(NANOS);
         let micros = self.0.rem_euclid(NANOS) / 1_000;
-        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-        let of_day = secs.rem_euclid(86_400);
-        let mut buf = *b"0000-00-00T00:00:00.000000Z";
-        // i64 nanoseconds span the years 1677..=2262: always four digits.
-        put_digits(&mut buf[0..4], year);
-        put_digits(&mut buf[5..7], month);
-        put_digits(&mut buf[8..10], day);
-        put_digits(&mut buf[11..13], of_day / 3600);
-        put_digits(&mut buf[14..16], of_day / 60 % 60);
-        put_digits(&mut buf[17..19], of_day % 60);
-        put_digits(&mut buf[20..26], micros);
-        Rfc3339(buf)
+        let mut text = LAST_SECOND.with(|last| match last.get() {
+            (second, text) if second == secs => text,
+            _ => {
+                let text = second_text(secs);
+                last.set((secs, text));
+                text
+            }
+        });
+        push(&mut text, digit_pair(micros / 10_000));
+        push(&mut text, digit_pair(micros / 100));
+        push(&mut text, digit_pair(micros));
+        push(&mut text, "Z");
+        Rfc3339(text)
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+type Rfc3339Text = ArrayString<27>;
+
+thread_local! {
+    /// The last second formatted on this thread, and its text up to the
+    /// fraction (`i64::MIN` is no second: they span ±9.3e9).
+    static LAST_SECOND: Cell<(i64, Rfc3339Text)> = const { Cell::new((i64::MIN, ArrayString::new_const())) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` of a second since the epoch.
+fn second_text(secs: i64) -> Rfc3339Text {
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let of_day = secs.rem_euclid(86_400);
+    let mut text = Rfc3339Text::new();
+    // i64 nanoseconds span the years 1677..=2262: always four digits.
+    for (value, after) in [
+        (year / 100, ""),
+        (year, "-"),
+        (month, "-"),
+        (day, "T"),
+        (of_day / 3600, ":"),
+        (of_day / 60 % 60, ":"),
+        (of_day % 60, "."),
+    ] {
+        push(&mut text, digit_pair(value));
+        push(&mut text, after);
+    }
+    text
+}
+
+/// Appends `piece` to `text`: the pieces of a timestamp fill its 27 bytes
+/// exactly (the tests check every length), so none is ever refused.
+fn push(text: &mut Rfc3339Text, piece: &str) {
+    let _fits = text.try_push_str(piece);
+}
+
+/// "00" to "99", in order: two digits are one slice, with no UTF-8 check.
+const DIGIT_PAIRS: &str = match std::str::from_utf8(&DIGIT_PAIR_BYTES) {
+    Ok(pairs) => pairs,
+    Err(_) => panic!("digit pairs are ASCII"),
+};
+
+const DIGIT_PAIR_BYTES: [u8; 200] = digit_pair_bytes();
+
+const fn digit_pair_bytes() -> [u8; 200] {
+    let mut bytes = [0; 200];
+    let mut n = 0;
+    while n < 100 {
+        bytes[2 * n] = b'0' + (n / 10) as u8;
+        bytes[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    bytes
+}
+
+/// The last two decimal digits of `value` (non-negative).
+fn digit_pair(value: i64) -> &'static str {
+    let at = value.rem_euclid(100) as usize * 2;
+    DIGIT_PAIRS.get(at..at + 2).unwrap_or("00")
 }
 
 /// A formatted RFC 3339 time (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
-pub(crate) struct Rfc3339([u8; 27]);
+pub(crate) struct Rfc3339(Rfc3339Text);
 
 impl Rfc3339 {
     pub(crate) fn as_str(&self) -> &str {
-        // Only ASCII digits and separators are ever written.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-/// Writes `value` as decimal digits filling `out` (zero-padded, most
-/// significant first; `value` is non-negative and fits).
-fn put_digits(out: &mut [u8], mut value: i64) {
-    for digit in out.iter_mut().rev() {
-        *digit = b'0' + (value % 10) as u8;
-        value /= 10;
+        self.0.as_str()
     }
 }
 
@@ -406,6 +462,11 @@ mod tests {
             let t = Timestamp(n);
             assert_eq!(t.to_rfc3339(), rfc3339_by_time(t), "{n}");
             n = next;
+        }
+        // Many times within each second, as events come (the second's text is reused).
+        for n in (1_772_446_500_000_000_000..1_772_446_503_000_000_000).step_by(7_919_001) {
+            let t = Timestamp(n);
+            assert_eq!(t.to_rfc3339(), rfc3339_by_time(t), "{n}");
         }
         let mut rng = fastrand::Rng::with_seed(3339);
         for _ in 0..100_000 {

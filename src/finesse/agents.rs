@@ -65,6 +65,9 @@ pub(crate) struct AgentLog {
     by_agent: BTreeMap<String, AgentStates>,
     /// Changes kept, all agents together.
     kept: usize,
+    /// What [`AgentLog::held_bytes`] says, kept as records are added: the
+    /// budget asks often and a recount walks every change kept.
+    held: usize,
 }
 
 impl AgentLog {
@@ -90,7 +93,13 @@ impl AgentLog {
         if !self.by_agent.contains_key(agent) && self.by_agent.len() >= MAX_AGENTS {
             return;
         }
-        let states = self.by_agent.entry(agent.clone()).or_default();
+        let states = match self.by_agent.entry(agent.clone()) {
+            std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::btree_map::Entry::Vacant(new) => {
+                self.held += new.key().len();
+                new.insert(AgentStates::default())
+            }
+        };
         let last = states.changes.last();
         if last.is_some_and(|l| l.state == *state && l.reason_code == reason_code) {
             return;
@@ -107,14 +116,16 @@ impl AgentLog {
             },
             _ => Entered::ServerInitiated,
         };
-        states.changes.push(StateChange {
+        let change = StateChange {
             at,
             session,
             state: state.clone(),
             reason_code,
             reason_label,
             entered,
-        });
+        };
+        self.held += change.held_bytes();
+        states.changes.push(change);
     }
 
     pub(crate) fn agents(&self) -> &BTreeMap<String, AgentStates> {
@@ -127,34 +138,41 @@ impl AgentLog {
 
     /// Bytes of the records held now (strings counted by length).
     pub(crate) fn held_bytes(&self) -> usize {
-        let record = std::mem::size_of::<StateChange>();
+        self.held
+    }
+
+    /// [`AgentLog::held_bytes`] counted over every record.
+    #[cfg(test)]
+    fn recount_held_bytes(&self) -> usize {
         self.by_agent
             .iter()
             .map(|(agent, states)| {
-                let strings: usize = states
-                    .changes
-                    .iter()
-                    .map(|c| {
-                        c.state.len()
-                            + c.reason_code.as_ref().map_or(0, String::len)
-                            + c.reason_label.as_ref().map_or(0, String::len)
-                            + match &c.entered {
-                                Entered::Rest {
-                                    request_id,
-                                    request,
-                                } => {
-                                    std::mem::size_of::<RestMatch>()
-                                        + request_id.len()
-                                        + request.method.len()
-                                        + request.path.len()
-                                }
-                                Entered::ServerInitiated => 0,
-                            }
-                    })
-                    .sum();
-                agent.len() + strings + record * states.changes.len()
+                let changes: usize = states.changes.iter().map(StateChange::held_bytes).sum();
+                agent.len() + changes
             })
             .sum()
+    }
+}
+
+impl StateChange {
+    /// Its size and its strings' lengths.
+    fn held_bytes(&self) -> usize {
+        let strings = self.state.len()
+            + self.reason_code.as_ref().map_or(0, String::len)
+            + self.reason_label.as_ref().map_or(0, String::len);
+        let entered = match &self.entered {
+            Entered::Rest {
+                request_id,
+                request,
+            } => {
+                std::mem::size_of::<RestMatch>()
+                    + request_id.len()
+                    + request.method.len()
+                    + request.path.len()
+            }
+            Entered::ServerInitiated => 0,
+        };
+        std::mem::size_of::<StateChange>() + strings + entered
     }
 }
 
@@ -198,6 +216,40 @@ mod tests {
         let states = &log.agents()["1001"];
         assert_eq!((states.changes.len(), states.not_kept), (2, 1));
         assert!(log.held_bytes() > 2 * std::mem::size_of::<StateChange>());
+    }
+
+    /// The running count is what a walk over every record gives, after
+    /// each update: new agents, repeats, REST-entered changes, the cap.
+    #[test]
+    fn held_bytes_kept_as_records_are_added_equal_a_recount() {
+        let mut log = AgentLog::default();
+        let at = FrameRef::new(1, Timestamp::from_secs_nanos(1, 0));
+        let rest = RestMatch {
+            frame: 3,
+            stream: 2,
+            method: "PUT".to_owned(),
+            path: "/finesse/api/User/1001".to_owned(),
+            ms_before_update: 12.5,
+        };
+        let mut rng = fastrand::Rng::with_seed(129);
+        for step in 0..3_000 {
+            if step == 2_500 {
+                log.kept = MAX_STATE_CHANGES;
+            }
+            let agent = format!("{}", 1000 + rng.u32(0..40));
+            let state = ["READY", "NOT_READY", "TALKING"][rng.usize(0..3)];
+            let reason = format!("{}", rng.u32(0..3));
+            let request = rng.bool().then_some(("r-9f1c", &rest));
+            log.on_user(
+                &user(&agent, state, &reason),
+                at,
+                Some(1),
+                request.map(|r| r.0),
+                request.map(|r| r.1),
+            );
+            assert_eq!(log.held_bytes(), log.recount_held_bytes(), "{step}");
+        }
+        assert!(log.held_bytes() > 40 * std::mem::size_of::<StateChange>());
     }
 
     /// Up to `MAX_STATE_CHANGES` of them are kept: the REST match, rare, is

@@ -66,6 +66,9 @@ pub(crate) struct DialogLog {
     by_id: BTreeMap<String, usize>,
     /// Dialogs seen once [`MAX_DIALOGS`] were kept.
     not_kept: u64,
+    /// What [`DialogLog::held_bytes`] says, kept as dialogs change: the
+    /// budget asks often and a recount walks every dialog kept.
+    held: usize,
 }
 
 /// The agent a pubsub node belongs to: `/finesse/api/User/1001/Dialogs` → `1001`.
@@ -114,11 +117,15 @@ impl DialogLog {
                     call_variables: Vec::new(),
                 });
                 self.by_id.insert(id.to_owned(), self.dialogs.len() - 1);
+                self.held += id.len();
+                self.held += self.dialogs.last().map_or(0, DialogRecord::held_bytes);
                 self.dialogs.len() - 1
             }
         };
         let record = self.dialogs.get_mut(index)?;
+        let before = record.held_bytes();
         record.update(dialog, at);
+        self.held = self.held.saturating_sub(before) + record.held_bytes();
         None
     }
 
@@ -137,6 +144,12 @@ impl DialogLog {
 
     /// Bytes of the records held now (strings counted by length).
     pub(crate) fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    /// [`DialogLog::held_bytes`] counted over every record.
+    #[cfg(test)]
+    fn recount_held_bytes(&self) -> usize {
         self.dialogs
             .iter()
             .map(DialogRecord::held_bytes)
@@ -292,6 +305,42 @@ mod tests {
         assert_eq!((d.agent.as_deref(), d.session), (Some("1001"), Some(2)));
         assert_eq!(d.participants[0].state.as_deref(), Some("DROPPED"));
         assert!(log.held_bytes() > std::mem::size_of::<DialogRecord>());
+        assert_eq!(log.held_bytes(), log.recount_held_bytes());
+    }
+
+    /// The running count is what a walk over every dialog gives, after
+    /// each update: new dialogs, new states, participants and call
+    /// variables replaced by longer or shorter lists.
+    #[test]
+    fn held_bytes_kept_as_dialogs_change_equal_a_recount() {
+        let mut log = DialogLog::default();
+        let mut rng = fastrand::Rng::with_seed(4001);
+        for frame in 0..2_000 {
+            let id = format!("d{}", rng.u32(0..30));
+            let state = ["ALERTING", "ACTIVE", "HELD", "DROPPED"][rng.usize(0..4)];
+            let mut update = dialog(&id, state);
+            update.participants = (0..rng.usize(0..4))
+                .map(|i| Participant {
+                    media_address: Some(format!("40{i}")),
+                    actions: vec!["HOLD".to_owned(); rng.usize(0..3)],
+                    ..Participant::default()
+                })
+                .collect();
+            if rng.bool() {
+                update.media_properties = Some(crate::finesse::MediaProperties {
+                    call_variables: (0..rng.usize(0..5))
+                        .map(|i| CallVariable {
+                            name: format!("callVariable{i}"),
+                            value: "x".repeat(rng.usize(0..300)),
+                        })
+                        .collect(),
+                    ..Default::default()
+                });
+            }
+            let node = rng.bool().then_some("/finesse/api/User/1001/Dialogs");
+            log.on_dialog(&update, node, at(frame), Some(1));
+            assert_eq!(log.held_bytes(), log.recount_held_bytes(), "{frame}");
+        }
     }
 
     #[test]

@@ -227,12 +227,13 @@ fn state_line(
 
 impl Dialog {
     fn summary(&self) -> String {
-        let mut s = format!("Dialog {} {}", or_q(&self.id), or_q(&self.state));
+        // Summaries are pieces put together, not `format!`ed: one per update.
+        let mut s = ["Dialog ", or_q(&self.id), " ", or_q(&self.state)].concat();
         if let Some(from) = &self.from_address {
-            let _ = write!(s, " from {from}");
+            s.extend([" from ", from]);
         }
         if let Some(to) = &self.to_address {
-            let _ = write!(s, " to {to}");
+            s.extend([" to ", to]);
         }
         s
     }
@@ -240,17 +241,17 @@ impl Dialog {
 
 impl Queue {
     fn summary(&self) -> String {
-        let mut s = format!("Queue {}", or_q(&self.id));
+        let mut s = ["Queue ", or_q(&self.id)].concat();
         if let Some(name) = &self.name {
-            let _ = write!(s, " \"{name}\"");
+            s.extend([" \"", name, "\""]);
         }
         let stat = |k: &str| self.statistics.get(k).map(String::as_str);
         let parts: Vec<String> = [("callsInQueue", "in queue"), ("agentsReady", "ready")]
             .iter()
-            .filter_map(|(k, what)| stat(k).map(|v| format!("{v} {what}")))
+            .filter_map(|(k, what)| stat(k).map(|v| [v, " ", what].concat()))
             .collect();
         if !parts.is_empty() {
-            let _ = write!(s, ": {}", parts.join(", "));
+            s.extend([": ", &parts.join(", ")]);
         }
         s
     }
@@ -268,7 +269,7 @@ impl Update {
         let removed = self.event.as_deref() == Some("DELETE");
         let line = match &self.payload {
             Payload::User(u) => state_line(
-                format!("User {} {}", or_q(&u.login_id), or_q(&u.state)),
+                ["User ", or_q(&u.login_id), " ", or_q(&u.state)].concat(),
                 u.pending_state.as_deref(),
                 &u.reason_code,
                 &u.reason_code_id,
@@ -282,9 +283,9 @@ impl Update {
                 }
             },
             Payload::Team(t) => {
-                let mut s = format!("Team {}", or_q(&t.id));
+                let mut s = ["Team ", or_q(&t.id)].concat();
                 if let Some(name) = &t.name {
-                    let _ = write!(s, " \"{name}\"");
+                    s.extend([" \"", name, "\""]);
                 }
                 let _ = write!(s, ": {} users", t.users.len());
                 s
@@ -294,9 +295,9 @@ impl Update {
                 let all: Vec<String> = queues.iter().map(Queue::summary).collect();
                 format!("{} queues: {}", queues.len(), all.join("; "))
             }
-            Payload::SystemInfo(i) => format!("SystemInfo {}", or_q(&i.status)),
+            Payload::SystemInfo(i) => ["SystemInfo ", or_q(&i.status)].concat(),
             Payload::Media(m) => state_line(
-                format!("Media {} {}", or_q(&m.media_id), or_q(&m.state)),
+                ["Media ", or_q(&m.media_id), " ", or_q(&m.state)].concat(),
                 None,
                 &m.reason_code,
                 &None,

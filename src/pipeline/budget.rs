@@ -6,8 +6,9 @@
 //! capture-wide layer's held bytes (BOSH sessions, the Finesse stage's maps,
 //! the TLS key material); gives the total, the connection to finish when
 //! the total passes [`Limits::memory_budget`](crate::limits::Limits::memory_budget)
-//! and the highest total accounted. Each update costs O(log n) in the open
-//! connections, never a walk over them. Never frees anything itself: the
+//! and the highest total accounted. Each update costs O(1) amortised, plus
+//! O(log n) in the open connections when its buffered bytes changed, never a
+//! walk over them. Never frees anything itself: the
 //! analysis finishes the connection it names.
 //!
 //! What is counted, one rule for every stage: the **length** of the data a
@@ -27,7 +28,7 @@
 //! the least recently active connection (many connections each holding
 //! little: connection-count pressure), whose TCP flow is released too.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::finding::Finding;
 use crate::report::text::{bytes as size, count};
@@ -161,11 +162,19 @@ struct Accounted {
 /// The running total and the ordered indexes of holders.
 pub(crate) struct MemoryBudget {
     limit: usize,
-    by_stream: BTreeMap<u64, Accounted>,
-    /// (buffers, stream) of the connections holding buffers: the largest last.
-    by_buffers: BTreeSet<(usize, u64)>,
-    /// (tick, stream) of every accounted connection: the oldest first.
-    by_age: BTreeSet<(u64, u64)>,
+    /// Hashed, never iterated: nothing said depends on its order.
+    by_stream: hashbrown::HashMap<u64, Accounted, foldhash::fast::FixedState>,
+    /// (buffers, stream) of the connections holding buffers, the largest on
+    /// top. An entry whose buffers are no longer its stream's is stale and
+    /// skipped, as in `by_age` (a connection's buffers change with nearly
+    /// every segment); the top is never stale.
+    by_buffers: BinaryHeap<(usize, u64)>,
+    /// (tick, stream) in the order of the ticks, the oldest first. An entry
+    /// whose tick is no longer its stream's is stale and skipped: every
+    /// update appends one entry instead of moving one in an ordered set
+    /// (one connection is accounted after each TCP event). The front is
+    /// never stale ([`MemoryBudget::drop_stale`]).
+    by_age: VecDeque<(u64, u64)>,
     tick: u64,
     connections: usize,
     capture_wide: usize,
@@ -200,9 +209,9 @@ impl MemoryBudget {
         MemoryBudget {
             share: Share::Whole,
             limit,
-            by_stream: BTreeMap::new(),
-            by_buffers: BTreeSet::new(),
-            by_age: BTreeSet::new(),
+            by_stream: hashbrown::HashMap::default(),
+            by_buffers: BinaryHeap::new(),
+            by_age: VecDeque::new(),
             tick: 0,
             connections: 0,
             capture_wide: 0,
@@ -213,32 +222,82 @@ impl MemoryBudget {
 
     /// Connection `stream` holds `held` now (and was active now).
     pub fn set_connection(&mut self, stream: u64, held: &Holdings) {
-        self.forget(stream);
         let total = held.total();
         if total == 0 {
+            self.forget(stream);
             return;
         }
+        let buffers = held.buffers();
         self.tick += 1;
         let entry = Accounted {
             total,
-            buffers: held.buffers(),
+            buffers,
             tick: self.tick,
         };
-        self.by_stream.insert(stream, entry);
-        if entry.buffers > 0 {
-            self.by_buffers.insert((entry.buffers, stream));
+        let before = self.by_stream.insert(stream, entry);
+        if buffers > 0 && before.is_none_or(|b| b.buffers != buffers) {
+            self.by_buffers.push((buffers, stream));
         }
-        self.by_age.insert((entry.tick, stream));
-        self.connections = self.connections.saturating_add(total);
+        let before_total = before.map_or(0, |b| b.total);
+        self.connections = self
+            .connections
+            .saturating_sub(before_total)
+            .saturating_add(total);
+        self.by_age.push_back((entry.tick, stream));
+        self.drop_stale();
         self.note_peak();
     }
 
     /// Connection `stream` holds nothing any more (it ended, or was cut).
     pub fn forget(&mut self, stream: u64) {
         if let Some(before) = self.by_stream.remove(&stream) {
-            self.by_buffers.remove(&(before.buffers, stream));
-            self.by_age.remove(&(before.tick, stream));
             self.connections = self.connections.saturating_sub(before.total);
+            self.drop_stale();
+        }
+    }
+
+    /// Whether `by_age`'s entry (tick, stream) is no longer its stream's.
+    fn is_stale(&self, (tick, stream): (u64, u64)) -> bool {
+        self.by_stream.get(&stream).is_none_or(|a| a.tick != tick)
+    }
+
+    /// Whether `by_buffers`' entry (buffers, stream) is no longer its stream's.
+    fn is_stale_buffers(&self, (buffers, stream): (usize, u64)) -> bool {
+        self.by_stream
+            .get(&stream)
+            .is_none_or(|a| a.buffers != buffers)
+    }
+
+    /// Keeps the front of `by_age` and the top of `by_buffers` live, and
+    /// each within twice the live entries (each compaction follows as many
+    /// updates as it walks).
+    fn drop_stale(&mut self) {
+        while let Some(&front) = self.by_age.front() {
+            if !self.is_stale(front) {
+                break;
+            }
+            self.by_age.pop_front();
+        }
+        while let Some(&top) = self.by_buffers.peek() {
+            if !self.is_stale_buffers(top) {
+                break;
+            }
+            self.by_buffers.pop();
+        }
+        let most = 2 * self.by_stream.len() + 64;
+        let by_stream = &self.by_stream;
+        if self.by_age.len() > most {
+            self.by_age
+                .retain(|&(tick, stream)| by_stream.get(&stream).is_some_and(|a| a.tick == tick));
+        }
+        if self.by_buffers.len() > most {
+            // Live entries only, once each (a stream back at an earlier size
+            // has two entries for it).
+            self.by_buffers = by_stream
+                .iter()
+                .filter(|(_, a)| a.buffers > 0)
+                .map(|(&stream, a)| (a.buffers, stream))
+                .collect();
         }
     }
 
@@ -267,7 +326,7 @@ impl MemoryBudget {
         if self.total() <= self.limit {
             return None;
         }
-        if let Some(&(buffers, stream)) = self.by_buffers.last() {
+        if let Some(&(buffers, stream)) = self.by_buffers.peek() {
             let fixed = self
                 .by_stream
                 .get(&stream)
@@ -276,7 +335,7 @@ impl MemoryBudget {
                 return Some(Cut::Largest(stream));
             }
         }
-        self.by_age.first().map(|&(_, stream)| Cut::Oldest(stream))
+        self.by_age.front().map(|&(_, stream)| Cut::Oldest(stream))
     }
 
     /// The highest total accounted so far (after each update, before any cut
@@ -395,6 +454,104 @@ mod tests {
             Some(Cut::Oldest(0)),
             "no more than its state"
         );
+    }
+
+    /// The budget before its age queue and hashed index: three ordered
+    /// sets, each entry moved on every update. The obviously correct model.
+    #[derive(Default)]
+    struct OrderedModel {
+        by_stream: std::collections::BTreeMap<u64, Accounted>,
+        by_buffers: std::collections::BTreeSet<(usize, u64)>,
+        by_age: std::collections::BTreeSet<(u64, u64)>,
+        tick: u64,
+        connections: usize,
+    }
+
+    impl OrderedModel {
+        fn set(&mut self, stream: u64, held: &Holdings) {
+            self.forget(stream);
+            if held.total() == 0 {
+                return;
+            }
+            self.tick += 1;
+            let entry = Accounted {
+                total: held.total(),
+                buffers: held.buffers(),
+                tick: self.tick,
+            };
+            self.by_stream.insert(stream, entry);
+            if entry.buffers > 0 {
+                self.by_buffers.insert((entry.buffers, stream));
+            }
+            self.by_age.insert((entry.tick, stream));
+            self.connections += entry.total;
+        }
+
+        fn forget(&mut self, stream: u64) {
+            if let Some(before) = self.by_stream.remove(&stream) {
+                self.by_buffers.remove(&(before.buffers, stream));
+                self.by_age.remove(&(before.tick, stream));
+                self.connections -= before.total;
+            }
+        }
+
+        fn over(&self, limit: usize, capture_wide: usize) -> Option<Cut> {
+            if self.connections + capture_wide <= limit {
+                return None;
+            }
+            if let Some(&(buffers, stream)) = self.by_buffers.last() {
+                let a = self.by_stream[&stream];
+                if buffers > a.total - a.buffers {
+                    return Some(Cut::Largest(stream));
+                }
+            }
+            self.by_age.first().map(|&(_, stream)| Cut::Oldest(stream))
+        }
+    }
+
+    /// The same cuts, totals and counts as the ordered model, over random
+    /// updates, forgets and cuts of a few streams (so entries go stale
+    /// often and the queue is compacted many times).
+    #[test]
+    fn the_age_queue_and_hashed_index_cut_what_ordered_sets_cut() {
+        let mut rng = fastrand::Rng::with_seed(14);
+        for round in 0..200 {
+            let limit = rng.usize(100..5_000);
+            let streams = rng.u64(1..40);
+            let mut budget = MemoryBudget::new(limit);
+            let mut model = OrderedModel::default();
+            for step in 0..2_000 {
+                let stream = rng.u64(0..streams);
+                match rng.u8(0..10) {
+                    0 => {
+                        budget.forget(stream);
+                        model.forget(stream);
+                    }
+                    1 => {
+                        budget.set_capture_wide(rng.usize(0..200));
+                    }
+                    _ => {
+                        let held = holding(rng.usize(0..3) * 100, rng.usize(0..4) * 50);
+                        budget.set_connection(stream, &held);
+                        model.set(stream, &held);
+                    }
+                }
+                assert_eq!(budget.connections, model.connections, "{round}/{step}");
+                assert_eq!(budget.open(), model.by_stream.len(), "{round}/{step}");
+                let cut = budget.over();
+                assert_eq!(
+                    cut,
+                    model.over(limit, budget.capture_wide),
+                    "{round}/{step}"
+                );
+                if let Some(Cut::Largest(s) | Cut::Oldest(s)) = cut.filter(|_| rng.bool()) {
+                    budget.forget(s);
+                    model.forget(s);
+                }
+                assert!(budget.by_age.len() <= 2 * budget.open() + 65);
+                assert!(budget.by_buffers.len() <= 2 * budget.open() + 65);
+            }
+        }
     }
 
     #[test]

@@ -137,12 +137,9 @@ impl ConnTable {
     /// What connection `stream` holds: its TCP flow's state and
     /// out-of-order buffers, and its stages (until it is cut).
     fn holdings(&self, stream: u64) -> Holdings {
-        let mut held = self
-            .conns
-            .get(&stream)
-            .map(Connection::holdings)
-            .unwrap_or_default();
-        if self.conns.contains_key(&stream) || self.cut.contains_key(&stream) {
+        let conn = self.conns.get(&stream);
+        let mut held = conn.map(Connection::holdings).unwrap_or_default();
+        if conn.is_some() || self.cut.contains_key(&stream) {
             held.add(Holder::ConnectionState, tcp::FLOW_STATE_BYTES);
         }
         if let Some((tcp, _)) = self.tcp_held.get(&stream) {

@@ -240,8 +240,8 @@ impl Session {
             },
             Some(p) => Kind::Other {
                 what: match p.attr("xmlns") {
-                    Some(ns) => format!("{ty} {} ({ns})", p.name()),
-                    None => format!("{ty} {}", p.name()),
+                    Some(ns) => [ty, " ", p.name(), " (", &ns, ")"].concat(),
+                    None => [ty, " ", p.name()].concat(),
                 },
             },
             None => Kind::Other {
@@ -290,7 +290,7 @@ impl Session {
                     );
                 } else {
                     self.summary.session_established = true;
-                    out.summary = format!("session result ({lat})");
+                    out.summary = ["session result (", &lat, ")"].concat();
                 }
             }
             Kind::Ping => self.ping_reply(span, err, ms, out),
@@ -306,7 +306,7 @@ impl Session {
                         format!("iq {what} answered with error {e}"),
                     );
                 }
-                None => out.summary = format!("iq {what} → result ({lat})"),
+                None => out.summary = ["iq ", &what, " → result (", &lat, ")"].concat(),
             },
         }
     }

@@ -42,21 +42,22 @@ pub(crate) fn presence(
     let status = root.child_text("status").filter(|s| !s.is_empty());
     let priority_text = root.child_text("priority");
     let priority = priority_text.and_then(|p| p.parse::<i32>().ok());
-    let mut s = format!("presence {}", ty.as_deref().unwrap_or("available"));
+    // Summaries are pieces put together, not `format!`ed: one per stanza.
+    let mut s = ["presence ", ty.as_deref().unwrap_or("available")].concat();
     if let Some(to) = &to {
-        s.push_str(&format!(" to {to}"));
+        s.extend([" to ", to]);
     }
     if let Some(from) = &from {
-        s.push_str(&format!(" from {from}"));
+        s.extend([" from ", from]);
     }
     if let Some(show) = show {
-        s.push_str(&format!(" show {show}"));
+        s.extend([" show ", show]);
     }
     if let Some(p) = priority_text {
-        s.push_str(&format!(" priority {p}"));
+        s.extend([" priority ", p]);
     }
     if let Some(status) = status {
-        s.push_str(&format!(" \"{}\"", cap(status, BODY_CAP)));
+        s.extend([" \"", &cap(status, BODY_CAP), "\""]);
     }
     out.summary = s;
     let broadcast = span.dir == Dir::ClientToServer && to.is_none() && ty.is_none();
@@ -85,16 +86,16 @@ impl Session {
             return;
         }
         let ty = root.attr("type");
-        let mut s = format!("message {}", ty.as_deref().unwrap_or("normal"));
+        let mut s = ["message ", ty.as_deref().unwrap_or("normal")].concat();
         match span.dir {
             Dir::ClientToServer => {
                 if let Some(to) = root.attr("to") {
-                    s.push_str(&format!(" to {to}"));
+                    s.extend([" to ", &to]);
                 }
             }
             Dir::ServerToClient => {
                 if let Some(from) = root.attr("from") {
-                    s.push_str(&format!(" from {from}"));
+                    s.extend([" from ", &from]);
                 }
             }
         }
@@ -103,11 +104,11 @@ impl Session {
                 .child_named("error")
                 .and_then(|e| e.children().find(|c| c.local() != "text"))
                 .map_or("undefined-condition", |c| c.local());
-            s.push_str(&format!(": {cond}"));
+            s.extend([": ", cond]);
         } else if let Some(body) = root.child_named("body") {
-            s.push_str(&format!(": \"{}\"", cap(body.text().trim(), BODY_CAP)));
+            s.extend([": \"", &cap(body.text().trim(), BODY_CAP), "\""]);
         } else if let Some(first) = root.children().next() {
-            s.push_str(&format!(" ({})", first.name()));
+            s.extend([" (", first.name(), ")"]);
         }
         out.summary = s;
     }
@@ -120,7 +121,7 @@ impl Session {
         };
         let node = op.attr("node").unwrap_or_default();
         if op.local() != "items" {
-            out.summary = format!("event {} {node}", op.local());
+            out.summary = ["event ", op.local(), " ", &node].concat();
             return;
         }
         let (mut items, mut first_id) = (0usize, None);
@@ -144,11 +145,11 @@ impl Session {
                 first_id = Some(id);
             }
         }
-        let mut s = format!("event {node}");
+        let mut s = ["event ", &node].concat();
         match (items, first_id) {
             (0, _) => {}
             (1, Some(id)) => {
-                let _ = write!(s, " item {}", id.as_deref().unwrap_or("(no id)"));
+                s.extend([" item ", id.as_deref().unwrap_or("(no id)")]);
             }
             (many, _) => {
                 let _ = write!(s, ": {many} items");

@@ -70,15 +70,16 @@ pub(super) fn pubsub_request(
         }
     };
     let subid = op.attr("subid").map(clip);
-    let mut s = format!("{action} {node}");
+    // Summaries are pieces put together, not `format!`ed: one per request.
+    let mut s = [action, " ", &node].concat();
     if let Some(j) = &jid {
-        s.push_str(&format!(" for {j}"));
+        s.extend([" for ", j]);
     }
     if action == "subscribe" {
         subscribe_advice(&node, jid.as_deref(), automatic_feeds, out);
     }
     if let Some(id) = &subid {
-        s.push_str(&format!(" (subid {id})"));
+        s.extend([" (subid ", id, ")"]);
     }
     out.summary = s;
     let index = (subs.len() < MAX_SUBSCRIPTIONS).then(|| {
@@ -117,14 +118,14 @@ pub(super) fn subscription_reply(
         .child(Ns::Pubsub, "pubsub")
         .and_then(|p| p.child_named("subscription"));
     let outcome = match (&err, granted) {
-        (Some(e), _) => format!("error {e}"),
+        (Some(e), _) => ["error ", e].concat(),
         (None, Some(g)) => g
             .attr("subscription")
             .map_or("subscribed".to_owned(), |s| s.into_owned()),
         (None, None) if action == "subscribe" => "subscribed".to_owned(),
         (None, None) => "unsubscribed".to_owned(),
     };
-    out.summary = format!("{action} {node} → {outcome} ({lat})");
+    out.summary = [action, " ", node, " → ", &outcome, " (", &lat, ")"].concat();
     if action == "subscribe" && outcome != "subscribed" {
         let level = if err.is_some() {
             Level::Error

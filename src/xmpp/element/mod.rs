@@ -266,10 +266,9 @@ fn duplicated(tag: &str, name_len: usize) -> Option<String> {
     const FEW: usize = 8;
     // Most elements carry one attribute or none: no attribute walk for them
     // (an `=` inside a value only sends a tag to the walk below).
-    let attrs_at_most = tag.bytes().filter(|&b| b == b'=').count();
-    if attrs_at_most < 2 {
-        return None;
-    }
+    // The search stops at the second `=` (memchr, not a byte loop: this runs
+    // on every tag).
+    memchr::memchr_iter(b'=', tag.as_bytes()).nth(1)?;
     let mut seen: [&str; FEW] = [""; FEW];
     let mut attrs = Attributes::new(tag, name_len);
     attrs.with_checks(false);
