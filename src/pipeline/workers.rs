@@ -340,6 +340,18 @@ pub(crate) fn share_of(limits: &Limits, workers: usize) -> usize {
     limits.memory_budget / workers.saturating_add(1)
 }
 
+/// Swaps the ops `ctx` recorded with `ops`.
+fn swap_recorded(ctx: &mut Wiring, ops: &mut Vec<crate::pipeline::record::Op>) {
+    if let Some(recorder) = ctx.recorder() {
+        std::mem::swap(&mut recorder.ops, ops);
+    }
+}
+
+/// How many ops `ctx` holds recorded.
+fn recorded(ctx: &mut Wiring) -> usize {
+    ctx.recorder().map_or(0, |recorder| recorder.ops.len())
+}
+
 /// One worker: its share of the connections, until the reading thread is done.
 fn work(
     worker: usize,
@@ -357,8 +369,12 @@ fn work(
     for mut batch in batches {
         let mut out = spent.try_recv().unwrap_or_default();
         (out.worker, out.through) = (worker, 0);
+        // The stacks record straight into the output's vector: an op is
+        // moved once less than if it were appended to it afterwards.
+        swap_recorded(&mut ctx, &mut out.ops);
         for Work { seq, what } in batch.work.drain(..) {
             let ctx = &mut ctx;
+            let before = recorded(ctx);
             match what {
                 What::Opened(stream, at, ends, origin) => {
                     table.on_opened(ctx, &keys, (stream, at, ends, origin))
@@ -377,12 +393,13 @@ fn work(
                     continue;
                 }
             }
-            let count = ctx.move_ops(&mut out.ops);
+            let count = recorded(ctx).saturating_sub(before);
             if count > 0 {
                 out.marks.push((seq, count));
             }
             out.through = seq;
         }
+        swap_recorded(&mut ctx, &mut out.ops);
         if done.send(ToMerger::Done(out)).is_err() {
             break;
         }
