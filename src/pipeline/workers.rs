@@ -34,9 +34,12 @@ use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::merge::{Done, Merger, Place, Sequencer};
 use crate::pipeline::reader::Reader;
+use crate::pipeline::record::{Op, LOCAL_SESSION};
 use crate::pipeline::{run_tcp, CaptureRun, Depth, Options, PipelineError};
 use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
+use crate::report::ndjson::Selection;
+use crate::report::ndjson_lines::with_renderer;
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};
 
@@ -45,6 +48,10 @@ const QUEUED_BATCHES: usize = 4;
 /// Places (TCP events and the reading thread's own ops) waiting for the
 /// merger before the reading thread waits.
 const MAX_WAITING: usize = 1 << 12;
+/// Bytes of rendered lines an output's buffer keeps when it comes back
+/// (one batch's lines are about 150 KiB; a batch of huge messages is not
+/// kept for the next).
+const LINES_KEPT: usize = 1 << 20;
 /// How long the merger waits before checking the other threads are alive.
 const WAIT_CHECK: Duration = Duration::from_millis(200);
 
@@ -85,6 +92,9 @@ pub(crate) struct Settings {
     keys_given: bool,
     depth: Depth,
     events_only: bool,
+    /// The events whose NDJSON lines the workers render, when the sink
+    /// takes lines.
+    lines: Option<Selection>,
 }
 
 impl Settings {
@@ -97,6 +107,7 @@ impl Settings {
             keys_given: ctx.keys_given,
             depth: ctx.depth,
             events_only: ctx.events_only,
+            lines: ctx.sink.takes_lines(),
         }
     }
 
@@ -322,7 +333,7 @@ fn merge(
             ToMerger::Done(done) => sequencer.on_done(done),
             ToMerger::Read => read = true,
         }
-        let places = sequencer.apply_ready(|op| merger.apply(ctx, op));
+        let places = sequencer.apply_ready(|op, lines| merger.apply(ctx, op, lines));
         gate.leave(places);
         for done in sequencer.take_spent() {
             if let Some(worker) = spent.get(done.worker) {
@@ -341,10 +352,50 @@ pub(crate) fn share_of(limits: &Limits, workers: usize) -> usize {
 }
 
 /// Swaps the ops `ctx` recorded with `ops`.
-fn swap_recorded(ctx: &mut Wiring, ops: &mut Vec<crate::pipeline::record::Op>) {
+fn swap_recorded(ctx: &mut Wiring, ops: &mut Vec<Op>) {
     if let Some(recorder) = ctx.recorder() {
         std::mem::swap(&mut recorder.ops, ops);
     }
+}
+
+/// Renders the NDJSON line of each event in `ops` at the end of `lines`,
+/// for a sink that takes the lines of `selection`'s events: the event is
+/// freed here, on the thread that made it, and the merger only writes
+/// bytes. A local session number is left open for the merger
+/// (`report::ndjson_lines`); an event that cannot be rendered so stays an
+/// event.
+fn render_lines(ops: &mut [Op], lines: &mut Vec<u8>, selection: Selection) {
+    with_renderer(lines, |renderer| {
+        for op in ops {
+            let Op::Emit(event) = op else {
+                continue;
+            };
+            if !selection.keeps(event) {
+                *op = Op::Unselected;
+                continue;
+            }
+            let start = renderer.len();
+            let local = event.session.filter(|s| s & LOCAL_SESSION != 0);
+            let rendered = match local {
+                Some(name) => {
+                    event.session = None;
+                    let open = renderer.render_open(event);
+                    event.session = Some(name);
+                    open.ok().flatten().map(|value| Some((value, name)))
+                }
+                None => renderer.render(event).ok().map(|()| None),
+            };
+            match rendered {
+                Some(session) => {
+                    *op = Op::Line {
+                        line: start..renderer.len(),
+                        session,
+                    }
+                }
+                None => renderer.truncate(start),
+            }
+        }
+    });
 }
 
 /// How many ops `ctx` holds recorded.
@@ -369,6 +420,9 @@ fn work(
     for mut batch in batches {
         let mut out = spent.try_recv().unwrap_or_default();
         (out.worker, out.through) = (worker, 0);
+        if out.lines.capacity() > LINES_KEPT {
+            out.lines = Vec::new();
+        }
         // The stacks record straight into the output's vector: an op is
         // moved once less than if it were appended to it afterwards.
         swap_recorded(&mut ctx, &mut out.ops);
@@ -400,6 +454,9 @@ fn work(
             out.through = seq;
         }
         swap_recorded(&mut ctx, &mut out.ops);
+        if let Some(selection) = settings.lines {
+            render_lines(&mut out.ops, &mut out.lines, selection);
+        }
         if done.send(ToMerger::Done(out)).is_err() {
             break;
         }
@@ -408,4 +465,61 @@ fn work(
         let _ = back.send(batch);
     }
     table.budget.peak()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::event::{Detail, WsControl};
+
+    fn control() -> Event {
+        let detail = Detail::WsControl(WsControl {
+            opcode: "ping",
+            len: 0,
+            close_code: None,
+            close_reason: Some("a \"session\":1 reason".to_owned()),
+            answers_frame: None,
+            latency_ms: None,
+        });
+        Event::new(None, "ping", detail)
+    }
+
+    #[test]
+    fn a_worker_renders_the_lines_the_sink_keeps_and_drops_the_others() {
+        let finding = Event::finding(&crate::finding::Finding::new(
+            crate::tcp::FindingCode::Gap,
+            "a gap",
+        ));
+        let mut local = control();
+        local.session = Some(LOCAL_SESSION | 3);
+        let mut ops = vec![
+            Op::Emit(finding),
+            Op::Emit(control()),
+            Op::StartSession(LOCAL_SESSION),
+            Op::Emit(local),
+        ];
+        let mut lines = Vec::new();
+        render_lines(&mut ops, &mut lines, Selection::WebSocket);
+        let unlocal = sonic_rs::to_vec(&control()).expect("rendered");
+        match ops.as_slice() {
+            [Op::Unselected, Op::Line {
+                line: first,
+                session: None,
+            }, Op::StartSession(_), Op::Line {
+                line: second,
+                session: Some((value, name)),
+            }] => {
+                assert_eq!(lines.get(first.clone()), Some(&unlocal[..]));
+                assert_eq!(*name, LOCAL_SESSION | 3);
+                assert_eq!(second.start, first.end);
+                assert_eq!(lines.get(value.clone()), Some(&b"null"[..]));
+                assert_eq!(
+                    lines.get(second.clone()),
+                    Some(&unlocal[..]),
+                    "session null"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
