@@ -23,7 +23,7 @@
 //! stage's out-of-order buffers, decides alone over `memory_budget / (N + 1)`).
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -52,6 +52,9 @@ const MAX_WAITING: usize = 1 << 12;
 /// (one batch's lines are about 150 KiB; a batch of huge messages is not
 /// kept for the next).
 const LINES_KEPT: usize = 1 << 20;
+/// Emptied outputs kept for each worker to fill again (the others are
+/// freed: the kept ones hold their lines' and ops' capacity).
+const SPENT_KEPT: usize = 2;
 /// How long the merger waits before checking the other threads are alive.
 const WAIT_CHECK: Duration = Duration::from_millis(200);
 
@@ -239,7 +242,7 @@ pub(crate) fn run(
 type Spawned<'scope> = (
     Vec<std::thread::ScopedJoinHandle<'scope, usize>>,
     Vec<(mpsc::SyncSender<Batch>, Receiver<Batch>)>,
-    Vec<Sender<Done>>,
+    Vec<SyncSender<Done>>,
 );
 
 /// Starts the `jobs` workers.
@@ -254,7 +257,7 @@ fn spawn_workers<'scope, 'env>(
     for worker in 0..jobs {
         let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
         let (back, recycled) = mpsc::channel::<Batch>();
-        let (spent_tx, spent_rx) = mpsc::channel::<Done>();
+        let (spent_tx, spent_rx) = mpsc::sync_channel::<Done>(SPENT_KEPT);
         let (settings, keys, done) = (settings.clone(), Arc::clone(keys), to_merger.clone());
         let handle = std::thread::Builder::new()
             .name(format!("xmppcap-worker-{worker}"))
@@ -301,7 +304,7 @@ type Handles<'a, 'scope> = (
 /// finishing (a panic, raised again at its join).
 fn merge(
     ctx: &mut Wiring,
-    (rx, spent): (&Receiver<ToMerger>, &[Sender<Done>]),
+    (rx, spent): (&Receiver<ToMerger>, &[SyncSender<Done>]),
     gate: &Gate,
     threads: Handles,
 ) -> bool {
@@ -337,8 +340,9 @@ fn merge(
         gate.leave(places);
         for done in sequencer.take_spent() {
             if let Some(worker) = spent.get(done.worker) {
-                // A worker gone: its vectors are dropped here.
-                let _ = worker.send(done);
+                // A worker gone, or enough outputs waiting for it: the
+                // vectors are dropped here.
+                let _ = worker.try_send(done);
             }
         }
     }
