@@ -355,6 +355,17 @@ pub(crate) fn share_of(limits: &Limits, workers: usize) -> usize {
     limits.memory_budget / workers.saturating_add(1)
 }
 
+/// An emptied output given back by the merger, or a new one, for worker
+/// `worker` to fill.
+fn next_output(spent: &Receiver<Done>, worker: usize) -> Done {
+    let mut out = spent.try_recv().unwrap_or_default();
+    (out.worker, out.through) = (worker, 0);
+    if out.lines.capacity() > LINES_KEPT {
+        out.lines = Vec::new();
+    }
+    out
+}
+
 /// Swaps the ops `ctx` recorded with `ops`.
 fn swap_recorded(ctx: &mut Wiring, ops: &mut Vec<Op>) {
     if let Some(recorder) = ctx.recorder() {
@@ -422,11 +433,7 @@ fn work(
     let share = Share::Worker(worker, workers);
     let mut table = ConnTable::of_worker(MemoryBudget::of_share(limit, share));
     for mut batch in batches {
-        let mut out = spent.try_recv().unwrap_or_default();
-        (out.worker, out.through) = (worker, 0);
-        if out.lines.capacity() > LINES_KEPT {
-            out.lines = Vec::new();
-        }
+        let mut out = next_output(&spent, worker);
         // The stacks record straight into the output's vector: an op is
         // moved once less than if it were appended to it afterwards.
         swap_recorded(&mut ctx, &mut out.ops);
