@@ -109,17 +109,6 @@ impl<'s> Wiring<'s> {
             .unwrap_or_default()
     }
 
-    /// Moves the calls recorded since the last time to the end of `ops`;
-    /// gives how many there were.
-    pub fn move_ops(&mut self, ops: &mut Vec<Op>) -> usize {
-        let Some(recorder) = self.recorder.as_mut() else {
-            return 0;
-        };
-        let count = recorder.ops.len();
-        ops.append(&mut recorder.ops);
-        count
-    }
-
     /// The recorder, when this `Wiring` records (on a worker thread).
     pub fn recorder(&mut self) -> Option<&mut Recorder> {
         self.recorder.as_mut()

@@ -31,6 +31,8 @@ pub(crate) struct Merger {
     slots: BTreeMap<u64, Vec<Event>>,
     /// What BOSH bodies' stanzas told of their connection, for its story.
     facts: BTreeMap<u64, Vec<crate::conn::Fact>>,
+    /// A session number as JSON, for a line rendered by a worker.
+    number_json: Vec<u8>,
 }
 
 impl Merger {
@@ -42,9 +44,17 @@ impl Merger {
         }
     }
 
-    /// Applies one recorded call to the real `Wiring`.
-    pub fn apply(&mut self, ctx: &mut Wiring, op: Op) {
+    /// Applies one recorded call to the real `Wiring`, taking what it
+    /// needs of `op`; `lines` holds the lines rendered by the op's worker
+    /// (`Op::Line`, read in place: the op stays where its worker wrote it).
+    pub fn apply(&mut self, ctx: &mut Wiring, op: &mut Op, lines: &[u8]) {
+        if let Op::Line { line, session } = op {
+            self.line(ctx, line.clone(), session.clone(), lines);
+            return;
+        }
+        let op = std::mem::replace(op, Op::Unselected);
         match op {
+            Op::Line { .. } | Op::Unselected => {}
             Op::Emit(mut event) => {
                 event.session = self.number(event.session);
                 ctx.emit(event);
@@ -89,6 +99,30 @@ impl Merger {
                 stats,
             } => ctx.close_cut(stream, after, &stats),
         }
+    }
+
+    /// A line rendered by a worker, with the capture's session number
+    /// written where its worker left the value of `session`.
+    fn line(
+        &mut self,
+        ctx: &mut Wiring,
+        line: std::ops::Range<usize>,
+        session: Option<(std::ops::Range<usize>, u32)>,
+        lines: &[u8],
+    ) {
+        let Some((value, local)) = session else {
+            ctx.sink.emit_line(&[lines.get(line).unwrap_or_default()]);
+            return;
+        };
+        self.number_json.clear();
+        let number = self.number(Some(local));
+        if sonic_rs::to_writer(&mut self.number_json, &number).is_err() {
+            // Writing an `Option<u32>` to a vector cannot fail.
+            return;
+        }
+        let before = lines.get(line.start..value.start).unwrap_or_default();
+        let after = lines.get(value.end..line.end).unwrap_or_default();
+        ctx.sink.emit_line(&[before, &self.number_json, after]);
     }
 
     /// A Finesse call about a stanza: run now, its events kept for their slot.
@@ -153,20 +187,20 @@ pub(crate) struct Done {
     pub through: u64,
     pub ops: Vec<Op>,
     pub marks: Vec<(u64, usize)>,
+    /// The NDJSON lines of its `Op::Line`s.
+    pub lines: Vec<u8>,
 }
 
 /// One worker output being taken apart, in order.
 #[derive(Debug)]
 struct Received {
-    /// Taken ops are replaced by [`SPENT`].
+    /// Taken ops are left for the vector's next use.
     ops: Vec<Op>,
     next_op: usize,
     marks: Vec<(u64, usize)>,
     next_mark: usize,
+    lines: Vec<u8>,
 }
-
-/// What stands in an output's place once its op is taken.
-const SPENT: Op = Op::EmitFinesse(u64::MAX);
 
 /// Orders the reading thread's own ops and the workers' outputs: a queue
 /// of places in sequence order, and each worker's output as it came (each
@@ -223,6 +257,7 @@ impl Sequencer {
                     next_op: 0,
                     marks: done.marks,
                     next_mark: 0,
+                    lines: done.lines,
                 });
             }
         }
@@ -245,15 +280,16 @@ impl Sequencer {
             .is_some_and(|t| t >= seq)
     }
 
-    /// Gives `apply` every op whose place has come, in sequence order;
-    /// returns how many places that took.
-    pub fn apply_ready(&mut self, mut apply: impl FnMut(Op)) -> usize {
+    /// Gives `apply` every op whose place has come, in sequence order,
+    /// with the lines of its worker's output; returns how many places that
+    /// took.
+    pub fn apply_ready(&mut self, mut apply: impl FnMut(&mut Op, &[u8])) -> usize {
         let mut places = 0;
         while let Some(place) = self.queue.front() {
             match place {
                 Place::Own(_) => {
-                    if let Some(Place::Own(op)) = self.queue.pop_front() {
-                        apply(*op);
+                    if let Some(Place::Own(mut op)) = self.queue.pop_front() {
+                        apply(&mut op, &[]);
                     }
                 }
                 &Place::Worker(w, seq) => {
@@ -270,7 +306,7 @@ impl Sequencer {
     }
 
     /// Worker `w`'s ops for event `seq`, if it made any.
-    fn take_worker_ops(&mut self, w: usize, seq: u64, apply: &mut impl FnMut(Op)) {
+    fn take_worker_ops(&mut self, w: usize, seq: u64, apply: &mut impl FnMut(&mut Op, &[u8])) {
         let Some(received) = self.received.get_mut(w) else {
             return;
         };
@@ -285,8 +321,8 @@ impl Sequencer {
         }
         front.next_mark += 1;
         let end = front.next_op.saturating_add(count);
-        for slot in front.ops.get_mut(front.next_op..end).unwrap_or_default() {
-            apply(std::mem::replace(slot, SPENT));
+        for op in front.ops.get_mut(front.next_op..end).unwrap_or_default() {
+            apply(op, &front.lines);
         }
         front.next_op = end;
         if front.next_mark >= front.marks.len() {
@@ -297,6 +333,7 @@ impl Sequencer {
                         through: 0,
                         ops: used.ops,
                         marks: used.marks,
+                        lines: used.lines,
                     }
                     .emptied(),
                 );
@@ -310,6 +347,7 @@ impl Done {
     fn emptied(mut self) -> Done {
         self.ops.clear();
         self.marks.clear();
+        self.lines.clear();
         self
     }
 }
@@ -348,7 +386,7 @@ mod tests {
 
     fn drain(sequencer: &mut Sequencer) -> Vec<u32> {
         let mut seen = Vec::new();
-        let places = sequencer.apply_ready(|op| seen.push(marker(&op)));
+        let places = sequencer.apply_ready(|op, _| seen.push(marker(op)));
         assert!(places >= seen.len().min(1), "{places} places for {seen:?}");
         seen
     }
@@ -429,8 +467,8 @@ mod tests {
             Op::Emit(event(None, "none")),
             Op::KeepConnection(Box::new(connection(7, Some(a)))),
         ];
-        for op in ops {
-            merger.apply(&mut ctx, op);
+        for mut op in ops {
+            merger.apply(&mut ctx, &mut op, &[]);
         }
         assert_eq!(ctx.connections.first().and_then(|c| c.session), Some(3));
         assert!(
@@ -441,6 +479,68 @@ mod tests {
         drop(ctx);
         let sessions: Vec<Option<u32>> = kept.0.iter().map(|e| e.session).collect();
         assert_eq!(sessions, [Some(3), Some(2), Some(1), None]);
+    }
+
+    /// A sink that takes lines rendered elsewhere.
+    #[derive(Default)]
+    struct Lines(Vec<u8>);
+
+    impl EventSink for Lines {
+        fn emit(&mut self, _: Event) {
+            panic!("every event comes as a line here");
+        }
+
+        fn takes_lines(&self) -> Option<crate::report::ndjson::Selection> {
+            Some(crate::report::ndjson::Selection::All)
+        }
+
+        fn emit_line(&mut self, pieces: &[&[u8]]) {
+            pieces.iter().for_each(|p| self.0.extend_from_slice(p));
+            self.0.push(b'\n');
+        }
+    }
+
+    #[test]
+    fn a_line_rendered_by_a_worker_gets_the_capture_s_session_number() {
+        let mut recorder = Recorder::new(1, 2);
+        let local = recorder.name_session();
+        let mut said = event(None, "\"session\":null, \"session\":1 }");
+        let mut lines = b"another line".to_vec();
+        let value =
+            crate::report::ndjson_lines::with_renderer(&mut lines, |r| r.render_open(&said))
+                .expect("rendered")
+                .expect("a session field");
+        let line = 12..lines.len();
+        let mut sink = Lines::default();
+        let mut ctx = Wiring::new(Limits::default(), false, false, false, &mut sink);
+        ctx.wide.number_session(); // session 1 is a BOSH session's
+        let mut merger = Merger::default();
+        let ops = [
+            Op::StartSession(local),
+            Op::Line {
+                line: line.clone(),
+                session: Some((value, local)),
+            },
+            Op::Line {
+                line,
+                session: None,
+            },
+            Op::Unselected,
+        ];
+        for mut op in ops {
+            merger.apply(&mut ctx, &mut op, &lines);
+        }
+        drop(ctx);
+        let mut expected = Vec::new();
+        for session in [Some(2), None] {
+            said.session = session;
+            expected.extend(sonic_rs::to_vec(&said).expect("rendered"));
+            expected.push(b'\n');
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&sink.0),
+            String::from_utf8_lossy(&expected)
+        );
     }
 
     #[test]
@@ -482,8 +582,8 @@ mod tests {
             Op::Emit(event(Some(local), "the message")),
             Op::EmitFinesse(slot),
         ];
-        for op in ops {
-            merger.apply(&mut ctx, op);
+        for mut op in ops {
+            merger.apply(&mut ctx, &mut op, &[]);
         }
         let logged = std::mem::take(&mut ctx.findings).into_sorted();
         assert_eq!(logged.len(), 1, "logged at the call");

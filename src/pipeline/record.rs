@@ -41,6 +41,16 @@ pub(crate) enum Emitted {
 pub(crate) enum Op {
     /// `Wiring::emit`.
     Emit(Event),
+    /// An [`Op::Emit`] whose NDJSON line its worker rendered
+    /// (`report::ndjson_lines`), when the sink takes lines: bytes `line`
+    /// of the output's `lines`; the value of `session` at `session`, for
+    /// the number the merger gives the local name `local`.
+    Line {
+        line: std::ops::Range<usize>,
+        session: Option<(std::ops::Range<usize>, u32)>,
+    },
+    /// An [`Op::Emit`] the sink does not keep, dropped by its worker.
+    Unselected,
     /// The events of the Finesse call recorded under this slot, emitted here.
     EmitFinesse(u64),
     /// A finding for the log (its event comes as an [`Op::Emit`]).
@@ -229,6 +239,17 @@ impl OwnedRest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_op_is_no_bigger_than_an_event() {
+        // Ops are written once on their worker and read in place by the
+        // merger (`Op::Line`) or moved out once: an op carrying more than
+        // an event would be a copy on every step.
+        let event = std::mem::size_of::<Event>();
+        assert!(std::mem::size_of::<Op>() <= event + 8, "{event}");
+        assert!(std::mem::size_of::<Emitted>() <= event + 8);
+        assert_eq!(std::mem::size_of::<crate::pipeline::merge::Place>(), 24);
+    }
 
     #[test]
     fn local_names_are_unique_across_workers_and_marked() {

@@ -23,7 +23,7 @@
 //! stage's out-of-order buffers, decides alone over `memory_budget / (N + 1)`).
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -34,9 +34,12 @@ use crate::pipeline::context::Wiring;
 use crate::pipeline::key_sources::KeySources;
 use crate::pipeline::merge::{Done, Merger, Place, Sequencer};
 use crate::pipeline::reader::Reader;
+use crate::pipeline::record::{Op, LOCAL_SESSION};
 use crate::pipeline::{run_tcp, CaptureRun, Depth, Options, PipelineError};
 use crate::position::{Dir, FrameRef};
 use crate::report::event::Event;
+use crate::report::ndjson::Selection;
+use crate::report::ndjson_lines::with_renderer;
 use crate::tcp;
 use crate::tls::{KeyLog, KeySource};
 
@@ -45,6 +48,13 @@ const QUEUED_BATCHES: usize = 4;
 /// Places (TCP events and the reading thread's own ops) waiting for the
 /// merger before the reading thread waits.
 const MAX_WAITING: usize = 1 << 12;
+/// Bytes of rendered lines an output's buffer keeps when it comes back
+/// (one batch's lines are about 150 KiB; a batch of huge messages is not
+/// kept for the next).
+const LINES_KEPT: usize = 1 << 20;
+/// Emptied outputs kept for each worker to fill again (the others are
+/// freed: the kept ones hold their lines' and ops' capacity).
+const SPENT_KEPT: usize = 2;
 /// How long the merger waits before checking the other threads are alive.
 const WAIT_CHECK: Duration = Duration::from_millis(200);
 
@@ -85,6 +95,9 @@ pub(crate) struct Settings {
     keys_given: bool,
     depth: Depth,
     events_only: bool,
+    /// The events whose NDJSON lines the workers render, when the sink
+    /// takes lines.
+    lines: Option<Selection>,
 }
 
 impl Settings {
@@ -97,6 +110,7 @@ impl Settings {
             keys_given: ctx.keys_given,
             depth: ctx.depth,
             events_only: ctx.events_only,
+            lines: ctx.sink.takes_lines(),
         }
     }
 
@@ -228,7 +242,7 @@ pub(crate) fn run(
 type Spawned<'scope> = (
     Vec<std::thread::ScopedJoinHandle<'scope, usize>>,
     Vec<(mpsc::SyncSender<Batch>, Receiver<Batch>)>,
-    Vec<Sender<Done>>,
+    Vec<SyncSender<Done>>,
 );
 
 /// Starts the `jobs` workers.
@@ -243,7 +257,7 @@ fn spawn_workers<'scope, 'env>(
     for worker in 0..jobs {
         let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
         let (back, recycled) = mpsc::channel::<Batch>();
-        let (spent_tx, spent_rx) = mpsc::channel::<Done>();
+        let (spent_tx, spent_rx) = mpsc::sync_channel::<Done>(SPENT_KEPT);
         let (settings, keys, done) = (settings.clone(), Arc::clone(keys), to_merger.clone());
         let handle = std::thread::Builder::new()
             .name(format!("xmppcap-worker-{worker}"))
@@ -290,7 +304,7 @@ type Handles<'a, 'scope> = (
 /// finishing (a panic, raised again at its join).
 fn merge(
     ctx: &mut Wiring,
-    (rx, spent): (&Receiver<ToMerger>, &[Sender<Done>]),
+    (rx, spent): (&Receiver<ToMerger>, &[SyncSender<Done>]),
     gate: &Gate,
     threads: Handles,
 ) -> bool {
@@ -322,12 +336,13 @@ fn merge(
             ToMerger::Done(done) => sequencer.on_done(done),
             ToMerger::Read => read = true,
         }
-        let places = sequencer.apply_ready(|op| merger.apply(ctx, op));
+        let places = sequencer.apply_ready(|op, lines| merger.apply(ctx, op, lines));
         gate.leave(places);
         for done in sequencer.take_spent() {
             if let Some(worker) = spent.get(done.worker) {
-                // A worker gone: its vectors are dropped here.
-                let _ = worker.send(done);
+                // A worker gone, or enough outputs waiting for it: the
+                // vectors are dropped here.
+                let _ = worker.try_send(done);
             }
         }
     }
@@ -338,6 +353,74 @@ fn merge(
 /// `memory_budget / (workers + 1)`.
 pub(crate) fn share_of(limits: &Limits, workers: usize) -> usize {
     limits.memory_budget / workers.saturating_add(1)
+}
+
+/// An emptied output given back by the merger, or a new one, for worker
+/// `worker` to fill.
+fn next_output(spent: &Receiver<Done>, worker: usize) -> Done {
+    let mut out = spent.try_recv().unwrap_or_default();
+    (out.worker, out.through) = (worker, 0);
+    if out.lines.capacity() > LINES_KEPT {
+        out.lines = Vec::new();
+    }
+    out
+}
+
+/// Swaps the ops `ctx` recorded with `ops`.
+fn swap_recorded(ctx: &mut Wiring, ops: &mut Vec<Op>) {
+    if let Some(recorder) = ctx.recorder() {
+        std::mem::swap(&mut recorder.ops, ops);
+    }
+}
+
+/// Renders the NDJSON line of each event in `ops` at the end of `lines`,
+/// for a sink that takes the lines of `selection`'s events: the event is
+/// freed here, on the thread that made it, and the merger only writes
+/// bytes. A local session number is left open for the merger
+/// (`report::ndjson_lines`); an event that cannot be rendered so stays an
+/// event.
+fn render_lines(ops: &mut [Op], lines: &mut Vec<u8>, selection: Selection) {
+    with_renderer(lines, |renderer| {
+        for op in ops {
+            let Op::Emit(event) = op else {
+                continue;
+            };
+            // Findings stay events: the sink counts them for `capture.end`
+            // (and they are few).
+            if matches!(event.detail, crate::report::event::Detail::Finding { .. }) {
+                continue;
+            }
+            if !selection.keeps(event) {
+                *op = Op::Unselected;
+                continue;
+            }
+            let start = renderer.len();
+            let local = event.session.filter(|s| s & LOCAL_SESSION != 0);
+            let rendered = match local {
+                Some(name) => {
+                    event.session = None;
+                    let open = renderer.render_open(event);
+                    event.session = Some(name);
+                    open.ok().flatten().map(|value| Some((value, name)))
+                }
+                None => renderer.render(event).ok().map(|()| None),
+            };
+            match rendered {
+                Some(session) => {
+                    *op = Op::Line {
+                        line: start..renderer.len(),
+                        session,
+                    }
+                }
+                None => renderer.truncate(start),
+            }
+        }
+    });
+}
+
+/// How many ops `ctx` holds recorded.
+fn recorded(ctx: &mut Wiring) -> usize {
+    ctx.recorder().map_or(0, |recorder| recorder.ops.len())
 }
 
 /// One worker: its share of the connections, until the reading thread is done.
@@ -355,10 +438,13 @@ fn work(
     let share = Share::Worker(worker, workers);
     let mut table = ConnTable::of_worker(MemoryBudget::of_share(limit, share));
     for mut batch in batches {
-        let mut out = spent.try_recv().unwrap_or_default();
-        (out.worker, out.through) = (worker, 0);
+        let mut out = next_output(&spent, worker);
+        // The stacks record straight into the output's vector: an op is
+        // moved once less than if it were appended to it afterwards.
+        swap_recorded(&mut ctx, &mut out.ops);
         for Work { seq, what } in batch.work.drain(..) {
             let ctx = &mut ctx;
+            let before = recorded(ctx);
             match what {
                 What::Opened(stream, at, ends, origin) => {
                     table.on_opened(ctx, &keys, (stream, at, ends, origin))
@@ -377,11 +463,15 @@ fn work(
                     continue;
                 }
             }
-            let count = ctx.move_ops(&mut out.ops);
+            let count = recorded(ctx).saturating_sub(before);
             if count > 0 {
                 out.marks.push((seq, count));
             }
             out.through = seq;
+        }
+        swap_recorded(&mut ctx, &mut out.ops);
+        if let Some(selection) = settings.lines {
+            render_lines(&mut out.ops, &mut out.lines, selection);
         }
         if done.send(ToMerger::Done(out)).is_err() {
             break;
@@ -391,4 +481,61 @@ fn work(
         let _ = back.send(batch);
     }
     table.budget.peak()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::event::{Detail, WsControl};
+
+    fn control() -> Event {
+        let detail = Detail::WsControl(WsControl {
+            opcode: "ping",
+            len: 0,
+            close_code: None,
+            close_reason: Some("a \"session\":1 reason".to_owned()),
+            answers_frame: None,
+            latency_ms: None,
+        });
+        Event::new(None, "ping", detail)
+    }
+
+    #[test]
+    fn a_worker_renders_the_lines_the_sink_keeps_and_drops_the_others() {
+        let finding = Event::finding(&crate::finding::Finding::new(
+            crate::tcp::FindingCode::Gap,
+            "a gap",
+        ));
+        let mut local = control();
+        local.session = Some(LOCAL_SESSION | 3);
+        let mut ops = vec![
+            Op::Emit(finding),
+            Op::Emit(control()),
+            Op::StartSession(LOCAL_SESSION),
+            Op::Emit(local),
+        ];
+        let mut lines = Vec::new();
+        render_lines(&mut ops, &mut lines, Selection::WebSocket);
+        let unlocal = sonic_rs::to_vec(&control()).expect("rendered");
+        match ops.as_slice() {
+            [Op::Unselected, Op::Line {
+                line: first,
+                session: None,
+            }, Op::StartSession(_), Op::Line {
+                line: second,
+                session: Some((value, name)),
+            }] => {
+                assert_eq!(lines.get(first.clone()), Some(&unlocal[..]));
+                assert_eq!(*name, LOCAL_SESSION | 3);
+                assert_eq!(second.start, first.end);
+                assert_eq!(lines.get(value.clone()), Some(&b"null"[..]));
+                assert_eq!(
+                    lines.get(second.clone()),
+                    Some(&unlocal[..]),
+                    "session null"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

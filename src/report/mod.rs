@@ -24,6 +24,7 @@ pub mod html;
 pub mod json;
 pub mod model;
 pub mod ndjson;
+pub mod ndjson_lines;
 pub mod retention;
 pub mod sink;
 pub mod story;

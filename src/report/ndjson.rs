@@ -83,6 +83,22 @@ impl<'w> NdjsonWriter<'w> {
         }
     }
 
+    /// Writes a line rendered elsewhere (`report::ndjson_lines`).
+    fn pieces(&mut self, pieces: &[&[u8]]) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = pieces
+            .iter()
+            .chain([&&b"\n"[..]])
+            .try_for_each(|piece| self.out.write_all(piece));
+        if let Err(e) = result {
+            self.error = Some(e);
+        } else {
+            self.written += 1;
+        }
+    }
+
     /// The first write error, if any.
     pub fn take_error(&mut self) -> Option<io::Error> {
         self.error.take()
@@ -94,6 +110,14 @@ impl EventSink for NdjsonWriter<'_> {
         if self.selection.keeps(&event) {
             self.line(&event);
         }
+    }
+
+    fn takes_lines(&self) -> Option<Selection> {
+        Some(self.selection)
+    }
+
+    fn emit_line(&mut self, pieces: &[&[u8]]) {
+        self.pieces(pieces);
     }
 }
 

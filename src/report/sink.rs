@@ -41,6 +41,18 @@ pub trait EventSink {
     fn follows_bytes(&self) -> bool {
         false
     }
+
+    /// Which events this sink writes as NDJSON lines, when it takes them
+    /// already rendered ([`EventSink::emit_line`]): `-j N` then renders
+    /// each line on the worker that made its event. `None`: events only.
+    fn takes_lines(&self) -> Option<crate::report::ndjson::Selection> {
+        None
+    }
+
+    /// One event's NDJSON line (its pieces, to be written one after the
+    /// other, without the newline), for a sink whose
+    /// [`EventSink::takes_lines`] kept the event's kind.
+    fn emit_line(&mut self, _pieces: &[&[u8]]) {}
 }
 
 /// Where WebSocket framing began on a connection.

@@ -266,6 +266,17 @@ impl EventSink for Narrowed<'_, '_> {
             self.writer.emit(event);
         }
     }
+
+    /// Lines rendered elsewhere only when no filter reads the events.
+    fn takes_lines(&self) -> Option<Selection> {
+        self.writer
+            .takes_lines()
+            .filter(|_| !self.filter.is_active())
+    }
+
+    fn emit_line(&mut self, pieces: &[&[u8]]) {
+        self.writer.emit_line(pieces);
+    }
 }
 
 #[derive(Serialize)]
