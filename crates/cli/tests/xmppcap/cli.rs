@@ -453,17 +453,23 @@ fn ndjson_capture_end_counts_every_finding_line() {
         .expect("the capture is generated");
     std::fs::write(&path, capture).expect("the capture is written");
     let path = path.display().to_string();
-    let args = [
-        "report",
-        "--format",
-        "ndjson",
-        "-j",
-        "1",
-        "--memory-limit",
-        "1M",
-    ];
-    let out = xmppcap(&[&args[..], &[path.as_str()]].concat());
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // `-j 2` too: its workers render lines, and findings must still be counted.
+    for jobs in ["1", "2"] {
+        let args = [
+            "report",
+            "--format",
+            "ndjson",
+            "-j",
+            jobs,
+            "--memory-limit",
+            "1M",
+        ];
+        let out = xmppcap(&[&args[..], &[path.as_str()]].concat());
+        assert_counted(&String::from_utf8_lossy(&out.stdout), jobs);
+    }
+}
+
+fn assert_counted(stdout: &str, jobs: &str) {
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
@@ -473,9 +479,9 @@ fn ndjson_capture_end_counts_every_finding_line() {
         .iter()
         .filter(|l| l["kind"] == "finding" && l["code"] == "limits.memory")
         .count();
-    assert!(cuts > 1000, "{cuts} cuts");
+    assert!(cuts > 1000, "-j {jobs}: {cuts} cuts");
     let end = lines.last().expect("a capture.end line");
     assert_eq!(end["kind"], "capture.end");
-    assert_eq!(end["findings"], findings, "{end}");
-    assert_eq!(end["connections"], 1500, "{end}");
+    assert_eq!(end["findings"], findings, "-j {jobs}: {end}");
+    assert_eq!(end["connections"], 1500, "-j {jobs}: {end}");
 }
