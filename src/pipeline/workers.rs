@@ -385,13 +385,13 @@ fn render_lines(ops: &mut [Op], lines: &mut Vec<u8>, selection: Selection) {
             let Op::Emit(event) = op else {
                 continue;
             };
+            if !selection.keeps(event) {
+                *op = Op::Unselected;
+                continue;
+            }
             // Findings stay events: the sink counts them for `capture.end`
             // (and they are few).
             if matches!(event.detail, crate::report::event::Detail::Finding { .. }) {
-                continue;
-            }
-            if !selection.keeps(event) {
-                *op = Op::Unselected;
                 continue;
             }
             let start = renderer.len();
@@ -537,5 +537,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // A finding the sink keeps stays an event: the sink counts it.
+        let mut ops = vec![Op::Emit(Event::finding(&crate::finding::Finding::new(
+            crate::tcp::FindingCode::Gap,
+            "a gap",
+        )))];
+        render_lines(&mut ops, &mut lines, Selection::All);
+        assert!(matches!(ops.as_slice(), [Op::Emit(_)]), "{ops:?}");
     }
 }
