@@ -90,7 +90,7 @@ scale_run() { # label, then the command
     read -r secs user rss_kb < "$data/time.txt"
     local findings
     findings=$(grep -o '"kind":"finding".*"code":"[a-z_.]*"' "$data/scale.out" 2> /dev/null |
-        grep -o '"code":"[a-z_.]*"$' | sort | uniq -c | awk '{ gsub(/"code":|"/, "", $2); printf "%s %s, ", $2, $1 }')
+        grep -o '"code":"[a-z_.]*"$' | sort | uniq -c | awk '{ gsub(/"code":|"/, "", $2); printf "%s %s, ", $2, $1 }' || true)
     printf "%-44s %7.2f s %7.2f user %7.1f MB  %s\n" "$label" "$secs" "$user" "$((rss_kb / 1024))" "$findings"
 }
 
