@@ -27,7 +27,7 @@ bin=target/release/xmppcap
 
 measure() { # label file args...
     local label=$1 file=$2; shift 2
-    local bytes; bytes=$(stat -c %s "$file")
+    local bytes; bytes=$(stat -L -c %s "$file")
     for run in 1 2 3; do
         /usr/bin/time -f '%e %M' -o "$data/time.txt" "$bin" "$@" "$file" > /dev/null
         read -r secs rss_kb < "$data/time.txt"
