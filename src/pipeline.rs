@@ -62,6 +62,7 @@ mod route;
 mod settled;
 mod stage_sinks;
 mod workers;
+mod ws_app;
 
 pub use crate::report::sink::EventSink;
 pub use analysis::{analyze, Analyzed};

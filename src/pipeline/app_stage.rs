@@ -17,7 +17,8 @@ use crate::pipeline::budget::{Holder, Holdings};
 use crate::pipeline::context::Wiring;
 use crate::pipeline::probe_order::{classify, layer_name, Guess};
 use crate::pipeline::route::{Held, Route, StartTls};
-use crate::pipeline::stage_sinks::{HttpOut, WsOut, XmppOut, XmppOverWs};
+use crate::pipeline::stage_sinks::{HttpOut, XmppOut};
+use crate::pipeline::ws_app::WsApp;
 use crate::pipeline::Depth;
 use crate::position::{Dir, FrameRef};
 use crate::report::sink::WebSocketStart;
@@ -33,12 +34,6 @@ enum App {
     Xmpp(Box<XmppTcp>),
     /// Not a protocol xmppcap decodes; bytes are counted as unparsed.
     Opaque,
-}
-
-struct WsApp {
-    ws: ws::Connection,
-    xmpp: Option<Box<XmppOverWs>>,
-    wants_xmpp: bool,
 }
 
 struct XmppTcp {
@@ -91,8 +86,6 @@ pub(crate) struct AppStage {
     pub unparsed: [u64; 2],
     pub http_exchanges: u64,
     pub ws_summary: Option<ws::Summary>,
-    /// The memory budget cut the connection ([`AppStage::not_followed`]).
-    not_followed: bool,
 }
 
 /// The XMPP session a connection carried, when it finished.
@@ -120,7 +113,6 @@ impl AppStage {
             unparsed: [0; 2],
             http_exchanges: 0,
             ws_summary: None,
-            not_followed: false,
         }
     }
 
@@ -128,7 +120,7 @@ impl AppStage {
     pub fn session(&self) -> Option<u32> {
         match &self.app {
             App::Xmpp(x) => Some(x.id),
-            App::WebSocket(w) => w.xmpp.as_ref().map(|x| x.id),
+            App::WebSocket(w) => w.session(),
             _ => None,
         }
     }
@@ -152,15 +144,7 @@ impl AppStage {
                 held.add(Holder::ConnectionState, size_of::<http::Connection>());
                 held.add(Holder::HttpMessage, h.held_bytes());
             }
-            App::WebSocket(w) => {
-                held.add(Holder::ConnectionState, size_of::<WsApp>());
-                held.add(Holder::WebSocketMessage, w.ws.held_bytes());
-                held.add(Holder::Inflater, w.ws.inflater_bytes());
-                if let Some(x) = &w.xmpp {
-                    held.add(Holder::ConnectionState, size_of::<XmppOverWs>());
-                    held.add(Holder::XmppStanza, x.session.held_bytes());
-                }
-            }
+            App::WebSocket(w) => w.add_holdings(held),
             App::Xmpp(x) => {
                 held.add(Holder::ConnectionState, size_of::<XmppTcp>());
                 held.add(Holder::XmppStanza, x.framer.held_bytes());
@@ -172,20 +156,13 @@ impl AppStage {
     /// The memory budget cut the connection: an XMPP session on it ends
     /// "not followed" rather than "still open at the end of the capture".
     pub fn not_followed(&mut self, ctx: &mut Wiring) {
-        self.not_followed = true;
         let stream = self.stream;
-        let how = xmpp::Ending::NotFollowed;
         match &mut self.app {
-            App::WebSocket(w) => {
-                if let Some(over) = w.xmpp.as_deref_mut() {
-                    let mut out = XmppOut::new(ctx, stream, Some(over.id));
-                    over.session.on_transport_end(None, how, &mut out);
-                    out.flush();
-                }
-            }
+            App::WebSocket(w) => w.not_followed(ctx, stream),
             App::Xmpp(x) => {
                 let mut out = XmppOut::new(ctx, stream, Some(x.id));
-                x.framer.on_transport_end(None, how, &mut out);
+                x.framer
+                    .on_transport_end(None, xmpp::Ending::NotFollowed, &mut out);
                 out.flush();
             }
             App::Http(_) | App::Undecided | App::Opaque => {}
@@ -228,16 +205,7 @@ impl AppStage {
                     return self.switch_after_upgrade(ctx, up, dir, at, rest, route);
                 }
             }
-            App::WebSocket(w) => {
-                let mut out = WsOut {
-                    ctx,
-                    stream: self.stream,
-                    xmpp: &mut w.xmpp,
-                    wants_xmpp: w.wants_xmpp,
-                    not_followed: false,
-                };
-                w.ws.on_data(dir, at, bytes, &mut out);
-            }
+            App::WebSocket(w) => w.on_data(ctx, self.stream, dir, at, bytes),
             App::Xmpp(x) => {
                 let mut out = XmppOut::new(ctx, self.stream, Some(x.id));
                 let (start_tls, not_decoded) = x.on_data(&mut out, dir, at, bytes, route);
@@ -257,16 +225,7 @@ impl AppStage {
         match &mut self.app {
             App::Undecided => self.pending.push(Held::Gap(dir, at, len)),
             App::Http(h) => h.on_gap(dir, at, len, &mut HttpOut::new(ctx, stream)),
-            App::WebSocket(w) => {
-                let mut out = WsOut {
-                    ctx,
-                    stream,
-                    xmpp: &mut w.xmpp,
-                    wants_xmpp: w.wants_xmpp,
-                    not_followed: false,
-                };
-                w.ws.on_gap(dir, at, len, &mut out);
-            }
+            App::WebSocket(w) => w.on_gap(ctx, stream, dir, at, len),
             App::Xmpp(x) => {
                 let mut out = XmppOut::new(ctx, stream, Some(x.id));
                 x.framer.on_gap(dir, at, len, &mut out);
@@ -291,16 +250,7 @@ impl AppStage {
         match &mut self.app {
             App::Undecided => self.pending.push(Held::Undecrypted(dir, at, len, why)),
             App::Http(h) => h.on_undecrypted(dir, at, len, &why, &mut HttpOut::new(ctx, stream)),
-            App::WebSocket(w) => {
-                let mut out = WsOut {
-                    ctx,
-                    stream,
-                    xmpp: &mut w.xmpp,
-                    wants_xmpp: w.wants_xmpp,
-                    not_followed: false,
-                };
-                w.ws.on_undecrypted(dir, at, len, &why, &mut out);
-            }
+            App::WebSocket(w) => w.on_undecrypted(ctx, stream, (dir, at, len), &why),
             App::Xmpp(x) => {
                 let mut out = XmppOut::new(ctx, stream, Some(x.id));
                 x.framer.on_undecrypted(dir, at, len, &why, &mut out);
@@ -316,16 +266,7 @@ impl AppStage {
         let first_end = !mem::replace(&mut self.tcp_ended, true);
         match &mut self.app {
             App::Http(h) => h.on_close(dir, at, &mut HttpOut::new(ctx, stream)),
-            App::WebSocket(w) => {
-                let mut out = WsOut {
-                    ctx,
-                    stream,
-                    xmpp: &mut w.xmpp,
-                    wants_xmpp: w.wants_xmpp,
-                    not_followed: false,
-                };
-                w.ws.on_tcp_end(dir, at, rst, &mut out);
-            }
+            App::WebSocket(w) => w.on_tcp_end(ctx, stream, dir, at, rst),
             App::Xmpp(x) if first_end => {
                 let mut out = XmppOut::new(ctx, stream, Some(x.id));
                 let how = xmpp::Ending::TcpClosed {
@@ -371,28 +312,10 @@ impl AppStage {
                 }
                 None
             }
-            App::WebSocket(mut w) => {
-                let mut out = WsOut {
-                    ctx,
-                    stream,
-                    xmpp: &mut w.xmpp,
-                    wants_xmpp: w.wants_xmpp,
-                    not_followed: self.not_followed,
-                };
-                w.ws.finish(&mut out);
-                let summary = w.ws.summary();
-                let websocket =
-                    crate::report::from_stages::websocket_detail(&summary, self.not_followed);
+            App::WebSocket(w) => {
+                let (summary, session) = w.finish(ctx, stream);
                 self.ws_summary = Some(summary);
-                let mut over = w.xmpp.take()?;
-                let mut out = XmppOut::new(ctx, stream, Some(over.id));
-                over.session.finish(&mut out);
-                out.flush();
-                Some(FinishedSession {
-                    id: over.id,
-                    summary: over.session.summary().clone(),
-                    websocket: Some(websocket),
-                })
+                session
             }
             App::Xmpp(mut x) => {
                 let mut out = XmppOut::new(ctx, stream, Some(x.id));
@@ -442,11 +365,7 @@ impl AppStage {
             Guess::WebSocket => {
                 let mut ws = ws::Connection::new_midstream(self.stream, &ctx.limits);
                 ws.set_ports(self.ports);
-                App::WebSocket(Box::new(WsApp {
-                    ws,
-                    xmpp: None,
-                    wants_xmpp: false,
-                }))
+                App::WebSocket(Box::new(WsApp::new(ws, false)))
             }
             Guess::Unknown => {
                 self.report_unknown(ctx);
@@ -580,11 +499,7 @@ impl AppStage {
                     server_offset: up.server_offset,
                 };
                 ctx.sink.on_websocket_start(self.stream, start);
-                self.app = App::WebSocket(Box::new(WsApp {
-                    ws: conn,
-                    xmpp: None,
-                    wants_xmpp,
-                }));
+                self.app = App::WebSocket(Box::new(WsApp::new(conn, wants_xmpp)));
                 self.layers.push("websocket");
             }
             http::Protocol::Other(_) => self.app = App::Opaque,
